@@ -1,0 +1,33 @@
+"""chainrule: tensors with PyTorch's autograd semantics on NumPy, and a scalar engine.
+
+``import chainrule as cr`` gives the torch-like namespace (``cr.tensor``, ``cr.no_grad``,
+``cr.float32``, ``cr.exp`` ...). It is loaded on first use, so ``import chainrule.scalar``
+(standard library only) never loads NumPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {"autograd", "nn", "optim", "linalg", "utils", "func", "viz", "scalar",
+               "datasets", "testing", "printing"}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"chainrule.{name}")
+    api = importlib.import_module("chainrule._api")
+    g = globals()
+    for key in api.__all__:
+        g[key] = getattr(api, key)
+    if name in g:
+        return g[name]
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    api = importlib.import_module("chainrule._api")
+    return sorted(set(globals()) | set(api.__all__) | _SUBMODULES)

@@ -1,0 +1,417 @@
+"""The Tensor: an n-d array plus graph bookkeeping (grad, grad_fn, backward, retain_grad).
+
+The math lives in ``chainrule.ops``, which attaches the operators and methods to this class;
+this file only knows how a tensor stores its data and gradient and how ``backward`` runs
+the shared walk in ``graph.py`` over the graph of op nodes.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule.graph import backprop, set_grad_enabled
+
+__all__ = ["Tensor", "Size", "AccumulateGrad", "run_backward"]
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple that prints like torch's (``chainrule.Size([2, 3])``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"chainrule.Size({list(self)})"
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+_new = object.__new__
+
+
+def _make(data: np.ndarray, grad_fn: Any = None) -> Tensor:
+    """Wrap an array as a tensor (the hot path: no checks, no copies)."""
+    t = _new(Tensor)
+    t._data = data
+    t.grad_fn = grad_fn
+    t._requires_grad = grad_fn is not None
+    return t
+
+
+class Tensor:
+    """An n-dimensional array that can record how it was computed and be differentiated.
+
+    Only ``_data``, ``grad_fn`` and ``_requires_grad`` are set on every tensor; the rarely
+    used slots (``_grad``, ``_retains_grad``) are read with a default, which keeps creating
+    a tensor (done millions of times) cheap.
+    """
+
+    __slots__ = (
+        "_data",
+        "grad_fn",
+        "_requires_grad",
+        "_grad",
+        "_retains_grad",
+        "_acc",
+        "__weakref__",
+    )
+    __array_ufunc__ = None  # make `ndarray * tensor` defer to Tensor.__rmul__
+    __hash__ = object.__hash__  # identity, like torch: `==` is elementwise
+
+    def __new__(cls, *args: Any) -> Tensor:
+        # torch's legacy constructor: Tensor(2, 3) is uninitialised, Tensor([1, 2]) is data;
+        # both give the default float dtype.
+        if len(args) == 1 and not isinstance(args[0], int):
+            data = np.array(args[0], dtype=dtypes.get_default_dtype().np)
+        else:
+            data = np.zeros(args, dtype=dtypes.get_default_dtype().np)
+        t = _new(cls)
+        t._data = data
+        t.grad_fn = None
+        t._requires_grad = False
+        return t
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None) -> Size | int:
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def ndimension(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return self._data.size
+
+    def nelement(self) -> int:
+        return self._data.size
+
+    @property
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.FROM_NP[self._data.dtype]
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        return self._data.dtype.kind == "c"
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def data(self) -> Tensor:
+        """The same values, detached from the graph (shares memory)."""
+        return _make(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self.grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to "
+                    "use a computed variable in a subgraph that doesn't require differentiation "
+                    "use var_no_grad = var.detach()."
+                )
+            return self
+        if requires_grad and self._data.dtype.kind not in "fc":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def grad(self) -> Tensor | None:
+        if self.grad_fn is not None and not getattr(self, "_retains_grad", False):
+            warnings.warn(_NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        return getattr(self, "_grad", None)
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
+            if value._data.shape != self._data.shape:
+                raise RuntimeError("assigned grad has data of a different size")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+        self._grad = value
+
+    @property
+    def retains_grad(self) -> bool:
+        return self.grad_fn is not None and getattr(self, "_retains_grad", False)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` during backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or getattr(self, "_retains_grad", False):
+            return
+        self._retains_grad = True
+        self.grad_fn._retained = weakref.ref(self)
+
+    def detach(self) -> Tensor:
+        """A new tensor on the same memory, cut from the graph."""
+        return _make(self._data)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ------------------------------------------------------------------ conversion
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        if self._requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead."
+            )
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+
+    def __len__(self) -> int:
+        if not self._data.ndim:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if not self._data.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with {'no' if self._data.size == 0 else 'more than one'}"
+                " values is ambiguous"
+            )
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.item())
+
+    def __repr__(self) -> str:
+        from chainrule.printing import tensor_repr
+
+        return tensor_repr(self)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("chainrule tensors are not pickled; use chainrule.save (safetensors)")
+
+    # ------------------------------------------------------------------ backward
+
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Sequence[Tensor] | Tensor | None = None,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad`` (vᵀJ with ``gradient=v``)."""
+        if isinstance(inputs, Tensor):
+            inputs = [inputs]
+        run_backward((self,), (gradient,), retain_graph, create_graph, inputs, accumulate=True)
+
+
+_NON_LEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+    "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+    "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+    "instead. See github.com/pytorch/pytorch/pull/30531 for more information."
+)
+
+
+def _wrap_dim(dim: int, ndim: int) -> int:
+    """A dimension index in ``[0, ndim)``; torch's IndexError text when out of range."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dim % n
+
+
+# --------------------------------------------------------------------------- leaves
+
+
+class AccumulateGrad:
+    """The graph node torch shows for a leaf in ``next_functions``; ``.variable`` is the leaf."""
+
+    __slots__ = ("variable", "__weakref__")
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    @property
+    def next_functions(self) -> tuple:
+        return ()
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
+    """``t.grad += g`` the way torch does it: the first gradient is stored as a fresh copy
+    (never aliased to another tensor's gradient), later ones are added in place unless a
+    graph of the gradient is being built."""
+    if g._data.dtype != t._data.dtype:
+        g = g.to(t.dtype)
+    old = getattr(t, "_grad", None)
+    if old is None:
+        t._grad = g if create_graph else _make(np.array(g._data, copy=True))
+    elif create_graph or old.grad_fn is not None or not old._data.flags.writeable:
+        t._grad = old + g
+    else:
+        old._data += g._data
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def _parents(v: Any) -> Sequence[Any]:
+    return () if isinstance(v, Tensor) else v._edges
+
+
+def run_backward(
+    tensors: Sequence[Tensor],
+    grad_tensors: Sequence[Tensor | None],
+    retain_graph: bool | None,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None,
+    accumulate: bool,
+) -> dict[int, Tensor]:
+    """The tensor engine's backward, shared by ``Tensor.backward`` and ``autograd.grad``.
+
+    Seeds each output with its gradient, then runs ``graph.backprop`` over op nodes (leaf
+    tensors are vertices too). ``accumulate=True`` adds into leaves' ``.grad`` (only those
+    in ``inputs`` when given); ``accumulate=False`` leaves ``.grad`` alone and returns the
+    gradients of ``inputs`` keyed by the id of their graph vertex.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots, seeds = [], []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not t._requires_grad:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
+            )
+        if g is None:
+            if t._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if t._data.dtype.kind not in "fc":
+                raise RuntimeError(
+                    f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
+                )
+            g = _make(np.ones(t._data.shape, t._data.dtype))
+        else:
+            if not isinstance(g, Tensor):
+                g = _make(np.asarray(g, dtype=t._data.dtype))
+            if g._data.shape != t._data.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
+                    f"output[{i}] has a shape of {t.shape}."
+                )
+            if not create_graph:
+                g = g.detach()
+        roots.append(t if t.grad_fn is None else t.grad_fn)
+        seeds.append(g)
+
+    # graph vertex of each input -> the input tensor (a leaf is its own vertex)
+    wanted = None if inputs is None else {id(x.grad_fn or x): x for x in inputs}
+    captured: dict[int, Tensor] = {}
+
+    def step(v: Any, g: Tensor | None) -> Sequence[Tensor | None]:
+        if isinstance(v, Tensor):  # a leaf: its gradient is complete
+            if g is not None:
+                if not accumulate:
+                    if id(v) in wanted:
+                        captured[id(v)] = g
+                elif wanted is None or id(v) in wanted:
+                    _accumulate(v, g, create_graph)
+            return ()
+        if g is None:
+            return (None,) * len(v._edges)
+        if wanted is not None and id(v) in wanted:  # a non-leaf input
+            if accumulate:
+                _accumulate(wanted[id(v)], g, create_graph)
+            else:
+                captured[id(v)] = g
+        elif v._retained is not None and accumulate:
+            t = v._retained()
+            if t is not None:
+                _accumulate(t, g, create_graph)
+        return v._run_backward(g, retain_graph)
+
+    with set_grad_enabled(create_graph):
+        backprop(roots, seeds, _parents, step)
+    return captured

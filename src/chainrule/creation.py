@@ -1,0 +1,376 @@
+"""Making tensors: from data, filled, ranges, identity, and seeded random numbers."""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule._tensor import Tensor, _make
+
+__all__ = [
+    "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like",
+    "ones_like", "empty_like", "full_like", "arange", "linspace", "eye", "rand", "randn",
+    "randint", "rand_like", "randn_like", "randint_like", "randperm", "manual_seed",
+    "seed", "initial_seed", "Generator", "default_generator", "scalar_tensor",
+]  # fmt: skip
+
+
+def _finish(data: np.ndarray, requires_grad: bool) -> Tensor:
+    t = _make(data)
+    if requires_grad:
+        if data.dtype.kind not in "fc":
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients"
+            )
+        t._requires_grad = True
+    return t
+
+
+def _infer(data: Any) -> np.ndarray:
+    """An array from nested Python data with torch's dtype inference (floats -> default)."""
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, list | tuple) and any(isinstance(x, Tensor) for x in _flat(data)):
+        data = _untensor(data)
+    arr = np.array(data)
+    if arr.dtype.kind == "f":
+        arr = arr.astype(dtypes.get_default_dtype().np)
+    elif arr.dtype.kind == "c":
+        arr = arr.astype(
+            np.complex64 if dtypes.get_default_dtype() is not dtypes.float64 else np.complex128
+        )
+    elif arr.dtype.kind == "i" and arr.dtype != np.int64:
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind in "OUS":
+        bad = next((x for x in _flat(data) if not isinstance(x, numbers.Number)), data)
+        raise TypeError(f"new(): invalid data type '{type(bad).__name__}'")
+    return arr
+
+
+def _flat(data: Any):
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, list | tuple):
+            stack.extend(x)
+        else:
+            yield x
+
+
+def _untensor(data: Any) -> Any:
+    if isinstance(data, Tensor):
+        if data._data.size != 1 or data._data.ndim:
+            return data._data.tolist()
+        return data.item()
+    if isinstance(data, list | tuple):
+        return [_untensor(x) for x in data]
+    return data
+
+
+def tensor(
+    data: Any, *, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
+    if isinstance(data, np.ndarray):
+        dtypes.from_np(data.dtype)  # TypeError for unsupported dtypes
+        arr = np.array(data, dtype=dtypes.to_np(dtype), copy=True)
+    else:
+        arr = _infer(data)
+        arr = np.array(arr, dtype=dtypes.to_np(dtype) or arr.dtype, copy=True)
+    return _finish(arr, requires_grad)
+
+
+def as_tensor(data: Any, dtype: dtypes.dtype | None = None, device: Any = None) -> Tensor:
+    """Like ``tensor`` but shares memory with a tensor or ndarray when the dtype allows."""
+    if isinstance(data, Tensor):
+        return data if dtype is None or dtype.np == data._data.dtype else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        dtypes.from_np(data.dtype)
+        return _make(data if dtype is None else data.astype(dtype.np, copy=False))
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``ndarray``."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    dtypes.from_np(ndarray.dtype)
+    return _make(ndarray)
+
+
+def scalar_tensor(
+    s: Any, *, dtype: dtypes.dtype | None = None, requires_grad: bool = False
+) -> Tensor:
+    return tensor(s, dtype=dtype or dtypes.get_default_dtype(), requires_grad=requires_grad)
+
+
+def _size(size: Sequence[Any], name: str) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], Sequence | Tensor) and not isinstance(size[0], str):
+        size = tuple(size[0])
+    shape = tuple(int(s) for s in size)
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"{name}: Dimension size must be non-negative.")
+    return shape
+
+
+def _filled(name: str, fill: Any, size: tuple, dtype: Any, requires_grad: bool) -> Tensor:
+    shape = _size(size, name)
+    np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
+    return _finish(np.full(shape, fill, dtype=np_dtype), requires_grad)
+
+
+def zeros(
+    *size: Any, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    return _filled("zeros", 0, size, dtype, requires_grad)
+
+
+def ones(
+    *size: Any, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    return _filled("ones", 1, size, dtype, requires_grad)
+
+
+def empty(
+    *size: Any, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    shape = _size(size, "empty")
+    np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
+    return _finish(np.empty(shape, dtype=np_dtype), requires_grad)
+
+
+def full(
+    size: Sequence[int],
+    fill_value: Any,
+    *,
+    dtype: dtypes.dtype | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    if dtype is None:  # torch infers the dtype from the fill value
+        dtype = dtypes.FROM_NP[dtypes.result_type(fill_value)]
+    return _filled("full", fill_value, (size,), dtype, requires_grad)
+
+
+def _like(input: Tensor, dtype: Any) -> tuple:
+    return input._data.shape, dtype if dtype is not None else input.dtype
+
+
+def zeros_like(
+    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return _filled("zeros_like", 0, (shape,), dt, requires_grad)
+
+
+def ones_like(
+    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return _filled("ones_like", 1, (shape,), dt, requires_grad)
+
+
+def empty_like(
+    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return empty(shape, dtype=dt, requires_grad=requires_grad)
+
+
+def full_like(
+    input: Tensor,
+    fill_value: Any,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return _filled("full_like", fill_value, (shape,), dt, requires_grad)
+
+
+def arange(
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive); int64 unless a bound is a float."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) / step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        is_float = any(
+            isinstance(v, float) or isinstance(v, Tensor) and v.is_floating_point()
+            for v in (start, end, step)
+        )
+        dtype = dtypes.get_default_dtype() if is_float else dtypes.int64
+    n = int(np.ceil((float(end) - float(start)) / float(step)))
+    data = (start + np.arange(builtins.max(n, 0), dtype=np.float64) * step).astype(dtype.np)
+    return _finish(data, requires_grad)
+
+
+def linspace(
+    start: float,
+    end: float,
+    steps: int,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    if steps < 0:
+        raise RuntimeError("linspace(): number of steps must be non-negative")
+    np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
+    return _finish(np.linspace(float(start), float(end), steps).astype(np_dtype), requires_grad)
+
+
+def eye(
+    n: int,
+    m: int | None = None,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    if n < 0 or m is not None and m < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {builtins.min(n, m or 0)}")
+    np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
+    return _finish(np.eye(n, m, dtype=np_dtype), requires_grad)
+
+
+# --------------------------------------------------------------------------- random
+
+
+class Generator:
+    """A seeded source of random numbers (NumPy's PCG64 underneath; not torch's stream)."""
+
+    def __init__(self, device: Any = "cpu") -> None:
+        self._seed = 67280421310721
+        self.rng = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed: int) -> Generator:
+        self._seed = int(seed)
+        self.rng = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def seed(self) -> int:
+        s = int(np.random.SeedSequence().entropy % (2**63))
+        return self.manual_seed(s)._seed
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the default generator (rand, randn, randint, randperm, dropout, init)."""
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def _rng(generator: Generator | None) -> np.random.Generator:
+    return (generator or default_generator).rng
+
+
+def _float_dtype(dtype: Any, name: str) -> np.dtype:
+    np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
+    if np_dtype.kind != "f":
+        raise RuntimeError(f"\"{name}\" not implemented for '{dtypes.from_np(np_dtype).name}'")
+    return np_dtype
+
+
+def rand(
+    *size: Any,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Uniform on [0, 1)."""
+    shape = _size(size, "rand")
+    dt = _float_dtype(dtype, "check_uniform_bounds")
+    return _finish(_rng(generator).random(shape, dtype=np.float64).astype(dt), requires_grad)
+
+
+def randn(
+    *size: Any,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Standard normal."""
+    shape = _size(size, "randn")
+    dt = _float_dtype(dtype, "normal_kernel_cpu")
+    return _finish(_rng(generator).standard_normal(shape).astype(dt), requires_grad)
+
+
+def randint(
+    low: int,
+    high: int | None = None,
+    size: Sequence[int] = (),
+    *,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Integers uniform on [low, high); ``randint(high, size)`` starts at 0."""
+    if high is None or not isinstance(high, numbers.Integral) and size == ():
+        low, high, size = 0, low, high if high is not None else size
+    if low >= high:
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )
+    np_dtype = dtypes.to_np(dtype) or np.dtype(np.int64)
+    data = _rng(generator).integers(low, high, _size((size,), "randint")).astype(np_dtype)
+    return _finish(data, requires_grad)
+
+
+def randperm(
+    n: int,
+    *,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    np_dtype = dtypes.to_np(dtype) or np.dtype(np.int64)
+    return _finish(_rng(generator).permutation(n).astype(np_dtype), requires_grad)
+
+
+def rand_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randint_like(
+    input: Tensor, low: int = 0, high: int | None = None, *, dtype: Any = None
+) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input._data.shape, dtype=dtype or input.dtype)

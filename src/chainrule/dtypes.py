@@ -1,0 +1,181 @@
+"""Data types, the default dtype, and torch's type-promotion rules."""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "dtype",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "bool",
+    "half",
+    "float",
+    "double",
+    "short",
+    "int",
+    "long",
+    "cfloat",
+    "cdouble",
+    "get_default_dtype",
+    "set_default_dtype",
+    "promote_types",
+    "result_type",
+]
+
+
+class dtype:
+    """A tensor element type; wraps a NumPy dtype and prints like torch's (``chainrule.float32``)."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize")
+
+    def __init__(self, name: str, np_dtype: type) -> None:
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = self.np.kind == "f"
+        self.is_complex = self.np.kind == "c"
+        self.is_signed = self.np.kind in "fic"
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self) -> str:
+        return f"chainrule.{self.name}"
+
+    def __reduce__(self) -> str:
+        return self.name
+
+
+float16 = half = dtype("float16", np.float16)
+float32 = float = dtype("float32", np.float32)
+float64 = double = dtype("float64", np.float64)
+complex64 = cfloat = dtype("complex64", np.complex64)
+complex128 = cdouble = dtype("complex128", np.complex128)
+int8 = dtype("int8", np.int8)
+int16 = short = dtype("int16", np.int16)
+int32 = int = dtype("int32", np.int32)
+int64 = long = dtype("int64", np.int64)
+uint8 = dtype("uint8", np.uint8)
+bool = dtype("bool", np.bool_)
+
+ALL = (float16, float32, float64, complex64, complex128, int8, int16, int32, int64, uint8, bool)
+FROM_NP: dict[np.dtype, dtype] = {d.np: d for d in ALL}
+# NumPy dtypes that have no torch twin but convert losslessly enough to one
+FROM_NP.update({np.dtype(np.uint16): int32, np.dtype(np.uint32): int64})
+
+
+def from_np(np_dtype: np.dtype) -> dtype:
+    """The chainrule dtype of a NumPy dtype (TypeError with torch's wording if unsupported)."""
+    try:
+        return FROM_NP[np_dtype]
+    except KeyError:
+        raise TypeError(
+            f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype).name}. The only "
+            "supported types are: float64, float32, float16, complex64, complex128, int64, "
+            "int32, int16, int8, uint8, and bool."
+        ) from None
+
+
+def to_np(d: dtype | np.dtype | type | str | None) -> np.dtype | None:
+    """The NumPy dtype for anything accepted as a ``dtype=`` argument."""
+    if d is None:
+        return None
+    if isinstance(d, dtype):
+        return d.np
+    if d is builtins.float:
+        return _default.np
+    if d is builtins.int:
+        return int64.np
+    if d is builtins.bool:
+        return bool.np
+    return from_np(np.dtype(d)).np
+
+
+_default = float32
+
+
+def get_default_dtype() -> dtype:
+    """The dtype of floating-point tensors made from Python numbers (float32 to start with)."""
+    return _default
+
+
+def set_default_dtype(d: dtype) -> None:
+    """Set the default floating-point dtype (float32 or float64, as torch allows)."""
+    global _default
+    if d not in (float16, float32, float64):
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default = d
+
+
+# --------------------------------------------------------------------------- promotion
+
+
+def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """torch.promote_types on NumPy dtypes: like NumPy's, except an integer with a float
+    gives that float (int64 + float32 -> float32, where NumPy says float64)."""
+    if a == b or b.kind == "b":
+        return a
+    if a.kind == "b":
+        return b
+    a_float, b_float = a.kind in "fc", b.kind in "fc"
+    if a_float != b_float:
+        return a if a_float else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    # torch's combine_categories: a lower-priority group changes the result only when it
+    # is of a higher category (a float scalar with an int tensor, say).
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if higher.kind == "c":
+        return higher
+    if lower.kind == "c":
+        return np.promote_types(higher, lower) if higher.kind == "f" else lower
+    if higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands: object) -> np.dtype:
+    """torch.result_type for tensors and Python numbers, as a NumPy dtype.
+
+    Three priority groups: tensors with dimensions, 0-d tensors, Python numbers. A lower
+    group changes the result only when it is of a higher category (bool < int < float <
+    complex): float32 tensor + float64 0-d tensor -> float32, int tensor + 2.5 -> float32.
+    """
+    dim = zero = wrapped = None
+    for x in operands:
+        data = getattr(x, "_data", None)
+        if data is not None:
+            if data.ndim:
+                dim = data.dtype if dim is None else promote_types(dim, data.dtype)
+            else:
+                zero = data.dtype if zero is None else promote_types(zero, data.dtype)
+        else:
+            d = _scalar_dtype(x)
+            wrapped = d if wrapped is None else promote_types(wrapped, d)
+    return _combine(dim, _combine(zero, wrapped))
+
+
+def _scalar_dtype(x: object) -> np.dtype:
+    if isinstance(x, builtins.bool | np.bool_):
+        return bool.np
+    if isinstance(x, numbers.Integral):
+        return np.dtype(np.int64)
+    if isinstance(x, complex):
+        return complex64.np if _default is float32 else complex128.np
+    if isinstance(x, numbers.Real):
+        return _default.np
+    raise TypeError(f"expected a Tensor or a number, got {type(x).__name__}")

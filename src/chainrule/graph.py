@@ -1,0 +1,190 @@
+"""The walk shared by both engines: grad mode, an iterative topological order and backprop.
+
+Standard library only. Nothing here knows what a vertex is: the scalar ``Value`` and the
+tensor engine's graph nodes both pass in two small functions, ``parents_of(v)`` (the
+vertices ``v`` was computed from, ``None`` for inputs that need no gradient) and
+``step(v, grad)`` (what to do when ``v``'s gradient is complete: return one gradient per
+parent). Everything is a loop over an explicit stack, so a graph may be as deep as memory
+allows: no recursion, no ``RecursionError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+__all__ = [
+    "is_grad_enabled",
+    "set_grad_enabled",
+    "no_grad",
+    "enable_grad",
+    "toposort",
+    "backprop",
+]
+
+
+# --------------------------------------------------------------------------- grad mode
+
+
+class _GradMode(threading.local):
+    """Per-thread switch: record operations for backward or not (default: record)."""
+
+    enabled = True
+
+
+grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True if operations are being recorded for backward in this thread."""
+    return grad_mode.enabled
+
+
+class _GradModeContext:
+    """Base of the grad-mode switches: a context manager that is also a decorator."""
+
+    _target: bool
+
+    def __enter__(self) -> None:
+        self._prev = grad_mode.enabled
+        grad_mode.enabled = self._target
+
+    def __exit__(self, *exc: object) -> None:
+        grad_mode.enabled = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        target = self._target
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            prev = grad_mode.enabled
+            grad_mode.enabled = target
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                grad_mode.enabled = prev
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Context manager / decorator that turns recording off (``torch.no_grad``)."""
+
+    _target = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager / decorator that turns recording on (``torch.enable_grad``)."""
+
+    _target = True
+
+
+class set_grad_enabled(_GradModeContext):
+    """Set grad mode; works as a plain call, a context manager and a decorator (like torch)."""
+
+    def __init__(self, mode: bool) -> None:
+        self._target = bool(mode)
+        self._prev = grad_mode.enabled
+        grad_mode.enabled = self._target
+
+    def __enter__(self) -> None:
+        pass  # already switched in __init__, exactly like torch
+
+    def __call__(self, fn: Callable) -> Callable:
+        grad_mode.enabled = self._prev  # used as a decorator: undo the switch from __init__
+        return super().__call__(fn)
+
+
+# --------------------------------------------------------------------------- the walk
+
+Parents = Callable[[Any], Sequence[Any]]
+
+
+def toposort(roots: Iterable[Any], parents_of: Parents) -> list[Any]:
+    """Every vertex reachable from ``roots``, each after all of its consumers.
+
+    Iterative depth-first search (post-order, reversed). Vertices are told apart by
+    identity, so objects with an elementwise ``__eq__`` (tensors) are fine.
+    """
+    order: list[Any] = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(parents_of(root)))]
+        while stack:
+            v, it = stack[-1]
+            for p in it:
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append((p, iter(parents_of(p))))
+                    break
+            else:
+                stack.pop()
+                order.append(v)
+    order.reverse()
+    return order
+
+
+def backprop(
+    roots: Sequence[Any],
+    grads: Sequence[Any],
+    parents_of: Parents,
+    step: Callable[[Any, Any], Sequence[Any]],
+) -> None:
+    """Run reverse-mode differentiation from ``roots`` seeded with ``grads``.
+
+    A vertex is stepped exactly once, when every consumer reachable from the roots has
+    handed it its gradient (Kahn's algorithm on dependency counts). Gradients meeting at a
+    vertex are added with ``+``. A vertex's gradient is dropped as soon as it has been
+    stepped, so memory is released while the walk goes on. ``step`` may receive ``None``
+    (no gradient reached the vertex) and may return ``None`` entries.
+    """
+    # Pass 1: how many consumers (within this graph) does each vertex have?
+    deps: dict[int, int] = {}
+    stack = []
+    for r in roots:
+        if id(r) not in deps:
+            deps[id(r)] = 0
+            stack.append(r)
+    while stack:
+        v = stack.pop()
+        for p in parents_of(v):
+            if p is None:
+                continue
+            k = id(p)
+            if k in deps:
+                deps[k] += 1
+            else:
+                deps[k] = 1
+                stack.append(p)
+
+    # Pass 2: step vertices whose consumers are all done, passing gradients on.
+    pending: dict[int, Any] = {}
+    for r, g in zip(roots, grads):
+        k = id(r)
+        pending[k] = pending[k] + g if k in pending else g
+    ready = []
+    queued: set[int] = set()
+    for r in roots:
+        if deps[id(r)] == 0 and id(r) not in queued:
+            queued.add(id(r))
+            ready.append(r)
+    while ready:
+        v = ready.pop()
+        out = step(v, pending.pop(id(v), None))
+        for p, g in zip(parents_of(v), out):
+            if p is None:
+                continue
+            k = id(p)
+            if g is not None:
+                if k in pending:
+                    pending[k] = pending[k] + g
+                else:
+                    pending[k] = g
+            deps[k] -= 1
+            if deps[k] == 0:
+                ready.append(p)

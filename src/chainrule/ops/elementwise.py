@@ -1,0 +1,650 @@
+"""Elementwise math: arithmetic, unary functions, clamp, minimum/maximum, where, lerp, casts.
+
+Each rule is a line of the derivative table: ``d(a*b) = g*b, g*a``. Broadcasting and type
+promotion are handled by ``op.binary`` and the ``elementwise`` flag, never here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule._tensor import Tensor, _make
+from chainrule.ops.op import Op, as_tensor_arg, binary
+
+__all__ = [
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
+    "floor_divide", "remainder", "fmod", "neg", "negative", "abs", "absolute", "exp", "expm1",
+    "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos",
+    "tan", "tanh", "sigmoid", "relu", "erf", "sign", "floor", "ceil", "round", "trunc",
+    "frac", "clamp", "clip", "minimum", "maximum", "where", "lerp", "clone",
+]  # fmt: skip
+
+
+class Add(Op):
+    elementwise, save_inputs = True, False
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g if self.needs(0) else None, g if self.needs(1) else None
+
+
+class Sub(Op):
+    elementwise, save_inputs = True, False
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g if self.needs(0) else None, -g if self.needs(1) else None
+
+
+class Rsub(Sub):
+    """``number - tensor``: torch names it RsubBackward1."""
+
+    torch_name = "RsubBackward1"
+
+
+class Mul(Op):
+    elementwise = True
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return g * b if self.needs(0) else None, g * a if self.needs(1) else None
+
+
+class Div(Op):
+    elementwise = True
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = g / b if self.needs(0) else None
+        gb = -g * a / (b * b) if self.needs(1) else None
+        return ga, gb
+
+
+class Pow(Op):
+    """``a ** b``: PowBackward0 for a number exponent, 1 for a tensor, 2 for a number base."""
+
+    elementwise, save_output = True, True
+
+    def forward(self, a, b):
+        if isinstance(b, int | np.ndarray) and np.asarray(a).dtype.kind in "iu":
+            if np.any(np.asarray(b) < 0):
+                raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return np.power(a, b)
+
+    def name(self):
+        a, b = self.inputs
+        return f"PowBackward{2 if not isinstance(a, Tensor) else 0 if not isinstance(b, Tensor) else 1}"
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = gb = None
+        if self.needs(0):  # b a^(b-1), and 0 where b == 0 (torch's convention)
+            if isinstance(b, Tensor):
+                ga = where(b == 0, 0.0, g * b * a ** (b - 1))
+            else:
+                ga = g * 0 if b == 0 else g * b * a ** (b - 1)
+        if self.needs(1):  # a^b log a, and 0 where a == 0 and b >= 0 (torch's convention)
+            if not isinstance(a, Tensor):
+                a = _make(np.asarray(a, dtype=b._data.dtype))
+            gb = where((a == 0) & (b >= 0), 0.0, g * self.output * log(a))
+        return ga, gb
+
+
+class FloorDivide(Op):
+    """Not differentiable in torch: backward raises, as torch's does."""
+
+    elementwise, save_inputs = True, False
+    torch_name = "NotImplemented"
+
+    def forward(self, a, b):
+        return np.floor_divide(a, b)
+
+    def backward(self, g):
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
+
+
+class Remainder(Op):
+    """Python's ``%`` (result has the divisor's sign): d/da = 1, d/db = -floor(a/b)."""
+
+    elementwise = True
+
+    def forward(self, a, b):
+        return np.mod(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        return g if self.needs(0) else None, -g * floor(a / b) if self.needs(1) else None
+
+
+class Fmod(Remainder):
+    """C's ``fmod`` (result has the dividend's sign): d/db = -trunc(a/b)."""
+
+    def forward(self, a, b):
+        return np.fmod(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        return g if self.needs(0) else None, -g * trunc(a / b) if self.needs(1) else None
+
+
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    return binary(Add, input, other if alpha == 1 else other * alpha)
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    if not isinstance(input, Tensor):  # number - tensor
+        return binary(Rsub, input, other if alpha == 1 else other * alpha)
+    return binary(Sub, input, other if alpha == 1 else other * alpha)
+
+
+def mul(input: Any, other: Any) -> Tensor:
+    return binary(Mul, input, other)
+
+
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    if rounding_mode is None:
+        return binary(Div, input, other, float_result=True)
+    if rounding_mode == "floor":
+        return binary(FloorDivide, input, other)
+    if rounding_mode == "trunc":
+        return trunc(binary(Div, input, other))
+    raise RuntimeError(
+        "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+        f"'{rounding_mode}'"
+    )
+
+
+def pow(input: Any, exponent: Any) -> Tensor:
+    return binary(Pow, input, exponent)
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:
+    return binary(FloorDivide, input, other)
+
+
+def remainder(input: Any, other: Any) -> Tensor:
+    return binary(Remainder, input, other)
+
+
+def fmod(input: Any, other: Any) -> Tensor:
+    return binary(Fmod, input, other)
+
+
+subtract, multiply, divide, true_divide = sub, mul, div, div
+
+
+# --------------------------------------------------------------------------- unary
+
+
+class Neg(Op):
+    save_inputs = False
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return -g
+
+
+class Abs(Op):
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, g):
+        return g * sign(self.inputs[0])
+
+
+class Exp(Op):
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, g):
+        return g * self.output
+
+
+class Expm1(Op):
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return np.expm1(x)
+
+    def backward(self, g):
+        return g * (self.output + 1)
+
+
+class Log(Op):
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, g):
+        return g / self.inputs[0]
+
+
+class Log2(Op):
+    def forward(self, x):
+        return np.log2(x)
+
+    def backward(self, g):
+        return g / (self.inputs[0] * math.log(2.0))
+
+
+class Log10(Op):
+    def forward(self, x):
+        return np.log10(x)
+
+    def backward(self, g):
+        return g / (self.inputs[0] * math.log(10.0))
+
+
+class Log1p(Op):
+    def forward(self, x):
+        return np.log1p(x)
+
+    def backward(self, g):
+        return g / (self.inputs[0] + 1)
+
+
+class Sqrt(Op):
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, g):
+        return g / (2 * self.output)
+
+
+class Rsqrt(Op):
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return 1 / np.sqrt(x)
+
+    def backward(self, g):
+        return -0.5 * g * self.output**3
+
+
+class Reciprocal(Op):
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return 1 / x
+
+    def backward(self, g):
+        return -g * self.output * self.output
+
+
+class Sin(Op):
+    def forward(self, x):
+        return np.sin(x)
+
+    def backward(self, g):
+        return g * cos(self.inputs[0])
+
+
+class Cos(Op):
+    def forward(self, x):
+        return np.cos(x)
+
+    def backward(self, g):
+        return -g * sin(self.inputs[0])
+
+
+class Tan(Op):
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return np.tan(x)
+
+    def backward(self, g):
+        y = self.output
+        return g * (1 + y * y)
+
+
+class Tanh(Op):
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, g):
+        y = self.output
+        return g * (1 - y * y)
+
+
+class Sigmoid(Op):
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        # exp of -|x| only: no overflow for large |x|
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        y = self.output
+        return g * y * (1 - y)
+
+
+class Relu(Op):
+    """relu'(0) = 0, as in torch."""
+
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        return g * (self.output > 0)
+
+
+class Erf(Op):
+    def forward(self, x):
+        return _erf(x)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        return g * (2 / math.sqrt(math.pi)) * exp(-x * x)
+
+
+_erf_scalar = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf without SciPy: math.erf per element (exact to the last bit of a double)."""
+    return np.asarray(_erf_scalar(x), dtype=np.result_type(x.dtype, np.float32))
+
+
+class _ZeroGrad(Op):
+    """Piecewise-constant functions: the gradient is zero wherever it exists (torch)."""
+
+    save_inputs = False
+
+    def backward(self, g):
+        return g * 0
+
+
+class Sign(_ZeroGrad):
+    def forward(self, x):
+        return np.sign(x)
+
+
+class Floor(_ZeroGrad):
+    def forward(self, x):
+        return np.floor(x)
+
+
+class Ceil(_ZeroGrad):
+    def forward(self, x):
+        return np.ceil(x)
+
+
+class Round(_ZeroGrad):
+    def forward(self, x, decimals=0):
+        return np.round(x, decimals)
+
+
+class Trunc(_ZeroGrad):
+    def forward(self, x):
+        return np.trunc(x)
+
+
+class Frac(Op):
+    save_inputs = False
+
+    def forward(self, x):
+        return x - np.trunc(x)
+
+    def backward(self, g):
+        return g
+
+
+def _unary(cls: type[Op]):
+    def fn(input: Tensor) -> Tensor:
+        return cls.apply(input)
+
+    fn.__name__ = cls.__name__.lower()
+    fn.__doc__ = f"Elementwise {fn.__name__} (differentiable)."
+    return fn
+
+
+neg = negative = _unary(Neg)
+abs = absolute = _unary(Abs)
+exp, expm1, log, log2, log10, log1p = map(_unary, (Exp, Expm1, Log, Log2, Log10, Log1p))
+sqrt, rsqrt, reciprocal = map(_unary, (Sqrt, Rsqrt, Reciprocal))
+sin, cos, tan, tanh, sigmoid, relu, erf = map(_unary, (Sin, Cos, Tan, Tanh, Sigmoid, Relu, Erf))
+sign, floor, ceil, trunc, frac = map(_unary, (Sign, Floor, Ceil, Trunc, Frac))
+
+
+def _float_unary(fn):
+    """Integer inputs to a transcendental function give the default float, as in torch."""
+
+    def wrapper(input: Tensor) -> Tensor:
+        if input._data.dtype.kind not in "fc":
+            input = input.to(dtypes.get_default_dtype())
+        return fn(input)
+
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
+
+
+exp, expm1, log, log2, log10, log1p, sqrt, rsqrt, reciprocal = map(
+    _float_unary, (exp, expm1, log, log2, log10, log1p, sqrt, rsqrt, reciprocal)
+)
+sin, cos, tan, tanh, sigmoid, erf = map(_float_unary, (sin, cos, tan, tanh, sigmoid, erf))
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    return Round.apply(input, decimals=decimals)
+
+
+def square(input: Tensor) -> Tensor:
+    return binary(Pow, input, 2)
+
+
+# --------------------------------------------------------------------------- clamp & co
+
+
+class Clamp(Op):
+    """ClampBackward1 with number bounds; ClampBackward0 when a bound is a tensor."""
+
+    elementwise = True
+
+    def forward(self, x, lo, hi):
+        return np.clip(x, lo, hi)
+
+    def name(self):
+        return f"ClampBackward{0 if any(isinstance(b, Tensor) for b in self.inputs[1:]) else 1}"
+
+    def backward(self, g):
+        x, lo, hi = self.inputs
+        inside = True
+        if lo is not None:
+            inside = x >= lo
+        if hi is not None:
+            inside = inside & (x <= hi) if lo is not None else x <= hi
+        gx = g * inside if self.needs(0) else None
+        glo = g * ((x < lo) & ((x <= hi) if hi is not None else True)) if self.needs(1) else None
+        ghi = g * (x > hi) if self.needs(2) else None
+        return gx, glo, ghi
+
+
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        dt = dtypes.result_type(*(v for v in (input, min, max) if v is not None))
+        input, min, max = (v if v is None else _cast(v, dt) for v in (input, min, max))
+    elif input._data.dtype.kind in "iub" and any(isinstance(v, float) for v in (min, max)):
+        input = input.to(dtypes.get_default_dtype())
+    return Clamp.apply(input, min, max)
+
+
+clip = clamp
+
+
+class Maximum(Op):
+    """Ties send half the gradient each way (torch's rule)."""
+
+    elementwise = True
+
+    def forward(self, a, b):
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        share = where(a == b, 0.5, (a > b).to(g.dtype))
+        return g * share if self.needs(0) else None, g * (1 - share) if self.needs(1) else None
+
+
+class Minimum(Op):
+    elementwise = True
+
+    def forward(self, a, b):
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        share = where(a == b, 0.5, (a < b).to(g.dtype))
+        return g * share if self.needs(0) else None, g * (1 - share) if self.needs(1) else None
+
+
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    return binary(Maximum, input, as_tensor_arg(other))
+
+
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    return binary(Minimum, input, as_tensor_arg(other))
+
+
+class Where(Op):
+    elementwise = True
+
+    def forward(self, cond, x, y):
+        self.cond = cond
+        return np.where(cond, x, y)
+
+    def backward(self, g):
+        zero = g * 0
+        gx = where(self.cond, g, zero) if self.needs(1) else None
+        gy = where(self.cond, zero, g) if self.needs(2) else None
+        return None, gx, gy
+
+
+def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor | tuple:
+    """``condition ? input : other`` elementwise, broadcasting all three."""
+    if input is None and other is None:
+        from chainrule.ops.index import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise RuntimeError(
+            f"where expected condition to be a boolean tensor, but got a tensor "
+            f"with dtype {dtypes.from_np(cond.dtype).name.capitalize()}"
+        )
+    input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
+    dt = dtypes.result_type(input, other)
+    return Where.apply(cond, _cast(input, dt), _cast(other, dt))
+
+
+def _cast(v: Any, dt: np.dtype) -> Any:
+    """A tensor in dtype ``dt`` (a recorded cast), or a number as a ``dt`` array."""
+    if isinstance(v, Tensor):
+        return v if v._data.dtype == dt else v.to(dtypes.FROM_NP[dt])
+    return np.asarray(v, dtype=dt)
+
+
+class Lerp(Op):
+    """``start + weight * (end - start)``."""
+
+    elementwise = True
+
+    def forward(self, start, end, weight):
+        return start + weight * (end - start)
+
+    def backward(self, g):
+        start, end, weight = self.inputs
+        gs = g * (1 - weight) if self.needs(0) else None
+        ge = g * weight if self.needs(1) else None
+        gw = g * (end - start) if self.needs(2) else None
+        return gs, ge, gw
+
+
+def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
+    return Lerp.apply(input, end, as_tensor_arg(weight, "weight"))
+
+
+# --------------------------------------------------------------------------- copies & casts
+
+
+class Clone(Op):
+    save_inputs = False
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return g
+
+
+class ToCopy(Op):
+    """A cast to another dtype; the gradient is cast back."""
+
+    save_inputs = False
+
+    def forward(self, x, dtype):
+        self.in_dtype = dtypes.FROM_NP[x.dtype]
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return g.to(self.in_dtype)
+
+
+def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:
+    return Clone.apply(input)
+
+
+def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``tensor.to(dtype)``, ``.to(other)``, ``.to('cpu')``; ``copy=True`` forces a copy."""
+    dt = kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("device", None)
+    kwargs.pop("non_blocking", None)
+    for a in args:
+        if isinstance(a, dtypes.dtype):
+            dt = a
+        elif isinstance(a, Tensor):
+            dt = a.dtype
+        elif a not in ("cpu", None) and str(a) != "cpu":
+            raise RuntimeError(f"chainrule runs on the CPU only; cannot move a tensor to {a!r}")
+    if dt is None or dt.np == self._data.dtype:
+        return Clone.apply(self) if copy else self
+    if self._requires_grad and dt.np.kind not in "fc":
+        # torch allows the cast; the result simply stops requiring grad
+        return ToCopy.apply(self.detach(), dtype=dt.np)
+    return ToCopy.apply(self, dtype=dt.np)
+
+
+TENSOR_METHODS = {
+    name: globals()[name]
+    for name in """add sub subtract mul multiply div divide true_divide pow floor_divide
+    remainder fmod neg negative abs absolute exp expm1 log log2 log10 log1p sqrt rsqrt square
+    reciprocal sin cos tan tanh sigmoid relu erf sign floor ceil round trunc frac clamp clip
+    minimum maximum lerp clone""".split()
+}

@@ -1,0 +1,332 @@
+"""The op base class: recording, saved values, broadcasting, promotion and lifting, once.
+
+Every differentiable primitive is a subclass of ``Op`` with two methods side by side:
+
+* ``forward(self, *arrays, **params)`` computes the result from NumPy arrays (and Python
+  numbers), and keeps on ``self`` whatever the rule needs later (params, masks);
+* ``backward(self, grad)`` returns the gradient of each input from the output's gradient
+  ``grad``: a vector-Jacobian product, written with chainrule's own tensor operations so
+  that it can itself be differentiated (``create_graph=True``).
+
+``Op.apply`` runs forward and, when a gradient will be needed, links the new node into the
+graph. Class flags say what the base class keeps for backward: ``save_inputs`` (the input
+tensors, as ``self.inputs``), ``save_output`` (the result, as ``self.output``) and
+``elementwise`` (the input shapes, so gradients are summed back over broadcast dimensions
+here and never inside a rule).
+"""
+
+from __future__ import annotations
+
+import numbers
+import weakref
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule._tensor import AccumulateGrad, Tensor, _make
+from chainrule._tensor import _wrap_dim as wrap_dim
+from chainrule.graph import grad_mode
+
+__all__ = [
+    "Op", "binary", "as_tensor_arg", "expand", "sum_to_size", "unbroadcast_shape", "dims", "wrap_dim",
+]  # fmt: skip
+
+_new = object.__new__
+
+_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward."
+)
+
+
+def _edge(x: Any) -> Any:
+    """Where an input's gradient goes: its grad_fn, itself (a leaf), or nowhere (None)."""
+    if isinstance(x, Tensor):
+        if x.grad_fn is not None:
+            return x.grad_fn
+        if x._requires_grad:
+            return x
+    return None
+
+
+class Op:
+    """A node of the graph: one recorded application of a primitive (torch's ``grad_fn``)."""
+
+    save_inputs = True  # keep the input tensors as self.inputs for backward
+    save_output = False  # keep the result for backward, read back as self.output
+    elementwise = False  # inputs broadcast: sum gradients back to each input's shape
+    torch_name: str | None = None  # torch's grad_fn name, when not "<ClassName>Backward0"
+
+    _edges: tuple = ()
+    _shapes: tuple | None = None
+    _retained: Any = None
+    _freed = False
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
+        """Run the op on tensors (or numbers), recording a node if a gradient is needed."""
+        node = _new(cls)
+        out = node.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if grad_mode.enabled:
+            for x in inputs:
+                if isinstance(x, Tensor) and x._requires_grad:
+                    break
+            else:
+                return _make(out)
+            node._edges = tuple([_edge(x) for x in inputs])
+            if cls.save_inputs:
+                node.inputs = inputs
+            if cls.save_output:
+                node.out_data = out
+            if cls.elementwise:
+                node._shapes = tuple(
+                    [np.shape(x._data if isinstance(x, Tensor) else x) for x in inputs]
+                )
+            return _make(out, node)
+        return _make(out)
+
+    def forward(self, *arrays: Any, **params: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: Tensor) -> Tensor | None | tuple[Tensor | None, ...]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ for rules
+
+    def needs(self, i: int) -> bool:
+        """Does input ``i`` need a gradient? (Rules skip the work for those that don't.)"""
+        return self._edges[i] is not None
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        return tuple(e is not None for e in self._edges)
+
+    @property
+    def output(self) -> Tensor:
+        """The op's result as a tensor; while building a graph of the gradient, it is
+        connected to this node, so rules that reuse the output stay differentiable."""
+        return _make(self.out_data, self if grad_mode.enabled else None)
+
+    # ------------------------------------------------------------------ for the engine
+
+    def _run_backward(self, grad: Tensor, retain_graph: bool) -> tuple:
+        if self._freed:
+            raise RuntimeError(_FREED)
+        grads = self.backward(grad)
+        if type(grads) is not tuple:
+            grads = (grads,)
+        if self._shapes is not None:
+            grads = tuple(
+                [
+                    g if g is None or g._data.shape == s else sum_to_size(g, s)
+                    for g, s in zip(grads, self._shapes)
+                ]
+            )
+        if not retain_graph:
+            self._release()
+        return grads
+
+    def _release(self) -> None:
+        """Drop saved tensors and arrays (after backward, unless retain_graph). Sizes and
+        other plain values stay, so an op that saved none can be run again, as in torch."""
+        d = self.__dict__
+        freed = False
+        for k, v in d.items():
+            if isinstance(v, Tensor | np.ndarray) or k == "inputs" and v is not None:
+                d[k] = None
+                freed = True
+        if freed:
+            self._freed = True
+
+    # ------------------------------------------------------------------ torch's surface
+
+    def name(self) -> str:
+        return self.torch_name or f"{type(self).__name__}Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple((_accumulator(e) if isinstance(e, Tensor) else e, 0) for e in self._edges)
+
+    @property
+    def metadata(self) -> dict:
+        return self.__dict__.setdefault("_metadata", {})
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+
+def _accumulator(leaf: Tensor) -> AccumulateGrad:
+    """The AccumulateGrad node of a leaf, the same object while anyone holds it."""
+    ref = getattr(leaf, "_acc", None)
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(leaf)
+        leaf._acc = weakref.ref(acc)
+    return acc
+
+
+# --------------------------------------------------------------------------- dims
+
+
+def dims(dim: Any, ndim: int) -> tuple[int, ...]:
+    """``dim`` (None, an int or a sequence, negatives allowed) as sorted non-negative axes;
+    torch's IndexError when out of range and RuntimeError when repeated."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, int | np.integer):
+        return (wrap_dim(int(dim), ndim),)
+    out = tuple(sorted(wrap_dim(int(d), ndim) for d in dim))
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"dim {out[0]} appears multiple times in the list of dims")
+    return out
+
+
+# --------------------------------------------------------------------------- broadcasting
+
+
+def unbroadcast_shape(shape: tuple, target: tuple) -> tuple[tuple, tuple]:
+    """Axes to sum so a gradient of ``shape`` becomes ``target`` (leading, then size-1)."""
+    lead = len(shape) - len(target)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(target) if s == 1 and shape[lead + i] != 1
+    )
+    return axes, target
+
+
+class SumToSize(Op):
+    """Sum a broadcast gradient back to a smaller shape (the adjoint of ``expand``)."""
+
+    save_inputs = False
+    torch_name = "SumToSizeBackward0"
+
+    def forward(self, x: np.ndarray, shape: tuple) -> np.ndarray:
+        self.in_shape = x.shape
+        axes, _ = unbroadcast_shape(x.shape, shape)
+        return np.sum(x, axis=axes, keepdims=True).reshape(shape) if axes else x.reshape(shape)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return expand(grad, self.in_shape)
+
+
+class Expand(Op):
+    """Broadcast to a larger shape without copying (a read-only NumPy view)."""
+
+    save_inputs = False
+
+    def forward(self, x: np.ndarray, shape: tuple) -> np.ndarray:
+        self.in_shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return sum_to_size(grad, self.in_shape)
+
+
+def sum_to_size(x: Tensor, *size: Any) -> Tensor:
+    """Sum ``x`` down to ``size``, a shape that ``x``'s shape is expandable from."""
+    shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
+    if x._data.shape == shape:
+        return x
+    try:
+        ok = np.broadcast_shapes(shape, x._data.shape) == x._data.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"size {list(shape)} is not expandable to size {list(x._data.shape)}.")
+    return SumToSize.apply(x, shape=shape)
+
+
+def expand(x: Tensor, *sizes: Any) -> Tensor:
+    """A broadcast view of ``x`` with ``sizes`` (-1 keeps a dimension), like ``Tensor.expand``."""
+    shape = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else tuple(sizes)
+    nd = x._data.ndim
+    if len(shape) < nd:
+        raise RuntimeError(
+            f"expand({x.dtype}{{{list(x._data.shape)}}}, size={list(shape)}): the number of "
+            "sizes provided "
+            f"({len(shape)}) must be greater or equal to the number of dimensions in the tensor "
+            f"({nd})"
+        )
+    lead = len(shape) - nd
+    full = list(shape)
+    for i, s in enumerate(x._data.shape):
+        want = shape[lead + i]
+        if want == -1:
+            full[lead + i] = s
+        elif s != want and s != 1:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({want}) must match the existing size ({s}) "
+                f"at non-singleton dimension {lead + i}.  Target sizes: {list(shape)}.  "
+                f"Tensor sizes: {list(x._data.shape)}"
+            )
+    if any(s < 0 for s in full[:lead]):
+        raise RuntimeError(
+            f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
+            f"dimension {full.index(-1)}"
+        )
+    full = tuple(full)
+    if full == x._data.shape:
+        return x
+    return Expand.apply(x, shape=full)
+
+
+# --------------------------------------------------------------------------- promotion
+
+
+def as_tensor_arg(x: Any, name: str = "other") -> Any:
+    """Python and NumPy scalars pass through (as Python numbers); anything else must be a
+    tensor."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, numbers.Number):
+        return x.item() if isinstance(x, np.generic) else x
+    if isinstance(x, np.ndarray):
+        from chainrule.creation import tensor
+
+        return tensor(x)
+    raise TypeError(f"{name} must be a Tensor or a number, not {type(x).__name__}")
+
+
+def _cast(x: Any, dt: np.dtype) -> Any:
+    if isinstance(x, Tensor):
+        if x._data.dtype != dt:
+            return x.to(dtypes.FROM_NP[dt])
+        return x
+    return x
+
+
+def binary(cls: type[Op], a: Any, b: Any, float_result: bool = False) -> Tensor:
+    """Apply a two-input elementwise op with torch's type promotion.
+
+    Python numbers stay numbers (NumPy then keeps the tensor's dtype); tensors of another
+    dtype are cast with a recorded ``to`` so their gradients come back in their own dtype.
+    ``float_result`` promotes integer results to the default float (true division).
+    """
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a._data.dtype == b._data.dtype and (not float_result or a._data.dtype.kind in "fc"):
+                return cls.apply(a, b)
+        elif type(b) is float or type(b) is int:
+            if a._data.dtype.kind in "fc":
+                return cls.apply(a, b)
+        b = as_tensor_arg(b)
+    else:
+        a = as_tensor_arg(a, "input")
+        b = as_tensor_arg(b)
+    dt = dtypes.result_type(a, b)
+    if float_result and dt.kind not in "fc":
+        dt = dtypes.get_default_dtype().np
+    a, b = _cast(a, dt), _cast(b, dt)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError("expected at least one Tensor argument")
+    # a Python number with a tensor of a lower category: make it an array of the result dtype
+    if not isinstance(a, Tensor):
+        a = np.asarray(a, dtype=dt)
+    if not isinstance(b, Tensor):
+        b = np.asarray(b, dtype=dt)
+    return cls.apply(a, b)
