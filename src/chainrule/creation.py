@@ -76,7 +76,7 @@ def tensor(
     data: Any, *, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
-    if isinstance(data, np.ndarray):
+    if isinstance(data, np.ndarray | np.generic):
         dtypes.from_np(data.dtype)  # TypeError for unsupported dtypes
         arr = np.array(data, dtype=dtypes.to_np(dtype), copy=True)
     else:

@@ -100,31 +100,49 @@ class set_grad_enabled(_GradModeContext):
 # --------------------------------------------------------------------------- the walk
 
 Parents = Callable[[Any], Sequence[Any]]
+_EMIT = object()  # toposort's stack marker: "the vertex below me is finished"
 
 
-def toposort(roots: Iterable[Any], parents_of: Parents) -> list[Any]:
+def toposort(roots: Iterable[Any], parents_of: Parents, *, hashable: bool = False) -> list[Any]:
     """Every vertex reachable from ``roots``, each after all of its consumers.
 
     Iterative depth-first search (post-order, reversed). Vertices are told apart by
-    identity, so objects with an elementwise ``__eq__`` (tensors) are fine.
+    identity, so objects with an elementwise ``__eq__`` (tensors) are fine. Pass
+    ``hashable=True`` when every vertex keeps ``object``'s identity hash and equality (the
+    scalar ``Value`` does): vertices then go in the seen-set as they are, skipping an
+    ``id()`` call per vertex (about a fifth faster).
     """
+    # One flat stack. Popping a vertex for the first time pushes it back under an _EMIT
+    # marker and then pushes its parents; when the marker resurfaces, every parent has been
+    # finished, so the vertex is emitted (post-order). A vertex pushed twice before it is
+    # expanded is skipped the second time. No per-vertex iterator or tuple: this loop is
+    # the whole cost of ``Value.backward``'s ordering, so it is kept tight.
     order: list[Any] = []
-    seen: set[int] = set()
-    for root in roots:
-        if id(root) in seen:
+    seen: set[Any] = set()
+    stack = list(roots)
+    stack.reverse()  # the first root is expanded first
+    pop, push, extend, emit, mark, done = (
+        stack.pop,
+        stack.append,
+        stack.extend,
+        order.append,
+        seen.add,
+        _EMIT,
+    )
+    while stack:
+        v = pop()
+        if v is done:
+            emit(pop())
             continue
-        seen.add(id(root))
-        stack = [(root, iter(parents_of(root)))]
-        while stack:
-            v, it = stack[-1]
-            for p in it:
-                if p is not None and id(p) not in seen:
-                    seen.add(id(p))
-                    stack.append((p, iter(parents_of(p))))
-                    break
-            else:
-                stack.pop()
-                order.append(v)
+        if v is None:
+            continue
+        k = v if hashable else id(v)
+        if k in seen:
+            continue
+        mark(k)
+        push(v)
+        push(done)
+        extend(parents_of(v))
     order.reverse()
     return order
 

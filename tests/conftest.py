@@ -1,0 +1,6 @@
+"""Shared test setup: seeds, and the harness importable as ``harness``."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))

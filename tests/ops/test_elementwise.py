@@ -1,0 +1,143 @@
+"""Elementwise ops: the table, torch parity, finite differences, second order."""
+
+import numpy as np
+import pytest
+from harness import Case, case_id, check_case, check_finite_differences
+
+S, M = (3, 4), (2, 3, 4)
+POS = (0.2, 2.0)
+
+
+def _pairs(rng):
+    return [rng.uniform(-2, 2, (3, 4)), rng.uniform(-2, 2, (4,))]
+
+
+CASES = [
+    Case("add", lambda m, a, b: m.add(a, b), [S, S]),
+    Case("add", lambda m, a, b: a + b, [M, (3, 1)], note="broadcast"),
+    Case("add", lambda m, a: a + 2.5, [S], note="scalar"),
+    Case("add", lambda m, a: 1 + a, [()], note="radd-0d"),
+    Case("add", lambda m, a, b: m.add(a, b, alpha=2), [S, (4,)], note="alpha"),
+    Case("sub", lambda m, a, b: a - b, [(4, 1), (1, 3)], note="outer-broadcast"),
+    Case("sub", lambda m, a: 3 - a, [S], note="rsub"),
+    Case("subtract", lambda m, a, b: m.subtract(a, b), [S, S]),
+    Case("mul", lambda m, a, b: a * b, [M, (4,)]),
+    Case("mul", lambda m, a: a * a, [S], note="same-input"),
+    Case("multiply", lambda m, a, b: m.multiply(a, b), [S, ()]),
+    Case(
+        "div",
+        lambda m, a, b: a / b,
+        [S, (4,)],
+        make=lambda r: [r.uniform(-2, 2, S), r.uniform(0.5, 2, (4,))],
+    ),
+    Case("div", lambda m, a: 2 / a, [S], domain=POS, note="rdiv"),
+    Case("divide", lambda m, a, b: m.divide(a, b), [S, S], domain=POS),
+    Case("true_divide", lambda m, a, b: m.true_divide(a, b), [S, S], domain=POS),
+    Case("pow", lambda m, a: a**3, [S]),
+    Case("pow", lambda m, a: a**2.5, [S], domain=POS, note="frac-exp"),
+    Case("pow", lambda m, a: a**0, [S], note="zero-exp"),
+    Case("pow", lambda m, a, b: a**b, [S, S], domain=POS, note="tensor-exp"),
+    Case("pow", lambda m, a: 2.0**a, [S], note="number-base"),
+    Case("pow", lambda m, a, b: m.pow(a, b), [S, (4,)], domain=POS, note="broadcast"),
+    Case("floor_divide", lambda m, a, b: m.floor_divide(a, b), [S, S], grad=False),
+    Case(
+        "remainder",
+        lambda m, a, b: m.remainder(a, b),
+        [S, S],
+        make=lambda r: [r.uniform(-5, 5, S), r.uniform(0.7, 2, S)],
+    ),
+    Case(
+        "fmod",
+        lambda m, a, b: m.fmod(a, b),
+        [S, S],
+        make=lambda r: [r.uniform(-5, 5, S), r.uniform(0.7, 2, S)],
+    ),
+    Case("neg", lambda m, a: -a, [S]),
+    Case("negative", lambda m, a: m.negative(a), [S]),
+    Case("abs", lambda m, a: m.abs(a), [S]),
+    Case("absolute", lambda m, a: m.absolute(a), [S]),
+    Case("exp", lambda m, a: m.exp(a), [M]),
+    Case("expm1", lambda m, a: m.expm1(a), [S]),
+    Case("log", lambda m, a: m.log(a), [S], domain=POS),
+    Case("log2", lambda m, a: m.log2(a), [S], domain=POS),
+    Case("log10", lambda m, a: m.log10(a), [S], domain=POS),
+    Case("log1p", lambda m, a: m.log1p(a), [S], domain=(-0.5, 2)),
+    Case("sqrt", lambda m, a: m.sqrt(a), [S], domain=POS),
+    Case("rsqrt", lambda m, a: m.rsqrt(a), [S], domain=POS),
+    Case("square", lambda m, a: m.square(a), [S]),
+    Case("reciprocal", lambda m, a: m.reciprocal(a), [S], domain=POS),
+    Case("sin", lambda m, a: m.sin(a), [S]),
+    Case("cos", lambda m, a: m.cos(a), [S]),
+    Case("tan", lambda m, a: m.tan(a), [S], domain=(-1.2, 1.2)),
+    Case("tanh", lambda m, a: m.tanh(a), [S]),
+    Case("sigmoid", lambda m, a: m.sigmoid(a), [S], domain=(-6, 6)),
+    Case("relu", lambda m, a: m.relu(a), [S]),
+    Case("erf", lambda m, a: m.erf(a), [S]),
+    Case("sign", lambda m, a: m.sign(a), [S]),
+    Case("floor", lambda m, a: m.floor(a), [S], domain=(-3, 3)),
+    Case("ceil", lambda m, a: m.ceil(a), [S], domain=(-3, 3)),
+    Case("round", lambda m, a: m.round(a), [S], domain=(-3, 3)),
+    Case("round", lambda m, a: m.round(a, decimals=1), [S], domain=(-3, 3), note="decimals"),
+    Case("trunc", lambda m, a: m.trunc(a), [S], domain=(-3, 3)),
+    Case("frac", lambda m, a: m.frac(a), [S], domain=(-3, 3)),
+    Case("clamp", lambda m, a: m.clamp(a, -0.5, 0.7), [S]),
+    Case("clamp", lambda m, a: a.clamp(min=0.1), [S], note="min-only"),
+    Case(
+        "clamp",
+        lambda m, a, lo, hi: m.clamp(a, lo, hi),
+        [S, (4,), S],
+        make=lambda r: [r.uniform(-2, 2, S), r.uniform(-1.5, -0.5, (4,)), r.uniform(0.5, 1.5, S)],
+        note="tensor-bounds",
+    ),
+    Case("clip", lambda m, a: m.clip(a, -1, 1), [S]),
+    Case("minimum", lambda m, a, b: m.minimum(a, b), [S, (4,)]),
+    Case("maximum", lambda m, a, b: m.maximum(a, b), [S, S]),
+    Case(
+        "maximum",
+        lambda m, a, b: m.maximum(a, b),
+        [],
+        note="ties",
+        make=lambda r: [np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])],
+    ),
+    Case(
+        "minimum",
+        lambda m, a, b: m.minimum(a, b),
+        [],
+        note="ties",
+        make=lambda r: [np.array([1.0, 2.0, -3.0]), np.array([1.0, 0.0, -3.0])],
+    ),
+    Case(
+        "where",
+        lambda m, c, a, b: m.where(c, a, b),
+        [],
+        note="broadcast",
+        make=lambda r: [
+            r.uniform(size=(3, 4)) > 0.5,
+            r.uniform(-2, 2, (3, 4)),
+            r.uniform(-2, 2, (4,)),
+        ],
+    ),
+    Case(
+        "where",
+        lambda m, c, a: m.where(c, a, 0.0),
+        [],
+        note="scalar",
+        make=lambda r: [r.uniform(size=(3, 4)) > 0.5, r.uniform(-2, 2, (3, 4))],
+    ),
+    Case("lerp", lambda m, a, b: m.lerp(a, b, 0.3), [S, S]),
+    Case("lerp", lambda m, a, b, w: m.lerp(a, b, w), [S, S, (4,)], note="tensor-weight"),
+    Case("clone", lambda m, a: m.clone(a) * 2, [S]),
+]
+
+FD_CASES = [c for c in CASES if c.grad and c.fd]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_torch_parity(case, dtype):
+    check_case(case, dtype)
+
+
+@pytest.mark.parametrize("case", FD_CASES, ids=case_id)
+def test_finite_differences(case):
+    check_finite_differences(case)
