@@ -1,0 +1,136 @@
+"""Neural networks on the scalar engine: Module, Neuron, Layer, MLP (micrograd's API).
+
+Standard library only. Signatures match micrograd (``MLP(nin, [sizes])``,
+``Neuron(nin, nonlin=True)``), with seeded initialisation added: weights are drawn from
+``uniform(-1, 1)`` with the ``random.Random`` passed as ``rng``, or one made from ``seed``,
+or else this module's own generator, which ``manual_seed`` reseeds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from chainrule.scalar.value import Value, weighted_sum
+
+__all__ = ["Module", "Neuron", "Layer", "MLP", "manual_seed"]
+
+_default_rng = random.Random(0)
+
+
+def manual_seed(seed: int) -> None:
+    """Reseed the generator used when a module is built without ``rng`` or ``seed``."""
+    _default_rng.seed(seed)
+
+
+def _pick_rng(rng: random.Random | None, seed: int | None) -> random.Random:
+    if rng is not None and seed is not None:
+        raise ValueError("pass either rng or seed, not both")
+    if rng is not None:
+        return rng
+    if seed is not None:
+        return random.Random(seed)
+    return _default_rng
+
+
+def _as_values(x: Sequence[Value | float]) -> list[Value]:
+    return [xi if isinstance(xi, Value) else Value(xi) for xi in x]
+
+
+class Module:
+    """Base class: something with parameters (``Value`` leaves) that training updates."""
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0 (``Value.backward`` also resets, see there)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def parameters(self) -> list[Value]:
+        return []
+
+
+class Neuron(Module):
+    """``act(w · x + b)``: ``nin`` weights from uniform(-1, 1), bias 0, ReLU if ``nonlin``."""
+
+    def __init__(
+        self,
+        nin: int,
+        nonlin: bool = True,
+        *,
+        rng: random.Random | None = None,
+        seed: int | None = None,
+    ) -> None:
+        r = _pick_rng(rng, seed)
+        self.w = [Value(r.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
+        self.nonlin = nonlin
+
+    def __call__(self, x: Sequence[Value | float]) -> Value:
+        if len(x) != len(self.w):
+            raise ValueError(f"Neuron expects {len(self.w)} inputs, got {len(x)}")
+        # the nodes of sum((wi * xi for wi, xi in zip(self.w, x)), self.b), built faster
+        act = weighted_sum(self.w, x, self.b)
+        return act.relu() if self.nonlin else act
+
+    def parameters(self) -> list[Value]:
+        return self.w + [self.b]
+
+    def __repr__(self) -> str:
+        return f"{'ReLU' if self.nonlin else 'Linear'}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same inputs; returns a list, or the Value if ``nout == 1``."""
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        *,
+        nonlin: bool = True,
+        rng: random.Random | None = None,
+        seed: int | None = None,
+    ) -> None:
+        r = _pick_rng(rng, seed)
+        self.neurons = [Neuron(nin, nonlin=nonlin, rng=r) for _ in range(nout)]
+
+    def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
+        x = _as_values(x)
+        out = [n(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def parameters(self) -> list[Value]:
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def __repr__(self) -> str:
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """Layers of sizes ``nouts`` after ``nin`` inputs: ReLU everywhere but the last layer."""
+
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        *,
+        rng: random.Random | None = None,
+        seed: int | None = None,
+    ) -> None:
+        r = _pick_rng(rng, seed)
+        sz = [nin, *nouts]
+        self.layers = [
+            Layer(sz[i], sz[i + 1], nonlin=i != len(nouts) - 1, rng=r) for i in range(len(nouts))
+        ]
+
+    def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
+        out: Value | list[Value] = _as_values(x)
+        for layer in self.layers:
+            out = layer(out if isinstance(out, list) else [out])
+        return out
+
+    def parameters(self) -> list[Value]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def __repr__(self) -> str:
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
