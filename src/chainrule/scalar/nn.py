@@ -1,9 +1,10 @@
 """Neural networks on the scalar engine: Module, Neuron, Layer, MLP (micrograd's API).
 
 Standard library only. Signatures match micrograd (``MLP(nin, [sizes])``,
-``Neuron(nin, nonlin=True)``), with seeded initialisation added: weights are drawn from
-``uniform(-1, 1)`` with the ``random.Random`` passed as ``rng``, or one made from ``seed``,
-or else this module's own generator, which ``manual_seed`` reseeds.
+``Neuron(nin, nonlin=True)``), with two keyword-only additions: seeded initialisation (weights
+are drawn from ``uniform(-1, 1)`` with the ``random.Random`` passed as ``rng``, or one made
+from ``seed``, or else this module's own generator, which ``manual_seed`` reseeds) and
+``activation`` ("relu" as in micrograd, "tanh" as in the lecture's MLP, or "sigmoid").
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ def _pick_rng(rng: random.Random | None, seed: int | None) -> random.Random:
     return _default_rng
 
 
+_ACTIVATIONS = ("relu", "tanh", "sigmoid")
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+    return activation
+
+
 def _as_values(x: Sequence[Value | float]) -> list[Value]:
     return [xi if isinstance(xi, Value) else Value(xi) for xi in x]
 
@@ -50,13 +60,15 @@ class Module:
 
 
 class Neuron(Module):
-    """``act(w · x + b)``: ``nin`` weights from uniform(-1, 1), bias 0, ReLU if ``nonlin``."""
+    """``act(w · x + b)``: ``nin`` weights from uniform(-1, 1), bias 0; ``act`` is the
+    ``activation`` if ``nonlin``, else the identity."""
 
     def __init__(
         self,
         nin: int,
         nonlin: bool = True,
         *,
+        activation: str = "relu",
         rng: random.Random | None = None,
         seed: int | None = None,
     ) -> None:
@@ -64,19 +76,23 @@ class Neuron(Module):
         self.w = [Value(r.uniform(-1, 1)) for _ in range(nin)]
         self.b = Value(0.0)
         self.nonlin = nonlin
+        self.activation = _check_activation(activation)
 
     def __call__(self, x: Sequence[Value | float]) -> Value:
         if len(x) != len(self.w):
             raise ValueError(f"Neuron expects {len(self.w)} inputs, got {len(x)}")
         # the nodes of sum((wi * xi for wi, xi in zip(self.w, x)), self.b), built faster
         act = weighted_sum(self.w, x, self.b)
-        return act.relu() if self.nonlin else act
+        if not self.nonlin:
+            return act
+        return act.relu() if self.activation == "relu" else getattr(act, self.activation)()
 
     def parameters(self) -> list[Value]:
         return self.w + [self.b]
 
     def __repr__(self) -> str:
-        return f"{'ReLU' if self.nonlin else 'Linear'}Neuron({len(self.w)})"
+        kind = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}[self.activation]
+        return f"{kind if self.nonlin else 'Linear'}Neuron({len(self.w)})"
 
 
 class Layer(Module):
@@ -88,11 +104,14 @@ class Layer(Module):
         nout: int,
         *,
         nonlin: bool = True,
+        activation: str = "relu",
         rng: random.Random | None = None,
         seed: int | None = None,
     ) -> None:
         r = _pick_rng(rng, seed)
-        self.neurons = [Neuron(nin, nonlin=nonlin, rng=r) for _ in range(nout)]
+        self.neurons = [
+            Neuron(nin, nonlin=nonlin, activation=activation, rng=r) for _ in range(nout)
+        ]
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
         x = _as_values(x)
@@ -107,20 +126,25 @@ class Layer(Module):
 
 
 class MLP(Module):
-    """Layers of sizes ``nouts`` after ``nin`` inputs: ReLU everywhere but the last layer."""
+    """Layers of sizes ``nouts`` after ``nin`` inputs; the activation (ReLU unless told
+    otherwise) follows every layer but the last, which stays linear (micrograd's MLP)."""
 
     def __init__(
         self,
         nin: int,
         nouts: Sequence[int],
         *,
+        activation: str = "relu",
         rng: random.Random | None = None,
         seed: int | None = None,
     ) -> None:
         r = _pick_rng(rng, seed)
+        _check_activation(activation)
         sz = [nin, *nouts]
+        last = len(nouts) - 1
         self.layers = [
-            Layer(sz[i], sz[i + 1], nonlin=i != len(nouts) - 1, rng=r) for i in range(len(nouts))
+            Layer(sz[i], sz[i + 1], nonlin=i != last, activation=activation, rng=r)
+            for i in range(len(nouts))
         ]
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
