@@ -85,7 +85,7 @@ def _body(a: np.ndarray, f: _Formatter, indent: int, summarize: bool) -> str:
     if a.ndim == 1:
         items = [f.format(v) for v in a]
         if summarize and a.shape[0] > 2 * e:
-            items = [*items[:e], "...", *items[-e:]]
+            items = [*items[:e], " ...", *items[-e:]]
         per_line = max(1, (_opts["linewidth"] - indent) // (f.width + 2))
         lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
