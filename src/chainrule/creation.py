@@ -31,13 +31,15 @@ def _finish(data: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
-def _infer(data: Any) -> np.ndarray:
+def _infer(data: Any, np_dtype: np.dtype | None = None) -> np.ndarray:
     """An array from nested Python data with torch's dtype inference (floats -> default)."""
     if isinstance(data, Tensor):
         return data._data
     if isinstance(data, list | tuple) and any(isinstance(x, Tensor) for x in _flat(data)):
         data = _untensor(data)
     arr = np.array(data)
+    if np_dtype is not None and arr.dtype.kind not in "OUS":
+        return arr.astype(np_dtype)
     if arr.dtype.kind == "f":
         arr = arr.astype(dtypes.get_default_dtype().np)
     elif arr.dtype.kind == "c":
@@ -80,8 +82,8 @@ def tensor(
         dtypes.from_np(data.dtype)  # TypeError for unsupported dtypes
         arr = np.array(data, dtype=dtypes.to_np(dtype), copy=True)
     else:
-        arr = _infer(data)
-        arr = np.array(arr, dtype=dtypes.to_np(dtype) or arr.dtype, copy=True)
+        arr = _infer(data, dtypes.to_np(dtype))
+        arr = np.array(arr, copy=True)
     return _finish(arr, requires_grad)
 
 
