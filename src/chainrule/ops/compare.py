@@ -61,7 +61,7 @@ bitwise_xor = _bitwise(np.bitwise_xor)
 
 def bitwise_not(input: Tensor) -> Tensor:
     if input._data.dtype.kind == "f":
-        raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
+        raise NotImplementedError("\"bitwise_not_cpu\" not implemented for 'Float'")
     return _make(np.invert(input._data))
 
 
