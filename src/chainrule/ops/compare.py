@@ -47,7 +47,7 @@ def _bitwise(ufunc: np.ufunc):
         a, b = _values(input), _values(other)
         for v in (a, b):
             if np.asarray(v).dtype.kind == "f":
-                raise RuntimeError(f"\"{ufunc.__name__}_cpu\" not implemented for 'Float'")
+                raise NotImplementedError(f"\"{ufunc.__name__}_cpu\" not implemented for 'Float'")
         return _make(np.asarray(ufunc(a, b)))
 
     fn.__name__ = ufunc.__name__
