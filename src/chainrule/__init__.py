@@ -8,16 +8,19 @@
 from __future__ import annotations
 
 import importlib
+import pathlib
 from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"autograd", "nn", "optim", "linalg", "utils", "func", "viz", "scalar",
-               "datasets", "testing", "printing"}  # fmt: skip
+_HERE = pathlib.Path(__file__).parent
+_SUBMODULES = {p.stem for p in _HERE.glob("*.py")} | {
+    p.parent.name for p in _HERE.glob("*/__init__.py")
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
+    if name in _SUBMODULES:  # a submodule not imported yet: never load the whole namespace
         return importlib.import_module(f"chainrule.{name}")
     api = importlib.import_module("chainrule._api")
     g = globals()
