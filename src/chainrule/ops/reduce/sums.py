@@ -1,4 +1,4 @@
-"""Reductions over dimensions: sum, mean, ... (dim: None, int, negative or tuple; keepdim)."""
+"""Sums and products: sum, mean, prod, cumsum, cumprod (products exact with zeros)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,20 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._tensor import Tensor
-from chainrule.ops.op import Op, dims, expand
+from chainrule.ops.elementwise import where
+from chainrule.ops.op import Op, dims, expand, wrap_dim
 
-__all__ = ["sum", "mean"]
+__all__ = ["sum", "mean", "prod", "cumsum", "cumprod"]
 
 
-def _keep(grad: Tensor, axes: tuple[int, ...], keepdim: bool) -> Tensor:
+def axes_of(dim: Any, ndim: int) -> tuple[int, ...] | None:
+    """Axes to reduce, or None for all: ``dim`` None or empty means every dimension."""
+    if dim is None or (not isinstance(dim, int | np.integer) and len(dim) == 0):
+        return None
+    return dims(dim, ndim)
+
+
+def keep(grad: Tensor, axes: tuple[int, ...], keepdim: bool) -> Tensor:
     """Put the reduced axes back (size 1) so ``grad`` broadcasts against the input."""
     if keepdim or not axes:
         return grad
@@ -23,20 +31,32 @@ def _keep(grad: Tensor, axes: tuple[int, ...], keepdim: bool) -> Tensor:
     return grad.reshape(shape)
 
 
+def keep_all(grad: Tensor, axes: tuple[int, ...] | None, keepdim: bool, ndim: int) -> Tensor:
+    """Like ``keep`` but a full reduction (axes None) comes back with ``ndim`` size-1 axes."""
+    return keep(grad, tuple(range(ndim)) if axes is None else axes, keepdim)
+
+
+def torch_type_name(t: Tensor) -> str:
+    """torch's short name of a dtype in messages: Float, Double, Long, Int, Bool ..."""
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool"}.get(t.dtype.name, t.dtype.name)  # fmt: skip
+
+
 class Sum(Op):
     save_inputs = False
 
-    def forward(self, x, axes, keepdim, dtype):
+    def forward(self, x, axes, keepdim, dtype, dim_given):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
-        self.dim_given = axes is not None
+        self.in_dtype, self.dim_given = (x.dtype if dtype is not None else None), dim_given
         return np.sum(x, axis=axes, keepdims=keepdim, dtype=dtype)
 
     def name(self):
         return f"SumBackward{1 if self.dim_given else 0}"
 
     def backward(self, g):
-        axes = self.axes if self.axes is not None else tuple(range(len(self.in_shape)))
-        return expand(_keep(g, axes, self.keepdim), self.in_shape)
+        g = expand(keep_all(g, self.axes, self.keepdim, len(self.in_shape)), self.in_shape)
+        return g if self.in_dtype is None else g.to(dtypes.FROM_NP[self.in_dtype])
 
 
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
@@ -44,24 +64,24 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
     np_dtype = dtypes.to_np(dtype)
     if np_dtype is None and input._data.dtype.kind in "iub":
         np_dtype = np.dtype(np.int64)
-    axes = None if dim is None else dims(dim, input._data.ndim)
-    return Sum.apply(input, axes=axes, keepdim=keepdim, dtype=np_dtype)
+    axes = axes_of(dim, input._data.ndim)
+    return Sum.apply(input, axes=axes, keepdim=keepdim, dtype=np_dtype, dim_given=dim is not None)
 
 
 class Mean(Op):
     save_inputs = False
 
-    def forward(self, x, axes, keepdim):
-        self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+    def forward(self, x, axes, keepdim, dim_given):
+        self.in_shape, self.axes, self.keepdim, self.dim_given = x.shape, axes, keepdim, dim_given
         self.count = int(np.prod([x.shape[a] for a in axes])) if axes is not None else x.size
         return np.mean(x, axis=axes, keepdims=keepdim)
 
     def name(self):
-        return f"MeanBackward{0 if self.axes is None else 1}"
+        return f"MeanBackward{1 if self.dim_given else 0}"
 
     def backward(self, g):
-        axes = self.axes if self.axes is not None else tuple(range(len(self.in_shape)))
-        return expand(_keep(g, axes, self.keepdim) / self.count, self.in_shape)
+        g = keep_all(g, self.axes, self.keepdim, len(self.in_shape))
+        return expand(g / self.count, self.in_shape)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
@@ -71,17 +91,151 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
     if input._data.dtype.kind not in "fc":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
-            f"or complex dtype. Got: {_torch_type_name(input)}"
+            f"or complex dtype. Got: {torch_type_name(input)}"
         )
-    axes = None if dim is None else dims(dim, input._data.ndim)
-    return Mean.apply(input, axes=axes, keepdim=keepdim)
+    axes = axes_of(dim, input._data.ndim)
+    return Mean.apply(input, axes=axes, keepdim=keepdim, dim_given=dim is not None)
 
 
-def _torch_type_name(t: Tensor) -> str:
-    """torch's short name of a dtype in messages: Float, Double, Long, Int, Bool ..."""
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool"}.get(t.dtype.name, t.dtype.name)  # fmt: skip
+# --------------------------------------------------------------------------- products
 
 
-TENSOR_METHODS = {name: globals()[name] for name in __all__}
+def first_true(z: np.ndarray, axis: int | None) -> np.ndarray:
+    """One-hot of the first True along ``axis`` (of all, when None) in slices that have one."""
+    if axis is None:
+        out = np.zeros(z.shape, dtype=bool)
+        if z.any():
+            out.flat[int(np.argmax(z))] = True
+        return out
+    idx = np.argmax(z, axis=axis, keepdims=True)
+    shape = [1] * z.ndim
+    shape[axis] = z.shape[axis]
+    return (np.arange(z.shape[axis]).reshape(shape) == idx) & z
+
+
+class Prod(Op):
+    """The gradient is the product of the other elements, exact with one or several zeros
+    (the first zero of a slice is factored out and the rule recurses on the rest)."""
+
+    save_output = True
+
+    def forward(self, x, axis, keepdim, dtype):
+        self.axis, self.keepdim = axis, keepdim
+        return np.prod(x, axis=axis, keepdims=keepdim, dtype=dtype)
+
+    def name(self):
+        return f"ProdBackward{0 if self.axis is None else 1}"
+
+    def backward(self, g):
+        x = self.inputs[0]
+        ax = None if self.axis is None else (self.axis,)
+        nd = x._data.ndim
+        return _prod_vjp(x, keep_all(self.output, ax, self.keepdim, nd),
+                         keep_all(g, ax, self.keepdim, nd), self.axis)  # fmt: skip
+
+
+def _prod_vjp(x: Tensor, p: Tensor, g: Tensor, axis: int | None) -> Tensor:
+    """``g * prod(others)``, given ``p = prod(x)`` and ``g`` with the reduced axes kept."""
+    z = x._data == 0
+    if not z.any():
+        return g * p / x
+    first = first_true(z, axis)
+    xf = sum(where(first, x, 0.0), axis, keepdim=True)  # the zero itself (value 0)
+    x1 = where(first, 1.0, x)
+    p1 = Prod.apply(x1, axis=axis, keepdim=True, dtype=None)
+    return where(first, expand(g * p1, x._data.shape), xf * _prod_vjp(x1, p1, g, axis))
+
+
+def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Product of all elements, or along one ``dim``. Integers and bools give int64."""
+    if dim is not None and not isinstance(dim, int | np.integer):
+        raise TypeError(
+            "prod() received an invalid combination of arguments - got (Tensor, dim="
+            f"{type(dim).__name__}), but expected one of:\n"
+            " * (Tensor input, *, torch.dtype dtype = None)\n"
+            " * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, "
+            "Tensor out = None)\n"
+        )
+    np_dtype = dtypes.to_np(dtype)
+    if np_dtype is None and input._data.dtype.kind in "iub":
+        np_dtype = np.dtype(np.int64)
+    if np_dtype is not None and np_dtype != input._data.dtype:
+        input = input.to(dtypes.FROM_NP[np_dtype])
+    axis = None if dim is None else wrap_dim(int(dim), input._data.ndim)
+    if input._data.ndim == 0:
+        axis = None
+    return Prod.apply(input, axis=axis, keepdim=keepdim and dim is not None, dtype=None)
+
+
+# --------------------------------------------------------------------------- scans
+
+
+def _scan_dtype(input: Tensor, dtype: Any) -> Tensor:
+    np_dtype = dtypes.to_np(dtype)
+    if np_dtype is None and input._data.dtype.kind in "iub":
+        np_dtype = np.dtype(np.int64)
+    if np_dtype is not None and np_dtype != input._data.dtype:
+        input = input.to(dtypes.FROM_NP[np_dtype])
+    return input
+
+
+class Cumsum(Op):
+    """Running sum; ``reverse`` (used by rules) sums from the end. Each is the other's vjp."""
+
+    save_inputs = False
+
+    def forward(self, x, dim, reverse=False):
+        self.dim, self.reverse = dim, reverse
+        if x.ndim == 0:
+            return x.copy()
+        if reverse:
+            return np.flip(np.cumsum(np.flip(x, dim), axis=dim), dim)
+        return np.cumsum(x, axis=dim)
+
+    def backward(self, g):
+        return Cumsum.apply(g, dim=self.dim, reverse=not self.reverse)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Running sum along ``dim``. Integers and bools give int64."""
+    dim = wrap_dim(dim, input._data.ndim)
+    return Cumsum.apply(_scan_dtype(input, dtype), dim=dim)
+
+
+class Cumprod(Op):
+    """Running product; the gradient is exact with zeros (first zero factored out)."""
+
+    save_output = True
+
+    def forward(self, x, dim):
+        self.dim = dim
+        return x.copy() if x.ndim == 0 else np.cumprod(x, axis=dim)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        if x._data.ndim == 0:
+            return g
+        return _cumprod_vjp(x, self.output, g, self.dim)
+
+
+def _cumprod_vjp(x: Tensor, y: Tensor, g: Tensor, dim: int) -> Tensor:
+    z = x._data == 0
+    if not z.any():
+        return Cumsum.apply(g * y, dim=dim, reverse=True) / x
+    # y = y1 * s: y1 the running product with each slice's first zero set to 1, s = that
+    # zero from its position on (1 before it)
+    first = first_true(z, dim)
+    after = np.cumsum(first, axis=dim) > 0
+    xf = sum(where(first, x, 0.0), dim, keepdim=True)
+    x1 = where(first, 1.0, x)
+    y1 = Cumprod.apply(x1, dim=dim)
+    gf = sum(where(after, g * y1, 0.0), dim, keepdim=True)
+    return where(
+        first, expand(gf, x._data.shape), _cumprod_vjp(x1, y1, g * where(after, xf, 1.0), dim)
+    )
+
+
+def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Running product along ``dim``. Integers and bools give int64."""
+    dim = wrap_dim(dim, input._data.ndim)
+    return Cumprod.apply(_scan_dtype(input, dtype), dim=dim)

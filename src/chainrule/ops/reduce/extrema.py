@@ -1,0 +1,191 @@
+"""Extremes and logic: amax, amin, max, min (values and indices), argmax, argmin, all, any."""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor, _make
+from chainrule.ops.elementwise import maximum, minimum
+from chainrule.ops.op import Op, wrap_dim
+from chainrule.ops.reduce.sums import axes_of, keep, keep_all
+
+__all__ = ["amax", "amin", "max", "min", "argmax", "argmin", "all", "any"]
+
+
+def _return_type(name: str) -> type:
+    """A named tuple ``(values, indices)`` like ``torch.return_types.<name>``."""
+    cls = collections.namedtuple(name, ["values", "indices"])
+    cls.__module__ = "chainrule.return_types"
+    cls.__qualname__ = name
+    cls.__repr__ = lambda self: (
+        f"chainrule.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+    )
+    return cls
+
+
+max_type, min_type = _return_type("max"), _return_type("min")
+
+
+class Extremum(Op):
+    """amax/amin, and max/min of all elements: ties share the gradient evenly (torch)."""
+
+    save_output = True
+
+    def forward(self, x, axes, keepdim, largest, torch_name):
+        self.axes, self.keepdim, self.torch_name = axes, keepdim, torch_name
+        return (np.max if largest else np.min)(x, axis=axes, keepdims=keepdim)
+
+    def backward(self, g):
+        x = self.inputs[0]._data
+        nd = x.ndim
+        out = self.out_data.reshape(_kept(x, self.axes))
+        mask = x == out
+        if np.isnan(out).any():
+            mask |= np.isnan(x) & np.isnan(out)
+        w = mask / mask.sum(axis=self.axes, keepdims=True)
+        return keep_all(g, self.axes, self.keepdim, nd) * _make(w.astype(x.dtype, copy=False))
+
+
+def _kept(x: np.ndarray, axes: tuple[int, ...] | None) -> tuple[int, ...]:
+    return tuple(1 if axes is None or i in axes else s for i, s in enumerate(x.shape))
+
+
+def _check_nonempty(name: str, input: Tensor, axes: tuple[int, ...] | None) -> None:
+    shape = input._data.shape
+    if axes is None:
+        if input._data.size == 0:
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                "Specify the reduction dim with the 'dim' argument."
+            )
+        return
+    for a in axes:
+        if shape and shape[a] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
+
+
+def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    """Largest value over ``dim`` (all if empty); ties share the gradient evenly."""
+    axes = axes_of(dim, input._data.ndim)
+    _check_nonempty("amax", input, axes)
+    return Extremum.apply(input, axes=axes, keepdim=keepdim, largest=True,
+                          torch_name="AmaxBackward0")  # fmt: skip
+
+
+def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    """Smallest value over ``dim`` (all if empty); ties share the gradient evenly."""
+    axes = axes_of(dim, input._data.ndim)
+    _check_nonempty("amin", input, axes)
+    return Extremum.apply(input, axes=axes, keepdim=keepdim, largest=False,
+                          torch_name="AminBackward0")  # fmt: skip
+
+
+class Select(Op):
+    """max/min along a dim: the value at the index picked (the first extreme, as torch)."""
+
+    save_inputs = False
+
+    def forward(self, x, idx, dim, keepdim):
+        self.idx, self.dim, self.keepdim, self.shape = idx, dim, keepdim, x.shape
+        v = np.take_along_axis(x, idx, axis=dim)
+        return v if keepdim else np.squeeze(v, dim)
+
+    def backward(self, g):
+        shape = [1] * len(self.shape)
+        shape[self.dim] = self.shape[self.dim]
+        hot = np.arange(self.shape[self.dim]).reshape(shape) == self.idx
+        return keep(g, (self.dim,), self.keepdim) * _make(hot.astype(g._data.dtype))
+
+
+class MaxSelect(Select):
+    torch_name = "MaxBackward0"
+
+
+class MinSelect(Select):
+    torch_name = "MinBackward0"
+
+
+def _extreme(name: str, input: Tensor, dim: Any, keepdim: bool, other: Any) -> Any:
+    largest = name == "max"
+    if other is not None or isinstance(dim, Tensor):
+        return (maximum if largest else minimum)(input, dim if other is None else other)
+    if dim is None:
+        _check_nonempty(name, input, None)
+        return Extremum.apply(input, axes=None, keepdim=False, largest=largest,
+                              torch_name=f"{name.capitalize()}Backward1")  # fmt: skip
+    if not isinstance(dim, int | np.integer):
+        raise TypeError(
+            f"{name}() received an invalid combination of arguments - got (Tensor, "
+            f"{type(dim).__name__}), but expected one of:\n * (Tensor input)\n"
+            " * (Tensor input, Tensor other, *, Tensor out = None)\n"
+            " * (Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out = None)\n"
+        )
+    rt = max_type if largest else min_type
+    if input._data.ndim == 0:
+        wrap_dim(int(dim), 0)
+        v = _extreme(name, input.reshape(1), 0, False, None)
+        return rt(v.values.reshape(()), v.indices.reshape(()))
+    d = wrap_dim(int(dim), input._data.ndim)
+    _check_nonempty(name, input, (d,))
+    idx = (np.argmax if largest else np.argmin)(input._data, axis=d, keepdims=True)
+    values = (MaxSelect if largest else MinSelect).apply(input, idx=idx, dim=d, keepdim=keepdim)
+    return rt(values, _make(idx if keepdim else np.squeeze(idx, d)))
+
+
+def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:
+    """``max(input)``: the largest element (ties share the gradient evenly);
+    ``max(input, dim, keepdim=False)``: ``(values, indices)``, the gradient going to the
+    index returned; ``max(input, other)``: ``maximum``."""
+    return _extreme("max", input, dim, keepdim, other)
+
+
+def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:
+    """Like ``max``, for the smallest elements."""
+    return _extreme("min", input, dim, keepdim, other)
+
+
+def _arg(name: str, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
+    fn = np.argmax if name == "argmax" else np.argmin
+    x = input._data
+    if dim is None:
+        if x.size == 0:
+            raise IndexError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
+            )
+        i = np.asarray(fn(x), dtype=np.int64)
+        return _make(i.reshape((1,) * x.ndim) if keepdim else i)
+    d = wrap_dim(int(dim), x.ndim)
+    if x.ndim == 0:
+        return _make(np.zeros((), dtype=np.int64))
+    if x.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    return _make(np.asarray(fn(x, axis=d, keepdims=keepdim), dtype=np.int64))
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the (first) largest element; over the flattened tensor when ``dim`` is None."""
+    return _arg("argmax", input, dim, keepdim)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the (first) smallest element; over the flattened tensor when ``dim`` is None."""
+    return _arg("argmin", input, dim, keepdim)
+
+
+def _logic(fn: Any, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
+    x = input._data
+    r = np.asarray(fn(x, axis=axes_of(dim, x.ndim), keepdims=keepdim))
+    return _make(r.astype(np.uint8) if x.dtype == np.uint8 else r)
+
+
+def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Whether every element over ``dim`` is nonzero (bool; uint8 for uint8 input)."""
+    return _logic(np.all, input, dim, keepdim)
+
+
+def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Whether some element over ``dim`` is nonzero (bool; uint8 for uint8 input)."""
+    return _logic(np.any, input, dim, keepdim)

@@ -1,0 +1,224 @@
+"""Statistics and norms: var, std, var_mean, std_mean, logsumexp, norm."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule._tensor import Tensor, _make
+from chainrule.ops import elementwise as ew
+from chainrule.ops.op import Op, expand
+from chainrule.ops.reduce.sums import axes_of, keep_all, mean, torch_type_name
+
+__all__ = ["var", "std", "var_mean", "std_mean", "logsumexp", "norm"]
+
+
+def _reduced_shape(shape: tuple, axes: tuple[int, ...] | None) -> tuple:
+    return () if axes is None else tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+class Var(Op):
+    """Variance with ``correction`` (Bessel's is 1): d/dx = 2 (x - mean) / (N - correction)."""
+
+    def forward(self, x, axes, keepdim, dof):
+        self.axes, self.keepdim, self.dof = axes, keepdim, dof
+        d = x - np.mean(x, axis=axes, keepdims=True)
+        s = np.sum(d * d, axis=axes, keepdims=keepdim)
+        if dof > 0:
+            return s / dof
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return s / np.zeros((), dtype=x.dtype)
+
+    def backward(self, g):
+        return self._var_rule(g)
+
+    def _var_rule(self, g):
+        x = self.inputs[0]
+        g = keep_all(g, self.axes, self.keepdim, x._data.ndim)
+        scale = 2.0 / self.dof if self.dof else math.inf
+        return scale * g * (x - mean(x, self.axes, keepdim=True))
+
+
+class Std(Var):
+    """Standard deviation; the gradient is 0 where the result is 0 (torch)."""
+
+    save_output = True
+
+    def forward(self, x, axes, keepdim, dof):
+        return np.sqrt(super().forward(x, axes, keepdim, dof))
+
+    def backward(self, g):
+        y = self.output
+        return self._var_rule(ew.where(y == 0, 0.0, g / (2 * y)))
+
+
+def _var_args(name: str, input: Tensor, dim: Any, unbiased: Any, correction: Any) -> tuple:
+    if isinstance(dim, bool):  # var(input, unbiased)
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(
+            f"{name}() received an invalid combination of arguments - got (Tensor, "
+            f"{type(dim).__name__}, correction={type(correction).__name__}, unbiased=bool), "
+            "but expected one of:\n"
+            " * (Tensor input, tuple of ints dim, bool unbiased = True, bool keepdim = False, "
+            "*, Tensor out = None)\n"
+            " * (Tensor input, tuple of ints dim = None, *, Number correction = None, "
+            "bool keepdim = False, Tensor out = None)\n"
+            " * (Tensor input, bool unbiased = True)\n"
+        )
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    if input._data.dtype.kind not in "fc":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    axes = axes_of(dim, input._data.ndim)
+    x = input._data
+    n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+    dof = n - correction
+    if dof <= 0:
+        warnings.warn(
+            f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
+            "reduction factor (input numel divided by output numel).",
+            UserWarning,
+            stacklevel=3,
+        )
+        dof = 0
+    return axes, dof
+
+
+def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
+        *, correction: Any = None) -> Tensor:  # fmt: skip
+    """Variance over ``dim`` with ``correction`` (1 by default; ``unbiased=False`` is 0);
+    also ``var(input, unbiased)``."""
+    axes, dof = _var_args("var", input, dim, unbiased, correction)
+    return Var.apply(input, axes=axes, keepdim=keepdim, dof=dof)
+
+
+def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
+        *, correction: Any = None) -> Tensor:  # fmt: skip
+    """Standard deviation, the square root of ``var`` (same arguments)."""
+    axes, dof = _var_args("std", input, dim, unbiased, correction)
+    return Std.apply(input, axes=axes, keepdim=keepdim, dof=dof)
+
+
+def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
+             keepdim: bool = False, *, correction: Any = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """``(var, mean)`` over ``dim`` (a composition: two nodes rather than torch's one)."""
+    axes, dof = _var_args("var_mean", input, dim, unbiased, correction)
+    v = Var.apply(input, axes=axes, keepdim=keepdim, dof=dof)
+    return v, mean(input, axes, keepdim)
+
+
+def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
+             keepdim: bool = False, *, correction: Any = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """``(std, mean)`` over ``dim`` (a composition: two nodes rather than torch's one)."""
+    axes, dof = _var_args("std_mean", input, dim, unbiased, correction)
+    s = Std.apply(input, axes=axes, keepdim=keepdim, dof=dof)
+    return s, mean(input, axes, keepdim)
+
+
+# --------------------------------------------------------------------------- logsumexp
+
+
+class Logsumexp(Op):
+    """``log(sum(exp(x)))`` shifted by the max, so 1000.0 stays finite: d/dx = exp(x - y)."""
+
+    save_output = True
+
+    def forward(self, x, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+        if x.size:
+            m = np.max(x, axis=axes, keepdims=True)
+            m = np.where(np.isinf(m), 0, m)
+        else:
+            m = np.zeros((), dtype=x.dtype)
+        out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+        return out if keepdim else out.reshape(_reduced_shape(x.shape, axes))
+
+    def backward(self, g):
+        x = self.inputs[0]
+        nd = x._data.ndim
+        y = keep_all(self.output, self.axes, self.keepdim, nd)
+        return keep_all(g, self.axes, self.keepdim, nd) * ew.exp(x - y)
+
+
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(input), dim))``, computed stably; integers give the default float."""
+    if input._data.dtype.kind not in "fc":
+        input = input.to(dtypes.get_default_dtype())
+    return Logsumexp.apply(input, axes=axes_of(dim, input._data.ndim), keepdim=keepdim)
+
+
+# --------------------------------------------------------------------------- norm
+
+
+class Norm(Op):
+    """The vector p-norm over ``dim``; torch's subgradients (0 at 0, ties share at inf)."""
+
+    save_output = True
+    torch_name = "LinalgVectorNormBackward0"
+
+    def forward(self, x, axes, keepdim, p):
+        self.axes, self.keepdim, self.p = axes, keepdim, p
+        a = np.abs(x)
+        kw = {"axis": axes, "keepdims": keepdim}
+        if p == 2:
+            return np.sqrt(np.sum(a * a, **kw))
+        if p == 1:
+            return np.sum(a, **kw)
+        if p == math.inf:
+            return np.max(a, **kw)
+        if p == -math.inf:
+            return np.min(a, **kw)
+        if p == 0:
+            return np.sum(a != 0, dtype=x.dtype, **kw)
+        return np.sum(a**p, **kw) ** (1 / p)
+
+    def backward(self, g):
+        x, p = self.inputs[0], self.p
+        nd = x._data.ndim
+        g = keep_all(g, self.axes, self.keepdim, nd)
+        n = keep_all(self.output, self.axes, self.keepdim, nd)
+        if p == 0:
+            return expand(g * 0, x._data.shape)
+        if p == 1:
+            return ew.sign(x) * g
+        if p == 2:
+            return g * ew.where(n == 0, 0.0, x / n)
+        if math.isinf(p):
+            a = np.abs(x._data)
+            mask = (a == n._data) | np.isnan(a)
+            w = (mask / mask.sum(axis=self.axes, keepdims=True)).astype(a.dtype, copy=False)
+            return ew.sign(x) * g * _make(w)
+        if p < 1:
+            scaled = ew.sign(x) * ew.where(x == 0, 0.0, ew.abs(x) ** (p - 1))
+            return scaled * g * n ** (1 - p)
+        scale = ew.where(n == 0, 0.0, g / n ** (p - 1))
+        if p < 2:
+            return ew.sign(x) * ew.abs(x) ** (p - 1) * scale
+        return x * ew.abs(x) ** (p - 2) * scale
+
+
+def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
+         out: Any = None, dtype: Any = None) -> Tensor:  # fmt: skip
+    """The p-norm of ``input`` over ``dim`` (all if None): ``'fro'`` (the default) is the
+    2-norm; also 1, inf, -inf, 0 and any other number. ``'nuc'`` is not supported."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if isinstance(p, str):
+        if p == "nuc":
+            raise NotImplementedError(
+                "chainrule: norm(p='nuc') (the nuclear norm) is not supported"
+            )
+        if p != "fro":
+            raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+        p = 2
+    if input._data.dtype.kind not in "fc":
+        raise RuntimeError(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. "
+            f"Got {torch_type_name(input)}"
+        )
+    return Norm.apply(input, axes=axes_of(dim, input._data.ndim), keepdim=keepdim, p=float(p))
