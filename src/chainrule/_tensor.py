@@ -7,6 +7,7 @@ the shared walk in ``graph.py`` over the graph of op nodes.
 
 from __future__ import annotations
 
+import operator
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -65,6 +66,7 @@ class Tensor:
         "__weakref__",
     )
     __array_ufunc__ = None  # make `ndarray * tensor` defer to Tensor.__rmul__
+    _edges = ()  # as a vertex of the graph, a leaf has no parents
     __hash__ = object.__hash__  # identity, like torch: `==` is elementwise
 
     def __new__(cls, *args: Any) -> Tensor:
@@ -338,8 +340,7 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
 # --------------------------------------------------------------------------- the engine
 
 
-def _parents(v: Any) -> Sequence[Any]:
-    return () if isinstance(v, Tensor) else v._edges
+_parents = operator.attrgetter("_edges")  # a vertex's parents: op nodes and leaves alike
 
 
 def run_backward(

@@ -191,18 +191,19 @@ def backprop(
         if deps[id(r)] == 0 and id(r) not in queued:
             queued.add(id(r))
             ready.append(r)
+    pop = pending.pop
     while ready:
         v = ready.pop()
-        out = step(v, pending.pop(id(v), None))
+        out = step(v, pop(id(v), None))
         for p, g in zip(parents_of(v), out):
             if p is None:
                 continue
             k = id(p)
             if g is not None:
-                if k in pending:
-                    pending[k] = pending[k] + g
-                else:
-                    pending[k] = g
-            deps[k] -= 1
-            if deps[k] == 0:
+                old = pending.get(k)
+                pending[k] = g if old is None else old + g
+            n = deps[k] - 1
+            if n:
+                deps[k] = n
+            else:
                 ready.append(p)

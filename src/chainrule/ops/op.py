@@ -54,42 +54,58 @@ def _edge(x: Any) -> Any:
 
 
 class Op:
-    """A node of the graph: one recorded application of a primitive (torch's ``grad_fn``)."""
+    """A node of the graph: one recorded application of a primitive (torch's ``grad_fn``).
+
+    The engine's bookkeeping lives in slots, set only when the node is recorded; whatever a
+    rule keeps for itself (params, masks) goes in the instance ``__dict__``.
+    """
+
+    __slots__ = ("_edges", "_shapes", "inputs", "out_data", "__dict__", "__weakref__")
 
     save_inputs = True  # keep the input tensors as self.inputs for backward
     save_output = False  # keep the result for backward, read back as self.output
     elementwise = False  # inputs broadcast: sum gradients back to each input's shape
     torch_name: str | None = None  # torch's grad_fn name, when not "<ClassName>Backward0"
 
-    _edges: tuple = ()
-    _shapes: tuple | None = None
-    _retained: Any = None
-    _freed = False
+    _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
+    _freed = False  # saved values dropped after backward
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on tensors (or numbers), recording a node if a gradient is needed."""
         node = _new(cls)
-        out = node.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
+        if not grad_mode.enabled:  # the fast path: backward passes and no_grad blocks
+            out = node.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
+            return _make(out if type(out) is np.ndarray else np.asarray(out))
+        arrays, edges, live = [], [], False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x._data)
+                if x.grad_fn is not None:
+                    edges.append(x.grad_fn)
+                    live = True
+                elif x._requires_grad:
+                    edges.append(x)
+                    live = True
+                else:
+                    edges.append(None)
+            else:
+                arrays.append(x)
+                edges.append(None)
+        out = node.forward(*arrays, **params)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if grad_mode.enabled:
-            for x in inputs:
-                if isinstance(x, Tensor) and x._requires_grad:
-                    break
-            else:
-                return _make(out)
-            node._edges = tuple([_edge(x) for x in inputs])
-            if cls.save_inputs:
-                node.inputs = inputs
-            if cls.save_output:
-                node.out_data = out
-            if cls.elementwise:
-                node._shapes = tuple(
-                    [np.shape(x._data if isinstance(x, Tensor) else x) for x in inputs]
-                )
-            return _make(out, node)
-        return _make(out)
+        if not live:
+            return _make(out)
+        node._edges = tuple(edges)
+        node.inputs = inputs if cls.save_inputs else None
+        node.out_data = out if cls.save_output else None
+        node._shapes = (
+            tuple([a.shape if isinstance(a, np.ndarray) else () for a in arrays])
+            if cls.elementwise
+            else None
+        )
+        return _make(out, node)
 
     def forward(self, *arrays: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -121,11 +137,12 @@ class Op:
         grads = self.backward(grad)
         if type(grads) is not tuple:
             grads = (grads,)
-        if self._shapes is not None:
+        shapes = self._shapes
+        if shapes is not None:
             grads = tuple(
                 [
                     g if g is None or g._data.shape == s else sum_to_size(g, s)
-                    for g, s in zip(grads, self._shapes)
+                    for g, s in zip(grads, shapes)
                 ]
             )
         if not retain_graph:
@@ -135,12 +152,14 @@ class Op:
     def _release(self) -> None:
         """Drop saved tensors and arrays (after backward, unless retain_graph). Sizes and
         other plain values stay, so an op that saved none can be run again, as in torch."""
+        freed = self.inputs is not None or self.out_data is not None
+        self.inputs = self.out_data = None
         d = self.__dict__
-        freed = False
-        for k, v in d.items():
-            if isinstance(v, Tensor | np.ndarray) or k == "inputs" and v is not None:
-                d[k] = None
-                freed = True
+        if d:
+            for k, v in d.items():
+                if isinstance(v, Tensor | np.ndarray):
+                    d[k] = None
+                    freed = True
         if freed:
             self._freed = True
 
