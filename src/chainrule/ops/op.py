@@ -29,7 +29,8 @@ from chainrule._tensor import _wrap_dim as wrap_dim
 from chainrule.graph import grad_mode
 
 __all__ = [
-    "Op", "binary", "as_tensor_arg", "expand", "sum_to_size", "unbroadcast_shape", "dims", "wrap_dim",
+    "Op", "binary", "as_tensor_arg", "expand", "sum_to_size", "unbroadcast_shape", "dims",
+    "wrap_dim",
 ]  # fmt: skip
 
 _new = object.__new__
