@@ -261,13 +261,19 @@ def sum_to_size(x: Tensor, *size: Any) -> Tensor:
     return SumToSize.apply(x, shape=shape)
 
 
+_LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+           "complex64": "ComplexFloat", "complex128": "ComplexDouble"}  # fmt: skip
+
+
 def expand(x: Tensor, *sizes: Any) -> Tensor:
     """A broadcast view of ``x`` with ``sizes`` (-1 keeps a dimension), like ``Tensor.expand``."""
     shape = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else tuple(sizes)
     nd = x._data.ndim
     if len(shape) < nd:
         raise RuntimeError(
-            f"expand({x.dtype}{{{list(x._data.shape)}}}, size={list(shape)}): the number of "
+            f"expand(torch.{_LEGACY.get(x._data.dtype.name, '')}Tensor{{{list(x._data.shape)}}}, "
+            f"size={list(shape)}): the number of "
             "sizes provided "
             f"({len(shape)}) must be greater or equal to the number of dimensions in the tensor "
             f"({nd})"
