@@ -1,4 +1,9 @@
-"""Shape operations: views and rearrangements (reshape, transpose, cat, ...)."""
+"""Views: reshape/view, flatten, squeeze/unsqueeze, transpose/permute/t, narrow and slices.
+
+Results are NumPy views of the input wherever NumPy allows (as torch's are views), so they
+share memory with their base. ``view`` raises torch's error when the shape change would
+need a copy (NumPy's no-copy reshape follows the same stride rule as torch's).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,17 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor
-from chainrule.ops.op import Op, expand, sum_to_size
+from chainrule.ops.op import Op, expand, sum_to_size, wrap_dim
 
-__all__ = ["reshape", "expand", "sum_to_size"]
+__all__ = [
+    "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "unsqueeze",
+    "transpose", "swapaxes", "swapdims", "permute", "t", "movedim", "moveaxis", "narrow",
+    "expand", "expand_as", "broadcast_to", "sum_to_size", "contiguous",
+]  # fmt: skip
 
-TENSOR_METHODS: dict = {"expand": expand, "sum_to_size": sum_to_size}
 
-
-def _shape_arg(shape: tuple) -> tuple:
+def shape_arg(shape: tuple) -> tuple:
+    """``f(2, 3)`` or ``f((2, 3))`` as a tuple of sizes."""
     if len(shape) == 1 and not isinstance(shape[0], int | np.integer):
         return tuple(shape[0])
     return tuple(shape)
@@ -23,39 +31,361 @@ def _shape_arg(shape: tuple) -> tuple:
 def infer_shape(shape: tuple, numel: int) -> tuple:
     """Resolve one -1 in ``shape``; torch's errors for bad shapes."""
     shape = tuple(int(s) for s in shape)
-    if shape.count(-1) > 1:
-        raise RuntimeError("only one dimension can be inferred")
-    known = 1
-    for s in shape:
-        if s != -1:
-            if s < 0:
-                raise RuntimeError(f"invalid shape dimension {s}")
+    known, infer = 1, None
+    for i, s in enumerate(shape):
+        if s == -1:
+            if infer is not None:
+                raise RuntimeError("only one dimension can be inferred")
+            infer = i
+        elif s < 0:
+            raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(shape)}")
+        else:
             known *= s
-    if -1 in shape:
+    if infer is not None:
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
-        shape = tuple(numel // known if s == -1 else s for s in shape)
-    elif known != numel:
+        return shape[:infer] + (numel // known,) + shape[infer + 1 :]
+    if known != numel:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
     return shape
 
 
+def _is_view(y: np.ndarray, x: np.ndarray) -> bool:
+    return y.base is x or (x.base is not None and y.base is x.base)
+
+
+# --------------------------------------------------------------------------- reshape, view
+
+
 class Reshape(Op):
+    """Same elements, new shape: ViewBackward0, or UnsafeViewBackward0 when it had to copy."""
+
     save_inputs = False
-    torch_name = "ViewBackward0"
 
     def forward(self, x, shape):
         self.in_shape = x.shape
-        return x.reshape(shape)
+        y = x.reshape(shape)
+        self.copied = x.size > 0 and not _is_view(y, x)
+        return y
+
+    def name(self):
+        return "UnsafeViewBackward0" if self.copied else "ViewBackward0"
 
     def backward(self, g):
         return g.reshape(self.in_shape)
 
 
+class View(Reshape):
+    def forward(self, x, shape):
+        self.in_shape, self.copied = x.shape, False
+        try:
+            return x.reshape(shape, copy=False)
+        except ValueError:
+            raise RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+            ) from None
+
+
 def reshape(input: Tensor, *shape: Any) -> Tensor:
-    """The same elements in a new shape (a view when the memory layout allows)."""
-    shape = infer_shape(_shape_arg(shape), input._data.size)
+    """The same elements in a new shape (a view when the memory layout allows, else a copy)."""
+    shape = infer_shape(shape_arg(shape), input._data.size)
     return Reshape.apply(input, shape=shape)
 
 
-TENSOR_METHODS["reshape"] = reshape
+def view(input: Tensor, *shape: Any) -> Tensor:
+    """A view with a new shape; torch's error when the layout would need a copy."""
+    shape = infer_shape(shape_arg(shape), input._data.size)
+    return View.apply(input, shape=shape)
+
+
+def view_as(input: Tensor, other: Tensor) -> Tensor:
+    return view(input, other._data.shape)
+
+
+def reshape_as(input: Tensor, other: Tensor) -> Tensor:
+    return reshape(input, other._data.shape)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim..end_dim`` into one (a 0-d tensor becomes 1-d)."""
+    shape = input._data.shape
+    if not shape:
+        return reshape(input, (1,))
+    s, e = wrap_dim(start_dim, len(shape)), wrap_dim(end_dim, len(shape))
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return input
+    return reshape(input, shape[:s] + (-1,) + shape[e + 1 :])
+
+
+def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
+    """Split dim ``dim`` into ``sizes`` (one -1 may be inferred)."""
+    shape = input._data.shape
+    d = wrap_dim(dim, len(shape))
+    sizes = tuple(int(s) for s in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    if -1 in sizes:
+        sizes = infer_shape(sizes, shape[d])
+    elif int(np.prod(sizes)) != shape[d]:
+        raise RuntimeError(
+            f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim "
+            f"{dim} ({shape[d]}) in the input tensor"
+        )
+    return view(input, shape[:d] + sizes + shape[d + 1 :])
+
+
+# --------------------------------------------------------------------------- squeeze
+
+
+class Squeeze(Op):
+    """Drop size-1 dims: SqueezeBackward0 (all), 1 (one dim), 2 (a tuple of dims)."""
+
+    save_inputs = False
+
+    def forward(self, x, axes, version):
+        self.in_shape, self.version = x.shape, version
+        return x.squeeze(axes)
+
+    def name(self):
+        return f"SqueezeBackward{self.version}"
+
+    def backward(self, g):
+        return g.reshape(self.in_shape)
+
+
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:
+    """Remove dims of size 1 (all of them, or those in ``dim`` that have size 1)."""
+    shape = input._data.shape
+    if dim is None:
+        axes, version = tuple(i for i, s in enumerate(shape) if s == 1), 0
+    else:
+        if isinstance(dim, int | np.integer):
+            ds, version = (wrap_dim(int(dim), len(shape)),), 1
+        else:
+            ds, version = tuple(wrap_dim(int(d), len(shape)) for d in dim), 2
+            if len(set(ds)) != len(ds):
+                dup = next(d for d in ds if ds.count(d) > 1)
+                raise RuntimeError(f"dim {dup} appears multiple times in the list of dims")
+        axes = tuple(d for d in ds if shape and shape[d] == 1)
+    return Squeeze.apply(input, axes=axes, version=version)
+
+
+class Unsqueeze(Op):
+    save_inputs = False
+
+    def forward(self, x, axis):
+        self.axis = axis
+        return np.expand_dims(x, axis)
+
+    def backward(self, g):
+        return g.squeeze(self.axis)
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """Insert a dim of size 1 at ``dim`` (in ``[-ndim-1, ndim]``)."""
+    return Unsqueeze.apply(input, axis=wrap_dim(dim, input._data.ndim + 1))
+
+
+# --------------------------------------------------------------------------- axes
+
+
+class Transpose(Op):
+    save_inputs = False
+
+    def forward(self, x, d0, d1):
+        self.d0, self.d1 = d0, d1
+        return x.swapaxes(d0, d1)
+
+    def backward(self, g):
+        return Transpose.apply(g, d0=self.d0, d1=self.d1)
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims (a view)."""
+    n = input._data.ndim
+    return Transpose.apply(input, d0=wrap_dim(dim0, n), d1=wrap_dim(dim1, n))
+
+
+swapaxes = swapdims = transpose
+
+
+class TOp(Op):
+    save_inputs = False
+    torch_name = "TBackward0"
+
+    def forward(self, x):
+        return x.T
+
+    def backward(self, g):
+        return TOp.apply(g)
+
+
+def t(input: Tensor) -> Tensor:
+    """Transpose a matrix; 0-d and 1-d tensors come back as they are."""
+    if input._data.ndim > 2:
+        raise RuntimeError(
+            f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D"
+        )
+    return TOp.apply(input)
+
+
+class Permute(Op):
+    save_inputs = False
+
+    def forward(self, x, perm):
+        self.perm = perm
+        return x.transpose(perm)
+
+    def backward(self, g):
+        return Permute.apply(g, perm=tuple(np.argsort(self.perm).tolist()))
+
+
+def permute(input: Tensor, *dims: Any) -> Tensor:
+    """Reorder the dims: result dim i is input dim ``dims[i]`` (a view)."""
+    dims = shape_arg(dims)
+    n = input._data.ndim
+    if len(dims) != n:
+        raise RuntimeError(
+            "permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            "length of the desired ordering of dimensions i.e. input.dim() = "
+            f"{n} is not equal to len(dims) = {len(dims)}"
+        )
+    perm = tuple(wrap_dim(int(d), n) for d in dims)
+    if len(set(perm)) != n:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return Permute.apply(input, perm=perm)
+
+
+def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
+    """Move dims ``source`` to positions ``destination``; the others keep their order."""
+    n = input._data.ndim
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({src} dims) should contain "
+            f"the same number of dims as destination ({dst} dims)"
+        )
+    s = [wrap_dim(d, n) for d in src]
+    d = [wrap_dim(x, n) for x in dst]
+    for what, ds, orig in (("source", s, src), ("destination", d, dst)):
+        if len(set(ds)) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{what}` ({orig})")
+    perm = [-1] * n
+    for a, b in zip(s, d):
+        perm[b] = a
+    rest = iter(i for i in range(n) if i not in s)
+    perm = tuple(p if p >= 0 else next(rest) for p in perm)
+    return Permute.apply(input, perm=perm)
+
+
+moveaxis = movedim
+
+
+def _T(self: Tensor) -> Tensor:
+    n = self._data.ndim
+    return Permute.apply(self, perm=tuple(range(n - 1, -1, -1)))
+
+
+def _mT(self: Tensor) -> Tensor:
+    n = self._data.ndim
+    if n < 2:
+        raise RuntimeError(
+            f"tensor.mT is only supported on matrices or batches of matrices. Got {n}-D tensor."
+        )
+    return Transpose.apply(self, d0=n - 2, d1=n - 1)
+
+
+# --------------------------------------------------------------------------- slices
+
+
+class Slice(Op):
+    """``x[index]`` for basic indices: narrow, select, split, chunk and unbind share it."""
+
+    save_inputs = False
+
+    def forward(self, x, index, tname):
+        self.in_shape, self.index, self.tname = x.shape, index, tname
+        return x[index]
+
+    def name(self):
+        return self.tname
+
+    def backward(self, g):
+        return SliceAdjoint.apply(g, shape=self.in_shape, index=self.index)
+
+
+class SliceAdjoint(Op):
+    """The gradient of a slice: zeros with the slice filled in."""
+
+    save_inputs = False
+    torch_name = "SliceBackwardBackward0"
+
+    def forward(self, g, shape, index):
+        self.index = index
+        out = np.zeros(shape, g.dtype)
+        out[index] = g
+        return out
+
+    def backward(self, gg):
+        return Slice.apply(gg, index=self.index, tname="SliceBackward0")
+
+
+def slice_dim(x: Tensor, dim: int, start: int, stop: int | None, tname: str) -> Tensor:
+    """``x`` sliced along non-negative ``dim`` (``stop`` None: select index ``start``)."""
+    key = slice(start, stop) if stop is not None else start
+    return Slice.apply(x, index=(slice(None),) * dim + (key, Ellipsis), tname=tname)
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``length`` elements of dim ``dim`` from ``start`` (a view)."""
+    shape = input._data.shape
+    if not shape:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, len(shape))
+    size = shape[d]
+    if not -size <= start <= size:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-size}, {size}], but got {start})"
+        )
+    if start < 0:
+        start += size
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return slice_dim(input, d, start, start + length, "SliceBackward0")
+
+
+# --------------------------------------------------------------------------- broadcasting
+
+
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    return expand(input, other._data.shape)
+
+
+def broadcast_to(input: Tensor, size: Any) -> Tensor:
+    return expand(input, tuple(size))
+
+
+class Contiguous(Op):
+    save_inputs = False
+    torch_name = "CloneBackward0"
+
+    def forward(self, x):
+        return np.ascontiguousarray(x)
+
+    def backward(self, g):
+        return g
+
+
+def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
+    """``input`` itself when C-contiguous, else a contiguous copy."""
+    if input._data.flags.c_contiguous:
+        return input
+    return Contiguous.apply(input)
+
+
+TENSOR_METHODS: dict = {name: globals()[name] for name in __all__}
+TENSOR_METHODS.update({"T": property(_T), "mT": property(_mT)})

@@ -1,0 +1,286 @@
+"""Joining, splitting and rearranging: cat, stack, split, chunk, unbind, repeat, flip, roll, tril.
+
+Multi-output ops (split, chunk, unbind) are one single-output slice node per output (torch
+records one node with several outputs; gradients are the same).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule._tensor import Tensor
+from chainrule.ops.op import Op, dims, wrap_dim
+from chainrule.ops.shape.views import shape_arg, slice_dim
+
+__all__ = [
+    "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "repeat", "flip",
+    "roll", "tril", "triu",
+]  # fmt: skip
+
+
+def _promoted(tensors: list) -> list:
+    dt = tensors[0]._data.dtype
+    if all(t._data.dtype == dt for t in tensors):
+        return tensors
+    dt = dtypes.result_type(*tensors)
+    return [t if t._data.dtype == dt else t.to(dtypes.FROM_NP[dt]) for t in tensors]
+
+
+class Cat(Op):
+    save_inputs = False
+
+    def forward(self, *xs, dim, skip):
+        self.dim, self.skip = dim, skip
+        self.sizes = [0 if i in skip else x.shape[dim] for i, x in enumerate(xs)]
+        if skip:
+            xs = [x for i, x in enumerate(xs) if i not in skip]
+        return np.concatenate(xs, axis=dim)
+
+    def backward(self, g):
+        out, start = [], 0
+        for i, n in enumerate(self.sizes):
+            if not self.needs(i):
+                out.append(None)
+            elif i in self.skip:  # a legacy empty 1-d input: an empty gradient
+                out.append(g.reshape(-1).narrow(0, 0, 0))
+            else:
+                out.append(slice_dim(g, self.dim, start, start + n, "SliceBackward0"))
+            start += n
+        return tuple(out)
+
+
+def cat(tensors: Any, dim: int = 0) -> Tensor:
+    """Concatenate along ``dim`` (types promoted as torch; 1-d empty tensors are skipped)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    for i, x in enumerate(tensors):
+        if not x._data.ndim:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    skip = frozenset(i for i, x in enumerate(tensors) if x._data.shape == (0,))
+    if len(skip) == len(tensors):
+        skip = frozenset()
+    ref = next(x for i, x in enumerate(tensors) if i not in skip)._data.shape
+    d = wrap_dim(dim, len(ref))
+    for i, x in enumerate(tensors):
+        s = x._data.shape
+        if i in skip:
+            continue
+        if len(s) != len(ref):
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {len(ref)} and {len(s)}"
+            )
+        for j, (a, b) in enumerate(zip(ref, s)):
+            if j != d and a != b:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {d}. Expected size {a} "
+                    f"but got size {b} for tensor number {i} in the list."
+                )
+    return Cat.apply(*_promoted(tensors), dim=d, skip=skip)
+
+
+concat = concatenate = cat
+
+
+class Stack(Op):
+    save_inputs = False
+
+    def forward(self, *xs, dim):
+        self.dim = dim
+        return np.stack(xs, axis=dim)
+
+    def backward(self, g):
+        return tuple(
+            slice_dim(g, self.dim, i, None, "SelectBackward0") if self.needs(i) else None
+            for i in range(len(self._edges))
+        )
+
+
+def stack(tensors: Any, dim: int = 0) -> Tensor:
+    """Join equal-shaped tensors along a new dim ``dim``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    ref = tensors[0]._data.shape
+    d = wrap_dim(dim, len(ref) + 1)
+    for i, x in enumerate(tensors):
+        if x._data.shape != ref:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(ref)} at entry 0 "
+                f"and {list(x._data.shape)} at entry {i}"
+            )
+    return Stack.apply(*_promoted(tensors), dim=d)
+
+
+def _select_dim(input: Tensor, dim: int) -> int:
+    if not input._data.ndim:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return wrap_dim(dim, input._data.ndim)
+
+
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of listed sizes."""
+    d = _select_dim(tensor, dim)
+    size = tensor._data.shape[d]
+    if isinstance(split_size_or_sections, int | np.integer):
+        n = int(split_size_or_sections)
+        if n == 0 and size != 0:
+            raise RuntimeError(
+                f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}"
+            )
+        if n < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={n}")
+        sizes = [n] * (size // n) + ([size % n] if size % n else []) if n else [0]
+        name = "SplitBackward0"
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != size or any(s < 0 for s in sizes):
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
+                f"size at dimension {d}), but got split_sizes={sizes}"
+            )
+        name = "SplitWithSizesBackward0"
+    out, start = [], 0
+    for n in sizes:
+        out.append(slice_dim(tensor, d, start, start + n, name))
+        start += n
+    return tuple(out)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """At most ``chunks`` pieces of equal size ``ceil(size / chunks)`` (the last smaller)."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = _select_dim(input, dim)
+    size = input._data.shape[d]
+    return split(input, max(-(-size // chunks), 1) if size else 0, d)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices along ``dim``, that dim removed."""
+    d = _select_dim(input, dim)
+    return tuple(
+        slice_dim(input, d, i, None, "UnbindBackward0") for i in range(input._data.shape[d])
+    )
+
+
+# --------------------------------------------------------------------------- rearrange
+
+
+class Repeat(Op):
+    save_inputs = False
+
+    def forward(self, x, reps):
+        self.orig, self.reps = x.shape, reps
+        self.in_shape = (1,) * (len(reps) - x.ndim) + x.shape
+        return np.tile(x.reshape(self.in_shape), reps)
+
+    def backward(self, g):
+        inter = [v for r, s in zip(self.reps, self.in_shape) for v in (r, s)]
+        return g.reshape(inter).sum(tuple(range(0, len(inter), 2))).reshape(self.orig)
+
+
+def repeat(input: Tensor, *sizes: Any) -> Tensor:
+    """Tile ``input`` ``sizes[i]`` times along each dim (new leading dims if more sizes)."""
+    reps = tuple(int(s) for s in shape_arg(sizes))
+    shape = input._data.shape
+    if len(reps) < len(shape):
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions "
+            "of tensor"
+        )
+    full = (1,) * (len(reps) - len(shape)) + shape
+    out = [r * s for r, s in zip(reps, full)]
+    for r in out:
+        if r < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {r}: {out}")
+    return Repeat.apply(input, reps=reps)
+
+
+class Flip(Op):
+    save_inputs = False
+
+    def forward(self, x, axes):
+        self.axes = axes
+        return np.flip(x, axes)
+
+    def backward(self, g):
+        return Flip.apply(g, axes=self.axes)
+
+
+def flip(input: Tensor, *dims_: Any) -> Tensor:
+    """Reverse the order of elements along ``dims``."""
+    axes = dims(shape_arg(dims_), input._data.ndim)
+    return Flip.apply(input, axes=axes if input._data.ndim else ())
+
+
+class Roll(Op):
+    save_inputs = False
+
+    def forward(self, x, shifts, axes):
+        self.shifts, self.axes = shifts, axes
+        if axes is None:
+            return np.roll(x.reshape(-1), shifts).reshape(x.shape)
+        return np.roll(x, shifts, axes)
+
+    def backward(self, g):
+        return Roll.apply(g, shifts=tuple(-s for s in self.shifts), axes=self.axes)
+
+
+def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """Rotate elements by ``shifts`` along ``dims`` (over the flattened tensor if None)."""
+    shifts = (shifts,) if isinstance(shifts, int | np.integer) else tuple(shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
+        return Roll.apply(input, shifts=shifts, axes=None)
+    dims = (dims,) if isinstance(dims, int | np.integer) else tuple(dims)
+    if not shifts:
+        raise RuntimeError("`shifts` required")
+    if len(shifts) != len(dims):
+        raise RuntimeError(
+            f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}"
+        )
+    axes = tuple(_select_dim(input, int(d)) for d in dims)
+    return Roll.apply(input, shifts=tuple(int(s) for s in shifts), axes=axes)
+
+
+class Tril(Op):
+    save_inputs = False
+
+    def forward(self, x, k):
+        self.k = k
+        return np.tril(x, k)
+
+    def backward(self, g):
+        return type(self).apply(g, k=self.k)
+
+
+class Triu(Tril):
+    def forward(self, x, k):
+        self.k = k
+        return np.triu(x, k)
+
+
+def _tri(cls: type[Op], name: str, input: Tensor, diagonal: int) -> Tensor:
+    if input._data.ndim < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+    return cls.apply(input, k=int(diagonal))
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """Lower triangle of the last two dims (below-or-on diagonal ``diagonal``); rest zero."""
+    return _tri(Tril, "tril", input, diagonal)
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """Upper triangle of the last two dims (on-or-above diagonal ``diagonal``); rest zero."""
+    return _tri(Triu, "triu", input, diagonal)
+
+
+TENSOR_METHODS: dict = {
+    name: globals()[name] for name in __all__ if name not in ("cat", "concat", "concatenate", "stack")
+}

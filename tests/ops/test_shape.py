@@ -1,0 +1,288 @@
+"""Shape ops: the table, torch parity, finite differences, second order; errors; memory sharing."""
+
+import numpy as np
+import pytest
+import torch
+from harness import Case, case_id, check_case, check_finite_differences
+
+import chainrule as cr
+
+S, M = (3, 4), (2, 3, 4)
+
+
+def _tr(m, x):  # a non-contiguous input: the transpose of a (4, 3, 2) tensor
+    return x.permute(2, 1, 0)
+
+
+CASES = [
+    Case("reshape", lambda m, x: m.reshape(x, (4, 6)), [M]),
+    Case("reshape", lambda m, x: x.reshape(-1, 2), [M], note="infer"),
+    Case("reshape", lambda m, x: x.reshape(()), [(1, 1)], note="to-0d"),
+    Case("reshape", lambda m, x: x.reshape(1, 1, 1), [()], note="from-0d"),
+    Case("reshape", lambda m, x: x.mT.reshape(12), [S], note="copy"),
+    Case("view", lambda m, x: x.view(4, -1), [M]),
+    Case("view", lambda m, x: x.view((2, 12)), [M], note="tuple"),
+    Case("view", lambda m, x: x.mT.view(4, 3, 1), [S], note="noncontig-compatible"),
+    Case("view_as", lambda m, x, y: x.view_as(y), [S, (12,)]),
+    Case("reshape_as", lambda m, x, y: x.mT.reshape_as(y), [S, (2, 6)]),
+    Case("flatten", lambda m, x: m.flatten(x), [M]),
+    Case("flatten", lambda m, x: x.flatten(1), [M], note="start"),
+    Case("flatten", lambda m, x: x.flatten(0, -2), [M], note="neg-end"),
+    Case("flatten", lambda m, x: x.flatten(1, 1) * 2, [M], note="same-dim"),
+    Case("flatten", lambda m, x: x.flatten(), [()], note="0d"),
+    Case("unflatten", lambda m, x: x.unflatten(2, (2, 2)), [M]),
+    Case("unflatten", lambda m, x: m.unflatten(x, -1, (-1, 1)), [M], note="infer"),
+    Case("squeeze", lambda m, x: x.squeeze(), [(1, 3, 1, 2)]),
+    Case("squeeze", lambda m, x: m.squeeze(x, -2), [(1, 3, 1, 2)], note="int"),
+    Case("squeeze", lambda m, x: x.squeeze(1), [(1, 3, 1, 2)], note="not-1"),
+    Case("squeeze", lambda m, x: x.squeeze((0, 1, 2)), [(1, 3, 1, 2)], note="tuple"),
+    Case("squeeze", lambda m, x: x.squeeze(0), [()], note="0d"),
+    Case("unsqueeze", lambda m, x: x.unsqueeze(0), [S]),
+    Case("unsqueeze", lambda m, x: m.unsqueeze(x, -1), [S], note="neg"),
+    Case("unsqueeze", lambda m, x: x.unsqueeze(-2), [S], note="neg-mid"),
+    Case("unsqueeze", lambda m, x: x.unsqueeze(0), [()], note="0d"),
+    Case("transpose", lambda m, x: m.transpose(x, 0, 2), [M]),
+    Case("transpose", lambda m, x: x.transpose(-1, 0), [S], note="neg"),
+    Case("transpose", lambda m, x: x.transpose(1, 1), [S], note="same"),
+    Case("swapaxes", lambda m, x: m.swapaxes(x, 0, 1), [M]),
+    Case("swapdims", lambda m, x: x.swapdims(-1, -2), [M]),
+    Case("permute", lambda m, x: m.permute(x, (2, 0, 1)), [M]),
+    Case("permute", lambda m, x: x.permute(-1, 0, 1), [M], note="neg-varargs"),
+    Case("permute", lambda m, x: x.permute(()), [()], note="0d"),
+    Case("t", lambda m, x: m.t(x), [S]),
+    Case("t", lambda m, x: x.t(), [(4,)], note="1d"),
+    Case("t", lambda m, x: x.t(), [()], note="0d"),
+    Case("T", lambda m, x: x.T, [S]),
+    Case("mT", lambda m, x: x.mT, [M]),
+    Case("movedim", lambda m, x: m.movedim(x, 0, -1), [M]),
+    Case("movedim", lambda m, x: x.movedim((0, 1), (2, 0)), [M], note="tuple"),
+    Case("moveaxis", lambda m, x: m.moveaxis(x, -1, 0), [M]),
+    Case("narrow", lambda m, x: m.narrow(x, 1, 1, 2), [M]),
+    Case("narrow", lambda m, x: x.narrow(-1, -2, 2), [M], note="neg"),
+    Case("expand", lambda m, x: x.expand(2, 3, 4), [(3, 1)]),
+    Case("expand_as", lambda m, x, y: x.expand_as(y), [(3, 1), M]),
+    Case("broadcast_to", lambda m, x: m.broadcast_to(x, (2, 3, 4)), [(4,)]),
+    Case("broadcast_to", lambda m, x: x.broadcast_to((3, 4)), [()], note="0d"),
+    Case("sum_to_size", lambda m, x: x.sum_to_size(3, 1), [M]),
+    Case("contiguous", lambda m, x: x.contiguous(), [M]),
+    Case("contiguous", lambda m, x: x.mT.contiguous() * 1, [M], note="copy"),
+    Case("cat", lambda m, a, b: m.cat([a, b]), [S, (2, 4)]),
+    Case("cat", lambda m, a, b, c: m.cat((a, b, c), dim=-1), [S, (3, 1), (3, 2)], note="neg"),
+    Case("cat", lambda m, a: m.cat([a, a], 1), [S], note="same-input"),
+    Case("cat", lambda m, a: m.cat([a]), [M], note="one"),
+    Case("cat", lambda m, a, b: m.cat([a, b.double()]), [S, S], note="promote"),
+    Case(
+        "cat",
+        lambda m, a, b: m.cat([a, b], 1),
+        make=lambda r: [r.uniform(-2, 2, S), np.arange(6).reshape(3, 2)],
+        note="int-float",
+    ),
+    Case("cat", lambda m, a, b: m.cat([a, b]), [S, (0,)], note="legacy-empty"),
+    Case("concat", lambda m, a, b: m.concat([a, b], 0), [(2,), (3,)]),
+    Case("concatenate", lambda m, a, b: m.concatenate([a, b], 1), [M, (2, 2, 4)]),
+    Case("stack", lambda m, a, b: m.stack([a, b]), [S, S]),
+    Case("stack", lambda m, a, b: m.stack((a, b), -1), [S, S], note="last"),
+    Case("stack", lambda m, a, b: m.stack([a, b, a], -1), [(), ()], note="0d"),
+    Case("split", lambda m, x: m.split(x, 2, 2), [M]),
+    Case("split", lambda m, x: x.split(2, 1), [M], note="uneven"),
+    Case("split", lambda m, x: x.split([1, 3], -1), [M], note="sizes"),
+    Case("split", lambda m, x: x.split([3, 0], 1), [M], note="zero-size"),
+    Case("chunk", lambda m, x: m.chunk(x, 2, 2), [M]),
+    Case("chunk", lambda m, x: x.chunk(3, -1), [(2, 5)], note="uneven"),
+    Case("chunk", lambda m, x: x.chunk(4, 1), [M], note="fewer"),
+    Case("unbind", lambda m, x: m.unbind(x), [M]),
+    Case("unbind", lambda m, x: x.unbind(-1), [S], note="neg"),
+    Case("unbind", lambda m, x: x.unbind(), [(3,)], note="to-0d"),
+    Case("repeat", lambda m, x: x.repeat(2, 3), [S]),
+    Case("repeat", lambda m, x: x.repeat(2, 1, 3), [S], note="new-dims"),
+    Case("repeat", lambda m, x: x.repeat((3,)), [()], note="0d"),
+    Case("repeat", lambda m, x: x.repeat(2, 0), [S], note="zero"),
+    Case("flip", lambda m, x: m.flip(x, (0, 2)), [M]),
+    Case("flip", lambda m, x: x.flip(-1), [M], note="int"),
+    Case("flip", lambda m, x: x.flip(0), [()], note="0d"),
+    Case("roll", lambda m, x: x.roll(2), [()], note="0d"),
+    Case("roll", lambda m, x: m.roll(x, 1, 0), [M]),
+    Case("roll", lambda m, x: x.roll((1, -5), (2, -2)), [M], note="multi"),
+    Case("roll", lambda m, x: x.roll(3), [M], note="flat"),
+    Case("tril", lambda m, x: m.tril(x), [S]),
+    Case("tril", lambda m, x: x.tril(-1), [M], note="batched"),
+    Case("triu", lambda m, x: m.triu(x, 1), [S]),
+    Case("triu", lambda m, x: x.triu(-2), [(2, 4, 3)], note="batched"),
+]
+
+FD_CASES = [c for c in CASES if c.grad and c.fd]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_torch_parity(case, dtype):
+    check_case(case, dtype)
+
+
+@pytest.mark.parametrize("case", FD_CASES, ids=case_id)
+def test_finite_differences(case):
+    check_finite_differences(case)
+
+
+# --------------------------------------------------------------------------- grad_fn names
+
+NAMES = [
+    (lambda m, x: x.reshape(6, 4), "ViewBackward0"),
+    (lambda m, x: x.transpose(0, 1).reshape(-1), "UnsafeViewBackward0"),
+    (lambda m, x: x.view(6, 4), "ViewBackward0"),
+    (lambda m, x: x.flatten(), "ViewBackward0"),
+    (lambda m, x: x.unflatten(1, (3, 1)), "ViewBackward0"),
+    (lambda m, x: x[:1].squeeze() if m is torch else x.narrow(0, 0, 1).squeeze(), None),
+    (lambda m, x: x.unsqueeze(-1), "UnsqueezeBackward0"),
+    (lambda m, x: x.transpose(0, 2), "TransposeBackward0"),
+    (lambda m, x: x.permute(2, 0, 1), "PermuteBackward0"),
+    (lambda m, x: x.T, "PermuteBackward0"),
+    (lambda m, x: x.mT, "TransposeBackward0"),
+    (lambda m, x: x[0].t() if m is torch else x.unbind()[0].t(), "TBackward0"),
+    (lambda m, x: x.repeat(2, 1, 1), "RepeatBackward0"),
+    (lambda m, x: m.cat([x, x]), "CatBackward0"),
+    (lambda m, x: m.stack([x, x]), "StackBackward0"),
+    (lambda m, x: x.split(2, 2)[1], "SplitBackward0"),
+    (lambda m, x: x.split([1, 3], 2)[1], "SplitWithSizesBackward0"),
+    (lambda m, x: x.chunk(2, 2)[0], "SplitBackward0"),
+    (lambda m, x: x.unbind(1)[2], "UnbindBackward0"),
+    (lambda m, x: x.flip(0), "FlipBackward0"),
+    (lambda m, x: x.roll(1), "RollBackward0"),
+    (lambda m, x: x.tril(), "TrilBackward0"),
+    (lambda m, x: x.triu(1), "TriuBackward0"),
+    (lambda m, x: x.narrow(1, 0, 2), "SliceBackward0"),
+    (lambda m, x: x.mT.contiguous(), "CloneBackward0"),
+    (lambda m, x: x.movedim(0, 2), "PermuteBackward0"),
+    (lambda m, x: x.expand_as(m.ones(5, 2, 3, 4)), "ExpandBackward0"),
+    (lambda m, x: x.narrow(0, 0, 1).squeeze(0), "SqueezeBackward1"),
+    (lambda m, x: x.narrow(0, 0, 1).squeeze((0, 1)), "SqueezeBackward2"),
+    (lambda m, x: x.narrow(0, 0, 1).squeeze(), "SqueezeBackward0"),
+]
+
+
+@pytest.mark.parametrize("i", range(len(NAMES)))
+def test_grad_fn_names(i):
+    fn, expected = NAMES[i]
+    a = np.random.default_rng(0).standard_normal((2, 3, 4))
+    t = fn(torch, torch.tensor(a, requires_grad=True))
+    c = fn(cr, cr.tensor(a, requires_grad=True))
+    want = type(t.grad_fn).__name__
+    if expected is not None:
+        assert want == expected
+    assert c.grad_fn.name() == want
+
+
+def test_identity_results():
+    x = cr.randn(2, 3, requires_grad=True)
+    assert x.flatten(1, 1) is x
+    assert x.contiguous() is x
+    assert x.expand(2, 3) is x
+
+
+# --------------------------------------------------------------------------- memory sharing
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x.reshape(4, 6),
+        lambda x: x.view(24),
+        lambda x: x.flatten(),
+        lambda x: x.unflatten(0, (1, 2)),
+        lambda x: x.unsqueeze(1),
+        lambda x: x.narrow(1, 0, 1).squeeze(1),
+        lambda x: x.transpose(0, 1),
+        lambda x: x.permute(2, 1, 0),
+        lambda x: x.T,
+        lambda x: x.mT,
+        lambda x: x.movedim(0, 1),
+        lambda x: x.narrow(2, 1, 2),
+        lambda x: x.split(2, 2)[1],
+        lambda x: x.chunk(3, 1)[2],
+        lambda x: x.unbind(1)[1],
+        lambda x: x.expand(5, 2, 3, 4),
+        lambda x: x[0].t() if False else x.unbind()[0].t(),
+    ],
+)
+def test_views_share_memory(fn):
+    x = cr.randn(2, 3, 4)
+    assert np.shares_memory(fn(x).numpy(), x.numpy())
+
+
+def test_reshape_of_noncontiguous_copies():
+    x = cr.randn(3, 4)
+    assert not np.shares_memory(x.mT.reshape(12).numpy(), x.numpy())
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _both(fn):
+    """The exception torch raises for ``fn(torch, x)`` must be ours, same type and text."""
+    a = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    with pytest.raises(Exception) as t_err:
+        fn(torch, torch.tensor(a))
+    with pytest.raises(t_err.type) as c_err:
+        fn(cr, cr.tensor(a))
+    assert str(c_err.value) == str(t_err.value).split("\nException raised from")[0]
+
+
+ERRORS = [
+    lambda m, x: x.view(-2, 4),
+    lambda m, x: x.reshape(-1, -1),
+    lambda m, x: x.reshape(5, -1),
+    lambda m, x: x.reshape(0, -1),
+    lambda m, x: x.reshape(5, 5),
+    lambda m, x: x.transpose(0, 1).view(-1),
+    lambda m, x: x.view_as(m.ones(5, 5)),
+    lambda m, x: x.flatten(2, 1),
+    lambda m, x: x.flatten(0, 3),
+    lambda m, x: x.unflatten(1, (2, 2)),
+    lambda m, x: x.unflatten(1, ()),
+    lambda m, x: x.squeeze(3),
+    lambda m, x: x.squeeze((0, 0)),
+    lambda m, x: x.unsqueeze(4),
+    lambda m, x: x.unsqueeze(-5),
+    lambda m, x: x.permute(0, 1),
+    lambda m, x: x.permute(0, 1, 1),
+    lambda m, x: x.permute(0, 1, 3),
+    lambda m, x: x.transpose(0, 3),
+    lambda m, x: x.t(),
+    lambda m, x: m.ones(3).mT,
+    lambda m, x: m.cat([]),
+    lambda m, x: m.cat([x, x[0]] if m is torch else [x, x.unbind()[0]]),
+    lambda m, x: m.cat([x, x.mT]),
+    lambda m, x: m.cat([x, x.mT], 1),
+    lambda m, x: m.cat([m.tensor(1.0), m.tensor(2.0)]),
+    lambda m, x: m.cat([x, x], 3),
+    lambda m, x: m.stack([]),
+    lambda m, x: m.stack([x, x.mT]),
+    lambda m, x: m.stack([x, x], 4),
+    lambda m, x: x.split([1, 1], 1),
+    lambda m, x: x.split(0, 1),
+    lambda m, x: x.chunk(0, 1),
+    lambda m, x: x.flip(0, 0),
+    lambda m, x: x.roll((1, 2), (0,)),
+    lambda m, x: x.roll((1, 2)),
+    lambda m, x: x.roll((), ()),
+    lambda m, x: m.ones(3).tril(),
+    lambda m, x: m.ones(3).triu(),
+    lambda m, x: x.narrow(1, 2, 2),
+    lambda m, x: x.narrow(1, 4, 0),
+    lambda m, x: m.tensor(1.0).narrow(0, 0, 1),
+    lambda m, x: x.repeat(2, 2),
+    lambda m, x: x.repeat(2, 2, -1),
+    lambda m, x: x.expand_as(m.ones(3, 4)),
+    lambda m, x: x.broadcast_to((3, 4)),
+    lambda m, x: x.broadcast_to((2, 5, 4)),
+    lambda m, x: x.movedim((0, 0), (1, 2)),
+    lambda m, x: x.movedim((0, 1), (1,)),
+    lambda m, x: m.tensor(1.0).unbind(),
+    lambda m, x: x.unbind(3),
+    lambda m, x: m.tensor(1.0).roll(1, 0),
+]
+
+
+@pytest.mark.parametrize("i", range(len(ERRORS)))
+def test_errors(i):
+    _both(ERRORS[i])
