@@ -1,0 +1,29 @@
+"""Indexing: ``Tensor.__getitem__``, gather/scatter along a dim, masks, nonzero.
+
+A sub-package (one family, three files): getitem.py (``__getitem__`` and the Index /
+IndexPutAdd pair everything else reads through), gather.py (gather, scatter, scatter_add,
+index_select, index_add, take, take_along_dim), mask.py (masked_fill, masked_select,
+nonzero, argwhere). ``Tensor.__setitem__`` (in-place) is not here.
+"""
+
+from __future__ import annotations
+
+from chainrule.ops.index.gather import (
+    gather,
+    index_add,
+    index_select,
+    scatter,
+    scatter_add,
+    take,
+    take_along_dim,
+)
+from chainrule.ops.index.getitem import getitem
+from chainrule.ops.index.mask import argwhere, masked_fill, masked_select, nonzero
+
+__all__ = [
+    "gather", "scatter", "scatter_add", "index_select", "index_add", "take", "take_along_dim",
+    "masked_fill", "masked_select", "nonzero", "argwhere",
+]  # fmt: skip
+
+TENSOR_METHODS = {name: globals()[name] for name in __all__}
+TENSOR_METHODS["__getitem__"] = getitem

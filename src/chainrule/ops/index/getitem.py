@@ -1,0 +1,389 @@
+"""``Tensor.__getitem__`` (torch's indexing rules) and the gather/scatter-add pair under it.
+
+Torch applies an index left to right: ints select, slices slice, ``None`` unsqueezes (all
+views), and tensors, lists and bools are collected as *advanced* indices that are applied
+last, in one ``index`` call whose result dims follow NumPy's placement rule (indexed dims
+adjacent: in place; separated: first). Ints therefore never count as advanced indices here,
+unlike NumPy: ``x[:, [0, 1], :, 0]`` has shape ``(5, 2, 7)`` for ``x`` of shape (5, 6, 7, 8).
+
+Graph: torch records one node per basic step (SelectBackward0, SliceBackward0, ...); here
+all basic steps are one ``View`` node (one NumPy view) carrying the name of torch's last
+step, followed by one ``Index`` node (IndexBackward0) when there are advanced indices.
+
+``Index`` (gather by a NumPy key) and ``IndexPutAdd`` (scatter-add into zeros, correct with
+repeated indices) are each other's backward, so every order of derivative works; the other
+indexing ops (gather, index_select, take, masked_select) are ``Index`` with another name.
+"""
+
+from __future__ import annotations
+
+import operator
+import warnings
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor
+from chainrule.ops.op import Op
+
+__all__ = [
+    "getitem",
+    "Index",
+    "IndexPutAdd",
+    "View",
+    "ViewScatter",
+    "add_at",
+    "as_index_array",
+    "infer_size",
+]
+
+_SEQ_WARNING = (
+    "Using a non-tuple sequence for multidimensional indexing is deprecated and will be "
+    "changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be "
+    "interpreted as tensor index, x[torch.tensor(seq)], which will result either in an error "
+    "or a different result"
+)
+_ZERO_DIM_INT = (
+    "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in "
+    "C++ to convert a 0-dim tensor to a number"
+)
+_BAD_DTYPE = "tensors used as indices must be long, int, byte or bool tensors"
+
+
+# --------------------------------------------------------------------------- the ops
+
+
+class View(Op):
+    """Basic indexing (ints, slices, None) as one NumPy view; named after torch's last step."""
+
+    save_inputs = False
+
+    def forward(self, x, key, tname):
+        self.key, self.tname, self.in_shape = key, tname, x.shape
+        return x[key]
+
+    def name(self):
+        return self.tname
+
+    def backward(self, g):
+        return ViewScatter.apply(g, key=self.key, shape=self.in_shape, tname=self.tname)
+
+
+class ViewScatter(Op):
+    """The adjoint of ``View``: the gradient written into zeros of the input's shape."""
+
+    save_inputs = False
+
+    def forward(self, g, key, shape, tname):
+        self.key, self.tname = key, tname
+        out = np.zeros(shape, g.dtype)
+        out[key] = g
+        return out
+
+    def name(self):
+        return self.tname.replace("Backward0", "BackwardBackward0")
+
+    def backward(self, gg):
+        return View.apply(gg, key=self.key, tname=self.tname)
+
+
+class Index(Op):
+    """``x[key]`` for a NumPy advanced-index key (int/bool arrays and slices): a copy.
+
+    ``unique`` says the key cannot hit an element twice (masks only), so the backward may
+    assign instead of accumulate."""
+
+    save_inputs = False
+    torch_name = "IndexBackward0"
+
+    def forward(self, x, key, unique=False):
+        self.key, self.unique, self.in_shape = key, unique, x.shape
+        return x[key]
+
+    def backward(self, g):
+        return IndexPutAdd.apply(g, key=self.key, shape=self.in_shape, unique=self.unique)
+
+
+class IndexPutAdd(Op):
+    """Zeros of ``shape`` with ``g`` added at ``key`` (repeated indices accumulate): the
+    adjoint of ``Index`` (torch's ``index_put(..., accumulate=True)``)."""
+
+    save_inputs = False
+    torch_name = "IndexPutBackward0"
+
+    def forward(self, g, key, shape, unique=False):
+        self.key, self.unique = key, unique
+        out = np.zeros(shape, g.dtype)
+        if unique:
+            out[key] = g
+        else:
+            add_at(out, key, g)
+        return out
+
+    def backward(self, gg):
+        return Index.apply(gg, key=self.key, unique=self.unique)
+
+
+def add_at(out: np.ndarray, key: tuple, values: np.ndarray) -> None:
+    """``out[key] += values`` in place, accumulating repeated indices (``np.add.at``).
+
+    When the key is only integer arrays on the leading dims (the common embedding-style
+    case), the indices are flattened and a real floating 1-element-per-row scatter uses
+    ``np.bincount`` (several times faster than ``np.add.at``); rows use ``np.add.at`` on 2-D.
+    Indices must already be in range (negative ones wrap)."""
+    k = len(key)
+    if (
+        k
+        and out.flags.c_contiguous
+        and all(type(a) is np.ndarray and a.dtype.kind in "iu" for a in key)
+    ):
+        lead = out.shape[:k]
+        flat = np.ravel_multi_index(key, lead, mode="wrap").ravel() if k > 1 else key[0].ravel()
+        if k == 1 and flat.size and flat.min() < 0:
+            flat = np.where(flat < 0, flat + lead[0], flat)
+        m = int(np.prod(lead))
+        rest = out.size // m if m else 0
+        vals = np.broadcast_to(values, np.broadcast_shapes(*[a.shape for a in key]) + out.shape[k:])
+        if rest == 1 and out.dtype.kind == "f" and flat.size > 64:
+            out.reshape(-1)[...] += np.bincount(flat, weights=vals.reshape(-1), minlength=m)
+            return
+        np.add.at(out.reshape(m, rest), flat, vals.reshape(flat.size, rest))
+        return
+    np.add.at(out, key, values)
+
+
+def infer_size(a: tuple, b: tuple) -> tuple:
+    """The broadcast of shapes ``a`` and ``b``, with torch's message (checked from the right)."""
+    n = max(len(a), len(b))
+    out = [0] * n
+    for i in range(n - 1, -1, -1):
+        off = n - 1 - i
+        sa = a[len(a) - 1 - off] if len(a) - 1 - off >= 0 else 1
+        sb = b[len(b) - 1 - off] if len(b) - 1 - off >= 0 else 1
+        if sa != sb and sa != 1 and sb != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({sa}) must match the size of tensor b ({sb}) at "
+                f"non-singleton dimension {i}"
+            )
+        out[i] = sb if sa == 1 else sa
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def as_index_array(obj: Any) -> np.ndarray:
+    """An index given as a tensor, array or (nested) list, as a NumPy array."""
+    if isinstance(obj, Tensor):
+        return obj._data
+    if isinstance(obj, np.ndarray):
+        return obj
+    if isinstance(obj, list | tuple) and len(obj) == 0:
+        return np.empty(0, np.int64)
+    a = np.asarray(obj)
+    if a.dtype.kind in "US":
+        raise TypeError(f"new(): invalid data type '{type(obj).__name__}'")
+    return a
+
+
+def _is_seq(obj: Any) -> bool:
+    return isinstance(obj, list | tuple | np.ndarray | Tensor | str | range)
+
+
+def _sequence_as_tuple(index: Any) -> bool:
+    """torch's (NumPy's old) rule: a short list holding slices, None, ..., tensors or
+    sequences is read as a tuple of indices (with a deprecation warning)."""
+    if not isinstance(index, list) or len(index) >= 32:
+        return False
+    for obj in index:
+        if obj is None or obj is Ellipsis or isinstance(obj, slice) or _is_seq(obj):
+            return True
+    return False
+
+
+def _check_step(step: Any) -> None:
+    if step is not None:
+        step = operator.index(step)
+        if step == 0:
+            raise ValueError("slice step cannot be zero")
+        if step < 0:
+            raise ValueError("step must be greater than zero")
+
+
+def _bad_scalar(obj: Any) -> Exception:
+    if isinstance(obj, str):
+        return TypeError("new(): invalid data type 'str'")
+    return IndexError(
+        "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+        f"valid indices (got {type(obj).__name__})"
+    )
+
+
+def getitem(self: Tensor, index: Any) -> Tensor:
+    """``tensor[index]``: every torch/NumPy index form; basic indexing returns a view."""
+    x = self._data
+    t = type(index)
+    if t is int:  # the hot paths: x[i], x[a:b]
+        if not x.ndim:
+            raise IndexError(_ZERO_DIM_INT)
+        n = x.shape[0]
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of bounds for dimension 0 with size {n}")
+        return View.apply(self, key=(index, Ellipsis), tname="SelectBackward0")
+    if t is slice:
+        if not x.ndim:
+            raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+        _check_step(index.step)
+        return View.apply(self, key=(index,), tname="SliceBackward0")
+    if index is None:
+        return View.apply(self, key=(None,), tname="UnsqueezeBackward0")
+    if t is not tuple:
+        if _sequence_as_tuple(index):
+            warnings.warn(_SEQ_WARNING, UserWarning, stacklevel=2)
+            index = tuple(index)
+        else:
+            index = (index,)
+    return _index(self, index)
+
+
+def _convert(items: tuple) -> tuple[list, int]:
+    """Each item as int, slice, None, Ellipsis, bool or an index array; and the number of
+    dims the items address (torch's ``count_specified_dimensions``)."""
+    out, specified = [], 0
+    for it in items:
+        if it is None or it is Ellipsis:
+            out.append(it)
+        elif isinstance(it, bool | np.bool_):
+            out.append(bool(it))
+        elif isinstance(it, int | np.integer):
+            out.append(int(it))
+            specified += 1
+        elif isinstance(it, slice):
+            _check_step(it.step)
+            out.append(it)
+            specified += 1
+        elif isinstance(it, Tensor | np.ndarray | list | tuple | range):
+            a = as_index_array(it)
+            kind = a.dtype.kind
+            if kind == "b" or a.dtype == np.uint8:
+                if kind != "b":
+                    warnings.warn(
+                        "indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+                        "torch.bool instead.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                    a = a.astype(bool)
+                specified += a.ndim
+                out.append(bool(a) if a.ndim == 0 else a)
+            elif a.dtype in (np.int64, np.int32):
+                specified += 1
+                out.append(int(a) if a.ndim == 0 else a)
+            else:
+                raise IndexError(_BAD_DTYPE)
+        else:
+            raise _bad_scalar(it)
+    return out, specified
+
+
+def _index(self: Tensor, items: tuple) -> Tensor:
+    x = self._data
+    ndim = x.ndim
+    items, specified = _convert(items)
+    if specified > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    key: list = []  # the basic part, on the input's dims
+    adv: dict = {}  # dim of the basic result -> index array (int, or a bool mask over k dims)
+    unique = True  # only masks and bools: no element can be hit twice
+    tname = None
+    idim = rdim = 0
+    ellipsis_seen = False
+    for i, it in enumerate(items):
+        if it is None:
+            key.append(None)
+            rdim += 1
+            tname = "UnsqueezeBackward0"
+        elif it is Ellipsis:
+            skip = 0 if ellipsis_seen else ndim - specified
+            ellipsis_seen = True
+            key.extend([slice(None)] * skip)
+            idim += skip
+            rdim += skip
+        elif it is True or it is False:
+            key.append(None)
+            adv[rdim] = np.arange(1) if it else np.empty(0, np.int64)
+            rdim += 1
+            tname = "UnsqueezeBackward0"
+        elif type(it) is int:
+            n = x.shape[idim]
+            if not -n <= it < n:
+                raise IndexError(f"index {it} is out of bounds for dimension {i} with size {n}")
+            key.append(it)
+            idim += 1
+            tname = "SelectBackward0"
+        elif type(it) is slice:
+            n = x.shape[idim]
+            start, stop, step = it.start, it.stop, it.step
+            if (
+                (start is None or operator.index(start) == 0)
+                and (stop is None or operator.index(stop) >= n)
+                and (step is None or operator.index(step) == 1)
+            ):
+                key.append(slice(None))  # torch skips a full slice inside a tuple
+            else:
+                key.append(it)
+                tname = "SliceBackward0"
+            idim += 1
+            rdim += 1
+        else:  # an index array
+            k = it.ndim if it.dtype == np.bool_ else 1
+            unique = unique and it.dtype == np.bool_
+            key.extend([slice(None)] * k)
+            adv[rdim] = it
+            idim += k
+            rdim += k
+    if tname is not None:
+        out = View.apply(self, key=(*key, Ellipsis), tname=tname)
+    elif not adv:
+        return View.apply(self, key=(Ellipsis,), tname="AliasBackward0")
+    else:
+        out = self
+    if not adv:
+        return out
+    return Index.apply(out, key=_advanced_key(out._data.shape, adv), unique=unique)
+
+
+def _advanced_key(shape: tuple, adv: dict) -> tuple:
+    """Check the advanced indices against the sliced tensor in torch's order (mask shapes,
+    broadcasting, bounds; torch's messages) and build the NumPy key."""
+    shapes, key, bounds, pos = [], [], [], 0
+    for rd in sorted(adv):
+        a = adv[rd]
+        key.extend([slice(None)] * (rd - pos))
+        key.append(a)
+        if a.dtype == np.bool_:
+            for j, s in enumerate(a.shape):
+                if shape[rd + j] != s:
+                    raise IndexError(
+                        f"The shape of the mask {list(a.shape)} at index {j} does not match the "
+                        f"shape of the indexed tensor {list(shape)} at index {rd + j}"
+                    )
+            shapes.extend([(int(np.count_nonzero(a)),)] * a.ndim)
+            pos = rd + a.ndim
+        else:
+            bounds.append((a, len(shapes), shape[rd]))
+            shapes.append(a.shape)
+            pos = rd + 1
+    if len(shapes) > 1:
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise IndexError(
+                "shape mismatch: indexing tensors could not be broadcast together with shapes "
+                + ", ".join(str(list(s)) for s in shapes)
+            ) from None
+    for a, d, n in bounds:
+        if a.size and (a.min() < -n or a.max() >= n):
+            bad = a[(a < -n) | (a >= n)].flat[0]
+            raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+    return tuple(key)

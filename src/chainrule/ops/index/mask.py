@@ -1,0 +1,104 @@
+"""Boolean-mask ops: masked_fill, masked_select, and the index finders nonzero and argwhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor, _make
+from chainrule.ops.elementwise import where
+from chainrule.ops.index.getitem import Index, infer_size
+from chainrule.ops.op import Op, expand
+
+__all__ = ["masked_fill", "masked_select", "nonzero", "argwhere"]
+
+_C_TYPE_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+                 "uint8": "unsigned char", "float32": "float", "float64": "double",
+                 "float16": "c10::Half", "complex64": "c10::complex<float>",
+                 "complex128": "c10::complex<double>"}  # fmt: skip
+
+
+class MaskedFill(Op):
+    """``value`` where the mask is True, ``x`` elsewhere (the mask broadcasts).
+
+    MaskedFillBackward0 for a number, MaskedFillBackward1 for a 0-d tensor value, whose
+    gradient is the sum of the upstream gradient over the filled places."""
+
+    elementwise, save_inputs = True, False
+
+    def forward(self, x, value, mask, tensor_value):
+        self.mask, self.tensor_value = mask, tensor_value
+        return np.where(mask, value, x).astype(x.dtype, copy=False)
+
+    def name(self):
+        return f"MaskedFillBackward{1 if self.tensor_value else 0}"
+
+    def backward(self, g):
+        gx = where(self.mask, 0.0, g) if self.needs(0) else None
+        gv = where(self.mask, g, 0.0) if self.needs(1) else None
+        return gx, gv
+
+
+def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
+    """``input`` with ``value`` (a number or a 0-d tensor) where ``mask`` is True."""
+    x = input._data
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise RuntimeError(
+            "masked_fill_ only supports boolean masks, but got mask with dtype "
+            f"{_C_TYPE_NAMES.get(m.dtype.name, m.dtype.name)}"
+        )
+    infer_size(m.shape, x.shape)
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(
+                "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                f"{value._data.ndim} dimension(s)."
+            )
+        if value._data.dtype != x.dtype:
+            value = value.to(input.dtype)
+        return MaskedFill.apply(input, value, mask=m, tensor_value=True)
+    if not isinstance(value, int | float | bool | complex | np.number | np.bool_):
+        raise TypeError(
+            f"masked_fill() received an invalid combination of arguments - got (Tensor, "
+            f"{type(value).__name__})"
+        )
+    return MaskedFill.apply(input, x.dtype.type(value), mask=m, tensor_value=False)
+
+
+class MaskedSelect(Index):
+    """The elements where the (broadcast) mask is True, as a 1-D tensor."""
+
+    torch_name = "MaskedSelectBackward0"
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """A 1-D tensor of the elements of ``input`` where ``mask`` is True (both broadcast)."""
+    x = input._data
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    shape = infer_size(m.shape, x.shape)
+    if x.shape != shape:
+        input = expand(input, shape)
+    if m.shape != shape:
+        m = np.broadcast_to(m, shape)
+    return MaskedSelect.apply(input, key=(m,), unique=True)
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+    """Indices of the nonzero elements: an (n, ndim) int64 tensor, or with ``as_tuple`` one
+    1-D tensor per dim (a 0-d input counts as 1-d there)."""
+    x = input._data
+    if as_tuple:
+        return tuple(
+            _make(a.astype(np.int64, copy=False))
+            for a in np.nonzero(x.reshape(-1) if not x.ndim else x)
+        )
+    return _make(np.argwhere(x).astype(np.int64, copy=False))
+
+
+def argwhere(input: Tensor) -> Tensor:
+    """Indices of the nonzero elements as an (n, ndim) int64 tensor."""
+    return nonzero(input)
