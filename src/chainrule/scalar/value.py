@@ -126,9 +126,9 @@ class Value:
     ``input.grad += local * out.grad`` once per edge. Every ``.grad`` is therefore exactly
     ``d v / d node`` for *this* call: calling ``backward()`` twice gives the same gradients
     as calling it once, and a training loop is correct even if it forgets ``zero_grad()``.
-    (Torch-style accumulation across calls is the other choice; it makes a second call
-    silently double every gradient, the classic micrograd-lesson bug. To add the gradients
-    of two losses, call ``backward()`` on their sum.)
+    (Accumulating across calls is the other choice; micrograd's version of it is not
+    idempotent: its second call re-adds the interior nodes' old gradients too. The price of
+    resetting: to add the gradients of two losses, call ``backward()`` on their sum.)
     """
 
     __slots__ = ("data", "grad", "label", "_a", "_da", "_b", "_db", "_op")
