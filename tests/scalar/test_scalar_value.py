@@ -283,6 +283,30 @@ def test_toposort_puts_every_node_after_its_consumers_in_both_modes():
                 assert pos[id(p)] > pos[id(v)]
 
 
+def test_toposort_generic_vertices_several_roots_and_missing_parents():
+    """The shared walk on vertices that are unhashable (elementwise ``==``, like tensors)."""
+
+    class V:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __init__(self, *parents):
+            self.parents = parents
+
+        def __eq__(self, other):
+            raise AssertionError("toposort must tell vertices apart by identity")
+
+    a = V()
+    b = V(a, None)
+    c = V(a, b)
+    d = V(c, a)
+    e = V(b)
+    order = toposort([d, e, d], lambda v: v.parents)
+    assert len(order) == 5 and len({id(v) for v in order}) == 5
+    pos = {id(v): i for i, v in enumerate(order)}
+    for v in order:
+        assert all(pos[id(p)] > pos[id(v)] for p in v.parents if p is not None)
+
+
 # --------------------------------------------------------------------- the rest of the API
 
 
