@@ -82,6 +82,8 @@ def _sigmoid(a: float) -> float:
 
 # ------------------------------------------------------------------ the node
 
+_new = object.__new__  # a blank Value, skipping __init__ (hot path)
+
 
 def _node(data: float, a: Value, da: float, b: Value | None, db: float, op: str) -> Value:
     """Make a result node without going through ``__init__`` (the hot path)."""
@@ -95,9 +97,6 @@ def _node(data: float, a: Value, da: float, b: Value | None, db: float, op: str)
     v._db = db
     v._op = op
     return v
-
-
-_new = object.__new__  # a blank Value, skipping __init__ (hot path)
 
 
 def _lift(x: object) -> Value | None:
