@@ -90,10 +90,14 @@ class Select(Op):
 
     def forward(self, x, idx, dim, keepdim):
         self.idx, self.dim, self.keepdim, self.shape = idx, dim, keepdim, x.shape
+        if not x.ndim:
+            return x.copy()
         v = np.take_along_axis(x, idx, axis=dim)
         return v if keepdim else np.squeeze(v, dim)
 
     def backward(self, g):
+        if not self.shape:
+            return g
         shape = [1] * len(self.shape)
         shape[self.dim] = self.shape[self.dim]
         hot = np.arange(self.shape[self.dim]).reshape(shape) == self.idx
@@ -124,11 +128,13 @@ def _extreme(name: str, input: Tensor, dim: Any, keepdim: bool, other: Any) -> A
             " * (Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out = None)\n"
         )
     rt = max_type if largest else min_type
-    if input._data.ndim == 0:
-        wrap_dim(int(dim), 0)
-        v = _extreme(name, input.reshape(1), 0, False, None)
-        return rt(v.values.reshape(()), v.indices.reshape(()))
     d = wrap_dim(int(dim), input._data.ndim)
+    if input._data.ndim == 0:
+        idx = np.zeros((), dtype=np.int64)
+        return rt(
+            (MaxSelect if largest else MinSelect).apply(input, idx=idx, dim=0, keepdim=keepdim),
+            _make(idx),
+        )
     _check_nonempty(name, input, (d,))
     idx = (np.argmax if largest else np.argmin)(input._data, axis=d, keepdims=True)
     values = (MaxSelect if largest else MinSelect).apply(input, idx=idx, dim=d, keepdim=keepdim)

@@ -16,6 +16,8 @@ from chainrule.ops.reduce.sums import axes_of, keep_all, mean, torch_type_name
 
 __all__ = ["var", "std", "var_mean", "std_mean", "logsumexp", "norm"]
 
+Pair = tuple[Tensor, Tensor]
+
 
 def _reduced_shape(shape: tuple, axes: tuple[int, ...] | None) -> tuple:
     return () if axes is None else tuple(s for i, s in enumerate(shape) if i not in axes)
@@ -53,7 +55,8 @@ class Std(Var):
 
     def backward(self, g):
         y = self.output
-        return self._var_rule(ew.where(y == 0, 0.0, g / (2 * y)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._var_rule(ew.where(y == 0, 0.0, g / (2 * y)))
 
 
 def _var_args(name: str, input: Tensor, dim: Any, unbiased: Any, correction: Any) -> tuple:
@@ -105,7 +108,7 @@ def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: b
 
 
 def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
-             keepdim: bool = False, *, correction: Any = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+             keepdim: bool = False, *, correction: Any = None) -> Pair:  # fmt: skip
     """``(var, mean)`` over ``dim`` (a composition: two nodes rather than torch's one)."""
     axes, dof = _var_args("var_mean", input, dim, unbiased, correction)
     v = Var.apply(input, axes=axes, keepdim=keepdim, dof=dof)
@@ -113,7 +116,7 @@ def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
 
 
 def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
-             keepdim: bool = False, *, correction: Any = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+             keepdim: bool = False, *, correction: Any = None) -> Pair:  # fmt: skip
     """``(std, mean)`` over ``dim`` (a composition: two nodes rather than torch's one)."""
     axes, dof = _var_args("std_mean", input, dim, unbiased, correction)
     s = Std.apply(input, axes=axes, keepdim=keepdim, dof=dof)
@@ -186,20 +189,23 @@ class Norm(Op):
             return expand(g * 0, x._data.shape)
         if p == 1:
             return ew.sign(x) * g
-        if p == 2:
-            return g * ew.where(n == 0, 0.0, x / n)
         if math.isinf(p):
             a = np.abs(x._data)
             mask = (a == n._data) | np.isnan(a)
             w = (mask / mask.sum(axis=self.axes, keepdims=True)).astype(a.dtype, copy=False)
             return ew.sign(x) * g * _make(w)
-        if p < 1:
-            scaled = ew.sign(x) * ew.where(x == 0, 0.0, ew.abs(x) ** (p - 1))
-            return scaled * g * n ** (1 - p)
-        scale = ew.where(n == 0, 0.0, g / n ** (p - 1))
-        if p < 2:
-            return ew.sign(x) * ew.abs(x) ** (p - 1) * scale
-        return x * ew.abs(x) ** (p - 2) * scale
+        # torch's formulas as they are (its double backward is nan where the norm is 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zero = n == 0
+            if p == 2:
+                return g * ew.where(zero, 0.0, x / n)
+            if p < 1:
+                scaled = ew.sign(x) * ew.where(x == 0, 0.0, ew.abs(x) ** (p - 1))
+                return scaled * g * n ** (1 - p)
+            scale = ew.where(zero, 0.0, g / n ** (p - 1))
+            if p < 2:
+                return ew.sign(x) * ew.abs(x) ** (p - 1) * scale
+            return x * ew.abs(x) ** (p - 2) * scale
 
 
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,

@@ -18,7 +18,8 @@ def axes_of(dim: Any, ndim: int) -> tuple[int, ...] | None:
     """Axes to reduce, or None for all: ``dim`` None or empty means every dimension."""
     if dim is None or (not isinstance(dim, int | np.integer) and len(dim) == 0):
         return None
-    return dims(dim, ndim)
+    axes = dims(dim, ndim)
+    return axes if ndim else None  # a 0-d tensor accepts dim 0 or -1: all of it
 
 
 def keep(grad: Tensor, axes: tuple[int, ...], keepdim: bool) -> Tensor:
@@ -141,6 +142,7 @@ def _prod_vjp(x: Tensor, p: Tensor, g: Tensor, axis: int | None) -> Tensor:
         return g * p / x
     first = first_true(z, axis)
     xf = sum(where(first, x, 0.0), axis, keepdim=True)  # the zero itself (value 0)
+    xf = where(first.any(axis=axis, keepdims=True), xf, 1.0)  # 1 in slices without zeros
     x1 = where(first, 1.0, x)
     p1 = Prod.apply(x1, axis=axis, keepdim=True, dtype=None)
     return where(first, expand(g * p1, x._data.shape), xf * _prod_vjp(x1, p1, g, axis))
