@@ -1,0 +1,34 @@
+"""chainrule.optim.lr_scheduler: torch's learning-rate schedulers.
+
+A sub-package rather than one file (torch's is a single module) to keep each file small:
+scheduler.py (the LRScheduler base), decay.py (epoch-driven schedules), sequential.py,
+plateau.py (ReduceLROnPlateau), one_cycle.py (OneCycleLR).
+"""
+
+from chainrule.optim.lr_scheduler.decay import (
+    ConstantLR,
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    MultiStepLR,
+    StepLR,
+)
+from chainrule.optim.lr_scheduler.one_cycle import OneCycleLR
+from chainrule.optim.lr_scheduler.plateau import ReduceLROnPlateau
+from chainrule.optim.lr_scheduler.scheduler import LRScheduler
+from chainrule.optim.lr_scheduler.sequential import SequentialLR
+
+__all__ = [
+    "LRScheduler",
+    "LambdaLR",
+    "StepLR",
+    "MultiStepLR",
+    "ConstantLR",
+    "LinearLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "SequentialLR",
+    "ReduceLROnPlateau",
+    "OneCycleLR",
+]

@@ -1,0 +1,116 @@
+"""RMSprop: scale the gradient by a running root mean square (optionally centered, momentum)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from chainrule.optim.optimizer import (
+    Optimizer,
+    ParamsT,
+    check_unsupported,
+    lerp_,
+    step_state,
+    zeros_state,
+)
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """``torch.optim.RMSprop``. With ``g`` the gradient (negated if ``maximize``)::
+
+    g <- g + weight_decay * p                          (if weight_decay != 0)
+    v <- alpha * v + (1 - alpha) * g * g               square_avg
+    a <- lerp(a, g, 1 - alpha)                         grad_avg (centered)
+    d <- sqrt(v - a * a) if centered else sqrt(v),  then d <- d + eps
+    b <- momentum * b + g / d,  p <- p - lr * b        momentum_buffer (momentum > 0)
+    p <- p - lr * g / d                                (momentum == 0)
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        check_unsupported(capturable=capturable, differentiable=differentiable)
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "alpha": alpha,
+            "eps": eps,
+            "centered": centered,
+            "weight_decay": weight_decay,
+            "capturable": capturable,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform a single optimization step; returns the closure's loss if one is given."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+            weight_decay, momentum = group["weight_decay"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if len(state) == 0:  # lazy state initialization
+                    state["step"] = step_state()
+                    state["square_avg"] = zeros_state(p)
+                    if momentum > 0:
+                        state["momentum_buffer"] = zeros_state(p)
+                    if group["centered"]:
+                        state["grad_avg"] = zeros_state(p)
+
+                grad = p.grad._data
+                if group["maximize"]:
+                    grad = -grad
+                state["step"]._data += 1
+                if weight_decay != 0:
+                    grad = grad + weight_decay * p._data
+
+                square_avg = state["square_avg"]._data
+                square_avg *= alpha
+                square_avg += (1 - alpha) * grad * grad
+
+                if group["centered"]:
+                    grad_avg = state["grad_avg"]._data
+                    lerp_(grad_avg, grad, 1 - alpha)
+                    avg = np.sqrt(square_avg - grad_avg * grad_avg)
+                else:
+                    avg = np.sqrt(square_avg)
+                avg += eps
+
+                if momentum > 0:
+                    buf = state["momentum_buffer"]._data
+                    buf *= momentum
+                    buf += grad / avg
+                    p._data -= lr * buf
+                else:
+                    p._data += -lr * grad / avg
+        return loss
