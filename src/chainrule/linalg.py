@@ -1,0 +1,24 @@
+"""``chainrule.linalg``: torch.linalg's names (inv, det, slogdet, solve, norm, ...)."""
+
+from __future__ import annotations
+
+from chainrule._tensor import Tensor
+from chainrule.ops.linalg import products
+from chainrule.ops.linalg.decomp import (
+    LinAlgError, det, inv, matrix_norm, norm, solve, vector_norm,
+)  # fmt: skip
+from chainrule.ops.linalg.decomp import linalg_slogdet as slogdet
+from chainrule.ops.linalg.products import matmul
+
+__all__ = [
+    "LinAlgError", "inv", "det", "slogdet", "solve", "norm", "vector_norm", "matrix_norm",
+    "matmul", "diagonal",
+]  # fmt: skip
+
+
+def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """The diagonals of a batch of matrices (the last two dims by default)."""
+    return products.diagonal(A, offset, dim1, dim2)
+
+
+_ = (LinAlgError, det, inv, matrix_norm, norm, solve, vector_norm, slogdet, matmul)

@@ -1,0 +1,306 @@
+"""Matrix functions: inv, det, slogdet, solve, and the vector and matrix norms of linalg.
+
+Rules are torch's for non-singular matrices: d inv = -Aᵀ⁻¹ G Aᵀ⁻¹, d det = G det A⁻ᵀ,
+d logabsdet = G A⁻ᵀ, and for X = A⁻¹B: dB = A⁻ᵀG, dA = -dB Xᵀ. (torch switches to an SVD
+formula for singular ``det``; here its backward raises LinAlgError on a singular matrix.)
+Norms that need singular values (ord 2, -2, 'nuc') are not supported.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule._tensor import Tensor, _make
+from chainrule.ops.op import Op, wrap_dim
+from chainrule.ops.linalg.products import _SHORT
+
+__all__ = ["inverse", "det", "slogdet", "logdet"]
+
+LINALG_NAMES = ["inv", "det", "slogdet", "solve", "norm", "vector_norm", "matrix_norm"]
+
+
+class LinAlgError(RuntimeError):
+    """A matrix was singular (torch.linalg.LinAlgError, a RuntimeError)."""
+
+
+def _square(name: str, A: Tensor) -> None:
+    x = A._data
+    if x.ndim < 2:
+        raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
+    if x.shape[-1] != x.shape[-2]:
+        raise RuntimeError(
+            f"linalg.{name}: A must be batches of square matrices, but they are "
+            f"{x.shape[-2]} by {x.shape[-1]} matrices"
+        )
+    if x.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"linalg.{name}: Expected a floating point or complex tensor as input. "
+            f"Got {_SHORT.get(x.dtype.name, x.dtype.name)}"
+        )
+
+
+def _zero_pivot(a: np.ndarray) -> int:
+    """1-based index of the first zero pivot of LU with partial pivoting (LAPACK getrf)."""
+    a = np.array(a, dtype=np.float64)
+    n = a.shape[0]
+    for k in range(n):
+        p = k + int(np.argmax(np.abs(a[k:, k])))
+        if a[p, k] == 0:
+            return k + 1
+        a[[k, p]] = a[[p, k]]
+        a[k + 1 :, k] /= a[k, k]
+        a[k + 1 :, k + 1 :] -= np.outer(a[k + 1 :, k], a[k, k + 1 :])
+    return n
+
+
+def _singular(A: np.ndarray) -> LinAlgError:
+    """torch's message for a singular matrix in ``inv`` (which batch element, which pivot)."""
+    if A.ndim == 2:
+        return LinAlgError(
+            f"linalg.inv: The diagonal element {_zero_pivot(A)} is zero, the inversion could "
+            "not be completed because the input matrix is singular."
+        )
+    flat = A.reshape(-1, *A.shape[-2:])
+    bad = next(i for i in range(len(flat)) if np.linalg.matrix_rank(flat[i]) < A.shape[-1])
+    return LinAlgError(
+        f"linalg.inv: (Batch element {bad}): The diagonal element {_zero_pivot(flat[bad])} is "
+        "zero, the inversion could not be completed because the input matrix is singular."
+    )
+
+
+# --------------------------------------------------------------------------- inv, det
+
+
+class Inv(Op):
+    save_inputs, save_output = False, True
+    torch_name = "LinalgInvExBackward0"
+
+    def forward(self, A):
+        try:
+            return np.linalg.inv(A)
+        except np.linalg.LinAlgError:
+            raise _singular(A) from None
+
+    def backward(self, g):
+        Yt = self.output.mT
+        return -(Yt @ g @ Yt)
+
+
+def inv(A: Tensor) -> Tensor:
+    """The inverse of each square matrix in ``A``; LinAlgError when singular."""
+    _square("inv", A)
+    return Inv.apply(A)
+
+
+def inverse(input: Tensor) -> Tensor:
+    return inv(input)
+
+
+class Det(Op):
+    save_output = True
+    torch_name = "LinalgDetBackward0"
+
+    def forward(self, A):
+        return np.linalg.det(A)
+
+    def backward(self, g):
+        (A,) = self.inputs
+        return (g * self.output).unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+
+
+def det(A: Tensor) -> Tensor:
+    """The determinant of each square matrix in ``A``."""
+    _square("det", A)
+    return Det.apply(A)
+
+
+class _Given(Op):
+    """A result computed outside (with its sibling output): slogdet's two outputs."""
+
+    torch_name = "LinalgSlogdetBackward0"
+
+    def forward(self, A, value):
+        return value
+
+    def backward(self, g):  # the sign: piecewise constant
+        return None
+
+
+class LogAbsDet(_Given):
+    def backward(self, g):
+        (A,) = self.inputs
+        return g.unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+
+
+_slogdet_types = {
+    name: collections.namedtuple(name, ["sign", "logabsdet"]) for name in ("linalg_slogdet", "slogdet")
+}
+
+
+def _slogdet(A: Tensor, kind: str) -> Any:
+    _square("slogdet", A)
+    sign, logabs = np.linalg.slogdet(A._data)
+    dt = A._data.dtype
+    sign, logabs = np.asarray(sign, dt), np.asarray(logabs, dt)
+    return _slogdet_types[kind](_Given.apply(A, value=sign), LogAbsDet.apply(A, value=logabs))
+
+
+def slogdet(A: Tensor) -> Any:
+    """``(sign, logabsdet)`` of the determinant of each square matrix in ``A``."""
+    return _slogdet(A, "slogdet")
+
+
+def linalg_slogdet(A: Tensor) -> Any:
+    return _slogdet(A, "linalg_slogdet")
+
+
+def logdet(input: Tensor) -> Tensor:
+    """log det A: nan when the determinant is negative, -inf when it is zero."""
+    sign, logabs = slogdet(input)
+    return logabs + sign.log()
+
+
+# --------------------------------------------------------------------------- solve
+
+
+class Solve(Op):
+    elementwise, save_output = True, True  # batch dims of A and B broadcast
+    torch_name = "LinalgSolveExBackward0"
+
+    def forward(self, A, B, vector):
+        self.vector = vector
+        try:
+            if vector:
+                return np.linalg.solve(A, B[..., None])[..., 0]
+            return np.linalg.solve(A, B)
+        except np.linalg.LinAlgError:
+            raise LinAlgError(
+                "torch.linalg.solve: The solver failed because the input matrix is singular."
+            ) from None
+
+    def backward(self, g):
+        A, _ = self.inputs
+        gB = Solve.apply(A.mT, g, vector=self.vector)
+        if not self.needs(0):
+            return None, gB
+        X = self.output
+        gA = -(gB.unsqueeze(-1) * X.unsqueeze(-2)) if self.vector else -(gB @ X.mT)
+        return gA, gB if self.needs(1) else None
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """X with ``A X = B`` (``X A = B`` if not ``left``); B a (batch of) vector(s) or matrices."""
+    _square("solve", A)
+    a, b = A._data, B._data
+    if a.dtype != b.dtype:
+        raise RuntimeError(
+            "linalg.solve: Expected A and B to have the same dtype, but found A of type "
+            f"{_SHORT.get(a.dtype.name)} and B of type {_SHORT.get(b.dtype.name)} instead"
+        )
+    if not left:
+        return solve(A.mT, B.mT).mT
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    rows, cols = (b.shape[-1], 1) if vector else b.shape[-2:] if b.ndim > 1 else (b.shape[0], 1)
+    if rows != a.shape[-1] or b.ndim == 0:
+        raise RuntimeError(
+            "linalg.solve: Incompatible shapes of A and B for the equation AX = B "
+            f"({a.shape[-2]}x{a.shape[-1]} and {rows}x{cols})"
+        )
+    ba, bb = a.shape[:-2], b.shape[:-1] if vector else b.shape[:-2]
+    for i in range(1, min(len(ba), len(bb)) + 1):
+        if ba[-i] != bb[-i] and 1 not in (ba[-i], bb[-i]):
+            raise RuntimeError(
+                f"The size of tensor a ({bb[-i]}) must match the size of tensor b ({ba[-i]}) at "
+                f"non-singleton dimension {max(len(ba), len(bb)) - i}"
+            )
+    return Solve.apply(A, B, vector=vector)
+
+
+# --------------------------------------------------------------------------- norms
+
+
+def _float_input(name: str, x: Tensor, dtype: Any) -> Tensor:
+    if dtype is not None:
+        x = x.to(dtype)
+    if x._data.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"linalg.{name}: Expected a floating point or complex tensor as input. "
+            f"Got {_SHORT.get(x._data.dtype.name, x._data.dtype.name)}"
+        )
+    return x
+
+
+def vector_norm(
+    x: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
+) -> Tensor:
+    """The ``ord``-norm of ``x`` as a vector over ``dim`` (all if None)."""
+    from chainrule.ops.reduce.stats import Norm
+    from chainrule.ops.reduce.sums import axes_of
+
+    x = _float_input("vector_norm", x, dtype)
+    return Norm.apply(x, axes=axes_of(dim, x._data.ndim), keepdim=keepdim, p=float(ord))
+
+
+def matrix_norm(
+    A: Tensor, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = False, *, dtype: Any = None
+) -> Tensor:
+    """'fro', 1, -1, inf or -inf norm of the matrices in the ``dim`` planes of ``A``."""
+    from chainrule.ops.reduce.extrema import amax, amin
+
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    A = _float_input("matrix_norm", A, dtype)
+    n = A._data.ndim
+    d0, d1 = wrap_dim(dim[0], n), wrap_dim(dim[1], n)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
+    if ord == "fro":
+        return vector_norm(A, 2, (d0, d1), keepdim)
+    if ord in ("nuc", 2, -2):
+        raise NotImplementedError(
+            f"chainrule: linalg.matrix_norm(ord={ord!r}) needs singular values, which are not "
+            "supported"
+        )
+    if ord not in (1, -1, math.inf, -math.inf):
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if abs(ord) == math.inf:
+        d0, d1 = d1, d0
+    s = A.abs().sum(d0, keepdim=keepdim)
+    d1 = d1 - 1 if not keepdim and d1 > d0 else d1
+    return (amax if ord > 0 else amin)(s, d1, keepdim)
+
+
+def norm(
+    A: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
+) -> Tensor:
+    """torch.linalg.norm: a vector norm over one dim (or all), a matrix norm over two."""
+    if dim is not None:
+        dim = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+        if len(dim) not in (1, 2):
+            raise RuntimeError(
+                f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dim)}"
+            )
+    if isinstance(ord, str):
+        return matrix_norm(A, ord, (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+    if ord is None:
+        return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+    if dim is None:
+        if A._data.ndim not in (1, 2):
+            raise RuntimeError(
+                "linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. "
+                f"Got {A._data.ndim}D."
+            )
+        dim = tuple(range(A._data.ndim))
+    if len(dim) == 1:
+        return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+    return matrix_norm(A, ord, dim, keepdim, dtype=dtype)
+
+
+_ = (dtypes, _make)
+
+TENSOR_METHODS: dict = {"inverse": inverse, "det": det, "slogdet": slogdet, "logdet": logdet}

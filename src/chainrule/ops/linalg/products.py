@@ -1,0 +1,328 @@
+"""Products: matmul (``@``), mm, bmm, mv, dot, outer, einsum, trace and diagonal.
+
+``matmul`` is one primitive for every shape case: the forward is a single ``np.matmul``
+and each input's gradient is a single matmul (or a broadcast product for vector cases);
+gradients over broadcast batch dims are summed back by the op base (``elementwise``).
+Its grad_fn is named as torch's would be for that shape case (MmBackward0, DotBackward0 ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor
+from chainrule.ops.op import Op, wrap_dim
+
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "einsum", "trace", "diagonal"]
+
+_SHORT = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+          "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+          "bool": "Bool"}  # fmt: skip
+_C_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+           "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+           "bool": "bool"}  # fmt: skip
+
+
+class Matmul(Op):
+    """``a @ b`` with NumPy's (= torch's) shape rules."""
+
+    elementwise = True  # gradients summed back over broadcast batch dims
+
+    def forward(self, a, b):
+        self.na, self.nb = a.ndim, b.ndim
+        return np.matmul(a, b)
+
+    def name(self):
+        na, nb = self.na, self.nb
+        if na <= 2 and nb <= 2:
+            return {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4",
+                    (2, 2): "MmBackward0"}[(na, nb)]  # fmt: skip
+        return "CloneBackward0" if na == 2 else "UnsafeViewBackward0"
+
+    def backward(self, g):
+        a, b = self.inputs
+        na, nb = self.na, self.nb
+        ga = gb = None
+        if nb == 1:
+            if na == 1:  # dot: g is 0-d
+                return g * b if self.needs(0) else None, g * a if self.needs(1) else None
+            if self.needs(0):  # (..., m, k) @ (k,): the outer product g ⊗ b
+                ga = g.unsqueeze(-1) * b
+            if self.needs(1):
+                k = b._data.shape[0]
+                gb = a.mT @ g if na == 2 else a.reshape(-1, k).mT @ g.reshape(-1)
+            return ga, gb
+        if na == 1:  # (k,) @ (..., k, n)
+            if self.needs(0):
+                ga = b @ g if nb == 2 else (b @ g.unsqueeze(-1)).squeeze(-1)
+            if self.needs(1):
+                gb = a.unsqueeze(-1) * g.unsqueeze(-2)
+            return ga, gb
+        if self.needs(0):
+            ga = g @ b.mT
+        if self.needs(1):
+            if nb == 2 and na > 2:  # fold the batch into rows: one mm, no batch-sum
+                k, n = b._data.shape
+                gb = a.reshape(-1, k).mT @ g.reshape(-1, n)
+            else:
+                gb = a.mT @ g
+        return ga, gb
+
+
+class Bmm(Matmul):
+    torch_name = "BmmBackward0"
+
+    def name(self):
+        return "BmmBackward0"
+
+
+def _check_dtypes(a: Tensor, b: Tensor) -> None:
+    if a._data.dtype != b._data.dtype:
+        x, y = a._data.dtype.name, b._data.dtype.name
+        if a._data.ndim == 1 and b._data.ndim == 1:
+            raise RuntimeError(
+                "dot : expected both vectors to have same dtype, but found "
+                f"{_SHORT.get(x, x)} and {_SHORT.get(y, y)}"
+            )
+        if a._data.ndim == 2 and b._data.ndim == 1:
+            raise RuntimeError(
+                "addmv input tensors must have the same dtype, but got "
+                f"{_SHORT.get(y, y)}, {_SHORT.get(x, x)}, and {_SHORT.get(y, y)}"
+            )
+        raise RuntimeError(
+            "expected m1 and m2 to have the same dtype, but got: "
+            f"{_C_NAME.get(x, x)} != {_C_NAME.get(y, y)}"
+        )
+
+
+def _mm_error(s1: tuple, s2: tuple) -> RuntimeError:
+    return RuntimeError(
+        f"mat1 and mat2 shapes cannot be multiplied ({s1[0]}x{s1[1]} and {s2[0]}x{s2[1]})"
+    )
+
+
+def _mv_error(s1: tuple, n: int) -> RuntimeError:
+    return RuntimeError(f"size mismatch, got input ({s1[0]}), mat ({s1[0]}x{s1[1]}), vec ({n})")
+
+
+def _dot_error(n1: int, n2: int) -> RuntimeError:
+    return RuntimeError(
+        f"inconsistent tensor size, expected tensor [{n1}] and src [{n2}] to have the same "
+        f"number of elements, but got {n1} and {n2} elements respectively"
+    )
+
+
+def _folds(a: np.ndarray, b: np.ndarray, requires_grad: bool) -> bool:
+    """torch's ``should_fold``: does matmul fold the larger operand's batch into an mm?"""
+    big, small = (a, b.ndim) if a.ndim >= b.ndim else (np.swapaxes(b, -1, -2), a.ndim)
+    if not (big.ndim >= 3 and small <= 2):
+        return False
+    if requires_grad:
+        return True
+    if a.ndim == 2:
+        return False
+    if big.size == 0:
+        return True
+    st, sh = big.strides, big.shape
+    return all(st[i] == st[i + 1] * sh[i + 1] for i in range(big.ndim - 2))
+
+
+def _matmul_error(a: Tensor, b: Tensor) -> RuntimeError:
+    """The message torch gives for incompatible matmul shapes (it depends on torch's path)."""
+    x, y = a._data, b._data
+    na, nb = x.ndim, y.ndim
+    if na == 1 and nb == 1:
+        return _dot_error(x.shape[0], y.shape[0])
+    if na == 2 and nb == 1:
+        return _mv_error(x.shape, y.shape[0])
+    if na == 1 and nb == 2:
+        return _mm_error((1, x.shape[0]), y.shape)
+    if na == 2 and nb == 2:
+        return _mm_error(x.shape, y.shape)
+    if _folds(x, y, a._requires_grad or b._requires_grad):
+        if nb > na:  # torch computes (b.mT @ a.mT).mT
+            t1, t2 = np.swapaxes(y, -1, -2), x.T if na == 2 else x
+        else:
+            t1, t2 = x, y
+        rows = int(np.prod(t1.shape[:-1]))
+        if t2.ndim == 2:
+            return _mm_error((rows, t1.shape[-1]), t2.shape)
+        return _mv_error((rows, t1.shape[-1]), t2.shape[0])
+    m1 = x.shape[-1]
+    m2 = y.shape[-2] if nb > 1 else y.shape[0]
+    batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])  # torch's error if incompatible
+    n = int(np.prod(batch))
+    return RuntimeError(
+        f"Expected size for first two dimensions of batch2 tensor to be: [{n}, {m1}] "
+        f"but got: [{n}, {m2}]."
+    )
+
+
+def _batch_broadcast_error(a: Tensor, b: Tensor) -> RuntimeError | None:
+    x, y = a._data.shape[:-2], b._data.shape[:-2]
+    for i in range(1, min(len(x), len(y)) + 1):
+        if x[-i] != y[-i] and x[-i] != 1 and y[-i] != 1:
+            d = max(len(x), len(y)) - i
+            return RuntimeError(
+                f"The size of tensor a ({x[-i]}) must match the size of tensor b ({y[-i]}) "
+                f"at non-singleton dimension {d}"
+            )
+    return None
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """Matrix product with broadcasting: dot, mv, mm and batched cases as torch.matmul."""
+    if input._data.dtype != other._data.dtype:
+        _check_dtypes(input, other)
+    try:
+        return Matmul.apply(input, other)
+    except ValueError:
+        if not input._data.ndim or not other._data.ndim:
+            raise RuntimeError(
+                "both arguments to matmul need to be at least 1D, but they are "
+                f"{input._data.ndim}D and {other._data.ndim}D"
+            ) from None
+        err = _batch_broadcast_error(input, other) or _matmul_error(input, other)
+        raise err from None
+
+
+def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
+    return matmul(other, self)
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Product of two matrices."""
+    if input._data.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if mat2._data.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    if input._data.shape[1] != mat2._data.shape[0]:
+        raise _mm_error(input._data.shape, mat2._data.shape)
+    if input._data.dtype != mat2._data.dtype:
+        _check_dtypes(input, mat2)
+    return Matmul.apply(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched product of two 3-d tensors with the same batch size (no broadcasting)."""
+    if input._data.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if mat2._data.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    (b, _, k), (b2, k2, _) = input._data.shape, mat2._data.shape
+    if (b, k) != (b2, k2):
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {k}] "
+            f"but got: [{b2}, {k2}]."
+        )
+    if input._data.dtype != mat2._data.dtype:
+        _check_dtypes(input, mat2)
+    return Bmm.apply(input, mat2)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Matrix-vector product."""
+    if input._data.ndim != 2 or vec._data.ndim != 1:
+        raise RuntimeError(
+            f"vector + matrix @ vector expected, got 1, {input._data.ndim}, {vec._data.ndim}"
+        )
+    if input._data.shape[1] != vec._data.shape[0]:
+        raise _mv_error(input._data.shape, vec._data.shape[0])
+    if input._data.dtype != vec._data.dtype:
+        _check_dtypes(input, vec)
+    return Matmul.apply(input, vec)
+
+
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
+    """Inner product of two 1-d tensors (a 0-d result)."""
+    if input._data.ndim != 1 or tensor._data.ndim != 1:
+        raise RuntimeError(
+            f"1D tensors expected, but got {input._data.ndim}D and {tensor._data.ndim}D tensors"
+        )
+    if input._data.shape != tensor._data.shape:
+        raise _dot_error(input._data.shape[0], tensor._data.shape[0])
+    if input._data.dtype != tensor._data.dtype:
+        _check_dtypes(input, tensor)
+    return Matmul.apply(input, tensor)
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """Outer product of two 1-d tensors (torch's composition: a column times a row)."""
+    for name, v in (("self", input), ("vec2", vec2)):
+        if v._data.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v._data.ndim}-D")
+    return input.reshape(-1, 1) * vec2
+
+
+# --------------------------------------------------------------------------- trace, diagonal
+
+
+class Trace(Op):
+    save_inputs = False
+
+    def forward(self, x):
+        self.shape = x.shape
+        return np.trace(x, dtype=np.int64 if x.dtype.kind in "iub" else None)
+
+    def backward(self, g):
+        from chainrule.creation import eye
+
+        n, m = self.shape
+        return g * eye(n, m, dtype=g.dtype)
+
+
+def trace(input: Tensor) -> Tensor:
+    """Sum of the main diagonal of a matrix."""
+    if input._data.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
+    return Trace.apply(input)
+
+
+class Diagonal(Op):
+    """A view of the diagonal (``offset``) of the plane ``dim1, dim2``, moved last."""
+
+    save_inputs = False
+
+    def forward(self, x, offset, d1, d2):
+        self.shape, self.offset, self.d1, self.d2 = x.shape, offset, d1, d2
+        return np.diagonal(x, offset, d1, d2)
+
+    def backward(self, g):
+        return DiagonalAdjoint.apply(g, shape=self.shape, offset=self.offset, d1=self.d1, d2=self.d2)
+
+
+class DiagonalAdjoint(Op):
+    """The gradient of ``diagonal``: zeros with the diagonal filled in."""
+
+    save_inputs = False
+    torch_name = "DiagonalBackwardBackward0"
+
+    def forward(self, g, shape, offset, d1, d2):
+        self.offset, self.d1, self.d2 = offset, d1, d2
+        out = np.zeros(shape, g.dtype)
+        d = np.diagonal(out, offset, d1, d2)
+        d.flags.writeable = True
+        d[...] = g
+        return out
+
+    def backward(self, gg):
+        return Diagonal.apply(gg, offset=self.offset, d1=self.d1, d2=self.d2)
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal ``offset`` (above the main one if positive) of the ``dim1, dim2`` planes."""
+    n = input._data.ndim
+    d1, d2 = wrap_dim(dim1, n), wrap_dim(dim2, n)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return Diagonal.apply(input, offset=int(offset), d1=d1, d2=d2)
+
+
+from chainrule.ops.linalg.einsum import einsum  # noqa: E402
+
+TENSOR_METHODS: dict = {
+    name: globals()[name] for name in ["matmul", "mm", "bmm", "mv", "dot", "outer", "trace", "diagonal"]
+}
+TENSOR_METHODS.update({"__matmul__": matmul, "__rmatmul__": _rmatmul})
