@@ -1,0 +1,9 @@
+"""``nn.utils``: gradient clipping and flattening parameters to one vector."""
+
+from __future__ import annotations
+
+from chainrule.nn.utils import clip_grad, convert_parameters
+from chainrule.nn.utils.clip_grad import *  # noqa: F403
+from chainrule.nn.utils.convert_parameters import *  # noqa: F403
+
+__all__ = [*clip_grad.__all__, *convert_parameters.__all__]
