@@ -1,0 +1,252 @@
+"""Optimizer trajectories against torch: 50 steps of every optimizer and option combination on
+the same parameters (0-d to 3-d) fed the same gradients; state_dict parity and round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+
+torch.set_num_threads(1)
+
+SHAPES = [(), (3,), (2, 3), (4, 1, 2)]
+STEPS = 50
+TOL = {"float64": dict(rtol=1e-12, atol=1e-14), "float32": dict(rtol=2e-5, atol=2e-6)}
+
+# (optimizer, constructor kwargs, per-group overrides or None for a single group)
+CASES = [
+    ("SGD", dict(lr=0.1), None),
+    ("SGD", dict(lr=0.05, momentum=0.9), None),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.5), None),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True), None),
+    ("SGD", dict(lr=0.1, weight_decay=0.1), None),
+    ("SGD", dict(lr=0.1, maximize=True), None),
+    ("SGD", dict(lr=0.05, momentum=0.8, weight_decay=0.05, nesterov=True, maximize=True), None),
+    ("SGD", dict(lr=0.1), [dict(lr=0.01, momentum=0.9), dict(weight_decay=0.2)]),
+    ("Adam", dict(lr=0.01), None),
+    ("Adam", dict(lr=0.01, amsgrad=True), None),
+    ("Adam", dict(lr=0.01, weight_decay=0.1), None),
+    ("Adam", dict(lr=0.01, maximize=True), None),
+    ("Adam", dict(lr=0.02, betas=(0.3, 0.8), eps=1e-3), None),  # lerp weight >= 0.5
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.05, maximize=True), None),
+    ("Adam", dict(lr=0.01), [dict(lr=0.1, amsgrad=True), dict(betas=(0.5, 0.9))]),
+    ("AdamW", dict(lr=0.01), None),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True), None),
+    ("AdamW", dict(lr=0.01, maximize=True), None),
+    ("AdamW", dict(lr=0.01), [dict(weight_decay=0.0), dict(lr=0.05, weight_decay=0.3)]),
+    ("RMSprop", dict(lr=0.01), None),
+    ("RMSprop", dict(lr=0.01, centered=True), None),
+    ("RMSprop", dict(lr=0.01, momentum=0.9), None),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1), None),
+    ("RMSprop", dict(lr=0.01, alpha=0.3, centered=True), None),  # lerp weight >= 0.5
+    ("RMSprop", dict(lr=0.01, maximize=True, eps=1e-4), None),
+    ("RMSprop", dict(lr=0.01), [dict(momentum=0.9, centered=True), dict(lr=0.001)]),
+    ("Adagrad", dict(lr=0.1), None),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05), None),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.5), None),
+    ("Adagrad", dict(lr=0.1, maximize=True, eps=1e-3), None),
+    ("Adagrad", dict(lr=0.1), [dict(lr=0.5, lr_decay=0.1), dict(weight_decay=0.3)]),
+]
+
+
+def case_id(case) -> str:
+    name, kwargs, groups = case
+    opts = ",".join(f"{k}={v}" for k, v in kwargs.items())
+    return f"{name}({opts})" + ("+groups" if groups else "")
+
+
+def make_params(dtype: str, seed: int = 0):
+    """The same initial parameters in both libraries (shapes 0-d to 3-d)."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    ours = [cr.tensor(a.copy(), requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    return ours, theirs
+
+
+def grouped(params, groups):
+    """One group of all parameters, or the first two and the rest with per-group options."""
+    if groups is None:
+        return params
+    return [dict(params=params[:2], **groups[0]), dict(params=params[2:], **groups[1])]
+
+
+def build(case, dtype: str, seed: int = 0):
+    name, kwargs, groups = case
+    ours, theirs = make_params(dtype, seed)
+    opt = getattr(cr.optim, name)(grouped(ours, groups), **kwargs)
+    ref = getattr(torch.optim, name)(grouped(theirs, groups), **kwargs)
+    return ours, theirs, opt, ref
+
+
+def feed(ours, theirs, step: int, dtype: str) -> None:
+    """The same gradients to both (drawn from a generator seeded by the step number); the last
+    parameter gets none every 7th step, so it is skipped."""
+    rng = np.random.default_rng((1, step))
+    for i, (p, q) in enumerate(zip(ours, theirs)):
+        if i == len(ours) - 1 and step % 7 == 3:
+            p.grad = q.grad = None
+            continue
+        g = rng.standard_normal(p.shape).astype(dtype)
+        p.grad = cr.tensor(g.copy())
+        q.grad = torch.tensor(g.copy())
+
+
+def run(ours, theirs, opt, ref, steps: int, dtype: str, start: int = 0):
+    for step in range(start, start + steps):
+        feed(ours, theirs, step, dtype)
+        opt.step()
+        ref.step()
+        assert_params_close(ours, theirs, dtype, step)
+
+
+def assert_params_close(ours, theirs, dtype: str, step: int | str = "") -> None:
+    for i, (p, q) in enumerate(zip(ours, theirs)):
+        assert p.dtype == getattr(cr, dtype) and p.shape == tuple(q.shape)
+        np.testing.assert_allclose(
+            p.detach().numpy(), q.detach().numpy(), **TOL[dtype], err_msg=f"param {i}, step {step}"
+        )
+
+
+def assert_state_close(sd, ref_sd, dtype: str) -> None:
+    """state_dict parity: the same groups, the same state keys, close state values."""
+    assert sd["param_groups"] == ref_sd["param_groups"]
+    assert sd["state"].keys() == ref_sd["state"].keys()
+    for idx, state in sd["state"].items():
+        ref_state = ref_sd["state"][idx]
+        assert list(state) == list(ref_state), idx
+        for key, value in state.items():
+            ref_value = ref_state[key]
+            assert isinstance(value, cr.Tensor), key
+            assert value.dtype == getattr(cr, str(ref_value.dtype).split(".")[1]), key
+            assert value.shape == tuple(ref_value.shape), key
+            np.testing.assert_allclose(value.numpy(), ref_value.numpy(), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_trajectory(case, dtype):
+    ours, theirs, opt, ref = build(case, dtype)
+    run(ours, theirs, opt, ref, STEPS, dtype)
+    assert_state_close(opt.state_dict(), ref.state_dict(), dtype)
+
+
+def _copy_state_dict(sd, convert):
+    """A state_dict with fresh copies of its tensors (what saving and loading produces)."""
+    return {
+        "state": {i: {k: convert(v) for k, v in s.items()} for i, s in sd["state"].items()},
+        "param_groups": [dict(g) for g in sd["param_groups"]],
+    }
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_state_dict_round_trip_continues_the_trajectory(case):
+    dtype = "float64"
+    ours, theirs, opt, ref = build(case, dtype)
+    run(ours, theirs, opt, ref, STEPS // 2, dtype)
+
+    # a fresh chainrule optimizer on copies of the parameters, loaded from our state_dict
+    saved = _copy_state_dict(opt.state_dict(), lambda t: cr.tensor(t.numpy().copy()))
+    resumed = [cr.tensor(p.detach().numpy().copy(), requires_grad=True) for p in ours]
+    opt2 = getattr(cr.optim, case[0])(grouped(resumed, case[2]), **case[1])
+    opt2.load_state_dict(saved)
+    assert_state_close(opt2.state_dict(), ref.state_dict(), dtype)
+    run(resumed, theirs, opt2, ref, STEPS - STEPS // 2, dtype, start=STEPS // 2)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_loading_torchs_state_dict_continues_torchs_trajectory(case):
+    dtype = "float64"
+    ours, theirs, opt, ref = build(case, dtype)
+    for step in range(STEPS // 2):  # torch alone first
+        feed(ours, theirs, step, dtype)
+        ref.step()
+    # then chainrule takes over from torch's parameters and optimizer state
+    taken = [cr.tensor(q.detach().numpy().copy(), requires_grad=True) for q in theirs]
+    opt2 = getattr(cr.optim, case[0])(grouped(taken, case[2]), **case[1])
+    opt2.load_state_dict(_copy_state_dict(ref.state_dict(), lambda t: cr.tensor(t.numpy())))
+    run(taken, theirs, opt2, ref, STEPS - STEPS // 2, dtype, start=STEPS // 2)
+    assert_state_close(opt2.state_dict(), ref.state_dict(), dtype)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_gradients_from_a_loss_and_closure(name):
+    """Gradients computed by each library's own backward through a small loss; step(closure)
+    re-evaluates the loss with grad mode on and returns it."""
+    kwargs = dict(lr=0.05, momentum=0.9) if name in ("SGD", "RMSprop") else dict(lr=0.05)
+    ours, theirs = make_params("float64")
+    rng = np.random.default_rng(2)
+    targets = [rng.standard_normal(s) for s in SHAPES]
+
+    def closure_for(lib, params, opt):
+        def closure():
+            opt.zero_grad()
+            loss = sum(
+                ((p - lib.tensor(t)) ** 2 * (i + 1)).sum()
+                for i, (p, t) in enumerate(zip(params, targets))
+            )
+            loss.backward()
+            return loss
+
+        return closure
+
+    opt = getattr(cr.optim, name)(ours, **kwargs)
+    ref = getattr(torch.optim, name)(theirs, **kwargs)
+    with cr.no_grad(), torch.no_grad():  # the closure turns grad mode back on
+        for _ in range(STEPS):
+            loss = opt.step(closure_for(cr, ours, opt))
+            ref_loss = ref.step(closure_for(torch, theirs, ref))
+            assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-12)
+    assert_params_close(ours, theirs, "float64")
+
+
+def test_params_are_updated_in_place_and_stay_leaves():
+    p = cr.tensor([1.0, 2.0], requires_grad=True)
+    data = p._data
+    p.grad = cr.tensor([0.5, -0.5])
+    cr.optim.SGD([p], lr=1.0, momentum=0.9).step()
+    assert p._data is data and p.is_leaf and p.requires_grad and p.grad_fn is None
+    assert p.tolist() == [0.5, 2.5]
+
+
+def test_a_parameter_without_grad_gets_no_state():
+    p, q = cr.tensor([1.0], requires_grad=True), cr.tensor([2.0], requires_grad=True)
+    p.grad = cr.tensor([1.0])
+    opt = cr.optim.Adam([p, q])
+    opt.step()
+    assert q.tolist() == [2.0] and q not in opt.state and p in opt.state
+    assert opt.state_dict()["state"].keys() == {0}
+
+
+def test_sgd_momentum_buffer_starts_as_a_copy_of_the_first_gradient():
+    p = cr.tensor([1.0, 2.0], requires_grad=True)
+    p.grad = cr.tensor([3.0, 4.0])
+    opt = cr.optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.5)
+    opt.step()
+    buf = opt.state[p]["momentum_buffer"]
+    assert buf.tolist() == [3.0, 4.0]
+    p.grad._data[:] = 0  # the buffer does not alias the gradient
+    assert buf.tolist() == [3.0, 4.0]
+
+
+def test_adagrad_state_exists_before_the_first_step():
+    p = cr.tensor([[1.0, 2.0]], requires_grad=True)
+    t = torch.tensor([[1.0, 2.0]], requires_grad=True)
+    sd = cr.optim.Adagrad([p], initial_accumulator_value=0.25).state_dict()
+    ref = torch.optim.Adagrad([t], initial_accumulator_value=0.25).state_dict()
+    assert_state_close(sd, ref, "float32")
+
+
+def test_load_state_dict_casts_floating_state_to_the_parameter_dtype_but_not_step():
+    p64 = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    p64.grad = cr.tensor([1.0, 1.0], dtype=cr.float64)
+    opt = cr.optim.Adam([p64])
+    opt.step()
+    p32 = cr.tensor([1.0, 2.0], requires_grad=True)
+    opt32 = cr.optim.Adam([p32])
+    opt32.load_state_dict(opt.state_dict())
+    state = opt32.state[p32]
+    assert state["exp_avg"].dtype == cr.float32 and state["exp_avg_sq"].dtype == cr.float32
+    assert state["step"] is opt.state[p64]["step"]  # `step` is kept as it is, as in torch
