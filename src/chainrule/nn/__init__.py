@@ -15,7 +15,7 @@ from chainrule.nn.parameter import Parameter
 __all__ = ["Module", "Parameter", "init", "utils"]
 
 # submodules whose __all__ is re-exported here, in order; one not written yet is skipped
-_SUBMODULES = ["container"]
+_SUBMODULES = ["container", "parameter_container"]
 
 for _name in _SUBMODULES:
     try:

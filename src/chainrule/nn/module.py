@@ -1,19 +1,21 @@
-"""``Module``: registration of parameters, buffers and submodules, traversal, state dicts, hooks."""
+"""``Module``: registering parameters, buffers and submodules, traversal, modes and printing.
+
+State dicts and dtype casts live in ``module_state.py``, hooks and ``__call__`` in
+``module_hooks.py`` (mixins of ``Module``).
+"""
 
 from __future__ import annotations
 
-import itertools
-from collections import OrderedDict, namedtuple
-from collections.abc import Callable, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from chainrule import dtypes
-from chainrule._tensor import Tensor, _make
-from chainrule.graph import no_grad
+from chainrule._tensor import Tensor
+from chainrule.nn.module_hooks import ModuleHooks
+from chainrule.nn.module_state import ModuleState
 from chainrule.nn.parameter import Parameter
-from chainrule.utils.hooks import RemovableHandle
 
 __all__ = ["Module"]
 
@@ -37,17 +39,6 @@ def typename(obj: Any) -> str:
     return qualname if module in ("", "builtins") else f"{module}.{qualname}"
 
 
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-    __str__ = __repr__
-
-
 def _addindent(s: str, n: int) -> str:
     lines = s.split("\n")
     if len(lines) == 1:
@@ -62,7 +53,7 @@ def _forward_unimplemented(self: Module, *input: Any) -> Any:
     )
 
 
-class Module:
+class Module(ModuleState, ModuleHooks):
     """Base class of all neural network modules: subclass it and define ``forward``."""
 
     training: bool
@@ -383,274 +374,6 @@ class Module:
             module.apply(fn)
         fn(self)
         return self
-
-    # ------------------------------------------------------------------ dtype conversion
-
-    def _apply(self, fn: Callable[[Tensor], Tensor]) -> Module:
-        """Convert every parameter in place (same Parameter objects) and replace buffers."""
-        for module in self.children():
-            module._apply(fn)
-        with no_grad():
-            for param in self._parameters.values():
-                if param is None:
-                    continue
-                param._data = fn(param)._data
-                g = getattr(param, "_grad", None)
-                if g is not None:
-                    g._data = fn(g)._data
-            for key, buf in self._buffers.items():
-                if buf is not None:
-                    self._buffers[key] = fn(buf)
-        return self
-
-    def to(self, *args: Any, **kwargs: Any) -> Module:
-        """``to(dtype)``, ``to(tensor)``, ``to('cpu')``: casts floating-point state only."""
-        dt = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() received an invalid combination of arguments: {kwargs}")
-        for a in args:
-            if isinstance(a, dtypes.dtype):
-                dt = a
-            elif isinstance(a, Tensor):
-                dt = a.dtype
-            elif isinstance(a, bool):  # non_blocking given positionally
-                continue
-            else:
-                device = a
-        if device is not None and str(device) != "cpu":
-            raise RuntimeError(
-                f"chainrule runs on the CPU only; cannot move a module to {device!r}"
-            )
-        if dt is None:
-            return self
-        if not (dt.is_floating_point or dt.is_complex):
-            raise TypeError(
-                "nn.Module.to only accepts floating point or complex dtypes, but got desired "
-                f"dtype={dt}"
-            )
-
-        def convert(t: Tensor) -> Tensor:
-            if t.is_floating_point() or t.is_complex():
-                return _make(t._data.astype(dt.np, copy=False))
-            return t
-
-        return self._apply(convert)
-
-    def _cast_float(self, dt: dtypes.dtype) -> Module:
-        return self._apply(lambda t: _make(t._data.astype(dt.np)) if t.is_floating_point() else t)
-
-    def float(self) -> Module:
-        return self._cast_float(dtypes.float32)
-
-    def double(self) -> Module:
-        return self._cast_float(dtypes.float64)
-
-    def half(self) -> Module:
-        return self._cast_float(dtypes.float16)
-
-    def type(self, dst_type: dtypes.dtype) -> Module:
-        return self._apply(lambda t: _make(t._data.astype(dst_type.np)))
-
-    def cpu(self) -> Module:
-        return self
-
-    # ------------------------------------------------------------------ state dict
-
-    def state_dict(
-        self, *, destination: Any = None, prefix: str = "", keep_vars: bool = False
-    ) -> dict[str, Tensor]:
-        """Parameters and persistent buffers by dotted name (detached unless ``keep_vars``)."""
-        if destination is None:
-            destination = OrderedDict()
-        for name, param in self._parameters.items():
-            if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
-        for name, buf in self._buffers.items():
-            if buf is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buf if keep_vars else buf.detach()
-        for name, module in self._modules.items():
-            if module is not None:
-                module.state_dict(
-                    destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
-                )
-        return destination
-
-    def _load_from_state_dict(
-        self,
-        state_dict: Mapping[str, Any],
-        prefix: str,
-        assign: bool,
-        missing_keys: list[str],
-        unexpected_keys: list[str],
-        error_msgs: list[str],
-    ) -> None:
-        persistent = {
-            k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
-        }
-        local_state = {
-            k: v
-            for k, v in itertools.chain(self._parameters.items(), persistent.items())
-            if v is not None
-        }
-        for name, param in local_state.items():
-            key = prefix + name
-            if key not in state_dict:
-                missing_keys.append(key)
-                continue
-            value = state_dict[key]
-            if not isinstance(value, Tensor):
-                error_msgs.append(
-                    f'While copying the parameter named "{key}", expected chainrule.Tensor or '
-                    f"Tensor-like object from checkpoint but received {type(value)}"
-                )
-                continue
-            src = value._data
-            if param._data.ndim == 0 and src.shape == (1,):  # torch's 0.3 -> 0.4 allowance
-                src = src.reshape(())
-            if src.shape != param._data.shape:
-                error_msgs.append(
-                    f"size mismatch for {key}: copying a param with shape {value.shape} from "
-                    f"checkpoint, the shape in current model is {param.shape}."
-                )
-                continue
-            if assign:
-                if isinstance(param, Parameter):
-                    value = Parameter(value, requires_grad=param.requires_grad)
-                setattr(self, name, value)
-            elif param._data.flags.writeable:
-                param._data[...] = src
-            else:
-                param._data = src.astype(param._data.dtype, copy=True)
-        for key in state_dict:
-            if key.startswith(prefix):
-                head = key[len(prefix) :].split(".", 1)
-                if len(head) > 1:
-                    if head[0] not in self._modules:
-                        unexpected_keys.append(key)
-                elif head[0] not in local_state:
-                    unexpected_keys.append(key)
-
-    def load_state_dict(
-        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
-    ) -> _IncompatibleKeys:
-        """Copy values into the existing parameters and buffers (in place, under no_grad)."""
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        missing: list[str] = []
-        unexpected: list[str] = []
-        errors: list[str] = []
-
-        def load(module: Module, local: Mapping[str, Any], prefix: str = "") -> None:
-            module._load_from_state_dict(local, prefix, assign, missing, unexpected, errors)
-            for name, child in module._modules.items():
-                if child is not None:
-                    child_prefix = prefix + name + "."
-                    load(
-                        child,
-                        {k: v for k, v in local.items() if k.startswith(child_prefix)},
-                        child_prefix,
-                    )
-
-        with no_grad():
-            load(self, OrderedDict(state_dict))
-        if strict:
-            if unexpected:
-                keys = ", ".join(f'"{k}"' for k in unexpected)
-                errors.insert(0, f"Unexpected key(s) in state_dict: {keys}. ")
-            if missing:
-                keys = ", ".join(f'"{k}"' for k in missing)
-                errors.insert(0, f"Missing key(s) in state_dict: {keys}. ")
-        if errors:
-            raise RuntimeError(
-                "Error(s) in loading state_dict for {}:\n\t{}".format(
-                    self.__class__.__name__, "\n\t".join(errors)
-                )
-            )
-        return _IncompatibleKeys(missing, unexpected)
-
-    # ------------------------------------------------------------------ hooks and call
-
-    def register_forward_pre_hook(
-        self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
-    ) -> RemovableHandle:
-        """``hook(module, args)`` (or ``(module, args, kwargs)``) runs before ``forward``."""
-        handle = RemovableHandle(
-            self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs
-        )
-        self._forward_pre_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_pre_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
-
-    def register_forward_hook(
-        self,
-        hook: Callable,
-        *,
-        prepend: bool = False,
-        with_kwargs: bool = False,
-        always_call: bool = False,
-    ) -> RemovableHandle:
-        """``hook(module, args, output)`` runs after ``forward``; a non-None result replaces it."""
-        handle = RemovableHandle(
-            self._forward_hooks,
-            extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called],
-        )
-        self._forward_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_hooks_with_kwargs[handle.id] = True
-        if always_call:
-            self._forward_hooks_always_called[handle.id] = True
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self._forward_hooks or self._forward_pre_hooks):
-            return self.forward(*args, **kwargs)
-        return self._call_with_hooks(args, kwargs)
-
-    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        called = set()
-        try:
-            for hook_id, hook in list(self._forward_pre_hooks.items()):
-                if hook_id in self._forward_pre_hooks_with_kwargs:
-                    out = hook(self, args, kwargs)
-                    if out is not None:
-                        if not (isinstance(out, tuple) and len(out) == 2):
-                            raise RuntimeError(
-                                "forward pre-hook must return None or a tuple of "
-                                f"(new_args, new_kwargs), but got {out}."
-                            )
-                        args, kwargs = out
-                else:
-                    out = hook(self, args)
-                    if out is not None:
-                        args = out if isinstance(out, tuple) else (out,)
-            result = self.forward(*args, **kwargs)
-            for hook_id, hook in list(self._forward_hooks.items()):
-                called.add(hook_id)
-                if hook_id in self._forward_hooks_with_kwargs:
-                    out = hook(self, args, kwargs, result)
-                else:
-                    out = hook(self, args, result)
-                if out is not None:
-                    result = out
-            return result
-        except Exception:
-            for hook_id, hook in list(self._forward_hooks.items()):
-                if hook_id in self._forward_hooks_always_called and hook_id not in called:
-                    try:
-                        if hook_id in self._forward_hooks_with_kwargs:
-                            hook(self, args, kwargs, None)
-                        else:
-                            hook(self, args, None)
-                    except Exception:
-                        pass
-            raise
 
     # ------------------------------------------------------------------ printing
 
