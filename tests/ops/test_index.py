@@ -11,6 +11,12 @@ import chainrule as cr
 
 S, M, W = (3, 4), (2, 3, 4), (5, 6, 7, 8)
 
+# torch and chainrule both warn here; test_warnings_match_torch checks ours
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Using a non-tuple sequence:UserWarning"),
+    pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter:UserWarning"),
+]
+
 
 def _x(shape):
     return lambda r: [r.uniform(-2, 2, shape)]
@@ -98,10 +104,15 @@ CASES = [
     _gi("empty-tensor", lambda x, i: x[i], make=_xi(S, lambda r: np.zeros((0,), np.int64))),
     _gi("empty-2d", lambda x, i: x[:, i], make=_xi(S, lambda r: np.zeros((2, 0), np.int64))),
     _gi("int32", lambda x, i: x[i], make=_xi(S, lambda r: np.array([2, 0, 2], np.int32))),
+    _gi("float-list", lambda x: x[[2.9, 0.2, -1.5]]),
     _gi("np-array", lambda x: x[np.array([[1, 2], [0, 0]])]),
     _gi("dup-many-1d", lambda x, i: _sq(x[i]), make=_xi((50,), _ints(-50, 50, (300,)))),
     _gi("dup-many-rows", lambda x, i: _sq(x[i]), make=_xi((20, 3), _ints(0, 20, (100,)))),
-    _gi("dup-many-2idx", lambda x, i, j: _sq(x[i, j]), make=_xi((9, 8), _ints(0, 9, (90,)), _ints(-8, 8, (90,)))),  # fmt: skip
+    _gi(
+        "dup-many-2idx",
+        lambda x, i, j: _sq(x[i, j]),
+        make=_xi((9, 8), _ints(0, 9, (90,)), _ints(-8, 8, (90,))),
+    ),  # fmt: skip
     # mixing: adjacent advanced dims stay in place, separated ones go first (NumPy/torch)
     _gi("adjacent", lambda x: _sq(x[:, [0, 1], [1, 2]]), shape=M),
     _gi("separated", lambda x: _sq(x[[0, 1], :, [1, 3]]), shape=M),
@@ -118,47 +129,215 @@ CASES = [
     # gather / scatter / scatter_add
     Case("gather", lambda m, x, i: _sq(m.gather(x, 1, i)), make=_xi(S, _ints(0, 4, (3, 5)))),
     Case("gather", lambda m, x, i: x.gather(0, i), make=_xi(S, _ints(0, 3, (2, 3))), note="small"),
-    Case("gather", lambda m, x, i: _sq(x.gather(-1, i)), make=_xi(M, _ints(0, 4, (2, 3, 6))), note="neg-dim"),  # fmt: skip
+    Case(
+        "gather",
+        lambda m, x, i: _sq(x.gather(-1, i)),
+        make=_xi(M, _ints(0, 4, (2, 3, 6))),
+        note="neg-dim",
+    ),  # fmt: skip
     Case("gather", lambda m, x, i: x.gather(0, i), make=_xi((), lambda r: np.array(0)), note="0d"),
     Case("gather", lambda m, x, i: x.gather(1, i), make=_xi(S, _ints(0, 4, (0, 2))), note="empty"),
-    Case("gather", lambda m, x, i: x.gather(1, i), make=_xi(S, lambda r: r.integers(0, 4, (3, 2)).astype(np.int32)), note="int32"),  # fmt: skip
-    Case("scatter_add", lambda m, x, i, s: _sq(m.scatter_add(x, 1, i, s)), make=lambda r: [r.uniform(-2, 2, S), r.integers(0, 4, (3, 5)), r.uniform(-2, 2, (3, 5))]),  # fmt: skip
-    Case("scatter_add", lambda m, x, i, s: x.scatter_add(0, i, s), make=lambda r: [r.uniform(-2, 2, S), r.integers(0, 3, (2, 2)), r.uniform(-2, 2, (2, 2))], note="small"),  # fmt: skip
-    Case("scatter_add", lambda m, x, i, s: _sq(x.scatter_add(-1, i, s)), make=lambda r: [r.uniform(-2, 2, (80,)), r.integers(0, 80, (200,)), r.uniform(-2, 2, (200,))], note="dup-many"),  # fmt: skip
-    Case("scatter_add", lambda m, x, i, s: x.scatter_add(0, i, s), make=lambda r: [r.uniform(-2, 2, ()), np.array([0, 0]), r.uniform(-2, 2, (2,))], note="0d"),  # fmt: skip
-    Case("scatter", lambda m, x, i, s: _sq(m.scatter(x, 1, i, s)), make=lambda r: [r.uniform(-2, 2, S), np.array([[0, 2], [3, 1]]), r.uniform(-2, 2, (2, 2))]),  # fmt: skip
-    Case("scatter", lambda m, x, i: _sq(x.scatter(0, i, 1.5)), make=_xi(S, lambda r: np.array([[2, 0, 1, 1]])), note="value"),  # fmt: skip
-    Case("scatter", lambda m, x, i: m.scatter(x, 0, i, value=-1.0), make=_xi(S, lambda r: np.array([[2, 0]])), note="value-kw"),  # fmt: skip
-    Case("scatter", lambda m, x, i, s: m.scatter(x, 1, i, s, reduce="add"), make=lambda r: [r.uniform(-2, 2, S), np.array([[0, 0]]), r.uniform(-2, 2, (1, 2))], grad=False, note="reduce-add"),  # fmt: skip
-    Case("scatter", lambda m, x, i: m.scatter(x, 1, i, 2.0, reduce="multiply"), make=_xi(S, lambda r: np.array([[0, 0]])), grad=False, note="reduce-mul"),  # fmt: skip
+    Case(
+        "gather",
+        lambda m, x, i: x.gather(1, i),
+        make=_xi(S, lambda r: r.integers(0, 4, (3, 2)).astype(np.int32)),
+        note="int32",
+    ),  # fmt: skip
+    Case(
+        "scatter_add",
+        lambda m, x, i, s: _sq(m.scatter_add(x, 1, i, s)),
+        make=lambda r: [r.uniform(-2, 2, S), r.integers(0, 4, (3, 5)), r.uniform(-2, 2, (3, 5))],
+    ),  # fmt: skip
+    Case(
+        "scatter_add",
+        lambda m, x, i, s: x.scatter_add(0, i, s),
+        make=lambda r: [r.uniform(-2, 2, S), r.integers(0, 3, (2, 2)), r.uniform(-2, 2, (2, 2))],
+        note="small",
+    ),  # fmt: skip
+    Case(
+        "scatter_add",
+        lambda m, x, i, s: _sq(x.scatter_add(-1, i, s)),
+        make=lambda r: [
+            r.uniform(-2, 2, (80,)),
+            r.integers(0, 80, (200,)),
+            r.uniform(-2, 2, (200,)),
+        ],
+        note="dup-many",
+    ),  # fmt: skip
+    Case(
+        "scatter_add",
+        lambda m, x, i, s: x.scatter_add(0, i, s),
+        make=lambda r: [r.uniform(-2, 2, ()), np.array([0, 0]), r.uniform(-2, 2, (2,))],
+        note="0d",
+    ),  # fmt: skip
+    Case(
+        "scatter",
+        lambda m, x, i, s: _sq(m.scatter(x, 1, i, s)),
+        make=lambda r: [r.uniform(-2, 2, S), np.array([[0, 2], [3, 1]]), r.uniform(-2, 2, (2, 2))],
+    ),  # fmt: skip
+    Case(
+        "scatter",
+        lambda m, x, i: _sq(x.scatter(0, i, 1.5)),
+        make=_xi(S, lambda r: np.array([[2, 0, 1, 1]])),
+        note="value",
+    ),  # fmt: skip
+    Case(
+        "scatter",
+        lambda m, x, i: m.scatter(x, 0, i, value=-1.0),
+        make=_xi(S, lambda r: np.array([[2, 0]])),
+        note="value-kw",
+    ),  # fmt: skip
+    Case(
+        "scatter",
+        lambda m, x, i, s: m.scatter(x, 1, i, s, reduce="add"),
+        make=lambda r: [r.uniform(-2, 2, S), np.array([[0, 0]]), r.uniform(-2, 2, (1, 2))],
+        grad=False,
+        note="reduce-add",
+    ),  # fmt: skip
+    Case(
+        "scatter",
+        lambda m, x, i: m.scatter(x, 1, i, 2.0, reduce="multiply"),
+        make=_xi(S, lambda r: np.array([[0, 0]])),
+        grad=False,
+        note="reduce-mul",
+    ),  # fmt: skip
     # index_select / index_add
-    Case("index_select", lambda m, x, i: _sq(m.index_select(x, 1, i)), make=_xi(S, lambda r: np.array([0, 3, 3, 1]))),  # fmt: skip
-    Case("index_select", lambda m, x, i: x.index_select(0, i), make=_xi(M, lambda r: np.array(1)), note="0d-index"),  # fmt: skip
-    Case("index_select", lambda m, x, i: _sq(x.index_select(-1, i)), make=_xi(M, lambda r: np.array([2, 2], np.int32)), note="int32"),  # fmt: skip
-    Case("index_select", lambda m, x, i: x.index_select(0, i), make=_xi((), lambda r: np.array([0])), note="0d"),  # fmt: skip
-    Case("index_select", lambda m, x, i: x.index_select(1, i), make=_xi(S, lambda r: np.zeros(0, np.int64)), note="empty"),  # fmt: skip
-    Case("index_add", lambda m, x, i, s: _sq(m.index_add(x, 1, i, s)), make=lambda r: [r.uniform(-2, 2, S), np.array([0, 0, 2]), r.uniform(-2, 2, (3, 3))]),  # fmt: skip
-    Case("index_add", lambda m, x, i, s: _sq(x.index_add(0, i, s, alpha=2.5)), make=lambda r: [r.uniform(-2, 2, M), np.array([1, 1, 0]), r.uniform(-2, 2, (3, 3, 4))], note="alpha"),  # fmt: skip
-    Case("index_add", lambda m, x, i, s: x.index_add(0, i, s), make=lambda r: [r.uniform(-2, 2, ()), np.array(0), r.uniform(-2, 2, ())], note="0d"),  # fmt: skip
+    Case(
+        "index_select",
+        lambda m, x, i: _sq(m.index_select(x, 1, i)),
+        make=_xi(S, lambda r: np.array([0, 3, 3, 1])),
+    ),  # fmt: skip
+    Case(
+        "index_select",
+        lambda m, x, i: x.index_select(0, i),
+        make=_xi(M, lambda r: np.array(1)),
+        note="0d-index",
+    ),  # fmt: skip
+    Case(
+        "index_select",
+        lambda m, x, i: _sq(x.index_select(-1, i)),
+        make=_xi(M, lambda r: np.array([2, 2], np.int32)),
+        note="int32",
+    ),  # fmt: skip
+    Case(
+        "index_select",
+        lambda m, x, i: x.index_select(0, i),
+        make=_xi((), lambda r: np.array([0])),
+        note="0d",
+    ),  # fmt: skip
+    Case(
+        "index_select",
+        lambda m, x, i: x.index_select(1, i),
+        make=_xi(S, lambda r: np.zeros(0, np.int64)),
+        note="empty",
+    ),  # fmt: skip
+    Case(
+        "index_add",
+        lambda m, x, i, s: _sq(m.index_add(x, 1, i, s)),
+        make=lambda r: [r.uniform(-2, 2, S), np.array([0, 0, 2]), r.uniform(-2, 2, (3, 3))],
+    ),  # fmt: skip
+    Case(
+        "index_add",
+        lambda m, x, i, s: _sq(x.index_add(0, i, s, alpha=2.5)),
+        make=lambda r: [r.uniform(-2, 2, M), np.array([1, 1, 0]), r.uniform(-2, 2, (3, 3, 4))],
+        note="alpha",
+    ),  # fmt: skip
+    Case(
+        "index_add",
+        lambda m, x, i, s: x.index_add(0, i, s),
+        make=lambda r: [r.uniform(-2, 2, ()), np.array(0), r.uniform(-2, 2, ())],
+        note="0d",
+    ),  # fmt: skip
     # take / take_along_dim
-    Case("take", lambda m, x, i: _sq(m.take(x, i)), make=_xi(S, lambda r: np.array([[0, 11], [-1, -12], [0, 0]]))),  # fmt: skip
+    Case(
+        "take",
+        lambda m, x, i: _sq(m.take(x, i)),
+        make=_xi(S, lambda r: np.array([[0, 11], [-1, -12], [0, 0]])),
+    ),  # fmt: skip
     Case("take", lambda m, x, i: x.take(i), make=_xi(M, lambda r: np.array(5)), note="0d-index"),
-    Case("take", lambda m, x, i: x.take(i), make=_xi((), lambda r: np.array([0, 0, -1])), note="0d"),  # fmt: skip
-    Case("take_along_dim", lambda m, x, i: _sq(m.take_along_dim(x, i)), make=_xi(S, lambda r: np.array([[0, 11, 5, 5]]))),  # fmt: skip
-    Case("take_along_dim", lambda m, x, i: _sq(m.take_along_dim(x, i, 1)), make=_xi(S, lambda r: np.array([[0, 1, 3, 3]])), note="bcast-index"),  # fmt: skip
-    Case("take_along_dim", lambda m, x, i: m.take_along_dim(x, i, dim=-1), make=_xi((3, 1, 4), lambda r: r.integers(0, 4, (1, 2, 5))), note="bcast-both"),  # fmt: skip
-    Case("take_along_dim", lambda m, x, i: x.take_along_dim(i, 1), make=_xi(S, lambda r: np.array([[5, -1, -5, 9]])), note="wrap"),  # fmt: skip
+    Case(
+        "take", lambda m, x, i: x.take(i), make=_xi((), lambda r: np.array([0, 0, -1])), note="0d"
+    ),  # fmt: skip
+    Case(
+        "take_along_dim",
+        lambda m, x, i: _sq(m.take_along_dim(x, i)),
+        make=_xi(S, lambda r: np.array([[0, 11, 5, 5]])),
+    ),  # fmt: skip
+    Case(
+        "take_along_dim",
+        lambda m, x, i: _sq(m.take_along_dim(x, i, 1)),
+        make=_xi(S, lambda r: np.array([[0, 1, 3, 3]])),
+        note="bcast-index",
+    ),  # fmt: skip
+    Case(
+        "take_along_dim",
+        lambda m, x, i: m.take_along_dim(x, i, dim=-1),
+        make=_xi((3, 1, 4), lambda r: r.integers(0, 4, (1, 2, 5))),
+        note="bcast-both",
+    ),  # fmt: skip
+    Case(
+        "take_along_dim",
+        lambda m, x, i: x.take_along_dim(i, 1),
+        make=_xi(S, lambda r: np.array([[5, -1, -5, 9]])),
+        note="wrap",
+    ),  # fmt: skip
+    Case(
+        "take_along_dim",
+        lambda m, x, i: x.take_along_dim(i),
+        make=_xi(S, lambda r: np.array([[5, 1]], np.int32)),
+        note="int32-flat",
+    ),  # fmt: skip
     # masks
     Case("masked_fill", lambda m, x, k: _sq(m.masked_fill(x, k, 2.5)), make=_xi(S, _mask(S))),
-    Case("masked_fill", lambda m, x, k: x.masked_fill(k, float("-inf")).exp(), make=_xi(S, _mask((4,))), note="bcast-mask"),  # fmt: skip
-    Case("masked_fill", lambda m, x, k: _sq(x.masked_fill(k, 0)), make=_xi((4,), _mask((2, 3, 4))), note="bcast-input"),  # fmt: skip
-    Case("masked_fill", lambda m, x, k, v: _sq(m.masked_fill(x, k, v)), make=lambda r: [r.uniform(-2, 2, S), r.uniform(size=(3, 1)) < 0.5, r.uniform(-2, 2, ())], note="tensor-value"),  # fmt: skip
-    Case("masked_fill", lambda m, x, k: x.masked_fill(k, 1.0), make=_xi((), lambda r: np.array(True)), note="0d"),  # fmt: skip
+    Case(
+        "masked_fill",
+        lambda m, x, k: x.masked_fill(k, float("-inf")).exp(),
+        make=_xi(S, _mask((4,))),
+        note="bcast-mask",
+    ),  # fmt: skip
+    Case(
+        "masked_fill",
+        lambda m, x, k: _sq(x.masked_fill(k, 0)),
+        make=_xi((4,), _mask((2, 3, 4))),
+        note="bcast-input",
+    ),  # fmt: skip
+    Case(
+        "masked_fill",
+        lambda m, x, k, v: _sq(m.masked_fill(x, k, v)),
+        make=lambda r: [r.uniform(-2, 2, S), r.uniform(size=(3, 1)) < 0.5, r.uniform(-2, 2, ())],
+        note="tensor-value",
+    ),  # fmt: skip
+    Case(
+        "masked_fill",
+        lambda m, x, k: x.masked_fill(k, 1.0),
+        make=_xi((), lambda r: np.array(True)),
+        note="0d",
+    ),  # fmt: skip
     Case("masked_select", lambda m, x, k: _sq(m.masked_select(x, k)), make=_xi(S, _mask(S))),
-    Case("masked_select", lambda m, x, k: _sq(x.masked_select(k)), make=_xi(S, _mask((4,))), note="bcast-mask"),  # fmt: skip
-    Case("masked_select", lambda m, x, k: x.masked_select(k), make=_xi((3, 1), _mask((2, 3, 4))), note="bcast-input"),  # fmt: skip
-    Case("masked_select", lambda m, x, k: x.masked_select(k), make=_xi(S, _mask(S, 0.0)), note="empty"),  # fmt: skip
-    Case("masked_select", lambda m, x, k: x.masked_select(k), make=_xi((), lambda r: np.array(True)), note="0d"),  # fmt: skip
+    Case(
+        "masked_select",
+        lambda m, x, k: _sq(x.masked_select(k)),
+        make=_xi(S, _mask((4,))),
+        note="bcast-mask",
+    ),  # fmt: skip
+    Case(
+        "masked_select",
+        lambda m, x, k: x.masked_select(k),
+        make=_xi((3, 1), _mask((2, 3, 4))),
+        note="bcast-input",
+    ),  # fmt: skip
+    Case(
+        "masked_select",
+        lambda m, x, k: x.masked_select(k),
+        make=_xi(S, _mask(S, 0.0)),
+        note="empty",
+    ),  # fmt: skip
+    Case(
+        "masked_select",
+        lambda m, x, k: x.masked_select(k),
+        make=_xi((), lambda r: np.array(True)),
+        note="0d",
+    ),  # fmt: skip
     # index finders (integer results, no gradient)
     Case("nonzero", lambda m, x: m.nonzero(x > 0), [M], grad=False),
     Case("nonzero", lambda m, x: m.nonzero(x > 0, as_tuple=True), [M], grad=False, note="tuple"),
@@ -182,3 +361,271 @@ def test_torch_parity(case, dtype):
 @pytest.mark.parametrize("case", FD_CASES, ids=case_id)
 def test_finite_differences(case):
     check_finite_differences(case)
+
+
+# --------------------------------------------------------------------------- grad_fn names
+
+NAMES = [
+    lambda x: x[0],
+    lambda x: x[0, 1],
+    lambda x: x[0, 1:],
+    lambda x: x[1:, 0],
+    lambda x: x[:],
+    lambda x: x[:, :],
+    lambda x: x[:, 0:100],
+    lambda x: x[:, -4:],
+    lambda x: x[0, :],
+    lambda x: x[...],
+    lambda x: x[()],
+    lambda x: x[None],
+    lambda x: x[:, None],
+    lambda x: x[0, None],
+    lambda x: x[True],
+    lambda x: x[[0, 0]],
+    lambda x: x[0, [0, 0]],
+    lambda x: x[x > 0],
+    lambda x: x.gather(1, torch_or_np([[0, 1]])),
+    lambda x: x.index_select(1, torch_or_np([0, 1])),
+    lambda x: x.take(torch_or_np([0, 1])),
+    lambda x: x.take_along_dim(torch_or_np([[0, 1]]), 1),
+    lambda x: x.masked_select(x > 0),
+    lambda x: x.masked_fill(x > 0, 1.0),
+    lambda x: x.masked_fill(x > 0, x.sum()),
+    lambda x: x.scatter(1, torch_or_np([[0, 1]]), 1.0),
+    lambda x: x.scatter(1, torch_or_np([[0, 1]]), x[:1, :2]),
+    lambda x: x.scatter_add(1, torch_or_np([[0, 1]]), x[:1, :2]),
+    lambda x: x.index_add(1, torch_or_np([0, 1]), x[:, :2]),
+]
+
+
+def torch_or_np(v):
+    return np.array(v)
+
+
+def _lib_index(fn, lib, x):
+    global torch_or_np
+    mk = torch.tensor if lib is torch else cr.tensor
+    old, torch_or_np = torch_or_np, mk
+    try:
+        return fn(x)
+    finally:
+        torch_or_np = old
+
+
+@pytest.mark.parametrize("i", range(len(NAMES)))
+def test_grad_fn_names(i):
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    t = _lib_index(NAMES[i], torch, torch.tensor(a, requires_grad=True))
+    c = _lib_index(NAMES[i], cr, cr.tensor(a, requires_grad=True))
+    assert c.grad_fn.name() == type(t.grad_fn).__name__
+
+
+# --------------------------------------------------------------------------- memory sharing
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x[0],
+        lambda x: x[1, 2],
+        lambda x: x[0, 1, 2],
+        lambda x: x[:, 1:],
+        lambda x: x[::2, ..., 1],
+        lambda x: x[None],
+        lambda x: x[...],
+        lambda x: x[:],
+    ],
+)
+def test_basic_indexing_is_a_view(fn):
+    x = cr.randn(2, 3, 4)
+    y = fn(x)
+    assert np.shares_memory(y.numpy(), x.numpy())
+    assert isinstance(y.numpy(), np.ndarray)
+
+
+@pytest.mark.parametrize(
+    "fn", [lambda x: x[[0, 1]], lambda x: x[x > 0], lambda x: x[:, [0]], lambda x: x[True]]
+)
+def test_advanced_indexing_copies(fn):
+    x = cr.randn(2, 3, 4)
+    assert not np.shares_memory(fn(x).numpy(), x.numpy())
+
+
+def test_duplicate_indices_accumulate():
+    """Worked example: x[[0, 0, 1]] sends twice the upstream gradient to x[0]."""
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[[0, 0, 1]].backward(cr.tensor([1.0, 10.0, 100.0]))
+    assert x.grad.tolist() == [11.0, 100.0, 0.0]
+
+
+def test_iteration_uses_select():
+    x = cr.tensor(np.arange(6.0).reshape(3, 2))
+    assert [r.tolist() for r in x] == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+
+
+def test_third_order_through_index():
+    """d³/dx³ of sum(x[idx]**3) = 6 * count(idx == i), through Index/IndexPutAdd twice."""
+    x = cr.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    (g,) = cr.autograd.grad(x[[0, 0, 2]].pow(3).sum(), x, create_graph=True)
+    (h,) = cr.autograd.grad(g.sum(), x, create_graph=True)
+    (k,) = cr.autograd.grad(h.sum(), x)
+    assert k.tolist() == [12.0, 0.0, 6.0]
+
+
+def test_scatter_add_src_larger_than_index():
+    """torch's backward fails here (gradient of index shape for a larger src); ours pads
+    with zeros, the true derivative: checked by finite differences."""
+    case = Case(
+        "scatter_add",
+        lambda m, x, i, s: m.scatter_add(x, 1, i, s) ** 2,
+        make=lambda r: [r.uniform(-2, 2, S), np.array([[0, 0], [1, 3]]), r.uniform(-2, 2, (3, 4))],
+    )
+    check_finite_differences(case)
+    case.fn = lambda m, x, i, s: m.scatter(x, 1, i, s) ** 2
+    case.make = lambda r: [r.uniform(-2, 2, S), np.array([[0, 2], [1, 3]]), r.uniform(-2, 2, S)]
+    check_finite_differences(case)
+
+
+def test_scatter_reduce_has_no_derivative():
+    x = cr.randn(3, 4, requires_grad=True)
+    with pytest.warns(UserWarning, match="The reduce argument of torch.scatter"):
+        y = cr.scatter(x, 1, cr.tensor([[0, 1]]), x[:1, :2], reduce="add")
+    assert y.grad_fn.name() == "torch::autograd::NotImplemented"
+    with pytest.raises(RuntimeError, match="derivative for aten::scatter is not implemented"):
+        y.sum().backward()
+
+
+def test_warnings_match_torch():
+    x = cr.randn(3, 4)
+    with pytest.warns(UserWarning, match="Using a non-tuple sequence for multidimensional"):
+        assert x[[[0, 1], [1, 2]]].shape == (2,)
+    with pytest.warns(UserWarning, match="indexing with dtype torch.uint8 is now deprecated"):
+        assert x[cr.tensor([1, 0, 1], dtype=cr.uint8)].shape == (2, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x[[0, 1]], x[np.array([[0, 1]])], x[[True, False, True]]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _both(fn, shape=(3, 4)):
+    """The exception torch raises for ``fn(torch, x)`` must be ours, same type and text."""
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as t_err:
+            fn(torch, torch.tensor(a))
+        with pytest.raises(t_err.type, match=None) as c_err:
+            fn(cr, cr.tensor(a))
+    want = str(t_err.value).split("\nException raised from")[0]
+    assert str(c_err.value) == want
+
+
+def L(m, v, dtype=None):  # an index tensor in either library
+    return m.tensor(v) if dtype is None else m.tensor(v, dtype=getattr(m, dtype))
+
+
+ERRORS = [
+    # __getitem__
+    lambda m, x: x[5],
+    lambda m, x: x[-4],
+    lambda m, x: x[:, 4],
+    lambda m, x: x[None, 9],
+    lambda m, x: x[::-1],
+    lambda m, x: x[:, ::-2],
+    lambda m, x: x[::0],
+    lambda m, x: x[0, 0, 0],
+    lambda m, x: x[..., 0, 0, 0],
+    lambda m, x: x[[0, 5]],
+    lambda m, x: x[:, [0, -5]],
+    lambda m, x: x[[0, 1], [0, 9]],
+    lambda m, x: x[L(m, [0.0])],
+    lambda m, x: x[L(m, [0], "int16")],
+    lambda m, x: x[1.5],
+    lambda m, x: x["a"],
+    lambda m, x: x[{}],
+    lambda m, x: x[[True, False]],
+    lambda m, x: x[:, L(m, [True, False, True])],
+    lambda m, x: x[L(m, [[True] * 4] * 2)],
+    lambda m, x: x[[0, 1], [0, 1, 2]],
+    lambda m, x: x[[0, 1], L(m, [True, True, False, True])],
+    lambda m, x: x[L(m, 5)],
+    lambda m, x: x[0][0][0],
+    lambda m, x: x[0][0][:],
+    lambda m, x: x[0][0][[0]],
+    # gather
+    lambda m, x: m.gather(x, 1, L(m, [0, 1])),
+    lambda m, x: m.gather(x, 1, L(m, [[0, 4]])),
+    lambda m, x: m.gather(x, 1, L(m, [[0, -1]])),
+    lambda m, x: m.gather(x, 0, L(m, [[0, 1, 2, 0, 1]])),
+    lambda m, x: m.gather(x, 2, L(m, [[0]])),
+    lambda m, x: m.gather(x, 1, L(m, [[0]], "int16")),
+    lambda m, x: m.gather(x, 1, L(m, [[0.0]])),
+    # scatter / scatter_add
+    lambda m, x: m.scatter_add(x, 1, L(m, [[0, 0]]), m.ones(1, 1)),
+    lambda m, x: m.scatter_add(x, 1, L(m, [[0, 5]]), m.ones(1, 2)),
+    lambda m, x: m.scatter_add(x, 1, L(m, [[0, 0]]), m.ones(1, 2, dtype=m.float64)),
+    lambda m, x: m.scatter_add(x, 1, L(m, [0, 0]), m.ones(1, 2)),
+    lambda m, x: m.scatter_add(x, 1, L(m, [[0]], "int16"), m.ones(1, 2)),
+    lambda m, x: m.scatter_add(x, 0, L(m, [[0] * 5]), m.ones(4, 5)),
+    lambda m, x: m.scatter(x, 1, L(m, [[0, 1]]), m.tensor(2.0)),
+    lambda m, x: m.scatter(x, 1, m.zeros(4, 1, dtype=m.long), 2.0),
+    lambda m, x: m.scatter(x, 1, L(m, [[-1]]), 2.0),
+    lambda m, x: m.scatter(x, 1, L(m, [[4]]), m.ones(1, 1)),
+    lambda m, x: m.scatter(x, 1, L(m, [[0, 1]]), m.ones(1, 2), reduce="foo"),
+    lambda m, x: m.scatter(x, 1, L(m, [[0.0]]), m.ones(1, 2)),
+    # index_select / index_add
+    lambda m, x: m.index_select(x, 1, L(m, [[0]])),
+    lambda m, x: m.index_select(x, 1, L(m, [0.0])),
+    lambda m, x: m.index_select(x, 1, L(m, [0], "int16")),
+    lambda m, x: m.index_select(x, 1, L(m, [4])),
+    lambda m, x: m.index_select(x, 1, L(m, [-1])),
+    lambda m, x: m.index_select(x, 2, L(m, [0])),
+    lambda m, x: m.index_select(m.tensor(3.0), 0, L(m, [0, 0])),
+    lambda m, x: m.index_add(x, 1, L(m, [0, 0]), m.ones(3, 3)),
+    lambda m, x: m.index_add(x, 1, L(m, [0, 5]), m.ones(3, 2)),
+    lambda m, x: m.index_add(x, 1, L(m, [0, -1]), m.ones(3, 2)),
+    lambda m, x: m.index_add(x, 1, L(m, [[0, 0]]), m.ones(3, 2)),
+    lambda m, x: m.index_add(x, 1, L(m, [0.0, 0.0]), m.ones(3, 2)),
+    lambda m, x: m.index_add(x, 1, L(m, [0, 0]), m.ones(3, 2, dtype=m.float64)),
+    lambda m, x: m.index_add(x, 1, L(m, [0, 0]), m.ones(2, 2)),
+    lambda m, x: m.index_add(x, 1, L(m, [0, 0]), m.ones(2)),
+    lambda m, x: m.index_add(x, 1, L(m, [0, 9], "int32"), m.ones(3, 2)),
+    lambda m, x: m.index_add(m.zeros(3), 0, L(m, [3]), m.ones(1)),
+    lambda m, x: m.index_add(m.tensor(1.0), 0, L(m, [0, 0]), m.ones(2)),
+    # take / take_along_dim
+    lambda m, x: m.take(x, L(m, [12])),
+    lambda m, x: m.take(x, L(m, [-13])),
+    lambda m, x: m.take(x, L(m, [1], "int32")),
+    lambda m, x: m.take(x, L(m, [1.0])),
+    lambda m, x: m.take(m.ones(0), L(m, [0])),
+    lambda m, x: m.take_along_dim(x, L(m, [0, 1]), 1),
+    lambda m, x: m.take_along_dim(x, L(m, [[0, 1]], "int32"), 1),
+    lambda m, x: m.take_along_dim(x, L(m, [[0, 1], [0, 1]]), 1),
+    lambda m, x: m.take_along_dim(x, L(m, [[0, 12]])),
+    lambda m, x: m.take_along_dim(x, L(m, [[0, -1]])),
+    lambda m, x: m.take_along_dim(x, L(m, [[0, 1]]), 2),
+    # masks
+    lambda m, x: m.masked_fill(x, x > 0, m.tensor([2.0])),
+    lambda m, x: m.masked_fill(x, L(m, [1, 0, 1, 0], "int32"), 2.0),
+    lambda m, x: m.masked_fill(x, L(m, [1, 0, 1, 0], "uint8"), 2.0),
+    lambda m, x: m.masked_fill(x, L(m, [1, 0, 1, 0], "int64"), 2.0),
+    lambda m, x: m.masked_fill(x, L(m, [1, 0, 1, 0], "float64"), 2.0),
+    lambda m, x: m.masked_fill(x, m.ones(5, dtype=m.bool), 2.0),
+    lambda m, x: m.masked_select(x, L(m, [1, 0, 1, 0], "int32")),
+    lambda m, x: m.masked_select(x, m.ones(5, dtype=m.bool)),
+    lambda m, x: m.masked_select(x, m.ones(2, 3, 1, dtype=m.bool)[:, :2]),
+]
+
+
+@pytest.mark.parametrize("i", range(len(ERRORS)))
+def test_errors(i):
+    _both(ERRORS[i])
+
+
+def test_zero_dim_errors():
+    _both(lambda m, x: x[0], shape=())
+    _both(lambda m, x: x[:], shape=())
+    _both(lambda m, x: x[[0]], shape=())
+    _both(lambda m, x: x[0, 0], shape=())

@@ -7,6 +7,7 @@ backward is the accumulating ``IndexPutAdd`` and their double backward the gathe
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,14 @@ __all__ = [
 ]  # fmt: skip
 
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-               "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}  # fmt: skip
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+               "complex64": "ComplexFloat", "complex128": "ComplexDouble"}  # fmt: skip
+
+
+_REDUCE_WARNING = (
+    "The reduce argument of torch.scatter with Tensor src is deprecated and will be removed in "
+    "a future PyTorch release. Use torch.scatter_reduce instead for more reduction options."
+)
 
 
 def _type_name(a: np.ndarray) -> str:
@@ -201,6 +208,8 @@ def scatter(
         raise RuntimeError("reduce argument must be either add or multiply.")
     x, idx = input._data, _data(index)
     if isinstance(src, Tensor):
+        if reduce is not None:
+            warnings.warn(_REDUCE_WARNING, UserWarning, stacklevel=2)
         d = _scatter_checks(x, dim, idx, src._data)
     else:
         d = _scatter_checks(x, dim, idx, None)
@@ -289,7 +298,8 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
         )
     if s.ndim and d >= s.ndim:
         raise RuntimeError(
-            f"index_add_(): Indexing dim {d} is out of bounds of the source tensor with dim {s.ndim}"
+            f"index_add_(): Indexing dim {d} is out of bounds of the source tensor with dim "
+            f"{s.ndim}"
         )
     ns = s.shape[d] if s.ndim else 1
     if idx.size != ns:
@@ -350,13 +360,13 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     """``gather`` after broadcasting ``input`` and ``indices`` on the other dims; with
     ``dim=None`` both are read as 1-D. Indices along ``dim`` wrap modulo its size (torch)."""
     x, idx = input._data, _data(indices)
+    if dim is None:
+        return gather(input.reshape(-1), 0, idx.reshape(-1))
+    d = wrap_dim(dim, x.ndim)
     if idx.dtype != np.int64:
         raise RuntimeError(
             f"torch.take_along_dim(): dtype of indices should be Long but got {_type_name(idx)}"
         )
-    if dim is None:
-        return gather(input.reshape(-1), 0, idx.reshape(-1))
-    d = wrap_dim(dim, x.ndim)
     if x.ndim != idx.ndim:
         raise RuntimeError(
             "torch.take_along_dim(): input and indices should have the same number of "

@@ -183,6 +183,8 @@ def as_index_array(obj: Any) -> np.ndarray:
     a = np.asarray(obj)
     if a.dtype.kind in "US":
         raise TypeError(f"new(): invalid data type '{type(obj).__name__}'")
+    if a.dtype.kind == "f":  # torch reads a list of floats as long indices (truncating)
+        a = a.astype(np.int64)
     return a
 
 
