@@ -1,0 +1,161 @@
+"""``chainrule.save`` / ``chainrule.load`` in the safetensors format: tensors as raw bytes, the
+rest as JSON, never pickle.
+
+A flat ``{name: tensor}`` dict (a model's ``state_dict``) is stored under its own keys, so the
+file opens with ``safetensors.torch.load_file`` too. Anything else built from dicts, lists,
+tuples, tensors, numbers, strings and None (an optimizer's ``state_dict``) is stored with its
+tensors under flattened dotted keys and the structure as JSON in the header's metadata.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor, _make
+
+__all__ = ["save", "load"]
+
+_STRUCTURE = "chainrule.structure"  # metadata key holding the JSON structure
+_FORMAT = {"format": "chainrule"}
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    return a if a.flags.c_contiguous else a.copy(order="C")
+
+
+def _name(f: Any) -> str:
+    return os.fspath(f) if isinstance(f, str | os.PathLike) else repr(f)
+
+
+def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> Any:
+    """The JSON form of ``obj``; its tensors go into ``tensors`` under dotted keys."""
+    if isinstance(obj, Tensor):
+        key = path or "tensor"
+        while key in tensors:
+            key += "_"
+        tensors[key] = _contiguous(obj._data)
+        return {"__tensor__": key}
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
+        return obj.item()
+    prefix = path + "." if path else ""
+    if isinstance(obj, Mapping):
+        items = []
+        for k, v in obj.items():
+            if not (k is None or isinstance(k, bool | int | float | str)):
+                raise TypeError(
+                    f"chainrule.save cannot store a dict key of type {type(k).__name__} "
+                    "(strings, numbers, bools and None only)"
+                )
+            items.append([k, _encode(v, f"{prefix}{k}", tensors)])
+        return {"__dict__": items, "ordered": isinstance(obj, OrderedDict)}
+    if isinstance(obj, list | tuple):
+        seq = [_encode(v, f"{prefix}{i}", tensors) for i, v in enumerate(obj)]
+        return seq if isinstance(obj, list) else {"__tuple__": seq}
+    raise TypeError(
+        f"chainrule.save cannot store an object of type {type(obj).__name__}: only tensors, "
+        "numbers, strings, None and dicts, lists and tuples of them (it never pickles)"
+    )
+
+
+def _decode(obj: Any, tensors: Mapping[str, np.ndarray]) -> Any:
+    if isinstance(obj, list):
+        return [_decode(v, tensors) for v in obj]
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return _make(tensors[obj["__tensor__"]])
+        if "__tuple__" in obj:
+            return tuple(_decode(v, tensors) for v in obj["__tuple__"])
+        items = [(k, _decode(v, tensors)) for k, v in obj["__dict__"]]
+        return OrderedDict(items) if obj.get("ordered") else dict(items)
+    return obj
+
+
+def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2) -> None:
+    """Write ``obj`` (tensors, or dicts/lists/tuples of tensors and plain values) to ``f``."""
+    import safetensors.numpy
+
+    if pickle_module is not None:
+        raise ValueError("chainrule.save never pickles; pickle_module is not supported")
+    tensors: dict[str, np.ndarray] = {}
+    flat = isinstance(obj, Mapping) and all(
+        isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()
+    )
+    if flat:
+        for k, v in obj.items():
+            tensors[k] = _contiguous(v._data)
+        structure = {
+            "__dict__": [[k, {"__tensor__": k}] for k in obj],
+            "ordered": isinstance(obj, OrderedDict),
+        }
+    else:
+        structure = _encode(obj, "", tensors)
+    metadata = {**_FORMAT, _STRUCTURE: json.dumps(structure)}
+    try:
+        data = safetensors.numpy.save(tensors, metadata=metadata)
+    except Exception as e:  # an unsupported dtype, say
+        raise RuntimeError(f"chainrule.save could not write {_name(f)}: {e}") from e
+    if isinstance(f, str | os.PathLike):
+        with open(f, "wb") as fh:
+            fh.write(data)
+    else:
+        f.write(data)
+
+
+def _invalid(f: Any, why: str) -> RuntimeError:
+    return RuntimeError(f"{_name(f)} is not a valid chainrule/safetensors file: {why}")
+
+
+def load(
+    f: Any,
+    map_location: Any = None,
+    pickle_module: Any = None,
+    *,
+    weights_only: bool | None = None,
+    mmap: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Read what ``save`` wrote, or any safetensors file (a dict of tensors); never unpickles."""
+    import safetensors.numpy
+
+    if map_location not in (None, "cpu") and str(map_location) != "cpu":
+        raise RuntimeError(f"chainrule runs on the CPU only; cannot load to {map_location!r}")
+    if isinstance(f, str | os.PathLike):
+        with open(f, "rb") as fh:
+            data = fh.read()
+    elif isinstance(f, bytes | bytearray):
+        data = bytes(f)
+    elif isinstance(f, io.IOBase) or hasattr(f, "read"):
+        data = f.read()
+    else:
+        raise TypeError(f"chainrule.load expects a path or a binary file, got {type(f).__name__}")
+    if data[:1] == b"\x80" or data[:4] == b"PK\x03\x04":
+        raise _invalid(
+            f,
+            "it holds pickle data (a torch.save or pickle file); chainrule.load never "
+            "unpickles. Convert it with safetensors (safetensors.torch.save_file) instead",
+        )
+    if len(data) < 8:
+        raise _invalid(f, f"it has only {len(data)} bytes, fewer than the 8-byte header size")
+    try:
+        arrays = safetensors.numpy.load(data)
+        n = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + n])
+    except Exception as e:
+        raise _invalid(f, str(e)) from e
+    structure = (header.get("__metadata__") or {}).get(_STRUCTURE)
+    if structure is None:  # a plain safetensors file: tensors in header order
+        order = [k for k in header if k != "__metadata__"]
+        return OrderedDict((k, _make(arrays[k])) for k in order)
+    try:
+        return _decode(json.loads(structure), arrays)
+    except Exception as e:
+        raise _invalid(f, f"its chainrule structure metadata is damaged ({e!r})") from e
