@@ -44,6 +44,31 @@ def torch_type_name(t: Tensor) -> str:
             "bool": "Bool"}.get(t.dtype.name, t.dtype.name)  # fmt: skip
 
 
+class Unreduce(Op):
+    """The adjoint of a sum: put the reduced axes back and broadcast to ``shape`` (times
+    ``scale``, for mean) in one node; its own backward is the scaled sum."""
+
+    save_inputs = False
+    torch_name = "ExpandBackward0"
+
+    def forward(self, g, axes, keepdim, shape, scale):
+        self.axes, self.keepdim, self.scale = axes, keepdim, scale
+        if not keepdim:
+            g = g.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+        return np.broadcast_to(g if scale is None else g * scale, shape)
+
+    def backward(self, g):
+        out = Sum.apply(g, axes=self.axes, keepdim=self.keepdim, dtype=None, dim_given=True)
+        return out if self.scale is None else out * self.scale
+
+
+def unreduce(g: Tensor, axes: tuple[int, ...] | None, keepdim: bool, shape: tuple,
+             scale: float | None = None) -> Tensor:  # fmt: skip
+    """``g`` (reduced over ``axes``, all when None) broadcast back to ``shape``."""
+    axes = tuple(range(len(shape))) if axes is None else axes
+    return Unreduce.apply(g, axes=axes, keepdim=keepdim, shape=shape, scale=scale)
+
+
 class Sum(Op):
     save_inputs = False
 
@@ -56,7 +81,7 @@ class Sum(Op):
         return f"SumBackward{1 if self.dim_given else 0}"
 
     def backward(self, g):
-        g = expand(keep_all(g, self.axes, self.keepdim, len(self.in_shape)), self.in_shape)
+        g = unreduce(g, self.axes, self.keepdim, self.in_shape)
         return g if self.in_dtype is None else g.to(dtypes.FROM_NP[self.in_dtype])
 
 
@@ -81,8 +106,7 @@ class Mean(Op):
         return f"MeanBackward{1 if self.dim_given else 0}"
 
     def backward(self, g):
-        g = keep_all(g, self.axes, self.keepdim, len(self.in_shape))
-        return expand(g / self.count, self.in_shape)
+        return unreduce(g, self.axes, self.keepdim, self.in_shape, 1 / self.count)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
