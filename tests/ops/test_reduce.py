@@ -62,6 +62,7 @@ CASES = [
     Case("prod", lambda m, a: a.prod(1), [M], note="dim"),
     Case("prod", lambda m, a: m.prod(a, -1, keepdim=True), [M], note="keepdim"),
     Case("prod", lambda m, a: m.prod(a), [()], note="0d"),
+    Case("prod", lambda m, a: m.prod(a, 0, keepdim=True), [()], note="0d-dim"),
     Case("prod", lambda m, a: m.prod(a), make=zeros(5), note="one-zero"),
     Case("prod", lambda m, a: m.prod(a), make=zeros(5, 17), note="two-zeros"),
     Case("prod", lambda m, a: m.prod(a), make=zeros(1, 5, 17), note="three-zeros"),

@@ -144,12 +144,12 @@ class Prod(Op):
 
     save_output = True
 
-    def forward(self, x, axis, keepdim, dtype):
-        self.axis, self.keepdim = axis, keepdim
+    def forward(self, x, axis, keepdim, dtype, dim_given=True):
+        self.axis, self.keepdim, self.dim_given = axis, keepdim, dim_given
         return np.prod(x, axis=axis, keepdims=keepdim, dtype=dtype)
 
     def name(self):
-        return f"ProdBackward{0 if self.axis is None else 1}"
+        return f"ProdBackward{1 if self.dim_given else 0}"
 
     def backward(self, g):
         x = self.inputs[0]
@@ -190,7 +190,8 @@ def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
     axis = None if dim is None else wrap_dim(int(dim), input._data.ndim)
     if input._data.ndim == 0:
         axis = None
-    return Prod.apply(input, axis=axis, keepdim=keepdim and dim is not None, dtype=None)
+    return Prod.apply(input, axis=axis, keepdim=keepdim and dim is not None, dtype=None,
+                      dim_given=dim is not None)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- scans
