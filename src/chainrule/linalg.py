@@ -5,7 +5,13 @@ from __future__ import annotations
 from chainrule._tensor import Tensor
 from chainrule.ops.linalg import products
 from chainrule.ops.linalg.decomp import (
-    LinAlgError, det, inv, matrix_norm, norm, solve, vector_norm,
+    LinAlgError,
+    det,
+    inv,
+    matrix_norm,
+    norm,
+    solve,
+    vector_norm,
 )  # fmt: skip
 from chainrule.ops.linalg.decomp import linalg_slogdet as slogdet
 from chainrule.ops.linalg.products import matmul

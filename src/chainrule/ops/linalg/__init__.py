@@ -6,7 +6,15 @@ from __future__ import annotations
 from chainrule.ops.linalg import decomp, products
 from chainrule.ops.linalg.decomp import det, inverse, logdet, slogdet
 from chainrule.ops.linalg.products import (
-    bmm, diagonal, dot, einsum, matmul, mm, mv, outer, trace,
+    bmm,
+    diagonal,
+    dot,
+    einsum,
+    matmul,
+    mm,
+    mv,
+    outer,
+    trace,
 )  # fmt: skip
 
 __all__ = [*products.__all__, *decomp.__all__]

@@ -16,8 +16,8 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make
-from chainrule.ops.op import Op, wrap_dim
 from chainrule.ops.linalg.products import _SHORT
+from chainrule.ops.op import Op, wrap_dim
 
 __all__ = ["inverse", "det", "slogdet", "logdet"]
 
@@ -138,7 +138,8 @@ class LogAbsDet(_Given):
 
 
 _slogdet_types = {
-    name: collections.namedtuple(name, ["sign", "logabsdet"]) for name in ("linalg_slogdet", "slogdet")
+    name: collections.namedtuple(name, ["sign", "logabsdet"])
+    for name in ("linalg_slogdet", "slogdet")
 }
 
 
@@ -253,7 +254,9 @@ def matrix_norm(
     from chainrule.ops.reduce.extrema import amax, amin
 
     if A._data.ndim < 2:
-        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError(
+            "linalg.matrix_norm: The input tensor A must have at least 2 dimensions."
+        )
     A = _float_input("matrix_norm", A, dtype)
     n = A._data.ndim
     d0, d1 = wrap_dim(dim[0], n), wrap_dim(dim[1], n)

@@ -55,7 +55,9 @@ class Einsum(Op):
                 if c not in have:  # summed out in the forward: broadcast back with ones
                     terms.append((c, _make(np.ones(n, dtype=dt))))
             grads.append(
-                Einsum.apply(*[t for _, t in terms], subs=[u for u, _ in terms], out="".join(target))
+                Einsum.apply(
+                    *[t for _, t in terms], subs=[u for u, _ in terms], out="".join(target)
+                )
             )
         return tuple(grads)
 
@@ -102,7 +104,9 @@ def _parse(equation: str, operands: list) -> tuple[list, str]:
         out = rhs.replace("...", ell)
         for c in out:
             if out.count(c) > 1:
-                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in the output")
+                raise RuntimeError(
+                    f"einsum(): output subscript {c} appears more than once in the output"
+                )
             if not any(c in s for s in subs):
                 raise RuntimeError(
                     f"einsum(): output subscript {c} does not appear in the equation for any "
@@ -118,7 +122,7 @@ def _parse(equation: str, operands: list) -> tuple[list, str]:
             if c in own and own[c] != n:
                 raise RuntimeError(
                     f"einsum(): subscript {c} is repeated for operand {i} but the sizes don't "
-                    f"match, {own[c]} != {n}"
+                    f"match, {n} != {own[c]}"
                 )
             own[c] = n
             m = sizes.get(c, 1)
@@ -133,7 +137,11 @@ def _parse(equation: str, operands: list) -> tuple[list, str]:
 
 def einsum(equation: str, *operands: Any) -> Tensor:
     """Sum of products over the subscripts of ``equation`` (torch.einsum's string form)."""
-    ops = list(operands[0]) if len(operands) == 1 and isinstance(operands[0], list | tuple) else list(operands)
+    ops = (
+        list(operands[0])
+        if len(operands) == 1 and isinstance(operands[0], list | tuple)
+        else list(operands)
+    )
     subs, out = _parse(equation, ops)
     dt = ops[0]._data.dtype if ops else None
     for x in ops[1:]:

@@ -8,8 +8,6 @@ Its grad_fn is named as torch's would be for that shape case (MmBackward0, DotBa
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from chainrule._tensor import Tensor
@@ -290,7 +288,9 @@ class Diagonal(Op):
         return np.diagonal(x, offset, d1, d2)
 
     def backward(self, g):
-        return DiagonalAdjoint.apply(g, shape=self.shape, offset=self.offset, d1=self.d1, d2=self.d2)
+        return DiagonalAdjoint.apply(
+            g, shape=self.shape, offset=self.offset, d1=self.d1, d2=self.d2
+        )
 
 
 class DiagonalAdjoint(Op):
@@ -323,6 +323,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
 from chainrule.ops.linalg.einsum import einsum  # noqa: E402
 
 TENSOR_METHODS: dict = {
-    name: globals()[name] for name in ["matmul", "mm", "bmm", "mv", "dot", "outer", "trace", "diagonal"]
+    name: globals()[name]
+    for name in ["matmul", "mm", "bmm", "mv", "dot", "outer", "trace", "diagonal"]
 }
 TENSOR_METHODS.update({"__matmul__": matmul, "__rmatmul__": _rmatmul})

@@ -1,4 +1,4 @@
-"""Shape operations (a sub-package): views in ``views.py``, joins and rearrangements in ``join.py``."""
+"""Shape operations (a sub-package): views in views.py, joins and rearrangements in join.py."""
 
 from __future__ import annotations
 

@@ -282,5 +282,7 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
 
 
 TENSOR_METHODS: dict = {
-    name: globals()[name] for name in __all__ if name not in ("cat", "concat", "concatenate", "stack")
+    name: globals()[name]
+    for name in __all__
+    if name not in ("cat", "concat", "concatenate", "stack")
 }
