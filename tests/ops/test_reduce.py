@@ -11,6 +11,7 @@ import chainrule as cr
 
 S, M = (3, 4), (2, 3, 4)
 INF = float("inf")
+NANS = np.array([[1.0, np.nan, 3.0, np.nan], [0.5, 2.0, -1.0, 2.0]])
 
 
 def ints(shape, lo=0, hi=5):
@@ -107,6 +108,12 @@ CASES = [
     Case("min", lambda m, a: m.min(a, 2), make=spread, note="dim"),
     Case("min", lambda m, a: a.min(0, True), make=ties, fd=False, note="ties-dim"),
     Case("min", lambda m, a, b: a.min(b), [S, S], note="binary"),
+    Case("max", lambda m, a: m.max(a, 1), make=lambda r: [NANS], fd=False, note="nan-dim"),
+    Case("max", lambda m, a: m.max(a), make=lambda r: [NANS], fd=False, note="nan-all"),
+    Case("amin", lambda m, a: m.amin(a, 1), make=lambda r: [NANS], fd=False, note="nan"),
+    Case("amax", lambda m, a: m.amax(a), make=lambda r: [NANS], fd=False, note="nan-all"),
+    Case("min", lambda m, a: m.min(a), make=lambda r: [NANS], fd=False, note="nan-all"),
+    Case("argmax", lambda m, a: m.argmax(a, 1), make=lambda r: [NANS], grad=False, note="nan"),
     # argmax, argmin
     Case("argmax", lambda m, a: m.argmax(a), make=ties, grad=False),
     Case("argmax", lambda m, a: m.argmax(a, 1), make=ties, grad=False, note="dim"),

@@ -43,9 +43,13 @@ class Extremum(Op):
         nd = x.ndim
         out = self.out_data.reshape(_kept(x, self.axes))
         mask = x == out
-        if np.isnan(out).any():
-            mask |= np.isnan(x) & np.isnan(out)
-        w = mask / mask.sum(axis=self.axes, keepdims=True)
+        if self.torch_name[0] == "A":  # amax/amin: a slice with a nan gets nan (torch)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w = mask / mask.sum(axis=self.axes, keepdims=True)
+        else:  # max/min of all: the nans share the gradient (torch)
+            if np.isnan(out).any():
+                mask |= np.isnan(x) & np.isnan(out)
+            w = mask / mask.sum(axis=self.axes, keepdims=True)
         return keep_all(g, self.axes, self.keepdim, nd) * _make(w.astype(x.dtype, copy=False))
 
 
