@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import _make
-from chainrule.optim.optimizer import Optimizer, ParamsT, check_unsupported, step_state
+from chainrule.optim.optimizer import (
+    Optimizer,
+    ParamsT,
+    addcdiv_,
+    addcmul_,
+    check_unsupported,
+    step_state,
+)
 
 __all__ = ["Adagrad"]
 
@@ -95,7 +102,8 @@ class Adagrad(Optimizer):
 
                 clr = lr / (1 + (step - 1) * lr_decay)
                 state_sum = state["sum"]._data
-                state_sum += grad * grad
-                std = np.sqrt(state_sum) + eps
-                p._data += -clr * grad / std
+                addcmul_(state_sum, grad, grad)
+                std = np.sqrt(state_sum)
+                std += eps
+                addcdiv_(p._data, grad, std, -clr)
         return loss

@@ -11,6 +11,8 @@ from chainrule._tensor import Tensor
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
+    addcdiv_,
+    addcmul_,
     check_unsupported,
     lerp_,
     step_state,
@@ -110,7 +112,7 @@ class Adam(Optimizer):
                 exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 lerp_(exp_avg, grad, 1 - beta1)
                 exp_avg_sq *= beta2
-                exp_avg_sq += (1 - beta2) * grad * grad
+                addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
 
                 step = float(state["step"]._data)
                 bias_correction1 = 1 - beta1**step
@@ -121,11 +123,13 @@ class Adam(Optimizer):
                 if amsgrad:  # normalise by the largest second moment seen so far
                     max_exp_avg_sq = state["max_exp_avg_sq"]._data
                     np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-                    denom = np.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + eps
+                    denom = np.sqrt(max_exp_avg_sq)
                 else:
-                    denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
+                    denom = np.sqrt(exp_avg_sq)
+                denom /= bias_correction2_sqrt
+                denom += eps
 
-                p._data += -step_size * exp_avg / denom
+                addcdiv_(p._data, exp_avg, denom, -step_size)
         return loss
 
 

@@ -69,10 +69,27 @@ def step_state(value: float = 0.0) -> Tensor:
 
 def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """``start.lerp_(end, weight)`` with torch's formula (the closer endpoint is the base)."""
+    tmp = end - start
     if abs(weight) < 0.5:
-        start += weight * (end - start)
+        tmp *= weight
+        start += tmp
     else:
-        np.subtract(end, (end - start) * (1 - weight), out=start)
+        tmp *= 1 - weight
+        np.subtract(end, tmp, out=start)
+
+
+def addcmul_(x: np.ndarray, t1: np.ndarray, t2: np.ndarray, value: float = 1.0) -> None:
+    """``x.addcmul_(t1, t2, value=value)``: ``x += value * t1 * t2`` in torch's order."""
+    tmp = np.multiply(t1, value)
+    tmp *= t2
+    x += tmp
+
+
+def addcdiv_(x: np.ndarray, t1: np.ndarray, t2: np.ndarray, value: float = 1.0) -> None:
+    """``x.addcdiv_(t1, t2, value=value)``: ``x += value * t1 / t2`` in torch's order."""
+    tmp = np.multiply(t1, value)
+    tmp /= t2
+    x += tmp
 
 
 # --------------------------------------------------------------------------- the base class

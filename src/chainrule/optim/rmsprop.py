@@ -10,6 +10,8 @@ import numpy as np
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
+    addcdiv_,
+    addcmul_,
     check_unsupported,
     lerp_,
     step_state,
@@ -96,7 +98,7 @@ class RMSprop(Optimizer):
 
                 square_avg = state["square_avg"]._data
                 square_avg *= alpha
-                square_avg += (1 - alpha) * grad * grad
+                addcmul_(square_avg, grad, grad, 1 - alpha)
 
                 if group["centered"]:
                     grad_avg = state["grad_avg"]._data
@@ -109,8 +111,8 @@ class RMSprop(Optimizer):
                 if momentum > 0:
                     buf = state["momentum_buffer"]._data
                     buf *= momentum
-                    buf += grad / avg
+                    addcdiv_(buf, grad, avg)
                     p._data -= lr * buf
                 else:
-                    p._data += -lr * grad / avg
+                    addcdiv_(p._data, grad, avg, -lr)
         return loss
