@@ -86,6 +86,7 @@ def copy_weights(cr_module, torch_module):
 
 def adapt(msg):
     """torch's message with chainrule's names."""
+    msg = msg.replace("torch.nn.modules.", "chainrule.nn.")  # torch.nn.modules.container
     msg = msg.replace("torch.nn.", "chainrule.nn.").replace("torch.", "chainrule.")
     return msg.replace("torch Tensor", "chainrule Tensor")
 
