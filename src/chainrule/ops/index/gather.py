@@ -39,18 +39,26 @@ def _data(t: Any) -> np.ndarray:
     return t._data if isinstance(t, Tensor) else np.asarray(t)
 
 
+_ARANGES: dict = {}  # (size, ndim, dim) -> a read-only arange shaped to broadcast on dim
+
+
 def _grid(index: np.ndarray, dim: int) -> tuple:
     """The key reading ``x[i][j][index[i][j][k]]`` (for dim 2): ``index`` on ``dim``,
     broadcast aranges of the index's own sizes on the other dims."""
-    nd = index.ndim
+    nd, shape = index.ndim, index.shape
     key = []
     for d in range(nd):
         if d == dim:
             key.append(index)
-        else:
-            shape = [1] * nd
-            shape[d] = index.shape[d]
-            key.append(np.arange(index.shape[d]).reshape(shape))
+            continue
+        r = _ARANGES.get((shape[d], nd, d))
+        if r is None:
+            if len(_ARANGES) > 1024:
+                _ARANGES.clear()
+            r = np.arange(shape[d]).reshape([shape[d] if k == d else 1 for k in range(nd)])
+            r.flags.writeable = False
+            _ARANGES[shape[d], nd, d] = r
+        key.append(r)
     return tuple(key)
 
 
@@ -96,8 +104,13 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
                 f"Size does not match at dimension {k} expected index {list(idx.shape)} to be no "
                 f"larger than self {list(x.shape)} apart from dimension {d}"
             )
-    _check_range(idx, d, x.shape[d])
-    return Gather.apply(input, key=_grid(idx, d))
+    if idx.size and idx.min() < 0:  # NumPy would wrap; too large ones make it raise
+        _check_range(idx, d, x.shape[d])
+    try:
+        return Gather.apply(input, key=_grid(idx, d))
+    except IndexError:
+        _check_range(idx, d, x.shape[d])
+        raise
 
 
 # --------------------------------------------------------------------------- scatter
@@ -248,13 +261,22 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         raise RuntimeError(
             f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)"
         )
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        bad = idx[(idx < 0) | (idx >= n)].flat[0]
-        raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={n}")
+    if idx.size and idx.min() < 0:  # np.take would wrap; too large ones make it raise
+        _select_range(idx, n)
     if not x.ndim:
         return IndexSelect.apply(input.reshape(1), key=(idx.reshape(-1),)).reshape(())
     key = (slice(None),) * d + (idx.reshape(-1),)
-    return IndexSelect.apply(input, key=key, dim=d)
+    try:
+        return IndexSelect.apply(input, key=key, dim=d)
+    except IndexError:
+        _select_range(idx, n)
+        raise
+
+
+def _select_range(idx: np.ndarray, n: int) -> None:
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx[(idx < 0) | (idx >= n)].flat[0]
+        raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={n}")
 
 
 class IndexAdd(Op):

@@ -87,6 +87,9 @@ class ViewScatter(Op):
         return View.apply(gg, key=self.key, tname=self.tname)
 
 
+_ALL = slice(None)
+
+
 class Index(Op):
     """``x[key]`` for a NumPy advanced-index key (int/bool arrays and slices): a copy.
 
@@ -98,6 +101,13 @@ class Index(Op):
 
     def forward(self, x, key, unique=False):
         self.key, self.unique, self.in_shape = key, unique, x.shape
+        a = key[-1]
+        if type(a) is np.ndarray and a.dtype.kind in "iu":
+            for k in key[:-1]:  # one integer array after full slices: np.take is ~3x faster
+                if type(k) is not slice or k != _ALL:
+                    break
+            else:
+                return np.take(x, a, axis=len(key) - 1)
         return x[key]
 
     def backward(self, g):
@@ -127,29 +137,56 @@ class IndexPutAdd(Op):
 def add_at(out: np.ndarray, key: tuple, values: np.ndarray) -> None:
     """``out[key] += values`` in place, accumulating repeated indices (``np.add.at``).
 
-    When the key is only integer arrays on the leading dims (the common embedding-style
-    case), the indices are flattened and a real floating 1-element-per-row scatter uses
-    ``np.bincount`` (several times faster than ``np.add.at``); rows use ``np.add.at`` on 2-D.
-    Indices must already be in range (negative ones wrap)."""
+    When the key is only integer arrays on the leading dims (embedding lookups, gather,
+    take), the rows they hit are numbered ``flat`` and summed without ``np.add.at`` (slow):
+    ``np.bincount`` when the indices are dense and the dtype is real floating, else a sort
+    that finds the repeats and ``np.add.reduceat`` over them (plain ``+=`` if there are
+    none). Indices must already be in range (negative ones wrap)."""
     k = len(key)
-    if (
-        k
-        and out.flags.c_contiguous
-        and all(type(a) is np.ndarray and a.dtype.kind in "iu" for a in key)
-    ):
-        lead = out.shape[:k]
-        flat = np.ravel_multi_index(key, lead, mode="wrap").ravel() if k > 1 else key[0].ravel()
-        if k == 1 and flat.size and flat.min() < 0:
-            flat = np.where(flat < 0, flat + lead[0], flat)
-        m = int(np.prod(lead))
-        rest = out.size // m if m else 0
-        vals = np.broadcast_to(values, np.broadcast_shapes(*[a.shape for a in key]) + out.shape[k:])
-        if rest == 1 and out.dtype.kind == "f" and flat.size > 64:
-            out.reshape(-1)[...] += np.bincount(flat, weights=vals.reshape(-1), minlength=m)
+    for a in key:
+        if type(a) is not np.ndarray or a.dtype.kind not in "iu":
+            np.add.at(out, key, values)
             return
-        np.add.at(out.reshape(m, rest), flat, vals.reshape(flat.size, rest))
+    rest = 1
+    for s in out.shape[k:]:
+        rest *= s
+    real = out.dtype.kind == "f"
+    if not k or not out.flags.c_contiguous or rest == 1 and (values.size < 4096 or not real):
+        np.add.at(out, key, values)  # fast enough for single elements
         return
-    np.add.at(out, key, values)
+    lead = out.shape[:k]
+    if k == 1:
+        flat, vshape = key[0].ravel(), key[0].shape
+        if flat.size and flat.min() < 0:
+            flat = np.where(flat < 0, flat + lead[0], flat)
+    else:
+        flat = np.ravel_multi_index(key, lead, mode="wrap").ravel()
+        vshape = np.broadcast_shapes(*[a.shape for a in key])
+    m = out.size // rest if rest else 0
+    n = flat.size
+    if not n or not m or not rest:
+        return
+    vshape += out.shape[k:]
+    vals = (values if values.shape == vshape else np.broadcast_to(values, vshape)).reshape(n, rest)
+    out2 = out.reshape(m, rest)
+    if real and 4 * n >= m:
+        if rest == 1:
+            out2[:, 0] += np.bincount(flat, weights=vals[:, 0], minlength=m)
+        else:
+            cells = (flat[:, None] * rest + np.arange(rest)).ravel()
+            out2 += np.bincount(cells, weights=vals.ravel(), minlength=m * rest).reshape(m, rest)
+        return
+    if rest == 1:
+        np.add.at(out2[:, 0], flat, vals[:, 0])
+        return
+    order = np.argsort(flat, kind="stable")
+    rows = flat[order]
+    starts = np.flatnonzero(rows[1:] != rows[:-1]) + 1
+    if starts.size == n - 1:  # no repeats
+        out2[flat] += vals
+        return
+    starts = np.concatenate(([0], starts))
+    out2[rows[starts]] += np.add.reduceat(vals[order], starts, axis=0)
 
 
 def infer_size(a: tuple, b: tuple) -> tuple:
@@ -245,7 +282,54 @@ def getitem(self: Tensor, index: Any) -> Tensor:
             index = tuple(index)
         else:
             index = (index,)
+    else:
+        for it in index:
+            if type(it) not in _BASIC:
+                break
+        else:
+            if index.count(Ellipsis) < 2:
+                return _basic(self, index)
     return _index(self, index)
+
+
+_BASIC = {int, slice, type(None), type(Ellipsis)}
+
+
+def _basic(self: Tensor, items: tuple) -> Tensor:
+    """A tuple of ints, slices, None and at most one Ellipsis: one view, no conversions."""
+    shape = self._data.shape
+    ndim = len(shape)
+    specified = len(items) - items.count(None) - items.count(Ellipsis)
+    if specified > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    tname = None
+    idim = 0
+    for i, it in enumerate(items):
+        if it is None:
+            tname = "UnsqueezeBackward0"
+        elif it is Ellipsis:
+            idim += ndim - specified
+        elif type(it) is int:
+            n = shape[idim]
+            if not -n <= it < n:
+                raise IndexError(f"index {it} is out of bounds for dimension {i} with size {n}")
+            tname = "SelectBackward0"
+            idim += 1
+        else:
+            step, stop = it.step, it.stop
+            if step is not None:
+                _check_step(step)
+            if (
+                step not in (None, 1)
+                or it.start not in (None, 0)
+                or stop is not None
+                and stop < shape[idim]
+            ):
+                tname = "SliceBackward0"
+            idim += 1
+    if tname is None:
+        return View.apply(self, key=(Ellipsis,), tname="AliasBackward0")
+    return View.apply(self, key=items if Ellipsis in items else (*items, Ellipsis), tname=tname)
 
 
 def _convert(items: tuple) -> tuple[list, int]:
@@ -352,17 +436,25 @@ def _index(self: Tensor, items: tuple) -> Tensor:
         out = self
     if not adv:
         return out
-    return Index.apply(out, key=_advanced_key(out._data.shape, adv), unique=unique)
-
-
-def _advanced_key(shape: tuple, adv: dict) -> tuple:
-    """Check the advanced indices against the sliced tensor in torch's order (mask shapes,
-    broadcasting, bounds; torch's messages) and build the NumPy key."""
-    shapes, key, bounds, pos = [], [], [], 0
+    key, pos = [], 0
     for rd in sorted(adv):
         a = adv[rd]
         key.extend([slice(None)] * (rd - pos))
         key.append(a)
+        pos = rd + (a.ndim if a.dtype == np.bool_ else 1)
+    try:  # NumPy rejects exactly what torch rejects; torch's checks run only then
+        return Index.apply(out, key=tuple(key), unique=unique)
+    except IndexError:
+        _check_advanced(out._data.shape, adv)
+        raise
+
+
+def _check_advanced(shape: tuple, adv: dict) -> None:
+    """Check the advanced indices against the sliced tensor in torch's order (mask shapes,
+    broadcasting, bounds) and raise torch's IndexError."""
+    shapes, bounds = [], []
+    for rd in sorted(adv):
+        a = adv[rd]
         if a.dtype == np.bool_:
             for j, s in enumerate(a.shape):
                 if shape[rd + j] != s:
@@ -371,11 +463,9 @@ def _advanced_key(shape: tuple, adv: dict) -> tuple:
                         f"shape of the indexed tensor {list(shape)} at index {rd + j}"
                     )
             shapes.extend([(int(np.count_nonzero(a)),)] * a.ndim)
-            pos = rd + a.ndim
         else:
             bounds.append((a, len(shapes), shape[rd]))
             shapes.append(a.shape)
-            pos = rd + 1
     if len(shapes) > 1:
         try:
             np.broadcast_shapes(*shapes)
@@ -388,4 +478,3 @@ def _advanced_key(shape: tuple, adv: dict) -> tuple:
         if a.size and (a.min() < -n or a.max() >= n):
             bad = a[(a < -n) | (a >= n)].flat[0]
             raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {n}")
-    return tuple(key)
