@@ -108,6 +108,13 @@ CASES = [
     _gi("np-array", lambda x: x[np.array([[1, 2], [0, 0]])]),
     _gi("dup-many-1d", lambda x, i: _sq(x[i]), make=_xi((50,), _ints(-50, 50, (300,)))),
     _gi("dup-many-rows", lambda x, i: _sq(x[i]), make=_xi((20, 3), _ints(0, 20, (100,)))),
+    _gi("dup-bincount", lambda x, i: _sq(x[i]), make=_xi((1000,), _ints(-1000, 1000, (5000,)))),
+    _gi("dup-sparse-rows", lambda x, i: _sq(x[i]), make=_xi((400, 3), _ints(0, 400, (60,)))),
+    _gi(
+        "unique-sparse-rows",
+        lambda x, i: _sq(x[:, i]),
+        make=_xi((2, 400, 3), lambda r: r.permutation(400)[:50]),
+    ),
     _gi(
         "dup-many-2idx",
         lambda x, i, j: _sq(x[i, j]),
@@ -170,6 +177,23 @@ CASES = [
         make=lambda r: [r.uniform(-2, 2, ()), np.array([0, 0]), r.uniform(-2, 2, (2,))],
         note="0d",
     ),  # fmt: skip
+    Case(
+        "scatter_add",
+        lambda m, x, i: m.scatter_add((x * 10).long(), 0, i, i),
+        make=_xi((50,), _ints(0, 50, (80,))),
+        grad=False,
+        note="int64",
+    ),
+    Case(
+        "scatter_add",
+        lambda m, x, i, s: _sq(m.scatter_add(x, 0, i, s)),
+        make=lambda r: [
+            r.uniform(-2, 2, (3000,)),
+            r.integers(0, 3000, (6000,)),
+            r.uniform(-2, 2, (6000,)),
+        ],
+        note="dense-large",
+    ),
     Case(
         "scatter",
         lambda m, x, i, s: _sq(m.scatter(x, 1, i, s)),
