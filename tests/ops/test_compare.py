@@ -49,6 +49,9 @@ CASES += [
     Case("bitwise_xor", lambda m, a, b: a ^ b, make=ints, grad=False),
     Case("bitwise_not", lambda m, a, b: ~a, make=bools, grad=False),
     Case("isclose", lambda m, a, b: m.isclose(a, b), make=ties, grad=False),
+    Case("equal", lambda m, a, b: m.tensor([m.equal(a, b), m.equal(a, a)]), make=ties, grad=False),
+    Case("allclose", lambda m, a, b: m.tensor([m.allclose(a, b), m.allclose(a, a + 1e-9)]),
+         make=ties, grad=False),
 ]
 
 
