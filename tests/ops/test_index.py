@@ -653,3 +653,19 @@ def test_zero_dim_errors():
     _both(lambda m, x: x[:], shape=())
     _both(lambda m, x: x[[0]], shape=())
     _both(lambda m, x: x[0, 0], shape=())
+
+
+def test_tensor_and_numpy_scalars_as_indices():
+    a = np.arange(12.0).reshape(3, 4)
+    t, c = torch.tensor(a, requires_grad=True), cr.tensor(a, requires_grad=True)
+    for f in [
+        lambda m, x: x[m.tensor(1) : m.tensor(3), 0],
+        lambda m, x: x[m.tensor(0) :, 1 : m.tensor(4)],
+        lambda m, x: x[np.int64(2)],
+        lambda m, x: x[np.int64(-1), np.int32(1)],
+        lambda m, x: x[m.tensor(2), m.tensor([0, 0])],
+    ]:
+        want, got = f(torch, t), f(cr, c)
+        assert got.tolist() == want.tolist()
+        assert got.grad_fn.name() == type(want.grad_fn).__name__
+    _both(lambda m, x: x[np.int64(0)], shape=())

@@ -191,6 +191,8 @@ def add_at(out: np.ndarray, key: tuple, values: np.ndarray) -> None:
 
 def infer_size(a: tuple, b: tuple) -> tuple:
     """The broadcast of shapes ``a`` and ``b``, with torch's message (checked from the right)."""
+    if a == b:
+        return a
     n = max(len(a), len(b))
     out = [0] * n
     for i in range(n - 1, -1, -1):
@@ -276,6 +278,8 @@ def getitem(self: Tensor, index: Any) -> Tensor:
         return View.apply(self, key=(index,), tname="SliceBackward0")
     if index is None:
         return View.apply(self, key=(None,), tname="UnsqueezeBackward0")
+    if isinstance(index, np.integer):
+        return getitem(self, int(index))
     if t is not tuple:
         if _sequence_as_tuple(index):
             warnings.warn(_SEQ_WARNING, UserWarning, stacklevel=2)
@@ -316,12 +320,15 @@ def _basic(self: Tensor, items: tuple) -> Tensor:
             tname = "SelectBackward0"
             idim += 1
         else:
-            step, stop = it.step, it.stop
+            start, stop, step = it.start, it.stop, it.step
             if step is not None:
                 _check_step(step)
+                step = operator.index(step)
+            start = start if start is None else operator.index(start)
+            stop = stop if stop is None else operator.index(stop)
             if (
                 step not in (None, 1)
-                or it.start not in (None, 0)
+                or start not in (None, 0)
                 or stop is not None
                 and stop < shape[idim]
             ):
