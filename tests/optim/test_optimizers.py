@@ -133,6 +133,42 @@ def test_trajectory(case, dtype):
     assert_state_close(opt.state_dict(), ref.state_dict(), dtype)
 
 
+COMPLEX_CASES = [
+    ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.1, nesterov=True), None),
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.05), None),
+    ("AdamW", dict(lr=0.01, maximize=True), None),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5), None),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5, lr_decay=0.01), None),
+]
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("case", COMPLEX_CASES, ids=case_id)
+def test_complex_parameters_update_as_real_pairs(case, dtype):
+    """torch treats a complex parameter as (real, imag) pairs (view_as_real) in the update."""
+    name, kwargs, _ = case
+    rng = np.random.default_rng(3)
+    arrays = [(rng.standard_normal(s) + 1j * rng.standard_normal(s)).astype(dtype) for s in SHAPES]
+    ours = [cr.tensor(a.copy(), requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    opt = getattr(cr.optim, name)(ours, **kwargs)
+    ref = getattr(torch.optim, name)(theirs, **kwargs)
+    tol = TOL["float64" if dtype == "complex128" else "float32"]
+    for _ in range(STEPS):
+        for p, q in zip(ours, theirs):
+            g = (rng.standard_normal(p.shape) + 1j * rng.standard_normal(p.shape)).astype(dtype)
+            p.grad, q.grad = cr.tensor(g.copy()), torch.tensor(g.copy())
+        opt.step()
+        ref.step()
+    for p, q in zip(ours, theirs):
+        assert p.dtype == getattr(cr, dtype)
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), **tol)
+    for idx, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            expected = ref.state_dict()["state"][idx][key].numpy()
+            np.testing.assert_allclose(value.numpy(), expected, **tol, err_msg=key)
+
+
 def _copy_state_dict(sd, convert):
     """A state_dict with fresh copies of its tensors (what saving and loading produces)."""
     return {

@@ -13,6 +13,7 @@ from chainrule.optim.optimizer import (
     ParamsT,
     addcdiv_,
     addcmul_,
+    as_real,
     check_unsupported,
     step_state,
 )
@@ -77,7 +78,10 @@ class Adagrad(Optimizer):
         # torch fills `sum` from the optimizer's default, never from a group's own value
         state = self.state[p]
         state["step"] = step_state()
-        state["sum"] = _make(np.full_like(p._data, self.defaults["initial_accumulator_value"]))
+        init = self.defaults["initial_accumulator_value"]
+        if p.is_complex():  # both the real and the imaginary part start at the value
+            init = complex(init, init)
+        state["sum"] = _make(np.full_like(p._data, init))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform a single optimization step; returns the closure's loss if one is given."""
@@ -101,9 +105,10 @@ class Adagrad(Optimizer):
                     grad = grad + weight_decay * p._data
 
                 clr = lr / (1 + (step - 1) * lr_decay)
-                state_sum = state["sum"]._data
+                param, grad = as_real(p._data), as_real(grad)  # complex: as real pairs
+                state_sum = as_real(state["sum"]._data)
                 addcmul_(state_sum, grad, grad)
                 std = np.sqrt(state_sum)
                 std += eps
-                addcdiv_(p._data, grad, std, -clr)
+                addcdiv_(param, grad, std, -clr)
         return loss

@@ -13,6 +13,7 @@ from chainrule.optim.optimizer import (
     ParamsT,
     addcdiv_,
     addcmul_,
+    as_real,
     check_unsupported,
     lerp_,
     step_state,
@@ -108,8 +109,10 @@ class Adam(Optimizer):
                     else:
                         grad = grad + weight_decay * p._data
 
-                # decay the first and second moment running averages
-                exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+                # decay the first and second moment running averages (complex: as real pairs)
+                param, grad = as_real(p._data), as_real(grad)
+                exp_avg = as_real(state["exp_avg"]._data)
+                exp_avg_sq = as_real(state["exp_avg_sq"]._data)
                 lerp_(exp_avg, grad, 1 - beta1)
                 exp_avg_sq *= beta2
                 addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
@@ -121,7 +124,7 @@ class Adam(Optimizer):
                 bias_correction2_sqrt = bias_correction2**0.5
 
                 if amsgrad:  # normalise by the largest second moment seen so far
-                    max_exp_avg_sq = state["max_exp_avg_sq"]._data
+                    max_exp_avg_sq = as_real(state["max_exp_avg_sq"]._data)
                     np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
                     denom = np.sqrt(max_exp_avg_sq)
                 else:
@@ -129,7 +132,7 @@ class Adam(Optimizer):
                 denom /= bias_correction2_sqrt
                 denom += eps
 
-                addcdiv_(p._data, exp_avg, denom, -step_size)
+                addcdiv_(param, exp_avg, denom, -step_size)
         return loss
 
 

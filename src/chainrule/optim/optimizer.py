@@ -67,6 +67,14 @@ def step_state(value: float = 0.0) -> Tensor:
     return _make(np.array(value, dtype=dtypes.get_default_dtype().np))
 
 
+def as_real(a: np.ndarray) -> np.ndarray:
+    """``torch.view_as_real``: a complex array as (real, imag) pairs on a new last axis, sharing
+    memory, so the elementwise update treats both parts as real numbers; others unchanged."""
+    if a.dtype.kind != "c":
+        return a
+    return a.reshape(a.shape + (1,)).view(a.real.dtype)
+
+
 def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """``start.lerp_(end, weight)`` with torch's formula (the closer endpoint is the base)."""
     tmp = end - start

@@ -12,6 +12,7 @@ from chainrule.optim.optimizer import (
     ParamsT,
     addcdiv_,
     addcmul_,
+    as_real,
     check_unsupported,
     lerp_,
     step_state,
@@ -96,12 +97,13 @@ class RMSprop(Optimizer):
                 if weight_decay != 0:
                     grad = grad + weight_decay * p._data
 
-                square_avg = state["square_avg"]._data
+                param, grad = as_real(p._data), as_real(grad)  # complex: as real pairs
+                square_avg = as_real(state["square_avg"]._data)
                 square_avg *= alpha
                 addcmul_(square_avg, grad, grad, 1 - alpha)
 
                 if group["centered"]:
-                    grad_avg = state["grad_avg"]._data
+                    grad_avg = as_real(state["grad_avg"]._data)
                     lerp_(grad_avg, grad, 1 - alpha)
                     avg = np.sqrt(square_avg - grad_avg * grad_avg)
                 else:
@@ -109,10 +111,10 @@ class RMSprop(Optimizer):
                 avg += eps
 
                 if momentum > 0:
-                    buf = state["momentum_buffer"]._data
+                    buf = as_real(state["momentum_buffer"]._data)
                     buf *= momentum
                     addcdiv_(buf, grad, avg)
-                    p._data -= lr * buf
+                    param -= lr * buf
                 else:
-                    addcdiv_(p._data, grad, avg, -lr)
+                    addcdiv_(param, grad, avg, -lr)
         return loss
