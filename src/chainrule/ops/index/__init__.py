@@ -1,9 +1,9 @@
 """Indexing: ``Tensor.__getitem__``, gather/scatter along a dim, masks, nonzero.
 
-A sub-package (one family, three files): getitem.py (``__getitem__`` and the Index /
-IndexPutAdd pair everything else reads through), gather.py (gather, scatter, scatter_add,
-index_select, index_add, take, take_along_dim), mask.py (masked_fill, masked_select,
-nonzero, argwhere). ``Tensor.__setitem__`` (in-place) is not here.
+A sub-package (one family, four files): core.py (the Index / IndexPutAdd pair everything
+reads through, and the scatter-add), getitem.py (``__getitem__``), gather.py (gather,
+scatter, scatter_add, index_select, index_add, take, take_along_dim), mask.py
+(masked_fill, masked_select, nonzero, argwhere). ``Tensor.__setitem__`` (in-place) is not here.
 """
 
 from __future__ import annotations

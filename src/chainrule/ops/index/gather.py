@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor
-from chainrule.ops.index.getitem import Index, IndexPutAdd, ViewScatter, add_at, infer_size
+from chainrule.ops.index.core import Index, IndexPutAdd, add_at, infer_size
+from chainrule.ops.index.getitem import ViewScatter
 from chainrule.ops.op import Op, expand, wrap_dim
 
 __all__ = [

@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.elementwise import where
-from chainrule.ops.index.getitem import Index, infer_size
+from chainrule.ops.index.core import Index, infer_size
 from chainrule.ops.op import Op, expand
 
 __all__ = ["masked_fill", "masked_select", "nonzero", "argwhere"]
