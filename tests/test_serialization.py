@@ -1,0 +1,225 @@
+"""chainrule.save / chainrule.load: safetensors round trips, interchange with PyTorch through
+safetensors, nested (optimizer-like) structures, and refusal of corrupt and pickle files."""
+
+import io
+import json
+import pickle
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import safetensors.numpy
+import safetensors.torch
+import torch
+
+import chainrule as cr
+from chainrule import nn
+
+
+class Linear(nn.Module):
+    def __init__(self, i, o):
+        super().__init__()
+        self.weight = nn.Parameter(cr.randn(o, i))
+        self.bias = nn.Parameter(cr.randn(o))
+
+
+def model():
+    m = nn.Module()
+    m.fc = Linear(3, 4)
+    m.out = Linear(4, 2)
+    m.register_buffer("steps", cr.tensor(7))
+    m.register_buffer("mask", cr.tensor([True, False]))
+    return m
+
+
+def same(a, b):
+    assert type(a) is type(b) or isinstance(a, cr.Tensor) and isinstance(b, cr.Tensor)
+    if isinstance(a, cr.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    elif isinstance(a, dict):
+        assert list(a) == list(b)
+        for k in a:
+            same(a[k], b[k])
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            same(x, y)
+    else:
+        assert a == b or (a != a and b != b)  # nan
+
+
+def test_state_dict_round_trip_into_a_fresh_model(tmp_path):
+    cr.manual_seed(0)
+    m = model()
+    path = tmp_path / "model.safetensors"
+    assert cr.save(m.state_dict(), path) is None
+    loaded = cr.load(path)
+    assert isinstance(loaded, OrderedDict) and list(loaded) == list(m.state_dict())
+    same(loaded, m.state_dict())
+    fresh = model()
+    assert repr(fresh.load_state_dict(loaded)) == "<All keys matched successfully>"
+    same(fresh.state_dict(), m.state_dict())
+    fresh.fc.weight.numpy(force=True)[0, 0] = 99.0  # loaded arrays are writable
+    # str paths and file objects work too
+    cr.save(m.state_dict(), str(path))
+    buf = io.BytesIO()
+    cr.save(m.state_dict(), buf)
+    same(cr.load(io.BytesIO(buf.getvalue())), cr.load(str(path)))
+
+
+@pytest.mark.parametrize(
+    "dtype", ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
+              "complex64"],
+)  # fmt: skip
+@pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 0, 3), (2, 3, 4)])
+def test_dtypes_and_shapes_round_trip(tmp_path, dtype, shape):
+    a = (np.arange(int(np.prod(shape))).reshape(shape) % 3).astype(dtype)
+    t = cr.tensor(a)
+    cr.save({"x": t, "y": t.T if t.ndim == 2 else t}, tmp_path / "t.safetensors")
+    back = cr.load(tmp_path / "t.safetensors")
+    same(back["x"], t)
+    assert back["x"].dtype == getattr(cr, dtype)
+
+
+def test_non_contiguous_tensors_are_saved_by_value(tmp_path):
+    x = cr.arange(12.0).reshape(3, 4)
+    cr.save({"t": x.T, "s": x[:, ::2]}, tmp_path / "v.safetensors")
+    back = cr.load(tmp_path / "v.safetensors")
+    np.testing.assert_array_equal(back["t"].numpy(), x.numpy().T)
+    np.testing.assert_array_equal(back["s"].numpy(), x.numpy()[:, ::2])
+
+
+def test_nested_optimizer_like_state(tmp_path):
+    state = {
+        "state": {
+            0: {"step": cr.tensor(3.0), "exp_avg": cr.randn(2, 3), "exp_avg_sq": cr.rand(2, 3)},
+            1: {"step": cr.tensor(3.0), "momentum_buffer": None},
+        },
+        "param_groups": [
+            {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-08, "weight_decay": 0,
+             "amsgrad": False, "maximize": False, "foreach": None, "params": [0, 1],
+             "name": "all", "nan": float("nan"), "inf": float("-inf")},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "opt.safetensors"
+    cr.save(state, path)
+    back = cr.load(path)
+    same(back, state)
+    assert list(back["state"]) == [0, 1]  # integer keys stay integers
+    assert isinstance(back["param_groups"][0]["betas"], tuple)
+    # tensors sit under flattened keys, the structure in the metadata: readable elsewhere
+    raw = safetensors.numpy.load_file(path)
+    assert sorted(raw) == [
+        "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.step", "state.1.step",
+    ]  # fmt: skip
+    with open(path, "rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        meta = json.loads(fh.read(n))["__metadata__"]
+    assert meta["format"] == "chainrule" and "chainrule.structure" in meta
+
+
+def test_other_nested_values(tmp_path):
+    objs = [cr.ones(2), [cr.ones(1), (2, "x", None)], {"n": 3}, {}, {1.5: True},
+            {"a.b": cr.ones(1), "a": {"b": cr.zeros(1)}}]  # fmt: skip
+    for obj in objs:
+        cr.save(obj, tmp_path / "o.safetensors")
+        same(cr.load(tmp_path / "o.safetensors"), obj)
+    for bad in [{"s": {1, 2}}, object(), {(1, 2): cr.ones(1)}]:
+        with pytest.raises(TypeError, match="chainrule.save cannot store"):
+            cr.save(bad, tmp_path / "bad.safetensors")
+    with pytest.raises(RuntimeError, match="could not write .*complex128"):
+        cr.save({"c": cr.ones(2, dtype=cr.complex128)}, tmp_path / "c.safetensors")
+    with pytest.raises(ValueError, match="never pickles"):
+        cr.save({}, tmp_path / "p.safetensors", pickle_module=pickle)
+
+
+def test_pytorch_file_loads_into_chainrule(tmp_path):
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    tm.register_buffer("count", torch.tensor(5))
+    path = tmp_path / "torch.safetensors"
+    safetensors.torch.save_file(tm.state_dict(), path, metadata={"format": "pt"})
+    loaded = cr.load(path)
+    assert set(loaded) == set(tm.state_dict())
+    for k, v in tm.state_dict().items():
+        assert loaded[k].dtype.name == str(v.dtype).split(".")[1]
+        np.testing.assert_array_equal(loaded[k].numpy(), v.numpy())
+
+    class Seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.add_module("0", Linear(3, 4))
+            self.add_module("2", Linear(4, 2))
+            self.register_buffer("count", cr.tensor(0))
+
+    cm = Seq()
+    assert repr(cm.load_state_dict(loaded)) == "<All keys matched successfully>"
+    np.testing.assert_array_equal(
+        cm.get_parameter("2.bias").detach().numpy(), tm[2].bias.detach().numpy()
+    )
+    assert cm.count.item() == 5
+
+
+def test_chainrule_file_loads_in_pytorch(tmp_path):
+    cr.manual_seed(1)
+    m = model()
+    path = tmp_path / "cr.safetensors"
+    cr.save(m.state_dict(), path)
+    loaded = safetensors.torch.load_file(path)
+    assert set(loaded) == set(m.state_dict())
+    for k, v in m.state_dict().items():
+        assert str(loaded[k].dtype) == f"torch.{v.dtype.name}"
+        np.testing.assert_array_equal(loaded[k].numpy(), v.numpy())
+
+
+def test_truncated_and_corrupt_files_raise_a_clear_error(tmp_path):
+    path = tmp_path / "good.safetensors"
+    cr.save(model().state_dict(), path)
+    data = path.read_bytes()
+    cases = {
+        "truncated.safetensors": data[: len(data) // 2],
+        "short.safetensors": data[:5],
+        "empty.safetensors": b"",
+        "header.safetensors": data[:8] + b"{not json" + data[17:],
+        "noise.safetensors": bytes(np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8)),
+        "size.safetensors": (10**6).to_bytes(8, "little") + data[8:],
+    }
+    for name, content in cases.items():
+        bad = tmp_path / name
+        bad.write_bytes(content)
+        with pytest.raises(
+            RuntimeError, match=f"{bad}.* is not a valid chainrule/safetensors file"
+        ):
+            cr.load(bad)
+    # a header that parses but whose structure metadata was tampered with
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    header["__metadata__"]["chainrule.structure"] = '{"__dict__": [["x", {"__tensor__": "nope"}]]}'
+    blob = json.dumps(header).encode()
+    blob += b" " * (-len(blob) % 8)
+    bad = tmp_path / "meta.safetensors"
+    bad.write_bytes(len(blob).to_bytes(8, "little") + blob + data[8 + n :])
+    with pytest.raises(RuntimeError, match="structure metadata is damaged"):
+        cr.load(bad)
+    with pytest.raises(FileNotFoundError):
+        cr.load(tmp_path / "missing.safetensors")
+
+
+def test_pickle_files_are_refused(tmp_path):
+    sd = {"w": torch.ones(2)}
+    torch_file = tmp_path / "model.pt"
+    torch.save(sd, torch_file)  # a zip archive holding a pickle
+    pkl = tmp_path / "model.pkl"
+    pkl.write_bytes(pickle.dumps({"w": [1.0, 2.0]}, protocol=2))
+    legacy = tmp_path / "legacy.pt"
+    torch.save(sd, legacy, _use_new_zipfile_serialization=False)
+    for f in (torch_file, pkl, legacy):
+        with pytest.raises(RuntimeError, match="pickle data .* never unpickles"):
+            cr.load(f)
+    with pytest.raises(TypeError, match="never|not pickled"):
+        pickle.dumps(cr.ones(2))
+    with pytest.raises(TypeError, match="chainrule.load expects a path or a binary file"):
+        cr.load(3)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        cr.load(torch_file, map_location="cuda")
