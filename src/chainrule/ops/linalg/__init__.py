@@ -1,5 +1,8 @@
-"""Linear algebra (a sub-package): products.py (matmul, mm, bmm, dot, outer, trace, diagonal),
-einsum.py, and decomp.py (inv, det, slogdet, solve, norms; ``chainrule.linalg`` exposes them)."""
+"""Linear algebra (a sub-package): products.py, einsum.py and decomp.py (inv, det, solve ...).
+
+``chainrule.linalg`` (src/chainrule/linalg.py) exposes decomp's functions under torch.linalg's
+names; the top-level names here are torch's (matmul, mm, bmm, dot, det, inverse, slogdet ...).
+"""
 
 from __future__ import annotations
 

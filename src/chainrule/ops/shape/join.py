@@ -1,6 +1,6 @@
-"""Joining, splitting and rearranging: cat, stack, split, chunk, unbind, repeat, flip, roll, tril.
+"""Joining, splitting and rearranging: cat, stack, split, repeat, flip, roll, tril, contiguous.
 
-Multi-output ops (split, chunk, unbind) are one single-output slice node per output (torch
+Also here: chunk, unbind, tile, triu, broadcast_to and expand_as. Multi-output ops (split, chunk, unbind) are one single-output slice node per output (torch
 records one node with several outputs; gradients are the same).
 """
 
@@ -12,12 +12,12 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._tensor import Tensor
-from chainrule.ops.op import Op, dims, wrap_dim
+from chainrule.ops.op import Op, dims, expand, wrap_dim
 from chainrule.ops.shape.views import shape_arg, slice_dim
 
 __all__ = [
-    "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "repeat", "flip",
-    "roll", "tril", "triu",
+    "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "repeat", "tile", "flip",
+    "roll", "tril", "triu", "expand_as", "broadcast_to", "contiguous",
 ]  # fmt: skip
 
 
@@ -200,6 +200,12 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
     return Repeat.apply(input, reps=reps)
 
 
+def tile(input: Tensor, *dims: Any) -> Tensor:
+    """``repeat`` with ``dims`` padded by leading ones when shorter than ``input.dim()``."""
+    reps = tuple(int(d) for d in shape_arg(dims))
+    return repeat(input, (1,) * (input._data.ndim - len(reps)) + reps)
+
+
 class Flip(Op):
     save_inputs = False
 
@@ -279,6 +285,35 @@ def tril(input: Tensor, diagonal: int = 0) -> Tensor:
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """Upper triangle of the last two dims (on-or-above diagonal ``diagonal``); rest zero."""
     return _tri(Triu, "triu", input, diagonal)
+
+
+# --------------------------------------------------------------------------- broadcasting
+
+
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    return expand(input, other._data.shape)
+
+
+def broadcast_to(input: Tensor, size: Any) -> Tensor:
+    return expand(input, tuple(size))
+
+
+class Contiguous(Op):
+    save_inputs = False
+    torch_name = "CloneBackward0"
+
+    def forward(self, x):
+        return np.ascontiguousarray(x)
+
+    def backward(self, g):
+        return g
+
+
+def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
+    """``input`` itself when C-contiguous, else a contiguous copy."""
+    if input._data.flags.c_contiguous:
+        return input
+    return Contiguous.apply(input)
 
 
 TENSOR_METHODS: dict = {

@@ -1,4 +1,4 @@
-"""Views: reshape/view, flatten, squeeze/unsqueeze, transpose/permute/t, narrow and slices.
+"""Views: reshape/view, flatten, squeeze/unsqueeze, transpose/permute/t/T/mT, narrow, slices.
 
 Results are NumPy views of the input wherever NumPy allows (as torch's are views), so they
 share memory with their base. ``view`` raises torch's error when the shape change would
@@ -17,7 +17,7 @@ from chainrule.ops.op import Op, expand, sum_to_size, wrap_dim
 __all__ = [
     "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "unsqueeze",
     "transpose", "swapaxes", "swapdims", "permute", "t", "movedim", "moveaxis", "narrow",
-    "expand", "expand_as", "broadcast_to", "sum_to_size", "contiguous",
+    "expand", "sum_to_size", "adjoint",
 ]  # fmt: skip
 
 
@@ -290,13 +290,36 @@ def _T(self: Tensor) -> Tensor:
     return Permute.apply(self, perm=tuple(range(n - 1, -1, -1)))
 
 
-def _mT(self: Tensor) -> Tensor:
+def _last_two(self: Tensor, what: str) -> Tensor:
     n = self._data.ndim
     if n < 2:
         raise RuntimeError(
-            f"tensor.mT is only supported on matrices or batches of matrices. Got {n}-D tensor."
+            f"{what} is only supported on matrices or batches of matrices. Got {n}-D tensor."
         )
     return Transpose.apply(self, d0=n - 2, d1=n - 1)
+
+
+def _mT(self: Tensor) -> Tensor:
+    return _last_two(self, "tensor.mT")
+
+
+def _mH(self: Tensor) -> Tensor:  # real tensors only: the conjugate is the tensor itself
+    return _last_two(self, "tensor.mH")
+
+
+def adjoint(input: Tensor) -> Tensor:
+    """The conjugate transpose of the last two dims (the transpose, for real tensors)."""
+    return _last_two(input, "tensor.adjoint()")
+
+
+def _H(self: Tensor) -> Tensor:
+    n = self._data.ndim
+    if n != 2:
+        more = " For batches of matrices, consider using tensor.mH" if n > 2 else ""
+        raise RuntimeError(
+            f"tensor.H is only supported on matrices (2-D tensors). Got {n}-D tensor.{more}"
+        )
+    return Transpose.apply(self, d0=0, d1=1)
 
 
 # --------------------------------------------------------------------------- slices
@@ -358,34 +381,7 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     return slice_dim(input, d, start, start + length, "SliceBackward0")
 
 
-# --------------------------------------------------------------------------- broadcasting
-
-
-def expand_as(input: Tensor, other: Tensor) -> Tensor:
-    return expand(input, other._data.shape)
-
-
-def broadcast_to(input: Tensor, size: Any) -> Tensor:
-    return expand(input, tuple(size))
-
-
-class Contiguous(Op):
-    save_inputs = False
-    torch_name = "CloneBackward0"
-
-    def forward(self, x):
-        return np.ascontiguousarray(x)
-
-    def backward(self, g):
-        return g
-
-
-def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
-    """``input`` itself when C-contiguous, else a contiguous copy."""
-    if input._data.flags.c_contiguous:
-        return input
-    return Contiguous.apply(input)
-
-
 TENSOR_METHODS: dict = {name: globals()[name] for name in __all__}
-TENSOR_METHODS.update({"T": property(_T), "mT": property(_mT)})
+TENSOR_METHODS.update(
+    {"T": property(_T), "mT": property(_mT), "mH": property(_mH), "H": property(_H)}
+)
