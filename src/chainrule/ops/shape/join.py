@@ -1,7 +1,8 @@
 """Joining, splitting and rearranging: cat, stack, split, repeat, flip, roll, tril, contiguous.
 
-Also here: chunk, unbind, tile, triu, broadcast_to and expand_as. Multi-output ops (split, chunk, unbind) are one single-output slice node per output (torch
-records one node with several outputs; gradients are the same).
+Also here: chunk, unbind, tile, triu, broadcast_to and expand_as. Multi-output ops (split,
+chunk, unbind) are one single-output slice node per output (torch records one node with
+several outputs; the gradients are the same).
 """
 
 from __future__ import annotations
