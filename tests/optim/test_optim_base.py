@@ -262,3 +262,23 @@ def test_no_warnings_in_a_plain_step():
         warnings.simplefilter("error")
         for name in OPTIMIZERS:
             getattr(cr.optim, name)([p]).step()
+
+
+def test_optim_imports_neither_torch_nor_the_op_catalog_eagerly():
+    import pathlib
+    import subprocess
+    import sys
+
+    src = pathlib.Path(__file__).parents[2] / "src"
+
+    code = (
+        "import sys; sys.modules['torch'] = None; import chainrule.optim as o; "
+        "import chainrule._tensor as t, numpy as np; "
+        "p = t._make(np.ones(2)); p.requires_grad_(); p.grad = t._make(np.ones(2)); "
+        "o.SGD([p], lr=0.5).step(); "
+        "print(sorted(m for m in sys.modules if m.startswith('chainrule.ops')), p.tolist())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(src)}
+    )
+    assert out.stdout.strip() == "[] [0.5, 0.5]", out.stderr

@@ -1,4 +1,4 @@
-"""The Optimizer base class: parameter groups, per-parameter state, zero_grad, state_dict."""
+"""The Optimizer base (groups, state, zero_grad, state_dict) and the in-place update helpers."""
 
 from __future__ import annotations
 
