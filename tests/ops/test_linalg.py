@@ -394,6 +394,22 @@ def test_errors(i):
     _both(*ERRORS[i])
 
 
+def test_matmul_type_errors():
+    a = np.ones((2, 2), np.float32)
+    for fn in [
+        lambda m: m.tensor(a) @ 2,
+        lambda m: 2 @ m.tensor(a),
+        lambda m: a @ m.tensor(a),
+        lambda m: m.matmul(m.tensor(a), [1.0, 2.0]),
+        lambda m: m.matmul([1.0, 2.0], m.tensor(a)),
+    ]:
+        with pytest.raises(TypeError) as t_err:
+            fn(torch)
+        with pytest.raises(TypeError) as c_err:
+            fn(cr)
+        assert str(c_err.value) == str(t_err.value)
+
+
 def test_singular_is_linalg_error():
     with pytest.raises(cr.linalg.LinAlgError, match="input matrix is singular"):
         cr.linalg.inv(cr.ones(3, 3))

@@ -8,6 +8,8 @@ Its grad_fn is named as torch's would be for that shape case (MmBackward0, DotBa
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from chainrule._tensor import Tensor
@@ -172,6 +174,12 @@ def _batch_broadcast_error(a: Tensor, b: Tensor) -> RuntimeError | None:
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with broadcasting: dot, mv, mm and batched cases as torch.matmul."""
+    for i, (name, x) in enumerate((("input", input), ("other", other))):
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"matmul(): argument '{name}' (position {i + 1}) must be Tensor, not "
+                f"{type(x).__name__}"
+            )
     if input._data.dtype != other._data.dtype:
         _check_dtypes(input, other)
     try:
@@ -186,8 +194,12 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         raise err from None
 
 
-def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
-    return matmul(other, self)
+def _matmul_op(self: Tensor, other: Any) -> Any:
+    return matmul(self, other) if isinstance(other, Tensor) else NotImplemented
+
+
+def _rmatmul(self: Tensor, other: Any) -> Any:
+    return matmul(other, self) if isinstance(other, Tensor) else NotImplemented
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
@@ -326,4 +338,4 @@ TENSOR_METHODS: dict = {
     name: globals()[name]
     for name in ["matmul", "mm", "bmm", "mv", "dot", "outer", "trace", "diagonal"]
 }
-TENSOR_METHODS.update({"__matmul__": matmul, "__rmatmul__": _rmatmul})
+TENSOR_METHODS.update({"__matmul__": _matmul_op, "__rmatmul__": _rmatmul})

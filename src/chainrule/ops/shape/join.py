@@ -145,7 +145,7 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
             )
         name = "SplitWithSizesBackward0"
     out, start = [], 0
-    for n in sizes:
+    for n in sizes or [0]:
         out.append(slice_dim(tensor, d, start, start + n, name))
         start += n
     return tuple(out)
