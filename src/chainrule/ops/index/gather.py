@@ -40,6 +40,7 @@ def _data(t: Any) -> np.ndarray:
     return t._data if isinstance(t, Tensor) else np.asarray(t)
 
 
+_INT_INDEX = frozenset([np.dtype(np.int64), np.dtype(np.int32)])
 _ARANGES: dict = {}  # (size, ndim, dim) -> a read-only arange shaped to broadcast on dim
 
 
@@ -89,8 +90,8 @@ class Gather(Index):
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """Values of ``input`` along ``dim`` at ``index``; the result has the index's shape."""
     x, idx = input._data, _data(index)
-    d = wrap_dim(dim, x.ndim)
-    if idx.dtype not in (np.int64, np.int32):
+    d = dim if type(dim) is int and 0 <= dim < x.ndim else wrap_dim(dim, x.ndim)
+    if idx.dtype not in _INT_INDEX:
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
     if max(idx.ndim, 1) != max(x.ndim, 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
@@ -119,7 +120,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
 
 def _scatter_checks(x: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray | None) -> int:
     d = wrap_dim(dim, x.ndim)
-    if idx.dtype not in (np.int64, np.int32):
+    if idx.dtype not in _INT_INDEX:
         raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
     if src is not None and src.dtype != x.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
@@ -255,7 +256,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     d = wrap_dim(dim, x.ndim)
     if idx.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
-    if idx.dtype not in (np.int64, np.int32):
+    if idx.dtype not in _INT_INDEX:
         raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
     n = x.shape[d] if x.ndim else 1
     if not x.ndim and idx.size != 1:
@@ -310,7 +311,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
             f"index_add_(): Index is supposed to be a vector, but got dim: {idx.ndim} with type: "
             f"{_type_name(idx)} and size: {list(idx.shape)}"
         )
-    if idx.dtype not in (np.int64, np.int32):
+    if idx.dtype not in _INT_INDEX:
         raise RuntimeError(
             f"index_add_(): Expected dtype int32/int64 for index but got: {_type_name(idx)}"
         )

@@ -38,6 +38,7 @@ _ZERO_DIM_INT = (
     "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in "
     "C++ to convert a 0-dim tensor to a number"
 )
+_INT_INDEX = frozenset([np.dtype(np.int64), np.dtype(np.int32)])
 _BAD_DTYPE = "tensors used as indices must be long, int, byte or bool tensors"
 
 
@@ -157,23 +158,25 @@ def getitem(self: Tensor, index: Any) -> Tensor:
         else:
             index = (index,)
     else:
+        specified = ellipses = 0
         for it in index:
-            if type(it) not in _BASIC:
+            tp = type(it)
+            if tp is int or tp is slice:
+                specified += 1
+            elif it is Ellipsis:
+                ellipses += 1
+            elif it is not None:
                 break
         else:
-            if index.count(Ellipsis) < 2:
-                return _basic(self, index)
+            if ellipses < 2:
+                return _basic(self, index, specified, ellipses)
     return _index(self, index)
 
 
-_BASIC = {int, slice, type(None), type(Ellipsis)}
-
-
-def _basic(self: Tensor, items: tuple) -> Tensor:
+def _basic(self: Tensor, items: tuple, specified: int, ellipses: int) -> Tensor:
     """A tuple of ints, slices, None and at most one Ellipsis: one view, no conversions."""
     shape = self._data.shape
     ndim = len(shape)
-    specified = len(items) - items.count(None) - items.count(Ellipsis)
     if specified > ndim:
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
     tname = None
@@ -206,7 +209,7 @@ def _basic(self: Tensor, items: tuple) -> Tensor:
             idim += 1
     if tname is None:
         return View.apply(self, key=(Ellipsis,), tname="AliasBackward0")
-    return View.apply(self, key=items if Ellipsis in items else (*items, Ellipsis), tname=tname)
+    return View.apply(self, key=items if ellipses else (*items, Ellipsis), tname=tname)
 
 
 def _convert(items: tuple) -> tuple[list, int]:
@@ -239,7 +242,7 @@ def _convert(items: tuple) -> tuple[list, int]:
                     a = a.astype(bool)
                 specified += a.ndim
                 out.append(bool(a) if a.ndim == 0 else a)
-            elif a.dtype in (np.int64, np.int32):
+            elif a.dtype in _INT_INDEX:
                 specified += 1
                 out.append(int(a) if a.ndim == 0 else a)
             else:
