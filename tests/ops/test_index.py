@@ -101,6 +101,7 @@ CASES = [
     _gi("list-2d", lambda x: x[[0, 2], [1, 1]]),
     _gi("tensor-2d", lambda x, i: _sq(x[i]), make=_xi(S, lambda r: np.array([[0, 1], [1, 0]]))),
     _gi("empty-list", lambda x: x[[]]),
+    _gi("empty-result-oob", lambda x: x[1:1, [5, -7]]),
     _gi("empty-tensor", lambda x, i: x[i], make=_xi(S, lambda r: np.zeros((0,), np.int64))),
     _gi("empty-2d", lambda x, i: x[:, i], make=_xi(S, lambda r: np.zeros((2, 0), np.int64))),
     _gi("int32", lambda x, i: x[i], make=_xi(S, lambda r: np.array([2, 0, 2], np.int32))),
@@ -669,3 +670,58 @@ def test_tensor_and_numpy_scalars_as_indices():
         assert got.tolist() == want.tolist()
         assert got.grad_fn.name() == type(want.grad_fn).__name__
     _both(lambda m, x: x[np.int64(0)], shape=())
+
+
+def test_random_index_expressions_against_torch():
+    """Random mixes of every index form on a 4-d tensor: value, shape, grad_fn name, error
+    text and the gradient under a random upstream gradient must all be torch's."""
+    rng = np.random.default_rng(0)
+    shape = (4, 5, 6, 3)
+    a = rng.standard_normal(shape)
+
+    def item(kind, n):
+        if kind == "int":
+            return int(rng.integers(-n - 1, n + 1))
+        if kind == "slice":
+            lo, hi = (
+                None if rng.random() < 0.3 else int(rng.integers(-n - 2, n + 2)) for _ in "ab"
+            )
+            return slice(lo, hi, None if rng.random() < 0.5 else int(rng.integers(1, 4)))
+        if kind == "list":
+            return [int(v) for v in rng.integers(-n, n, rng.integers(0, 4))]
+        if kind == "arr":
+            return ("tensor", rng.integers(-n, n, (2, 1)))
+        if kind == "mask":
+            return ("tensor", rng.random(n) < 0.5)
+        return {"none": None, "ell": Ellipsis, "bool": bool(rng.random() < 0.7)}[kind]
+
+    kinds = ["int", "slice", "list", "arr", "mask", "none", "ell", "bool"]
+    for _ in range(400):
+        items, d = [], 0
+        for _ in range(rng.integers(1, 5)):
+            kind = rng.choice(kinds)
+            if kind == "ell" and Ellipsis in items:
+                continue
+            items.append(item(kind, shape[min(d, 3)]))
+            d += kind in ("int", "slice", "list", "arr", "mask")
+
+        def index(m, items=items):
+            return tuple(m.tensor(i[1]) if type(i) is tuple else i for i in items)
+
+        tx, cx = torch.tensor(a, requires_grad=True), cr.tensor(a, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ty = tx[index(torch)]
+            except Exception as e:
+                with pytest.raises(type(e)) as err:
+                    cx[index(cr)]
+                assert str(err.value) == str(e), items
+                continue
+            cy = cx[index(cr)]
+        assert cy.shape == ty.shape and cy.grad_fn.name() == type(ty.grad_fn).__name__, items
+        np.testing.assert_array_equal(cy.detach().numpy(), ty.detach().numpy(), err_msg=str(items))
+        u = rng.standard_normal(tuple(ty.shape))
+        (gt,) = torch.autograd.grad(ty, tx, torch.tensor(u))
+        (gc,) = cr.autograd.grad(cy, cx, cr.tensor(u))
+        np.testing.assert_allclose(gc.numpy(), gt.numpy(), atol=1e-12, err_msg=str(items))

@@ -51,6 +51,8 @@ class IndexPutAdd(Op):
     def forward(self, g, key, shape, unique=False):
         self.key, self.unique = key, unique
         out = np.zeros(shape, g.dtype)
+        if not g.size:  # nothing to add (NumPy and torch skip the bounds checks then)
+            return out
         if unique:
             out[key] = g
         else:
