@@ -649,6 +649,16 @@ def test_errors(i):
     _both(ERRORS[i])
 
 
+def test_type_errors():
+    x = cr.randn(3, 4)
+    with pytest.raises(TypeError, match=r"^scatter\(\) received an invalid combination"):
+        cr.scatter(x, 1, cr.tensor([[0]]))
+    with pytest.raises(TypeError, match=r"^masked_fill\(\) received an invalid combination"):
+        x.masked_fill(x > 0, None)
+    with pytest.raises(TypeError, match=r"^new\(\): invalid data type 'str'"):
+        x["a"]
+
+
 def test_zero_dim_errors():
     _both(lambda m, x: x[0], shape=())
     _both(lambda m, x: x[:], shape=())

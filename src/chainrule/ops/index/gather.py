@@ -219,6 +219,12 @@ def scatter(
     index along ``dim``."""
     if src is None:
         src = value
+    if not isinstance(src, Tensor | int | float | bool | np.number | np.bool_):
+        raise TypeError(
+            "scatter() received an invalid combination of arguments - got (Tensor, int, Tensor"
+            + ("" if src is None else f", {type(src).__name__}")
+            + ")"
+        )
     if reduce is not None and reduce not in ("add", "multiply"):
         raise RuntimeError("reduce argument must be either add or multiply.")
     x, idx = input._data, _data(index)
