@@ -11,14 +11,15 @@ from chainrule.ops.linalg.decomp import (
     matrix_norm,
     norm,
     solve,
+    svdvals,
     vector_norm,
-)  # fmt: skip
+)
 from chainrule.ops.linalg.decomp import linalg_slogdet as slogdet
 from chainrule.ops.linalg.products import matmul
 
 __all__ = [
     "LinAlgError", "inv", "det", "slogdet", "solve", "norm", "vector_norm", "matrix_norm",
-    "matmul", "diagonal",
+    "matmul", "diagonal", "svdvals",
 ]  # fmt: skip
 
 
@@ -27,4 +28,4 @@ def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> T
     return products.diagonal(A, offset, dim1, dim2)
 
 
-_ = (LinAlgError, det, inv, matrix_norm, norm, solve, vector_norm, slogdet, matmul)
+_ = (LinAlgError, det, inv, matrix_norm, norm, solve, svdvals, vector_norm, slogdet, matmul)

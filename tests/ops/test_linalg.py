@@ -208,6 +208,24 @@ CASES = [
         [(2, 3, 4)],
         note="1",
     ),
+    Case("linalg.norm", lambda m, a: m.linalg.norm(a, 2), [(3, 4)], note="mat-2"),
+    Case("linalg.norm", lambda m, a: m.linalg.norm(a, -2), [(4, 3)], note="mat-neg2"),
+    Case("linalg.norm", lambda m, a: m.linalg.norm(a, "nuc"), [(3, 3)], note="nuc"),
+    Case(
+        "linalg.matrix_norm",
+        lambda m, a: m.linalg.matrix_norm(a, 2, (0, 2), True),
+        [(3, 2, 4)],
+        note="2-dims",
+    ),
+    Case(
+        "linalg.matrix_norm",
+        lambda m, a: m.linalg.matrix_norm(a, "nuc"),
+        [(2, 4, 3)],
+        note="nuc-batched",
+    ),
+    Case("linalg.svdvals", lambda m, a: m.linalg.svdvals(a), [(3, 4)]),
+    Case("linalg.svdvals", lambda m, a: m.linalg.svdvals(a), [(2, 4, 3)], note="batched-tall"),
+    Case("linalg.svdvals", lambda m, a: m.linalg.svdvals(a), [(3, 3)], note="square"),
     Case("linalg.matmul", lambda m, a, b: m.linalg.matmul(a, b), [(2, 3), (3,)]),
     Case("linalg.diagonal", lambda m, a: m.linalg.diagonal(a, offset=1), [(2, 3, 4)]),
 ]
@@ -257,6 +275,9 @@ NAMES = [
     (lambda m, x: m.linalg.norm(x)),
     (lambda m, x: m.linalg.norm(x.unbind()[0], 1)),
     (lambda m, x: m.linalg.norm(x.unbind()[0], -math.inf)),
+    (lambda m, x: m.linalg.norm(x.unbind()[0], 2)),
+    (lambda m, x: m.linalg.norm(x.unbind()[0], "nuc")),
+    (lambda m, x: m.linalg.svdvals(x)),
 ]
 
 
@@ -386,6 +407,8 @@ ERRORS = [
     (lambda m, a: m.linalg.matrix_norm(a, 3), [(3, 3)]),
     (lambda m, a: m.linalg.matrix_norm(a, dim=(0, 0)), [(3, 3)]),
     (lambda m, a: m.linalg.norm(a, "nuc"), [(3,)]),
+    (lambda m, a: m.linalg.svdvals(a), [(3,)]),
+    (lambda m, a: m.linalg.svdvals(a), [(3, 3)], ["int64"]),
 ]
 
 
@@ -414,9 +437,3 @@ def test_singular_is_linalg_error():
     with pytest.raises(cr.linalg.LinAlgError, match="input matrix is singular"):
         cr.linalg.inv(cr.ones(3, 3))
     assert issubclass(cr.linalg.LinAlgError, RuntimeError)
-
-
-@pytest.mark.parametrize("ord", [2, -2, "nuc"])
-def test_singular_value_norms_not_supported(ord):
-    with pytest.raises(NotImplementedError, match="singular values"):
-        cr.linalg.matrix_norm(cr.ones(3, 3), ord)

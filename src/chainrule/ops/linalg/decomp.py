@@ -3,7 +3,8 @@
 Rules are torch's for non-singular matrices: d inv = -Aᵀ⁻¹ G Aᵀ⁻¹, d det = G det A⁻ᵀ,
 d logabsdet = G A⁻ᵀ, and for X = A⁻¹B: dB = A⁻ᵀG, dA = -dB Xᵀ. (torch switches to an SVD
 formula for singular ``det``; here its backward raises LinAlgError on a singular matrix.)
-Norms that need singular values (ord 2, -2, 'nuc') are not supported.
+The matrix norms of ord 2, -2 and 'nuc' reduce ``svdvals``, whose rule is torch's
+``svd_backward`` (so second derivatives flow through U and V as well).
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import dtypes
 from chainrule._tensor import Tensor, _make
+from chainrule.graph import grad_mode
 from chainrule.ops.linalg.products import _SHORT
 from chainrule.ops.op import Op, wrap_dim
 
 __all__ = ["inverse", "det", "slogdet", "logdet"]
-
-LINALG_NAMES = ["inv", "det", "slogdet", "solve", "norm", "vector_norm", "matrix_norm"]
 
 
 class LinAlgError(RuntimeError):
@@ -222,6 +221,78 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     return Solve.apply(A, B, vector=vector)
 
 
+# --------------------------------------------------------------------------- svd
+
+
+class SvdPart(Op):
+    """One factor (U, S or Vh) of the reduced SVD, computed once for all three."""
+
+    torch_name = "LinalgSvdBackward0"
+
+    def forward(self, A, part, usv):
+        self.part, self.usv = part, usv
+        return usv[part]
+
+    def backward(self, g):
+        (A,) = self.inputs
+        if grad_mode.enabled:  # building a graph of the gradient: U, S, Vh depend on A
+            U, S, Vh = _svd(A)
+        else:
+            U, S, Vh = (_make(a) for a in self.usv)
+        grads = [None, None, None]
+        grads[self.part] = g
+        return _svd_backward(U, S, Vh, *grads)
+
+
+def _svd(A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    usv = tuple(np.linalg.svd(A._data, full_matrices=False))
+    return tuple(SvdPart.apply(A, part=i, usv=usv) for i in range(3))
+
+
+def _svd_backward(U: Tensor, S: Tensor, Vh: Tensor, gU: Any, gS: Any, gVh: Any) -> Tensor:
+    """torch's svd_backward for real matrices and the reduced SVD."""
+    m, n, k = U._data.shape[-2], Vh._data.shape[-1], S._data.shape[-1]
+    eye = _make(np.eye(k, dtype=S._data.dtype))
+    gA = None
+    if gU is not None or gVh is not None:
+        S2 = S * S
+        E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + eye
+        if gU is not None:
+            UhgU = U.mT @ gU
+            gA = (UhgU - UhgU.mT) * S.unsqueeze(-2)
+        if gVh is not None:
+            VhgV = Vh @ gVh.mT
+            t = S.unsqueeze(-1) * (VhgV - VhgV.mT)
+            gA = t if gA is None else gA + t
+        gA = gA / E
+    if gS is not None:
+        d = gS.unsqueeze(-1) * eye
+        gA = d if gA is None else gA + d
+    if m > k and gU is not None:
+        gUSinv = gU / S.unsqueeze(-2)
+        gA = (U @ gA + gUSinv - U @ (U.mT @ gUSinv)) @ Vh
+    elif n > k and gVh is not None:
+        SinvgVh = gVh / S.unsqueeze(-1)
+        gA = U @ (gA @ Vh + SinvgVh - (SinvgVh @ Vh.mT) @ Vh)
+    else:
+        gA = U @ (gA @ Vh)
+    return gA
+
+
+def svdvals(A: Tensor) -> Tensor:
+    """The singular values of each matrix in ``A``, in descending order."""
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
+    if A._data.dtype.kind not in "fc":
+        raise RuntimeError(
+            "linalg.svd: Expected a floating point or complex tensor as input. "
+            f"Got {_SHORT.get(A._data.dtype.name, A._data.dtype.name)}"
+        )
+    if not A._requires_grad:
+        return _make(np.linalg.svd(A._data, compute_uv=False))
+    return _svd(A)[1]
+
+
 # --------------------------------------------------------------------------- norms
 
 
@@ -265,10 +336,14 @@ def matrix_norm(
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
-        raise NotImplementedError(
-            f"chainrule: linalg.matrix_norm(ord={ord!r}) needs singular values, which are not "
-            "supported"
-        )
+        from chainrule.ops.reduce.sums import sum as sum_
+
+        s = svdvals(A.movedim((d0, d1), (-2, -1)))
+        out = (sum_ if ord == "nuc" else amax if ord == 2 else amin)(s, -1)
+        if keepdim:
+            for d in sorted((d0, d1)):
+                out = out.unsqueeze(d)
+        return out
     if ord not in (1, -1, math.inf, -math.inf):
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     if abs(ord) == math.inf:
@@ -303,7 +378,5 @@ def norm(
         return vector_norm(A, ord, dim, keepdim, dtype=dtype)
     return matrix_norm(A, ord, dim, keepdim, dtype=dtype)
 
-
-_ = (dtypes, _make)
 
 TENSOR_METHODS: dict = {"inverse": inverse, "det": det, "slogdet": slogdet, "logdet": logdet}
