@@ -45,15 +45,22 @@ def _make(data: np.ndarray, grad_fn: Any = None) -> Tensor:
     t._data = data
     t.grad_fn = grad_fn
     t._requires_grad = grad_fn is not None
+    t._vc = None
     return t
 
 
 class Tensor:
     """An n-dimensional array that can record how it was computed and be differentiated.
 
-    Only ``_data``, ``grad_fn`` and ``_requires_grad`` are set on every tensor; the rarely
-    used slots (``_grad``, ``_retains_grad``) are read with a default, which keeps creating
-    a tensor (done millions of times) cheap.
+    Only ``_data``, ``grad_fn``, ``_requires_grad`` and ``_vc`` are set on every tensor; the
+    rarely used slots (``_grad``, ``_retains_grad``, ``_base``, ``_views``, hooks) are read
+    with a default, which keeps creating a tensor (done millions of times) cheap.
+
+    ``_vc`` is the version counter, a one-element list shared by a tensor and its views and
+    made on first need (``None`` means version 0): in-place operations bump it, and backward
+    refuses saved tensors whose version moved. ``_base`` is the tensor whose memory a view
+    shares; ``_views`` (on a base) holds weak references to views that require grad, whose
+    histories are rebuilt when the base is modified in place.
     """
 
     __slots__ = (
@@ -63,6 +70,11 @@ class Tensor:
         "_grad",
         "_retains_grad",
         "_acc",
+        "_vc",
+        "_base",
+        "_views",
+        "_hooks",
+        "_post_hooks",
         "__weakref__",
     )
     __array_ufunc__ = None  # make `ndarray * tensor` defer to Tensor.__rmul__
@@ -80,6 +92,7 @@ class Tensor:
         t._data = data
         t.grad_fn = None
         t._requires_grad = False
+        t._vc = None
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -195,8 +208,38 @@ class Tensor:
         self.grad_fn._retained = weakref.ref(self)
 
     def detach(self) -> Tensor:
-        """A new tensor on the same memory, cut from the graph."""
-        return _make(self._data)
+        """A new tensor on the same memory, cut from the graph (it shares the version
+        counter, so an in-place change through it is still caught by backward)."""
+        t = _make(self._data)
+        t._vc = version_counter(self)
+        return t
+
+    @property
+    def _version(self) -> int:
+        return 0 if self._vc is None else self._vc[0]
+
+    def register_hook(self, hook: Any) -> Any:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a non-None return
+        value replaces the gradient."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return self.grad_fn._add_hook(hook)
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = {}
+        return _Handle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Any) -> Any:
+        """Call ``hook(tensor)`` after this leaf's ``.grad`` has been updated."""
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        hooks = getattr(self, "_post_hooks", None)
+        if hooks is None:
+            hooks = self._post_hooks = {}
+        return _Handle(hooks, hook)
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -239,8 +282,9 @@ class Tensor:
     def __bool__(self) -> bool:
         if self._data.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with {'no' if self._data.size == 0 else 'more than one'}"
-                " values is ambiguous"
+                "Boolean value of Tensor with no values is ambiguous"
+                if self._data.size == 0
+                else "Boolean value of Tensor with more than one value is ambiguous"
             )
         return bool(self._data)
 
@@ -288,6 +332,41 @@ _NON_LEAF_GRAD_WARNING = (
     "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
     "instead. See github.com/pytorch/pytorch/pull/30531 for more information."
 )
+
+
+def version_counter(t: Tensor) -> list:
+    """The tensor's version counter, made (and shared with its base) on first need."""
+    vc = t._vc
+    if vc is None:
+        base = getattr(t, "_base", None)
+        if base is not None:
+            vc = version_counter(base)
+        else:
+            vc = [0]
+        t._vc = vc
+    return vc
+
+
+class _Handle:
+    """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    _next = 0
+
+    def __init__(self, hooks: dict, hook: Any) -> None:
+        _Handle._next += 1
+        self.id, self.hooks = _Handle._next, hooks
+        hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+
+def _run_hooks(hooks: dict, g: Tensor) -> Tensor:
+    for hook in list(hooks.values()):
+        out = hook(g)
+        if out is not None:
+            g = out
+    return g
 
 
 def _wrap_dim(dim: int, ndim: int) -> int:
@@ -394,14 +473,23 @@ def run_backward(
     def step(v: Any, g: Tensor | None) -> Sequence[Tensor | None]:
         if isinstance(v, Tensor):  # a leaf: its gradient is complete
             if g is not None:
+                hooks = getattr(v, "_hooks", None)
+                if hooks:
+                    g = _run_hooks(hooks, g)
                 if not accumulate:
                     if id(v) in wanted:
                         captured[id(v)] = g
                 elif wanted is None or id(v) in wanted:
                     _accumulate(v, g, create_graph)
+                    post = getattr(v, "_post_hooks", None)
+                    if post:
+                        for hook in list(post.values()):
+                            hook(v)
             return ()
         if g is None:
             return (None,) * len(v._edges)
+        if v._hooks is not None:  # tensor hooks of the node's output run first
+            g = _run_hooks(v._hooks, g)
         if wanted is not None and id(v) in wanted:  # a non-leaf input
             if accumulate:
                 _accumulate(wanted[id(v)], g, create_graph)

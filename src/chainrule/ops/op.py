@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
-from chainrule._tensor import AccumulateGrad, Tensor, _make
+from chainrule._tensor import AccumulateGrad, Tensor, _make, version_counter
 from chainrule._tensor import _wrap_dim as wrap_dim
 from chainrule.graph import grad_mode
 
 __all__ = [
     "Op", "binary", "as_tensor_arg", "expand", "sum_to_size", "unbroadcast_shape", "dims",
-    "wrap_dim",
+    "wrap_dim", "track_view", "inplace_log",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -69,7 +69,10 @@ class Op:
     torch_name: str | None = None  # torch's grad_fn name, when not "<ClassName>Backward0"
 
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
+    _hooks: dict | None = None  # the output tensor's register_hook hooks
     _freed = False  # saved values dropped after backward
+    _versions: tuple | None = None  # versions of self.inputs when saved (None: all 0)
+    _out_modified = False  # the saved output was later changed in place
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
@@ -97,16 +100,27 @@ class Op:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if not live:
-            return _make(out)
+            t = _make(out)
+            if out.base is not None:
+                track_view(t, inputs)
+            return t
         node._edges = tuple(edges)
-        node.inputs = inputs if cls.save_inputs else None
+        if cls.save_inputs:
+            node.inputs = inputs
+            if inplace_log.count:  # versions only move after an in-place op has ever run
+                node._versions = tuple([x._version if isinstance(x, Tensor) else 0 for x in inputs])
+        else:
+            node.inputs = None
         node.out_data = out if cls.save_output else None
         node._shapes = (
             tuple([a.shape if isinstance(a, np.ndarray) else () for a in arrays])
             if cls.elementwise
             else None
         )
-        return _make(out, node)
+        t = _make(out, node)
+        if out.base is not None:
+            track_view(t, inputs)
+        return t
 
     def forward(self, *arrays: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -135,6 +149,8 @@ class Op:
     def _run_backward(self, grad: Tensor, retain_graph: bool) -> tuple:
         if self._freed:
             raise RuntimeError(_FREED)
+        if inplace_log.count:
+            self._check_versions()
         grads = self.backward(grad)
         if type(grads) is not tuple:
             grads = (grads,)
@@ -149,6 +165,27 @@ class Op:
         if not retain_graph:
             self._release()
         return grads
+
+    def _check_versions(self) -> None:
+        """torch's in-place correctness check: a saved tensor must be as it was saved."""
+        if self._out_modified:
+            raise RuntimeError(_modified_message(self.out_data, self, 0, 1))
+        if self.inputs is None:
+            return
+        saved = self._versions
+        for i, x in enumerate(self.inputs):
+            if isinstance(x, Tensor) and x._vc is not None:
+                expected = saved[i] if saved is not None else 0
+                if x._vc[0] != expected:
+                    owner = x.grad_fn.name() if x.grad_fn is not None else None
+                    raise RuntimeError(_modified_message(x._data, owner, x._vc[0], expected))
+
+    def _add_hook(self, hook: Any) -> Any:
+        from chainrule._tensor import _Handle
+
+        if self._hooks is None:
+            self._hooks = {}
+        return _Handle(self._hooks, hook)
 
     def _release(self) -> None:
         """Drop saved tensors and arrays (after backward, unless retain_graph). Sizes and
@@ -179,6 +216,53 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"
+
+
+class _InplaceLog:
+    """How many in-place operations have run (in any thread): while none has, no version
+    needs recording or checking, and the hot path pays nothing for in-place safety."""
+
+    count = 0
+
+
+inplace_log = _InplaceLog()
+
+
+def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str:
+    kind = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor"}.get(
+        str(getattr(data, "dtype", "")), "Tensor"
+    )
+    shape = list(getattr(data, "shape", ()))
+    of = (
+        f", which is output 0 of {owner.name() if isinstance(owner, Op) else owner},"
+        if owner
+        else ""
+    )
+    return (
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [chainrule.{kind} {shape}]{of} is at version {version}; "
+        f"expected version {expected} instead. Hint: the backtrace further above shows the "
+        "operation that failed to compute its gradient. The variable in question was changed "
+        "in there or anywhere later. Good luck!"
+    )
+
+
+def track_view(t: Tensor, inputs: tuple) -> None:
+    """If ``t``'s array is a view of an input tensor's memory, make ``t`` a view of that
+    tensor's base: they share a version counter, and in-place changes see each other."""
+    for x in inputs:
+        if isinstance(x, Tensor) and np.may_share_memory(t._data, x._data):
+            base = getattr(x, "_base", None)
+            if base is None:
+                base = x
+            t._base = base
+            t._vc = version_counter(base)
+            if t._requires_grad:
+                views = getattr(base, "_views", None)
+                if views is None:
+                    views = base._views = []
+                views.append(weakref.ref(t))
+            return
 
 
 def _accumulator(leaf: Tensor) -> AccumulateGrad:
