@@ -1,4 +1,5 @@
-"""Neural networks: Module, Parameter, containers, init and utils (``torch.nn``).
+"""Neural networks: Module, Parameter, containers, layers, losses, functional, init and utils
+(``torch.nn``).
 
 Each submodule lists its public names in ``__all__``; add a layer file to ``_SUBMODULES``
 and its names appear here.
@@ -8,14 +9,17 @@ from __future__ import annotations
 
 import importlib
 
-from chainrule.nn import init, utils
+from chainrule.nn import functional, init, utils
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 
-__all__ = ["Module", "Parameter", "init", "utils"]
+__all__ = ["Module", "Parameter", "functional", "init", "utils"]
 
 # submodules whose __all__ is re-exported here, in order; one not written yet is skipped
-_SUBMODULES = ["container", "parameter_container"]
+_SUBMODULES = [
+    "container", "parameter_container", "linear", "conv", "pooling", "normalization", "sparse",
+    "dropout", "activation", "attention", "flatten", "loss",
+]  # fmt: skip
 
 for _name in _SUBMODULES:
     try:

@@ -1,0 +1,208 @@
+"""scaled_dot_product_attention and multi_head_attention_forward: compositions of matmul,
+softmax and dropout (torch's math reference path)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor, _make
+from chainrule.nn.functional.dropout import dropout
+from chainrule.nn.functional.linear import linear
+from chainrule.ops.activation import softmax
+from chainrule.ops.index import index_select
+from chainrule.ops.linalg import matmul
+from chainrule.ops.shape import cat
+
+__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
+
+
+def _repeat_heads(t: Tensor, times: int) -> Tensor:
+    h = t._data.shape[-3]
+    return index_select(t, t._data.ndim - 3, _make(np.repeat(np.arange(h), times)))
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """``softmax(q kᵀ * scale + mask) v``; a bool ``attn_mask`` marks the pairs that take part,
+    a float one is added; ``is_causal`` masks the upper triangle."""
+    L, S = query._data.shape[-2], key._data.shape[-2]
+    if is_causal and attn_mask is not None:
+        raise RuntimeError(
+            "_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+            "is_causal=True"
+        )
+    if scale is None:
+        scale = 1.0 / math.sqrt(query._data.shape[-1])
+    if enable_gqa and query._data.ndim >= 3 and key._data.shape[-3] != query._data.shape[-3]:
+        times = query._data.shape[-3] // key._data.shape[-3]
+        key, value = _repeat_heads(key, times), _repeat_heads(value, times)
+    scores = matmul(query, key.transpose(-2, -1)) * scale
+    if is_causal:
+        allowed = np.tril(np.ones((L, S), dtype=bool))
+        scores = scores.masked_fill(_make(~allowed), -math.inf)
+    elif attn_mask is not None:
+        if attn_mask._data.dtype == np.bool_:
+            scores = scores.masked_fill(_make(~attn_mask._data), -math.inf)
+        else:
+            scores = scores + attn_mask
+    weights = softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return matmul(weights, value)
+
+
+def _canonical_mask(mask: Tensor | None, name: str, dtype: Any) -> Tensor | None:
+    """A bool mask (True = masked out) as a float one with -inf; float masks pass."""
+    if mask is None:
+        return None
+    m = mask._data
+    if m.dtype == np.bool_:
+        return _make(np.where(m, -np.inf, 0.0).astype(dtype))
+    if m.dtype.kind != "f":
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    return mask
+
+
+def multi_head_attention_forward(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    embed_dim_to_check: int,
+    num_heads: int,
+    in_proj_weight: Tensor | None,
+    in_proj_bias: Tensor | None,
+    bias_k: Tensor | None,
+    bias_v: Tensor | None,
+    add_zero_attn: bool,
+    dropout_p: float,
+    out_proj_weight: Tensor,
+    out_proj_bias: Tensor | None,
+    training: bool = True,
+    key_padding_mask: Tensor | None = None,
+    need_weights: bool = True,
+    attn_mask: Tensor | None = None,
+    use_separate_proj_weight: bool = False,
+    q_proj_weight: Tensor | None = None,
+    k_proj_weight: Tensor | None = None,
+    v_proj_weight: Tensor | None = None,
+    static_k: Tensor | None = None,
+    static_v: Tensor | None = None,
+    average_attn_weights: bool = True,
+    is_causal: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """torch's multi-head attention on (L, N, E) inputs (or unbatched (L, E)); returns the
+    output and, with ``need_weights``, the attention weights (averaged over heads)."""
+    batched = query._data.ndim == 3
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    tgt_len, bsz, embed_dim = query._data.shape
+    dtype = query._data.dtype
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", dtype)
+    if is_causal and attn_mask is None:
+        raise RuntimeError(
+            "Need attn_mask if specifying the is_causal hint. You may use the Transformer "
+            "module method `generate_square_subsequent_mask` to create this mask."
+        )
+    attn_mask = _canonical_mask(attn_mask, "attn_mask", dtype)
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(
+            f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}"
+        )
+    head_dim = embed_dim // num_heads
+    if head_dim * num_heads != embed_dim:
+        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    if not use_separate_proj_weight:
+        if key is value and query is key:  # self-attention: one packed projection
+            q, k, v = linear(query, in_proj_weight, in_proj_bias).chunk(3, -1)
+        else:
+            wq, wk, wv = in_proj_weight.chunk(3)
+            bq, bk, bv = (None,) * 3 if in_proj_bias is None else in_proj_bias.chunk(3)
+            q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
+    else:
+        bq, bk, bv = (None,) * 3 if in_proj_bias is None else in_proj_bias.chunk(3)
+        q = linear(query, q_proj_weight, bq)
+        k = linear(key, k_proj_weight, bk)
+        v = linear(value, v_proj_weight, bv)
+    src_len = k._data.shape[0]
+    if attn_mask is not None:
+        if attn_mask._data.ndim == 2:
+            if attn_mask._data.shape != (tgt_len, src_len):
+                raise RuntimeError(
+                    f"The shape of the 2D attn_mask is {attn_mask.shape}, but should be "
+                    f"{(tgt_len, src_len)}."
+                )
+            attn_mask = attn_mask.unsqueeze(0)
+        elif attn_mask._data.ndim == 3:
+            if attn_mask._data.shape != (bsz * num_heads, tgt_len, src_len):
+                raise RuntimeError(
+                    f"The shape of the 3D attn_mask is {attn_mask.shape}, but should be "
+                    f"{(bsz * num_heads, tgt_len, src_len)}."
+                )
+        else:
+            raise RuntimeError(f"attn_mask's dimension {attn_mask._data.ndim} is not supported")
+    if bias_k is not None and bias_v is not None:
+        k = cat([k, bias_k.repeat(1, bsz, 1)])
+        v = cat([v, bias_v.repeat(1, bsz, 1)])
+        attn_mask = None if attn_mask is None else _pad_last(attn_mask)
+        key_padding_mask = None if key_padding_mask is None else _pad_last(key_padding_mask)
+    elif bias_k is not None or bias_v is not None:
+        raise AssertionError(
+            "bias_k is set but bias_v is None"
+            if bias_v is None
+            else "bias_v is set but bias_k is None"
+        )
+    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
+    k = k.reshape(k._data.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    v = v.reshape(v._data.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    if add_zero_attn:
+        zeros = _make(np.zeros((bsz * num_heads, 1, head_dim), dtype=dtype))
+        k, v = cat([k, zeros], 1), cat([v, zeros], 1)
+        attn_mask = None if attn_mask is None else _pad_last(attn_mask)
+        key_padding_mask = None if key_padding_mask is None else _pad_last(key_padding_mask)
+    src_len = k._data.shape[1]
+    if key_padding_mask is not None:
+        if key_padding_mask._data.shape != (bsz, src_len):
+            raise AssertionError(
+                f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
+                f"{key_padding_mask.shape}"
+            )
+        kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(-1, num_heads, -1, -1)
+        kpm = kpm.reshape(bsz * num_heads, 1, src_len)
+        attn_mask = kpm if attn_mask is None else attn_mask + kpm
+    if not training:
+        dropout_p = 0.0
+    scores = matmul(q * math.sqrt(1.0 / head_dim), k.transpose(-2, -1))
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    weights = softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p)
+    out = matmul(weights, v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
+    if not need_weights:
+        return (out if batched else out.squeeze(1)), None
+    weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
+    if average_attn_weights:
+        weights = weights.mean(1)
+    if not batched:
+        return out.squeeze(1), weights.squeeze(0)
+    return out, weights
+
+
+def _pad_last(mask: Tensor) -> Tensor:
+    """One more (zero) column at the end of a float mask."""
+    m = mask._data
+    return cat([mask, _make(np.zeros((*m.shape[:-1], 1), dtype=m.dtype))], -1)

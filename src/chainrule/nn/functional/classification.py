@@ -1,0 +1,162 @@
+"""nll_loss and cross_entropy (class indices or probabilities, weights, ignore_index, label
+smoothing): compositions of log_softmax, gather and sums with torch's exact normalisers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor, _make
+from chainrule.nn.functional._utils import get_reduction, type_name
+from chainrule.ops.activation import log_softmax
+from chainrule.ops.index import gather
+
+__all__ = ["nll_loss", "cross_entropy"]
+
+
+def _check_target(input: Tensor, target: Tensor) -> None:
+    x, t = input._data, target._data
+    if x.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
+    if t.dtype not in (np.int64, np.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {type_name(target)}")
+    if x.ndim == 1:
+        if t.ndim > 1 or (t.ndim == 1 and t.shape[0] != 1):
+            raise ValueError(
+                f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}"
+            )
+        return
+    if t.ndim == 0 or x.shape[0] != t.shape[0]:
+        raise ValueError(
+            f"Expected input batch_size ({x.shape[0]}) to match target batch_size "
+            f"({t.shape[0] if t.ndim else 1})."
+        )
+    if x.ndim == 2 and t.ndim != 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if x.ndim > 2 and t.shape != x.shape[:1] + x.shape[2:]:
+        raise RuntimeError(
+            f"Expected target size {[x.shape[0], *x.shape[2:]]}, got {list(t.shape)}"
+        )
+
+
+def _class_weights(weight: Tensor | None, c: int) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = weight._data
+    if w.ndim != 1 or w.shape[0] != c:
+        raise RuntimeError(
+            f"weight tensor should be defined either for all {c} classes or no classes but got "
+            f"weight tensor of shape: {list(w.shape)}"
+        )
+    return w
+
+
+def _picked(input: Tensor, target: Tensor, ignore_index: int, w: np.ndarray | None):
+    """``input`` at each target class (along dim 1), and each element's weight (0 where
+    ignored), as a constant array."""
+    x, t = input._data, target._data.astype(np.int64, copy=False)
+    c = x.shape[1]
+    valid = t != ignore_index
+    bad = valid & ((t < 0) | (t >= c))
+    if bad.any():
+        raise IndexError(f"Target {t[bad].flat[0]} is out of bounds.")
+    safe = np.where(valid, t, 0)
+    picked = gather(input, 1, _make(safe[:, None])).squeeze(1)
+    wt = valid.astype(x.dtype) if w is None else np.where(valid, w[safe], 0).astype(x.dtype)
+    return picked, wt, valid, safe
+
+
+def _nll(
+    input: Tensor, target: Tensor, w: np.ndarray | None, ignore_index: int, reduction: str
+) -> Tensor:
+    one_d = input._data.ndim == 1
+    if one_d:
+        input, target = input.reshape(1, -1), target.reshape(1)
+    picked, wt, _, _ = _picked(input, target, ignore_index, w)
+    loss = -picked if w is None and wt.all() else -(picked * _make(wt))
+    if reduction == "none":
+        return loss.reshape(()) if one_d else loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return total / _make(np.asarray(wt.sum(), dtype=wt.dtype))
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``-input[n, target[n]] * weight[target[n]]`` over (N, C, d1, ...) log-probabilities;
+    'mean' divides by the sum of the weights of the targets that are not ignored."""
+    reduction = get_reduction(reduction, size_average, reduce)
+    _check_target(input, target)
+    w = _class_weights(weight, input._data.shape[0 if input._data.ndim == 1 else 1])
+    return _nll(input, target, w, ignore_index, reduction)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """``nll_loss(log_softmax(input, 1), target)`` for class indices; for class
+    probabilities (target shaped like input) ``-sum(target * log_softmax(input))``; with
+    torch's label smoothing and weighting in both."""
+    reduction = get_reduction(reduction, size_average, reduce)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    x = input._data
+    class_dim = 0 if x.ndim == 1 else 1
+    c = x.shape[class_dim] if x.ndim else 1
+    w = _class_weights(weight, c)
+    wshape = [1] * x.ndim
+    if x.ndim:
+        wshape[class_dim] = c
+    if target._data.shape == x.shape:  # class probabilities
+        if target._data.dtype.kind != "f":
+            raise RuntimeError(
+                "Expected floating point type for target with class probabilities, got "
+                f"{type_name(target)}"
+            )
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        logp = log_softmax(input, class_dim)
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / c
+        prod = logp * target
+        if w is not None:
+            prod = prod * _make(w.reshape(wshape))
+        if reduction == "none":
+            return -prod.sum(class_dim)
+        if reduction == "sum":
+            return -prod.sum()
+        return -prod.sum() / (x.size / c) if x.size else -prod.sum() * np.nan
+    _check_target(input, target)
+    logp = log_softmax(input, class_dim)
+    nll = _nll(logp, target, w, ignore_index, reduction)
+    if label_smoothing <= 0:
+        return nll
+    t = target._data.astype(np.int64, copy=False)
+    ignored = _make(t == ignore_index)
+    smooth = -(logp if w is None else logp * _make(w.reshape(wshape))).sum(class_dim)
+    smooth = smooth.masked_fill(ignored, 0.0)
+    if reduction == "sum":
+        smooth = smooth.sum()
+    elif reduction == "mean":
+        valid = t != ignore_index
+        denom = w[t[valid]].sum() if w is not None else valid.sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            smooth = smooth.sum() / _make(np.asarray(denom, dtype=x.dtype))
+    return (1 - label_smoothing) * nll + smooth * (label_smoothing / c)

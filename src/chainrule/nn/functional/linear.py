@@ -1,0 +1,125 @@
+"""linear (a primitive: one matmul forward, one matmul per input backward) and bilinear."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule._tensor import Tensor
+from chainrule.nn.functional._utils import type_name
+from chainrule.ops.linalg import matmul
+from chainrule.ops.op import Op
+
+__all__ = ["linear", "bilinear"]
+
+_C = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+      "int32": "int"}  # fmt: skip
+
+
+class Linear(Op):
+    """``y = x Wᵀ + b`` over the last dim of ``x``; leading dims are folded into one matmul.
+
+    vjp: ``gx = g W``, ``gW = gᵀ x`` (leading dims folded), ``gb = sum of g`` over them.
+    """
+
+    def forward(self, x, w, b):
+        self.two_d, self.bias = x.ndim == 2, b is not None
+        if x.ndim == 2 or x.ndim == 1:
+            out = x @ w.T
+        else:
+            out = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
+        if b is not None:
+            out += b
+        return out
+
+    def backward(self, g):
+        x, w, b = self.inputs
+        gx = gw = gb = None
+        if self.needs(0):
+            gx = matmul(g, w)
+        if self.needs(1):
+            if x._data.ndim == 1:
+                gw = matmul(g.reshape(-1, 1), x.reshape(1, -1))
+            else:
+                g2 = g.reshape(-1, g._data.shape[-1])
+                gw = matmul(g2.T, x.reshape(-1, x._data.shape[-1]))
+        if b is not None and self.needs(2):
+            gb = g.sum(tuple(range(g._data.ndim - 1))) if g._data.ndim > 1 else g
+        return gx, gw, gb
+
+    def name(self) -> str:
+        if not self.two_d:
+            return "LinearBackward0"
+        return "AddmmBackward0" if self.bias else "MmBackward0"
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``: input (*, in_features), weight (out_features, in_features)."""
+    x, w = input._data, weight._data
+    if x.ndim == 0 or w.ndim == 0:
+        raise RuntimeError(
+            f"both arguments to linear need to be at least 1D, but they are {x.ndim}D and {w.ndim}D"
+        )
+    if x.dtype != w.dtype:
+        raise RuntimeError(
+            "expected m1 and m2 to have the same dtype, but got: "
+            f"{_C.get(x.dtype.name, x.dtype.name)} != {_C.get(w.dtype.name, w.dtype.name)}"
+        )
+    if bias is not None and bias._data.dtype != w.dtype:
+        raise RuntimeError(
+            "self and mat2 must have the same dtype, but got "
+            f"{type_name(bias)} and {type_name(weight)}"
+        )
+    if w.ndim == 1:  # torch allows a vector weight: a dot product over the last dim
+        out = matmul(input, weight)
+        return out if bias is None else out + bias
+    if x.shape[-1] != w.shape[1]:
+        rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} and "
+            f"{w.shape[1]}x{w.shape[0]})"
+        )
+    if bias is not None and bias._data.shape not in ((w.shape[0],), (), (1,)):
+        target = [*x.shape[:-1], w.shape[0]]
+        raise RuntimeError(
+            f"The expanded size of the tensor ({w.shape[0]}) must match the existing size "
+            f"({bias._data.shape[-1]}) at non-singleton dimension {len(target) - 1}.  Target "
+            f"sizes: {target}.  Tensor sizes: {list(bias._data.shape)}"
+        )
+    if bias is not None and bias._data.shape != (w.shape[0],):
+        return Linear.apply(input, weight, None) + bias
+    return Linear.apply(input, weight, bias)
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y_o = x1ᵀ W_o x2 + b_o``: a composition (one matmul, one product, one sum)."""
+    a, b, w = input1._data, input2._data, weight._data
+    if a.ndim != b.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {a.ndim} and {b.ndim}")
+    for i in range(a.ndim - 1):
+        if a.shape[i] != b.shape[i]:
+            raise RuntimeError(
+                f"bilinear(): input batch dimensions do not match: got {a.shape[i]} and "
+                f"{b.shape[i]}"
+            )
+    if a.shape[-1] != w.shape[1]:
+        raise RuntimeError(
+            f"bilinear(): input1 size does not match weight size: got {a.shape[-1]} but "
+            f"expected {w.shape[1]}"
+        )
+    if b.shape[-1] != w.shape[2]:
+        raise RuntimeError(
+            f"bilinear(): input2 size does not match weight size: got {b.shape[-1]} but "
+            f"expected {w.shape[2]}"
+        )
+    if bias is not None and bias._data.shape[0] != w.shape[0]:
+        raise RuntimeError(
+            f"bilinear(): bias size does not match weight size: got {bias._data.shape[0]} but "
+            f"expected {w.shape[0]}"
+        )
+    o, i, j = w.shape
+    lead = a.shape[:-1]
+    x1 = input1.reshape(-1, i)
+    x2 = input2.reshape(-1, 1, j)
+    t = matmul(x1, weight.permute(1, 0, 2).reshape(i, o * j)).reshape(-1, o, j)
+    out = (t * x2).sum(-1).reshape(*lead, o)
+    return out if bias is None else out + bias
