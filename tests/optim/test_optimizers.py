@@ -119,7 +119,7 @@ def assert_state_close(sd, ref_sd, dtype: str) -> None:
         assert list(state) == list(ref_state), idx
         for key, value in state.items():
             ref_value = ref_state[key]
-            assert isinstance(value, cr.Tensor), key
+            assert isinstance(value, cr.Tensor) and isinstance(value._data, np.ndarray), key
             assert value.dtype == getattr(cr, str(ref_value.dtype).split(".")[1]), key
             assert value.shape == tuple(ref_value.shape), key
             np.testing.assert_allclose(value.numpy(), ref_value.numpy(), **TOL[dtype])
@@ -286,3 +286,17 @@ def test_load_state_dict_casts_floating_state_to_the_parameter_dtype_but_not_ste
     state = opt32.state[p32]
     assert state["exp_avg"].dtype == cr.float32 and state["exp_avg_sq"].dtype == cr.float32
     assert state["step"] is opt.state[p64]["step"]  # `step` is kept as it is, as in torch
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_saved_and_loaded_state_continues_the_trajectory(case, tmp_path):
+    """cr.save / cr.load of a state_dict (safetensors), then the same trajectory as torch."""
+    dtype = "float64"
+    ours, theirs, opt, ref = build(case, dtype)
+    run(ours, theirs, opt, ref, STEPS // 2, dtype)
+    cr.save(opt.state_dict(), tmp_path / "optim.safetensors")
+    resumed = [cr.tensor(p.detach().numpy().copy(), requires_grad=True) for p in ours]
+    opt2 = getattr(cr.optim, case[0])(grouped(resumed, case[2]), **case[1])
+    opt2.load_state_dict(cr.load(tmp_path / "optim.safetensors"))
+    run(resumed, theirs, opt2, ref, STEPS - STEPS // 2, dtype, start=STEPS // 2)
+    assert_state_close(opt2.state_dict(), ref.state_dict(), dtype)

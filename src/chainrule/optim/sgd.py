@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from chainrule._tensor import _make
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_unsupported
 
@@ -77,7 +79,8 @@ class SGD(Optimizer):
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = state["momentum_buffer"] = _make(grad.copy())
+                        # a copy, and an array even when `grad` is a 0-d result (a NumPy scalar)
+                        buf = state["momentum_buffer"] = _make(np.array(grad, copy=True))
                     else:
                         buf._data *= momentum
                         buf._data += (1 - dampening) * grad
