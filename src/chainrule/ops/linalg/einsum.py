@@ -8,6 +8,8 @@ an einsum and differentiable to any order.
 
 from __future__ import annotations
 
+import functools
+import math
 import string
 from typing import Any
 
@@ -24,10 +26,11 @@ _LETTERS = string.ascii_uppercase + string.ascii_lowercase
 class Einsum(Op):
     elementwise = True  # size-1 subscripts broadcast: their gradients are summed back
 
-    def forward(self, *xs, subs, out):
+    def forward(self, *xs, subs, out, eq=None, optimize=None):
         self.subs, self.out = subs, out
-        eq = ",".join(subs) + "->" + out
-        return np.einsum(eq, *xs, optimize=len(xs) > 1)
+        if eq is None:
+            eq, optimize = _plan(subs, out, tuple(x.shape for x in xs))
+        return np.einsum(eq, *xs, optimize=optimize)
 
     def backward(self, g):
         xs, subs = self.inputs, self.subs
@@ -56,20 +59,32 @@ class Einsum(Op):
                     terms.append((c, _make(np.ones(n, dtype=dt))))
             grads.append(
                 Einsum.apply(
-                    *[t for _, t in terms], subs=[u for u, _ in terms], out="".join(target)
+                    *[t for _, t in terms], subs=tuple(u for u, _ in terms), out="".join(target)
                 )
             )
         return tuple(grads)
 
 
-def _parse(equation: str, operands: list) -> tuple[list, str]:
+@functools.lru_cache(maxsize=256)
+def _plan(subs: tuple, out: str, shapes: tuple) -> tuple[str, bool]:
+    """NumPy's equation, and whether to let NumPy find a BLAS path: only when the plain
+    loop over every subscript would be long (path finding costs tens of microseconds)."""
+    sizes: dict = {}
+    for t, shape in zip(subs, shapes):
+        for c, n in zip(t, shape):
+            sizes[c] = max(sizes.get(c, 1), n)
+    return ",".join(subs) + "->" + out, len(subs) > 1 and math.prod(sizes.values()) > 1 << 17
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(equation: str, shapes: tuple) -> tuple[tuple, str]:
     """Subscripts of each operand and of the output, with ``...`` spelled out as letters."""
     eq = equation.replace(" ", "")
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
-    if len(terms) > len(operands):
+    if len(terms) > len(shapes):
         raise RuntimeError("einsum(): fewer operands were provided than specified in the equation")
-    if len(terms) < len(operands):
+    if len(terms) < len(shapes):
         raise RuntimeError("einsum(): more operands were provided than specified in the equation")
     for t in terms + [rhs]:
         for c in t.replace("...", ""):
@@ -81,8 +96,8 @@ def _parse(equation: str, operands: list) -> tuple[list, str]:
     used = set(eq) & set(_LETTERS)
     spare = [c for c in _LETTERS if c not in used]
     n_ell = []
-    for i, (t, x) in enumerate(zip(terms, operands)):
-        nd, labels = x._data.ndim, len(t.replace("...", ""))
+    for i, (t, shape) in enumerate(zip(terms, shapes)):
+        nd, labels = len(shape), len(t.replace("...", ""))
         if "..." in t:
             if labels > nd:
                 raise RuntimeError(
@@ -116,9 +131,9 @@ def _parse(equation: str, operands: list) -> tuple[list, str]:
         counts = "".join(t.replace("...", "") for t in terms)
         out = ell + "".join(sorted(c for c in set(counts) if counts.count(c) == 1))
     sizes: dict = {}
-    for i, (s, x) in enumerate(zip(subs, operands)):
+    for i, (s, shape) in enumerate(zip(subs, shapes)):
         own: dict = {}
-        for c, n in zip(s, x._data.shape):
+        for c, n in zip(s, shape):
             if c in own and own[c] != n:
                 raise RuntimeError(
                     f"einsum(): subscript {c} is repeated for operand {i} but the sizes don't "
@@ -132,7 +147,7 @@ def _parse(equation: str, operands: list) -> tuple[list, str]:
                     f"broadcast with previously seen size {m}"
                 )
             sizes[c] = max(m, n) if n != 1 else m
-    return subs, out
+    return tuple(subs), out
 
 
 def einsum(equation: str, *operands: Any) -> Tensor:
@@ -142,7 +157,7 @@ def einsum(equation: str, *operands: Any) -> Tensor:
         if len(operands) == 1 and isinstance(operands[0], list | tuple)
         else list(operands)
     )
-    subs, out = _parse(equation, ops)
+    subs, out = _parse(equation, tuple(x._data.shape for x in ops))
     dt = ops[0]._data.dtype if ops else None
     for x in ops[1:]:
         if x._data.dtype != dt:
@@ -152,4 +167,5 @@ def einsum(equation: str, *operands: Any) -> Tensor:
                 f"expected scalar type {_SHORT.get(dt.name, dt.name)} but found "
                 f"{_SHORT.get(x._data.dtype.name, x._data.dtype.name)}"
             )
-    return Einsum.apply(*ops, subs=subs, out=out)
+    eq, optimize = _plan(subs, out, tuple(x._data.shape for x in ops))
+    return Einsum.apply(*ops, subs=subs, out=out, eq=eq, optimize=optimize)

@@ -7,6 +7,7 @@ several outputs; the gradients are the same).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,10 @@ __all__ = [
 
 def _promoted(tensors: list) -> list:
     dt = tensors[0]._data.dtype
-    if all(t._data.dtype == dt for t in tensors):
+    for t in tensors:
+        if t._data.dtype != dt:
+            break
+    else:
         return tensors
     dt = dtypes.result_type(*tensors)
     return [t if t._data.dtype == dt else t.to(dtypes.FROM_NP[dt]) for t in tensors]
@@ -53,11 +57,32 @@ class Cat(Op):
         return tuple(out)
 
 
+_NO_SKIP: frozenset = frozenset()
+
+
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     """Concatenate along ``dim`` (types promoted as torch; 1-d empty tensors are skipped)."""
-    tensors = list(tensors)
+    if type(tensors) is not list and type(tensors) is not tuple:
+        tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    first = tensors[0]._data
+    nd = first.ndim
+    d = dim + nd if dim < 0 else dim
+    if nd and 0 <= d < nd:  # the fast path: NumPy validates, torch's text if it fails
+        dt = first.dtype
+        for x in tensors:
+            if x._data.dtype != dt:
+                break
+        else:
+            try:
+                return Cat.apply(*tensors, dim=d, skip=_NO_SKIP)
+            except ValueError:
+                pass
+    return _cat_checked(tensors, dim)
+
+
+def _cat_checked(tensors: list, dim: int) -> Tensor:
     for i, x in enumerate(tensors):
         if not x._data.ndim:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
@@ -91,7 +116,8 @@ class Stack(Op):
 
     def forward(self, *xs, dim):
         self.dim = dim
-        return np.stack(xs, axis=dim)
+        new = (slice(None),) * dim + (None,)
+        return np.concatenate([x[new] for x in xs], axis=dim)
 
     def backward(self, g):
         return tuple(
@@ -102,11 +128,15 @@ class Stack(Op):
 
 def stack(tensors: Any, dim: int = 0) -> Tensor:
     """Join equal-shaped tensors along a new dim ``dim``."""
-    tensors = list(tensors)
+    if type(tensors) is not list and type(tensors) is not tuple:
+        tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     ref = tensors[0]._data.shape
-    d = wrap_dim(dim, len(ref) + 1)
+    n = len(ref) + 1
+    d = dim + n if dim < 0 else dim
+    if not 0 <= d < n:
+        d = wrap_dim(dim, n)
     for i, x in enumerate(tensors):
         if x._data.shape != ref:
             raise RuntimeError(
@@ -212,7 +242,8 @@ class Flip(Op):
 
     def forward(self, x, axes):
         self.axes = axes
-        return np.flip(x, axes)
+        rev = slice(None, None, -1)
+        return x[tuple(rev if i in axes else slice(None) for i in range(x.ndim))]
 
     def backward(self, g):
         return Flip.apply(g, axes=self.axes)
@@ -255,21 +286,27 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
     return Roll.apply(input, shifts=tuple(int(s) for s in shifts), axes=axes)
 
 
+@functools.lru_cache(maxsize=64)
+def _tri_mask(n: int, m: int, k: int, upper: bool) -> np.ndarray:
+    """Which elements of an n x m matrix tril(k) (or triu(k)) keeps."""
+    return ~np.tri(n, m, k - 1, dtype=bool) if upper else np.tri(n, m, k, dtype=bool)
+
+
 class Tril(Op):
     save_inputs = False
+    upper = False
 
     def forward(self, x, k):
         self.k = k
-        return np.tril(x, k)
+        mask = _tri_mask(x.shape[-2], x.shape[-1], k, self.upper)
+        return np.where(mask, x, np.zeros((), x.dtype))
 
     def backward(self, g):
         return type(self).apply(g, k=self.k)
 
 
 class Triu(Tril):
-    def forward(self, x, k):
-        self.k = k
-        return np.triu(x, k)
+    upper = True
 
 
 def _tri(cls: type[Op], name: str, input: Tensor, diagonal: int) -> Tensor:

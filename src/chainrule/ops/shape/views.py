@@ -81,6 +81,7 @@ class View(Reshape):
         try:
             return x.reshape(shape, copy=False)
         except ValueError:
+            infer_shape(shape, x.size)  # a size mismatch: torch's text
             raise RuntimeError(
                 "view size is not compatible with input tensor's size and stride (at least one "
                 "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
@@ -89,13 +90,24 @@ class View(Reshape):
 
 def reshape(input: Tensor, *shape: Any) -> Tensor:
     """The same elements in a new shape (a view when the memory layout allows, else a copy)."""
-    shape = infer_shape(shape_arg(shape), input._data.size)
-    return Reshape.apply(input, shape=shape)
+    if len(shape) == 1 and type(shape[0]) is not int:
+        shape = tuple(shape[0])
+    try:  # NumPy infers -1 and rejects bad shapes as torch does; torch's text on failure
+        return Reshape.apply(input, shape=shape)
+    except (ValueError, TypeError):
+        return Reshape.apply(input, shape=infer_shape(shape, input._data.size))
 
 
 def view(input: Tensor, *shape: Any) -> Tensor:
     """A view with a new shape; torch's error when the layout would need a copy."""
-    shape = infer_shape(shape_arg(shape), input._data.size)
+    if len(shape) == 1 and type(shape[0]) is not int:
+        shape = tuple(shape[0])
+    for s in shape:
+        if type(s) is not int or s < -1:
+            shape = infer_shape(shape, input._data.size)
+            break
+    if -1 in shape:
+        shape = infer_shape(shape, input._data.size)
     return View.apply(input, shape=shape)
 
 
@@ -110,14 +122,18 @@ def reshape_as(input: Tensor, other: Tensor) -> Tensor:
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim..end_dim`` into one (a 0-d tensor becomes 1-d)."""
     shape = input._data.shape
-    if not shape:
-        return reshape(input, (1,))
-    s, e = wrap_dim(start_dim, len(shape)), wrap_dim(end_dim, len(shape))
+    n = len(shape)
+    if not n:
+        return Reshape.apply(input, shape=(1,))
+    s = start_dim + n if start_dim < 0 else start_dim
+    e = end_dim + n if end_dim < 0 else end_dim
+    if not (0 <= s < n and 0 <= e < n):
+        s, e = wrap_dim(start_dim, n), wrap_dim(end_dim, n)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     if s == e:
         return input
-    return reshape(input, shape[:s] + (-1,) + shape[e + 1 :])
+    return Reshape.apply(input, shape=shape[:s] + (-1,) + shape[e + 1 :])
 
 
 def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
@@ -178,7 +194,7 @@ class Unsqueeze(Op):
 
     def forward(self, x, axis):
         self.axis = axis
-        return np.expand_dims(x, axis)
+        return x[(slice(None),) * axis + (None,)]
 
     def backward(self, g):
         return g.squeeze(self.axis)
@@ -186,7 +202,11 @@ class Unsqueeze(Op):
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a dim of size 1 at ``dim`` (in ``[-ndim-1, ndim]``)."""
-    return Unsqueeze.apply(input, axis=wrap_dim(dim, input._data.ndim + 1))
+    n = input._data.ndim + 1
+    axis = dim + n if dim < 0 else dim
+    if not 0 <= axis < n:
+        axis = wrap_dim(dim, n)
+    return Unsqueeze.apply(input, axis=axis)
 
 
 # --------------------------------------------------------------------------- axes
@@ -206,7 +226,11 @@ class Transpose(Op):
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view)."""
     n = input._data.ndim
-    return Transpose.apply(input, d0=wrap_dim(dim0, n), d1=wrap_dim(dim1, n))
+    d0 = dim0 + n if dim0 < 0 else dim0
+    d1 = dim1 + n if dim1 < 0 else dim1
+    if not (0 <= d0 < n and 0 <= d1 < n):
+        d0, d1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
+    return Transpose.apply(input, d0=d0, d1=d1)
 
 
 swapaxes = swapdims = transpose
@@ -240,12 +264,17 @@ class Permute(Op):
         return x.transpose(perm)
 
     def backward(self, g):
-        return Permute.apply(g, perm=tuple(np.argsort(self.perm).tolist()))
+        n = len(self.perm)
+        return Permute.apply(g, perm=tuple(np.argsort([p % n for p in self.perm]).tolist()))
 
 
 def permute(input: Tensor, *dims: Any) -> Tensor:
     """Reorder the dims: result dim i is input dim ``dims[i]`` (a view)."""
     dims = shape_arg(dims)
+    try:  # NumPy checks range, repeats and length; torch's text on failure
+        return Permute.apply(input, perm=dims)
+    except (ValueError, TypeError):
+        pass
     n = input._data.ndim
     if len(dims) != n:
         raise RuntimeError(
