@@ -16,6 +16,7 @@ __all__ = ["FAMILIES", "families"]
 # family modules, in dependency order; one not written yet is skipped
 FAMILIES = [
     "elementwise", "compare", "activation", "reduce", "shape", "index", "linalg", "conv",
+    "inplace",
 ]  # fmt: skip
 
 

@@ -241,9 +241,9 @@ def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str
     return (
         "one of the variables needed for gradient computation has been modified by an "
         f"inplace operation: [chainrule.{kind} {shape}]{of} is at version {version}; "
-        f"expected version {expected} instead. Hint: the backtrace further above shows the "
-        "operation that failed to compute its gradient. The variable in question was changed "
-        "in there or anywhere later. Good luck!"
+        f"expected version {expected} instead. Hint: enable anomaly detection to find the "
+        "operation that failed to compute its gradient, with "
+        "chainrule.autograd.set_detect_anomaly(True, check_nan=False)."
     )
 
 

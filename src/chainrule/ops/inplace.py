@@ -1,0 +1,421 @@
+"""In-place operations (``add_``, ``x += y``, ``x[idx] = v`` ...) with torch's safety rules.
+
+Every in-place op is its out-of-place op followed by ``write``: the result is copied into
+the tensor's memory, the version counter (shared with views) goes up, and the tensor's
+history becomes the new node. Writing through a view rebuilds the base's history the way
+torch's CopySlices does: the base becomes "old base with the view's region replaced", and
+every live view of it is re-derived from that. Backward then refuses any saved tensor whose
+version moved (see ``Op._check_versions``), so a gradient is never silently wrong.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from chainrule import dtypes
+from chainrule._tensor import Tensor, _make, version_counter
+from chainrule.graph import grad_mode, no_grad
+from chainrule.ops import elementwise as ew
+from chainrule.ops.op import Op, _edge, as_tensor_arg, inplace_log, sum_to_size
+
+__all__: list[str] = []  # nothing new at top level: these are Tensor methods
+
+_new = object.__new__
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_TORCH_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+               "bool": "Bool"}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- view geometry
+
+
+class _Geometry:
+    """Where a view sits in its base: element offset and strides in a C-ordered base."""
+
+    __slots__ = ("shape", "strides", "offset", "base_shape")
+
+    def __init__(self, base: np.ndarray, view: np.ndarray) -> None:
+        if not base.flags.c_contiguous:
+            raise RuntimeError(
+                "in-place modification of a view of a non-contiguous tensor that requires grad "
+                "is not supported; call .contiguous() or .clone() on the base first"
+            )
+        item = base.itemsize
+        self.shape, self.base_shape = view.shape, base.shape
+        self.strides = tuple(s // item for s in view.strides)
+        self.offset = (view.__array_interface__["data"][0]
+                       - base.__array_interface__["data"][0]) // item  # fmt: skip
+
+    def region(self, a: np.ndarray) -> np.ndarray:
+        """The view's elements inside an array of the base's shape (a writeable view)."""
+        flat = np.ascontiguousarray(a).reshape(-1)
+        item = flat.itemsize
+        return as_strided(flat[self.offset :], self.shape, tuple(s * item for s in self.strides))
+
+
+class StridedView(Op):
+    """A view's history re-derived from its base's current history."""
+
+    save_inputs = False
+    torch_name = "AsStridedBackward0"
+
+    def forward(self, x, geo):
+        self.geo = geo
+        return self.geo.region(x).copy()
+
+    def backward(self, g):
+        return StridedScatter.apply(g, geo=self.geo)
+
+
+class StridedScatter(Op):
+    save_inputs = False
+
+    def forward(self, g, geo):
+        self.geo = geo
+        out = np.zeros(geo.base_shape, dtype=g.dtype)
+        geo.region(out)[...] = g
+        return out
+
+    def backward(self, g):
+        return StridedView.apply(g, geo=self.geo)
+
+
+class StridedFill(Op):
+    """The base's gradient with the overwritten region zeroed (a projection: self-adjoint)."""
+
+    save_inputs = False
+
+    def forward(self, g, geo):
+        self.geo = geo
+        out = np.array(g, copy=True, order="C")
+        geo.region(out)[...] = 0
+        return out
+
+    def backward(self, g):
+        return StridedFill.apply(g, geo=self.geo)
+
+
+class CopySlices(Op):
+    """New base = old base with the view's region replaced by a new value."""
+
+    save_inputs = False
+
+    def backward(self, g):
+        g_base = StridedFill.apply(g, geo=self.geo) if self.needs(0) else None
+        g_value = StridedView.apply(g, geo=self.geo) if self.needs(1) else None
+        return g_base, g_value
+
+
+def _node(cls: type[Op], edges: tuple, **state: Any) -> Op:
+    node = _new(cls)
+    node._edges, node.inputs, node.out_data, node._shapes = edges, None, None, None
+    node.__dict__.update(state)
+    return node
+
+
+# --------------------------------------------------------------------------- write
+
+
+def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None:
+    if recording and root.grad_fn is None and root._requires_grad:
+        if root is t:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    if out._data.shape != t._data.shape:
+        raise RuntimeError(
+            f"output with shape {list(t._data.shape)} doesn't match the broadcast shape "
+            f"{list(out._data.shape)}"
+        )
+    src, dst = out._data.dtype, t._data.dtype
+    if _CATEGORY[src.kind] > _CATEGORY[dst.kind]:
+        raise RuntimeError(
+            f"result type {_TORCH_NAME.get(src.name, src.name)} can't be cast to the desired "
+            f"output type {_TORCH_NAME.get(dst.name, dst.name)}"
+        )
+    if not t._data.flags.writeable:
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+        )
+
+
+def write(t: Tensor, out: Tensor) -> Tensor:
+    """Make ``out`` (computed out of place from ``t``) the new value and history of ``t``."""
+    base = getattr(t, "_base", None)
+    root = t if base is None else base
+    recording = grad_mode.enabled and (t._requires_grad or out._requires_grad
+                                       or root._requires_grad)  # fmt: skip
+    _check_target(t, out, root, recording)
+    fn = out.grad_fn
+    if fn is not None and fn.inputs is not None:  # keep what the new node saved intact
+        _snapshot_saved(fn, t)
+    for owner in (root.grad_fn, t.grad_fn):  # a node that saved this memory as its output
+        if (
+            owner is not None
+            and owner.out_data is not None
+            and np.may_share_memory(owner.out_data, t._data)
+        ):
+            owner._out_modified = True
+    np.copyto(t._data, out._data, casting="unsafe")
+    if fn is not None and fn.out_data is out._data and out._data.dtype == t._data.dtype:
+        fn.out_data = t._data  # the node's saved output now lives in t, as in torch
+    inplace_log.count += 1
+    version_counter(t)[0] += 1
+    if not recording:
+        return t
+    if out._data.dtype != t._data.dtype:
+        with_dtype = out.to(dtypes.FROM_NP[t._data.dtype])
+        out = with_dtype
+    if base is None:
+        t.grad_fn, t._requires_grad = out.grad_fn, out._requires_grad
+        if t.grad_fn is None:  # e.g. zero_() on a tensor that required grad: still derived
+            t.grad_fn = _node(StridedFill, (None,), geo=None)
+        _refresh_views(t)
+        return t
+    geo = _Geometry(root._data, t._data)
+    root.grad_fn = _node(CopySlices, (_edge(root), _edge(out)), geo=geo)
+    root._requires_grad = True
+    if not t._requires_grad:
+        t._requires_grad = True
+        _register_view(root, t)
+    _refresh_views(root)
+    return t
+
+
+def _snapshot_saved(fn: Op, t: Tensor) -> None:
+    """The node that computed the new value may have saved ``t`` itself (``mul_`` saves
+    self): give it a copy of the old value, as torch saves ``original_self``."""
+    if not any(x is t for x in fn.inputs):
+        return
+    inputs, versions = list(fn.inputs), list(fn._versions or [0] * len(fn.inputs))
+    for i, x in enumerate(inputs):
+        if x is t:
+            old = _make(t._data.copy(), t.grad_fn)
+            old._requires_grad = t._requires_grad
+            inputs[i], versions[i] = old, 0
+    fn.inputs, fn._versions = tuple(inputs), tuple(versions)
+
+
+def _register_view(root: Tensor, view: Tensor) -> None:
+    views = getattr(root, "_views", None)
+    if views is None:
+        views = root._views = []
+    views.append(weakref.ref(view))
+
+
+def _refresh_views(root: Tensor) -> None:
+    """Every live view of ``root`` that is part of a graph is re-derived from its base."""
+    views = getattr(root, "_views", None)
+    if not views:
+        return
+    alive = []
+    for ref in views:
+        v = ref()
+        if v is None:
+            continue
+        alive.append(ref)
+        v.grad_fn = _node(StridedView, (root.grad_fn,), geo=_Geometry(root._data, v._data))
+        v._requires_grad = True
+    root._views = alive
+
+
+# --------------------------------------------------------------------------- ops for writes
+
+
+class Fill(Op):
+    """``fill_``/``zero_``: the old value gets no gradient."""
+
+    save_inputs = False
+
+    def forward(self, x, value):
+        return np.full(x.shape, value, dtype=x.dtype)
+
+    def name(self):
+        return "ZeroBackward0" if self.value_is_zero else "FillBackward0"
+
+    def backward(self, g):
+        return g * 0
+
+    value_is_zero = False
+
+
+class Copy(Op):
+    """``copy_(src)``: src broadcast and cast to the target; the old value gets no gradient."""
+
+    torch_name = "CopyBackwards"
+
+    def forward(self, x, src):
+        self.src_shape, self.src_dtype = np.shape(src), dtypes.from_np(np.asarray(src).dtype)
+        return np.broadcast_to(np.asarray(src).astype(x.dtype), x.shape).copy()
+
+    def backward(self, g):
+        gs = sum_to_size(g, self.src_shape).to(self.src_dtype) if self.needs(1) else None
+        return g * 0 if self.needs(0) else None, gs
+
+
+class IndexPut(Op):
+    """``x[idx] = v`` out of place: the region gets v's gradient, the rest x's."""
+
+    save_inputs = False
+    torch_name = "IndexPutBackward0"
+
+    def forward(self, x, v, index):
+        self.index, self.v_shape = index, np.shape(v)
+        out = x.copy()
+        out[index] = v
+        return out
+
+    def backward(self, g):
+        gx = (
+            IndexPut.apply(g, np.zeros((), g._data.dtype), index=self.index)
+            if self.needs(0)
+            else None
+        )
+        gv = sum_to_size(g[self.index], self.v_shape) if self.needs(1) else None
+        return gx, gv
+
+
+def _key(index: Any) -> Any:
+    """A NumPy key from a tensor index (tensors become arrays)."""
+    if isinstance(index, tuple):
+        return tuple(_key(i) for i in index)
+    if isinstance(index, Tensor):
+        return index._data
+    if isinstance(index, list):
+        return np.asarray([i._data if isinstance(i, Tensor) else i for i in index])
+    return index
+
+
+def setitem(self: Tensor, index: Any, value: Any) -> None:
+    """``self[index] = value`` (value a tensor or number, broadcast to the region)."""
+    key = _key(index)
+    if isinstance(value, Tensor) and value._data.dtype != self._data.dtype:
+        value = value.to(self.dtype)
+    recording = grad_mode.enabled and (
+        self._requires_grad or isinstance(value, Tensor) and value._requires_grad
+    )
+    if not recording:
+        base = getattr(self, "_base", None)
+        if grad_mode.enabled and base is not None and base._requires_grad:
+            recording = True  # writing into a view of a graph: rebuild the base's history
+    if not recording:
+        if not self._data.flags.writeable:
+            _check_target(self, self, self, False)
+        self._data[key] = value._data if isinstance(value, Tensor) else value
+        inplace_log.count += 1
+        version_counter(self)[0] += 1
+        return
+    v = value if isinstance(value, Tensor) else np.asarray(value, dtype=self._data.dtype)
+    write(self, IndexPut.apply(self, v, index=key))
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def _inplace(fn):
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return write(self, fn(self, *args, **kwargs))
+
+    method.__name__ = f"{fn.__name__}_"
+    method.__doc__ = f"In-place ``{fn.__name__}`` (torch's rules: version bump, leaf check)."
+    return method
+
+
+def fill_(self: Tensor, value: Any) -> Tensor:
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(
+                "fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{value._data.ndim} dimensions."
+            )
+        return write(self, Copy.apply(self, value))
+    return write(self, Fill.apply(self, value=value))
+
+
+def zero_(self: Tensor) -> Tensor:
+    out = Fill.apply(self, value=0)
+    if out.grad_fn is not None:
+        out.grad_fn.value_is_zero = True
+    return write(self, out)
+
+
+def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    return write(self, Copy.apply(self, as_tensor_arg(src, "src")))
+
+
+def _sampler(kind: str):
+    def method(self: Tensor, *args: Any, generator: Any = None, **kwargs: Any) -> Tensor:
+        from chainrule.creation import _rng
+
+        rng = _rng(generator)
+        shape = self._data.shape
+        if kind == "uniform_":
+            lo, hi = (
+                (list(args) + [kwargs.get("from", 0.0), kwargs.get("to", 1.0)])[:2]
+                if args
+                else (kwargs.get("from", 0.0), kwargs.get("to", 1.0))
+            )
+            values = rng.uniform(lo, hi, shape)
+        elif kind == "normal_":
+            mean, std = (
+                (list(args) + [0.0, 1.0][len(args) :])[:2]
+                if args
+                else (kwargs.get("mean", 0.0), kwargs.get("std", 1.0))
+            )
+            values = rng.normal(mean, std, shape)
+        else:  # bernoulli_
+            p = args[0] if args else kwargs.get("p", 0.5)
+            values = rng.random(shape) < (p._data if isinstance(p, Tensor) else p)
+        with no_grad():
+            return write(self, _make(np.asarray(values).astype(self._data.dtype)))
+
+    method.__name__ = kind
+    return method
+
+
+def _reflected_inplace(fn):
+    def method(self: Tensor, other: Any) -> Tensor:
+        return write(self, fn(self, other))
+
+    return method
+
+
+TENSOR_METHODS: dict[str, Any] = {
+    f"{name}_": _inplace(getattr(ew, name))
+    for name in """add sub mul div pow clamp clip neg abs exp log sqrt rsqrt sin cos tan tanh
+    sigmoid relu floor ceil round trunc sign reciprocal square lerp remainder fmod expm1 log1p
+    frac""".split()
+}
+TENSOR_METHODS.update(
+    fill_=fill_, zero_=zero_, copy_=copy_, __setitem__=setitem,
+    uniform_=_sampler("uniform_"), normal_=_sampler("normal_"), bernoulli_=_sampler("bernoulli_"),
+    clamp_min_=lambda self, min: write(self, ew.clamp(self, min=min)),
+    clamp_max_=lambda self, max: write(self, ew.clamp(self, max=max)),
+    __iadd__=_reflected_inplace(ew.add), __isub__=_reflected_inplace(ew.sub),
+    __imul__=_reflected_inplace(ew.mul), __itruediv__=_reflected_inplace(ew.div),
+    __ipow__=_reflected_inplace(ew.pow), __imod__=_reflected_inplace(ew.remainder),
+    __ifloordiv__=_reflected_inplace(ew.floor_divide),
+)  # fmt: skip
+
+
+def _late_methods() -> None:
+    """In-place forms of ops from other families (imported lazily: they load after us)."""
+    from chainrule.ops import index
+
+    for name in ("masked_fill", "index_add", "scatter", "scatter_add"):
+        fn = getattr(index, name, None)
+        if fn is not None:
+            TENSOR_METHODS[f"{name}_"] = _inplace(fn)
+
+
+_late_methods()
