@@ -302,3 +302,12 @@ def test_seeding_generators_and_in_place_semantics():
     d = init.normal_(cr.empty(4, 4, dtype=cr.float64))
     assert d.dtype == cr.float64
     assert init.uniform_(cr.empty(3, dtype=cr.float16)).dtype == cr.float16
+
+
+def test_init_is_an_in_place_change_for_autograd():
+    w = nn.Parameter(cr.ones(3))
+    y = (w * w).sum()
+    init.zeros_(w)
+    assert w._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

@@ -487,3 +487,34 @@ def test_typename_in_messages():
         adapt("torch.nn.Parameter torch.FloatTensor")
         == "chainrule.nn.Parameter chainrule.FloatTensor"
     )
+
+
+def test_in_place_changes_bump_versions_like_torch():
+    def versions(lib):
+        m = torch.nn.Linear(2, 2) if lib is torch else Linear(2, 2)
+        P = torch.nn.Parameter if lib is torch else nn.Parameter
+        out = []
+        x = lib.zeros(2)
+        p = P(x)
+        x_view = p.detach()
+        out.append(p._version)
+        w = m.weight
+        v = w._version
+        m.load_state_dict(m.state_dict())
+        out.append(w._version - v)
+        m(lib.ones(1, 2)).sum().backward()
+        g = m.weight.grad
+        v = g._version
+        m.zero_grad(set_to_none=False)
+        out.append(g._version - v)
+        del x_view
+        return out
+
+    assert versions(cr) == versions(torch)
+    w = nn.Parameter(cr.ones(2))
+    y = (w * w).sum()
+    m = nn.Module()
+    m.w = w
+    m.load_state_dict({"w": cr.zeros(2)})  # changes w in place: y's graph is stale
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

@@ -150,3 +150,15 @@ def test_parameters_to_vector_and_back_like_torch():
         lambda: torch.nn.utils.vector_to_parameters([1.0], tp),
         lambda: utils.vector_to_parameters([1.0], cp),
     )
+
+
+def test_clipping_bumps_gradient_versions_like_torch():
+    cp, tp = twin_params()
+    cv, tv = [p.grad._version for p in cp], [p.grad._version for p in tp]
+    utils.clip_grad_norm_(cp, 0.1)
+    torch.nn.utils.clip_grad_norm_(tp, 0.1)
+    utils.clip_grad_value_(cp, 0.01)
+    torch.nn.utils.clip_grad_value_(tp, 0.01)
+    assert [p.grad._version - v for p, v in zip(cp, cv)] == [
+        p.grad._version - v for p, v in zip(tp, tv)
+    ]

@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule import creation
 from chainrule._tensor import Tensor
+from chainrule.nn.parameter import mark_modified
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
@@ -36,6 +37,7 @@ def _check_float(tensor: Tensor, kernel: str) -> None:
 def _write(tensor: Tensor, values: Any) -> Tensor:
     """Store ``values`` into the tensor's own array (in place: views and the graph see it)."""
     data = tensor._data
+    mark_modified(tensor)
     if data.flags.writeable:
         data[...] = values
     else:

@@ -15,7 +15,7 @@ import numpy as np
 from chainrule._tensor import Tensor
 from chainrule.nn.module_hooks import ModuleHooks
 from chainrule.nn.module_state import ModuleState
-from chainrule.nn.parameter import Parameter
+from chainrule.nn.parameter import Parameter, mark_modified
 
 __all__ = ["Module"]
 
@@ -364,6 +364,7 @@ class Module(ModuleState, ModuleHooks):
                 p._grad = None
             else:
                 g.detach_()
+                mark_modified(g)
                 if g._data.flags.writeable:
                     g._data.fill(0)
                 else:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make
 from chainrule.graph import no_grad
-from chainrule.nn.parameter import Parameter
+from chainrule.nn.parameter import Parameter, mark_modified
 
 if TYPE_CHECKING:
     from chainrule.nn.module import Module
@@ -168,6 +168,7 @@ class ModuleState:
                     value = Parameter(value, requires_grad=param.requires_grad)
                 setattr(self, name, value)
             elif param._data.flags.writeable:
+                mark_modified(param)
                 param._data[...] = src
             else:
                 param._data = src.astype(param._data.dtype, copy=True)

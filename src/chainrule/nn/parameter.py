@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, version_counter
 
 __all__ = ["Parameter"]
+
+
+def mark_modified(t: Tensor, times: int = 1) -> None:
+    """Record an in-place change of ``t``'s values (made on its array directly, under
+    no_grad): its version moves, so backward through a graph that saved it fails as torch's."""
+    from chainrule.ops.op import inplace_log
+
+    inplace_log.count += 1
+    version_counter(t)[0] += times
+
 
 _new = object.__new__
 
@@ -29,6 +39,7 @@ class Parameter(Tensor):
         t._data = data._data
         t.grad_fn = None
         t._requires_grad = False
+        t._vc = version_counter(data)  # shares data's memory and version, like torch
         if requires_grad:
             if data._data.dtype.kind not in "fc":
                 raise RuntimeError(
