@@ -98,7 +98,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     for i in range(a.ndim - 1):
         if a.shape[i] != b.shape[i]:
             raise RuntimeError(
-                f"bilinear(): input batch dimensions do not match: got {a.shape[i]} and "
+                f"bilinear(): input batch dimensions do not match at dim {i}: got {a.shape[i]} and "
                 f"{b.shape[i]}"
             )
     if a.shape[-1] != w.shape[1]:
