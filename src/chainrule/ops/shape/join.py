@@ -15,7 +15,8 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._tensor import Tensor
 from chainrule.ops.op import Op, dims, expand, wrap_dim
-from chainrule.ops.shape.views import shape_arg, slice_dim
+from chainrule.ops.shape.slices import slice_dim
+from chainrule.ops.shape.views import shape_arg
 
 __all__ = [
     "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "repeat", "tile", "flip",

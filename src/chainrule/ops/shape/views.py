@@ -1,4 +1,4 @@
-"""Views: reshape/view, flatten, squeeze/unsqueeze, transpose/permute/t/T/mT, narrow, slices.
+"""Views: reshape/view, flatten, squeeze/unsqueeze, transpose/permute/t and the T/mT properties.
 
 Results are NumPy views of the input wherever NumPy allows (as torch's are views), so they
 share memory with their base. ``view`` raises torch's error when the shape change would
@@ -16,7 +16,7 @@ from chainrule.ops.op import Op, expand, sum_to_size, wrap_dim
 
 __all__ = [
     "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "unsqueeze",
-    "transpose", "swapaxes", "swapdims", "permute", "t", "movedim", "moveaxis", "narrow",
+    "transpose", "swapaxes", "swapdims", "permute", "t", "movedim", "moveaxis",
     "expand", "sum_to_size", "adjoint",
 ]  # fmt: skip
 
@@ -349,65 +349,6 @@ def _H(self: Tensor) -> Tensor:
             f"tensor.H is only supported on matrices (2-D tensors). Got {n}-D tensor.{more}"
         )
     return Transpose.apply(self, d0=0, d1=1)
-
-
-# --------------------------------------------------------------------------- slices
-
-
-class Slice(Op):
-    """``x[index]`` for basic indices: narrow, select, split, chunk and unbind share it."""
-
-    save_inputs = False
-
-    def forward(self, x, index, tname):
-        self.in_shape, self.index, self.tname = x.shape, index, tname
-        return x[index]
-
-    def name(self):
-        return self.tname
-
-    def backward(self, g):
-        return SliceAdjoint.apply(g, shape=self.in_shape, index=self.index)
-
-
-class SliceAdjoint(Op):
-    """The gradient of a slice: zeros with the slice filled in."""
-
-    save_inputs = False
-    torch_name = "SliceBackwardBackward0"
-
-    def forward(self, g, shape, index):
-        self.index = index
-        out = np.zeros(shape, g.dtype)
-        out[index] = g
-        return out
-
-    def backward(self, gg):
-        return Slice.apply(gg, index=self.index, tname="SliceBackward0")
-
-
-def slice_dim(x: Tensor, dim: int, start: int, stop: int | None, tname: str) -> Tensor:
-    """``x`` sliced along non-negative ``dim`` (``stop`` None: select index ``start``)."""
-    key = slice(start, stop) if stop is not None else start
-    return Slice.apply(x, index=(slice(None),) * dim + (key, Ellipsis), tname=tname)
-
-
-def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
-    """``length`` elements of dim ``dim`` from ``start`` (a view)."""
-    shape = input._data.shape
-    if not shape:
-        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
-    d = wrap_dim(dim, len(shape))
-    size = shape[d]
-    if not -size <= start <= size:
-        raise IndexError(
-            f"start out of range (expected to be in range of [{-size}, {size}], but got {start})"
-        )
-    if start < 0:
-        start += size
-    if start + length > size:
-        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
-    return slice_dim(input, d, start, start + length, "SliceBackward0")
 
 
 TENSOR_METHODS: dict = {name: globals()[name] for name in __all__}
