@@ -307,6 +307,21 @@ class Tensor:
 
         return tensor_repr(self)
 
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """``copy.deepcopy`` of a leaf: new memory, same requires_grad, grad copied (torch)."""
+        if self.grad_fn is not None:
+            raise RuntimeError(_DEEPCOPY_NON_LEAF)
+        if id(self) in memo:
+            return memo[id(self)]
+        new = _new(type(self))
+        new._data, new.grad_fn, new._vc = self._data.copy(), None, None
+        new._requires_grad = self._requires_grad
+        g = getattr(self, "_grad", None)
+        if g is not None:
+            new._grad = g.__deepcopy__(memo)
+        memo[id(self)] = new
+        return new
+
     def __reduce__(self) -> Any:
         raise TypeError("chainrule tensors are not pickled; use chainrule.save (safetensors)")
 
@@ -324,6 +339,12 @@ class Tensor:
             inputs = [inputs]
         run_backward((self,), (gradient,), retain_graph, create_graph, inputs, accumulate=True)
 
+
+_DEEPCOPY_NON_LEAF = (
+    "Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol "
+    "at the moment.  If you were attempting to deepcopy a module, this may be because of a "
+    "torch.nn.utils.weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001"
+)
 
 _NON_LEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
