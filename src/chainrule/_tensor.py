@@ -343,7 +343,7 @@ class Tensor:
 _DEEPCOPY_NON_LEAF = (
     "Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol "
     "at the moment.  If you were attempting to deepcopy a module, this may be because of a "
-    "torch.nn.utils.weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001"
+    "chainrule.nn.utils.weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001"
 )
 
 _NON_LEAF_GRAD_WARNING = (
