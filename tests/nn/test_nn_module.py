@@ -518,3 +518,28 @@ def test_in_place_changes_bump_versions_like_torch():
     m.load_state_dict({"w": cr.zeros(2)})  # changes w in place: y's graph is stale
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+def test_deepcopy_of_a_module_like_torch(twins):
+    c, t = twins
+    copy_weights(c, t)
+    c(cr.ones(2, 3))[0].sum().backward()
+    t(torch.ones(2, 3))[0].sum().backward()
+    c2, t2 = copy.deepcopy(c), copy.deepcopy(t)
+    assert names(c2.named_parameters()) == names(t2.named_parameters())
+    assert c2.shared is c2.fc1  # shared submodules stay shared
+    for (n, a), b in zip(c2.named_parameters(), c.parameters()):
+        assert a is not b and isinstance(a, nn.Parameter) and a.requires_grad, n
+        assert a._data is not b._data and a.tolist() == b.tolist()
+        assert a.grad is None  # Parameter deepcopy drops the grad, as torch's
+    assert [p.grad is None for p in t2.parameters()] == [p.grad is None for p in c2.parameters()]
+    assert c2.running is not c.running and c2.running.tolist() == c.running.tolist()
+    c2.fc1.weight.detach().numpy()[0, 0] = 123.0
+    assert c.fc1.weight[0, 0].item() != 123.0
+    x = cr.ones(2, requires_grad=True)
+    x.grad = cr.ones(2)
+    assert copy.deepcopy(x).grad.tolist() == [1.0, 1.0]  # a plain leaf keeps its grad
+    same_error(
+        lambda: copy.deepcopy(torch.ones(1, requires_grad=True) * 2),
+        lambda: copy.deepcopy(cr.ones(1, requires_grad=True) * 2),
+    )

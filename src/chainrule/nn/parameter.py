@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule._tensor import Tensor, version_counter
+from chainrule._tensor import Tensor, _make, version_counter
 
 __all__ = ["Parameter"]
 
@@ -54,8 +54,7 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo: dict) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
-        out = Parameter(self.detach(), self._requires_grad)
-        out._data = self._data.copy()
+        out = type(self)(_make(self._data.copy()), self._requires_grad)  # no grad, as torch
         memo[id(self)] = out
         return out
 
