@@ -302,3 +302,18 @@ def test_custom_collate_sampler_and_batch_sampler():
 def test_dataloader_errors_like_torch(kwargs):
     same_error(lambda: tdata.DataLoader(list(range(3)), **kwargs),
                lambda: cdata.DataLoader(list(range(3)), **kwargs))  # fmt: skip
+
+
+def test_reachable_from_the_namespace():
+    code = "import chainrule as cr; print(cr.utils.data.DataLoader.__name__, cr.save.__name__)"
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).parents[1] / "src"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(src)}
+    )
+    assert out.stdout.split() == ["DataLoader", "save"], out.stderr
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        getattr(cr.utils, "nope")  # noqa: B009
