@@ -16,11 +16,15 @@ __all__ = ["nll_loss", "cross_entropy"]
 
 
 def _check_target(input: Tensor, target: Tensor) -> None:
+    _check_shapes(input, target)
+    if target._data.dtype not in (np.int64, np.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {type_name(target)}")
+
+
+def _check_shapes(input: Tensor, target: Tensor) -> None:
     x, t = input._data, target._data
     if x.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
-    if t.dtype not in (np.int64, np.uint8):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {type_name(target)}")
     if x.ndim == 1:
         if t.ndim > 1 or (t.ndim == 1 and t.shape[0] != 1):
             raise ValueError(
@@ -74,14 +78,16 @@ def _nll(
     if one_d:
         input, target = input.reshape(1, -1), target.reshape(1)
     picked, wt, _, _ = _picked(input, target, ignore_index, w)
-    loss = -picked if w is None and wt.all() else -(picked * _make(wt))
-    if reduction == "none":
-        return loss.reshape(()) if one_d else loss
-    total = loss.sum()
+    plain = w is None and wt.all()  # no weights and nothing ignored
+    if reduction == "mean":
+        denom = wt.sum()
+        if denom == 0:  # everything ignored: nan, as torch, with a zero gradient
+            return (picked * 0.0).sum() + float("nan")
+        return -picked.mean() if plain else -(picked * _make(wt / denom)).sum()
+    loss = -picked if plain else -(picked * _make(wt))
     if reduction == "sum":
-        return total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return total / _make(np.asarray(wt.sum(), dtype=wt.dtype))
+        return loss.sum()
+    return loss.reshape(()) if one_d else loss
 
 
 def nll_loss(
@@ -115,7 +121,7 @@ def cross_entropy(
     probabilities (target shaped like input) ``-sum(target * log_softmax(input))``; with
     torch's label smoothing and weighting in both."""
     reduction = get_reduction(reduction, size_average, reduce)
-    if not 0.0 <= label_smoothing <= 1.0:
+    if label_smoothing > 1.0:  # torch lets a negative value through (and ignores it)
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     x = input._data
     class_dim = 0 if x.ndim == 1 else 1

@@ -22,6 +22,17 @@ __all__ = [
 ]  # fmt: skip
 
 
+def broadcast_check(a: Tensor, b: Tensor) -> None:
+    """torch's error when two shapes do not broadcast (before any arithmetic)."""
+    sa, sb = a._data.shape, b._data.shape
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        if sa[-i] != sb[-i] and sa[-i] != 1 and sb[-i] != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({sa[-i]}) must match the size of tensor b ({sb[-i]}) "
+                f"at non-singleton dimension {max(len(sa), len(sb)) - i}"
+            )
+
+
 def _warn_broadcast(input: Tensor, target: Tensor) -> None:
     if target._data.shape != input._data.shape:
         warnings.warn(
@@ -61,6 +72,7 @@ def _pointwise(
     by_weight: bool,
 ) -> Tensor:
     _warn_broadcast(input, target)
+    broadcast_check(input, target)
     if size_average is not None or reduce is not None:
         reduction = get_reduction(reduction, size_average, reduce)
     if weight is not None:
@@ -159,8 +171,8 @@ def kl_div(
     if log_target:
         loss = exp(target) * (target - input)
     else:
-        pos = target > 0
-        loss = where(pos, target * log(where(pos, target, 1.0)), 0.0) - target * input
+        zero = target == 0  # xlogy: 0 there; negative targets give nan, as torch
+        loss = where(zero, 0.0, target * log(where(zero, 1.0, target))) - target * input
     if reduction == "batchmean":
         total = loss.sum()
         return total / input._data.shape[0] if input._data.ndim else total
@@ -228,6 +240,8 @@ def binary_cross_entropy_with_logits(
             f"Target size ({Size(target._data.shape)!r}) must be the same as input size "
             f"({Size(input._data.shape)!r})"
         )
+    if pos_weight is not None:
+        broadcast_check(pos_weight, target)
     if pos_weight is None:
         loss = (1 - target) * input - logsigmoid(input)
     else:
