@@ -112,6 +112,18 @@ CASES = [
     Case("det", lambda m, a: m.det(a), make=lambda r: [_well(r, 3, 3)]),
     Case("det", lambda m, a: a.det(), make=lambda r: [r.uniform(-1, 1, (2, 3, 3))], note="batched"),
     Case("det", lambda m, a: a.det(), make=lambda r: [r.uniform(-1, 1, (1, 1))], note="1x1"),
+    Case(
+        "det",
+        lambda m, a: a.det(),
+        make=lambda r: [np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, -1.0, 2.0]])],
+        note="singular",
+    ),
+    Case(
+        "det",
+        lambda m, a: a.det(),
+        make=lambda r: [np.stack([np.array([[1.0, 2.0], [2.0, 4.0]]), _well(r, 2, 2)])],
+        note="singular-batch",
+    ),
     Case("slogdet", lambda m, a: m.slogdet(a), make=lambda r: [_well(r, 3, 3)]),
     Case(
         "slogdet",

@@ -2,7 +2,7 @@
 
 Rules are torch's for non-singular matrices: d inv = -Aᵀ⁻¹ G Aᵀ⁻¹, d det = G det A⁻ᵀ,
 d logabsdet = G A⁻ᵀ, and for X = A⁻¹B: dB = A⁻ᵀG, dA = -dB Xᵀ. (torch switches to an SVD
-formula for singular ``det``; here its backward raises LinAlgError on a singular matrix.)
+formula for singular ``det``, as here when the determinant is exactly zero.)
 The matrix norms of ord 2, -2 and 'nuc' reduce ``svdvals``, whose rule is torch's
 ``svd_backward`` (so second derivatives flow through U and V as well).
 """
@@ -109,7 +109,23 @@ class Det(Op):
 
     def backward(self, g):
         (A,) = self.inputs
+        if not self.out_data.all():  # an exactly singular matrix: torch's SVD formula
+            return _det_backward_svd(A, g)
         return (g * self.output).unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+
+
+def _det_backward_svd(A: Tensor, g: Tensor) -> Tensor:
+    """d det = U diag(D) Vh with D_i = det(U) det(Vh) g prod_{j != i} S_j (any rank)."""
+    from chainrule.ops.elementwise import where
+    from chainrule.ops.reduce.sums import prod
+
+    U, S, Vh = _svd(A)
+    alpha = np.linalg.det(U._data) * np.linalg.det(Vh._data)  # ±1, piecewise constant
+    k = S._data.shape[-1]
+    diag = np.eye(k, dtype=bool)
+    others = prod(where(_make(diag), 1.0, S.unsqueeze(-2).expand(*S._data.shape[:-1], k, k)), -1)
+    D = (g * _make(np.asarray(alpha, S._data.dtype))).unsqueeze(-1) * others
+    return (U * D.unsqueeze(-2)) @ Vh
 
 
 def det(A: Tensor) -> Tensor:
