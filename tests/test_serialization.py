@@ -223,3 +223,21 @@ def test_pickle_files_are_refused(tmp_path):
         cr.load(3)
     with pytest.raises(RuntimeError, match="CPU only"):
         cr.load(torch_file, map_location="cuda")
+
+
+def test_foreign_dtypes(tmp_path):
+    bf = tmp_path / "bf16.safetensors"
+    safetensors.torch.save_file({"w": torch.ones(2, dtype=torch.bfloat16)}, bf)
+    with pytest.raises(TypeError, match="tensor 'w' has dtype BF16, which chainrule does not"):
+        cr.load(bf)
+    u = tmp_path / "unsigned.safetensors"
+    safetensors.torch.save_file(
+        {
+            "a": torch.tensor([1, 65535], dtype=torch.uint16),
+            "b": torch.tensor([7], dtype=torch.uint32),
+        },
+        u,
+    )
+    back = cr.load(u)
+    assert back["a"].dtype == cr.int32 and back["a"].tolist() == [1, 65535]
+    assert back["b"].dtype == cr.int64 and back["b"].numpy().dtype == np.int64

@@ -24,6 +24,9 @@ __all__ = ["save", "load"]
 
 _STRUCTURE = "chainrule.structure"  # metadata key holding the JSON structure
 _FORMAT = {"format": "chainrule"}
+# safetensors dtypes chainrule reads (U16/U32 widened to int32/int64, as from NumPy)
+_DTYPES = ("BOOL", "U8", "I8", "I16", "I32", "I64", "F16", "F32", "F64", "C64", "U16", "U32")
+_WIDEN = {np.dtype(np.uint16): np.dtype(np.int32), np.dtype(np.uint32): np.dtype(np.int64)}
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:
@@ -145,12 +148,28 @@ def load(
         )
     if len(data) < 8:
         raise _invalid(f, f"it has only {len(data)} bytes, fewer than the 8-byte header size")
+    n = int.from_bytes(data[:8], "little")
+    try:
+        header = json.loads(data[8 : 8 + n]) if n <= len(data) - 8 else None
+    except ValueError:
+        header = None
+    if isinstance(header, dict):  # name a dtype chainrule lacks before safetensors fails on it
+        for name, info in header.items():
+            dt = info.get("dtype") if isinstance(info, dict) and name != "__metadata__" else None
+            if isinstance(dt, str) and dt not in _DTYPES:
+                raise TypeError(
+                    f"{_name(f)}: tensor {name!r} has dtype {dt}, which chainrule does not "
+                    f"support (it reads {', '.join(_DTYPES)})"
+                )
     try:
         arrays = safetensors.numpy.load(data)
-        n = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + n])
     except Exception as e:
         raise _invalid(f, str(e)) from e
+    if not isinstance(header, dict):
+        raise _invalid(f, "its header is not a JSON object")
+    for k, a in arrays.items():  # U16/U32 have no chainrule twin: widen losslessly
+        if a.dtype in _WIDEN:
+            arrays[k] = a.astype(_WIDEN[a.dtype])
     structure = (header.get("__metadata__") or {}).get(_STRUCTURE)
     if structure is None:  # a plain safetensors file: tensors in header order
         order = [k for k in header if k != "__metadata__"]
