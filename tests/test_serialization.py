@@ -241,3 +241,27 @@ def test_foreign_dtypes(tmp_path):
     back = cr.load(u)
     assert back["a"].dtype == cr.int32 and back["a"].tolist() == [1, 65535]
     assert back["b"].dtype == cr.int64 and back["b"].numpy().dtype == np.int64
+
+
+def test_checkpoint_of_model_and_optimizer_resumes_identically(tmp_path):
+    from chainrule import optim
+
+    def step(m, o):
+        o.zero_grad()
+        (m.fc.weight * m.fc.weight).sum().backward()
+        o.step()
+
+    cr.manual_seed(0)
+    m = model()
+    o = optim.Adam(m.parameters(), lr=0.1)
+    step(m, o)
+    cr.save(m.state_dict(), tmp_path / "m.safetensors")
+    cr.save(o.state_dict(), tmp_path / "o.safetensors")
+    m2 = model()
+    o2 = optim.Adam(m2.parameters(), lr=0.5)
+    m2.load_state_dict(cr.load(tmp_path / "m.safetensors"))
+    o2.load_state_dict(cr.load(tmp_path / "o.safetensors"))
+    assert o2.param_groups[0]["lr"] == 0.1
+    step(m, o)
+    step(m2, o2)
+    same(m2.state_dict(), m.state_dict())
