@@ -1,0 +1,383 @@
+"""Pictures of computation graphs: DOT text for scalar and tensor graphs (standard library).
+
+``to_dot(root)`` returns Graphviz DOT text for a scalar ``Value`` graph or a ``Tensor``'s
+graph, using only the standard library; ``draw_graph(root)`` wraps the same text in a
+``graphviz.Digraph`` (the optional ``graphviz`` package: ``pip install chainrule[demo]``),
+which shows inline in Jupyter and renders to SVG/PNG when the ``dot`` program is installed;
+``render(root, path)`` writes ``.dot`` and, when ``dot`` is there, ``.svg``/``.png``.
+
+Arrows follow the data (inputs on the left, the result on the right). Every node shows its
+value and its gradient d root / d node: a ``Value`` keeps both; for a tensor graph the
+gradient of each operation's output is worked out by a dry run of backward (nothing is
+accumulated into ``.grad``, the graph is kept). Wrap a model's forward pass in
+``track_modules(model)`` and pass ``collapse=1`` to draw one box per submodule instead of
+one per operation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["to_dot", "draw_graph", "render", "track_modules", "GRAPHVIZ_HINT", "has_dot"]
+
+GRAPHVIZ_HINT = (
+    "install Graphviz to turn .dot files into pictures: `apt-get install graphviz` (Debian/"
+    "Ubuntu), `brew install graphviz` (macOS), `conda install graphviz`, or see "
+    "https://graphviz.org/download/"
+)
+
+
+def has_dot() -> bool:
+    """Is Graphviz's ``dot`` program on the PATH?"""
+    return shutil.which("dot") is not None
+
+
+# --------------------------------------------------------------------------- naming
+
+
+def caller_names(frame: Any) -> dict[int, str]:
+    """Names of the graph objects bound in a frame's locals/globals, keyed by identity (a
+    tensor made by an op is also known by the id of its ``grad_fn``)."""
+    names: dict[int, str] = {}
+    if frame is None:
+        return names
+    for scope in (frame.f_globals, frame.f_locals):
+        for k, v in scope.items():
+            if k.startswith("_") or not (hasattr(v, "_prev") or hasattr(v, "grad_fn")):
+                continue
+            names[id(v)] = k
+            fn = getattr(v, "grad_fn", None)
+            if fn is not None:
+                names[id(fn)] = k
+    return names
+
+
+def name_map(names: Any) -> dict[int, str]:
+    """``names`` (a dict name -> tensor/Value, or a Module) as a map id -> name."""
+    if names is None:
+        return {}
+    if hasattr(names, "named_parameters"):
+        names = dict(names.named_parameters())
+    out: dict[int, str] = {}
+    for k, v in names.items():
+        out[id(v)] = k
+        fn = getattr(v, "grad_fn", None)
+        if fn is not None:
+            out[id(fn)] = k
+    return out
+
+
+def fmt_number(x: float) -> str:
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def fmt_array(t: Any, max_elems: int = 4) -> str:
+    """A tensor's (or gradient's) values when it is small, else its shape and dtype."""
+    n = t.numel()
+    if n <= max_elems:
+        vals = t.detach().reshape(-1).tolist() if n else []
+        body = ", ".join(fmt_number(v) for v in vals)
+        return body if t.dim() == 0 else f"[{body}]"
+    return f"{tuple(t.shape)} {str(t.dtype).replace('chainrule.', '')}"
+
+
+# --------------------------------------------------------------------------- graph model
+
+
+class _Graph:
+    """Nodes (id -> (label lines, style)) and edges (src, dst), built by an engine walker."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, tuple[list[str], str]] = {}
+        self.edges: list[tuple[str, str]] = []
+
+    def node(self, key: str, lines: list[str], style: str) -> None:
+        self.nodes[key] = (lines, style)
+
+    def edge(self, a: str, b: str) -> None:
+        if (a, b) not in self.edges:
+            self.edges.append((a, b))
+
+
+def _value_graph(root: Any, names: dict[int, str]) -> _Graph:
+    """micrograd's picture: a box per Value (name | data | grad), an oval per operation."""
+    from chainrule.graph import toposort
+
+    g = _Graph()
+    for v in toposort((root,), lambda v: v._prev):
+        key = f"v{id(v)}"
+        name = v.label or names.get(id(v), "")
+        lines = [name] if name else []
+        lines += [f"data {v.data:.4f}", f"grad {v.grad:.4f}"]
+        g.node(key, lines, "value")
+        if v._op:
+            g.node(key + "op", [v._op], "op")
+            g.edge(key + "op", key)
+            for p in v._prev:
+                g.edge(f"v{id(p)}", key + "op")
+    return g
+
+
+def node_grads(root: Any) -> dict[int, Any]:
+    """d root / d (each op node's output), keyed by id of the node, from a dry backward
+    (retain_graph, nothing accumulated, no hooks). Empty if the graph was freed."""
+    import chainrule as cr
+    from chainrule.graph import backprop
+
+    if root.grad_fn is None:
+        return {}
+    seen: dict[int, Any] = {}
+
+    def step(v: Any, g: Any) -> Any:
+        if g is not None:
+            seen[id(v)] = g
+        if not hasattr(v, "_run_backward"):  # a leaf tensor
+            return ()
+        if g is None:
+            return (None,) * len(v._edges)
+        return v._run_backward(g, True)
+
+    seed = cr.ones_like(root.detach())
+    try:
+        with cr.no_grad():
+            backprop([root.grad_fn], [seed], lambda v: getattr(v, "_edges", ()), step)
+    except RuntimeError:  # saved values already freed: draw without operation gradients
+        return {}
+    return seen
+
+
+def _tensor_graph(root: Any, names: dict[int, str], grads: bool, max_elems: int) -> _Graph:
+    """torch's graph: an oval per grad_fn node, a box per leaf tensor and for the root."""
+    from chainrule.graph import toposort
+
+    g = _Graph()
+    dgrad = node_grads(root) if grads else {}
+    rkey = f"t{id(root)}"
+    rlines = [names.get(id(root), "output"), "data " + fmt_array(root, max_elems)]
+    if root.grad_fn is not None and id(root.grad_fn) in dgrad:
+        rlines.append("grad " + fmt_array(dgrad[id(root.grad_fn)], max_elems))
+    elif root.grad_fn is None and root.grad is not None:
+        rlines.append("grad " + fmt_array(root.grad, max_elems))
+    g.node(rkey, rlines, "value")
+    if root.grad_fn is None:
+        return g
+    g.edge(f"n{id(root.grad_fn)}", rkey)
+    for v in toposort((root.grad_fn,), lambda v: getattr(v, "_edges", ())):
+        key = f"n{id(v)}"
+        if not hasattr(v, "_run_backward"):  # a leaf tensor
+            lines = [names.get(id(v), "leaf"), "data " + fmt_array(v, max_elems)]
+            gr = getattr(v, "_grad", None)
+            lines.append("grad " + (fmt_array(gr, max_elems) if gr is not None else "None"))
+            g.node(key, lines, "leaf")
+            continue
+        lines = [v.name().removesuffix("Backward0")]
+        if id(v) in names and v is not root.grad_fn:
+            lines[0] = f"{names[id(v)]} = {lines[0]}"
+        module = v.__dict__.get("_metadata", {}).get("module")
+        if module:
+            lines.append(f"[{module}]")
+        if id(v) in dgrad:
+            lines.append("grad " + fmt_array(dgrad[id(v)], max_elems))
+        g.node(key, lines, "op")
+        for p in v._edges:
+            if p is not None:
+                g.edge(f"n{id(p)}", key)
+    return g
+
+
+def _collapse(g: _Graph, root: Any, depth: int, names: dict[int, str]) -> _Graph:
+    """Merge operation nodes tagged with the same module (path cut at ``depth``) and the
+    parameters named under it into one box per module."""
+    from chainrule.graph import toposort
+
+    group: dict[str, str] = {}
+    counts: dict[str, list[int]] = {}
+    for v in toposort((root.grad_fn,), lambda v: getattr(v, "_edges", ())):
+        if hasattr(v, "_run_backward"):
+            mod = v.__dict__.get("_metadata", {}).get("module")
+        else:
+            name = names.get(id(v), "")
+            mod = name.rpartition(".")[0] if "." in name else None
+        if mod:
+            mod = ".".join(mod.split(".")[:depth])
+            group[f"n{id(v)}"] = mod
+            c = counts.setdefault(mod, [0, 0])
+            c[0 if hasattr(v, "_run_backward") else 1] += 1
+    out = _Graph()
+    for key, (lines, style) in g.nodes.items():
+        mod = group.get(key)
+        if mod is None:
+            out.node(key, lines, style)
+        elif f"m{mod}" not in out.nodes:
+            ops, params = counts[mod]
+            kind = _MODULE_KINDS.get(mod, "")
+            out.node(
+                f"m{mod}",
+                [f"{mod}: {kind}", f"{_n(ops, 'op')}, {_n(params, 'parameter')}"],
+                "module",
+            )
+    for a, b in g.edges:
+        a2 = f"m{group[a]}" if a in group else a
+        b2 = f"m{group[b]}" if b in group else b
+        if a2 != b2:
+            out.edge(a2, b2)
+    return out
+
+
+def _n(k: int, word: str) -> str:
+    return f"{k} {word}" + ("" if k == 1 else "s")
+
+
+_MODULE_KINDS: dict[str, str] = {}  # module path -> "Linear(in_features=3, ...)"
+
+
+@contextlib.contextmanager
+def track_modules(model: Any) -> Iterator[None]:
+    """Tag every operation recorded inside each submodule's forward with the module's
+    name (``grad_fn.metadata['module']``, innermost module wins), so that
+    ``draw_graph(..., collapse=1)`` can draw one box per module."""
+    handles = []
+    for path, m in model.named_modules():
+        if not path:
+            continue
+        extra = m.extra_repr() if hasattr(m, "extra_repr") else ""
+        _MODULE_KINDS[path] = f"{type(m).__name__}({extra})"
+
+        def hook(module: Any, args: tuple, output: Any, path: str = path) -> None:
+            from chainrule.graph import toposort
+
+            stop = {id(a.grad_fn) for a in args if getattr(a, "grad_fn", None) is not None}
+            outs = output if isinstance(output, tuple) else (output,)
+            roots = [o.grad_fn for o in outs if getattr(o, "grad_fn", None) is not None]
+
+            def parents(v: Any) -> Any:
+                if id(v) in stop or not hasattr(v, "_run_backward"):
+                    return ()
+                return v._edges
+
+            for v in toposort(roots, parents):
+                if id(v) in stop or not hasattr(v, "_run_backward"):
+                    continue
+                v.metadata.setdefault("module", path)
+
+        handles.append(m.register_forward_hook(hook))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+# --------------------------------------------------------------------------- DOT text
+
+_STYLES = {
+    "value": 'shape=record, style="rounded,filled", fillcolor="#e8f0fe"',
+    "leaf": 'shape=record, style="rounded,filled", fillcolor="#d7f5dd"',
+    "op": 'shape=ellipse, style=filled, fillcolor="#fff4d6"',
+    "module": 'shape=box3d, style=filled, fillcolor="#f3e5f5"',
+}
+
+
+def _escape(s: str) -> str:
+    for ch in '\\"{}|<>':
+        s = s.replace(ch, "\\" + ch)
+    return s
+
+
+def _dot(
+    root: Any,
+    table: dict[int, str],
+    grads: bool = True,
+    collapse: int | bool | None = None,
+    max_elems: int = 4,
+    rankdir: str = "LR",
+) -> list[str]:
+    """The DOT statements (without the ``digraph {`` ``}`` wrapper) for ``root``."""
+    if hasattr(root, "_prev"):
+        g = _value_graph(root, table)
+    elif hasattr(root, "grad_fn"):
+        g = _tensor_graph(root, table, grads, max_elems)
+        if collapse and root.grad_fn is not None:
+            g = _collapse(g, root, int(collapse), table)
+    else:
+        raise TypeError(f"expected a Value or a Tensor, got {type(root).__name__}")
+    out = [
+        f"rankdir={rankdir}",
+        'node [fontname="Helvetica", fontsize=11]',
+        'edge [color="#555555"]',
+    ]
+    for key, (lines, style) in g.nodes.items():
+        if style in ("value", "leaf"):
+            label = "{ " + " | ".join(_escape(s) for s in lines) + " }"
+        else:
+            label = "\\n".join(_escape(s) for s in lines)
+        out.append(f'"{key}" [label="{label}", {_STYLES[style]}]')
+    for a, b in g.edges:
+        out.append(f'"{a}" -> "{b}"')
+    return out
+
+
+def _names(frame: Any, names: Any) -> dict[int, str]:
+    table = caller_names(frame)
+    table.update(name_map(names))
+    return table
+
+
+def to_dot(root: Any, *, names: Any = None, **options: Any) -> str:
+    """Graphviz DOT text of the graph that computed ``root`` (a ``Value`` or a ``Tensor``).
+
+    ``names``: a dict name -> tensor/Value or a Module (its parameter names); by default the
+    caller's variables name the nodes they hold. Options: ``grads=True`` shows d root / d
+    node on every operation of a tensor graph (a dry backward; leaves always show
+    ``.grad``); ``collapse=1``, after ``track_modules``, draws one box per module path cut
+    at that depth; ``max_elems=4`` shows the values of tensors up to that size, else their
+    shape and dtype; ``rankdir="LR"`` is Graphviz's layout direction.
+    """
+    body = _dot(root, _names(inspect.currentframe().f_back, names), **options)
+    return "digraph chainrule {\n" + "".join(f"  {s};\n" for s in body) + "}\n"
+
+
+def draw_graph(root: Any, *, names: Any = None, **options: Any) -> Any:
+    """The graph of ``root`` as a ``graphviz.Digraph`` (shows inline in Jupyter; call
+    ``.render()`` to write a picture). Same options as ``to_dot``; needs the ``graphviz``
+    Python package (``pip install graphviz``) and, to render, Graphviz's ``dot``."""
+    try:
+        import graphviz
+    except ImportError as e:
+        raise ImportError(
+            "draw_graph needs the graphviz Python package: pip install graphviz (or "
+            "pip install 'chainrule[demo]'); chainrule.viz.to_dot gives the DOT text without it"
+        ) from e
+    body = _dot(root, _names(inspect.currentframe().f_back, names), **options)
+    return graphviz.Digraph("chainrule", body=[f"\t{s}\n" for s in body])
+
+
+def render(
+    root: Any,
+    path: str | Path,
+    formats: tuple[str, ...] = ("svg", "png"),
+    *,
+    names: Any = None,
+    **options: Any,
+) -> list[Path]:
+    """Write ``path.dot`` and, when Graphviz's ``dot`` is installed, ``path.svg`` etc.
+    (standard library only); returns the paths written. When only the .dot was written,
+    ``GRAPHVIZ_HINT`` says how to install Graphviz."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = _dot(root, _names(inspect.currentframe().f_back, names), **options)
+    dot_file = path.with_suffix(".dot")
+    dot_file.write_text("digraph chainrule {\n" + "".join(f"  {s};\n" for s in body) + "}\n")
+    written = [dot_file]
+    if has_dot():
+        for fmt in formats:
+            out = path.with_suffix("." + fmt)
+            subprocess.run(["dot", f"-T{fmt}", "-o", str(out), str(dot_file)], check=True)
+            written.append(out)
+    return written
