@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chainrule._tensor import Tensor, _make, run_backward
+from chainrule.autograd.explain import explain_backward  # noqa: F401 (backward, narrated)
 from chainrule.graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __all__ = ["grad", "backward", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
