@@ -317,3 +317,32 @@ def test_reachable_from_the_namespace():
     assert out.stdout.split() == ["DataLoader", "save"], out.stderr
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         getattr(cr.utils, "nope")  # noqa: B009
+
+
+def test_tensor_dataset_getitems_fast_path_equals_indexing():
+    (cx, cy), (tx, ty) = tensors()
+    ds = cdata.TensorDataset(cx, cy)
+    idx = [3, 0, -1, 9, 3]
+    assert plain(ds.__getitems__(idx)) == plain([ds[i] for i in idx])
+    assert plain(ds.__getitems__(idx)) == plain([tdata.TensorDataset(tx, ty)[i] for i in idx])
+    same_error(lambda: tx[10], lambda: ds.__getitems__([1, 10]))
+    same_error(lambda: tx[-11], lambda: ds.__getitems__([-11]))
+    w = cr.ones(4, 2, requires_grad=True)
+    rows = cdata.TensorDataset(w).__getitems__([1, 2])
+    assert all(r[0].grad_fn is not None for r in rows)  # the graph is kept when one is needed
+    batch = next(iter(cdata.DataLoader(cdata.Subset(ds, [4, 1]), batch_size=2)))
+    assert plain(batch) == plain(
+        tdata.default_collate([tdata.TensorDataset(tx, ty)[i] for i in (4, 1)])
+    )
+
+
+def test_collate_promotes_like_torch_stack():
+    from torch.utils.data import default_collate as tc
+
+    for dts in [("int64", "float32"), ("bool", "int32"), ("float16", "float64"), ("uint8", "int8")]:
+        cb = [cr.ones(2, dtype=getattr(cr, d)) for d in dts]
+        tb = [torch.ones(2, dtype=getattr(torch, d)) for d in dts]
+        assert plain(cdata.default_collate(cb)) == plain(tc(tb)), dts
+    assert plain(cdata.default_collate([cr.tensor(1.0), cr.tensor(2.0)])) == plain(
+        tc([torch.tensor(1.0), torch.tensor(2.0)])
+    )

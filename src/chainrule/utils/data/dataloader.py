@@ -34,15 +34,23 @@ def _is_numpy(x: Any) -> bool:
 
 def _stack(batch: list[Tensor]) -> Tensor:
     """``stack(batch, 0)`` on the arrays: collated batches carry no graph."""
-    ref = batch[0]._data.shape
-    for i, x in enumerate(batch):
-        if x._data.shape != ref:
-            raise RuntimeError(
-                f"stack expects each tensor to be equal size, but got {list(ref)} at entry 0 "
-                f"and {list(x._data.shape)} at entry {i}"
-            )
-    dt = functools.reduce(dtypes.promote_types, [x._data.dtype for x in batch])
-    return _make(np.stack([x._data for x in batch]).astype(dt, copy=False))
+    arrays = [x._data for x in batch]
+    first = arrays[0]
+    dt = first.dtype
+    if any(a.dtype != dt for a in arrays):  # torch's promotion, not NumPy's
+        dt = functools.reduce(dtypes.promote_types, [a.dtype for a in arrays])
+    try:
+        out = np.array(arrays, dtype=dt)  # faster than np.stack for many small arrays
+    except ValueError:
+        out = None
+    if out is None or out.shape[1:] != first.shape:
+        for i, a in enumerate(arrays):
+            if a.shape != first.shape:
+                raise RuntimeError(
+                    f"stack expects each tensor to be equal size, but got {list(first.shape)} "
+                    f"at entry 0 and {list(a.shape)} at entry {i}"
+                )
+    return _make(out)
 
 
 def _rebuild(elem: Any, values: dict | list) -> Any:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from chainrule import creation
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, _make
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
 
@@ -35,6 +35,18 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index: Any) -> tuple:
         return tuple(t[index] for t in self.tensors)
+
+    def __getitems__(self, indices: list[int]) -> list[tuple]:
+        """The samples at ``indices`` (what a DataLoader asks for): rows taken straight from
+        the arrays when no tensor needs a graph, else ``self[i]`` for each."""
+        if any(t._requires_grad for t in self.tensors):
+            return [self[i] for i in indices]
+        arrays = [t._data for t in self.tensors]
+        n = arrays[0].shape[0]
+        for i in indices:
+            if not -n <= i < n:
+                raise IndexError(f"index {i} is out of bounds for dimension 0 with size {n}")
+        return [tuple([_make(a[i]) for a in arrays]) for i in indices]
 
     def __len__(self) -> int:
         return self.tensors[0].size(0)
