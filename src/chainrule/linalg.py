@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from chainrule._tensor import Tensor
 from chainrule.ops.linalg import products
-from chainrule.ops.linalg.decomp import (
-    LinAlgError,
-    det,
-    inv,
-    matrix_norm,
-    norm,
-    solve,
-    svdvals,
-    vector_norm,
-)
+from chainrule.ops.linalg.decomp import LinAlgError, det, inv, solve, svdvals
 from chainrule.ops.linalg.decomp import linalg_slogdet as slogdet
+from chainrule.ops.linalg.norms import matrix_norm, norm, vector_norm
 from chainrule.ops.linalg.products import matmul
 
 __all__ = [

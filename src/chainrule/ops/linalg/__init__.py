@@ -1,4 +1,4 @@
-"""Linear algebra (a sub-package): products.py, einsum.py and decomp.py (inv, det, solve ...).
+"""Linear algebra (a sub-package): products.py, einsum.py, decomp.py (inv, det ...), norms.py.
 
 ``chainrule.linalg`` (src/chainrule/linalg.py) exposes decomp's functions under torch.linalg's
 names; the top-level names here are torch's (matmul, mm, bmm, dot, det, inverse, slogdet ...).

@@ -1,16 +1,14 @@
-"""Matrix functions: inv, det, slogdet, solve, and the vector and matrix norms of linalg.
+"""Matrix functions: inv, det, slogdet, solve and svdvals (the norms are in norms.py).
 
 Rules are torch's for non-singular matrices: d inv = -Aᵀ⁻¹ G Aᵀ⁻¹, d det = G det A⁻ᵀ,
 d logabsdet = G A⁻ᵀ, and for X = A⁻¹B: dB = A⁻ᵀG, dA = -dB Xᵀ. (torch switches to an SVD
 formula for singular ``det``, as here when the determinant is exactly zero.)
-The matrix norms of ord 2, -2 and 'nuc' reduce ``svdvals``, whose rule is torch's
-``svd_backward`` (so second derivatives flow through U and V as well).
+``svdvals``'s rule is torch's ``svd_backward`` (second derivatives flow through U and V).
 """
 
 from __future__ import annotations
 
 import collections
-import math
 from typing import Any
 
 import numpy as np
@@ -18,7 +16,7 @@ import numpy as np
 from chainrule._tensor import Tensor, _make
 from chainrule.graph import grad_mode
 from chainrule.ops.linalg.products import _SHORT
-from chainrule.ops.op import Op, wrap_dim
+from chainrule.ops.op import Op
 
 __all__ = ["inverse", "det", "slogdet", "logdet"]
 
@@ -304,95 +302,9 @@ def svdvals(A: Tensor) -> Tensor:
             "linalg.svd: Expected a floating point or complex tensor as input. "
             f"Got {_SHORT.get(A._data.dtype.name, A._data.dtype.name)}"
         )
-    if not A._requires_grad:
+    if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
         return _make(np.linalg.svd(A._data, compute_uv=False))
     return _svd(A)[1]
-
-
-# --------------------------------------------------------------------------- norms
-
-
-def _float_input(name: str, x: Tensor, dtype: Any) -> Tensor:
-    if dtype is not None:
-        x = x.to(dtype)
-    if x._data.dtype.kind not in "fc":
-        raise RuntimeError(
-            f"linalg.{name}: Expected a floating point or complex tensor as input. "
-            f"Got {_SHORT.get(x._data.dtype.name, x._data.dtype.name)}"
-        )
-    return x
-
-
-def vector_norm(
-    x: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
-) -> Tensor:
-    """The ``ord``-norm of ``x`` as a vector over ``dim`` (all if None)."""
-    from chainrule.ops.reduce.stats import Norm
-    from chainrule.ops.reduce.sums import axes_of
-
-    x = _float_input("vector_norm", x, dtype)
-    return Norm.apply(x, axes=axes_of(dim, x._data.ndim), keepdim=keepdim, p=float(ord))
-
-
-def matrix_norm(
-    A: Tensor, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = False, *, dtype: Any = None
-) -> Tensor:
-    """'fro', 1, -1, inf or -inf norm of the matrices in the ``dim`` planes of ``A``."""
-    from chainrule.ops.reduce.extrema import amax, amin
-
-    if A._data.ndim < 2:
-        raise RuntimeError(
-            "linalg.matrix_norm: The input tensor A must have at least 2 dimensions."
-        )
-    A = _float_input("matrix_norm", A, dtype)
-    n = A._data.ndim
-    d0, d1 = wrap_dim(dim[0], n), wrap_dim(dim[1], n)
-    if d0 == d1:
-        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
-    if ord == "fro":
-        return vector_norm(A, 2, (d0, d1), keepdim)
-    if ord in ("nuc", 2, -2):
-        from chainrule.ops.reduce.sums import sum as sum_
-
-        s = svdvals(A.movedim((d0, d1), (-2, -1)))
-        out = (sum_ if ord == "nuc" else amax if ord == 2 else amin)(s, -1)
-        if keepdim:
-            for d in sorted((d0, d1)):
-                out = out.unsqueeze(d)
-        return out
-    if ord not in (1, -1, math.inf, -math.inf):
-        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
-    if abs(ord) == math.inf:
-        d0, d1 = d1, d0
-    s = A.abs().sum(d0, keepdim=keepdim)
-    d1 = d1 - 1 if not keepdim and d1 > d0 else d1
-    return (amax if ord > 0 else amin)(s, d1, keepdim)
-
-
-def norm(
-    A: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
-) -> Tensor:
-    """torch.linalg.norm: a vector norm over one dim (or all), a matrix norm over two."""
-    if dim is not None:
-        dim = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
-        if len(dim) not in (1, 2):
-            raise RuntimeError(
-                f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dim)}"
-            )
-    if isinstance(ord, str):
-        return matrix_norm(A, ord, (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
-    if ord is None:
-        return vector_norm(A, 2, dim, keepdim, dtype=dtype)
-    if dim is None:
-        if A._data.ndim not in (1, 2):
-            raise RuntimeError(
-                "linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. "
-                f"Got {A._data.ndim}D."
-            )
-        dim = tuple(range(A._data.ndim))
-    if len(dim) == 1:
-        return vector_norm(A, ord, dim, keepdim, dtype=dtype)
-    return matrix_norm(A, ord, dim, keepdim, dtype=dtype)
 
 
 TENSOR_METHODS: dict = {"inverse": inverse, "det": det, "slogdet": slogdet, "logdet": logdet}
