@@ -151,6 +151,8 @@ def check_case(case: Case, dtype: str) -> None:
     grtol, gatol = rtol * 5, atol * 5
     for i, (a, b) in enumerate(zip(gc, gt)):
         assert_close(a, b, grtol, gatol, f"{case_id(case)} {dtype} grad of input {i}")
+    if dtype == "float64":
+        check_jvp(case, arrays, ups, gc)
     if not case.order2:
         return
     # second order: d<grads, w>/d(inputs), against torch
@@ -172,6 +174,33 @@ def check_case(case: Case, dtype: str) -> None:
         if a is None:
             a = cr.zeros(tuple(b.shape), dtype=getattr(cr, dtype))
         assert_close(a, b, grtol * 10, gatol * 10, f"{case_id(case)} {dtype} 2nd-order input {i}")
+
+
+def check_jvp(case: Case, arrays: list, ups: list, vjps: Sequence) -> None:
+    """Forward mode against reverse mode: <u, J t> must equal <Jᵀu, t> for random t."""
+    from chainrule.autograd import forward_ad as fw
+
+    rng = np.random.default_rng(3)
+    tangents = [rng.standard_normal(a.shape) if _is_float(a) else None for a in arrays]
+    with fw.dual_level():
+        ins = [
+            fw.make_dual(to_cr(a, "float64", False), cr.tensor(t))
+            if t is not None
+            else to_cr(a, "float64", False)
+            for a, t in zip(arrays, tangents)
+        ]
+        outs = _outputs(case.fn(cr, *ins))
+        outs = [o for o in outs if o._data.dtype.kind == "f"]
+        jvps = [fw.unpack_dual(o).tangent for o in outs]
+    lhs = sum(float(np.sum(u * (j._data if j is not None else 0.0))) for u, j in zip(ups, jvps))
+    floats = [t for t in tangents if t is not None]
+    rhs = sum(float(np.sum(g._data * t)) for g, t in zip(vjps, floats) if g is not None)
+    if np.isnan(lhs) and np.isnan(rhs):  # a nan gradient (torch's too) must give a nan jvp
+        return
+    assert abs(lhs - rhs) <= 1e-7 + 1e-6 * max(abs(lhs), abs(rhs)), (
+        f"{case_id(case)}: forward mode <u, Jt> = {lhs:.10g} but reverse mode <J^T u, t> = "
+        f"{rhs:.10g}"
+    )
 
 
 def check_finite_differences(

@@ -75,6 +75,7 @@ class Tensor:
         "_views",
         "_hooks",
         "_post_hooks",
+        "_fw",
         "__weakref__",
     )
     __array_ufunc__ = None  # make `ndarray * tensor` defer to Tensor.__rmul__

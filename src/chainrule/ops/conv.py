@@ -116,6 +116,7 @@ def _conv_weight(x: np.ndarray, gy: np.ndarray, geo: _Geometry, w_shape: tuple) 
 
 
 class Conv(Op):
+    multilinear = True
     torch_name = "ConvolutionBackward0"
 
     def forward(self, x, w, geo):
@@ -134,6 +135,7 @@ class Conv(Op):
 
 
 class ConvTranspose(Op):
+    multilinear = True
     torch_name = "ConvolutionBackward0"
 
     def forward(self, gy, w, geo, x_shape):
@@ -148,6 +150,7 @@ class ConvTranspose(Op):
 
 
 class ConvWeight(Op):
+    multilinear = True
     torch_name = "ConvolutionBackwardBackward0"
 
     def forward(self, x, gy, geo, w_shape):
@@ -396,6 +399,8 @@ def _max_index(x: np.ndarray, geo: _Geometry, out_hw: tuple) -> np.ndarray:
 class PoolScatter(Op):
     """Add each output gradient into the input position it came from (duplicates add up)."""
 
+    linear = True
+
     save_inputs = False
 
     def forward(self, g, index, x_shape):
@@ -412,6 +417,8 @@ class PoolScatter(Op):
 
 class PoolGather(Op):
     """Pick one input position per output (max pooling): the gradient is scattered back."""
+
+    linear = True
 
     save_inputs = False
     torch_name = "MaxPool2DWithIndicesBackward0"
@@ -537,6 +544,8 @@ def _adaptive_matrix(n_in: int, n_out: int, dtype: np.dtype) -> np.ndarray:
 
 class AdaptiveAvgPool(Op):
     """out = Ph · x · Pwᵀ over the last two dims, with constant averaging matrices."""
+
+    linear = True
 
     save_inputs = False
     torch_name = "AdaptiveAvgPool2DBackward0"

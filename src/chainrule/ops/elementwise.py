@@ -25,6 +25,7 @@ __all__ = [
 
 
 class Add(Op):
+    linear = True
     elementwise, save_inputs = True, False
 
     def forward(self, a, b):
@@ -35,6 +36,7 @@ class Add(Op):
 
 
 class Sub(Op):
+    linear = True
     elementwise, save_inputs = True, False
 
     def forward(self, a, b):
@@ -51,6 +53,7 @@ class Rsub(Sub):
 
 
 class Mul(Op):
+    multilinear = True
     elementwise = True
 
     def forward(self, a, b):
@@ -62,6 +65,7 @@ class Mul(Op):
 
 
 class Div(Op):
+    diagonal = True
     elementwise = True
 
     def forward(self, a, b):
@@ -77,6 +81,7 @@ class Div(Op):
 class Pow(Op):
     """``a ** b``: PowBackward0 for a number exponent, 1 for a tensor, 2 for a number base."""
 
+    diagonal = True
     elementwise, save_output = True, True
 
     def forward(self, a, b):
@@ -107,6 +112,7 @@ class Pow(Op):
 class FloorDivide(Op):
     """Not differentiable in torch: backward raises, as torch's does."""
 
+    diagonal = True
     elementwise, save_inputs = True, False
     torch_name = "NotImplemented"
 
@@ -120,6 +126,7 @@ class FloorDivide(Op):
 class Remainder(Op):
     """Python's ``%`` (result has the divisor's sign): d/da = 1, d/db = -floor(a/b)."""
 
+    diagonal = True
     elementwise = True
 
     def forward(self, a, b):
@@ -191,6 +198,7 @@ subtract, multiply, divide, true_divide = sub, mul, div, div
 
 
 class Neg(Op):
+    diagonal = True
     save_inputs = False
 
     def forward(self, x):
@@ -201,6 +209,8 @@ class Neg(Op):
 
 
 class Abs(Op):
+    diagonal = True
+
     def forward(self, x):
         return np.abs(x)
 
@@ -209,6 +219,7 @@ class Abs(Op):
 
 
 class Exp(Op):
+    diagonal = True
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -219,6 +230,7 @@ class Exp(Op):
 
 
 class Expm1(Op):
+    diagonal = True
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -229,6 +241,8 @@ class Expm1(Op):
 
 
 class Log(Op):
+    diagonal = True
+
     def forward(self, x):
         return np.log(x)
 
@@ -237,6 +251,8 @@ class Log(Op):
 
 
 class Log2(Op):
+    diagonal = True
+
     def forward(self, x):
         return np.log2(x)
 
@@ -245,6 +261,8 @@ class Log2(Op):
 
 
 class Log10(Op):
+    diagonal = True
+
     def forward(self, x):
         return np.log10(x)
 
@@ -253,6 +271,8 @@ class Log10(Op):
 
 
 class Log1p(Op):
+    diagonal = True
+
     def forward(self, x):
         return np.log1p(x)
 
@@ -261,6 +281,7 @@ class Log1p(Op):
 
 
 class Sqrt(Op):
+    diagonal = True
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -271,6 +292,7 @@ class Sqrt(Op):
 
 
 class Rsqrt(Op):
+    diagonal = True
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -281,6 +303,7 @@ class Rsqrt(Op):
 
 
 class Reciprocal(Op):
+    diagonal = True
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -291,6 +314,8 @@ class Reciprocal(Op):
 
 
 class Sin(Op):
+    diagonal = True
+
     def forward(self, x):
         return np.sin(x)
 
@@ -299,6 +324,8 @@ class Sin(Op):
 
 
 class Cos(Op):
+    diagonal = True
+
     def forward(self, x):
         return np.cos(x)
 
@@ -307,6 +334,7 @@ class Cos(Op):
 
 
 class Tan(Op):
+    diagonal = True
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -318,6 +346,7 @@ class Tan(Op):
 
 
 class Tanh(Op):
+    diagonal = True
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -329,6 +358,7 @@ class Tanh(Op):
 
 
 class Sigmoid(Op):
+    diagonal = True
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -344,6 +374,7 @@ class Sigmoid(Op):
 class Relu(Op):
     """relu'(0) = 0, as in torch."""
 
+    diagonal = True
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -354,6 +385,8 @@ class Relu(Op):
 
 
 class Erf(Op):
+    diagonal = True
+
     def forward(self, x):
         return _erf(x)
 
@@ -373,6 +406,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
 class _ZeroGrad(Op):
     """Piecewise-constant functions: the gradient is zero wherever it exists (torch)."""
 
+    diagonal = True
     save_inputs = False
 
     def backward(self, g):
@@ -405,6 +439,7 @@ class Trunc(_ZeroGrad):
 
 
 class Frac(Op):
+    diagonal = True
     save_inputs = False
 
     def forward(self, x):
@@ -463,6 +498,7 @@ def square(input: Tensor) -> Tensor:
 class Clamp(Op):
     """ClampBackward1 with number bounds; ClampBackward0 when a bound is a tensor."""
 
+    diagonal = True
     elementwise = True
 
     def forward(self, x, lo, hi):
@@ -501,6 +537,7 @@ clip = clamp
 class Maximum(Op):
     """Ties send half the gradient each way (torch's rule)."""
 
+    diagonal = True
     elementwise = True
 
     def forward(self, a, b):
@@ -513,6 +550,7 @@ class Maximum(Op):
 
 
 class Minimum(Op):
+    diagonal = True
     elementwise = True
 
     def forward(self, a, b):
@@ -533,6 +571,7 @@ def minimum(input: Tensor, other: Tensor) -> Tensor:
 
 
 class Where(Op):
+    diagonal = True
     elementwise = True
 
     def forward(self, cond, x, y):
@@ -573,6 +612,7 @@ def _cast(v: Any, dt: np.dtype) -> Any:
 class Lerp(Op):
     """``start + weight * (end - start)``."""
 
+    diagonal = True
     elementwise = True
 
     def forward(self, start, end, weight):
@@ -594,6 +634,7 @@ def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
 
 
 class Clone(Op):
+    linear = True
     save_inputs = False
 
     def forward(self, x):
@@ -606,6 +647,7 @@ class Clone(Op):
 class ToCopy(Op):
     """A cast to another dtype; the gradient is cast back."""
 
+    linear = True
     save_inputs = False
 
     def forward(self, x, dtype):

@@ -20,7 +20,7 @@ from chainrule import dtypes
 from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.graph import grad_mode, no_grad
 from chainrule.ops import elementwise as ew
-from chainrule.ops.op import Op, _edge, as_tensor_arg, inplace_log, sum_to_size
+from chainrule.ops.op import Op, _edge, as_tensor_arg, forward_ad, inplace_log, sum_to_size
 
 __all__: list[str] = []  # nothing new at top level: these are Tensor methods
 
@@ -62,6 +62,8 @@ class _Geometry:
 class StridedView(Op):
     """A view's history re-derived from its base's current history."""
 
+    linear = True
+
     save_inputs = False
     torch_name = "AsStridedBackward0"
 
@@ -74,6 +76,7 @@ class StridedView(Op):
 
 
 class StridedScatter(Op):
+    linear = True
     save_inputs = False
 
     def forward(self, g, geo):
@@ -88,6 +91,8 @@ class StridedScatter(Op):
 
 class StridedFill(Op):
     """The base's gradient with the overwritten region zeroed (a projection: self-adjoint)."""
+
+    linear = True
 
     save_inputs = False
 
@@ -167,6 +172,11 @@ def write(t: Tensor, out: Tensor) -> Tensor:
         ):
             owner._out_modified = True
     np.copyto(t._data, out._data, casting="unsafe")
+    if forward_ad.level and (getattr(out, "_fw", None) is not None or getattr(t, "_fw", None)
+                             is not None):  # fmt: skip
+        from chainrule.autograd.forward_ad import _set_tangent
+
+        _set_tangent(t, getattr(out, "_fw", None))
     if fn is not None and fn.out_data is out._data and out._data.dtype == t._data.dtype:
         fn.out_data = t._data  # the node's saved output now lives in t, as in torch
     inplace_log.count += 1
@@ -252,6 +262,8 @@ class Fill(Op):
 class Copy(Op):
     """``copy_(src)``: src broadcast and cast to the target; the old value gets no gradient."""
 
+    linear = True
+
     torch_name = "CopyBackwards"
 
     def forward(self, x, src):
@@ -265,6 +277,8 @@ class Copy(Op):
 
 class IndexPut(Op):
     """``x[idx] = v`` out of place: the region gets v's gradient, the rest x's."""
+
+    linear = True
 
     save_inputs = False
     torch_name = "IndexPutBackward0"

@@ -30,7 +30,7 @@ from chainrule.graph import grad_mode
 
 __all__ = [
     "Op", "binary", "as_tensor_arg", "expand", "sum_to_size", "unbroadcast_shape", "dims",
-    "wrap_dim", "track_view", "inplace_log",
+    "wrap_dim", "track_view", "inplace_log", "forward_ad",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -66,6 +66,11 @@ class Op:
     save_inputs = True  # keep the input tensors as self.inputs for backward
     save_output = False  # keep the result for backward, read back as self.output
     elementwise = False  # inputs broadcast: sum gradients back to each input's shape
+    # forward mode (see jvp): how the op depends on its tensor inputs
+    linear = False  # jointly linear: the tangent is the op applied to the input tangents
+    multilinear = False  # linear in each input separately (mul, matmul, conv)
+    diagonal = False  # elementwise in every input: diagonal Jacobians, jvp = backward
+    reduction = False  # each input element feeds one output element (see reduced_axes)
     torch_name: str | None = None  # torch's grad_fn name, when not "<ClassName>Backward0"
 
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
@@ -80,7 +85,14 @@ class Op:
         node = _new(cls)
         if not grad_mode.enabled:  # the fast path: backward passes and no_grad blocks
             out = node.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
-            return _make(out if type(out) is np.ndarray else np.asarray(out))
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            t = _make(out)
+            if out.base is not None:
+                track_view(t, inputs)
+            if forward_ad.level:
+                forward_ad.propagate(node, inputs, params, t)
+            return t
         arrays, edges, live = [], [], False
         for x in inputs:
             if isinstance(x, Tensor):
@@ -103,6 +115,8 @@ class Op:
             t = _make(out)
             if out.base is not None:
                 track_view(t, inputs)
+            if forward_ad.level:
+                forward_ad.propagate(node, inputs, params, t)
             return t
         node._edges = tuple(edges)
         if cls.save_inputs:
@@ -120,6 +134,8 @@ class Op:
         t = _make(out, node)
         if out.base is not None:
             track_view(t, inputs)
+        if forward_ad.level:
+            forward_ad.propagate(node, inputs, params, t)
         return t
 
     def forward(self, *arrays: Any, **params: Any) -> np.ndarray:
@@ -142,7 +158,21 @@ class Op:
     def output(self) -> Tensor:
         """The op's result as a tensor; while building a graph of the gradient, it is
         connected to this node, so rules that reuse the output stay differentiable."""
-        return _make(self.out_data, self if grad_mode.enabled else None)
+        live = grad_mode.enabled and "_jvp_shadow" not in self.__dict__
+        return _make(self.out_data, self if live else None)
+
+    def reduced_axes(self) -> tuple[tuple[int, ...] | None, bool]:
+        """For a ``reduction``: the axes reduced over (None: all) and whether kept."""
+        return self.axes, self.keepdim
+
+    def jvp(self, tangents: list) -> Tensor | None:
+        """Forward mode: the tangent of the output from the tangents of the inputs (None for
+        an input without one). The default is exact for every op, from its class flags:
+        linear and multilinear ops are applied to tangents; elementwise ops (diagonal
+        Jacobian) reuse their backward rule, and so do reductions (the rule applied to ones
+        is the Jacobian's nonzero entries); anything else uses the double-vjp identity
+        J·t = d/du <vjp(u), t>. An op may override this with a cheaper rule."""
+        return forward_ad.default_jvp(self, tangents)
 
     # ------------------------------------------------------------------ for the engine
 
@@ -216,6 +246,26 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"
+
+
+class _ForwardAD:
+    """Forward-mode state: how many dual levels are open (0: the hot path pays one check).
+    The propagation code lives in ``chainrule.autograd.forward_ad`` and plugs in here."""
+
+    level = 0
+
+    def propagate(self, node: Op, inputs: tuple, params: dict, out: Tensor) -> None:
+        from chainrule.autograd.forward_ad import propagate
+
+        propagate(node, inputs, params, out)
+
+    def default_jvp(self, node: Op, tangents: list) -> Tensor | None:
+        from chainrule.autograd.forward_ad import default_jvp
+
+        return default_jvp(node, tangents)
+
+
+forward_ad = _ForwardAD()
 
 
 class _InplaceLog:
@@ -306,6 +356,7 @@ def unbroadcast_shape(shape: tuple, target: tuple) -> tuple[tuple, tuple]:
 class SumToSize(Op):
     """Sum a broadcast gradient back to a smaller shape (the adjoint of ``expand``)."""
 
+    linear = True
     save_inputs = False
     torch_name = "SumToSizeBackward0"
 
@@ -321,6 +372,7 @@ class SumToSize(Op):
 class Expand(Op):
     """Broadcast to a larger shape without copying (a read-only NumPy view)."""
 
+    linear = True
     save_inputs = False
 
     def forward(self, x: np.ndarray, shape: tuple) -> np.ndarray:

@@ -32,6 +32,8 @@ max_type, min_type = _return_type("max"), _return_type("min")
 class Extremum(Op):
     """amax/amin, and max/min of all elements: ties share the gradient evenly (torch)."""
 
+    reduction = True
+
     save_output = True
 
     def forward(self, x, axes, keepdim, largest, torch_name):
@@ -89,6 +91,11 @@ def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
 
 class Select(Op):
     """max/min along a dim: the value at the index picked (the first extreme, as torch)."""
+
+    reduction = True
+
+    def reduced_axes(self):
+        return (self.dim,) if self.shape else None, self.keepdim
 
     save_inputs = False
 

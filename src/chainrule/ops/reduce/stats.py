@@ -26,6 +26,8 @@ def _reduced_shape(shape: tuple, axes: tuple[int, ...] | None) -> tuple:
 class Var(Op):
     """Variance with ``correction`` (Bessel's is 1): d/dx = 2 (x - mean) / (N - correction)."""
 
+    reduction = True
+
     def forward(self, x, axes, keepdim, dof):
         self.axes, self.keepdim, self.dof = axes, keepdim, dof
         d = x - np.mean(x, axis=axes, keepdims=True)
@@ -129,6 +131,8 @@ def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
 class Logsumexp(Op):
     """``log(sum(exp(x)))`` shifted by the max, so 1000.0 stays finite: d/dx = exp(x - y)."""
 
+    reduction = True
+
     save_output = True
 
     def forward(self, x, axes, keepdim):
@@ -160,6 +164,8 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 
 class Norm(Op):
     """The vector p-norm over ``dim``; torch's subgradients (0 at 0, ties share at inf)."""
+
+    reduction = True
 
     save_output = True
     torch_name = "LinalgVectorNormBackward0"

@@ -48,6 +48,8 @@ class Unreduce(Op):
     """The adjoint of a sum: put the reduced axes back and broadcast to ``shape`` (times
     ``scale``, for mean) in one node; its own backward is the scaled sum."""
 
+    linear = True
+
     save_inputs = False
     torch_name = "ExpandBackward0"
 
@@ -70,6 +72,7 @@ def unreduce(g: Tensor, axes: tuple[int, ...] | None, keepdim: bool, shape: tupl
 
 
 class Sum(Op):
+    linear = True
     save_inputs = False
 
     def forward(self, x, axes, keepdim, dtype, dim_given):
@@ -95,6 +98,7 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
 
 
 class Mean(Op):
+    linear = True
     save_inputs = False
 
     def forward(self, x, axes, keepdim, dim_given):
@@ -141,6 +145,11 @@ def first_true(z: np.ndarray, axis: int | None) -> np.ndarray:
 class Prod(Op):
     """The gradient is the product of the other elements, exact with one or several zeros
     (the first zero of a slice is factored out and the rule recurses on the rest)."""
+
+    reduction = True
+
+    def reduced_axes(self):
+        return None if self.axis is None else (self.axis,), self.keepdim
 
     save_output = True
 
@@ -208,6 +217,8 @@ def _scan_dtype(input: Tensor, dtype: Any) -> Tensor:
 
 class Cumsum(Op):
     """Running sum; ``reverse`` (used by rules) sums from the end. Each is the other's vjp."""
+
+    linear = True
 
     save_inputs = False
 
