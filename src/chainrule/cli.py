@@ -15,6 +15,7 @@ __all__ = ["main"]
 # module path of each command family, in the order `--help` lists them
 COMMAND_MODULES = [
     "chainrule.demo",
+    "chainrule.demos.commands",
     "chainrule.scalar.lecture",
     "chainrule.scalar.moons",
 ]

@@ -78,13 +78,16 @@ def fmt_number(x: float) -> str:
 
 
 def fmt_array(t: Any, max_elems: int = 4) -> str:
-    """A tensor's (or gradient's) values when it is small, else its shape and dtype."""
-    n = t.numel()
-    if n <= max_elems:
-        vals = t.detach().reshape(-1).tolist() if n else []
-        body = ", ".join(fmt_number(v) for v in vals)
-        return body if t.dim() == 0 else f"[{body}]"
-    return f"{tuple(t.shape)} {str(t.dtype).replace('chainrule.', '')}"
+    """A tensor's (or gradient's) values, nested, when it is small, else its shape and dtype."""
+    if t.numel() > max_elems:
+        return f"{tuple(t.shape)} {str(t.dtype).replace('chainrule.', '')}"
+    return _nested(t.detach().tolist())
+
+
+def _nested(x: Any) -> str:
+    if isinstance(x, list):
+        return "[" + ", ".join(_nested(e) for e in x) + "]"
+    return fmt_number(x)
 
 
 # --------------------------------------------------------------------------- graph model
@@ -172,7 +175,7 @@ def _tensor_graph(root: Any, names: dict[int, str], grads: bool, max_elems: int)
         key = f"n{id(v)}"
         if not hasattr(v, "_run_backward"):  # a leaf tensor
             lines = [names.get(id(v), "leaf"), "data " + fmt_array(v, max_elems)]
-            gr = getattr(v, "_grad", None)
+            gr = dgrad.get(id(v), getattr(v, "_grad", None))
             lines.append("grad " + (fmt_array(gr, max_elems) if gr is not None else "None"))
             g.node(key, lines, "leaf")
             continue

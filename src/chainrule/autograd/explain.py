@@ -15,7 +15,7 @@ import textwrap
 from typing import Any, TextIO
 
 from chainrule.graph import toposort
-from chainrule.viz import caller_names, fmt_number, name_map
+from chainrule.viz import caller_names, fmt_array, fmt_number, name_map
 
 __all__ = ["explain_backward"]
 
@@ -190,13 +190,7 @@ def _explain_value(root: Any, table: dict[int, str], out: TextIO) -> None:
 def _fmt(t: Any, max_elems: int) -> str:
     if t.numel() > max_elems:
         return f"<{tuple(t.shape)} {str(t.dtype).replace('chainrule.', '')}>"
-    return _nested(t.detach().tolist())
-
-
-def _nested(x: Any) -> str:
-    if isinstance(x, list):
-        return "[" + ", ".join(_nested(e) for e in x) + "]"
-    return fmt_number(x)
+    return fmt_array(t, max_elems)
 
 
 def _explain_tensor(

@@ -1,0 +1,1 @@
+"""The demos behind ``python -m chainrule <command>``, one module per command."""
