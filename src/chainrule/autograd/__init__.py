@@ -8,7 +8,11 @@ from chainrule._tensor import Tensor, _make, run_backward
 from chainrule.autograd.explain import explain_backward  # noqa: F401 (backward, narrated)
 from chainrule.graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
-__all__ = ["grad", "backward", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = [
+    "grad", "backward", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "Function", "FunctionCtx", "once_differentiable", "forward_ad", "detect_anomaly",
+    "set_detect_anomaly", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
+]  # fmt: skip
 
 
 def _seq(x: Tensor | Sequence[Tensor] | None) -> list:
@@ -72,3 +76,13 @@ def grad(
                 g = _make(np.zeros(x._data.shape, x._data.dtype))
         result.append(g)
     return tuple(result)
+
+
+from chainrule.autograd import forward_ad  # noqa: E402
+from chainrule.autograd.anomaly import (  # noqa: E402
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
+from chainrule.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: E402

@@ -18,6 +18,8 @@ here and never inside a rule).
 from __future__ import annotations
 
 import numbers
+import traceback
+import warnings
 import weakref
 from typing import Any
 
@@ -30,7 +32,7 @@ from chainrule.graph import grad_mode
 
 __all__ = [
     "Op", "binary", "as_tensor_arg", "expand", "sum_to_size", "unbroadcast_shape", "dims",
-    "wrap_dim", "track_view", "inplace_log", "forward_ad",
+    "wrap_dim", "track_view", "inplace_log", "forward_ad", "anomaly",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -131,6 +133,8 @@ class Op:
             if cls.elementwise
             else None
         )
+        if anomaly.enabled:
+            node.trace = traceback.format_stack()[:-1]
         t = _make(out, node)
         if out.base is not None:
             track_view(t, inputs)
@@ -192,6 +196,8 @@ class Op:
                     for g, s in zip(grads, shapes)
                 ]
             )
+        if anomaly.enabled and anomaly.check_nan:
+            anomaly.check(self, grads)
         if not retain_graph:
             self._release()
         return grads
@@ -266,6 +272,31 @@ class _ForwardAD:
 
 
 forward_ad = _ForwardAD()
+
+
+class _Anomaly:
+    """Anomaly mode: nodes remember where they were made; backward checks for nan."""
+
+    enabled = False
+    check_nan = True
+
+    def check(self, node: Op, grads: tuple) -> None:
+        for i, g in enumerate(grads):
+            if g is not None and g._data.dtype.kind in "fc" and np.isnan(g._data).any():
+                trace = "".join(node.__dict__.get("trace", ["(no forward traceback)\n"]))
+                warnings.warn(
+                    f"Error detected in {node.name()}. Traceback of forward call that caused "
+                    f"the error:\n{trace}",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                raise RuntimeError(
+                    f"Function '{node.name()}' returned nan values in its {i}th output.\n"
+                    f"Forward call that created it:\n{trace}"
+                )
+
+
+anomaly = _Anomaly()
 
 
 class _InplaceLog:
