@@ -488,3 +488,19 @@ FORWARD_ERRORS = [
 def test_forward_errors_like_torch(name, args, x):
     c, t = twin(name, *args)
     same_error(lambda: t(torch.tensor(x)), lambda: c(cr.tensor(x)))
+
+
+def test_running_stat_updates_bump_versions_like_torch():
+    c, t = twin("BatchNorm1d", 3)
+    before = {k: (v._version, dict(c.named_buffers())[k]._version) for k, v in t.named_buffers()}
+    for step in range(2):
+        c(cr.tensor(rnd(4, 3, seed=step))), t(torch.tensor(rnd(4, 3, seed=step)))
+    for k, v in t.named_buffers():  # torch's kernel writes the statistics without a bump
+        assert dict(c.named_buffers())[k]._version - before[k][1] == v._version - before[k][0]
+
+
+def test_mismatched_mask_types_warn_like_torch():
+    c, t = twin("MultiheadAttention", 4, 2)
+    x, m = rnd(3, 1, 4), np.zeros((1, 3), bool)
+    with pytest.warns(UserWarning, match="Support for mismatched key_padding_mask and attn_mask"):
+        c(*[cr.tensor(x)] * 3, key_padding_mask=cr.tensor(m), attn_mask=cr.zeros(3, 3))

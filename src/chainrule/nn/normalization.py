@@ -12,6 +12,7 @@ from chainrule import creation
 from chainrule._tensor import Tensor, _make
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.functional._utils import bump_version
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 
@@ -74,7 +75,8 @@ class _BatchNorm(Module):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked._data = self.num_batches_tracked._data + 1
+            self.num_batches_tracked._data += 1
+            bump_version(self.num_batches_tracked)
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked._data)
         use_batch = self.training or (self.running_mean is None and self.running_var is None)

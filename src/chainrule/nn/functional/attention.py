@@ -4,6 +4,7 @@ softmax and dropout (torch's math reference path)."""
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -110,6 +111,17 @@ def multi_head_attention_forward(
             key_padding_mask = key_padding_mask.unsqueeze(0)
     tgt_len, bsz, embed_dim = query._data.shape
     dtype = query._data.dtype
+    if (
+        key_padding_mask is not None
+        and attn_mask is not None
+        and key_padding_mask._data.dtype != attn_mask._data.dtype
+    ):
+        warnings.warn(
+            "Support for mismatched key_padding_mask and attn_mask is deprecated. Use same type "
+            "for both instead.",
+            UserWarning,
+            stacklevel=3,
+        )
     key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", dtype)
     if is_causal and attn_mask is None:
         raise RuntimeError(

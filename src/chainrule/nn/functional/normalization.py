@@ -118,7 +118,8 @@ def batch_norm(
 ) -> Tensor:
     """Normalize each channel (dim 1) with the batch statistics while ``training`` (and fold
     them into the running ones: ``(1 - momentum) * running + momentum * batch``, the variance
-    unbiased), with the running statistics otherwise."""
+    unbiased; in place without a version bump, as torch's kernel), with the running statistics
+    otherwise."""
     x = input._data
     c = x.shape[1] if x.ndim > 1 else 0
     if training:

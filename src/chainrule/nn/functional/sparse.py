@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._tensor import Tensor, _make
-from chainrule.nn.functional._utils import type_name
+from chainrule.nn.functional._utils import bump_version, type_name
 from chainrule.ops.index import index_add, index_select
 from chainrule.ops.op import Op
 
@@ -48,6 +48,7 @@ def _renorm(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) 
     big = norms > max_norm
     scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
     w[rows[big]] *= scale[:, None]
+    bump_version(weight)
 
 
 def embedding(
