@@ -124,6 +124,9 @@ def propagate(node: Op, inputs: tuple, params: dict, out: Tensor) -> None:
         if tangent._data.dtype != out._data.dtype:
             tangent = tangent.to(out.dtype)
         _set_tangent(out, tangent)
+        if type(node).save_output:  # rules reading self.output see the tangent too
+            node.__dict__["_fw"] = tangent
+            _duals.append(weakref.ref(node))
 
 
 def _zero(x: Any) -> Any:

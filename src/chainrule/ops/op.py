@@ -163,7 +163,11 @@ class Op:
         """The op's result as a tensor; while building a graph of the gradient, it is
         connected to this node, so rules that reuse the output stay differentiable."""
         live = grad_mode.enabled and "_jvp_shadow" not in self.__dict__
-        return _make(self.out_data, self if live else None)
+        t = _make(self.out_data, self if live else None)
+        fw = self.__dict__.get("_fw")  # forward-over-reverse: the output's tangent
+        if fw is not None and forward_ad.level:
+            t._fw = fw
+        return t
 
     def reduced_axes(self) -> tuple[tuple[int, ...] | None, bool]:
         """For a ``reduction``: the axes reduced over (None: all) and whether kept."""
