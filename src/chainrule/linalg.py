@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chainrule._tensor import Tensor
 from chainrule.ops.linalg import products
+from chainrule.ops.linalg.compose import matrix_power, multi_dot, vecdot
 from chainrule.ops.linalg.decomp import LinAlgError, det, inv, solve, svdvals
 from chainrule.ops.linalg.decomp import linalg_slogdet as slogdet
 from chainrule.ops.linalg.norms import matrix_norm, norm, vector_norm
@@ -11,7 +12,7 @@ from chainrule.ops.linalg.products import matmul
 
 __all__ = [
     "LinAlgError", "inv", "det", "slogdet", "solve", "norm", "vector_norm", "matrix_norm",
-    "matmul", "diagonal", "svdvals",
+    "matmul", "diagonal", "svdvals", "vecdot", "multi_dot", "matrix_power",
 ]  # fmt: skip
 
 
@@ -20,4 +21,18 @@ def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> T
     return products.diagonal(A, offset, dim1, dim2)
 
 
-_ = (LinAlgError, det, inv, matrix_norm, norm, solve, svdvals, vector_norm, slogdet, matmul)
+_ = (
+    matrix_power,
+    multi_dot,
+    vecdot,
+    LinAlgError,
+    det,
+    inv,
+    matrix_norm,
+    norm,
+    solve,
+    svdvals,
+    vector_norm,
+    slogdet,
+    matmul,
+)

@@ -238,6 +238,48 @@ CASES = [
     Case("linalg.svdvals", lambda m, a: m.linalg.svdvals(a), [(3, 4)]),
     Case("linalg.svdvals", lambda m, a: m.linalg.svdvals(a), [(2, 4, 3)], note="batched-tall"),
     Case("linalg.svdvals", lambda m, a: m.linalg.svdvals(a), [(3, 3)], note="square"),
+    Case("tensordot", lambda m, a, b: m.tensordot(a, b), [(2, 3, 4), (3, 4, 5)]),
+    Case(
+        "tensordot",
+        lambda m, a, b: m.tensordot(a, b, ([1, 2], [1, 0])),
+        [(2, 3, 4), (4, 3, 5)],
+        note="lists",
+    ),
+    Case("tensordot", lambda m, a, b: m.tensordot(a, b, 0), [(2, 3), (4,)], note="outer"),
+    Case("tensordot", lambda m, a, b: m.tensordot(a, b, ([0], [-1])), [(3, 2), (4, 3)], note="neg"),
+    Case("inner", lambda m, a, b: m.inner(a, b), [(2, 3, 4), (5, 4)]),
+    Case("inner", lambda m, a, b: a.inner(b), [(4,), (4,)], note="1d"),
+    Case("inner", lambda m, a, b: m.inner(a, b), [(2, 3), ()], note="0d"),
+    Case("kron", lambda m, a, b: m.kron(a, b), [(2, 3), (3, 2)]),
+    Case("kron", lambda m, a, b: a.kron(b), [(2,), (2, 3)], note="mixed-ndim"),
+    Case("matrix_power", lambda m, a: m.matrix_power(a, 3), [(2, 3, 3)], domain=(-1, 1)),
+    Case("matrix_power", lambda m, a: a.matrix_power(0), [(3, 3)], note="zero"),
+    Case("matrix_power", lambda m, a: a.matrix_power(1) * 2, [(3, 3)], note="one"),
+    Case(
+        "linalg.matrix_power",
+        lambda m, a: m.linalg.matrix_power(a, -2),
+        make=lambda r: [_well(r, 2, 3, 3)],
+    ),
+    Case(
+        "linalg.matrix_power",
+        lambda m, a: m.linalg.matrix_power(a, 6),
+        [(3, 3)],
+        domain=(-1, 1),
+        note="six",
+    ),
+    Case("linalg.vecdot", lambda m, a, b: m.linalg.vecdot(a, b), [(2, 3, 4), (3, 4)]),
+    Case(
+        "linalg.vecdot", lambda m, a, b: m.linalg.vecdot(a, b, dim=0), [(3, 4), (3, 1)], note="dim"
+    ),
+    Case(
+        "linalg.multi_dot", lambda m, a, b, c: m.linalg.multi_dot([a, b, c]), [(3,), (3, 4), (4,)]
+    ),
+    Case(
+        "linalg.multi_dot",
+        lambda m, a, b, c, d: m.linalg.multi_dot([a, b, c, d]),
+        [(2, 3), (3, 4), (4, 2), (2, 5)],
+        note="four",
+    ),
     Case("linalg.matmul", lambda m, a, b: m.linalg.matmul(a, b), [(2, 3), (3,)]),
     Case("linalg.diagonal", lambda m, a: m.linalg.diagonal(a, offset=1), [(2, 3, 4)]),
 ]
@@ -290,6 +332,9 @@ NAMES = [
     (lambda m, x: m.linalg.norm(x.unbind()[0], 2)),
     (lambda m, x: m.linalg.norm(x.unbind()[0], "nuc")),
     (lambda m, x: m.linalg.svdvals(x)),
+    (lambda m, x: m.tensordot(x, x.permute(1, 2, 0), 2)),
+    (lambda m, x: m.inner(x, x)),
+    (lambda m, x: m.linalg.vecdot(x, x)),
 ]
 
 
@@ -420,6 +465,17 @@ ERRORS = [
     (lambda m, a: m.linalg.matrix_norm(a, dim=(0, 0)), [(3, 3)]),
     (lambda m, a: m.linalg.norm(a, "nuc"), [(3,)]),
     (lambda m, a: m.linalg.svdvals(a), [(3,)]),
+    (lambda m, a, b: m.tensordot(a, b, ([2], [0])), [(2, 3, 4), (5, 4)]),
+    (lambda m, a, b: m.tensordot(a, b, -1), [(2, 3, 4), (5, 4)]),
+    (lambda m, a, b: m.tensordot(a, b, ([2, 1], [0])), [(2, 3, 4), (4, 5)]),
+    (lambda m, a, b: m.inner(a, b), [(2, 3, 4), (5, 3)]),
+    (lambda m, a: m.linalg.multi_dot([a]), [(3,)]),
+    (lambda m: m.linalg.multi_dot([]), []),
+    (lambda m, a, b: m.linalg.multi_dot([a, b]), [(3, 4, 5), (5, 2)]),
+    (lambda m, a, b: m.linalg.multi_dot([a, b]), [(3, 4), (4, 5, 2)]),
+    (lambda m, a, b, c: m.linalg.multi_dot([a, b, c]), [(3, 4), (4,), (4, 2)]),
+    (lambda m, a: m.linalg.matrix_power(a, 2), [(2, 3, 4)]),
+    (lambda m, a: m.linalg.matrix_power(a, 2), [(3,)]),
     (lambda m, a: m.linalg.svdvals(a), [(3, 3)], ["int64"]),
 ]
 

@@ -1,4 +1,4 @@
-"""Linear algebra (a sub-package): products.py, einsum.py, decomp.py (inv, det ...), norms.py.
+"""Linear algebra (a sub-package): products, einsum, decomp (inv, det ...), norms, compose.
 
 ``chainrule.linalg`` (src/chainrule/linalg.py) exposes decomp's functions under torch.linalg's
 names; the top-level names here are torch's (matmul, mm, bmm, dot, det, inverse, slogdet ...).
@@ -6,7 +6,8 @@ names; the top-level names here are torch's (matmul, mm, bmm, dot, det, inverse,
 
 from __future__ import annotations
 
-from chainrule.ops.linalg import decomp, products
+from chainrule.ops.linalg import compose, decomp, products
+from chainrule.ops.linalg.compose import inner, kron, matrix_power, tensordot
 from chainrule.ops.linalg.decomp import det, inverse, logdet, slogdet
 from chainrule.ops.linalg.products import (
     bmm,
@@ -20,8 +21,28 @@ from chainrule.ops.linalg.products import (
     trace,
 )  # fmt: skip
 
-__all__ = [*products.__all__, *decomp.__all__]
+__all__ = [*products.__all__, *decomp.__all__, *compose.__all__]
 
-TENSOR_METHODS: dict = {**products.TENSOR_METHODS, **decomp.TENSOR_METHODS}
+TENSOR_METHODS: dict = {
+    **products.TENSOR_METHODS, **decomp.TENSOR_METHODS, **compose.TENSOR_METHODS,
+}  # fmt: skip
 
-_ = (det, inverse, logdet, slogdet, bmm, diagonal, dot, einsum, matmul, mm, mv, outer, trace)
+_ = (
+    inner,
+    kron,
+    matrix_power,
+    tensordot,
+    det,
+    inverse,
+    logdet,
+    slogdet,
+    bmm,
+    diagonal,
+    dot,
+    einsum,
+    matmul,
+    mm,
+    mv,
+    outer,
+    trace,
+)

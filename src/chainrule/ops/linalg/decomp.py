@@ -25,7 +25,7 @@ class LinAlgError(RuntimeError):
     """A matrix was singular (torch.linalg.LinAlgError, a RuntimeError)."""
 
 
-def _square(name: str, A: Tensor) -> None:
+def _square(name: str, A: Tensor, floating: bool = True) -> None:
     x = A._data
     if x.ndim < 2:
         raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
@@ -34,7 +34,7 @@ def _square(name: str, A: Tensor) -> None:
             f"linalg.{name}: A must be batches of square matrices, but they are "
             f"{x.shape[-2]} by {x.shape[-1]} matrices"
         )
-    if x.dtype.kind not in "fc":
+    if floating and x.dtype.kind not in "fc":
         raise RuntimeError(
             f"linalg.{name}: Expected a floating point or complex tensor as input. "
             f"Got {_SHORT.get(x.dtype.name, x.dtype.name)}"
