@@ -248,6 +248,7 @@ ERRORS = [
     lambda m, x: x.flatten(0, 3),
     lambda m, x: x.unflatten(1, (2, 2)),
     lambda m, x: x.unflatten(1, ()),
+    lambda m, x: x.unflatten(-2, (2, 2)),
     lambda m, x: x.squeeze(3),
     lambda m, x: x.squeeze((0, 0)),
     lambda m, x: x.unsqueeze(4),

@@ -148,7 +148,7 @@ def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
     elif int(np.prod(sizes)) != shape[d]:
         raise RuntimeError(
             f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim "
-            f"{dim} ({shape[d]}) in the input tensor"
+            f"{d} ({shape[d]}) in the input tensor"
         )
     return view(input, shape[:d] + sizes + shape[d + 1 :])
 
