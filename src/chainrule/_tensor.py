@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
-from chainrule.graph import backprop, set_grad_enabled
+from chainrule.graph import backprop, set_grad_enabled, toposort
 
 __all__ = ["Tensor", "Size", "AccumulateGrad", "run_backward"]
 
@@ -491,6 +491,9 @@ def run_backward(
     # graph vertex of each input -> the input tensor (a leaf is its own vertex)
     wanted = None if inputs is None else {id(x.grad_fn or x): x for x in inputs}
     captured: dict[int, Tensor] = {}
+    # with inputs, only nodes on a path to one of them run (as torch): the rest of the
+    # history is neither computed, nor freed, nor seen by hooks
+    runs = None if wanted is None else _on_paths(roots, wanted)
 
     def step(v: Any, g: Tensor | None) -> Sequence[Tensor | None]:
         if isinstance(v, Tensor):  # a leaf: its gradient is complete
@@ -508,7 +511,7 @@ def run_backward(
                         for hook in list(post.values()):
                             hook(v)
             return ()
-        if g is None:
+        if g is None or (runs is not None and id(v) not in runs and id(v) not in wanted):
             return (None,) * len(v._edges)
         if v._hooks is not None:  # tensor hooks of the node's output run first
             g = _run_hooks(v._hooks, g)
@@ -521,8 +524,24 @@ def run_backward(
             t = v._retained()
             if t is not None:
                 _accumulate(t, g, create_graph)
+        if runs is not None and id(v) not in runs:  # a wanted node with nothing beyond it
+            return (None,) * len(v._edges)
         return v._run_backward(g, retain_graph)
 
     with set_grad_enabled(create_graph):
         backprop(roots, seeds, _parents, step)
     return captured
+
+
+def _on_paths(roots: Sequence[Any], wanted: dict[int, Tensor]) -> set[int]:
+    """Ids of the op nodes that must run so gradients reach the ``wanted`` vertices: those
+    with a parent that is wanted or itself leads to a wanted vertex."""
+    leads: set[int] = set()  # wanted, or upstream of a wanted vertex's consumer
+    runs: set[int] = set()
+    for v in reversed(toposort(roots, _parents)):  # producers first
+        if any(p is not None and id(p) in leads for p in v._edges):
+            runs.add(id(v))
+            leads.add(id(v))
+        elif id(v) in wanted:
+            leads.add(id(v))
+    return runs
