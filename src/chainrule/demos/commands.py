@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-__all__ = ["add_parser", "add_training_flags"]
+__all__ = ["add_parser", "add_training_flags", "add_charlm_flags"]
 
 
 def add_training_flags(p: argparse.ArgumentParser, *, epochs: int, lr: float, out: str) -> None:
@@ -20,6 +20,22 @@ def add_training_flags(p: argparse.ArgumentParser, *, epochs: int, lr: float, ou
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and shuffling")
     p.add_argument("--out", default=out, help=f"directory for pictures (default {out})")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+
+
+def add_charlm_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=int, default=600, help="training steps (default 600)")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate")
+    p.add_argument("--batch-size", type=int, default=32, help="sequences per step (default 32)")
+    p.add_argument("--block-size", type=int, default=64, help="context length (default 64)")
+    p.add_argument("--layers", type=int, default=2, help="transformer blocks (default 2)")
+    p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
+    p.add_argument("--embd", type=int, default=64, help="width (default 64)")
+    p.add_argument("--chars", type=int, default=1_000_000, help="characters of text to read")
+    p.add_argument("--eval-every", type=int, default=100, help="validation loss every N steps")
+    p.add_argument("--prompt", default="def ", help="start of the sampled text")
+    p.add_argument("--sample-chars", type=int, default=300, help="characters to sample")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and batches")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
 
 
 def _runner(module: str):
@@ -46,3 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_training_flags(p, epochs=12, lr=3e-3, out="demo-output")
     p.add_argument("--model", choices=["both", "mlp", "cnn"], default="both")
     p.set_defaults(func=_runner("chainrule.demos.digits"))
+
+    p = sub.add_parser(
+        "charlm", help="a character-level GPT learns Python from the stdlib's source"
+    )
+    add_charlm_flags(p)
+    p.set_defaults(func=_runner("chainrule.demos.charlm"))
