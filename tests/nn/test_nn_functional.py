@@ -34,6 +34,8 @@ def ints(high, shape):
 
 RM, RV = np.array([0.3, -0.2, 0.1]), np.array([0.5, 1.5, 2.0])
 BOOL_MASK = np.array([[1, 0, 1, 1, 0], [1, 1, 0, 0, 1], [0, 1, 1, 1, 1]], bool)
+EMPTY_ROW = np.array([[1, 0, 1, 1, 0], [0, 0, 0, 0, 0], [0, 1, 1, 1, 1]], bool)  # row 1: no key
+FLOAT_EMPTY = np.where(EMPTY_ROW, 0.5, -np.inf)
 S = (3, 4)
 
 CASES = [

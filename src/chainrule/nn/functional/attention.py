@@ -49,15 +49,24 @@ def scaled_dot_product_attention(
         times = query._data.shape[-3] // key._data.shape[-3]
         key, value = _repeat_heads(key, times), _repeat_heads(value, times)
     scores = matmul(query, key.transpose(-2, -1)) * scale
+    empty = None  # rows with no key to attend to: weight 0 (torch's safe softmax), not nan
     if is_causal:
         allowed = np.tril(np.ones((L, S), dtype=bool))
         scores = scores.masked_fill(_make(~allowed), -math.inf)
     elif attn_mask is not None:
-        if attn_mask._data.dtype == np.bool_:
-            scores = scores.masked_fill(_make(~attn_mask._data), -math.inf)
+        m = attn_mask._data
+        if m.dtype == np.bool_:
+            empty = ~m.any(-1, keepdims=True)
+            blocked = ~m & ~empty if empty.any() else ~m
+            scores = scores.masked_fill(_make(blocked), -math.inf)
         else:
-            scores = scores + attn_mask
+            empty = np.isneginf(m).all(-1, keepdims=True)
+            scores = scores + (
+                attn_mask.masked_fill(_make(empty), 0.0) if empty.any() else attn_mask
+            )
     weights = softmax(scores, -1)
+    if empty is not None and empty.any():
+        weights = weights.masked_fill(_make(empty), 0.0)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return matmul(weights, value)
