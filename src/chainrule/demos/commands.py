@@ -1,4 +1,4 @@
-"""The subcommands ``graph``, ``explain``, ``digits``, ``mnist`` and ``charlm`` (standard library).
+"""The subcommands graph, explain, digits, charlm and mnist: their parsers (standard library).
 
 Only the argument parsers live here; each command imports its (NumPy-using) module when it
 runs, so ``python -m chainrule moons`` still never loads NumPy.
@@ -68,3 +68,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_charlm_flags(p)
     p.set_defaults(func=_runner("chainrule.demos.charlm"))
+
+    p = sub.add_parser(
+        "mnist", help="an MLP and a CNN on MNIST / Fashion-MNIST IDX files in --root"
+    )
+    add_training_flags(p, epochs=3, lr=1e-3, out="demo-output")
+    p.add_argument("--root", required=True, help="folder with the four IDX files (.gz or not)")
+    p.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist")
+    p.add_argument("--model", choices=["both", "mlp", "cnn"], default="both")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
+    p.set_defaults(func=_runner("chainrule.demos.mnist"))
