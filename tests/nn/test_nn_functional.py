@@ -188,6 +188,23 @@ CASES = [
         note="gqa",
         order2=False,
     ),  # fmt: skip
+    # unfold / fold (grouped convolutions with a one-hot weight)
+    Case("unfold", f("unfold", 2), [(2, 3, 4, 5)]),
+    Case(
+        "unfold",
+        f("unfold", (2, 3), dilation=(2, 1), padding=1, stride=2),
+        [(1, 2, 5, 6)],
+        note="options",
+    ),
+    Case("unfold", f("unfold", 2), [(3, 4, 4)], note="unbatched"),
+    Case("fold", f("fold", (3, 3), 2), [(1, 8, 4)]),
+    Case(
+        "fold",
+        f("fold", (5, 6), (2, 3), dilation=(2, 1), padding=1, stride=2),
+        [(2, 12, 9)],
+        note="options",
+    ),
+    Case("fold", f("fold", (4, 5), 2), [(8, 12)], note="unbatched"),
     # re-exported from the op catalog
     *[
         Case(n, f(n), [S], domain=(-3, 3), note="reexport", fd=False)
@@ -383,6 +400,10 @@ ERRORS = {
     "batch_norm-one": lambda m, t: F(m).batch_norm(t(np.ones((1, 3))), None, None, training=True),
     "batch_norm-eval-none": lambda m, t: F(m).batch_norm(t(X), None, None),
     "batch_norm-stats": lambda m, t: F(m).batch_norm(t(X), t(np.zeros(4)), t(np.ones(4))),
+    "unfold-small": lambda m, t: F(m).unfold(t(np.ones((1, 2, 3, 3))), 4),
+    "unfold-2d": lambda m, t: F(m).unfold(t(np.ones((2, 3))), 2),
+    "fold-channels": lambda m, t: F(m).fold(t(np.ones((1, 7, 4))), (3, 3), 2),
+    "fold-blocks": lambda m, t: F(m).fold(t(np.ones((1, 8, 5))), (3, 3), 2),
     "sdpa-causal-mask": lambda m, t: F(m).scaled_dot_product_attention(
         t(np.ones((2, 3, 4))),
         t(np.ones((2, 3, 4))),

@@ -13,6 +13,7 @@ from chainrule.nn.functional.attention import (
 )
 from chainrule.nn.functional.classification import cross_entropy, nll_loss
 from chainrule.nn.functional.dropout import dropout
+from chainrule.nn.functional.fold import fold, unfold
 from chainrule.nn.functional.linear import bilinear, linear
 from chainrule.nn.functional.loss import (
     binary_cross_entropy,
@@ -69,7 +70,7 @@ __all__ = [
     # layers
     "linear", "bilinear", "dropout", "embedding", "one_hot", "pad", "layer_norm", "group_norm",
     "rms_norm", "batch_norm", "normalize", "scaled_dot_product_attention",
-    "multi_head_attention_forward",
+    "multi_head_attention_forward", "unfold", "fold",
     # losses
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
