@@ -327,6 +327,17 @@ def test_sdpa_dropout_zeroes_weights_and_rescales():
     assert abs(out.item() - 1.0) < 0.1
 
 
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 5, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_grad_fn_names_like_torch(shape, bias):
+    w, b = np.ones((4, 3)), np.ones(4)
+    args_t = [torch.tensor(w, requires_grad=True)] + ([torch.tensor(b)] if bias else [])
+    args_c = [cr.tensor(w, requires_grad=True)] + ([cr.tensor(b)] if bias else [])
+    t = TF.linear(torch.ones(shape, dtype=torch.float64), *args_t)
+    c = CF.linear(cr.ones(shape, dtype=cr.float64), *args_c)
+    assert c.grad_fn.name() == t.grad_fn.name()
+
+
 def test_linear_backward_is_one_matmul_per_input():
     x = cr.randn(4, 3, requires_grad=True)
     w = cr.randn(5, 3, requires_grad=True)

@@ -22,7 +22,7 @@ class Linear(Op):
     """
 
     def forward(self, x, w, b):
-        self.two_d, self.bias = x.ndim == 2, b is not None
+        self.two_d, self.one_d, self.bias = x.ndim == 2, x.ndim == 1, b is not None
         if x.ndim == 2 or x.ndim == 1:
             out = x @ w.T
         else:
@@ -47,9 +47,12 @@ class Linear(Op):
         return gx, gw, gb
 
     def name(self) -> str:
-        if not self.two_d:
-            return "LinearBackward0"
-        return "AddmmBackward0" if self.bias else "MmBackward0"
+        """torch's grad_fn names: addmm / mm for 2-d input, the view around them otherwise."""
+        if self.two_d:
+            return "AddmmBackward0" if self.bias else "MmBackward0"
+        if self.bias:
+            return "ViewBackward0"
+        return "SqueezeBackward4" if self.one_d else "UnsafeViewBackward0"
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
