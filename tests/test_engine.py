@@ -56,7 +56,9 @@ def test_only_leaves_get_grad_unless_retained():
 def test_implicit_gradient_only_for_scalars_and_vjp_with_gradient():
     x, xt = both([1.0, 2.0, 3.0], requires_grad=True)
     y, yt = x * x, xt * xt
-    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+    with pytest.raises(
+        RuntimeError, match="grad can be implicitly created only for scalar outputs"
+    ):
         y.backward()
     v = [0.5, -1.0, 2.0]
     y.backward(cr.tensor(v))
@@ -239,7 +241,9 @@ def test_leaf_backward_and_grad_setter_checks():
 
 def test_item_len_bool_errors():
     t = cr.tensor([1.0, 2.0])
-    with pytest.raises(RuntimeError, match="a Tensor with 2 elements cannot be converted to Scalar"):
+    with pytest.raises(
+        RuntimeError, match="a Tensor with 2 elements cannot be converted to Scalar"
+    ):
         t.item()
     with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
         len(cr.tensor(1.0))
@@ -257,3 +261,15 @@ def test_reading_grad_of_integer_count_and_float64_leaf():
     y.backward()
     assert w.grad.dtype == cr.float64 and x.grad.dtype == cr.float32
     assert w.grad.item() == 3.0
+
+
+def test_broadcast_errors_match_torch():
+    for sa, sb in [((2, 3), (4,)), ((2, 3), (5, 3)), ((2, 1, 3), (4, 2))]:
+        msgs = []
+        for lib in (cr, torch):
+            with pytest.raises(RuntimeError) as info:
+                lib.ones(sa) * lib.ones(sb)
+            msgs.append(str(info.value))
+        assert msgs[0] == msgs[1]
+    with pytest.raises(RuntimeError, match="The size of tensor a \\(3\\) must match"):
+        cr.where(cr.ones(2, 3) > 0, cr.ones(4), 0.0)

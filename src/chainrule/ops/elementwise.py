@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make
-from chainrule.ops.op import Op, as_tensor_arg, binary
+from chainrule.ops.op import Op, as_tensor_arg, binary, broadcast_error
 
 __all__ = [
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
@@ -599,6 +599,9 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor | t
         )
     input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
     dt = dtypes.result_type(input, other)
+    error = broadcast_error(cond, input, other)
+    if error is not None:
+        raise error
     return Where.apply(cond, _cast(input, dt), _cast(other, dt))
 
 

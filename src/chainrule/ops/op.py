@@ -32,7 +32,7 @@ from chainrule.graph import grad_mode
 
 __all__ = [
     "Op", "binary", "as_tensor_arg", "expand", "sum_to_size", "unbroadcast_shape", "dims",
-    "wrap_dim", "track_view", "inplace_log", "forward_ad", "anomaly",
+    "wrap_dim", "track_view", "inplace_log", "forward_ad", "anomaly", "broadcast_error",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -497,6 +497,26 @@ def _cast(x: Any, dt: np.dtype) -> Any:
     return x
 
 
+def broadcast_error(*operands: Any) -> RuntimeError | None:
+    """torch's error for shapes that do not broadcast (None if they do)."""
+    shapes = [tuple(np.shape(x._data if isinstance(x, Tensor) else x)) for x in operands]
+    n = max(len(s) for s in shapes)
+    padded = [(1,) * (n - len(s)) + s for s in shapes]
+    for i in range(n - 1, -1, -1):
+        sizes = [p[i] for p in padded]
+        want = max(sizes)
+        for j, size in enumerate(sizes):
+            if size not in (1, want):
+                k = sizes.index(want)
+                a, b = (j, k) if j < k else (k, j)
+                return RuntimeError(
+                    f"The size of tensor {'ab'[a] if a < 2 else a} ({sizes[a]}) must match the "
+                    f"size of tensor {'ab'[b] if b < 2 else b} ({sizes[b]}) at non-singleton "
+                    f"dimension {i}"
+                )
+    return None
+
+
 def binary(cls: type[Op], a: Any, b: Any, float_result: bool = False) -> Tensor:
     """Apply a two-input elementwise op with torch's type promotion.
 
@@ -504,6 +524,16 @@ def binary(cls: type[Op], a: Any, b: Any, float_result: bool = False) -> Tensor:
     dtype are cast with a recorded ``to`` so their gradients come back in their own dtype.
     ``float_result`` promotes integer results to the default float (true division).
     """
+    try:
+        return _binary(cls, a, b, float_result)
+    except ValueError:
+        error = broadcast_error(a, b)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _binary(cls: type[Op], a: Any, b: Any, float_result: bool) -> Tensor:
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
             if a._data.dtype == b._data.dtype and (not float_result or a._data.dtype.kind in "fc"):
