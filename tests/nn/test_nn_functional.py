@@ -224,7 +224,10 @@ CASES = [
         )
     ],  # fmt: skip
     Case("softmax", f("softmax", 1), [S], note="reexport"),
+    Case("softmax", lambda m, x: F(m).softmax(x, 1, 3, m.float64), [S], note="stacklevel-dtype"),
     Case("log_softmax", f("log_softmax", 0), [S], note="reexport"),
+    Case("log_softmax", f("log_softmax", dim=-1, _stacklevel=5), [S], note="stacklevel"),
+    Case("relu", f("relu", inplace=False), [S], note="inplace-arg", fd=False),
     Case("conv1d", f("conv1d", padding=1), [(2, 2, 5), (3, 2, 3), (3,)], note="reexport"),
     Case("conv2d", f("conv2d", stride=2), [(1, 2, 5, 5), (3, 2, 3, 3)], note="reexport"),
     Case("conv_transpose1d", f("conv_transpose1d", stride=2), [(1, 2, 3), (2, 3, 2)]),
@@ -434,7 +437,7 @@ def test_errors_like_torch(name):
 def test_softmax_reexport_is_the_catalog_function():
     from chainrule.ops import activation, conv, elementwise
 
-    assert CF.softmax is activation.softmax and CF.conv2d is conv.conv2d
-    assert CF.relu is elementwise.relu
+    assert CF.gelu is activation.gelu and CF.conv2d is conv.conv2d
+    assert CF.sigmoid is elementwise.sigmoid
     assert math.isclose(CF.gelu(cr.tensor(1.0)).item(), TF.gelu(torch.tensor(1.0)).item(),
                         rel_tol=1e-6)  # fmt: skip

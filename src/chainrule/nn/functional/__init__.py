@@ -7,6 +7,7 @@ name is re-exported here, so ``import chainrule.nn.functional as F`` works as in
 
 from __future__ import annotations
 
+from chainrule.nn.functional.activation import log_softmax, relu, softmax
 from chainrule.nn.functional.attention import (
     multi_head_attention_forward,
     scaled_dot_product_attention,
@@ -38,12 +39,10 @@ from chainrule.ops.activation import (
     gelu,
     hardtanh,
     leaky_relu,
-    log_softmax,
     logsigmoid,
     mish,
     relu6,
     silu,
-    softmax,
     softplus,
 )
 from chainrule.ops.conv import (
@@ -58,7 +57,7 @@ from chainrule.ops.conv import (
     max_pool1d,
     max_pool2d,
 )
-from chainrule.ops.elementwise import relu, sigmoid, tanh
+from chainrule.ops.elementwise import sigmoid, tanh
 
 __all__ = [
     # activations (op catalog)
