@@ -49,7 +49,7 @@ def test_only_leaves_get_grad_unless_retained():
     np.testing.assert_allclose(C2.grad.numpy(), 2 * (A * B).detach().numpy())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        C2.grad  # retained: no warning
+        assert C2.grad is not None  # retained: no warning
     assert C2.retains_grad and not C.retains_grad
 
 

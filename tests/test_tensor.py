@@ -50,8 +50,19 @@ def test_default_dtype_switch():
 
 
 @pytest.mark.parametrize(
-    "data", [1.5, 3, True, [1, 2], [1.0, 2], [[True, False]], [], np.arange(3, dtype=np.int32),
-             np.ones(2, dtype=np.float64), np.float64(2.5)],
+    "data",
+    [
+        1.5,
+        3,
+        True,
+        [1, 2],
+        [1.0, 2],
+        [[True, False]],
+        [],
+        np.arange(3, dtype=np.int32),
+        np.ones(2, dtype=np.float64),
+        np.float64(2.5),
+    ],
 )
 def test_tensor_dtype_inference(data):
     c, t = cr.tensor(data), torch.tensor(data)
@@ -70,7 +81,10 @@ def test_creation_functions_match_torch():
         (cr.arange(10, 0, -3), torch.arange(10, 0, -3)),
         (cr.linspace(0, 1, 5), torch.linspace(0, 1, 5)),
         (cr.eye(3, 2), torch.eye(3, 2)),
-        (cr.zeros_like(cr.ones(2, dtype=cr.int64)), torch.zeros_like(torch.ones(2, dtype=torch.int64))),
+        (
+            cr.zeros_like(cr.ones(2, dtype=cr.int64)),
+            torch.zeros_like(torch.ones(2, dtype=torch.int64)),
+        ),
         (cr.ones_like(cr.ones(2, 2)), torch.ones_like(torch.ones(2, 2))),
         (cr.full_like(cr.ones(2), 3.5), torch.full_like(torch.ones(2), 3.5)),
     ]

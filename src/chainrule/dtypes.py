@@ -36,7 +36,7 @@ __all__ = [
 
 
 class dtype:
-    """A tensor element type; wraps a NumPy dtype and prints like torch's (``chainrule.float32``)."""
+    """A tensor element type: wraps a NumPy dtype, prints like torch's (``chainrule.float32``)."""
 
     __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize")
 

@@ -94,9 +94,10 @@ def _conv_transpose(gy: np.ndarray, w: np.ndarray, geo: _Geometry, x_shape: tupl
     gx = np.zeros((n, g, c // g, h, wd), dtype=np.result_type(gy, w))
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     for i in range(geo.k[0]):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
         for j in range(geo.k[1]):
-            gx[:, :, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh,
-               j * dw : j * dw + sw * (ow - 1) + 1 : sw] += gcols[..., i, j].transpose(0, 1, 4, 2, 3)  # fmt: skip
+            cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            gx[:, :, :, rows, cols] += gcols[..., i, j].transpose(0, 1, 4, 2, 3)
     gx = gx.reshape(n, c, h, wd)
     return gx[:, :, pt : h - pb, pl : wd - pr]
 

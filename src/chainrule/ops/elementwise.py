@@ -92,7 +92,8 @@ class Pow(Op):
 
     def name(self):
         a, b = self.inputs
-        return f"PowBackward{2 if not isinstance(a, Tensor) else 0 if not isinstance(b, Tensor) else 1}"
+        kind = 2 if not isinstance(a, Tensor) else 0 if not isinstance(b, Tensor) else 1
+        return f"PowBackward{kind}"
 
     def backward(self, g):
         a, b = self.inputs
