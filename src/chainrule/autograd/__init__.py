@@ -86,3 +86,7 @@ from chainrule.autograd.anomaly import (  # noqa: E402
     set_detect_anomaly,
 )
 from chainrule.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: E402
+from chainrule.autograd import functional  # noqa: E402
+from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+
+__all__ += ["functional", "gradcheck", "gradgradcheck", "GradcheckError"]
