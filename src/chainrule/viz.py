@@ -73,6 +73,15 @@ def name_map(names: Any) -> dict[int, str]:
     return out
 
 
+def op_name(node: Any) -> str:
+    """torch's name of a graph node; its class name if ``name()`` fails (some ops read saved
+    inputs to pick the name, and those are gone after backward)."""
+    try:
+        return node.name()
+    except (TypeError, AttributeError):
+        return f"{type(node).__name__}Backward"
+
+
 def fmt_number(x: float) -> str:
     return f"{x:.4g}" if isinstance(x, float) else str(x)
 
@@ -179,7 +188,7 @@ def _tensor_graph(root: Any, names: dict[int, str], grads: bool, max_elems: int)
             lines.append("grad " + (fmt_array(gr, max_elems) if gr is not None else "None"))
             g.node(key, lines, "leaf")
             continue
-        lines = [v.name().removesuffix("Backward0")]
+        lines = [op_name(v).removesuffix("Backward0")]
         if id(v) in names and v is not root.grad_fn:
             lines[0] = f"{names[id(v)]} = {lines[0]}"
         module = v.__dict__.get("_metadata", {}).get("module")
