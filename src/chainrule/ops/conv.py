@@ -70,16 +70,46 @@ def _cols(x: np.ndarray, geo: _Geometry, oh: int, ow: int) -> np.ndarray:
     return win.transpose(0, 1, 3, 4, 2, 5, 6).reshape(n, g, oh * ow, -1)
 
 
+def _cols_t(x: np.ndarray, geo: _Geometry, oh: int, ow: int) -> np.ndarray:
+    """im2col, channels first: (C*KH*KW, N*OH*OW), built with one strided copy per kernel
+    offset (contiguous inner loops), ready for a single GEMM with the weight."""
+    xp = _padded(x, geo)
+    n, c = x.shape[:2]
+    (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.stride, geo.dilation
+    cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            cs = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            cols[:, i, j] = xp[:, :, rows, cs].transpose(1, 0, 2, 3)
+    return cols.reshape(c * kh * kw, n * oh * ow)
+
+
 def _conv(x: np.ndarray, w: np.ndarray, geo: _Geometry) -> np.ndarray:
     n, g, o = x.shape[0], geo.groups, w.shape[0]
     oh, ow = geo.out_size(*x.shape[2:])
+    if g == 1:  # one large GEMM: (O, CKK) @ (CKK, N*L)
+        out = w.reshape(o, -1) @ _cols_t(x, geo, oh, ow)
+        return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
     cols = _cols(x, geo, oh, ow)  # N, g, L, K
     wm = w.reshape(g, o // g, -1).transpose(0, 2, 1)  # g, K, O/g
-    if g == 1:  # one large GEMM
-        out = cols.reshape(n * oh * ow, -1) @ wm[0]
-        return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
     out = cols @ wm  # N, g, L, O/g
     return out.transpose(0, 1, 3, 2).reshape(n, o, oh, ow)
+
+
+def _col2im(gcols: np.ndarray, geo: _Geometry, x_shape: tuple) -> np.ndarray:
+    """Add (C, KH, KW, N, OH, OW) window gradients back into an (N, C, H, W) gradient."""
+    c, kh, kw, n, oh, ow = gcols.shape
+    (pt, pb), (pl, pr) = geo.pad
+    h, wd = x_shape[2] + pt + pb, x_shape[3] + pl + pr
+    gx = np.zeros((n, c, h, wd), dtype=gcols.dtype)
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            cs = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            gx[:, :, rows, cs] += gcols[:, i, j].transpose(1, 0, 2, 3)
+    return gx[:, :, pt : h - pb, pl : wd - pr]
 
 
 def _conv_transpose(gy: np.ndarray, w: np.ndarray, geo: _Geometry, x_shape: tuple) -> np.ndarray:
@@ -87,32 +117,27 @@ def _conv_transpose(gy: np.ndarray, w: np.ndarray, geo: _Geometry, x_shape: tupl
     n, o, oh, ow = gy.shape
     g = geo.groups
     c = x_shape[1]
+    if g == 1:
+        gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # O, N*L
+        gcols = w.reshape(o, -1).T @ gy_t  # CKK, N*L
+        return _col2im(gcols.reshape(c, *geo.k, n, oh, ow), geo, x_shape)
     gcols = gy.reshape(n, g, o // g, oh * ow).transpose(0, 1, 3, 2) @ w.reshape(g, o // g, -1)
-    gcols = gcols.reshape(n, g, oh, ow, c // g, *geo.k)
-    (pt, pb), (pl, pr) = geo.pad
-    h, wd = x_shape[2] + pt + pb, x_shape[3] + pl + pr
-    gx = np.zeros((n, g, c // g, h, wd), dtype=np.result_type(gy, w))
-    (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    for i in range(geo.k[0]):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(geo.k[1]):
-            cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            gx[:, :, :, rows, cols] += gcols[..., i, j].transpose(0, 1, 4, 2, 3)
-    gx = gx.reshape(n, c, h, wd)
-    return gx[:, :, pt : h - pb, pl : wd - pr]
+    gcols = gcols.reshape(n, g, oh, ow, c // g, *geo.k)  # -> C, KH, KW, N, OH, OW
+    gcols = gcols.transpose(1, 4, 5, 6, 0, 2, 3).reshape(c, *geo.k, n, oh, ow)
+    return _col2im(gcols, geo, x_shape)
 
 
 def _conv_weight(x: np.ndarray, gy: np.ndarray, geo: _Geometry, w_shape: tuple) -> np.ndarray:
     """The adjoint of ``_conv`` in its weight: Σ over batch and positions of gy ⊗ windows."""
     n, o, oh, ow = gy.shape
     g = geo.groups
+    if g == 1:
+        gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # O, N*L
+        return (gy_t @ _cols_t(x, geo, oh, ow).T).reshape(w_shape)
     cols = _cols(x, geo, oh, ow)  # N, g, L, K
     gyr = gy.reshape(n, g, o // g, oh * ow)
-    if g == 1:
-        gw = gyr[:, 0].transpose(1, 0, 2).reshape(o, -1) @ cols[:, 0].reshape(n * oh * ow, -1)
-    else:
-        gw = (gyr.transpose(1, 2, 0, 3).reshape(g, o // g, -1)
-              @ cols.transpose(1, 0, 2, 3).reshape(g, n * oh * ow, -1))  # fmt: skip
+    gw = (gyr.transpose(1, 2, 0, 3).reshape(g, o // g, -1)
+          @ cols.transpose(1, 0, 2, 3).reshape(g, n * oh * ow, -1))  # fmt: skip
     return gw.reshape(w_shape)
 
 
@@ -386,15 +411,30 @@ def _pool_geometry(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mod
 
 
 def _max_index(x: np.ndarray, geo: _Geometry, out_hw: tuple) -> np.ndarray:
-    """Position (within its H*W plane) of the first maximum of every window, as torch picks."""
-    n, c, h, w = x.shape
-    win = _windows(_padded(x, geo, -np.inf), geo, *out_hw).reshape(n, c, *out_hw, -1)
-    arg = win.argmax(-1)
-    kw = geo.k[1]
-    (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    rows = np.arange(out_hw[0]).reshape(-1, 1) * sh + (arg // kw) * dh - geo.pad[0][0]
-    cols = np.arange(out_hw[1]) * sw + (arg % kw) * dw - geo.pad[1][0]
-    return rows * w + cols
+    """Position (within its H*W plane) of the maximum of every window, as torch picks it
+    (scanning the window in order, a later value wins if greater or nan)."""
+    w = x.shape[3]
+    xp = _padded(x, geo, -np.inf)
+    (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.stride, geo.dilation
+    oh, ow = out_hw
+    # flat position of each window's top-left corner in the unpadded plane
+    corner = ((np.arange(oh) * sh - geo.pad[0][0]).reshape(-1, 1) * w
+              + np.arange(ow) * sw - geo.pad[1][0])  # fmt: skip
+    best = index = None
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            v = xp[:, :, rows, slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)]
+            here = corner + (i * dh * w + j * dw)
+            if best is None:
+                best = v.copy()
+                index = np.empty(v.shape, dtype=np.int64)
+                index[...] = here
+                continue
+            wins = (v > best) | np.isnan(v)
+            np.copyto(best, v, where=wins)
+            np.copyto(index, here, where=wins)
+    return index
 
 
 class PoolScatter(Op):
