@@ -108,7 +108,7 @@ def propagate(node: Op, inputs: tuple, params: dict, out: Tensor) -> None:
         return
     shadow = _new(type(node))  # a copy of the node holding what the rules read
     shadow.__dict__.update(node.__dict__)
-    shadow.__dict__["_jvp_shadow"] = True
+    shadow.__dict__["_jvp_shadow"] = out  # what the rules read as self.output
     shadow._params = params
     shadow.inputs, shadow.out_data = inputs, out._data
     shadow._edges = tuple(x if t is not None else None for x, t in zip(inputs, tangents))
@@ -190,5 +190,7 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
                 s = _add(s, (g * t).sum())
         if s is None:
             return None
-        (ju,) = grad([s], [u], allow_unused=True)
+        # keep the graph when the tangent itself will be differentiated (reverse-over-forward)
+        live = [x for x in (*inputs, *tangents) if isinstance(x, Tensor) and x._requires_grad]
+        (ju,) = grad([s], [u], allow_unused=True, create_graph=bool(live))
     return ju

@@ -162,7 +162,10 @@ class Op:
     def output(self) -> Tensor:
         """The op's result as a tensor; while building a graph of the gradient, it is
         connected to this node, so rules that reuse the output stay differentiable."""
-        live = grad_mode.enabled and "_jvp_shadow" not in self.__dict__
+        shadow = self.__dict__.get("_jvp_shadow")
+        if shadow is not None and shadow is not True:  # in a jvp: the op's real output, so
+            return shadow  # the tangent stays differentiable (reverse-over-forward)
+        live = grad_mode.enabled and shadow is None
         t = _make(self.out_data, self if live else None)
         fw = self.__dict__.get("_fw")  # forward-over-reverse: the output's tangent
         if fw is not None and forward_ad.level:
