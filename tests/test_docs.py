@@ -26,3 +26,18 @@ def test_tutorial_runs(page, capsys):
     namespace: dict = {"__name__": f"docs_{page.stem}"}
     for i, code in enumerate(blocks):
         exec(compile(code, f"{page.name} block {i + 1}", "exec"), namespace)
+
+
+def test_mkdocs_builds_the_site_without_warnings(tmp_path):
+    """`make docs`: the API reference from the docstrings, in strict mode (warnings fail)."""
+    pytest.importorskip("mkdocstrings")
+    import subprocess
+    import sys
+
+    root = DOCS.parent
+    out = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=root, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "site" / "api" / "viz" / "index.html").exists()
