@@ -1,4 +1,4 @@
-"""The tutorials in docs/tutorials run as written: every ```python block, in order, in one
+"""The tutorials in docs/tutorials (and the README) run as written: every ```python block, in order, in one
 namespace per page (their asserts are the checks), so the documentation never rots."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = sorted((DOCS / "tutorials").glob("*.md"))
+PAGES = sorted((DOCS / "tutorials").glob("*.md")) + [DOCS.parent / "README.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
 def test_there_are_tutorials():
     assert {p.name for p in PAGES} >= {
-        "autograd-from-scratch.md", "tensors.md", "training.md"
+        "autograd-from-scratch.md", "tensors.md", "training.md", "README.md"
     }  # fmt: skip
 
 
