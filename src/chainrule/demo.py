@@ -173,7 +173,7 @@ def run_examples(args: argparse.Namespace | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """The whole tour; returns 0 when every part succeeded."""
-    from chainrule.demos import digits, graph
+    from chainrule.demos import digits, explain, graph
 
     times: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -185,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
     print("\n" + "=" * 78 + "\nPart 2 of 4: the computation graph and backward, step by step\n"
           + "=" * 78)  # fmt: skip
     pictures = graph.run(args)
+    print()
+    explain.run(argparse.Namespace(tensor=False, code=False))
     times["graph"] = time.perf_counter() - t
 
     t = time.perf_counter()

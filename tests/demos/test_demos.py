@@ -192,3 +192,18 @@ def test_parity_scripts_match_torch_step_by_step(script, argv, monkeypatch, caps
     worst = namespace["main"](argv)
     assert worst < 1e-4
     assert "largest difference over 4 steps" in capsys.readouterr().out
+
+
+def test_demo_tour_short_mode(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(viz, "has_dot", lambda: False)  # the tour must succeed without dot
+    code = main(["demo", "--epochs", "1", "--model", "mlp", "--out", str(tmp_path),
+                 "--no-progress"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    for part in ("Part 1 of 4", "Part 2 of 4", "Part 3 of 4", "Part 4 of 4"):
+        assert part in out
+    assert "every gradient matching finite differences" in out
+    assert "DOT text" in out and "apt-get install graphviz" in out
+    assert "de/da = 45  = 25 (via d) + 20 (via c)" in out
+    assert "The MLP reached" in out and "Total:" in out
+    assert (tmp_path / "digits.png").exists() and (tmp_path / "graph_mlp.dot").exists()
