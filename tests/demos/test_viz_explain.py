@@ -149,3 +149,22 @@ def test_explain_backward_tensor_errors():
     cr.autograd.explain_backward(x * 2, gradient=cr.tensor([1.0, -1.0]), file=buf)
     np.testing.assert_allclose(x.grad.numpy(), [2.0, -2.0])
     assert math.isfinite(x.grad.sum().item())
+
+
+def test_viz_needs_only_the_standard_library_for_value_graphs():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "from chainrule.scalar import Value\n"
+        "from chainrule.viz import to_dot, render\n"
+        "a = Value(2.0, 'a'); e = a * a + a; e.backward()\n"
+        "print('grad 5.0000' in to_dot(e))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(src)})  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
