@@ -38,8 +38,9 @@ def test_training_commands_take_the_common_flags():
         args = parser.parse_args([command, "--epochs", "2", "--lr", "0.1", "--seed", "3",
                                   "--out", "o", *extra])  # fmt: skip
         assert (args.epochs, args.lr, args.seed, args.out) == (2, 0.1, 3, "o")
-    args = parser.parse_args(["charlm", "--steps", "5", "--lr", "0.01", "--seed", "2"])
-    assert (args.steps, args.lr, args.seed) == (5, 0.01, 2)
+    args = parser.parse_args(["charlm", "--steps", "5", "--lr", "0.01", "--seed", "2",
+                              "--out", "o"])  # fmt: skip
+    assert (args.steps, args.lr, args.seed, args.out) == (5, 0.01, 2, "o")
 
 
 def test_building_the_parser_loads_no_numpy():
@@ -93,7 +94,7 @@ def test_digits_short_run_learns(tmp_path):
     assert (tmp_path / "digits.png").exists()
 
 
-def test_charlm_short_run_learns_and_samples():
+def test_charlm_short_run_learns_and_samples(tmp_path):
     from chainrule.demos import charlm
 
     args = build_parser().parse_args(["charlm", "--steps", "30", "--eval-every", "30",
@@ -104,6 +105,7 @@ def test_charlm_short_run_learns_and_samples():
     assert abs(first - math.log(result["vocab"])) < 0.5  # starts near ln(vocab)
     assert last < first - 1.0  # and visibly learns
     assert result["sample"].startswith("def ") and len(result["sample"]) == 44
+    assert charlm.plot_curve(result["curve"], result["vocab"], tmp_path / "c.png").exists()
 
 
 def write_mnist(folder: Path, n_train: int = 64, n_test: int = 32, gz: bool = True) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Config", "load_text", "CharData", "build_gpt", "train", "sample", "run"]
+__all__ = ["Config", "load_text", "CharData", "build_gpt", "train", "sample", "plot_curve", "run"]
 
 # modules present in every CPython >= 3.10; read in this order
 STDLIB_FILES = [
@@ -262,8 +262,36 @@ def train(args: argparse.Namespace, log=print) -> dict:
     return {"curve": curve, "seconds": seconds, "vocab": data.vocab_size, "sample": text_out}
 
 
+def plot_curve(curve: list, vocab: int, path: Path) -> Path | None:
+    """Training and validation loss against steps, with ln(vocab) marked (None without
+    matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.4), dpi=100)
+    steps = [c[0] for c in curve]
+    ax.plot(steps[1:], [c[1] for c in curve[1:]], "o-", label="train (mean since last point)")
+    ax.plot(steps, [c[2] for c in curve], "s--", label="validation")
+    ax.axhline(math.log(vocab), color="gray", lw=0.8, label=f"ln {vocab} (uniform guess)")
+    ax.set(xlabel="step", ylabel="nats per character", title="charlm on Python's stdlib source")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     result = train(args)
     final = result["curve"][-1][2]
     print(f"final validation loss {final:.3f} nats/char after {result['seconds']:.0f} s")
+    path = plot_curve(result["curve"], result["vocab"], Path(args.out) / "charlm.png")
+    if path is not None:
+        print(f"plot: {path}")
     return 0

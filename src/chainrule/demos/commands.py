@@ -36,6 +36,7 @@ def add_charlm_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-chars", type=int, default=300, help="characters to sample")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and batches")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    p.add_argument("--out", default="demo-output", help="directory for the loss plot")
 
 
 def _runner(module: str):
