@@ -1,0 +1,10 @@
+"""``chainrule.func``: composable function transforms (torch.func): grad, grad_and_value,
+vjp, jvp, jacrev, jacfwd, hessian, and vmap (a loop over the batch, see ``_vmap``)."""
+
+from __future__ import annotations
+
+from chainrule.func._forward import hessian, jacfwd, jvp
+from chainrule.func._transforms import grad, grad_and_value, jacrev, vjp
+from chainrule.func._vmap import vmap
+
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"]

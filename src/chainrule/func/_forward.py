@@ -1,0 +1,165 @@
+"""torch.func's forward-mode transforms: jvp, jacfwd, and hessian = jacfwd(jacrev(f)).
+
+``jvp`` uses forward-mode AD (``chainrule.autograd.forward_ad``) when no dual level is open;
+inside one (nested forward mode, e.g. ``jacfwd(jacfwd(f))``) it computes J·t by the
+double-vjp identity instead. See ``_transforms.py`` for how results stay differentiable.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor, _make
+from chainrule.autograd import forward_ad as fwAD
+from chainrule.autograd import grad as _autograd_grad
+from chainrule.func._pytree import tree_flatten, tree_map, tree_unflatten
+from chainrule.func._transforms import (
+    _args_with,
+    _check_argnums,
+    _grads,
+    _only_tensors,
+    _reaches_outside,
+    _release,
+    _select,
+    _split_aux,
+    _wrap_all,
+    _zeros,
+    jacrev,
+)
+from chainrule.graph import enable_grad, is_grad_enabled
+from chainrule.ops.op import forward_ad as _fw_state
+
+__all__ = ["jvp", "jacfwd", "hessian"]
+
+
+# --------------------------------------------------------------------------- forward mode
+
+
+def jvp(
+    func: Callable, primals: Any, tangents: Any, *, strict: bool = False, has_aux: bool = False
+) -> tuple:
+    """``(func(*primals), J·tangents)`` by forward mode (double-vjp inside a dual level)."""
+    where = "jvp(f, primals, tangents)"
+    if not isinstance(primals, tuple):
+        raise RuntimeError(
+            f"{where}: Expected primals to be a tuple. E.g. it should be valid to call f(*primals)."
+        )
+    flat, spec = tree_flatten(primals)
+    t_flat, t_spec = tree_flatten(tangents)
+    if t_spec != spec:
+        raise RuntimeError(
+            f"{where}: Expected primals and tangents to have the same python structure. For "
+            "example, if primals is a tuple of 3 tensors, tangents also must be. Got primals "
+            f"with structure {spec} and tangents with structure {t_spec}"
+        )
+    for p in flat:
+        if not isinstance(p, Tensor):
+            raise ValueError(f"Thing passed to transform API must be Tensor, got {type(p)}")
+    if _fw_state.level:
+        return _jvp_by_double_vjp(func, flat, spec, t_flat, has_aux, where)
+    outer = is_grad_enabled()
+    with fwAD.dual_level():
+        duals = [fwAD.make_dual(p, t) for p, t in zip(flat, t_flat)]
+        out, aux = _split_aux(func(*tree_unflatten(duals, spec)), has_aux, where)
+        out_flat, out_spec = tree_flatten(out)
+        _only_tensors(out_flat, where)
+        pairs = [fwAD.unpack_dual(o) for o in out_flat]
+    tangents_out = [t for _, t in pairs if t is not None]
+    keep = outer and _reaches_outside(out_flat + tangents_out, set())
+    primal_out = [_release(p, keep) for p, _ in pairs]
+    tangent_out = [_release(t, keep) if t is not None else _zeros(p) for (p, t) in pairs]
+    res = (tree_unflatten(primal_out, out_spec), tree_unflatten(tangent_out, out_spec))
+    if has_aux:
+        return (*res, tree_map(lambda a: _release(a, keep), aux))
+    return res
+
+
+def _jvp_by_double_vjp(func, flat, spec, t_flat, has_aux, where) -> tuple:
+    """J·t = d/du <Jᵀu, t> (u a dummy cotangent): a jvp inside another forward level."""
+    outer = is_grad_enabled()
+    with enable_grad():
+        wrapped, own = _wrap_all(flat)
+        out, aux = _split_aux(func(*tree_unflatten(wrapped, spec)), has_aux, where)
+        out_flat, out_spec = tree_flatten(out)
+        _only_tensors(out_flat, where)
+        us = [_zeros(o).requires_grad_() for o in out_flat]
+        gs = _grads(out_flat, wrapped, us, True)
+        live = any(t.requires_grad for t in t_flat)
+        keep = outer and (_reaches_outside(out_flat, own) or live)
+        pairs = [(g, t) for g, t in zip(gs, t_flat) if g.requires_grad]
+        if pairs:
+            jts = _autograd_grad(
+                [g for g, _ in pairs], us, [t for _, t in pairs], retain_graph=True,
+                create_graph=keep, allow_unused=True,
+            )  # fmt: skip
+        else:
+            jts = [None] * len(us)
+        jts = [_zeros(o) if j is None else j for j, o in zip(jts, out_flat)]
+    res = (
+        tree_unflatten([_release(o, keep) for o in out_flat], out_spec),
+        tree_unflatten([_release(j, keep) for j in jts], out_spec),
+    )
+    if has_aux:
+        return (*res, tree_map(lambda a: _release(a, keep), aux))
+    return res
+
+
+def jacfwd(func: Callable, argnums: int | tuple = 0, has_aux: bool = False, **_: Any):
+    """The Jacobian by forward mode: one jvp per input element (same layout as jacrev)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from chainrule.ops.shape.join import stack
+
+        nums = _check_argnums(argnums, len(args))
+        flat, spec = tree_flatten(_select(args, argnums, nums))
+        for p in flat:
+            if not isinstance(p, Tensor):
+                raise ValueError(f"Thing passed to transform API must be Tensor, got {type(p)}")
+
+        def f(*leaves: Tensor) -> Any:
+            return func(
+                *_args_with(args, argnums, nums, tree_unflatten(list(leaves), spec)), **kwargs
+            )
+
+        columns: list[list] = []  # per input leaf: list of tangent outputs (flat)
+        out_flat, out_spec, aux = None, None, None
+        for j, p in enumerate(flat):
+            cols = []
+            for k in range(p.numel()):
+                basis = [_zeros(q) for q in flat]
+                basis[j]._data.flat[k] = 1
+                res = jvp(f, tuple(flat), tuple(basis), has_aux=has_aux)
+                o_flat, o_spec = tree_flatten(res[0])
+                out_flat, out_spec = o_flat, o_spec
+                cols.append(tree_flatten(res[1])[0])
+                if has_aux:
+                    aux = res[2]
+            columns.append(cols)
+        if out_flat is None:  # no input elements at all: evaluate once for the shapes
+            res = f(*flat)
+            out, aux = _split_aux(res, has_aux, "jvp(f, primals, tangents)")
+            out_flat, out_spec = tree_flatten(out)
+        jacs = []
+        for i, o in enumerate(out_flat):
+            per_input = []
+            for j, p in enumerate(flat):
+                if columns[j]:
+                    block = stack([c[i] for c in columns[j]], dim=-1)
+                    per_input.append(block.reshape(o.shape + p.shape))
+                else:
+                    per_input.append(_make(np.zeros(o._data.shape + p._data.shape, o._data.dtype)))
+            jacs.append(tree_unflatten(per_input, spec))
+        result = tree_unflatten(jacs, out_spec)
+        return (result, aux) if has_aux else result
+
+    return wrapper
+
+
+def hessian(func: Callable, argnums: int | tuple = 0) -> Callable:
+    """The Hessian, as torch: ``jacfwd(jacrev(func, argnums), argnums)``."""
+    return jacfwd(jacrev(func, argnums), argnums)
