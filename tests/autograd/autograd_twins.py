@@ -39,6 +39,10 @@ def compare(ours: Any, theirs: Any, rtol: float = 1e-7, atol: float = 1e-9, grad
         )
         if grad:
             assert ours.requires_grad == theirs.requires_grad, "requires_grad differs"
+    elif isinstance(theirs, dict):
+        assert isinstance(ours, dict) and list(ours) == list(theirs)
+        for k in theirs:
+            compare(ours[k], theirs[k], rtol, atol, grad)
     elif isinstance(theirs, tuple | list):
         assert type(ours) is type(theirs), f"expected {type(theirs)}, got {type(ours)}"
         assert len(ours) == len(theirs)

@@ -26,7 +26,7 @@ class TreeSpec:
         return hash((self.kind, len(self.children)))
 
     def __repr__(self) -> str:
-        inner = ",\n  ".join(repr(c) for c in self.children)
+        inner = ",\n  ".join(c if c == LEAF else repr(c) for c in self.children)
         return f"TreeSpec({self.kind.__name__}, {self.context}, [{inner}])"
 
     def num_leaves(self) -> int:
@@ -71,3 +71,15 @@ def tree_unflatten(leaves: list, spec: Any) -> Any:
 def tree_map(fn: Any, tree: Any) -> Any:
     leaves, spec = tree_flatten(tree)
     return tree_unflatten([fn(x) for x in leaves], spec)
+
+
+def pprint(spec: Any) -> str:
+    """The short form torch prints in vjp's messages: ``(*, *)``, ``[*]``, ``{'a': *}``."""
+    if spec == LEAF:
+        return LEAF
+    parts = [pprint(c) for c in spec.children]
+    if spec.kind is dict:
+        return "{" + ", ".join(f"{k!r}: {p}" for k, p in zip(spec.context, parts)) + "}"
+    if spec.kind is list:
+        return "[" + ", ".join(parts) + "]"
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"

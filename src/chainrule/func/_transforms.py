@@ -23,7 +23,7 @@ import numpy as np
 from chainrule._tensor import Tensor, _make
 from chainrule.autograd import forward_ad as fwAD
 from chainrule.autograd import grad as _autograd_grad
-from chainrule.func._pytree import tree_flatten, tree_map, tree_unflatten
+from chainrule.func._pytree import pprint, tree_flatten, tree_map, tree_unflatten
 from chainrule.graph import enable_grad, is_grad_enabled
 from chainrule.ops.op import forward_ad as _fw_state
 
@@ -222,7 +222,8 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         if ct_spec != out_spec:
             raise RuntimeError(
                 "Expected pytree structure of cotangents to be the same as pytree structure of "
-                f"outputs to the function. cotangents: {ct_spec}, primal output: {out_spec}"
+                f"outputs to the function. cotangents: {pprint(ct_spec)}, primal output: "
+                f"{pprint(out_spec)}"
             )
         keep = create_graph
         if keep is None:
