@@ -147,17 +147,8 @@ def test_vmap():
     check(lambda lib, T: T.vmap(lambda x: x * 2, in_dims=1, out_dims=1), B)
     check(lambda lib, T: T.vmap(lambda x: (x.sum(), x * 2), out_dims=(0, 1)), B)
     check(lambda lib, T: T.vmap(T.vmap(lambda a: a.exp())), B)
-    check(
-        lambda lib, T: (
-            T.vmap(lambda p: p["a"] * p["b"])(
-                {"a": lib.ones(2, 3, dtype=lib.float64), "b": p_b(lib)}
-            )
-            if False
-            else T.vmap(lambda x, y: {"s": x * y})
-        ),
-        B,
-        C,
-    )
+    check(lambda lib, T: lambda x, y: T.vmap(lambda p: p["a"] * p["b"])({"a": x, "b": y}), B, C)
+    check(lambda lib, T: T.vmap(lambda x, y: {"s": x * y}), B, C)
     # composed with the differentiation transforms: per-sample gradients and Jacobians
     f = SCALAR["sin_exp"]
     check(lambda lib, T: T.vmap(T.grad(f(lib))), B)
@@ -165,10 +156,6 @@ def test_vmap():
     check(lambda lib, T: T.vmap(T.hessian(f(lib))), B)
     check(lambda lib, T: T.grad(lambda x: T.vmap(lambda r: (r * r).sum())(x).sin().sum()), B)
     check(lambda lib, T: T.vmap(lambda x, y: x * y, in_dims=(0, 1)), B, C.T.copy())
-
-
-def p_b(lib):
-    return lib.ones(2, 3, dtype=lib.float64)
 
 
 def errors_of(lib, T):
