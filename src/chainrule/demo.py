@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
     cores = cpu_threads()
     parts = [
-        f"The worked examples ran in {times['examples']:.1f} s with "
+        f"The worked examples ran in {times['examples']:.2f} s with "
         + ("every gradient matching" if not failed else f"{failed} gradient checks FAILING against")
         + " finite differences (including de/da = 45, where a hand derivation finds 35)."
     ]
