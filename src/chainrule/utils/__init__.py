@@ -1,12 +1,12 @@
-"""Utilities outside the tensor core: data loading (``utils.data``) and hook handles
-(``utils.hooks``), loaded on first use (``chainrule.utils.data.DataLoader`` just works)."""
+"""Utilities outside the tensor core: data loading (``utils.data``), hook handles
+(``utils.hooks``) and activation checkpointing (``utils.checkpoint``), loaded on first use (``chainrule.utils.data.DataLoader`` just works)."""
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-__all__ = ["data", "hooks"]
+__all__ = ["data", "hooks", "checkpoint"]
 
 
 def __getattr__(name: str) -> Any:
