@@ -1,5 +1,6 @@
 """Utilities outside the tensor core: data loading (``utils.data``), hook handles
-(``utils.hooks``) and activation checkpointing (``utils.checkpoint``), loaded on first use (``chainrule.utils.data.DataLoader`` just works)."""
+(``utils.hooks``) and activation checkpointing (``utils.checkpoint``), loaded on first use
+(``chainrule.utils.data.DataLoader`` just works)."""
 
 from __future__ import annotations
 
