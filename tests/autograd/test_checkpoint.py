@@ -1,0 +1,154 @@
+"""utils.checkpoint: same values and gradients as without it (and as torch), dropout
+replayed, autograd.grad and double backward through it, and a lower memory peak."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+from autograd_twins import compare
+
+import chainrule as cr
+from chainrule.utils.checkpoint import checkpoint, checkpoint_sequential
+
+
+def mlp(depth=12, width=64, p=0.0, seed=0):
+    cr.manual_seed(seed)
+    layers = []
+    for _ in range(depth):
+        layers += [cr.nn.Linear(width, width), cr.nn.Tanh()]
+        if p:
+            layers.append(cr.nn.Dropout(p))
+    return cr.nn.Sequential(*layers)
+
+
+def grads_of(model, x, run):
+    model.zero_grad()
+    x = x.detach().requires_grad_()
+    out = run(model, x)
+    (out**2).sum().backward()
+    return out.detach(), x.grad, [p.grad.numpy().copy() for p in model.parameters()]
+
+
+def assert_same(a, b):
+    np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+    np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
+    for g, h in zip(a[2], b[2]):
+        np.testing.assert_array_equal(g, h)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_gradients_identical_to_the_plain_run(p):
+    """Parameters are reached through the closure; dropout masks are replayed."""
+    model = mlp(depth=6, width=16, p=p)
+    x = cr.randn(8, 16)
+    cr.manual_seed(1)
+    plain = grads_of(model, x, lambda m, x: m(x))
+    cr.manual_seed(1)
+    ckpt = grads_of(model, x, lambda m, x: checkpoint(m, x))
+    assert_same(plain, ckpt)
+    for segments in [1, 2, 3, 6]:
+        cr.manual_seed(1)
+        seq = grads_of(model, x, lambda m, x, s=segments: checkpoint_sequential(m, s, x))
+        assert_same(plain, seq)
+
+
+def test_without_preserved_rng_dropout_differs():
+    model = mlp(depth=2, width=16, p=0.5)
+    x = cr.randn(8, 16)
+    cr.manual_seed(1)
+    plain = grads_of(model, x, lambda m, x: m(x))
+    cr.manual_seed(1)
+    other = grads_of(model, x, lambda m, x: checkpoint(m, x, preserve_rng_state=False))
+    np.testing.assert_array_equal(plain[0].numpy(), other[0].numpy())  # forward is the same
+    assert not np.array_equal(plain[1].numpy(), other[1].numpy())  # backward used new masks
+
+
+def make(lib, ckpt):
+    def f(x, w, scale=1.0):
+        h = (x @ w).tanh() * scale
+        return h.exp(), h.sum()
+
+    def run(x, w):
+        return ckpt(f, x, w, scale=0.5)
+
+    return run
+
+
+def test_against_torch_with_two_outputs_and_kwargs():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    x, w = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+    tx, tw = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    tck = lambda *args, **kw: torch.utils.checkpoint.checkpoint(*args, use_reentrant=False, **kw)  # noqa: E731
+    out, tout = make(cr, checkpoint)(x, w), make(torch, tck)(tx, tw)
+    compare(out, tout, grad=False)
+    assert out[0].grad_fn is not None and out[0].requires_grad
+    g = cr.tensor(rng.normal(size=(3, 2)))
+    (out[0] * g).sum().backward()
+    (tout[0] * torch.tensor(g.numpy())).sum().backward()
+    compare(x.grad, tx.grad, grad=False)
+    compare(w.grad, tw.grad, grad=False)
+
+
+def test_autograd_grad_and_double_backward():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+
+    def second(lib, ckpt):
+        x, w = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        y = ckpt(lambda x: (x @ w).sin(), x)
+        gx, gw = lib.autograd.grad(y.sum(), (x, w), create_graph=True)
+        return lib.autograd.grad((gx**2).sum() + (gw**3).sum(), (x, w))
+
+    tck = lambda f, *a: torch.utils.checkpoint.checkpoint(f, *a, use_reentrant=False)  # noqa: E731
+    compare(second(cr, checkpoint), second(torch, tck), grad=False)
+
+
+def test_no_grad_and_nothing_to_differentiate():
+    x = cr.randn(3)
+    with cr.no_grad():
+        y = checkpoint(lambda x: x * 2, x)
+    assert y.grad_fn is None
+    y = checkpoint(lambda x: x * 2, x)
+    assert not y.requires_grad
+
+
+def test_unexpected_keyword():
+    with pytest.raises(ValueError, match="^Unexpected keyword arguments: foo$"):
+        checkpoint_sequential([lambda x: x], 1, cr.ones(2), foo=1)
+    with pytest.raises(ValueError, match="^Unexpected keyword arguments: foo$"):
+        torch.utils.checkpoint.checkpoint_sequential(
+            [lambda x: x], 1, torch.ones(2), use_reentrant=False, foo=1
+        )
+
+
+def peak_bytes(fn):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_peak_memory_drops_on_a_deep_mlp():
+    model = mlp(depth=32, width=64)
+    x = cr.randn(2048, 64)
+
+    def step(run):
+        def go():
+            model.zero_grad(set_to_none=True)
+            run(model, x).pow(2).mean().backward()
+
+        return go
+
+    plain = peak_bytes(step(lambda m, x: m(x)))
+    ckpt = peak_bytes(step(lambda m, x: checkpoint_sequential(m, 8, x)))
+    # 64 modules: activations of 8 segments of 8 instead of all 64 at once
+    print(f"peak: {plain / 1e6:.1f} MB plain, {ckpt / 1e6:.1f} MB checkpointed")
+    assert ckpt < 0.5 * plain, (plain, ckpt)
+    cr.manual_seed(3)
+    assert_same(grads_of(model, x, lambda m, x: m(x)),
+                grads_of(model, x, lambda m, x: checkpoint_sequential(m, 8, x)))  # fmt: skip
