@@ -273,3 +273,11 @@ def test_broadcast_errors_match_torch():
         assert msgs[0] == msgs[1]
     with pytest.raises(RuntimeError, match="The size of tensor a \\(3\\) must match"):
         cr.where(cr.ones(2, 3) > 0, cr.ones(4), 0.0)
+
+
+def test_grad_fn_names_survive_backward():
+    for lib in (cr, torch):
+        x = lib.tensor(2.0, requires_grad=True)
+        y, z = x**2, x.clamp(0, 1)
+        (y + z).backward()
+        assert y.grad_fn.name() == "PowBackward0" and z.grad_fn.name() == "ClampBackward1"

@@ -34,6 +34,7 @@ CASES = [
     Case("divide", lambda m, a, b: m.divide(a, b), [S, S], domain=POS),
     Case("true_divide", lambda m, a, b: m.true_divide(a, b), [S, S], domain=POS),
     Case("pow", lambda m, a: a**3, [S]),
+    Case("pow", lambda m, a: a**2.0, [S], note="float-square"),
     Case("pow", lambda m, a: a**2.5, [S], domain=POS, note="frac-exp"),
     Case("pow", lambda m, a: a**0, [S], note="zero-exp"),
     Case("pow", lambda m, a, b: a**b, [S, S], domain=POS, note="tensor-exp"),
@@ -73,6 +74,34 @@ CASES = [
     Case("sigmoid", lambda m, a: m.sigmoid(a), [S], domain=(-6, 6)),
     Case("relu", lambda m, a: m.relu(a), [S]),
     Case("erf", lambda m, a: m.erf(a), [S]),
+    Case(
+        "erf",
+        lambda m, a: m.erf(a),
+        [],
+        grad=False,
+        note="tails-nan-inf",
+        make=lambda r: [
+            np.array(
+                [
+                    -np.inf,
+                    -7.0,
+                    -5.5,
+                    -1.0,
+                    -1e-300,
+                    0.0,
+                    0.3,
+                    0.999,
+                    1.0,
+                    2.5,
+                    5.99,
+                    6.0,
+                    30.0,
+                    np.inf,
+                    np.nan,
+                ]
+            )
+        ],
+    ),
     Case("sign", lambda m, a: m.sign(a), [S]),
     Case("floor", lambda m, a: m.floor(a), [S], domain=(-3, 3)),
     Case("ceil", lambda m, a: m.ceil(a), [S], domain=(-3, 3)),

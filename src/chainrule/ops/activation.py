@@ -155,7 +155,7 @@ class Gelu(Op):
     def forward(self, x, approximate):
         self.approximate = approximate
         if approximate == "tanh":
-            return (0.5 * x * (1 + np.tanh(_BETA * (x + _KAPPA * x**3)))).astype(x.dtype)
+            return (0.5 * x * (1 + np.tanh(_BETA * (x + _KAPPA * x * x * x)))).astype(x.dtype)
         return (0.5 * x * (1 + _erf(x * _SQRT1_2))).astype(x.dtype)
 
     def backward(self, g):
