@@ -6,7 +6,9 @@ element perturbed by ±eps), the analytical one row by row (one backward per out
 element), each of shape ``(input.numel(), output.numel())``. Fast mode compares the scalars
 ``vᵀ J u`` for random unit vectors ``u`` (per input) and ``v`` (per output) instead.
 ``check_batched_grad`` is accepted; chainrule computes batched gradients by looping
-(``chainrule.func.vmap``), which agrees with the unbatched ones by construction.
+(``chainrule.func.vmap``), which agrees with the unbatched ones by construction. chainrule
+has no undefined gradients: ``check_undefined_grad`` is covered by the check that an all-zero
+``grad_output`` gives all-zero input gradients.
 """
 
 from __future__ import annotations
@@ -18,11 +20,7 @@ import numpy as np
 
 from chainrule._tensor import Tensor, _make
 from chainrule.autograd import grad as _grad
-
-__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
-
-
-from chainrule.autograd._gradcheck_jacobians import (  # noqa: E402
+from chainrule.autograd._gradcheck_jacobians import (
     GradcheckError,
     _analytical_rows,
     _as_tuple,
@@ -35,6 +33,9 @@ from chainrule.autograd._gradcheck_jacobians import (  # noqa: E402
     _numerical_jvp,
     _worst_element,
 )
+
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
+
 
 # --------------------------------------------------------------------------- the checks
 
