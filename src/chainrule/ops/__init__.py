@@ -16,7 +16,7 @@ __all__ = ["FAMILIES", "families"]
 # family modules, in dependency order; one not written yet is skipped
 FAMILIES = [
     "elementwise", "compare", "activation", "reduce", "shape", "index", "linalg", "conv",
-    "inplace",
+    "inplace", "sorting",
 ]  # fmt: skip
 
 
@@ -68,6 +68,25 @@ def _attach() -> None:
 
     T.type = type_
     T.type_as = lambda self, other: e.to(self, other.dtype)
+
+    from chainrule import creation
+
+    def new(fill):
+        def method(self, size, *, dtype=None, requires_grad=False, **_):
+            dt = self.dtype if dtype is None else dtype
+            return creation.full(size, fill, dtype=dt, requires_grad=requires_grad)
+
+        return method
+
+    T.new_zeros, T.new_ones = new(0), new(1)
+    T.new_empty = new(0)
+    T.new_full = lambda self, size, fill_value, *, dtype=None, requires_grad=False, **_: (
+        creation.full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    )
+    T.new_tensor = lambda self, data, *, dtype=None, requires_grad=False, **_: creation.tensor(
+        data, dtype=dtype or self.dtype, requires_grad=requires_grad
+    )
+    T.select = lambda self, dim, index: self[(slice(None),) * (dim % max(self.ndim, 1)) + (index,)]
 
     for mod in families():
         for name, fn in getattr(mod, "TENSOR_METHODS", {}).items():

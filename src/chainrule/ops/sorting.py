@@ -1,0 +1,76 @@
+"""Sorting: sort, argsort, msort, topk (values differentiable, indices int64)."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor, _make
+from chainrule.ops.index.core import Index
+from chainrule.ops.index.gather import _grid
+from chainrule.ops.op import wrap_dim
+
+__all__ = ["sort", "argsort", "msort", "topk"]
+
+_sort_result = namedtuple("sort", ["values", "indices"])
+_topk_result = namedtuple("topk", ["values", "indices"])
+
+
+class SortValues(Index):
+    """The input read at the sorted positions (a gather: its gradient scatters back)."""
+
+    torch_name = "SortBackward0"
+
+
+class TopkValues(Index):
+    torch_name = "TopkBackward0"
+
+
+def _order(x: np.ndarray, dim: int, descending: bool) -> np.ndarray:
+    """Stable order along ``dim``; nan counts as the largest value, as in torch."""
+    if not descending:
+        return np.argsort(x, axis=dim, kind="stable")
+    n = x.shape[dim]  # stable descending: ascending order of the reversed array, reversed
+    up = np.argsort(np.flip(x, dim), axis=dim, kind="stable")
+    return np.flip(n - 1 - up, dim)
+
+
+def _values(cls: type[Index], input: Tensor, idx: np.ndarray, dim: int) -> Tensor:
+    if input._data.ndim == 0:
+        return cls.apply(input.reshape(1), key=(idx.reshape(-1),)).reshape(())
+    return cls.apply(input, key=_grid(idx, dim))
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """``(values, indices)`` sorted along ``dim`` (ties keep their order)."""
+    x = input._data
+    d = wrap_dim(dim, x.ndim)
+    idx = _order(x, d, descending) if x.ndim else np.zeros((), np.int64)
+    return _sort_result(_values(SortValues, input, idx, d), _make(idx.astype(np.int64)))
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    x = input._data
+    d = wrap_dim(dim, x.ndim)
+    return _make((_order(x, d, descending) if x.ndim else np.zeros((), np.int64)).astype(np.int64))
+
+
+def msort(input: Tensor) -> Tensor:
+    return sort(input, 0).values
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    """The ``k`` largest (or smallest) values along ``dim``, with their indices."""
+    x = input._data
+    d = wrap_dim(dim, x.ndim)
+    n = x.shape[d] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError("selected index k out of range")
+    idx = _order(x, d, largest) if x.ndim else np.zeros((), np.int64)
+    idx = np.take(idx, np.arange(k), axis=d) if x.ndim else idx
+    return _topk_result(_values(TopkValues, input, idx, d), _make(idx.astype(np.int64)))
+
+
+TENSOR_METHODS = {name: globals()[name] for name in ("sort", "argsort", "msort", "topk")}
