@@ -157,3 +157,27 @@ def test_repr_matches_torch(k):
     ours = repr(REPR_CASES[k](cr))
     theirs = repr(REPR_CASES[k](torch)).replace("torch.", "chainrule.")
     assert ours == theirs
+
+
+def test_devices_port_from_torch():
+    assert not cr.cuda.is_available() and cr.cuda.device_count() == 0
+    d = cr.device("cuda" if cr.cuda.is_available() else "cpu")
+    assert repr(d) == repr(torch.device("cpu")) and str(d) == "cpu" and d == "cpu"
+    x = cr.ones(2)
+    assert x.device == d and x.to(d) is x and x.cpu() is x and not x.is_cuda
+    assert repr(cr.device("cuda:1")) == repr(torch.device("cuda:1"))
+    with pytest.raises(RuntimeError, match="CPU only"):
+        x.to("cuda")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        x.cuda()
+    with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
+        cr.device("tpu")
+
+
+def test_inference_mode_like_no_grad():
+    x = cr.ones(2, requires_grad=True)
+    with cr.inference_mode():
+        assert cr.is_inference_mode_enabled() and not (x * 2).requires_grad
+    with cr.inference_mode(False):
+        assert (x * 2).requires_grad
+    assert not cr.is_inference_mode_enabled()

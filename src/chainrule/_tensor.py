@@ -128,8 +128,18 @@ class Tensor:
         return dtypes.FROM_NP[self._data.dtype]
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> Any:
+        from chainrule._device import CPU
+
+        return CPU
+
+    is_cuda = False
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        raise RuntimeError("chainrule runs on the CPU only: there is no CUDA device")
 
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"

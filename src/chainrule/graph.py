@@ -20,6 +20,8 @@ __all__ = [
     "set_grad_enabled",
     "no_grad",
     "enable_grad",
+    "inference_mode",
+    "is_inference_mode_enabled",
     "toposort",
     "backprop",
 ]
@@ -79,6 +81,34 @@ class enable_grad(_GradModeContext):
     """Context manager / decorator that turns recording on (``torch.enable_grad``)."""
 
     _target = True
+
+
+class inference_mode(_GradModeContext):
+    """torch.inference_mode: here the same as ``no_grad`` (``inference_mode(False)`` records)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+        self._target = not self.mode
+
+    def __enter__(self) -> None:
+        self._prev = grad_mode.enabled
+        grad_mode.enabled = self._target
+        _inference.depth += self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        grad_mode.enabled = self._prev
+        _inference.depth -= self.mode
+
+
+class _Inference(threading.local):
+    depth = 0
+
+
+_inference = _Inference()
+
+
+def is_inference_mode_enabled() -> bool:
+    return _inference.depth > 0
 
 
 class set_grad_enabled(_GradModeContext):

@@ -1,0 +1,20 @@
+"""``chainrule.cuda``: there is no GPU backend; this answers the usual questions honestly."""
+
+from __future__ import annotations
+
+__all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all"]
+
+
+def is_available() -> bool:
+    return False
+
+
+def device_count() -> int:
+    return 0
+
+
+def manual_seed(seed: int) -> None:
+    """Nothing to seed (kept so torch scripts run unchanged)."""
+
+
+manual_seed_all = manual_seed
