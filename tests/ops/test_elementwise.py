@@ -153,6 +153,7 @@ CASES = [
         note="scalar",
         make=lambda r: [r.uniform(size=(3, 4)) > 0.5, r.uniform(-2, 2, (3, 4))],
     ),
+    Case("maximum", lambda m, a, b: m.maximum(a, b), [(0,), ()], note="empty-vs-0d"),
     Case("lerp", lambda m, a, b: m.lerp(a, b, 0.3), [S, S]),
     Case("lerp", lambda m, a, b, w: m.lerp(a, b, w), [S, S, (4,)], note="tensor-weight"),
     Case("clone", lambda m, a: m.clone(a) * 2, [S]),
@@ -170,3 +171,20 @@ def test_torch_parity(case, dtype):
 @pytest.mark.parametrize("case", FD_CASES, ids=case_id)
 def test_finite_differences(case):
     check_finite_differences(case)
+
+
+@pytest.mark.parametrize(
+    "shapes, message",
+    [
+        (((2,), (3,), (4,)), r"tensor a \(2\) must match the size of tensor b \(3\) at .* 0"),
+        (((0,), (1,), (3,)), r"tensor a \(0\) must match the size of tensor b \(3\) at .* 0"),
+        (((1,), (3,), (0,)), r"tensor a \(3\) must match the size of tensor b \(0\) at .* 0"),
+    ],
+)
+def test_where_broadcast_errors(shapes, message):
+    """Shapes broadcast pairwise from the left as in torch; a size-0 dim is a real size."""
+    import chainrule as cr
+
+    c, a, b = shapes
+    with pytest.raises(RuntimeError, match=message):
+        cr.where(cr.zeros(c, dtype=cr.bool), cr.zeros(a), cr.zeros(b))

@@ -501,22 +501,20 @@ def _cast(x: Any, dt: np.dtype) -> Any:
 
 
 def broadcast_error(*operands: Any) -> RuntimeError | None:
-    """torch's error for shapes that do not broadcast (None if they do)."""
+    """torch's error for shapes that do not broadcast (None if they do). Like torch, the
+    shapes are broadcast pairwise from the left, so a size-0 dimension is a real size."""
     shapes = [tuple(np.shape(x._data if isinstance(x, Tensor) else x)) for x in operands]
-    n = max(len(s) for s in shapes)
-    padded = [(1,) * (n - len(s)) + s for s in shapes]
-    for i in range(n - 1, -1, -1):
-        sizes = [p[i] for p in padded]
-        want = max(sizes)
-        for j, size in enumerate(sizes):
-            if size not in (1, want):
-                k = sizes.index(want)
-                a, b = (j, k) if j < k else (k, j)
+    res = shapes[0]
+    for s in shapes[1:]:
+        n = max(len(res), len(s))
+        pa, pb = (1,) * (n - len(res)) + res, (1,) * (n - len(s)) + s
+        for i in range(n - 1, -1, -1):
+            if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
                 return RuntimeError(
-                    f"The size of tensor {'ab'[a] if a < 2 else a} ({sizes[a]}) must match the "
-                    f"size of tensor {'ab'[b] if b < 2 else b} ({sizes[b]}) at non-singleton "
-                    f"dimension {i}"
+                    f"The size of tensor a ({pa[i]}) must match the size of tensor b "
+                    f"({pb[i]}) at non-singleton dimension {i}"
                 )
+        res = tuple(b if a == 1 else a for a, b in zip(pa, pb))
     return None
 
 
