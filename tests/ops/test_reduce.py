@@ -189,6 +189,8 @@ CASES = [
     Case("all", lambda m, a: m.all(a), make=bools(S), grad=False),
     Case("all", lambda m, a: a.all(1, keepdim=True), make=bools(S), grad=False, note="dim"),
     Case("all", lambda m, a: m.all(a, (0, 1)), make=bools(M), grad=False, note="tuple"),
+    Case("all", lambda m, a: m.all(a, ()), make=bools(S), grad=False, note="empty-dims"),
+    Case("any", lambda m, a: a.any(dim=()), make=ints(S, 0, 3), grad=False, note="empty-dims"),
     Case("all", lambda m, a: m.all(a, 0), make=ints(S, 0, 3), grad=False, note="int"),
     Case(
         "all",
@@ -260,6 +262,18 @@ def test_prod_gradient_with_one_zero_is_product_of_others():  # worked example
     assert x.grad.tolist() == [0.0, 6.0, 0.0]
 
 
+@pytest.mark.parametrize("shape, dim", [((0,), None), ((0, 3), 0), ((2, 0), (0, 1))])
+def test_mean_of_empty_has_an_empty_gradient(shape, dim):
+    """The mean over zero elements is nan and its gradient is empty (it divided by 0)."""
+    grads = []
+    for m in (cr, torch):
+        x = m.zeros(shape, requires_grad=True)
+        y = x.mean() if dim is None else x.mean(dim)
+        (g,) = m.autograd.grad(y, [x], m.ones(tuple(y.shape)))
+        grads.append(g.numpy())
+    assert grads[0].shape == grads[1].shape == shape
+
+
 def test_var_with_no_degrees_of_freedom_warns_like_torch():
     with pytest.warns(UserWarning, match=r"var\(\): degrees of freedom is <= 0"):
         v = cr.var(cr.ones(1))
@@ -311,6 +325,8 @@ ERRORS = [
     (lambda m: m.amax(m.ones(0, 3), 0), IndexError, "amax\\(\\): Expected reduction dim 0 to"),
     (lambda m: m.argmax(m.ones(0)), IndexError, "argmax\\(\\): Expected reduction dim to be"),
     (lambda m: m.argmin(m.ones(0, 2), 0), IndexError, "argmin\\(\\): Expected reduction dim 0"),
+    (lambda m: m.argmax(m.ones(2) > 0), RuntimeError, "argmax\\(\\): does not support bool"),
+    (lambda m: m.argmin(m.ones(2) > 0, 0), RuntimeError, "argmin\\(\\): does not support bool"),
     (lambda m: m.sum(m.ones(2, 3), 2), IndexError, "Dimension out of range"),
     (lambda m: m.cumsum(m.ones(2), 1), IndexError, "Dimension out of range"),
     (lambda m: m.amax(m.ones(2, 3), (0, 0)), RuntimeError, "dim 0 appears multiple times"),

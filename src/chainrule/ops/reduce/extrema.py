@@ -167,6 +167,8 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = N
 def _arg(name: str, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
     fn = np.argmax if name == "argmax" else np.argmin
     x = input._data
+    if x.dtype == np.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
     if dim is None:
         if x.size == 0:
             raise IndexError(
@@ -194,7 +196,11 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 
 def _logic(fn: Any, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
     x = input._data
-    r = np.asarray(fn(x, axis=axes_of(dim, x.ndim), keepdims=keepdim))
+    if dim is not None and not isinstance(dim, int | np.integer) and len(dim) == 0:
+        axes = ()  # all/any over dim=() reduce nothing (unlike sum), as in torch
+    else:
+        axes = axes_of(dim, x.ndim)
+    r = np.asarray(fn(x, axis=axes, keepdims=keepdim))
     return _make(r.astype(np.uint8) if x.dtype == np.uint8 else r)
 
 

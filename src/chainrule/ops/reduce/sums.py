@@ -110,7 +110,8 @@ class Mean(Op):
         return f"MeanBackward{1 if self.dim_given else 0}"
 
     def backward(self, g):
-        return unreduce(g, self.axes, self.keepdim, self.in_shape, 1 / self.count)
+        scale = 1 / self.count if self.count else float("nan")  # empty input: empty grad
+        return unreduce(g, self.axes, self.keepdim, self.in_shape, scale)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
