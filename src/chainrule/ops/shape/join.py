@@ -188,7 +188,9 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = _select_dim(input, dim)
     size = input._data.shape[d]
-    return split(input, max(-(-size // chunks), 1) if size else 0, d)
+    if size == 0:  # an empty dim: `chunks` empty pieces (torch)
+        return split(input, [0] * chunks, d)
+    return split(input, max(-(-size // chunks), 1), d)
 
 
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:

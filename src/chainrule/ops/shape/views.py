@@ -217,7 +217,7 @@ class Transpose(Op):
 
     def forward(self, x, d0, d1):
         self.d0, self.d1 = d0, d1
-        return x.swapaxes(d0, d1)
+        return x.swapaxes(d0, d1) if x.ndim else x.view()  # a 0-d tensor: dims 0 and -1
 
     def backward(self, g):
         return Transpose.apply(g, d0=self.d0, d1=self.d1)
@@ -303,6 +303,10 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
     for what, ds, orig in (("source", s, src), ("destination", d, dst)):
         if len(set(ds)) != len(ds):
             raise RuntimeError(f"movedim: repeated dim in `{what}` ({orig})")
+    if n == 0:  # dims 0 and -1 of a 0-d tensor: an alias, as in torch
+        from chainrule.ops.index.getitem import View
+
+        return View.apply(input, key=(Ellipsis,), tname="AliasBackward0")
     perm = [-1] * n
     for a, b in zip(s, d):
         perm[b] = a
