@@ -299,6 +299,9 @@ ERRORS = [
     lambda m, x: x.H,
     lambda m, x: m.ones(3).mH,
     lambda m, x: m.ones(3).adjoint(),
+    lambda m, x: m.tensor(1.0).chunk(2),
+    lambda m, x: m.cat([m.ones(2), m.tensor(1.0)]),
+    lambda m, x: m.cat([m.ones(2, 2), m.ones(2)], 1),
 ]
 
 

@@ -78,7 +78,7 @@ def cat(tensors: Any, dim: int = 0) -> Tensor:
         else:
             try:
                 return Cat.apply(*tensors, dim=d, skip=_NO_SKIP)
-            except ValueError:
+            except (ValueError, IndexError):  # IndexError: a later tensor has fewer dims
                 pass
     return _cat_checked(tensors, dim)
 
@@ -186,6 +186,8 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """At most ``chunks`` pieces of equal size ``ceil(size / chunks)`` (the last smaller)."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if not input._data.ndim:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     d = _select_dim(input, dim)
     size = input._data.shape[d]
     if size == 0:  # an empty dim: `chunks` empty pieces (torch)
