@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor
-from chainrule.ops.elementwise import _erf, erf, exp, sigmoid, tanh, where
+from chainrule.ops.elementwise import _erf, _sigmoid, erf, exp, sigmoid, tanh, where
+from chainrule.ops.kernels import select
 from chainrule.ops.op import Op, wrap_dim
 from chainrule.ops.reduce.sums import sum, torch_type_name
 
@@ -53,9 +54,27 @@ class Softmax(Op):
         return np.exp(s - lse)
 
     def backward(self, g):
-        y = self.output
+        return SoftmaxBackward.apply(g, self.output, dim=self.dim)
+
+
+class SoftmaxBackward(Op):
+    """``y * (g - sum(g * y))`` in one node (y the softmax), itself differentiable: linear
+    and self-adjoint in ``g``; d/dy gives ``gg * (g - sum(g y)) - g * sum(gg y)``."""
+
+    def forward(self, g, y, dim):
+        self.dim = dim
         gy = g * y
-        return gy - y * sum(gy, self.dim, keepdim=True)
+        return gy - y * np.sum(gy, axis=dim if y.ndim else None, keepdims=True)
+
+    def backward(self, gg):
+        g, y = self.inputs
+        gg_g = SoftmaxBackward.apply(gg, y, dim=self.dim) if self.needs(0) else None
+        gg_y = None
+        if self.needs(1):
+            gg_y = gg * (g - sum(g * y, self.dim, keepdim=True)) - g * sum(
+                gg * y, self.dim, keepdim=True
+            )
+        return gg_g, gg_y
 
 
 class LogSoftmax(Op):
@@ -71,7 +90,22 @@ class LogSoftmax(Op):
         return s - lse
 
     def backward(self, g):
-        return g - exp(self.output) * sum(g, self.dim, keepdim=True)
+        return LogSoftmaxBackward.apply(g, self.output, dim=self.dim)
+
+
+class LogSoftmaxBackward(Op):
+    """``g - exp(y) * sum(g)`` in one node (y the log_softmax), itself differentiable."""
+
+    def forward(self, g, y, dim):
+        self.dim = dim
+        return g - np.exp(y) * np.sum(g, axis=dim if y.ndim else None, keepdims=True)
+
+    def backward(self, gg):
+        g, y = self.inputs
+        p = exp(y)
+        gg_g = gg - sum(gg * p, self.dim, keepdim=True) if self.needs(0) else None
+        gg_y = -gg * p * sum(g, self.dim, keepdim=True) if self.needs(1) else None
+        return gg_g, gg_y
 
 
 def _softmax_args(name: str, input: Tensor, dim: Any, dtype: Any) -> tuple[Tensor, int]:
@@ -112,10 +146,24 @@ class LeakyRelu(Op):
 
     def forward(self, x, slope):
         self.pos, self.slope = x > 0, slope
-        return np.where(self.pos, x, x * slope).astype(x.dtype, copy=False)
+        return select(self.pos, x, x * slope).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        return where(self.pos, g, g * self.slope)
+        return LeakyReluBackward.apply(g, pos=self.pos, slope=self.slope)
+
+
+class LeakyReluBackward(Op):
+    """``where(x > 0, g, g * slope)`` in one node: linear in ``g``, its own backward."""
+
+    linear = True
+    save_inputs = False
+
+    def forward(self, g, pos, slope):
+        self.pos, self.slope = pos, slope
+        return select(pos, g, g * slope)
+
+    def backward(self, gg):
+        return LeakyReluBackward.apply(gg, pos=self.pos, slope=self.slope)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
@@ -129,12 +177,30 @@ class Elu(Op):
 
     def forward(self, x, alpha):
         self.pos, self.neg, self.alpha = x > 0, x < 0, alpha
-        return np.where(self.pos, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype)
+        out = select(self.pos, x, alpha * np.expm1(np.minimum(x, 0)))
+        return out.astype(x.dtype, copy=False)
 
     def backward(self, g):
-        # exp only where x < 0: at 0 the value is alpha and (torch) the second derivative 0
-        xn = where(self.neg, self.inputs[0], 0.0)
-        return g * where(self.pos, 1.0, self.alpha * exp(xn))
+        return EluBackward.apply(g, self.inputs[0], pos=self.pos, neg=self.neg, alpha=self.alpha)
+
+
+class EluBackward(Op):
+    """``g * (1 if x > 0 else alpha * exp(x))`` in one node, itself differentiable. exp only
+    where x < 0: at 0 the value is alpha and (torch) the second derivative 0."""
+
+    diagonal = True
+
+    def forward(self, g, x, pos, neg, alpha):
+        self.pos, self.neg, self.alpha = pos, neg, alpha
+        xn = select(neg, x, 0.0)
+        return g * select(pos, 1.0, (alpha * np.exp(xn)).astype(x.dtype, copy=False))
+
+    def backward(self, gg):
+        g, x = self.inputs
+        ax = self.alpha * exp(where(self.neg, x, 0.0))
+        gg_g = gg * where(self.pos, 1.0, ax) if self.needs(0) else None
+        gg_x = gg * g * where(self.neg, ax, 0.0) if self.needs(1) else None
+        return gg_g, gg_x
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -155,18 +221,46 @@ class Gelu(Op):
     def forward(self, x, approximate):
         self.approximate = approximate
         if approximate == "tanh":
-            return (0.5 * x * (1 + np.tanh(_BETA * (x + _KAPPA * x * x * x)))).astype(x.dtype)
-        return (0.5 * x * (1 + _erf(x * _SQRT1_2))).astype(x.dtype)
+            self.t = np.tanh(_BETA * (x + _KAPPA * x * x * x))
+            return (0.5 * x * (1 + self.t)).astype(x.dtype, copy=False)
+        self.cdf = 0.5 * (1 + _erf(x * _SQRT1_2))  # kept: backward needs it again
+        return (x * self.cdf).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        x = self.inputs[0]
-        if self.approximate == "tanh":
-            t = tanh(_BETA * (x + _KAPPA * x * x * x))
+        inner = self.t if self.approximate == "tanh" else self.cdf
+        return GeluBackward.apply(g, self.inputs[0], inner=inner, approximate=self.approximate)
+
+
+class GeluBackward(Op):
+    """``g * gelu'(x)`` in one node (``inner``: the cdf, or the tanh of the tanh form, saved
+    by forward), itself differentiable: d/dx is ``g * gelu''(x)``."""
+
+    diagonal = True
+
+    def forward(self, g, x, inner, approximate):
+        self.approximate = approximate
+        if approximate == "tanh":
+            t = inner
             left = 0.5 * (1 + t)
             right = 0.5 * x * (1 - t * t) * _BETA * (1 + 3 * _KAPPA * x * x)
             return g * (left + right)
-        cdf = 0.5 * (1 + erf(x * _SQRT1_2))
-        return g * (cdf + x * _PHI * exp(-0.5 * x * x))
+        return g * (inner + x * _PHI * np.exp(-0.5 * x * x))
+
+    def backward(self, gg):
+        g, x = self.inputs
+        if self.approximate == "tanh":
+            t = tanh(_BETA * (x + _KAPPA * x * x * x))
+            u1 = _BETA * (1 + 3 * _KAPPA * x * x)  # u'(x), u the tanh's argument
+            s = 1 - t * t
+            d1 = 0.5 * (1 + t) + 0.5 * x * s * u1
+            d2 = s * (u1 - x * t * u1 * u1 + 3 * _BETA * _KAPPA * x * x)
+        else:
+            pdf = _PHI * exp(-0.5 * x * x)
+            d1 = 0.5 * (1 + erf(x * _SQRT1_2)) + x * pdf
+            d2 = pdf * (2 - x * x)
+        gg_g = gg * d1 if self.needs(0) else None
+        gg_x = gg * g * d2 if self.needs(1) else None
+        return gg_g, gg_x
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -181,14 +275,28 @@ class Silu(Op):
     """d/dx = s (1 + x (1 - s)) with s = sigmoid(x)."""
 
     def forward(self, x):
-        e = np.exp(-np.abs(x))
-        s = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        return (x * s).astype(x.dtype, copy=False)
+        self.s = _sigmoid(x)  # kept: backward needs it again
+        return (x * self.s).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        x = self.inputs[0]
-        s = sigmoid(x)
+        return SiluBackward.apply(g, self.inputs[0], s=self.s)
+
+
+class SiluBackward(Op):
+    """``g * s * (1 + x (1 - s))`` in one node (s = sigmoid(x), saved by forward), itself
+    differentiable: silu''(x) = s (1 - s) (2 + x (1 - 2 s))."""
+
+    diagonal = True
+
+    def forward(self, g, x, s):
         return g * s * (1 + x * (1 - s))
+
+    def backward(self, gg):
+        g, x = self.inputs
+        s = sigmoid(x)
+        gg_g = gg * s * (1 + x * (1 - s)) if self.needs(0) else None
+        gg_x = gg * g * s * (1 - s) * (2 + x * (1 - 2 * s)) if self.needs(1) else None
+        return gg_g, gg_x
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -203,13 +311,34 @@ class Softplus(Op):
     def forward(self, x, beta, threshold):
         self.beta, self.threshold = beta, threshold
         self.linear, self.below = x * beta > threshold, x * beta < threshold
-        bx = np.where(self.linear, 0, x * beta)
-        return np.where(self.linear, x, np.log1p(np.exp(bx)) / beta).astype(x.dtype)
+        bx = select(self.linear, 0, x * beta)
+        return select(self.linear, x, np.log1p(np.exp(bx)) / beta).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        # sigmoid(beta x), constant where beta x >= threshold (torch's second derivative)
-        bx = where(self.below, self.inputs[0] * self.beta, float(self.threshold))
-        return where(self.linear, g, g * sigmoid(bx))
+        return SoftplusBackward.apply(
+            g, self.inputs[0], linear=self.linear, below=self.below, beta=self.beta,
+            threshold=self.threshold,
+        )  # fmt: skip
+
+
+class SoftplusBackward(Op):
+    """``g`` where beta x > threshold, else ``g * sigmoid(beta x)``, in one node; itself
+    differentiable, with sigmoid(beta x) constant where beta x >= threshold (torch's second
+    derivative)."""
+
+    diagonal = True
+
+    def forward(self, g, x, linear, below, beta, threshold):
+        self.linear, self.below, self.beta, self.threshold = linear, below, beta, threshold
+        bx = select(below, x * beta, np.asarray(threshold, x.dtype))
+        return select(linear, g, g * _sigmoid(bx))
+
+    def backward(self, gg):
+        g, x = self.inputs
+        s = sigmoid(where(self.below, x * self.beta, float(self.threshold)))
+        gg_g = where(self.linear, gg, gg * s) if self.needs(0) else None
+        gg_x = where(self.below, gg * g * s * (1 - s) * self.beta, 0.0) if self.needs(1) else None
+        return gg_g, gg_x
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:

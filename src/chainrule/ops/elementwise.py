@@ -13,6 +13,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make
+from chainrule.ops.kernels import select
 from chainrule.ops.op import Op, as_tensor_arg, binary, broadcast_error
 
 __all__ = [
@@ -370,13 +371,32 @@ class Sigmoid(Op):
     save_inputs, save_output = False, True
 
     def forward(self, x):
-        # exp of -|x| only: no overflow for large |x|
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        return _sigmoid(x)
 
     def backward(self, g):
-        y = self.output
+        return SigmoidBackward.apply(g, self.output)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function on an array; exp of -|x| only, so nothing overflows."""
+    e = np.exp(-np.abs(x))
+    d = 1 + e
+    return select(x >= 0, 1 / d, e / d).astype(x.dtype, copy=False)
+
+
+class SigmoidBackward(Op):
+    """``g * y * (1 - y)`` in one node (y the sigmoid's output); itself differentiable."""
+
+    diagonal = True
+
+    def forward(self, g, y):
         return g * y * (1 - y)
+
+    def backward(self, gg):
+        g, y = self.inputs
+        gg_g = gg * y * (1 - y) if self.needs(0) else None
+        gg_y = gg * g * (1 - 2 * y) if self.needs(1) else None
+        return gg_g, gg_y
 
 
 class Relu(Op):
@@ -389,7 +409,23 @@ class Relu(Op):
         return np.maximum(x, 0)
 
     def backward(self, g):
-        return g * (self.output > 0)
+        return MaskedScale.apply(g, mask=self.out_data > 0)
+
+
+class MaskedScale(Op):
+    """``g * mask`` for a constant boolean mask (relu's gradient) in one node: linear in
+    ``g``, so its own backward is itself."""
+
+    linear = True
+    save_inputs = False
+    torch_name = "MulBackward0"
+
+    def forward(self, g, mask):
+        self.mask = mask
+        return g * mask
+
+    def backward(self, gg):
+        return MaskedScale.apply(gg, mask=self.mask)
 
 
 class Erf(Op):
@@ -419,25 +455,51 @@ _ERFC_Q = (1.32281951154744992508e1, 8.67072140885989742329e1, 3.549377788878198
 
 
 def _poly(x: np.ndarray, coefficients: tuple, monic: bool = False) -> np.ndarray:
-    y = x + coefficients[0] if monic else np.full_like(x, coefficients[0])
-    for c in coefficients[1:]:
-        y = y * x + c
+    """Horner's rule, in place on one new array."""
+    if monic:
+        y = x + coefficients[0]
+        rest = coefficients[1:]
+    else:
+        y = np.multiply(x, coefficients[0])
+        y += coefficients[1]
+        rest = coefficients[2:]
+    for c in rest:
+        y *= x
+        y += c
     return y
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    """erf in float64 (then the input's float dtype): nan stays nan, ±inf gives ±1."""
+    """erf in float64 (then the input's float dtype): nan stays nan, ±inf gives ±1.
+
+    Each branch is evaluated on its own elements only (gathered with ``take``, written
+    back with ``put``: no boolean-mask indexing, which is slow on irregular masks); for
+    ``|x| >= 6`` the erfc branch at 6 already rounds to ±1."""
     shape = np.shape(x)
     x64 = np.asarray(x, dtype=np.float64).reshape(-1)
     a = np.abs(x64)
-    out = np.sign(x64)  # |x| >= 6: erf is ±1 to double precision; nan stays nan
     small = a < 1
-    z = x64[small] ** 2
-    out[small] = x64[small] * _poly(z, _ERF_T) / _poly(z, _ERF_U, monic=True)
-    mid = (a >= 1) & (a < 6)
-    am = a[mid]
-    erfc = np.exp(-am * am) * _poly(am, _ERFC_P) / _poly(am, _ERFC_Q, monic=True)
-    out[mid] = np.sign(x64[mid]) * (1 - erfc)
+    out = np.empty_like(x64)
+    i = np.flatnonzero(small)
+    if i.size:
+        xs = x64.take(i)
+        z = xs * xs
+        y = _poly(z, _ERF_T)
+        y *= xs
+        y /= _poly(z, _ERF_U, monic=True)
+        out.put(i, y)
+    j = np.flatnonzero(~small) if i.size else np.arange(x64.size)
+    if j.size:
+        am = a.take(j)
+        np.minimum(am, 6.0, out=am)  # nan stays nan
+        e = am * am
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        e *= _poly(am, _ERFC_P)
+        e /= _poly(am, _ERFC_Q, monic=True)
+        np.subtract(1.0, e, out=e)
+        np.copysign(e, x64.take(j), out=e)
+        out.put(j, e)
     return out.reshape(shape).astype(np.result_type(x.dtype, np.float32), copy=False)
 
 
@@ -617,7 +679,7 @@ class Where(Op):
 
     def forward(self, cond, x, y):
         self.cond = cond
-        return np.where(cond, x, y)
+        return select(cond, x, y)
 
     def backward(self, g):
         zero = g * 0
