@@ -1,5 +1,7 @@
 """nll_loss and cross_entropy (class indices or probabilities, weights, ignore_index, label
-smoothing): compositions of log_softmax, gather and sums with torch's exact normalisers."""
+smoothing): compositions of log_softmax, gather and sums with torch's exact normalisers; the
+common case ((N, C) input, no weights, nothing ignored, mean or sum) is one primitive for
+cost, ``NllLoss``, whose backward ``NllLossGrad`` is its adjoint."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from chainrule._tensor import Tensor, _make
 from chainrule.nn.functional._utils import get_reduction, type_name
 from chainrule.ops.activation import log_softmax
 from chainrule.ops.index import gather
+from chainrule.ops.op import Op
 
 __all__ = ["nll_loss", "cross_entropy"]
 
@@ -71,12 +74,62 @@ def _picked(input: Tensor, target: Tensor, ignore_index: int, w: np.ndarray | No
     return picked, wt, valid, safe
 
 
+class NllLoss(Op):
+    """``-mean`` (or ``-sum``) over n of ``x[n, t[n]]`` for an (N, C) input, every target in
+    range: linear in ``x``; the gradient is ``NllLossGrad``, and that op's is this one."""
+
+    linear = True
+    save_inputs = False
+
+    def forward(self, x, t, mean):
+        self.t, self.mean, self.shape = t, mean, x.shape
+        picked = x[np.arange(x.shape[0]), t]
+        return -np.mean(picked) if mean else np.sum(-picked)
+
+    def backward(self, g):
+        return NllLossGrad.apply(g, t=self.t, mean=self.mean, shape=self.shape)
+
+
+class NllLossGrad(Op):
+    """Zeros of ``shape`` with ``-g`` (``-g / N`` for the mean) at each ``[n, t[n]]``."""
+
+    linear = True
+    save_inputs = False
+    torch_name = "NllLossBackwardBackward0"
+
+    def forward(self, g, t, mean, shape):
+        self.t, self.mean = t, mean
+        v = -g * (1 / shape[0]) if mean else -g
+        out = np.zeros(shape, g.dtype)
+        out[np.arange(shape[0]), t] = v + 0.0  # 0 + v, as accumulating into zeros gives
+        return out
+
+    def backward(self, gg):
+        return NllLoss.apply(gg, t=self.t, mean=self.mean)
+
+
+def _nll_plain(input: Tensor, target: Tensor, ignore_index: int, reduction: str):
+    """The one-node loss when it applies (else None: the general composition)."""
+    x, t = input._data, target._data
+    if x.ndim != 2 or not x.shape[0] or not x.shape[1] or x.dtype.kind != "f":
+        return None
+    if t.dtype != np.int64:
+        t = t.astype(np.int64)
+    if t.min() < 0 or t.max() >= x.shape[1] or (ignore_index >= 0 and (t == ignore_index).any()):
+        return None  # out of range (the composition raises torch's error) or ignored targets
+    return NllLoss.apply(input, t=t, mean=reduction == "mean")
+
+
 def _nll(
     input: Tensor, target: Tensor, w: np.ndarray | None, ignore_index: int, reduction: str
 ) -> Tensor:
     one_d = input._data.ndim == 1
     if one_d:
         input, target = input.reshape(1, -1), target.reshape(1)
+    if w is None and reduction != "none":
+        loss = _nll_plain(input, target, ignore_index, reduction)
+        if loss is not None:
+            return loss
     picked, wt, _, _ = _picked(input, target, ignore_index, w)
     plain = w is None and wt.all()  # no weights and nothing ignored
     if reduction == "mean":
