@@ -154,6 +154,25 @@ CASES = [
         make=lambda r: [r.uniform(size=(3, 4)) > 0.5, r.uniform(-2, 2, (3, 4))],
     ),
     Case("maximum", lambda m, a, b: m.maximum(a, b), [(0,), ()], note="empty-vs-0d"),
+    Case("div", lambda m, a, b: m.div(a, b, rounding_mode="floor"), [S, S], fd=False, note="floor"),
+    Case("div", lambda m, a, b: m.div(a, b, rounding_mode="trunc"), [S, S], fd=False, note="trunc"),
+    Case(
+        "div",
+        lambda m, a, b: m.div(a, b, rounding_mode="trunc"),
+        make=lambda r: [r.integers(-9, 9, S), r.choice([-3, -2, 2, 3], S)],
+        grad=False,
+        note="trunc-int",
+    ),
+    Case(
+        "add",
+        lambda m, a, b: m.add(a, b, alpha=2),
+        make=lambda r: [r.integers(-3, 3, S).astype(np.int32), r.random(S) < 0.5],
+        grad=False,
+        note="alpha-int32-bool",
+    ),
+    Case(
+        "sign", lambda m, a: m.sign(a), make=lambda r: [r.random(S) < 0.5], grad=False, note="bool"
+    ),
     Case("lerp", lambda m, a, b: m.lerp(a, b, 0.3), [S, S]),
     Case("lerp", lambda m, a, b, w: m.lerp(a, b, w), [S, S, (4,)], note="tensor-weight"),
     Case("clone", lambda m, a: m.clone(a) * 2, [S]),
@@ -188,3 +207,38 @@ def test_where_broadcast_errors(shapes, message):
     c, a, b = shapes
     with pytest.raises(RuntimeError, match=message):
         cr.where(cr.zeros(c, dtype=cr.bool), cr.zeros(a), cr.zeros(b))
+
+
+_BOOLS = [True, False]
+
+
+@pytest.mark.parametrize(
+    "fn, exc, message",
+    [
+        (lambda m: m.tensor([3, 4]) // m.tensor([0, 1]), RuntimeError, "ZeroDivisionError"),
+        (lambda m: m.remainder(m.tensor([3]), 0), RuntimeError, "ZeroDivisionError"),
+        (lambda m: m.fmod(m.tensor([3]), m.tensor([0])), RuntimeError, "ZeroDivisionError"),
+        (lambda m: m.div(m.tensor([3]), 0, rounding_mode="trunc"), RuntimeError, "ZeroDivision"),
+        (lambda m: m.tensor(_BOOLS) // m.tensor(_BOOLS), NotImplementedError, '"div_floor_cpu"'),
+        (lambda m: m.fmod(m.tensor(_BOOLS), True), NotImplementedError, '"fmod_cpu" not impl'),
+        (lambda m: m.tensor(_BOOLS) - m.tensor(_BOOLS), RuntimeError, "with two bool tensors"),
+        (lambda m: m.tensor(_BOOLS) - 1, RuntimeError, "with a bool tensor is not supported"),
+        (lambda m: 1.0 - m.tensor(_BOOLS), RuntimeError, "with a bool tensor is not supported"),
+        (lambda m: -m.tensor(_BOOLS), RuntimeError, "Negation, the `-` operator, on a bool"),
+        (lambda m: m.abs(m.tensor(_BOOLS)), NotImplementedError, '"abs_cpu" not implemented'),
+        (lambda m: m.floor(m.tensor(_BOOLS)), NotImplementedError, "floor_vml_cpu"),
+        (lambda m: m.round(m.tensor(_BOOLS)), NotImplementedError, "round_vml_cpu"),
+        (lambda m: m.frac(m.tensor([1, 2])), NotImplementedError, "for 'Long'"),
+        (lambda m: m.relu(m.tensor(_BOOLS)), RuntimeError, "Boolean inputs not supported"),
+        (lambda m: m.add(m.tensor([1]), 1, alpha=0.5), RuntimeError, "argument alpha must not"),
+    ],
+)
+def test_integer_and_bool_refusals(fn, exc, message):
+    """Integer division by zero and bool arithmetic: torch's errors (never a silent value)."""
+    import torch
+
+    import chainrule as cr
+
+    for m in (torch, cr):
+        with pytest.raises(exc, match=message):
+            fn(m)

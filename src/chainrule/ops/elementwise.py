@@ -118,6 +118,14 @@ class Pow(Op):
         return ga, gb
 
 
+def _integer_division(kernel: str, a: Any, b: Any) -> None:
+    """torch's refusals for integer division: bool inputs, and any zero divisor."""
+    if a.dtype == np.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    if not np.all(b):
+        raise RuntimeError("ZeroDivisionError")
+
+
 class FloorDivide(Op):
     """Not differentiable in torch: backward raises, as torch's does."""
 
@@ -126,10 +134,33 @@ class FloorDivide(Op):
     torch_name = "NotImplemented"
 
     def forward(self, a, b):
+        if type(a) is np.ndarray and a.dtype.kind in "iub":
+            _integer_division("div_floor_cpu", a, b)
         return np.floor_divide(a, b)
 
     def backward(self, g):
         raise RuntimeError("derivative for aten::floor_divide is not implemented")
+
+
+class DivFloor(FloorDivide):
+    """``div(a, b, rounding_mode='floor')``: piecewise constant, zero gradients (torch)."""
+
+    torch_name = "DivBackward2"
+
+    def backward(self, g):
+        zero = _make(np.zeros_like(g._data))
+        return zero if self.needs(0) else None, zero if self.needs(1) else None
+
+
+class DivTrunc(DivFloor):
+    """``div(a, b, rounding_mode='trunc')``: the quotient rounded toward zero, same dtype."""
+
+    def forward(self, a, b):
+        if type(a) is np.ndarray and a.dtype.kind in "iub":
+            _integer_division("div_trunc_cpu", a, b)
+            q = np.floor_divide(a, b)
+            return q + ((q < 0) & (q * b != a))  # floor -> toward zero where inexact
+        return np.trunc(a / b)
 
 
 class Remainder(Op):
@@ -139,6 +170,8 @@ class Remainder(Op):
     elementwise = True
 
     def forward(self, a, b):
+        if type(a) is np.ndarray and a.dtype.kind in "iub":
+            _integer_division("remainder_cpu", a, b)
         return np.mod(a, b)
 
     def backward(self, g):
@@ -150,6 +183,8 @@ class Fmod(Remainder):
     """C's ``fmod`` (result has the dividend's sign): d/db = -trunc(a/b)."""
 
     def forward(self, a, b):
+        if type(a) is np.ndarray and a.dtype.kind in "iub":
+            _integer_division("fmod_cpu", a, b)
         return np.fmod(a, b)
 
     def backward(self, g):
@@ -158,13 +193,44 @@ class Fmod(Remainder):
 
 
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
-    return binary(Add, input, other if alpha == 1 else other * alpha)
+    if alpha == 1:
+        return binary(Add, input, other)
+    return _scaled(Add, input, other, alpha)
+
+
+def _scaled(cls: type[Op], input: Any, other: Any, alpha: Any) -> Tensor:
+    """``input + alpha * other`` in the dtype of ``input + other`` (alpha never promotes)."""
+    dt = dtypes.result_type(as_tensor_arg(input, "input"), as_tensor_arg(other))
+    if dt.kind in "iub" and isinstance(alpha, float):
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
+    out = binary(cls, input, other * alpha)
+    return out if out._data.dtype == dt else out.to(dtypes.FROM_NP[dt])
+
+
+_BOOL_SUB = (
+    "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+    "invert a mask, use the `~` or `logical_not()` operator instead."
+)
+
+
+def _is_bool(x: Any) -> bool:
+    return type(x) is bool or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
-    if not isinstance(input, Tensor):  # number - tensor
-        return binary(Rsub, input, other if alpha == 1 else other * alpha)
-    return binary(Sub, input, other if alpha == 1 else other * alpha)
+    if _is_bool(input) or _is_bool(other):
+        if _is_bool(input) and _is_bool(other):
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. Use "
+                "the `^` or `logical_xor()` operator instead."
+            )
+        raise RuntimeError(_BOOL_SUB)
+    cls = Sub if isinstance(input, Tensor) else Rsub  # Rsub: number - tensor
+    if alpha == 1:
+        return binary(cls, input, other)
+    return _scaled(cls, input, other, alpha)
 
 
 def mul(input: Any, other: Any) -> Tensor:
@@ -175,9 +241,9 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return binary(Div, input, other, float_result=True)
     if rounding_mode == "floor":
-        return binary(FloorDivide, input, other)
+        return binary(DivFloor, input, other)
     if rounding_mode == "trunc":
-        return trunc(binary(Div, input, other))
+        return binary(DivTrunc, input, other)
     raise RuntimeError(
         "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
         f"'{rounding_mode}'"
@@ -515,7 +581,7 @@ class _ZeroGrad(Op):
 
 class Sign(_ZeroGrad):
     def forward(self, x):
-        return np.sign(x)
+        return np.sign(x) if x.dtype != np.bool_ else x.copy()
 
 
 class Floor(_ZeroGrad):
@@ -549,9 +615,41 @@ class Frac(Op):
         return g
 
 
+def _not_implemented(kernel: str) -> Any:
+    names = {"bool": "Bool", "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+             "uint8": "Byte"}  # fmt: skip
+    return lambda x: NotImplementedError(
+        f"\"{kernel}\" not implemented for '{names.get(x.dtype.name, x.dtype.name)}'"
+    )
+
+
+# dtypes torch refuses for a unary op (kinds) and the error it raises
+_REFUSED = {
+    Neg: ("b", lambda x: RuntimeError(
+        "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+        "invert a mask, use the `~` or `logical_not()` operator instead.")),
+    Relu: ("b", lambda x: RuntimeError("Boolean inputs not supported for relu")),
+    Abs: ("b", _not_implemented("abs_cpu")),
+    Floor: ("b", _not_implemented("floor_vml_cpu")),
+    Ceil: ("b", _not_implemented("ceil_vml_cpu")),
+    Trunc: ("b", _not_implemented("trunc_vml_cpu")),
+    Round: ("b", _not_implemented("round_vml_cpu")),
+    Frac: ("biu", _not_implemented("frac_cpu")),
+}  # fmt: skip
+
+
 def _unary(cls: type[Op]):
-    def fn(input: Tensor) -> Tensor:
-        return cls.apply(input)
+    if cls in _REFUSED:
+        kinds, error = _REFUSED[cls]
+
+        def fn(input: Tensor) -> Tensor:
+            if input._data.dtype.kind in kinds:
+                raise error(input._data)
+            return cls.apply(input)
+    else:
+
+        def fn(input: Tensor) -> Tensor:
+            return cls.apply(input)
 
     fn.__name__ = cls.__name__.lower()
     fn.__doc__ = f"Elementwise {fn.__name__} (differentiable)."
@@ -585,6 +683,8 @@ sin, cos, tan, tanh, sigmoid, erf = map(_float_unary, (sin, cos, tan, tanh, sigm
 
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    if input._data.dtype == np.bool_:
+        raise _REFUSED[Round][1](input._data)
     return Round.apply(input, decimals=decimals)
 
 
