@@ -154,6 +154,17 @@ CASES = [
         make=lambda r: [r.uniform(size=(3, 4)) > 0.5, r.uniform(-2, 2, (3, 4))],
     ),
     Case("maximum", lambda m, a, b: m.maximum(a, b), [(0,), ()], note="empty-vs-0d"),
+    Case(
+        "clamp",
+        lambda m, x, lo, hi: m.clamp(x, lo, hi),
+        make=lambda r: [
+            np.array([-1.0, 0.0, 0.7, 2.0, -1.0]),
+            np.array([0.5, 0.5, 1.0, 0.5, 0.3]),
+            np.array([0.2, 0.5, 0.4, 1.0, 0.3]),
+        ],
+        fd=False,
+        note="min-above-max-and-equal",
+    ),  # fmt: skip
     Case("div", lambda m, a, b: m.div(a, b, rounding_mode="floor"), [S, S], fd=False, note="floor"),
     Case("div", lambda m, a, b: m.div(a, b, rounding_mode="trunc"), [S, S], fd=False, note="trunc"),
     Case(
