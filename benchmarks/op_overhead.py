@@ -3,10 +3,14 @@ chainrule against torch in the same run. Prints the ratio (chainrule time / torc
 
 from __future__ import annotations
 
-import argparse
-import time
+import os
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread, like torch below
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+
+from _timing import median_ms  # noqa: E402
 
 
 def chain(lib, x, n):
@@ -14,17 +18,6 @@ def chain(lib, x, n):
     for _ in range(n):
         y = y * 1.0001
     y.sum().backward()
-
-
-def best_of(fn, repeats):
-    """Median of `repeats` timings (ms) after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return float(np.median(times))
 
 
 def main() -> None:
@@ -44,8 +37,8 @@ def main() -> None:
     for _ in range(3):  # interleave to share the machine's noise fairly
         rows.append(
             (
-                best_of(lambda: chain(cr, xc, args.ops), args.repeats),
-                best_of(lambda: chain(torch, xt, args.ops), args.repeats),
+                median_ms(lambda: chain(cr, xc, args.ops), args.repeats),
+                median_ms(lambda: chain(torch, xt, args.ops), args.repeats),
             )
         )
     c = min(r[0] for r in rows)

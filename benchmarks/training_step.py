@@ -6,14 +6,16 @@ against torch in the same run, both on one thread. Prints the time ratio chainru
 
 from __future__ import annotations
 
-import argparse
 import os
-import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread, like torch below
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import argparse
+import os
+
 import numpy as np  # noqa: E402
+from _timing import median_ms  # noqa: E402
 
 
 def mlp(lib, rng):
@@ -49,16 +51,6 @@ def stepper(lib, build):
         opt.step()
 
     return step
-
-
-def median_ms(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return float(np.median(times))
 
 
 def main() -> None:
