@@ -1,5 +1,5 @@
-"""The tutorials in docs/tutorials (and the README) run as written: every ```python block, in order, in one
-namespace per page (their asserts are the checks), so the documentation never rots."""
+"""The tutorials in docs/tutorials (and the README) run as written: every ```python block,
+in order, in one namespace per page (their asserts are the checks): the docs never rot."""
 
 from __future__ import annotations
 

@@ -78,7 +78,8 @@ def grad(
     return tuple(result)
 
 
-from chainrule.autograd import forward_ad  # noqa: E402
+# the modules below use grad/backward defined above
+from chainrule.autograd import forward_ad, functional  # noqa: E402
 from chainrule.autograd.anomaly import (  # noqa: E402
     detect_anomaly,
     is_anomaly_check_nan_enabled,
@@ -86,7 +87,6 @@ from chainrule.autograd.anomaly import (  # noqa: E402
     set_detect_anomaly,
 )
 from chainrule.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: E402
-from chainrule.autograd import functional  # noqa: E402
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
-__all__ += ["functional", "gradcheck", "gradgradcheck", "GradcheckError"]
+__all__ += ["functional", "gradcheck", "gradgradcheck", "GradcheckError", "explain_backward"]
