@@ -24,8 +24,10 @@ def test_graph_and_scalar_use_the_standard_library_only():
     for f in files:
         for name in imports(f):
             top = name.split(".")[0]
-            ok = top in STDLIB or top == "__future__" or name.startswith(
-                ("chainrule.scalar", "chainrule.graph")
+            ok = (
+                top in STDLIB
+                or top == "__future__"
+                or name.startswith(("chainrule.scalar", "chainrule.graph"))
             )
             assert ok, f"{f.name} imports {name}"
 
@@ -37,14 +39,24 @@ def test_tensor_layer_does_not_import_ops():
 
 def test_scalar_engine_imports_without_numpy():
     code = "import sys; sys.modules['numpy'] = None; import chainrule.scalar; print('ok')"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={"PYTHONPATH": str(SRC.parent)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(SRC.parent)},
+    )
     assert out.stdout.strip() == "ok", out.stderr
 
 
 def test_chainrule_itself_never_imports_torch():
-    code = ("import sys; sys.modules['torch'] = None; import chainrule as cr; "
-            "x = cr.ones(2, requires_grad=True); (x * 2).sum().backward(); print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={"PYTHONPATH": str(SRC.parent)})
+    code = (
+        "import sys; sys.modules['torch'] = None; import chainrule as cr; "
+        "x = cr.ones(2, requires_grad=True); (x * 2).sum().backward(); print('ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(SRC.parent)},
+    )
     assert out.stdout.strip() == "ok", out.stderr

@@ -42,16 +42,21 @@ CASES += [
     Case("logical_or", lambda m, a, b: m.logical_or(a, b), make=bools, grad=False),
     Case("logical_xor", lambda m, a, b: m.logical_xor(a, b), make=bools, grad=False),
     Case("logical_not", lambda m, a, b: m.logical_not(a), make=bools, grad=False),
-    Case("logical_and", lambda m, a, b: m.logical_and(a > 0, b), make=ties, grad=False,
-         note="mixed"),
+    Case(
+        "logical_and", lambda m, a, b: m.logical_and(a > 0, b), make=ties, grad=False, note="mixed"
+    ),
     Case("bitwise_and", lambda m, a, b: a & b, make=bools, grad=False),
     Case("bitwise_or", lambda m, a, b: m.bitwise_or(a, b), make=ints, grad=False),
     Case("bitwise_xor", lambda m, a, b: a ^ b, make=ints, grad=False),
     Case("bitwise_not", lambda m, a, b: ~a, make=bools, grad=False),
     Case("isclose", lambda m, a, b: m.isclose(a, b), make=ties, grad=False),
     Case("equal", lambda m, a, b: m.tensor([m.equal(a, b), m.equal(a, a)]), make=ties, grad=False),
-    Case("allclose", lambda m, a, b: m.tensor([m.allclose(a, b), m.allclose(a, a + 1e-9)]),
-         make=ties, grad=False),
+    Case(
+        "allclose",
+        lambda m, a, b: m.tensor([m.allclose(a, b), m.allclose(a, a + 1e-9)]),
+        make=ties,
+        grad=False,
+    ),
 ]
 
 
