@@ -184,6 +184,37 @@ CASES = [
     Case(
         "sign", lambda m, a: m.sign(a), make=lambda r: [r.random(S) < 0.5], grad=False, note="bool"
     ),
+    Case(
+        "pow",
+        lambda m, a, b: a**b,
+        make=lambda r: [
+            np.array([1, -1, -1, 2, 0, -2, 3, 5]),
+            np.array([-1, -1, -4, -2, -1, -3, 0, 2]),
+        ],
+        grad=False,
+        note="int-negative-tensor-exp",
+    ),
+    Case(
+        "pow",
+        lambda m, a, b: m.pow(a, b) + 2**b + a.to(m.int32) ** b[-1],
+        make=lambda r: [np.array([True, False, True]), np.array([-3, 1, -1])],
+        grad=False,
+        note="bool-base-int-exp-0d",
+    ),
+    Case(
+        "pow",
+        lambda m, a: (a**True, a**False),
+        make=lambda r: [np.array([True, False])],
+        grad=False,
+        note="bool-to-python-bool",
+    ),
+    Case(
+        "floor_divide",
+        lambda m, a, b: (a // 0, a % 0, m.fmod(a, b), m.div(a, 0, rounding_mode="trunc")),
+        make=lambda r: [np.zeros((0, 1), np.int64), np.array([0, 1])],
+        grad=False,
+        note="empty-int-by-zero",
+    ),
     Case("lerp", lambda m, a, b: m.lerp(a, b, 0.3), [S, S]),
     Case("lerp", lambda m, a, b, w: m.lerp(a, b, w), [S, S, (4,)], note="tensor-weight"),
     Case("clone", lambda m, a: m.clone(a) * 2, [S]),
@@ -242,6 +273,10 @@ _BOOLS = [True, False]
         (lambda m: m.frac(m.tensor([1, 2])), NotImplementedError, "for 'Long'"),
         (lambda m: m.relu(m.tensor(_BOOLS)), RuntimeError, "Boolean inputs not supported"),
         (lambda m: m.add(m.tensor([1]), 1, alpha=0.5), RuntimeError, "argument alpha must not"),
+        (lambda m: m.tensor([2]) ** -1, RuntimeError, "Integers to negative integer powers"),
+        (lambda m: m.pow(m.tensor(_BOOLS), -2), RuntimeError, "Integers to negative integer"),
+        (lambda m: m.tensor(_BOOLS) ** m.tensor(True), NotImplementedError, '"pow" not impl'),
+        (lambda m: True ** m.tensor(_BOOLS), NotImplementedError, '"pow" not implemented for'),
     ],
 )
 def test_integer_and_bool_refusals(fn, exc, message):

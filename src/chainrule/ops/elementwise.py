@@ -91,9 +91,12 @@ class Pow(Op):
                 return a * a
             if b == 3:
                 return a * a * a
-        if isinstance(b, int | np.ndarray) and np.asarray(a).dtype.kind in "iu":
-            if np.any(np.asarray(b) < 0):
-                raise RuntimeError("Integers to negative integer powers are not allowed.")
+        if type(b) is np.ndarray and b.dtype.kind in "ib" and np.asarray(a).dtype.kind in "iub":
+            if b.dtype.kind == "b":  # a bool tensor to a Python bool: a ** True = a
+                if a.dtype == np.bool_:
+                    return a | ~b
+            elif np.any(negative := b < 0):
+                return _integer_pow_negative(a, b, negative)
         return np.power(a, b)
 
     def name(self):
@@ -118,11 +121,18 @@ class Pow(Op):
         return ga, gb
 
 
+def _integer_pow_negative(a: np.ndarray, b: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """Integer ``a ** b`` where some ``b < 0``, as torch: 1 ** -n = 1, (-1) ** -n = ±1, else 0."""
+    pos = np.power(a, np.where(negative, 0, b))
+    neg = np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (b & 1), 0))
+    return np.where(negative, neg, pos).astype(pos.dtype, copy=False)
+
+
 def _integer_division(kernel: str, a: Any, b: Any) -> None:
     """torch's refusals for integer division: bool inputs, and any zero divisor."""
     if a.dtype == np.bool_:
         raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
-    if not np.all(b):
+    if not np.all(b) and a.size:  # an empty result divides nothing
         raise RuntimeError("ZeroDivisionError")
 
 
@@ -251,6 +261,17 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
 
 
 def pow(input: Any, exponent: Any) -> Tensor:
+    if isinstance(exponent, Tensor):
+        if _is_bool(input) and exponent._data.dtype == np.bool_:
+            raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+    elif (
+        isinstance(exponent, int | np.integer)
+        and not isinstance(exponent, bool | np.bool_)
+        and exponent < 0
+        and isinstance(input, Tensor)
+    ):
+        if input._data.dtype.kind in "iub":  # only a number exponent; a tensor's gives 0/±1
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
     return binary(Pow, input, exponent)
 
 
