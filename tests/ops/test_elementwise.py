@@ -165,6 +165,13 @@ CASES = [
         fd=False,
         note="min-above-max-and-equal",
     ),  # fmt: skip
+    Case(
+        "clamp",
+        lambda m, x, lo, hi: m.clamp(x, lo, hi),
+        make=lambda r: [np.array(np.nan), np.array(0.5), np.array(-1.0)],
+        fd=False,
+        note="0d-nan-min-above-max",
+    ),
     Case("div", lambda m, a, b: m.div(a, b, rounding_mode="floor"), [S, S], fd=False, note="floor"),
     Case("div", lambda m, a, b: m.div(a, b, rounding_mode="trunc"), [S, S], fd=False, note="trunc"),
     Case(

@@ -739,12 +739,13 @@ class Clamp(Op):
         if hi is not None:
             inside = inside & (x <= hi) if lo is not None else x <= hi
         gx = g * inside if self.needs(0) else None
-        # below min the result is min, unless min > max: then it is max; torch gives neither
-        # bound a gradient when min == max
-        low = (x < lo) if lo is not None else None
-        glo = g * (low & (lo < hi) if hi is not None else low) if self.needs(1) else None
-        high = (x > hi) | (low & (lo > hi)) if lo is not None and hi is not None else None
-        ghi = g * (high if high is not None else x > hi) if self.needs(2) else None
+        # below min the result is min, unless min > max: then it is max (whatever x is, nan
+        # too); torch gives neither bound a gradient when min == max
+        glo = ghi = None
+        if self.needs(1):
+            glo = g * ((x < lo) & (lo < hi) if hi is not None else x < lo)
+        if self.needs(2):
+            ghi = g * ((x > hi) | (hi < lo) if lo is not None else x > hi)
         return gx, glo, ghi
 
 
