@@ -49,6 +49,20 @@ CASES += [
     Case("bitwise_or", lambda m, a, b: m.bitwise_or(a, b), make=ints, grad=False),
     Case("bitwise_xor", lambda m, a, b: a ^ b, make=ints, grad=False),
     Case("bitwise_not", lambda m, a, b: ~a, make=bools, grad=False),
+    Case(
+        "bitwise_and",
+        lambda m, a, b: (b[0] & a.to(m.int32), a.to(m.int32) | b[1], b[2].to(m.uint8) ^ b),
+        make=ints,
+        grad=False,
+        note="0d-int64-with-int32",
+    ),
+    Case(
+        "bitwise_xor",
+        lambda m, a, b: (a.to(m.uint8) ^ 300, -1 & a.to(m.int8), m.bitwise_or(True, a > 0) | 7),
+        make=ints,
+        grad=False,
+        note="python-numbers-wrap",
+    ),
     Case("isclose", lambda m, a, b: m.isclose(a, b), make=ties, grad=False),
     Case("equal", lambda m, a, b: m.tensor([m.equal(a, b), m.equal(a, a)]), make=ties, grad=False),
     Case(
@@ -81,3 +95,21 @@ def test_equal_and_allclose():
 def test_bitwise_on_floats_is_an_error():
     with pytest.raises(NotImplementedError, match="bitwise_and_cpu\" not implemented for 'Float'"):
         cr.tensor([1.0]) & cr.tensor([1.0])
+
+
+@pytest.mark.parametrize(
+    "fn, exc, message",
+    [
+        (lambda m: m.tensor([1.0], dtype=m.float64) & 1, NotImplementedError, "for 'Double'"),
+        (lambda m: m.tensor([1]) | m.tensor(1.0, dtype=m.float64), NotImplementedError, "Double"),
+        (lambda m: m.bitwise_xor(m.tensor([True]), 1.5), NotImplementedError, "for 'Float'"),
+        (lambda m: m.bitwise_not(m.tensor([1.0], dtype=m.float64)), NotImplementedError, "Double"),
+        (lambda m: ~m.tensor([1.0]), TypeError, r"~ \(operator.invert\) is only implemented on"),
+    ],
+)
+def test_bitwise_on_floats_names_the_promoted_dtype(fn, exc, message):
+    import torch
+
+    for m in (torch, cr):
+        with pytest.raises(exc, match=message):
+            fn(m)

@@ -25,6 +25,9 @@ BINARY = {
     "ge": lambda m, a, b: m.ge(a, b),
     "logical_and": lambda m, a, b: m.logical_and(a, b),
     "isclose": lambda m, a, b: m.isclose(a, b),
+    "bitwise_and": lambda m, a, b: a & b,
+    "bitwise_or": lambda m, a, b: a | b,
+    "bitwise_xor": lambda m, a, b: a ^ b,
 }
 ARITH = ["add", "add_alpha", "sub", "mul", "div", "maximum", "minimum"]
 UNARY = {
@@ -33,7 +36,7 @@ UNARY = {
         "neg", "abs", "exp", "expm1", "log", "log2", "log1p", "sqrt", "rsqrt", "square",
         "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "erf", "sign",
         "floor", "ceil", "round", "trunc", "frac", "isnan", "isinf", "isfinite",
-        "logical_not",
+        "logical_not", "bitwise_not",
     ]
 }  # fmt: skip
 UNARY["pow2"] = lambda m, a: a**2

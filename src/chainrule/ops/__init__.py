@@ -52,7 +52,7 @@ def _attach() -> None:
     T.__and__, T.__rand__ = c.bitwise_and, reflected(c.bitwise_and)
     T.__or__, T.__ror__ = c.bitwise_or, reflected(c.bitwise_or)
     T.__xor__, T.__rxor__ = c.bitwise_xor, reflected(c.bitwise_xor)
-    T.__invert__ = c.bitwise_not
+    T.__invert__ = c._invert
     T.to = e.to
 
     def cast(dt):

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import dtypes
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.op import as_tensor_arg
 
@@ -42,12 +43,26 @@ logical_or = _compare(np.logical_or)
 logical_xor = _compare(np.logical_xor)
 
 
+_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double"}
+
+
 def _bitwise(ufunc: np.ufunc):
     def fn(input: Any, other: Any) -> Tensor:
-        a, b = _values(input), _values(other)
-        for v in (a, b):
-            if np.asarray(v).dtype.kind == "f":
-                raise NotImplementedError(f"\"{ufunc.__name__}_cpu\" not implemented for 'Float'")
+        input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
+        a = input._data if isinstance(input, Tensor) else np.asarray(input)
+        b = other._data if isinstance(other, Tensor) else np.asarray(other)
+        if a.dtype != b.dtype or not isinstance(input, Tensor) or not isinstance(other, Tensor):
+            # torch's promotion (a 0-d int64 with an int32 tensor gives int32); a Python
+            # int out of the result's range wraps around, as in torch
+            dt = dtypes.result_type(input, other)
+            if dt.kind not in "fc":
+                a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
+        else:
+            dt = a.dtype
+        if dt.kind in "fc":
+            raise NotImplementedError(
+                f"\"{ufunc.__name__}_cpu\" not implemented for '{_NAMES.get(dt.name, dt.name)}'"
+            )
         return _make(np.asarray(ufunc(a, b)))
 
     fn.__name__ = ufunc.__name__
@@ -60,8 +75,20 @@ bitwise_xor = _bitwise(np.bitwise_xor)
 
 
 def bitwise_not(input: Tensor) -> Tensor:
-    if input._data.dtype.kind == "f":
-        raise NotImplementedError("\"bitwise_not_cpu\" not implemented for 'Float'")
+    dt = input._data.dtype
+    if dt.kind in "fc":
+        raise NotImplementedError(
+            f"\"bitwise_not_cpu\" not implemented for '{_NAMES.get(dt.name, dt.name)}'"
+        )
+    return _make(np.invert(input._data))
+
+
+def _invert(input: Tensor) -> Tensor:
+    """The ``~`` operator (not a public function): a TypeError on floats, as torch."""
+    if input._data.dtype.kind in "fc":
+        raise TypeError(
+            "~ (operator.invert) is only implemented on integer and Boolean-type tensors"
+        )
     return _make(np.invert(input._data))
 
 
