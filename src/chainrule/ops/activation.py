@@ -36,7 +36,11 @@ def _float_only(input: Tensor, kernel: str) -> None:
 
 
 def _shifted(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """``x - max(x)`` along ``dim`` and ``log(sum(exp(that)))``: nothing overflows."""
+    """``x - max(x)`` along ``dim`` and ``log(sum(exp(that)))``: nothing overflows. A 0-d
+    ``x`` is its own max (so inf and nan give nan, as in torch); an empty one stays empty."""
+    if not x.ndim or not x.size:
+        s = x - x
+        return s, s
     s = x - np.max(x, axis=dim, keepdims=True)
     return s, np.log(np.sum(np.exp(s), axis=dim, keepdims=True))
 
@@ -48,8 +52,6 @@ class Softmax(Op):
 
     def forward(self, x, dim):
         self.dim = dim
-        if not x.ndim:
-            return np.ones_like(x)
         s, lse = _shifted(x, dim)
         return np.exp(s - lse)
 
@@ -84,8 +86,6 @@ class LogSoftmax(Op):
 
     def forward(self, x, dim):
         self.dim = dim
-        if not x.ndim:
-            return np.zeros_like(x)
         s, lse = _shifted(x, dim)
         return s - lse
 
