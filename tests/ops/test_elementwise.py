@@ -222,6 +222,13 @@ CASES = [
         grad=False,
         note="empty-int-by-zero",
     ),
+    Case(
+        "sign",
+        lambda m, a: (m.sign(a), m.abs(a)),
+        make=lambda r: [np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5, -2.0])],
+        fd=False,
+        note="nan-is-0-abs-grad",
+    ),
     Case("lerp", lambda m, a, b: m.lerp(a, b, 0.3), [S, S]),
     Case("lerp", lambda m, a, b, w: m.lerp(a, b, w), [S, S, (4,)], note="tensor-weight"),
     Case("clone", lambda m, a: m.clone(a) * 2, [S]),

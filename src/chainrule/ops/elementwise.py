@@ -601,8 +601,14 @@ class _ZeroGrad(Op):
 
 
 class Sign(_ZeroGrad):
+    """sign(nan) is 0 in torch (NumPy: nan), so abs' and the 1/inf norms' gradients are too."""
+
     def forward(self, x):
-        return np.sign(x) if x.dtype != np.bool_ else x.copy()
+        if x.dtype.kind != "f":
+            return np.sign(x) if x.dtype != np.bool_ else x.copy()
+        out = np.asarray(np.sign(x))  # 0-d: NumPy gives a scalar
+        out[np.isnan(out)] = 0
+        return out
 
 
 class Floor(_ZeroGrad):
