@@ -463,6 +463,8 @@ ERRORS = [
     (lambda m, a: m.linalg.matrix_norm(a), [(3,)]),
     (lambda m, a: m.linalg.matrix_norm(a, 3), [(3, 3)]),
     (lambda m, a: m.linalg.matrix_norm(a, dim=(0, 0)), [(3, 3)]),
+    (lambda m, a: m.linalg.matrix_norm(a, dim=(0,)), [(3, 3)]),
+    (lambda m, a: m.linalg.vector_norm(a, float("inf"), (1, 0)), [(0, 0)]),
     (lambda m, a: m.linalg.norm(a, "nuc"), [(3,)]),
     (lambda m, a: m.linalg.svdvals(a), [(3,)]),
     (lambda m, a, b: m.tensordot(a, b, ([2], [0])), [(2, 3, 4), (5, 4)]),

@@ -185,6 +185,24 @@ CASES = [
         fd=False,
         note="zero-p3",
     ),
+    Case(
+        "norm",
+        lambda m, a: (m.norm(a, 1, 1), m.norm(a, INF, 1), m.norm(a, -INF, 1)),
+        make=lambda r: [
+            np.array(
+                [
+                    [np.nan, 1.0, -2.0],
+                    [np.inf, -np.inf, 1.0],
+                    [0.0, -0.0, 0.0],
+                    [np.nan, np.inf, 0.0],
+                    [-np.inf, 0.0, 2.0],
+                ]
+            )
+        ],  # fmt: skip
+        fd=False,
+        note="p1-inf-special",
+    ),
+    Case("norm", lambda m, a: m.norm(a, INF, 1), [(0, 3)], note="inf-no-rows"),
     # all, any
     Case("all", lambda m, a: m.all(a), make=bools(S), grad=False),
     Case("all", lambda m, a: a.all(1, keepdim=True), make=bools(S), grad=False, note="dim"),
@@ -311,6 +329,33 @@ ERRORS = [
         "linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long",
     ),
     (lambda m: m.norm(m.ones(2, 2), "abc"), RuntimeError, "linalg.matrix_norm: Order abc not"),
+    (
+        lambda m: m.norm(m.ones(2, 2, 2), dim=(0, -1, 2)),
+        RuntimeError,
+        "linalg.matrix_norm: dim must be a 2-tuple. Got 0 -1 2",
+    ),
+    (
+        lambda m: m.norm(m.ones(0), INF),
+        RuntimeError,
+        "linalg.vector_norm cannot compute the inf norm on an empty tensor because the "
+        "operation does not have an identity",
+    ),
+    (
+        lambda m: m.norm(m.ones(0, 3), -1, dim=()),
+        RuntimeError,
+        "cannot compute the -1 norm on an empty tensor because",
+    ),
+    (
+        lambda m: m.norm(m.ones(2, 0), -INF, dim=(0, -1)),
+        RuntimeError,
+        "linalg.vector_norm cannot compute the -inf norm on the dimension -1because this "
+        "dimension is empty and the operation does not have an identity",
+    ),
+    (
+        lambda m: m.linalg.vector_norm(m.ones(0, 0), -0.5, (1, 0)),
+        RuntimeError,
+        "cannot compute the -0.5 norm on the dimension 1because",
+    ),
     (
         lambda m: m.max(m.ones(0)),
         RuntimeError,

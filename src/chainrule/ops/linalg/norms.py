@@ -34,11 +34,11 @@ def vector_norm(
     x: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> Tensor:
     """The ``ord``-norm of ``x`` as a vector over ``dim`` (all if None)."""
-    from chainrule.ops.reduce.stats import Norm
-    from chainrule.ops.reduce.sums import axes_of
+    from chainrule.ops.reduce.stats import Norm, norm_axes
 
     x = _float_input("vector_norm", x, dtype)
-    return Norm.apply(x, axes=axes_of(dim, x._data.ndim), keepdim=keepdim, p=float(ord))
+    p = float(ord)
+    return Norm.apply(x, axes=norm_axes(x, p, dim), keepdim=keepdim, p=p)
 
 
 def matrix_norm(
@@ -50,6 +50,10 @@ def matrix_norm(
     if A._data.ndim < 2:
         raise RuntimeError(
             "linalg.matrix_norm: The input tensor A must have at least 2 dimensions."
+        )
+    if len(dim) != 2:
+        raise RuntimeError(
+            f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}"
         )
     A = _float_input("matrix_norm", A, dtype)
     n = A._data.ndim

@@ -214,6 +214,25 @@ class Norm(Op):
             return x * ew.abs(x) ** (p - 2) * scale
 
 
+def norm_axes(x: Tensor, p: float, dim: Any) -> tuple[int, ...] | None:
+    """The axes of a vector norm; torch's error for a norm without identity (inf, p < 0)
+    over an empty tensor or an empty dimension."""
+    axes = axes_of(dim, x._data.ndim)
+    if not x._data.size and (p < 0 or p == math.inf):
+        if axes is None:
+            raise RuntimeError(
+                f"linalg.vector_norm cannot compute the {p:g} norm on an empty tensor because "
+                "the operation does not have an identity"
+            )
+        for d in (dim,) if isinstance(dim, int | np.integer) else dim:
+            if x._data.shape[d] == 0:  # torch's message, missing space included
+                raise RuntimeError(
+                    f"linalg.vector_norm cannot compute the {p:g} norm on the dimension {d}"
+                    "because this dimension is empty and the operation does not have an identity"
+                )
+    return axes
+
+
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
          out: Any = None, dtype: Any = None) -> Tensor:  # fmt: skip
     """The p-norm of ``input`` over ``dim`` (all if None): ``'fro'`` (the default) is the
@@ -227,10 +246,15 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
             )
         if p != "fro":
             raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+        if dim is not None and not isinstance(dim, int | np.integer) and len(dim) > 2:
+            from chainrule.ops.linalg.norms import matrix_norm
+
+            return matrix_norm(input, p, dim, keepdim, dtype=dtype)  # torch's errors
         p = 2
     if input._data.dtype.kind not in "fc":
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. "
             f"Got {torch_type_name(input)}"
         )
-    return Norm.apply(input, axes=axes_of(dim, input._data.ndim), keepdim=keepdim, p=float(p))
+    p = float(p)
+    return Norm.apply(input, axes=norm_axes(input, p, dim), keepdim=keepdim, p=p)
