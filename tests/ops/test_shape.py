@@ -274,6 +274,8 @@ ERRORS = [
     lambda m, x: x.split([1, 1], 1),
     lambda m, x: x.split(0, 1),
     lambda m, x: x.chunk(0, 1),
+    lambda m, x: m.tensor(1.0).split(1),
+    lambda m, x: m.split(x.sum(), [1], 1),
     lambda m, x: x.flip(0, 0),
     lambda m, x: x.roll((1, 2), (0,)),
     lambda m, x: x.roll((1, 2)),

@@ -155,6 +155,8 @@ def _select_dim(input: Tensor, dim: int) -> int:
 
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of listed sizes."""
+    if not tensor._data.ndim:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _select_dim(tensor, dim)
     size = tensor._data.shape[d]
     if isinstance(split_size_or_sections, int | np.integer):
