@@ -579,6 +579,10 @@ ERRORS = [
     lambda m, x: x[0][0][0],
     lambda m, x: x[0][0][:],
     lambda m, x: x[0][0][[0]],
+    lambda m, x: x[:1, :0][None, m.zeros(0, dtype=m.bool)],  # NumPy would allow these
+    lambda m, x: x[:1][:, m.zeros(0, dtype=m.bool)],
+    lambda m, x: x[:1, :1][m.zeros(0, 0, dtype=m.bool)],
+    lambda m, x: x[[0, 1], None, m.zeros(0, dtype=m.bool)],
     # gather
     lambda m, x: m.gather(x, 1, L(m, [0, 1])),
     lambda m, x: m.gather(x, 1, L(m, [[0, 4]])),

@@ -4,6 +4,7 @@ gather/scatter/index_add/index_select with duplicate indices, views of non-conti
 inputs, joins with empty tensors."""
 
 import numpy as np
+import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from proputil import FLOATS, Arg, arg, parity, prop, shape
@@ -60,19 +61,25 @@ def test_getitem(shp, data):
     # (2, 3) tensor raises "index 0 is out of bounds for dimension 2 with size 0"); Python
     # and NumPy allow one. Not a convention worth copying: at most one is drawn.
     assume(sum(s == ("py", Ellipsis) for s in specs) <= 1)
-    # torch skips bounds checks of integer-array indices into an empty tensor (see
-    # test_setitem_on_a_copy): out-of-range arrays are not drawn for empty inputs.
-    if 0 in shp:
-        assume(not any(k in ("long", "py") and isinstance(v, list) for k, v in specs))
-    # OPEN (reported): a bool mask after None is not checked against the dim it indexes
-    # (x[None, mask] on a (1, 0) tensor with an empty mask: torch IndexError).
-    assume(not any(a == ("py", None) and b[0] == "bool" for a, b in zip(specs, specs[1:])))
     as_tuple = data.draw(st.booleans()) or n > 1
 
     def fn(m, x):
         items = [_tensor_index(m, s) for s in specs]
         return x[tuple(items)] if as_tuple else x[items[0]]
 
+    # torch skips bounds checks of integer-array indices into an empty tensor and where the
+    # result is empty (x[[5], :0] on a (1, 1) tensor), yet a non-empty index into a size-0
+    # dim raises "index is out of bounds for dimension with size 0" (x[..., [0]] on (0, 0)).
+    # Kept deviation (see test_setitem_on_a_copy): chainrule bounds-checks every index. No
+    # integer arrays are drawn for empty inputs or where torch selects nothing.
+    if any(k in ("long", "py") and isinstance(v, list) for k, v in specs):
+        empty = 0 in shp
+        if not empty:
+            try:
+                empty = fn(torch, x.build(torch)[1]).numel() == 0
+            except Exception:  # noqa: BLE001 - torch raising is compared below
+                pass
+        assume(not empty)
     parity(fn, x, msg=False)
 
 

@@ -263,7 +263,7 @@ def _index(self: Tensor, items: tuple) -> Tensor:
     unique = True  # only masks and bools: no element can be hit twice
     tname = None
     idim = rdim = 0
-    ellipsis_seen = False
+    ellipsis_seen = mismatch = False
     for i, it in enumerate(items):
         if it is None:
             key.append(None)
@@ -304,6 +304,8 @@ def _index(self: Tensor, items: tuple) -> Tensor:
         else:  # an index array
             k = it.ndim if it.dtype == np.bool_ else 1
             unique = unique and it.dtype == np.bool_
+            if it.dtype == np.bool_ and it.shape != x.shape[idim : idim + k]:
+                mismatch = True  # NumPy lets a size-0 mask index a size-1 dim; torch does not
             key.extend([slice(None)] * k)
             adv[rdim] = it
             idim += k
@@ -322,7 +324,9 @@ def _index(self: Tensor, items: tuple) -> Tensor:
         key.extend([slice(None)] * (rd - pos))
         key.append(a)
         pos = rd + (a.ndim if a.dtype == np.bool_ else 1)
-    try:  # NumPy rejects exactly what torch rejects; torch's checks run only then
+    if mismatch:
+        _check_advanced(out._data.shape, adv)
+    try:  # NumPy rejects what torch rejects (but for masks); torch's checks run only then
         return Index.apply(out, key=tuple(key), unique=unique)
     except IndexError:
         _check_advanced(out._data.shape, adv)
