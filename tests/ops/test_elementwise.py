@@ -302,3 +302,58 @@ def test_integer_and_bool_refusals(fn, exc, message):
     for m in (torch, cr):
         with pytest.raises(exc, match=message):
             fn(m)
+
+
+def _backward(m, fn, *values):
+    xs = [m.tensor(v, requires_grad=True) for v in values]
+    y = fn(m, *xs)
+    return (y, *m.autograd.grad(y, xs, m.ones_like(y)))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m: m.log(m.zeros(1)),
+        lambda m: m.tensor([0.0]) / 0,
+        lambda m: m.tensor([0.0, 1.0]) / m.tensor([0.0, 0.0]),
+        lambda m: 1.0 / m.zeros(2),
+        lambda m: m.log2(m.tensor([0.0, -1.0])),
+        lambda m: m.log10(m.tensor([0.0, -1.0])),
+        lambda m: m.log1p(m.tensor([-1.0, -2.0])),
+        lambda m: m.sqrt(m.tensor([-1.0])),
+        lambda m: m.rsqrt(m.tensor([0.0, -1.0])),
+        lambda m: m.reciprocal(m.zeros(2)),
+        lambda m: m.tensor([0.0, -1.0]) ** -0.5,
+        lambda m: m.pow(m.tensor([0.0, 2.0]), m.tensor([-1.0, 1e6])),
+        lambda m: m.exp(m.tensor([1000.0])),
+        lambda m: m.expm1(m.tensor([1000.0])),
+        lambda m: m.sin(m.tensor([float("inf")])) + m.cos(m.tensor([float("inf")])),
+        lambda m: m.tan(m.tensor([float("inf")])),
+        lambda m: m.fmod(m.tensor([1.0]), 0.0),
+        lambda m: m.tensor([1.0, float("inf")]) % 0.0,
+        lambda m: m.tensor([1.0]) // 0.0,
+        lambda m: m.div(m.tensor([1.0, 0.0]), 0.0, rounding_mode="trunc"),
+        lambda m: _backward(m, lambda m, x: m.log(x), [0.0, -1.0]),
+        lambda m: _backward(m, lambda m, x: m.sqrt(x), [0.0, -1.0]),
+        lambda m: _backward(m, lambda m, x: m.rsqrt(x), [0.0, -1.0]),
+        lambda m: _backward(m, lambda m, x: m.reciprocal(x), [0.0]),
+        lambda m: _backward(m, lambda m, x, y: x**y, [0.0, 0.0, -1.0], [0.0, -1.0, 0.5]),
+        lambda m: _backward(m, lambda m, x, y: x / y, [0.0, 1.0], [0.0, 0.0]),
+        lambda m: _backward(m, lambda m, x, y: m.remainder(x, y), [1.0], [0.0]),
+    ],
+)
+def test_no_numpy_floating_point_warnings(fn):
+    """Where torch computes inf/nan silently, so does chainrule: no NumPy RuntimeWarning."""
+    import warnings
+
+    import torch
+
+    import chainrule as cr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = fn(cr)
+    theirs = fn(torch)
+    ours, theirs = (v if isinstance(v, tuple) else (v,) for v in (ours, theirs))
+    for o, t in zip(ours, theirs):
+        np.testing.assert_array_equal(o.detach().numpy(), t.detach().numpy())

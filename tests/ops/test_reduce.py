@@ -388,3 +388,27 @@ def test_errors_match_torch(make, exc, msg, lib):
 def test_norm_nuc_is_not_supported():
     with pytest.raises(NotImplementedError, match="nuc"):
         cr.norm(cr.ones(2, 2), "nuc")
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m: m.zeros(0).mean(),
+        lambda m: m.zeros(0, 3).mean(0),
+        lambda m: m.var(m.tensor([[INF, 1.0, -INF]]), 1),
+        lambda m: m.std(m.tensor([INF, 1.0])),
+        lambda m: m.logsumexp(m.tensor([-INF, -INF]), 0),
+        lambda m: m.norm(m.zeros(3), -1),
+        lambda m: m.norm(m.tensor([INF, 1.0]), 0.5),
+        lambda m: m.softmax(m.tensor([INF, 1.0]), 0),
+        lambda m: m.log_softmax(m.tensor(INF), 0),
+    ],
+)
+def test_no_numpy_floating_point_warnings(fn):
+    """Empty means, infinite inputs: torch is silent, and so is chainrule."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = fn(cr)
+    np.testing.assert_array_equal(ours.numpy(), fn(torch).numpy())

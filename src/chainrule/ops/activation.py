@@ -17,7 +17,7 @@ import numpy as np
 
 from chainrule._tensor import Tensor
 from chainrule.ops.elementwise import _erf, _sigmoid, erf, exp, sigmoid, tanh, where
-from chainrule.ops.kernels import select
+from chainrule.ops.kernels import quiet, select
 from chainrule.ops.op import Op, wrap_dim
 from chainrule.ops.reduce.sums import sum, torch_type_name
 
@@ -35,6 +35,7 @@ def _float_only(input: Tensor, kernel: str) -> None:
 # --------------------------------------------------------------------------- softmax
 
 
+@quiet
 def _shifted(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """``x - max(x)`` along ``dim`` and ``log(sum(exp(that)))``: nothing overflows. A 0-d
     ``x`` is its own max (so inf and nan give nan, as in torch); an empty one stays empty."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make
-from chainrule.ops.kernels import select
+from chainrule.ops.kernels import quiet, select
 from chainrule.ops.op import Op, as_tensor_arg, binary, broadcast_error
 
 __all__ = [
@@ -69,9 +69,11 @@ class Div(Op):
     diagonal = True
     elementwise = True
 
+    @quiet
     def forward(self, a, b):
         return a / b
 
+    @quiet
     def backward(self, g):
         a, b = self.inputs
         ga = g / b if self.needs(0) else None
@@ -85,6 +87,7 @@ class Pow(Op):
     diagonal = True
     elementwise, save_output = True, True
 
+    @quiet
     def forward(self, a, b):
         if type(b) is int or type(b) is float:
             if b == 2:  # the common squares and cubes: multiplications, not pow()
@@ -105,6 +108,7 @@ class Pow(Op):
             self.kind = 2 if not isinstance(a, Tensor) else 0 if not isinstance(b, Tensor) else 1
         return f"PowBackward{self.kind}"
 
+    @quiet
     def backward(self, g):
         self.name()  # remember the name before the inputs are freed
         a, b = self.inputs
@@ -143,6 +147,7 @@ class FloorDivide(Op):
     elementwise, save_inputs = True, False
     torch_name = "NotImplemented"
 
+    @quiet
     def forward(self, a, b):
         if type(a) is np.ndarray and a.dtype.kind in "iub":
             _integer_division("div_floor_cpu", a, b)
@@ -165,6 +170,7 @@ class DivFloor(FloorDivide):
 class DivTrunc(DivFloor):
     """``div(a, b, rounding_mode='trunc')``: the quotient rounded toward zero, same dtype."""
 
+    @quiet
     def forward(self, a, b):
         if type(a) is np.ndarray and a.dtype.kind in "iub":
             _integer_division("div_trunc_cpu", a, b)
@@ -179,11 +185,13 @@ class Remainder(Op):
     diagonal = True
     elementwise = True
 
+    @quiet
     def forward(self, a, b):
         if type(a) is np.ndarray and a.dtype.kind in "iub":
             _integer_division("remainder_cpu", a, b)
         return np.mod(a, b)
 
+    @quiet
     def backward(self, g):
         a, b = self.inputs
         return g if self.needs(0) else None, -g * floor(a / b) if self.needs(1) else None
@@ -192,11 +200,13 @@ class Remainder(Op):
 class Fmod(Remainder):
     """C's ``fmod`` (result has the dividend's sign): d/db = -trunc(a/b)."""
 
+    @quiet
     def forward(self, a, b):
         if type(a) is np.ndarray and a.dtype.kind in "iub":
             _integer_division("fmod_cpu", a, b)
         return np.fmod(a, b)
 
+    @quiet
     def backward(self, g):
         a, b = self.inputs
         return g if self.needs(0) else None, -g * trunc(a / b) if self.needs(1) else None
@@ -318,6 +328,7 @@ class Exp(Op):
     diagonal = True
     save_inputs, save_output = False, True
 
+    @quiet
     def forward(self, x):
         return np.exp(x)
 
@@ -329,6 +340,7 @@ class Expm1(Op):
     diagonal = True
     save_inputs, save_output = False, True
 
+    @quiet
     def forward(self, x):
         return np.expm1(x)
 
@@ -339,6 +351,7 @@ class Expm1(Op):
 class Log(Op):
     diagonal = True
 
+    @quiet
     def forward(self, x):
         return np.log(x)
 
@@ -349,6 +362,7 @@ class Log(Op):
 class Log2(Op):
     diagonal = True
 
+    @quiet
     def forward(self, x):
         return np.log2(x)
 
@@ -359,6 +373,7 @@ class Log2(Op):
 class Log10(Op):
     diagonal = True
 
+    @quiet
     def forward(self, x):
         return np.log10(x)
 
@@ -369,6 +384,7 @@ class Log10(Op):
 class Log1p(Op):
     diagonal = True
 
+    @quiet
     def forward(self, x):
         return np.log1p(x)
 
@@ -380,6 +396,7 @@ class Sqrt(Op):
     diagonal = True
     save_inputs, save_output = False, True
 
+    @quiet
     def forward(self, x):
         return np.sqrt(x)
 
@@ -391,9 +408,11 @@ class Rsqrt(Op):
     diagonal = True
     save_inputs, save_output = False, True
 
+    @quiet
     def forward(self, x):
         return 1 / np.sqrt(x)
 
+    @quiet
     def backward(self, g):
         return -0.5 * g * self.output**3
 
@@ -402,9 +421,11 @@ class Reciprocal(Op):
     diagonal = True
     save_inputs, save_output = False, True
 
+    @quiet
     def forward(self, x):
         return 1 / x
 
+    @quiet
     def backward(self, g):
         return -g * self.output * self.output
 
@@ -412,6 +433,7 @@ class Reciprocal(Op):
 class Sin(Op):
     diagonal = True
 
+    @quiet
     def forward(self, x):
         return np.sin(x)
 
@@ -422,6 +444,7 @@ class Sin(Op):
 class Cos(Op):
     diagonal = True
 
+    @quiet
     def forward(self, x):
         return np.cos(x)
 
@@ -433,6 +456,7 @@ class Tan(Op):
     diagonal = True
     save_inputs, save_output = False, True
 
+    @quiet
     def forward(self, x):
         return np.tan(x)
 

@@ -11,8 +11,9 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make
 from chainrule.ops import elementwise as ew
+from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, expand
-from chainrule.ops.reduce.sums import axes_of, keep_all, mean, torch_type_name
+from chainrule.ops.reduce.sums import axes_of, keep_all, mean, mean_array, torch_type_name
 
 __all__ = ["var", "std", "var_mean", "std_mean", "logsumexp", "norm"]
 
@@ -28,9 +29,10 @@ class Var(Op):
 
     reduction = True
 
+    @quiet
     def forward(self, x, axes, keepdim, dof):
         self.axes, self.keepdim, self.dof = axes, keepdim, dof
-        d = x - np.mean(x, axis=axes, keepdims=True)
+        d = x - mean_array(x, axes, True)
         s = np.sum(d * d, axis=axes, keepdims=keepdim)
         if dof > 0:
             return s / dof
@@ -135,6 +137,7 @@ class Logsumexp(Op):
 
     save_output = True
 
+    @quiet
     def forward(self, x, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
         if x.size:
@@ -170,6 +173,7 @@ class Norm(Op):
     save_output = True
     torch_name = "LinalgVectorNormBackward0"
 
+    @quiet
     def forward(self, x, axes, keepdim, p):
         self.axes, self.keepdim, self.p = axes, keepdim, p
         a = np.abs(x)

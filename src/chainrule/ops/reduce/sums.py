@@ -9,6 +9,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._tensor import Tensor
 from chainrule.ops.elementwise import where
+from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, dims, expand, wrap_dim
 
 __all__ = ["sum", "mean", "prod", "cumsum", "cumprod"]
@@ -97,6 +98,15 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
     return Sum.apply(input, axes=axes, keepdim=keepdim, dtype=np_dtype, dim_given=dim is not None)
 
 
+@quiet
+def mean_array(x: np.ndarray, axes: tuple | None, keepdims: bool) -> np.ndarray:
+    """``np.mean`` without NumPy's warnings: torch gives nan for an empty mean silently."""
+    if x.size:
+        return np.mean(x, axis=axes, keepdims=keepdims)
+    shape = np.sum(x, axis=axes, keepdims=keepdims).shape
+    return np.full(shape, np.nan, x.dtype)
+
+
 class Mean(Op):
     linear = True
     save_inputs = False
@@ -104,7 +114,7 @@ class Mean(Op):
     def forward(self, x, axes, keepdim, dim_given):
         self.in_shape, self.axes, self.keepdim, self.dim_given = x.shape, axes, keepdim, dim_given
         self.count = int(np.prod([x.shape[a] for a in axes])) if axes is not None else x.size
-        return np.mean(x, axis=axes, keepdims=keepdim)
+        return mean_array(x, axes, keepdim)
 
     def name(self):
         return f"MeanBackward{1 if self.dim_given else 0}"
