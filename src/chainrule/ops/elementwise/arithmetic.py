@@ -1,0 +1,303 @@
+"""Elementwise arithmetic: add, sub, mul, div (and rounding modes), pow, square,
+floor_divide, remainder, fmod.
+
+Each rule is a line of the derivative table: ``d(a*b) = g*b, g*a``. Broadcasting and type
+promotion are handled by ``op.binary`` and the ``elementwise`` flag, never here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule._tensor import Tensor, _make
+from chainrule.ops.elementwise.select import where
+from chainrule.ops.elementwise.unary import floor, log, trunc
+from chainrule.ops.kernels import quiet
+from chainrule.ops.op import Op, as_tensor_arg, binary
+
+__all__ = [
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
+    "square", "floor_divide", "remainder", "fmod",
+]  # fmt: skip
+
+
+class Add(Op):
+    linear = True
+    elementwise, save_inputs = True, False
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g if self.needs(0) else None, g if self.needs(1) else None
+
+
+class Sub(Op):
+    linear = True
+    elementwise, save_inputs = True, False
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g if self.needs(0) else None, -g if self.needs(1) else None
+
+
+class Rsub(Sub):
+    """``number - tensor``: torch names it RsubBackward1."""
+
+    torch_name = "RsubBackward1"
+
+
+class Mul(Op):
+    multilinear = True
+    elementwise = True
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return g * b if self.needs(0) else None, g * a if self.needs(1) else None
+
+
+class Div(Op):
+    diagonal = True
+    elementwise = True
+
+    @quiet
+    def forward(self, a, b):
+        return a / b
+
+    @quiet
+    def backward(self, g):
+        a, b = self.inputs
+        ga = g / b if self.needs(0) else None
+        gb = -g * a / (b * b) if self.needs(1) else None
+        return ga, gb
+
+
+class Pow(Op):
+    """``a ** b``: PowBackward0 for a number exponent, 1 for a tensor, 2 for a number base."""
+
+    diagonal = True
+    elementwise, save_output = True, True
+
+    @quiet
+    def forward(self, a, b):
+        if type(b) is int or type(b) is float:
+            if b == 2:  # the common squares and cubes: multiplications, not pow()
+                return a * a
+            if b == 3:
+                return a * a * a
+        if type(b) is np.ndarray and b.dtype.kind in "ib" and np.asarray(a).dtype.kind in "iub":
+            if b.dtype.kind == "b":  # a bool tensor to a Python bool: a ** True = a
+                if a.dtype == np.bool_:
+                    return a | ~b
+            elif np.any(negative := b < 0):
+                return _integer_pow_negative(a, b, negative)
+        return np.power(a, b)
+
+    def name(self):
+        if self.inputs is not None:  # after backward the inputs are freed: use the cache
+            a, b = self.inputs
+            self.kind = 2 if not isinstance(a, Tensor) else 0 if not isinstance(b, Tensor) else 1
+        return f"PowBackward{self.kind}"
+
+    @quiet
+    def backward(self, g):
+        self.name()  # remember the name before the inputs are freed
+        a, b = self.inputs
+        ga = gb = None
+        if self.needs(0):  # b a^(b-1), and 0 where b == 0 (torch's convention)
+            if isinstance(b, Tensor):
+                ga = where(b == 0, 0.0, g * b * a ** (b - 1))
+            else:
+                ga = g * 0 if b == 0 else g * b * a ** (b - 1)
+        if self.needs(1):  # a^b log a, and 0 where a == 0 and b >= 0 (torch's convention)
+            if not isinstance(a, Tensor):
+                a = _make(np.asarray(a, dtype=b._data.dtype))
+            gb = where((a == 0) & (b >= 0), 0.0, g * self.output * log(a))
+        return ga, gb
+
+
+def _integer_pow_negative(a: np.ndarray, b: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """Integer ``a ** b`` where some ``b < 0``, as torch: 1 ** -n = 1, (-1) ** -n = ±1, else 0."""
+    pos = np.power(a, np.where(negative, 0, b))
+    neg = np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (b & 1), 0))
+    return np.where(negative, neg, pos).astype(pos.dtype, copy=False)
+
+
+def _integer_division(kernel: str, a: Any, b: Any) -> None:
+    """torch's refusals for integer division: bool inputs, and any zero divisor."""
+    if a.dtype == np.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    if not np.all(b) and a.size:  # an empty result divides nothing
+        raise RuntimeError("ZeroDivisionError")
+
+
+class FloorDivide(Op):
+    """Not differentiable in torch: backward raises, as torch's does."""
+
+    diagonal = True
+    elementwise, save_inputs = True, False
+    torch_name = "NotImplemented"
+
+    @quiet
+    def forward(self, a, b):
+        if type(a) is np.ndarray and a.dtype.kind in "iub":
+            _integer_division("div_floor_cpu", a, b)
+        return np.floor_divide(a, b)
+
+    def backward(self, g):
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
+
+
+class DivFloor(FloorDivide):
+    """``div(a, b, rounding_mode='floor')``: piecewise constant, zero gradients (torch)."""
+
+    torch_name = "DivBackward2"
+
+    def backward(self, g):
+        zero = _make(np.zeros_like(g._data))
+        return zero if self.needs(0) else None, zero if self.needs(1) else None
+
+
+class DivTrunc(DivFloor):
+    """``div(a, b, rounding_mode='trunc')``: the quotient rounded toward zero, same dtype."""
+
+    @quiet
+    def forward(self, a, b):
+        if type(a) is np.ndarray and a.dtype.kind in "iub":
+            _integer_division("div_trunc_cpu", a, b)
+            q = np.floor_divide(a, b)
+            return q + ((q < 0) & (q * b != a))  # floor -> toward zero where inexact
+        return np.trunc(a / b)
+
+
+class Remainder(Op):
+    """Python's ``%`` (result has the divisor's sign): d/da = 1, d/db = -floor(a/b)."""
+
+    diagonal = True
+    elementwise = True
+
+    @quiet
+    def forward(self, a, b):
+        if type(a) is np.ndarray and a.dtype.kind in "iub":
+            _integer_division("remainder_cpu", a, b)
+        return np.mod(a, b)
+
+    @quiet
+    def backward(self, g):
+        a, b = self.inputs
+        return g if self.needs(0) else None, -g * floor(a / b) if self.needs(1) else None
+
+
+class Fmod(Remainder):
+    """C's ``fmod`` (result has the dividend's sign): d/db = -trunc(a/b)."""
+
+    @quiet
+    def forward(self, a, b):
+        if type(a) is np.ndarray and a.dtype.kind in "iub":
+            _integer_division("fmod_cpu", a, b)
+        return np.fmod(a, b)
+
+    @quiet
+    def backward(self, g):
+        a, b = self.inputs
+        return g if self.needs(0) else None, -g * trunc(a / b) if self.needs(1) else None
+
+
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    if alpha == 1:
+        return binary(Add, input, other)
+    return _scaled(Add, input, other, alpha)
+
+
+def _scaled(cls: type[Op], input: Any, other: Any, alpha: Any) -> Tensor:
+    """``input + alpha * other`` in the dtype of ``input + other`` (alpha never promotes)."""
+    dt = dtypes.result_type(as_tensor_arg(input, "input"), as_tensor_arg(other))
+    if dt.kind in "iub" and isinstance(alpha, float):
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
+    out = binary(cls, input, other * alpha)
+    return out if out._data.dtype == dt else out.to(dtypes.FROM_NP[dt])
+
+
+_BOOL_SUB = (
+    "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+    "invert a mask, use the `~` or `logical_not()` operator instead."
+)
+
+
+def _is_bool(x: Any) -> bool:
+    return type(x) is bool or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    if _is_bool(input) or _is_bool(other):
+        if _is_bool(input) and _is_bool(other):
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. Use "
+                "the `^` or `logical_xor()` operator instead."
+            )
+        raise RuntimeError(_BOOL_SUB)
+    cls = Sub if isinstance(input, Tensor) else Rsub  # Rsub: number - tensor
+    if alpha == 1:
+        return binary(cls, input, other)
+    return _scaled(cls, input, other, alpha)
+
+
+def mul(input: Any, other: Any) -> Tensor:
+    return binary(Mul, input, other)
+
+
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    if rounding_mode is None:
+        return binary(Div, input, other, float_result=True)
+    if rounding_mode == "floor":
+        return binary(DivFloor, input, other)
+    if rounding_mode == "trunc":
+        return binary(DivTrunc, input, other)
+    raise RuntimeError(
+        "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+        f"'{rounding_mode}'"
+    )
+
+
+def pow(input: Any, exponent: Any) -> Tensor:
+    if isinstance(exponent, Tensor):
+        if _is_bool(input) and exponent._data.dtype == np.bool_:
+            raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+    elif (
+        isinstance(exponent, int | np.integer)
+        and not isinstance(exponent, bool | np.bool_)
+        and exponent < 0
+        and isinstance(input, Tensor)
+    ):
+        if input._data.dtype.kind in "iub":  # only a number exponent; a tensor's gives 0/±1
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return binary(Pow, input, exponent)
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:
+    return binary(FloorDivide, input, other)
+
+
+def remainder(input: Any, other: Any) -> Tensor:
+    return binary(Remainder, input, other)
+
+
+def fmod(input: Any, other: Any) -> Tensor:
+    return binary(Fmod, input, other)
+
+
+subtract, multiply, divide, true_divide = sub, mul, div, div
+
+
+def square(input: Tensor) -> Tensor:
+    return binary(Pow, input, 2)

@@ -1,0 +1,160 @@
+"""Elementwise selection: clamp/clip, maximum, minimum, where, lerp."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule._tensor import Tensor
+from chainrule.ops.kernels import select
+from chainrule.ops.op import Op, as_tensor_arg, binary, broadcast_error
+
+__all__ = ["clamp", "clip", "minimum", "maximum", "where", "lerp"]
+
+
+class Clamp(Op):
+    """ClampBackward1 with number bounds; ClampBackward0 when a bound is a tensor."""
+
+    diagonal = True
+    elementwise = True
+
+    def forward(self, x, lo, hi):
+        return np.clip(x, lo, hi)
+
+    def name(self):
+        if self.inputs is not None:  # after backward the inputs are freed: use the cache
+            self.kind = 0 if any(isinstance(b, Tensor) for b in self.inputs[1:]) else 1
+        return f"ClampBackward{self.kind}"
+
+    def backward(self, g):
+        self.name()  # remember the name before the inputs are freed
+        x, lo, hi = self.inputs
+        inside = True
+        if lo is not None:
+            inside = x >= lo
+        if hi is not None:
+            inside = inside & (x <= hi) if lo is not None else x <= hi
+        gx = g * inside if self.needs(0) else None
+        # below min the result is min, unless min > max: then it is max (whatever x is, nan
+        # too); torch gives neither bound a gradient when min == max
+        glo = ghi = None
+        if self.needs(1):
+            glo = g * ((x < lo) & (lo < hi) if hi is not None else x < lo)
+        if self.needs(2):
+            ghi = g * ((x > hi) | (hi < lo) if lo is not None else x > hi)
+        return gx, glo, ghi
+
+
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        dt = dtypes.result_type(*(v for v in (input, min, max) if v is not None))
+        input, min, max = (v if v is None else _cast(v, dt) for v in (input, min, max))
+    elif input._data.dtype.kind in "iub" and any(isinstance(v, float) for v in (min, max)):
+        input = input.to(dtypes.get_default_dtype())
+    return Clamp.apply(input, min, max)
+
+
+clip = clamp
+
+
+class Maximum(Op):
+    """Ties send half the gradient each way (torch's rule)."""
+
+    diagonal = True
+    elementwise = True
+
+    def forward(self, a, b):
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        share = where(a == b, 0.5, (a > b).to(g.dtype))
+        return g * share if self.needs(0) else None, g * (1 - share) if self.needs(1) else None
+
+
+class Minimum(Op):
+    diagonal = True
+    elementwise = True
+
+    def forward(self, a, b):
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        share = where(a == b, 0.5, (a < b).to(g.dtype))
+        return g * share if self.needs(0) else None, g * (1 - share) if self.needs(1) else None
+
+
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    return binary(Maximum, input, as_tensor_arg(other))
+
+
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    return binary(Minimum, input, as_tensor_arg(other))
+
+
+class Where(Op):
+    diagonal = True
+    elementwise = True
+
+    def forward(self, cond, x, y):
+        self.cond = cond
+        return select(cond, x, y)
+
+    def backward(self, g):
+        zero = g * 0
+        gx = where(self.cond, g, zero) if self.needs(1) else None
+        gy = where(self.cond, zero, g) if self.needs(2) else None
+        return None, gx, gy
+
+
+def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor | tuple:
+    """``condition ? input : other`` elementwise, broadcasting all three."""
+    if input is None and other is None:
+        from chainrule.ops.index import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise RuntimeError(
+            f"where expected condition to be a boolean tensor, but got a tensor "
+            f"with dtype {dtypes.from_np(cond.dtype).name.capitalize()}"
+        )
+    input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
+    dt = dtypes.result_type(input, other)
+    error = broadcast_error(cond, input, other)
+    if error is not None:
+        raise error
+    return Where.apply(cond, _cast(input, dt), _cast(other, dt))
+
+
+def _cast(v: Any, dt: np.dtype) -> Any:
+    """A tensor in dtype ``dt`` (a recorded cast), or a number as a ``dt`` array."""
+    if isinstance(v, Tensor):
+        return v if v._data.dtype == dt else v.to(dtypes.FROM_NP[dt])
+    return np.asarray(v, dtype=dt)
+
+
+class Lerp(Op):
+    """``start + weight * (end - start)``."""
+
+    diagonal = True
+    elementwise = True
+
+    def forward(self, start, end, weight):
+        return start + weight * (end - start)
+
+    def backward(self, g):
+        start, end, weight = self.inputs
+        gs = g * (1 - weight) if self.needs(0) else None
+        ge = g * weight if self.needs(1) else None
+        gw = g * (end - start) if self.needs(2) else None
+        return gs, ge, gw
+
+
+def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
+    return Lerp.apply(input, end, as_tensor_arg(weight, "weight"))

@@ -1,0 +1,386 @@
+"""Elementwise unary math: neg, abs, exp/log family, sqrt, rsqrt, reciprocal, trig, tanh,
+sigmoid, relu, erf, sign and the rounding functions; torch's dtype refusals for each."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule._tensor import Tensor, _make
+from chainrule.ops.elementwise.special import _erf, _sigmoid
+from chainrule.ops.kernels import quiet
+from chainrule.ops.op import Op
+
+__all__ = [
+    "neg", "negative", "abs", "absolute", "exp", "expm1", "log", "log2", "log10", "log1p",
+    "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "erf",
+    "sign", "floor", "ceil", "round", "trunc", "frac",
+]  # fmt: skip
+
+
+class Neg(Op):
+    diagonal = True
+    save_inputs = False
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return -g
+
+
+class Abs(Op):
+    diagonal = True
+
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, g):
+        return g * sign(self.inputs[0])
+
+
+class Exp(Op):
+    diagonal = True
+    save_inputs, save_output = False, True
+
+    @quiet
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, g):
+        return g * self.output
+
+
+class Expm1(Op):
+    diagonal = True
+    save_inputs, save_output = False, True
+
+    @quiet
+    def forward(self, x):
+        return np.expm1(x)
+
+    def backward(self, g):
+        return g * (self.output + 1)
+
+
+class Log(Op):
+    diagonal = True
+
+    @quiet
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, g):
+        return g / self.inputs[0]
+
+
+class Log2(Op):
+    diagonal = True
+
+    @quiet
+    def forward(self, x):
+        return np.log2(x)
+
+    def backward(self, g):
+        return g / (self.inputs[0] * math.log(2.0))
+
+
+class Log10(Op):
+    diagonal = True
+
+    @quiet
+    def forward(self, x):
+        return np.log10(x)
+
+    def backward(self, g):
+        return g / (self.inputs[0] * math.log(10.0))
+
+
+class Log1p(Op):
+    diagonal = True
+
+    @quiet
+    def forward(self, x):
+        return np.log1p(x)
+
+    def backward(self, g):
+        return g / (self.inputs[0] + 1)
+
+
+class Sqrt(Op):
+    diagonal = True
+    save_inputs, save_output = False, True
+
+    @quiet
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, g):
+        return g / (2 * self.output)
+
+
+class Rsqrt(Op):
+    diagonal = True
+    save_inputs, save_output = False, True
+
+    @quiet
+    def forward(self, x):
+        return 1 / np.sqrt(x)
+
+    @quiet
+    def backward(self, g):
+        return -0.5 * g * self.output**3
+
+
+class Reciprocal(Op):
+    diagonal = True
+    save_inputs, save_output = False, True
+
+    @quiet
+    def forward(self, x):
+        return 1 / x
+
+    @quiet
+    def backward(self, g):
+        return -g * self.output * self.output
+
+
+class Sin(Op):
+    diagonal = True
+
+    @quiet
+    def forward(self, x):
+        return np.sin(x)
+
+    def backward(self, g):
+        return g * cos(self.inputs[0])
+
+
+class Cos(Op):
+    diagonal = True
+
+    @quiet
+    def forward(self, x):
+        return np.cos(x)
+
+    def backward(self, g):
+        return -g * sin(self.inputs[0])
+
+
+class Tan(Op):
+    diagonal = True
+    save_inputs, save_output = False, True
+
+    @quiet
+    def forward(self, x):
+        return np.tan(x)
+
+    def backward(self, g):
+        y = self.output
+        return g * (1 + y * y)
+
+
+class Tanh(Op):
+    diagonal = True
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, g):
+        y = self.output
+        return g * (1 - y * y)
+
+
+class Sigmoid(Op):
+    diagonal = True
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return _sigmoid(x)
+
+    def backward(self, g):
+        return SigmoidBackward.apply(g, self.output)
+
+
+class SigmoidBackward(Op):
+    """``g * y * (1 - y)`` in one node (y the sigmoid's output); itself differentiable."""
+
+    diagonal = True
+
+    def forward(self, g, y):
+        return g * y * (1 - y)
+
+    def backward(self, gg):
+        g, y = self.inputs
+        gg_g = gg * y * (1 - y) if self.needs(0) else None
+        gg_y = gg * g * (1 - 2 * y) if self.needs(1) else None
+        return gg_g, gg_y
+
+
+class Relu(Op):
+    """relu'(0) = 0, as in torch."""
+
+    diagonal = True
+    save_inputs, save_output = False, True
+
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        return MaskedScale.apply(g, mask=self.out_data > 0)
+
+
+class MaskedScale(Op):
+    """``g * mask`` for a constant boolean mask (relu's gradient) in one node: linear in
+    ``g``, so its own backward is itself."""
+
+    linear = True
+    save_inputs = False
+    torch_name = "MulBackward0"
+
+    def forward(self, g, mask):
+        self.mask = mask
+        return g * mask
+
+    def backward(self, gg):
+        return MaskedScale.apply(gg, mask=self.mask)
+
+
+class Erf(Op):
+    diagonal = True
+
+    def forward(self, x):
+        return _erf(x)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        return g * (2 / math.sqrt(math.pi)) * exp(-x * x)
+
+
+class _ZeroGrad(Op):
+    """Piecewise-constant functions: the gradient is zero wherever it exists (torch)."""
+
+    diagonal = True
+    save_inputs = False
+
+    def backward(self, g):
+        return _make(np.zeros_like(g._data))  # exact zeros, even where g is inf or nan
+
+
+class Sign(_ZeroGrad):
+    """sign(nan) is 0 in torch (NumPy: nan), so abs' and the 1/inf norms' gradients are too."""
+
+    def forward(self, x):
+        if x.dtype.kind != "f":
+            return np.sign(x) if x.dtype != np.bool_ else x.copy()
+        out = np.asarray(np.sign(x))  # 0-d: NumPy gives a scalar
+        out[np.isnan(out)] = 0
+        return out
+
+
+class Floor(_ZeroGrad):
+    def forward(self, x):
+        return np.floor(x)
+
+
+class Ceil(_ZeroGrad):
+    def forward(self, x):
+        return np.ceil(x)
+
+
+class Round(_ZeroGrad):
+    def forward(self, x, decimals=0):
+        return np.round(x, decimals)
+
+
+class Trunc(_ZeroGrad):
+    def forward(self, x):
+        return np.trunc(x)
+
+
+class Frac(Op):
+    diagonal = True
+    save_inputs = False
+
+    def forward(self, x):
+        return x - np.trunc(x)
+
+    def backward(self, g):
+        return g
+
+
+def _not_implemented(kernel: str) -> Any:
+    names = {"bool": "Bool", "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+             "uint8": "Byte"}  # fmt: skip
+    return lambda x: NotImplementedError(
+        f"\"{kernel}\" not implemented for '{names.get(x.dtype.name, x.dtype.name)}'"
+    )
+
+
+# dtypes torch refuses for a unary op (kinds) and the error it raises
+_REFUSED = {
+    Neg: ("b", lambda x: RuntimeError(
+        "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+        "invert a mask, use the `~` or `logical_not()` operator instead.")),
+    Relu: ("b", lambda x: RuntimeError("Boolean inputs not supported for relu")),
+    Abs: ("b", _not_implemented("abs_cpu")),
+    Floor: ("b", _not_implemented("floor_vml_cpu")),
+    Ceil: ("b", _not_implemented("ceil_vml_cpu")),
+    Trunc: ("b", _not_implemented("trunc_vml_cpu")),
+    Round: ("b", _not_implemented("round_vml_cpu")),
+    Frac: ("biu", _not_implemented("frac_cpu")),
+}  # fmt: skip
+
+
+def _unary(cls: type[Op]):
+    if cls in _REFUSED:
+        kinds, error = _REFUSED[cls]
+
+        def fn(input: Tensor) -> Tensor:
+            if input._data.dtype.kind in kinds:
+                raise error(input._data)
+            return cls.apply(input)
+    else:
+
+        def fn(input: Tensor) -> Tensor:
+            return cls.apply(input)
+
+    fn.__name__ = cls.__name__.lower()
+    fn.__doc__ = f"Elementwise {fn.__name__} (differentiable)."
+    return fn
+
+
+neg = negative = _unary(Neg)
+abs = absolute = _unary(Abs)
+exp, expm1, log, log2, log10, log1p = map(_unary, (Exp, Expm1, Log, Log2, Log10, Log1p))
+sqrt, rsqrt, reciprocal = map(_unary, (Sqrt, Rsqrt, Reciprocal))
+sin, cos, tan, tanh, sigmoid, relu, erf = map(_unary, (Sin, Cos, Tan, Tanh, Sigmoid, Relu, Erf))
+sign, floor, ceil, trunc, frac = map(_unary, (Sign, Floor, Ceil, Trunc, Frac))
+
+
+def _float_unary(fn):
+    """Integer inputs to a transcendental function give the default float, as in torch."""
+
+    def wrapper(input: Tensor) -> Tensor:
+        if input._data.dtype.kind not in "fc":
+            input = input.to(dtypes.get_default_dtype())
+        return fn(input)
+
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
+
+
+exp, expm1, log, log2, log10, log1p, sqrt, rsqrt, reciprocal = map(
+    _float_unary, (exp, expm1, log, log2, log10, log1p, sqrt, rsqrt, reciprocal)
+)
+sin, cos, tan, tanh, sigmoid, erf = map(_float_unary, (sin, cos, tan, tanh, sigmoid, erf))
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    if input._data.dtype == np.bool_:
+        raise _REFUSED[Round][1](input._data)
+    return Round.apply(input, decimals=decimals)
