@@ -1,0 +1,233 @@
+"""Convolution as three ops closed under differentiation, which gives every order of
+derivative: ``y = Conv(x, w)``, its input-gradient ``ConvTranspose(gy, w)`` (also torch's
+``conv_transpose2d``) and its weight-gradient ``ConvWeight(x, gy)``. Each one's backward is
+written with the other two. 1-D calls run as 2-D with a height of 1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule._tensor import Tensor
+from chainrule.ops.conv.geometry import (
+    _batched,
+    _conv,
+    _conv_transpose,
+    _conv_weight,
+    _Geometry,
+    _pair,
+)
+from chainrule.ops.op import Op
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+
+
+class Conv(Op):
+    multilinear = True
+    torch_name = "ConvolutionBackward0"
+
+    def forward(self, x, w, geo):
+        self.geo = geo
+        return _conv(x, w, geo)
+
+    def backward(self, g):
+        x, w = self.inputs
+        gx = (
+            ConvTranspose.apply(g, w, geo=self.geo, x_shape=x._data.shape)
+            if self.needs(0)
+            else None
+        )
+        gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape) if self.needs(1) else None
+        return gx, gw
+
+
+class ConvTranspose(Op):
+    multilinear = True
+    torch_name = "ConvolutionBackward0"
+
+    def forward(self, gy, w, geo, x_shape):
+        self.geo = geo
+        return _conv_transpose(gy, w, geo, x_shape)
+
+    def backward(self, g):
+        gy, w = self.inputs
+        ggy = Conv.apply(g, w, geo=self.geo) if self.needs(0) else None
+        gw = ConvWeight.apply(g, gy, geo=self.geo, w_shape=w._data.shape) if self.needs(1) else None
+        return ggy, gw
+
+
+class ConvWeight(Op):
+    multilinear = True
+    torch_name = "ConvolutionBackwardBackward0"
+
+    def forward(self, x, gy, geo, w_shape):
+        self.geo = geo
+        return _conv_weight(x, gy, geo, w_shape)
+
+    def backward(self, g):
+        x, gy = self.inputs
+        gx = (
+            ConvTranspose.apply(gy, g, geo=self.geo, x_shape=x._data.shape)
+            if self.needs(0)
+            else None
+        )
+        ggy = Conv.apply(x, g, geo=self.geo) if self.needs(1) else None
+        return gx, ggy
+
+
+def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
+    x, unbatched = _batched(input, nd, name)
+    w = weight
+    if w._data.ndim != nd + 2:
+        raise RuntimeError(
+            f"Expected {nd + 2}-dimensional weight for {name}, but got {w._data.ndim}-dimensional "
+            f"weight of size {list(w._data.shape)}"
+        )
+    c = x._data.shape[1]
+    if c != w._data.shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {list(w._data.shape)}, expected input"
+            f"{list(x._data.shape)} to have {w._data.shape[1] * groups} channels, but got {c} "
+            "channels instead"
+        )
+    if w._data.shape[0] % groups:
+        raise RuntimeError("out_channels must be divisible by groups")
+    if nd == 1:  # run as 2-D with height 1
+        x, w = x.reshape(*x._data.shape[:2], 1, -1), w.reshape(*w._data.shape[:2], 1, -1)
+    k = w._data.shape[2:]
+    s, d = _pair(stride, nd, "stride"), _pair(dilation, nd, "dilation")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = ((0, 0),) * nd
+        elif padding == "same":
+            if any(v != 1 for v in s):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            kk = k[-nd:]
+            pads = tuple(
+                ((d[i] * (kk[i] - 1)) // 2, d[i] * (kk[i] - 1) - (d[i] * (kk[i] - 1)) // 2)
+                for i in range(nd)
+            )
+        else:
+            raise ValueError(
+                f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}"
+            )
+    else:
+        pads = tuple((p, p) for p in _pair(padding, nd, "padding"))
+    if nd == 1:
+        s, d, pads = (1, *s), (1, *d), ((0, 0), *pads)
+    geo = _Geometry(k, s, pads, d, groups)
+    oh, ow = geo.out_size(*x._data.shape[2:])
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(f"Calculated output size: ({oh}x{ow}). Output size is too small")
+    out = Conv.apply(x, w, geo=geo)
+    if nd == 1:
+        out = out.reshape(out._data.shape[0], out._data.shape[1], -1)
+    if bias is not None:
+        out = out + bias.reshape(-1, *([1] * nd))
+    return out.reshape(*out._data.shape[1:]) if unbatched else out
+
+
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution (cross-correlation, as torch) over (N, C, H, W) or (C, H, W)."""
+    return _convnd(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D convolution over (N, C, L) or (C, L)."""
+    return _convnd(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transposend(
+    nd, name, input, weight, bias, stride, padding, output_padding, groups, dilation
+):
+    x, unbatched = _batched(input, nd, name)
+    w = weight  # (C_in, C_out/groups, *k)
+    if x._data.shape[1] != w._data.shape[0]:
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {list(w._data.shape)}, expected input"
+            f"{list(x._data.shape)} to have {w._data.shape[0]} channels, but got "
+            f"{x._data.shape[1]} channels instead"
+        )
+    if nd == 1:
+        x, w = x.reshape(*x._data.shape[:2], 1, -1), w.reshape(*w._data.shape[:2], 1, -1)
+    s, d = _pair(stride, nd, "stride"), _pair(dilation, nd, "dilation")
+    p, op = _pair(padding, nd, "padding"), _pair(output_padding, nd, "output_padding")
+    if nd == 1:
+        s, d, p, op = (1, *s), (1, *d), (0, *p), (0, *op)
+    k = w._data.shape[2:]
+    n, _, h, wd = x._data.shape
+    out_hw = [
+        (hw - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i, hw in enumerate((h, wd))
+    ]
+    c_out = w._data.shape[1] * groups
+    geo = _Geometry(k, s, ((p[0], p[0]), (p[1], p[1])), d, groups)
+    out = ConvTranspose.apply(x, w, geo=geo, x_shape=(n, c_out, *out_hw))
+    if nd == 1:
+        out = out.reshape(n, c_out, -1)
+    if bias is not None:
+        out = out + bias.reshape(-1, *([1] * nd))
+    return out.reshape(*out._data.shape[1:]) if unbatched else out
+
+
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    """The adjoint of conv2d ("deconvolution"); weight is (C_in, C_out/groups, kH, kW)."""
+    return _conv_transposend(
+        2,
+        "conv_transpose2d",
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+    )
+
+
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    return _conv_transposend(
+        1,
+        "conv_transpose1d",
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+    )

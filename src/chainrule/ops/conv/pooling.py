@@ -1,0 +1,259 @@
+"""Pooling over 1-D and 2-D signals: max_pool (window argmax as torch picks it), avg_pool
+(a convolution with ones) and adaptive_avg_pool (two averaging matrices)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor, _make
+from chainrule.ops.conv.convolution import Conv
+from chainrule.ops.conv.geometry import _batched, _conv, _Geometry, _padded, _pair
+from chainrule.ops.op import Op
+
+__all__ = [
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+]  # fmt: skip
+
+
+def _pool_geometry(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode):
+    k = _pair(kernel_size, nd, "kernel_size")
+    s = _pair(stride if stride not in (None, ()) and stride != [] else k, nd, "stride")
+    p, d = _pair(padding, nd, "padding"), _pair(dilation, nd, "dilation")
+    if any(2 * p[i] > k[i] for i in range(nd)):
+        raise RuntimeError(
+            f"pad should be at most half of effective kernel size, but got "
+            f"pad={p[0]}, kernel_size={k[0]} and dilation={d[0]}"
+        )
+    if nd == 1:
+        k, s, p, d = (1, *k), (1, *s), (0, *p), (1, *d)
+    hw = x_shape[2:]
+    out, extra = [], []
+    for i in range(2):
+        eff = d[i] * (k[i] - 1) + 1
+        span = hw[i] + 2 * p[i] - eff
+        o = (-(-span // s[i]) if ceil_mode else span // s[i]) + 1
+        if ceil_mode and (o - 1) * s[i] >= hw[i] + p[i]:  # last window must start inside
+            o -= 1
+        out.append(o)
+        extra.append(max(0, (o - 1) * s[i] + eff - (hw[i] + 2 * p[i])))
+    if out[0] <= 0 or out[1] <= 0:
+        raise RuntimeError(
+            f"Given input size: ({'x'.join(map(str, x_shape[1:]))}). Calculated "
+            f"output size: ({x_shape[1]}x{out[0]}x{out[1]}). Output size is too small"
+        )
+    pads = ((p[0], p[0] + extra[0]), (p[1], p[1] + extra[1]))
+    return _Geometry(k, s, pads, d, 1), (p[0], p[1]), tuple(out)
+
+
+def _max_index(x: np.ndarray, geo: _Geometry, out_hw: tuple) -> np.ndarray:
+    """Position (within its H*W plane) of the maximum of every window, as torch picks it
+    (scanning the window in order, a later value wins if greater or nan)."""
+    w = x.shape[3]
+    xp = _padded(x, geo, -np.inf)
+    (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.stride, geo.dilation
+    oh, ow = out_hw
+    # flat position of each window's top-left corner in the unpadded plane
+    corner = ((np.arange(oh) * sh - geo.pad[0][0]).reshape(-1, 1) * w
+              + np.arange(ow) * sw - geo.pad[1][0])  # fmt: skip
+    best = index = None
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            v = xp[:, :, rows, slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)]
+            here = corner + (i * dh * w + j * dw)
+            if best is None:
+                best = v.copy()
+                index = np.empty(v.shape, dtype=np.int64)
+                index[...] = here
+                continue
+            wins = (v > best) | np.isnan(v)
+            np.copyto(best, v, where=wins)
+            np.copyto(index, here, where=wins)
+    return index
+
+
+class PoolScatter(Op):
+    """Add each output gradient into the input position it came from (duplicates add up)."""
+
+    linear = True
+
+    save_inputs = False
+
+    def forward(self, g, index, x_shape):
+        self.index = index
+        n, c, h, w = x_shape
+        plane = h * w
+        flat = (np.arange(n * c).reshape(n, c, 1, 1) * plane + index).ravel()
+        out = np.bincount(flat, weights=g.ravel().astype(np.float64), minlength=n * c * plane)
+        return out.astype(g.dtype).reshape(x_shape)
+
+    def backward(self, gg):
+        return PoolGather.apply(gg, index=self.index)
+
+
+class PoolGather(Op):
+    """Pick one input position per output (max pooling): the gradient is scattered back."""
+
+    linear = True
+
+    save_inputs = False
+    torch_name = "MaxPool2DWithIndicesBackward0"
+
+    def forward(self, x, index):
+        self.index, self.x_shape = index, x.shape
+        n, c = x.shape[:2]
+        return np.take_along_axis(x.reshape(n, c, -1), index.reshape(n, c, -1), -1).reshape(
+            index.shape
+        )
+
+    def backward(self, g):
+        return PoolScatter.apply(g, index=self.index, x_shape=self.x_shape)
+
+
+def _pool_input(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
+    x, unbatched = _batched(input, nd, name)
+    if nd == 1:
+        x = x.reshape(*x._data.shape[:2], 1, -1)
+    return x, unbatched
+
+
+def _pool_output(out: Tensor, nd: int, unbatched: bool) -> Tensor:
+    if nd == 1:
+        out = out.reshape(*out._data.shape[:2], -1)
+    return out.reshape(*out._data.shape[1:]) if unbatched else out
+
+
+def _max_poolnd(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    x, unbatched = _pool_input(input, nd, f"max_pool{nd}d")
+    geo, _, out_hw = _pool_geometry(
+        x._data.shape, nd, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    index = _max_index(x._data, geo, out_hw)
+    out = _pool_output(PoolGather.apply(x, index=index), nd, unbatched)
+    if not return_indices:
+        return out
+    return out, _make(index.reshape(out._data.shape).astype(np.int64))
+
+
+def max_pool2d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """Max over each window; ``return_indices`` gives flat positions within each H*W plane."""
+    return _max_poolnd(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    return _max_poolnd(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _avg_poolnd(
+    nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
+    x, unbatched = _pool_input(input, nd, f"avg_pool{nd}d")
+    geo, p, out_hw = _pool_geometry(x._data.shape, nd, kernel_size, stride, padding, 1, ceil_mode)
+    n, c, h, w = x._data.shape
+    # average = a depthwise convolution with a constant kernel, divided by each window's count
+    ones = np.ones((c, 1, *geo.k), dtype=x._data.dtype)
+    geo.groups = c
+    summed = Conv.apply(x, _make(ones), geo=geo)
+    if divisor_override:
+        return _pool_output(summed / divisor_override, nd, unbatched)
+    mask = np.zeros((1, 1, h + 2 * p[0], w + 2 * p[1]), dtype=x._data.dtype)
+    if count_include_pad:
+        mask[:] = 1
+    else:
+        mask[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = 1
+    count_geo = _Geometry(
+        geo.k, geo.stride, ((0, geo.pad[0][1] - p[0]), (0, geo.pad[1][1] - p[1])), geo.dilation, 1
+    )
+    counts = _conv(mask, np.ones((1, 1, *geo.k), dtype=mask.dtype), count_geo)
+    return _pool_output(summed / _make(counts), nd, unbatched)
+
+
+def avg_pool2d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    return _avg_poolnd(
+        2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
+
+
+def avg_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    return _avg_poolnd(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def _adaptive_matrix(n_in: int, n_out: int, dtype: np.dtype) -> np.ndarray:
+    """Row i averages input positions floor(i*n/o) .. ceil((i+1)*n/o) (torch's windows)."""
+    m = np.zeros((n_out, n_in), dtype=dtype)
+    for i in range(n_out):
+        lo, hi = (i * n_in) // n_out, math.ceil((i + 1) * n_in / n_out)
+        m[i, lo:hi] = 1.0 / (hi - lo)
+    return m
+
+
+class AdaptiveAvgPool(Op):
+    """out = Ph · x · Pwᵀ over the last two dims, with constant averaging matrices."""
+
+    linear = True
+
+    save_inputs = False
+    torch_name = "AdaptiveAvgPool2DBackward0"
+
+    def forward(self, x, ph, pw):
+        self.ph, self.pw = ph, pw
+        return ph @ x @ pw.T
+
+    def backward(self, g):
+        return AdaptiveAvgPool.apply(g, ph=self.ph.T, pw=self.pw.T)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    x, unbatched = _batched(input, 2, "adaptive_avg_pool2d")
+    h, w = x._data.shape[2:]
+    oh, ow = _pair(output_size, 2, "output_size") if output_size is not None else (h, w)
+    oh, ow = oh or h, ow or w
+    dt = x._data.dtype
+    out = AdaptiveAvgPool.apply(x, ph=_adaptive_matrix(h, oh, dt), pw=_adaptive_matrix(w, ow, dt))
+    return out.reshape(*out._data.shape[1:]) if unbatched else out
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    x, unbatched = _batched(input, 1, "adaptive_avg_pool1d")
+    length = x._data.shape[-1]
+    (o,) = _pair(output_size, 1, "output_size")
+    dt = x._data.dtype
+    x4 = x.reshape(*x._data.shape[:2], 1, length)
+    out = AdaptiveAvgPool.apply(x4, ph=np.ones((1, 1), dt), pw=_adaptive_matrix(length, o, dt))
+    out = out.reshape(*out._data.shape[:2], o)
+    return out.reshape(*out._data.shape[1:]) if unbatched else out
