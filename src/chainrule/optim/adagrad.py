@@ -15,6 +15,7 @@ from chainrule.optim.optimizer import (
     addcmul_,
     as_real,
     check_unsupported,
+    signed_grad,
     step_state,
 )
 
@@ -98,11 +99,7 @@ class Adagrad(Optimizer):
 
                 state["step"]._data += 1
                 step = float(state["step"]._data)
-                grad = p.grad._data
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    grad = grad + weight_decay * p._data
+                grad = signed_grad(p, group["maximize"], weight_decay)
 
                 clr = lr / (1 + (step - 1) * lr_decay)
                 param, grad = as_real(p._data), as_real(grad)  # complex: as real pairs

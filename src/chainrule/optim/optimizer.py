@@ -57,6 +57,16 @@ def _typename(obj: Any) -> str:
 # --------------------------------------------------------------------------- state helpers
 
 
+def signed_grad(p: Tensor, maximize: bool, weight_decay: float = 0) -> np.ndarray:
+    """``p``'s gradient array, negated if ``maximize``, plus ``weight_decay * p`` (L2)."""
+    grad = p.grad._data
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * p._data
+    return grad
+
+
 def zeros_state(p: Tensor) -> Tensor:
     """A zero state tensor shaped and typed like the parameter ``p`` (``torch.zeros_like``)."""
     return _make(np.zeros_like(p._data))

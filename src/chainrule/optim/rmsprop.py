@@ -15,6 +15,7 @@ from chainrule.optim.optimizer import (
     as_real,
     check_unsupported,
     lerp_,
+    signed_grad,
     step_state,
     zeros_state,
 )
@@ -90,12 +91,8 @@ class RMSprop(Optimizer):
                     if group["centered"]:
                         state["grad_avg"] = zeros_state(p)
 
-                grad = p.grad._data
-                if group["maximize"]:
-                    grad = -grad
                 state["step"]._data += 1
-                if weight_decay != 0:
-                    grad = grad + weight_decay * p._data
+                grad = signed_grad(p, group["maximize"], weight_decay)
 
                 param, grad = as_real(p._data), as_real(grad)  # complex: as real pairs
                 square_avg = as_real(state["square_avg"]._data)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import _make
-from chainrule.optim.optimizer import Optimizer, ParamsT, check_unsupported
+from chainrule.optim.optimizer import Optimizer, ParamsT, check_unsupported, signed_grad
 
 __all__ = ["SGD"]
 
@@ -69,11 +69,7 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad._data
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    grad = grad + weight_decay * p._data
+                grad = signed_grad(p, group["maximize"], weight_decay)
 
                 if momentum != 0:
                     state = self.state[p]
