@@ -1,0 +1,131 @@
+"""softmax and log_softmax (each a forward op and a differentiable backward op), and the
+float-only dtype check the activations share. Re-exported by activation.py (the family).
+
+They are primitives rather than compositions (ARCHITECTURE principle 4): stability needs
+the max subtracted inside one forward.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor
+from chainrule.ops.elementwise import exp
+from chainrule.ops.kernels import quiet
+from chainrule.ops.op import Op, wrap_dim
+from chainrule.ops.reduce.sums import sum, torch_type_name
+
+__all__ = ["softmax", "log_softmax"]
+
+
+def _float_only(input: Tensor, kernel: str) -> None:
+    if input._data.dtype.kind not in "fc":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{torch_type_name(input)}'")
+
+
+# --------------------------------------------------------------------------- softmax
+
+
+@quiet
+def _shifted(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """``x - max(x)`` along ``dim`` and ``log(sum(exp(that)))``: nothing overflows. A 0-d
+    ``x`` is its own max (so inf and nan give nan, as in torch); an empty one stays empty."""
+    if not x.ndim or not x.size:
+        s = x - x
+        return s, s
+    s = x - np.max(x, axis=dim, keepdims=True)
+    return s, np.log(np.sum(np.exp(s), axis=dim, keepdims=True))
+
+
+class Softmax(Op):
+    """``exp(x - max) / sum``; the vjp is ``y * (g - sum(g * y))``."""
+
+    save_inputs, save_output = False, True
+
+    def forward(self, x, dim):
+        self.dim = dim
+        s, lse = _shifted(x, dim)
+        return np.exp(s - lse)
+
+    def backward(self, g):
+        return SoftmaxBackward.apply(g, self.output, dim=self.dim)
+
+
+class SoftmaxBackward(Op):
+    """``y * (g - sum(g * y))`` in one node (y the softmax), itself differentiable: linear
+    and self-adjoint in ``g``; d/dy gives ``gg * (g - sum(g y)) - g * sum(gg y)``."""
+
+    def forward(self, g, y, dim):
+        self.dim = dim
+        gy = g * y
+        return gy - y * np.sum(gy, axis=dim if y.ndim else None, keepdims=True)
+
+    def backward(self, gg):
+        g, y = self.inputs
+        gg_g = SoftmaxBackward.apply(gg, y, dim=self.dim) if self.needs(0) else None
+        gg_y = None
+        if self.needs(1):
+            gg_y = gg * (g - sum(g * y, self.dim, keepdim=True)) - g * sum(
+                gg * y, self.dim, keepdim=True
+            )
+        return gg_g, gg_y
+
+
+class LogSoftmax(Op):
+    """``x - max - log(sum(exp(x - max)))``; the vjp is ``g - exp(y) * sum(g)``."""
+
+    save_inputs, save_output = False, True
+
+    def forward(self, x, dim):
+        self.dim = dim
+        s, lse = _shifted(x, dim)
+        return s - lse
+
+    def backward(self, g):
+        return LogSoftmaxBackward.apply(g, self.output, dim=self.dim)
+
+
+class LogSoftmaxBackward(Op):
+    """``g - exp(y) * sum(g)`` in one node (y the log_softmax), itself differentiable."""
+
+    def forward(self, g, y, dim):
+        self.dim = dim
+        return g - np.exp(y) * np.sum(g, axis=dim if y.ndim else None, keepdims=True)
+
+    def backward(self, gg):
+        g, y = self.inputs
+        p = exp(y)
+        gg_g = gg - sum(gg * p, self.dim, keepdim=True) if self.needs(0) else None
+        gg_y = -gg * p * sum(g, self.dim, keepdim=True) if self.needs(1) else None
+        return gg_g, gg_y
+
+
+def _softmax_args(name: str, input: Tensor, dim: Any, dtype: Any) -> tuple[Tensor, int]:
+    if dtype is not None and not isinstance(dtype, int):
+        input = input.to(dtype)
+    if dim is None:  # torch.nn.functional's implicit choice
+        warnings.warn(
+            f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+            "include dim=X as an argument.",
+            UserWarning,
+            stacklevel=3,
+        )
+        dim = 0 if input._data.ndim in (0, 1, 3) else 1
+    last = "lastdim_" if dim in (-1, input._data.ndim - 1) or not input._data.ndim else ""
+    _float_only(input, f"{name}_{last}kernel_impl")
+    return input, wrap_dim(dim, input._data.ndim)
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim``, stable for large inputs; ``dtype`` casts first."""
+    input, dim = _softmax_args("softmax", input, dim, dtype)
+    return Softmax.apply(input, dim=dim)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """``log(softmax(x))`` along ``dim``, computed without overflow or log(0)."""
+    input, dim = _softmax_args("log_softmax", input, dim, dtype)
+    return LogSoftmax.apply(input, dim=dim)
