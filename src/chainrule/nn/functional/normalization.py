@@ -11,6 +11,7 @@ import numpy as np
 
 from chainrule._tensor import Size, Tensor, _make
 from chainrule.graph import grad_mode
+from chainrule.ops.broadcast import SumToSize
 from chainrule.ops.elementwise import clamp, rsqrt
 from chainrule.ops.op import Op
 from chainrule.ops.reduce import mean, norm, var
@@ -24,40 +25,149 @@ def _shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
     return tuple(int(s) for s in normalized_shape)
 
 
-class Standardize(Op):
-    """``(x - mu) * rstd`` with ``rstd = 1 / sqrt(v + eps)`` over ``axes`` (``mu``, ``v``: the
-    mean and biased variance, computed by the caller); the vjp is
-    ``rstd * (g - mean(g) - y * mean(g * y))``. Building a graph of the gradient, rstd is
-    recomputed from the input with tensor ops and y is the connected output, so every order
-    of derivative works."""
+class NormAffine(Op):
+    """``(x - mu) * rstd * w + b`` in one node, with ``rstd = 1 / sqrt(v + eps)`` over
+    ``axes`` (``mu``, ``v``: the mean and biased variance, given or computed here; ``w``,
+    ``b``: optional, reshaped to ``wshape``). The vjp: ``dx = NormInputGrad(g, x, w)``,
+    ``dw = sum(g * xhat)``, ``db = sum(g)`` summed to ``wshape``; building a graph of the
+    gradient, xhat is recomputed from the input by this op, so every order works."""
 
-    save_output = True
-    torch_name = "MulBackward0"  # the composition's last node
+    torch_name = "NativeLayerNormBackward0"
 
-    def forward(self, x, axes, eps, mu, v):
-        self.axes, self.eps = axes, eps
-        self.rstd = 1 / np.sqrt(v + eps)
-        return (x - mu) * self.rstd
+    def forward(self, x, w, b, axes, eps, wshape=None, mu=None, v=None):
+        self.axes, self.eps, self.wshape = axes, eps, wshape
+        if mu is None:  # mean and biased variance, as ``mean`` and ``var`` compute them
+            mu, v, xhat = _moments(x, axes)
+        else:
+            xhat = x - mu
+        self.mu, self.v = mu, v
+        self.rstd = rstd = 1 / np.sqrt(v + eps)
+        xhat *= rstd
+        self.xhat = xhat
+        if w is None and b is None:
+            return xhat
+        y = xhat * w.reshape(wshape) if w is not None else xhat.copy()
+        if b is not None:
+            y += b.reshape(wshape)
+        return y
 
     def backward(self, g):
-        y = self.output
-        if grad_mode.enabled:  # differentiable statistics
-            x = self.inputs[0]
-            rstd = rsqrt(var(x, self.axes, unbiased=False, keepdim=True) + self.eps)
+        x, w, b = self.inputs
+        wshape = self.wshape
+        if grad_mode.enabled:  # differentiable normalized input
+            xhat = Standardize.apply(x, None, None, axes=self.axes, eps=self.eps)
         else:
-            rstd = _make(self.rstd)
-        axes = self.axes
-        return rstd * (g - mean(g, axes, keepdim=True) - y * mean(g * y, axes, keepdim=True))
+            xhat = _make(self.xhat)
+        dx = (
+            NormInputGrad.apply(g, x, w, axes=self.axes, eps=self.eps, wshape=wshape,
+                                rstd=self.rstd, xhat=self.xhat)
+            if self.needs(0)
+            else None
+        )  # fmt: skip
+        dw = _sum_to(g * xhat, wshape, w) if self.needs(1) else None
+        db = _sum_to(g, wshape, b) if self.needs(2) else None
+        return dx, dw, db
 
 
-def _moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and biased variance over ``axes``, kept dims (as ``mean`` and ``var`` compute)."""
-    mu = np.mean(x, axis=axes, keepdims=True)
+class LayerNorm(NormAffine):
+    torch_name = "NativeLayerNormBackward0"
+
+
+class BatchNorm(NormAffine):
+    torch_name = "NativeBatchNormBackward0"
+
+
+class Standardize(NormAffine):
+    """Without affine (group_norm's statistics); named as the composition's last node."""
+
+    torch_name = "MulBackward0"
+
+
+def _sum_to(t: Tensor, wshape: tuple, w: Tensor) -> Tensor:
+    """``t`` summed down to ``wshape``, then shaped as ``w``."""
+    if t._data.shape != wshape:
+        t = SumToSize.apply(t, shape=wshape)
+    return t if wshape == w._data.shape else t.reshape(w._data.shape)
+
+
+class NormInputGrad(Op):
+    """The input gradient of ``NormAffine``: ``rstd * P(g * w)`` with the projection
+    ``P(u) = u - mean(u) - xhat * mean(u * xhat)`` over ``axes`` (symmetric). Itself
+    differentiable: with ``a`` the incoming gradient and ``u = g * w``, d/dg is
+    ``w * rstd * P(a)``, d/dw sums ``g * rstd * P(a)``, and d/dx is
+    ``rstd² * (P(h) - xhat * (mean(a u) - mean(a) mean(u) - mean(a xhat) mean(u xhat)))``
+    with ``h = -(mean(u xhat) a + mean(a xhat) u)``."""
+
+    def forward(self, g, x, w, axes, eps, wshape=None, rstd=None, xhat=None):
+        self.axes, self.eps, self.wshape = axes, eps, wshape
+        if rstd is None:
+            _, v, xhat = _moments(x, axes)
+            rstd = 1 / np.sqrt(v + eps)
+            xhat *= rstd
+        u = g * w.reshape(wshape) if w is not None else g.copy()  # fresh: updated in place
+        t = u * xhat
+        c = _mean(t, axes)
+        m = _mean(u, axes)
+        u -= m
+        u -= np.multiply(xhat, c, out=t)
+        u *= rstd
+        return u
+
+    def backward(self, a):
+        g, x, w = self.inputs
+        axes, eps, wshape = self.axes, self.eps, self.wshape
+        pa = None
+        if self.needs(0) or (w is not None and self.needs(2)):
+            pa = NormInputGrad.apply(a, x, None, axes=axes, eps=eps)  # rstd * P(a)
+        dg = dw = dxx = None
+        if self.needs(0):
+            dg = pa if w is None else pa * w.reshape(wshape)
+        if w is not None and self.needs(2):
+            dw = _sum_to(g * pa, wshape, w)
+        if self.needs(1):
+            r = rsqrt(var(x, axes, unbiased=False, keepdim=True) + eps)
+            xhat = Standardize.apply(x, None, None, axes=axes, eps=eps)
+            u = g if w is None else g * w.reshape(wshape)
+            m_ux, m_ax = mean(u * xhat, axes, keepdim=True), mean(a * xhat, axes, keepdim=True)
+            big = (
+                mean(a * u, axes, keepdim=True)
+                - mean(a, axes, keepdim=True) * mean(u, axes, keepdim=True)
+                - m_ax * m_ux
+            )
+            h = -(m_ux * a + m_ax * u)
+            dxx = r * (NormInputGrad.apply(h, x, None, axes=axes, eps=eps) - r * xhat * big)
+        return dg, dxx, dw
+
+
+def _mean(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``np.mean(a, axes, keepdims=True)``, same bits, without its Python overhead (float16
+    is summed in float32 by np.mean, so it keeps np.mean)."""
+    if a.dtype == np.float16:
+        return np.mean(a, axis=axes, keepdims=True)
+    n = 1
+    for ax in axes:
+        n *= a.shape[ax]
+    s = np.add.reduce(a, axis=axes, keepdims=True)
+    return np.true_divide(s, n, out=s, casting="unsafe") if n else s / n
+
+
+def _moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and biased variance over ``axes``, kept dims (as ``mean`` and ``var`` compute),
+    and ``x - mean`` (fresh)."""
+    mu = _mean(x, axes)
     d = x - mu
     n = 1
     for a in axes:
         n *= x.shape[a]
-    return mu, np.sum(d * d, axis=axes, keepdims=True) / n
+    return mu, np.sum(d * d, axis=axes, keepdims=True) / n, d
+
+
+def _fusable(x: Tensor, *affine: Tensor | None) -> bool:
+    """Float, non-empty, and the affine tensors of the same dtype (no promotion)."""
+    d = x._data
+    if not d.size or d.dtype.kind != "f":
+        return False
+    return all(t is None or (isinstance(t, Tensor) and t._data.dtype == d.dtype) for t in affine)
 
 
 def _standardize(x: Tensor, axes: tuple[int, ...], eps: float, moments: tuple = None) -> Tensor:
@@ -65,8 +175,8 @@ def _standardize(x: Tensor, axes: tuple[int, ...], eps: float, moments: tuple = 
     if not x._data.size or x._data.dtype.kind != "f":  # edge cases: the plain composition
         mu = mean(x, axes, keepdim=True)
         return (x - mu) * rsqrt(var(x, axes, unbiased=False, keepdim=True) + eps)
-    mu, v = moments if moments is not None else _moments(x._data, axes)
-    return Standardize.apply(x, axes=axes, eps=eps, mu=mu, v=v)
+    mu, v = moments if moments is not None else (None, None)
+    return Standardize.apply(x, None, None, axes=axes, eps=eps, mu=mu, v=v)
 
 
 def _check_affine(t: Tensor | None, what: str, shape: tuple) -> None:
@@ -95,7 +205,10 @@ def layer_norm(
         )
     _check_affine(weight, "weight", shape)
     _check_affine(bias, "bias", shape)
-    y = _standardize(input, tuple(range(x.ndim - k, x.ndim)), eps)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    if _fusable(input, weight, bias):
+        return LayerNorm.apply(input, weight, bias, axes=axes, eps=eps, wshape=shape)
+    y = _standardize(input, axes, eps)
     if weight is not None:
         y = y * weight
     return y if bias is None else y + bias
@@ -188,7 +301,7 @@ def batch_norm(
             mu = mean(input, axes, keepdim=True)._data
             v = var(input, axes, unbiased=False, keepdim=True)._data
         else:
-            mu, v = _moments(x, axes)
+            mu, v, _ = _moments(x, axes)
         if running_mean is not None or running_var is not None:
             n = x.size // c
             m = momentum
@@ -200,6 +313,9 @@ def batch_norm(
                 rv = running_var._data
                 rv *= 1 - m
                 rv += (m * n / max(n - 1, 1)) * v.reshape(c).astype(rv.dtype, copy=False)
+        if _fusable(input, weight, bias):
+            return BatchNorm.apply(input, weight, bias, axes=axes, eps=eps, wshape=per_channel,
+                                   mu=mu, v=v)  # fmt: skip
         y = _standardize(input, axes, eps, (mu, v))
     else:
         y = (input - running_mean.reshape(per_channel)) * rsqrt(
