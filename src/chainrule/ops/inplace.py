@@ -5,7 +5,8 @@ the tensor's memory, the version counter (shared with views) goes up, and the te
 history becomes the new node. Writing through a view rebuilds the base's history the way
 torch's CopySlices does: the base becomes "old base with the view's region replaced", and
 every live view of it is re-derived from that. Backward then refuses any saved tensor whose
-version moved (see ``Op._check_versions``), so a gradient is never silently wrong.
+version moved (see ``Op._check_versions``), so a gradient is never silently wrong. The
+view geometry and the CopySlices nodes live in strided.py.
 """
 
 from __future__ import annotations
@@ -14,114 +15,20 @@ import weakref
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.graph import grad_mode, no_grad
 from chainrule.ops import elementwise as ew
 from chainrule.ops.op import Op, _edge, as_tensor_arg, forward_ad, inplace_log, sum_to_size
+from chainrule.ops.strided import CopySlices, StridedFill, StridedView, _Geometry, _node
 
 __all__: list[str] = []  # nothing new at top level: these are Tensor methods
-
-_new = object.__new__
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 _TORCH_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
                "bool": "Bool"}  # fmt: skip
-
-
-# --------------------------------------------------------------------------- view geometry
-
-
-class _Geometry:
-    """Where a view sits in its base: element offset and strides in a C-ordered base."""
-
-    __slots__ = ("shape", "strides", "offset", "base_shape")
-
-    def __init__(self, base: np.ndarray, view: np.ndarray) -> None:
-        if not base.flags.c_contiguous:
-            raise RuntimeError(
-                "in-place modification of a view of a non-contiguous tensor that requires grad "
-                "is not supported; call .contiguous() or .clone() on the base first"
-            )
-        item = base.itemsize
-        self.shape, self.base_shape = view.shape, base.shape
-        self.strides = tuple(s // item for s in view.strides)
-        self.offset = (view.__array_interface__["data"][0]
-                       - base.__array_interface__["data"][0]) // item  # fmt: skip
-
-    def region(self, a: np.ndarray) -> np.ndarray:
-        """The view's elements inside an array of the base's shape (a writeable view)."""
-        flat = np.ascontiguousarray(a).reshape(-1)
-        item = flat.itemsize
-        return as_strided(flat[self.offset :], self.shape, tuple(s * item for s in self.strides))
-
-
-class StridedView(Op):
-    """A view's history re-derived from its base's current history."""
-
-    linear = True
-
-    save_inputs = False
-    torch_name = "AsStridedBackward0"
-
-    def forward(self, x, geo):
-        self.geo = geo
-        return self.geo.region(x).copy()
-
-    def backward(self, g):
-        return StridedScatter.apply(g, geo=self.geo)
-
-
-class StridedScatter(Op):
-    linear = True
-    save_inputs = False
-
-    def forward(self, g, geo):
-        self.geo = geo
-        out = np.zeros(geo.base_shape, dtype=g.dtype)
-        geo.region(out)[...] = g
-        return out
-
-    def backward(self, g):
-        return StridedView.apply(g, geo=self.geo)
-
-
-class StridedFill(Op):
-    """The base's gradient with the overwritten region zeroed (a projection: self-adjoint)."""
-
-    linear = True
-
-    save_inputs = False
-
-    def forward(self, g, geo):
-        self.geo = geo
-        out = np.array(g, copy=True, order="C")
-        geo.region(out)[...] = 0
-        return out
-
-    def backward(self, g):
-        return StridedFill.apply(g, geo=self.geo)
-
-
-class CopySlices(Op):
-    """New base = old base with the view's region replaced by a new value."""
-
-    save_inputs = False
-
-    def backward(self, g):
-        g_base = StridedFill.apply(g, geo=self.geo) if self.needs(0) else None
-        g_value = StridedView.apply(g, geo=self.geo) if self.needs(1) else None
-        return g_base, g_value
-
-
-def _node(cls: type[Op], edges: tuple, **state: Any) -> Op:
-    node = _new(cls)
-    node._edges, node.inputs, node.out_data, node._shapes = edges, None, None, None
-    node.__dict__.update(state)
-    return node
 
 
 # --------------------------------------------------------------------------- write
