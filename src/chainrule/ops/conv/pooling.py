@@ -1,8 +1,9 @@
 """Pooling over 1-D and 2-D signals: max_pool (window argmax as torch picks it), avg_pool
-(a convolution with ones) and adaptive_avg_pool (two averaging matrices)."""
+(strided window sums) and adaptive_avg_pool (two averaging matrices)."""
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.conv.convolution import Conv
-from chainrule.ops.conv.geometry import _batched, _conv, _Geometry, _padded, _pair
+from chainrule.ops.conv.geometry import _batched, _Geometry, _padded, _pair
 from chainrule.ops.op import Op
 
 __all__ = [
@@ -164,28 +165,116 @@ def max_pool1d(
     return _max_poolnd(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+def _window_slices(geo: _Geometry, out_hw: tuple) -> list:
+    """The (rows, cols) slices of the padded input read by each kernel offset."""
+    (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.stride, geo.dilation
+    oh, ow = out_hw
+    return [
+        (
+            slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+            slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
+        )
+        for i in range(kh)
+        for j in range(kw)
+    ]
+
+
+def _tiles(x_shape: tuple, geo: _Geometry) -> bool:
+    """Windows tile the input exactly (no padding, stride = kernel, no remainder)."""
+    h, w = x_shape[2:]
+    (kh, kw), pad = geo.k, geo.pad
+    return (
+        geo.stride == geo.k and pad == ((0, 0), (0, 0)) and not h % kh and not w % kw
+    )  # fmt: skip
+
+
+class AvgPool(Op):
+    """Sum over each window, divided by ``div`` (the window counts, or a number)."""
+
+    linear = True
+    save_inputs = False
+    torch_name = "AvgPool2DBackward0"
+
+    def forward(self, x, geo, out_hw, div):
+        self.geo, self.out_hw, self.div, self.x_shape = geo, out_hw, div, x.shape
+        xp, acc = _padded(x, geo, 0.0), None
+        for rows, cols in _window_slices(geo, out_hw):  # kh * kw strided adds
+            v = xp[:, :, rows, cols]
+            if acc is None:
+                acc = v.copy()
+            else:
+                acc += v
+        acc /= div
+        return acc
+
+    def backward(self, g):
+        return AvgPoolT.apply(g, geo=self.geo, out_hw=self.out_hw, div=self.div,
+                              x_shape=self.x_shape)  # fmt: skip
+
+
+class AvgPoolT(Op):
+    """The adjoint of ``AvgPool``: each output gradient, divided, spread over its window."""
+
+    linear = True
+    save_inputs = False
+
+    def forward(self, g, geo, out_hw, div, x_shape):
+        self.geo, self.out_hw, self.div = geo, out_hw, div
+        gs = g / div
+        n, c, h, w = x_shape
+        if _tiles(x_shape, geo):  # every input position in exactly one window
+            out = np.empty(x_shape, dtype=gs.dtype)
+            for rows, cols in _window_slices(geo, out_hw):
+                out[:, :, rows, cols] = gs
+            return out
+        (pt, pb), (pl, pr) = geo.pad
+        out = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=gs.dtype)
+        for rows, cols in _window_slices(geo, out_hw):
+            out[:, :, rows, cols] += gs
+        return out[:, :, pt : pt + h, pl : pl + w]
+
+    def backward(self, gg):
+        return AvgPool.apply(gg, geo=self.geo, out_hw=self.out_hw, div=self.div)
+
+
+@functools.lru_cache(maxsize=256)
+def _counts(h, w, k, stride, pad, p, count_include_pad, out_hw, dtype):
+    """How many input positions each window averages (torch's divisor), (1, 1, OH, OW)."""
+    mask = np.zeros((1, 1, h + pad[0][0] + pad[0][1], w + pad[1][0] + pad[1][1]), dtype=dtype)
+    if count_include_pad:
+        mask[:, :, : h + 2 * p[0], : w + 2 * p[1]] = 1
+    else:
+        mask[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = 1
+    geo = _Geometry(k, stride, ((0, 0), (0, 0)), (1, 1), 1)
+    counts = None
+    for rows, cols in _window_slices(geo, out_hw):
+        v = mask[:, :, rows, cols]
+        counts = v.copy() if counts is None else counts + v
+    counts.flags.writeable = False
+    return counts
+
+
 def _avg_poolnd(
     nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
 ):
     x, unbatched = _pool_input(input, nd, f"avg_pool{nd}d")
     geo, p, out_hw = _pool_geometry(x._data.shape, nd, kernel_size, stride, padding, 1, ceil_mode)
     n, c, h, w = x._data.shape
-    # average = a depthwise convolution with a constant kernel, divided by each window's count
-    ones = np.ones((c, 1, *geo.k), dtype=x._data.dtype)
-    geo.groups = c
-    summed = Conv.apply(x, _make(ones), geo=geo)
+    dt = x._data.dtype
+    if dt.kind != "f" or not x._data.size:  # a depthwise convolution with a constant kernel
+        geo.groups = c
+        summed = Conv.apply(x, _make(np.ones((c, 1, *geo.k), dtype=dt)), geo=geo)
+        div = divisor_override or _make(
+            _counts(h, w, geo.k, geo.stride, geo.pad, p, count_include_pad, out_hw, dt)
+        )
+        return _pool_output(summed / div, nd, unbatched)
     if divisor_override:
-        return _pool_output(summed / divisor_override, nd, unbatched)
-    mask = np.zeros((1, 1, h + 2 * p[0], w + 2 * p[1]), dtype=x._data.dtype)
-    if count_include_pad:
-        mask[:] = 1
+        div = divisor_override
+    elif _tiles(x._data.shape, geo):
+        div = geo.k[0] * geo.k[1]
     else:
-        mask[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = 1
-    count_geo = _Geometry(
-        geo.k, geo.stride, ((0, geo.pad[0][1] - p[0]), (0, geo.pad[1][1] - p[1])), geo.dilation, 1
-    )
-    counts = _conv(mask, np.ones((1, 1, *geo.k), dtype=mask.dtype), count_geo)
-    return _pool_output(summed / _make(counts), nd, unbatched)
+        div = _counts(h, w, geo.k, geo.stride, geo.pad, p, count_include_pad, out_hw, dt)
+    return _pool_output(AvgPool.apply(x, geo=geo, out_hw=out_hw, div=div), nd, unbatched)
 
 
 def avg_pool2d(
