@@ -36,8 +36,23 @@ def _shifted(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     if not x.ndim or not x.size:
         s = x - x
         return s, s
-    s = x - np.max(x, axis=dim, keepdims=True)
-    return s, np.log(np.sum(np.exp(s), axis=dim, keepdims=True))
+    s = x - np.maximum.reduce(x, axis=dim, keepdims=True)
+    return s, np.log(np.add.reduce(np.exp(s), axis=dim, keepdims=True))
+
+
+@quiet
+def _softmax(x: np.ndarray, dim: int) -> np.ndarray:
+    """``exp(x - max) / sum`` in three passes, in place on one fresh array."""
+    if not x.ndim or not x.size:
+        s, lse = _shifted(x, dim)
+        return np.exp(s - lse)
+    e = np.subtract(x, np.maximum.reduce(x, axis=dim, keepdims=True))
+    np.exp(e, out=e)
+    e /= np.add.reduce(e, axis=dim, keepdims=True)
+    return e
+
+
+_exp = quiet(np.exp)
 
 
 class Softmax(Op):
@@ -47,8 +62,7 @@ class Softmax(Op):
 
     def forward(self, x, dim):
         self.dim = dim
-        s, lse = _shifted(x, dim)
-        return np.exp(s - lse)
+        return _softmax(x, dim)
 
     def backward(self, g):
         return SoftmaxBackward.apply(g, self.output, dim=self.dim)
@@ -60,8 +74,9 @@ class SoftmaxBackward(Op):
 
     def forward(self, g, y, dim):
         self.dim = dim
-        gy = g * y
-        return gy - y * np.sum(gy, axis=dim if y.ndim else None, keepdims=True)
+        out = g - np.add.reduce(g * y, axis=dim if y.ndim else None, keepdims=True)
+        out *= y
+        return out
 
     def backward(self, gg):
         g, y = self.inputs
@@ -82,7 +97,10 @@ class LogSoftmax(Op):
     def forward(self, x, dim):
         self.dim = dim
         s, lse = _shifted(x, dim)
-        return s - lse
+        if not x.ndim or not x.size:
+            return s - lse
+        s -= lse
+        return s
 
     def backward(self, g):
         return LogSoftmaxBackward.apply(g, self.output, dim=self.dim)
@@ -93,7 +111,11 @@ class LogSoftmaxBackward(Op):
 
     def forward(self, g, y, dim):
         self.dim = dim
-        return g - np.exp(y) * np.sum(g, axis=dim if y.ndim else None, keepdims=True)
+        if not y.ndim:
+            return g - _exp(y) * g
+        e = _exp(y)
+        e *= np.add.reduce(g, axis=dim, keepdims=True)
+        return np.subtract(g, e, out=e)
 
     def backward(self, gg):
         g, y = self.inputs
