@@ -194,3 +194,83 @@ def test_hooks_replace_and_observe_gradients():
     np.testing.assert_allclose(cr.result[0], torch.result[0])
     for x, y in zip(cr.result[1], torch.result[1]):
         np.testing.assert_allclose(x, y)
+
+
+def _b(m, *v):
+    return m.tensor(v, dtype=m.bool)
+
+
+def _l(m, *v):
+    return m.tensor(v, dtype=m.int64)
+
+
+# (shape, index) pairs for x[index] = 1.0; torch raises on some, writes nothing on others
+SETITEM_INDICES = [
+    ((2, 3), lambda m: 5),
+    ((2, 3), lambda m: -3),
+    ((2, 3), lambda m: (0, 5)),
+    ((2, 3), lambda m: _l(m, 5)),
+    ((2, 3), lambda m: [0, 5]),
+    ((2, 3), lambda m: (_l(m, 0), _l(m, 7))),
+    ((2, 3), lambda m: (Ellipsis, _l(m, 9))),
+    ((2, 3), lambda m: _b(m, True, False, True)),
+    ((2, 3), lambda m: (slice(None), _b(m, True, False))),
+    ((2, 3), lambda m: (_l(m, 0, 1), _l(m, 0, 1, 2))),
+    ((2, 3), lambda m: (0, 0, 0)),
+    ((2, 3), lambda m: 1.5),
+    ((), lambda m: 0),
+    ((1, 1), lambda m: _b(m)),
+    ((2, 0), lambda m: (_l(m, 0), _l(m, 0))),
+    ((0, 3), lambda m: _l(m, 0)),
+    ((2, 0), lambda m: _l(m, 5)),  # empty result: torch checks no bounds, writes nothing
+    ((2, 3), lambda m: (slice(0, 0), _l(m, 7))),
+    ((2, 3), lambda m: (_l(m, 7), _b(m, False, False, False))),
+    ((2, 3), lambda m: (_l(m, 1), _l(m, 2))),
+    ((2, 3), lambda m: (_b(m, False, True), slice(1, None))),
+]
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["plain", "recording"])
+@pytest.mark.parametrize("case", range(len(SETITEM_INDICES)))
+def test_setitem_errors_and_empty_writes_match_torch(case, grad):
+    shape, index = SETITEM_INDICES[case]
+    results = []
+    for m in (torch, cr):
+        x = m.arange(float(np.prod(shape))).reshape(shape)
+        if grad:
+            x = x.requires_grad_() * 1
+        try:
+            x[index(m)] = 1.0
+        except (IndexError, RuntimeError, TypeError) as e:
+            results.append((type(e), str(e)))
+        else:
+            results.append(x.detach().numpy().copy())
+    want, got = results
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and got == want
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def test_setitem_errors_raise_torch_messages():
+    x = cr.zeros(2, 3)
+    with pytest.raises(IndexError, match="^index 5 is out of bounds for dimension 0 with size 2$"):
+        x[cr.tensor([5])] = 1.0
+    with pytest.raises(IndexError, match="The shape of the mask \\[3\\] at index 0 does not"):
+        x[cr.tensor([True, False, True])] = 1.0
+    with pytest.raises(IndexError, match="^index is out of bounds for dimension with size 0$"):
+        cr.zeros(0, 3)[cr.tensor([0])] = 1.0
+
+
+def test_getitem_empty_results_skip_bounds_checks_like_torch():
+    for shape, index in [((1, 1), lambda m: (_l(m, 5), slice(0, 0))),
+                         ((0, 3), lambda m: (slice(None), _l(m, 7))),
+                         ((2, 0), lambda m: _l(m, 5))]:  # fmt: skip
+        a, b = torch.zeros(shape)[index(torch)], cr.zeros(shape)[index(cr)]
+        assert tuple(b.shape) == tuple(a.shape)
+    for shape, index in [((0, 0), lambda m: (Ellipsis, _l(m, 0))),
+                         ((2, 0), lambda m: (_l(m, 5), _l(m, 0)))]:  # fmt: skip
+        with pytest.raises(IndexError, match="^index is out of bounds for dimension with size 0$"):
+            cr.zeros(shape)[index(cr)]
+        with pytest.raises(IndexError, match="^index is out of bounds for dimension with size 0$"):
+            torch.zeros(shape)[index(torch)]

@@ -20,6 +20,8 @@ from chainrule import dtypes
 from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.graph import grad_mode, no_grad
 from chainrule.ops import elementwise as ew
+from chainrule.ops.index.core import Index, View
+from chainrule.ops.index.getitem import index_key
 from chainrule.ops.op import Op, _edge, as_tensor_arg, forward_ad, inplace_log, sum_to_size
 from chainrule.ops.strided import CopySlices, StridedFill, StridedView, _Geometry, _node
 
@@ -183,43 +185,40 @@ class Copy(Op):
 
 
 class IndexPut(Op):
-    """``x[idx] = v`` out of place: the region gets v's gradient, the rest x's."""
+    """``x[idx] = v`` out of place: the region gets v's gradient, the rest x's. The region
+    is ``x[basic][adv]`` (``index_key``): a NumPy view, then advanced indices on it."""
 
     linear = True
 
     save_inputs = False
     torch_name = "IndexPutBackward0"
 
-    def forward(self, x, v, index):
-        self.index, self.v_shape = index, np.shape(v)
+    def forward(self, x, v, basic, adv):
+        self.basic, self.adv, self.v_shape = basic, adv, np.shape(v)
         out = x.copy()
-        out[index] = v
+        if adv is None:
+            out[basic] = v
+        else:
+            out[basic][adv] = v
         return out
 
     def backward(self, g):
-        gx = (
-            IndexPut.apply(g, np.zeros((), g._data.dtype), index=self.index)
-            if self.needs(0)
-            else None
-        )
-        gv = sum_to_size(g[self.index], self.v_shape) if self.needs(1) else None
+        gx = gv = None
+        if self.needs(0):
+            zero = np.zeros((), g._data.dtype)
+            gx = IndexPut.apply(g, zero, basic=self.basic, adv=self.adv)
+        if self.needs(1):
+            region = View.apply(g, key=self.basic, tname="SliceBackward0")
+            if self.adv is not None:
+                region = Index.apply(region, key=self.adv)
+            gv = sum_to_size(region, self.v_shape)
         return gx, gv
 
 
-def _key(index: Any) -> Any:
-    """A NumPy key from a tensor index (tensors become arrays)."""
-    if isinstance(index, tuple):
-        return tuple(_key(i) for i in index)
-    if isinstance(index, Tensor):
-        return index._data
-    if isinstance(index, list):
-        return np.asarray([i._data if isinstance(i, Tensor) else i for i in index])
-    return index
-
-
 def setitem(self: Tensor, index: Any, value: Any) -> None:
-    """``self[index] = value`` (value a tensor or number, broadcast to the region)."""
-    key = _key(index)
+    """``self[index] = value`` (value a tensor or number, broadcast to the region); the index
+    is parsed and checked as getitem does, with torch's errors."""
+    basic, adv, _ = index_key(self._data, index)
     if isinstance(value, Tensor) and value._data.dtype != self._data.dtype:
         value = value.to(self.dtype)
     recording = grad_mode.enabled and (
@@ -232,12 +231,16 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
     if not recording:
         if not self._data.flags.writeable:
             _check_target(self, self, self, False)
-        self._data[key] = value._data if isinstance(value, Tensor) else value
+        v = value._data if isinstance(value, Tensor) else value
+        if adv is None:
+            self._data[basic] = v
+        else:
+            self._data[basic][adv] = v
         inplace_log.count += 1
         version_counter(self)[0] += 1
         return
     v = value if isinstance(value, Tensor) else np.asarray(value, dtype=self._data.dtype)
-    write(self, IndexPut.apply(self, v, index=key))
+    write(self, IndexPut.apply(self, v, basic=basic, adv=adv))
 
 
 # --------------------------------------------------------------------------- methods

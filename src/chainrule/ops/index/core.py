@@ -1,9 +1,11 @@
-"""The gather/scatter-add pair every reading index op goes through, and its helpers.
+"""The op pairs every reading index op goes through (gather/scatter-add, view/view-scatter),
+and their helpers.
 
 ``Index`` (gather by a NumPy advanced-index key) and ``IndexPutAdd`` (scatter-add into
 zeros, correct with repeated indices) are each other's backward, so every order of
 derivative works; ``x[...]`` with advanced indices, gather, index_select, masked_select are
-``Index`` under torch's name for each.
+``Index`` under torch's name for each. ``View`` (basic indexing as one NumPy view, named
+after torch's last step) and ``ViewScatter`` are the other pair.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 
 from chainrule.ops.op import Op
 
-__all__ = ["Index", "IndexPutAdd", "add_at", "infer_size"]
+__all__ = ["Index", "IndexPutAdd", "View", "ViewScatter", "add_at", "infer_size"]
 
 _ALL = slice(None)
 
@@ -61,6 +63,40 @@ class IndexPutAdd(Op):
 
     def backward(self, gg):
         return Index.apply(gg, key=self.key, unique=self.unique)
+
+
+class View(Op):
+    """Basic indexing (ints, slices, None) as one NumPy view; named after torch's last step."""
+
+    save_inputs = False
+
+    def forward(self, x, key, tname):
+        self.key, self.tname, self.in_shape = key, tname, x.shape
+        return x[key]
+
+    def name(self):
+        return self.tname
+
+    def backward(self, g):
+        return ViewScatter.apply(g, key=self.key, shape=self.in_shape, tname=self.tname)
+
+
+class ViewScatter(Op):
+    """The adjoint of ``View``: the gradient written into zeros of the input's shape."""
+
+    save_inputs = False
+
+    def forward(self, g, key, shape, tname):
+        self.key, self.tname = key, tname
+        out = np.zeros(shape, g.dtype)
+        out[key] = g
+        return out
+
+    def name(self):
+        return self.tname.replace("Backward0", "BackwardBackward0")
+
+    def backward(self, gg):
+        return View.apply(gg, key=self.key, tname=self.tname)
 
 
 def add_at(out: np.ndarray, key: tuple, values: np.ndarray) -> None:

@@ -11,7 +11,8 @@ all basic steps are one ``View`` node (one NumPy view) carrying the name of torc
 step, followed by one ``Index`` node (IndexBackward0) when there are advanced indices.
 
 ``View`` and ``ViewScatter`` are each other's backward, as are ``Index`` and ``IndexPutAdd``
-(core.py), so every order of derivative works.
+(all four in core.py), so every order of derivative works. ``index_key`` gives
+``Tensor.__setitem__`` the same parsing and checks.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor
-from chainrule.ops.index.core import Index
-from chainrule.ops.op import Op
+from chainrule.ops.index.core import Index, View, ViewScatter
 
-__all__ = ["getitem", "View", "ViewScatter", "as_index_array"]
+__all__ = ["getitem", "index_key", "View", "ViewScatter", "as_index_array"]
 
 _SEQ_WARNING = (
     "Using a non-tuple sequence for multidimensional indexing is deprecated and will be "
@@ -40,43 +40,6 @@ _ZERO_DIM_INT = (
 )
 _INT_INDEX = frozenset([np.dtype(np.int64), np.dtype(np.int32)])
 _BAD_DTYPE = "tensors used as indices must be long, int, byte or bool tensors"
-
-
-# --------------------------------------------------------------------------- the ops
-
-
-class View(Op):
-    """Basic indexing (ints, slices, None) as one NumPy view; named after torch's last step."""
-
-    save_inputs = False
-
-    def forward(self, x, key, tname):
-        self.key, self.tname, self.in_shape = key, tname, x.shape
-        return x[key]
-
-    def name(self):
-        return self.tname
-
-    def backward(self, g):
-        return ViewScatter.apply(g, key=self.key, shape=self.in_shape, tname=self.tname)
-
-
-class ViewScatter(Op):
-    """The adjoint of ``View``: the gradient written into zeros of the input's shape."""
-
-    save_inputs = False
-
-    def forward(self, g, key, shape, tname):
-        self.key, self.tname = key, tname
-        out = np.zeros(shape, g.dtype)
-        out[key] = g
-        return out
-
-    def name(self):
-        return self.tname.replace("Backward0", "BackwardBackward0")
-
-    def backward(self, gg):
-        return View.apply(gg, key=self.key, tname=self.tname)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -252,8 +215,11 @@ def _convert(items: tuple) -> tuple[list, int]:
     return out, specified
 
 
-def _index(self: Tensor, items: tuple) -> Tensor:
-    x = self._data
+def _parse(x: np.ndarray, items: tuple) -> tuple[list, str | None, dict, bool, bool]:
+    """Split converted-or-raw index items into the basic key on ``x``'s dims, the name of
+    torch's last basic step, the advanced indices (dim of the basic result -> int array or
+    bool mask), whether they cannot hit an element twice, and whether a mask's shape differs
+    from the dims it indexes. Ints are bounds-checked here (torch's IndexError)."""
     ndim = x.ndim
     items, specified = _convert(items)
     if specified > ndim:
@@ -310,6 +276,22 @@ def _index(self: Tensor, items: tuple) -> Tensor:
             adv[rdim] = it
             idim += k
             rdim += k
+    return key, tname, adv, unique, mismatch
+
+
+def _adv_key(adv: dict) -> tuple:
+    """The NumPy key of the advanced indices on the basic result."""
+    key, pos = [], 0
+    for rd in sorted(adv):
+        a = adv[rd]
+        key.extend([slice(None)] * (rd - pos))
+        key.append(a)
+        pos = rd + (a.ndim if a.dtype == np.bool_ else 1)
+    return tuple(key)
+
+
+def _index(self: Tensor, items: tuple) -> Tensor:
+    key, tname, adv, unique, mismatch = _parse(self._data, items)
     if tname is not None:
         out = View.apply(self, key=(*key, Ellipsis), tname=tname)
     elif not adv:
@@ -318,25 +300,54 @@ def _index(self: Tensor, items: tuple) -> Tensor:
         out = self
     if not adv:
         return out
-    key, pos = [], 0
-    for rd in sorted(adv):
-        a = adv[rd]
-        key.extend([slice(None)] * (rd - pos))
-        key.append(a)
-        pos = rd + (a.ndim if a.dtype == np.bool_ else 1)
-    if mismatch:
-        _check_advanced(out._data.shape, adv)
-    try:  # NumPy rejects what torch rejects (but for masks); torch's checks run only then
-        return Index.apply(out, key=tuple(key), unique=unique)
+    if mismatch or 0 in out._data.shape:
+        adv = _check_advanced(out._data.shape, adv)
+    try:  # NumPy rejects what torch rejects (and more); torch's checks run only then
+        return Index.apply(out, key=_adv_key(adv), unique=unique)
     except IndexError:
-        _check_advanced(out._data.shape, adv)
-        raise
+        adv = _check_advanced(out._data.shape, adv)
+        return Index.apply(out, key=_adv_key(adv), unique=unique)
 
 
-def _check_advanced(shape: tuple, adv: dict) -> None:
+def index_key(x: np.ndarray, index: Any) -> tuple[tuple, tuple | None, bool]:
+    """For writes (``x[index] = v``): the basic key (a NumPy view of ``x``), the advanced
+    key on that view (None if there is none) and whether it cannot hit an element twice,
+    with getitem's checks and torch's errors; ``x[basic][advanced]`` is the region."""
+    t = type(index)
+    if t is int:
+        if not x.ndim:
+            raise IndexError(_ZERO_DIM_INT)
+        n = x.shape[0]
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of bounds for dimension 0 with size {n}")
+        return (index, Ellipsis), None, True
+    if t is slice:
+        if not x.ndim:
+            raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+        _check_step(index.step)
+        return (index,), None, True
+    if isinstance(index, np.integer):
+        return index_key(x, int(index))
+    if t is not tuple:
+        if _sequence_as_tuple(index):
+            warnings.warn(_SEQ_WARNING, UserWarning, stacklevel=3)
+            index = tuple(index)
+        else:
+            index = (index,)
+    key, _, adv, unique, _ = _parse(x, index)
+    basic = (*key, Ellipsis)
+    if not adv:
+        return basic, None, True
+    return basic, _adv_key(_check_advanced(x[basic].shape, adv)), unique
+
+
+def _check_advanced(shape: tuple, adv: dict) -> dict:
     """Check the advanced indices against the sliced tensor in torch's order (mask shapes,
-    broadcasting, bounds) and raise torch's IndexError."""
+    broadcasting, an index into a size-0 dim, bounds) and raise torch's IndexError. Torch
+    skips the bounds checks when the result is empty: the indices are then returned made
+    harmless (broadcast to the empty shape, or zeros), so NumPy selects nothing too."""
     shapes, bounds = [], []
+    indexed = set()
     for rd in sorted(adv):
         a = adv[rd]
         if a.dtype == np.bool_:
@@ -346,19 +357,28 @@ def _check_advanced(shape: tuple, adv: dict) -> None:
                         f"The shape of the mask {list(a.shape)} at index {j} does not match the "
                         f"shape of the indexed tensor {list(shape)} at index {rd + j}"
                     )
+                indexed.add(rd + j)
             shapes.extend([(int(np.count_nonzero(a)),)] * a.ndim)
         else:
-            bounds.append((a, len(shapes), shape[rd]))
+            bounds.append((rd, a, len(shapes), shape[rd]))
+            indexed.add(rd)
             shapes.append(a.shape)
-    if len(shapes) > 1:
-        try:
-            np.broadcast_shapes(*shapes)
-        except ValueError:
-            raise IndexError(
-                "shape mismatch: indexing tensors could not be broadcast together with shapes "
-                + ", ".join(str(list(s)) for s in shapes)
-            ) from None
-    for a, d, n in bounds:
+    try:
+        result = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise IndexError(
+            "shape mismatch: indexing tensors could not be broadcast together with shapes "
+            + ", ".join(str(list(s)) for s in shapes)
+        ) from None
+    if 0 not in result and any(shape[d] == 0 for d in indexed):
+        raise IndexError("index is out of bounds for dimension with size 0")
+    if 0 in result or any(shape[d] == 0 for d in range(len(shape)) if d not in indexed):
+        adv = dict(adv)  # an empty result: torch checks no bounds
+        for rd, a, _, _ in bounds:
+            adv[rd] = np.broadcast_to(a, result) if 0 in result else np.zeros_like(a)
+        return adv
+    for _, a, d, n in bounds:
         if a.size and (a.min() < -n or a.max() >= n):
             bad = a[(a < -n) | (a >= n)].flat[0]
             raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+    return adv
