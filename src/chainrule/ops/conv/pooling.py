@@ -21,6 +21,17 @@ __all__ = [
 
 
 def _pool_geometry(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode):
+    """Geometry, padding and output size; cached on hashable arguments (the result is
+    shared: never mutate it)."""
+    try:
+        return _pool_geometry_cached(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode)
+    except TypeError:  # a list argument
+        return _pool_geometry_uncached(
+            x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode
+        )
+
+
+def _pool_geometry_uncached(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode):
     k = _pair(kernel_size, nd, "kernel_size")
     s = _pair(stride if stride not in (None, ()) and stride != [] else k, nd, "stride")
     p, d = _pair(padding, nd, "padding"), _pair(dilation, nd, "dilation")
@@ -50,11 +61,37 @@ def _pool_geometry(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mod
     return _Geometry(k, s, pads, d, 1), (p[0], p[1]), tuple(out)
 
 
+_pool_geometry_cached = functools.lru_cache(maxsize=256)(_pool_geometry_uncached)
+
+
+@functools.lru_cache(maxsize=256)
+def _index_tables(w: int, geo: _Geometry, out_hw: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Flat position of each window's top-left corner in the unpadded plane, (OH, OW), and
+    of each kernel offset relative to it, (KH*KW,)."""
+    (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.stride, geo.dilation
+    oh, ow = out_hw
+    corner = ((np.arange(oh) * sh - geo.pad[0][0]).reshape(-1, 1) * w
+              + np.arange(ow) * sw - geo.pad[1][0])  # fmt: skip
+    offset = (np.arange(kh).reshape(-1, 1) * (dh * w) + np.arange(kw) * dw).ravel()
+    return corner, offset
+
+
 def _max_index(x: np.ndarray, geo: _Geometry, out_hw: tuple) -> np.ndarray:
     """Position (within its H*W plane) of the maximum of every window, as torch picks it
     (scanning the window in order, a later value wins if greater or nan)."""
     w = x.shape[3]
     xp = _padded(x, geo, -np.inf)
+    corner, offset = _index_tables(w, geo, out_hw)
+    views = [xp[:, :, rows, cols] for rows, cols in _window_slices(geo, out_hw)]
+    best = views[0].copy()
+    for v in views[1:]:
+        np.maximum(best, v, out=best)
+    if not np.isnan(best).any():  # the earliest position holding the maximum
+        index = np.empty(best.shape, dtype=np.int64)
+        index[...] = corner + offset[-1]
+        for k in range(len(views) - 2, -1, -1):
+            np.copyto(index, corner + offset[k], where=views[k] == best)
+        return index
     (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.stride, geo.dilation
     oh, ow = out_hw
     # flat position of each window's top-left corner in the unpadded plane
@@ -262,8 +299,8 @@ def _avg_poolnd(
     n, c, h, w = x._data.shape
     dt = x._data.dtype
     if dt.kind != "f" or not x._data.size:  # a depthwise convolution with a constant kernel
-        geo.groups = c
-        summed = Conv.apply(x, _make(np.ones((c, 1, *geo.k), dtype=dt)), geo=geo)
+        conv_geo = _Geometry(geo.k, geo.stride, geo.pad, geo.dilation, c)
+        summed = Conv.apply(x, _make(np.ones((c, 1, *geo.k), dtype=dt)), geo=conv_geo)
         div = divisor_override or _make(
             _counts(h, w, geo.k, geo.stride, geo.pad, p, count_include_pad, out_hw, dt)
         )
