@@ -121,16 +121,24 @@ class PoolScatter(Op):
 
     save_inputs = False
 
-    def forward(self, g, index, x_shape):
-        self.index = index
+    def forward(self, g, index, x_shape, flat=None):
+        self.index, self.flat = index, flat
         n, c, h, w = x_shape
-        plane = h * w
-        flat = (np.arange(n * c).reshape(n, c, 1, 1) * plane + index).ravel()
-        out = np.bincount(flat, weights=g.ravel().astype(np.float64), minlength=n * c * plane)
+        if flat is None:
+            flat = _flat_index(index, h * w)
+        out = np.bincount(
+            flat.ravel(), weights=g.ravel().astype(np.float64), minlength=n * c * h * w
+        )
         return out.astype(g.dtype).reshape(x_shape)
 
     def backward(self, gg):
-        return PoolGather.apply(gg, index=self.index)
+        return PoolGather.apply(gg, index=self.index, flat=self.flat)
+
+
+def _flat_index(index: np.ndarray, plane: int) -> np.ndarray:
+    """``index`` (positions within each H*W plane, (N, C, OH, OW)) as flat positions."""
+    n, c = index.shape[:2]
+    return np.arange(0, n * c * plane, plane).reshape(n, c, 1, 1) + index
 
 
 class PoolGather(Op):
@@ -141,15 +149,14 @@ class PoolGather(Op):
     save_inputs = False
     torch_name = "MaxPool2DWithIndicesBackward0"
 
-    def forward(self, x, index):
-        self.index, self.x_shape = index, x.shape
-        n, c = x.shape[:2]
-        return np.take_along_axis(x.reshape(n, c, -1), index.reshape(n, c, -1), -1).reshape(
-            index.shape
-        )
+    def forward(self, x, index, flat=None):
+        if flat is None:
+            flat = _flat_index(index, x.shape[2] * x.shape[3])
+        self.index, self.flat, self.x_shape = index, flat, x.shape
+        return x.reshape(-1)[flat]
 
     def backward(self, g):
-        return PoolScatter.apply(g, index=self.index, x_shape=self.x_shape)
+        return PoolScatter.apply(g, index=self.index, x_shape=self.x_shape, flat=self.flat)
 
 
 def _pool_input(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
