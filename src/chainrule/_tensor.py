@@ -7,7 +7,6 @@ the shared walk in ``graph.py`` over the graph of op nodes.
 
 from __future__ import annotations
 
-import operator
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -16,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
-from chainrule.graph import backprop, set_grad_enabled, toposort
 
 __all__ = ["Tensor", "Size", "AccumulateGrad", "run_backward"]
 
@@ -379,28 +377,6 @@ def version_counter(t: Tensor) -> list:
     return vc
 
 
-class _Handle:
-    """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
-
-    _next = 0
-
-    def __init__(self, hooks: dict, hook: Any) -> None:
-        _Handle._next += 1
-        self.id, self.hooks = _Handle._next, hooks
-        hooks[self.id] = hook
-
-    def remove(self) -> None:
-        self.hooks.pop(self.id, None)
-
-
-def _run_hooks(hooks: dict, g: Tensor) -> Tensor:
-    for hook in list(hooks.values()):
-        out = hook(g)
-        if out is not None:
-            g = out
-    return g
-
-
 def _wrap_dim(dim: int, ndim: int) -> int:
     """A dimension index in ``[0, ndim)``; torch's IndexError text when out of range."""
     n = max(ndim, 1)
@@ -411,147 +387,5 @@ def _wrap_dim(dim: int, ndim: int) -> int:
     return dim % n
 
 
-# --------------------------------------------------------------------------- leaves
-
-
-class AccumulateGrad:
-    """The graph node torch shows for a leaf in ``next_functions``; ``.variable`` is the leaf."""
-
-    __slots__ = ("variable", "__weakref__")
-
-    def __init__(self, variable: Tensor) -> None:
-        self.variable = variable
-
-    def name(self) -> str:
-        return "AccumulateGrad"
-
-    @property
-    def next_functions(self) -> tuple:
-        return ()
-
-    def __repr__(self) -> str:
-        return f"<AccumulateGrad object at {hex(id(self))}>"
-
-
-def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
-    """``t.grad += g`` the way torch does it: the first gradient is stored as a fresh copy
-    (never aliased to another tensor's gradient), later ones are added in place unless a
-    graph of the gradient is being built."""
-    if g._data.dtype != t._data.dtype:
-        g = g.to(t.dtype)
-    old = getattr(t, "_grad", None)
-    if old is None:
-        t._grad = g if create_graph else _make(np.array(g._data, copy=True))
-    elif create_graph or old.grad_fn is not None or not old._data.flags.writeable:
-        t._grad = old + g
-    else:
-        old._data += g._data
-
-
-# --------------------------------------------------------------------------- the engine
-
-
-_parents = operator.attrgetter("_edges")  # a vertex's parents: op nodes and leaves alike
-
-
-def run_backward(
-    tensors: Sequence[Tensor],
-    grad_tensors: Sequence[Tensor | None],
-    retain_graph: bool | None,
-    create_graph: bool,
-    inputs: Sequence[Tensor] | None,
-    accumulate: bool,
-) -> dict[int, Tensor]:
-    """The tensor engine's backward, shared by ``Tensor.backward`` and ``autograd.grad``.
-
-    Seeds each output with its gradient, then runs ``graph.backprop`` over op nodes (leaf
-    tensors are vertices too). ``accumulate=True`` adds into leaves' ``.grad`` (only those
-    in ``inputs`` when given); ``accumulate=False`` leaves ``.grad`` alone and returns the
-    gradients of ``inputs`` keyed by the id of their graph vertex.
-    """
-    if retain_graph is None:
-        retain_graph = create_graph
-    roots, seeds = [], []
-    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
-        if not t._requires_grad:
-            raise RuntimeError(
-                f"element {i} of tensors does not require grad and does not have a grad_fn"
-            )
-        if g is None:
-            if t._data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if t._data.dtype.kind not in "fc":
-                raise RuntimeError(
-                    f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
-                )
-            g = _make(np.ones(t._data.shape, t._data.dtype))
-        else:
-            if not isinstance(g, Tensor):
-                g = _make(np.asarray(g, dtype=t._data.dtype))
-            if g._data.shape != t._data.shape:
-                raise RuntimeError(
-                    f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
-                    f"output[{i}] has a shape of {t.shape}."
-                )
-            if not create_graph:
-                g = g.detach()
-        roots.append(t if t.grad_fn is None else t.grad_fn)
-        seeds.append(g)
-
-    # graph vertex of each input -> the input tensor (a leaf is its own vertex)
-    wanted = None if inputs is None else {id(x.grad_fn or x): x for x in inputs}
-    captured: dict[int, Tensor] = {}
-    # with inputs, only nodes on a path to one of them run (as torch): the rest of the
-    # history is neither computed, nor freed, nor seen by hooks
-    runs = None if wanted is None else _on_paths(roots, wanted)
-
-    def step(v: Any, g: Tensor | None) -> Sequence[Tensor | None]:
-        if isinstance(v, Tensor):  # a leaf: its gradient is complete
-            if g is not None:
-                hooks = getattr(v, "_hooks", None)
-                if hooks:
-                    g = _run_hooks(hooks, g)
-                if not accumulate:
-                    if id(v) in wanted:
-                        captured[id(v)] = g
-                elif wanted is None or id(v) in wanted:
-                    _accumulate(v, g, create_graph)
-                    post = getattr(v, "_post_hooks", None)
-                    if post:
-                        for hook in list(post.values()):
-                            hook(v)
-            return ()
-        if g is None or (runs is not None and id(v) not in runs and id(v) not in wanted):
-            return (None,) * len(v._edges)
-        if v._hooks is not None:  # tensor hooks of the node's output run first
-            g = _run_hooks(v._hooks, g)
-        if wanted is not None and id(v) in wanted:  # a non-leaf input
-            if accumulate:
-                _accumulate(wanted[id(v)], g, create_graph)
-            else:
-                captured[id(v)] = g
-        elif v._retained is not None and accumulate:
-            t = v._retained()
-            if t is not None:
-                _accumulate(t, g, create_graph)
-        if runs is not None and id(v) not in runs:  # a wanted node with nothing beyond it
-            return (None,) * len(v._edges)
-        return v._run_backward(g, retain_graph)
-
-    with set_grad_enabled(create_graph):
-        backprop(roots, seeds, _parents, step)
-    return captured
-
-
-def _on_paths(roots: Sequence[Any], wanted: dict[int, Tensor]) -> set[int]:
-    """Ids of the op nodes that must run so gradients reach the ``wanted`` vertices: those
-    with a parent that is wanted or itself leads to a wanted vertex."""
-    leads: set[int] = set()  # wanted, or upstream of a wanted vertex's consumer
-    runs: set[int] = set()
-    for v in reversed(toposort(roots, _parents)):  # producers first
-        if any(p is not None and id(p) in leads for p in v._edges):
-            runs.add(id(v))
-            leads.add(id(v))
-        elif id(v) in wanted:
-            leads.add(id(v))
-    return runs
+# the engine lives in _engine.py (it needs Tensor); its names are re-exported from here
+from chainrule._engine import AccumulateGrad, _Handle, run_backward  # noqa: E402

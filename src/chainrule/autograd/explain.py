@@ -203,7 +203,7 @@ def _explain_tensor(
     retain_graph: bool,
 ) -> None:
     import chainrule as cr
-    from chainrule._tensor import _accumulate
+    from chainrule._engine import _accumulate
 
     if not root.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
