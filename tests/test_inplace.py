@@ -274,3 +274,18 @@ def test_getitem_empty_results_skip_bounds_checks_like_torch():
             cr.zeros(shape)[index(cr)]
         with pytest.raises(IndexError, match="^index is out of bounds for dimension with size 0$"):
             torch.zeros(shape)[index(torch)]
+
+
+@pytest.mark.parametrize("record", [False, True])
+@pytest.mark.parametrize(
+    "index, value_shape",
+    [([0], (4,)), ((slice(0, 1),), (4,)), ((0,), (4,)), ((0,), (2, 3)), ((slice(None), 1), (2,))],
+)
+def test_setitem_value_shape_errors_match_torch(index, value_shape, record):
+    messages = []
+    for lib in (cr, torch):
+        x = lib.zeros(3, 3, requires_grad=record) * 1 if record else lib.zeros(3, 3)
+        with pytest.raises(RuntimeError) as info:
+            x[index] = lib.ones(value_shape)
+        messages.append(str(info.value).replace("torch.", "chainrule."))
+    assert messages[0] == messages[1]

@@ -22,7 +22,15 @@ from chainrule.graph import grad_mode, no_grad
 from chainrule.ops import elementwise as ew
 from chainrule.ops.index.core import Index, View
 from chainrule.ops.index.getitem import index_key
-from chainrule.ops.op import Op, _edge, as_tensor_arg, forward_ad, inplace_log, sum_to_size
+from chainrule.ops.op import (
+    Op,
+    _edge,
+    as_tensor_arg,
+    expand,
+    forward_ad,
+    inplace_log,
+    sum_to_size,
+)
 from chainrule.ops.strided import CopySlices, StridedFill, StridedView, _Geometry, _node
 
 __all__: list[str] = []  # nothing new at top level: these are Tensor methods
@@ -219,6 +227,27 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
     """``self[index] = value`` (value a tensor or number, broadcast to the region); the index
     is parsed and checked as getitem does, with torch's errors."""
     basic, adv, _ = index_key(self._data, index)
+    try:
+        _setitem(self, basic, adv, value)
+    except ValueError:
+        region = self._data[basic] if adv is None else self._data[basic][adv]
+        data = value._data if isinstance(value, Tensor) else np.asarray(value, self._data.dtype)
+        shape = data.shape
+        try:
+            fits = np.broadcast_shapes(shape, region.shape) == region.shape
+        except ValueError:
+            fits = False
+        if fits:
+            raise
+        if adv is None:  # torch copies into the view: expand's error
+            expand(_make(np.zeros(shape, data.dtype)), region.shape)
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {list(shape)} cannot be broadcast to "
+            f"indexing result of shape {list(region.shape)}"
+        ) from None
+
+
+def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
     if isinstance(value, Tensor) and value._data.dtype != self._data.dtype:
         value = value.to(self.dtype)
     recording = grad_mode.enabled and (
