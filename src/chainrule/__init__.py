@@ -18,16 +18,21 @@ _SUBMODULES = {p.stem for p in _HERE.glob("*.py")} | {
     p.parent.name for p in _HERE.glob("*/__init__.py")
 }
 
+_loaded = False  # the torch-like namespace has been copied in from chainrule._api
+
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:  # a submodule not imported yet: never load the whole namespace
         return importlib.import_module(f"chainrule.{name}")
-    api = importlib.import_module("chainrule._api")
+    global _loaded
     g = globals()
-    for key in api.__all__:
-        g[key] = getattr(api, key)
-    if name in g:
-        return g[name]
+    if not _loaded:  # first use: copy the namespace in, once (a user's patch then stays)
+        api = importlib.import_module("chainrule._api")
+        for key in api.__all__:
+            g.setdefault(key, getattr(api, key))
+        _loaded = True
+        if name in g:
+            return g[name]
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 

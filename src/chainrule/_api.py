@@ -1,13 +1,17 @@
-"""Everything ``import chainrule as cr`` offers, gathered once (loaded on first use)."""
+"""Everything ``import chainrule as cr`` offers, gathered once (loaded on first use): the
+modules' public names, and every op declared in the registry's top-level namespace."""
 
 from __future__ import annotations
 
-from chainrule import _device, creation, dtypes, graph, ops, serialization
+from chainrule import _device, _registry, creation, dtypes, graph, ops, serialization
 from chainrule._tensor import Size, Tensor
 
 __all__ = ["Tensor", "Size"]
 
-for _mod in [dtypes, _device, graph, creation, *ops.families(), serialization]:
+for _mod in [dtypes, _device, graph, creation, serialization]:
     for _name in _mod.__all__:
         globals()[_name] = getattr(_mod, _name)
         __all__.append(_name)
+
+__all__ += _registry.export(globals(), "")
+_ = ops  # imported for its side effect: every family declares its ops, Tensor gets methods

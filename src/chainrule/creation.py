@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor, _make
 
 __all__ = [
@@ -194,6 +195,50 @@ def full_like(
 ) -> Tensor:
     shape, dt = _like(input, dtype)
     return _filled("full_like", fill_value, (shape,), dt, requires_grad)
+
+
+# ``x.new_*``: a new tensor with x's dtype unless given (torch's Tensor.new_zeros ...)
+
+
+@tensor_method
+def new_zeros(
+    self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    return _filled("new_zeros", 0, size, dtype or self.dtype, requires_grad)
+
+
+@tensor_method
+def new_ones(
+    self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    return _filled("new_ones", 1, size, dtype or self.dtype, requires_grad)
+
+
+@tensor_method
+def new_empty(
+    self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+@tensor_method
+def new_full(
+    self: Tensor,
+    size: Sequence[int],
+    fill_value: Any,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    return _filled("new_full", fill_value, (size,), dtype or self.dtype, requires_grad)
+
+
+@tensor_method
+def new_tensor(
+    self: Tensor, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
 def arange(

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from harness import Case, case_id, check_case, check_finite_differences, inputs_for, to_cr, to_torch
 
 import chainrule as cr
-from chainrule.ops import activation as A
+import chainrule.nn.functional as A
 
 S, M = (3, 4), (2, 3, 4)
 

@@ -232,6 +232,14 @@ CASES = [
     Case("lerp", lambda m, a, b: m.lerp(a, b, 0.3), [S, S]),
     Case("lerp", lambda m, a, b, w: m.lerp(a, b, w), [S, S, (4,)], note="tensor-weight"),
     Case("clone", lambda m, a: m.clone(a) * 2, [S]),
+    Case("positive", lambda m, a: m.positive(a) * 2, [S]),
+    Case("positive", lambda m, a: (+a) * 2, [S], note="operator"),
+    Case("clamp_min", lambda m, a: m.clamp_min(a, 0.1), [S]),
+    Case("clamp_max", lambda m, a: a.clamp_max(0.3), [S], note="method"),
+    Case("float", lambda m, a: a.float() * 2, [S], fd=False),  # float32: too coarse for fd
+    Case("double", lambda m, a: a.double() * 2, [S]),
+    Case("to", lambda m, a: a.to(m.float64) * 2, [S]),
+    Case("type_as", lambda m, a: a.type_as(m.zeros(1, dtype=m.float32)) * 2, [S], fd=False),
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]

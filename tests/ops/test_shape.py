@@ -60,6 +60,8 @@ CASES = [
     Case("movedim", lambda m, x: m.movedim(x, 0, -1), [()], note="0d"),
     Case("moveaxis", lambda m, x: m.moveaxis(x, -1, 0), [M]),
     Case("narrow", lambda m, x: m.narrow(x, 1, 1, 2), [M]),
+    Case("select", lambda m, x: m.select(x, 1, -1), [M]),
+    Case("select", lambda m, x: x.select(-1, 2), [M], note="method"),
     Case("narrow", lambda m, x: x.narrow(-1, -2, 2), [M], note="neg"),
     Case("expand", lambda m, x: x.expand(2, 3, 4), [(3, 1)]),
     Case("expand_as", lambda m, x, y: x.expand_as(y), [(3, 1), M]),

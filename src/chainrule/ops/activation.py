@@ -12,17 +12,14 @@ import math
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor
-from chainrule.ops.elementwise import _erf, _sigmoid, erf, exp, sigmoid, tanh, where
+from chainrule.ops.elementwise.select import where
+from chainrule.ops.elementwise.special import _erf, _sigmoid
+from chainrule.ops.elementwise.unary import erf, exp, sigmoid, tanh
 from chainrule.ops.kernels import select
 from chainrule.ops.op import Op
-from chainrule.ops.softmax import _float_only, log_softmax, softmax
-
-__all__ = [
-    "softmax", "log_softmax", "leaky_relu", "elu", "gelu", "silu", "softplus", "hardtanh",
-    "relu6", "logsigmoid", "mish",
-]  # fmt: skip
-
+from chainrule.ops.softmax import _float_only
 
 # --------------------------------------------------------------------------- pointwise
 
@@ -54,6 +51,7 @@ class LeakyReluBackward(Op):
         return LeakyReluBackward.apply(gg, pos=self.pos, slope=self.slope)
 
 
+@op(namespace="nn.functional", method=False)
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x`` for x > 0, else ``negative_slope * x``. (``inplace`` is accepted and ignored.)"""
     _float_only(input, "leaky_relu_cpu")
@@ -91,6 +89,7 @@ class EluBackward(Op):
         return gg_g, gg_x
 
 
+@op(namespace="nn.functional", method=False)
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` for x > 0, else ``alpha * (exp(x) - 1)``. (``inplace`` is accepted and ignored.)"""
     _float_only(input, "elu_cpu")
@@ -151,6 +150,7 @@ class GeluBackward(Op):
         return gg_g, gg_x
 
 
+@op(namespace="nn.functional", method=False)
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit; ``approximate='tanh'`` uses the tanh formula."""
     if approximate not in ("none", "tanh"):
@@ -187,6 +187,7 @@ class SiluBackward(Op):
         return gg_g, gg_x
 
 
+@op(namespace="nn.functional", method=False)
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)``. (``inplace`` is accepted and ignored.)"""
     _float_only(input, "silu_cpu")
@@ -229,6 +230,7 @@ class SoftplusBackward(Op):
         return gg_g, gg_x
 
 
+@op(namespace="nn.functional", method=False)
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """A smooth relu: ``log(1 + exp(beta * x)) / beta``; ``x`` above ``threshold / beta``."""
     _float_only(input, "softplus_cpu")
@@ -248,6 +250,7 @@ class Hardtanh(Op):
         return where(self.inside, g, 0.0)
 
 
+@op(namespace="nn.functional", method=False)
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:  # fmt: skip
     """``clamp(x, min_val, max_val)``. (``inplace`` is accepted and ignored.)"""
@@ -256,6 +259,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     return Hardtanh.apply(input, lo=min_val, hi=max_val)
 
 
+@op(namespace="nn.functional", method=False)
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """``min(max(0, x), 6)``: hardtanh on [0, 6], as torch (HardtanhBackward0)."""
     return Hardtanh.apply(input, lo=0.0, hi=6.0)
@@ -271,6 +275,7 @@ class LogSigmoid(Op):
         return g * sigmoid(-self.inputs[0])
 
 
+@op(namespace="nn.functional", method=False)
 def logsigmoid(input: Tensor) -> Tensor:
     """``log(sigmoid(x))`` without overflow."""
     _float_only(input, "log_sigmoid_cpu")
@@ -289,10 +294,8 @@ class Mish(Op):
         return g * (t + x * sigmoid(x) * (1 - t * t))
 
 
+@op(namespace="nn.functional", method=False)
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * tanh(softplus(x))``. (``inplace`` is accepted and ignored.)"""
     _float_only(input, "mish_cpu")
     return Mish.apply(input)
-
-
-TENSOR_METHODS = {"softmax": softmax, "log_softmax": log_softmax}

@@ -10,15 +10,10 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor
 from chainrule._tensor import _wrap_dim as wrap_dim
 from chainrule.ops.op import Op
-
-__all__ = [
-    "binary", "as_tensor_arg", "expand", "sum_to_size", "unbroadcast_shape", "dims",
-    "broadcast_error", "SumToSize", "Expand",
-]  # fmt: skip
-
 
 # --------------------------------------------------------------------------- dims
 
@@ -78,6 +73,7 @@ class Expand(Op):
         return sum_to_size(grad, self.in_shape)
 
 
+@tensor_method
 def sum_to_size(x: Tensor, *size: Any) -> Tensor:
     """Sum ``x`` down to ``size``, a shape that ``x``'s shape is expandable from."""
     shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
@@ -97,6 +93,7 @@ _LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": 
            "complex64": "ComplexFloat", "complex128": "ComplexDouble"}  # fmt: skip
 
 
+@tensor_method
 def expand(x: Tensor, *sizes: Any) -> Tensor:
     """A broadcast view of ``x`` with ``sizes`` (-1 keeps a dimension), like ``Tensor.expand``."""
     shape = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else tuple(sizes)

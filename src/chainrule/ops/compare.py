@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.op import as_tensor_arg
-
-__all__ = [
-    "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
-    "not_equal", "isnan", "isinf", "isfinite", "isposinf", "isneginf", "logical_and",
-    "logical_or", "logical_not", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "bitwise_not", "equal", "isclose", "allclose",
-]  # fmt: skip
 
 
 def _values(x: Any) -> Any:
@@ -23,30 +18,30 @@ def _values(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
-def _compare(ufunc: np.ufunc):
+def _compare(ufunc: np.ufunc, name: str) -> Callable[[Any, Any], Tensor]:
     def fn(input: Any, other: Any) -> Tensor:
         return _make(np.asarray(ufunc(_values(input), _values(other))))
 
-    fn.__name__ = ufunc.__name__
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise ``{ufunc.__name__}`` with broadcasting (bool result)."
     return fn
 
 
-eq = _compare(np.equal)
-ne = not_equal = _compare(np.not_equal)
-lt = less = _compare(np.less)
-le = less_equal = _compare(np.less_equal)
-gt = greater = _compare(np.greater)
-ge = greater_equal = _compare(np.greater_equal)
-logical_and = _compare(np.logical_and)
-logical_or = _compare(np.logical_or)
-logical_xor = _compare(np.logical_xor)
+eq = op(_compare(np.equal, "eq"), dunders=("__eq__",))
+ne = op(_compare(np.not_equal, "ne"), aliases=("not_equal",), dunders=("__ne__",))
+lt = op(_compare(np.less, "lt"), aliases=("less",), dunders=("__lt__",))
+le = op(_compare(np.less_equal, "le"), aliases=("less_equal",), dunders=("__le__",))
+gt = op(_compare(np.greater, "gt"), aliases=("greater",), dunders=("__gt__",))
+ge = op(_compare(np.greater_equal, "ge"), aliases=("greater_equal",), dunders=("__ge__",))
+logical_and = op(_compare(np.logical_and, "logical_and"))
+logical_or = op(_compare(np.logical_or, "logical_or"))
+logical_xor = op(_compare(np.logical_xor, "logical_xor"))
 
 
 _NAMES = {"float16": "Half", "float32": "Float", "float64": "Double"}
 
 
-def _bitwise(ufunc: np.ufunc):
+def _bitwise(ufunc: np.ufunc) -> Callable[[Any, Any], Tensor]:
     def fn(input: Any, other: Any) -> Tensor:
         input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
         a = input._data if isinstance(input, Tensor) else np.asarray(input)
@@ -69,11 +64,12 @@ def _bitwise(ufunc: np.ufunc):
     return fn
 
 
-bitwise_and = _bitwise(np.bitwise_and)
-bitwise_or = _bitwise(np.bitwise_or)
-bitwise_xor = _bitwise(np.bitwise_xor)
+bitwise_and = op(_bitwise(np.bitwise_and), dunders=("__and__", "__rand__"))
+bitwise_or = op(_bitwise(np.bitwise_or), dunders=("__or__", "__ror__"))
+bitwise_xor = op(_bitwise(np.bitwise_xor), dunders=("__xor__", "__rxor__"))
 
 
+@op
 def bitwise_not(input: Tensor) -> Tensor:
     dt = input._data.dtype
     if dt.kind in "fc":
@@ -83,6 +79,7 @@ def bitwise_not(input: Tensor) -> Tensor:
     return _make(np.invert(input._data))
 
 
+@tensor_method(name="__invert__")
 def _invert(input: Tensor) -> Tensor:
     """The ``~`` operator (not a public function): a TypeError on floats, as torch."""
     if input._data.dtype.kind in "fc":
@@ -92,50 +89,51 @@ def _invert(input: Tensor) -> Tensor:
     return _make(np.invert(input._data))
 
 
+@op
 def logical_not(input: Tensor) -> Tensor:
     return _make(np.logical_not(input._data))
 
 
+@op
 def isnan(input: Tensor) -> Tensor:
     return _make(np.isnan(input._data))
 
 
+@op
 def isinf(input: Tensor) -> Tensor:
     return _make(np.isinf(input._data))
 
 
+@op
 def isposinf(input: Tensor) -> Tensor:
     return _make(np.isposinf(input._data))
 
 
+@op
 def isneginf(input: Tensor) -> Tensor:
     return _make(np.isneginf(input._data))
 
 
+@op
 def isfinite(input: Tensor) -> Tensor:
     return _make(np.isfinite(input._data))
 
 
+@op
 def equal(input: Tensor, other: Tensor) -> bool:
     """True if both tensors have the same shape and elements."""
     return input._data.shape == other._data.shape and bool(np.all(input._data == other._data))
 
 
+@op
 def isclose(
     input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> Tensor:
     return _make(np.isclose(input._data, _values(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
+@op
 def allclose(
     input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> bool:
     return bool(np.allclose(input._data, _values(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-TENSOR_METHODS = {
-    name: globals()[name]
-    for name in """eq ne lt le gt ge greater greater_equal less less_equal not_equal isnan isinf
-    isfinite isposinf isneginf logical_and logical_or logical_not logical_xor bitwise_and
-    bitwise_or bitwise_xor bitwise_not equal isclose allclose""".split()
-}

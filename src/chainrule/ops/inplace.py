@@ -12,14 +12,15 @@ view geometry and the CopySlices nodes live in strided.py.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.graph import grad_mode, no_grad
-from chainrule.ops import elementwise as ew
 from chainrule.ops.index.core import Index, View
 from chainrule.ops.index.getitem import index_key
 from chainrule.ops.op import (
@@ -223,6 +224,7 @@ class IndexPut(Op):
         return gx, gv
 
 
+@tensor_method(name="__setitem__")
 def setitem(self: Tensor, index: Any, value: Any) -> None:
     """``self[index] = value`` (value a tensor or number, broadcast to the region); the index
     is parsed and checked as getitem does, with torch's errors."""
@@ -275,7 +277,10 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
 # --------------------------------------------------------------------------- methods
 
 
-def _inplace(fn):
+def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``x.name_(...)`` from the op ``name``: compute out of place, then write into ``x``
+    (the registry makes every declared op's in-place method with this)."""
+
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         return write(self, fn(self, *args, **kwargs))
 
@@ -284,6 +289,7 @@ def _inplace(fn):
     return method
 
 
+@tensor_method
 def fill_(self: Tensor, value: Any) -> Tensor:
     if isinstance(value, Tensor):
         if value._data.ndim:
@@ -295,6 +301,7 @@ def fill_(self: Tensor, value: Any) -> Tensor:
     return write(self, Fill.apply(self, value=value))
 
 
+@tensor_method
 def zero_(self: Tensor) -> Tensor:
     out = Fill.apply(self, value=0)
     if out.grad_fn is not None:
@@ -302,6 +309,7 @@ def zero_(self: Tensor) -> Tensor:
     return write(self, out)
 
 
+@tensor_method
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     return write(self, Copy.apply(self, as_tensor_arg(src, "src")))
 
@@ -332,43 +340,8 @@ def _sampler(kind: str):
         with no_grad():
             return write(self, _make(np.asarray(values).astype(self._data.dtype)))
 
-    method.__name__ = kind
-    return method
+    method.__name__ = method.__qualname__ = kind
+    return tensor_method(method)
 
 
-def _reflected_inplace(fn):
-    def method(self: Tensor, other: Any) -> Tensor:
-        return write(self, fn(self, other))
-
-    return method
-
-
-TENSOR_METHODS: dict[str, Any] = {
-    f"{name}_": _inplace(getattr(ew, name))
-    for name in """add sub mul div pow clamp clip neg abs exp log sqrt rsqrt sin cos tan tanh
-    sigmoid relu floor ceil round trunc sign reciprocal square lerp remainder fmod expm1 log1p
-    frac""".split()
-}
-TENSOR_METHODS.update(
-    fill_=fill_, zero_=zero_, copy_=copy_, __setitem__=setitem,
-    uniform_=_sampler("uniform_"), normal_=_sampler("normal_"), bernoulli_=_sampler("bernoulli_"),
-    clamp_min_=lambda self, min: write(self, ew.clamp(self, min=min)),
-    clamp_max_=lambda self, max: write(self, ew.clamp(self, max=max)),
-    __iadd__=_reflected_inplace(ew.add), __isub__=_reflected_inplace(ew.sub),
-    __imul__=_reflected_inplace(ew.mul), __itruediv__=_reflected_inplace(ew.div),
-    __ipow__=_reflected_inplace(ew.pow), __imod__=_reflected_inplace(ew.remainder),
-    __ifloordiv__=_reflected_inplace(ew.floor_divide),
-)  # fmt: skip
-
-
-def _late_methods() -> None:
-    """In-place forms of ops from other families (imported lazily: they load after us)."""
-    from chainrule.ops import index
-
-    for name in ("masked_fill", "index_add", "scatter", "scatter_add"):
-        fn = getattr(index, name, None)
-        if fn is not None:
-            TENSOR_METHODS[f"{name}_"] = _inplace(fn)
-
-
-_late_methods()
+uniform_, normal_, bernoulli_ = _sampler("uniform_"), _sampler("normal_"), _sampler("bernoulli_")

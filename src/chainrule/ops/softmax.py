@@ -12,13 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor
-from chainrule.ops.elementwise import exp
+from chainrule.ops.elementwise.unary import exp
 from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, wrap_dim
 from chainrule.ops.reduce.sums import sum, torch_type_name
-
-__all__ = ["softmax", "log_softmax"]
 
 
 def _float_only(input: Tensor, kernel: str) -> None:
@@ -141,12 +140,14 @@ def _softmax_args(name: str, input: Tensor, dim: Any, dtype: Any) -> tuple[Tenso
     return input, wrap_dim(dim, input._data.ndim)
 
 
+@op
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``, stable for large inputs; ``dtype`` casts first."""
     input, dim = _softmax_args("softmax", input, dim, dtype)
     return Softmax.apply(input, dim=dim)
 
 
+@op
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """``log(softmax(x))`` along ``dim``, computed without overflow or log(0)."""
     input, dim = _softmax_args("log_softmax", input, dim, dtype)

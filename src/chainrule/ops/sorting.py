@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.index.core import Index
 from chainrule.ops.index.gather import _grid
 from chainrule.ops.op import wrap_dim
-
-__all__ = ["sort", "argsort", "msort", "topk"]
 
 _sort_result = namedtuple("sort", ["values", "indices"])
 _topk_result = namedtuple("topk", ["values", "indices"])
@@ -43,6 +42,7 @@ def _values(cls: type[Index], input: Tensor, idx: np.ndarray, dim: int) -> Tenso
     return cls.apply(input, key=_grid(idx, dim))
 
 
+@op
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
     """``(values, indices)`` sorted along ``dim`` (ties keep their order)."""
     x = input._data
@@ -51,16 +51,19 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     return _sort_result(_values(SortValues, input, idx, d), _make(idx.astype(np.int64)))
 
 
+@op
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     x = input._data
     d = wrap_dim(dim, x.ndim)
     return _make((_order(x, d, descending) if x.ndim else np.zeros((), np.int64)).astype(np.int64))
 
 
+@op
 def msort(input: Tensor) -> Tensor:
     return sort(input, 0).values
 
 
+@op
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
     """The ``k`` largest (or smallest) values along ``dim``, with their indices."""
     x = input._data
@@ -71,6 +74,3 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     idx = _order(x, d, largest) if x.ndim else np.zeros((), np.int64)
     idx = np.take(idx, np.arange(k), axis=d) if x.ndim else idx
     return _topk_result(_values(TopkValues, input, idx, d), _make(idx.astype(np.int64)))
-
-
-TENSOR_METHODS = {name: globals()[name] for name in ("sort", "argsort", "msort", "topk")}

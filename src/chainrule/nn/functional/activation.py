@@ -5,25 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor
-from chainrule.ops import activation as _act
 from chainrule.ops import elementwise as _ew
+from chainrule.ops import softmax as _sm
 
-__all__ = ["relu", "softmax", "log_softmax"]
 
-
+@op(namespace="nn.functional", method=False)
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``max(0, x)``. (``inplace`` is accepted and ignored: the result is a new tensor.)"""
     return _ew.relu(input)
 
 
+@op(namespace="nn.functional", method=False)
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype: Any = None) -> Tensor:  # fmt: skip
     """``exp(x) / sum(exp(x))`` along ``dim`` (the catalog's stable primitive)."""
-    return _act.softmax(input, dim, dtype)
+    return _sm.softmax(input, dim, dtype)
 
 
+@op(namespace="nn.functional", method=False)
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
                 dtype: Any = None) -> Tensor:  # fmt: skip
     """``log(softmax(x))`` along ``dim`` (the catalog's stable primitive)."""
-    return _act.log_softmax(input, dim, dtype)
+    return _sm.log_softmax(input, dim, dtype)

@@ -9,15 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.nn.functional.dropout import dropout
 from chainrule.nn.functional.linear import linear
-from chainrule.ops.activation import softmax
-from chainrule.ops.index import index_select
-from chainrule.ops.linalg import matmul
-from chainrule.ops.shape import cat
-
-__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
+from chainrule.ops.index.select import index_select
+from chainrule.ops.linalg.products import matmul
+from chainrule.ops.shape.join import cat
+from chainrule.ops.softmax import softmax
 
 
 def _repeat_heads(t: Tensor, times: int) -> Tensor:
@@ -25,6 +24,7 @@ def _repeat_heads(t: Tensor, times: int) -> Tensor:
     return index_select(t, t._data.ndim - 3, _make(np.repeat(np.arange(h), times)))
 
 
+@op(namespace="nn.functional", method=False)
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -84,6 +84,7 @@ def _canonical_mask(mask: Tensor | None, name: str, dtype: Any) -> Tensor | None
     return mask
 
 
+@op(namespace="nn.functional", method=False)
 def multi_head_attention_forward(
     query: Tensor,
     key: Tensor,

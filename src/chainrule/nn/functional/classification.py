@@ -9,13 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.nn.functional._utils import get_reduction, type_name
-from chainrule.ops.activation import log_softmax
-from chainrule.ops.index import gather
+from chainrule.ops.index.gather import gather
 from chainrule.ops.op import Op
-
-__all__ = ["nll_loss", "cross_entropy"]
+from chainrule.ops.softmax import log_softmax
 
 
 def _check_target(input: Tensor, target: Tensor) -> None:
@@ -143,6 +142,7 @@ def _nll(
     return loss.reshape(()) if one_d else loss
 
 
+@op(namespace="nn.functional", method=False)
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -160,6 +160,7 @@ def nll_loss(
     return _nll(input, target, w, ignore_index, reduction)
 
 
+@op(namespace="nn.functional", method=False)
 def cross_entropy(
     input: Tensor,
     target: Tensor,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import creation
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 
-__all__ = ["dropout"]
 
-
+@op(namespace="nn.functional", method=False)
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)`` while
     ``training``; the identity otherwise. (``inplace`` is accepted and ignored.)"""

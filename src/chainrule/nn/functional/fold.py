@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.ops.conv import conv2d, conv_transpose2d
-
-__all__ = ["unfold", "fold"]
+from chainrule.ops.conv.convolution import conv2d, conv_transpose2d
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -25,6 +24,7 @@ def _picker(c: int, k: tuple[int, int], dtype: np.dtype) -> Tensor:
     return _make(np.tile(w, (c, 1, 1, 1)))
 
 
+@op(namespace="nn.functional", method=False)
 def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
            stride: Any = 1) -> Tensor:  # fmt: skip
     """Sliding blocks of (N, C, H, W) as columns: (N, C * kh * kw, L)."""
@@ -49,6 +49,7 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
     return cols.reshape(*cols._data.shape[:-2], -1)
 
 
+@op(namespace="nn.functional", method=False)
 def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
          stride: Any = 1) -> Tensor:  # fmt: skip
     """The adjoint of unfold: columns (N, C * kh * kw, L) summed back into (N, C, H, W)."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor
 from chainrule.nn.functional._utils import type_name
-from chainrule.ops.linalg import matmul
+from chainrule.ops.linalg.products import matmul
 from chainrule.ops.op import Op
-
-__all__ = ["linear", "bilinear"]
 
 _C = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
       "int32": "int"}  # fmt: skip
@@ -55,6 +54,7 @@ class Linear(Op):
         return "SqueezeBackward4" if self.one_d else "UnsafeViewBackward0"
 
 
+@op(namespace="nn.functional", method=False)
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: input (*, in_features), weight (out_features, in_features)."""
     x, w = input._data, weight._data
@@ -93,6 +93,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return Linear.apply(input, weight, bias)
 
 
+@op(namespace="nn.functional", method=False)
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y_o = x1ᵀ W_o x2 + b_o``: a composition (one matmul, one product, one sum)."""
     a, b, w = input1._data, input2._data, weight._data

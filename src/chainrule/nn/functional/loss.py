@@ -9,17 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Size, Tensor
 from chainrule.nn.functional._utils import check_float, get_reduction
 from chainrule.nn.functional._utils import reduce as _reduce
 from chainrule.ops.activation import logsigmoid
-from chainrule.ops.elementwise import abs, clamp, exp, log, log1p, where
+from chainrule.ops.elementwise.select import clamp, where
+from chainrule.ops.elementwise.unary import abs, exp, log, log1p
 from chainrule.ops.op import Op, expand
-
-__all__ = [
-    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-]  # fmt: skip
 
 
 def broadcast_check(a: Tensor, b: Tensor) -> None:
@@ -81,6 +78,7 @@ def _pointwise(
     return _reduce(loss_fn(input - target), reduction)
 
 
+@op(namespace="nn.functional", method=False)
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -95,6 +93,7 @@ def mse_loss(
                       lambda d: d * d, True)  # fmt: skip
 
 
+@op(namespace="nn.functional", method=False)
 def l1_loss(
     input: Tensor,
     target: Tensor,
@@ -107,6 +106,7 @@ def l1_loss(
     return _pointwise(input, target, size_average, reduce, reduction, weight, abs, True)
 
 
+@op(namespace="nn.functional", method=False)
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -126,6 +126,7 @@ def smooth_l1_loss(
     return _pointwise(input, target, size_average, reduce, reduction, None, loss_fn, False)
 
 
+@op(namespace="nn.functional", method=False)
 def huber_loss(
     input: Tensor,
     target: Tensor,
@@ -144,6 +145,7 @@ def huber_loss(
     return _pointwise(input, target, None, None, reduction, weight, loss_fn, False)
 
 
+@op(namespace="nn.functional", method=False)
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -196,6 +198,7 @@ class BinaryCrossEntropy(Op):
         return gx, gy
 
 
+@op(namespace="nn.functional", method=False)
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -223,6 +226,7 @@ def binary_cross_entropy(
     return _reduce(loss, reduction)
 
 
+@op(namespace="nn.functional", method=False)
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,

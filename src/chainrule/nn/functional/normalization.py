@@ -9,14 +9,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make
 from chainrule.graph import grad_mode
 from chainrule.ops.broadcast import SumToSize
-from chainrule.ops.elementwise import clamp, rsqrt
+from chainrule.ops.elementwise.select import clamp
+from chainrule.ops.elementwise.unary import rsqrt
 from chainrule.ops.op import Op
-from chainrule.ops.reduce import mean, norm, var
-
-__all__ = ["layer_norm", "group_norm", "rms_norm", "batch_norm", "normalize"]
+from chainrule.ops.reduce.stats import norm, var
+from chainrule.ops.reduce.sums import mean
 
 
 def _shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
@@ -187,6 +188,7 @@ def _check_affine(t: Tensor | None, what: str, shape: tuple) -> None:
         )
 
 
+@op(namespace="nn.functional", method=False)
 def layer_norm(
     input: Tensor,
     normalized_shape: int | Sequence[int],
@@ -214,6 +216,7 @@ def layer_norm(
     return y if bias is None else y + bias
 
 
+@op(namespace="nn.functional", method=False)
 def rms_norm(
     input: Tensor,
     normalized_shape: int | Sequence[int],
@@ -237,6 +240,7 @@ def rms_norm(
     return y if weight is None else y * weight
 
 
+@op(namespace="nn.functional", method=False)
 def group_norm(
     input: Tensor,
     num_groups: int,
@@ -262,6 +266,7 @@ def group_norm(
     return y if bias is None else y + bias.reshape(per_channel)
 
 
+@op(namespace="nn.functional", method=False)
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -326,6 +331,7 @@ def batch_norm(
     return y if bias is None else y + bias.reshape(per_channel)
 
 
+@op(namespace="nn.functional", method=False)
 def normalize(
     input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Tensor | None = None
 ) -> Tensor:

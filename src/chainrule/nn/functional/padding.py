@@ -7,11 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.ops.index import index_select
+from chainrule.ops.index.select import index_select
 from chainrule.ops.op import Op
-
-__all__ = ["pad"]
 
 _NON_CONSTANT = (
     "\nSupported combinations for non-constant padding:\n"
@@ -50,6 +49,7 @@ def _source_index(n: int, before: int, after: int, mode: str) -> np.ndarray:
     return i % n  # circular
 
 
+@op(namespace="nn.functional", method=False)
 def pad(
     input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None
 ) -> Tensor:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.nn.functional._utils import bump_version, type_name
-from chainrule.ops.index import index_add, index_select
+from chainrule.ops.index.select import index_add, index_select
 from chainrule.ops.op import Op
-
-__all__ = ["embedding", "one_hot"]
 
 
 class Embedding(Op):
@@ -51,6 +50,7 @@ def _renorm(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) 
     bump_version(weight)
 
 
+@op(namespace="nn.functional", method=False)
 def embedding(
     input: Tensor,
     weight: Tensor,
@@ -84,6 +84,7 @@ def embedding(
     )
 
 
+@op(namespace="nn.functional", method=False)
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot rows of length ``num_classes`` (max + 1 when -1) for each index."""
     idx = tensor._data

@@ -11,7 +11,7 @@ __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """All parameters flattened and joined into one 1-d tensor (differentiable, like torch)."""
-    from chainrule.ops.shape import cat
+    from chainrule.ops.shape.join import cat
 
     return cat([p.reshape(-1) for p in parameters])
 

@@ -5,17 +5,7 @@ three files: geometry.py (geometry, argument checks, im2col kernels), convolutio
 
 from __future__ import annotations
 
-from chainrule.ops.conv.convolution import conv1d, conv2d, conv_transpose1d, conv_transpose2d
-from chainrule.ops.conv.pooling import (
-    adaptive_avg_pool1d,
-    adaptive_avg_pool2d,
-    avg_pool1d,
-    avg_pool2d,
-    max_pool1d,
-    max_pool2d,
-)
+from chainrule._registry import export_package
+from chainrule.ops.conv import convolution, pooling  # noqa: F401  (each declares its ops)
 
-__all__ = [
-    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d",
-    "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-]  # fmt: skip
+__all__ = export_package(globals(), __name__)

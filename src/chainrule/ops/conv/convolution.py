@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor
 from chainrule.ops.conv.geometry import (
     _batched,
@@ -17,8 +18,6 @@ from chainrule.ops.conv.geometry import (
     _pair,
 )
 from chainrule.ops.op import Op
-
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
 
 class Conv(Op):
@@ -126,6 +125,7 @@ def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
     return out.reshape(*out._data.shape[1:]) if unbatched else out
 
 
+@op(namespace=("", "nn.functional"), method=False)
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -139,6 +139,7 @@ def conv2d(
     return _convnd(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
 
 
+@op(namespace=("", "nn.functional"), method=False)
 def conv1d(
     input: Tensor,
     weight: Tensor,
@@ -184,6 +185,7 @@ def _conv_transposend(
     return out.reshape(*out._data.shape[1:]) if unbatched else out
 
 
+@op(namespace=("", "nn.functional"), method=False)
 def conv_transpose2d(
     input: Tensor,
     weight: Tensor,
@@ -209,6 +211,7 @@ def conv_transpose2d(
     )
 
 
+@op(namespace=("", "nn.functional"), method=False)
 def conv_transpose1d(
     input: Tensor,
     weight: Tensor,

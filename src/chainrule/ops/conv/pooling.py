@@ -9,15 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.conv.convolution import Conv
 from chainrule.ops.conv.geometry import _batched, _Geometry, _padded, _pair
 from chainrule.ops.op import Op
-
-__all__ = [
-    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-    "adaptive_avg_pool2d",
-]  # fmt: skip
 
 
 def _pool_geometry(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode):
@@ -184,6 +180,7 @@ def _max_poolnd(nd, input, kernel_size, stride, padding, dilation, ceil_mode, re
     return out, _make(index.reshape(out._data.shape).astype(np.int64))
 
 
+@op(namespace=("", "nn.functional"), method=False)
 def max_pool2d(
     input: Tensor,
     kernel_size: Any,
@@ -197,6 +194,7 @@ def max_pool2d(
     return _max_poolnd(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+@op(namespace=("", "nn.functional"), method=False)
 def max_pool1d(
     input: Tensor,
     kernel_size: Any,
@@ -321,6 +319,7 @@ def _avg_poolnd(
     return _pool_output(AvgPool.apply(x, geo=geo, out_hw=out_hw, div=div), nd, unbatched)
 
 
+@op(namespace="nn.functional", method=False)
 def avg_pool2d(
     input: Tensor,
     kernel_size: Any,
@@ -335,6 +334,7 @@ def avg_pool2d(
     )
 
 
+@op(namespace=("", "nn.functional"), method=False)
 def avg_pool1d(
     input: Tensor,
     kernel_size: Any,
@@ -371,6 +371,7 @@ class AdaptiveAvgPool(Op):
         return AdaptiveAvgPool.apply(g, ph=self.ph.T, pw=self.pw.T)
 
 
+@op(namespace="nn.functional", method=False)
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     x, unbatched = _batched(input, 2, "adaptive_avg_pool2d")
     h, w = x._data.shape[2:]
@@ -381,6 +382,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     return out.reshape(*out._data.shape[1:]) if unbatched else out
 
 
+@op(namespace=("", "nn.functional"), method=False)
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
     x, unbatched = _batched(input, 1, "adaptive_avg_pool1d")
     length = x._data.shape[-1]

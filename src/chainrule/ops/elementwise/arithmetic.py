@@ -12,16 +12,12 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import floor, log, trunc
 from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, as_tensor_arg, binary
-
-__all__ = [
-    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
-    "square", "floor_divide", "remainder", "fmod",
-]  # fmt: skip
 
 
 class Add(Op):
@@ -211,6 +207,7 @@ class Fmod(Remainder):
         return g if self.needs(0) else None, -g * trunc(a / b) if self.needs(1) else None
 
 
+@op(inplace=True, dunders=("__add__", "__radd__", "__iadd__"))
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     if alpha == 1:
         return binary(Add, input, other)
@@ -238,6 +235,7 @@ def _is_bool(x: Any) -> bool:
     return type(x) is bool or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
 
 
+@op(aliases=("subtract",), inplace=True, dunders=("__sub__", "__rsub__", "__isub__"))
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     if _is_bool(input) or _is_bool(other):
         if _is_bool(input) and _is_bool(other):
@@ -252,10 +250,16 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     return _scaled(cls, input, other, alpha)
 
 
+@op(aliases=("multiply",), inplace=True, dunders=("__mul__", "__rmul__", "__imul__"))
 def mul(input: Any, other: Any) -> Tensor:
     return binary(Mul, input, other)
 
 
+@op(
+    aliases=("divide", "true_divide"),
+    inplace=True,
+    dunders=("__truediv__", "__rtruediv__", "__itruediv__"),
+)
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return binary(Div, input, other, float_result=True)
@@ -269,6 +273,7 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     )
 
 
+@op(inplace=True, dunders=("__pow__", "__rpow__", "__ipow__"))
 def pow(input: Any, exponent: Any) -> Tensor:
     if isinstance(exponent, Tensor):
         if _is_bool(input) and exponent._data.dtype == np.bool_:
@@ -284,20 +289,21 @@ def pow(input: Any, exponent: Any) -> Tensor:
     return binary(Pow, input, exponent)
 
 
+@op(inplace=True, dunders=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
 def floor_divide(input: Any, other: Any) -> Tensor:
     return binary(FloorDivide, input, other)
 
 
+@op(inplace=True, dunders=("__mod__", "__rmod__", "__imod__"))
 def remainder(input: Any, other: Any) -> Tensor:
     return binary(Remainder, input, other)
 
 
+@op(inplace=True)
 def fmod(input: Any, other: Any) -> Tensor:
     return binary(Fmod, input, other)
 
 
-subtract, multiply, divide, true_divide = sub, mul, div, div
-
-
+@op(inplace=True)
 def square(input: Tensor) -> Tensor:
     return binary(Pow, input, 2)

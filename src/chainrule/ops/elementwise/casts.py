@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import dtypes
+from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
 from chainrule.ops.op import Op
-
-__all__ = ["clone"]
 
 
 class Clone(Op):
@@ -36,10 +35,12 @@ class ToCopy(Op):
         return g.to(self.in_dtype)
 
 
+@op
 def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:
     return Clone.apply(input)
 
 
+@tensor_method
 def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``tensor.to(dtype)``, ``.to(other)``, ``.to('cpu')``; ``copy=True`` forces a copy."""
     dt = kwargs.pop("dtype", None)
@@ -59,3 +60,30 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         # torch allows the cast; the result simply stops requiring grad
         return ToCopy.apply(self.detach(), dtype=dt.np)
     return ToCopy.apply(self, dtype=dt.np)
+
+
+def _cast(name: str, dt: dtypes.dtype) -> None:
+    def cast(self: Tensor) -> Tensor:
+        return to(self, dt)
+
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = f"``self.to({dt})``"
+    tensor_method(cast)
+
+
+for _name, _dt in [
+    ("float", dtypes.float32), ("double", dtypes.float64), ("half", dtypes.float16),
+    ("int", dtypes.int32), ("long", dtypes.int64), ("short", dtypes.int16), ("bool", dtypes.bool),
+]:  # fmt: skip
+    _cast(_name, _dt)
+
+
+@tensor_method(name="type")
+def type_(self: Tensor, dtype: Any = None) -> Any:
+    """The tensor's type name (``chainrule.Tensor``), or a cast to ``dtype``."""
+    return f"chainrule.{type(self).__name__}" if dtype is None else to(self, dtype)
+
+
+@tensor_method
+def type_as(self: Tensor, other: Tensor) -> Tensor:
+    return to(self, other.dtype)

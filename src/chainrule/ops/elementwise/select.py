@@ -7,11 +7,10 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
 from chainrule.ops.kernels import select
 from chainrule.ops.op import Op, as_tensor_arg, binary, broadcast_error
-
-__all__ = ["clamp", "clip", "minimum", "maximum", "where", "lerp"]
 
 
 class Clamp(Op):
@@ -47,6 +46,7 @@ class Clamp(Op):
         return gx, glo, ghi
 
 
+@op(aliases=("clip",), inplace=True)
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -58,7 +58,14 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     return Clamp.apply(input, min, max)
 
 
-clip = clamp
+@op(inplace=True)
+def clamp_min(input: Tensor, min: Any) -> Tensor:
+    return clamp(input, min=min)
+
+
+@op(inplace=True)
+def clamp_max(input: Tensor, max: Any) -> Tensor:
+    return clamp(input, max=max)
 
 
 class Maximum(Op):
@@ -89,10 +96,12 @@ class Minimum(Op):
         return g * share if self.needs(0) else None, g * (1 - share) if self.needs(1) else None
 
 
+@op
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     return binary(Maximum, input, as_tensor_arg(other))
 
 
+@op
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     return binary(Minimum, input, as_tensor_arg(other))
 
@@ -112,10 +121,11 @@ class Where(Op):
         return None, gx, gy
 
 
+@op(method=False)
 def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor | tuple:
     """``condition ? input : other`` elementwise, broadcasting all three."""
     if input is None and other is None:
-        from chainrule.ops.index import nonzero
+        from chainrule.ops.index.mask import nonzero
 
         return nonzero(condition, as_tuple=True)
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
@@ -130,6 +140,12 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor | t
     if error is not None:
         raise error
     return Where.apply(cond, _cast(input, dt), _cast(other, dt))
+
+
+@tensor_method(name="where")
+def where_method(self: Tensor, condition: Tensor, other: Any) -> Tensor:
+    """``x.where(condition, y)`` is ``where(condition, x, y)``."""
+    return where(condition, self, other)
 
 
 def _cast(v: Any, dt: np.dtype) -> Any:
@@ -156,5 +172,6 @@ class Lerp(Op):
         return gs, ge, gw
 
 
+@op(inplace=True)
 def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
     return Lerp.apply(input, end, as_tensor_arg(weight, "weight"))

@@ -4,21 +4,17 @@ sigmoid, relu, erf, sign and the rounding functions; torch's dtype refusals for 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.elementwise.special import _erf, _sigmoid
 from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op
-
-__all__ = [
-    "neg", "negative", "abs", "absolute", "exp", "expm1", "log", "log2", "log10", "log1p",
-    "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "erf",
-    "sign", "floor", "ceil", "round", "trunc", "frac",
-]  # fmt: skip
 
 
 class Neg(Op):
@@ -321,66 +317,86 @@ def _not_implemented(kernel: str) -> Any:
     )
 
 
-# dtypes torch refuses for a unary op (kinds) and the error it raises
-_REFUSED = {
-    Neg: ("b", lambda x: RuntimeError(
+def _bool_neg(x: np.ndarray) -> Exception:
+    return RuntimeError(
         "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
-        "invert a mask, use the `~` or `logical_not()` operator instead.")),
-    Relu: ("b", lambda x: RuntimeError("Boolean inputs not supported for relu")),
-    Abs: ("b", _not_implemented("abs_cpu")),
-    Floor: ("b", _not_implemented("floor_vml_cpu")),
-    Ceil: ("b", _not_implemented("ceil_vml_cpu")),
-    Trunc: ("b", _not_implemented("trunc_vml_cpu")),
-    Round: ("b", _not_implemented("round_vml_cpu")),
-    Frac: ("biu", _not_implemented("frac_cpu")),
-}  # fmt: skip
+        "invert a mask, use the `~` or `logical_not()` operator instead."
+    )
 
 
-def _unary(cls: type[Op]):
-    if cls in _REFUSED:
-        kinds, error = _REFUSED[cls]
+def _bool_relu(x: np.ndarray) -> Exception:
+    return RuntimeError("Boolean inputs not supported for relu")
 
-        def fn(input: Tensor) -> Tensor:
-            if input._data.dtype.kind in kinds:
-                raise error(input._data)
-            return cls.apply(input)
-    else:
 
-        def fn(input: Tensor) -> Tensor:
-            return cls.apply(input)
+def _unary(
+    cls: type[Op], name: str, *, to_float: bool = False, refuse: tuple[str, Any] = ("", None)
+) -> Callable[[Tensor], Tensor]:
+    """The public function of a unary op: ``to_float`` casts integer inputs to the default
+    float dtype (torch does so for transcendental functions); ``refuse`` is (dtype kinds,
+    the error torch raises for them)."""
+    kinds, error = refuse
 
-    fn.__name__ = cls.__name__.lower()
-    fn.__doc__ = f"Elementwise {fn.__name__} (differentiable)."
+    def fn(input: Tensor) -> Tensor:
+        kind = input._data.dtype.kind
+        if kind in kinds:
+            raise error(input._data)
+        if to_float and kind not in "fc":
+            input = input.to(dtypes.get_default_dtype())
+        return cls.apply(input)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} (differentiable)."
     return fn
 
 
-neg = negative = _unary(Neg)
-abs = absolute = _unary(Abs)
-exp, expm1, log, log2, log10, log1p = map(_unary, (Exp, Expm1, Log, Log2, Log10, Log1p))
-sqrt, rsqrt, reciprocal = map(_unary, (Sqrt, Rsqrt, Reciprocal))
-sin, cos, tan, tanh, sigmoid, relu, erf = map(_unary, (Sin, Cos, Tan, Tanh, Sigmoid, Relu, Erf))
-sign, floor, ceil, trunc, frac = map(_unary, (Sign, Floor, Ceil, Trunc, Frac))
-
-
-def _float_unary(fn):
-    """Integer inputs to a transcendental function give the default float, as in torch."""
-
-    def wrapper(input: Tensor) -> Tensor:
-        if input._data.dtype.kind not in "fc":
-            input = input.to(dtypes.get_default_dtype())
-        return fn(input)
-
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-    return wrapper
-
-
-exp, expm1, log, log2, log10, log1p, sqrt, rsqrt, reciprocal = map(
-    _float_unary, (exp, expm1, log, log2, log10, log1p, sqrt, rsqrt, reciprocal)
+# One declaration per op: the function, its method, aliases and in-place form, dtype refusals.
+neg = op(
+    _unary(Neg, "neg", refuse=("b", _bool_neg)),
+    aliases=("negative",),
+    inplace=True,
+    dunders=("__neg__",),
 )
-sin, cos, tan, tanh, sigmoid, erf = map(_float_unary, (sin, cos, tan, tanh, sigmoid, erf))
+abs = op(
+    _unary(Abs, "abs", refuse=("b", _not_implemented("abs_cpu"))),
+    aliases=("absolute",),
+    inplace=True,
+    dunders=("__abs__",),
+)
+exp = op(_unary(Exp, "exp", to_float=True), inplace=True)
+expm1 = op(_unary(Expm1, "expm1", to_float=True), inplace=True)
+log = op(_unary(Log, "log", to_float=True), inplace=True)
+log2 = op(_unary(Log2, "log2", to_float=True), inplace=True)
+log10 = op(_unary(Log10, "log10", to_float=True), inplace=True)
+log1p = op(_unary(Log1p, "log1p", to_float=True), inplace=True)
+sqrt = op(_unary(Sqrt, "sqrt", to_float=True), inplace=True)
+rsqrt = op(_unary(Rsqrt, "rsqrt", to_float=True), inplace=True)
+reciprocal = op(_unary(Reciprocal, "reciprocal", to_float=True), inplace=True)
+sin = op(_unary(Sin, "sin", to_float=True), inplace=True)
+cos = op(_unary(Cos, "cos", to_float=True), inplace=True)
+tan = op(_unary(Tan, "tan", to_float=True), inplace=True)
+tanh = op(_unary(Tanh, "tanh", to_float=True), namespace=("", "nn.functional"), inplace=True)
+sigmoid = op(
+    _unary(Sigmoid, "sigmoid", to_float=True), namespace=("", "nn.functional"), inplace=True
+)
+erf = op(_unary(Erf, "erf", to_float=True), inplace=True)
+relu = op(_unary(Relu, "relu", refuse=("b", _bool_relu)), inplace=True)
+sign = op(_unary(Sign, "sign"), inplace=True)
+floor = op(_unary(Floor, "floor", refuse=("b", _not_implemented("floor_vml_cpu"))), inplace=True)
+ceil = op(_unary(Ceil, "ceil", refuse=("b", _not_implemented("ceil_vml_cpu"))), inplace=True)
+trunc = op(_unary(Trunc, "trunc", refuse=("b", _not_implemented("trunc_vml_cpu"))), inplace=True)
+frac = op(_unary(Frac, "frac", refuse=("biu", _not_implemented("frac_cpu"))), inplace=True)
 
 
+@op(inplace=True)
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     if input._data.dtype == np.bool_:
-        raise _REFUSED[Round][1](input._data)
+        raise _not_implemented("round_vml_cpu")(input._data)
     return Round.apply(input, decimals=decimals)
+
+
+@op(dunders=("__pos__",))
+def positive(input: Tensor) -> Tensor:
+    """``+input``: the tensor itself (torch refuses bool tensors)."""
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input

@@ -8,15 +8,7 @@ scatter, scatter_add), select.py (index_select, index_add, take, take_along_dim)
 
 from __future__ import annotations
 
-from chainrule.ops.index.gather import gather, scatter, scatter_add
-from chainrule.ops.index.getitem import getitem
-from chainrule.ops.index.mask import argwhere, masked_fill, masked_select, nonzero
-from chainrule.ops.index.select import index_add, index_select, take, take_along_dim
+from chainrule._registry import export_package
+from chainrule.ops.index import gather, getitem, mask, select  # noqa: F401  (each declares its ops)
 
-__all__ = [
-    "gather", "scatter", "scatter_add", "index_select", "index_add", "take", "take_along_dim",
-    "masked_fill", "masked_select", "nonzero", "argwhere",
-]  # fmt: skip
-
-TENSOR_METHODS = {name: globals()[name] for name in __all__}
-TENSOR_METHODS["__getitem__"] = getitem
+__all__ = export_package(globals(), __name__)

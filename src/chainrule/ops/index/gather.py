@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor
 from chainrule.ops.index.core import Index, add_at
 from chainrule.ops.index.getitem import ViewScatter
 from chainrule.ops.op import Op, wrap_dim
-
-__all__ = ["gather", "scatter", "scatter_add"]
 
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
@@ -85,6 +84,7 @@ class Gather(Index):
     torch_name = "GatherBackward0"
 
 
+@op
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """Values of ``input`` along ``dim`` at ``index``; the result has the index's shape."""
     x, idx = input._data, _data(index)
@@ -163,6 +163,7 @@ class ScatterAdd(Op):
         return g if self.needs(0) else None, gsrc
 
 
+@op(inplace=True)
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """Out-of-place ``scatter_add_``: repeated indices accumulate."""
     x, idx, s = input._data, _data(index), _data(src)
@@ -209,6 +210,7 @@ class Scatter(Op):
         return gx, gsrc
 
 
+@op(inplace=True)
 def scatter(
     input: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None,
     reduce: str | None = None,

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor
 from chainrule.ops.index.core import Index, View, ViewScatter
 
@@ -94,6 +95,7 @@ def _bad_scalar(obj: Any) -> Exception:
     )
 
 
+@tensor_method(name="__getitem__")
 def getitem(self: Tensor, index: Any) -> Tensor:
     """``tensor[index]``: every torch/NumPy index form; basic indexing returns a view."""
     x = self._data

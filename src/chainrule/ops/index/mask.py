@@ -6,12 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.ops.elementwise import where
+from chainrule.ops.elementwise.select import where
 from chainrule.ops.index.core import Index, infer_size
 from chainrule.ops.op import Op, expand
-
-__all__ = ["masked_fill", "masked_select", "nonzero", "argwhere"]
 
 _C_TYPE_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
                  "uint8": "unsigned char", "float32": "float", "float64": "double",
@@ -40,6 +39,7 @@ class MaskedFill(Op):
         return gx, gv
 
 
+@op(inplace=True)
 def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     """``input`` with ``value`` (a number or a 0-d tensor) where ``mask`` is True."""
     x = input._data
@@ -73,6 +73,7 @@ class MaskedSelect(Index):
     torch_name = "MaskedSelectBackward0"
 
 
+@op
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """A 1-D tensor of the elements of ``input`` where ``mask`` is True (both broadcast)."""
     x = input._data
@@ -87,6 +88,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     return MaskedSelect.apply(input, key=(m,), unique=True)
 
 
+@op
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
     """Indices of the nonzero elements: an (n, ndim) int64 tensor, or with ``as_tuple`` one
     1-D tensor per dim (a 0-d input counts as 1-d there)."""
@@ -99,6 +101,7 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, 
     return _make(np.argwhere(x).astype(np.int64, copy=False))
 
 
+@op
 def argwhere(input: Tensor) -> Tensor:
     """Indices of the nonzero elements as an (n, ndim) int64 tensor."""
     return nonzero(input)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor
 from chainrule.ops.index.core import Index, IndexPutAdd, add_at, infer_size
 from chainrule.ops.index.gather import (
@@ -20,9 +21,6 @@ from chainrule.ops.index.gather import (
     gather,
 )
 from chainrule.ops.op import Op, expand, wrap_dim
-
-__all__ = ["index_select", "index_add", "take", "take_along_dim"]
-
 
 # --------------------------------------------------------------------------- index_select
 
@@ -37,6 +35,7 @@ class IndexSelect(Index):
         return np.take(x, key[dim], axis=dim)
 
 
+@op
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The slices of ``input`` along ``dim`` at the indices of a vector (or 0-d) index."""
     x, idx = input._data, _data(index)
@@ -88,6 +87,7 @@ class IndexAdd(Op):
         return g if self.needs(0) else None, gsrc
 
 
+@op(inplace=True)
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
     """Out-of-place ``index_add_``: ``alpha * source`` added at ``index`` along ``dim``;
     repeated indices accumulate."""
@@ -150,6 +150,7 @@ class Take(Op):
         return IndexPutAdd.apply(g, key=(self.index,), shape=(n,)).reshape(self.in_shape)
 
 
+@op
 def take(input: Tensor, index: Tensor) -> Tensor:
     """Elements of ``input`` read as 1-D at ``index``; the result has the index's shape."""
     x, idx = input._data, _data(index)
@@ -167,6 +168,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
     return Take.apply(input, idx)
 
 
+@op
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     """``gather`` after broadcasting ``input`` and ``indices`` on the other dims; with
     ``dim=None`` both are read as 1-D. Indices along ``dim`` wrap modulo its size (torch)."""

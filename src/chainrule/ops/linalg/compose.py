@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor
 from chainrule.ops.linalg.decomp import _square, inv
 from chainrule.ops.linalg.products import matmul
 from chainrule.ops.op import wrap_dim
 
-__all__ = ["tensordot", "inner", "kron", "matrix_power"]
 
-
+@op(method=False)
 def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
     """Contract ``a``'s dims ``dims[0]`` with ``b``'s ``dims[1]`` (or a's last ``dims`` with
     b's first ``dims``): one matmul between two permuted, flattened views."""
@@ -45,6 +45,7 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
     return out.reshape([sa[i] for i in fa] + [sb[i] for i in fb])
 
 
+@op
 def inner(input: Tensor, other: Tensor) -> Tensor:
     """Sum of products over the last dims (a product when either is 0-d)."""
     if not input._data.ndim or not other._data.ndim:
@@ -57,6 +58,7 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
     return tensordot(input, other, ([-1], [-1]))
 
 
+@op
 def kron(input: Tensor, other: Tensor) -> Tensor:
     """The Kronecker product: blocks ``input[i, j] * other``."""
     n = max(input._data.ndim, other._data.ndim)
@@ -67,11 +69,13 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
     return (a * b).reshape([x * y for x, y in zip(sa, sb)])
 
 
+@op(namespace="linalg", method=False)
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     """Dot products of vectors along ``dim`` (broadcasting the others)."""
     return (x * y).sum(dim)
 
 
+@op(namespace="linalg", method=False)
 def multi_dot(tensors: Any) -> Tensor:
     """A chain of matrix products; the first and last may be vectors."""
     ts = list(tensors)
@@ -91,6 +95,7 @@ def multi_dot(tensors: Any) -> Tensor:
     return out
 
 
+@op(namespace=("", "linalg"))
 def matrix_power(A: Tensor, n: int) -> Tensor:
     """``A`` multiplied by itself ``n`` times (the inverse's powers if negative)."""
     _square("matrix_power", A, floating=n < 0)
@@ -109,6 +114,3 @@ def matrix_power(A: Tensor, n: int) -> Tensor:
         if n:
             base = matmul(base, base)
     return result.clone() if result is A else result
-
-
-TENSOR_METHODS: dict = {"inner": inner, "kron": kron, "matrix_power": matrix_power}

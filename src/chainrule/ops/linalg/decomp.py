@@ -13,12 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.graph import grad_mode
 from chainrule.ops.linalg.products import _SHORT
 from chainrule.ops.op import Op
-
-__all__ = ["inverse", "det", "slogdet", "logdet"]
 
 
 class LinAlgError(RuntimeError):
@@ -88,12 +87,14 @@ class Inv(Op):
         return -(Yt @ g @ Yt)
 
 
+@op(namespace="linalg", method=False)
 def inv(A: Tensor) -> Tensor:
     """The inverse of each square matrix in ``A``; LinAlgError when singular."""
     _square("inv", A)
     return Inv.apply(A)
 
 
+@op
 def inverse(input: Tensor) -> Tensor:
     return inv(input)
 
@@ -114,7 +115,7 @@ class Det(Op):
 
 def _det_backward_svd(A: Tensor, g: Tensor) -> Tensor:
     """d det = U diag(D) Vh with D_i = det(U) det(Vh) g prod_{j != i} S_j (any rank)."""
-    from chainrule.ops.elementwise import where
+    from chainrule.ops.elementwise.select import where
     from chainrule.ops.reduce.sums import prod
 
     U, S, Vh = _svd(A)
@@ -126,6 +127,7 @@ def _det_backward_svd(A: Tensor, g: Tensor) -> Tensor:
     return (U * D.unsqueeze(-2)) @ Vh
 
 
+@op(namespace=("", "linalg"))
 def det(A: Tensor) -> Tensor:
     """The determinant of each square matrix in ``A``."""
     _square("det", A)
@@ -164,15 +166,18 @@ def _slogdet(A: Tensor, kind: str) -> Any:
     return _slogdet_types[kind](_Given.apply(A, value=sign), LogAbsDet.apply(A, value=logabs))
 
 
+@op
 def slogdet(A: Tensor) -> Any:
     """``(sign, logabsdet)`` of the determinant of each square matrix in ``A``."""
     return _slogdet(A, "slogdet")
 
 
+@op(name="slogdet", namespace="linalg", method=False)
 def linalg_slogdet(A: Tensor) -> Any:
     return _slogdet(A, "linalg_slogdet")
 
 
+@op
 def logdet(input: Tensor) -> Tensor:
     """log det A: nan when the determinant is negative, -inf when it is zero."""
     sign, logabs = slogdet(input)
@@ -207,6 +212,7 @@ class Solve(Op):
         return gA, gB if self.needs(1) else None
 
 
+@op(namespace="linalg", method=False)
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """X with ``A X = B`` (``X A = B`` if not ``left``); B a (batch of) vector(s) or matrices."""
     _square("solve", A)
@@ -293,6 +299,7 @@ def _svd_backward(U: Tensor, S: Tensor, Vh: Tensor, gU: Any, gS: Any, gVh: Any) 
     return gA
 
 
+@op(namespace="linalg", method=False)
 def svdvals(A: Tensor) -> Tensor:
     """The singular values of each matrix in ``A``, in descending order."""
     if A._data.ndim < 2:
@@ -305,6 +312,3 @@ def svdvals(A: Tensor) -> Tensor:
     if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
         return _make(np.linalg.svd(A._data, compute_uv=False))
     return _svd(A)[1]
-
-
-TENSOR_METHODS: dict = {"inverse": inverse, "det": det, "slogdet": slogdet, "logdet": logdet}

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.op import Op
-
-__all__ = ["einsum"]
 
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase
 
@@ -150,6 +149,7 @@ def _parse(equation: str, shapes: tuple) -> tuple[tuple, str]:
     return tuple(subs), out
 
 
+@op(method=False)
 def einsum(equation: str, *operands: Any) -> Tensor:
     """Sum of products over the subscripts of ``equation`` (torch.einsum's string form)."""
     ops = (

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor
 from chainrule.ops.linalg.decomp import svdvals
 from chainrule.ops.linalg.products import _SHORT
@@ -30,6 +31,7 @@ def _float_input(name: str, x: Tensor, dtype: Any) -> Tensor:
     return x
 
 
+@op(namespace="linalg", method=False)
 def vector_norm(
     x: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> Tensor:
@@ -41,6 +43,7 @@ def vector_norm(
     return Norm.apply(x, axes=norm_axes(x, p, dim), keepdim=keepdim, p=p)
 
 
+@op(namespace="linalg", method=False)
 def matrix_norm(
     A: Tensor, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = False, *, dtype: Any = None
 ) -> Tensor:
@@ -80,6 +83,7 @@ def matrix_norm(
     return (amax if ord > 0 else amin)(s, d1, keepdim)
 
 
+@op(namespace="linalg", method=False)
 def norm(
     A: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> Tensor:

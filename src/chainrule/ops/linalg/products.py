@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
 from chainrule.ops.op import Op, wrap_dim
-
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "einsum", "trace", "diagonal"]
 
 _SHORT = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
@@ -172,6 +171,7 @@ def _batch_broadcast_error(a: Tensor, b: Tensor) -> RuntimeError | None:
     return None
 
 
+@op(namespace=("", "linalg"))
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with broadcasting: dot, mv, mm and batched cases as torch.matmul."""
     for i, (name, x) in enumerate((("input", input), ("other", other))):
@@ -194,14 +194,17 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         raise err from None
 
 
+@tensor_method(name="__matmul__")
 def _matmul_op(self: Tensor, other: Any) -> Any:
     return matmul(self, other) if isinstance(other, Tensor) else NotImplemented
 
 
+@tensor_method(name="__rmatmul__")
 def _rmatmul(self: Tensor, other: Any) -> Any:
     return matmul(other, self) if isinstance(other, Tensor) else NotImplemented
 
 
+@op
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Product of two matrices."""
     if input._data.ndim != 2:
@@ -215,6 +218,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
     return Matmul.apply(input, mat2)
 
 
+@op
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched product of two 3-d tensors with the same batch size (no broadcasting)."""
     if input._data.ndim != 3:
@@ -232,6 +236,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     return Bmm.apply(input, mat2)
 
 
+@op
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Matrix-vector product."""
     if input._data.ndim != 2 or vec._data.ndim != 1:
@@ -245,6 +250,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
     return Matmul.apply(input, vec)
 
 
+@op
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Inner product of two 1-d tensors (a 0-d result)."""
     if input._data.ndim != 1 or tensor._data.ndim != 1:
@@ -258,6 +264,7 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
     return Matmul.apply(input, tensor)
 
 
+@op
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """Outer product of two 1-d tensors (torch's composition: a column times a row)."""
     for name, v in (("self", input), ("vec2", vec2)):
@@ -283,6 +290,7 @@ class Trace(Op):
         return g * eye(n, m, dtype=g.dtype)
 
 
+@op
 def trace(input: Tensor) -> Tensor:
     """Sum of the main diagonal of a matrix."""
     if input._data.ndim != 2:
@@ -323,6 +331,7 @@ class DiagonalAdjoint(Op):
         return Diagonal.apply(gg, offset=self.offset, d1=self.d1, d2=self.d2)
 
 
+@op
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal ``offset`` (above the main one if positive) of the ``dim1, dim2`` planes."""
     n = input._data.ndim
@@ -330,12 +339,3 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     return Diagonal.apply(input, offset=int(offset), d1=d1, d2=d2)
-
-
-from chainrule.ops.linalg.einsum import einsum  # noqa: E402
-
-TENSOR_METHODS: dict = {
-    name: globals()[name]
-    for name in ["matmul", "mm", "bmm", "mv", "dot", "outer", "trace", "diagonal"]
-}
-TENSOR_METHODS.update({"__matmul__": _matmul_op, "__rmatmul__": _rmatmul})

@@ -4,14 +4,7 @@ argmin, all, any) and stats.py (var, std, var_mean, std_mean, logsumexp, norm)."
 
 from __future__ import annotations
 
-from chainrule.ops.reduce import extrema, stats, sums
-from chainrule.ops.reduce.extrema import all, amax, amin, any, argmax, argmin, max, min
-from chainrule.ops.reduce.stats import logsumexp, norm, std, std_mean, var, var_mean
-from chainrule.ops.reduce.sums import cumprod, cumsum, mean, prod, sum
+from chainrule._registry import export_package
+from chainrule.ops.reduce import extrema, stats, sums  # noqa: F401  (each declares its ops)
 
-__all__ = [*sums.__all__, *extrema.__all__, *stats.__all__]
-
-TENSOR_METHODS = {name: globals()[name] for name in __all__}
-
-_ = (all, amax, amin, any, argmax, argmin, max, min, logsumexp, norm, std, std_mean, var,
-     var_mean, cumprod, cumsum, mean, prod, sum)  # fmt: skip
+__all__ = export_package(globals(), __name__)

@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.ops.elementwise import maximum, minimum
+from chainrule.ops.elementwise.select import maximum, minimum
 from chainrule.ops.op import Op, wrap_dim
 from chainrule.ops.reduce.sums import axes_of, keep, keep_all
-
-__all__ = ["amax", "amin", "max", "min", "argmax", "argmin", "all", "any"]
 
 
 def _return_type(name: str) -> type:
@@ -73,6 +72,7 @@ def _check_nonempty(name: str, input: Tensor, axes: tuple[int, ...] | None) -> N
             raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
 
 
+@op
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     """Largest value over ``dim`` (all if empty); ties share the gradient evenly."""
     axes = axes_of(dim, input._data.ndim)
@@ -81,6 +81,7 @@ def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
                           torch_name="AmaxBackward0")  # fmt: skip
 
 
+@op
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     """Smallest value over ``dim`` (all if empty); ties share the gradient evenly."""
     axes = axes_of(dim, input._data.ndim)
@@ -152,6 +153,7 @@ def _extreme(name: str, input: Tensor, dim: Any, keepdim: bool, other: Any) -> A
     return rt(values, _make(idx if keepdim else np.squeeze(idx, d)))
 
 
+@op
 def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:
     """``max(input)``: the largest element (ties share the gradient evenly);
     ``max(input, dim, keepdim=False)``: ``(values, indices)``, the gradient going to the
@@ -159,6 +161,7 @@ def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = N
     return _extreme("max", input, dim, keepdim, other)
 
 
+@op
 def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:
     """Like ``max``, for the smallest elements."""
     return _extreme("min", input, dim, keepdim, other)
@@ -184,11 +187,13 @@ def _arg(name: str, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
     return _make(np.asarray(fn(x, axis=d, keepdims=keepdim), dtype=np.int64))
 
 
+@op
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the (first) largest element; over the flattened tensor when ``dim`` is None."""
     return _arg("argmax", input, dim, keepdim)
 
 
+@op
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the (first) smallest element; over the flattened tensor when ``dim`` is None."""
     return _arg("argmin", input, dim, keepdim)
@@ -204,11 +209,13 @@ def _logic(fn: Any, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
     return _make(r.astype(np.uint8) if x.dtype == np.uint8 else r)
 
 
+@op
 def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Whether every element over ``dim`` is nonzero (bool; uint8 for uint8 input)."""
     return _logic(np.all, input, dim, keepdim)
 
 
+@op
 def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Whether some element over ``dim`` is nonzero (bool; uint8 for uint8 input)."""
     return _logic(np.any, input, dim, keepdim)

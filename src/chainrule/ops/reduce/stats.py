@@ -9,13 +9,12 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops import elementwise as ew
 from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, expand
 from chainrule.ops.reduce.sums import axes_of, keep_all, mean, mean_array, torch_type_name
-
-__all__ = ["var", "std", "var_mean", "std_mean", "logsumexp", "norm"]
 
 Pair = tuple[Tensor, Tensor]
 
@@ -96,6 +95,7 @@ def _var_args(name: str, input: Tensor, dim: Any, unbiased: Any, correction: Any
     return axes, dof
 
 
+@op
 def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
         *, correction: Any = None) -> Tensor:  # fmt: skip
     """Variance over ``dim`` with ``correction`` (1 by default; ``unbiased=False`` is 0);
@@ -104,6 +104,7 @@ def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: b
     return Var.apply(input, axes=axes, keepdim=keepdim, dof=dof)
 
 
+@op
 def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
         *, correction: Any = None) -> Tensor:  # fmt: skip
     """Standard deviation, the square root of ``var`` (same arguments)."""
@@ -111,6 +112,7 @@ def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: b
     return Std.apply(input, axes=axes, keepdim=keepdim, dof=dof)
 
 
+@op
 def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
              keepdim: bool = False, *, correction: Any = None) -> Pair:  # fmt: skip
     """``(var, mean)`` over ``dim`` (a composition: two nodes rather than torch's one)."""
@@ -119,6 +121,7 @@ def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
     return v, mean(input, axes, keepdim)
 
 
+@op
 def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
              keepdim: bool = False, *, correction: Any = None) -> Pair:  # fmt: skip
     """``(std, mean)`` over ``dim`` (a composition: two nodes rather than torch's one)."""
@@ -155,6 +158,7 @@ class Logsumexp(Op):
         return keep_all(g, self.axes, self.keepdim, nd) * ew.exp(x - y)
 
 
+@op
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(input), dim))``, computed stably; integers give the default float."""
     if input._data.dtype.kind not in "fc":
@@ -237,6 +241,7 @@ def norm_axes(x: Tensor, p: float, dim: Any) -> tuple[int, ...] | None:
     return axes
 
 
+@op
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
          out: Any = None, dtype: Any = None) -> Tensor:  # fmt: skip
     """The p-norm of ``input`` over ``dim`` (all if None): ``'fro'`` (the default) is the

@@ -7,12 +7,11 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._registry import op
 from chainrule._tensor import Tensor
-from chainrule.ops.elementwise import where
+from chainrule.ops.elementwise.select import where
 from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, dims, expand, wrap_dim
-
-__all__ = ["sum", "mean", "prod", "cumsum", "cumprod"]
 
 
 def axes_of(dim: Any, ndim: int) -> tuple[int, ...] | None:
@@ -89,6 +88,7 @@ class Sum(Op):
         return g if self.in_dtype is None else g.to(dtypes.FROM_NP[self.in_dtype])
 
 
+@op
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Sum of elements over ``dim`` (all if None). Integers and bools sum to int64."""
     np_dtype = dtypes.to_np(dtype)
@@ -124,6 +124,7 @@ class Mean(Op):
         return unreduce(g, self.axes, self.keepdim, self.in_shape, scale)
 
 
+@op
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Arithmetic mean over ``dim`` (all if None); floating or complex inputs only."""
     if dtype is not None:
@@ -192,6 +193,7 @@ def _prod_vjp(x: Tensor, p: Tensor, g: Tensor, axis: int | None) -> Tensor:
     return where(first, expand(g * p1, x._data.shape), xf * _prod_vjp(x1, p1, g, axis))
 
 
+@op
 def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Product of all elements, or along one ``dim``. Integers and bools give int64."""
     if dim is not None and not isinstance(dim, int | np.integer):
@@ -245,6 +247,7 @@ class Cumsum(Op):
         return Cumsum.apply(g, dim=self.dim, reverse=not self.reverse)
 
 
+@op
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     """Running sum along ``dim``. Integers and bools give int64."""
     dim = wrap_dim(dim, input._data.ndim)
@@ -284,6 +287,7 @@ def _cumprod_vjp(x: Tensor, y: Tensor, g: Tensor, dim: int) -> Tensor:
     )
 
 
+@op
 def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     """Running product along ``dim``. Integers and bools give int64."""
     dim = wrap_dim(dim, input._data.ndim)

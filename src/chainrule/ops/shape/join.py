@@ -13,15 +13,11 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
 from chainrule.ops.op import Op, dims, expand, wrap_dim
 from chainrule.ops.shape.slices import slice_dim
 from chainrule.ops.shape.views import shape_arg
-
-__all__ = [
-    "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "repeat", "tile", "flip",
-    "roll", "tril", "triu", "expand_as", "broadcast_to", "contiguous",
-]  # fmt: skip
 
 
 def _promoted(tensors: list) -> list:
@@ -61,6 +57,7 @@ class Cat(Op):
 _NO_SKIP: frozenset = frozenset()
 
 
+@op(aliases=("concat", "concatenate"), method=False)
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     """Concatenate along ``dim`` (types promoted as torch; 1-d empty tensors are skipped)."""
     if type(tensors) is not list and type(tensors) is not tuple:
@@ -109,9 +106,6 @@ def _cat_checked(tensors: list, dim: int) -> Tensor:
     return Cat.apply(*_promoted(tensors), dim=d, skip=skip)
 
 
-concat = concatenate = cat
-
-
 class Stack(Op):
     save_inputs = False
 
@@ -127,6 +121,7 @@ class Stack(Op):
         )
 
 
+@op(method=False)
 def stack(tensors: Any, dim: int = 0) -> Tensor:
     """Join equal-shaped tensors along a new dim ``dim``."""
     if type(tensors) is not list and type(tensors) is not tuple:
@@ -153,6 +148,7 @@ def _select_dim(input: Tensor, dim: int) -> int:
     return wrap_dim(dim, input._data.ndim)
 
 
+@op
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of listed sizes."""
     if not tensor._data.ndim:
@@ -184,6 +180,7 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
     return tuple(out)
 
 
+@op
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """At most ``chunks`` pieces of equal size ``ceil(size / chunks)`` (the last smaller)."""
     if chunks <= 0:
@@ -197,6 +194,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return split(input, max(-(-size // chunks), 1), d)
 
 
+@op
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices along ``dim``, that dim removed."""
     d = _select_dim(input, dim)
@@ -221,6 +219,7 @@ class Repeat(Op):
         return g.reshape(inter).sum(tuple(range(0, len(inter), 2))).reshape(self.orig)
 
 
+@tensor_method
 def repeat(input: Tensor, *sizes: Any) -> Tensor:
     """Tile ``input`` ``sizes[i]`` times along each dim (new leading dims if more sizes)."""
     reps = tuple(int(s) for s in shape_arg(sizes))
@@ -238,6 +237,7 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
     return Repeat.apply(input, reps=reps)
 
 
+@op
 def tile(input: Tensor, *dims: Any) -> Tensor:
     """``repeat`` with ``dims`` padded by leading ones when shorter than ``input.dim()``."""
     reps = tuple(int(d) for d in shape_arg(dims))
@@ -256,6 +256,7 @@ class Flip(Op):
         return Flip.apply(g, axes=self.axes)
 
 
+@op
 def flip(input: Tensor, *dims_: Any) -> Tensor:
     """Reverse the order of elements along ``dims``."""
     axes = dims(shape_arg(dims_), input._data.ndim)
@@ -275,6 +276,7 @@ class Roll(Op):
         return Roll.apply(g, shifts=tuple(-s for s in self.shifts), axes=self.axes)
 
 
+@op
 def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
     """Rotate elements by ``shifts`` along ``dims`` (over the flattened tensor if None)."""
     shifts = (shifts,) if isinstance(shifts, int | np.integer) else tuple(shifts)
@@ -322,11 +324,13 @@ def _tri(cls: type[Op], name: str, input: Tensor, diagonal: int) -> Tensor:
     return cls.apply(input, k=int(diagonal))
 
 
+@op
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """Lower triangle of the last two dims (below-or-on diagonal ``diagonal``); rest zero."""
     return _tri(Tril, "tril", input, diagonal)
 
 
+@op
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """Upper triangle of the last two dims (on-or-above diagonal ``diagonal``); rest zero."""
     return _tri(Triu, "triu", input, diagonal)
@@ -335,10 +339,12 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
 # --------------------------------------------------------------------------- broadcasting
 
 
+@tensor_method
 def expand_as(input: Tensor, other: Tensor) -> Tensor:
     return expand(input, other._data.shape)
 
 
+@op
 def broadcast_to(input: Tensor, size: Any) -> Tensor:
     return expand(input, tuple(size))
 
@@ -354,15 +360,9 @@ class Contiguous(Op):
         return g
 
 
+@tensor_method
 def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
     """``input`` itself when C-contiguous, else a contiguous copy."""
     if input._data.flags.c_contiguous:
         return input
     return Contiguous.apply(input)
-
-
-TENSOR_METHODS: dict = {
-    name: globals()[name]
-    for name in __all__
-    if name not in ("cat", "concat", "concatenate", "stack")
-}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._registry import op
 from chainrule._tensor import Tensor
 from chainrule.ops.op import Op, wrap_dim
-
-__all__ = ["narrow"]
 
 
 class Slice(Op):
@@ -48,6 +47,7 @@ def slice_dim(x: Tensor, dim: int, start: int, stop: int | None, tname: str) -> 
     return Slice.apply(x, index=(slice(None),) * dim + (key, Ellipsis), tname=tname)
 
 
+@op
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     """``length`` elements of dim ``dim`` from ``start`` (a view)."""
     shape = input._data.shape
@@ -66,4 +66,7 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     return slice_dim(input, d, start, start + length, "SliceBackward0")
 
 
-TENSOR_METHODS: dict = {"narrow": narrow}
+@op
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """``input`` indexed by ``index`` along ``dim`` (that dim removed): a view."""
+    return input[(slice(None),) * wrap_dim(dim, input._data.ndim) + (index,)]

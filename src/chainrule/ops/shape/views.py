@@ -11,14 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
-from chainrule.ops.op import Op, expand, sum_to_size, wrap_dim
-
-__all__ = [
-    "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "unsqueeze",
-    "transpose", "swapaxes", "swapdims", "permute", "t", "movedim", "moveaxis",
-    "expand", "sum_to_size", "adjoint",
-]  # fmt: skip
+from chainrule.ops.op import Op, wrap_dim
 
 
 def shape_arg(shape: tuple) -> tuple:
@@ -88,6 +83,7 @@ class View(Reshape):
             ) from None
 
 
+@op
 def reshape(input: Tensor, *shape: Any) -> Tensor:
     """The same elements in a new shape (a view when the memory layout allows, else a copy)."""
     if len(shape) == 1 and type(shape[0]) is not int:
@@ -98,6 +94,7 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:
         return Reshape.apply(input, shape=infer_shape(shape, input._data.size))
 
 
+@tensor_method
 def view(input: Tensor, *shape: Any) -> Tensor:
     """A view with a new shape; torch's error when the layout would need a copy."""
     if len(shape) == 1 and type(shape[0]) is not int:
@@ -111,14 +108,17 @@ def view(input: Tensor, *shape: Any) -> Tensor:
     return View.apply(input, shape=shape)
 
 
+@tensor_method
 def view_as(input: Tensor, other: Tensor) -> Tensor:
     return view(input, other._data.shape)
 
 
+@tensor_method
 def reshape_as(input: Tensor, other: Tensor) -> Tensor:
     return reshape(input, other._data.shape)
 
 
+@op
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim..end_dim`` into one (a 0-d tensor becomes 1-d)."""
     shape = input._data.shape
@@ -136,6 +136,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return Reshape.apply(input, shape=shape[:s] + (-1,) + shape[e + 1 :])
 
 
+@op
 def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
     """Split dim ``dim`` into ``sizes`` (one -1 may be inferred)."""
     shape = input._data.shape
@@ -172,6 +173,7 @@ class Squeeze(Op):
         return g.reshape(self.in_shape)
 
 
+@op
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     """Remove dims of size 1 (all of them, or those in ``dim`` that have size 1)."""
     shape = input._data.shape
@@ -200,6 +202,7 @@ class Unsqueeze(Op):
         return g.squeeze(self.axis)
 
 
+@op
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a dim of size 1 at ``dim`` (in ``[-ndim-1, ndim]``)."""
     n = input._data.ndim + 1
@@ -223,6 +226,7 @@ class Transpose(Op):
         return Transpose.apply(g, d0=self.d0, d1=self.d1)
 
 
+@op(aliases=("swapaxes", "swapdims"))
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view)."""
     n = input._data.ndim
@@ -231,9 +235,6 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     if not (0 <= d0 < n and 0 <= d1 < n):
         d0, d1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
     return Transpose.apply(input, d0=d0, d1=d1)
-
-
-swapaxes = swapdims = transpose
 
 
 class TOp(Op):
@@ -247,6 +248,7 @@ class TOp(Op):
         return TOp.apply(g)
 
 
+@op
 def t(input: Tensor) -> Tensor:
     """Transpose a matrix; 0-d and 1-d tensors come back as they are."""
     if input._data.ndim > 2:
@@ -268,6 +270,7 @@ class Permute(Op):
         return Permute.apply(g, perm=tuple(np.argsort([p % n for p in self.perm]).tolist()))
 
 
+@op
 def permute(input: Tensor, *dims: Any) -> Tensor:
     """Reorder the dims: result dim i is input dim ``dims[i]`` (a view)."""
     dims = shape_arg(dims)
@@ -288,6 +291,7 @@ def permute(input: Tensor, *dims: Any) -> Tensor:
     return Permute.apply(input, perm=perm)
 
 
+@op(aliases=("moveaxis",))
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
     """Move dims ``source`` to positions ``destination``; the others keep their order."""
     n = input._data.ndim
@@ -315,9 +319,7 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
     return Permute.apply(input, perm=perm)
 
 
-moveaxis = movedim
-
-
+@tensor_method(name="T", property=True)
 def _T(self: Tensor) -> Tensor:
     n = self._data.ndim
     return Permute.apply(self, perm=tuple(range(n - 1, -1, -1)))
@@ -332,19 +334,23 @@ def _last_two(self: Tensor, what: str) -> Tensor:
     return Transpose.apply(self, d0=n - 2, d1=n - 1)
 
 
+@tensor_method(name="mT", property=True)
 def _mT(self: Tensor) -> Tensor:
     return _last_two(self, "tensor.mT")
 
 
+@tensor_method(name="mH", property=True)
 def _mH(self: Tensor) -> Tensor:  # real tensors only: the conjugate is the tensor itself
     return _last_two(self, "tensor.mH")
 
 
+@op
 def adjoint(input: Tensor) -> Tensor:
     """The conjugate transpose of the last two dims (the transpose, for real tensors)."""
     return _last_two(input, "tensor.adjoint()")
 
 
+@tensor_method(name="H", property=True)
 def _H(self: Tensor) -> Tensor:
     n = self._data.ndim
     if n != 2:
@@ -353,9 +359,3 @@ def _H(self: Tensor) -> Tensor:
             f"tensor.H is only supported on matrices (2-D tensors). Got {n}-D tensor.{more}"
         )
     return Transpose.apply(self, d0=0, d1=1)
-
-
-TENSOR_METHODS: dict = {name: globals()[name] for name in __all__}
-TENSOR_METHODS.update(
-    {"T": property(_T), "mT": property(_mT), "mH": property(_mH), "H": property(_H)}
-)

@@ -1,0 +1,139 @@
+"""The op registry: one declaration per public operation, from which chainrule's namespaces
+and ``Tensor``'s methods are built.
+
+An op is declared where it is defined, by decorating its public function::
+
+    @op(inplace=True, aliases=("absolute",))
+    def abs(input: Tensor) -> Tensor:
+        ...
+
+That one line gives ``chainrule.abs`` and ``chainrule.absolute`` (the namespace), the
+methods ``Tensor.abs`` / ``Tensor.absolute`` and the in-place ``Tensor.abs_`` /
+``Tensor.absolute_``. The rest of an op's declaration lives on its ``Op`` class, next to
+its forward and backward: torch's grad_fn name (``torch_name``), the derivative in words
+for ``explain_backward``, the dtypes it refuses. Options of ``op``:
+
+* ``namespace``: where the function is public, as torch has it: ``""`` (``chainrule.X``,
+  the default), ``"nn.functional"``, ``"linalg"``, or a tuple of several;
+* ``method``: also a ``Tensor`` method taking the tensor as its first argument (default);
+* ``inplace``: also the in-place method ``name_`` (the op followed by a write into self);
+* ``dunders``: operators bound to the function: ``"__add__"`` as is, ``"__radd__"`` with
+  the operands swapped, ``"__iadd__"`` in place.
+
+``tensor_method`` declares a method with no function of the same name (``Tensor.view``,
+``Tensor.T``, ``Tensor.fill_``). Nothing here imports NumPy or the rest of chainrule:
+``ops/__init__.py`` binds the methods once every family has registered, and the package
+``__init__`` files export ``names(namespace)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+__all__ = [
+    "op",
+    "tensor_method",
+    "Method",
+    "FUNCTIONS",
+    "METHODS",
+    "names",
+    "export",
+    "export_package",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# namespace ("" for chainrule itself) -> public name -> function
+FUNCTIONS: dict[str, dict[str, Callable[..., Any]]] = {}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A Tensor attribute to bind: ``fn`` taken as a method, property or operator."""
+
+    fn: Callable[..., Any]
+    kind: str = "method"  # "method", "property", "inplace" (fn then write) or "reflected"
+
+
+# Tensor attribute name -> how to make it
+METHODS: dict[str, Method] = {}
+
+
+def _add(table: dict, key: str, value: Any, what: str) -> None:
+    old = table.get(key)
+    if old is not None and _origin(old) != _origin(value):
+        raise ValueError(f"{what} {key!r} is declared twice: {_origin(old)} and {_origin(value)}")
+    table[key] = value
+
+
+def _origin(x: Any) -> str:
+    fn = x.fn if isinstance(x, Method) else x
+    where = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
+    return f"{where} ({getattr(x, 'kind', 'function')})"
+
+
+def op(
+    fn: F | None = None,
+    *,
+    name: str | None = None,
+    aliases: tuple[str, ...] = (),
+    namespace: str | tuple[str, ...] = "",
+    method: bool = True,
+    inplace: bool = False,
+    dunders: tuple[str, ...] = (),
+) -> Any:
+    """Declare a public op (see the module docstring); returns the function unchanged."""
+
+    def declare(fn: F) -> F:
+        spaces = (namespace,) if isinstance(namespace, str) else namespace
+        for public in (name or fn.__name__, *aliases):
+            for space in spaces:
+                _add(FUNCTIONS.setdefault(space, {}), public, fn, "function")
+            if method:
+                _add(METHODS, public, Method(fn), "method")
+            if inplace:
+                _add(METHODS, f"{public}_", Method(fn, "inplace"), "method")
+        for dunder in dunders:
+            kind = {"__r": "reflected", "__i": "inplace"}.get(dunder[:3], "method")
+            _add(METHODS, dunder, Method(fn, kind), "operator")
+        return fn
+
+    return declare if fn is None else declare(fn)
+
+
+def tensor_method(fn: F | None = None, *, name: str | None = None, property: bool = False) -> Any:
+    """Declare a Tensor method (or property) that has no function of its own name."""
+
+    def declare(fn: F) -> F:
+        _add(
+            METHODS, name or fn.__name__, Method(fn, "property" if property else "method"), "method"
+        )
+        return fn
+
+    return declare if fn is None else declare(fn)
+
+
+def names(namespace: str = "") -> list[str]:
+    """The public names of a namespace, in declaration order."""
+    return list(FUNCTIONS.get(namespace, {}))
+
+
+def export(scope: dict[str, Any], namespace: str) -> list[str]:
+    """Put a namespace's functions into a module's globals; returns its ``__all__``."""
+    table = FUNCTIONS.get(namespace, {})
+    scope.update(table)
+    return list(table)
+
+
+def export_package(scope: dict[str, Any], package: str) -> list[str]:
+    """Put the functions declared in a package's modules (under any public name) into the
+    package's globals, so ``from chainrule.ops.elementwise import add`` works; returns them."""
+    found: dict[str, Any] = {}
+    for table in FUNCTIONS.values():
+        for public, fn in table.items():
+            if fn.__module__ == package or fn.__module__.startswith(package + "."):
+                found[public] = fn
+    scope.update(found)
+    return list(found)
