@@ -60,6 +60,10 @@ class Method:
 # Tensor attribute name -> how to make it
 METHODS: dict[str, Method] = {}
 
+# set by chainrule.ops once it has bound METHODS onto Tensor: a method declared later (a
+# module imported afterwards) is bound as it is declared
+late_binder: Callable[[str, Method], None] | None = None
+
 
 def _add(table: dict, key: str, value: Any, what: str) -> None:
     old = table.get(key)
@@ -98,6 +102,7 @@ def op(
         for dunder in dunders:
             kind = {"__r": "reflected", "__i": "inplace"}.get(dunder[:3], "method")
             _add(METHODS, dunder, Method(fn, kind), "operator")
+        _bind_late(fn)
         return fn
 
     return declare if fn is None else declare(fn)
@@ -113,6 +118,13 @@ def tensor_method(fn: F | None = None, *, name: str | None = None, property: boo
         return fn
 
     return declare if fn is None else declare(fn)
+
+
+def _bind_late(fn: Callable[..., Any]) -> None:
+    if late_binder is not None:
+        for name, m in METHODS.items():
+            if m.fn is fn:
+                late_binder(name, m)
 
 
 def names(namespace: str = "") -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chainrule import _registry
+from chainrule import _registry, creation
 from chainrule._tensor import Tensor
 from chainrule.ops import (  # noqa: F401  (importing a family declares its ops)
     activation,
@@ -26,6 +26,7 @@ from chainrule.ops import (  # noqa: F401  (importing a family declares its ops)
 )
 
 __all__: list[str] = []
+_ = creation  # declares the x.new_* methods
 
 
 def _reflected(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -36,16 +37,24 @@ def _reflected(fn: Callable[..., Any]) -> Callable[..., Any]:
     return method
 
 
-def bind_methods(cls: type = Tensor) -> None:
-    """Set every declared method on ``cls`` (the registry says how each one is made)."""
-    make = {
-        "method": lambda fn: fn,
-        "property": property,
-        "inplace": inplace.inplace_method,
-        "reflected": _reflected,
-    }
+_MAKE = {
+    "method": lambda fn: fn,
+    "property": property,
+    "inplace": inplace.inplace_method,
+    "reflected": _reflected,
+}
+
+
+def _bind(name: str, m: _registry.Method) -> None:
+    setattr(Tensor, name, _MAKE[m.kind](m.fn))
+
+
+def bind_methods() -> None:
+    """Set every declared method on Tensor (the registry says how each one is made), and
+    have methods declared from now on bound as they are declared."""
     for name, m in _registry.METHODS.items():
-        setattr(cls, name, make[m.kind](m.fn))
+        _bind(name, m)
+    _registry.late_binder = _bind
 
 
 bind_methods()

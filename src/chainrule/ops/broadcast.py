@@ -94,8 +94,10 @@ _LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": 
 
 
 @tensor_method
-def expand(x: Tensor, *sizes: Any) -> Tensor:
+def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
     """A broadcast view of ``x`` with ``sizes`` (-1 keeps a dimension), like ``Tensor.expand``."""
+    if size is not None:
+        sizes = (size,)
     shape = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else tuple(sizes)
     nd = x._data.ndim
     if len(shape) < nd:

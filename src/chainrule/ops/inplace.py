@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
-from chainrule._registry import tensor_method
+from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.graph import grad_mode, no_grad
 from chainrule.ops.index.core import Index, View
@@ -289,24 +289,24 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return method
 
 
-@tensor_method
-def fill_(self: Tensor, value: Any) -> Tensor:
+@op
+def fill_(input: Tensor, value: Any) -> Tensor:
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(
                 "fill_ only supports 0-dimension value tensor but got tensor with "
                 f"{value._data.ndim} dimensions."
             )
-        return write(self, Copy.apply(self, value))
-    return write(self, Fill.apply(self, value=value))
+        return write(input, Copy.apply(input, value))
+    return write(input, Fill.apply(input, value=value))
 
 
-@tensor_method
-def zero_(self: Tensor) -> Tensor:
-    out = Fill.apply(self, value=0)
+@op
+def zero_(input: Tensor) -> Tensor:
+    out = Fill.apply(input, value=0)
     if out.grad_fn is not None:
         out.grad_fn.value_is_zero = True
-    return write(self, out)
+    return write(input, out)
 
 
 @tensor_method

@@ -180,7 +180,7 @@ def _max_poolnd(nd, input, kernel_size, stride, padding, dilation, ceil_mode, re
     return out, _make(index.reshape(out._data.shape).astype(np.int64))
 
 
-@op(namespace=("", "nn.functional"), method=False)
+@op(namespace="nn.functional", method=False)
 def max_pool2d(
     input: Tensor,
     kernel_size: Any,
@@ -194,7 +194,7 @@ def max_pool2d(
     return _max_poolnd(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-@op(namespace=("", "nn.functional"), method=False)
+@op(namespace="nn.functional", method=False)
 def max_pool1d(
     input: Tensor,
     kernel_size: Any,
@@ -392,3 +392,29 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
     out = AdaptiveAvgPool.apply(x4, ph=np.ones((1, 1), dt), pw=_adaptive_matrix(length, o, dt))
     out = out.reshape(*out._data.shape[:2], o)
     return out.reshape(*out._data.shape[1:]) if unbatched else out
+
+
+@op(name="max_pool1d", method=False)
+def torch_max_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """``torch.max_pool1d``: nn.functional's, without ``return_indices``."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+@op(name="max_pool2d", method=False)
+def torch_max_pool2d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """``torch.max_pool2d``: nn.functional's, without ``return_indices``."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)

@@ -256,7 +256,7 @@ def mul(input: Any, other: Any) -> Tensor:
 
 
 @op(
-    aliases=("divide", "true_divide"),
+    aliases=("divide",),
     inplace=True,
     dunders=("__truediv__", "__rtruediv__", "__itruediv__"),
 )
@@ -271,6 +271,12 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
         f"'{rounding_mode}'"
     )
+
+
+@op(inplace=True)
+def true_divide(input: Any, other: Any) -> Tensor:
+    """``div`` without a rounding mode (torch's older name)."""
+    return binary(Div, input, other, float_result=True)
 
 
 @op(inplace=True, dunders=("__pow__", "__rpow__", "__ipow__"))

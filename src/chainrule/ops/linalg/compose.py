@@ -96,21 +96,21 @@ def multi_dot(tensors: Any) -> Tensor:
 
 
 @op(namespace=("", "linalg"))
-def matrix_power(A: Tensor, n: int) -> Tensor:
-    """``A`` multiplied by itself ``n`` times (the inverse's powers if negative)."""
-    _square("matrix_power", A, floating=n < 0)
+def matrix_power(input: Tensor, n: int) -> Tensor:
+    """``input`` multiplied by itself ``n`` times (the inverse's powers if negative)."""
+    _square("matrix_power", input, floating=n < 0)
     if n == 0:
         from chainrule.creation import eye
 
-        k = A._data.shape[-1]
-        return A * 0 + eye(k, dtype=A.dtype)
+        k = input._data.shape[-1]
+        return input * 0 + eye(k, dtype=input.dtype)
     if n < 0:
-        A, n = inv(A), -n
-    result, base = None, A
+        input, n = inv(input), -n
+    result, base = None, input
     while n:
         if n & 1:
             result = base if result is None else matmul(result, base)
         n >>= 1
         if n:
             base = matmul(base, base)
-    return result.clone() if result is A else result
+    return result.clone() if result is input else result

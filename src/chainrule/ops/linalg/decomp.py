@@ -127,11 +127,17 @@ def _det_backward_svd(A: Tensor, g: Tensor) -> Tensor:
     return (U * D.unsqueeze(-2)) @ Vh
 
 
-@op(namespace=("", "linalg"))
-def det(A: Tensor) -> Tensor:
+@op(name="det", namespace="linalg", method=False)
+def linalg_det(A: Tensor) -> Tensor:
     """The determinant of each square matrix in ``A``."""
     _square("det", A)
     return Det.apply(A)
+
+
+@op
+def det(input: Tensor) -> Tensor:
+    """The determinant of each square matrix in ``input`` (``linalg.det``)."""
+    return linalg_det(input)
 
 
 class _Given(Op):
@@ -167,9 +173,9 @@ def _slogdet(A: Tensor, kind: str) -> Any:
 
 
 @op
-def slogdet(A: Tensor) -> Any:
-    """``(sign, logabsdet)`` of the determinant of each square matrix in ``A``."""
-    return _slogdet(A, "slogdet")
+def slogdet(input: Tensor) -> Any:
+    """``(sign, logabsdet)`` of the determinant of each square matrix in ``input``."""
+    return _slogdet(input, "slogdet")
 
 
 @op(name="slogdet", namespace="linalg", method=False)
@@ -300,8 +306,9 @@ def _svd_backward(U: Tensor, S: Tensor, Vh: Tensor, gU: Any, gS: Any, gVh: Any) 
 
 
 @op(namespace="linalg", method=False)
-def svdvals(A: Tensor) -> Tensor:
-    """The singular values of each matrix in ``A``, in descending order."""
+def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
+    """The singular values of each matrix in ``A``, in descending order. (``driver`` picks a
+    cuSOLVER method in torch, on CUDA only: on the CPU torch ignores it, and so do we.)"""
     if A._data.ndim < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
     if A._data.dtype.kind not in "fc":

@@ -33,23 +33,29 @@ def _float_input(name: str, x: Tensor, dtype: Any) -> Tensor:
 
 @op(namespace="linalg", method=False)
 def vector_norm(
-    x: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
+    input: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> Tensor:
-    """The ``ord``-norm of ``x`` as a vector over ``dim`` (all if None)."""
+    """The ``ord``-norm of ``input`` as a vector over ``dim`` (all if None)."""
     from chainrule.ops.reduce.stats import Norm, norm_axes
 
-    x = _float_input("vector_norm", x, dtype)
+    x = _float_input("vector_norm", input, dtype)
     p = float(ord)
     return Norm.apply(x, axes=norm_axes(x, p, dim), keepdim=keepdim, p=p)
 
 
 @op(namespace="linalg", method=False)
 def matrix_norm(
-    A: Tensor, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = False, *, dtype: Any = None
+    input: Tensor,
+    ord: Any = "fro",
+    dim: Any = (-2, -1),
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
 ) -> Tensor:
-    """'fro', 1, -1, inf or -inf norm of the matrices in the ``dim`` planes of ``A``."""
+    """'fro', 1, -1, inf or -inf norm of the matrices in the ``dim`` planes of ``input``."""
     from chainrule.ops.reduce.extrema import amax, amin
 
+    A = input  # torch's docs call it A; its binding takes ``input=``
     if A._data.ndim < 2:
         raise RuntimeError(
             "linalg.matrix_norm: The input tensor A must have at least 2 dimensions."
@@ -85,9 +91,10 @@ def matrix_norm(
 
 @op(namespace="linalg", method=False)
 def norm(
-    A: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
+    input: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> Tensor:
     """torch.linalg.norm: a vector norm over one dim (or all), a matrix norm over two."""
+    A = input  # torch's docs call it A; its binding takes ``input=``
     if dim is not None:
         dim = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
         if len(dim) not in (1, 2):

@@ -112,7 +112,7 @@ def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: b
     return Std.apply(input, axes=axes, keepdim=keepdim, dof=dof)
 
 
-@op
+@op(method=False)
 def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
              keepdim: bool = False, *, correction: Any = None) -> Pair:  # fmt: skip
     """``(var, mean)`` over ``dim`` (a composition: two nodes rather than torch's one)."""
@@ -121,7 +121,7 @@ def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
     return v, mean(input, axes, keepdim)
 
 
-@op
+@op(method=False)
 def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
              keepdim: bool = False, *, correction: Any = None) -> Pair:  # fmt: skip
     """``(std, mean)`` over ``dim`` (a composition: two nodes rather than torch's one)."""

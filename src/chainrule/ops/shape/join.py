@@ -15,7 +15,8 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
-from chainrule.ops.op import Op, dims, expand, wrap_dim
+from chainrule.ops.op import Op, expand, wrap_dim
+from chainrule.ops.op import dims as dims_of
 from chainrule.ops.shape.slices import slice_dim
 from chainrule.ops.shape.views import shape_arg
 
@@ -148,7 +149,7 @@ def _select_dim(input: Tensor, dim: int) -> int:
     return wrap_dim(dim, input._data.ndim)
 
 
-@op
+@op(method=False)
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of listed sizes."""
     if not tensor._data.ndim:
@@ -178,6 +179,12 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
         out.append(slice_dim(tensor, d, start, start + n, name))
         start += n
     return tuple(out)
+
+
+@tensor_method(name="split")
+def split_method(self: Tensor, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """``x.split(split_size, dim)``: torch's method names the sizes ``split_size``."""
+    return split(self, split_size, dim)
 
 
 @op
@@ -220,9 +227,9 @@ class Repeat(Op):
 
 
 @tensor_method
-def repeat(input: Tensor, *sizes: Any) -> Tensor:
-    """Tile ``input`` ``sizes[i]`` times along each dim (new leading dims if more sizes)."""
-    reps = tuple(int(s) for s in shape_arg(sizes))
+def repeat(input: Tensor, *args: Any, repeats: Any = None) -> Tensor:
+    """Tile ``input`` ``repeats[i]`` times along each dim (new leading dims if more sizes)."""
+    reps = tuple(int(s) for s in shape_arg(args, repeats))
     shape = input._data.shape
     if len(reps) < len(shape):
         raise RuntimeError(
@@ -238,9 +245,9 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
 
 
 @op
-def tile(input: Tensor, *dims: Any) -> Tensor:
+def tile(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
     """``repeat`` with ``dims`` padded by leading ones when shorter than ``input.dim()``."""
-    reps = tuple(int(d) for d in shape_arg(dims))
+    reps = tuple(int(d) for d in shape_arg(args, dims))
     return repeat(input, (1,) * (input._data.ndim - len(reps)) + reps)
 
 
@@ -257,9 +264,9 @@ class Flip(Op):
 
 
 @op
-def flip(input: Tensor, *dims_: Any) -> Tensor:
+def flip(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
     """Reverse the order of elements along ``dims``."""
-    axes = dims(shape_arg(dims_), input._data.ndim)
+    axes = dims_of(shape_arg(args, dims), input._data.ndim)
     return Flip.apply(input, axes=axes if input._data.ndim else ())
 
 

@@ -16,8 +16,13 @@ from chainrule._tensor import Tensor
 from chainrule.ops.op import Op, wrap_dim
 
 
-def shape_arg(shape: tuple) -> tuple:
-    """``f(2, 3)`` or ``f((2, 3))`` as a tuple of sizes."""
+def shape_arg(shape: tuple, keyword: Any = None) -> tuple:
+    """``f(2, 3)``, ``f((2, 3))`` or, as torch also accepts, ``f(dims=(2, 3))`` (``keyword``)
+    as a tuple of sizes."""
+    if keyword is not None:
+        if shape:
+            raise TypeError("sizes given both positionally and by keyword")
+        return (keyword,) if isinstance(keyword, int | np.integer) else tuple(keyword)
     if len(shape) == 1 and not isinstance(shape[0], int | np.integer):
         return tuple(shape[0])
     return tuple(shape)
@@ -84,10 +89,9 @@ class View(Reshape):
 
 
 @op
-def reshape(input: Tensor, *shape: Any) -> Tensor:
+def reshape(input: Tensor, *args: Any, shape: Any = None) -> Tensor:
     """The same elements in a new shape (a view when the memory layout allows, else a copy)."""
-    if len(shape) == 1 and type(shape[0]) is not int:
-        shape = tuple(shape[0])
+    shape = shape_arg(args, shape)
     try:  # NumPy infers -1 and rejects bad shapes as torch does; torch's text on failure
         return Reshape.apply(input, shape=shape)
     except (ValueError, TypeError):
@@ -95,10 +99,9 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:
 
 
 @tensor_method
-def view(input: Tensor, *shape: Any) -> Tensor:
+def view(input: Tensor, *args: Any, size: Any = None) -> Tensor:
     """A view with a new shape; torch's error when the layout would need a copy."""
-    if len(shape) == 1 and type(shape[0]) is not int:
-        shape = tuple(shape[0])
+    shape = shape_arg(args, size)
     for s in shape:
         if type(s) is not int or s < -1:
             shape = infer_shape(shape, input._data.size)
@@ -226,7 +229,7 @@ class Transpose(Op):
         return Transpose.apply(g, d0=self.d0, d1=self.d1)
 
 
-@op(aliases=("swapaxes", "swapdims"))
+@op(aliases=("swapdims",))
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view)."""
     n = input._data.ndim
@@ -235,6 +238,12 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     if not (0 <= d0 < n and 0 <= d1 < n):
         d0, d1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
     return Transpose.apply(input, d0=d0, d1=d1)
+
+
+@op
+def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
+    """``transpose`` under NumPy's name (and NumPy's parameter names)."""
+    return transpose(input, axis0, axis1)
 
 
 class TOp(Op):
@@ -271,9 +280,9 @@ class Permute(Op):
 
 
 @op
-def permute(input: Tensor, *dims: Any) -> Tensor:
+def permute(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
     """Reorder the dims: result dim i is input dim ``dims[i]`` (a view)."""
-    dims = shape_arg(dims)
+    dims = shape_arg(args, dims)
     try:  # NumPy checks range, repeats and length; torch's text on failure
         return Permute.apply(input, perm=dims)
     except (ValueError, TypeError):

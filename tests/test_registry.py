@@ -1,0 +1,201 @@
+"""The op registry against torch: every declared op exists in torch under the same name and
+namespace, as function and method wherever torch has both, with torch's parameter names.
+
+The oracle for parameter names is torch itself: the ATen schemas behind each builtin
+(``self`` is ``input`` in a function), the Python signature where torch's function is
+written in Python, and the signature line of torch's docstring. A name is torch's if any of
+the three has it (torch's binding accepts all of them; its docs alone are not always right,
+e.g. ``one_hot(tensor, ...)`` in the docs is ``input`` in the binding).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+import chainrule.linalg  # noqa: F401  (declares torch.linalg's names)
+import chainrule.nn.functional  # noqa: F401  (declares torch.nn.functional's names)
+from chainrule import _registry
+
+TORCH_SPACES = {"": torch, "nn.functional": torch.nn.functional, "linalg": torch.linalg}
+# never part of chainrule's signatures (no devices, layouts or out= buffers)
+NOT_OURS = {"out", "layout", "device", "pin_memory", "memory_format", "generator", "names"}
+
+FUNCTIONS = [
+    (space, name, fn) for space, table in _registry.FUNCTIONS.items() for name, fn in table.items()
+]
+METHODS = [
+    (name, m.fn)
+    for name, m in _registry.METHODS.items()
+    if m.kind == "method" and not name.startswith("__")
+]
+
+
+def _doc_names(obj, name: str) -> set[str]:
+    """Parameter names in the signature lines of torch's docstring for ``name``."""
+    names: set[str] = set()
+    for line in (obj.__doc__ or "").split("\n"):
+        m = re.match(rf"\s*(?:[\w.]+\.)?{name}\((.*)\)\s*->", line)
+        if m:
+            for part in m.group(1).split(","):
+                p = part.strip().lstrip("*").split("=")[0].strip()
+                if p.isidentifier():
+                    names.add(p)
+    return names
+
+
+def _schema_names(aten: str, method: bool) -> set[str]:
+    names: set[str] = set()
+    for s in torch._C._jit_get_schemas_for_operator(f"aten::{aten}"):
+        args = s.arguments
+        if not args or str(args[0].type) not in ("Tensor", "Tensor[]", "List[Tensor]"):
+            continue  # TorchScript's scalar overloads are not in the Python binding
+        for a in args:
+            if a.name == "self":
+                if not method:
+                    names.add("input")
+            else:
+                names.add(a.name)
+    return names
+
+
+class _Any(set):
+    """Every name: torch's function takes ``**kwargs`` and dispatches on them."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+
+_ANY = _Any()
+
+
+def torch_names(obj, name: str, aten: str, method: bool) -> set[str]:
+    names = _doc_names(obj, name) | _schema_names(aten, method)
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):  # a builtin: no Python signature
+        return names
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):  # a dispatcher (max_pool2d)
+        return _ANY
+    return names | set(params) - {"self"}
+
+
+def keyword_params(fn, method: bool) -> list[str]:
+    params = list(inspect.signature(fn).parameters.values())[1 if method else 0 :]
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _aten(space: str, name: str) -> str:
+    return f"linalg_{name}" if space == "linalg" else name
+
+
+@pytest.mark.parametrize("space,name,fn", FUNCTIONS, ids=lambda x: x if isinstance(x, str) else "")
+def test_function_exists_in_torch_with_its_parameter_names(space, name, fn):
+    tfn = getattr(TORCH_SPACES[space], name, None)
+    assert tfn is not None, f"torch has no {space or 'torch'}.{name}"
+    theirs = torch_names(tfn, name, _aten(space, name), method=False)
+    ours = keyword_params(fn, method=False)
+    assert all(p in theirs for p in ours), f"{name}{inspect.signature(fn)}: torch's are {theirs}"
+
+
+@pytest.mark.parametrize("name,fn", METHODS, ids=lambda x: x if isinstance(x, str) else "")
+def test_method_exists_in_torch_with_its_parameter_names(name, fn):
+    tm = getattr(torch.Tensor, name, None)
+    assert tm is not None, f"torch.Tensor has no {name}"
+    theirs = torch_names(tm, name, name, method=True)
+    tfn = getattr(torch, name, None)
+    if callable(tfn):  # one binding serves both: the function's names, less ``input``
+        theirs |= torch_names(tfn, name, name, method=False) - {"input"}
+    ours = keyword_params(fn, method=True)
+    assert all(p in theirs for p in ours), (
+        f"Tensor.{name}{inspect.signature(fn)}: torch's: {theirs}"
+    )
+
+
+def _required_names(space: str, name: str, tfn) -> set[str]:
+    """The names torch's binding accepts and documents: the ATen arguments (not outputs)
+    that the docstring's signature also lists."""
+    doc = _doc_names(tfn, name)
+    try:
+        sig = set(inspect.signature(tfn).parameters)
+    except (TypeError, ValueError):
+        sig = set()
+    return doc & (_schema_names(_aten(space, name), method=False) | sig)
+
+
+@pytest.mark.parametrize("space,name,fn", FUNCTIONS, ids=lambda x: x if isinstance(x, str) else "")
+def test_torch_keywords_are_accepted(space, name, fn):
+    """Every parameter torch documents and binds can be passed to ours by its name."""
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return
+    ours = {p.name for p in params}
+    missing = _required_names(space, name, getattr(TORCH_SPACES[space], name)) - ours - NOT_OURS
+    assert not missing, f"{name}{inspect.signature(fn)} lacks torch's {sorted(missing)}"
+
+
+def test_function_and_method_wherever_torch_has_both():
+    missing = []
+    for name in _registry.FUNCTIONS[""]:
+        if hasattr(torch.Tensor, name) and name not in _registry.METHODS:
+            missing.append(f"Tensor.{name}")
+    for name, _fn in METHODS:
+        if callable(getattr(torch, name, None)) and name not in _registry.FUNCTIONS[""]:
+            missing.append(f"chainrule.{name}")
+    assert not missing, missing
+
+
+# torch's calls that the registry's names and parameter names make possible (defects of
+# issue 9 among them: flip(dims=), Tensor.where), run in both libraries
+CALLS = {
+    "flip(dims=)": lambda m, x: m.flip(x, dims=(0, 2)),
+    "x.flip(dims=)": lambda m, x: x.flip(dims=[0]),
+    "x.flip(*dims)": lambda m, x: x.flip(0, 1),
+    "permute(dims=)": lambda m, x: m.permute(x, dims=(2, 0, 1)),
+    "x.permute(dims=)": lambda m, x: x.permute(dims=(1, 0, 2)),
+    "x.reshape(shape=)": lambda m, x: x.reshape(shape=(12, 4)),
+    "x.view(size=)": lambda m, x: x.view(size=(4, 12)),
+    "x.expand(size=)": lambda m, x: x[:1].expand(size=(3, 4, 4)),
+    "x.repeat(repeats=)": lambda m, x: x.repeat(repeats=(1, 2, 1)),
+    "tile(dims=)": lambda m, x: m.tile(x, dims=(2, 1, 1)),
+    "x.where(cond, y)": lambda m, x: x.where(x > 0, -x),
+    "x.where(condition=, other=)": lambda m, x: x.where(condition=x > 0, other=0.5),
+    "swapaxes(axis0=, axis1=)": lambda m, x: m.swapaxes(x, axis0=0, axis1=2),
+    "swapdims(dim0=, dim1=)": lambda m, x: m.swapdims(x, dim0=0, dim1=1),
+    "true_divide": lambda m, x: m.true_divide(x, 2.0),
+    "x.divide_": lambda m, x: x.clone().divide_(4.0),
+    "det(input=)": lambda m, x: m.det(input=x[:, :3, :3]),
+    "linalg.det(A=)": lambda m, x: m.linalg.det(A=x[:, :3, :3]),
+    "linalg.norm(input=)": lambda m, x: m.linalg.norm(input=x, dim=(1, 2)),
+    "linalg.vector_norm(input=)": lambda m, x: m.linalg.vector_norm(input=x, ord=3),
+    "linalg.matrix_power(input=)": lambda m, x: m.linalg.matrix_power(input=x[0, :3, :3], n=2),
+    "x.split(split_size=)": lambda m, x: x.split(split_size=2, dim=2),
+    "split(tensor=, split_size_or_sections=)": lambda m, x: m.split(
+        tensor=x, split_size_or_sections=[1, 3], dim=2
+    ),
+    "positive": lambda m, x: +x,
+    "clamp_min_": lambda m, x: x.clone().clamp_min_(0.1),
+    "select": lambda m, x: m.select(x, 1, -1),
+    "new_zeros(*size)": lambda m, x: x.new_zeros(2, 3),
+    "fill_": lambda m, x: m.fill_(x.clone(), 2.0),
+    "max_pool2d": lambda m, x: m.max_pool2d(x[None], 2),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_torch_calls_run_the_same(name):
+    x = np.random.default_rng(0).standard_normal((3, 4, 4))
+    outs = []
+    for m in (torch, cr):
+        out = CALLS[name](m, m.tensor(x))
+        outs.append([np.asarray(o) for o in (out if isinstance(out, tuple) else (out,))])
+    for theirs, ours in zip(*outs, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
