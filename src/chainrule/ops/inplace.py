@@ -180,7 +180,7 @@ class Fill(Op):
 class Copy(Op):
     """``copy_(src)``: src broadcast and cast to the target; the old value gets no gradient."""
 
-    linear = True
+    jvp_rule = "linear"
 
     torch_name = "CopyBackwards"
 
@@ -197,7 +197,7 @@ class IndexPut(Op):
     """``x[idx] = v`` out of place: the region gets v's gradient, the rest x's. The region
     is ``x[basic][adv]`` (``index_key``): a NumPy view, then advanced indices on it."""
 
-    linear = True
+    jvp_rule = "linear"
 
     save_inputs = False
     torch_name = "IndexPutBackward0"

@@ -55,6 +55,16 @@ def _edge(x: Any) -> Any:
     return None
 
 
+# forward-mode strategies: an op declares exactly one as ``jvp_rule`` (see ``Op.jvp``)
+JVP_RULES = {
+    "linear": "jointly linear: the tangent is the op applied to the input tangents",
+    "multilinear": "linear in each input separately (mul, matmul, conv): product rule",
+    "diagonal": "elementwise in every input (diagonal Jacobians): the backward rule is the jvp",
+    "reduction": "each input element feeds one output element (see reduced_axes)",
+    "vjp": "anything else: the double-vjp identity J·t = d/du <vjp(u), t>",
+}
+
+
 class Op:
     """A node of the graph: one recorded application of a primitive (torch's ``grad_fn``).
 
@@ -67,11 +77,8 @@ class Op:
     save_inputs = True  # keep the input tensors as self.inputs for backward
     save_output = False  # keep the result for backward, read back as self.output
     elementwise = False  # inputs broadcast: sum gradients back to each input's shape
-    # forward mode (see jvp): how the op depends on its tensor inputs
-    linear = False  # jointly linear: the tangent is the op applied to the input tangents
-    multilinear = False  # linear in each input separately (mul, matmul, conv)
-    diagonal = False  # elementwise in every input: diagonal Jacobians, jvp = backward
-    reduction = False  # each input element feeds one output element (see reduced_axes)
+    # forward mode (see jvp): how the op depends on its tensor inputs, one of JVP_RULES
+    jvp_rule = "vjp"
     torch_name: str | None = None  # torch's grad_fn name, when not "<ClassName>Backward0"
 
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
@@ -79,6 +86,14 @@ class Op:
     _freed = False  # saved values dropped after backward
     _versions: tuple | None = None  # versions of self.inputs when saved (None: all 0)
     _out_modified = False  # the saved output was later changed in place
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.jvp_rule not in JVP_RULES:
+            raise TypeError(f"{cls.__name__}.jvp_rule must be one of {sorted(JVP_RULES)}")
+        stale = JVP_RULES.keys() & cls.__dict__.keys()
+        if stale:  # the old per-strategy booleans: declare jvp_rule instead
+            raise TypeError(f"{cls.__name__}: set jvp_rule = {sorted(stale)[0]!r}, not a flag")
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
@@ -177,7 +192,7 @@ class Op:
 
     def jvp(self, tangents: list) -> Tensor | None:
         """Forward mode: the tangent of the output from the tangents of the inputs (None for
-        an input without one). The default is exact for every op, from its class flags:
+        an input without one). The default is exact for every op, from its ``jvp_rule``:
         linear and multilinear ops are applied to tangents; elementwise ops (diagonal
         Jacobian) reuse their backward rule, and so do reductions (the rule applied to ones
         is the Jacobian's nonzero entries); anything else uses the double-vjp identity

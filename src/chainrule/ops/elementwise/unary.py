@@ -18,7 +18,7 @@ from chainrule.ops.op import Op
 
 
 class Neg(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs = False
 
     def forward(self, x):
@@ -29,7 +29,7 @@ class Neg(Op):
 
 
 class Abs(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, x):
         return np.abs(x)
@@ -39,7 +39,7 @@ class Abs(Op):
 
 
 class Exp(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -51,7 +51,7 @@ class Exp(Op):
 
 
 class Expm1(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -63,7 +63,7 @@ class Expm1(Op):
 
 
 class Log(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -74,7 +74,7 @@ class Log(Op):
 
 
 class Log2(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -85,7 +85,7 @@ class Log2(Op):
 
 
 class Log10(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -96,7 +96,7 @@ class Log10(Op):
 
 
 class Log1p(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -107,7 +107,7 @@ class Log1p(Op):
 
 
 class Sqrt(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -119,7 +119,7 @@ class Sqrt(Op):
 
 
 class Rsqrt(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -132,7 +132,7 @@ class Rsqrt(Op):
 
 
 class Reciprocal(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -145,7 +145,7 @@ class Reciprocal(Op):
 
 
 class Sin(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -156,7 +156,7 @@ class Sin(Op):
 
 
 class Cos(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -167,7 +167,7 @@ class Cos(Op):
 
 
 class Tan(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -180,7 +180,7 @@ class Tan(Op):
 
 
 class Tanh(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -192,7 +192,7 @@ class Tanh(Op):
 
 
 class Sigmoid(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -205,7 +205,7 @@ class Sigmoid(Op):
 class SigmoidBackward(Op):
     """``g * y * (1 - y)`` in one node (y the sigmoid's output); itself differentiable."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, g, y):
         return g * y * (1 - y)
@@ -220,7 +220,7 @@ class SigmoidBackward(Op):
 class Relu(Op):
     """relu'(0) = 0, as in torch."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -234,7 +234,7 @@ class MaskedScale(Op):
     """``g * mask`` for a constant boolean mask (relu's gradient) in one node: linear in
     ``g``, so its own backward is itself."""
 
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
     torch_name = "MulBackward0"
 
@@ -247,7 +247,7 @@ class MaskedScale(Op):
 
 
 class Erf(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, x):
         return _erf(x)
@@ -260,7 +260,7 @@ class Erf(Op):
 class _ZeroGrad(Op):
     """Piecewise-constant functions: the gradient is zero wherever it exists (torch)."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs = False
 
     def backward(self, g):
@@ -299,7 +299,7 @@ class Trunc(_ZeroGrad):
 
 
 class Frac(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs = False
 
     def forward(self, x):
