@@ -21,7 +21,7 @@ from chainrule import dtypes
 from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.graph import grad_mode, no_grad
-from chainrule.ops.index.core import Index, View
+from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
 from chainrule.ops.op import (
     Op,
@@ -217,7 +217,7 @@ class IndexPut(Op):
             zero = np.zeros((), g._data.dtype)
             gx = IndexPut.apply(g, zero, basic=self.basic, adv=self.adv)
         if self.needs(1):
-            region = View.apply(g, key=self.basic, tname="SliceBackward0")
+            region = BasicIndex.apply(g, key=self.basic, tname="SliceBackward0")
             if self.adv is not None:
                 region = Index.apply(region, key=self.adv)
             gv = sum_to_size(region, self.v_shape)

@@ -80,9 +80,12 @@ class Op:
     # forward mode (see jvp): how the op depends on its tensor inputs, one of JVP_RULES
     jvp_rule = "vjp"
     torch_name: str | None = None  # torch's grad_fn name, when not "<ClassName>Backward0"
+    formula: str | None = None  # the rule in words, for explain_backward ("d(-a) = -g")
 
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
     _hooks: dict | None = None  # the output tensor's register_hook hooks
+    _prehooks: dict | None = None  # the node's register_prehook hooks
+    _node_hooks: dict | None = None  # the node's register_hook hooks
     _freed = False  # saved values dropped after backward
     _versions: tuple | None = None  # versions of self.inputs when saved (None: all 0)
     _out_modified = False  # the saved output was later changed in place
@@ -262,6 +265,24 @@ class Op:
 
     def name(self) -> str:
         return self.torch_name or f"{type(self).__name__}Backward0"
+
+    def register_prehook(self, hook: Any) -> Any:
+        """``hook(grad_outputs) -> tuple | None`` runs before the node's rule (after the
+        output tensor's hooks) and may replace the gradient it receives (torch's)."""
+        from chainrule._tensor import _Handle
+
+        if self._prehooks is None:
+            self._prehooks = {}
+        return _Handle(self._prehooks, hook)
+
+    def register_hook(self, hook: Any) -> Any:
+        """``hook(grad_inputs, grad_outputs) -> tuple | None`` runs after the node's rule
+        and may replace the gradients it passes to its inputs (torch's ``Node`` hook)."""
+        from chainrule._tensor import _Handle
+
+        if self._node_hooks is None:
+            self._node_hooks = {}
+        return _Handle(self._node_hooks, hook)
 
     @property
     def next_functions(self) -> tuple:

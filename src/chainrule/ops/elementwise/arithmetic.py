@@ -21,6 +21,7 @@ from chainrule.ops.op import Op, as_tensor_arg, binary
 
 
 class Add(Op):
+    formula = "d(a + b) = g, g  (summed back over broadcast dims)"
     jvp_rule = "linear"
     elementwise, save_inputs = True, False
 
@@ -32,6 +33,7 @@ class Add(Op):
 
 
 class Sub(Op):
+    formula = "d(a - b) = g, -g  (summed back over broadcast dims)"
     jvp_rule = "linear"
     elementwise, save_inputs = True, False
 
@@ -49,6 +51,7 @@ class Rsub(Sub):
 
 
 class Mul(Op):
+    formula = "d(a * b) = g * b, g * a  (summed back over broadcast dims)"
     jvp_rule = "multilinear"
     elementwise = True
 
@@ -61,6 +64,7 @@ class Mul(Op):
 
 
 class Div(Op):
+    formula = "d(a / b) = g / b, -g * a / b²"
     jvp_rule = "diagonal"
     elementwise = True
 
@@ -79,6 +83,7 @@ class Div(Op):
 class Pow(Op):
     """``a ** b``: PowBackward0 for a number exponent, 1 for a tensor, 2 for a number base."""
 
+    formula = "d(a ** b) = g * b * a**(b-1), g * a**b * log(a)"
     jvp_rule = "diagonal"
     elementwise, save_output = True, True
 

@@ -18,6 +18,7 @@ from chainrule.ops.op import Op
 
 
 class Neg(Op):
+    formula = "d(-a) = -g"
     jvp_rule = "diagonal"
     save_inputs = False
 
@@ -39,6 +40,7 @@ class Abs(Op):
 
 
 class Exp(Op):
+    formula = "d exp(a) = g * exp(a)"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
@@ -63,6 +65,7 @@ class Expm1(Op):
 
 
 class Log(Op):
+    formula = "d log(a) = g / a"
     jvp_rule = "diagonal"
 
     @quiet
@@ -107,6 +110,7 @@ class Log1p(Op):
 
 
 class Sqrt(Op):
+    formula = "d sqrt(a) = g / (2 sqrt(a))"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
@@ -180,6 +184,7 @@ class Tan(Op):
 
 
 class Tanh(Op):
+    formula = "d tanh(a) = g * (1 - tanh(a)²)"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
@@ -192,6 +197,7 @@ class Tanh(Op):
 
 
 class Sigmoid(Op):
+    formula = "d σ(a) = g * σ(a) (1 - σ(a))"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
@@ -220,6 +226,7 @@ class SigmoidBackward(Op):
 class Relu(Op):
     """relu'(0) = 0, as in torch."""
 
+    formula = "d relu(a) = g where a > 0, else 0"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 

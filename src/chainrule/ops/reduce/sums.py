@@ -72,6 +72,7 @@ def unreduce(g: Tensor, axes: tuple[int, ...] | None, keepdim: bool, shape: tupl
 
 
 class Sum(Op):
+    formula = "d sum(a) = g copied (broadcast) to a's shape"
     jvp_rule = "linear"
     save_inputs = False
 
@@ -108,6 +109,7 @@ def mean_array(x: np.ndarray, axes: tuple | None, keepdims: bool) -> np.ndarray:
 
 
 class Mean(Op):
+    formula = "d mean(a) = g / n copied to a's shape"
     jvp_rule = "linear"
     save_inputs = False
 

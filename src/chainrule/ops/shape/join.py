@@ -116,8 +116,8 @@ class Stack(Op):
 
     def backward(self, g):
         return tuple(
-            slice_dim(g, self.dim, i, None, "SelectBackward0") if self.needs(i) else None
-            for i in range(len(self._edges))
+            slice_dim(g, self.dim, i, None, "SelectBackward0") if need else None
+            for i, need in enumerate(self.needs_input_grad)
         )
 
 
