@@ -156,6 +156,8 @@ def node_grads(root: Any) -> dict[int, Any]:
             seen[id(tensor)] = grad
 
     wrt = leaves(root)
+    if not wrt:
+        return {}
     try:
         with observe(Record()):
             cr.autograd.grad(root, wrt, cr.ones_like(root.detach()), retain_graph=True,
