@@ -91,11 +91,22 @@ def observe(observer: BackwardObserver) -> Iterator[BackwardObserver]:
         _observing.current = prev
 
 
+def _hook_result(hook: Any, out: Any, n: int) -> tuple:
+    out = tuple(out)
+    if len(out) != n:
+        name = getattr(hook, "__name__", type(hook).__name__)
+        raise RuntimeError(
+            f"hook '{name}' has returned an incorrect number of values (got {len(out)}, but "
+            f"expected {n})"
+        )
+    return out
+
+
 def _node_hooks(v: Any, g: Tensor, grads: tuple, obs: Any) -> tuple:
     """``Node.register_hook`` hooks: ``hook(grad_inputs, grad_outputs)`` may replace them."""
     for hook in list(v._node_hooks.values()):
         out = hook(grads, (g,))
-        new = grads if out is None else tuple(out)
+        new = grads if out is None else _hook_result(hook, out, len(grads))
         if obs is not None:
             obs.hook(v, "node", hook, grads, new)
         grads = new
@@ -106,7 +117,7 @@ def _prehooks(v: Any, g: Tensor, obs: Any) -> Tensor:
     """``Node.register_prehook`` hooks: ``hook(grad_outputs)`` may replace them."""
     for hook in list(v._prehooks.values()):
         out = hook((g,))
-        new = g if out is None else out[0]
+        new = g if out is None else _hook_result(hook, out, 1)[0]
         if obs is not None:
             obs.hook(v, "prehook", hook, g, new)
         g = new
@@ -232,8 +243,6 @@ def run_backward(
             return (None,) * len(v._edges)
         if v._hooks is not None:  # tensor hooks of the node's output run first
             g = _run_hooks(v._hooks, g, obs, v)
-        if v._prehooks is not None:  # then the node's own pre-hooks (torch's order)
-            g = _prehooks(v, g, obs)
         if wanted is not None and id(v) in wanted:  # a non-leaf input
             if accumulate:
                 _accumulate(wanted[id(v)], g, create_graph)
@@ -245,6 +254,8 @@ def run_backward(
                 _accumulate(t, g, create_graph)
         if runs is not None and id(v) not in runs:  # a wanted node with nothing beyond it
             return (None,) * len(v._edges)
+        if v._prehooks is not None:  # the node's own pre-hooks, once it runs (torch's order)
+            g = _prehooks(v, g, obs)
         grads = v._run_backward(g, retain_graph)
         if v._node_hooks is not None:
             grads = _node_hooks(v, g, grads, obs)

@@ -192,6 +192,30 @@ def test_node_hooks_change_gradients_as_torchs_do():
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
 
 
+def test_hook_order_and_errors_are_torchs():
+    """Tensor hooks, then retain_grad, then node pre-hooks, the rule, node hooks."""
+
+    def run(lib, bad=False):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        y.register_hook(lambda g: g + 1)
+        y.grad_fn.register_prehook(lambda go: (go[0] * 10,))
+        if bad:
+            y.grad_fn.register_hook(lambda gi, go: (gi[0],))  # MulBackward0 has 2 inputs
+        else:
+            y.grad_fn.register_hook(lambda gi, go: tuple(None if g is None else g + 100
+                                                         for g in gi))  # fmt: skip
+        y.sum().backward()
+        return y.grad.tolist(), x.grad.tolist()
+
+    assert run(cr) == run(torch) == ([2.0, 2.0], [140.0, 140.0])
+    msg = r"hook '<lambda>' has returned an incorrect number of values \(got 1, but expected 2\)"
+    for lib in (cr, torch):
+        with pytest.raises(RuntimeError, match=msg):
+            run(lib, bad=True)
+
+
 # --------------------------------------------------------------------------- explain, viz
 
 
