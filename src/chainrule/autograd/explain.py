@@ -18,6 +18,7 @@ import textwrap
 from typing import Any, TextIO
 
 from chainrule.graph import toposort
+from chainrule.ops.op import Op
 from chainrule.viz import caller_names, fmt_array, fmt_number, name_map
 
 __all__ = ["explain_backward"]
@@ -315,9 +316,15 @@ def _narrate(
 
 
 def _formula(node: Any) -> str:
-    """The node's rule in words: its class's ``formula``, else its docstring's first line."""
+    """The node's rule in words: its class's ``formula``, else the first line of the
+    nearest op class's docstring, else a generic sentence."""
     text = getattr(type(node), "formula", None)
     if text:
         return text
-    doc = (type(node).__doc__ or "").strip().split("\n")[0]
-    return doc or "the vector-Jacobian product of its backward()"
+    for cls in type(node).__mro__:
+        if cls is Op or cls is object:
+            break
+        doc = (cls.__dict__.get("__doc__") or "").strip()
+        if doc:
+            return doc.split("\n")[0]
+    return "the vector-Jacobian product its backward() computes"

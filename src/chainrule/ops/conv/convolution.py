@@ -21,6 +21,7 @@ from chainrule.ops.op import Op
 
 
 class Conv(Op):
+    formula = "d conv(x, w) = conv_transpose(g, w), the correlation of x with g"
     jvp_rule = "multilinear"
     torch_name = "ConvolutionBackward0"
 

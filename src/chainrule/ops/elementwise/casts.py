@@ -11,6 +11,7 @@ from chainrule.ops.op import Op
 
 
 class Clone(Op):
+    formula = "d clone(a) = g"
     jvp_rule = "linear"
     save_inputs = False
 

@@ -107,6 +107,7 @@ def minimum(input: Tensor, other: Tensor) -> Tensor:
 
 
 class Where(Op):
+    formula = "d where(c, a, b) = (none), g where c else 0, g where not c else 0"
     jvp_rule = "diagonal"
     elementwise = True
 

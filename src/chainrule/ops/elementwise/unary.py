@@ -30,6 +30,7 @@ class Neg(Op):
 
 
 class Abs(Op):
+    formula = "d |a| = g * sign(a)"
     jvp_rule = "diagonal"
 
     def forward(self, x):
@@ -53,6 +54,7 @@ class Exp(Op):
 
 
 class Expm1(Op):
+    formula = "d expm1(a) = g * exp(a)"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
@@ -77,6 +79,7 @@ class Log(Op):
 
 
 class Log2(Op):
+    formula = "d log2(a) = g / (a ln 2)"
     jvp_rule = "diagonal"
 
     @quiet
@@ -88,6 +91,7 @@ class Log2(Op):
 
 
 class Log10(Op):
+    formula = "d log10(a) = g / (a ln 10)"
     jvp_rule = "diagonal"
 
     @quiet
@@ -99,6 +103,7 @@ class Log10(Op):
 
 
 class Log1p(Op):
+    formula = "d log1p(a) = g / (1 + a)"
     jvp_rule = "diagonal"
 
     @quiet
@@ -123,6 +128,7 @@ class Sqrt(Op):
 
 
 class Rsqrt(Op):
+    formula = "d (1 / sqrt(a)) = -g / (2 a^(3/2))"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
@@ -136,6 +142,7 @@ class Rsqrt(Op):
 
 
 class Reciprocal(Op):
+    formula = "d (1 / a) = -g / a²"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
@@ -149,6 +156,7 @@ class Reciprocal(Op):
 
 
 class Sin(Op):
+    formula = "d sin(a) = g * cos(a)"
     jvp_rule = "diagonal"
 
     @quiet
@@ -160,6 +168,7 @@ class Sin(Op):
 
 
 class Cos(Op):
+    formula = "d cos(a) = -g * sin(a)"
     jvp_rule = "diagonal"
 
     @quiet
@@ -171,6 +180,7 @@ class Cos(Op):
 
 
 class Tan(Op):
+    formula = "d tan(a) = g * (1 + tan(a)²)"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
@@ -254,6 +264,7 @@ class MaskedScale(Op):
 
 
 class Erf(Op):
+    formula = "d erf(a) = g * 2/sqrt(π) * exp(-a²)"
     jvp_rule = "diagonal"
 
     def forward(self, x):
@@ -306,6 +317,7 @@ class Trunc(_ZeroGrad):
 
 
 class Frac(Op):
+    formula = "d frac(a) = g  (a minus its integer part)"
     jvp_rule = "diagonal"
     save_inputs = False
 

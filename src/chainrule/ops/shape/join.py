@@ -32,6 +32,7 @@ def _promoted(tensors: list) -> list:
 
 
 class Cat(Op):
+    formula = "d cat(xs, dim) = g cut back into each input's slice along dim"
     save_inputs = False
 
     def forward(self, *xs, dim, skip):
@@ -107,6 +108,7 @@ def _cat_checked(tensors: list, dim: int) -> Tensor:
 
 
 class Stack(Op):
+    formula = "d stack(xs, dim) = g selected at each input's index along dim"
     save_inputs = False
 
     def forward(self, *xs, dim):
@@ -207,6 +209,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 class Repeat(Op):
+    formula = "d repeat(a) = g's tiles summed back to a's shape"
     save_inputs = False
 
     def forward(self, x, reps):
@@ -245,6 +248,7 @@ def tile(input: Tensor, *dims: Any) -> Tensor:
 
 
 class Flip(Op):
+    formula = "d flip(a) = g flipped back"
     save_inputs = False
 
     def forward(self, x, axes):
@@ -264,6 +268,7 @@ def flip(input: Tensor, *dims_: Any) -> Tensor:
 
 
 class Roll(Op):
+    formula = "d roll(a, k) = g rolled by -k"
     save_inputs = False
 
     def forward(self, x, shifts, axes):
@@ -302,6 +307,7 @@ def _tri_mask(n: int, m: int, k: int, upper: bool) -> np.ndarray:
 
 
 class Tril(Op):
+    formula = "d tril(a) = tril(g)"
     save_inputs = False
     upper = False
 
@@ -315,6 +321,7 @@ class Tril(Op):
 
 
 class Triu(Tril):
+    formula = "d triu(a) = triu(g)"
     upper = True
 
 
@@ -350,6 +357,7 @@ def broadcast_to(input: Tensor, size: Any) -> Tensor:
 
 
 class Contiguous(Op):
+    formula = "d contiguous(a) = g"
     save_inputs = False
     torch_name = "CloneBackward0"
 

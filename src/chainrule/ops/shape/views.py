@@ -196,6 +196,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
 
 
 class Unsqueeze(Op):
+    formula = "d unsqueeze(a, dim) = g squeezed at dim"
     save_inputs = False
 
     def forward(self, x, axis):
@@ -243,6 +244,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 class TOp(Op):
+    formula = "d a.t() = g.t()"
     save_inputs = False
     torch_name = "TBackward0"
 
