@@ -121,7 +121,7 @@ def test_deep_chain_backward_and_free_without_recursion():
 def test_intermediate_arrays_are_released_after_backward():
     x = cr.randn(1000, requires_grad=True)
     loss = x.exp().sin().sum()
-    sin_node = loss.grad_fn._edges[0]
+    sin_node = loss.grad_fn.next_functions[0][0]
     exp_value = sin_node.inputs[0]
     ref_tensor, ref_array = weakref.ref(exp_value), weakref.ref(exp_value._data)
     del exp_value, sin_node

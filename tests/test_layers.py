@@ -60,3 +60,22 @@ def test_chainrule_itself_never_imports_torch():
         env={"PYTHONPATH": str(SRC.parent)},
     )
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_only_the_engine_reads_the_graphs_internals():
+    """``_edges`` and ``_run_backward`` belong to the engine: tools read the graph through
+    ``chainrule.autograd.graph`` (walk, leaves, next_functions, observe)."""
+    engine = {
+        "_engine.py",  # the walk itself, and reachable() for autograd.graph
+        "_tensor.py",  # a leaf as a vertex: no parents
+        "ops/op.py",  # the node: recording, its rule's runner, next_functions
+        "ops/strided.py",  # CopySlices nodes built by hand after a write through a view
+        "autograd/function.py",  # custom Function nodes (their own rule runner)
+        "autograd/forward_ad.py",  # the jvp's shadow node
+    }
+    for f in sorted(SRC.rglob("*.py")):
+        rel = f.relative_to(SRC).as_posix()
+        text = f.read_text()
+        if rel not in engine:
+            for name in ("_edges", "_run_backward"):
+                assert name not in text, f"{rel} reads {name}: use chainrule.autograd.graph"

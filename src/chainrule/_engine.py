@@ -1,11 +1,14 @@
 """The tensor engine's backward: leaf accumulation, hooks, and ``run_backward`` (the walk of
 ``graph.backprop`` over op nodes and leaves), shared by ``Tensor.backward`` and
-``autograd.grad``."""
+``autograd.grad``; ``observe`` lets an observer watch every step of that one walk, and
+``reachable`` lists a graph's vertices (both public through ``chainrule.autograd.graph``)."""
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -13,7 +16,7 @@ import numpy as np
 from chainrule._tensor import Tensor, _make
 from chainrule.graph import backprop, set_grad_enabled, toposort
 
-__all__ = ["AccumulateGrad", "run_backward"]
+__all__ = ["AccumulateGrad", "BackwardObserver", "observe", "reachable", "run_backward"]
 
 
 class _Handle:
@@ -30,11 +33,94 @@ class _Handle:
         self.hooks.pop(self.id, None)
 
 
-def _run_hooks(hooks: dict, g: Tensor) -> Tensor:
+def _run_hooks(hooks: dict, g: Tensor, obs: Any = None, where: Any = None) -> Tensor:
     for hook in list(hooks.values()):
         out = hook(g)
+        if obs is not None:
+            obs.hook(where, "tensor", hook, g, g if out is None else out)
         if out is not None:
             g = out
+    return g
+
+
+# --------------------------------------------------------------------------- observers
+
+
+class BackwardObserver:
+    """Watches the engine's backward walk, step by step (``with observe(obs): backward``).
+
+    The engine calls these as it goes; each does nothing here, override what you need.
+    Gradients are the engine's own tensors: copy one before changing it.
+
+    * ``hook(where, kind, hook, grad, result)``: a hook ran at ``where`` (an op node, or a
+      leaf tensor). ``kind`` is ``"tensor"`` (``Tensor.register_hook``), ``"prehook"``
+      (``Node.register_prehook``) or ``"node"`` (``Node.register_hook``); ``grad`` is what
+      the hook received, ``result`` what flows on (``grad`` again if the hook returned None).
+    * ``node(node, grad, grads)``: an op node ran. ``grad`` is the gradient of its output
+      after its hooks (what its rule received), ``grads`` the gradients it passes to its
+      inputs (one per ``next_functions`` entry, None where nothing goes), after node hooks.
+    * ``leaf(tensor, grad, accumulated)``: a leaf's gradient is complete (after its hooks);
+      ``accumulated`` says whether it was added into ``tensor.grad``.
+    """
+
+    def hook(self, where: Any, kind: str, hook: Any, grad: Any, result: Any) -> None:
+        pass
+
+    def node(self, node: Any, grad: Tensor, grads: Sequence[Tensor | None]) -> None:
+        pass
+
+    def leaf(self, tensor: Tensor, grad: Tensor, accumulated: bool) -> None:
+        pass
+
+
+class _Observing(threading.local):
+    current: Any = None  # the innermost observer of this thread's backward passes
+
+
+_observing = _Observing()
+
+
+@contextmanager
+def observe(observer: BackwardObserver) -> Iterator[BackwardObserver]:
+    """Within the block, every backward pass of this thread (``backward``,
+    ``autograd.grad``) reports its steps to ``observer``; blocks nest (the inner wins)."""
+    prev, _observing.current = _observing.current, observer
+    try:
+        yield observer
+    finally:
+        _observing.current = prev
+
+
+def _hook_result(hook: Any, out: Any, n: int) -> tuple:
+    out = tuple(out)
+    if len(out) != n:
+        name = getattr(hook, "__name__", type(hook).__name__)
+        raise RuntimeError(
+            f"hook '{name}' has returned an incorrect number of values (got {len(out)}, but "
+            f"expected {n})"
+        )
+    return out
+
+
+def _node_hooks(v: Any, g: Tensor, grads: tuple, obs: Any) -> tuple:
+    """``Node.register_hook`` hooks: ``hook(grad_inputs, grad_outputs)`` may replace them."""
+    for hook in list(v._node_hooks.values()):
+        out = hook(grads, (g,))
+        new = grads if out is None else _hook_result(hook, out, len(grads))
+        if obs is not None:
+            obs.hook(v, "node", hook, grads, new)
+        grads = new
+    return grads
+
+
+def _prehooks(v: Any, g: Tensor, obs: Any) -> Tensor:
+    """``Node.register_prehook`` hooks: ``hook(grad_outputs)`` may replace them."""
+    for hook in list(v._prehooks.values()):
+        out = hook((g,))
+        new = g if out is None else _hook_result(hook, out, 1)[0]
+        if obs is not None:
+            obs.hook(v, "prehook", hook, g, new)
+        g = new
     return g
 
 
@@ -128,30 +214,35 @@ def run_backward(
     # graph vertex of each input -> the input tensor (a leaf is its own vertex)
     wanted = None if inputs is None else {id(x.grad_fn or x): x for x in inputs}
     captured: dict[int, Tensor] = {}
+    obs = _observing.current
     # with inputs, only nodes on a path to one of them run (as torch): the rest of the
     # history is neither computed, nor freed, nor seen by hooks
     runs = None if wanted is None else _on_paths(roots, wanted)
 
     def step(v: Any, g: Tensor | None) -> Sequence[Tensor | None]:
         if isinstance(v, Tensor):  # a leaf: its gradient is complete
-            if g is not None:
-                hooks = getattr(v, "_hooks", None)
-                if hooks:
-                    g = _run_hooks(hooks, g)
-                if not accumulate:
-                    if id(v) in wanted:
-                        captured[id(v)] = g
-                elif wanted is None or id(v) in wanted:
-                    _accumulate(v, g, create_graph)
-                    post = getattr(v, "_post_hooks", None)
-                    if post:
-                        for hook in list(post.values()):
-                            hook(v)
+            # with inputs, a leaf that is not one of them is not run (nor are its hooks)
+            if g is None or wanted is not None and id(v) not in wanted:
+                return ()
+            hooks = getattr(v, "_hooks", None)
+            if hooks:
+                g = _run_hooks(hooks, g, obs, v)
+            if not accumulate:
+                if wanted is not None:
+                    captured[id(v)] = g
+            else:
+                _accumulate(v, g, create_graph)
+                post = getattr(v, "_post_hooks", None)
+                if post:
+                    for hook in list(post.values()):
+                        hook(v)
+            if obs is not None:
+                obs.leaf(v, g, accumulate)
             return ()
         if g is None or (runs is not None and id(v) not in runs and id(v) not in wanted):
             return (None,) * len(v._edges)
         if v._hooks is not None:  # tensor hooks of the node's output run first
-            g = _run_hooks(v._hooks, g)
+            g = _run_hooks(v._hooks, g, obs, v)
         if wanted is not None and id(v) in wanted:  # a non-leaf input
             if accumulate:
                 _accumulate(wanted[id(v)], g, create_graph)
@@ -163,7 +254,14 @@ def run_backward(
                 _accumulate(t, g, create_graph)
         if runs is not None and id(v) not in runs:  # a wanted node with nothing beyond it
             return (None,) * len(v._edges)
-        return v._run_backward(g, retain_graph)
+        if v._prehooks is not None:  # the node's own pre-hooks, once it runs (torch's order)
+            g = _prehooks(v, g, obs)
+        grads = v._run_backward(g, retain_graph)
+        if v._node_hooks is not None:
+            grads = _node_hooks(v, g, grads, obs)
+        if obs is not None:
+            obs.node(v, g, grads)
+        return grads
 
     with set_grad_enabled(create_graph):
         backprop(roots, seeds, _parents, step)
@@ -182,3 +280,34 @@ def _on_paths(roots: Sequence[Any], wanted: dict[int, Tensor]) -> set[int]:
         elif id(v) in wanted:
             leads.add(id(v))
     return runs
+
+
+# --------------------------------------------------------------------------- reading the graph
+
+
+def vertex(x: Any) -> Any:
+    """The graph vertex of a tensor (its grad_fn; itself if a leaf requiring grad; else
+    None) or of a node (an ``AccumulateGrad`` stands for its leaf)."""
+    if isinstance(x, Tensor):
+        if x.grad_fn is not None:
+            return x.grad_fn
+        return x if x._requires_grad else None
+    if isinstance(x, AccumulateGrad):
+        return x.variable
+    return x
+
+
+def reachable(roots: Iterable[Any], stop: Iterable[Any] = ()) -> list[Any]:
+    """The vertices (op nodes and leaf tensors) reachable from ``roots`` (tensors or
+    nodes), each before the vertices it was computed from: the reverse topological order
+    backward steps them in. Vertices of ``stop`` are neither listed nor walked through."""
+    blocked = {id(v) for v in map(vertex, stop) if v is not None}
+    starts = [v for v in map(vertex, roots) if v is not None and id(v) not in blocked]
+    if not blocked:
+        return toposort(starts, _parents)
+    return toposort(starts, lambda v: [p for p in v._edges if p is None or id(p) not in blocked])
+
+
+def inputs_of(node: Any) -> tuple:
+    """A node's input vertices, one per input (None where no gradient goes)."""
+    return tuple(node._edges) if not isinstance(node, AccumulateGrad) else ()

@@ -137,37 +137,50 @@ def _value_graph(root: Any, names: dict[int, str]) -> _Graph:
 
 
 def node_grads(root: Any) -> dict[int, Any]:
-    """d root / d (each op node's output), keyed by id of the node, from a dry backward
-    (retain_graph, nothing accumulated, no hooks). Empty if the graph was freed."""
+    """d root / d (each op node's output), keyed by id of the node (of the tensor for a
+    leaf), from a dry backward: the engine's own walk, observed (``autograd.graph``), with
+    the graph retained and nothing accumulated into ``.grad``; hooks run as in backward.
+    Empty if the graph was freed."""
     import chainrule as cr
-    from chainrule.graph import backprop
+    from chainrule.autograd.graph import BackwardObserver, leaves, observe
 
     if root.grad_fn is None:
         return {}
     seen: dict[int, Any] = {}
 
-    def step(v: Any, g: Any) -> Any:
-        if g is not None:
-            seen[id(v)] = g
-        if not hasattr(v, "_run_backward"):  # a leaf tensor
-            return ()
-        if g is None:
-            return (None,) * len(v._edges)
-        return v._run_backward(g, True)
+    class Record(BackwardObserver):
+        def node(self, node: Any, grad: Any, grads: Any) -> None:
+            seen[id(node)] = grad
 
-    seed = cr.ones_like(root.detach())
+        def leaf(self, tensor: Any, grad: Any, accumulated: bool) -> None:
+            seen[id(tensor)] = grad
+
+    wrt = leaves(root)
+    if not wrt:
+        return {}
     try:
-        with cr.no_grad():
-            backprop([root.grad_fn], [seed], lambda v: getattr(v, "_edges", ()), step)
+        with observe(Record()):
+            cr.autograd.grad(root, wrt, cr.ones_like(root.detach()), retain_graph=True,
+                             allow_unused=True)  # fmt: skip
     except RuntimeError:  # saved values already freed: draw without operation gradients
         return {}
     return seen
 
 
+def _vertices(root: Any, stop: Any = ()) -> list[tuple[int, Any, Any]]:
+    """(key id, node, leaf tensor or None) for every node of root's graph, in backward's order
+    (``autograd.graph.walk``); a leaf is keyed by its tensor, an op node by itself."""
+    from chainrule.autograd.graph import walk
+
+    out = []
+    for v in walk(root, stop=stop):
+        leaf = getattr(v, "variable", None)
+        out.append((id(leaf if leaf is not None else v), v, leaf))
+    return out
+
+
 def _tensor_graph(root: Any, names: dict[int, str], grads: bool, max_elems: int) -> _Graph:
     """torch's graph: an oval per grad_fn node, a box per leaf tensor and for the root."""
-    from chainrule.graph import toposort
-
     g = _Graph()
     dgrad = node_grads(root) if grads else {}
     rkey = f"t{id(root)}"
@@ -180,47 +193,45 @@ def _tensor_graph(root: Any, names: dict[int, str], grads: bool, max_elems: int)
     if root.grad_fn is None:
         return g
     g.edge(f"n{id(root.grad_fn)}", rkey)
-    for v in toposort((root.grad_fn,), lambda v: getattr(v, "_edges", ())):
-        key = f"n{id(v)}"
-        if not hasattr(v, "_run_backward"):  # a leaf tensor
-            lines = [names.get(id(v), "leaf"), "data " + fmt_array(v, max_elems)]
-            gr = dgrad.get(id(v), getattr(v, "_grad", None))
+    for k, v, leaf in _vertices(root):
+        key = f"n{k}"
+        if leaf is not None:
+            lines = [names.get(k, "leaf"), "data " + fmt_array(leaf, max_elems)]
+            gr = dgrad.get(k, getattr(leaf, "_grad", None))
             lines.append("grad " + (fmt_array(gr, max_elems) if gr is not None else "None"))
             g.node(key, lines, "leaf")
             continue
         lines = [op_name(v).removesuffix("Backward0")]
-        if id(v) in names and v is not root.grad_fn:
-            lines[0] = f"{names[id(v)]} = {lines[0]}"
-        module = v.__dict__.get("_metadata", {}).get("module")
+        if k in names and v is not root.grad_fn:
+            lines[0] = f"{names[k]} = {lines[0]}"
+        module = v.metadata.get("module")
         if module:
             lines.append(f"[{module}]")
-        if id(v) in dgrad:
-            lines.append("grad " + fmt_array(dgrad[id(v)], max_elems))
+        if k in dgrad:
+            lines.append("grad " + fmt_array(dgrad[k], max_elems))
         g.node(key, lines, "op")
-        for p in v._edges:
+        for p, _ in v.next_functions:
             if p is not None:
-                g.edge(f"n{id(p)}", key)
+                g.edge(f"n{id(getattr(p, 'variable', p))}", key)
     return g
 
 
 def _collapse(g: _Graph, root: Any, depth: int, names: dict[int, str]) -> _Graph:
     """Merge operation nodes tagged with the same module (path cut at ``depth``) and the
     parameters named under it into one box per module."""
-    from chainrule.graph import toposort
-
     group: dict[str, str] = {}
     counts: dict[str, list[int]] = {}
-    for v in toposort((root.grad_fn,), lambda v: getattr(v, "_edges", ())):
-        if hasattr(v, "_run_backward"):
-            mod = v.__dict__.get("_metadata", {}).get("module")
+    for k, v, leaf in _vertices(root):
+        if leaf is None:
+            mod = v.metadata.get("module")
         else:
-            name = names.get(id(v), "")
+            name = names.get(k, "")
             mod = name.rpartition(".")[0] if "." in name else None
         if mod:
             mod = ".".join(mod.split(".")[:depth])
-            group[f"n{id(v)}"] = mod
+            group[f"n{k}"] = mod
             c = counts.setdefault(mod, [0, 0])
-            c[0 if hasattr(v, "_run_backward") else 1] += 1
+            c[0 if leaf is None else 1] += 1
     out = _Graph()
     for key, (lines, style) in g.nodes.items():
         mod = group.get(key)
@@ -262,21 +273,14 @@ def track_modules(model: Any) -> Iterator[None]:
         _MODULE_KINDS[path] = f"{type(m).__name__}({extra})"
 
         def hook(module: Any, args: tuple, output: Any, path: str = path) -> None:
-            from chainrule.graph import toposort
+            from chainrule.autograd.graph import walk
 
-            stop = {id(a.grad_fn) for a in args if getattr(a, "grad_fn", None) is not None}
+            stop = [a for a in args if getattr(a, "grad_fn", None) is not None]
             outs = output if isinstance(output, tuple) else (output,)
             roots = [o.grad_fn for o in outs if getattr(o, "grad_fn", None) is not None]
-
-            def parents(v: Any) -> Any:
-                if id(v) in stop or not hasattr(v, "_run_backward"):
-                    return ()
-                return v._edges
-
-            for v in toposort(roots, parents):
-                if id(v) in stop or not hasattr(v, "_run_backward"):
-                    continue
-                v.metadata.setdefault("module", path)
+            for v in walk(roots, stop=stop):  # the ops recorded inside this module's forward
+                if not hasattr(v, "variable"):
+                    v.metadata.setdefault("module", path)
 
         handles.append(m.register_forward_hook(hook))
     try:
@@ -335,6 +339,9 @@ def _dot(
     return out
 
 
+_DOT_OPTIONS = ("grads", "collapse", "max_elems", "rankdir")  # what _dot takes
+
+
 def _names(frame: Any, names: Any) -> dict[int, str]:
     table = caller_names(frame)
     table.update(name_map(names))
@@ -357,8 +364,10 @@ def to_dot(root: Any, *, names: Any = None, **options: Any) -> str:
 
 def draw_graph(root: Any, *, names: Any = None, **options: Any) -> Any:
     """The graph of ``root`` as a ``graphviz.Digraph`` (shows inline in Jupyter; call
-    ``.render()`` to write a picture). Same options as ``to_dot``; needs the ``graphviz``
-    Python package (``pip install graphviz``) and, to render, Graphviz's ``dot``."""
+    ``.render()`` to write a picture). Same options as ``to_dot``; any other keyword goes
+    to ``graphviz.Digraph`` (``format="svg"``, ``engine``, ``filename``...). Needs the
+    ``graphviz`` Python package (``pip install graphviz``) and, to render, Graphviz's
+    ``dot``."""
     try:
         import graphviz
     except ImportError as e:
@@ -366,8 +375,9 @@ def draw_graph(root: Any, *, names: Any = None, **options: Any) -> Any:
             "draw_graph needs the graphviz Python package: pip install graphviz (or "
             "pip install 'chainrule[demo]'); chainrule.viz.to_dot gives the DOT text without it"
         ) from e
-    body = _dot(root, _names(inspect.currentframe().f_back, names), **options)
-    return graphviz.Digraph("chainrule", body=[f"\t{s}\n" for s in body])
+    ours = {k: options.pop(k) for k in _DOT_OPTIONS if k in options}
+    body = _dot(root, _names(inspect.currentframe().f_back, names), **ours)
+    return graphviz.Digraph("chainrule", body=[f"\t{s}\n" for s in body], **options)
 
 
 def render(

@@ -23,7 +23,7 @@ B = np.array([[0.3, -0.2, 0.9], [1.1, 0.4, -0.6]])
 class BadSquare(Op):
     """x², with a backward that is 1.5 times too large (3x instead of 2x)."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, x):
         return x * x
@@ -47,7 +47,7 @@ class TBadSquare(torch.autograd.Function):
 class FrozenSquare(Op):
     """x², first derivative right, but the rule uses a constant copy of x: no second order."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, x):
         return x * x
@@ -71,7 +71,7 @@ class TFrozenSquare(torch.autograd.Function):
 class BadJvp(Op):
     """x², right backward, forward-mode tangent twice too large."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, x):
         return x * x

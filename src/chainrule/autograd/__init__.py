@@ -79,7 +79,7 @@ def grad(
 
 
 # the modules below use grad/backward defined above
-from chainrule.autograd import forward_ad, functional  # noqa: E402
+from chainrule.autograd import forward_ad, functional, graph  # noqa: E402
 from chainrule.autograd.anomaly import (  # noqa: E402
     detect_anomaly,
     is_anomaly_check_nan_enabled,
@@ -89,4 +89,6 @@ from chainrule.autograd.anomaly import (  # noqa: E402
 from chainrule.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: E402
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
-__all__ += ["functional", "gradcheck", "gradgradcheck", "GradcheckError", "explain_backward"]
+__all__ += [
+    "functional", "graph", "gradcheck", "gradgradcheck", "GradcheckError", "explain_backward",
+]  # fmt: skip

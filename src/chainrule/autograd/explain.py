@@ -4,7 +4,10 @@ It runs the same computation as ``root.backward()`` (for a scalar ``Value`` or a
 ``Tensor``) and prints, in reverse topological order, every node: what it computed, the
 gradient flowing in (d root / d node), its local derivative rule, and the gradient it
 passes to each input; where a node is used on several paths, the contributions are shown
-adding up (the step a hand derivation most often forgets).
+adding up (the step a hand derivation most often forgets). For a tensor it *is*
+``root.backward()``, observed step by step (``autograd.graph.observe``): the order, the
+hooks and the accumulation shown are the engine's own, and each rule's words are the
+op class's ``formula``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import textwrap
 from typing import Any, TextIO
 
 from chainrule.graph import toposort
+from chainrule.ops.op import Op
 from chainrule.viz import caller_names, fmt_array, fmt_number, name_map
 
 __all__ = ["explain_backward"]
@@ -38,34 +42,6 @@ _VALUE_RULES = {
     "cos": ("-sin({a})", ""),
 }
 
-# vector-Jacobian products of common tensor operations (g: the gradient flowing in)
-_TENSOR_RULES = {
-    "Add": "d(a + b) = g, g  (summed back over broadcast dims)",
-    "Sub": "d(a - b) = g, -g  (summed back over broadcast dims)",
-    "Mul": "d(a * b) = g * b, g * a  (summed back over broadcast dims)",
-    "Div": "d(a / b) = g / b, -g * a / b²",
-    "Pow": "d(a ** k) = g * k * a**(k-1)",
-    "Neg": "d(-a) = -g",
-    "Exp": "d exp(a) = g * exp(a)",
-    "Log": "d log(a) = g / a",
-    "Sqrt": "d sqrt(a) = g / (2 sqrt(a))",
-    "Tanh": "d tanh(a) = g * (1 - tanh(a)²)",
-    "Sigmoid": "d σ(a) = g * σ(a) (1 - σ(a))",
-    "Relu": "d relu(a) = g where a > 0, else 0",
-    "Sum": "d sum(a) = g copied (broadcast) to a's shape",
-    "Mean": "d mean(a) = g / n copied to a's shape",
-    "Matmul": "d(A @ B) = g @ Bᵀ, Aᵀ @ g",
-    "Linear": "d(x @ Wᵀ + b) = g @ W, gᵀ @ x, g summed over the batch",
-    "LogSoftmax": "d log_softmax(x) = g - softmax(x) * sum(g)",
-    "Gather": "d a[idx] = g scattered back into zeros at idx",
-    "Index": "d a[idx] = g scattered back into zeros at idx (duplicates add)",
-    "Squeeze": "d squeeze(a) = g reshaped back",
-    "Reshape": "d reshape(a) = g reshaped back",
-    "View": "d view(a) = g reshaped back",
-    "Transpose": "d aᵀ = gᵀ",
-    "Permute": "d permute(a) = g permuted back",
-}
-
 
 def explain_backward(
     root: Any,
@@ -85,7 +61,8 @@ def explain_backward(
     parameter names), else by ``label`` or a number. Tensor options: ``gradient`` (as in
     ``backward``), ``max_elems`` (print values of tensors up to this size, else shape and
     dtype), ``show_code`` (print the source of each operation's backward rule) and
-    ``retain_graph``. Tensor hooks are not run.
+    ``retain_graph``. The tensor case is ``root.backward()`` itself, watched through
+    ``autograd.graph.observe``: hooks run as in backward and are shown where they run.
     """
     out = file if file is not None else sys.stdout
     table = caller_names(inspect.currentframe().f_back)
@@ -193,6 +170,36 @@ def _fmt(t: Any, max_elems: int) -> str:
     return fmt_array(t, max_elems)
 
 
+class _Recorder:
+    """A ``BackwardObserver`` that keeps the engine's steps (values copied as they were)."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple] = []  # ("node", node, grad, grads, hooks) / ("leaf", ...)
+        self.hooks: list[tuple] = []  # hook calls since the last step
+
+    def hook(self, where: Any, kind: str, hook: Any, grad: Any, result: Any) -> None:
+        self.hooks.append((kind, hook, grad, result))
+
+    def node(self, node: Any, grad: Any, grads: Any) -> None:
+        self.steps.append(("node", node, grad, tuple(grads), self.hooks))
+        self.hooks = []
+
+    def leaf(self, tensor: Any, grad: Any, accumulated: bool) -> None:
+        after = tensor.grad.detach().clone() if accumulated and tensor.grad is not None else None
+        self.steps.append(("leaf", tensor, grad, after, self.hooks))
+        self.hooks = []
+
+
+def _hook_name(hook: Any) -> str:
+    return getattr(hook, "__qualname__", None) or type(hook).__name__
+
+
+def _fmt_grads(gs: Any, max_elems: int) -> str:
+    if isinstance(gs, tuple):
+        return "(" + ", ".join("None" if g is None else _fmt(g, max_elems) for g in gs) + ")"
+    return _fmt(gs, max_elems)
+
+
 def _explain_tensor(
     root: Any,
     gradient: Any,
@@ -203,83 +210,121 @@ def _explain_tensor(
     retain_graph: bool,
 ) -> None:
     import chainrule as cr
-    from chainrule._engine import _accumulate
+    from chainrule.autograd.graph import observe
 
-    if not root.requires_grad:
-        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-    if gradient is None:
-        if root.numel() != 1:
-            raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        gradient = cr.ones_like(root.detach())
-    start = root.grad_fn if root.grad_fn is not None else root
-    parents = lambda v: [p for p in getattr(v, "_edges", ()) if p is not None]  # noqa: E731
-    order = toposort([start], parents)
-    ops = [v for v in order if hasattr(v, "_run_backward")]
-    step_of = {id(v): i + 1 for i, v in enumerate(ops)}
+    rec = _Recorder()
+    try:
+        with observe(rec):
+            root.backward(gradient, retain_graph=retain_graph)
+    finally:  # narrate what ran (all of it, or up to an error)
+        if rec.steps:
+            seed = gradient if gradient is not None else cr.ones_like(root.detach())
+            _narrate(root, seed, rec.steps, table, out, max_elems, show_code)
+
+
+_HOOK_KINDS = {
+    "tensor": "tensor hook (register_hook on the tensor)",
+    "prehook": "node pre-hook (grad_fn.register_prehook)",
+    "node": "node hook (grad_fn.register_hook)",
+}
+
+
+def _narrate(
+    root: Any,
+    seed: Any,
+    steps: list[tuple],
+    table: dict[int, str],
+    out: TextIO,
+    max_elems: int,
+    show_code: bool,
+) -> None:
+    step_of = {id(s[1]): i + 1 for i, s in enumerate(steps) if s[0] == "node"}
     leaf_no = [0]
 
-    def nm(v: Any) -> str:
+    def nm(v: Any) -> str:  # an input vertex: a node or a leaf's AccumulateGrad
+        v = getattr(v, "variable", v)
         if id(v) in table:
             return table[id(v)]
-        if hasattr(v, "_run_backward"):
+        if id(v) in step_of:
             return f"({v.name()}, step {step_of[id(v)]})"
-        leaf_no[0] += 1
-        table[id(v)] = f"leaf{leaf_no[0]}"
-        return table[id(v)]
+        if hasattr(v, "grad_fn"):
+            leaf_no[0] += 1
+            table[id(v)] = f"leaf{leaf_no[0]}"
+            return table[id(v)]
+        return f"({v.name()}, not run)"
 
     r = table.get(id(root), "root")
     print(
         f"Backward pass from {r} = {_fmt(root, max_elems)}, in reverse topological order.", file=out
     )
-    print(f"Seed: d{r}/d{r} = {_fmt(gradient, max_elems)}.", file=out)
+    print(f"Seed: d{r}/d{r} = {_fmt(seed, max_elems)}.", file=out)
     print(
         "Each step takes the gradient of one operation's output (g) and applies the "
         "operation's vector-Jacobian product to pass a gradient to each input.\n",
         file=out,
     )
-    pending: dict[int, Any] = {id(start): gradient.detach()}
     parts: dict[int, list[str]] = {}
-    with cr.no_grad():
-        for v in order:
-            g = pending.pop(id(v), None)
-            if not hasattr(v, "_run_backward"):  # a leaf: its gradient is complete
-                if g is None:
-                    continue
-                how = parts.get(id(v), [])
-                total = f" (sum of {len(how)} paths: {', '.join(how)})" if len(how) > 1 else ""
-                _accumulate(v, g, False)
+
+    def hooks_ran(hooks: list, indent: str = "  ") -> None:
+        for kind, hook, before, after in hooks:
+            what = "unchanged (returned None)" if after is before else _fmt_grads(after, max_elems)
+            print(
+                f"{indent}{_HOOK_KINDS[kind]} {_hook_name(hook)}: "
+                f"{_fmt_grads(before, max_elems)} -> {what}",
+                file=out,
+            )
+
+    for kind, v, g, extra, hooks in steps:
+        if kind == "leaf":
+            how = parts.get(id(v), [])
+            total = f" (sum of {len(how)} paths: {', '.join(how)})" if len(how) > 1 else ""
+            hooks_ran(hooks, "")
+            if extra is None:
+                print(f"leaf {nm(v)} {tuple(v.shape)}: gradient {_fmt(g, max_elems)}\n", file=out)
+            else:
                 print(
                     f"leaf {nm(v)} {tuple(v.shape)}: .grad += {_fmt(g, max_elems)}{total}"
-                    f"  ->  .grad = {_fmt(v.grad, max_elems)}\n",
+                    f"  ->  .grad = {_fmt(extra, max_elems)}\n",
                     file=out,
                 )
+            continue
+        k = step_of[id(v)]
+        title = f"step {k}: {v.name()}"
+        if id(v) in table:
+            title += f"  (makes {table[id(v)]})"
+        print(title, file=out)
+        print(f"  rule:  {_formula(v)}", file=out)
+        if show_code:
+            try:
+                code = textwrap.dedent(inspect.getsource(type(v).backward)).rstrip()
+                print("  code:  " + "\n         ".join(code.splitlines()), file=out)
+            except (OSError, TypeError):
+                pass
+        via = parts.get(id(v), [])
+        joined = f"   (sum over {len(via)} paths: {', '.join(via)})" if len(via) > 1 else ""
+        arrived = hooks[0][2] if hooks and hooks[0][0] != "node" else g
+        print(f"  g = d{r}/d(output) = {_fmt(arrived, max_elems)}{joined}", file=out)
+        hooks_ran([h for h in hooks if h[0] != "node"])
+        hooks_ran([h for h in hooks if h[0] == "node"])  # these changed the grads below
+        for i, ((p, _), gi) in enumerate(zip(v.next_functions, extra)):
+            if p is None or gi is None:
                 continue
-            kind = type(v).__name__
-            rule = _TENSOR_RULES.get(kind) or (type(v).__doc__ or "").strip().split("\n")[0]
-            title = f"step {step_of[id(v)]}: {v.name()}"
-            if id(v) in table:
-                title += f"  (makes {table[id(v)]})"
-            print(title, file=out)
-            if rule:
-                print(f"  rule:  {rule}", file=out)
-            if show_code:
-                try:
-                    code = textwrap.dedent(inspect.getsource(type(v).backward)).rstrip()
-                    print("  code:  " + "\n         ".join(code.splitlines()), file=out)
-                except (OSError, TypeError):
-                    pass
-            if g is None:
-                print("  no gradient reaches this node", file=out)
-                continue
-            via = parts.get(id(v), [])
-            joined = f"   (sum over {len(via)} paths: {', '.join(via)})" if len(via) > 1 else ""
-            print(f"  g = d{r}/d(output) = {_fmt(g, max_elems)}{joined}", file=out)
-            grads = v._run_backward(g, retain_graph)
-            for i, (p, gi) in enumerate(zip(v._edges, grads)):
-                if p is None or gi is None:
-                    continue
-                k = id(p)
-                pending[k] = gi if k not in pending else pending[k] + gi
-                parts.setdefault(k, []).append(f"from step {step_of[id(v)]}")
-                print(f"  input {i} -> {nm(p)}: {_fmt(gi, max_elems)}", file=out)
-            print(file=out)
+            key = id(getattr(p, "variable", p))
+            parts.setdefault(key, []).append(f"from step {k}")
+            print(f"  input {i} -> {nm(p)}: {_fmt(gi, max_elems)}", file=out)
+        print(file=out)
+
+
+def _formula(node: Any) -> str:
+    """The node's rule in words: its class's ``formula``, else the first line of the
+    nearest op class's docstring, else a generic sentence."""
+    text = getattr(type(node), "formula", None)
+    if text:
+        return text
+    for cls in type(node).__mro__:
+        if cls is Op or cls is object:
+            break
+        doc = (cls.__dict__.get("__doc__") or "").strip()
+        if doc:
+            return doc.split("\n")[0]
+    return "the vector-Jacobian product its backward() computes"

@@ -144,12 +144,13 @@ def _add(a: Tensor | None, b: Tensor | None) -> Tensor | None:
 
 
 def default_jvp(node: Op, tangents: list) -> Tensor | None:
-    """J·t for any op, chosen by its class flags (see ``Op.jvp``)."""
+    """J·t for any op, by the strategy its class declares (``Op.jvp_rule``)."""
     cls, inputs, params = type(node), node.inputs, node._params
-    if cls.linear:  # the op itself, applied to the tangents (zero for constants)
+    rule = cls.jvp_rule
+    if rule == "linear":  # the op itself, applied to the tangents (zero for constants)
         args = [t if t is not None else _zero(x) for x, t in zip(inputs, tangents)]
         return cls.apply(*args, **params)
-    if cls.multilinear:  # product rule: one input replaced by its tangent at a time
+    if rule == "multilinear":  # product rule: one input replaced by its tangent at a time
         total = None
         for i, t in enumerate(tangents):
             if t is not None:
@@ -158,7 +159,7 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
                 total = _add(total, cls.apply(*args, **params))
         return total
     out_shape = node.out_data.shape
-    if cls.diagonal:  # elementwise (diagonal Jacobians): the backward rule is the jvp
+    if rule == "diagonal":  # elementwise (diagonal Jacobians): the backward rule is the jvp
         total = None
         for i, t in enumerate(tangents):
             if t is None:
@@ -169,7 +170,7 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
             grads = grads if type(grads) is tuple else (grads,)
             total = _add(total, grads[i])
         return total
-    if cls.reduction:  # J·t = sum over each slice of (∂y/∂x ⊙ t), ∂y/∂x = the rule at ones
+    if rule == "reduction":  # J·t = sum over each slice of (∂y/∂x ⊙ t), ∂y/∂x = the rule at ones
         (t,) = tangents
         rule = node.backward(_make(np.ones(out_shape, node.out_data.dtype)))
         axes, keepdim = node.reduced_axes()

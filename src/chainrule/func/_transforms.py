@@ -23,6 +23,7 @@ import numpy as np
 from chainrule._tensor import Tensor, _make
 from chainrule.autograd import forward_ad as fwAD
 from chainrule.autograd import grad as _autograd_grad
+from chainrule.autograd import graph as _graph
 from chainrule.func._pytree import pprint, tree_flatten, tree_map, tree_unflatten
 from chainrule.graph import enable_grad, is_grad_enabled
 from chainrule.ops.op import forward_ad as _fw_state
@@ -57,25 +58,7 @@ def _wrap_all(flat: list) -> tuple[list, set]:
 
 def _reaches_outside(outputs: list, own: set) -> bool:
     """Does the graph of ``outputs`` reach a leaf requiring grad that is not ours?"""
-    stack = [o.grad_fn for o in outputs if isinstance(o, Tensor) and o.grad_fn is not None]
-    for o in outputs:
-        if isinstance(o, Tensor) and o.grad_fn is None and o.requires_grad and id(o) not in own:
-            return True
-    seen: set[int] = set()
-    while stack:
-        v = stack.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        for p in v._edges:
-            if p is None:
-                continue
-            if isinstance(p, Tensor):
-                if id(p) not in own:
-                    return True
-            elif id(p) not in seen:
-                stack.append(p)
-    return False
+    return any(id(t) not in own for t in _graph.leaves(outputs))
 
 
 def _release(x: Any, keep: bool) -> Any:

@@ -40,7 +40,7 @@ class LeakyRelu(Op):
 class LeakyReluBackward(Op):
     """``where(x > 0, g, g * slope)`` in one node: linear in ``g``, its own backward."""
 
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, g, pos, slope):
@@ -74,7 +74,7 @@ class EluBackward(Op):
     """``g * (1 if x > 0 else alpha * exp(x))`` in one node, itself differentiable. exp only
     where x < 0: at 0 the value is alpha and (torch) the second derivative 0."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, g, x, pos, neg, alpha):
         self.pos, self.neg, self.alpha = pos, neg, alpha
@@ -122,7 +122,7 @@ class GeluBackward(Op):
     """``g * gelu'(x)`` in one node (``inner``: the cdf, or the tanh of the tanh form, saved
     by forward), itself differentiable: d/dx is ``g * gelu''(x)``."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, g, x, inner, approximate):
         self.approximate = approximate
@@ -174,7 +174,7 @@ class SiluBackward(Op):
     """``g * s * (1 + x (1 - s))`` in one node (s = sigmoid(x), saved by forward), itself
     differentiable: silu''(x) = s (1 - s) (2 + x (1 - 2 s))."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, g, x, s):
         return g * s * (1 + x * (1 - s))
@@ -215,7 +215,7 @@ class SoftplusBackward(Op):
     differentiable, with sigmoid(beta x) constant where beta x >= threshold (torch's second
     derivative)."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, g, x, linear, below, beta, threshold):
         self.linear, self.below, self.beta, self.threshold = linear, below, beta, threshold

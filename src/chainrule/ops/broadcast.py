@@ -46,7 +46,7 @@ def unbroadcast_shape(shape: tuple, target: tuple) -> tuple[tuple, tuple]:
 class SumToSize(Op):
     """Sum a broadcast gradient back to a smaller shape (the adjoint of ``expand``)."""
 
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
     torch_name = "SumToSizeBackward0"
 
@@ -62,7 +62,7 @@ class SumToSize(Op):
 class Expand(Op):
     """Broadcast to a larger shape without copying (a read-only NumPy view)."""
 
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, x: np.ndarray, shape: tuple) -> np.ndarray:

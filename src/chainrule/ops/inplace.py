@@ -21,7 +21,7 @@ from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.graph import grad_mode, no_grad
-from chainrule.ops.index.core import Index, View
+from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
 from chainrule.ops.op import (
     Op,
@@ -180,7 +180,7 @@ class Fill(Op):
 class Copy(Op):
     """``copy_(src)``: src broadcast and cast to the target; the old value gets no gradient."""
 
-    linear = True
+    jvp_rule = "linear"
 
     torch_name = "CopyBackwards"
 
@@ -197,7 +197,7 @@ class IndexPut(Op):
     """``x[idx] = v`` out of place: the region gets v's gradient, the rest x's. The region
     is ``x[basic][adv]`` (``index_key``): a NumPy view, then advanced indices on it."""
 
-    linear = True
+    jvp_rule = "linear"
 
     save_inputs = False
     torch_name = "IndexPutBackward0"
@@ -217,7 +217,7 @@ class IndexPut(Op):
             zero = np.zeros((), g._data.dtype)
             gx = IndexPut.apply(g, zero, basic=self.basic, adv=self.adv)
         if self.needs(1):
-            region = View.apply(g, key=self.basic, tname="SliceBackward0")
+            region = BasicIndex.apply(g, key=self.basic, tname="SliceBackward0")
             if self.adv is not None:
                 region = Index.apply(region, key=self.adv)
             gv = sum_to_size(region, self.v_shape)

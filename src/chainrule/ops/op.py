@@ -55,6 +55,16 @@ def _edge(x: Any) -> Any:
     return None
 
 
+# forward-mode strategies: an op declares exactly one as ``jvp_rule`` (see ``Op.jvp``)
+JVP_RULES = {
+    "linear": "jointly linear: the tangent is the op applied to the input tangents",
+    "multilinear": "linear in each input separately (mul, matmul, conv): product rule",
+    "diagonal": "elementwise in every input (diagonal Jacobians): the backward rule is the jvp",
+    "reduction": "each input element feeds one output element (see reduced_axes)",
+    "vjp": "anything else: the double-vjp identity J·t = d/du <vjp(u), t>",
+}
+
+
 class Op:
     """A node of the graph: one recorded application of a primitive (torch's ``grad_fn``).
 
@@ -67,18 +77,26 @@ class Op:
     save_inputs = True  # keep the input tensors as self.inputs for backward
     save_output = False  # keep the result for backward, read back as self.output
     elementwise = False  # inputs broadcast: sum gradients back to each input's shape
-    # forward mode (see jvp): how the op depends on its tensor inputs
-    linear = False  # jointly linear: the tangent is the op applied to the input tangents
-    multilinear = False  # linear in each input separately (mul, matmul, conv)
-    diagonal = False  # elementwise in every input: diagonal Jacobians, jvp = backward
-    reduction = False  # each input element feeds one output element (see reduced_axes)
+    # forward mode (see jvp): how the op depends on its tensor inputs, one of JVP_RULES
+    jvp_rule = "vjp"
     torch_name: str | None = None  # torch's grad_fn name, when not "<ClassName>Backward0"
+    formula: str | None = None  # the rule in words, for explain_backward ("d(-a) = -g")
 
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
     _hooks: dict | None = None  # the output tensor's register_hook hooks
+    _prehooks: dict | None = None  # the node's register_prehook hooks
+    _node_hooks: dict | None = None  # the node's register_hook hooks
     _freed = False  # saved values dropped after backward
     _versions: tuple | None = None  # versions of self.inputs when saved (None: all 0)
     _out_modified = False  # the saved output was later changed in place
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.jvp_rule not in JVP_RULES:
+            raise TypeError(f"{cls.__name__}.jvp_rule must be one of {sorted(JVP_RULES)}")
+        stale = JVP_RULES.keys() & cls.__dict__.keys()
+        if stale:  # the old per-strategy booleans: declare jvp_rule instead
+            raise TypeError(f"{cls.__name__}: set jvp_rule = {sorted(stale)[0]!r}, not a flag")
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
@@ -177,7 +195,7 @@ class Op:
 
     def jvp(self, tangents: list) -> Tensor | None:
         """Forward mode: the tangent of the output from the tangents of the inputs (None for
-        an input without one). The default is exact for every op, from its class flags:
+        an input without one). The default is exact for every op, from its ``jvp_rule``:
         linear and multilinear ops are applied to tangents; elementwise ops (diagonal
         Jacobian) reuse their backward rule, and so do reductions (the rule applied to ones
         is the Jacobian's nonzero entries); anything else uses the double-vjp identity
@@ -247,6 +265,24 @@ class Op:
 
     def name(self) -> str:
         return self.torch_name or f"{type(self).__name__}Backward0"
+
+    def register_prehook(self, hook: Any) -> Any:
+        """``hook(grad_outputs) -> tuple | None`` runs before the node's rule (after the
+        output tensor's hooks) and may replace the gradient it receives (torch's)."""
+        from chainrule._tensor import _Handle
+
+        if self._prehooks is None:
+            self._prehooks = {}
+        return _Handle(self._prehooks, hook)
+
+    def register_hook(self, hook: Any) -> Any:
+        """``hook(grad_inputs, grad_outputs) -> tuple | None`` runs after the node's rule
+        and may replace the gradients it passes to its inputs (torch's ``Node`` hook)."""
+        from chainrule._tensor import _Handle
+
+        if self._node_hooks is None:
+            self._node_hooks = {}
+        return _Handle(self._node_hooks, hook)
 
     @property
     def next_functions(self) -> tuple:

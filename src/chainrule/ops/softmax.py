@@ -91,6 +91,7 @@ class SoftmaxBackward(Op):
 class LogSoftmax(Op):
     """``x - max - log(sum(exp(x - max)))``; the vjp is ``g - exp(y) * sum(g)``."""
 
+    formula = "d log_softmax(x) = g - softmax(x) * sum(g)"
     save_inputs, save_output = False, True
 
     def forward(self, x, dim):

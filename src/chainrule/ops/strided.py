@@ -42,7 +42,7 @@ class _Geometry:
 class StridedView(Op):
     """A view's history re-derived from its base's current history."""
 
-    linear = True
+    jvp_rule = "linear"
 
     save_inputs = False
     torch_name = "AsStridedBackward0"
@@ -56,7 +56,7 @@ class StridedView(Op):
 
 
 class StridedScatter(Op):
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, g, geo):
@@ -72,7 +72,7 @@ class StridedScatter(Op):
 class StridedFill(Op):
     """The base's gradient with the overwritten region zeroed (a projection: self-adjoint)."""
 
-    linear = True
+    jvp_rule = "linear"
 
     save_inputs = False
 

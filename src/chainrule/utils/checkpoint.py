@@ -20,6 +20,7 @@ from chainrule import creation
 from chainrule._tensor import Tensor
 from chainrule.autograd import grad as _grad
 from chainrule.autograd.function import Function
+from chainrule.autograd.graph import leaves
 from chainrule.graph import enable_grad, is_grad_enabled
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
@@ -29,31 +30,6 @@ def _flatten(out: Any) -> tuple[list, bool]:
     if isinstance(out, tuple):
         return list(out), True
     return [out], False
-
-
-def _reached(outputs: list, stops: set) -> list[Tensor]:
-    """Leaves requiring grad that the graph of ``outputs`` reaches without passing through
-    a vertex in ``stops`` (the arguments' own vertices)."""
-    found: dict[int, Tensor] = {}
-    seen: set[int] = set()
-    stack = [o.grad_fn for o in outputs if isinstance(o, Tensor) and o.grad_fn is not None]
-    stack = [v for v in stack if id(v) not in stops]
-    for o in outputs:
-        if isinstance(o, Tensor) and o.grad_fn is None and o.requires_grad and id(o) not in stops:
-            found[id(o)] = o
-    while stack:
-        v = stack.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        for p in v._edges:
-            if p is None or id(p) in stops:
-                continue
-            if isinstance(p, Tensor):
-                found.setdefault(id(p), p)
-            elif id(p) not in seen:
-                stack.append(p)
-    return list(found.values())
 
 
 class _CheckpointFunction(Function):
@@ -121,10 +97,10 @@ def checkpoint(
         return function(*args, **kwargs)
     rng_state = creation.default_generator.rng.bit_generator.state if preserve_rng_state else None
     tensor_args = [a for a in args if isinstance(a, Tensor)]
-    stops = {id(a.grad_fn if a.grad_fn is not None else a) for a in tensor_args}
     out = function(*args, **kwargs)
     outs, is_tuple = _flatten(out)
-    captured = _reached(outs, stops)
+    # the tensors requiring grad the segment reaches beyond its own arguments
+    captured = leaves(outs, stop=tensor_args)
     if not captured and not any(a.requires_grad for a in tensor_args):
         return out  # nothing to differentiate: no graph was recorded
     values = [o.detach() if isinstance(o, Tensor) else o for o in outs]

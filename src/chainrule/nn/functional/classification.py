@@ -77,7 +77,7 @@ class NllLoss(Op):
     """``-mean`` (or ``-sum``) over n of ``x[n, t[n]]`` for an (N, C) input, every target in
     range: linear in ``x``; the gradient is ``NllLossGrad``, and that op's is this one."""
 
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, x, t, mean):
@@ -92,7 +92,7 @@ class NllLoss(Op):
 class NllLossGrad(Op):
     """Zeros of ``shape`` with ``-g`` (``-g / N`` for the mean) at each ``[n, t[n]]``."""
 
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
     torch_name = "NllLossBackwardBackward0"
 

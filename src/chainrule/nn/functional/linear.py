@@ -20,6 +20,8 @@ class Linear(Op):
     vjp: ``gx = g W``, ``gW = gᵀ x`` (leading dims folded), ``gb = sum of g`` over them.
     """
 
+    formula = "d(x @ Wᵀ + b) = g @ W, gᵀ @ x, g summed over the batch"
+
     def forward(self, x, w, b):
         self.two_d, self.one_d, self.bias = x.ndim == 2, x.ndim == 1, b is not None
         if x.ndim == 2 or x.ndim == 1:

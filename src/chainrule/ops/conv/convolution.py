@@ -21,7 +21,8 @@ from chainrule.ops.op import Op
 
 
 class Conv(Op):
-    multilinear = True
+    formula = "d conv(x, w) = conv_transpose(g, w), the correlation of x with g"
+    jvp_rule = "multilinear"
     torch_name = "ConvolutionBackward0"
 
     def forward(self, x, w, geo):
@@ -40,7 +41,7 @@ class Conv(Op):
 
 
 class ConvTranspose(Op):
-    multilinear = True
+    jvp_rule = "multilinear"
     torch_name = "ConvolutionBackward0"
 
     def forward(self, gy, w, geo, x_shape):
@@ -55,7 +56,7 @@ class ConvTranspose(Op):
 
 
 class ConvWeight(Op):
-    multilinear = True
+    jvp_rule = "multilinear"
     torch_name = "ConvolutionBackwardBackward0"
 
     def forward(self, x, gy, geo, w_shape):

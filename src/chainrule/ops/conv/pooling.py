@@ -113,7 +113,7 @@ def _max_index(x: np.ndarray, geo: _Geometry, out_hw: tuple) -> np.ndarray:
 class PoolScatter(Op):
     """Add each output gradient into the input position it came from (duplicates add up)."""
 
-    linear = True
+    jvp_rule = "linear"
 
     save_inputs = False
 
@@ -140,7 +140,7 @@ def _flat_index(index: np.ndarray, plane: int) -> np.ndarray:
 class PoolGather(Op):
     """Pick one input position per output (max pooling): the gradient is scattered back."""
 
-    linear = True
+    jvp_rule = "linear"
 
     save_inputs = False
     torch_name = "MaxPool2DWithIndicesBackward0"
@@ -233,7 +233,7 @@ def _tiles(x_shape: tuple, geo: _Geometry) -> bool:
 class AvgPool(Op):
     """Sum over each window, divided by ``div`` (the window counts, or a number)."""
 
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
     torch_name = "AvgPool2DBackward0"
 
@@ -257,7 +257,7 @@ class AvgPool(Op):
 class AvgPoolT(Op):
     """The adjoint of ``AvgPool``: each output gradient, divided, spread over its window."""
 
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, g, geo, out_hw, div, x_shape):
@@ -358,7 +358,7 @@ def _adaptive_matrix(n_in: int, n_out: int, dtype: np.dtype) -> np.ndarray:
 class AdaptiveAvgPool(Op):
     """out = Ph · x · Pwᵀ over the last two dims, with constant averaging matrices."""
 
-    linear = True
+    jvp_rule = "linear"
 
     save_inputs = False
     torch_name = "AdaptiveAvgPool2DBackward0"

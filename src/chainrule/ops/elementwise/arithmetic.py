@@ -21,7 +21,8 @@ from chainrule.ops.op import Op, as_tensor_arg, binary
 
 
 class Add(Op):
-    linear = True
+    formula = "d(a + b) = g, g  (summed back over broadcast dims)"
+    jvp_rule = "linear"
     elementwise, save_inputs = True, False
 
     def forward(self, a, b):
@@ -32,7 +33,8 @@ class Add(Op):
 
 
 class Sub(Op):
-    linear = True
+    formula = "d(a - b) = g, -g  (summed back over broadcast dims)"
+    jvp_rule = "linear"
     elementwise, save_inputs = True, False
 
     def forward(self, a, b):
@@ -49,7 +51,8 @@ class Rsub(Sub):
 
 
 class Mul(Op):
-    multilinear = True
+    formula = "d(a * b) = g * b, g * a  (summed back over broadcast dims)"
+    jvp_rule = "multilinear"
     elementwise = True
 
     def forward(self, a, b):
@@ -61,7 +64,8 @@ class Mul(Op):
 
 
 class Div(Op):
-    diagonal = True
+    formula = "d(a / b) = g / b, -g * a / b²"
+    jvp_rule = "diagonal"
     elementwise = True
 
     @quiet
@@ -79,8 +83,19 @@ class Div(Op):
 class Pow(Op):
     """``a ** b``: PowBackward0 for a number exponent, 1 for a tensor, 2 for a number base."""
 
-    diagonal = True
+    formula = "d(a ** b) = g * b * a**(b-1), g * a**b * log(a)"
+    jvp_rule = "diagonal"
     elementwise, save_output = True, True
+
+    kind = 1  # torch's grad_fn name: 0 number exponent, 1 both tensors, 2 number base
+
+    @classmethod
+    def apply(cls, a, b):
+        out = super().apply(a, b)
+        node = out.grad_fn
+        if node is not None and (not isinstance(a, Tensor) or not isinstance(b, Tensor)):
+            node.kind = 2 if not isinstance(a, Tensor) else 0  # fixed when recorded
+        return out
 
     @quiet
     def forward(self, a, b):
@@ -98,14 +113,10 @@ class Pow(Op):
         return np.power(a, b)
 
     def name(self):
-        if self.inputs is not None:  # after backward the inputs are freed: use the cache
-            a, b = self.inputs
-            self.kind = 2 if not isinstance(a, Tensor) else 0 if not isinstance(b, Tensor) else 1
         return f"PowBackward{self.kind}"
 
     @quiet
     def backward(self, g):
-        self.name()  # remember the name before the inputs are freed
         a, b = self.inputs
         ga = gb = None
         if self.needs(0):  # b a^(b-1), and 0 where b == 0 (torch's convention)
@@ -138,7 +149,7 @@ def _integer_division(kernel: str, a: Any, b: Any) -> None:
 class FloorDivide(Op):
     """Not differentiable in torch: backward raises, as torch's does."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
     elementwise, save_inputs = True, False
     torch_name = "NotImplemented"
 
@@ -177,7 +188,7 @@ class DivTrunc(DivFloor):
 class Remainder(Op):
     """Python's ``%`` (result has the divisor's sign): d/da = 1, d/db = -floor(a/b)."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
     elementwise = True
 
     @quiet

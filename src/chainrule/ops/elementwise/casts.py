@@ -11,7 +11,8 @@ from chainrule.ops.op import Op
 
 
 class Clone(Op):
-    linear = True
+    formula = "d clone(a) = g"
+    jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, x):
@@ -24,7 +25,7 @@ class Clone(Op):
 class ToCopy(Op):
     """A cast to another dtype; the gradient is cast back."""
 
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, x, dtype):

@@ -16,7 +16,7 @@ from chainrule.ops.op import Op, as_tensor_arg, binary, broadcast_error
 class Clamp(Op):
     """ClampBackward1 with number bounds; ClampBackward0 when a bound is a tensor."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
     elementwise = True
 
     def forward(self, x, lo, hi):
@@ -71,7 +71,7 @@ def clamp_max(input: Tensor, max: Any) -> Tensor:
 class Maximum(Op):
     """Ties send half the gradient each way (torch's rule)."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
     elementwise = True
 
     def forward(self, a, b):
@@ -84,7 +84,7 @@ class Maximum(Op):
 
 
 class Minimum(Op):
-    diagonal = True
+    jvp_rule = "diagonal"
     elementwise = True
 
     def forward(self, a, b):
@@ -107,7 +107,8 @@ def minimum(input: Tensor, other: Tensor) -> Tensor:
 
 
 class Where(Op):
-    diagonal = True
+    formula = "d where(c, a, b) = (none), g where c else 0, g where not c else 0"
+    jvp_rule = "diagonal"
     elementwise = True
 
     def forward(self, cond, x, y):
@@ -158,7 +159,7 @@ def _cast(v: Any, dt: np.dtype) -> Any:
 class Lerp(Op):
     """``start + weight * (end - start)``."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
     elementwise = True
 
     def forward(self, start, end, weight):

@@ -18,7 +18,8 @@ from chainrule.ops.op import Op
 
 
 class Neg(Op):
-    diagonal = True
+    formula = "d(-a) = -g"
+    jvp_rule = "diagonal"
     save_inputs = False
 
     def forward(self, x):
@@ -29,7 +30,8 @@ class Neg(Op):
 
 
 class Abs(Op):
-    diagonal = True
+    formula = "d |a| = g * sign(a)"
+    jvp_rule = "diagonal"
 
     def forward(self, x):
         return np.abs(x)
@@ -39,7 +41,8 @@ class Abs(Op):
 
 
 class Exp(Op):
-    diagonal = True
+    formula = "d exp(a) = g * exp(a)"
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -51,7 +54,8 @@ class Exp(Op):
 
 
 class Expm1(Op):
-    diagonal = True
+    formula = "d expm1(a) = g * exp(a)"
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -63,7 +67,8 @@ class Expm1(Op):
 
 
 class Log(Op):
-    diagonal = True
+    formula = "d log(a) = g / a"
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -74,7 +79,8 @@ class Log(Op):
 
 
 class Log2(Op):
-    diagonal = True
+    formula = "d log2(a) = g / (a ln 2)"
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -85,7 +91,8 @@ class Log2(Op):
 
 
 class Log10(Op):
-    diagonal = True
+    formula = "d log10(a) = g / (a ln 10)"
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -96,7 +103,8 @@ class Log10(Op):
 
 
 class Log1p(Op):
-    diagonal = True
+    formula = "d log1p(a) = g / (1 + a)"
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -107,7 +115,8 @@ class Log1p(Op):
 
 
 class Sqrt(Op):
-    diagonal = True
+    formula = "d sqrt(a) = g / (2 sqrt(a))"
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -119,7 +128,8 @@ class Sqrt(Op):
 
 
 class Rsqrt(Op):
-    diagonal = True
+    formula = "d (1 / sqrt(a)) = -g / (2 a^(3/2))"
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -132,7 +142,8 @@ class Rsqrt(Op):
 
 
 class Reciprocal(Op):
-    diagonal = True
+    formula = "d (1 / a) = -g / a²"
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -145,7 +156,8 @@ class Reciprocal(Op):
 
 
 class Sin(Op):
-    diagonal = True
+    formula = "d sin(a) = g * cos(a)"
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -156,7 +168,8 @@ class Sin(Op):
 
 
 class Cos(Op):
-    diagonal = True
+    formula = "d cos(a) = -g * sin(a)"
+    jvp_rule = "diagonal"
 
     @quiet
     def forward(self, x):
@@ -167,7 +180,8 @@ class Cos(Op):
 
 
 class Tan(Op):
-    diagonal = True
+    formula = "d tan(a) = g * (1 + tan(a)²)"
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     @quiet
@@ -180,7 +194,8 @@ class Tan(Op):
 
 
 class Tanh(Op):
-    diagonal = True
+    formula = "d tanh(a) = g * (1 - tanh(a)²)"
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -192,7 +207,8 @@ class Tanh(Op):
 
 
 class Sigmoid(Op):
-    diagonal = True
+    formula = "d σ(a) = g * σ(a) (1 - σ(a))"
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -205,7 +221,7 @@ class Sigmoid(Op):
 class SigmoidBackward(Op):
     """``g * y * (1 - y)`` in one node (y the sigmoid's output); itself differentiable."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
 
     def forward(self, g, y):
         return g * y * (1 - y)
@@ -220,7 +236,8 @@ class SigmoidBackward(Op):
 class Relu(Op):
     """relu'(0) = 0, as in torch."""
 
-    diagonal = True
+    formula = "d relu(a) = g where a > 0, else 0"
+    jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
     def forward(self, x):
@@ -234,7 +251,7 @@ class MaskedScale(Op):
     """``g * mask`` for a constant boolean mask (relu's gradient) in one node: linear in
     ``g``, so its own backward is itself."""
 
-    linear = True
+    jvp_rule = "linear"
     save_inputs = False
     torch_name = "MulBackward0"
 
@@ -247,7 +264,8 @@ class MaskedScale(Op):
 
 
 class Erf(Op):
-    diagonal = True
+    formula = "d erf(a) = g * 2/sqrt(π) * exp(-a²)"
+    jvp_rule = "diagonal"
 
     def forward(self, x):
         return _erf(x)
@@ -260,7 +278,7 @@ class Erf(Op):
 class _ZeroGrad(Op):
     """Piecewise-constant functions: the gradient is zero wherever it exists (torch)."""
 
-    diagonal = True
+    jvp_rule = "diagonal"
     save_inputs = False
 
     def backward(self, g):
@@ -299,7 +317,8 @@ class Trunc(_ZeroGrad):
 
 
 class Frac(Op):
-    diagonal = True
+    formula = "d frac(a) = g  (a minus its integer part)"
+    jvp_rule = "diagonal"
     save_inputs = False
 
     def forward(self, x):

@@ -4,8 +4,8 @@ and their helpers.
 ``Index`` (gather by a NumPy advanced-index key) and ``IndexPutAdd`` (scatter-add into
 zeros, correct with repeated indices) are each other's backward, so every order of
 derivative works; ``x[...]`` with advanced indices, gather, index_select, masked_select are
-``Index`` under torch's name for each. ``View`` (basic indexing as one NumPy view, named
-after torch's last step) and ``ViewScatter`` are the other pair.
+``Index`` under torch's name for each. ``BasicIndex`` (basic indexing as one NumPy view, named
+after torch's last step) and ``BasicIndexScatter`` are the other pair.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from chainrule.ops.op import Op
 
-__all__ = ["Index", "IndexPutAdd", "View", "ViewScatter", "add_at", "infer_size"]
+__all__ = ["Index", "IndexPutAdd", "BasicIndex", "BasicIndexScatter", "add_at", "infer_size"]
 
 _ALL = slice(None)
 
@@ -25,6 +25,7 @@ class Index(Op):
     ``unique`` says the key cannot hit an element twice (masks only), so the backward may
     assign instead of accumulate."""
 
+    formula = "d a[idx] = g scattered back into zeros at idx (duplicates add)"
     save_inputs = False
     torch_name = "IndexBackward0"
 
@@ -65,9 +66,10 @@ class IndexPutAdd(Op):
         return Index.apply(gg, key=self.key, unique=self.unique)
 
 
-class View(Op):
+class BasicIndex(Op):
     """Basic indexing (ints, slices, None) as one NumPy view; named after torch's last step."""
 
+    formula = "d a[key] (slice, select, unsqueeze) = g written into zeros of a's shape at key"
     save_inputs = False
 
     def forward(self, x, key, tname):
@@ -78,12 +80,13 @@ class View(Op):
         return self.tname
 
     def backward(self, g):
-        return ViewScatter.apply(g, key=self.key, shape=self.in_shape, tname=self.tname)
+        return BasicIndexScatter.apply(g, key=self.key, shape=self.in_shape, tname=self.tname)
 
 
-class ViewScatter(Op):
-    """The adjoint of ``View``: the gradient written into zeros of the input's shape."""
+class BasicIndexScatter(Op):
+    """The adjoint of ``BasicIndex``: the gradient written into zeros of the input's shape."""
 
+    formula = "d (zeros with g written at key) = gg[key]"
     save_inputs = False
 
     def forward(self, g, key, shape, tname):
@@ -96,7 +99,7 @@ class ViewScatter(Op):
         return self.tname.replace("Backward0", "BackwardBackward0")
 
     def backward(self, gg):
-        return View.apply(gg, key=self.key, tname=self.tname)
+        return BasicIndex.apply(gg, key=self.key, tname=self.tname)
 
 
 def add_at(out: np.ndarray, key: tuple, values: np.ndarray) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from chainrule._registry import op
 from chainrule._tensor import Tensor
 from chainrule.ops.index.core import Index, add_at
-from chainrule.ops.index.getitem import ViewScatter
+from chainrule.ops.index.getitem import BasicIndexScatter
 from chainrule.ops.op import Op, wrap_dim
 
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
@@ -72,7 +72,7 @@ def _pad(g: Tensor, shape: tuple) -> Tensor:
     if g._data.shape == shape:
         return g
     key = tuple(slice(0, s) for s in g._data.shape)
-    return ViewScatter.apply(g, key=key, shape=shape, tname="SliceBackward0")
+    return BasicIndexScatter.apply(g, key=key, shape=shape, tname="SliceBackward0")
 
 
 # --------------------------------------------------------------------------- gather
@@ -81,6 +81,7 @@ def _pad(g: Tensor, shape: tuple) -> Tensor:
 class Gather(Index):
     """``out[i][j] = x[i][index[i][j]]`` (dim 1): Index with the grid key."""
 
+    formula = "d gather(a, dim, idx) = g scattered back into zeros at idx (duplicates add)"
     torch_name = "GatherBackward0"
 
 

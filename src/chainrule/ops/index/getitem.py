@@ -7,11 +7,11 @@ adjacent: in place; separated: first). Ints therefore never count as advanced in
 unlike NumPy: ``x[:, [0, 1], :, 0]`` has shape ``(5, 2, 7)`` for ``x`` of shape (5, 6, 7, 8).
 
 Graph: torch records one node per basic step (SelectBackward0, SliceBackward0, ...); here
-all basic steps are one ``View`` node (one NumPy view) carrying the name of torch's last
-step, followed by one ``Index`` node (IndexBackward0) when there are advanced indices.
+all basic steps are one ``BasicIndex`` node (one NumPy view) carrying the name of torch's
+last step, followed by one ``Index`` node (IndexBackward0) when there are advanced indices.
 
-``View`` and ``ViewScatter`` are each other's backward, as are ``Index`` and ``IndexPutAdd``
-(all four in core.py), so every order of derivative works. ``index_key`` gives
+``BasicIndex`` and ``BasicIndexScatter`` are each other's backward, as are ``Index`` and
+``IndexPutAdd`` (all four in core.py), so every order of derivative works. ``index_key`` gives
 ``Tensor.__setitem__`` the same parsing and checks.
 """
 
@@ -25,9 +25,9 @@ import numpy as np
 
 from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor
-from chainrule.ops.index.core import Index, View, ViewScatter
+from chainrule.ops.index.core import BasicIndex, BasicIndexScatter, Index
 
-__all__ = ["getitem", "index_key", "View", "ViewScatter", "as_index_array"]
+__all__ = ["getitem", "index_key", "BasicIndex", "BasicIndexScatter", "as_index_array"]
 
 _SEQ_WARNING = (
     "Using a non-tuple sequence for multidimensional indexing is deprecated and will be "
@@ -106,14 +106,14 @@ def getitem(self: Tensor, index: Any) -> Tensor:
         n = x.shape[0]
         if not -n <= index < n:
             raise IndexError(f"index {index} is out of bounds for dimension 0 with size {n}")
-        return View.apply(self, key=(index, Ellipsis), tname="SelectBackward0")
+        return BasicIndex.apply(self, key=(index, Ellipsis), tname="SelectBackward0")
     if t is slice:
         if not x.ndim:
             raise IndexError("slice() cannot be applied to a 0-dim tensor.")
         _check_step(index.step)
-        return View.apply(self, key=(index,), tname="SliceBackward0")
+        return BasicIndex.apply(self, key=(index,), tname="SliceBackward0")
     if index is None:
-        return View.apply(self, key=(None,), tname="UnsqueezeBackward0")
+        return BasicIndex.apply(self, key=(None,), tname="UnsqueezeBackward0")
     if isinstance(index, np.integer):
         return getitem(self, int(index))
     if t is not tuple:
@@ -173,8 +173,8 @@ def _basic(self: Tensor, items: tuple, specified: int, ellipses: int) -> Tensor:
                 tname = "SliceBackward0"
             idim += 1
     if tname is None:
-        return View.apply(self, key=(Ellipsis,), tname="AliasBackward0")
-    return View.apply(self, key=items if ellipses else (*items, Ellipsis), tname=tname)
+        return BasicIndex.apply(self, key=(Ellipsis,), tname="AliasBackward0")
+    return BasicIndex.apply(self, key=items if ellipses else (*items, Ellipsis), tname=tname)
 
 
 def _convert(items: tuple) -> tuple[list, int]:
@@ -295,9 +295,9 @@ def _adv_key(adv: dict) -> tuple:
 def _index(self: Tensor, items: tuple) -> Tensor:
     key, tname, adv, unique, mismatch = _parse(self._data, items)
     if tname is not None:
-        out = View.apply(self, key=(*key, Ellipsis), tname=tname)
+        out = BasicIndex.apply(self, key=(*key, Ellipsis), tname=tname)
     elif not adv:
-        return View.apply(self, key=(Ellipsis,), tname="AliasBackward0")
+        return BasicIndex.apply(self, key=(Ellipsis,), tname="AliasBackward0")
     else:
         out = self
     if not adv:

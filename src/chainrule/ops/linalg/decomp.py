@@ -73,6 +73,7 @@ def _singular(A: np.ndarray) -> LinAlgError:
 
 
 class Inv(Op):
+    formula = "d A⁻¹ = -A⁻ᵀ @ g @ A⁻ᵀ"
     save_inputs, save_output = False, True
     torch_name = "LinalgInvExBackward0"
 
@@ -100,6 +101,7 @@ def inverse(input: Tensor) -> Tensor:
 
 
 class Det(Op):
+    formula = "d det(A) = g * det(A) * A⁻ᵀ"
     save_output = True
     torch_name = "LinalgDetBackward0"
 

@@ -27,6 +27,7 @@ _C_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int
 class Matmul(Op):
     """``a @ b`` with NumPy's (= torch's) shape rules."""
 
+    formula = "d(A @ B) = g @ Bᵀ, Aᵀ @ g"
     elementwise = True  # gradients summed back over broadcast batch dims
 
     def forward(self, a, b):
@@ -277,6 +278,7 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 
 
 class Trace(Op):
+    formula = "d trace(A) = g * I"
     save_inputs = False
 
     def forward(self, x):

@@ -31,7 +31,7 @@ max_type, min_type = _return_type("max"), _return_type("min")
 class Extremum(Op):
     """amax/amin, and max/min of all elements: ties share the gradient evenly (torch)."""
 
-    reduction = True
+    jvp_rule = "reduction"
 
     save_output = True
 
@@ -93,7 +93,7 @@ def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
 class Select(Op):
     """max/min along a dim: the value at the index picked (the first extreme, as torch)."""
 
-    reduction = True
+    jvp_rule = "reduction"
 
     def reduced_axes(self):
         return (self.dim,) if self.shape else None, self.keepdim

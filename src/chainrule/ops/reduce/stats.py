@@ -26,7 +26,7 @@ def _reduced_shape(shape: tuple, axes: tuple[int, ...] | None) -> tuple:
 class Var(Op):
     """Variance with ``correction`` (Bessel's is 1): d/dx = 2 (x - mean) / (N - correction)."""
 
-    reduction = True
+    jvp_rule = "reduction"
 
     @quiet
     def forward(self, x, axes, keepdim, dof):
@@ -136,7 +136,7 @@ def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
 class Logsumexp(Op):
     """``log(sum(exp(x)))`` shifted by the max, so 1000.0 stays finite: d/dx = exp(x - y)."""
 
-    reduction = True
+    jvp_rule = "reduction"
 
     save_output = True
 
@@ -172,7 +172,7 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 class Norm(Op):
     """The vector p-norm over ``dim``; torch's subgradients (0 at 0, ties share at inf)."""
 
-    reduction = True
+    jvp_rule = "reduction"
 
     save_output = True
     torch_name = "LinalgVectorNormBackward0"

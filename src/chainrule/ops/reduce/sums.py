@@ -48,7 +48,7 @@ class Unreduce(Op):
     """The adjoint of a sum: put the reduced axes back and broadcast to ``shape`` (times
     ``scale``, for mean) in one node; its own backward is the scaled sum."""
 
-    linear = True
+    jvp_rule = "linear"
 
     save_inputs = False
     torch_name = "ExpandBackward0"
@@ -72,7 +72,8 @@ def unreduce(g: Tensor, axes: tuple[int, ...] | None, keepdim: bool, shape: tupl
 
 
 class Sum(Op):
-    linear = True
+    formula = "d sum(a) = g copied (broadcast) to a's shape"
+    jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, x, axes, keepdim, dtype, dim_given):
@@ -108,7 +109,8 @@ def mean_array(x: np.ndarray, axes: tuple | None, keepdims: bool) -> np.ndarray:
 
 
 class Mean(Op):
-    linear = True
+    formula = "d mean(a) = g / n copied to a's shape"
+    jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, x, axes, keepdim, dim_given):
@@ -158,7 +160,7 @@ class Prod(Op):
     """The gradient is the product of the other elements, exact with one or several zeros
     (the first zero of a slice is factored out and the rule recurses on the rest)."""
 
-    reduction = True
+    jvp_rule = "reduction"
 
     def reduced_axes(self):
         return None if self.axis is None else (self.axis,), self.keepdim
@@ -231,7 +233,7 @@ def _scan_dtype(input: Tensor, dtype: Any) -> Tensor:
 class Cumsum(Op):
     """Running sum; ``reverse`` (used by rules) sums from the end. Each is the other's vjp."""
 
-    linear = True
+    jvp_rule = "linear"
 
     save_inputs = False
 

@@ -33,6 +33,7 @@ def _promoted(tensors: list) -> list:
 
 
 class Cat(Op):
+    formula = "d cat(xs, dim) = g cut back into each input's slice along dim"
     save_inputs = False
 
     def forward(self, *xs, dim, skip):
@@ -108,6 +109,7 @@ def _cat_checked(tensors: list, dim: int) -> Tensor:
 
 
 class Stack(Op):
+    formula = "d stack(xs, dim) = g selected at each input's index along dim"
     save_inputs = False
 
     def forward(self, *xs, dim):
@@ -117,8 +119,8 @@ class Stack(Op):
 
     def backward(self, g):
         return tuple(
-            slice_dim(g, self.dim, i, None, "SelectBackward0") if self.needs(i) else None
-            for i in range(len(self._edges))
+            slice_dim(g, self.dim, i, None, "SelectBackward0") if need else None
+            for i, need in enumerate(self.needs_input_grad)
         )
 
 
@@ -214,6 +216,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 class Repeat(Op):
+    formula = "d repeat(a) = g's tiles summed back to a's shape"
     save_inputs = False
 
     def forward(self, x, reps):
@@ -252,6 +255,7 @@ def tile(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
 
 
 class Flip(Op):
+    formula = "d flip(a) = g flipped back"
     save_inputs = False
 
     def forward(self, x, axes):
@@ -271,6 +275,7 @@ def flip(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
 
 
 class Roll(Op):
+    formula = "d roll(a, k) = g rolled by -k"
     save_inputs = False
 
     def forward(self, x, shifts, axes):
@@ -309,6 +314,7 @@ def _tri_mask(n: int, m: int, k: int, upper: bool) -> np.ndarray:
 
 
 class Tril(Op):
+    formula = "d tril(a) = tril(g)"
     save_inputs = False
     upper = False
 
@@ -322,6 +328,7 @@ class Tril(Op):
 
 
 class Triu(Tril):
+    formula = "d triu(a) = triu(g)"
     upper = True
 
 
@@ -357,6 +364,7 @@ def broadcast_to(input: Tensor, size: Any) -> Tensor:
 
 
 class Contiguous(Op):
+    formula = "d contiguous(a) = g"
     save_inputs = False
     torch_name = "CloneBackward0"
 

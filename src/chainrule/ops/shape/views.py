@@ -60,6 +60,7 @@ def _is_view(y: np.ndarray, x: np.ndarray) -> bool:
 class Reshape(Op):
     """Same elements, new shape: ViewBackward0, or UnsafeViewBackward0 when it had to copy."""
 
+    formula = "d reshape(a) = g reshaped back"
     save_inputs = False
 
     def forward(self, x, shape):
@@ -76,6 +77,8 @@ class Reshape(Op):
 
 
 class View(Reshape):
+    formula = "d view(a) = g viewed back to a's shape"
+
     def forward(self, x, shape):
         self.in_shape, self.copied = x.shape, False
         try:
@@ -163,6 +166,7 @@ def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
 class Squeeze(Op):
     """Drop size-1 dims: SqueezeBackward0 (all), 1 (one dim), 2 (a tuple of dims)."""
 
+    formula = "d squeeze(a) = g reshaped back"
     save_inputs = False
 
     def forward(self, x, axes, version):
@@ -195,6 +199,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
 
 
 class Unsqueeze(Op):
+    formula = "d unsqueeze(a, dim) = g squeezed at dim"
     save_inputs = False
 
     def forward(self, x, axis):
@@ -219,6 +224,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 
 class Transpose(Op):
+    formula = "d aᵀ = gᵀ"
     save_inputs = False
 
     def forward(self, x, d0, d1):
@@ -247,6 +253,7 @@ def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
 
 
 class TOp(Op):
+    formula = "d a.t() = g.t()"
     save_inputs = False
     torch_name = "TBackward0"
 
@@ -268,6 +275,7 @@ def t(input: Tensor) -> Tensor:
 
 
 class Permute(Op):
+    formula = "d permute(a) = g permuted back"
     save_inputs = False
 
     def forward(self, x, perm):
@@ -317,9 +325,9 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
         if len(set(ds)) != len(ds):
             raise RuntimeError(f"movedim: repeated dim in `{what}` ({orig})")
     if n == 0:  # dims 0 and -1 of a 0-d tensor: an alias, as in torch
-        from chainrule.ops.index.getitem import View
+        from chainrule.ops.index.getitem import BasicIndex
 
-        return View.apply(input, key=(Ellipsis,), tname="AliasBackward0")
+        return BasicIndex.apply(input, key=(Ellipsis,), tname="AliasBackward0")
     perm = [-1] * n
     for a, b in zip(s, d):
         perm[b] = a
