@@ -118,6 +118,7 @@ def trunc_normal_(
     if p > 0.3:  # draw normals, redraw those outside [a, b]
         out = rng.normal(mean, std, shape)
         bad = (out < a) | (out > b)
+        redrawn = bool(bad.any())
         while bad.any():
             out[bad] = rng.normal(mean, std, int(bad.sum()))
             bad = (out < a) | (out > b)
@@ -131,12 +132,15 @@ def trunc_normal_(
 
         out = np.empty(int(np.prod(shape)))
         pending = np.arange(out.size)
+        redrawn = None
         while pending.size:
             x, ok = draw(pending.size)
             out[pending[ok]] = x[ok]
             pending = pending[~ok]
+            redrawn = bool(pending.size) if redrawn is None else redrawn
         out = out.reshape(shape)
-    return _write(tensor, out)
+    # torch: normal_ (or uniform_), then copy_ of the redrawn result if any was redrawn
+    return _write(tensor, out, 1 + bool(redrawn))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
