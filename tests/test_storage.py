@@ -373,3 +373,19 @@ def test_embedding_padding_and_max_norm_writes_count_as_torch():
         return e.weight._version - v, outcome(saved.backward)
 
     assert renorm_after_use(cr) == renorm_after_use(torch) == (1, "modified")
+
+
+def test_accumulating_into_grad_in_place_moves_its_version_as_torch():
+    """The second backward adds into ``.grad`` in place: a graph that saved the gradient
+    (here ``grad * w``, which saves it) then refuses to run, as in torch."""
+
+    def program(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor([3.0, 4.0], requires_grad=True)
+        (x * x).sum().backward()
+        saved = (x.grad * w).sum()
+        v = x.grad._version  # (torch's first gradient may come from an in-place kernel)
+        (x * x).sum().backward()
+        return x.grad._version - v, outcome(saved.backward)
+
+    assert program(cr) == program(torch) == (1, "modified")
