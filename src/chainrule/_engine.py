@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, mutate
 from chainrule.graph import backprop, set_grad_enabled, toposort
 
 __all__ = ["AccumulateGrad", "BackwardObserver", "observe", "reachable", "run_backward"]
@@ -157,8 +157,8 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
         t._grad = g if create_graph else _make(np.array(g._data, copy=True))
     elif create_graph or old.grad_fn is not None or not old._data.flags.writeable:
         t._grad = old + g
-    else:
-        old._data += g._data
+    else:  # in place, counted like torch's `grad += new`
+        mutate(old)[...] += g._data
 
 
 # --------------------------------------------------------------------------- the engine

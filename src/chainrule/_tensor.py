@@ -16,7 +16,7 @@ import numpy as np
 
 from chainrule import dtypes
 
-__all__ = ["Tensor", "Size", "AccumulateGrad", "run_backward"]
+__all__ = ["Tensor", "Size", "AccumulateGrad", "run_backward", "mutate"]
 
 
 class Size(tuple):
@@ -94,6 +94,23 @@ class Tensor:
         t._vc = None
         return t
 
+    @staticmethod
+    def _make_subclass(cls: type, data: Tensor, require_grad: bool = False) -> Any:
+        """torch's ``Tensor._make_subclass``: a leaf of type ``cls`` on ``data``'s memory,
+        sharing its version counter (how ``Parameter`` wraps a tensor)."""
+        t = _new(cls)
+        t._data = data._data
+        t.grad_fn = None
+        t._requires_grad = False
+        t._vc = version_counter(data)
+        if require_grad:
+            if data._data.dtype.kind not in "fc":
+                raise RuntimeError(
+                    "Only Tensors of floating point and complex dtype can require gradients"
+                )
+            t._requires_grad = True
+        return t
+
     # ------------------------------------------------------------------ attributes
 
     @property
@@ -155,6 +172,7 @@ class Tensor:
 
     @data.setter
     def data(self, value: Tensor) -> None:
+        """torch's ``set_data``: rebind to ``value``'s memory; the version does not move."""
         self._data = value._data
 
     @property
@@ -362,6 +380,45 @@ _NON_LEAF_GRAD_WARNING = (
     "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
     "instead. See github.com/pytorch/pytorch/pull/30531 for more information."
 )
+
+
+class _InplaceLog:
+    """How many in-place writes have run (in any thread): while none has, no version needs
+    recording or checking, and the hot path pays nothing for in-place safety."""
+
+    count = 0
+
+
+inplace_log = _InplaceLog()
+
+
+def mutate(t: Tensor, values: Any = None, *, times: int = 1) -> np.ndarray:
+    """Write ``t``'s values in place: the one way to change a tensor's storage from outside
+    the tensor core (optimizers, ``nn.init``, ``load_state_dict``, gradient clipping, running
+    statistics), and the version bump of the in-place ops themselves.
+
+    Counts ``times`` in-place operations on ``t``, as torch's ``p.add_(...)``, ``copy_`` or
+    ``zero_`` under no_grad count them: the version counter that ``t`` shares with its views
+    and detached aliases moves by ``times``, so backward through a graph that saved ``t``
+    raises torch's "modified by an inplace operation" error instead of using the new
+    values. ``times=0`` marks a write that torch's kernel makes without counting it
+    (BatchNorm's running statistics). With ``values`` (an array or a number), they are copied
+    in, broadcast and cast like ``copy_``; a read-only array (a broadcast view) is replaced
+    by one of its own. Returns ``t``'s array, for further in-place NumPy updates, which must
+    follow at once (before anything reads ``t``)."""
+    if times:
+        inplace_log.count += 1
+        vc = t._vc
+        if vc is None:
+            vc = version_counter(t)
+        vc[0] += times
+    data = t._data
+    if values is not None:
+        if data.flags.writeable:
+            np.copyto(data, values, casting="unsafe")
+        else:
+            data = t._data = np.array(np.broadcast_to(values, data.shape), dtype=data.dtype)
+    return data
 
 
 def version_counter(t: Tensor) -> list:

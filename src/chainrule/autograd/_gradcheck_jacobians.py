@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, mutate
 from chainrule.autograd import forward_ad as fwAD
 from chainrule.autograd import grad as _grad
 
@@ -93,8 +93,8 @@ def _worst_element(a: np.ndarray, n: np.ndarray) -> str:
 def _numerical_jvp(func: Callable, inputs: tuple, idx: int, direction: np.ndarray, eps: float):
     """Central difference of every float output along ``direction`` for input ``idx``:
     flat arrays ``(f(x + eps·d) - f(x - eps·d)) / (2 eps)``."""
-    data = inputs[idx]._data
-    orig = data.copy()
+    target = inputs[idx].data  # as torch, perturbed through `.data`: its own version counter
+    orig = target._data.copy()
     args = tuple(x.detach() if i == idx else x for i, x in enumerate(inputs))
 
     def run() -> list[np.ndarray]:
@@ -102,12 +102,12 @@ def _numerical_jvp(func: Callable, inputs: tuple, idx: int, direction: np.ndarra
         return [np.array(o._data, copy=True) for o in outs if _is_float(o)]
 
     try:
-        data[...] = orig - eps * direction
+        mutate(target, orig - eps * direction)
         outa = run()
-        data[...] = orig + eps * direction
+        mutate(target, orig + eps * direction)
         outb = run()
     finally:
-        data[...] = orig
+        mutate(target, orig)
     return [((b - a) / (2 * eps)).reshape(-1) for a, b in zip(outa, outb)]
 
 

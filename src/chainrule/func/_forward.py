@@ -132,7 +132,9 @@ def jacfwd(func: Callable, argnums: int | tuple = 0, has_aux: bool = False, **_:
             cols = []
             for k in range(p.numel()):
                 basis = [_zeros(q) for q in flat]
-                basis[j]._data.flat[k] = 1
+                one_hot = np.zeros_like(basis[j]._data)
+                one_hot.flat[k] = 1
+                basis[j] = _make(one_hot)
                 res = jvp(f, tuple(flat), tuple(basis), has_aux=has_aux)
                 o_flat, o_spec = tree_flatten(res[0])
                 out_flat, out_spec = o_flat, o_spec

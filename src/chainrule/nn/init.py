@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import creation
-from chainrule._tensor import Tensor
-from chainrule.nn.parameter import mark_modified
+from chainrule._tensor import Tensor, mutate
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
@@ -34,14 +33,10 @@ def _check_float(tensor: Tensor, kernel: str) -> None:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_LEGACY[kind.name]}'")
 
 
-def _write(tensor: Tensor, values: Any) -> Tensor:
-    """Store ``values`` into the tensor's own array (in place: views and the graph see it)."""
-    data = tensor._data
-    mark_modified(tensor)
-    if data.flags.writeable:
-        data[...] = values
-    else:
-        tensor._data = np.broadcast_to(np.asarray(values), data.shape).astype(data.dtype)
+def _write(tensor: Tensor, values: Any, times: int = 1) -> Tensor:
+    """Store ``values`` into the tensor's own array (in place: views and the graph see it),
+    counted as the ``times`` in-place ops torch's version makes."""
+    mutate(tensor, values, times=times)
     return tensor
 
 
@@ -123,6 +118,7 @@ def trunc_normal_(
     if p > 0.3:  # draw normals, redraw those outside [a, b]
         out = rng.normal(mean, std, shape)
         bad = (out < a) | (out > b)
+        redrawn = bool(bad.any())
         while bad.any():
             out[bad] = rng.normal(mean, std, int(bad.sum()))
             bad = (out < a) | (out > b)
@@ -136,12 +132,15 @@ def trunc_normal_(
 
         out = np.empty(int(np.prod(shape)))
         pending = np.arange(out.size)
+        redrawn = None
         while pending.size:
             x, ok = draw(pending.size)
             out[pending[ok]] = x[ok]
             pending = pending[~ok]
+            redrawn = bool(pending.size) if redrawn is None else redrawn
         out = out.reshape(shape)
-    return _write(tensor, out)
+    # torch: normal_ (or uniform_), then copy_ of the redrawn result if any was redrawn
+    return _write(tensor, out, 1 + bool(redrawn))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -178,7 +177,7 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     rows = (np.arange(groups)[:, None] * per_group + d).ravel()
     cols = np.tile(d, groups)
     out[(rows, cols, *(s // 2 for s in shape[2:]))] = 1
-    return _write(tensor, out)
+    return _write(tensor, out, 1 + rows.size)  # torch: zero_, then one write per entry
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
@@ -269,7 +268,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
     q = q * np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    return _write(tensor, (gain * q).reshape(tensor._data.shape))
+    return _write(tensor, (gain * q).reshape(tensor._data.shape), 2)  # torch: copy_, mul_
 
 
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any = None) -> Tensor:
@@ -282,7 +281,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
     out = rng.normal(0, std, (rows, cols))
     zero_rows = np.argsort(rng.random((rows, cols)), axis=0)[:num_zeros]
     out[zero_rows, np.arange(cols)] = 0
-    return _write(tensor, out)
+    return _write(tensor, out, 1 + cols)  # torch: normal_, then one write per column
 
 
 def _deprecated(fn: Any) -> Any:

@@ -10,12 +10,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
-
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, mutate
 from chainrule.nn.module_hooks import ModuleHooks
 from chainrule.nn.module_state import ModuleState
-from chainrule.nn.parameter import Parameter, mark_modified
+from chainrule.nn.parameter import Parameter
 
 __all__ = ["Module"]
 
@@ -364,11 +362,7 @@ class Module(ModuleState, ModuleHooks):
                 p._grad = None
             else:
                 g.detach_()
-                mark_modified(g)
-                if g._data.flags.writeable:
-                    g._data.fill(0)
-                else:
-                    g._data = np.zeros_like(g._data)
+                mutate(g, 0)  # torch: grad.zero_()
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         for module in self.children():

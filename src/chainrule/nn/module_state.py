@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from chainrule import dtypes
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, mutate
 from chainrule.graph import no_grad
-from chainrule.nn.parameter import Parameter, mark_modified
+from chainrule.nn.parameter import Parameter
 
 if TYPE_CHECKING:
     from chainrule.nn.module import Module
@@ -42,10 +42,10 @@ class ModuleState:
             for param in self._parameters.values():
                 if param is None:
                     continue
-                param._data = fn(param)._data
+                param.data = fn(param)  # torch's set_data: same object, version unchanged
                 g = getattr(param, "_grad", None)
                 if g is not None:
-                    g._data = fn(g)._data
+                    g.data = fn(g)
             for key, buf in self._buffers.items():
                 if buf is not None:
                     self._buffers[key] = fn(buf)
@@ -167,11 +167,8 @@ class ModuleState:
                 if isinstance(param, Parameter):
                     value = Parameter(value, requires_grad=param.requires_grad)
                 setattr(self, name, value)
-            elif param._data.flags.writeable:
-                mark_modified(param)
-                param._data[...] = src
             else:
-                param._data = src.astype(param._data.dtype, copy=True)
+                mutate(param, src)  # torch: param.copy_(input_param) under no_grad
         for key in state_dict:
             if key.startswith(prefix):
                 head = key[len(prefix) :].split(".", 1)

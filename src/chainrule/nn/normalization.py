@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 
 from chainrule import creation
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, mutate
 from chainrule.nn import functional as F
 from chainrule.nn import init
-from chainrule.nn.functional._utils import bump_version
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 
@@ -59,9 +58,9 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean._data[...] = 0
-            self.running_var._data[...] = 1
-            self.num_batches_tracked._data = np.zeros((), dtype=np.int64)
+            mutate(self.running_mean, 0)  # zero_(), fill_(1), zero_(): one version each
+            mutate(self.running_var, 1)
+            mutate(self.num_batches_tracked, 0)
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -82,8 +81,7 @@ class _BatchNorm(Module):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked._data += 1
-            bump_version(self.num_batches_tracked)
+            mutate(self.num_batches_tracked)[...] += 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked._data)
         use_batch = self.training or (self.running_mean is None and self.running_var is None)

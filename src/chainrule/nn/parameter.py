@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule._tensor import Tensor, _make, version_counter
+from chainrule._tensor import Tensor, _make
 
 __all__ = ["Parameter"]
-
-
-def mark_modified(t: Tensor, times: int = 1) -> None:
-    """Record an in-place change of ``t``'s values (made on its array directly, under
-    no_grad): its version moves, so backward through a graph that saved it fails as torch's."""
-    from chainrule.ops.op import inplace_log
-
-    inplace_log.count += 1
-    version_counter(t)[0] += times
-
-
-_new = object.__new__
 
 
 class Parameter(Tensor):
@@ -35,18 +23,7 @@ class Parameter(Tensor):
             from chainrule.creation import empty
 
             data = empty(0)
-        t = _new(cls)
-        t._data = data._data
-        t.grad_fn = None
-        t._requires_grad = False
-        t._vc = version_counter(data)  # shares data's memory and version, like torch
-        if requires_grad:
-            if data._data.dtype.kind not in "fc":
-                raise RuntimeError(
-                    "Only Tensors of floating point and complex dtype can require gradients"
-                )
-            t._requires_grad = True
-        return t
+        return Tensor._make_subclass(cls, data, requires_grad)  # shares data's memory, version
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

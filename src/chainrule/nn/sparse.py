@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import creation
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, mutate
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module
@@ -54,7 +54,7 @@ class Embedding(Module):
 
     def _fill_padding_idx_with_zero(self) -> None:
         if self.padding_idx is not None:
-            self.weight._data[self.padding_idx] = 0
+            mutate(self.weight)[self.padding_idx] = 0  # torch: weight[idx].fill_(0)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,

@@ -19,7 +19,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor, _make, version_counter
+from chainrule._tensor import Tensor, _make, mutate
 from chainrule.graph import grad_mode, no_grad
 from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
@@ -29,7 +29,6 @@ from chainrule.ops.op import (
     as_tensor_arg,
     expand,
     forward_ad,
-    inplace_log,
     sum_to_size,
 )
 from chainrule.ops.strided import CopySlices, StridedFill, StridedView, _Geometry, _node
@@ -97,8 +96,7 @@ def write(t: Tensor, out: Tensor) -> Tensor:
         _set_tangent(t, getattr(out, "_fw", None))
     if fn is not None and fn.out_data is out._data and out._data.dtype == t._data.dtype:
         fn.out_data = t._data  # the node's saved output now lives in t, as in torch
-    inplace_log.count += 1
-    version_counter(t)[0] += 1
+    mutate(t)
     if not recording:
         return t
     if out._data.dtype != t._data.dtype:
@@ -267,8 +265,7 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
             self._data[basic] = v
         else:
             self._data[basic][adv] = v
-        inplace_log.count += 1
-        version_counter(self)[0] += 1
+        mutate(self)
         return
     v = value if isinstance(value, Tensor) else np.asarray(value, dtype=self._data.dtype)
     write(self, IndexPut.apply(self, v, basic=basic, adv=adv))

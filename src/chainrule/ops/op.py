@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._tensor import AccumulateGrad, Tensor, _make, version_counter
+from chainrule._tensor import AccumulateGrad, Tensor, _make, inplace_log, version_counter
 from chainrule._tensor import _wrap_dim as wrap_dim
 from chainrule.graph import grad_mode
 
@@ -339,16 +339,6 @@ class _Anomaly:
 
 
 anomaly = _Anomaly()
-
-
-class _InplaceLog:
-    """How many in-place operations have run (in any thread): while none has, no version
-    needs recording or checking, and the hot path pays nothing for in-place safety."""
-
-    count = 0
-
-
-inplace_log = _InplaceLog()
 
 
 def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str:

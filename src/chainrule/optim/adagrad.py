@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._tensor import _make
+from chainrule._tensor import _make, mutate
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -97,13 +97,13 @@ class Adagrad(Optimizer):
                 if len(state) == 0:  # a parameter added with add_param_group
                     self._init_state(p)
 
-                state["step"]._data += 1
+                mutate(state["step"])[...] += 1
                 step = float(state["step"]._data)
                 grad = signed_grad(p, group["maximize"], weight_decay)
 
                 clr = lr / (1 + (step - 1) * lr_decay)
-                param, grad = as_real(p._data), as_real(grad)  # complex: as real pairs
-                state_sum = as_real(state["sum"]._data)
+                param, grad = as_real(mutate(p)), as_real(grad)  # complex: as real pairs
+                state_sum = as_real(mutate(state["sum"]))
                 addcmul_(state_sum, grad, grad)
                 std = np.sqrt(state_sum)
                 std += eps

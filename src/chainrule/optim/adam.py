@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, mutate
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -102,17 +102,19 @@ class Adam(Optimizer):
                 grad = p.grad._data
                 if group["maximize"]:
                     grad = -grad
-                state["step"]._data += 1
+                mutate(state["step"])[...] += 1
                 if weight_decay != 0:
                     if group["decoupled_weight_decay"]:
-                        p._data *= 1 - lr * weight_decay
+                        decayed = mutate(p)  # torch: p.mul_(1 - lr * weight_decay)
+                        decayed *= 1 - lr * weight_decay
                     else:
                         grad = grad + weight_decay * p._data
 
-                # decay the first and second moment running averages (complex: as real pairs)
-                param, grad = as_real(p._data), as_real(grad)
-                exp_avg = as_real(state["exp_avg"]._data)
-                exp_avg_sq = as_real(state["exp_avg_sq"]._data)
+                # decay the first and second moment running averages (complex: as real pairs);
+                # versions move as torch's lerp_, mul_ + addcmul_, maximum(out=), addcdiv_
+                param, grad = as_real(mutate(p)), as_real(grad)
+                exp_avg = as_real(mutate(state["exp_avg"]))
+                exp_avg_sq = as_real(mutate(state["exp_avg_sq"], times=2))
                 lerp_(exp_avg, grad, 1 - beta1)
                 exp_avg_sq *= beta2
                 addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
@@ -124,7 +126,7 @@ class Adam(Optimizer):
                 bias_correction2_sqrt = bias_correction2**0.5
 
                 if amsgrad:  # normalise by the largest second moment seen so far
-                    max_exp_avg_sq = as_real(state["max_exp_avg_sq"]._data)
+                    max_exp_avg_sq = as_real(mutate(state["max_exp_avg_sq"]))
                     np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
                     denom = np.sqrt(max_exp_avg_sq)
                 else:

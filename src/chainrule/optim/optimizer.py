@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, mutate
 from chainrule.graph import enable_grad
 
 __all__ = ["Optimizer", "required"]
@@ -246,10 +246,7 @@ class Optimizer:
                     g.detach_()
                 else:
                     g.requires_grad_(False)
-                if g._data.flags.writeable:
-                    g._data.fill(0)
-                else:  # a read-only view (e.g. a broadcast): give it its own zeros
-                    g._data = np.zeros(g._data.shape, g._data.dtype)
+                mutate(g, 0)  # torch: grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step (each optimizer implements its update rule here)."""

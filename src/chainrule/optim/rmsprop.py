@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._tensor import mutate
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -91,16 +92,17 @@ class RMSprop(Optimizer):
                     if group["centered"]:
                         state["grad_avg"] = zeros_state(p)
 
-                state["step"]._data += 1
+                mutate(state["step"])[...] += 1
                 grad = signed_grad(p, group["maximize"], weight_decay)
 
-                param, grad = as_real(p._data), as_real(grad)  # complex: as real pairs
-                square_avg = as_real(state["square_avg"]._data)
+                # complex: as real pairs; versions move as torch's mul_ + addcmul_, lerp_ ...
+                param, grad = as_real(mutate(p)), as_real(grad)
+                square_avg = as_real(mutate(state["square_avg"], times=2))
                 square_avg *= alpha
                 addcmul_(square_avg, grad, grad, 1 - alpha)
 
                 if group["centered"]:
-                    grad_avg = as_real(state["grad_avg"]._data)
+                    grad_avg = as_real(mutate(state["grad_avg"]))
                     lerp_(grad_avg, grad, 1 - alpha)
                     avg = np.sqrt(square_avg - grad_avg * grad_avg)
                 else:
@@ -108,7 +110,7 @@ class RMSprop(Optimizer):
                 avg += eps
 
                 if momentum > 0:
-                    buf = as_real(state["momentum_buffer"]._data)
+                    buf = as_real(mutate(state["momentum_buffer"], times=2))
                     buf *= momentum
                     addcdiv_(buf, grad, avg)
                     param -= lr * buf

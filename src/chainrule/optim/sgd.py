@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._tensor import _make
+from chainrule._tensor import _make, mutate
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_unsupported, signed_grad
 
 __all__ = ["SGD"]
@@ -77,13 +77,15 @@ class SGD(Optimizer):
                     if buf is None:
                         # a copy, and an array even when `grad` is a 0-d result (a NumPy scalar)
                         buf = state["momentum_buffer"] = _make(np.array(grad, copy=True))
-                    else:
-                        buf._data *= momentum
-                        buf._data += (1 - dampening) * grad
+                    else:  # torch: buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+                        b = mutate(buf, times=2)
+                        b *= momentum
+                        b += (1 - dampening) * grad
                     if group["nesterov"]:
                         grad = grad + momentum * buf._data
                     else:
                         grad = buf._data
 
-                p._data -= lr * grad
+                param = mutate(p)  # torch: p.add_(grad, alpha=-lr)
+                param -= lr * grad
         return loss

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._tensor import Size, Tensor, version_counter
+from chainrule._tensor import Size, Tensor
 
-__all__ = ["get_reduction", "reduce", "check_float", "type_name", "size_repr", "bump_version"]
+__all__ = ["get_reduction", "reduce", "check_float", "type_name", "size_repr"]
 
 _TYPE = {
     "float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
@@ -69,9 +69,3 @@ def check_float(x: Tensor, kernel: str) -> None:
 
 def np_dtype(x: Tensor) -> np.dtype:
     return x._data.dtype
-
-
-def bump_version(t: Tensor) -> None:
-    """Record an in-place write to ``t`` (running statistics, renormalised rows), as torch's
-    in-place ops do, so that backward refuses stale saved values."""
-    version_counter(t)[0] += 1

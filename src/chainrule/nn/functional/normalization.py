@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Size, Tensor, _make
+from chainrule._tensor import Size, Tensor, _make, mutate
 from chainrule.graph import grad_mode
 from chainrule.ops.broadcast import SumToSize
 from chainrule.ops.elementwise.select import clamp
@@ -311,11 +311,11 @@ def batch_norm(
             n = x.size // c
             m = momentum
             if running_mean is not None:
-                rm = running_mean._data
+                rm = mutate(running_mean, times=0)  # torch's kernel does not count it
                 rm *= 1 - m
                 rm += m * mu.reshape(c).astype(rm.dtype, copy=False)
             if running_var is not None:
-                rv = running_var._data
+                rv = mutate(running_var, times=0)
                 rv *= 1 - m
                 rv += (m * n / max(n - 1, 1)) * v.reshape(c).astype(rv.dtype, copy=False)
         if _fusable(input, weight, bias):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor, _make
-from chainrule.nn.functional._utils import bump_version, type_name
+from chainrule._tensor import Tensor, _make, mutate
+from chainrule.nn.functional._utils import type_name
 from chainrule.ops.index.select import index_add, index_select
 from chainrule.ops.op import Op
 
@@ -42,12 +42,10 @@ def _renorm(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) 
     """torch's embedding_renorm_: rows looked up whose norm exceeds ``max_norm``, rescaled in
     place (no gradient)."""
     rows = np.unique(idx)
-    w = weight._data
-    norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
+    norms = np.linalg.norm(weight._data[rows], ord=norm_type, axis=1)
     big = norms > max_norm
-    scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
-    w[rows[big]] *= scale[:, None]
-    bump_version(weight)
+    scale = (max_norm / (norms[big] + 1e-7)).astype(weight._data.dtype)
+    mutate(weight)[rows[big]] *= scale[:, None]
 
 
 @op(namespace="nn.functional", method=False)

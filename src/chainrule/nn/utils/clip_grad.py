@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, mutate
 from chainrule.creation import tensor as _tensor
-from chainrule.nn.parameter import mark_modified
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
            "clip_grads_with_norm_"]  # fmt: skip
@@ -73,12 +72,8 @@ def clip_grads_with_norm_(
     norm = total_norm._data
     coef = np.minimum(norm.dtype.type(float(max_norm)) / (norm + norm.dtype.type(1e-6)), 1.0)
     coef = np.asarray(coef, norm.dtype)
-    for g in grads:
-        mark_modified(g)
-        if g._data.flags.writeable:
-            g._data *= coef.astype(g._data.dtype)
-        else:
-            g._data = g._data * coef.astype(g._data.dtype)
+    for g in grads:  # torch: g.mul_(coef)
+        mutate(g, g._data * coef.astype(g._data.dtype))
 
 
 def clip_grad_norm_(
@@ -130,8 +125,5 @@ def clip_grad_value_(
         g = getattr(p, "_grad", None)
         if g is None:
             continue
-        mark_modified(g, 2)  # torch clamps with clamp_min_ then clamp_max_
-        if g._data.flags.writeable:
-            np.clip(g._data, -clip_value, clip_value, out=g._data)
-        else:
-            g._data = np.clip(g._data, -clip_value, clip_value)
+        # torch clamps with clamp_min_ then clamp_max_
+        mutate(g, np.clip(g._data, -clip_value, clip_value), times=2)

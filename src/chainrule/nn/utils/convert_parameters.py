@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, _make
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
@@ -25,5 +25,6 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     pointer = 0
     for param in parameters:
         n = param._data.size
-        param._data = vec._data[pointer : pointer + n].reshape(param._data.shape)
+        # torch's `param.data = ...`: rebinding, not a write, so the version does not move
+        param.data = _make(vec._data[pointer : pointer + n].reshape(param._data.shape))
         pointer += n
