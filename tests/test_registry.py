@@ -199,3 +199,17 @@ def test_torch_calls_run_the_same(name):
         outs.append([np.asarray(o) for o in (out if isinstance(out, tuple) else (out,))])
     for theirs, ours in zip(*outs, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_namespace_is_loaded_once_so_a_patch_stays(monkeypatch):
+    """A missing attribute (``hasattr(cr, "compile")``) must not re-copy the namespace over a
+    user's patch (it used to, on every miss)."""
+
+    def patched(*args, **kwargs):
+        return "patched"
+
+    monkeypatch.setattr(cr, "load", patched)
+    assert not hasattr(cr, "no_such_name_anywhere")
+    assert cr.load is patched
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name_anywhere'"):
+        cr.no_such_name_anywhere  # noqa: B018

@@ -232,6 +232,7 @@ CASES = [
     Case("lerp", lambda m, a, b: m.lerp(a, b, 0.3), [S, S]),
     Case("lerp", lambda m, a, b, w: m.lerp(a, b, w), [S, S, (4,)], note="tensor-weight"),
     Case("clone", lambda m, a: m.clone(a) * 2, [S]),
+    Case("logaddexp", lambda m, a, b: m.logaddexp(a, b), [S, (4,)]),
     Case("positive", lambda m, a: m.positive(a) * 2, [S]),
     Case("positive", lambda m, a: (+a) * 2, [S], note="operator"),
     Case("clamp_min", lambda m, a: m.clamp_min(a, 0.1), [S]),
@@ -299,6 +300,7 @@ _BOOLS = [True, False]
         (lambda m: m.pow(m.tensor(_BOOLS), -2), RuntimeError, "Integers to negative integer"),
         (lambda m: m.tensor(_BOOLS) ** m.tensor(True), NotImplementedError, '"pow" not impl'),
         (lambda m: True ** m.tensor(_BOOLS), NotImplementedError, '"pow" not implemented for'),
+        (lambda m: m.logaddexp(m.tensor([1]), m.tensor([2])), NotImplementedError, "'Long'"),
     ],
 )
 def test_integer_and_bool_refusals(fn, exc, message):

@@ -15,7 +15,7 @@ from chainrule import dtypes
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.elementwise.select import where
-from chainrule.ops.elementwise.unary import floor, log, trunc
+from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, trunc
 from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, as_tensor_arg, binary
 
@@ -324,3 +324,29 @@ def fmod(input: Any, other: Any) -> Tensor:
 @op(inplace=True)
 def square(input: Tensor) -> Tensor:
     return binary(Pow, input, 2)
+
+
+class Logaddexp(Op):
+    """``log(exp(a) + exp(b))``, computed without overflow."""
+
+    formula = "d logaddexp(a, b) = g * exp(a - y), g * exp(b - y)  (y: the result)"
+    jvp_rule = "diagonal"
+    elementwise, save_output = True, True
+
+    @quiet
+    def forward(self, a, b):
+        return np.logaddexp(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        y = self.output
+        ga = g * exp(a - y) if self.needs(0) else None
+        gb = g * exp(b - y) if self.needs(1) else None
+        return ga, gb
+
+
+@op
+def logaddexp(input: Tensor, other: Tensor) -> Tensor:
+    if dtypes.result_type(input, other).kind not in "fc":
+        raise _not_implemented("logaddexp_cpu")(input._data)
+    return binary(Logaddexp, input, other)
