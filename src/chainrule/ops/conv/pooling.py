@@ -394,27 +394,23 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
     return out.reshape(*out._data.shape[1:]) if unbatched else out
 
 
-@op(name="max_pool1d", method=False)
-def torch_max_pool1d(
-    input: Tensor,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
-    ceil_mode: bool = False,
-) -> Tensor:
-    """``torch.max_pool1d``: nn.functional's, without ``return_indices``."""
-    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+def _torch_max_pool(fn: Any, name: str) -> Any:
+    """``torch.max_poolNd``: nn.functional's without ``return_indices``."""
+
+    def pool(
+        input: Tensor,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+    ) -> Tensor:
+        return fn(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+    pool.__name__ = pool.__qualname__ = name
+    pool.__doc__ = _torch_max_pool.__doc__
+    return op(pool, method=False)
 
 
-@op(name="max_pool2d", method=False)
-def torch_max_pool2d(
-    input: Tensor,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
-    ceil_mode: bool = False,
-) -> Tensor:
-    """``torch.max_pool2d``: nn.functional's, without ``return_indices``."""
-    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
+torch_max_pool1d = _torch_max_pool(max_pool1d, "max_pool1d")
+torch_max_pool2d = _torch_max_pool(max_pool2d, "max_pool2d")
