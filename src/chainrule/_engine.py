@@ -19,20 +19,6 @@ from chainrule.graph import backprop, set_grad_enabled, toposort
 __all__ = ["AccumulateGrad", "BackwardObserver", "observe", "reachable", "run_backward"]
 
 
-class _Handle:
-    """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
-
-    _next = 0
-
-    def __init__(self, hooks: dict, hook: Any) -> None:
-        _Handle._next += 1
-        self.id, self.hooks = _Handle._next, hooks
-        hooks[self.id] = hook
-
-    def remove(self) -> None:
-        self.hooks.pop(self.id, None)
-
-
 def _run_hooks(hooks: dict, g: Tensor, obs: Any = None, where: Any = None) -> Tensor:
     for hook in list(hooks.values()):
         out = hook(g)

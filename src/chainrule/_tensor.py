@@ -15,8 +15,24 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._device import CPU
+from chainrule.printing import tensor_repr
 
-__all__ = ["Tensor", "Size", "AccumulateGrad", "run_backward", "mutate"]
+__all__ = ["Tensor", "Size", "mutate"]
+
+
+class _Handle:
+    """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    _next = 0
+
+    def __init__(self, hooks: dict, hook: Any) -> None:
+        _Handle._next += 1
+        self.id, self.hooks = _Handle._next, hooks
+        hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
 
 
 class Size(tuple):
@@ -120,7 +136,7 @@ class Tensor:
     def size(self, dim: int | None = None) -> Size | int:
         if dim is None:
             return Size(self._data.shape)
-        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+        return self._data.shape[wrap_dim(dim, self._data.ndim)]
 
     def dim(self) -> int:
         return self._data.ndim
@@ -144,8 +160,6 @@ class Tensor:
 
     @property
     def device(self) -> Any:
-        from chainrule._device import CPU
-
         return CPU
 
     is_cuda = False
@@ -330,8 +344,6 @@ class Tensor:
         return int(self._data.item())
 
     def __repr__(self) -> str:
-        from chainrule.printing import tensor_repr
-
         return tensor_repr(self)
 
     def __deepcopy__(self, memo: dict) -> Tensor:
@@ -362,6 +374,10 @@ class Tensor:
         inputs: Sequence[Tensor] | Tensor | None = None,
     ) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's ``.grad`` (vᵀJ with ``gradient=v``)."""
+        # the one call from the tensor into the engine, which is built on Tensor: a deliberate
+        # inversion, imported here (tests/test_layers.py lists it with the other allowed ones)
+        from chainrule._engine import run_backward
+
         if isinstance(inputs, Tensor):
             inputs = [inputs]
         run_backward((self,), (gradient,), retain_graph, create_graph, inputs, accumulate=True)
@@ -434,7 +450,7 @@ def version_counter(t: Tensor) -> list:
     return vc
 
 
-def _wrap_dim(dim: int, ndim: int) -> int:
+def wrap_dim(dim: int, ndim: int) -> int:
     """A dimension index in ``[0, ndim)``; torch's IndexError text when out of range."""
     n = max(ndim, 1)
     if not -n <= dim < n:
@@ -442,7 +458,3 @@ def _wrap_dim(dim: int, ndim: int) -> int:
             f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
         )
     return dim % n
-
-
-# the engine lives in _engine.py (it needs Tensor); its names are re-exported from here
-from chainrule._engine import AccumulateGrad, _Handle, run_backward  # noqa: E402

@@ -32,6 +32,9 @@ __all__ = [
     "set_default_dtype",
     "promote_types",
     "result_type",
+    "scalar_type_name",
+    "tensor_type_name",
+    "c_type_name",
 ]
 
 
@@ -83,6 +86,52 @@ def from_np(np_dtype: np.dtype) -> dtype:
             "supported types are: float64, float32, float16, complex64, complex128, int64, "
             "int32, int16, int8, uint8, and bool."
         ) from None
+
+
+# torch's names of each dtype in its messages: the ScalarType ("abs_cpu" not implemented for
+# 'Bool'), the legacy tensor type (torch.typename: FloatTensor) is "<ScalarType>Tensor", and
+# the C++ element type some kernels print ("expected m1 and m2 to have the same dtype, but
+# got: float != double")
+_NAMES = {
+    "float16": ("Half", "c10::Half"),
+    "float32": ("Float", "float"),
+    "float64": ("Double", "double"),
+    "complex64": ("ComplexFloat", "c10::complex<float>"),
+    "complex128": ("ComplexDouble", "c10::complex<double>"),
+    "int8": ("Char", "signed char"),
+    "int16": ("Short", "short int"),
+    "int32": ("Int", "int"),
+    "int64": ("Long", "long int"),
+    "uint8": ("Byte", "unsigned char"),
+    "bool": ("Bool", "bool"),
+}
+
+
+def _name_of(x: object) -> str:
+    """The NumPy name of a dtype given as a chainrule or NumPy dtype, a name, or anything
+    with a ``dtype`` (a Tensor, an array)."""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, dtype | np.dtype):
+        return x.name
+    return x.dtype.name  # type: ignore[attr-defined]
+
+
+def scalar_type_name(x: object) -> str:
+    """torch's ScalarType name of a dtype (Float, Double, Long, Bool, ComplexFloat ...)."""
+    name = _name_of(x)
+    return _NAMES[name][0] if name in _NAMES else name
+
+
+def tensor_type_name(x: object) -> str:
+    """torch's legacy tensor type name of a dtype (FloatTensor, LongTensor, BoolTensor ...)."""
+    return scalar_type_name(x) + "Tensor"
+
+
+def c_type_name(x: object) -> str:
+    """The C++ element type torch's kernels print for a dtype (float, long int, c10::Half)."""
+    name = _name_of(x)
+    return _NAMES[name][1] if name in _NAMES else name
 
 
 def to_np(d: dtype | np.dtype | type | str | None) -> np.dtype | None:

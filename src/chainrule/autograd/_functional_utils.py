@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor, _make
-from chainrule.autograd import grad as _grad
+from chainrule.autograd._grad import grad as _grad
 
 __all__: list[str] = []
 

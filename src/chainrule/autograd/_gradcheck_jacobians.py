@@ -11,7 +11,7 @@ import numpy as np
 
 from chainrule._tensor import Tensor, _make, mutate
 from chainrule.autograd import forward_ad as fwAD
-from chainrule.autograd import grad as _grad
+from chainrule.autograd._grad import grad as _grad
 
 __all__ = ["GradcheckError"]
 

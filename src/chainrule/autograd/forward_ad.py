@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor, _make, version_counter
+from chainrule.autograd._grad import grad
 from chainrule.graph import enable_grad
 from chainrule.ops.op import Op, expand, forward_ad, sum_to_size
 
@@ -176,8 +177,6 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
         axes, keepdim = node.reduced_axes()
         return (rule * t).sum(axes if axes is not None else None, keepdim=keepdim)
     # anything else: J·t = d/du <vjpᵀ(u), t>, the vjp being linear in u
-    from chainrule.autograd import grad
-
     with enable_grad():
         u = _make(np.zeros(out_shape, node.out_data.dtype))
         u._requires_grad = True
@@ -195,3 +194,10 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
         live = [x for x in (*inputs, *tangents) if isinstance(x, Tensor) and x._requires_grad]
         (ju,) = grad([s], [u], allow_unused=True, create_graph=bool(live))
     return ju
+
+
+# the hooks Op.apply and Op.jvp call while a dual level is open (op.py cannot import this
+# module, which is built on Op)
+forward_ad.propagate = propagate
+forward_ad.default_jvp = default_jvp
+forward_ad.set_tangent = _set_tangent

@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make, version_counter
+from chainrule.autograd.forward_ad import _set_tangent
 from chainrule.graph import grad_mode, no_grad
 from chainrule.ops.op import _FREED, Op, _edge, _modified_message, forward_ad, sum_to_size
 
@@ -193,8 +194,6 @@ def _alias(t: Tensor) -> Tensor:
 
 
 def _forward_tangents(cls: type, ctx: FunctionCtx, args: tuple, outs: list) -> None:
-    from chainrule.autograd.forward_ad import _set_tangent
-
     if cls.jvp is None:
         raise NotImplementedError(
             "You must implement the jvp function for custom autograd.Function to use it with "

@@ -30,6 +30,7 @@ from chainrule.autograd._functional_utils import (
     _zeros_leaf,
 )
 from chainrule.graph import enable_grad, is_grad_enabled, set_grad_enabled
+from chainrule.ops.shape.join import cat, stack
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 
@@ -120,8 +121,6 @@ def _jacfwd(func: Callable, inputs: Any, strict: bool, vectorize: bool):
                     ]
                 )
             outputs = primals
-    from chainrule.ops.shape.join import stack
-
     jac = []
     for i, out in enumerate(outputs):
         row = []
@@ -203,7 +202,6 @@ def jacobian(
 def _assemble(grads: list, outputs: tuple, inputs: tuple, vectorize: bool) -> tuple:
     """Stack the rows into Jacobians of shape out_i.shape + in_j.shape. Vectorized, torch
     computes all rows of an input at once, so the blocks of one input share requires_grad."""
-    from chainrule.ops.shape.join import cat, stack
 
     def block(rows: list, inp: Tensor) -> Tensor:
         z = np.zeros(inp._data.shape, inp._data.dtype)

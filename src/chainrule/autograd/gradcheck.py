@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor, _make
-from chainrule.autograd import grad as _grad
+from chainrule.autograd._grad import grad as _grad
 from chainrule.autograd._gradcheck_jacobians import (
     GradcheckError,
     _analytical_rows,

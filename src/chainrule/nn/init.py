@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule import creation
 from chainrule._tensor import Tensor, mutate
+from chainrule.dtypes import scalar_type_name
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
@@ -19,9 +20,6 @@ __all__ = [
     "orthogonal", "sparse",
 ]  # fmt: skip
 
-_LEGACY = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-           "bool": "Bool"}  # fmt: skip
-
 
 def _rng(generator: creation.Generator | None) -> np.random.Generator:
     return (generator or creation.default_generator).rng
@@ -30,7 +28,7 @@ def _rng(generator: creation.Generator | None) -> np.random.Generator:
 def _check_float(tensor: Tensor, kernel: str) -> None:
     kind = tensor._data.dtype
     if kind.kind not in "fc":
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_LEGACY[kind.name]}'")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(kind)}'")
 
 
 def _write(tensor: Tensor, values: Any, times: int = 1) -> Tensor:

@@ -11,21 +11,18 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from chainrule._tensor import Tensor, mutate
+from chainrule.dtypes import tensor_type_name
 from chainrule.nn.module_hooks import ModuleHooks
 from chainrule.nn.module_state import ModuleState
 from chainrule.nn.parameter import Parameter
 
 __all__ = ["Module"]
 
-_LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-           "complex64": "ComplexFloat", "complex128": "ComplexDouble"}  # fmt: skip
-
 
 def typename(obj: Any) -> str:
     """``torch.typename``: ``chainrule.FloatTensor`` for tensors, the qualified type otherwise."""
     if isinstance(obj, Tensor):
-        return f"chainrule.{_LEGACY[obj._data.dtype.name]}Tensor"
+        return f"chainrule.{tensor_type_name(obj._data)}"
     module = getattr(obj, "__module__", "") or ""
     if hasattr(obj, "__qualname__"):
         qualname = obj.__qualname__

@@ -1,6 +1,6 @@
-"""Broadcasting and promotion, shared by every op: dims, unbroadcast_shape, sum_to_size and
-expand (ops, each the other's adjoint), as_tensor_arg, broadcast_error and binary (torch's
-type promotion for two-input ops); re-exported by op.py, which loads this module."""
+"""Dims and promotion, shared by every op: dims, as_tensor_arg, broadcast_error and binary
+(torch's type promotion for two-input ops). The broadcasting pair sum_to_size / expand lives
+in op.py, whose backward uses it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
-from chainrule._registry import tensor_method
-from chainrule._tensor import Tensor
-from chainrule._tensor import _wrap_dim as wrap_dim
+from chainrule._tensor import Tensor, wrap_dim
+from chainrule.creation import tensor
 from chainrule.ops.op import Op
 
 # --------------------------------------------------------------------------- dims
@@ -31,106 +30,6 @@ def dims(dim: Any, ndim: int) -> tuple[int, ...]:
     return out
 
 
-# --------------------------------------------------------------------------- broadcasting
-
-
-def unbroadcast_shape(shape: tuple, target: tuple) -> tuple[tuple, tuple]:
-    """Axes to sum so a gradient of ``shape`` becomes ``target`` (leading, then size-1)."""
-    lead = len(shape) - len(target)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(target) if s == 1 and shape[lead + i] != 1
-    )
-    return axes, target
-
-
-class SumToSize(Op):
-    """Sum a broadcast gradient back to a smaller shape (the adjoint of ``expand``)."""
-
-    jvp_rule = "linear"
-    save_inputs = False
-    torch_name = "SumToSizeBackward0"
-
-    def forward(self, x: np.ndarray, shape: tuple) -> np.ndarray:
-        self.in_shape = x.shape
-        axes, _ = unbroadcast_shape(x.shape, shape)
-        return np.sum(x, axis=axes, keepdims=True).reshape(shape) if axes else x.reshape(shape)
-
-    def backward(self, grad: Tensor) -> Tensor:
-        return expand(grad, self.in_shape)
-
-
-class Expand(Op):
-    """Broadcast to a larger shape without copying (a read-only NumPy view)."""
-
-    jvp_rule = "linear"
-    save_inputs = False
-
-    def forward(self, x: np.ndarray, shape: tuple) -> np.ndarray:
-        self.in_shape = x.shape
-        return np.broadcast_to(x, shape)
-
-    def backward(self, grad: Tensor) -> Tensor:
-        return sum_to_size(grad, self.in_shape)
-
-
-@tensor_method
-def sum_to_size(x: Tensor, *size: Any) -> Tensor:
-    """Sum ``x`` down to ``size``, a shape that ``x``'s shape is expandable from."""
-    shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
-    if x._data.shape == shape:
-        return x
-    try:
-        ok = np.broadcast_shapes(shape, x._data.shape) == x._data.shape
-    except ValueError:
-        ok = False
-    if not ok:
-        raise RuntimeError(f"size {list(shape)} is not expandable to size {list(x._data.shape)}.")
-    return SumToSize.apply(x, shape=shape)
-
-
-_LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-           "complex64": "ComplexFloat", "complex128": "ComplexDouble"}  # fmt: skip
-
-
-@tensor_method
-def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
-    """A broadcast view of ``x`` with ``sizes`` (-1 keeps a dimension), like ``Tensor.expand``."""
-    if size is not None:
-        sizes = (size,)
-    shape = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else tuple(sizes)
-    nd = x._data.ndim
-    if len(shape) < nd:
-        raise RuntimeError(
-            f"expand(torch.{_LEGACY.get(x._data.dtype.name, '')}Tensor{{{list(x._data.shape)}}}, "
-            f"size={list(shape)}): the number of "
-            "sizes provided "
-            f"({len(shape)}) must be greater or equal to the number of dimensions in the tensor "
-            f"({nd})"
-        )
-    lead = len(shape) - nd
-    full = list(shape)
-    for i, s in enumerate(x._data.shape):
-        want = shape[lead + i]
-        if want == -1:
-            full[lead + i] = s
-        elif s != want and s != 1:
-            raise RuntimeError(
-                f"The expanded size of the tensor ({want}) must match the existing size ({s}) "
-                f"at non-singleton dimension {lead + i}.  Target sizes: {list(shape)}.  "
-                f"Tensor sizes: {list(x._data.shape)}"
-            )
-    if any(s < 0 for s in full[:lead]):
-        raise RuntimeError(
-            f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
-            f"dimension {full.index(-1)}"
-        )
-    full = tuple(full)
-    if full == x._data.shape:
-        return x
-    return Expand.apply(x, shape=full)
-
-
 # --------------------------------------------------------------------------- promotion
 
 
@@ -142,8 +41,6 @@ def as_tensor_arg(x: Any, name: str = "other") -> Any:
     if isinstance(x, numbers.Number):
         return x.item() if isinstance(x, np.generic) else x
     if isinstance(x, np.ndarray):
-        from chainrule.creation import tensor
-
         return tensor(x)
     raise TypeError(f"{name} must be a Tensor or a number, not {type(x).__name__}")
 

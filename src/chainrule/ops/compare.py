@@ -10,7 +10,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
-from chainrule.ops.op import as_tensor_arg
+from chainrule.ops.broadcast import as_tensor_arg
 
 
 def _values(x: Any) -> Any:
@@ -38,9 +38,6 @@ logical_or = op(_compare(np.logical_or, "logical_or"))
 logical_xor = op(_compare(np.logical_xor, "logical_xor"))
 
 
-_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double"}
-
-
 def _bitwise(ufunc: np.ufunc) -> Callable[[Any, Any], Tensor]:
     def fn(input: Any, other: Any) -> Tensor:
         input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
@@ -56,7 +53,7 @@ def _bitwise(ufunc: np.ufunc) -> Callable[[Any, Any], Tensor]:
             dt = a.dtype
         if dt.kind in "fc":
             raise NotImplementedError(
-                f"\"{ufunc.__name__}_cpu\" not implemented for '{_NAMES.get(dt.name, dt.name)}'"
+                f"\"{ufunc.__name__}_cpu\" not implemented for '{dtypes.scalar_type_name(dt)}'"
             )
         return _make(np.asarray(ufunc(a, b)))
 
@@ -74,7 +71,7 @@ def bitwise_not(input: Tensor) -> Tensor:
     dt = input._data.dtype
     if dt.kind in "fc":
         raise NotImplementedError(
-            f"\"bitwise_not_cpu\" not implemented for '{_NAMES.get(dt.name, dt.name)}'"
+            f"\"bitwise_not_cpu\" not implemented for '{dtypes.scalar_type_name(dt)}'"
         )
     return _make(np.invert(input._data))
 

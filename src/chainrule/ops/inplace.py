@@ -20,25 +20,17 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make, mutate
+from chainrule.creation import _rng
 from chainrule.graph import grad_mode, no_grad
+from chainrule.ops.broadcast import as_tensor_arg
 from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
-from chainrule.ops.op import (
-    Op,
-    _edge,
-    as_tensor_arg,
-    expand,
-    forward_ad,
-    sum_to_size,
-)
+from chainrule.ops.op import Op, _edge, expand, forward_ad, sum_to_size
 from chainrule.ops.strided import CopySlices, StridedFill, StridedView, _Geometry, _node
 
 __all__: list[str] = []  # nothing new at top level: these are Tensor methods
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
-_TORCH_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-               "bool": "Bool"}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- write
@@ -61,8 +53,8 @@ def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None
     src, dst = out._data.dtype, t._data.dtype
     if _CATEGORY[src.kind] > _CATEGORY[dst.kind]:
         raise RuntimeError(
-            f"result type {_TORCH_NAME.get(src.name, src.name)} can't be cast to the desired "
-            f"output type {_TORCH_NAME.get(dst.name, dst.name)}"
+            f"result type {dtypes.scalar_type_name(src)} can't be cast to the desired "
+            f"output type {dtypes.scalar_type_name(dst)}"
         )
     if not t._data.flags.writeable:
         raise RuntimeError(
@@ -91,9 +83,7 @@ def write(t: Tensor, out: Tensor) -> Tensor:
     np.copyto(t._data, out._data, casting="unsafe")
     if forward_ad.level and (getattr(out, "_fw", None) is not None or getattr(t, "_fw", None)
                              is not None):  # fmt: skip
-        from chainrule.autograd.forward_ad import _set_tangent
-
-        _set_tangent(t, getattr(out, "_fw", None))
+        forward_ad.set_tangent(t, getattr(out, "_fw", None))
     if fn is not None and fn.out_data is out._data and out._data.dtype == t._data.dtype:
         fn.out_data = t._data  # the node's saved output now lives in t, as in torch
     mutate(t)
@@ -313,8 +303,6 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
 
 def _sampler(kind: str):
     def method(self: Tensor, *args: Any, generator: Any = None, **kwargs: Any) -> Tensor:
-        from chainrule.creation import _rng
-
         rng = _rng(generator)
         shape = self._data.shape
         if kind == "uniform_":

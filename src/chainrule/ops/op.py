@@ -1,5 +1,6 @@
-"""The op base class: recording, saved values, view tracking, engine hooks (broadcast.py's
-broadcasting, promotion and lifting are re-exported here, so ``op.binary`` still works).
+"""The op base class: recording, saved values, view tracking, engine hooks, and the
+broadcasting pair ``sum_to_size`` / ``expand`` (ops, each the other's adjoint) that
+``Op._run_backward`` uses to sum gradients back to each input's shape.
 
 Every differentiable primitive is a subclass of ``Op`` with two methods side by side:
 
@@ -21,17 +22,20 @@ from __future__ import annotations
 import traceback
 import warnings
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from chainrule._tensor import AccumulateGrad, Tensor, _make, inplace_log, version_counter
-from chainrule._tensor import _wrap_dim as wrap_dim
+from chainrule._engine import AccumulateGrad
+from chainrule._registry import tensor_method
+from chainrule._tensor import Tensor, _Handle, _make, inplace_log, version_counter
+from chainrule.dtypes import scalar_type_name, tensor_type_name
 from chainrule.graph import grad_mode
 
 __all__ = [
-    "Op", "binary", "as_tensor_arg", "expand", "sum_to_size", "unbroadcast_shape", "dims",
-    "wrap_dim", "track_view", "inplace_log", "forward_ad", "anomaly", "broadcast_error",
+    "Op", "SumToSize", "Expand", "expand", "sum_to_size", "unbroadcast_shape", "track_view",
+    "forward_ad", "anomaly",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -241,8 +245,6 @@ class Op:
                     raise RuntimeError(_modified_message(x._data, owner, x._vc[0], expected))
 
     def _add_hook(self, hook: Any) -> Any:
-        from chainrule._tensor import _Handle
-
         if self._hooks is None:
             self._hooks = {}
         return _Handle(self._hooks, hook)
@@ -298,19 +300,16 @@ class Op:
 
 class _ForwardAD:
     """Forward-mode state: how many dual levels are open (0: the hot path pays one check).
-    The propagation code lives in ``chainrule.autograd.forward_ad`` and plugs in here."""
+
+    The propagation code lives in ``chainrule.autograd.forward_ad``, which is built on Op and
+    so cannot be imported from here: it plugs its ``propagate``, ``default_jvp`` and
+    ``set_tangent`` into this object when it loads. A level only opens through that module,
+    so they are in place whenever ``level`` is nonzero."""
 
     level = 0
-
-    def propagate(self, node: Op, inputs: tuple, params: dict, out: Tensor) -> None:
-        from chainrule.autograd.forward_ad import propagate
-
-        propagate(node, inputs, params, out)
-
-    def default_jvp(self, node: Op, tangents: list) -> Tensor | None:
-        from chainrule.autograd.forward_ad import default_jvp
-
-        return default_jvp(node, tangents)
+    propagate: Callable[[Op, tuple, dict, Tensor], None]
+    default_jvp: Callable[[Op, list], Tensor | None]
+    set_tangent: Callable[[Tensor, Tensor | None], None]
 
 
 forward_ad = _ForwardAD()
@@ -342,9 +341,7 @@ anomaly = _Anomaly()
 
 
 def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str:
-    kind = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor"}.get(
-        str(getattr(data, "dtype", "")), "Tensor"
-    )
+    kind = tensor_type_name(data) if hasattr(data, "dtype") else "Tensor"
     shape = list(getattr(data, "shape", ()))
     of = (
         f", which is output 0 of {owner.name() if isinstance(owner, Op) else owner},"
@@ -388,13 +385,103 @@ def _accumulator(leaf: Tensor) -> AccumulateGrad:
     return acc
 
 
-# broadcasting and promotion live in broadcast.py (which subclasses Op, hence the late import)
-from chainrule.ops.broadcast import (  # noqa: E402
-    as_tensor_arg,
-    binary,
-    broadcast_error,
-    dims,
-    expand,
-    sum_to_size,
-    unbroadcast_shape,
-)
+# ------------------------------------------------------- broadcasting (the engine sums back)
+
+
+def unbroadcast_shape(shape: tuple, target: tuple) -> tuple[tuple, tuple]:
+    """Axes to sum so a gradient of ``shape`` becomes ``target`` (leading, then size-1)."""
+    lead = len(shape) - len(target)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(target) if s == 1 and shape[lead + i] != 1
+    )
+    return axes, target
+
+
+class SumToSize(Op):
+    """Sum a broadcast gradient back to a smaller shape (the adjoint of ``expand``)."""
+
+    jvp_rule = "linear"
+    save_inputs = False
+    torch_name = "SumToSizeBackward0"
+
+    def forward(self, x: np.ndarray, shape: tuple) -> np.ndarray:
+        self.in_shape = x.shape
+        axes, _ = unbroadcast_shape(x.shape, shape)
+        return np.sum(x, axis=axes, keepdims=True).reshape(shape) if axes else x.reshape(shape)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return expand(grad, self.in_shape)
+
+
+class Expand(Op):
+    """Broadcast to a larger shape without copying (a read-only NumPy view)."""
+
+    jvp_rule = "linear"
+    save_inputs = False
+
+    def forward(self, x: np.ndarray, shape: tuple) -> np.ndarray:
+        self.in_shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    def backward(self, grad: Tensor) -> Tensor:
+        return sum_to_size(grad, self.in_shape)
+
+
+@tensor_method
+def sum_to_size(x: Tensor, *size: Any) -> Tensor:
+    """Sum ``x`` down to ``size``, a shape that ``x``'s shape is expandable from."""
+    shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
+    if x._data.shape == shape:
+        return x
+    try:
+        ok = np.broadcast_shapes(shape, x._data.shape) == x._data.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"size {list(shape)} is not expandable to size {list(x._data.shape)}.")
+    return SumToSize.apply(x, shape=shape)
+
+
+def _type_string(a: np.ndarray) -> str:
+    """How torch's expand error names a tensor's type: torch.FloatTensor, CPUBoolType."""
+    if a.dtype.kind in "bc":
+        return f"CPU{scalar_type_name(a)}Type"
+    return f"torch.{tensor_type_name(a)}"
+
+
+@tensor_method
+def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
+    """A broadcast view of ``x`` with ``sizes`` (-1 keeps a dimension), like ``Tensor.expand``."""
+    if size is not None:
+        sizes = (size,)
+    shape = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else tuple(sizes)
+    nd = x._data.ndim
+    if len(shape) < nd:
+        raise RuntimeError(
+            f"expand({_type_string(x._data)}{{{list(x._data.shape)}}}, "
+            f"size={list(shape)}): the number of "
+            "sizes provided "
+            f"({len(shape)}) must be greater or equal to the number of dimensions in the tensor "
+            f"({nd})"
+        )
+    lead = len(shape) - nd
+    full = list(shape)
+    for i, s in enumerate(x._data.shape):
+        want = shape[lead + i]
+        if want == -1:
+            full[lead + i] = s
+        elif s != want and s != 1:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({want}) must match the existing size ({s}) "
+                f"at non-singleton dimension {lead + i}.  Target sizes: {list(shape)}.  "
+                f"Tensor sizes: {list(x._data.shape)}"
+            )
+    if any(s < 0 for s in full[:lead]):
+        raise RuntimeError(
+            f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
+            f"dimension {full.index(-1)}"
+        )
+    full = tuple(full)
+    if full == x._data.shape:
+        return x
+    return Expand.apply(x, shape=full)

@@ -13,16 +13,17 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, wrap_dim
+from chainrule.dtypes import scalar_type_name
 from chainrule.ops.elementwise.unary import exp
 from chainrule.ops.kernels import quiet
-from chainrule.ops.op import Op, wrap_dim
-from chainrule.ops.reduce.sums import sum, torch_type_name
+from chainrule.ops.op import Op
+from chainrule.ops.reduce.sums import sum
 
 
 def _float_only(input: Tensor, kernel: str) -> None:
     if input._data.dtype.kind not in "fc":
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{torch_type_name(input)}'")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(input)}'")
 
 
 # --------------------------------------------------------------------------- softmax

@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.ops.index.core import Index
 from chainrule.ops.index.gather import _grid
-from chainrule.ops.op import wrap_dim
 
 _sort_result = namedtuple("sort", ["values", "indices"])
 _topk_result = namedtuple("topk", ["values", "indices"])

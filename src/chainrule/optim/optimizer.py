@@ -30,24 +30,11 @@ class _RequiredParameter:
 
 required = _RequiredParameter()
 
-_LEGACY_NAMES = {
-    "float16": "HalfTensor",
-    "bfloat16": "BFloat16Tensor",
-    "float32": "FloatTensor",
-    "float64": "DoubleTensor",
-    "int8": "CharTensor",
-    "uint8": "ByteTensor",
-    "int16": "ShortTensor",
-    "int32": "IntTensor",
-    "int64": "LongTensor",
-    "bool": "BoolTensor",
-}
-
 
 def _typename(obj: Any) -> str:
     """``torch.typename``: a tensor's legacy name (``chainrule.FloatTensor``), else the class."""
     if isinstance(obj, Tensor):
-        return "chainrule." + _LEGACY_NAMES.get(str(obj._data.dtype), "Tensor")
+        return "chainrule." + dtypes.tensor_type_name(obj._data)
     cls = type(obj)
     if cls.__module__ == "builtins":
         return cls.__qualname__

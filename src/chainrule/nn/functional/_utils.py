@@ -8,18 +8,14 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Size, Tensor
+from chainrule.dtypes import scalar_type_name
 
 __all__ = ["get_reduction", "reduce", "check_float", "type_name", "size_repr"]
-
-_TYPE = {
-    "float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-    "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-}  # fmt: skip
 
 
 def type_name(x: Tensor) -> str:
     """torch's scalar type name: Float, Double, Long ..."""
-    return _TYPE.get(x._data.dtype.name, x._data.dtype.name)
+    return scalar_type_name(x._data)
 
 
 def size_repr(x: Tensor) -> str:

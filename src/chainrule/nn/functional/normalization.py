@@ -12,10 +12,9 @@ import numpy as np
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make, mutate
 from chainrule.graph import grad_mode
-from chainrule.ops.broadcast import SumToSize
 from chainrule.ops.elementwise.select import clamp
 from chainrule.ops.elementwise.unary import rsqrt
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, SumToSize
 from chainrule.ops.reduce.stats import norm, var
 from chainrule.ops.reduce.sums import mean
 

@@ -2,7 +2,7 @@
 floor_divide, remainder, fmod.
 
 Each rule is a line of the derivative table: ``d(a*b) = g*b, g*a``. Broadcasting and type
-promotion are handled by ``op.binary`` and the ``elementwise`` flag, never here.
+promotion are handled by ``broadcast.binary`` and the ``elementwise`` flag, never here.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.ops.broadcast import as_tensor_arg, binary
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, trunc
 from chainrule.ops.kernels import quiet
-from chainrule.ops.op import Op, as_tensor_arg, binary
+from chainrule.ops.op import Op
 
 
 class Add(Op):

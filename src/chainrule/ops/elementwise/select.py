@@ -9,8 +9,10 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
+from chainrule.ops.broadcast import as_tensor_arg, binary, broadcast_error
+from chainrule.ops.index.mask import nonzero
 from chainrule.ops.kernels import select
-from chainrule.ops.op import Op, as_tensor_arg, binary, broadcast_error
+from chainrule.ops.op import Op
 
 
 class Clamp(Op):
@@ -126,14 +128,12 @@ class Where(Op):
 def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor | tuple:
     """``condition ? input : other`` elementwise, broadcasting all three."""
     if input is None and other is None:
-        from chainrule.ops.index.mask import nonzero
-
         return nonzero(condition, as_tuple=True)
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise RuntimeError(
             f"where expected condition to be a boolean tensor, but got a tensor "
-            f"with dtype {dtypes.from_np(cond.dtype).name.capitalize()}"
+            f"with dtype {dtypes.scalar_type_name(cond)}"
         )
     input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
     dt = dtypes.result_type(input, other)

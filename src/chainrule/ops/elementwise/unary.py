@@ -329,10 +329,8 @@ class Frac(Op):
 
 
 def _not_implemented(kernel: str) -> Any:
-    names = {"bool": "Bool", "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
-             "uint8": "Byte"}  # fmt: skip
     return lambda x: NotImplementedError(
-        f"\"{kernel}\" not implemented for '{names.get(x.dtype.name, x.dtype.name)}'"
+        f"\"{kernel}\" not implemented for '{dtypes.scalar_type_name(x)}'"
     )
 
 

@@ -13,24 +13,15 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, wrap_dim
 from chainrule.ops.index.core import Index, add_at
 from chainrule.ops.index.getitem import BasicIndexScatter
-from chainrule.ops.op import Op, wrap_dim
-
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-               "complex64": "ComplexFloat", "complex128": "ComplexDouble"}  # fmt: skip
-
+from chainrule.ops.op import Op
 
 _REDUCE_WARNING = (
     "The reduce argument of torch.scatter with Tensor src is deprecated and will be removed in "
     "a future PyTorch release. Use torch.scatter_reduce instead for more reduction options."
 )
-
-
-def _type_name(a: np.ndarray) -> str:
-    return _TYPE_NAMES.get(a.dtype.name, a.dtype.name)
 
 
 def _data(t: Any) -> np.ndarray:

@@ -8,14 +8,9 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.ops.elementwise.select import where
+from chainrule.dtypes import c_type_name
 from chainrule.ops.index.core import Index, infer_size
 from chainrule.ops.op import Op, expand
-
-_C_TYPE_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
-                 "uint8": "unsigned char", "float32": "float", "float64": "double",
-                 "float16": "c10::Half", "complex64": "c10::complex<float>",
-                 "complex128": "c10::complex<double>"}  # fmt: skip
 
 
 class MaskedFill(Op):
@@ -33,9 +28,16 @@ class MaskedFill(Op):
     def name(self):
         return f"MaskedFillBackward{1 if self.tensor_value else 0}"
 
-    def backward(self, g):
-        gx = where(self.mask, 0.0, g) if self.needs(0) else None
-        gv = where(self.mask, g, 0.0) if self.needs(1) else None
+    def backward(self, g):  # linear in g: the fill itself, with 0, where the value did not land
+        zero = g._data.dtype.type(0)
+        gx = (
+            MaskedFill.apply(g, zero, mask=self.mask, tensor_value=False) if self.needs(0) else None
+        )
+        gv = (
+            MaskedFill.apply(g, zero, mask=~self.mask, tensor_value=False)
+            if self.needs(1)
+            else None
+        )
         return gx, gv
 
 
@@ -46,8 +48,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise RuntimeError(
-            "masked_fill_ only supports boolean masks, but got mask with dtype "
-            f"{_C_TYPE_NAMES.get(m.dtype.name, m.dtype.name)}"
+            f"masked_fill_ only supports boolean masks, but got mask with dtype {c_type_name(m)}"
         )
     infer_size(m.shape, x.shape)
     if isinstance(value, Tensor):

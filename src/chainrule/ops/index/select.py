@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, wrap_dim
+from chainrule.dtypes import scalar_type_name
 from chainrule.ops.index.core import Index, IndexPutAdd, add_at, infer_size
 from chainrule.ops.index.gather import (
     _INT_INDEX,
@@ -17,10 +18,9 @@ from chainrule.ops.index.gather import (
     _check_range,
     _data,
     _grid,
-    _type_name,
     gather,
 )
-from chainrule.ops.op import Op, expand, wrap_dim
+from chainrule.ops.op import Op, expand
 
 # --------------------------------------------------------------------------- index_select
 
@@ -96,16 +96,16 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
     if idx.ndim > 1:
         raise IndexError(
             f"index_add_(): Index is supposed to be a vector, but got dim: {idx.ndim} with type: "
-            f"{_type_name(idx)} and size: {list(idx.shape)}"
+            f"{scalar_type_name(idx)} and size: {list(idx.shape)}"
         )
     if idx.dtype not in _INT_INDEX:
         raise RuntimeError(
-            f"index_add_(): Expected dtype int32/int64 for index but got: {_type_name(idx)}"
+            f"index_add_(): Expected dtype int32/int64 for index but got: {scalar_type_name(idx)}"
         )
     if s.dtype != x.dtype:
         raise RuntimeError(
-            f"index_add_(): self ({_type_name(x)}) and source ({_type_name(s)}) must have the "
-            "same scalar type"
+            f"index_add_(): self ({scalar_type_name(x)}) and source ({scalar_type_name(s)}) "
+            "must have the same scalar type"
         )
     if s.ndim and d >= s.ndim:
         raise RuntimeError(
@@ -155,7 +155,9 @@ def take(input: Tensor, index: Tensor) -> Tensor:
     """Elements of ``input`` read as 1-D at ``index``; the result has the index's shape."""
     x, idx = input._data, _data(index)
     if idx.dtype != np.int64:
-        raise RuntimeError(f"take(): Expected a long tensor for index, but got {_type_name(idx)}")
+        raise RuntimeError(
+            f"take(): Expected a long tensor for index, but got {scalar_type_name(idx)}"
+        )
     n = x.size
     if idx.size:
         if not n:
@@ -178,7 +180,8 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     d = wrap_dim(dim, x.ndim)
     if idx.dtype != np.int64:
         raise RuntimeError(
-            f"torch.take_along_dim(): dtype of indices should be Long but got {_type_name(idx)}"
+            "torch.take_along_dim(): dtype of indices should be Long but got "
+            f"{scalar_type_name(idx)}"
         )
     if x.ndim != idx.ndim:
         raise RuntimeError(

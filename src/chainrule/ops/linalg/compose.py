@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, wrap_dim
+from chainrule.creation import eye
 from chainrule.ops.linalg.decomp import _square, inv
 from chainrule.ops.linalg.products import matmul
-from chainrule.ops.op import wrap_dim
 
 
 @op(method=False)
@@ -100,8 +100,6 @@ def matrix_power(input: Tensor, n: int) -> Tensor:
     """``input`` multiplied by itself ``n`` times (the inverse's powers if negative)."""
     _square("matrix_power", input, floating=n < 0)
     if n == 0:
-        from chainrule.creation import eye
-
         k = input._data.shape[-1]
         return input * 0 + eye(k, dtype=input.dtype)
     if n < 0:

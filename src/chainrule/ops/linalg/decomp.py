@@ -15,9 +15,11 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import scalar_type_name
 from chainrule.graph import grad_mode
-from chainrule.ops.linalg.products import _SHORT
+from chainrule.ops.elementwise.select import where
 from chainrule.ops.op import Op
+from chainrule.ops.reduce.sums import prod
 
 
 class LinAlgError(RuntimeError):
@@ -36,7 +38,7 @@ def _square(name: str, A: Tensor, floating: bool = True) -> None:
     if floating and x.dtype.kind not in "fc":
         raise RuntimeError(
             f"linalg.{name}: Expected a floating point or complex tensor as input. "
-            f"Got {_SHORT.get(x.dtype.name, x.dtype.name)}"
+            f"Got {scalar_type_name(x)}"
         )
 
 
@@ -117,9 +119,6 @@ class Det(Op):
 
 def _det_backward_svd(A: Tensor, g: Tensor) -> Tensor:
     """d det = U diag(D) Vh with D_i = det(U) det(Vh) g prod_{j != i} S_j (any rank)."""
-    from chainrule.ops.elementwise.select import where
-    from chainrule.ops.reduce.sums import prod
-
     U, S, Vh = _svd(A)
     alpha = np.linalg.det(U._data) * np.linalg.det(Vh._data)  # ±1, piecewise constant
     k = S._data.shape[-1]
@@ -228,7 +227,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     if a.dtype != b.dtype:
         raise RuntimeError(
             "linalg.solve: Expected A and B to have the same dtype, but found A of type "
-            f"{_SHORT.get(a.dtype.name)} and B of type {_SHORT.get(b.dtype.name)} instead"
+            f"{scalar_type_name(a)} and B of type {scalar_type_name(b)} instead"
         )
     if not left:
         return solve(A.mT, B.mT).mT
@@ -316,7 +315,7 @@ def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
     if A._data.dtype.kind not in "fc":
         raise RuntimeError(
             "linalg.svd: Expected a floating point or complex tensor as input. "
-            f"Got {_SHORT.get(A._data.dtype.name, A._data.dtype.name)}"
+            f"Got {scalar_type_name(A._data)}"
         )
     if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
         return _make(np.linalg.svd(A._data, compute_uv=False))

@@ -17,6 +17,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import scalar_type_name
 from chainrule.ops.op import Op
 
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase
@@ -161,11 +162,8 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     dt = ops[0]._data.dtype if ops else None
     for x in ops[1:]:
         if x._data.dtype != dt:
-            from chainrule.ops.linalg.products import _SHORT
-
             raise RuntimeError(
-                f"expected scalar type {_SHORT.get(dt.name, dt.name)} but found "
-                f"{_SHORT.get(x._data.dtype.name, x._data.dtype.name)}"
+                f"expected scalar type {scalar_type_name(dt)} but found {scalar_type_name(x._data)}"
             )
     eq, optimize = _plan(subs, out, tuple(x._data.shape for x in ops))
     return Einsum.apply(*ops, subs=subs, out=out, eq=eq, optimize=optimize)

@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, wrap_dim
+from chainrule.dtypes import scalar_type_name
 from chainrule.ops.linalg.decomp import svdvals
-from chainrule.ops.linalg.products import _SHORT
-from chainrule.ops.op import wrap_dim
+from chainrule.ops.reduce.extrema import amax, amin
+from chainrule.ops.reduce.stats import Norm, check_matrix_norm_args, norm_axes
+from chainrule.ops.reduce.sums import sum as sum_
 
 __all__: list = []
 
@@ -26,7 +28,7 @@ def _float_input(name: str, x: Tensor, dtype: Any) -> Tensor:
     if x._data.dtype.kind not in "fc":
         raise RuntimeError(
             f"linalg.{name}: Expected a floating point or complex tensor as input. "
-            f"Got {_SHORT.get(x._data.dtype.name, x._data.dtype.name)}"
+            f"Got {scalar_type_name(x._data)}"
         )
     return x
 
@@ -36,8 +38,6 @@ def vector_norm(
     input: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> Tensor:
     """The ``ord``-norm of ``input`` as a vector over ``dim`` (all if None)."""
-    from chainrule.ops.reduce.stats import Norm, norm_axes
-
     x = _float_input("vector_norm", input, dtype)
     p = float(ord)
     return Norm.apply(x, axes=norm_axes(x, p, dim), keepdim=keepdim, p=p)
@@ -53,17 +53,8 @@ def matrix_norm(
     dtype: Any = None,
 ) -> Tensor:
     """'fro', 1, -1, inf or -inf norm of the matrices in the ``dim`` planes of ``input``."""
-    from chainrule.ops.reduce.extrema import amax, amin
-
     A = input  # torch's docs call it A; its binding takes ``input=``
-    if A._data.ndim < 2:
-        raise RuntimeError(
-            "linalg.matrix_norm: The input tensor A must have at least 2 dimensions."
-        )
-    if len(dim) != 2:
-        raise RuntimeError(
-            f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}"
-        )
+    check_matrix_norm_args(A, dim)
     A = _float_input("matrix_norm", A, dtype)
     n = A._data.ndim
     d0, d1 = wrap_dim(dim[0], n), wrap_dim(dim[1], n)
@@ -72,8 +63,6 @@ def matrix_norm(
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
-        from chainrule.ops.reduce.sums import sum as sum_
-
         s = svdvals(A.movedim((d0, d1), (-2, -1)))
         out = (sum_ if ord == "nuc" else amax if ord == 2 else amin)(s, -1)
         if keepdim:

@@ -13,15 +13,10 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor
-from chainrule.ops.op import Op, wrap_dim
-
-_SHORT = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-          "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-          "bool": "Bool"}  # fmt: skip
-_C_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
-           "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-           "bool": "bool"}  # fmt: skip
+from chainrule._tensor import Tensor, wrap_dim
+from chainrule.creation import eye
+from chainrule.dtypes import c_type_name, scalar_type_name
+from chainrule.ops.op import Op
 
 
 class Matmul(Op):
@@ -80,20 +75,20 @@ class Bmm(Matmul):
 
 def _check_dtypes(a: Tensor, b: Tensor) -> None:
     if a._data.dtype != b._data.dtype:
-        x, y = a._data.dtype.name, b._data.dtype.name
+        x, y = a._data.dtype, b._data.dtype
         if a._data.ndim == 1 and b._data.ndim == 1:
             raise RuntimeError(
                 "dot : expected both vectors to have same dtype, but found "
-                f"{_SHORT.get(x, x)} and {_SHORT.get(y, y)}"
+                f"{scalar_type_name(x)} and {scalar_type_name(y)}"
             )
         if a._data.ndim == 2 and b._data.ndim == 1:
             raise RuntimeError(
                 "addmv input tensors must have the same dtype, but got "
-                f"{_SHORT.get(y, y)}, {_SHORT.get(x, x)}, and {_SHORT.get(y, y)}"
+                f"{scalar_type_name(y)}, {scalar_type_name(x)}, and {scalar_type_name(y)}"
             )
         raise RuntimeError(
             "expected m1 and m2 to have the same dtype, but got: "
-            f"{_C_NAME.get(x, x)} != {_C_NAME.get(y, y)}"
+            f"{c_type_name(x)} != {c_type_name(y)}"
         )
 
 
@@ -286,8 +281,6 @@ class Trace(Op):
         return np.trace(x, dtype=np.int64 if x.dtype.kind in "iub" else None)
 
     def backward(self, g):
-        from chainrule.creation import eye
-
         n, m = self.shape
         return g * eye(n, m, dtype=g.dtype)
 

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.ops.elementwise.select import maximum, minimum
-from chainrule.ops.op import Op, wrap_dim
+from chainrule.ops.op import Op
 from chainrule.ops.reduce.sums import axes_of, keep, keep_all
 
 

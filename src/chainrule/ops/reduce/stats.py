@@ -14,7 +14,7 @@ from chainrule._tensor import Tensor, _make
 from chainrule.ops import elementwise as ew
 from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, expand
-from chainrule.ops.reduce.sums import axes_of, keep_all, mean, mean_array, torch_type_name
+from chainrule.ops.reduce.sums import axes_of, keep_all, mean, mean_array
 
 Pair = tuple[Tensor, Tensor]
 
@@ -241,6 +241,18 @@ def norm_axes(x: Tensor, p: float, dim: Any) -> tuple[int, ...] | None:
     return axes
 
 
+def check_matrix_norm_args(A: Tensor, dim: Any) -> None:
+    """linalg.matrix_norm's checks of its input and dims (torch.norm reaches them too)."""
+    if A._data.ndim < 2:
+        raise RuntimeError(
+            "linalg.matrix_norm: The input tensor A must have at least 2 dimensions."
+        )
+    if len(dim) != 2:
+        raise RuntimeError(
+            f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}"
+        )
+
+
 @op
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
          out: Any = None, dtype: Any = None) -> Tensor:  # fmt: skip
@@ -256,14 +268,12 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
         if p != "fro":
             raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
         if dim is not None and not isinstance(dim, int | np.integer) and len(dim) > 2:
-            from chainrule.ops.linalg.norms import matrix_norm
-
-            return matrix_norm(input, p, dim, keepdim, dtype=dtype)  # torch's errors
+            check_matrix_norm_args(input, dim)  # torch calls matrix_norm, which refuses
         p = 2
     if input._data.dtype.kind not in "fc":
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. "
-            f"Got {torch_type_name(input)}"
+            f"Got {dtypes.scalar_type_name(input)}"
         )
     p = float(p)
     return Norm.apply(input, axes=norm_axes(input, p, dim), keepdim=keepdim, p=p)

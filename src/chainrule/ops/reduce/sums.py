@@ -8,10 +8,11 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._registry import op
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, wrap_dim
+from chainrule.ops.broadcast import dims
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.kernels import quiet
-from chainrule.ops.op import Op, dims, expand, wrap_dim
+from chainrule.ops.op import Op, expand
 
 
 def axes_of(dim: Any, ndim: int) -> tuple[int, ...] | None:
@@ -35,13 +36,6 @@ def keep(grad: Tensor, axes: tuple[int, ...], keepdim: bool) -> Tensor:
 def keep_all(grad: Tensor, axes: tuple[int, ...] | None, keepdim: bool, ndim: int) -> Tensor:
     """Like ``keep`` but a full reduction (axes None) comes back with ``ndim`` size-1 axes."""
     return keep(grad, tuple(range(ndim)) if axes is None else axes, keepdim)
-
-
-def torch_type_name(t: Tensor) -> str:
-    """torch's short name of a dtype in messages: Float, Double, Long, Int, Bool ..."""
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool"}.get(t.dtype.name, t.dtype.name)  # fmt: skip
 
 
 class Unreduce(Op):
@@ -134,7 +128,7 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
     if input._data.dtype.kind not in "fc":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
-            f"or complex dtype. Got: {torch_type_name(input)}"
+            f"or complex dtype. Got: {dtypes.scalar_type_name(input)}"
         )
     axes = axes_of(dim, input._data.ndim)
     return Mean.apply(input, axes=axes, keepdim=keepdim, dim_given=dim is not None)

@@ -14,9 +14,9 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor
-from chainrule.ops.op import Op, expand, wrap_dim
-from chainrule.ops.op import dims as dims_of
+from chainrule._tensor import Tensor, wrap_dim
+from chainrule.ops.broadcast import dims as dims_of
+from chainrule.ops.op import Op, expand
 from chainrule.ops.shape.slices import slice_dim
 from chainrule.ops.shape.views import shape_arg
 

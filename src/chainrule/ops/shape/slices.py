@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor
-from chainrule.ops.op import Op, wrap_dim
+from chainrule._tensor import Tensor, wrap_dim
+from chainrule.ops.op import Op
 
 
 class Slice(Op):

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor
-from chainrule.ops.op import Op, wrap_dim
+from chainrule._tensor import Tensor, wrap_dim
+from chainrule.ops.index.core import BasicIndex
+from chainrule.ops.op import Op
 
 
 def shape_arg(shape: tuple, keyword: Any = None) -> tuple:
@@ -325,8 +326,6 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
         if len(set(ds)) != len(ds):
             raise RuntimeError(f"movedim: repeated dim in `{what}` ({orig})")
     if n == 0:  # dims 0 and -1 of a 0-d tensor: an alias, as in torch
-        from chainrule.ops.index.getitem import BasicIndex
-
         return BasicIndex.apply(input, key=(Ellipsis,), tname="AliasBackward0")
     perm = [-1] * n
     for a, b in zip(s, d):
