@@ -106,57 +106,47 @@ class Op:
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on tensors (or numbers), recording a node if a gradient is needed."""
         node = _new(cls)
+        live = False  # does any input need a gradient (then the node is recorded)?
         if not grad_mode.enabled:  # the fast path: backward passes and no_grad blocks
             out = node.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
-            if type(out) is not np.ndarray:
-                out = np.asarray(out)
-            t = _make(out)
-            if out.base is not None:
-                track_view(t, inputs)
-            if forward_ad.level:
-                forward_ad.propagate(node, inputs, params, t)
-            return t
-        arrays, edges, live = [], [], False
-        for x in inputs:
-            if isinstance(x, Tensor):
-                arrays.append(x._data)
-                if x.grad_fn is not None:
-                    edges.append(x.grad_fn)
-                    live = True
-                elif x._requires_grad:
-                    edges.append(x)
-                    live = True
+        else:
+            arrays, edges = [], []
+            for x in inputs:
+                if isinstance(x, Tensor):
+                    arrays.append(x._data)
+                    if x.grad_fn is not None:
+                        edges.append(x.grad_fn)
+                        live = True
+                    elif x._requires_grad:
+                        edges.append(x)
+                        live = True
+                    else:
+                        edges.append(None)
                 else:
+                    arrays.append(x)
                     edges.append(None)
-            else:
-                arrays.append(x)
-                edges.append(None)
-        out = node.forward(*arrays, **params)
+            out = node.forward(*arrays, **params)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if not live:
-            t = _make(out)
-            if out.base is not None:
-                track_view(t, inputs)
-            if forward_ad.level:
-                forward_ad.propagate(node, inputs, params, t)
-            return t
-        node._edges = tuple(edges)
-        if cls.save_inputs:
-            node.inputs = inputs
-            if inplace_log.count:  # versions only move after an in-place op has ever run
-                node._versions = tuple([x._version if isinstance(x, Tensor) else 0 for x in inputs])
-        else:
-            node.inputs = None
-        node.out_data = out if cls.save_output else None
-        node._shapes = (
-            tuple([a.shape if isinstance(a, np.ndarray) else () for a in arrays])
-            if cls.elementwise
-            else None
-        )
-        if anomaly.enabled:
-            node.trace = traceback.format_stack()[:-1]
-        t = _make(out, node)
+        if live:
+            node._edges = tuple(edges)
+            if cls.save_inputs:
+                node.inputs = inputs
+                if inplace_log.count:  # versions only move after an in-place op has ever run
+                    node._versions = tuple(
+                        [x._version if isinstance(x, Tensor) else 0 for x in inputs]
+                    )
+            else:
+                node.inputs = None
+            node.out_data = out if cls.save_output else None
+            node._shapes = (
+                tuple([a.shape if isinstance(a, np.ndarray) else () for a in arrays])
+                if cls.elementwise
+                else None
+            )
+            if anomaly.enabled:
+                node.trace = traceback.format_stack()[:-1]
+        t = _make(out, node if live else None)
         if out.base is not None:
             track_view(t, inputs)
         if forward_ad.level:
