@@ -33,7 +33,7 @@ class FunctionCtx:
             raise RuntimeError(_FREED)
         for t, v in zip(saved, self._saved_versions):
             if isinstance(t, Tensor) and t._version != v:
-                raise RuntimeError(_modified_message(t._data, None, t._version, v))
+                raise RuntimeError(_modified_message(t._data, t.grad_fn, t._version, v))
         return saved
 
     def mark_non_differentiable(self, *outputs: Tensor) -> None:

@@ -79,7 +79,9 @@ def write(t: Tensor, out: Tensor) -> Tensor:
             and owner.out_data is not None
             and np.may_share_memory(owner.out_data, t._data)
         ):
-            owner._out_modified = True
+            if owner._out_version is None:  # first write since the node saved it
+                vc = version_counter(t)
+                owner._out_version = (vc, vc[0])
     np.copyto(t._data, out._data, casting="unsafe")
     if forward_ad.level and (getattr(out, "_fw", None) is not None or getattr(t, "_fw", None)
                              is not None):  # fmt: skip

@@ -19,6 +19,7 @@ here and never inside a rule).
 
 from __future__ import annotations
 
+import re
 import traceback
 import warnings
 import weakref
@@ -92,7 +93,7 @@ class Op:
     _node_hooks: dict | None = None  # the node's register_hook hooks
     _freed = False  # saved values dropped after backward
     _versions: tuple | None = None  # versions of self.inputs when saved (None: all 0)
-    _out_modified = False  # the saved output was later changed in place
+    _out_version: tuple | None = None  # saved output written in place: (counter, version)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -222,8 +223,9 @@ class Op:
 
     def _check_versions(self) -> None:
         """torch's in-place correctness check: a saved tensor must be as it was saved."""
-        if self._out_modified:
-            raise RuntimeError(_modified_message(self.out_data, self, 0, 1))
+        if self._out_version is not None:  # the saved output was written since
+            vc, expected = self._out_version
+            raise RuntimeError(_modified_message(self.out_data, self, vc[0], expected))
         if self.inputs is None:
             return
         saved = self._versions
@@ -331,13 +333,13 @@ anomaly = _Anomaly()
 
 
 def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str:
+    """torch's error for a saved tensor found at ``version`` where ``expected`` was saved;
+    ``owner`` is the node (or its name) whose output it is, which torch names without its
+    ``Backward<n>`` suffix ("output 0 of Exp")."""
     kind = tensor_type_name(data) if hasattr(data, "dtype") else "Tensor"
     shape = list(getattr(data, "shape", ()))
-    of = (
-        f", which is output 0 of {owner.name() if isinstance(owner, Op) else owner},"
-        if owner
-        else ""
-    )
+    name = owner.name() if isinstance(owner, Op) else owner
+    of = f", which is output 0 of {re.sub(r'Backward[0-9]+$', '', name)}," if name else ""
     return (
         "one of the variables needed for gradient computation has been modified by an "
         f"inplace operation: [chainrule.{kind} {shape}]{of} is at version {version}; "

@@ -90,6 +90,7 @@ class CopySlices(Op):
     """New base = old base with the view's region replaced by a new value."""
 
     save_inputs = False
+    torch_name = "torch::autograd::CopySlices"  # torch's name() for this node
 
     def backward(self, g):
         g_base = StridedFill.apply(g, geo=self.geo) if self.needs(0) else None

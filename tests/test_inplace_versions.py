@@ -1,0 +1,121 @@
+"""The "modified by an inplace operation" error carries the real versions, as torch's does."""
+
+import pytest
+import torch
+
+import chainrule as cr
+
+
+def input_saved(m):  # mul saves its inputs; b is written once after
+    a = m.ones(3, requires_grad=True)
+    b = a * 1
+    c = b * b
+    b.add_(1)
+    return c
+
+
+def output_saved(m):  # exp saves its output, which is then written
+    b = m.ones(3, requires_grad=True).exp()
+    b.add_(1)
+    return b
+
+
+def two_writes(m):  # version 2, where 0 was saved
+    a = m.ones(3, requires_grad=True)
+    b = a * 1
+    c = b * b
+    b.add_(1)
+    b.mul_(2)
+    return c
+
+
+def output_saved_two_writes(m):
+    b = m.ones(3, requires_grad=True).exp()
+    b.add_(1)
+    b.add_(1)
+    return b
+
+
+def written_before_saved(m):  # saved at version 1, found at 2
+    a = m.ones(3, requires_grad=True)
+    b = a * 1
+    b.add_(1)
+    c = b * b
+    b.add_(1)
+    return c
+
+
+def output_saved_after_inplace_op(m):  # exp_ saves its output at version 1
+    b = m.ones(3, requires_grad=True) * 1
+    b.exp_()
+    b.add_(1)
+    return b
+
+
+def output_written_through_view(m):
+    b = m.ones(2, 3, requires_grad=True).sigmoid()
+    b[0].mul_(2)
+    return b
+
+
+def leaf_saved(m):  # a tensor without history: no "output 0 of"
+    a = m.ones(3, requires_grad=True)
+    b = m.ones(3)
+    c = a * b
+    b.add_(1)
+    return c
+
+
+def double_tanh(m):
+    b = m.ones(3, requires_grad=True, dtype=m.float64).tanh()
+    b.add_(1)
+    return b
+
+
+def input_written_through_view(m):  # the base's node is CopySlices
+    a = m.ones(2, 3, requires_grad=True)
+    b = a * 1
+    c = b * b
+    b[0].add_(1)
+    return c
+
+
+PROGRAMS = [input_saved, output_saved, two_writes, output_saved_two_writes,
+            written_before_saved, output_saved_after_inplace_op, output_written_through_view,
+            leaf_saved, double_tanh, input_written_through_view]  # fmt: skip
+
+
+def message(m, program):
+    with pytest.raises(RuntimeError) as info:
+        program(m).sum().backward()
+    return str(info.value).replace("torch", "chainrule")
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
+def test_modified_error_names_the_real_versions(program):
+    ours = message(cr, program)
+    assert ours == message(torch, program)
+    assert "is at version" in ours
+
+
+def test_custom_function_saved_tensor_versions():
+    def run(m):
+        class Square(m.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return 2 * x * g
+
+        a = m.ones(3, requires_grad=True)
+        b = a * 1
+        y = Square.apply(b)
+        b.add_(1)
+        b.add_(1)
+        return y
+
+    assert message(cr, run) == message(torch, run)
