@@ -40,7 +40,17 @@ def _infer(data: Any, np_dtype: np.dtype | None = None) -> np.ndarray:
         data = _untensor(data)
     arr = np.array(data)
     if np_dtype is not None and arr.dtype.kind not in "OUS":
-        return arr.astype(np_dtype)
+        np_dtype = np.dtype(np_dtype)
+        if np_dtype.kind in "iu" and arr.dtype.kind in "fc" and arr.size:
+            info = np.iinfo(np_dtype)  # torch refuses what NumPy would wrap or make up
+            if not (
+                np.isfinite(arr).all() and info.min <= arr.real.min() <= arr.real.max() <= info.max
+            ):
+                raise RuntimeError(
+                    f"value cannot be converted to type {np_dtype.name} without overflow"
+                )
+        with np.errstate(over="ignore"):  # float16 overflows to inf silently, as in torch
+            return arr.astype(np_dtype)
     if arr.dtype.kind == "f":
         arr = arr.astype(dtypes.get_default_dtype().np)
     elif arr.dtype.kind == "c":

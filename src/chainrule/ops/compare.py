@@ -11,6 +11,7 @@ from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.broadcast import as_tensor_arg
+from chainrule.ops.kernels import quiet
 
 
 def _values(x: Any) -> Any:
@@ -123,6 +124,7 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 
 @op
+@quiet  # inf - inf: torch is silent
 def isclose(
     input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> Tensor:
@@ -130,6 +132,7 @@ def isclose(
 
 
 @op
+@quiet
 def allclose(
     input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["select", "quiet"]
+__all__ = ["select", "quiet", "ignore_fp_errors", "restore_fp_errors"]
 
 _INT = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64,
         np.dtype(np.float16): np.int16}  # fmt: skip
@@ -71,6 +71,19 @@ try:  # NumPy 2: set the ufuncs' error state directly (np.errstate rebuilds it e
     _IGNORE = _make_extobj(all="ignore")
 except ImportError:  # pragma: no cover - other NumPy versions
     _state = None
+
+
+if _state is not None:
+    # Op.apply runs every forward between these two: NumPy's floating-point warnings off
+    ignore_fp_errors = functools.partial(_state.set, _IGNORE)
+    restore_fp_errors = _state.reset
+else:  # pragma: no cover
+
+    def ignore_fp_errors() -> Any:
+        return np.seterr(all="ignore")
+
+    def restore_fp_errors(token: Any) -> None:
+        np.seterr(**token)
 
 
 def quiet(fn: Any) -> Any:

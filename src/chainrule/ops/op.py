@@ -33,6 +33,7 @@ from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor, _Handle, _make, inplace_log, version_counter
 from chainrule.dtypes import scalar_type_name, tensor_type_name
 from chainrule.graph import grad_mode
+from chainrule.ops.kernels import ignore_fp_errors, restore_fp_errors
 
 __all__ = [
     "Op", "SumToSize", "Expand", "expand", "sum_to_size", "unbroadcast_shape", "track_view",
@@ -109,7 +110,7 @@ class Op:
         node = _new(cls)
         live = False  # does any input need a gradient (then the node is recorded)?
         if not grad_mode.enabled:  # the fast path: backward passes and no_grad blocks
-            out = node.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
+            arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
         else:
             arrays, edges = [], []
             for x in inputs:
@@ -126,7 +127,11 @@ class Op:
                 else:
                     arrays.append(x)
                     edges.append(None)
+        token = ignore_fp_errors()  # torch is silent on inf * 0, 0 / 0, overflow ...
+        try:
             out = node.forward(*arrays, **params)
+        finally:
+            restore_fp_errors(token)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if live:

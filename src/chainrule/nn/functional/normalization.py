@@ -14,6 +14,7 @@ from chainrule._tensor import Size, Tensor, _make, mutate
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
 from chainrule.ops.elementwise.unary import rsqrt
+from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, SumToSize
 from chainrule.ops.reduce.stats import norm, var
 from chainrule.ops.reduce.sums import mean
@@ -151,6 +152,7 @@ def _mean(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return np.true_divide(s, n, out=s, casting="unsafe") if n else s / n
 
 
+@quiet  # inf - inf in x - mean: nan, silently, as in torch
 def _moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and biased variance over ``axes``, kept dims (as ``mean`` and ``var`` compute),
     and ``x - mean`` (fresh)."""

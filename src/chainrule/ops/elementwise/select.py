@@ -162,8 +162,9 @@ class Lerp(Op):
     jvp_rule = "diagonal"
     elementwise = True
 
-    def forward(self, start, end, weight):
-        return start + weight * (end - start)
+    def forward(self, start, end, weight):  # torch's two-sided formula (exact at w = 1, and
+        diff = end - start  # inf at an infinite end where the one-sided one gives nan)
+        return np.where(np.abs(weight) < 0.5, start + weight * diff, end - diff * (1 - weight))
 
     def backward(self, g):
         start, end, weight = self.inputs
