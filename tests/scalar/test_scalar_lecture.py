@@ -100,3 +100,32 @@ def test_cli_geometric_median(capsys):
 def test_cli_rejects_bad_options(args, message):
     with pytest.raises(SystemExit, match=message):
         main(["geometric-median", *args])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_cli_geometric_median_finishes_for_few_points(n, capsys):
+    # N = 1 used to end in ZeroDivisionError once descent reached the single point
+    assert main(["geometric-median", "--n", str(n)]) == 0
+    out = capsys.readouterr().out
+    pts = make_points(n)
+    mx, my = weiszfeld(pts)
+    assert f"Weiszfeld median ({mx:.10f}, {my:.10f})" in out
+    gap = float(out.rsplit("loss above the median's", 1)[1].split()[0])
+    assert 0 <= gap < 1e-12  # descent reaches a median (for N = 2, any point of the segment)
+    if n != 2:
+        dist = float(out.rsplit("distance to the geometric median", 1)[1].split()[0])
+        assert dist < 1e-8
+    if n == 1:
+        assert (mx, my) == (pts[0][0], pts[1][0])
+
+
+def test_descent_onto_a_data_point_stays_finite():
+    # lands exactly on the point after two steps: the distance there has no gradient (torch
+    # gives nan too); the lecture's loss leaves the zero term out, so descent stops there
+    x, y, final = descend(([0.5], [0.3]), start=(0.3, 0.3), steps=5, lr=0.1)
+    assert (x, y, final) == (0.5, 0.3, 0.0)
+    assert closed_form(([0.5], [0.3]), 0.5, 0.3) == (0.0, 0.0, 0.0)
+    xs, ys = torch.tensor([0.5], dtype=torch.float64), torch.tensor([0.3], dtype=torch.float64)
+    p = torch.tensor([0.5, 0.3], dtype=torch.float64, requires_grad=True)
+    torch.sqrt((xs - p[0]) ** 2 + (ys - p[1]) ** 2).mean().backward()
+    assert math.isnan(p.grad[0])  # why the lecture's loss skips the term

@@ -45,6 +45,10 @@ def loss(points: Points, xp: Value, yp: Value) -> Value:
     xs, ys = points
     total: Value | float = 0.0
     for x, y in zip(xs, ys):
+        if x == xp.data and y == yp.data:
+            # p sits on this point: the distance is 0 and has no gradient (sqrt at 0 gives
+            # inf * 0 = nan, in torch too); 0 is a subgradient, so the term is left out
+            continue
         total = total + ((x - xp) ** 2 + (y - yp) ** 2).sqrt()
     return total / len(xs)
 
@@ -55,8 +59,10 @@ def closed_form(points: Points, xp: float, yp: float) -> tuple[float, float, flo
     n = len(xs)
     dists = [math.hypot(x - xp, y - yp) for x, y in zip(xs, ys)]
     value = math.fsum(dists) / n
-    gx = -math.fsum((x - xp) / d for x, d in zip(xs, dists)) / n
-    gy = -math.fsum((y - yp) / d for y, d in zip(ys, dists)) / n
+    # at a data point (d = 0) the distance has no gradient; 0 is in its subgradient (the
+    # unit disc), so that term is left out, as Weiszfeld's iteration leaves it out
+    gx = -math.fsum((x - xp) / d for x, d in zip(xs, dists) if d) / n
+    gy = -math.fsum((y - yp) / d for y, d in zip(ys, dists) if d) / n
     return value, gx, gy
 
 
@@ -90,13 +96,21 @@ def descend(
     lr: float = 0.1,
     print_every: int = 0,
 ) -> tuple[float, float, float]:
-    """Plain gradient descent from ``start``; returns ``(x_p, y_p, loss at that point)``.
+    """Gradient descent from ``start``; returns ``(x_p, y_p, loss at that point)``.
 
+    The step is halved whenever the loss went up: near a median that is a data point (always
+    so for N = 1) the gradient keeps norm 1, and a fixed step would circle it forever.
     Prints a progress line every ``print_every`` steps (0: silent).
     """
     xp, yp = Value(start[0], "x_p"), Value(start[1], "y_p")
+    previous = math.inf
     for k in range(1, steps + 1):
         L = loss(points, xp, yp)
+        if not isinstance(L, Value):  # every point coincides with p: nothing to descend
+            break
+        if L.data > previous:
+            lr /= 2
+        previous = L.data
         L.backward()
         if print_every and (k % print_every == 0 or k == 1):
             print(
@@ -105,8 +119,8 @@ def descend(
             )
         xp.data -= lr * xp.grad
         yp.data -= lr * yp.grad
-    final = loss(points, xp, yp).data
-    return xp.data, yp.data, final
+    final = loss(points, xp, yp)
+    return xp.data, yp.data, final.data if isinstance(final, Value) else final
 
 
 def _check_at(n: int, seed: int) -> float:
@@ -151,6 +165,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"loss             {final:.15f}")
     print(f"Weiszfeld median ({mx:.10f}, {my:.10f})  loss {median_loss:.15f}")
     print(f"distance to the geometric median {math.hypot(x - mx, y - my):.3e}")
+    print(f"loss above the median's          {final - median_loss:.3e}")
+    if args.n == 2:
+        print("(with two points every point of the segment between them is a median)")
     return 0 if ok else 1
 
 
