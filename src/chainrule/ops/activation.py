@@ -17,6 +17,7 @@ from chainrule._tensor import Tensor
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.special import _erf, _sigmoid
 from chainrule.ops.elementwise.unary import erf, exp, sigmoid, tanh
+from chainrule.ops.inplace import write
 from chainrule.ops.kernels import select
 from chainrule.ops.op import Op
 from chainrule.ops.softmax import _float_only
@@ -51,11 +52,23 @@ class LeakyReluBackward(Op):
         return LeakyReluBackward.apply(gg, pos=self.pos, slope=self.slope)
 
 
+def _written(input: Tensor, out: Tensor, inplace: bool, torch_name: str | None = None) -> Tensor:
+    """torch's ``inplace=True``: ``out`` is written into ``input`` (its version moves; a leaf
+    that requires grad is refused) and ``input`` returned. torch names some of these nodes
+    differently (``LeakyReluBackward1``: the in-place form differentiates from the result)."""
+    if not inplace:
+        return out
+    if torch_name is not None and out.grad_fn is not None:
+        out.grad_fn.torch_name = torch_name
+    return write(input, out)
+
+
 @op(namespace="nn.functional", method=False)
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """``x`` for x > 0, else ``negative_slope * x``. (``inplace`` is accepted and ignored.)"""
+    """``x`` for x > 0, else ``negative_slope * x``."""
     _float_only(input, "leaky_relu_cpu")
-    return LeakyRelu.apply(input, slope=negative_slope)
+    out = LeakyRelu.apply(input, slope=negative_slope)
+    return _written(input, out, inplace, "LeakyReluBackward1")
 
 
 class Elu(Op):
@@ -91,9 +104,9 @@ class EluBackward(Op):
 
 @op(namespace="nn.functional", method=False)
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """``x`` for x > 0, else ``alpha * (exp(x) - 1)``. (``inplace`` is accepted and ignored.)"""
+    """``x`` for x > 0, else ``alpha * (exp(x) - 1)``."""
     _float_only(input, "elu_cpu")
-    return Elu.apply(input, alpha=alpha)
+    return _written(input, Elu.apply(input, alpha=alpha), inplace, "EluBackward1")
 
 
 _SQRT1_2 = 1 / math.sqrt(2)
@@ -189,9 +202,9 @@ class SiluBackward(Op):
 
 @op(namespace="nn.functional", method=False)
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """``x * sigmoid(x)``. (``inplace`` is accepted and ignored.)"""
+    """``x * sigmoid(x)``."""
     _float_only(input, "silu_cpu")
-    return Silu.apply(input)
+    return _written(input, Silu.apply(input), inplace)
 
 
 class Softplus(Op):
@@ -253,16 +266,16 @@ class Hardtanh(Op):
 @op(namespace="nn.functional", method=False)
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:  # fmt: skip
-    """``clamp(x, min_val, max_val)``. (``inplace`` is accepted and ignored.)"""
+    """``clamp(x, min_val, max_val)``."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return Hardtanh.apply(input, lo=min_val, hi=max_val)
+    return _written(input, Hardtanh.apply(input, lo=min_val, hi=max_val), inplace)
 
 
 @op(namespace="nn.functional", method=False)
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """``min(max(0, x), 6)``: hardtanh on [0, 6], as torch (HardtanhBackward0)."""
-    return Hardtanh.apply(input, lo=0.0, hi=6.0)
+    return _written(input, Hardtanh.apply(input, lo=0.0, hi=6.0), inplace)
 
 
 class LogSigmoid(Op):
@@ -296,6 +309,6 @@ class Mish(Op):
 
 @op(namespace="nn.functional", method=False)
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
-    """``x * tanh(softplus(x))``. (``inplace`` is accepted and ignored.)"""
+    """``x * tanh(softplus(x))``."""
     _float_only(input, "mish_cpu")
-    return Mish.apply(input)
+    return _written(input, Mish.apply(input), inplace)

@@ -13,8 +13,8 @@ from chainrule.ops import softmax as _sm
 
 @op(namespace="nn.functional", method=False)
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """``max(0, x)``. (``inplace`` is accepted and ignored: the result is a new tensor.)"""
-    return _ew.relu(input)
+    """``max(0, x)``; with ``inplace``, written into ``input`` (``relu_``) as in torch."""
+    return input.relu_() if inplace else _ew.relu(input)
 
 
 @op(namespace="nn.functional", method=False)
