@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._device import check_cpu
 from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor, _make
 
@@ -89,6 +90,7 @@ def tensor(
     data: Any, *, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
+    check_cpu(device)
     if isinstance(data, np.ndarray | np.generic):
         dtypes.from_np(data.dtype)  # TypeError for unsupported dtypes
         arr = np.array(data, dtype=dtypes.to_np(dtype), copy=True)
@@ -100,6 +102,7 @@ def tensor(
 
 def as_tensor(data: Any, dtype: dtypes.dtype | None = None, device: Any = None) -> Tensor:
     """Like ``tensor`` but shares memory with a tensor or ndarray when the dtype allows."""
+    check_cpu(device)
     if isinstance(data, Tensor):
         return data if dtype is None or dtype.np == data._data.dtype else data.to(dtype)
     if isinstance(data, np.ndarray):
@@ -140,18 +143,21 @@ def _filled(name: str, fill: Any, size: tuple, dtype: Any, requires_grad: bool) 
 def zeros(
     *size: Any, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    check_cpu(device)
     return _filled("zeros", 0, size, dtype, requires_grad)
 
 
 def ones(
     *size: Any, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    check_cpu(device)
     return _filled("ones", 1, size, dtype, requires_grad)
 
 
 def empty(
     *size: Any, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    check_cpu(device)
     shape = _size(size, "empty")
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
     return _finish(np.empty(shape, dtype=np_dtype), requires_grad)
@@ -165,6 +171,7 @@ def full(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_cpu(device)
     if dtype is None:  # torch infers the dtype from the fill value
         dtype = dtypes.FROM_NP[dtypes.result_type(fill_value)]
     return _filled("full", fill_value, (size,), dtype, requires_grad)
@@ -177,6 +184,7 @@ def _like(input: Tensor, dtype: Any) -> tuple:
 def zeros_like(
     input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    check_cpu(device)
     shape, dt = _like(input, dtype)
     return _filled("zeros_like", 0, (shape,), dt, requires_grad)
 
@@ -184,6 +192,7 @@ def zeros_like(
 def ones_like(
     input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    check_cpu(device)
     shape, dt = _like(input, dtype)
     return _filled("ones_like", 1, (shape,), dt, requires_grad)
 
@@ -191,6 +200,7 @@ def ones_like(
 def empty_like(
     input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    check_cpu(device)
     shape, dt = _like(input, dtype)
     return empty(shape, dtype=dt, requires_grad=requires_grad)
 
@@ -203,6 +213,7 @@ def full_like(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_cpu(device)
     shape, dt = _like(input, dtype)
     return _filled("full_like", fill_value, (shape,), dt, requires_grad)
 
@@ -214,6 +225,7 @@ def full_like(
 def new_zeros(
     self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    check_cpu(device)
     return _filled("new_zeros", 0, size, dtype or self.dtype, requires_grad)
 
 
@@ -221,6 +233,7 @@ def new_zeros(
 def new_ones(
     self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    check_cpu(device)
     return _filled("new_ones", 1, size, dtype or self.dtype, requires_grad)
 
 
@@ -228,6 +241,7 @@ def new_ones(
 def new_empty(
     self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    check_cpu(device)
     return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
@@ -241,6 +255,7 @@ def new_full(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_cpu(device)
     return _filled("new_full", fill_value, (size,), dtype or self.dtype, requires_grad)
 
 
@@ -248,6 +263,7 @@ def new_full(
 def new_tensor(
     self: Tensor, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    check_cpu(device)
     return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
@@ -261,6 +277,7 @@ def arange(
     requires_grad: bool = False,
 ) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive); int64 unless a bound is a float."""
+    check_cpu(device)
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -287,6 +304,7 @@ def linspace(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_cpu(device)
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
@@ -301,6 +319,7 @@ def eye(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_cpu(device)
     if n < 0 or m is not None and m < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {builtins.min(n, m or 0)}")
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
@@ -314,6 +333,7 @@ class Generator:
     """A seeded source of random numbers (NumPy's PCG64 underneath; not torch's stream)."""
 
     def __init__(self, device: Any = "cpu") -> None:
+        check_cpu(device)
         self._seed = 67280421310721
         self.rng = np.random.default_rng(self._seed)
 
@@ -365,6 +385,7 @@ def rand(
     requires_grad: bool = False,
 ) -> Tensor:
     """Uniform on [0, 1)."""
+    check_cpu(device)
     shape = _size(size, "rand")
     dt = _float_dtype(dtype, "check_uniform_bounds")
     return _finish(_rng(generator).random(shape, dtype=np.float64).astype(dt), requires_grad)
@@ -378,6 +399,7 @@ def randn(
     requires_grad: bool = False,
 ) -> Tensor:
     """Standard normal."""
+    check_cpu(device)
     shape = _size(size, "randn")
     dt = _float_dtype(dtype, "normal_kernel_cpu")
     return _finish(_rng(generator).standard_normal(shape).astype(dt), requires_grad)
@@ -394,6 +416,7 @@ def randint(
     requires_grad: bool = False,
 ) -> Tensor:
     """Integers uniform on [low, high); ``randint(high, size)`` starts at 0."""
+    check_cpu(device)
     if high is None or not isinstance(high, numbers.Integral) and size == ():
         low, high, size = 0, low, high if high is not None else size
     if low >= high:
@@ -413,6 +436,7 @@ def randperm(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_cpu(device)
     np_dtype = dtypes.to_np(dtype) or np.dtype(np.int64)
     return _finish(_rng(generator).permutation(n).astype(np_dtype), requires_grad)
 

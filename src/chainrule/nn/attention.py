@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import creation
+from chainrule._device import check_cpu
 from chainrule._tensor import Tensor
 from chainrule.nn import functional as F
 from chainrule.nn.init import constant_, xavier_normal_, xavier_uniform_
@@ -24,6 +25,7 @@ class MultiheadAttention(Module):
                  add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
                  vdim: int | None = None, batch_first: bool = False, device: Any = None,
                  dtype: Any = None) -> None:  # fmt: skip
+        check_cpu(device)
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(
                 f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} and "

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule import creation
+from chainrule._device import check_cpu
 from chainrule._tensor import Size, Tensor
 from chainrule.nn import functional as F
 from chainrule.nn import init
@@ -29,6 +30,7 @@ class _ConvNd(Module):
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
                  padding_mode: str = "zeros", device: Any = None, dtype: Any = None,
                  output_padding: Any = 0) -> None:  # fmt: skip
+        check_cpu(device)
         super().__init__()
         nd = self._nd
         kernel_size, stride = _ntuple(kernel_size, nd), _ntuple(stride, nd)

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from chainrule import creation
+from chainrule._device import check_cpu
 from chainrule._tensor import Tensor
 from chainrule.nn import functional as F
 from chainrule.nn import init
@@ -31,6 +32,7 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:  # fmt: skip
+        check_cpu(device)
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -67,6 +69,7 @@ class Bilinear(Module):
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int,
                  bias: bool = True, device: Any = None, dtype: Any = None) -> None:  # fmt: skip
+        check_cpu(device)
         super().__init__()
         self.in1_features = in1_features
         self.in2_features = in2_features

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import creation
+from chainrule._device import check_cpu
 from chainrule._tensor import Tensor, _make, mutate
 from chainrule.nn import functional as F
 from chainrule.nn import init
@@ -39,6 +40,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device: Any = None,
                  dtype: Any = None, *, bias: bool = True) -> None:  # fmt: skip
+        check_cpu(device)
         super().__init__()
         self.num_features = num_features
         self.eps = eps
@@ -126,6 +128,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
                  elementwise_affine: bool = True, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:  # fmt: skip
+        check_cpu(device)
         super().__init__()
         self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
@@ -153,6 +156,7 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:  # fmt: skip
+        check_cpu(device)
         super().__init__()
         if num_channels % num_groups != 0:
             raise ValueError(
@@ -185,6 +189,7 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
                  elementwise_affine: bool = True, device: Any = None,
                  dtype: Any = None) -> None:  # fmt: skip
+        check_cpu(device)
         super().__init__()
         self.normalized_shape = _shape(normalized_shape)
         self.eps = eps

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import creation
+from chainrule._device import check_cpu
 from chainrule._tensor import Tensor, mutate
 from chainrule.nn import functional as F
 from chainrule.nn import init
@@ -24,6 +25,7 @@ class Embedding(Module):
                  scale_grad_by_freq: bool = False, sparse: bool = False,
                  _weight: Tensor | None = None, _freeze: bool = False, device: Any = None,
                  dtype: Any = None) -> None:  # fmt: skip
+        check_cpu(device)
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim

@@ -114,6 +114,10 @@ def multi_head_attention_forward(
 ) -> tuple[Tensor, Tensor | None]:
     """torch's multi-head attention on (L, N, E) inputs (or unbatched (L, E)); returns the
     output and, with ``need_weights``, the attention weights (averaged over heads)."""
+    if static_k is not None or static_v is not None:
+        raise NotImplementedError(
+            "chainrule: multi_head_attention_forward(static_k=, static_v=) is not supported"
+        )
     batched = query._data.ndim == 3
     if not batched:
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)

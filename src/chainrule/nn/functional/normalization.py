@@ -337,4 +337,6 @@ def normalize(
     input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Tensor | None = None
 ) -> Tensor:
     """``input / max(||input||_p, eps)`` along ``dim``."""
+    if out is not None:
+        raise NotImplementedError("chainrule: normalize(out=...) is not supported")
     return input / clamp(norm(input, p, dim, keepdim=True), min=eps)

@@ -59,6 +59,10 @@ def embedding(
     sparse: bool = False,
 ) -> Tensor:
     """Rows of ``weight`` at the integer ``input``; ``padding_idx`` gets no gradient."""
+    if sparse:
+        raise NotImplementedError(
+            "chainrule: embedding(sparse=True) (a sparse gradient) is not supported"
+        )
     idx = input._data
     n = weight._data.shape[0]
     if padding_idx is not None:

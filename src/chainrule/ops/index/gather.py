@@ -79,6 +79,8 @@ class Gather(Index):
 @op
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """Values of ``input`` along ``dim`` at ``index``; the result has the index's shape."""
+    if sparse_grad:
+        raise NotImplementedError("chainrule: gather(sparse_grad=True) is not supported")
     x, idx = input._data, _data(index)
     d = dim if type(dim) is int and 0 <= dim < x.ndim else wrap_dim(dim, x.ndim)
     if idx.dtype not in _INT_INDEX:

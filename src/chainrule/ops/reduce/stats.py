@@ -258,6 +258,8 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
          out: Any = None, dtype: Any = None) -> Tensor:  # fmt: skip
     """The p-norm of ``input`` over ``dim`` (all if None): ``'fro'`` (the default) is the
     2-norm; also 1, inf, -inf, 0 and any other number. ``'nuc'`` is not supported."""
+    if out is not None:
+        raise NotImplementedError("chainrule: norm(out=...) is not supported")
     if dtype is not None:
         input = input.to(dtype)
     if isinstance(p, str):
