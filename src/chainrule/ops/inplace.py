@@ -19,7 +19,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor, _make, mutate
+from chainrule._tensor import Tensor, _make, mutate, version_counter
 from chainrule.creation import _rng
 from chainrule.graph import grad_mode, no_grad
 from chainrule.ops.broadcast import as_tensor_arg

@@ -14,8 +14,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, wrap_dim
-from chainrule.ops.index.core import Index, add_at
-from chainrule.ops.index.getitem import BasicIndexScatter
+from chainrule.ops.index.core import BasicIndexScatter, Index, add_at
 from chainrule.ops.op import Op
 
 _REDUCE_WARNING = (

@@ -25,9 +25,9 @@ import numpy as np
 
 from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor
-from chainrule.ops.index.core import BasicIndex, BasicIndexScatter, Index
+from chainrule.ops.index.core import BasicIndex, Index
 
-__all__ = ["getitem", "index_key", "BasicIndex", "BasicIndexScatter", "as_index_array"]
+__all__ = ["getitem", "index_key", "as_index_array"]
 
 _SEQ_WARNING = (
     "Using a non-tuple sequence for multidimensional indexing is deprecated and will be "
