@@ -1,5 +1,5 @@
-"""Activations: the torch.nn.functional pointwise nonlinearities; softmax and log_softmax
-live in softmax.py and are re-exported here (this is the family module).
+"""Activations: the torch.nn.functional pointwise nonlinearities (softmax and log_softmax
+live in softmax.py).
 
 The pointwise ones are primitives, for cost (one node instead of four or five) and torch's
 grad_fn names; every rule is written in tensor ops, so double backward works. relu, sigmoid
