@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -130,6 +131,14 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor | t
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype == np.uint8:  # torch still accepts a byte mask, with a warning
+        warnings.warn(
+            "where received a uint8 condition tensor. This behavior is deprecated and will be "
+            "removed in a future version of PyTorch. Use a boolean condition instead.",
+            UserWarning,
+            stacklevel=2,
+        )
+        cond = cond.astype(np.bool_)
     if cond.dtype != np.bool_:
         raise RuntimeError(
             f"where expected condition to be a boolean tensor, but got a tensor "
