@@ -268,8 +268,6 @@ class Op:
     def register_prehook(self, hook: Any) -> Any:
         """``hook(grad_outputs) -> tuple | None`` runs before the node's rule (after the
         output tensor's hooks) and may replace the gradient it receives (torch's)."""
-        from chainrule._tensor import _Handle
-
         if self._prehooks is None:
             self._prehooks = {}
         return _Handle(self._prehooks, hook)
@@ -277,8 +275,6 @@ class Op:
     def register_hook(self, hook: Any) -> Any:
         """``hook(grad_inputs, grad_outputs) -> tuple | None`` runs after the node's rule
         and may replace the gradients it passes to its inputs (torch's ``Node`` hook)."""
-        from chainrule._tensor import _Handle
-
         if self._node_hooks is None:
             self._node_hooks = {}
         return _Handle(self._node_hooks, hook)
