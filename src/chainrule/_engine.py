@@ -15,6 +15,7 @@ import numpy as np
 
 from chainrule._tensor import Tensor, _make, mutate
 from chainrule.graph import backprop, set_grad_enabled, toposort
+from chainrule.ops.kernels import ignore_fp_errors, restore_fp_errors
 
 __all__ = ["AccumulateGrad", "BackwardObserver", "observe", "reachable", "run_backward"]
 
@@ -249,8 +250,12 @@ def run_backward(
             obs.node(v, g, grads)
         return grads
 
-    with set_grad_enabled(create_graph):
-        backprop(roots, seeds, _parents, step)
+    token = ignore_fp_errors()  # the rules' ops run silent, as torch's do (one switch here,
+    try:  # not one per op)
+        with set_grad_enabled(create_graph):
+            backprop(roots, seeds, _parents, step)
+    finally:
+        restore_fp_errors(token)
     return captured
 
 

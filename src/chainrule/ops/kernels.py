@@ -77,7 +77,15 @@ if _state is not None:
     # Op.apply runs every forward between these two: NumPy's floating-point warnings off
     ignore_fp_errors = functools.partial(_state.set, _IGNORE)
     restore_fp_errors = _state.reset
+
+    def fp_errors_ignored() -> bool:
+        """Are NumPy's floating-point warnings already off here (a cached context read)?"""
+        return _state.get() is _IGNORE
+
 else:  # pragma: no cover
+
+    def fp_errors_ignored() -> bool:
+        return False
 
     def ignore_fp_errors() -> Any:
         return np.seterr(all="ignore")

@@ -33,7 +33,7 @@ from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor, _Handle, _make, inplace_log, version_counter
 from chainrule.dtypes import scalar_type_name, tensor_type_name
 from chainrule.graph import grad_mode
-from chainrule.ops.kernels import ignore_fp_errors, restore_fp_errors
+from chainrule.ops.kernels import fp_errors_ignored, ignore_fp_errors, restore_fp_errors
 
 __all__ = [
     "Op", "SumToSize", "Expand", "expand", "sum_to_size", "unbroadcast_shape", "track_view",
@@ -127,11 +127,14 @@ class Op:
                 else:
                     arrays.append(x)
                     edges.append(None)
-        token = ignore_fp_errors()  # torch is silent on inf * 0, 0 / 0, overflow ...
-        try:
+        if fp_errors_ignored():  # inside backward (or another quiet op): already silent
             out = node.forward(*arrays, **params)
-        finally:
-            restore_fp_errors(token)
+        else:
+            token = ignore_fp_errors()  # torch is silent on inf * 0, 0 / 0, overflow ...
+            try:
+                out = node.forward(*arrays, **params)
+            finally:
+                restore_fp_errors(token)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if live:
@@ -139,9 +142,12 @@ class Op:
             if cls.save_inputs:
                 node.inputs = inputs
                 if inplace_log.count:  # versions only move after an in-place op has ever run
-                    node._versions = tuple(
-                        [x._version if isinstance(x, Tensor) else 0 for x in inputs]
-                    )
+                    for x in inputs:  # a tensor with no counter yet is at version 0
+                        if isinstance(x, Tensor) and x._vc is not None:
+                            node._versions = tuple(
+                                [v._vc[0] if isinstance(v, Tensor) and v._vc else 0 for v in inputs]
+                            )
+                            break
             else:
                 node.inputs = None
             node.out_data = out if cls.save_output else None
@@ -231,13 +237,15 @@ class Op:
         if self._out_version is not None:  # the saved output was written since
             vc, expected = self._out_version
             raise RuntimeError(_modified_message(self.out_data, self, vc[0], expected))
-        if self.inputs is None:
+        inputs = self.inputs
+        if inputs is None:
             return
         saved = self._versions
-        for i, x in enumerate(self.inputs):
-            if isinstance(x, Tensor) and x._vc is not None:
+        for i, x in enumerate(inputs):
+            vc = getattr(x, "_vc", None)  # None: a number, or a tensor never written
+            if vc is not None:
                 expected = saved[i] if saved is not None else 0
-                if x._vc[0] != expected:
+                if vc[0] != expected:
                     owner = x.grad_fn.name() if x.grad_fn is not None else None
                     raise RuntimeError(_modified_message(x._data, owner, x._vc[0], expected))
 
