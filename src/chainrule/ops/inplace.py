@@ -21,7 +21,7 @@ from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make, mutate, version_counter
 from chainrule.creation import _rng
-from chainrule.graph import grad_mode, no_grad
+from chainrule.graph import enable_grad, grad_mode, no_grad
 from chainrule.ops.broadcast import as_tensor_arg
 from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
@@ -263,6 +263,87 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
     write(self, IndexPut.apply(self, v, basic=basic, adv=adv))
 
 
+class NoGrad(Op):
+    """A result with no gradient (a comparison, a logical op) written into a tensor of a
+    graph: ``x.eq_(y)`` is still derived from ``x``, with a zero gradient (torch's
+    ``EqBackward0``; ``...Backward1`` when the other operand is a tensor)."""
+
+    jvp_rule = "linear"
+    save_inputs = False
+
+    def forward(self, x, value, name, tensor):
+        stem = "".join(w.capitalize() for w in name.split("_"))
+        self.torch_name = f"{stem}Backward{int(tensor)}"
+        return np.asarray(value).astype(x.dtype)
+
+    def backward(self, g):
+        return g * 0
+
+    def jvp(self, tangents):
+        return None  # no tangent: the result does not vary with the input
+
+
+def _in_graph(t: Tensor) -> bool:
+    base = getattr(t, "_base", None)
+    return t._requires_grad or base is not None and base._requires_grad
+
+
+def _tensor_arg(args: tuple) -> bool:
+    return any(isinstance(a, Tensor) for a in args)
+
+
+# --------------------------------------------------------------------------- view ops in place
+
+
+def view_inplace(t: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
+    """``x.t_()``, ``x.unsqueeze_(0)``, ``x.transpose_(0, 1)`` ...: ``x`` becomes its own
+    view ``view(x)`` (the out-of-place view op). It takes the view's array (the same memory
+    with a new shape and strides) and, in a graph, the view's node as its history; its
+    values do not change, its version moves (as in torch), and it stays a view of its base
+    if it was one. In a graph, the node is made even under no_grad, so the history keeps
+    the tensor's shape (torch keeps the old node there, and a later backward fails)."""
+    base = getattr(t, "_base", None)
+    root = t if base is None else base
+    if grad_mode.enabled and root.grad_fn is None and root._requires_grad:
+        _check_target(t, t, root, True)  # a leaf (or a view of one) that requires grad
+    if t.grad_fn is not None:
+        with enable_grad():
+            out = view(t)
+        node = out.grad_fn
+        stem = node.name().rstrip("0123456789")
+        # torch numbers the in-place form's node after the op's out-of-place overloads
+        n = int(node.name()[len(stem) :] or 0) + getattr(node, "overloads", 1)
+        node.torch_name = f"{stem}{n}"
+        t.grad_fn = node
+    else:
+        with no_grad():
+            out = view(t)
+    t._data = out._data
+    if forward_ad.level and getattr(t, "_fw", None) is not None:
+        from chainrule.autograd.forward_ad import _set_tangent
+
+        _set_tangent(t, getattr(out, "_fw", None))
+    mutate(t)
+    return t
+
+
+def inplace_view_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``x.name_(...)`` from the view op ``name`` (declared ``@op(inplace="view")``)."""
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        try:
+            return view_inplace(self, lambda t: fn(t, *args, **kwargs))
+        except RuntimeError as e:  # torch's message names the in-place form: "t_() expects"
+            msg = str(e).replace(f"{fn.__name__}() ", f"{fn.__name__}_() ")
+            if msg == str(e):
+                raise
+            raise RuntimeError(msg) from None
+
+    method.__name__ = f"{fn.__name__}_"
+    method.__doc__ = f"In-place ``{fn.__name__}``: the tensor becomes the view (shape, history)."
+    return method
+
+
 # --------------------------------------------------------------------------- methods
 
 
@@ -271,7 +352,10 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     (the registry makes every declared op's in-place method with this)."""
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return write(self, fn(self, *args, **kwargs))
+        out = fn(self, *args, **kwargs)
+        if out.grad_fn is None and grad_mode.enabled and _in_graph(self):
+            out = NoGrad.apply(self, out._data, name=fn.__name__, tensor=_tensor_arg(args))
+        return write(self, out)
 
     method.__name__ = f"{fn.__name__}_"
     method.__doc__ = f"In-place ``{fn.__name__}`` (torch's rules: version bump, leaf check)."
