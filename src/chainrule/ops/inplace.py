@@ -50,16 +50,19 @@ def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None
             f"output with shape {list(t._data.shape)} doesn't match the broadcast shape "
             f"{list(out._data.shape)}"
         )
-    src, dst = out._data.dtype, t._data.dtype
-    if _CATEGORY[src.kind] > _CATEGORY[dst.kind]:
-        raise RuntimeError(
-            f"result type {dtypes.scalar_type_name(src)} can't be cast to the desired "
-            f"output type {dtypes.scalar_type_name(dst)}"
-        )
+    _check_cast(out._data.dtype, t._data.dtype)
     if not t._data.flags.writeable:
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
+        )
+
+
+def _check_cast(src: np.dtype, dst: np.dtype) -> None:
+    if _CATEGORY[src.kind] > _CATEGORY[dst.kind]:
+        raise RuntimeError(
+            f"result type {dtypes.scalar_type_name(src)} can't be cast to the desired "
+            f"output type {dtypes.scalar_type_name(dst)}"
         )
 
 
@@ -283,6 +286,12 @@ class NoGrad(Op):
         return None  # no tangent: the result does not vary with the input
 
 
+def _check_result_type(t: Tensor, args: tuple) -> None:
+    """``long.bitwise_and_(float)``: torch's cast error, not the kernel's dtype error."""
+    operands = [a for a in args if isinstance(a, Tensor | int | float | complex)]
+    _check_cast(dtypes.result_type(t, *operands), t._data.dtype)
+
+
 def _in_graph(t: Tensor) -> bool:
     base = getattr(t, "_base", None)
     return t._requires_grad or base is not None and base._requires_grad
@@ -352,7 +361,11 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     (the registry makes every declared op's in-place method with this)."""
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        out = fn(self, *args, **kwargs)
+        try:
+            out = fn(self, *args, **kwargs)
+        except NotImplementedError:  # torch checks the result fits self before the kernel
+            _check_result_type(self, args)
+            raise
         if out.grad_fn is None and grad_mode.enabled and _in_graph(self):
             out = NoGrad.apply(self, out._data, name=fn.__name__, tensor=_tensor_arg(args))
         return write(self, out)
