@@ -456,3 +456,16 @@ def test_view_op_in_place_forward_mode():
 
     theirs, ours = both(run)
     assert ours == theirs
+
+
+def test_comparison_in_place_with_an_operand_that_requires_grad():
+    def run(m):
+        y = m.tensor([[1.0], [2.0]], dtype=m.float64, requires_grad=True)
+        x = m.tensor([[1.0, 3.0], [2.0, 2.0]])
+        x.lt_(y)
+        nexts = [f is None for f, _ in x.grad_fn.next_functions]
+        (x * 2).sum().backward()
+        return x.requires_grad, x.grad_fn.name(), nexts, x.tolist(), y.grad.tolist()
+
+    theirs, ours = both(run)
+    assert ours == theirs

@@ -274,13 +274,14 @@ class NoGrad(Op):
     jvp_rule = "linear"
     save_inputs = False
 
-    def forward(self, x, value, name, tensor):
+    def forward(self, x, *others, value, name):
         stem = "".join(w.capitalize() for w in name.split("_"))
-        self.torch_name = f"{stem}Backward{int(tensor)}"
+        self.torch_name = f"{stem}Backward{int(bool(others))}"
+        self.others = [(o.shape, o.dtype) for o in others]
         return np.asarray(value).astype(x.dtype)
 
-    def backward(self, g):
-        return g * 0
+    def backward(self, g):  # zeros for x and for the tensors compared with it
+        return (g * 0, *[_make(np.zeros(s, d)) for s, d in self.others])
 
     def jvp(self, tangents):
         return None  # no tangent: the result does not vary with the input
@@ -295,10 +296,6 @@ def _check_result_type(t: Tensor, args: tuple) -> None:
 def _in_graph(t: Tensor) -> bool:
     base = getattr(t, "_base", None)
     return t._requires_grad or base is not None and base._requires_grad
-
-
-def _tensor_arg(args: tuple) -> bool:
-    return any(isinstance(a, Tensor) for a in args)
 
 
 # --------------------------------------------------------------------------- view ops in place
@@ -366,8 +363,10 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
         except NotImplementedError:  # torch checks the result fits self before the kernel
             _check_result_type(self, args)
             raise
-        if out.grad_fn is None and grad_mode.enabled and _in_graph(self):
-            out = NoGrad.apply(self, out._data, name=fn.__name__, tensor=_tensor_arg(args))
+        if out.grad_fn is None and grad_mode.enabled:
+            others = [a for a in args if isinstance(a, Tensor)]
+            if _in_graph(self) or any(a._requires_grad for a in others):
+                out = NoGrad.apply(self, *others, value=out._data, name=fn.__name__)
         return write(self, out)
 
     method.__name__ = f"{fn.__name__}_"
