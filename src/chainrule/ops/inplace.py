@@ -326,9 +326,7 @@ def view_inplace(t: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
             out = view(t)
     t._data = out._data
     if forward_ad.level and getattr(t, "_fw", None) is not None:
-        from chainrule.autograd.forward_ad import _set_tangent
-
-        _set_tangent(t, getattr(out, "_fw", None))
+        forward_ad.set_tangent(t, getattr(out, "_fw", None))
     mutate(t)
     return t
 
