@@ -6,7 +6,8 @@ history becomes the new node. Writing through a view rebuilds the base's history
 torch's CopySlices does: the base becomes "old base with the view's region replaced", and
 every live view of it is re-derived from that. Backward then refuses any saved tensor whose
 version moved (see ``Op._check_versions``), so a gradient is never silently wrong. The
-view geometry and the CopySlices nodes live in strided.py.
+view geometry and the CopySlices nodes live in strided.py. The in-place view ops (``t_``,
+``squeeze_`` ...) write no values: ``view_inplace`` makes the tensor its own view.
 """
 
 from __future__ import annotations
@@ -271,6 +272,7 @@ class NoGrad(Op):
     graph: ``x.eq_(y)`` is still derived from ``x``, with a zero gradient (torch's
     ``EqBackward0``; ``...Backward1`` when the other operand is a tensor)."""
 
+    formula = "d cmp(a, b) = 0  (a comparison or logical result is piecewise constant)"
     jvp_rule = "linear"
     save_inputs = False
 
