@@ -80,9 +80,45 @@ def input_written_through_view(m):  # the base's node is CopySlices
     return c
 
 
+def transposed_in_place(m):  # the node of t_ is TBackward1: "output 0 of T1"
+    b = m.ones(2, 3, requires_grad=True) * 1
+    b.t_()
+    c = b * b
+    with m.no_grad():
+        b.add_(1)
+    return c
+
+
+def squeezed_in_place(m):  # SqueezeBackward3: "Squeeze3"
+    b = m.ones(1, 3, requires_grad=True) * 1
+    b.squeeze_()
+    c = b * b
+    with m.no_grad():
+        b.mul_(2)
+    return c
+
+
+def compared_in_place(m):  # EqBackward1 (a tensor operand): "Eq1"
+    b = m.ones(3, requires_grad=True) * 1
+    b.eq_(m.ones(3))
+    c = b * b
+    with m.no_grad():
+        b.add_(1)
+    return c
+
+
+def pow_tensor_exponent(m):  # PowBackward1: "Pow1"
+    b = m.ones(3, requires_grad=True).pow(m.full((3,), 2.0))
+    c = b * b
+    with m.no_grad():
+        b.add_(1)
+    return c
+
+
 PROGRAMS = [input_saved, output_saved, two_writes, output_saved_two_writes,
             written_before_saved, output_saved_after_inplace_op, output_written_through_view,
-            leaf_saved, double_tanh, input_written_through_view]  # fmt: skip
+            leaf_saved, double_tanh, input_written_through_view, transposed_in_place,
+            squeezed_in_place, compared_in_place, pow_tensor_exponent]  # fmt: skip
 
 
 def message(m, program):

@@ -213,3 +213,39 @@ def test_namespace_is_loaded_once_so_a_patch_stays(monkeypatch):
     assert cr.load is patched
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name_anywhere'"):
         cr.no_such_name_anywhere  # noqa: B018
+
+
+def test_in_place_forms_where_torch_has_them():
+    """Every chainrule op that torch has an in-place ``name_`` method of declares it too,
+    and every in-place method chainrule declares is one of torch's, so the two lists
+    cannot drift apart."""
+    missing = [
+        f"Tensor.{name}_"
+        for name in _registry.FUNCTIONS[""]
+        if hasattr(torch.Tensor, f"{name}_") and f"{name}_" not in _registry.METHODS
+    ]
+    assert not missing, missing
+    ours = [
+        name
+        for name, m in _registry.METHODS.items()
+        if m.kind.startswith("inplace") or name.endswith("_") and not name.startswith("_")
+    ]
+    assert ours
+    not_torch = [name for name in ours if not hasattr(torch.Tensor, name)]
+    assert not not_torch, not_torch
+
+
+@pytest.mark.parametrize(
+    "name,m",
+    [
+        (n, m)
+        for n, m in _registry.METHODS.items()
+        if m.kind.startswith("inplace") and not n.startswith("__")  # operators: positional
+    ],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_in_place_method_takes_torch_parameter_names(name, m):
+    """``x.name_(...)`` takes the out-of-place op's parameters: torch's names for them."""
+    theirs = torch_names(getattr(torch.Tensor, name), name, name, method=True)
+    ours = keyword_params(m.fn, method=True)
+    assert all(p in theirs for p in ours), f"Tensor.{name}{inspect.signature(m.fn)}: {theirs}"

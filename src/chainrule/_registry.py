@@ -17,6 +17,7 @@ for ``explain_backward``, the dtypes it refuses. Options of ``op``:
   the default), ``"nn.functional"``, ``"linalg"``, or a tuple of several;
 * ``method``: also a ``Tensor`` method taking the tensor as its first argument (default);
 * ``inplace``: also the in-place method ``name_`` (the op followed by a write into self);
+  ``inplace="view"`` for a view op: ``name_`` makes self that view (``t_``, ``squeeze_``);
 * ``dunders``: operators bound to the function: ``"__add__"`` as is, ``"__radd__"`` with
   the operands swapped, ``"__iadd__"`` in place.
 
@@ -54,7 +55,9 @@ class Method:
     """A Tensor attribute to bind: ``fn`` taken as a method, property or operator."""
 
     fn: Callable[..., Any]
-    kind: str = "method"  # "method", "property", "inplace" (fn then write) or "reflected"
+    # "method", "property", "inplace" (fn then write), "inplace_view" (self becomes the view
+    # fn makes) or "reflected"
+    kind: str = "method"
 
 
 # Tensor attribute name -> how to make it
@@ -85,10 +88,13 @@ def op(
     aliases: tuple[str, ...] = (),
     namespace: str | tuple[str, ...] = "",
     method: bool = True,
-    inplace: bool = False,
+    inplace: bool | str = False,
     dunders: tuple[str, ...] = (),
 ) -> Any:
     """Declare a public op (see the module docstring); returns the function unchanged."""
+
+    if inplace not in (False, True, "view"):
+        raise ValueError(f"inplace must be True, False or 'view', not {inplace!r}")
 
     def declare(fn: F) -> F:
         spaces = (namespace,) if isinstance(namespace, str) else namespace
@@ -98,7 +104,8 @@ def op(
             if method:
                 _add(METHODS, public, Method(fn), "method")
             if inplace:
-                _add(METHODS, f"{public}_", Method(fn, "inplace"), "method")
+                kind = "inplace_view" if inplace == "view" else "inplace"
+                _add(METHODS, f"{public}_", Method(fn, kind), "method")
         for dunder in dunders:
             kind = {"__r": "reflected", "__i": "inplace"}.get(dunder[:3], "method")
             _add(METHODS, dunder, Method(fn, kind), "operator")

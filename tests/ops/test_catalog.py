@@ -8,7 +8,7 @@ from chainrule import _registry
 
 HERE = pathlib.Path(__file__).parent
 # declared methods that are not in the op tables: integer/bool casts (no gradient to check)
-# and the in-place writes, tested in tests/test_inplace.py
+# and the in-place writes, tested in tests/test_inplace.py and tests/test_inplace_forms.py
 NOT_OPS = {"int", "long", "short", "bool", "half", "type"} | {
     "fill_",
     "zero_",
@@ -16,6 +16,8 @@ NOT_OPS = {"int", "long", "short", "bool", "half", "type"} | {
     "uniform_",
     "normal_",
     "bernoulli_",
+    "cumsum_",
+    "cumprod_",
 }
 
 

@@ -41,6 +41,7 @@ _MAKE = {
     "method": lambda fn: fn,
     "property": property,
     "inplace": inplace.inplace_method,
+    "inplace_view": inplace.inplace_view_method,
     "reflected": _reflected,
 }
 

@@ -28,15 +28,17 @@ def _compare(ufunc: np.ufunc, name: str) -> Callable[[Any, Any], Tensor]:
     return fn
 
 
-eq = op(_compare(np.equal, "eq"), dunders=("__eq__",))
-ne = op(_compare(np.not_equal, "ne"), aliases=("not_equal",), dunders=("__ne__",))
-lt = op(_compare(np.less, "lt"), aliases=("less",), dunders=("__lt__",))
-le = op(_compare(np.less_equal, "le"), aliases=("less_equal",), dunders=("__le__",))
-gt = op(_compare(np.greater, "gt"), aliases=("greater",), dunders=("__gt__",))
-ge = op(_compare(np.greater_equal, "ge"), aliases=("greater_equal",), dunders=("__ge__",))
-logical_and = op(_compare(np.logical_and, "logical_and"))
-logical_or = op(_compare(np.logical_or, "logical_or"))
-logical_xor = op(_compare(np.logical_xor, "logical_xor"))
+eq = op(_compare(np.equal, "eq"), inplace=True, dunders=("__eq__",))
+ne = op(_compare(np.not_equal, "ne"), aliases=("not_equal",), inplace=True, dunders=("__ne__",))
+lt = op(_compare(np.less, "lt"), aliases=("less",), inplace=True, dunders=("__lt__",))
+le = op(_compare(np.less_equal, "le"), aliases=("less_equal",), inplace=True, dunders=("__le__",))
+gt = op(_compare(np.greater, "gt"), aliases=("greater",), inplace=True, dunders=("__gt__",))
+ge = op(
+    _compare(np.greater_equal, "ge"), aliases=("greater_equal",), inplace=True, dunders=("__ge__",)
+)
+logical_and = op(_compare(np.logical_and, "logical_and"), inplace=True)
+logical_or = op(_compare(np.logical_or, "logical_or"), inplace=True)
+logical_xor = op(_compare(np.logical_xor, "logical_xor"), inplace=True)
 
 
 def _bitwise(ufunc: np.ufunc) -> Callable[[Any, Any], Tensor]:
@@ -62,12 +64,16 @@ def _bitwise(ufunc: np.ufunc) -> Callable[[Any, Any], Tensor]:
     return fn
 
 
-bitwise_and = op(_bitwise(np.bitwise_and), dunders=("__and__", "__rand__"))
-bitwise_or = op(_bitwise(np.bitwise_or), dunders=("__or__", "__ror__"))
-bitwise_xor = op(_bitwise(np.bitwise_xor), dunders=("__xor__", "__rxor__"))
+bitwise_and = op(
+    _bitwise(np.bitwise_and), inplace=True, dunders=("__and__", "__rand__", "__iand__")
+)
+bitwise_or = op(_bitwise(np.bitwise_or), inplace=True, dunders=("__or__", "__ror__", "__ior__"))
+bitwise_xor = op(
+    _bitwise(np.bitwise_xor), inplace=True, dunders=("__xor__", "__rxor__", "__ixor__")
+)
 
 
-@op
+@op(inplace=True)
 def bitwise_not(input: Tensor) -> Tensor:
     dt = input._data.dtype
     if dt.kind in "fc":
@@ -87,7 +93,7 @@ def _invert(input: Tensor) -> Tensor:
     return _make(np.invert(input._data))
 
 
-@op
+@op(inplace=True)
 def logical_not(input: Tensor) -> Tensor:
     return _make(np.logical_not(input._data))
 

@@ -6,7 +6,8 @@ history becomes the new node. Writing through a view rebuilds the base's history
 torch's CopySlices does: the base becomes "old base with the view's region replaced", and
 every live view of it is re-derived from that. Backward then refuses any saved tensor whose
 version moved (see ``Op._check_versions``), so a gradient is never silently wrong. The
-view geometry and the CopySlices nodes live in strided.py.
+view geometry and the CopySlices nodes live in strided.py. The in-place view ops (``t_``,
+``squeeze_`` ...) write no values: ``view_inplace`` makes the tensor its own view.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make, mutate, version_counter
 from chainrule.creation import _rng
-from chainrule.graph import grad_mode, no_grad
+from chainrule.graph import enable_grad, grad_mode, no_grad
 from chainrule.ops.broadcast import as_tensor_arg
 from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
@@ -50,16 +51,19 @@ def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None
             f"output with shape {list(t._data.shape)} doesn't match the broadcast shape "
             f"{list(out._data.shape)}"
         )
-    src, dst = out._data.dtype, t._data.dtype
-    if _CATEGORY[src.kind] > _CATEGORY[dst.kind]:
-        raise RuntimeError(
-            f"result type {dtypes.scalar_type_name(src)} can't be cast to the desired "
-            f"output type {dtypes.scalar_type_name(dst)}"
-        )
+    _check_cast(out._data.dtype, t._data.dtype)
     if not t._data.flags.writeable:
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
+        )
+
+
+def _check_cast(src: np.dtype, dst: np.dtype) -> None:
+    if _CATEGORY[src.kind] > _CATEGORY[dst.kind]:
+        raise RuntimeError(
+            f"result type {dtypes.scalar_type_name(src)} can't be cast to the desired "
+            f"output type {dtypes.scalar_type_name(dst)}"
         )
 
 
@@ -263,6 +267,89 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
     write(self, IndexPut.apply(self, v, basic=basic, adv=adv))
 
 
+class NoGrad(Op):
+    """A result with no gradient (a comparison, a logical op) written into a tensor of a
+    graph: ``x.eq_(y)`` is still derived from ``x``, with a zero gradient (torch's
+    ``EqBackward0``; ``...Backward1`` when the other operand is a tensor)."""
+
+    formula = "d cmp(a, b) = 0  (a comparison or logical result is piecewise constant)"
+    jvp_rule = "linear"
+    save_inputs = False
+
+    def forward(self, x, *others, value, name):
+        stem = "".join(w.capitalize() for w in name.split("_"))
+        self.torch_name = f"{stem}Backward{int(bool(others))}"
+        self.others = [(o.shape, o.dtype) for o in others]
+        return np.asarray(value).astype(x.dtype)
+
+    def backward(self, g):  # zeros for x and for the tensors compared with it
+        return (g * 0, *[_make(np.zeros(s, d)) for s, d in self.others])
+
+    def jvp(self, tangents):
+        return None  # no tangent: the result does not vary with the input
+
+
+def _check_result_type(t: Tensor, args: tuple) -> None:
+    """``long.bitwise_and_(float)``: torch's cast error, not the kernel's dtype error."""
+    operands = [a for a in args if isinstance(a, Tensor | int | float | complex)]
+    _check_cast(dtypes.result_type(t, *operands), t._data.dtype)
+
+
+def _in_graph(t: Tensor) -> bool:
+    base = getattr(t, "_base", None)
+    return t._requires_grad or base is not None and base._requires_grad
+
+
+# --------------------------------------------------------------------------- view ops in place
+
+
+def view_inplace(t: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
+    """``x.t_()``, ``x.unsqueeze_(0)``, ``x.transpose_(0, 1)`` ...: ``x`` becomes its own
+    view ``view(x)`` (the out-of-place view op). It takes the view's array (the same memory
+    with a new shape and strides) and, in a graph, the view's node as its history; its
+    values do not change, its version moves (as in torch), and it stays a view of its base
+    if it was one. In a graph, the node is made even under no_grad, so the history keeps
+    the tensor's shape (torch keeps the old node there, and a later backward fails)."""
+    base = getattr(t, "_base", None)
+    root = t if base is None else base
+    if grad_mode.enabled and root.grad_fn is None and root._requires_grad:
+        _check_target(t, t, root, True)  # a leaf (or a view of one) that requires grad
+    if t.grad_fn is not None:
+        with enable_grad():
+            out = view(t)
+        node = out.grad_fn
+        stem = node.name().rstrip("0123456789")
+        # torch numbers the in-place form's node after the op's out-of-place overloads
+        n = int(node.name()[len(stem) :] or 0) + getattr(node, "overloads", 1)
+        node.torch_name = f"{stem}{n}"
+        t.grad_fn = node
+    else:
+        with no_grad():
+            out = view(t)
+    t._data = out._data
+    if forward_ad.level and getattr(t, "_fw", None) is not None:
+        forward_ad.set_tangent(t, getattr(out, "_fw", None))
+    mutate(t)
+    return t
+
+
+def inplace_view_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``x.name_(...)`` from the view op ``name`` (declared ``@op(inplace="view")``)."""
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        try:
+            return view_inplace(self, lambda t: fn(t, *args, **kwargs))
+        except RuntimeError as e:  # torch's message names the in-place form: "t_() expects"
+            msg = str(e).replace(f"{fn.__name__}() ", f"{fn.__name__}_() ")
+            if msg == str(e):
+                raise
+            raise RuntimeError(msg) from None
+
+    method.__name__ = f"{fn.__name__}_"
+    method.__doc__ = f"In-place ``{fn.__name__}``: the tensor becomes the view (shape, history)."
+    return method
+
+
 # --------------------------------------------------------------------------- methods
 
 
@@ -271,7 +358,16 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     (the registry makes every declared op's in-place method with this)."""
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return write(self, fn(self, *args, **kwargs))
+        try:
+            out = fn(self, *args, **kwargs)
+        except NotImplementedError:  # torch checks the result fits self before the kernel
+            _check_result_type(self, args)
+            raise
+        if out.grad_fn is None and grad_mode.enabled:
+            others = [a for a in args if isinstance(a, Tensor)]
+            if _in_graph(self) or any(a._requires_grad for a in others):
+                out = NoGrad.apply(self, *others, value=out._data, name=fn.__name__)
+        return write(self, out)
 
     method.__name__ = f"{fn.__name__}_"
     method.__doc__ = f"In-place ``{fn.__name__}`` (torch's rules: version bump, leaf check)."

@@ -343,12 +343,12 @@ anomaly = _Anomaly()
 
 def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str:
     """torch's error for a saved tensor found at ``version`` where ``expected`` was saved;
-    ``owner`` is the node (or its name) whose output it is, which torch names without its
-    ``Backward<n>`` suffix ("output 0 of Exp")."""
+    ``owner`` is the node (or its name) whose output it is, which torch names without
+    ``Backward0`` ("output 0 of Exp") or ``Backward`` ("output 0 of T1" for TBackward1)."""
     kind = tensor_type_name(data) if hasattr(data, "dtype") else "Tensor"
     shape = list(getattr(data, "shape", ()))
     name = owner.name() if isinstance(owner, Op) else owner
-    of = f", which is output 0 of {re.sub(r'Backward[0-9]+$', '', name)}," if name else ""
+    of = f", which is output 0 of {re.sub(r'Backward(0$)?', '', name)}," if name else ""
     return (
         "one of the variables needed for gradient computation has been modified by an "
         f"inplace operation: [chainrule.{kind} {shape}]{of} is at version {version}; "

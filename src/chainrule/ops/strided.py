@@ -16,27 +16,70 @@ _new = object.__new__
 
 
 class _Geometry:
-    """Where a view sits in its base: element offset and strides in a C-ordered base."""
+    """Where a view sits in its base: element offset and strides in a C-ordered base or,
+    when the base is itself strided (a tensor after ``t_()`` or ``transpose_``), the
+    C-order position in the base of each of the view's elements (``index``)."""
 
-    __slots__ = ("shape", "strides", "offset", "base_shape")
+    __slots__ = ("shape", "strides", "offset", "base_shape", "index")
 
     def __init__(self, base: np.ndarray, view: np.ndarray) -> None:
-        if not base.flags.c_contiguous:
-            raise RuntimeError(
-                "in-place modification of a view of a non-contiguous tensor that requires grad "
-                "is not supported; call .contiguous() or .clone() on the base first"
-            )
         item = base.itemsize
         self.shape, self.base_shape = view.shape, base.shape
         self.strides = tuple(s // item for s in view.strides)
-        self.offset = (view.__array_interface__["data"][0]
-                       - base.__array_interface__["data"][0]) // item  # fmt: skip
+        self.offset = (_address(view) - _address(base)) // item
+        self.index = None if base.flags.c_contiguous else _positions(base, view)
 
     def region(self, a: np.ndarray) -> np.ndarray:
-        """The view's elements inside an array of the base's shape (a writeable view)."""
+        """The view's elements inside a C-ordered base (a writeable view)."""
         flat = np.ascontiguousarray(a).reshape(-1)
         item = flat.itemsize
         return as_strided(flat[self.offset :], self.shape, tuple(s * item for s in self.strides))
+
+    def take(self, a: np.ndarray) -> np.ndarray:
+        """A copy of the view's elements of ``a`` (an array of the base's shape)."""
+        if self.index is not None:
+            return np.ascontiguousarray(a).reshape(-1)[self.index]
+        return self.region(a).copy()
+
+    def put(self, out: np.ndarray, values: Any) -> None:
+        """Write ``values`` into the view's elements of ``out`` (C-contiguous, base-shaped)."""
+        if self.index is not None:
+            out.reshape(-1)[self.index] = values
+        else:
+            self.region(out)[...] = values
+
+
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def _bounds(a: np.ndarray) -> tuple[int, int]:
+    """The first and one-past-last byte addresses ``a`` reaches (strides may be negative)."""
+    lo = hi = _address(a)
+    if a.size == 0:
+        return lo, lo
+    for n, st in zip(a.shape, a.strides, strict=True):
+        if st < 0:
+            lo += st * (n - 1)
+        else:
+            hi += st * (n - 1)
+    return lo, hi + a.itemsize
+
+
+def _positions(base: np.ndarray, view: np.ndarray) -> np.ndarray:
+    """The C-order position in ``base`` of each element of ``view``: number the base's
+    elements in a buffer laid out like the memory both are windows on, read the view."""
+    item = base.itemsize
+    bounds = _bounds(base), _bounds(view)
+    lo = min(b[0] for b in bounds)
+    buf = np.full((max(b[1] for b in bounds) - lo) // item, -1, np.intp)
+
+    def window(a: np.ndarray) -> np.ndarray:
+        strides = tuple(s // item * buf.itemsize for s in a.strides)
+        return as_strided(buf[(_address(a) - lo) // item :], a.shape, strides)
+
+    window(base)[...] = np.arange(base.size).reshape(base.shape)
+    return window(view).copy()
 
 
 class StridedView(Op):
@@ -49,7 +92,7 @@ class StridedView(Op):
 
     def forward(self, x, geo):
         self.geo = geo
-        return self.geo.region(x).copy()
+        return self.geo.take(x)
 
     def backward(self, g):
         return StridedScatter.apply(g, geo=self.geo)
@@ -62,7 +105,7 @@ class StridedScatter(Op):
     def forward(self, g, geo):
         self.geo = geo
         out = np.zeros(geo.base_shape, dtype=g.dtype)
-        geo.region(out)[...] = g
+        geo.put(out, g)
         return out
 
     def backward(self, g):
@@ -79,7 +122,7 @@ class StridedFill(Op):
     def forward(self, g, geo):
         self.geo = geo
         out = np.array(g, copy=True, order="C")
-        geo.region(out)[...] = 0
+        geo.put(out, 0)
         return out
 
     def backward(self, g):

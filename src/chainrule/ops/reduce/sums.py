@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
-from chainrule._registry import op
+from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.ops.broadcast import dims
 from chainrule.ops.elementwise.select import where
+from chainrule.ops.inplace import write
 from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, expand
 
@@ -250,6 +251,25 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     return Cumsum.apply(_scan_dtype(input, dtype), dim=dim)
 
 
+@tensor_method
+def cumsum_(self: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """In place: the result keeps self's dtype (an int32 sum stays int32)."""
+    _check_scan_inplace("cumsum", self, dtype)
+    return write(self, cumsum(self, dim))
+
+
+def _check_scan_inplace(name: str, input: Tensor, dtype: Any) -> None:
+    """torch's refusals of ``cumsum_``/``cumprod_``: another dtype, or a bool tensor."""
+    have, want = input._data.dtype, dtypes.to_np(dtype)
+    if want is not None and want != have:
+        a, b = dtypes.c_type_name(have), dtypes.c_type_name(want)
+        raise RuntimeError(
+            f"Bad in-place call: input tensor dtype {a} and output tensor dtype {b} should match"
+        )
+    if have.kind == "b":
+        raise NotImplementedError(f"\"{name}_out_cpu\" not implemented for 'Bool'")
+
+
 class Cumprod(Op):
     """Running product; the gradient is exact with zeros (first zero factored out)."""
 
@@ -288,3 +308,10 @@ def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     """Running product along ``dim``. Integers and bools give int64."""
     dim = wrap_dim(dim, input._data.ndim)
     return Cumprod.apply(_scan_dtype(input, dtype), dim=dim)
+
+
+@tensor_method
+def cumprod_(self: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """In place: the result keeps self's dtype."""
+    _check_scan_inplace("cumprod", self, dtype)
+    return write(self, cumprod(self, dim))

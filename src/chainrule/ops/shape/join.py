@@ -338,13 +338,13 @@ def _tri(cls: type[Op], name: str, input: Tensor, diagonal: int) -> Tensor:
     return cls.apply(input, k=int(diagonal))
 
 
-@op
+@op(inplace=True)
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """Lower triangle of the last two dims (below-or-on diagonal ``diagonal``); rest zero."""
     return _tri(Tril, "tril", input, diagonal)
 
 
-@op
+@op(inplace=True)
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """Upper triangle of the last two dims (on-or-above diagonal ``diagonal``); rest zero."""
     return _tri(Triu, "triu", input, diagonal)

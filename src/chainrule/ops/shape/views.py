@@ -165,23 +165,22 @@ def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
 
 
 class Squeeze(Op):
-    """Drop size-1 dims: SqueezeBackward0 (all), 1 (one dim), 2 (a tuple of dims)."""
+    """Drop size-1 dims: SqueezeBackward0 (all), 1 (one dim), 2 (a tuple of dims); in
+    place (``squeeze_``) torch numbers them on, 3 to 5."""
 
     formula = "d squeeze(a) = g reshaped back"
     save_inputs = False
+    overloads = 3
 
     def forward(self, x, axes, version):
-        self.in_shape, self.version = x.shape, version
+        self.in_shape, self.torch_name = x.shape, f"SqueezeBackward{version}"
         return x.squeeze(axes)
-
-    def name(self):
-        return f"SqueezeBackward{self.version}"
 
     def backward(self, g):
         return g.reshape(self.in_shape)
 
 
-@op
+@op(inplace="view")
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     """Remove dims of size 1 (all of them, or those in ``dim`` that have size 1)."""
     shape = input._data.shape
@@ -211,7 +210,7 @@ class Unsqueeze(Op):
         return g.squeeze(self.axis)
 
 
-@op
+@op(inplace="view")
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a dim of size 1 at ``dim`` (in ``[-ndim-1, ndim]``)."""
     n = input._data.ndim + 1
@@ -236,7 +235,7 @@ class Transpose(Op):
         return Transpose.apply(g, d0=self.d0, d1=self.d1)
 
 
-@op(aliases=("swapdims",))
+@op(aliases=("swapdims",), inplace="view")
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view)."""
     n = input._data.ndim
@@ -247,7 +246,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     return Transpose.apply(input, d0=d0, d1=d1)
 
 
-@op
+@op(inplace="view")
 def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
     """``transpose`` under NumPy's name (and NumPy's parameter names)."""
     return transpose(input, axis0, axis1)
@@ -265,7 +264,7 @@ class TOp(Op):
         return TOp.apply(g)
 
 
-@op
+@op(inplace="view")
 def t(input: Tensor) -> Tensor:
     """Transpose a matrix; 0-d and 1-d tensors come back as they are."""
     if input._data.ndim > 2:
