@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._fp import ignore_fp_errors, restore_fp_errors
 from chainrule._tensor import Tensor, _make, mutate
 from chainrule.graph import backprop, set_grad_enabled, toposort
-from chainrule.ops.kernels import ignore_fp_errors, restore_fp_errors
 
 __all__ = ["AccumulateGrad", "BackwardObserver", "observe", "reachable", "run_backward"]
 

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.broadcast import as_tensor_arg
-from chainrule.ops.kernels import quiet
 
 
 def _values(x: Any) -> Any:

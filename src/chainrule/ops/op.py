@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from chainrule._engine import AccumulateGrad
+from chainrule._fp import fp_errors_ignored, ignore_fp_errors, restore_fp_errors
 from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor, _Handle, _make, inplace_log, version_counter
 from chainrule.dtypes import scalar_type_name, tensor_type_name
 from chainrule.graph import grad_mode
-from chainrule.ops.kernels import fp_errors_ignored, ignore_fp_errors, restore_fp_errors
 
 __all__ = [
     "Op", "SumToSize", "Expand", "expand", "sum_to_size", "unbroadcast_shape", "track_view",

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.broadcast import as_tensor_arg, binary
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, trunc
-from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.elementwise.special import _erf, _sigmoid
-from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops import elementwise as ew
-from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, expand
 from chainrule.ops.reduce.sums import axes_of, keep_all, mean, mean_array
 

@@ -7,12 +7,12 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.ops.broadcast import dims
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.inplace import write
-from chainrule.ops.kernels import quiet
 from chainrule.ops.op import Op, expand
 
 
