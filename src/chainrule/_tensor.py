@@ -10,13 +10,18 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from chainrule import dtypes
 from chainrule._device import CPU
 from chainrule.printing import tensor_repr
+
+if TYPE_CHECKING:  # the registry's methods, as type checkers see them (chainrule._stubs)
+    from chainrule._tensor_methods import TensorMethods as _Methods
+else:
+    _Methods = object
 
 __all__ = ["Tensor", "Size", "mutate"]
 
@@ -63,7 +68,7 @@ def _make(data: np.ndarray, grad_fn: Any = None) -> Tensor:
     return t
 
 
-class Tensor:
+class Tensor(_Methods):
     """An n-dimensional array that can record how it was computed and be differentiated.
 
     Only ``_data``, ``grad_fn``, ``_requires_grad`` and ``_vc`` are set on every tensor; the
