@@ -370,7 +370,7 @@ def write(root: pathlib.Path = PACKAGE) -> list[pathlib.Path]:
 
 def check(root: pathlib.Path = PACKAGE) -> str:
     """The diff between the stubs under ``root`` and freshly generated ones ('' if none)."""
-    diffs = []
+    diffs: list[str] = []
     for path, text in generate().items():
         target = root / path
         old = target.read_text() if target.exists() else ""
