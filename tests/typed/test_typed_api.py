@@ -74,11 +74,16 @@ def mypy_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("mypy-cache")
 
 
-def _mypy(path: Path, cache: Path) -> list[str]:
+STUBS = [_stubs.PACKAGE / path for path in _stubs.STUBS]
+
+
+def _mypy(path: Path, cache: Path, *, everything: bool = False) -> list[str]:
+    """mypy's report on ``path`` (with ``everything``, on every file it checked)."""
     api = pytest.importorskip("mypy.api")
     out, err, _ = api.run(
         [
             str(path),
+            *(map(str, STUBS) if everything else ()),
             "--config-file", str(ROOT / "pyproject.toml"),
             "--cache-dir", str(cache),
             "--show-error-codes",
@@ -87,7 +92,8 @@ def _mypy(path: Path, cache: Path) -> list[str]:
         ]
     )  # fmt: skip
     assert not err, err
-    return [line for line in out.splitlines() if line.split(":")[0].endswith(path.name)]
+    lines = out.splitlines()
+    return lines if everything else [x for x in lines if x.split(":")[0].endswith(path.name)]
 
 
 def _expected(path: Path, marker: str) -> dict[int, str]:
@@ -100,8 +106,8 @@ def _expected(path: Path, marker: str) -> dict[int, str]:
     return found
 
 
-def test_mypy_accepts_the_sample_program(mypy_cache):
-    assert _mypy(HERE / "sample.py", mypy_cache) == []
+def test_mypy_accepts_the_sample_program_and_the_stubs(mypy_cache):
+    assert _mypy(HERE / "sample.py", mypy_cache, everything=True) == []
 
 
 def test_mypy_infers_tensor_through_the_api(mypy_cache):
@@ -156,13 +162,14 @@ def _pyright(paths: list[Path], tmp_path: Path) -> dict:
 
 def test_pyright_agrees(tmp_path):
     files = [HERE / "sample.py", HERE / "reveal.py", HERE / "mistakes.py"]
-    report = _pyright(files, tmp_path)
-    assert report["summary"]["filesAnalyzed"] == 3
+    report = _pyright(files + STUBS, tmp_path)
+    assert report["summary"]["filesAnalyzed"] == 3 + len(STUBS)
     by_file: dict[str, dict[int, list[dict]]] = {}
     for d in report["generalDiagnostics"]:
         line = d["range"]["start"]["line"] + 1
         by_file.setdefault(Path(d["file"]).name, {}).setdefault(line, []).append(d)
-    assert "sample.py" not in by_file, by_file.get("sample.py")
+    for clean in ["sample.py", *(p.name for p in STUBS)]:
+        assert clean not in by_file, by_file.get(clean)
 
     revealed = {
         n: re.match(r'Type of ".*" is "(.*)"', ds[0]["message"])[1]  # type: ignore[index]
