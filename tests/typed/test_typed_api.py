@@ -185,3 +185,14 @@ def test_pyright_agrees(tmp_path):
 
     errors = {n for n, ds in by_file["mistakes.py"].items() if ds[0]["severity"] == "error"}
     assert errors == set(_expected(HERE / "mistakes.py", "error:"))
+
+
+def test_the_sample_program_runs(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("typed_sample", HERE / "sample.py")
+    assert spec and spec.loader
+    sample = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sample)
+    assert sample.train(steps=3) > 0
+    assert "accuracy" in capsys.readouterr().out
