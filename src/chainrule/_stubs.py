@@ -232,6 +232,13 @@ def _type_checking_import(module: str, name: str) -> tuple[str, str | None] | No
 # ---------------------------------------------------------------------- the stubs
 
 
+def _source_order(obj: Any) -> tuple[str, int]:
+    """Where a function is defined (module, line): the stubs list functions in this order,
+    whatever order the modules were imported in (ties keep the order of declaration)."""
+    code = getattr(obj, "__code__", None)
+    return getattr(obj, "__module__", "") or "", code.co_firstlineno if code else 0
+
+
 def _load() -> types.ModuleType:
     api = importlib.import_module("chainrule._api")
     importlib.import_module("chainrule.nn.functional")
@@ -251,7 +258,7 @@ def tensor_methods() -> str:
         '    """Tensor\'s methods from the op registry (a base of Tensor for type checkers)."""'
     )
     stub.lines.append("")
-    for name, m in methods.items():
+    for name, m in sorted(methods.items(), key=lambda item: _source_order(item[1].fn)):
         if m.kind == "property":
             stub.lines.append("    @property")
             stub.lines.append(f"    def {name}{stub.signature(m.fn, method=True)}: ...")
@@ -284,7 +291,7 @@ def module_stub(
     for sub in submodules:
         stub.lines.append(f"from {package} import {sub} as {sub}")
     reexports, functions = [], []
-    for name in names:
+    for name in sorted(names, key=lambda n: _source_order(values[n])):
         obj = values[name]
         if inspect.isfunction(obj):
             functions.append(f"def {name}{stub.signature(obj)}: ...")
