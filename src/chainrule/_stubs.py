@@ -273,6 +273,8 @@ def tensor_methods() -> str:
             sig = stub.signature(m.fn, method=True, returns=returns, operator=dunder)
         ignore = "  # type: ignore[override]" if name in _OVERRIDES else ""
         stub.lines.append(f"    def {name}{sig}: ...{ignore}")
+    if "__eq__" in methods:  # still hashable (by identity, as torch), though __eq__ is ours
+        stub.lines.append(f"    def __hash__(self) -> {stub.ref('int', _typing_fn)}: ...")
     return stub.render()
 
 

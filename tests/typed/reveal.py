@@ -32,6 +32,7 @@ reveal_type(x[0])  # chainrule._tensor.Tensor
 reveal_type(x.exp_())  # chainrule._tensor.Tensor
 reveal_type(x == 0)  # chainrule._tensor.Tensor
 reveal_type(-x)  # chainrule._tensor.Tensor
+reveal_type({x: 1})  # dict[chainrule._tensor.Tensor, int]
 reveal_type(x.grad)  # chainrule._tensor.Tensor | None
 reveal_type(x.shape)  # chainrule._tensor.Size
 reveal_type(x.item())  # Any
