@@ -97,8 +97,6 @@ class _Stub:
         for node in ast.walk(tree):
             if isinstance(node, ast.Name):
                 node.id = self.ref(node.id, fn)
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                raise TypeError(f"{fn.__qualname__}: quoted annotation {ann!r}")
         return ast.unparse(tree)
 
     # ------------------------------------------------------------------ signatures
@@ -110,10 +108,12 @@ class _Stub:
         method: bool = False,
         returns: str | None = None,
         operator: bool = False,
+        sig: inspect.Signature | None = None,
     ) -> str:
-        """``(params) -> return`` of ``fn``; as a method, its first parameter is ``self``; as
-        an operator, without the keyword-only parameters (``a + b`` cannot pass them)."""
-        sig = inspect.signature(fn)
+        """``(params) -> return`` of ``fn`` (or of ``sig``, one of its overloads); as a
+        method, its first parameter is ``self``; as an operator, without the keyword-only
+        parameters (``a + b`` cannot pass them)."""
+        sig = sig or inspect.signature(fn)
         params = list(sig.parameters.values())
         if operator:
             params = [p for p in params if p.kind is not _P.KEYWORD_ONLY]
@@ -146,6 +146,17 @@ class _Stub:
                 parts.append("/")
         ret = returns or self.annotation(sig.return_annotation, fn)
         return f"({', '.join(parts)}) -> {ret}"
+
+    def defs(self, name: str, fn: Callable[..., Any], indent: str = "", **how: Any) -> list[str]:
+        """``def name(...): ...`` for ``fn``, once per ``@overload`` its module declares."""
+        lines = []
+        overloads: list[inspect.Signature | None] = [*_overloads(fn)]
+        for sig in overloads or [None]:
+            if sig is not None:
+                lines.append(f"{indent}@{self._bind('overload', ('typing', 'overload'))}")
+            ignore = "  # type: ignore[override]" if name in _OVERRIDES else ""
+            lines.append(f"{indent}def {name}{self.signature(fn, sig=sig, **how)}: ...{ignore}")
+        return lines
 
     # ------------------------------------------------------------------ output
 
@@ -209,6 +220,52 @@ def _home(obj: Any, name: str, module: str) -> tuple[str, str | None]:
     return module, name  # a type alias or TypeVar: from the module that has it
 
 
+_TREES: dict[str, ast.Module] = {}
+
+
+def _overloads(fn: Callable[..., Any]) -> list[inspect.Signature]:
+    """The signatures of the ``@overload`` declarations of ``fn`` in its module (read from
+    the source: ``typing.get_overloads`` is Python 3.11+)."""
+    module = sys.modules.get(getattr(fn, "__module__", ""))
+    if module is None:
+        return []
+    tree = _TREES.get(module.__name__)
+    if tree is None:
+        tree = _TREES[module.__name__] = ast.parse(inspect.getsource(module))
+    return [
+        _ast_signature(node)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and node.name == fn.__name__
+        and any(ast.unparse(d).split(".")[-1] == "overload" for d in node.decorator_list)
+    ]
+
+
+def _ast_signature(node: ast.FunctionDef) -> inspect.Signature:
+    """A signature from a ``def`` in the source (annotations as strings, defaults ``...``)."""
+
+    def ann(a: ast.expr | None) -> Any:
+        return _EMPTY if a is None else ast.unparse(a)
+
+    a = node.args
+    positional: list[tuple[ast.arg, inspect._ParameterKind]]
+    positional = [(x, _P.POSITIONAL_ONLY) for x in a.posonlyargs]
+    positional += [(x, _P.POSITIONAL_OR_KEYWORD) for x in a.args]
+    first_default = len(positional) - len(a.defaults)
+    params = [
+        _P(x.arg, kind, default=... if i >= first_default else _EMPTY, annotation=ann(x.annotation))
+        for i, (x, kind) in enumerate(positional)
+    ]
+    if a.vararg:
+        params.append(_P(a.vararg.arg, _P.VAR_POSITIONAL, annotation=ann(a.vararg.annotation)))
+    for x, d in zip(a.kwonlyargs, a.kw_defaults):
+        default = _EMPTY if d is None else ...
+        params.append(_P(x.arg, _P.KEYWORD_ONLY, default=default, annotation=ann(x.annotation)))
+    if a.kwarg:
+        params.append(_P(a.kwarg.arg, _P.VAR_KEYWORD, annotation=ann(a.kwarg.annotation)))
+    return inspect.Signature(params, return_annotation=ann(node.returns))
+
+
 def _type_checking_import(module: str, name: str) -> tuple[str, str | None] | None:
     """Where ``module`` imports ``name`` from in code that does not run (``TYPE_CHECKING``)."""
     tree = ast.parse(inspect.getsource(sys.modules[module]))
@@ -267,12 +324,12 @@ def tensor_methods() -> str:
             first = next(iter(inspect.signature(m.fn).parameters.values()))
             ret = stub.annotation(inspect.signature(m.fn).return_annotation, m.fn)
             sig = f"(self, other: {stub.annotation(first.annotation, m.fn)}) -> {ret}"
+            stub.lines.append(f"    def {name}{sig}: ...")
         else:
             returns = tensor if m.kind == "inplace" else None
             dunder = name.startswith("__") and name.endswith("__")
-            sig = stub.signature(m.fn, method=True, returns=returns, operator=dunder)
-        ignore = "  # type: ignore[override]" if name in _OVERRIDES else ""
-        stub.lines.append(f"    def {name}{sig}: ...{ignore}")
+            how = {"method": True, "returns": returns, "operator": dunder}
+            stub.lines.extend(stub.defs(name, m.fn, "    ", **how))
     if "__eq__" in methods:  # still hashable (by identity, as torch), though __eq__ is ours
         stub.lines.append(f"    def __hash__(self) -> {stub.ref('int', _typing_fn)}: ...")
     return stub.render()
@@ -296,7 +353,7 @@ def module_stub(
     for name in sorted(names, key=lambda n: _source_order(values[n])):
         obj = values[name]
         if inspect.isfunction(obj):
-            functions.append(f"def {name}{stub.signature(obj)}: ...")
+            functions.extend(stub.defs(name, obj))
             continue
         home = next(
             (

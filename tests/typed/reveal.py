@@ -33,6 +33,13 @@ reveal_type(x.exp_())  # chainrule._tensor.Tensor
 reveal_type(x == 0)  # chainrule._tensor.Tensor
 reveal_type(-x)  # chainrule._tensor.Tensor
 reveal_type({x: 1})  # dict[chainrule._tensor.Tensor, int]
+reveal_type(x.max())  # chainrule._tensor.Tensor
+reveal_type(x.max(dim=0))  # Any
+reveal_type(cr.min(x, x))  # chainrule._tensor.Tensor
+reveal_type(cr.where(x > 0, x, 0.0))  # chainrule._tensor.Tensor
+reveal_type(cr.where(x > 0))  # tuple[chainrule._tensor.Tensor, ...]
+reveal_type(x.nonzero())  # chainrule._tensor.Tensor
+reveal_type(cr.nonzero(x, as_tuple=True))  # tuple[chainrule._tensor.Tensor, ...]
 reveal_type(x.grad)  # chainrule._tensor.Tensor | None
 reveal_type(x.shape)  # chainrule._tensor.Size
 reveal_type(x.item())  # Any
