@@ -326,7 +326,9 @@ def tensor_methods() -> str:
             sig = f"(self, other: {stub.annotation(first.annotation, m.fn)}) -> {ret}"
             stub.lines.append(f"    def {name}{sig}: ...")
         else:
-            returns = tensor if m.kind == "inplace" else None
+            if m.kind not in ("method", "inplace", "inplace_view"):
+                raise ValueError(f"Tensor.{name}: a method of kind {m.kind!r} (teach _stubs)")
+            returns = tensor if m.kind.startswith("inplace") else None
             dunder = name.startswith("__") and name.endswith("__")
             how = {"method": True, "returns": returns, "operator": dunder}
             stub.lines.extend(stub.defs(name, m.fn, "    ", **how))

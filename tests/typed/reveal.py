@@ -30,6 +30,7 @@ reveal_type(2.0 * x)  # chainrule._tensor.Tensor
 reveal_type(x @ x.T)  # chainrule._tensor.Tensor
 reveal_type(x[0])  # chainrule._tensor.Tensor
 reveal_type(x.exp_())  # chainrule._tensor.Tensor
+reveal_type(x.unsqueeze_(0))  # chainrule._tensor.Tensor
 reveal_type(x == 0)  # chainrule._tensor.Tensor
 reveal_type(-x)  # chainrule._tensor.Tensor
 reveal_type({x: 1})  # dict[chainrule._tensor.Tensor, int]
