@@ -35,7 +35,7 @@ docs: $(DOCS_STAMP)
 	$(BIN)/mkdocs build --strict
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/basedpyright
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/op_overhead.py

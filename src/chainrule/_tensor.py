@@ -10,13 +10,18 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
 from chainrule import dtypes
 from chainrule._device import CPU
 from chainrule.printing import tensor_repr
+
+if TYPE_CHECKING:  # the registry's methods, as type checkers see them (chainrule._stubs)
+    from chainrule._tensor_methods import TensorMethods as _Methods
+else:
+    _Methods = object
 
 __all__ = ["Tensor", "Size", "mutate"]
 
@@ -63,7 +68,7 @@ def _make(data: np.ndarray, grad_fn: Any = None) -> Tensor:
     return t
 
 
-class Tensor:
+class Tensor(_Methods):
     """An n-dimensional array that can record how it was computed and be differentiated.
 
     Only ``_data``, ``grad_fn``, ``_requires_grad`` and ``_vc`` are set on every tensor; the
@@ -92,6 +97,19 @@ class Tensor:
         "_fw",
         "__weakref__",
     )
+    # the slots' types, for type checkers (annotations only: no class attributes)
+    _data: np.ndarray
+    grad_fn: Any
+    _requires_grad: bool
+    _grad: Tensor | None
+    _retains_grad: bool
+    _acc: Any
+    _vc: list[int] | None
+    _base: Tensor | None
+    _views: Any
+    _hooks: dict[int, Any]
+    _post_hooks: dict[int, Any]
+    _fw: Any
     __array_ufunc__ = None  # make `ndarray * tensor` defer to Tensor.__rmul__
     _edges = ()  # as a vertex of the graph, a leaf has no parents
     __hash__ = object.__hash__  # identity, like torch: `==` is elementwise
@@ -114,7 +132,7 @@ class Tensor:
     def _make_subclass(cls: type, data: Tensor, require_grad: bool = False) -> Any:
         """torch's ``Tensor._make_subclass``: a leaf of type ``cls`` on ``data``'s memory,
         sharing its version counter (how ``Parameter`` wraps a tensor)."""
-        t = _new(cls)
+        t: Tensor = _new(cls)
         t._data = data._data
         t.grad_fn = None
         t._requires_grad = False
@@ -133,6 +151,10 @@ class Tensor:
     def shape(self) -> Size:
         return Size(self._data.shape)
 
+    @overload
+    def size(self, dim: None = None) -> Size: ...
+    @overload
+    def size(self, dim: int) -> int: ...
     def size(self, dim: int | None = None) -> Size | int:
         if dim is None:
             return Size(self._data.shape)

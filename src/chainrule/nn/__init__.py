@@ -1,33 +1,54 @@
 """Neural networks: Module, Parameter, containers, layers, losses, functional, init and utils
 (``torch.nn``).
 
-Each submodule lists its public names in ``__all__``; add a layer file to ``_SUBMODULES``
-and its names appear here.
+Each submodule lists its public names in a literal ``__all__``; a new layer file gets a
+star import and an ``__all__`` line here (written out, so type checkers see every layer).
 """
 
 from __future__ import annotations
 
-import importlib
-
-from chainrule.nn import functional, init, utils
+from chainrule.nn import (
+    activation,
+    attention,
+    container,
+    conv,
+    dropout,
+    flatten,
+    functional,
+    init,
+    linear,
+    loss,
+    normalization,
+    parameter_container,
+    pooling,
+    sparse,
+    utils,
+)
+from chainrule.nn.activation import *  # noqa: F403
+from chainrule.nn.attention import *  # noqa: F403
+from chainrule.nn.container import *  # noqa: F403
+from chainrule.nn.conv import *  # noqa: F403
+from chainrule.nn.dropout import *  # noqa: F403
+from chainrule.nn.flatten import *  # noqa: F403
+from chainrule.nn.linear import *  # noqa: F403
+from chainrule.nn.loss import *  # noqa: F403
 from chainrule.nn.module import Module
+from chainrule.nn.normalization import *  # noqa: F403
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.parameter_container import *  # noqa: F403
+from chainrule.nn.pooling import *  # noqa: F403
+from chainrule.nn.sparse import *  # noqa: F403
 
 __all__ = ["Module", "Parameter", "functional", "init", "utils"]
-
-# submodules whose __all__ is re-exported here, in order; one not written yet is skipped
-_SUBMODULES = [
-    "container", "parameter_container", "linear", "conv", "pooling", "normalization", "sparse",
-    "dropout", "activation", "attention", "flatten", "loss",
-]  # fmt: skip
-
-for _name in _SUBMODULES:
-    try:
-        _mod = importlib.import_module(f"chainrule.nn.{_name}")
-    except ModuleNotFoundError as _e:
-        if _e.name != f"chainrule.nn.{_name}":
-            raise
-        continue
-    for _key in _mod.__all__:
-        globals()[_key] = getattr(_mod, _key)
-        __all__.append(_key)
+__all__ += container.__all__
+__all__ += parameter_container.__all__
+__all__ += linear.__all__
+__all__ += conv.__all__
+__all__ += pooling.__all__
+__all__ += normalization.__all__
+__all__ += sparse.__all__
+__all__ += dropout.__all__
+__all__ += activation.__all__
+__all__ += attention.__all__
+__all__ += flatten.__all__
+__all__ += loss.__all__

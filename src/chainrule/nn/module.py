@@ -8,13 +8,25 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainrule._tensor import Tensor, mutate
 from chainrule.dtypes import tensor_type_name
 from chainrule.nn.module_hooks import ModuleHooks
 from chainrule.nn.module_state import ModuleState
 from chainrule.nn.parameter import Parameter
+
+if TYPE_CHECKING:
+    from typing import ParamSpec, Protocol, TypeVar
+
+    _P = ParamSpec("_P")
+    _R = TypeVar("_R", covariant=True)
+
+    class _HasForward(Protocol[_P, _R]):
+        """A module as ``__call__`` sees it: its ``forward`` gives the call's signature."""
+
+        def forward(self, *args: _P.args, **kwargs: _P.kwargs) -> _R: ...
+
 
 __all__ = ["Module"]
 
@@ -53,6 +65,10 @@ class Module(ModuleState, ModuleHooks):
 
     training: bool
     forward: Callable[..., Any] = _forward_unimplemented
+
+    if TYPE_CHECKING:  # calling a module is calling its forward (ModuleHooks.__call__ runs)
+
+        def __call__(self: _HasForward[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R: ...
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if kwargs:

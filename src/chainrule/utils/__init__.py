@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what __getattr__ loads, as type checkers see it
+    from chainrule.utils import checkpoint, data, hooks
 
 __all__ = ["data", "hooks", "checkpoint"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -125,6 +125,10 @@ class Where(Op):
         return None, gx, gy
 
 
+@overload  # the overloads are for type checkers (chainrule._stubs copies them)
+def where(condition: Tensor) -> tuple[Tensor, ...]: ...
+@overload
+def where(condition: Tensor, input: Any, other: Any) -> Tensor: ...
 @op(method=False)
 def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor | tuple:
     """``condition ? input : other`` elementwise, broadcasting all three."""

@@ -8,8 +8,6 @@ Its grad_fn is named as torch's would be for that shape case (MmBackward0, DotBa
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from chainrule._registry import op, tensor_method
@@ -191,12 +189,12 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 
 @tensor_method(name="__matmul__")
-def _matmul_op(self: Tensor, other: Any) -> Any:
+def _matmul_op(self: Tensor, other: Tensor) -> Tensor:
     return matmul(self, other) if isinstance(other, Tensor) else NotImplemented
 
 
 @tensor_method(name="__rmatmul__")
-def _rmatmul(self: Tensor, other: Any) -> Any:
+def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
     return matmul(other, self) if isinstance(other, Tensor) else NotImplemented
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -153,6 +153,16 @@ def _extreme(name: str, input: Tensor, dim: Any, keepdim: bool, other: Any) -> A
     return rt(values, _make(idx if keepdim else np.squeeze(idx, d)))
 
 
+# the overloads are for type checkers (chainrule._stubs copies them): a reduction or the
+# elementwise form is a Tensor, max(x, dim) the named tuple (values, indices)
+@overload
+def max(input: Tensor) -> Tensor: ...
+@overload
+def max(input: Tensor, dim: Tensor) -> Tensor: ...
+@overload
+def max(input: Tensor, *, other: Tensor) -> Tensor: ...
+@overload
+def max(input: Tensor, dim: int, keepdim: bool = False) -> Any: ...
 @op
 def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:
     """``max(input)``: the largest element (ties share the gradient evenly);
@@ -161,6 +171,14 @@ def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = N
     return _extreme("max", input, dim, keepdim, other)
 
 
+@overload
+def min(input: Tensor) -> Tensor: ...
+@overload
+def min(input: Tensor, dim: Tensor) -> Tensor: ...
+@overload
+def min(input: Tensor, *, other: Tensor) -> Tensor: ...
+@overload
+def min(input: Tensor, dim: int, keepdim: bool = False) -> Any: ...
 @op
 def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:
     """Like ``max``, for the smallest elements."""
