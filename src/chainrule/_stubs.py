@@ -292,7 +292,7 @@ def _type_checking_import(module: str, name: str) -> tuple[str, str | None] | No
 def _source_order(obj: Any) -> tuple[str, int]:
     """Where a function is defined (module, line): the stubs list functions in this order,
     whatever order the modules were imported in (ties keep the order of declaration)."""
-    code = getattr(obj, "__code__", None)
+    code = getattr(inspect.unwrap(obj), "__code__", None)  # a decorator's wrapper: its target
     return getattr(obj, "__module__", "") or "", code.co_firstlineno if code else 0
 
 
