@@ -3,13 +3,14 @@ and ``Tensor``'s methods are built.
 
 An op is declared where it is defined, by decorating its public function::
 
-    @op(inplace=True, aliases=("absolute",))
+    @op(aliases=("absolute",), inplace=True, inplace_function=("abs_",))
     def abs(input: Tensor) -> Tensor:
         ...
 
 That one line gives ``chainrule.abs`` and ``chainrule.absolute`` (the namespace), the
-methods ``Tensor.abs`` / ``Tensor.absolute`` and the in-place ``Tensor.abs_`` /
-``Tensor.absolute_``. The rest of an op's declaration lives on its ``Op`` class, next to
+methods ``Tensor.abs`` / ``Tensor.absolute``, the in-place ``Tensor.abs_`` /
+``Tensor.absolute_`` and the in-place function ``chainrule.abs_`` (torch has no
+``torch.absolute_``). The rest of an op's declaration lives on its ``Op`` class, next to
 its forward and backward: torch's grad_fn name (``torch_name``), the derivative in words
 for ``explain_backward``, the dtypes it refuses. Options of ``op``:
 
@@ -18,6 +19,13 @@ for ``explain_backward``, the dtypes it refuses. Options of ``op``:
 * ``method``: also a ``Tensor`` method taking the tensor as its first argument (default);
 * ``inplace``: also the in-place method ``name_`` (the op followed by a write into self);
   ``inplace="view"`` for a view op: ``name_`` makes self that view (``t_``, ``squeeze_``);
+* ``inplace_function``: also the in-place *function* ``name_`` (``torch.exp_(x)``,
+  ``F.elu_(x)``), which torch has for some ops only: ``True`` in each of the op's
+  namespaces under each of its names, or the ones torch has, spelled as torch does
+  (``("tanh_",)``: ``chainrule.tanh_`` but no ``nn.functional.tanh_``; ``("abs_",)``: no
+  ``absolute_``; ``"nn.functional.relu_"``). It is ``input.name_(...)`` (the method), or,
+  for a function with an ``inplace`` parameter, the function with ``inplace=True`` (its
+  signature less that parameter: ``F.elu_(input, alpha=1.0)``);
 * ``dunders``: operators bound to the function: ``"__add__"`` as is, ``"__radd__"`` with
   the operands swapped, ``"__iadd__"`` in place.
 
@@ -29,6 +37,7 @@ for ``explain_backward``, the dtypes it refuses. Options of ``op``:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -89,6 +98,7 @@ def op(
     namespace: str | tuple[str, ...] = "",
     method: bool = True,
     inplace: bool | str = False,
+    inplace_function: bool | str | tuple[str, ...] = False,
     dunders: tuple[str, ...] = (),
 ) -> Any:
     """Declare a public op (see the module docstring); returns the function unchanged."""
@@ -98,9 +108,14 @@ def op(
 
     def declare(fn: F) -> F:
         spaces = (namespace,) if isinstance(namespace, str) else namespace
-        for public in (name or fn.__name__, *aliases):
+        publics = (name or fn.__name__, *aliases)
+        functions = _inplace_functions(inplace_function, spaces, publics, fn)
+        for public in publics:
             for space in spaces:
                 _add(FUNCTIONS.setdefault(space, {}), public, fn, "function")
+                if (space, public) in functions:
+                    made = _inplace_function(fn, public, bool(inplace))
+                    _add(FUNCTIONS[space], f"{public}_", made, "function")
             if method:
                 _add(METHODS, public, Method(fn), "method")
             if inplace:
@@ -113,6 +128,69 @@ def op(
         return fn
 
     return declare if fn is None else declare(fn)
+
+
+def _inplace_functions(
+    spec: bool | str | tuple[str, ...],
+    spaces: tuple[str, ...],
+    publics: tuple[str, ...],
+    fn: Callable[..., Any],
+) -> set[tuple[str, str]]:
+    """The (namespace, name) pairs ``inplace_function=`` asks for: all of them for ``True``,
+    else the ones it names (``"tanh_"``, ``"nn.functional.relu_"``), which must be the op's."""
+    every = {(space, public) for space in spaces for public in publics}
+    if spec is True or spec is False:
+        return every if spec else set()
+    wanted = set()
+    for qualified in (spec,) if isinstance(spec, str) else spec:
+        space, _, public = qualified.rpartition(".")
+        if (space, public[:-1]) not in every or not public.endswith("_"):
+            raise ValueError(
+                f"{fn.__qualname__}: inplace_function {qualified!r} is not one of its names "
+                "followed by '_' (namespace first, as 'nn.functional.relu_')"
+            )
+        wanted.add((space, public[:-1]))
+    return wanted
+
+
+def _inplace_function(fn: Callable[..., Any], public: str, has_method: bool) -> Callable[..., Any]:
+    """The function ``public_``: ``fn`` with ``inplace=True`` if it has that parameter
+    (``F.elu_``), else the in-place method ``input.public_(...)`` (``torch.exp_``)."""
+    sig = inspect.signature(fn)
+    name = f"{public}_"
+    if "inplace" in sig.parameters:
+
+        def inplace_fn(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs, inplace=True)
+
+        sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "inplace"])
+    elif has_method:
+
+        def inplace_fn(input: Any, *args: Any, **kwargs: Any) -> Any:
+            method = getattr(type(input), name, None)
+            if method is None:  # not a tensor
+                raise TypeError(
+                    f"{name}(): argument 'input' (position 1) must be Tensor, "
+                    f"not {type(input).__name__}"
+                )
+            return method(input, *args, **kwargs)
+
+        first = next(iter(sig.parameters))  # torch's in-place functions call it ``input``
+        if first != "input":
+            raise ValueError(f"{fn.__qualname__}: in-place function's first parameter {first!r}")
+    else:
+        raise ValueError(
+            f"{fn.__qualname__}: an in-place function {name} needs the in-place method "
+            "(inplace=True) or an `inplace` parameter"
+        )
+    inplace_fn.__name__ = name
+    inplace_fn.__qualname__ = f"{fn.__qualname__}_" if public == fn.__name__ else name
+    inplace_fn.__module__ = fn.__module__
+    inplace_fn.__doc__ = f"In-place ``{public}``: ``input`` itself, written (torch's ``{name}``)."
+    inplace_fn.__signature__ = sig  # type: ignore[attr-defined]
+    inplace_fn.__wrapped__ = fn  # type: ignore[attr-defined]
+    inplace_fn.inplace_of = fn  # type: ignore[attr-defined]
+    return inplace_fn
 
 
 def tensor_method(fn: F | None = None, *, name: str | None = None, property: bool = False) -> Any:

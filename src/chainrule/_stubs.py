@@ -185,7 +185,9 @@ def _typing_fn() -> None:  # a function whose module sees typing's names (for ``
 
 
 def _resolve(name: str, fn: Callable[..., Any]) -> tuple[Any, tuple[str, str | None]]:
-    """The object ``name`` means in ``fn``'s module, and where a stub imports it from."""
+    """The object ``name`` means in ``fn``'s module, and where a stub imports it from (a
+    wrapper's annotations are its target's: ``chainrule.exp_`` is made by the registry)."""
+    fn = inspect.unwrap(fn)
     g = getattr(fn, "__globals__", {})
     if fn is _typing_fn and name == "Any":
         return Any, ("typing", "Any")

@@ -63,7 +63,7 @@ def _written(input: Tensor, out: Tensor, inplace: bool, torch_name: str | None =
     return write(input, out)
 
 
-@op(namespace="nn.functional", method=False)
+@op(namespace="nn.functional", method=False, inplace_function=True)
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x`` for x > 0, else ``negative_slope * x``."""
     _float_only(input, "leaky_relu_cpu")
@@ -102,7 +102,7 @@ class EluBackward(Op):
         return gg_g, gg_x
 
 
-@op(namespace="nn.functional", method=False)
+@op(namespace="nn.functional", method=False, inplace_function=True)
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` for x > 0, else ``alpha * (exp(x) - 1)``."""
     _float_only(input, "elu_cpu")
@@ -263,7 +263,7 @@ class Hardtanh(Op):
         return where(self.inside, g, 0.0)
 
 
-@op(namespace="nn.functional", method=False)
+@op(namespace="nn.functional", method=False, inplace_function=True)
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:  # fmt: skip
     """``clamp(x, min_val, max_val)``."""

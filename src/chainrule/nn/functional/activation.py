@@ -11,7 +11,7 @@ from chainrule.ops import elementwise as _ew
 from chainrule.ops import softmax as _sm
 
 
-@op(namespace="nn.functional", method=False)
+@op(namespace="nn.functional", method=False, inplace_function=True)
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``max(0, x)``; with ``inplace``, written into ``input`` (``relu_``) as in torch."""
     return input.relu_() if inplace else _ew.relu(input)

@@ -322,7 +322,7 @@ def fmod(input: Any, other: Any) -> Tensor:
     return binary(Fmod, input, other)
 
 
-@op(inplace=True)
+@op(inplace=True, inplace_function=True)
 def square(input: Tensor) -> Tensor:
     return binary(Pow, input, 2)
 

@@ -49,7 +49,7 @@ class Clamp(Op):
         return gx, glo, ghi
 
 
-@op(aliases=("clip",), inplace=True)
+@op(aliases=("clip",), inplace=True, inplace_function=True)
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -61,12 +61,12 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     return Clamp.apply(input, min, max)
 
 
-@op(inplace=True)
+@op(inplace=True, inplace_function=True)
 def clamp_min(input: Tensor, min: Any) -> Tensor:
     return clamp(input, min=min)
 
 
-@op(inplace=True)
+@op(inplace=True, inplace_function=True)
 def clamp_max(input: Tensor, max: Any) -> Tensor:
     return clamp(input, max=max)
 

@@ -371,40 +371,68 @@ neg = op(
     _unary(Neg, "neg", refuse=("b", _bool_neg)),
     aliases=("negative",),
     inplace=True,
+    inplace_function=True,
     dunders=("__neg__",),
 )
 abs = op(
     _unary(Abs, "abs", refuse=("b", _not_implemented("abs_cpu"))),
     aliases=("absolute",),
     inplace=True,
+    inplace_function=("abs_",),  # torch has no torch.absolute_
     dunders=("__abs__",),
 )
-exp = op(_unary(Exp, "exp", to_float=True), inplace=True)
-expm1 = op(_unary(Expm1, "expm1", to_float=True), inplace=True)
-log = op(_unary(Log, "log", to_float=True), inplace=True)
-log2 = op(_unary(Log2, "log2", to_float=True), inplace=True)
-log10 = op(_unary(Log10, "log10", to_float=True), inplace=True)
-log1p = op(_unary(Log1p, "log1p", to_float=True), inplace=True)
-sqrt = op(_unary(Sqrt, "sqrt", to_float=True), inplace=True)
-rsqrt = op(_unary(Rsqrt, "rsqrt", to_float=True), inplace=True)
-reciprocal = op(_unary(Reciprocal, "reciprocal", to_float=True), inplace=True)
-sin = op(_unary(Sin, "sin", to_float=True), inplace=True)
-cos = op(_unary(Cos, "cos", to_float=True), inplace=True)
-tan = op(_unary(Tan, "tan", to_float=True), inplace=True)
-tanh = op(_unary(Tanh, "tanh", to_float=True), namespace=("", "nn.functional"), inplace=True)
-sigmoid = op(
-    _unary(Sigmoid, "sigmoid", to_float=True), namespace=("", "nn.functional"), inplace=True
+exp = op(_unary(Exp, "exp", to_float=True), inplace=True, inplace_function=True)
+expm1 = op(_unary(Expm1, "expm1", to_float=True), inplace=True, inplace_function=True)
+log = op(_unary(Log, "log", to_float=True), inplace=True, inplace_function=True)
+log2 = op(_unary(Log2, "log2", to_float=True), inplace=True, inplace_function=True)
+log10 = op(_unary(Log10, "log10", to_float=True), inplace=True, inplace_function=True)
+log1p = op(_unary(Log1p, "log1p", to_float=True), inplace=True, inplace_function=True)
+sqrt = op(_unary(Sqrt, "sqrt", to_float=True), inplace=True, inplace_function=True)
+rsqrt = op(_unary(Rsqrt, "rsqrt", to_float=True), inplace=True, inplace_function=True)
+reciprocal = op(
+    _unary(Reciprocal, "reciprocal", to_float=True), inplace=True, inplace_function=True
 )
-erf = op(_unary(Erf, "erf", to_float=True), inplace=True)
-relu = op(_unary(Relu, "relu", refuse=("b", _bool_relu)), inplace=True)
+sin = op(_unary(Sin, "sin", to_float=True), inplace=True, inplace_function=True)
+cos = op(_unary(Cos, "cos", to_float=True), inplace=True, inplace_function=True)
+tan = op(_unary(Tan, "tan", to_float=True), inplace=True, inplace_function=True)
+tanh = op(
+    _unary(Tanh, "tanh", to_float=True),
+    namespace=("", "nn.functional"),
+    inplace=True,
+    inplace_function=("tanh_",),  # torch has no nn.functional.tanh_
+)
+sigmoid = op(
+    _unary(Sigmoid, "sigmoid", to_float=True),
+    namespace=("", "nn.functional"),
+    inplace=True,
+    inplace_function=("sigmoid_",),  # torch has no nn.functional.sigmoid_
+)
+erf = op(_unary(Erf, "erf", to_float=True), inplace=True, inplace_function=True)
+relu = op(_unary(Relu, "relu", refuse=("b", _bool_relu)), inplace=True, inplace_function=True)
 sign = op(_unary(Sign, "sign"), inplace=True)
-floor = op(_unary(Floor, "floor", refuse=("b", _not_implemented("floor_vml_cpu"))), inplace=True)
-ceil = op(_unary(Ceil, "ceil", refuse=("b", _not_implemented("ceil_vml_cpu"))), inplace=True)
-trunc = op(_unary(Trunc, "trunc", refuse=("b", _not_implemented("trunc_vml_cpu"))), inplace=True)
-frac = op(_unary(Frac, "frac", refuse=("biu", _not_implemented("frac_cpu"))), inplace=True)
+floor = op(
+    _unary(Floor, "floor", refuse=("b", _not_implemented("floor_vml_cpu"))),
+    inplace=True,
+    inplace_function=True,
+)
+ceil = op(
+    _unary(Ceil, "ceil", refuse=("b", _not_implemented("ceil_vml_cpu"))),
+    inplace=True,
+    inplace_function=True,
+)
+trunc = op(
+    _unary(Trunc, "trunc", refuse=("b", _not_implemented("trunc_vml_cpu"))),
+    inplace=True,
+    inplace_function=True,
+)
+frac = op(
+    _unary(Frac, "frac", refuse=("biu", _not_implemented("frac_cpu"))),
+    inplace=True,
+    inplace_function=True,
+)
 
 
-@op(inplace=True)
+@op(inplace=True, inplace_function=True)
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     if input._data.dtype == np.bool_:
         raise _not_implemented("round_vml_cpu")(input._data)
