@@ -249,3 +249,124 @@ def test_in_place_method_takes_torch_parameter_names(name, m):
     theirs = torch_names(getattr(torch.Tensor, name), name, name, method=True)
     ours = keyword_params(m.fn, method=True)
     assert all(p in theirs for p in ours), f"Tensor.{name}{inspect.signature(m.fn)}: {theirs}"
+
+
+# --------------------------------------------------------------------------- in-place functions
+
+INPLACE_FUNCTIONS = [
+    (space, name, fn)
+    for space, table in _registry.FUNCTIONS.items()
+    for name, fn in table.items()
+    if getattr(fn, "inplace_of", None) is not None
+]
+
+
+def test_in_place_functions_where_torch_has_them():
+    """``torch.exp_``, ``F.elu_`` ...: every in-place function chainrule makes is torch's, in
+    the same namespace; and wherever chainrule declares ``name`` in a namespace where torch
+    has the function ``name_`` (every op with an in-place method, every nn.functional op),
+    chainrule has ``name_`` there too. Neither list can drift from torch's."""
+    assert INPLACE_FUNCTIONS
+    not_torch = [
+        f"{space or 'torch'}.{name}"
+        for space, name, _fn in INPLACE_FUNCTIONS
+        if not callable(getattr(TORCH_SPACES[space], name, None))
+    ]
+    assert not not_torch, not_torch
+    missing = [
+        f"{space or 'chainrule'}.{name}_"
+        for space, table in _registry.FUNCTIONS.items()
+        for name in table
+        if callable(getattr(TORCH_SPACES[space], f"{name}_", None)) and f"{name}_" not in table
+    ]
+    assert not missing, missing
+    # the same from the methods' side: Tensor.name_ and torch.name_ mean chainrule.name_
+    for name in _registry.METHODS:
+        if name.endswith("_") and not name.startswith("_"):
+            for space, table in _registry.FUNCTIONS.items():
+                if name[:-1] in table and callable(getattr(TORCH_SPACES[space], name, None)):
+                    assert name in table, f"{space or 'chainrule'}.{name}"
+
+
+# arguments (by keyword: torch's names) and inputs each in-place function is tried with
+INPLACE_ARGS = {
+    "clamp_": {"min": -0.5, "max": 0.75},
+    "clip_": {"min": -0.5, "max": 0.75},
+    "clamp_min_": {"min": 0.1},
+    "clamp_max_": {"max": 0.1},
+    "round_": {"decimals": 1},
+    "elu_": {"alpha": 0.5},
+    "leaky_relu_": {"negative_slope": 0.2},
+    "hardtanh_": {"min_val": -0.5, "max_val": 0.75},
+}
+POSITIVE = {"log_", "log2_", "log10_", "log1p_", "sqrt_", "rsqrt_"}
+
+
+def _namespace(lib, space: str):
+    return lib.nn.functional if space == "nn.functional" else lib
+
+
+@pytest.mark.parametrize(
+    "space,name", [(s, n) for s, n, _ in INPLACE_FUNCTIONS], ids=lambda x: x or "torch"
+)
+@pytest.mark.parametrize("with_args", [False, True], ids=["defaults", "keywords"])
+def test_in_place_function_is_the_in_place_op(space, name, with_args):
+    """``torch.exp_(x)`` is ``x.exp_()``: the values, ``x`` itself returned, its version
+    moved by one, torch's history (grad_fn name, gradient) and torch's error for a leaf that
+    requires grad."""
+    rng = np.random.default_rng(0)
+    data = rng.uniform(-2, 2, (3, 4))
+    if name in POSITIVE:
+        data = np.abs(data) + 0.1
+    kwargs = INPLACE_ARGS.get(name, {}) if with_args else {}
+    if name.startswith(("clamp", "clip")):  # a bound is needed
+        kwargs = INPLACE_ARGS[name]
+    results = []
+    for lib in (torch, cr):
+        fn = getattr(_namespace(lib, space), name)
+        x = lib.tensor(data)
+        out = fn(x, **kwargs)
+        assert out is x
+        assert x._version == 1
+        leaf = lib.tensor(data, requires_grad=True)
+        y = leaf * 1.0
+        assert fn(y, **kwargs) is y
+        (y * lib.tensor(data)).sum().backward()
+        with pytest.raises(RuntimeError) as leaf_error:
+            fn(lib.tensor(data, requires_grad=True), **kwargs)
+        results.append((x.detach().numpy(), y.grad_fn.name(), leaf.grad, str(leaf_error.value)))
+    theirs, ours = results
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12, atol=1e-12)
+    assert ours[1] == theirs[1]
+    np.testing.assert_allclose(np.asarray(ours[2]), theirs[2].numpy(), rtol=1e-12, atol=1e-12)
+    assert ours[3] == theirs[3]
+
+
+def test_in_place_function_errors_are_torch_s():
+    messages = []
+    for lib in (torch, cr):
+        with pytest.raises(TypeError) as e:
+            lib.exp_(3.0)
+        with pytest.raises(RuntimeError) as no_bound:
+            lib.clamp_(lib.ones(2))
+        with pytest.raises(RuntimeError) as cast:  # a float result into an integer tensor
+            lib.exp_(lib.ones(2, dtype=lib.int64))
+        messages.append([str(e.value), str(no_bound.value), str(cast.value)])
+    assert messages[1] == messages[0]
+    assert messages[0][0] == "exp_(): argument 'input' (position 1) must be Tensor, not float"
+
+
+def test_in_place_function_declarations_are_checked():
+    """``inplace_function=`` names only the op's own names; an op with neither an in-place
+    method nor an ``inplace`` parameter cannot have one; nothing is registered then."""
+
+    def fake(input):
+        return input
+
+    with pytest.raises(ValueError, match="not one of its names"):
+        _registry.op(fake, inplace=True, inplace_function=("nn.functional.fake_",))
+    with pytest.raises(ValueError, match="not one of its names"):
+        _registry.op(fake, inplace=True, inplace_function="fake")
+    with pytest.raises(ValueError, match="needs the in-place method"):
+        _registry.op(fake, inplace_function=True)
+    assert "fake" not in _registry.FUNCTIONS[""] and "fake_" not in _registry.METHODS

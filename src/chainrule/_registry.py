@@ -25,7 +25,8 @@ for ``explain_backward``, the dtypes it refuses. Options of ``op``:
   (``("tanh_",)``: ``chainrule.tanh_`` but no ``nn.functional.tanh_``; ``("abs_",)``: no
   ``absolute_``; ``"nn.functional.relu_"``). It is ``input.name_(...)`` (the method), or,
   for a function with an ``inplace`` parameter, the function with ``inplace=True`` (its
-  signature less that parameter: ``F.elu_(input, alpha=1.0)``);
+  signature less that parameter: ``F.elu_(input, alpha=1.0)``); its ``inplace_of`` is the
+  op's function;
 * ``dunders``: operators bound to the function: ``"__add__"`` as is, ``"__radd__"`` with
   the operands swapped, ``"__iadd__"`` in place.
 
@@ -109,13 +110,17 @@ def op(
     def declare(fn: F) -> F:
         spaces = (namespace,) if isinstance(namespace, str) else namespace
         publics = (name or fn.__name__, *aliases)
-        functions = _inplace_functions(inplace_function, spaces, publics, fn)
+        wanted = _inplace_functions(inplace_function, spaces, publics, fn)
+        # made (and checked) before anything is registered; one object in every namespace
+        made = {
+            public: _inplace_function(fn, public, bool(inplace))
+            for public in {p for _, p in wanted}
+        }
         for public in publics:
             for space in spaces:
                 _add(FUNCTIONS.setdefault(space, {}), public, fn, "function")
-                if (space, public) in functions:
-                    made = _inplace_function(fn, public, bool(inplace))
-                    _add(FUNCTIONS[space], f"{public}_", made, "function")
+                if (space, public) in wanted:
+                    _add(FUNCTIONS[space], f"{public}_", made[public], "function")
             if method:
                 _add(METHODS, public, Method(fn), "method")
             if inplace:

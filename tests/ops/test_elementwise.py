@@ -2,7 +2,10 @@
 
 import numpy as np
 import pytest
-from harness import Case, case_id, check_case, check_finite_differences
+import torch
+from harness import Case, case_id, check_case, check_finite_differences, inputs_for, to_cr, to_torch
+
+import chainrule as cr
 
 S, M = (3, 4), (2, 3, 4)
 POS = (0.2, 2.0)
@@ -255,6 +258,29 @@ def test_torch_parity(case, dtype):
 @pytest.mark.parametrize("case", FD_CASES, ids=case_id)
 def test_finite_differences(case):
     check_finite_differences(case)
+
+
+# torch's grad_fn names chainrule does not give yet: the overload numbers of a tensor
+# other/weight (RemainderBackward1, LerpBackward1) and ``3 / a`` (torch: reciprocal, then mul)
+NAME_GAPS = {("div", "rdiv"), ("remainder", ""), ("fmod", ""), ("lerp", "tensor-weight")}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True)) if (c.op, c.note) in NAME_GAPS else c
+        for c in CASES
+        if c.grad
+    ],
+    ids=case_id,
+)
+def test_grad_fn_names(case):
+    arrays = inputs_for(case)
+    ours = case.fn(cr, *[to_cr(a, "float64", True) for a in arrays])
+    theirs = case.fn(torch, *[to_torch(a, "float64", True) for a in arrays])
+    if isinstance(theirs, tuple):
+        ours, theirs = ours[0], theirs[0]
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
 
 
 @pytest.mark.parametrize(

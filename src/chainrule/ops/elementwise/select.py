@@ -17,18 +17,21 @@ from chainrule.ops.op import Op
 
 
 class Clamp(Op):
-    """ClampBackward1 with number bounds; ClampBackward0 when a bound is a tensor."""
+    """ClampBackward1 with number bounds; ClampBackward0 when a bound is a tensor; from
+    clamp_min/clamp_max (``stem``), ClampMinBackward0 with a number, 1 with a tensor."""
 
     jvp_rule = "diagonal"
     elementwise = True
 
-    def forward(self, x, lo, hi):
+    def forward(self, x, lo, hi, stem="Clamp"):
+        self.stem = stem
         return np.clip(x, lo, hi)
 
     def name(self):
         if self.inputs is not None:  # after backward the inputs are freed: use the cache
-            self.kind = 0 if any(isinstance(b, Tensor) for b in self.inputs[1:]) else 1
-        return f"ClampBackward{self.kind}"
+            tensor = any(isinstance(b, Tensor) for b in self.inputs[1:])
+            self.kind = int(tensor) if self.stem != "Clamp" else int(not tensor)
+        return f"{self.stem}Backward{self.kind}"
 
     def backward(self, g):
         self.name()  # remember the name before the inputs are freed
@@ -53,22 +56,26 @@ class Clamp(Op):
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    return _clamp(input, min, max, "Clamp")
+
+
+def _clamp(input: Tensor, min: Any, max: Any, stem: str) -> Tensor:
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         dt = dtypes.result_type(*(v for v in (input, min, max) if v is not None))
         input, min, max = (v if v is None else _cast(v, dt) for v in (input, min, max))
     elif input._data.dtype.kind in "iub" and any(isinstance(v, float) for v in (min, max)):
         input = input.to(dtypes.get_default_dtype())
-    return Clamp.apply(input, min, max)
+    return Clamp.apply(input, min, max, stem=stem)
 
 
 @op(inplace=True, inplace_function=True)
 def clamp_min(input: Tensor, min: Any) -> Tensor:
-    return clamp(input, min=min)
+    return _clamp(input, min, None, "ClampMin")
 
 
 @op(inplace=True, inplace_function=True)
 def clamp_max(input: Tensor, max: Any) -> Tensor:
-    return clamp(input, max=max)
+    return _clamp(input, None, max, "ClampMax")
 
 
 class Maximum(Op):

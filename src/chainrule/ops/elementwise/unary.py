@@ -104,6 +104,7 @@ class Log10(Op):
 
 class Log1p(Op):
     formula = "d log1p(a) = g / (1 + a)"
+    torch_name = "Log1PBackward0"
     jvp_rule = "diagonal"
 
     @quiet
@@ -308,6 +309,8 @@ class Ceil(_ZeroGrad):
 
 class Round(_ZeroGrad):
     def forward(self, x, decimals=0):
+        if decimals:  # torch's round.decimals overload
+            self.torch_name = "RoundBackward1"
         return np.round(x, decimals)
 
 
