@@ -31,6 +31,7 @@ reveal_type(x @ x.T)  # chainrule._tensor.Tensor
 reveal_type(x[0])  # chainrule._tensor.Tensor
 reveal_type(x.exp_())  # chainrule._tensor.Tensor
 reveal_type(x.unsqueeze_(0))  # chainrule._tensor.Tensor
+reveal_type(cr.exp_(x))  # chainrule._tensor.Tensor
 reveal_type(x == 0)  # chainrule._tensor.Tensor
 reveal_type(-x)  # chainrule._tensor.Tensor
 reveal_type({x: 1})  # dict[chainrule._tensor.Tensor, int]
@@ -48,6 +49,7 @@ reveal_type(nn.Linear(3, 2)(x))  # chainrule._tensor.Tensor
 reveal_type(cr.nn.Linear(3, 2))  # chainrule.nn.linear.Linear
 reveal_type(Pair()(x, scale=2.0))  # tuple[chainrule._tensor.Tensor, chainrule._tensor.Tensor]
 reveal_type(F.relu(x))  # chainrule._tensor.Tensor
+reveal_type(F.elu_(x, alpha=0.5))  # chainrule._tensor.Tensor
 reveal_type(F.cross_entropy(x, cr.zeros(2).long()))  # chainrule._tensor.Tensor
 reveal_type(cr.linalg.norm(x))  # chainrule._tensor.Tensor
 reveal_type(cr.float32)  # chainrule.dtypes.dtype
