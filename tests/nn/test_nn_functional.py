@@ -228,6 +228,11 @@ CASES = [
     Case("log_softmax", f("log_softmax", 0), [S], note="reexport"),
     Case("log_softmax", f("log_softmax", dim=-1, _stacklevel=5), [S], note="stacklevel"),
     Case("relu", f("relu", inplace=False), [S], note="inplace-arg", fd=False),
+    # the in-place functions (F.elu_ is F.elu(inplace=True)), on a non-leaf
+    Case("relu_", lambda m, x: F(m).relu_(x * 1), [S], fd=False),
+    Case("elu_", lambda m, x: F(m).elu_(x * 1, alpha=0.5), [S], fd=False),
+    Case("leaky_relu_", lambda m, x: F(m).leaky_relu_(x * 1, 0.2), [S], fd=False),
+    Case("hardtanh_", lambda m, x: F(m).hardtanh_(x * 1, max_val=0.5), [S], fd=False),
     Case("conv1d", f("conv1d", padding=1), [(2, 2, 5), (3, 2, 3), (3,)], note="reexport"),
     Case("conv2d", f("conv2d", stride=2), [(1, 2, 5, 5), (3, 2, 3, 3)], note="reexport"),
     Case("conv_transpose1d", f("conv_transpose1d", stride=2), [(1, 2, 3), (2, 3, 2)]),
