@@ -262,16 +262,9 @@ def test_finite_differences(case):
 
 # torch's grad_fn names chainrule does not give yet: the overload numbers of a tensor
 # other/weight (RemainderBackward1, LerpBackward1) and ``3 / a`` (torch: reciprocal, then mul)
-NAME_GAPS = {("div", "rdiv"), ("remainder", ""), ("fmod", ""), ("lerp", "tensor-weight")}
-
-
 @pytest.mark.parametrize(
     "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True)) if (c.op, c.note) in NAME_GAPS else c
-        for c in CASES
-        if c.grad
-    ],
+    [c for c in CASES if c.grad],
     ids=case_id,
 )
 def test_grad_fn_names(case):

@@ -86,6 +86,7 @@ class Op:
     # forward mode (see jvp): how the op depends on its tensor inputs, one of JVP_RULES
     jvp_rule = "vjp"
     torch_name: str | None = None  # torch's grad_fn name, when not "<ClassName>Backward0"
+    overload = 0  # which of torch's overloads a node is: the n of its "<Name>Backward<n>"
     formula: str | None = None  # the rule in words, for explain_backward ("d(-a) = -g")
 
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
@@ -271,7 +272,7 @@ class Op:
     # ------------------------------------------------------------------ torch's surface
 
     def name(self) -> str:
-        return self.torch_name or f"{type(self).__name__}Backward0"
+        return self.torch_name or f"{type(self).__name__}Backward{self.overload}"
 
     def register_prehook(self, hook: Any) -> Any:
         """``hook(grad_outputs) -> tuple | None`` runs before the node's rule (after the
@@ -356,6 +357,14 @@ def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str
         "operation that failed to compute its gradient, with "
         "chainrule.autograd.set_detect_anomaly(True, check_nan=False)."
     )
+
+
+def tensor_overload(out: Tensor, arg: Any) -> Tensor:
+    """torch names the node of an op's overload that takes a tensor ``arg`` (rather than a
+    number) ``<Name>Backward1``: mark it so (remainder, fmod, lerp)."""
+    if out.grad_fn is not None and isinstance(arg, Tensor):
+        out.grad_fn.overload = 1
+    return out
 
 
 def track_view(t: Tensor, inputs: tuple) -> None:

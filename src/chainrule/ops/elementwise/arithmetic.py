@@ -17,8 +17,8 @@ from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.broadcast import as_tensor_arg, binary
 from chainrule.ops.elementwise.select import where
-from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, trunc
-from chainrule.ops.op import Op
+from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, reciprocal, trunc
+from chainrule.ops.op import Op, tensor_overload
 
 
 class Add(Op):
@@ -88,14 +88,14 @@ class Pow(Op):
     jvp_rule = "diagonal"
     elementwise, save_output = True, True
 
-    kind = 1  # torch's grad_fn name: 0 number exponent, 1 both tensors, 2 number base
+    overload = 1  # torch's: 0 a number exponent, 1 both tensors, 2 a number base
 
     @classmethod
     def apply(cls, a, b):
         out = super().apply(a, b)
         node = out.grad_fn
         if node is not None and (not isinstance(a, Tensor) or not isinstance(b, Tensor)):
-            node.kind = 2 if not isinstance(a, Tensor) else 0  # fixed when recorded
+            node.overload = 2 if not isinstance(a, Tensor) else 0  # fixed when recorded
         return out
 
     @quiet
@@ -112,9 +112,6 @@ class Pow(Op):
             elif np.any(negative := b < 0):
                 return _integer_pow_negative(a, b, negative)
         return np.power(a, b)
-
-    def name(self):
-        return f"PowBackward{self.kind}"
 
     @quiet
     def backward(self, g):
@@ -274,6 +271,8 @@ def mul(input: Any, other: Any) -> Tensor:
 )
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
+        if isinstance(other, Tensor) and not isinstance(input, Tensor | np.ndarray):
+            return mul(reciprocal(other), input)  # number / tensor: torch's reciprocal * number
         return binary(Div, input, other, float_result=True)
     if rounding_mode == "floor":
         return binary(DivFloor, input, other)
@@ -314,12 +313,12 @@ def floor_divide(input: Any, other: Any) -> Tensor:
 
 @op(inplace=True, dunders=("__mod__", "__rmod__", "__imod__"))
 def remainder(input: Any, other: Any) -> Tensor:
-    return binary(Remainder, input, other)
+    return tensor_overload(binary(Remainder, input, other), other)
 
 
 @op(inplace=True)
 def fmod(input: Any, other: Any) -> Tensor:
-    return binary(Fmod, input, other)
+    return tensor_overload(binary(Fmod, input, other), other)
 
 
 @op(inplace=True, inplace_function=True)

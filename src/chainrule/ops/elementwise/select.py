@@ -13,7 +13,7 @@ from chainrule._tensor import Tensor
 from chainrule.ops.broadcast import as_tensor_arg, binary, broadcast_error
 from chainrule.ops.index.mask import nonzero
 from chainrule.ops.kernels import select
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, tensor_overload
 
 
 class Clamp(Op):
@@ -196,4 +196,4 @@ class Lerp(Op):
 
 @op(inplace=True)
 def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
-    return Lerp.apply(input, end, as_tensor_arg(weight, "weight"))
+    return tensor_overload(Lerp.apply(input, end, as_tensor_arg(weight, "weight")), weight)
