@@ -11,8 +11,9 @@ That one line gives ``chainrule.abs`` and ``chainrule.absolute`` (the namespace)
 methods ``Tensor.abs`` / ``Tensor.absolute``, the in-place ``Tensor.abs_`` /
 ``Tensor.absolute_`` and the in-place function ``chainrule.abs_`` (torch has no
 ``torch.absolute_``). The rest of an op's declaration lives on its ``Op`` class, next to
-its forward and backward: torch's grad_fn name (``torch_name``), the derivative in words
-for ``explain_backward``, the dtypes it refuses. Options of ``op``:
+its forward and backward: torch's grad_fn name (``torch_name``, ``overload``), the
+derivative in words for ``explain_backward`` (``formula``) and the forward-mode rule
+(``jvp_rule``); the dtypes it refuses are checked by its function. Options of ``op``:
 
 * ``namespace``: where the function is public, as torch has it: ``""`` (``chainrule.X``,
   the default), ``"nn.functional"``, ``"linalg"``, or a tuple of several;
@@ -31,7 +32,7 @@ for ``explain_backward``, the dtypes it refuses. Options of ``op``:
   the operands swapped, ``"__iadd__"`` in place.
 
 ``tensor_method`` declares a method with no function of the same name (``Tensor.view``,
-``Tensor.T``, ``Tensor.fill_``). Nothing here imports NumPy or the rest of chainrule:
+``Tensor.T``, ``Tensor.new_zeros``). Nothing here imports NumPy or the rest of chainrule:
 ``ops/__init__.py`` binds the methods once every family has registered, and the package
 ``__init__`` files export ``names(namespace)``.
 """
