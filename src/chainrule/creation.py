@@ -221,28 +221,22 @@ def full_like(
 # ``x.new_*``: a new tensor with x's dtype unless given (torch's Tensor.new_zeros ...)
 
 
-@tensor_method
-def new_zeros(
-    self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-) -> Tensor:
-    check_cpu(device)
-    return _filled("new_zeros", 0, size, dtype or self.dtype, requires_grad)
+def _new_filled(name: str, fill: Any) -> Any:
+    """``x.new_zeros(*size)`` and the like: filled with ``fill`` (``new_empty``: any value)."""
+
+    def method(
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        check_cpu(device)
+        return _filled(name, fill, size, dtype or self.dtype, requires_grad)
+
+    method.__name__ = method.__qualname__ = name
+    return tensor_method(method)
 
 
-@tensor_method
-def new_ones(
-    self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-) -> Tensor:
-    check_cpu(device)
-    return _filled("new_ones", 1, size, dtype or self.dtype, requires_grad)
-
-
-@tensor_method
-def new_empty(
-    self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-) -> Tensor:
-    check_cpu(device)
-    return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+new_zeros = _new_filled("new_zeros", 0)
+new_ones = _new_filled("new_ones", 1)
+new_empty = _new_filled("new_empty", 0)
 
 
 @tensor_method
