@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -324,16 +325,34 @@ def eye(
 
 
 class Generator:
-    """A seeded source of random numbers (NumPy's PCG64 underneath; not torch's stream)."""
+    """A seeded source of random numbers (NumPy's PCG64 underneath; not torch's stream).
+
+    Every draw reads ``rng``, which first tells the active draw observers (``observe_draws``:
+    ``func.vmap``'s randomness modes) which generator is about to be used; ``get_state`` /
+    ``set_state`` read and restore the stream without counting as a draw (checkpoint's
+    replay of dropout)."""
 
     def __init__(self, device: Any = "cpu") -> None:
         check_cpu(device)
         self._seed = 67280421310721
-        self.rng = np.random.default_rng(self._seed)
+        self._np = np.random.default_rng(self._seed)
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The NumPy generator to draw from (announced to the draw observers first)."""
+        for observer in _draw_observers:
+            observer(self)
+        return self._np
+
+    def get_state(self) -> Any:
+        return self._np.bit_generator.state
+
+    def set_state(self, state: Any) -> None:
+        self._np.bit_generator.state = state
 
     def manual_seed(self, seed: int) -> Generator:
         self._seed = int(seed)
-        self.rng = np.random.default_rng(self._seed)
+        self._np = np.random.default_rng(self._seed)
         return self
 
     def initial_seed(self) -> int:
@@ -342,6 +361,20 @@ class Generator:
     def seed(self) -> int:
         s = int(np.random.SeedSequence().entropy % (2**63))
         return self.manual_seed(s)._seed
+
+
+_draw_observers: list[Callable[[Generator], None]] = []
+
+
+@contextlib.contextmanager
+def observe_draws(observer: Callable[[Generator], None]) -> Iterator[None]:
+    """Call ``observer(generator)`` before each random draw made inside the block (it may
+    raise to forbid the draw)."""
+    _draw_observers.append(observer)
+    try:
+        yield
+    finally:
+        _draw_observers.remove(observer)
 
 
 default_generator = Generator()

@@ -16,6 +16,7 @@ import numpy as np
 from chainrule._tensor import Tensor, _make
 from chainrule.autograd import forward_ad as fwAD
 from chainrule.autograd import grad as _autograd_grad
+from chainrule.creation import observe_draws
 from chainrule.func._pytree import tree_flatten, tree_map, tree_unflatten
 from chainrule.func._transforms import (
     _args_with,
@@ -30,10 +31,16 @@ from chainrule.func._transforms import (
     _zeros,
     jacrev,
 )
+from chainrule.func._vmap import Randomness, check_randomness
 from chainrule.graph import enable_grad, is_grad_enabled
 from chainrule.ops.op import forward_ad as _fw_state
 
 __all__ = ["jvp", "jacfwd", "hessian"]
+
+STRICT_ERROR = (
+    "jvp(f, primals, tangents, strict=True): The output of f is independent of the inputs. "
+    "This is not allowed with strict=True."
+)
 
 
 # --------------------------------------------------------------------------- forward mode
@@ -42,7 +49,9 @@ __all__ = ["jvp", "jacfwd", "hessian"]
 def jvp(
     func: Callable, primals: Any, tangents: Any, *, strict: bool = False, has_aux: bool = False
 ) -> tuple:
-    """``(func(*primals), J·tangents)`` by forward mode (double-vjp inside a dual level)."""
+    """``(func(*primals), J·tangents)`` by forward mode (double-vjp inside a dual level).
+    With ``strict=True`` an output that does not depend on the inputs (no tangent) raises
+    torch's error instead of getting a zero tangent."""
     where = "jvp(f, primals, tangents)"
     if not isinstance(primals, tuple):
         raise RuntimeError(
@@ -60,7 +69,7 @@ def jvp(
         if not isinstance(p, Tensor):
             raise ValueError(f"Thing passed to transform API must be Tensor, got {type(p)}")
     if _fw_state.level:
-        return _jvp_by_double_vjp(func, flat, spec, t_flat, has_aux, where)
+        return _jvp_by_double_vjp(func, flat, spec, t_flat, has_aux, where, strict)
     outer = is_grad_enabled()
     with fwAD.dual_level():
         duals = [fwAD.make_dual(p, t) for p, t in zip(flat, t_flat)]
@@ -68,6 +77,8 @@ def jvp(
         out_flat, out_spec = tree_flatten(out)
         _only_tensors(out_flat, where)
         pairs = [fwAD.unpack_dual(o) for o in out_flat]
+    if strict and any(t is None for _, t in pairs):
+        raise RuntimeError(STRICT_ERROR)
     tangents_out = [t for _, t in pairs if t is not None]
     keep = outer and _reaches_outside(out_flat + tangents_out, set())
     primal_out = [_release(p, keep) for p, _ in pairs]
@@ -78,7 +89,7 @@ def jvp(
     return res
 
 
-def _jvp_by_double_vjp(func, flat, spec, t_flat, has_aux, where) -> tuple:
+def _jvp_by_double_vjp(func, flat, spec, t_flat, has_aux, where, strict) -> tuple:
     """J·t = d/du <Jᵀu, t> (u a dummy cotangent): a jvp inside another forward level."""
     outer = is_grad_enabled()
     with enable_grad():
@@ -98,6 +109,8 @@ def _jvp_by_double_vjp(func, flat, spec, t_flat, has_aux, where) -> tuple:
             )  # fmt: skip
         else:
             jts = [None] * len(us)
+        if strict and any(j is None for j in jts):  # u_i unused: output i ignores the inputs
+            raise RuntimeError(STRICT_ERROR)
         jts = [_zeros(o) if j is None else j for j, o in zip(jts, out_flat)]
     res = (
         tree_unflatten([_release(o, keep) for o in out_flat], out_spec),
@@ -108,11 +121,21 @@ def _jvp_by_double_vjp(func, flat, spec, t_flat, has_aux, where) -> tuple:
     return res
 
 
-def jacfwd(func: Callable, argnums: int | tuple = 0, has_aux: bool = False, **_: Any):
-    """The Jacobian by forward mode: one jvp per input element (same layout as jacrev)."""
+def jacfwd(
+    func: Callable, argnums: int | tuple = 0, has_aux: bool = False, *, randomness: str = "error"
+) -> Callable:
+    """The Jacobian by forward mode: one jvp per input element (same layout as jacrev).
+    torch computes the columns as a vmap of jvp with this ``randomness``; here each column
+    is one slice of that rule (``_vmap.Randomness``): ``"error"`` forbids random draws,
+    ``"same"`` gives every column the same numbers, ``"different"`` new ones."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        check_randomness(randomness)
+        with observe_draws(level := Randomness(randomness)):
+            return columns_of(level, *args, **kwargs)
+
+    def columns_of(level: Randomness, *args: Any, **kwargs: Any) -> Any:
         from chainrule.ops.shape.join import stack
 
         nums = _check_argnums(argnums, len(args))
@@ -135,6 +158,7 @@ def jacfwd(func: Callable, argnums: int | tuple = 0, has_aux: bool = False, **_:
                 one_hot = np.zeros_like(basis[j]._data)
                 one_hot.flat[k] = 1
                 basis[j] = _make(one_hot)
+                level.next_slice()
                 res = jvp(f, tuple(flat), tuple(basis), has_aux=has_aux)
                 o_flat, o_spec = tree_flatten(res[0])
                 out_flat, out_spec = o_flat, o_spec

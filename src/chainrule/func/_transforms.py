@@ -128,13 +128,14 @@ def _only_tensors(flat: list, where: str) -> None:
             )
 
 
-def _grads(outs: list, wrt: list, cots: list | None, keep: bool) -> list:
-    """Gradients of ``outs`` (weighted by ``cots``) for each of ``wrt``; zeros if unused."""
+def _grads(outs: list, wrt: list, cots: list | None, keep: bool, retain: bool = True) -> list:
+    """Gradients of ``outs`` (weighted by ``cots``) for each of ``wrt``; zeros if unused.
+    ``retain=False`` frees the graph (a second call raises the engine's error)."""
     pairs = [(o, c) for o, c in zip(outs, cots or [None] * len(outs)) if o.requires_grad]
     if not pairs:
         return [_zeros(w) for w in wrt]
     gs = _autograd_grad(
-        [o for o, _ in pairs], wrt, [c for _, c in pairs], retain_graph=True,
+        [o for o, _ in pairs], wrt, [c for _, c in pairs], retain_graph=retain,
         create_graph=keep, allow_unused=True,
     )  # fmt: skip
     return [_zeros(w) if g is None else g for g, w in zip(gs, wrt)]
@@ -200,7 +201,10 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         _only_tensors(out_flat, where)
         reaches = _reaches_outside(out_flat, own)
 
-    def vjp_fn(cotangents: Any, *, retain_graph: bool = True, create_graph: bool | None = None):
+    def vjp_fn(cotangents: Any, retain_graph: bool = True, create_graph: bool | None = None):
+        """The gradients for ``cotangents``; torch's options: ``retain_graph=False`` frees
+        the graph (calling again raises), ``create_graph`` (default: grad mode) builds the
+        result's graph where it reaches tensors requiring grad outside this call."""
         ct_flat, ct_spec = tree_flatten(cotangents)
         if ct_spec != out_spec:
             raise RuntimeError(
@@ -208,12 +212,11 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
                 f"outputs to the function. cotangents: {pprint(ct_spec)}, primal output: "
                 f"{pprint(out_spec)}"
             )
-        keep = create_graph
-        if keep is None:
-            live = any(isinstance(c, Tensor) and c.requires_grad for c in ct_flat)
-            keep = is_grad_enabled() and (reaches or live)
+        build = is_grad_enabled() if create_graph is None else create_graph
+        live = any(isinstance(c, Tensor) and c.requires_grad for c in ct_flat)
+        keep = bool(build) and (reaches or live)
         with enable_grad():
-            gs = _grads(out_flat, wrapped, ct_flat, keep)
+            gs = _grads(out_flat, wrapped, ct_flat, keep, retain_graph)
         return tree_unflatten([_release(g, keep) for g in gs], spec)
 
     keep_out = outer and reaches
@@ -223,9 +226,23 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     return out, vjp_fn
 
 
-def jacrev(func: Callable, argnums: int | tuple = 0, *, has_aux: bool = False, **_: Any):
+def jacrev(
+    func: Callable,
+    argnums: int | tuple = 0,
+    *,
+    has_aux: bool = False,
+    chunk_size: int | None = None,
+    _preallocate_and_copy: bool = False,
+) -> Callable:
     """The Jacobian by reverse mode: one backward per output element. Output i with respect
-    to argument j has shape ``out_i.shape + arg_j.shape`` (nested like outputs, then args)."""
+    to argument j has shape ``out_i.shape + arg_j.shape`` (nested like outputs, then args).
+
+    ``chunk_size`` (torch: how many rows one vmapped vjp computes at once; ``1`` is torch's
+    for-loop) is checked as torch checks it and changes nothing else here: the rows are
+    computed one at a time already, and the Jacobian is the same. ``_preallocate_and_copy``
+    (torch: write the chunks into one preallocated tensor) likewise only changes memory."""
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
     where = "vjp(f, *primals)"
 
     @functools.wraps(func)

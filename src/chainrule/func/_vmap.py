@@ -1,6 +1,9 @@
 """``vmap`` as a loop: the function runs once per slice of the mapped dimension and the
 results are stacked (torch's semantics and errors; torch batches the ops instead). Being
-built from ``select`` and ``stack``, it nests and composes with the other transforms."""
+built from ``select`` and ``stack``, it nests and composes with the other transforms.
+
+Random draws inside the mapped function follow ``randomness`` as torch defines it (see
+``Randomness``); ``jacfwd``, a vmap of jvp in torch, uses the same rule per column."""
 
 from __future__ import annotations
 
@@ -9,9 +12,53 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule._tensor import Tensor
+from chainrule.creation import Generator, observe_draws
 from chainrule.func._pytree import LEAF, tree_flatten, tree_unflatten
 
 __all__ = ["vmap"]
+
+RANDOMNESS_ERROR = (
+    "vmap: called random operation while in randomness error mode. Please either use the "
+    "'same' or 'different' randomness flags on vmap or perform the randomness operation out "
+    "of vmap"
+)
+
+
+def check_randomness(randomness: Any) -> None:
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(
+            "Only allowed values for randomness are 'error', 'different', or 'same'. Got "
+            f"{randomness}"
+        )
+
+
+class Randomness:
+    """One vmap level's rule for the random draws of the mapped function, as torch's:
+    ``"error"`` forbids them (torch's RuntimeError, also from a vmap nested inside);
+    ``"different"`` lets every slice draw afresh, so each batch element gets its own
+    numbers; ``"same"`` rewinds each generator the function draws from to where it stood at
+    its first draw before every slice, so every batch element gets the same numbers and the
+    generator ends one slice's draws further on (torch draws once for the whole batch).
+
+    Installed with ``creation.observe_draws(level)`` around the loop; ``next_slice()``
+    before each slice. torch's two errors about batched tensors (``"same"`` with a random
+    op's batched input, ``"different"`` for an in-place draw into an unbatched tensor) are
+    not raised: a loop does not know which tensors are batched."""
+
+    def __init__(self, mode: str) -> None:
+        check_randomness(mode)
+        self.mode = mode
+        self.start: dict[int, tuple[Generator, Any]] = {}
+
+    def __call__(self, generator: Generator) -> None:
+        if self.mode == "error":
+            raise RuntimeError(RANDOMNESS_ERROR)
+        if self.mode == "same" and id(generator) not in self.start:
+            self.start[id(generator)] = (generator, generator.get_state())
+
+    def next_slice(self) -> None:
+        for generator, state in self.start.values():
+            generator.set_state(state)
 
 
 def _broadcast_dims(dims: Any, spec: Any, name: str, in_dims: Any, what: str) -> list:
@@ -40,7 +87,14 @@ def vmap(
     chunk_size: int | None = None,
 ) -> Callable:
     """Map ``func`` over a dimension of its inputs (``in_dims``), stacking the results at
-    ``out_dims``. A first version: a loop over the batch (see the module docstring)."""
+    ``out_dims``: a loop over the batch (see the module docstring). ``randomness`` is
+    torch's (``Randomness``). ``chunk_size`` (torch: how many slices one batched call
+    computes at once, trading memory for speed) is checked as torch checks it and changes
+    nothing else: a loop already computes one slice at a time, and torch's chunks follow
+    the same randomness rule (``"same"`` rewinds the generator for each chunk)."""
+    check_randomness(randomness)
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
     name = getattr(func, "__name__", repr(func))
 
     @functools.wraps(func)
@@ -79,9 +133,12 @@ def vmap(
                 f"sizes {sizes} for the mapped dimension"
             )
         results = []
-        for b in range(sizes[0]):
-            sliced = [x if d is None else _take(x, d, b) for x, d in zip(flat, dims)]
-            results.append(func(*tree_unflatten(sliced, spec), **kwargs))
+        level = Randomness(randomness)
+        with observe_draws(level):
+            for b in range(sizes[0]):
+                sliced = [x if d is None else _take(x, d, b) for x, d in zip(flat, dims)]
+                level.next_slice()
+                results.append(func(*tree_unflatten(sliced, spec), **kwargs))
         outs = [tree_flatten(r) for r in results]
         out_spec = outs[0][1]
         odims = _broadcast_dims(out_dims, out_spec, name, out_dims, "out_dims")

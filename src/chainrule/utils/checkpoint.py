@@ -56,16 +56,16 @@ class _CheckpointFunction(Function):
         ]
         it = iter(fresh)
         args = tuple(next(it) if isinstance(a, Tensor) else a for a in ctx.args)
-        rng = creation.default_generator.rng
-        current = rng.bit_generator.state
+        gen = creation.default_generator
+        current = gen.get_state()
         if ctx.rng_state is not None:
-            rng.bit_generator.state = ctx.rng_state
+            gen.set_state(ctx.rng_state)
         try:
             with enable_grad():
                 outs, _ = _flatten(ctx.run(*args, **ctx.kwargs))
         finally:
             if ctx.rng_state is not None:
-                creation.default_generator.rng.bit_generator.state = current
+                gen.set_state(current)
         wrt = fresh + list(tensors[ctx.n_args :])
         pairs = [
             (o, g)
@@ -95,7 +95,7 @@ def checkpoint(
     of kept."""
     if not is_grad_enabled():
         return function(*args, **kwargs)
-    rng_state = creation.default_generator.rng.bit_generator.state if preserve_rng_state else None
+    rng_state = creation.default_generator.get_state() if preserve_rng_state else None
     tensor_args = [a for a in args if isinstance(a, Tensor)]
     out = function(*args, **kwargs)
     outs, is_tuple = _flatten(out)
