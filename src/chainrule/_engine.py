@@ -17,7 +17,10 @@ from chainrule._fp import ignore_fp_errors, restore_fp_errors
 from chainrule._tensor import Tensor, _make, mutate
 from chainrule.graph import backprop, set_grad_enabled, toposort
 
-__all__ = ["AccumulateGrad", "BackwardObserver", "observe", "reachable", "run_backward"]
+__all__ = [
+    "AccumulateGrad", "BackwardObserver", "checkpoint_valid", "observe", "reachable",
+    "run_backward",
+]  # fmt: skip
 
 
 def _run_hooks(hooks: dict, g: Tensor, obs: Any = None, where: Any = None) -> Tensor:
@@ -65,6 +68,20 @@ class _Observing(threading.local):
 
 
 _observing = _Observing()
+
+
+class _Walking(threading.local):
+    selective: bool = False  # the running walk has ``inputs`` (autograd.grad, inputs=)
+
+
+_walking = _Walking()
+
+
+def checkpoint_valid() -> bool:
+    """torch's ``autograd._is_checkpoint_valid``: False while the node running belongs to a
+    walk with ``inputs`` (``autograd.grad``, ``backward(inputs=)``), which a reentrant
+    checkpoint cannot serve (its inner backward would accumulate into ``.grad``)."""
+    return not _walking.selective
 
 
 @contextmanager
@@ -251,10 +268,12 @@ def run_backward(
         return grads
 
     token = ignore_fp_errors()  # the rules' ops run silent, as torch's do (one switch here,
-    try:  # not one per op)
+    selective, _walking.selective = _walking.selective, inputs is not None  # not one per op)
+    try:
         with set_grad_enabled(create_graph):
             backprop(roots, seeds, _parents, step)
     finally:
+        _walking.selective = selective
         restore_fp_errors(token)
     return captured
 

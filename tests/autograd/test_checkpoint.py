@@ -37,19 +37,20 @@ def assert_same(a, b):
         np.testing.assert_array_equal(g, h)
 
 
+@pytest.mark.parametrize("reentrant", [False, True])
 @pytest.mark.parametrize("p", [0.0, 0.3])
-def test_gradients_identical_to_the_plain_run(p):
+def test_gradients_identical_to_the_plain_run(p, reentrant):
     """Parameters are reached through the closure; dropout masks are replayed."""
     model = mlp(depth=6, width=16, p=p)
     x = cr.randn(8, 16)
     cr.manual_seed(1)
     plain = grads_of(model, x, lambda m, x: m(x))
     cr.manual_seed(1)
-    ckpt = grads_of(model, x, lambda m, x: checkpoint(m, x))
+    ckpt = grads_of(model, x, lambda m, x: checkpoint(m, x, use_reentrant=reentrant))
     assert_same(plain, ckpt)
     for segments in [1, 2, 3, 6]:
         cr.manual_seed(1)
-        seq = grads_of(model, x, lambda m, x, s=segments: checkpoint_sequential(m, s, x))
+        seq = grads_of(model, x, lambda m, x, s=segments: checkpoint_sequential(m, s, x, reentrant))
         assert_same(plain, seq)
 
 
@@ -59,7 +60,11 @@ def test_without_preserved_rng_dropout_differs():
     cr.manual_seed(1)
     plain = grads_of(model, x, lambda m, x: m(x))
     cr.manual_seed(1)
-    other = grads_of(model, x, lambda m, x: checkpoint(m, x, preserve_rng_state=False))
+    other = grads_of(
+        model,
+        x,
+        lambda m, x: checkpoint(m, x, use_reentrant=False, preserve_rng_state=False),
+    )
     np.testing.assert_array_equal(plain[0].numpy(), other[0].numpy())  # forward is the same
     assert not np.array_equal(plain[1].numpy(), other[1].numpy())  # backward used new masks
 
@@ -81,7 +86,8 @@ def test_against_torch_with_two_outputs_and_kwargs():
     x, w = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
     tx, tw = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
     tck = lambda *args, **kw: torch.utils.checkpoint.checkpoint(*args, use_reentrant=False, **kw)  # noqa: E731
-    out, tout = make(cr, checkpoint)(x, w), make(torch, tck)(tx, tw)
+    ck = lambda *args, **kw: checkpoint(*args, use_reentrant=False, **kw)  # noqa: E731
+    out, tout = make(cr, ck)(x, w), make(torch, tck)(tx, tw)
     compare(out, tout, grad=False)
     assert out[0].grad_fn is not None and out[0].requires_grad
     g = cr.tensor(rng.normal(size=(3, 2)))
@@ -102,21 +108,23 @@ def test_autograd_grad_and_double_backward():
         return lib.autograd.grad((gx**2).sum() + (gw**3).sum(), (x, w))
 
     tck = lambda f, *a: torch.utils.checkpoint.checkpoint(f, *a, use_reentrant=False)  # noqa: E731
-    compare(second(cr, checkpoint), second(torch, tck), grad=False)
+    ck = lambda f, *a: checkpoint(f, *a, use_reentrant=False)  # noqa: E731
+    compare(second(cr, ck), second(torch, tck), grad=False)
 
 
-def test_no_grad_and_nothing_to_differentiate():
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_no_grad_and_nothing_to_differentiate(reentrant):
     x = cr.randn(3)
     with cr.no_grad():
-        y = checkpoint(lambda x: x * 2, x)
+        y = checkpoint(lambda x: x * 2, x, use_reentrant=reentrant)
     assert y.grad_fn is None
-    y = checkpoint(lambda x: x * 2, x)
+    y = checkpoint(lambda x: x * 2, x, use_reentrant=reentrant)
     assert not y.requires_grad
 
 
 def test_unexpected_keyword():
     with pytest.raises(ValueError, match="^Unexpected keyword arguments: foo$"):
-        checkpoint_sequential([lambda x: x], 1, cr.ones(2), foo=1)
+        checkpoint_sequential([lambda x: x], 1, cr.ones(2), use_reentrant=False, foo=1)
     with pytest.raises(ValueError, match="^Unexpected keyword arguments: foo$"):
         torch.utils.checkpoint.checkpoint_sequential(
             [lambda x: x], 1, torch.ones(2), use_reentrant=False, foo=1
@@ -145,10 +153,10 @@ def test_peak_memory_drops_on_a_deep_mlp():
         return go
 
     plain = peak_bytes(step(lambda m, x: m(x)))
-    ckpt = peak_bytes(step(lambda m, x: checkpoint_sequential(m, 8, x)))
+    ckpt = peak_bytes(step(lambda m, x: checkpoint_sequential(m, 8, x, use_reentrant=False)))
     # 64 modules: activations of 8 segments of 8 instead of all 64 at once
     print(f"peak: {plain / 1e6:.1f} MB plain, {ckpt / 1e6:.1f} MB checkpointed")
     assert ckpt < 0.5 * plain, (plain, ckpt)
     cr.manual_seed(3)
     assert_same(grads_of(model, x, lambda m, x: m(x)),
-                grads_of(model, x, lambda m, x: checkpoint_sequential(m, 8, x)))  # fmt: skip
+                grads_of(model, x, lambda m, x: checkpoint_sequential(m, 8, x, False)))  # fmt: skip
