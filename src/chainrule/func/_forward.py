@@ -101,11 +101,14 @@ def _jvp_by_double_vjp(func, flat, spec, t_flat, has_aux, where, strict) -> tupl
         gs = _grads(out_flat, wrapped, us, True)
         live = any(t.requires_grad for t in t_flat)
         keep = outer and (_reaches_outside(out_flat, own) or live)
+        # a tangent carrying the enclosing level's tangent (jacfwd(lambda y: jvp(f, (y,),
+        # (y,)))): J·t is built as a graph so that tangent flows through it
+        dual = any(getattr(t, "_fw", None) is not None for t in t_flat)
         pairs = [(g, t) for g, t in zip(gs, t_flat) if g.requires_grad]
         if pairs:
             jts = _autograd_grad(
                 [g for g, _ in pairs], us, [t for _, t in pairs], retain_graph=True,
-                create_graph=keep, allow_unused=True,
+                create_graph=keep or dual, allow_unused=True,
             )  # fmt: skip
         else:
             jts = [None] * len(us)
@@ -114,11 +117,20 @@ def _jvp_by_double_vjp(func, flat, spec, t_flat, has_aux, where, strict) -> tupl
         jts = [_zeros(o) if j is None else j for j, o in zip(jts, out_flat)]
     res = (
         tree_unflatten([_release(o, keep) for o in out_flat], out_spec),
-        tree_unflatten([_release(j, keep) for j in jts], out_spec),
+        tree_unflatten([_release_tangent(_release(j, keep), keep) for j in jts], out_spec),
     )
     if has_aux:
         return (*res, tree_map(lambda a: _release(a, keep), aux))
     return res
+
+
+def _release_tangent(x: Tensor, keep: bool) -> Tensor:
+    """A released J·t whose forward tangent was computed on this call's graph (``dual``
+    above): that tangent is released too."""
+    tangent = getattr(x, "_fw", None)
+    if not keep and tangent is not None and tangent.requires_grad and _fw_state.level:
+        fwAD._set_tangent(x, tangent.detach())
+    return x
 
 
 def jacfwd(
