@@ -11,6 +11,8 @@ import pytest
 import safetensors.numpy
 import safetensors.torch
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import nn
@@ -265,3 +267,97 @@ def test_checkpoint_of_model_and_optimizer_resumes_identically(tmp_path):
     step(m, o)
     step(m2, o2)
     same(m2.state_dict(), m.state_dict())
+
+
+def test_header_length_with_low_byte_0x80_is_not_mistaken_for_pickle(tmp_path):
+    # issue 10 #17: the state_dict's 1152-byte header (0x480) makes the file start with 0x80,
+    # the byte pickles start with; the file was refused as "pickle data"
+    cr.manual_seed(0)
+    m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    path = tmp_path / "seq.safetensors"
+    cr.save(m.state_dict(), path)
+    data = path.read_bytes()
+    assert data[:1] == b"\x80" and int.from_bytes(data[:8], "little") == 1152
+    for f in (path, str(path), io.BytesIO(data)):
+        loaded = cr.load(f)
+        same(loaded, m.state_dict())
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    assert repr(fresh.load_state_dict(loaded)) == "<All keys matched successfully>"
+    same(fresh.state_dict(), m.state_dict())
+    # torch reads the same file into its own model
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    assert repr(tm.load_state_dict(safetensors.torch.load_file(path))) == (
+        "<All keys matched successfully>"
+    )
+    for k, v in tm.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), m.state_dict()[k].numpy())
+    # a damaged file of this kind is still called damaged, not pickle
+    for bad in (data[: len(data) // 2], data[:8] + b"{not json" + data[17:]):
+        with pytest.raises(RuntimeError, match="not a valid chainrule/safetensors file") as e:
+            cr.load(io.BytesIO(bad))
+        assert "pickle" not in str(e.value)
+
+
+def test_every_header_length_low_byte_round_trips():
+    # headers are padded to 8 bytes: a name growing one character at a time sweeps the header
+    # length through every multiple of 8 mod 256, 0x80 included
+    seen = set()
+    for k in range(300):
+        sd = {"w" * k: cr.arange(3.0), "b": cr.tensor(1)}
+        buf = io.BytesIO()
+        cr.save(sd, buf)
+        data = buf.getvalue()
+        seen.add(data[0])
+        same(cr.load(io.BytesIO(data)), sd)
+    assert seen == set(range(0, 256, 8))
+
+
+_PROP_DTYPES = ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+                "bool", "complex64"]  # fmt: skip
+
+
+@st.composite
+def _state_dicts(draw):
+    names = draw(
+        st.lists(
+            st.text(st.characters(blacklist_categories=("Cs",)), max_size=40).filter(
+                lambda s: s != "__metadata__"
+            ),
+            max_size=8,
+            unique=True,
+        )
+    )
+    sd = OrderedDict() if draw(st.booleans()) else {}
+    for name in names:
+        dtype = np.dtype(draw(st.sampled_from(_PROP_DTYPES)))
+        shape = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+        # any bit pattern (nan payloads, infinities, -0.0, extremes); bools are 0 or 1
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        n = int(np.prod(shape))
+        if dtype == np.bool_:
+            a = rng.integers(0, 2, n).astype(bool).reshape(shape)
+        else:
+            a = rng.integers(0, 256, n * dtype.itemsize, dtype=np.uint8).view(dtype).reshape(shape)
+        sd[name] = cr.tensor(a)
+    return sd
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(_state_dicts())
+def test_state_dicts_round_trip_property(sd):
+    # random names (any Unicode), shapes (0-d and empty too), dtypes and numbers of tensors, so
+    # header lengths land on many low bytes, 0x80 among them
+    buf = io.BytesIO()
+    cr.save(sd, buf)
+    back = cr.load(io.BytesIO(buf.getvalue()))
+    assert list(back) == list(sd)
+    assert type(back) is (OrderedDict if isinstance(sd, OrderedDict) else dict)
+    for k, v in sd.items():
+        assert back[k].dtype == v.dtype and back[k].shape == v.shape
+        assert back[k].numpy().tobytes() == v.numpy().tobytes()  # bit for bit

@@ -113,6 +113,26 @@ def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2) 
         f.write(data)
 
 
+# torch.save's zip archive, or the PROTO opcode a pickle of protocol 2 and up starts with
+# (legacy torch.save, pickle.dump)
+_PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def _header(data: bytes) -> dict[str, Any] | None:
+    """The safetensors header of ``data``: an 8-byte little-endian length, then a JSON object
+    of that many bytes within the file; None when ``data`` has no such header."""
+    if len(data) < 8:
+        return None
+    n = int.from_bytes(data[:8], "little")
+    if n > len(data) - 8:
+        return None
+    try:
+        header = json.loads(data[8 : 8 + n])
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested too deep
+        return None
+    return header if isinstance(header, dict) else None
+
+
 def _invalid(f: Any, why: str) -> RuntimeError:
     return RuntimeError(f"{_name(f)} is not a valid chainrule/safetensors file: {why}")
 
@@ -140,7 +160,10 @@ def load(
         data = f.read()
     else:
         raise TypeError(f"chainrule.load expects a path or a binary file, got {type(f).__name__}")
-    if data[:1] == b"\x80" or data[:4] == b"PK\x03\x04":
+    header = _header(data)
+    # Only a file that is not safetensors is judged by its magic: a safetensors header length
+    # may well start with byte 0x80 (1152 = 0x480), and its header starts with "{".
+    if header is None and data[8:9] != b"{" and bytes(data[:4]).startswith(_PICKLE_MAGIC):
         raise _invalid(
             f,
             "it holds pickle data (a torch.save or pickle file); chainrule.load never "
@@ -148,11 +171,6 @@ def load(
         )
     if len(data) < 8:
         raise _invalid(f, f"it has only {len(data)} bytes, fewer than the 8-byte header size")
-    n = int.from_bytes(data[:8], "little")
-    try:
-        header = json.loads(data[8 : 8 + n]) if n <= len(data) - 8 else None
-    except ValueError:
-        header = None
     if isinstance(header, dict):  # name a dtype chainrule lacks before safetensors fails on it
         for name, info in header.items():
             dt = info.get("dtype") if isinstance(info, dict) and name != "__metadata__" else None
