@@ -433,6 +433,52 @@ ERRORS = {
 }
 
 
+MASK_DTYPES = ["bool", "float32", "float64", "float16", "int64", "int32", "int8", "uint8"]
+
+
+@pytest.mark.parametrize("is_causal", [False, True])
+@pytest.mark.parametrize("query_dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mask_dtype", MASK_DTYPES)
+def test_sdpa_attn_mask_dtypes_like_torch(mask_dtype, query_dtype, is_causal):
+    """torch takes a bool mask, a float32 one or one of the query's dtype; it refuses the
+    rest (int64, uint8, another float) before looking at is_causal (issue 10, #18)."""
+    rng = np.random.default_rng(0)
+    q, k, v = (
+        rng.standard_normal(s).astype(query_dtype) for s in [(2, 3, 4), (2, 5, 4), (2, 5, 4)]
+    )
+    m = BOOL_MASK if mask_dtype == "bool" else rng.integers(-2, 3, (3, 5))
+    m = m.astype(mask_dtype)
+
+    def run(lib):
+        ins = [lib.tensor(a, requires_grad=True) for a in (q, k, v)]
+        mask = lib.tensor(m)
+        out = F(lib).scaled_dot_product_attention(*ins, attn_mask=mask, is_causal=is_causal)
+        out.backward(lib.tensor(np.ones(out.shape, query_dtype)))
+        return out, [t.grad for t in ins]
+
+    accepted = mask_dtype in ("bool", "float32", query_dtype) and not is_causal
+    if not accepted:
+        same_error(lambda: run(torch), lambda: run(cr))
+        return
+    (ot, gt), (oc, gc) = run(torch), run(cr)
+    tol = {"rtol": 1e-5, "atol": 1e-6} if query_dtype == "float32" else {"rtol": 1e-10}
+    assert str(oc.dtype) == str(ot.dtype).replace("torch", "chainrule")
+    for a, b in zip([oc, *gc], [ot, *gt]):
+        np.testing.assert_allclose(a._data, b.detach().numpy(), **tol)
+
+
+@pytest.mark.parametrize(
+    "dtypes,ranks", [(("float32", "float64", "float32"), (3, 3, 3)), (("float32",) * 3, (1, 2, 2))]
+)
+def test_sdpa_input_checks_like_torch(dtypes, ranks):
+    shapes = {1: (4,), 2: (3, 4), 3: (2, 3, 4)}
+    arrays = [np.ones(shapes[r], d) for d, r in zip(dtypes, ranks)]
+    same_error(
+        lambda: TF.scaled_dot_product_attention(*map(torch.tensor, arrays)),
+        lambda: CF.scaled_dot_product_attention(*map(cr.tensor, arrays)),
+    )
+
+
 @pytest.mark.parametrize("name", ERRORS, ids=str)
 def test_errors_like_torch(name):
     call = ERRORS[name]

@@ -361,6 +361,63 @@ def test_torch_state_dict_loads_into_multihead_attention():
     assert c.load_state_dict(sd).missing_keys == []
 
 
+def _masked_rows(lib, kind, dtype, L, S, N, H):
+    """Masks under which some query row has no key left (issue 10, #13)."""
+    kpm = np.zeros((N, S), bool)
+    kpm[0] = True  # batch 0: every key padded
+    am = np.zeros((L, S), bool)
+    am[1] = True  # query 1: every key masked
+    ninf = lambda m: lib.tensor(np.where(m, -np.inf, 0.0).astype(dtype))  # noqa: E731
+    if kind == "kpm-bool":
+        return {"key_padding_mask": lib.tensor(kpm)}
+    if kind == "kpm-float":
+        return {"key_padding_mask": ninf(kpm)}
+    if kind == "mask-bool":
+        return {"attn_mask": lib.tensor(am)}
+    if kind == "mask-float":
+        return {"attn_mask": ninf(am)}
+    if kind == "mask-3d":
+        m3 = np.zeros((N * H, L, S), bool)
+        m3[3, 0] = True
+        return {"attn_mask": lib.tensor(m3)}
+    if kind == "both":  # neither masks a whole row alone
+        half = np.zeros((L, S), bool)
+        half[2, :2] = True
+        k = np.zeros((N, S), bool)
+        k[1, 2:] = True
+        return {"attn_mask": lib.tensor(half), "key_padding_mask": lib.tensor(k)}
+    if kind == "causal-kpm":
+        causal = np.triu(np.ones((L, S), bool), 1)
+        return {"attn_mask": lib.tensor(causal), "key_padding_mask": lib.tensor(kpm),
+                "is_causal": True}  # fmt: skip
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("need_weights,average", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize(
+    "kind", ["kpm-bool", "kpm-float", "mask-bool", "mask-float", "mask-3d", "both", "causal-kpm"]
+)
+def test_multihead_attention_fully_masked_rows_match_torch(kind, need_weights, average,
+                                                           batch_first):  # fmt: skip
+    """torch's need_weights=False path is scaled_dot_product_attention, whose safe softmax
+    gives 0 on a row with no key left; the weights path gives nan. Values and gradients."""
+    torch.manual_seed(0)
+    c, t = twin("MultiheadAttention", 4, 2, batch_first=batch_first)
+    L, S, N, H = 3, 3, 2, 2
+    shape = (lambda n, s: (n, s, 4)) if batch_first else (lambda n, s: (s, n, 4))
+
+    def call(m, q, k, v):
+        lib = torch if isinstance(m, torch.nn.Module) else cr
+        kw = _masked_rows(lib, kind, "float64", L, S, N, H)
+        return m(q, k, v, need_weights=need_weights, average_attn_weights=average, **kw)
+
+    parity(c, t, [rnd(*shape(N, L)), rnd(*shape(N, S), seed=1), rnd(*shape(N, S), seed=2)],
+           call=call)  # fmt: skip
+    if not need_weights:  # the self-attention (packed projection) path too
+        parity(c, t, [rnd(*shape(N, L))], call=lambda m, x: call(m, x, x, x))
+
+
 # --------------------------------------------------------------------------- init
 
 

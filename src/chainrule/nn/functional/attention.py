@@ -11,6 +11,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import c_type_name
 from chainrule.nn.functional.dropout import dropout
 from chainrule.nn.functional.linear import linear
 from chainrule.ops.index.select import index_select
@@ -37,6 +38,7 @@ def scaled_dot_product_attention(
 ) -> Tensor:
     """``softmax(q kᵀ * scale + mask) v``; a bool ``attn_mask`` marks the pairs that take part,
     a float one is added; ``is_causal`` masks the upper triangle."""
+    _check_sdpa_inputs(query, key, value, attn_mask)
     L, S = query._data.shape[-2], key._data.shape[-2]
     if is_causal and attn_mask is not None:
         raise RuntimeError(
@@ -70,6 +72,32 @@ def scaled_dot_product_attention(
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return matmul(weights, value)
+
+
+def _check_sdpa_inputs(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None) -> None:
+    """torch's checks of the dtypes and ranks (validate_sdpa_input), in its order: a mask is
+    bool, float32 or the query's dtype."""
+    qd, kd, vd = q._data.dtype, k._data.dtype, v._data.dtype
+    if not qd == kd == vd:
+        raise RuntimeError(
+            "Expected query, key, and value to have the same dtype, but got query.dtype: "
+            f"{c_type_name(q)} key.dtype: {c_type_name(k)} and value.dtype: {c_type_name(v)} "
+            "instead."
+        )
+    if min(q._data.ndim, k._data.ndim, v._data.ndim) < 2:
+        raise RuntimeError(
+            "Expected query, key, and value to all be  at least 2 dimensional, but got "
+            f"query.dim: {q._data.ndim} key.dim: {k._data.ndim} and value.dim: {v._data.ndim} "
+            "instead."
+        )
+    if attn_mask is not None:
+        md = attn_mask._data.dtype
+        if md != np.bool_ and md != np.float32 and md != qd:
+            raise RuntimeError(
+                "Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                f"attn_mask.dtype: {c_type_name(attn_mask)} and  query.dtype: {c_type_name(q)} "
+                "instead."
+            )
 
 
 def _canonical_mask(mask: Tensor | None, name: str, dtype: Any) -> Tensor | None:
@@ -142,7 +170,12 @@ def multi_head_attention_forward(
             "Need attn_mask if specifying the is_causal hint. You may use the Transformer "
             "module method `generate_square_subsequent_mask` to create this mask."
         )
-    attn_mask = _canonical_mask(attn_mask, "attn_mask", dtype)
+    if is_causal and key_padding_mask is None and not need_weights:
+        attn_mask = None  # torch hands the causal hint to scaled_dot_product_attention
+    else:
+        attn_mask = _canonical_mask(attn_mask, "attn_mask", dtype)
+        if key_padding_mask is not None:
+            is_causal = False  # the merged mask is no longer causal
     if embed_dim != embed_dim_to_check:
         raise AssertionError(
             f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}"
@@ -210,6 +243,25 @@ def multi_head_attention_forward(
         attn_mask = kpm if attn_mask is None else attn_mask + kpm
     if not training:
         dropout_p = 0.0
+    if not need_weights:
+        # torch's path: scaled_dot_product_attention, whose rows with every key masked out
+        # give 0 (a safe softmax), where the weights path below gives nan
+        if attn_mask is not None:
+            if attn_mask._data.shape[0] == 1 and attn_mask._data.ndim == 3:
+                attn_mask = attn_mask.unsqueeze(0)
+            else:
+                attn_mask = attn_mask.reshape(bsz, num_heads, -1, src_len)
+        out = scaled_dot_product_attention(
+            q.reshape(bsz, num_heads, tgt_len, head_dim),
+            k.reshape(bsz, num_heads, src_len, head_dim),
+            v.reshape(bsz, num_heads, src_len, head_dim),
+            attn_mask,
+            dropout_p,
+            is_causal,
+        )
+        out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
+        out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
+        return (out if batched else out.squeeze(1)), None
     scores = matmul(q * math.sqrt(1.0 / head_dim), k.transpose(-2, -1))
     if attn_mask is not None:
         scores = scores + attn_mask
@@ -218,8 +270,6 @@ def multi_head_attention_forward(
         weights = dropout(weights, dropout_p)
     out = matmul(weights, v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
     out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
-    if not need_weights:
-        return (out if batched else out.squeeze(1)), None
     weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
     if average_attn_weights:
         weights = weights.mean(1)
