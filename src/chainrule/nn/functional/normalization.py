@@ -12,6 +12,7 @@ import numpy as np
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make, mutate
+from chainrule.dtypes import float32, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
 from chainrule.ops.elementwise.unary import rsqrt
@@ -220,25 +221,59 @@ def layer_norm(
 @op(namespace="nn.functional", method=False)
 def rms_norm(
     input: Tensor,
-    normalized_shape: int | Sequence[int],
+    normalized_shape: Sequence[int],
     weight: Tensor | None = None,
     eps: float | None = None,
 ) -> Tensor:
-    """``x / sqrt(mean(x²) + eps) * weight`` over the last dims; eps defaults to the dtype's
-    machine epsilon."""
-    shape = _shape(normalized_shape)
+    """``x / sqrt(mean(x²) + eps) * weight`` over the last dims, in the input's dtype (float16
+    computed in float32); eps defaults to the machine epsilon of the computing dtype."""
+    shape = _rms_shape(normalized_shape)
+    _check_affine(weight, "weight", shape)
     x = input._data
     k = len(shape)
-    if x.ndim < k or x.shape[x.ndim - k :] != shape:
+    if x.ndim < k:
+        raise ValueError(f"Input tensor must have at least {k} dimensions, but got {x.ndim}")
+    if x.shape[x.ndim - k :] != shape:
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "
             f"[*{', '.join(map(str, shape))}], but got input of size{list(x.shape)}"
         )
+    if x.dtype.kind not in "fc":
+        raise NotImplementedError(f"\"rms_norm\" not implemented for '{scalar_type_name(input)}'")
+    up = input.to(float32) if x.dtype == np.float16 else input  # torch's opmath type
     if eps is None:
-        eps = float(np.finfo(x.dtype).eps)
+        eps = float(np.finfo(up._data.dtype).eps)
     axes = tuple(range(x.ndim - k, x.ndim))
-    y = input * rsqrt(mean(input * input, axes, keepdim=True) + eps)
-    return y if weight is None else y * weight
+    y = up * rsqrt(mean(up * up, axes, keepdim=True) + eps)
+    if y._data.dtype != x.dtype:
+        y = y.to(input.dtype)
+    if weight is not None:
+        y = y * weight
+        if y._data.dtype != x.dtype:  # another weight dtype: still the input's
+            y = y.to(input.dtype)
+    return y
+
+
+def _rms_shape(normalized_shape: Sequence[int]) -> tuple[int, ...]:
+    """rms_norm's normalized_shape: a non-empty sequence of ints (not an int, unlike
+    layer_norm), as torch's argument parser and checks."""
+    where = "rms_norm(): argument 'normalized_shape' (position 2) must be tuple of ints"
+    if isinstance(normalized_shape, Tensor) or not isinstance(normalized_shape, Sequence):
+        raise TypeError(f"{where}, not {type(normalized_shape).__name__}")
+    for i, s in enumerate(normalized_shape):  # torch tells a bool from an int at pos 0 only
+        if not isinstance(s, (int, np.integer)) or (i == 0 and isinstance(s, bool)):
+            if i == 0:
+                raise TypeError(f"{where}, but found element of type {type(s).__name__} at pos 0")
+            raise TypeError(
+                "rms_norm(): argument 'normalized_shape' failed to unpack the object at pos "
+                f'{i + 1} with error "type must be tuple of ints,but got {type(s).__name__}"'
+            )
+    if not normalized_shape:
+        raise RuntimeError(
+            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least "
+            "one element, but got normalized_shape = []"
+        )
+    return tuple(int(s) for s in normalized_shape)
 
 
 @op(namespace="nn.functional", method=False)
@@ -267,6 +302,47 @@ def group_norm(
     return y if bias is None else y + bias.reshape(per_channel)
 
 
+def _check_batch_norm_args(input: Tensor, running_mean: Tensor | None,
+                           running_var: Tensor | None, weight: Tensor | None,
+                           bias: Tensor | None, training: bool) -> None:  # fmt: skip
+    """torch's checks after the element counts, in its order: running statistics that
+    require grad, both or neither in training, a 1-d input in training, a floating dtype,
+    the CPU kernel's dtype rules (a parameter of another dtype than the input: all of them
+    float32 and the input float16, else every one of the input's dtype), 1-d statistics
+    (the statistics before the affine tensors in training, after them in evaluation)."""
+    x = input._data
+    stats = (("running_mean", running_mean), ("running_var", running_var))
+    if grad_mode.enabled:
+        for name, t in stats:
+            if t is not None and t.requires_grad:
+                raise RuntimeError(
+                    f"The function 'native_batch_norm' is not differentiable with respect to "
+                    f"argument '{name}'. This input cannot have requires_grad True."
+                )
+    if training and (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither be None")
+    if training and x.ndim == 1:
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"\"batch_norm\" not implemented for '{scalar_type_name(input)}'")
+    params = [t for t in (weight, bias, running_mean, running_var) if t is not None]
+    if params and params[0]._data.dtype != x.dtype:  # "mixed type"
+        if any(t._data.dtype != np.float32 for t in params):
+            raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+        if x.dtype != np.float16:
+            raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    affine = (("weight", weight), ("bias", bias))
+    for name, t in (*stats, *affine) if training else (*affine, *stats):
+        if t is None:
+            continue
+        if name.startswith("running") and t._data.ndim != 1:
+            raise RuntimeError(f"TensorAccessor expected 1 dims but tensor has {t._data.ndim}")
+        if t._data.dtype != x.dtype and not (x.dtype == np.float16 and t._data.dtype == np.float32):
+            raise RuntimeError(
+                f"expected scalar type {scalar_type_name(input)} but found {scalar_type_name(t)}"
+            )
+
+
 @op(namespace="nn.functional", method=False)
 def batch_norm(
     input: Tensor,
@@ -284,6 +360,8 @@ def batch_norm(
     otherwise."""
     x = input._data
     c = x.shape[1] if x.ndim > 1 else 0
+    if training and not x.ndim:
+        raise IndexError("tuple index out of range")
     if training:
         count = x.size // max(c, 1)
         if count == 1:
@@ -300,6 +378,7 @@ def batch_norm(
                     ("weight", weight), ("bias", bias)):  # fmt: skip
         if t is not None and t._data.size != c:
             raise RuntimeError(f"{name} should contain {c} elements not {t._data.size}")
+    _check_batch_norm_args(input, running_mean, running_var, weight, bias, training)
     axes = (0, *range(2, x.ndim))
     per_channel = (c,) + (1,) * (x.ndim - 2)
     if training:
@@ -329,7 +408,8 @@ def batch_norm(
         )
     if weight is not None:
         y = y * weight.reshape(per_channel)
-    return y if bias is None else y + bias.reshape(per_channel)
+    y = y if bias is None else y + bias.reshape(per_channel)
+    return y if y._data.dtype == x.dtype else y.to(input.dtype)  # float16 with float32 ones
 
 
 @op(namespace="nn.functional", method=False)

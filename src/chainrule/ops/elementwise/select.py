@@ -196,4 +196,37 @@ class Lerp(Op):
 
 @op(inplace=True)
 def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
-    return tensor_overload(Lerp.apply(input, end, as_tensor_arg(weight, "weight")), weight)
+    weight = as_tensor_arg(weight, "weight")
+    _check_lerp(input, end, weight)
+    if isinstance(weight, Tensor) and not weight._data.ndim:  # a 0-d weight: input's dtype
+        weight = _cast(weight, input._data.dtype)
+    return tensor_overload(Lerp.apply(input, end, weight), weight)
+
+
+def _check_lerp(input: Tensor, end: Tensor, weight: Any) -> None:
+    """torch's checks, in its order: end of input's dtype, a weight tensor too (unless 0-d),
+    broadcastable shapes, a floating or complex dtype, a number weight the dtype can hold."""
+    dt = input._data.dtype
+    if isinstance(end, Tensor) and end._data.dtype != dt:
+        raise RuntimeError(
+            f"expected dtype {dtypes.c_type_name(input)} for `end` but got dtype "
+            f"{dtypes.c_type_name(end)}"
+        )
+    tensor_weight = isinstance(weight, Tensor)
+    if tensor_weight and weight._data.ndim and weight._data.dtype != dt:
+        raise RuntimeError(
+            f"expected dtype {dtypes.c_type_name(input)} for `weight` but got dtype "
+            f"{dtypes.c_type_name(weight)}"
+        )
+    error = broadcast_error(input, end, weight)
+    if error is not None:
+        raise error
+    if dt.kind not in "fc":
+        kernel = "lerp_kernel_tensor" if tensor_weight else "lerp_kernel_scalar"
+        raise NotImplementedError(
+            f"\"{kernel}\" not implemented for '{dtypes.scalar_type_name(input)}'"
+        )
+    if isinstance(weight, complex) and dt.kind != "c":
+        raise RuntimeError(
+            f"value cannot be converted to type {dtypes.c_type_name(input)} without overflow"
+        )
