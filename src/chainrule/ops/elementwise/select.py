@@ -196,6 +196,13 @@ class Lerp(Op):
 
 @op(inplace=True)
 def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
+    if not isinstance(end, Tensor):  # torch's argument parser (the function's wording)
+        raise TypeError(
+            "lerp() received an invalid combination of arguments - got (Tensor, "
+            f"{type(end).__name__}, {type(weight).__name__}), but expected one of:\n"
+            " * (Tensor input, Tensor end, Tensor weight, *, Tensor out = None)\n"
+            " * (Tensor input, Tensor end, Number weight, *, Tensor out = None)\n"
+        )
     weight = as_tensor_arg(weight, "weight")
     _check_lerp(input, end, weight)
     if isinstance(weight, Tensor) and not weight._data.ndim:  # a 0-d weight: input's dtype
@@ -207,7 +214,7 @@ def _check_lerp(input: Tensor, end: Tensor, weight: Any) -> None:
     """torch's checks, in its order: end of input's dtype, a weight tensor too (unless 0-d),
     broadcastable shapes, a floating or complex dtype, a number weight the dtype can hold."""
     dt = input._data.dtype
-    if isinstance(end, Tensor) and end._data.dtype != dt:
+    if end._data.dtype != dt:
         raise RuntimeError(
             f"expected dtype {dtypes.c_type_name(input)} for `end` but got dtype "
             f"{dtypes.c_type_name(end)}"
