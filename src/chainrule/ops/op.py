@@ -96,6 +96,8 @@ class Op:
     _freed = False  # saved values dropped after backward
     _versions: tuple | None = None  # versions of self.inputs when saved (None: all 0)
     _out_version: tuple | None = None  # saved output written in place: (counter, version)
+    _saved_ix: tuple | None = None  # index/mask tensors the rule reads (see save_index)
+    _ix_versions: tuple | None = None  # their versions when saved (None: all 0)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -238,6 +240,14 @@ class Op:
         if self._out_version is not None:  # the saved output was written since
             vc, expected = self._out_version
             raise RuntimeError(_modified_message(self.out_data, self, vc[0], expected))
+        ix = self._saved_ix
+        if ix is not None:
+            saved = self._ix_versions
+            for i, x in enumerate(ix):
+                vc, expected = x._vc, saved[i] if saved is not None else 0
+                if vc is not None and vc[0] != expected:
+                    owner = x.grad_fn.name() if x.grad_fn is not None else None
+                    raise RuntimeError(_modified_message(x._data, owner, vc[0], expected))
         inputs = self.inputs
         if inputs is None:
             return
@@ -263,7 +273,7 @@ class Op:
         d = self.__dict__
         if d:
             for k, v in d.items():
-                if isinstance(v, Tensor | np.ndarray):
+                if isinstance(v, Tensor | np.ndarray) or (k == "_saved_ix" and v is not None):
                     d[k] = None
                     freed = True
         if freed:
@@ -346,17 +356,38 @@ def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str
     """torch's error for a saved tensor found at ``version`` where ``expected`` was saved;
     ``owner`` is the node (or its name) whose output it is, which torch names without
     ``Backward0`` ("output 0 of Exp") or ``Backward`` ("output 0 of T1" for TBackward1)."""
-    kind = tensor_type_name(data) if hasattr(data, "dtype") else "Tensor"
+    if not hasattr(data, "dtype"):
+        kind = "chainrule.Tensor"
+    elif data.dtype.kind in "bc":  # torch's name for these: CPUBoolType, CPUComplexFloatType
+        kind = f"CPU{scalar_type_name(data)}Type"
+    else:
+        kind = f"chainrule.{tensor_type_name(data)}"
     shape = list(getattr(data, "shape", ()))
     name = owner.name() if isinstance(owner, Op) else owner
     of = f", which is output 0 of {re.sub(r'Backward(0$)?', '', name)}," if name else ""
     return (
         "one of the variables needed for gradient computation has been modified by an "
-        f"inplace operation: [chainrule.{kind} {shape}]{of} is at version {version}; "
+        f"inplace operation: [{kind} {shape}]{of} is at version {version}; "
         f"expected version {expected} instead. Hint: enable anomaly detection to find the "
         "operation that failed to compute its gradient, with "
         "chainrule.autograd.set_detect_anomaly(True, check_nan=False)."
     )
+
+
+def save_index(out: Tensor, *tensors: Any) -> Tensor:
+    """torch saves an op's index and mask arguments for backward (SavedVariables), so writing
+    one in place before backward raises "modified by an inplace operation": keep the
+    ``tensors`` (numbers, arrays and None are skipped) on ``out``'s node with their versions.
+    Their arrays are what the rule reads, so they must be as they were at forward."""
+    node = out.grad_fn
+    if node is None:
+        return out
+    ts = tuple([t for t in tensors if isinstance(t, Tensor)])
+    if ts:
+        node._saved_ix = ts
+        if inplace_log.count:  # versions only move after an in-place op has ever run
+            node._ix_versions = tuple([t._vc[0] if t._vc else 0 for t in ts])
+    return out
 
 
 def tensor_overload(out: Tensor, arg: Any) -> Tensor:

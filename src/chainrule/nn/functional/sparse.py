@@ -9,7 +9,7 @@ from chainrule._registry import op
 from chainrule._tensor import Tensor, _make, mutate
 from chainrule.nn.functional._utils import type_name
 from chainrule.ops.index.select import index_add, index_select
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, save_index
 
 
 class Embedding(Op):
@@ -81,9 +81,10 @@ def embedding(
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _renorm(weight, idx.reshape(-1), max_norm, norm_type)
-    return Embedding.apply(
+    out = Embedding.apply(
         weight, idx=idx, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq
     )
+    return save_index(out, input)
 
 
 @op(namespace="nn.functional", method=False)

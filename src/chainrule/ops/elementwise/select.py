@@ -13,7 +13,7 @@ from chainrule._tensor import Tensor
 from chainrule.ops.broadcast import as_tensor_arg, binary, broadcast_error
 from chainrule.ops.index.mask import nonzero
 from chainrule.ops.kernels import select
-from chainrule.ops.op import Op, tensor_overload
+from chainrule.ops.op import Op, save_index, tensor_overload
 
 
 class Clamp(Op):
@@ -160,7 +160,8 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor | t
     error = broadcast_error(cond, input, other)
     if error is not None:
         raise error
-    return Where.apply(cond, _cast(input, dt), _cast(other, dt))
+    out = Where.apply(cond, _cast(input, dt), _cast(other, dt))
+    return save_index(out, condition) if cond is getattr(condition, "_data", None) else out
 
 
 @tensor_method(name="where")

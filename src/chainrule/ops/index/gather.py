@@ -15,7 +15,7 @@ import numpy as np
 from chainrule._registry import op
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.ops.index.core import BasicIndexScatter, Index, add_at
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, save_index
 
 _REDUCE_WARNING = (
     "The reduce argument of torch.scatter with Tensor src is deprecated and will be removed in "
@@ -90,7 +90,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
         if idx.size:
             _check_range(idx, d, max(x.size, 1) if x.ndim == 0 else x.shape[0])
         flat = input.reshape(1) if x.ndim == 0 else input
-        return Gather.apply(flat, key=(idx.reshape(-1),)).reshape(idx.shape)
+        return save_index(Gather.apply(flat, key=(idx.reshape(-1),)), index).reshape(idx.shape)
     for k in range(x.ndim):
         if k != d and idx.shape[k] > x.shape[k]:
             raise RuntimeError(
@@ -100,7 +100,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     if idx.size and idx.min() < 0:  # NumPy would wrap; too large ones make it raise
         _check_range(idx, d, x.shape[d])
     try:
-        return Gather.apply(input, key=_grid(idx, d))
+        return save_index(Gather.apply(input, key=_grid(idx, d)), index)
     except IndexError:
         _check_range(idx, d, x.shape[d])
         raise
@@ -164,8 +164,16 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     if not x.ndim:  # 0-d: as 1-d
         i1 = idx.reshape(-1)
         out = ScatterAdd.apply(input.reshape(1), src.reshape(-1), key=(i1,), idx_shape=i1.shape)
-        return out.reshape(())
-    return ScatterAdd.apply(input, src, key=_grid(idx, d), idx_shape=idx.shape)
+        return _save_if_src(out, index).reshape(())
+    return _save_if_src(ScatterAdd.apply(input, src, key=_grid(idx, d), idx_shape=idx.shape), index)
+
+
+def _save_if_src(out: Tensor, index: Any) -> Tensor:
+    """scatter_add and index_add read the index only for the source's gradient: torch
+    saves it only when the source needs one."""
+    if out.grad_fn is not None and out.grad_fn.needs(1):
+        save_index(out, index)
+    return out
 
 
 class Scatter(Op):
@@ -232,5 +240,6 @@ def scatter(
         i1 = idx.reshape(-1)
         src = src.reshape(-1) if isinstance(src, Tensor) else src
         out = Scatter.apply(input.reshape(1), src, key=(i1,), idx_shape=i1.shape, reduce=reduce)
-        return out.reshape(())
-    return Scatter.apply(input, src, key=_grid(idx, d), idx_shape=idx.shape, reduce=reduce)
+        return save_index(out, index).reshape(())
+    out = Scatter.apply(input, src, key=_grid(idx, d), idx_shape=idx.shape, reduce=reduce)
+    return save_index(out, index)

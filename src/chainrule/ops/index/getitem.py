@@ -26,6 +26,7 @@ import numpy as np
 from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor
 from chainrule.ops.index.core import BasicIndex, Index
+from chainrule.ops.op import save_index
 
 __all__ = ["getitem", "index_key", "as_index_array"]
 
@@ -305,10 +306,11 @@ def _index(self: Tensor, items: tuple) -> Tensor:
     if mismatch or 0 in out._data.shape:
         adv = _check_advanced(out._data.shape, adv)
     try:  # NumPy rejects what torch rejects (and more); torch's checks run only then
-        return Index.apply(out, key=_adv_key(adv), unique=unique)
+        out = Index.apply(out, key=_adv_key(adv), unique=unique)
     except IndexError:
         adv = _check_advanced(out._data.shape, adv)
-        return Index.apply(out, key=_adv_key(adv), unique=unique)
+        out = Index.apply(out, key=_adv_key(adv), unique=unique)
+    return save_index(out, *items) if out.grad_fn is not None else out
 
 
 def index_key(x: np.ndarray, index: Any) -> tuple[tuple, tuple | None, bool]:

@@ -10,7 +10,7 @@ from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.dtypes import c_type_name
 from chainrule.ops.index.core import Index, infer_size
-from chainrule.ops.op import Op, expand
+from chainrule.ops.op import Op, expand, save_index
 
 
 class MaskedFill(Op):
@@ -59,13 +59,14 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
             )
         if value._data.dtype != x.dtype:
             value = value.to(input.dtype)
-        return MaskedFill.apply(input, value, mask=m, tensor_value=True)
+        return save_index(MaskedFill.apply(input, value, mask=m, tensor_value=True), mask)
     if not isinstance(value, int | float | bool | complex | np.number | np.bool_):
         raise TypeError(
             f"masked_fill() received an invalid combination of arguments - got (Tensor, "
             f"{type(value).__name__})"
         )
-    return MaskedFill.apply(input, x.dtype.type(value), mask=m, tensor_value=False)
+    out = MaskedFill.apply(input, x.dtype.type(value), mask=m, tensor_value=False)
+    return save_index(out, mask)
 
 
 class MaskedSelect(Index):
@@ -86,7 +87,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
         input = expand(input, shape)
     if m.shape != shape:
         m = np.broadcast_to(m, shape)
-    return MaskedSelect.apply(input, key=(m,), unique=True)
+    return save_index(MaskedSelect.apply(input, key=(m,), unique=True), mask)
 
 
 @overload  # the overloads are for type checkers (chainrule._stubs copies them)

@@ -18,9 +18,10 @@ from chainrule.ops.index.gather import (
     _check_range,
     _data,
     _grid,
+    _save_if_src,
     gather,
 )
-from chainrule.ops.op import Op, expand
+from chainrule.ops.op import Op, expand, save_index
 
 # --------------------------------------------------------------------------- index_select
 
@@ -52,10 +53,11 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if idx.size and idx.min() < 0:  # np.take would wrap; too large ones make it raise
         _select_range(idx, n)
     if not x.ndim:
-        return IndexSelect.apply(input.reshape(1), key=(idx.reshape(-1),)).reshape(())
+        out = IndexSelect.apply(input.reshape(1), key=(idx.reshape(-1),))
+        return save_index(out, index).reshape(())
     key = (slice(None),) * d + (idx.reshape(-1),)
     try:
-        return IndexSelect.apply(input, key=key, dim=d)
+        return save_index(IndexSelect.apply(input, key=key, dim=d), index)
     except IndexError:
         _select_range(idx, n)
         raise
@@ -75,12 +77,18 @@ class IndexAdd(Op):
     def forward(self, x, src, key, alpha):
         self.key, self.alpha, self.dim = key, alpha, len(key) - 1
         out = x.copy()
-        add_at(out, key, src if alpha == 1 else src * alpha)
+        if out.size:  # an empty self is left unchecked (torch's kernel returns early)
+            add_at(out, key, src if alpha == 1 else src * alpha)
         return out
 
     def backward(self, g):
         gsrc = None
         if self.needs(1):
+            idx, shape = self.key[-1], g._data.shape
+            if idx.size and not g._data.size:  # forward did not check an empty self
+                if not shape[self.dim]:
+                    raise RuntimeError("index_select(): self indexing axis dim should be positive")
+                _select_range(idx, shape[self.dim])
             gsrc = IndexSelect.apply(g, key=self.key, dim=self.dim)
             if self.alpha != 1:
                 gsrc = gsrc * self.alpha
@@ -112,6 +120,8 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
             f"index_add_(): Indexing dim {d} is out of bounds of the source tensor with dim "
             f"{s.ndim}"
         )
+    if not s.ndim and idx.size != 1:  # torch asks a 0-d source for its size(dim)
+        raise IndexError(f"Dimension specified as {d} but tensor has no dimensions")
     ns = s.shape[d] if s.ndim else 1
     if idx.size != ns:
         raise RuntimeError(
@@ -124,13 +134,55 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
             f"dimension. Got self.shape = {list(x.shape)} source.shape = {list(s.shape)}"
         )
     n = x.shape[d] if x.ndim else 1
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        if x.ndim <= 1 or idx.dtype == np.int32:
+    if idx.size and (x.ndim <= 1 or x.size) and (idx.min() < 0 or idx.max() >= n):
+        # torch's CPU kernel: an empty self (2-D and up) is not checked; an int64 index on
+        # the first or last dim goes through scatter_add (its message), others "in self"
+        if x.ndim <= 1 or idx.dtype == np.int32 or 0 < d < x.ndim - 1:
             raise IndexError("index out of range in self")
         _check_range(idx, d, n)
+    alpha = _alpha(alpha, x.dtype)
     if not x.ndim:
-        return index_add(input.reshape(1), 0, idx.reshape(-1), source.reshape(1), alpha=alpha)[0]
-    return IndexAdd.apply(input, source, key=(slice(None),) * d + (idx.reshape(-1),), alpha=alpha)
+        i1 = index.reshape(-1) if isinstance(index, Tensor) else idx.reshape(-1)
+        return index_add(input.reshape(1), 0, i1, source.reshape(1), alpha=alpha)[0]
+    out = IndexAdd.apply(input, source, key=(slice(None),) * d + (idx.reshape(-1),), alpha=alpha)
+    return _save_if_src(out, index)
+
+
+_CONVERT_NAMES = {"int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t",
+                  "uint8": "uint8_t", "float16": "c10::Half", "float32": "float",
+                  "float64": "double"}  # fmt: skip
+
+
+def _alpha(alpha: Any, dt: np.dtype) -> Any:
+    """``alpha`` as torch's kernel reads it for a ``dt`` tensor (``Scalar::to<scalar_t>``, a
+    checked conversion): truncated toward zero for integers, "value cannot be converted"
+    where it does not fit (unsigned types take negative integers, which wrap)."""
+    if dt.kind == "b":
+        return np.bool_(alpha)
+    if dt.kind == "c":
+        return alpha
+    if isinstance(alpha, complex | np.complexfloating):
+        bad = bool(alpha.imag)
+        alpha = alpha.real
+    else:
+        bad = False
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        if isinstance(alpha, bool | np.bool_):
+            alpha = int(alpha)
+        if isinstance(alpha, int | np.integer):
+            a = int(alpha)
+            bad = bad or a > info.max or (a < -info.max if dt.kind == "u" else a < info.min)
+        else:
+            bad = bad or not (info.min <= alpha <= info.max)
+        if not bad:
+            alpha = np.array(int(alpha)).astype(dt)[()]
+    elif np.isfinite(alpha) and abs(alpha) > np.finfo(dt).max:
+        bad = True
+    if bad:
+        name = _CONVERT_NAMES.get(dt.name, dt.name)
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")
+    return alpha
 
 
 # --------------------------------------------------------------------------- take
@@ -167,7 +219,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
             raise IndexError(
                 f"out of range: tried to access index {bad} on a tensor of {n} elements."
             )
-    return Take.apply(input, idx)
+    return save_index(Take.apply(input, idx), index)
 
 
 @op

@@ -10,7 +10,7 @@ import numpy as np
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.ops.elementwise.select import maximum, minimum
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, save_index
 from chainrule.ops.reduce.sums import axes_of, keep, keep_all
 
 
@@ -150,7 +150,8 @@ def _extreme(name: str, input: Tensor, dim: Any, keepdim: bool, other: Any) -> A
     _check_nonempty(name, input, (d,))
     idx = (np.argmax if largest else np.argmin)(input._data, axis=d, keepdims=True)
     values = (MaxSelect if largest else MinSelect).apply(input, idx=idx, dim=d, keepdim=keepdim)
-    return rt(values, _make(idx if keepdim else np.squeeze(idx, d)))
+    indices = _make(idx if keepdim else np.squeeze(idx, d))
+    return rt(save_index(values, indices), indices)
 
 
 # the overloads are for type checkers (chainrule._stubs copies them): a reduction or the
