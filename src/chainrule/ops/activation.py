@@ -212,8 +212,9 @@ class Softplus(Op):
 
     def forward(self, x, beta, threshold):
         self.beta, self.threshold = beta, threshold
-        self.linear, self.below = x * beta > threshold, x * beta < threshold
-        bx = select(self.linear, 0, x * beta)
+        bx = x * beta
+        self.linear, self.below = bx > threshold, ~(bx >= threshold)  # nan: below (torch: nan)
+        bx = select(self.linear, 0, bx)
         return select(self.linear, x, np.log1p(np.exp(bx)) / beta).astype(x.dtype, copy=False)
 
     def backward(self, g):
@@ -251,12 +252,13 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 
 class Hardtanh(Op):
-    """The gradient is 0 at and beyond the bounds (torch)."""
+    """The gradient is 0 at and beyond the bounds, a select (torch's hardtanh_backward:
+    ``where(x <= lo or x >= hi, 0, g)``, so a nan input passes the gradient)."""
 
     save_inputs = False
 
     def forward(self, x, lo, hi):
-        self.inside = (x > lo) & (x < hi)
+        self.inside = ~((x <= lo) | (x >= hi))
         return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
     def backward(self, g):

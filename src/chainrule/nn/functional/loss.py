@@ -106,6 +106,14 @@ def l1_loss(
     return _pointwise(input, target, size_average, reduce, reduction, weight, abs, True)
 
 
+def _quadratic_part(d: Tensor, ad: Tensor, beta: float) -> tuple[Tensor, Tensor]:
+    """Where smooth_l1/huber are quadratic (torch's backward: not ``|d| >= beta``, so nan
+    too), and ``d`` there, 0 elsewhere: the square's gradient is then 0 outside, not
+    ``0 * inf = nan`` for an infinite difference."""
+    quad = ~(ad >= beta)
+    return quad, where(quad, d, 0.0)
+
+
 @op(namespace="nn.functional", method=False)
 def smooth_l1_loss(
     input: Tensor,
@@ -121,7 +129,10 @@ def smooth_l1_loss(
 
     def loss_fn(d: Tensor) -> Tensor:
         ad = abs(d)
-        return ad if beta == 0 else where(ad < beta, (0.5 / beta) * d * d, ad - 0.5 * beta)
+        if beta == 0:
+            return ad
+        quad, dq = _quadratic_part(d, ad, beta)
+        return where(quad, (0.5 / beta) * dq * dq, ad - 0.5 * beta)
 
     return _pointwise(input, target, size_average, reduce, reduction, None, loss_fn, False)
 
@@ -140,7 +151,8 @@ def huber_loss(
 
     def loss_fn(d: Tensor) -> Tensor:
         ad = abs(d)
-        return where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+        quad, dq = _quadratic_part(d, ad, delta)
+        return where(quad, 0.5 * dq * dq, delta * (ad - 0.5 * delta))
 
     return _pointwise(input, target, None, None, reduction, weight, loss_fn, False)
 

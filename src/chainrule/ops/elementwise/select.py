@@ -9,8 +9,9 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, _make
 from chainrule.ops.broadcast import as_tensor_arg, binary, broadcast_error
+from chainrule.ops.elementwise.unary import MaskedScale
 from chainrule.ops.index.mask import nonzero
 from chainrule.ops.kernels import select
 from chainrule.ops.op import Op, save_index, tensor_overload
@@ -35,20 +36,21 @@ class Clamp(Op):
 
     def backward(self, g):
         self.name()  # remember the name before the inputs are freed
-        x, lo, hi = self.inputs
+        x, lo, hi = (v._data if isinstance(v, Tensor) else v for v in self.inputs)
         inside = True
         if lo is not None:
             inside = x >= lo
         if hi is not None:
             inside = inside & (x <= hi) if lo is not None else x <= hi
-        gx = g * inside if self.needs(0) else None
+        # selects, as torch's clamp_backward: a masked inf or nan gradient is +0, not nan
+        gx = MaskedScale.apply(g, mask=inside) if self.needs(0) else None
         # below min the result is min, unless min > max: then it is max (whatever x is, nan
         # too); torch gives neither bound a gradient when min == max
         glo = ghi = None
         if self.needs(1):
-            glo = g * ((x < lo) & (lo < hi) if hi is not None else x < lo)
+            glo = MaskedScale.apply(g, mask=(x < lo) & (lo < hi) if hi is not None else x < lo)
         if self.needs(2):
-            ghi = g * ((x > hi) | (hi < lo) if lo is not None else x > hi)
+            ghi = MaskedScale.apply(g, mask=(x > hi) | (hi < lo) if lo is not None else x > hi)
         return gx, glo, ghi
 
 
@@ -78,6 +80,17 @@ def clamp_max(input: Tensor, max: Any) -> Tensor:
     return _clamp(input, None, max, "ClampMax")
 
 
+def _extremum_backward(op: Op, g: Tensor, loses_a: Any, loses_b: Any) -> tuple:
+    """torch's rule for maximum/minimum: ``where(a == b, g / 2, g)``, zero where the side
+    loses; selects, so a nan operand passes ``g`` to both sides and a masked inf is +0."""
+    a, b = op.inputs[0]._data, op.inputs[1]._data
+    tie = a == b
+    half = g * _make(select(tie, np.asarray(0.5, g._data.dtype), 1.0)) if tie.any() else g
+    gx = MaskedScale.apply(half, mask=~loses_a(a, b)) if op.needs(0) else None
+    gy = MaskedScale.apply(half, mask=~loses_b(a, b)) if op.needs(1) else None
+    return gx, gy
+
+
 class Maximum(Op):
     """Ties send half the gradient each way (torch's rule)."""
 
@@ -88,9 +101,7 @@ class Maximum(Op):
         return np.maximum(a, b)
 
     def backward(self, g):
-        a, b = self.inputs
-        share = where(a == b, 0.5, (a > b).to(g.dtype))
-        return g * share if self.needs(0) else None, g * (1 - share) if self.needs(1) else None
+        return _extremum_backward(self, g, lambda a, b: a < b, lambda a, b: a > b)
 
 
 class Minimum(Op):
@@ -101,9 +112,7 @@ class Minimum(Op):
         return np.minimum(a, b)
 
     def backward(self, g):
-        a, b = self.inputs
-        share = where(a == b, 0.5, (a < b).to(g.dtype))
-        return g * share if self.needs(0) else None, g * (1 - share) if self.needs(1) else None
+        return _extremum_backward(self, g, lambda a, b: a > b, lambda a, b: a < b)
 
 
 @op
@@ -125,10 +134,9 @@ class Where(Op):
         self.cond = cond
         return select(cond, x, y)
 
-    def backward(self, g):
-        zero = g * 0
-        gx = where(self.cond, g, zero) if self.needs(1) else None
-        gy = where(self.cond, zero, g) if self.needs(2) else None
+    def backward(self, g):  # torch's where(c, g, 0): a masked inf or nan gradient is +0
+        gx = MaskedScale.apply(g, mask=self.cond) if self.needs(1) else None
+        gy = MaskedScale.apply(g, mask=~self.cond) if self.needs(2) else None
         return None, gx, gy
 
 

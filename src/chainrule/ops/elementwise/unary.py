@@ -14,6 +14,7 @@ from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.ops.elementwise.special import _erf, _sigmoid
+from chainrule.ops.kernels import select
 from chainrule.ops.op import Op
 
 
@@ -235,9 +236,10 @@ class SigmoidBackward(Op):
 
 
 class Relu(Op):
-    """relu'(0) = 0, as in torch."""
+    """relu'(0) = 0, as in torch; torch's threshold_backward selects ``where(out <= 0, 0, g)``,
+    so a nan input passes the gradient and a masked inf or nan gradient is +0."""
 
-    formula = "d relu(a) = g where a > 0, else 0"
+    formula = "d relu(a) = g where not relu(a) <= 0, else 0"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
 
@@ -245,12 +247,13 @@ class Relu(Op):
         return np.maximum(x, 0)
 
     def backward(self, g):
-        return MaskedScale.apply(g, mask=self.out_data > 0)
+        return MaskedScale.apply(g, mask=self.out_data != 0)  # the output is >= 0 or nan
 
 
 class MaskedScale(Op):
-    """``g * mask`` for a constant boolean mask (relu's gradient) in one node: linear in
-    ``g``, so its own backward is itself."""
+    """``where(mask, g, 0)`` for a constant boolean mask (relu's gradient) in one node: linear
+    in ``g``, so its own backward is itself. A select, not ``g * mask``: torch's masked inf
+    and nan gradients are +0, not nan."""
 
     jvp_rule = "linear"
     save_inputs = False
@@ -258,7 +261,7 @@ class MaskedScale(Op):
 
     def forward(self, g, mask):
         self.mask = mask
-        return g * mask
+        return select(mask, g, 0.0)
 
     def backward(self, gg):
         return MaskedScale.apply(gg, mask=self.mask)

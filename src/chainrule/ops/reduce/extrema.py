@@ -9,7 +9,8 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make, wrap_dim
-from chainrule.ops.elementwise.select import maximum, minimum
+from chainrule.graph import grad_mode
+from chainrule.ops.elementwise.select import maximum, minimum, where
 from chainrule.ops.op import Op, save_index
 from chainrule.ops.reduce.sums import axes_of, keep, keep_all
 
@@ -50,7 +51,13 @@ class Extremum(Op):
         else:  # max/min of all: the nans share the gradient (torch)
             if np.isnan(out).any():
                 mask |= np.isnan(x) & np.isnan(out)
-            w = mask / mask.sum(axis=self.axes, keepdims=True)
+            # torch puts g / count into zeros (index_put): elsewhere +0, even for inf or nan g
+            if not grad_mode.enabled:  # a plain backward: in NumPy
+                gx = np.zeros_like(x)
+                gx[mask] = g._data / mask.sum()
+                return _make(gx)
+            w = _make((1 / mask.sum(axis=self.axes, keepdims=True)).astype(x.dtype, copy=False))
+            return where(mask, keep_all(g, self.axes, self.keepdim, nd) * w, 0.0)
         return keep_all(g, self.axes, self.keepdim, nd) * _make(w.astype(x.dtype, copy=False))
 
 
@@ -110,10 +117,16 @@ class Select(Op):
     def backward(self, g):
         if not self.shape:
             return g
+        if not grad_mode.enabled:  # a plain backward: scatter in NumPy
+            gk = g._data if self.keepdim else np.expand_dims(g._data, self.dim)
+            gx = np.zeros(self.shape, gk.dtype)
+            np.put_along_axis(gx, self.idx, gk, axis=self.dim)
+            return _make(gx)
         shape = [1] * len(self.shape)
         shape[self.dim] = self.shape[self.dim]
         hot = np.arange(self.shape[self.dim]).reshape(shape) == self.idx
-        return keep(g, (self.dim,), self.keepdim) * _make(hot.astype(g._data.dtype))
+        # torch scatters g into zeros: elsewhere +0, even for an inf or nan g
+        return where(hot, keep(g, (self.dim,), self.keepdim), 0.0)
 
 
 class MaxSelect(Select):
