@@ -400,9 +400,14 @@ def tensor_overload(out: Tensor, arg: Any) -> Tensor:
 
 def track_view(t: Tensor, inputs: tuple) -> None:
     """If ``t``'s array is a view of an input tensor's memory, make ``t`` a view of that
-    tensor's base: they share a version counter, and in-place changes see each other."""
+    tensor's base: they share a version counter, and in-place changes see each other. An
+    empty view shares no memory, so it is known by its ``base`` (torch's is still a view)."""
+    out = t._data
     for x in inputs:
-        if isinstance(x, Tensor) and np.may_share_memory(t._data, x._data):
+        if isinstance(x, Tensor) and (
+            np.may_share_memory(out, x._data)
+            or (not out.size and (out.base is x._data or out.base is x._data.base))
+        ):
             base = getattr(x, "_base", None)
             if base is None:
                 base = x
@@ -455,14 +460,15 @@ class SumToSize(Op):
 
 
 class Expand(Op):
-    """Broadcast to a larger shape without copying (a read-only NumPy view)."""
+    """Broadcast to a larger shape without copying (a read-only NumPy view; a writable one
+    when the shape does not change, as torch's no-op expand is a view that can be written)."""
 
     jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, x: np.ndarray, shape: tuple) -> np.ndarray:
         self.in_shape = x.shape
-        return np.broadcast_to(x, shape)
+        return x.view() if x.shape == shape else np.broadcast_to(x, shape)
 
     def backward(self, grad: Tensor) -> Tensor:
         return sum_to_size(grad, self.in_shape)
@@ -522,7 +528,4 @@ def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
             f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
             f"dimension {full.index(-1)}"
         )
-    full = tuple(full)
-    if full == x._data.shape:
-        return x
-    return Expand.apply(x, shape=full)
+    return Expand.apply(x, shape=tuple(full))  # a new view even when nothing changes (torch)

@@ -260,8 +260,8 @@ class Flip(Op):
 
     def forward(self, x, axes):
         self.axes = axes
-        rev = slice(None, None, -1)
-        return x[tuple(rev if i in axes else slice(None) for i in range(x.ndim))]
+        rev = slice(None, None, -1)  # a copy, as torch's flip (never a view of ``x``)
+        return x[tuple(rev if i in axes else slice(None) for i in range(x.ndim))].copy()
 
     def backward(self, g):
         return Flip.apply(g, axes=self.axes)

@@ -1,0 +1,231 @@
+"""Views and copies at torch's semantics (issue 10, #5 and #6): an op returns ``self``, a
+new view of its input, or a copy exactly where torch does, with torch's grad_fn; programs
+that write through one alias and read another give torch's values and gradients."""
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+
+
+def _kind(m, x, y):
+    """How ``y`` relates to ``x``: the same tensor, a view of it, or new memory."""
+    if y is x:
+        return "self"
+    if getattr(y, "_base", None) is x:
+        return "view"
+    if m is cr:
+        assert not np.may_share_memory(y._data, x._data), "an untracked alias"
+    return "copy"
+
+
+def _name(m, y):
+    g = y.grad_fn
+    if g is None:
+        return None
+    return type(g).__name__ if m is torch else g.name()
+
+
+# Every op here was checked against torch: self, a view, or a copy (and no-op forms).
+OPS = {
+    "flip(0)": lambda x: x.flip(0),
+    "flip(0,1)": lambda x: x.flip(0, 1),
+    "flip(-1)": lambda x: x.flip(-1),
+    "flip(())": lambda x: x.flip(()),
+    "m.flip": lambda x: cr.flip(x, (1,)) if isinstance(x, cr.Tensor) else torch.flip(x, (1,)),
+    "roll(1,0)": lambda x: x.roll(1, 0),
+    "roll(0,0)": lambda x: x.roll(0, 0),
+    "squeeze()": lambda x: x.squeeze(),
+    "squeeze(0)": lambda x: x.squeeze(0),
+    "squeeze((0,1))": lambda x: x.squeeze((0, 1)),
+    "unsqueeze(0)": lambda x: x.unsqueeze(0),
+    "expand(2,3)": lambda x: x.expand(2, 3),
+    "expand(-1,-1)": lambda x: x.expand(-1, -1),
+    "expand(4,2,3)": lambda x: x.expand(4, 2, 3),
+    "expand_as(x)": lambda x: x.expand_as(x),
+    "broadcast_to": lambda x: x.broadcast_to((2, 3)),
+    "reshape(2,3)": lambda x: x.reshape(2, 3),
+    "reshape(-1)": lambda x: x.reshape(-1),
+    "reshape_as(x)": lambda x: x.reshape_as(x),
+    "t().reshape(-1)": lambda x: x.t().reshape(-1),
+    "view(2,3)": lambda x: x.view(2, 3),
+    "view(-1)": lambda x: x.view(-1),
+    "view_as(x)": lambda x: x.view_as(x),
+    "flatten()": lambda x: x.flatten(),
+    "flatten(1,1)": lambda x: x.flatten(1, 1),
+    "flatten(0,0)": lambda x: x.flatten(0, 0),
+    "unflatten": lambda x: x.unflatten(1, (3, 1)),
+    "transpose(0,0)": lambda x: x.transpose(0, 0),
+    "transpose(0,1)": lambda x: x.transpose(0, 1),
+    "swapaxes(0,1)": lambda x: x.swapaxes(0, 1),
+    "permute(0,1)": lambda x: x.permute(0, 1),
+    "permute(1,0)": lambda x: x.permute(1, 0),
+    "movedim(0,0)": lambda x: x.movedim(0, 0),
+    "movedim(0,1)": lambda x: x.movedim(0, 1),
+    "t()": lambda x: x.t(),
+    "T": lambda x: x.T,
+    "mT": lambda x: x.mT,
+    "narrow(0,0,2)": lambda x: x.narrow(0, 0, 2),
+    "narrow(1,1,1)": lambda x: x.narrow(1, 1, 1),
+    "select(0,1)": lambda x: x.select(0, 1),
+    "x[...]": lambda x: x[...],
+    "x[:]": lambda x: x[:],
+    "x[None]": lambda x: x[None],
+    "x[0]": lambda x: x[0],
+    "x[:, 1:]": lambda x: x[:, 1:],
+    "x[:, 1]": lambda x: x[:, 1],
+    "x[[0]]": lambda x: x[[0]],
+    "x[x>2]": lambda x: x[x > 2],
+    "split(1)[0]": lambda x: x.split(1)[0],
+    "split(2)[0]": lambda x: x.split(2)[0],
+    "chunk(1)[0]": lambda x: x.chunk(1)[0],
+    "unbind()[1]": lambda x: x.unbind()[1],
+    "diagonal()": lambda x: x.diagonal(),
+    "diagonal(6)": lambda x: x.diagonal(6),
+    "contiguous()": lambda x: x.contiguous(),
+    "t().contiguous()": lambda x: x.t().contiguous(),
+    "clone()": lambda x: x.clone(),
+    "to(dtype)": lambda x: x.to(x.dtype),
+    "float()": lambda x: x.float(),
+    "double()": lambda x: x.double(),
+    "tile((1,1))": lambda x: x.tile((1, 1)),
+    "repeat(1,1)": lambda x: x.repeat(1, 1),
+    "tril()": lambda x: x.tril(),
+    "abs()": lambda x: x.abs(),
+    "positive()": lambda x: x.positive(),
+    "sum_to_size(2,3)": lambda x: x.sum_to_size(2, 3),
+    "einsum ij->ji": lambda x: (cr if isinstance(x, cr.Tensor) else torch).einsum("ij->ji", x),
+    "einsum ij->i": lambda x: (cr if isinstance(x, cr.Tensor) else torch).einsum("ij->i", x),
+}
+
+# grad_fn names chainrule gives differently (the view/copy kind still matches torch)
+OTHER_NAME = {"einsum ij->ji", "einsum ij->i"}
+
+
+def _run(m, fn, grad):
+    w = m.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=grad)
+    x = w * 1 if grad else w  # a non-leaf: it may be written in place
+    y = fn(x)
+    kind, name = _kind(m, x, y), _name(m, y)
+    x.mul_(10)  # a view sees the write, a copy does not
+    return kind, name, y.detach().numpy().copy()
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["plain", "graph"])
+@pytest.mark.parametrize("op", list(OPS))
+def test_view_or_copy_as_torch(op, grad):
+    kt, nt, vt = _run(torch, OPS[op], grad)
+    kc, nc, vc = _run(cr, OPS[op], grad)
+    assert kc == kt
+    if op not in OTHER_NAME:
+        assert nc == nt
+    np.testing.assert_array_equal(vc, vt)
+
+
+def _both(program):
+    t, c = program(torch), program(cr)
+    assert len(t) == len(c)
+    for a, b in zip(t, c, strict=True):
+        if isinstance(a, torch.Tensor):
+            np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy())
+        else:
+            assert b == a
+    return c
+
+
+# ------------------------------------------------------------------- #6: flip copies
+
+
+def test_flip_does_not_see_later_writes():
+    def program(m):
+        x = m.tensor([1.0, 2.0, 3.0])
+        y = x.flip(0)
+        x.mul_(10)
+        return [y, x]
+
+    _both(program)
+
+
+def test_flip_under_no_grad_does_not_write_into_the_leaf():
+    def program(m):
+        x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with m.no_grad():
+            y = x.flip(0)
+            y.mul_(10)
+        return [x, y, y.requires_grad, x._version]
+
+    _both(program)
+
+
+def test_flip_gradient_after_writing_its_input():
+    def program(m):
+        w = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = w * 1
+        z = y.flip(0)
+        y.mul_(2)
+        (z * z).sum().backward()
+        return [z, w.grad]
+
+    _both(program)
+
+
+# ------------------------------------------------------- #5: no-op views are new views
+
+
+def test_noop_squeeze_is_a_tracked_view():
+    def program(m):
+        w = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        l = w * 3  # noqa: E741
+        s = l.squeeze()
+        l.view(-1).mul_(0)
+        s.sum().backward()
+        return [s, w.grad, s is l, type(s.grad_fn).__name__ if m is torch else s.grad_fn.name()]
+
+    _both(program)
+
+
+def test_noop_squeeze_of_a_dim_sees_writes():
+    def program(m):
+        x = m.tensor([[1.0, 2.0, 3.0]])
+        s = x.squeeze(1)
+        x.add_(1)
+        s.mul_(2)
+        return [s, x, s._version, x._version]
+
+    _both(program)
+
+
+def test_noop_expand_is_a_new_view():
+    def program(m):
+        w = m.tensor([1.0, 2.0], requires_grad=True)
+        b = w * 1
+        e = b.expand(2)
+        b.mul_(3)
+        e.sum().backward()
+        return [e, w.grad, e is b, e._base is b]
+
+    _both(program)
+
+
+def test_noop_expand_written_in_place():
+    def program(m):
+        w = m.tensor([1.0, 2.0], requires_grad=True)
+        b = w * 1
+        e = b.expand(-1)
+        e.mul_(2)
+        (b * b).sum().backward()
+        return [b, e, w.grad, b._version]
+
+    _both(program)
+
+
+def test_noop_expand_of_a_leaf_is_a_view_of_it():
+    """Writing into it is writing into a view of a leaf: torch's error names the view."""
+    messages = []
+    for m in (torch, cr):
+        w = m.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.raises(RuntimeError) as err:
+            w.expand(2).mul_(2)
+        messages.append(str(err.value).split("\nException raised from")[0])
+    assert messages[1] == messages[0]
