@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["quiet", "ignore_fp_errors", "restore_fp_errors", "fp_errors_ignored"]
+__all__ = [
+    "quiet", "ignore_fp_errors", "restore_fp_errors", "fp_errors_ignored", "fp_state", "FP_IGNORE"
+]  # fmt: skip
 
 try:  # NumPy 2: set the ufuncs' error state directly (np.errstate rebuilds it each entry)
     from numpy._core._ufunc_config import _extobj_contextvar as _state
@@ -26,11 +28,15 @@ if _state is not None:
     ignore_fp_errors = functools.partial(_state.set, _IGNORE)
     restore_fp_errors = _state.reset
 
+    # the hot path reads the state itself (``fp_state() is FP_IGNORE``: no Python frame)
+    fp_state, FP_IGNORE = _state.get, _IGNORE
+
     def fp_errors_ignored() -> bool:
         """Are NumPy's floating-point warnings already off here (a cached context read)?"""
         return _state.get() is _IGNORE
 
 else:  # pragma: no cover
+    fp_state, FP_IGNORE = (lambda: None), object()
 
     def fp_errors_ignored() -> bool:
         return False

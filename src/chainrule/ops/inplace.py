@@ -376,6 +376,7 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
 @op
 def fill_(input: Tensor, value: Any) -> Tensor:
+    """Write ``value`` (a number or a 0-d tensor) into every element of ``input``."""
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(
@@ -388,6 +389,7 @@ def fill_(input: Tensor, value: Any) -> Tensor:
 
 @op
 def zero_(input: Tensor) -> Tensor:
+    """Write zeros into ``input`` (its gradient through the write is zero)."""
     out = Fill.apply(input, value=0)
     if out.grad_fn is not None:
         out.grad_fn.value_is_zero = True

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._engine import AccumulateGrad
-from chainrule._fp import fp_errors_ignored, ignore_fp_errors, restore_fp_errors
+from chainrule._fp import FP_IGNORE, fp_state, ignore_fp_errors, restore_fp_errors
 from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor, _Handle, _make, inplace_log, version_counter
 from chainrule.dtypes import scalar_type_name, tensor_type_name
@@ -130,7 +130,7 @@ class Op:
                 else:
                     arrays.append(x)
                     edges.append(None)
-        if fp_errors_ignored():  # inside backward (or another quiet op): already silent
+        if fp_state() is FP_IGNORE:  # inside backward (or another quiet op): already silent
             out = node.forward(*arrays, **params)
         else:
             token = ignore_fp_errors()  # torch is silent on inf * 0, 0 / 0, overflow ...

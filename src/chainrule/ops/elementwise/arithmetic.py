@@ -347,6 +347,7 @@ class Logaddexp(Op):
 
 @op
 def logaddexp(input: Tensor, other: Tensor) -> Tensor:
+    """``log(exp(input) + exp(other))`` elementwise, without overflow (float dtypes only)."""
     if dtypes.result_type(input, other).kind not in "fc":
         raise _not_implemented("logaddexp_cpu")(input._data)
     return binary(Logaddexp, input, other)

@@ -87,4 +87,5 @@ def type_(self: Tensor, dtype: Any = None) -> Any:
 
 @tensor_method
 def type_as(self: Tensor, other: Tensor) -> Tensor:
+    """``self`` cast to ``other``'s dtype (a recorded ``to``)."""
     return to(self, other.dtype)

@@ -72,11 +72,13 @@ def _clamp(input: Tensor, min: Any, max: Any, stem: str) -> Tensor:
 
 @op(inplace=True, inplace_function=True)
 def clamp_min(input: Tensor, min: Any) -> Tensor:
+    """``clamp(input, min=min)`` (torch's ClampMinBackward node)."""
     return _clamp(input, min, None, "ClampMin")
 
 
 @op(inplace=True, inplace_function=True)
 def clamp_max(input: Tensor, max: Any) -> Tensor:
+    """``clamp(input, max=max)`` (torch's ClampMaxBackward node)."""
     return _clamp(input, None, max, "ClampMax")
 
 
