@@ -159,6 +159,33 @@ def test_repr_matches_torch(k):
     assert ours == theirs
 
 
+FORMAT_CASES = [
+    (lambda m: m.tensor(1.5), ".4f"),
+    (lambda m: m.tensor(-2.25), "+.2f"),
+    (lambda m: m.tensor(3), "d"),
+    (lambda m: m.tensor(3), ">5"),
+    (lambda m: m.tensor(1.5, requires_grad=True) * 2, ".3e"),
+    (lambda m: m.tensor(True), ""),
+    (lambda m: m.tensor(0.1), ""),
+    (lambda m: m.ones(2), ""),
+    (lambda m: m.ones(2), ".2f"),  # n-d with a spec: TypeError in both
+    (lambda m: m.ones(1), ".2f"),
+    (lambda m: m.nn.Parameter(m.tensor(2.0)), ""),  # not a plain Tensor: object's format
+]
+
+
+@pytest.mark.parametrize("k", range(len(FORMAT_CASES)))
+def test_format_matches_torch(k):
+    make, spec = FORMAT_CASES[k]
+    outcomes = []
+    for m in (torch, cr):
+        try:
+            outcomes.append(format(make(m), spec).replace("torch.", "chainrule."))
+        except TypeError as e:
+            outcomes.append(("TypeError", str(e)))
+    assert outcomes[1] == outcomes[0]
+
+
 def test_devices_port_from_torch():
     assert not cr.cuda.is_available() and cr.cuda.device_count() == 0
     d = cr.device("cuda" if cr.cuda.is_available() else "cpu")

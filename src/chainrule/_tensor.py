@@ -368,6 +368,13 @@ class Tensor(_Methods):
     def __repr__(self) -> str:
         return tensor_repr(self)
 
+    def __format__(self, format_spec: str) -> str:
+        """``f"{loss:.4f}"``: a 0-d plain tensor formats as its Python number (torch's rule);
+        any other tensor only with an empty spec (as ``object.__format__``)."""
+        if self._data.ndim == 0 and type(self) is Tensor:
+            return self._data.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def __deepcopy__(self, memo: dict) -> Tensor:
         """``copy.deepcopy`` of a leaf: new memory, same requires_grad, grad copied (torch)."""
         if self.grad_fn is not None:

@@ -381,3 +381,132 @@ def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
     if input._data.flags.c_contiguous:
         return input
     return Contiguous.apply(input)
+
+
+# The stacking family: each makes its inputs at least n-d, then concatenates (torch's rules).
+
+
+def _tensors_arg(tensors: Any, name: str) -> list:
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
+    return list(tensors)
+
+
+def _atleast(tensors: tuple, fix: Any) -> Any:
+    if len(tensors) == 1 and not isinstance(tensors[0], Tensor):
+        tensors = tuple(tensors[0])  # torch.atleast_2d((a, b)): a tuple back
+        return tuple(fix(t) for t in tensors)
+    out = tuple(fix(t) for t in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def _1d(t: Tensor) -> Tensor:
+    return t.reshape(1) if t._data.ndim == 0 else t
+
+
+def _2d(t: Tensor) -> Tensor:
+    return t.reshape(1, -1) if t._data.ndim < 2 else t
+
+
+def _3d(t: Tensor) -> Tensor:
+    nd = t._data.ndim
+    if nd == 0:
+        return t.reshape(1, 1, 1)
+    if nd == 1:
+        return t.unsqueeze(0).unsqueeze(-1)
+    return t.unsqueeze(-1) if nd == 2 else t
+
+
+@op(method=False)
+def atleast_1d(*tensors: Any) -> Any:
+    """Each tensor with at least one dim (0-d becomes shape (1,))."""
+    return _atleast(tensors, _1d)
+
+
+@op(method=False)
+def atleast_2d(*tensors: Any) -> Any:
+    """Each tensor with at least two dims (new leading dims of size 1)."""
+    return _atleast(tensors, _2d)
+
+
+@op(method=False)
+def atleast_3d(*tensors: Any) -> Any:
+    """Each tensor with at least three dims: (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
+    return _atleast(tensors, _3d)
+
+
+@op(method=False)
+def hstack(tensors: Any) -> Tensor:
+    """Concatenate column-wise: along dim 0 for 1-d inputs, else dim 1."""
+    ts = [_1d(t) for t in _tensors_arg(tensors, "hstack")]
+    return cat(ts, 0 if ts and ts[0]._data.ndim == 1 else 1)
+
+
+@op(method=False, aliases=("row_stack",))
+def vstack(tensors: Any) -> Tensor:
+    """Concatenate row-wise (along dim 0), 1-d inputs as rows."""
+    return cat([_2d(t) for t in _tensors_arg(tensors, "vstack")], 0)
+
+
+@op(method=False)
+def dstack(tensors: Any) -> Tensor:
+    """Concatenate depth-wise (along dim 2) after ``atleast_3d``."""
+    return cat([_3d(t) for t in _tensors_arg(tensors, "dstack")], 2)
+
+
+@op(method=False)
+def column_stack(tensors: Any) -> Tensor:
+    """Stack 0-d and 1-d inputs as columns, then concatenate along dim 1."""
+    ts = _tensors_arg(tensors, "column_stack")
+    return hstack([t.reshape(-1, 1) if t._data.ndim <= 1 else t for t in ts])
+
+
+@op
+def repeat_interleave(
+    input: Tensor, repeats: Any = None, dim: int | None = None, *, output_size: int | None = None
+) -> Tensor:
+    """Repeat each element ``repeats`` times along ``dim`` (flattened when ``dim`` is None).
+
+    ``torch.repeat_interleave(counts)`` with one integer tensor gives indices ``i`` repeated
+    ``counts[i]`` times."""
+    from chainrule.creation import tensor
+
+    if repeats is None:  # the one-argument form: input holds the counts
+        counts = _repeat_counts(input)
+        return tensor(np.repeat(np.arange(len(counts)), counts))
+    if dim is None:
+        input, d = input.reshape(-1), 0
+    else:
+        d = wrap_dim(dim, max(input._data.ndim, 1))
+        if input._data.ndim == 0:  # torch's kernel unsqueezes at d + 1: out of range
+            wrap_dim(d + 1, 1)
+    size = input._data.shape[d]
+    if isinstance(repeats, Tensor) and repeats._data.ndim > 0 and repeats._data.size != 1:
+        if repeats._data.ndim == 1 and len(repeats._data) != size:
+            raise RuntimeError(
+                "repeats must have the same size as input along dim, but got "
+                f"repeats.size(0) = {len(repeats._data)} and input.size({d}) = {size}"
+            )
+        counts = _repeat_counts(repeats)
+        index = tensor(np.repeat(np.arange(size), counts))
+        return input.index_select(d, index)
+    n = int(repeats.item() if isinstance(repeats, Tensor) else repeats)
+    if n < 0:
+        raise RuntimeError("Repeats must be non-negative")
+    shape = list(input._data.shape)
+    big = shape[: d + 1] + [n] + shape[d + 1 :]
+    out = shape[:d] + [size * n] + shape[d + 1 :]
+    return input.unsqueeze(d + 1).expand(big).clone().reshape(out)
+
+
+def _repeat_counts(t: Tensor) -> np.ndarray:
+    data = t._data
+    if data.ndim > 1:
+        raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+    if data.dtype.kind not in "iu":
+        name = dtypes.scalar_type_name(t.dtype)
+        raise NotImplementedError(f'"repeat_interleave_cpu" not implemented for \'{name}\'')
+    counts = data.reshape(-1)
+    if (counts < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    return counts
