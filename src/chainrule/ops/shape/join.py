@@ -388,7 +388,9 @@ def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
 
 def _tensors_arg(tensors: Any, name: str) -> list:
     if isinstance(tensors, Tensor):
-        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
+        raise TypeError(
+            f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor"
+        )
     return list(tensors)
 
 
