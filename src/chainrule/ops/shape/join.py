@@ -507,7 +507,7 @@ def _repeat_counts(t: Tensor) -> np.ndarray:
         raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
     if data.dtype.kind not in "iu":
         name = dtypes.scalar_type_name(t.dtype)
-        raise NotImplementedError(f'"repeat_interleave_cpu" not implemented for \'{name}\'')
+        raise NotImplementedError(f"\"repeat_interleave_cpu\" not implemented for '{name}'")
     counts = data.reshape(-1)
     if (counts < 0).any():
         raise RuntimeError("repeats can not be negative")
