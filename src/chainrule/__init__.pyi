@@ -7,6 +7,7 @@ from chainrule.ops.reduce.stats import Pair
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, overload
 
+from chainrule import accelerator as accelerator
 from chainrule import autograd as autograd
 from chainrule import creation as creation
 from chainrule import cuda as cuda
@@ -14,8 +15,10 @@ from chainrule import datasets as datasets
 from chainrule import dtypes as dtypes
 from chainrule import func as func
 from chainrule import graph as graph
+from chainrule import legacy as legacy
 from chainrule import linalg as linalg
 from chainrule import nn as nn
+from chainrule import onnx as onnx
 from chainrule import ops as ops
 from chainrule import optim as optim
 from chainrule import printing as printing
@@ -52,9 +55,21 @@ from chainrule.graph import enable_grad as enable_grad
 from chainrule.graph import inference_mode as inference_mode
 from chainrule.graph import no_grad as no_grad
 from chainrule.graph import set_grad_enabled as set_grad_enabled
+from chainrule.legacy import BoolTensor as BoolTensor
+from chainrule.legacy import ByteTensor as ByteTensor
+from chainrule.legacy import CharTensor as CharTensor
+from chainrule.legacy import DoubleTensor as DoubleTensor
+from chainrule.legacy import FloatTensor as FloatTensor
+from chainrule.legacy import HalfTensor as HalfTensor
+from chainrule.legacy import IntTensor as IntTensor
+from chainrule.legacy import LongTensor as LongTensor
+from chainrule.legacy import ShortTensor as ShortTensor
+from chainrule.legacy import Variable as Variable
 
 __version__: str
 
+def get_default_device() -> device: ...
+def set_default_device(device: Any) -> None: ...
 def tensor(data: Any, *, dtype: dtypes.dtype | None = ..., device: Any = ..., requires_grad: builtins.bool = ...) -> Tensor: ...
 def as_tensor(data: Any, dtype: dtypes.dtype | None = ..., device: Any = ...) -> Tensor: ...
 def from_numpy(ndarray: np.ndarray) -> Tensor: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["device"]
+__all__ = ["device", "get_default_device", "set_default_device"]
 
 
 class device:
@@ -42,6 +42,14 @@ class device:
     def __hash__(self) -> int:
         return hash((self.type, self.index))
 
+    def __enter__(self) -> device:
+        """``with torch.device("cpu"):`` makes it the default device inside the block."""
+        check_cpu(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
 
 CPU = device("cpu")
 
@@ -55,3 +63,13 @@ def check_cpu(where: Any) -> None:
             f"chainrule runs on the CPU only; cannot use device {str(where)!r} "
             "(chainrule.cuda.is_available() is False)"
         )
+
+
+def get_default_device() -> device:
+    """The device new tensors are created on: always the CPU."""
+    return CPU
+
+
+def set_default_device(device: Any) -> None:
+    """Accepts the CPU (or ``None``, torch's reset); refuses any other device clearly."""
+    check_cpu(device)

@@ -117,6 +117,8 @@ class Tensor(_Methods):
     def __new__(cls, *args: Any) -> Tensor:
         # torch's legacy constructor: Tensor(2, 3) is uninitialised, Tensor([1, 2]) is data;
         # both give the default float dtype.
+        if not args:
+            args = (0,)  # Tensor(): an empty 1-d tensor, as torch
         if len(args) == 1 and not isinstance(args[0], int):
             data = np.array(args[0], dtype=dtypes.get_default_dtype().np)
         else:

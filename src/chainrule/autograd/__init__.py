@@ -14,10 +14,11 @@ from chainrule.autograd.explain import explain_backward
 from chainrule.autograd.function import Function, FunctionCtx, once_differentiable
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from chainrule.graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.legacy import Variable
 
 __all__ = [
     "grad", "backward", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "Function", "FunctionCtx", "once_differentiable", "forward_ad", "detect_anomaly",
     "set_detect_anomaly", "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "functional",
-    "graph", "gradcheck", "gradgradcheck", "GradcheckError", "explain_backward",
+    "graph", "gradcheck", "gradgradcheck", "GradcheckError", "explain_backward", "Variable",
 ]  # fmt: skip

@@ -81,8 +81,18 @@ for _name, _dt in [
 
 @tensor_method(name="type")
 def type_(self: Tensor, dtype: Any = None) -> Any:
-    """The tensor's type name (``chainrule.Tensor``), or a cast to ``dtype``."""
-    return f"chainrule.{type(self).__name__}" if dtype is None else to(self, dtype)
+    """The tensor's legacy type name (``chainrule.FloatTensor``), or a cast to ``dtype``
+    (a dtype, a legacy type, or its name: ``x.type("torch.LongTensor")``)."""
+    if dtype is None:
+        return f"chainrule.{dtypes.tensor_type_name(self.dtype)}"
+    if isinstance(dtype, str) and dtype.split(".")[0] in ("torch", "chainrule"):
+        from chainrule.legacy import BY_NAME
+
+        legacy = BY_NAME.get(dtype.split(".")[-1])
+        if legacy is None:
+            raise ValueError(f"invalid type: '{dtype}'")
+        dtype = legacy
+    return to(self, getattr(dtype, "dtype", dtype))
 
 
 @tensor_method
