@@ -12,7 +12,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._device import check_cpu
-from chainrule._registry import tensor_method
+from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
 
 __all__ = [
@@ -482,3 +482,44 @@ def randint_like(
     if high is None:
         low, high = 0, low
     return randint(low, high, input._data.shape, dtype=dtype or input.dtype)
+
+
+@op
+def multinomial(
+    input: Tensor, num_samples: int, replacement: bool = False, *, generator: Any = None
+) -> Tensor:
+    """Indices drawn from each row of ``input`` (non-negative weights, not necessarily
+    normalised): with replacement by inverting the cumulative sum; without, as torch, by
+    the exponential race (the ``num_samples`` largest ``p / E`` with ``E ~ Exp(1)``), so
+    zero-weight entries come last."""
+    p = input._data
+    if p.dtype.kind != "f":
+        raise RuntimeError(
+            "multinomial only supports floating-point dtypes for input, got: "
+            f"{dtypes.scalar_type_name(p.dtype)}"
+        )
+    if p.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    rows = (p if p.ndim == 2 else p[None]).astype(np.float64)
+    if not replacement and num_samples > rows.shape[1]:
+        raise RuntimeError(
+            "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+        )
+    if rows.size and (~np.isfinite(rows) | (rows < 0)).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if rows.size and (rows.sum(axis=1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    rng = _rng(generator)
+    if replacement:
+        cdf = np.cumsum(rows, axis=1)
+        u = rng.random((rows.shape[0], num_samples)) * cdf[:, -1:]
+        out = np.stack([np.searchsorted(c, x, side="right") for c, x in zip(cdf, u)])
+        out = np.minimum(out, rows.shape[1] - 1).reshape(rows.shape[0], num_samples)
+    else:
+        with np.errstate(divide="ignore"):
+            keys = rows / rng.exponential(size=rows.shape)
+        out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    out = out.astype(np.int64)
+    return _make(out if p.ndim == 2 else out.reshape(num_samples))
