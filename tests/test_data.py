@@ -1,6 +1,7 @@
 """utils.data against torch: datasets, samplers, DataLoader batching and collate structure,
 shuffling (every sample once per epoch, reproducible by seed), random_split, errors."""
 
+import itertools
 import re
 from collections import OrderedDict, namedtuple
 
@@ -121,6 +122,9 @@ def test_samplers():
     assert len(out) == 10 and sorted(out[:4]) == sorted(out[4:8]) == [0, 1, 2, 3]
     rep = cdata.RandomSampler(range(3), replacement=True, num_samples=50)
     assert len(list(rep)) == 50 and set(rep) <= {0, 1, 2}
+    huge = cdata.RandomSampler(range(3), replacement=True, num_samples=10**10)
+    first = list(itertools.islice(iter(huge), 100))  # lazily drawn: no 74 GiB index array
+    assert len(huge) == 10**10 and len(first) == 100 and set(first) == {0, 1, 2}
     sub = cdata.SubsetRandomSampler([10, 20, 30], generator=cr.Generator().manual_seed(2))
     assert sorted(sub) == [10, 20, 30] and len(sub) == 3
     b = cdata.BatchSampler(cdata.SequentialSampler(range(10)), 3, False)

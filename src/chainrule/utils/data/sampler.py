@@ -74,8 +74,12 @@ class RandomSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         n, rng = len(self.data_source), _rng(self.generator)
-        if self.replacement:
-            yield from rng.integers(0, n, self.num_samples).tolist()
+        if self.replacement:  # drawn lazily in blocks of 32, as torch: num_samples may be huge
+            left = self.num_samples
+            while left > 0:
+                block = min(left, 32)
+                yield from rng.integers(0, n, block).tolist()
+                left -= block
         else:
             for _ in range(self.num_samples // n):
                 yield from rng.permutation(n).tolist()
