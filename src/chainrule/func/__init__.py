@@ -1,10 +1,22 @@
 """``chainrule.func``: composable function transforms (torch.func): grad, grad_and_value,
-vjp, jvp, jacrev, jacfwd, hessian, and vmap (a loop over the batch, see ``_vmap``)."""
+vjp, jvp, jacrev, jacfwd, hessian, vmap (a loop over the batch, see ``_vmap``) and
+functional_call."""
 
 from __future__ import annotations
 
 from chainrule.func._forward import hessian, jacfwd, jvp
+from chainrule.func._functional_call import functional_call
 from chainrule.func._transforms import grad, grad_and_value, jacrev, vjp
 from chainrule.func._vmap import vmap
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"]
+__all__ = [
+    "grad",
+    "grad_and_value",
+    "vjp",
+    "jvp",
+    "jacrev",
+    "jacfwd",
+    "hessian",
+    "vmap",
+    "functional_call",
+]
