@@ -1,5 +1,6 @@
 """``chainrule.save`` / ``chainrule.load`` in the safetensors format: tensors as raw bytes, the
-rest as JSON, never pickle.
+rest as JSON. Only objects that format cannot hold are pickled (see ``_pickled``), and a
+pickle is only read back with the explicit ``weights_only=False``.
 
 A flat ``{name: tensor}`` dict (a model's ``state_dict``) is stored under its own keys, so the
 file opens with ``safetensors.torch.load_file`` too. Anything else built from dicts, lists,
@@ -12,12 +13,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from chainrule import _pickled
 from chainrule._tensor import Tensor, _make
 
 __all__ = ["save", "load"]
@@ -65,7 +68,7 @@ def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> Any:
         return seq if isinstance(obj, list) else {"__tuple__": seq}
     raise TypeError(
         f"chainrule.save cannot store an object of type {type(obj).__name__}: only tensors, "
-        "numbers, strings, None and dicts, lists and tuples of them (it never pickles)"
+        "numbers, strings, None and dicts, lists and tuples of them"
     )
 
 
@@ -83,11 +86,16 @@ def _decode(obj: Any, tensors: Mapping[str, np.ndarray]) -> Any:
 
 
 def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2) -> None:
-    """Write ``obj`` (tensors, or dicts/lists/tuples of tensors and plain values) to ``f``."""
+    """Write ``obj`` to ``f``: tensors, or dicts/lists/tuples of tensors and plain values, in
+    the safetensors format; anything else (a Module, an ndarray) pickled as torch.save does,
+    which ``load`` then reads only with ``weights_only=False``."""
     import safetensors.numpy
 
-    if pickle_module is not None:
-        raise ValueError("chainrule.save never pickles; pickle_module is not supported")
+    if pickle_module not in (None, pickle):
+        raise ValueError(
+            "chainrule.save pickles (only objects safetensors cannot hold) with the standard "
+            f"pickle module; pickle_module={pickle_module!r} is not supported"
+        )
     tensors: dict[str, np.ndarray] = {}
     flat = isinstance(obj, Mapping) and all(
         isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()
@@ -100,17 +108,25 @@ def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2) 
             "ordered": isinstance(obj, OrderedDict),
         }
     else:
-        structure = _encode(obj, "", tensors)
+        try:
+            structure = _encode(obj, "", tensors)
+        except TypeError:  # a Module, an ndarray ...: pickled as torch.save does
+            _write(f, lambda fh: _pickled.save(obj, fh))
+            return
     metadata = {**_FORMAT, _STRUCTURE: json.dumps(structure)}
     try:
         data = safetensors.numpy.save(tensors, metadata=metadata)
     except Exception as e:  # an unsupported dtype, say
         raise RuntimeError(f"chainrule.save could not write {_name(f)}: {e}") from e
+    _write(f, lambda fh: fh.write(data))
+
+
+def _write(f: Any, write: Any) -> None:
     if isinstance(f, str | os.PathLike):
         with open(f, "wb") as fh:
-            fh.write(data)
+            write(fh)
     else:
-        f.write(data)
+        write(f)
 
 
 # torch.save's zip archive, or the PROTO opcode a pickle of protocol 2 and up starts with
@@ -146,7 +162,9 @@ def load(
     mmap: Any = None,
     **kwargs: Any,
 ) -> Any:
-    """Read what ``save`` wrote, or any safetensors file (a dict of tensors); never unpickles."""
+    """Read what ``save`` wrote, or any safetensors file (a dict of tensors). Pickled files
+    (other objects, torch.save's files) load only with ``weights_only=False``: unpickling
+    can run arbitrary code, so only for files from a trusted source."""
     import safetensors.numpy
 
     if map_location not in (None, "cpu") and str(map_location) != "cpu":
@@ -164,11 +182,9 @@ def load(
     # Only a file that is not safetensors is judged by its magic: a safetensors header length
     # may well start with byte 0x80 (1152 = 0x480), and its header starts with "{".
     if header is None and data[8:9] != b"{" and bytes(data[:4]).startswith(_PICKLE_MAGIC):
-        raise _invalid(
-            f,
-            "it holds pickle data (a torch.save or pickle file); chainrule.load never "
-            "unpickles. Convert it with safetensors (safetensors.torch.save_file) instead",
-        )
+        if weights_only is False:  # the explicit opt-in: unpickling runs the file's code
+            return _pickled.load(bytes(data))
+        raise pickle.UnpicklingError(_pickled.REFUSED.format(what=_name(f)))
     if len(data) < 8:
         raise _invalid(f, f"it has only {len(data)} bytes, fewer than the 8-byte header size")
     if isinstance(header, dict):  # name a dtype chainrule lacks before safetensors fails on it
