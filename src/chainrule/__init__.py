@@ -33,7 +33,9 @@ def __getattr__(name: str) -> Any:
         _loaded = True
         if name in g:
             return g[name]
-    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+    from chainrule._coverage import hint
+
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}{hint('torch', name)}")
 
 
 def __dir__() -> list[str]:

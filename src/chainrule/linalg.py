@@ -3,7 +3,7 @@ declared where it is defined (``@op(namespace="linalg")`` in ``chainrule.ops.lin
 
 from __future__ import annotations
 
-from chainrule import _registry, ops
+from chainrule import _coverage, _registry, ops
 from chainrule._tensor import Tensor
 from chainrule.ops.linalg.decomp import LinAlgError
 from chainrule.ops.linalg.products import diagonal as _diagonal
@@ -17,3 +17,4 @@ def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> T
 
 __all__ = ["LinAlgError", *_registry.export(globals(), "linalg")]
 _ = ops  # importing the catalog declares the linalg functions
+__getattr__ = _coverage.missing_attribute(__name__, "torch.linalg")

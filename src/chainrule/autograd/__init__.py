@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chainrule import _coverage
 from chainrule.autograd import forward_ad, functional, graph
 from chainrule.autograd._grad import backward, grad
 from chainrule.autograd.anomaly import (
@@ -22,3 +23,4 @@ __all__ = [
     "set_detect_anomaly", "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "functional",
     "graph", "gradcheck", "gradgradcheck", "GradcheckError", "explain_backward", "Variable",
 ]  # fmt: skip
+__getattr__ = _coverage.missing_attribute(__name__, "torch.autograd")

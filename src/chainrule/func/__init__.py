@@ -4,6 +4,7 @@ functional_call."""
 
 from __future__ import annotations
 
+from chainrule import _coverage
 from chainrule.func._forward import hessian, jacfwd, jvp
 from chainrule.func._functional_call import functional_call
 from chainrule.func._transforms import grad, grad_and_value, jacrev, vjp
@@ -20,3 +21,4 @@ __all__ = [
     "vmap",
     "functional_call",
 ]
+__getattr__ = _coverage.missing_attribute(__name__, "torch.func")

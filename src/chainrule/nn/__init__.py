@@ -7,6 +7,7 @@ star import and an ``__all__`` line here (written out, so type checkers see ever
 
 from __future__ import annotations
 
+from chainrule import _coverage
 from chainrule.nn import (
     activation,
     attention,
@@ -52,3 +53,4 @@ __all__ += activation.__all__
 __all__ += attention.__all__
 __all__ += flatten.__all__
 __all__ += loss.__all__
+__getattr__ = _coverage.missing_attribute(__name__, "torch.nn")

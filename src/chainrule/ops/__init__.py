@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chainrule import _registry, creation
+from chainrule import _coverage, _registry, creation
 from chainrule._tensor import Tensor
 from chainrule.ops import (  # noqa: F401  (importing a family declares its ops)
     activation,
@@ -56,6 +56,7 @@ def bind_methods() -> None:
     for name, m in _registry.METHODS.items():
         _bind(name, m)
     _registry.late_binder = _bind
+    _coverage.mark_missing_methods(Tensor)  # torch's other names: an AttributeError with a hint
 
 
 bind_methods()

@@ -8,7 +8,7 @@ pooling in ``chainrule.ops``, and the layers' math in this package's files, by f
 
 from __future__ import annotations
 
-from chainrule import _registry, ops
+from chainrule import _coverage, _registry, ops
 from chainrule.nn.functional import (  # noqa: F401  (importing a file declares its functions)
     activation,
     attention,
@@ -24,3 +24,4 @@ from chainrule.nn.functional import (  # noqa: F401  (importing a file declares 
 
 __all__ = _registry.export(globals(), "nn.functional")
 _ = ops  # the catalog's families declare their nn.functional ops on import
+__getattr__ = _coverage.missing_attribute(__name__, "torch.nn.functional")

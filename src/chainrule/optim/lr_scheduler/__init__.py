@@ -5,6 +5,7 @@ scheduler.py (the LRScheduler base), decay.py (epoch-driven schedules), sequenti
 (SequentialLR, ChainedScheduler), plateau.py (ReduceLROnPlateau), one_cycle.py (OneCycleLR).
 """
 
+from chainrule import _coverage
 from chainrule.optim.lr_scheduler.decay import (
     ConstantLR,
     CosineAnnealingLR,
@@ -37,3 +38,4 @@ __all__ = [
     "ReduceLROnPlateau",
     "OneCycleLR",
 ]
+__getattr__ = _coverage.missing_attribute(__name__, "torch.optim.lr_scheduler")
