@@ -298,6 +298,7 @@ INPLACE_ARGS = {
     "elu_": {"alpha": 0.5},
     "leaky_relu_": {"negative_slope": 0.2},
     "hardtanh_": {"min_val": -0.5, "max_val": 0.75},
+    "xlogy_": {"other": 2.5},
 }
 POSITIVE = {"log_", "log2_", "log10_", "log1p_", "sqrt_", "rsqrt_"}
 
@@ -319,7 +320,7 @@ def test_in_place_function_is_the_in_place_op(space, name, with_args):
     if name in POSITIVE:
         data = np.abs(data) + 0.1
     kwargs = INPLACE_ARGS.get(name, {}) if with_args else {}
-    if name.startswith(("clamp", "clip")):  # a bound is needed
+    if name.startswith(("clamp", "clip", "xlogy")):  # a bound (an operand) is needed
         kwargs = INPLACE_ARGS[name]
     results = []
     for lib in (torch, cr):

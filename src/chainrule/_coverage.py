@@ -36,6 +36,7 @@ NAMESPACES = {
     "torch.optim": "chainrule.optim",
     "torch.optim.lr_scheduler": "chainrule.optim.lr_scheduler",
     "torch.distributions": "chainrule.distributions",
+    "torch.special": "chainrule.special",
     "torch.utils.data": "chainrule.utils.data",
 }
 
@@ -136,10 +137,9 @@ def record_torch_names() -> dict[str, list[str]]:
 
 def _has(where: str, name: str) -> bool:
     if where == "Tensor":
-        import chainrule.ops  # noqa: F401  (binds the methods)
-        from chainrule._tensor import Tensor
+        import chainrule  # the public namespace: loading it binds every method
 
-        return hasattr(Tensor, name)
+        return hasattr(chainrule.Tensor, name)
     try:
         module = importlib.import_module(where)
     except ImportError:

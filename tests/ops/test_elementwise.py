@@ -76,6 +76,35 @@ CASES = [
     Case("tanh", lambda m, a: m.tanh(a), [S]),
     Case("sigmoid", lambda m, a: m.sigmoid(a), [S], domain=(-6, 6)),
     Case("relu", lambda m, a: m.relu(a), [S]),
+    Case("lgamma", lambda m, a: m.lgamma(a), [S], domain=(0.1, 6.0)),
+    Case("lgamma", lambda m, a: a.lgamma(), [S], domain=(-2.9, -2.1), note="negative"),
+    Case("digamma", lambda m, a: m.digamma(a), [S], domain=(0.1, 6.0)),
+    Case("digamma", lambda m, a: a.digamma(), [S], domain=(-0.9, -0.1), note="negative"),
+    Case("polygamma", lambda m, a: m.polygamma(1, a), [S], domain=(0.2, 6.0)),
+    Case("polygamma", lambda m, a: a.polygamma(3), [S], domain=(0.5, 30.0), note="n3"),
+    Case("polygamma", lambda m, a: m.polygamma(0, a), [S], domain=(0.5, 3.0), note="n0"),
+    Case("polygamma", lambda m, a: m.polygamma(2, a), [S], domain=(-1.9, -1.1), note="neg"),
+    Case("mvlgamma", lambda m, a: m.mvlgamma(a, p=3), [S], domain=(1.2, 5.0)),
+    Case("mvlgamma", lambda m, a: a.mvlgamma(1), [S], domain=(0.2, 5.0), note="p1"),
+    Case("erfinv", lambda m, a: m.erfinv(a), [S], domain=(-0.95, 0.95)),
+    Case(
+        "xlogy",
+        lambda m, a, b: m.xlogy(a, b),
+        [S, S],
+        make=lambda r: [
+            np.where(r.uniform(size=(3, 4)) < 0.3, 0.0, r.uniform(-2, 2, (3, 4))),
+            r.uniform(0.2, 3, (3, 4)),
+        ],
+        note="zeros",
+    ),
+    Case(
+        "xlogy",
+        lambda m, a, b: m.xlogy(a, b),
+        [S, S],
+        make=lambda r: [r.uniform(-2, 2, (3, 4)), r.uniform(0.2, 3, (3, 4))],
+    ),
+    Case("xlogy", lambda m, a: m.xlogy(a, 2.5), [S], note="number-other"),
+    Case("xlogy", lambda m, a: m.xlogy(2.0, a), [S], domain=(0.2, 3.0), note="number-input"),
     Case("erf", lambda m, a: m.erf(a), [S]),
     Case(
         "erf",
@@ -386,3 +415,22 @@ def test_no_numpy_floating_point_warnings(fn):
     ours, theirs = (v if isinstance(v, tuple) else (v,) for v in (ours, theirs))
     for o, t in zip(ours, theirs):
         np.testing.assert_array_equal(o.detach().numpy(), t.detach().numpy())
+
+
+SPECIAL = ["digamma", "psi", "gammaln", "multigammaln", "erfinv", "xlogy", "expit", "erf",
+           "expm1", "log1p", "polygamma", "logsumexp", "softmax", "log_softmax"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SPECIAL)
+def test_torch_special_spellings(name):
+    import chainrule.special
+
+    x = np.random.default_rng(0).uniform(0.2, 0.9, (2, 3))
+    args = {"multigammaln": (2,), "xlogy": (0.5,), "logsumexp": (1,), "softmax": (1,),
+            "log_softmax": (1,)}.get(name, ())  # fmt: skip
+    c_fn, t_fn = getattr(chainrule.special, name), getattr(torch.special, name)
+    if name == "polygamma":
+        c, t = c_fn(2, cr.tensor(x)), t_fn(2, torch.tensor(x))
+    else:
+        c, t = c_fn(cr.tensor(x), *args), t_fn(torch.tensor(x), *args)
+    np.testing.assert_allclose(c.numpy(), t.numpy(), rtol=1e-10)
