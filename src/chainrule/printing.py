@@ -51,7 +51,9 @@ class _Formatter:
         if _opts["sci_mode"] is not None:
             self.sci_mode = _opts["sci_mode"]
         self.fmt = f"{{:.{p}e}}" if self.sci_mode else "{:.0f}." if self.int_mode else f"{{:.{p}f}}"
-        self.width = max((len(self._str(v)) for v in values.ravel()), default=1)
+        # torch measures the nonzero finite values only: zeros, inf and nan are padded to
+        # their width (tensor([0., nan]), not tensor([ 0., nan]))
+        self.width = max((len(self._str(v)) for v in finite.ravel()), default=1)
 
     def _str(self, v: object) -> str:
         if self.kind == "b":
