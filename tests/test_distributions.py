@@ -18,6 +18,8 @@ POS = rng.uniform(0.5, 3.0, (2, 3))
 POS2 = rng.uniform(0.5, 3.0, (2, 3))
 REAL = rng.normal(size=(2, 3))
 SIMPLEX = rng.dirichlet(np.ones(4), size=2)
+_B = rng.normal(size=(2, 3, 3))
+SPD = _B @ np.swapaxes(_B, -1, -2) + np.eye(3)
 
 # name -> (make(lib, params), params as arrays, values for log_prob)
 FAMILIES = {
@@ -32,6 +34,12 @@ FAMILIES = {
     "Gamma": (lambda D, a, b: D.Gamma(a, b), [POS, POS2], POS2),
     "Beta": (lambda D, a, b: D.Beta(a, b), [POS, POS2], P2),
     "Dirichlet": (lambda D, a: D.Dirichlet(a), [POS[:, :3] + 0.2], rng.dirichlet(np.ones(3), 2)),
+    "MVN-cov": (lambda D, m, c: D.MultivariateNormal(m, covariance_matrix=c),
+                [REAL, SPD], rng.normal(size=(2, 3))),
+    "MVN-prec": (lambda D, m, c: D.MultivariateNormal(m, precision_matrix=c),
+                 [REAL[0], SPD], rng.normal(size=(2, 3))),
+    "MVN-tril": (lambda D, m, c: D.MultivariateNormal(m, scale_tril=c),
+                 [REAL, np.linalg.cholesky(SPD)], rng.normal(size=(4, 2, 3))),
 }  # fmt: skip
 
 QUANTITIES = ["log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "icdf"]
@@ -85,7 +93,7 @@ def test_values_and_gradients_match_torch(name, what):
 
 
 KL_PAIRS = ["Normal", "Uniform", "Bernoulli-probs", "Categorical-logits", "OneHotCategorical",
-            "Gamma", "Beta", "Dirichlet"]  # fmt: skip
+            "Gamma", "Beta", "Dirichlet", "MVN-cov", "MVN-tril"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", KL_PAIRS)
@@ -160,6 +168,12 @@ CALLS = [
     lambda D, m: D.Normal(m.zeros(2), m.ones(2)).batch_shape,
     lambda D, m: D.Dirichlet(m.ones(2, 3)).event_shape,
     lambda D, m: D.OneHotCategorical(m.ones(3)).event_shape,
+    lambda D, m: D.MultivariateNormal(m.zeros(2), m.eye(2), m.eye(2)),
+    lambda D, m: D.MultivariateNormal(m.tensor(0.0), m.eye(2)),
+    lambda D, m: D.MultivariateNormal(m.zeros(2), scale_tril=m.ones(2)),
+    lambda D, m: D.MultivariateNormal(m.zeros(2), m.tensor([[1.0, 2.0], [2.0, 1.0]])),
+    lambda D, m: D.MultivariateNormal(m.zeros(3, 2), m.eye(2)),
+    lambda D, m: D.MultivariateNormal(m.zeros(3, 2), scale_tril=m.eye(2)).batch_shape,
 ]
 
 
@@ -180,6 +194,7 @@ SHAPED = [
     lambda D, m: D.Uniform(m.zeros(2), 1.0).sample(),
     lambda D, m: D.Bernoulli(probs=m.full((2,), 0.3)).enumerate_support(),
     lambda D, m: D.Categorical(logits=m.zeros(2, 3)).enumerate_support(),
+    lambda D, m: D.MultivariateNormal(m.zeros(4, 2), m.eye(2)).rsample((3,)),
 ]
 
 
@@ -204,6 +219,9 @@ N = 40000
         lambda D, m: D.Gamma(m.tensor([0.5, 4.0]), m.tensor([2.0, 1.0])),
         lambda D, m: D.Beta(m.tensor([0.7, 3.0]), m.tensor([2.0, 1.5])),
         lambda D, m: D.Uniform(m.tensor([0.0, -1.0]), m.tensor([1.0, 3.0])),
+        lambda D, m: D.MultivariateNormal(
+            m.tensor([1.0, -1.0]), m.tensor([[2.0, 0.5], [0.5, 1.0]])
+        ),
     ],
 )
 def test_samples_have_the_distributions_mean_and_variance(make):

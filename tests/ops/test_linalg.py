@@ -132,6 +132,38 @@ CASES = [
         note="batched",
     ),
     Case("logdet", lambda m, a: m.logdet(a), make=lambda r: [_spd(r, 2, 3, 3)]),
+    # fd=False: cholesky reads only the lower triangle, while torch's (and this) gradient is
+    # the symmetric one, for perturbations that keep A symmetric; torch parity checks it
+    Case(
+        "linalg.cholesky",
+        lambda m, a: m.linalg.cholesky(a),
+        make=lambda r: [_spd(r, 4, 4)],
+        fd=False,
+    ),
+    Case(
+        "linalg.cholesky",
+        lambda m, a: m.linalg.cholesky(a, upper=True),
+        make=lambda r: [_spd(r, 2, 3, 3)],
+        fd=False,
+        note="batched-upper",
+    ),
+    Case(
+        "linalg.solve_triangular",
+        lambda m, a, b: m.linalg.solve_triangular(a, b, upper=False),
+        make=lambda r: [_well(r, 3, 3), r.uniform(-1, 1, (3, 2))],
+    ),
+    Case(
+        "linalg.solve_triangular",
+        lambda m, a, b: m.linalg.solve_triangular(a, b, upper=True, left=False),
+        make=lambda r: [_well(r, 2, 3, 3), r.uniform(-1, 1, (2, 4, 3))],
+        note="upper-right",
+    ),
+    Case(
+        "linalg.solve_triangular",
+        lambda m, a, b: m.linalg.solve_triangular(a, b, upper=False, unitriangular=True),
+        make=lambda r: [_well(r, 3, 3), r.uniform(-1, 1, (1, 3, 2))],
+        note="unit-broadcast",
+    ),
     Case("linalg.inv", lambda m, a: m.linalg.inv(a), make=lambda r: [_well(r, 4, 4)]),
     Case(
         "linalg.inv",
@@ -437,6 +469,10 @@ ERRORS = [
     (lambda m, a, b: m.einsum("ii,i->i", a, b), [(2, 3), (2,)]),
     (lambda m, a, b: m.einsum("ij,jk", a, b), [(2, 3), (3, 4)], ["float32", "float64"]),
     (lambda m, a: m.einsum("...ijk->i", a), [(2, 3)]),
+    (lambda m, a: m.linalg.cholesky(a), [(2, 3)]),
+    (lambda m, a: m.linalg.cholesky(a - 5 * m.eye(3)), [(3, 3)]),
+    (lambda m, a: m.linalg.cholesky(m.stack([m.eye(3), a - 5 * m.eye(3)])), [(3, 3)]),
+    (lambda m, a, b: m.linalg.solve_triangular(a, b, upper=True), [(2, 2), (3, 2)]),
     (lambda m, a: m.linalg.inv(a), [(2, 3)]),
     (lambda m, a: m.linalg.inv(a), [(3,)]),
     (lambda m, a: m.linalg.inv(a), [(3, 3)], ["int64"]),

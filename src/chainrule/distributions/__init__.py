@@ -14,10 +14,12 @@ from chainrule.distributions.discrete import Bernoulli, Categorical, OneHotCateg
 from chainrule.distributions.distribution import Distribution
 from chainrule.distributions.gamma import Beta, Dirichlet, Gamma
 from chainrule.distributions.kl import kl_divergence, register_kl
+from chainrule.distributions.multivariate_normal import MultivariateNormal
 from chainrule.distributions.normal import Normal, Uniform
 
 __all__ = [
-    "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Gamma", "Normal",
+    "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Gamma",
+    "MultivariateNormal", "Normal",
     "OneHotCategorical", "Uniform", "constraints", "kl_divergence", "register_kl",
 ]  # fmt: skip
 

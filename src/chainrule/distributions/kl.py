@@ -10,6 +10,7 @@ from chainrule._tensor import Tensor
 from chainrule.distributions.discrete import Bernoulli, Categorical, OneHotCategorical
 from chainrule.distributions.distribution import Distribution
 from chainrule.distributions.gamma import Beta, Dirichlet, Gamma
+from chainrule.distributions.multivariate_normal import MultivariateNormal, kl_mvn_mvn
 from chainrule.distributions.normal import Normal, Uniform
 from chainrule.ops.elementwise.gamma import digamma, lgamma
 
@@ -106,3 +107,6 @@ def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet) -> Tensor:
     t3 = p.concentration - q.concentration
     t4 = digamma(p.concentration) - digamma(sum_p).unsqueeze(-1)
     return t1 - t2 + (t3 * t4).sum(-1)
+
+
+register_kl(MultivariateNormal, MultivariateNormal)(kl_mvn_mvn)

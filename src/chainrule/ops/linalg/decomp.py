@@ -1,4 +1,5 @@
-"""Matrix functions: inv, det, slogdet, solve and svdvals (the norms are in norms.py).
+"""Matrix functions: inv, det, slogdet, solve, cholesky, solve_triangular and svdvals (the
+norms are in norms.py).
 
 Rules are torch's for non-singular matrices: d inv = -Aᵀ⁻¹ G Aᵀ⁻¹, d det = G det A⁻ᵀ,
 d logabsdet = G A⁻ᵀ, and for X = A⁻¹B: dB = A⁻ᵀG, dA = -dB Xᵀ. (torch switches to an SVD
@@ -246,6 +247,122 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
                 f"non-singleton dimension {max(len(ba), len(bb)) - i}"
             )
     return Solve.apply(A, B, vector=vector)
+
+
+# --------------------------------------------------------------------------- cholesky
+
+
+def _leading_minor(a: np.ndarray) -> int:
+    """The order of the first leading minor that is not positive-definite (LAPACK potrf)."""
+    for k in range(1, a.shape[-1] + 1):
+        try:
+            np.linalg.cholesky(a[:k, :k])
+        except np.linalg.LinAlgError:
+            return k
+    return a.shape[-1]
+
+
+class Cholesky(Op):
+    """A = L Lᴴ, L lower-triangular; torch's rule: with P = Φ(Lᴴ g) (the lower triangle,
+    diagonal halved), dA = sym(L⁻ᴴ P L⁻¹)."""
+
+    formula = "d chol(A) = sym(L⁻ᵀ Φ(Lᵀ g) L⁻¹)"
+    save_inputs, save_output = False, True
+    torch_name = "LinalgCholeskyExBackward0"
+
+    def forward(self, A):
+        try:
+            return np.linalg.cholesky(A)
+        except np.linalg.LinAlgError:
+            flat = A.reshape(-1, *A.shape[-2:])
+            for i, a in enumerate(flat):
+                try:
+                    np.linalg.cholesky(a)
+                except np.linalg.LinAlgError:
+                    where = f"(Batch element {i}): " if A.ndim > 2 else ""
+                    raise LinAlgError(
+                        f"linalg.cholesky: {where}The factorization could not be completed "
+                        "because the input is not positive-definite (the leading minor of "
+                        f"order {_leading_minor(a)} is not positive-definite)."
+                    ) from None
+            raise
+
+    def backward(self, g):
+        L = self.output
+        eye = _eye_like(L)
+        P = (L.mT @ g).tril() * (1 - 0.5 * eye)
+        Linv = solve_triangular(L, eye, upper=False)
+        S = Linv.mT @ P @ Linv
+        return 0.5 * (S + S.mT)
+
+
+def _eye_like(A: Tensor) -> Tensor:
+    return _make(
+        np.broadcast_to(np.eye(A._data.shape[-1], dtype=A._data.dtype), A._data.shape).copy()
+    )
+
+
+@op(namespace="linalg", method=False)
+def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+    """L with ``A = L Lᴴ`` for each symmetric positive-definite matrix (Lᴴ if ``upper``)."""
+    _square("cholesky", A)
+    L = Cholesky.apply(A)
+    return L.mT if upper else L
+
+
+class SolveTriangular(Op):
+    """X with A X = B for triangular A; dB = A⁻ᴴ g, dA = -dB Xᴴ kept to A's triangle."""
+
+    formula = "d X = A⁻¹B: dB = A⁻ᵀ g, dA = tri(-dB Xᵀ)"
+    elementwise, save_output = True, True
+    torch_name = "LinalgSolveTriangularBackward0"
+
+    def forward(self, A, B, upper, unitriangular):
+        self.upper, self.unitriangular = upper, unitriangular
+        T = np.triu(A) if upper else np.tril(A)
+        if unitriangular:
+            idx = np.arange(T.shape[-1])
+            T = T.copy()
+            T[..., idx, idx] = 1
+        with np.errstate(all="ignore"):
+            try:
+                return np.linalg.solve(T, B)
+            except np.linalg.LinAlgError:  # a zero on the diagonal: inf/nan as the kernel
+                return np.full(
+                    np.broadcast_shapes(T.shape[:-2], B.shape[:-2]) + B.shape[-2:], np.nan, B.dtype
+                )
+
+    def backward(self, g):
+        A, _ = self.inputs
+        gB = solve_triangular(A.mT, g, upper=not self.upper, unitriangular=self.unitriangular)
+        gA = None
+        if self.needs(0):
+            gA = -(gB @ self.output.mT)
+            gA = (
+                gA.triu(1 if self.unitriangular else 0)
+                if self.upper
+                else gA.tril(-1 if self.unitriangular else 0)
+            )
+        return gA, gB if self.needs(1) else None
+
+
+@op(namespace="linalg", method=False)
+def solve_triangular(
+    A: Tensor, B: Tensor, *, upper: bool, left: bool = True, unitriangular: bool = False
+) -> Tensor:
+    """X with ``A X = B`` (``X A = B`` if not ``left``) for triangular ``A`` (its ``upper``
+    or lower triangle is read; ones assumed on the diagonal if ``unitriangular``)."""
+    _square("solve_triangular", A)
+    if not left:
+        return solve_triangular(A.mT, B.mT, upper=not upper, unitriangular=unitriangular).mT
+    a, b = A._data, B._data
+    if b.ndim < 2 or b.shape[-2] != a.shape[-1]:
+        rows, cols = (b.shape[-2], b.shape[-1]) if b.ndim >= 2 else (b.shape[-1], 1)
+        raise RuntimeError(
+            "linalg.solve_triangular: Incompatible shapes of A and B for the equation AX = B "
+            f"({a.shape[-2]}x{a.shape[-1]} and {rows}x{cols})"
+        )
+    return SolveTriangular.apply(A, B, upper=upper, unitriangular=unitriangular)
 
 
 # --------------------------------------------------------------------------- svd
