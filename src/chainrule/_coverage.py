@@ -102,11 +102,12 @@ def mark_missing_methods(cls: type) -> None:
 
 def _public(obj: Any) -> list[str]:
     if isinstance(obj, types.ModuleType) and hasattr(obj, "__all__"):
-        submodules = {  # torch.distributions is not in torch.__all__, yet public
-            n for n in dir(obj)
-            if not n.startswith("_") and isinstance(getattr(obj, n, None), types.ModuleType)
-            and getattr(obj, n).__name__ == f"{obj.__name__}.{n}"
-        }  # fmt: skip
+        # torch.distributions is not in torch.__all__, yet public: the package's public
+        # submodules, found on disk (dir() would depend on what has been imported so far)
+        import pkgutil
+
+        paths = getattr(obj, "__path__", [])
+        submodules = {m.name for m in pkgutil.iter_modules(paths) if not m.name.startswith("_")}
         return sorted(set(obj.__all__) | submodules)
     out = []
     for n in dir(obj):

@@ -84,6 +84,7 @@ CASES = [
     Case("polygamma", lambda m, a: a.polygamma(3), [S], domain=(0.5, 30.0), note="n3"),
     Case("polygamma", lambda m, a: m.polygamma(0, a), [S], domain=(0.5, 3.0), note="n0"),
     Case("polygamma", lambda m, a: m.polygamma(2, a), [S], domain=(-1.9, -1.1), note="neg"),
+    Case("polygamma_", lambda m, a: (a * 1).polygamma_(1), [S], domain=(0.2, 6.0)),
     Case("mvlgamma", lambda m, a: m.mvlgamma(a, p=3), [S], domain=(1.2, 5.0)),
     Case("mvlgamma", lambda m, a: a.mvlgamma(1), [S], domain=(0.2, 5.0), note="p1"),
     Case("erfinv", lambda m, a: m.erfinv(a), [S], domain=(-0.95, 0.95)),

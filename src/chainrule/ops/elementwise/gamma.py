@@ -263,7 +263,10 @@ def polygamma_inplace(self: Tensor, n: int) -> Tensor:
     """``x.polygamma_(n)``: ψ⁽ⁿ⁾ written into ``x``."""
     from chainrule.ops.inplace import inplace_method
 
-    return inplace_method(polygamma_method)(self, n)
+    out = inplace_method(polygamma_method)(self, n)
+    if isinstance(out.grad_fn, Polygamma):
+        out.grad_fn.overload = 1  # torch's node for the in-place overload
+    return out
 
 
 @op(inplace=True)
