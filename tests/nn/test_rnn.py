@@ -319,6 +319,10 @@ ERRORS = [
     ("GRUCell", (4, 5), lambda m: m(m.x(2, 4), m.x(2, 2, 4))),
     ("RNNCell", (4, 5), lambda m: m(m.x(3, 2, 4))),
     ("RNNCell", (4, 5), lambda m: m(m.x(2, 4), m.x(2, 4))),
+    ("GRUCell", (4, 5), lambda m: m(m.x(2, 4).float())),
+    ("LSTMCell", (4, 5), lambda m: m(m.x(4).float())),
+    ("LSTM", (4, 5), lambda m: m(m.pack([m.x(3, 4), m.x(2, 4)]).float())),
+    ("LSTM", (4, 5), lambda m: m(m.pack([m.x(3, 3), m.x(2, 3)]))),
 ]
 
 
@@ -356,6 +360,21 @@ def test_forward_errors_like_torch(name, args, call):
 def test_constructor_errors_like_torch(name, args, kw):
     same_error(lambda: getattr(torch.nn, name)(*args, **kw),
                lambda: getattr(nn, name)(*args, **kw))  # fmt: skip
+
+
+@pytest.mark.parametrize("h, c", [((1, 3, 5), (1, 2, 5)), ((1, 1, 5), (1, 2, 5)),
+                                  ((1, 2, 5), (1, 3, 5)), ((1, 2, 4), (1, 2, 5)),
+                                  ((2, 2, 5), (2, 2, 5))])  # fmt: skip
+def test_packed_lstm_refuses_a_wrong_state_shape(h, c):
+    """torch checks nothing there (its kernel fails by accident, or crashes): we refuse the
+    state with torch's message for an unpacked input's."""
+    m = nn.LSTM(4, 5)
+    packed = R.pack_sequence([cr.ones(3, 4), cr.ones(2, 4)])
+    which, got = (0, h) if h != (1, 2, 5) else (1, c)
+    want = (1, 2, 5)
+    with pytest.raises(RuntimeError) as e:
+        m(packed, (cr.zeros(*h), cr.zeros(*c)))
+    assert str(e.value) == f"Expected hidden[{which}] size {want}, got {list(got)}"
 
 
 def test_unknown_cell_nonlinearity_refused_at_call_like_torch():
@@ -480,8 +499,92 @@ def test_utils_errors_like_torch(call):
     same_error(lambda: call(Utils(torch)), lambda: call(Utils(cr)))
 
 
+@pytest.mark.parametrize("shape", [(4,), (2, 4), (3, 2, 4)])
+@pytest.mark.parametrize("dtypes", [("f8", "f4", "f4"), ("f8", "f4", "f8"), ("f4", "f4", "f8"),
+                                    ("i4", "f4", "f4"), ("f8", "f4", None)])  # fmt: skip
+def test_linear_dtype_mismatch_messages_like_torch(shape, dtypes):
+    """The cells' projections report a dtype mismatch as torch's addmm/mm do."""
+    x, w, b = dtypes
+    args = [np.ones(shape, x), np.ones((5, 4), w)] + ([np.ones(5, b)] if b else [])
+    same_error(lambda: torch.nn.functional.linear(*map(torch.tensor, args)),
+               lambda: nn.functional.linear(*map(cr.tensor, args)))  # fmt: skip
+
+
 def test_packed_output_dtype_message_and_adapt():
     # the dtype message names chainrule's dtypes as torch names its own
     c = nn.GRU(4, 5)
     with pytest.raises(ValueError, match=re.escape(adapt("(torch.float64)"))):
         c(cr.zeros(2, 1, 4, dtype=cr.float64))
+
+
+def word_language_model(lib, rnn_type, ntoken=11, ninp=6, nhid=6, nlayers=2, tie=True):
+    """pytorch/examples' word_language_model RNNModel, written against ``lib`` (no dropout,
+    so both libraries compute the same thing)."""
+    nn_, F = lib.nn, lib.nn.functional
+
+    class RNNModel(nn_.Module):
+        def __init__(self):
+            super().__init__()
+            self.ntoken = ntoken
+            self.drop = nn_.Dropout(0.0)
+            self.encoder = nn_.Embedding(ntoken, ninp)
+            if rnn_type in ["LSTM", "GRU"]:
+                self.rnn = getattr(nn_, rnn_type)(ninp, nhid, nlayers, dropout=0.0)
+            else:
+                nonlinearity = {"RNN_TANH": "tanh", "RNN_RELU": "relu"}[rnn_type]
+                self.rnn = nn_.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity, dropout=0.0)
+            self.decoder = nn_.Linear(nhid, ntoken)
+            if tie:
+                self.decoder.weight = self.encoder.weight
+            nn_.init.zeros_(self.decoder.bias)
+            self.rnn_type, self.nhid, self.nlayers = rnn_type, nhid, nlayers
+
+        def forward(self, input, hidden):
+            emb = self.drop(self.encoder(input))
+            output, hidden = self.rnn(emb, hidden)
+            output = self.drop(output)
+            decoded = self.decoder(output).view(-1, self.ntoken)
+            return F.log_softmax(decoded, dim=1), hidden
+
+        def init_hidden(self, bsz):
+            weight = next(self.parameters())
+            if self.rnn_type == "LSTM":
+                return (weight.new_zeros(self.nlayers, bsz, self.nhid),
+                        weight.new_zeros(self.nlayers, bsz, self.nhid))  # fmt: skip
+            return weight.new_zeros(self.nlayers, bsz, self.nhid)
+
+    return RNNModel()
+
+
+@pytest.mark.parametrize("rnn_type", ["LSTM", "GRU", "RNN_TANH", "RNN_RELU"])
+def test_word_language_model_trains_like_torch(rnn_type):
+    """The example's training loop: truncated BPTT with the hidden state carried over
+    (detached), gradient clipping and a hand-written SGD step."""
+    t = word_language_model(torch, rnn_type).double()
+    c = word_language_model(cr, rnn_type).double()
+    copy_weights(c, t)
+    data = np.random.default_rng(0).integers(0, 11, (13, 3))
+
+    def repackage(h):
+        return h.detach() if not isinstance(h, tuple) else tuple(repackage(v) for v in h)
+
+    losses = {}
+    for lib, model in ((torch, t), (cr, c)):
+        model.train()
+        hidden, out = model.init_hidden(3), []
+        for i in range(0, 12, 4):
+            x = lib.tensor(data[i : i + 4])
+            y = lib.tensor(data[i + 1 : i + 5]).reshape(-1)
+            model.zero_grad()
+            hidden = repackage(hidden)
+            output, hidden = model(x, hidden)
+            loss = lib.nn.NLLLoss()(output, y)
+            loss.backward()
+            lib.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+            for p in model.parameters():
+                p.data.add_(p.grad, alpha=-1.0)
+            out.append(loss.item())
+        losses[lib.__name__] = out
+    np.testing.assert_allclose(losses["chainrule"], losses["torch"], rtol=1e-10)
+    for k, v in t.state_dict().items():
+        close(c.state_dict()[k], v, k, tol=1e-9)

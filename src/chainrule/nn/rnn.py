@@ -353,11 +353,17 @@ class LSTM(RNNBase):
     def forward(
         self, input: Any, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Any, tuple[Tensor, Tensor]]:
-        if isinstance(input, PackedSequence):  # torch checks no shapes here
+        if isinstance(input, PackedSequence):
             input, batch_sizes, sorted_indices, unsorted_indices = input
             if hx is None:
                 hx = self._zero_state(int(batch_sizes[0]), input)
             else:
+                # torch checks nothing here: a wrong state shape fails in its kernel, by
+                # accident or by a crash; we give its message for an unpacked input's state
+                self.check_hidden_size(hx[0], self.get_expected_hidden_size(input, batch_sizes),
+                                       "Expected hidden[0] size {}, got {}")  # fmt: skip
+                self.check_hidden_size(hx[1], self.get_expected_cell_size(input, batch_sizes),
+                                       "Expected hidden[1] size {}, got {}")  # fmt: skip
                 hx = self.permute_hidden(hx, sorted_indices)
             out, hidden = self._run(input, batch_sizes, tuple(hx))
             packed = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
