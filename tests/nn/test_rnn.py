@@ -145,7 +145,23 @@ def test_unbatched_input_matches_torch(kind, given_state):
         close(b, a, f"result {i}")
     backward_both(ot, oc)
     close(xc.grad, xt.grad, "grad of input")
+    for a, b in zip(
+        torch.utils._pytree.tree_leaves(args_t), torch.utils._pytree.tree_leaves(args_c)
+    ):
+        close(b.grad, a.grad, "grad of initial state")
     check_params(c, t)
+
+
+def test_reassigned_weight_is_used_like_torch():
+    """A parameter set anew after construction is the one forward uses (torch keeps its
+    flat weights in step with the attributes)."""
+    c, t = twin("GRU", IN, HID)
+    w = np.random.default_rng(5).standard_normal((3 * HID, HID))
+    t.weight_hh_l0 = torch.nn.Parameter(torch.tensor(w))
+    c.weight_hh_l0 = nn.Parameter(cr.tensor(w))
+    assert c._flat_weights[1] is c.weight_hh_l0 and c.all_weights[0][1] is c.weight_hh_l0
+    x = np.random.default_rng(6).standard_normal((4, 2, IN))
+    close(c(cr.tensor(x))[0], t(torch.tensor(x))[0], "output")
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -355,7 +371,8 @@ def test_forward_errors_like_torch(name, args, call):
      ("LSTM", (4, 5), {"proj_size": -1}), ("LSTM", (4, 5), {"dropout": 2}),
      ("LSTM", (4, 5), {"dropout": True}), ("LSTM", (4.0, 5), {}), ("LSTM", (4, 5.0), {}),
      ("LSTM", (0, 5), {}), ("LSTM", (4, 0), {}), ("LSTM", (4, 5, 0), {}),
-     ("GRU", (4, 5), {"bias": 1}), ("GRU", (4, 5), {"batch_first": None})],
+     ("GRU", (4, 5), {"bias": 1}), ("GRU", (4, 5), {"batch_first": None}),
+     ("RNNBase", ("FOO", 4, 5), {})],
 )  # fmt: skip
 def test_constructor_errors_like_torch(name, args, kw):
     same_error(lambda: getattr(torch.nn, name)(*args, **kw),
