@@ -608,3 +608,22 @@ def test_word_language_model_trains_like_torch(rnn_type):
     np.testing.assert_allclose(losses["chainrule"], losses["torch"], rtol=1e-10)
     for k, v in t.state_dict().items():
         close(c.state_dict()[k], v, k, tol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm_proj"])
+def test_forward_mode_and_double_backward_match_torch(kind):
+    """Composed of differentiable ops, the layers have every derivative torch's have."""
+    name, kw = KINDS[kind]
+    c, t = twin(name, IN, HID, 2, bidirectional=True, **kw)
+    rng = np.random.default_rng(0)
+    x, v = rng.standard_normal((5, 2, IN)), rng.standard_normal((5, 2, IN))
+    _, jt = torch.func.jvp(lambda x: t(x)[0], (torch.tensor(x),), (torch.tensor(v),))
+    _, jc = cr.func.jvp(lambda x: c(x)[0], (cr.tensor(x),), (cr.tensor(v),))
+    close(jc, jt, "jvp")
+    xt, xc = pair(x)
+    (gt,) = torch.autograd.grad((t(xt)[0] ** 2).sum(), xt, create_graph=True)
+    (gc,) = cr.autograd.grad((c(xc)[0] ** 2).sum(), xc, create_graph=True)
+    close(gc, gt, "grad")
+    (ggc,) = cr.autograd.grad((gc**2).sum(), c.weight_hh_l1_reverse)
+    (ggt,) = torch.autograd.grad((gt**2).sum(), t.weight_hh_l1_reverse)
+    close(ggc, ggt, "double backward")
