@@ -614,7 +614,7 @@ def test_word_language_model_trains_like_torch(rnn_type):
 def test_forward_mode_and_double_backward_match_torch(kind):
     """Composed of differentiable ops, the layers have every derivative torch's have."""
     name, kw = KINDS[kind]
-    c, t = twin(name, IN, HID, 2, bidirectional=True, **kw)
+    c, t = twin(name, IN, HID, 1, bidirectional=True, **kw)
     rng = np.random.default_rng(0)
     x, v = rng.standard_normal((5, 2, IN)), rng.standard_normal((5, 2, IN))
     _, jt = torch.func.jvp(lambda x: t(x)[0], (torch.tensor(x),), (torch.tensor(v),))
@@ -624,6 +624,6 @@ def test_forward_mode_and_double_backward_match_torch(kind):
     (gt,) = torch.autograd.grad((t(xt)[0] ** 2).sum(), xt, create_graph=True)
     (gc,) = cr.autograd.grad((c(xc)[0] ** 2).sum(), xc, create_graph=True)
     close(gc, gt, "grad")
-    (ggc,) = cr.autograd.grad((gc**2).sum(), c.weight_hh_l1_reverse)
-    (ggt,) = torch.autograd.grad((gt**2).sum(), t.weight_hh_l1_reverse)
+    (ggc,) = cr.autograd.grad((gc**2).sum(), c.weight_hh_l0_reverse)
+    (ggt,) = torch.autograd.grad((gt**2).sum(), t.weight_hh_l0_reverse)
     close(ggc, ggt, "double backward")
