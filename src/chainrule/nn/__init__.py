@@ -22,6 +22,7 @@ from chainrule.nn import (
     normalization,
     parameter_container,
     pooling,
+    rnn,
     sparse,
     utils,
 )
@@ -38,6 +39,7 @@ from chainrule.nn.normalization import *  # noqa: F403
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.parameter_container import *  # noqa: F403
 from chainrule.nn.pooling import *  # noqa: F403
+from chainrule.nn.rnn import *  # noqa: F403
 from chainrule.nn.sparse import *  # noqa: F403
 
 __all__ = ["Module", "Parameter", "functional", "init", "utils"]
@@ -53,4 +55,5 @@ __all__ += activation.__all__
 __all__ += attention.__all__
 __all__ += flatten.__all__
 __all__ += loss.__all__
+__all__ += rnn.__all__
 __getattr__ = _coverage.missing_attribute(__name__, "torch.nn")

@@ -64,15 +64,20 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(
             f"both arguments to linear need to be at least 1D, but they are {x.ndim}D and {w.ndim}D"
         )
-    if x.dtype != w.dtype:
-        raise RuntimeError(
-            "expected m1 and m2 to have the same dtype, but got: "
-            f"{_C.get(x.dtype.name, x.dtype.name)} != {_C.get(w.dtype.name, w.dtype.name)}"
-        )
-    if bias is not None and bias._data.dtype != w.dtype:
+    if bias is not None and bias._data.dtype != w.dtype:  # torch's addmm checks bias first
         raise RuntimeError(
             "self and mat2 must have the same dtype, but got "
             f"{type_name(bias)} and {type_name(weight)}"
+        )
+    if x.dtype != w.dtype:
+        if bias is not None:
+            raise RuntimeError(
+                "mat1 and mat2 must have the same dtype, but got "
+                f"{type_name(input)} and {type_name(weight)}"
+            )
+        raise RuntimeError(
+            "expected m1 and m2 to have the same dtype, but got: "
+            f"{_C.get(x.dtype.name, x.dtype.name)} != {_C.get(w.dtype.name, w.dtype.name)}"
         )
     if w.ndim == 1:  # torch allows a vector weight: a dot product over the last dim
         out = matmul(input, weight)
