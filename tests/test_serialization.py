@@ -388,6 +388,11 @@ def test_objects_safetensors_cannot_hold_are_pickled_as_torch(tmp_path):
     w = back["model"][0].weight
     assert isinstance(w, cr.nn.Parameter) and w.requires_grad and w is not model[0].weight
     assert back["model"].state_dict().keys() == model.state_dict().keys()
+    # a named tuple (a PackedSequence) keeps its type: pickled, as torch
+    packed = cr.nn.utils.rnn.pack_sequence([cr.ones(3), cr.ones(2)])
+    cr.save(packed, tmp_path / "packed.pt")
+    back = cr.load(tmp_path / "packed.pt", weights_only=False)
+    assert type(back) is type(packed) and back.batch_sizes.tolist() == [2, 2, 1]
     # a state_dict of tensors still goes to safetensors, readable without the opt-in
     cr.save(model.state_dict(), tmp_path / "sd.pt")
     assert cr.load(tmp_path / "sd.pt").keys() == model.state_dict().keys()

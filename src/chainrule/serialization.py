@@ -63,7 +63,7 @@ def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> Any:
                 )
             items.append([k, _encode(v, f"{prefix}{k}", tensors)])
         return {"__dict__": items, "ordered": isinstance(obj, OrderedDict)}
-    if isinstance(obj, list | tuple):
+    if type(obj) in (list, tuple):  # a subclass (a namedtuple, PackedSequence) is pickled
         seq = [_encode(v, f"{prefix}{i}", tensors) for i, v in enumerate(obj)]
         return seq if isinstance(obj, list) else {"__tuple__": seq}
     raise TypeError(
