@@ -24,6 +24,7 @@ from chainrule.nn import (
     pooling,
     rnn,
     sparse,
+    transformer,
     utils,
 )
 from chainrule.nn.activation import *  # noqa: F403
@@ -41,6 +42,7 @@ from chainrule.nn.parameter_container import *  # noqa: F403
 from chainrule.nn.pooling import *  # noqa: F403
 from chainrule.nn.rnn import *  # noqa: F403
 from chainrule.nn.sparse import *  # noqa: F403
+from chainrule.nn.transformer import *  # noqa: F403
 
 __all__ = ["Module", "Parameter", "functional", "init", "utils"]
 __all__ += container.__all__
@@ -53,6 +55,7 @@ __all__ += sparse.__all__
 __all__ += dropout.__all__
 __all__ += activation.__all__
 __all__ += attention.__all__
+__all__ += transformer.__all__
 __all__ += flatten.__all__
 __all__ += loss.__all__
 __all__ += rnn.__all__
