@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Size, Tensor, _make
 from chainrule.dtypes import c_type_name
 from chainrule.nn.functional.dropout import dropout
 from chainrule.nn.functional.linear import linear
@@ -142,11 +142,7 @@ def multi_head_attention_forward(
 ) -> tuple[Tensor, Tensor | None]:
     """torch's multi-head attention on (L, N, E) inputs (or unbatched (L, E)); returns the
     output and, with ``need_weights``, the attention weights (averaged over heads)."""
-    if static_k is not None or static_v is not None:
-        raise NotImplementedError(
-            "chainrule: multi_head_attention_forward(static_k=, static_v=) is not supported"
-        )
-    batched = query._data.ndim == 3
+    batched = _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
         if key_padding_mask is not None:
@@ -183,7 +179,17 @@ def multi_head_attention_forward(
     head_dim = embed_dim // num_heads
     if head_dim * num_heads != embed_dim:
         raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    if use_separate_proj_weight:
+        if key._data.shape[:2] != value._data.shape[:2]:
+            raise AssertionError(
+                f"key's sequence and batch dims {Size(key.shape[:2])} do not match value's "
+                f"{Size(value.shape[:2])}"
+            )
+    elif key._data.shape != value._data.shape:
+        raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
     if not use_separate_proj_weight:
+        if in_proj_weight is None:
+            raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
         if key is value and query is key:  # self-attention: one packed projection
             q, k, v = linear(query, in_proj_weight, in_proj_bias).chunk(3, -1)
         else:
@@ -191,6 +197,11 @@ def multi_head_attention_forward(
             bq, bk, bv = (None,) * 3 if in_proj_bias is None else in_proj_bias.chunk(3)
             q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
     else:
+        for name, w in (("q", q_proj_weight), ("k", k_proj_weight), ("v", v_proj_weight)):
+            if w is None:
+                raise AssertionError(
+                    f"use_separate_proj_weight is True but {name}_proj_weight is None"
+                )
         bq, bk, bv = (None,) * 3 if in_proj_bias is None else in_proj_bias.chunk(3)
         q = linear(query, q_proj_weight, bq)
         k = linear(key, k_proj_weight, bk)
@@ -213,6 +224,10 @@ def multi_head_attention_forward(
         else:
             raise RuntimeError(f"attn_mask's dimension {attn_mask._data.ndim} is not supported")
     if bias_k is not None and bias_v is not None:
+        if static_k is not None:
+            raise AssertionError("bias cannot be added to static key.")
+        if static_v is not None:
+            raise AssertionError("bias cannot be added to static value.")
         k = cat([k, bias_k.repeat(1, bsz, 1)])
         v = cat([v, bias_v.repeat(1, bsz, 1)])
         attn_mask = None if attn_mask is None else _pad_last(attn_mask)
@@ -224,8 +239,8 @@ def multi_head_attention_forward(
             else "bias_v is set but bias_k is None"
         )
     q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
-    k = k.reshape(k._data.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-    v = v.reshape(v._data.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    k = _heads(k, static_k, "static_k", bsz * num_heads, head_dim)
+    v = _heads(v, static_v, "static_v", bsz * num_heads, head_dim)
     if add_zero_attn:
         zeros = _make(np.zeros((bsz * num_heads, 1, head_dim), dtype=dtype))
         k, v = cat([k, zeros], 1), cat([v, zeros], 1)
@@ -233,11 +248,12 @@ def multi_head_attention_forward(
         key_padding_mask = None if key_padding_mask is None else _pad_last(key_padding_mask)
     src_len = k._data.shape[1]
     if key_padding_mask is not None:
-        if key_padding_mask._data.shape != (bsz, src_len):
-            raise AssertionError(
-                f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
-                f"{key_padding_mask.shape}"
-            )
+        for i, n in enumerate((bsz, src_len)):
+            if key_padding_mask._data.shape[i] != n:
+                raise AssertionError(
+                    f"Expected key_padded_mask.shape[{i}] to be {n}, but got "
+                    f"{key_padding_mask._data.shape[i]}"
+                )
         kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(-1, num_heads, -1, -1)
         kpm = kpm.reshape(bsz * num_heads, 1, src_len)
         attn_mask = kpm if attn_mask is None else attn_mask + kpm
@@ -262,6 +278,12 @@ def multi_head_attention_forward(
         out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
         out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
         return (out if batched else out.squeeze(1)), None
+    if attn_mask is not None and attn_mask._data.dtype != q._data.dtype:  # torch's baddbmm
+        qt = c_type_name(q)
+        raise RuntimeError(
+            f"Input dtypes must be the same, got: input {c_type_name(attn_mask)}, batch1: {qt}, "
+            f"batch2: {qt}"
+        )
     scores = matmul(q * math.sqrt(1.0 / head_dim), k.transpose(-2, -1))
     if attn_mask is not None:
         scores = scores + attn_mask
@@ -276,6 +298,53 @@ def multi_head_attention_forward(
     if not batched:
         return out.squeeze(1), weights.squeeze(0)
     return out, weights
+
+
+def _mha_shape_check(query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None,
+                     attn_mask: Tensor | None, num_heads: int) -> bool:  # fmt: skip
+    """torch's checks of the ranks (and an unbatched 3-D mask's shape); whether batched."""
+    qd, kd, vd = query._data.ndim, key._data.ndim, value._data.ndim
+    if qd not in (2, 3):
+        raise AssertionError(
+            f"query should be unbatched 2D or batched 3D tensor but received {qd}-D query tensor"
+        )
+    which = "batched (3-D)" if qd == 3 else "unbatched (2-D)"
+    if kd != qd or vd != qd:
+        raise AssertionError(
+            f"For {which} `query`, expected `key` and `value` to be {qd}-D but found {kd}-D and "
+            f"{vd}-D tensors respectively"
+        )
+    if key_padding_mask is not None and key_padding_mask._data.ndim != qd - 1:
+        raise AssertionError(
+            f"For {which} `query`, expected `key_padding_mask` to be `None` or {qd - 1}-D but "
+            f"found {key_padding_mask._data.ndim}-D tensor instead"
+        )
+    if attn_mask is not None:
+        md = attn_mask._data.ndim
+        if md not in (2, 3):
+            raise AssertionError(
+                f"For {which} `query`, expected `attn_mask` to be `None`, 2-D or 3-D but found "
+                f"{md}-D tensor instead"
+            )
+        expected = (num_heads, query._data.shape[0], key._data.shape[0])
+        if qd == 2 and md == 3 and attn_mask._data.shape != expected:
+            raise AssertionError(
+                f"Expected `attn_mask` shape to be {expected} but got {attn_mask.shape}"
+            )
+    return qd == 3
+
+
+def _heads(x: Tensor, static: Tensor | None, name: str, n: int, head_dim: int) -> Tensor:
+    """The projected keys (values) split into ``n`` = batch * heads rows, or ``static``."""
+    if static is None:
+        return x.reshape(x._data.shape[0], n, head_dim).transpose(0, 1)
+    if static._data.shape[0] != n:
+        raise AssertionError(f"expecting {name}.size(0) of {n}, but got {static._data.shape[0]}")
+    if static._data.shape[2] != head_dim:
+        raise AssertionError(
+            f"expecting {name}.size(2) of {head_dim}, but got {static._data.shape[2]}"
+        )
+    return static
 
 
 def _pad_last(mask: Tensor) -> Tensor:
