@@ -243,6 +243,16 @@ CASES = [
     Case("avg_pool2d", f("avg_pool2d", 2), [(1, 2, 4, 4)]),
     Case("adaptive_avg_pool1d", f("adaptive_avg_pool1d", 3), [(1, 2, 7)]),
     Case("adaptive_avg_pool2d", f("adaptive_avg_pool2d", (2, 3)), [(1, 2, 5, 5)]),
+    # interpolate (more in test_upsampling.py)
+    Case("interpolate", f("interpolate", scale_factor=2), [(2, 3, 4)], note="nearest1d"),
+    Case("interpolate", f("interpolate", (5, 3), mode="bilinear"), [(1, 2, 3, 4)], note="bilinear"),
+    Case("interpolate", f("interpolate", scale_factor=1.7, mode="bicubic"), [(1, 2, 3, 4)]),
+    Case("interpolate", f("interpolate", (3, 2, 5), mode="trilinear"), [(1, 1, 2, 3, 4)]),
+    Case("interpolate", f("interpolate", 3, mode="area"), [(2, 2, 7)], note="area"),
+    Case("interpolate", f("interpolate", (5, 7), mode="nearest-exact"), [(1, 2, 3, 3)]),
+    Case("upsample", f("upsample", scale_factor=2, mode="linear"), [(1, 2, 3)]),
+    Case("upsample_nearest", f("upsample_nearest", (4, 5)), [(1, 2, 3, 3)]),
+    Case("upsample_bilinear", f("upsample_bilinear", scale_factor=2), [(1, 2, 3, 3)]),
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]

@@ -25,6 +25,7 @@ from chainrule.nn import (
     rnn,
     sparse,
     transformer,
+    upsampling,
     utils,
 )
 from chainrule.nn.activation import *  # noqa: F403
@@ -43,6 +44,7 @@ from chainrule.nn.pooling import *  # noqa: F403
 from chainrule.nn.rnn import *  # noqa: F403
 from chainrule.nn.sparse import *  # noqa: F403
 from chainrule.nn.transformer import *  # noqa: F403
+from chainrule.nn.upsampling import *  # noqa: F403
 
 __all__ = ["Module", "Parameter", "functional", "init", "utils"]
 __all__ += container.__all__
@@ -56,6 +58,7 @@ __all__ += dropout.__all__
 __all__ += activation.__all__
 __all__ += attention.__all__
 __all__ += transformer.__all__
+__all__ += upsampling.__all__
 __all__ += flatten.__all__
 __all__ += loss.__all__
 __all__ += rnn.__all__

@@ -1,5 +1,5 @@
 """``torch.nn.functional``: the activations, convolutions and pooling of the op catalog, plus
-linear, dropout, embedding, padding, normalization, attention and the losses.
+linear, dropout, embedding, padding, normalization, attention, upsampling and the losses.
 
 Every function here is declared where it is defined, in the registry's ``nn.functional``
 namespace (``@op(namespace="nn.functional")``): the catalog's activations, convolutions and
@@ -20,6 +20,7 @@ from chainrule.nn.functional import (  # noqa: F401  (importing a file declares 
     normalization,
     padding,
     sparse,
+    upsampling,
 )
 
 __all__ = _registry.export(globals(), "nn.functional")
