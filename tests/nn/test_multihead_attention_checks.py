@@ -174,3 +174,34 @@ def test_static_k_checks_match_torch():
     same_error(call(t, torch, tf, (4, 3, 4)), call(c, cr, cf, (4, 3, 4)))
     same_error(call(t, torch, tf, (3, 3, 4), False), call(c, cr, cf, (3, 3, 4), False))
     same_error(call(t, torch, tf, (4, 3, 3), False), call(c, cr, cf, (4, 3, 3), False))
+
+
+@pytest.mark.parametrize(
+    "case", ["fused", "need_weights", "grad", "train", "float-mask", "not-self", "odd-heads"]
+)
+def test_inference_fused_kernel_as_torch(case):
+    """torch's fused kernel (eval, no graph, batch first, self-attention, bool masks) gives
+    nan for a query with no key left even with need_weights=False, where its reference path
+    (scaled_dot_product_attention) gives 0."""
+    heads = 3 if case == "odd-heads" else 2
+    torch.manual_seed(0)
+    t = torch.nn.MultiheadAttention(6, heads, batch_first=True)
+    c = nn.MultiheadAttention(6, heads, batch_first=True)
+    copy_weights(c, t)
+    if case != "train":
+        t.eval(), c.eval()
+    x = rnd(2, 4, 6).astype("float32")
+    m = np.zeros((4, 4), bool)
+    m[1] = True
+    outs = []
+    for lib, mod in ((torch, t), (cr, c)):
+        q = lib.tensor(x, requires_grad=case == "grad")
+        kv = lib.tensor(x) if case == "not-self" else q
+        mask = lib.tensor(np.where(m, -np.inf, 0).astype("f")) if case == "float-mask" else (
+            lib.tensor(m))  # fmt: skip
+        with torch.no_grad() if case != "grad" else torch.enable_grad():
+            with cr.no_grad() if case != "grad" else cr.enable_grad():
+                o = mod(q, kv, kv, attn_mask=mask, need_weights=case == "need_weights")[0]
+        outs.append(o.detach().numpy() if lib is torch else o._data)
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+    assert np.isnan(outs[0]).any() == (case in ("fused", "need_weights"))

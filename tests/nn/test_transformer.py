@@ -639,3 +639,57 @@ def test_decoder_clones_with_a_module_activation_use_relu_as_torch():
     check(c, t, [rnd(3, 2, D), rnd(4, 2, D, seed=1)], lambda m, lib, x, y: m(x, y))
     layer = nn.TransformerEncoderLayer(D, H, FF, 0.0, nn.Tanh())  # the encoder keeps its own
     assert isinstance(nn.TransformerEncoder(layer, 1).layers[0].activation, nn.Tanh)
+
+
+FUSED = ["kpm-full-row", "mask-full-row", "nonzero-float", "causal-no-mask", "both", "plain"]
+
+
+@pytest.mark.parametrize("hook", [False, True])
+@pytest.mark.parametrize("stack", [False, True])
+@pytest.mark.parametrize("kind", FUSED)
+def test_inference_fused_kernel_as_torch(kind, stack, hook):
+    """In eval mode without a graph, torch's batch-first encoder layer runs a fused kernel: a
+    mask entry masks wherever it is nonzero, a query with no key left gives nan, the causal
+    hint is ignored. A forward hook on the layer keeps torch on the reference path."""
+
+    def make(lib):
+        layer = lib.nn.TransformerEncoderLayer(D, H, FF, batch_first=True, activation="gelu")
+        return lib.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False) if stack else layer
+
+    c, t = build(make, "float32")
+    c.eval(), t.eval()
+    if hook:
+        for m in (c, t):
+            (m.layers[0] if stack else m).register_forward_hook(lambda *a: None)
+    L, N = 4, 3
+    pad = np.zeros((N, L), bool)
+    pad[1], pad[0, 3] = True, True
+    full = np.zeros((L, L), bool)
+    full[2] = True
+    x = rnd(N, L, D).astype(np.float32)
+    outs = []
+    for lib, m in ((torch, t), (cr, c)):
+        am = "mask" if stack else "src_mask"
+        kw = {}
+        if kind == "kpm-full-row":
+            kw["src_key_padding_mask"] = lib.tensor(pad)
+        elif kind == "mask-full-row":
+            kw[am] = lib.tensor(full)
+        elif kind == "nonzero-float":  # 0.3 masks as -inf would
+            kw[am] = lib.tensor(np.where(np.triu(np.ones((L, L)), 1) > 0, 0.3, 0.0).astype("f"))
+        elif kind == "causal-no-mask":
+            kw["is_causal"] = True
+        elif kind == "both":
+            kw[am] = lib.tensor(np.triu(np.ones((L, L), bool), 1))
+            kw["src_key_padding_mask"] = lib.tensor(np.eye(N, L, k=1, dtype=bool))
+        with lib.no_grad():
+            try:
+                out = m(lib.tensor(x), **kw)
+            except RuntimeError as e:
+                outs.append(str(e))
+                continue
+        outs.append(out.numpy() if lib is torch else out._data)
+    if isinstance(outs[0], str):
+        assert outs[1] == outs[0]
+        return
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-5)  # nan where torch's

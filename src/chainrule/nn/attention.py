@@ -8,6 +8,7 @@ from typing import Any
 from chainrule import creation
 from chainrule._device import check_cpu
 from chainrule._tensor import Tensor
+from chainrule.graph import is_grad_enabled
 from chainrule.nn import functional as F
 from chainrule.nn.init import constant_, xavier_normal_, xavier_uniform_
 from chainrule.nn.linear import NonDynamicallyQuantizableLinear
@@ -91,6 +92,11 @@ class MultiheadAttention(Module):
                 attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:  # fmt: skip
         batched = query.dim() == 3
+        if not need_weights and self._fused(query, key, value, attn_mask, key_padding_mask):
+            # torch's fused kernel (_native_multi_head_attention): its softmax gives nan for a
+            # query left with no key, as the weights path does (the reference path gives 0);
+            # the causal hint is ignored
+            return self(query, key, value, key_padding_mask, True, attn_mask)[0], None
         if self.batch_first and batched:
             if key is value:
                 if query is key:
@@ -113,3 +119,30 @@ class MultiheadAttention(Module):
         if self.batch_first and batched:
             return out.transpose(1, 0), weights
         return out, weights
+
+    def _fused(self, query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None,
+               key_padding_mask: Tensor | None) -> bool:  # fmt: skip
+        """Whether torch runs its fused kernel: its conditions (eval mode, batch first,
+        self-attention, bool masks, nothing recording a graph ...)."""
+        if any(m is not None and m._data.dtype.kind == "f" for m in (attn_mask, key_padding_mask)):
+            return False
+        w, b = self.in_proj_weight, self.in_proj_bias
+        if (
+            query.dim() != 3
+            or query is not key
+            or key is not value
+            or b is None
+            or w is None
+            or query.dtype != b.dtype
+            or query.dtype != w.dtype
+            or self.training
+            or self.num_heads % 2
+            or not self.batch_first
+            or self.bias_k is not None
+            or self.bias_v is not None
+            or self.add_zero_attn
+            or not self._qkv_same_embed_dim
+        ):
+            return False
+        args = (query, w, b, self.out_proj.weight, self.out_proj.bias)
+        return not (is_grad_enabled() and any(t is not None and t.requires_grad for t in args))

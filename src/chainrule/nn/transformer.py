@@ -2,9 +2,11 @@
 submodules, so torch state dicts load key for key), built on MultiheadAttention, Linear,
 LayerNorm and Dropout, following torch's reference (non-fast) path.
 
-Where torch's fast path changes a result, it is reproduced: in eval mode, without a graph,
-a batch-first ``TransformerEncoder`` given a left-aligned ``src_key_padding_mask`` runs on
-nested tensors, so the padded positions of its output are 0 (before the final norm).
+Where torch's fast paths change a result (in eval mode, without a graph, batch first), it
+is reproduced: ``TransformerEncoder`` given a left-aligned ``src_key_padding_mask`` runs on
+nested tensors, so the padded positions of its output are 0 (before the final norm); and
+``TransformerEncoderLayer``'s fused kernel masks wherever a mask is nonzero and gives nan
+for a query left with no key (the reference path gives that row 0).
 """
 
 from __future__ import annotations
@@ -148,6 +150,8 @@ class TransformerEncoderLayer(Module):
         src_key_padding_mask = _canonical(src_key_padding_mask, "src_key_padding_mask",
                                           src_mask, "src_mask", src)  # fmt: skip
         src_mask = _canonical(src_mask, "src_mask", None, "", src)
+        if self._fused(src):
+            return self._fused_forward(src, src_mask, src_key_padding_mask)
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -166,6 +170,51 @@ class TransformerEncoderLayer(Module):
     def _ff_block(self, x: Tensor) -> Tensor:
         x = self.linear2(self.dropout(self.activation(self.linear1(x))))
         return self.dropout2(x)
+
+    def _fused(self, src: Tensor) -> bool:
+        """Whether torch runs its fused kernel (_transformer_encoder_layer_fwd): its
+        conditions, in eval mode without a graph."""
+        attn = self.self_attn
+        if (
+            src.dim() != 3
+            or self.training
+            or not attn.batch_first
+            or attn.in_proj_bias is None
+            or not attn._qkv_same_embed_dim
+            or not self.activation_relu_or_gelu
+            or self.norm1.eps != self.norm2.eps
+            or attn.num_heads % 2 == 1
+            or any(m._forward_hooks or m._forward_pre_hooks for m in self.modules())
+        ):
+            return False
+        args = (src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight,
+                attn.out_proj.bias, self.norm1.weight, self.norm1.bias, self.norm2.weight,
+                self.norm2.bias, self.linear1.weight, self.linear1.bias, self.linear2.weight,
+                self.linear2.bias)  # fmt: skip
+        return not (is_grad_enabled() and any(t.requires_grad for t in args if t is not None))
+
+    def _fused_forward(self, src: Tensor, src_mask: Tensor | None,
+                       key_padding_mask: Tensor | None) -> Tensor:  # fmt: skip
+        """torch's fused kernel: a mask entry masks where it is nonzero (whatever its value),
+        a query left with no key gives nan (a plain softmax), the causal hint is ignored,
+        and the activation is relu or exact gelu."""
+        dtype = src._data.dtype
+        masks = [None if m is None else _canonical_mask(_make(m._data != 0), "", dtype)
+                 for m in (src_mask, key_padding_mask)]  # fmt: skip
+        act = F.gelu if self.activation_relu_or_gelu == 2 else F.relu
+
+        def sa(x: Tensor) -> Tensor:  # the weights path: its softmax is not the safe one
+            return self.self_attn(x, x, x, attn_mask=masks[0], key_padding_mask=masks[1])[0]
+
+        def ff(x: Tensor) -> Tensor:
+            return self.linear2(act(self.linear1(x)))
+
+        x = src
+        if self.norm_first:
+            x = x + sa(self.norm1(x))
+            return x + ff(self.norm2(x))
+        x = self.norm1(x + sa(x))
+        return self.norm2(x + ff(x))
 
 
 class TransformerDecoderLayer(Module):
