@@ -8,7 +8,12 @@ The taps and weights follow ATen's UpSample.h: the source index ``scale * (i + 0
 (or ``scale * i`` with ``align_corners``), computed in the input's precision (float32 for
 float32 and below, float64 for float64); nearest reads ``floor(i * scale)`` in float32;
 bicubic uses Keys' kernel with A = -0.75 and clamps its four taps to the edge; area is
-adaptive average pooling's bins.
+adaptive average pooling's bins; ``antialias`` widens the triangle (bilinear) or Keys'
+kernel with A = -0.5 (bicubic) by the scale when downsampling and normalizes its weights.
+Where torch's forward and backward kernels disagree (nearest's index shortcuts, the
+antialiasing kernel's skipped dims), ``Resample`` gives each its own taps, as torch does.
+Not supported: ``mode="lanczos"``, and bilinear/bicubic of uint8 inputs (torch's
+fixed-point kernel).
 """
 
 from __future__ import annotations
@@ -123,20 +128,35 @@ def _cubic_taps(n_in: int, n_out: int, align_corners: bool, scale: float | None,
     return taps, [w.astype(opm) for w in weights]
 
 
-class UpsampleNearest(Op):
-    """Nearest along one dim whose backward kernel reads other sources than its forward
-    (torch's): forward takes ``fwd``, backward adds the gradient at ``bwd``."""
+Taps = tuple[list[np.ndarray], list[np.ndarray | None]]
+
+
+class Resample(Op):
+    """Along one dim, torch's forward and backward kernels that disagree: the forward sums
+    ``fwd``'s taps, the backward is the adjoint of ``bwd``'s (weights None: 1)."""
 
     save_inputs = False
-    torch_name = "UpsampleNearest1DBackward0"
 
     def forward(self, x, fwd, bwd, dim):
         self.bwd, self.dim, self.in_shape = bwd, dim, x.shape
-        return np.take(x, fwd, axis=dim)
+        shape = [1] * x.ndim
+        shape[dim] = -1
+        out = None
+        for idx, w in zip(*fwd):
+            term = np.take(x, idx, axis=dim)
+            if w is not None:
+                term = term * w.astype(x.dtype).reshape(shape)
+            out = term if out is None else out + term
+        return out
 
     def backward(self, g):
-        zeros = _make(np.zeros(self.in_shape, g._data.dtype))
-        return index_add(zeros, self.dim, _make(self.bwd), g)
+        shape = [1] * g._data.ndim
+        shape[self.dim] = -1
+        out = _make(np.zeros(self.in_shape, g._data.dtype))
+        for idx, w in zip(*self.bwd):
+            src = g if w is None else g * _make(w.astype(g._data.dtype).reshape(shape))
+            out = index_add(out, self.dim, _make(np.asarray(idx, np.int64)), src)
+        return out
 
 
 def _nearest(x: Tensor, dim: int, n_out: int, scale: float | None, exact: bool) -> Tensor:
@@ -145,7 +165,56 @@ def _nearest(x: Tensor, dim: int, n_out: int, scale: float | None, exact: bool) 
     bwd = _nearest_taps(n_in, n_out, scale, exact, backward=True)
     if np.array_equal(fwd, bwd):
         return _gather(x, dim, fwd)
-    return UpsampleNearest.apply(x, fwd=fwd, bwd=bwd, dim=dim)
+    return Resample.apply(x, fwd=([fwd], [None]), bwd=([bwd], [None]), dim=dim)
+
+
+def _antialias(x: Tensor, dim: int, n_out: int, align_corners: bool, scale: float | None,
+               opm: type, cubic: bool, width_out: int) -> Tensor:  # fmt: skip
+    """torch's separable antialiasing kernel along ``dim`` (2: H, 3: W). Its forward leaves a
+    dim of equal sizes alone, and when the output is one column wide its vertical pass
+    gives every row the first row's taps; its backward kernel does neither."""
+    n_in = x._data.shape[dim]
+    bwd = _aa_taps(n_in, n_out, align_corners, scale, opm, cubic)
+    if n_in == n_out:
+        fwd: Taps = ([np.arange(n_out)], [None])
+    elif dim == 2 and width_out == 1:
+        fwd = ([np.full(n_out, t[0]) for t in bwd[0]], [np.full(n_out, w[0]) for w in bwd[1]])
+    else:
+        return _weighted(x, dim, *bwd)
+    return Resample.apply(x, fwd=fwd, bwd=bwd, dim=dim)
+
+
+def _aa_filter(x: np.ndarray, cubic: bool, opm: type) -> np.ndarray:
+    """ATen's antialiasing filters: the triangle, or Keys' cubic with A = -0.5."""
+    x = np.abs(x).astype(opm)
+    if not cubic:
+        return np.where(x < 1, opm(1) - x, opm(0)).astype(opm)
+    a = opm(-0.5)
+    near = ((a + opm(2)) * x - (a + opm(3))) * x * x + opm(1)
+    far = (((x - opm(5)) * x + opm(8)) * x - opm(4)) * a
+    return np.where(x < 1, near, np.where(x < 2, far, opm(0))).astype(opm)
+
+
+def _aa_taps(n_in: int, n_out: int, align_corners: bool, scale: float | None, opm: type,
+             cubic: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+    """ATen's _compute_weights_aa: a filter widened by the scale when downsampling, its
+    weights normalized to sum to 1 over the input positions it covers."""
+    s = _pixel_scale(n_in, n_out, align_corners, scale, opm)
+    half = (4 if cubic else 2) * 0.5
+    support = opm(half * s) if s >= 1.0 else opm(half)
+    width = int(np.ceil(support)) * 2 + 1
+    invscale = opm(1.0 / s) if s >= 1.0 else opm(1.0)
+    center = (s * (np.arange(n_out) + 0.5)).astype(opm)
+    lo = np.maximum((center - support + 0.5).astype(np.int64), 0)
+    size = np.minimum((center + support + 0.5).astype(np.int64), n_in) - lo
+    size = np.clip(size, 0, width)
+    j = np.arange(width)[:, None]
+    w = _aa_filter(((j + lo - center + 0.5) * invscale).astype(opm), cubic, opm)
+    w = np.where(j < size, w, opm(0)).astype(opm)
+    total = w.sum(0, dtype=opm)
+    w = np.where(total != 0, w / np.where(total != 0, total, opm(1)), w).astype(opm)
+    taps = np.where(j < size, lo + j, lo)
+    return list(taps), list(w)
 
 
 def _area_bins(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +227,7 @@ def _gather(x: Tensor, dim: int, idx: np.ndarray) -> Tensor:
     return index_select(x, dim, _make(np.asarray(idx, dtype=np.int64)))
 
 
-def _weighted(x: Tensor, dim: int, taps: list[np.ndarray], weights: list[np.ndarray]) -> Tensor:
+def _weighted(x: Tensor, dim: int, taps: list[np.ndarray], weights: list[Any]) -> Tensor:
     """sum_k weights[k] * x[taps[k]] along ``dim``, in the order of k."""
     shape = [1] * x._data.ndim
     shape[dim] = -1
@@ -329,8 +398,8 @@ def interpolate(
             f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {ndim}D) for the "
             f"modes: {_MODES} (got {mode})"
         )
-    if antialias or mode == "lanczos":
-        raise NotImplementedError("chainrule: interpolate(antialias=True) is not supported yet")
+    if mode == "lanczos":
+        raise NotImplementedError("chainrule: interpolate(mode='lanczos') is not supported yet")
     _check_dtype(input, mode)
     if mode == "area":
         _check_pool_sizes(input)
@@ -346,6 +415,9 @@ def interpolate(
             x = _nearest(x, axis, n_out, s, mode == "nearest-exact")
         elif mode == "area":
             x = _area(x, axis, n_out)
+        elif antialias:
+            x = _antialias(x, axis, n_out, bool(align_corners), s, opm, mode == "bicubic",
+                           out_sizes[-1])  # fmt: skip
         elif mode == "bicubic":
             x = _weighted(x, axis, *_cubic_taps(n_in, n_out, bool(align_corners), s, opm))
         else:
