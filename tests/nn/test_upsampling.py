@@ -80,7 +80,7 @@ def _aa_grid():
     rng = np.random.default_rng(3)
     cases = []
     for mode in ("bilinear", "bicubic"):
-        for k in range(8):
+        for k in range(6):
             ins = [int(v) for v in rng.integers(1, 12, 2)]
             kw = {"antialias": True, "align_corners": bool(k % 2)}
             if k % 2:
@@ -91,6 +91,15 @@ def _aa_grid():
             cases.append((mode, ins, kw))
         cases.append((mode, [9, 6], {"antialias": True, "size": (4, 1)}))  # one column
         cases.append((mode, [7, 5], {"antialias": True, "scale_factor": (1.04, 0.5)}))
+    for k in range(4):  # lanczos: antialias required, align_corners refused
+        ins = [int(v) for v in rng.integers(1, 12, 2)]
+        kw = {"antialias": True}
+        if k % 2:
+            kw["size"] = [int(v) for v in rng.integers(1, 12, 2)]
+        else:
+            kw["scale_factor"] = [max(float(np.round(rng.uniform(0.15, 2.5), 2)), 1.0 / n + 0.01)
+                                  for n in ins]  # fmt: skip
+        cases.append(("lanczos", ins, kw))
     return cases
 
 
@@ -103,7 +112,7 @@ def test_antialias_matches_torch(mode, ins, kw, dtype):
     test_interpolate_matches_torch(mode, ins, kw, dtype)
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "lanczos"])
 def test_antialias_quirks_as_torch(mode):
     """torch's separable antialiasing kernel leaves a dim of equal sizes alone (its backward
     does not), and for a one-column output gives every row the first row's taps."""

@@ -8,12 +8,12 @@ The taps and weights follow ATen's UpSample.h: the source index ``scale * (i + 0
 (or ``scale * i`` with ``align_corners``), computed in the input's precision (float32 for
 float32 and below, float64 for float64); nearest reads ``floor(i * scale)`` in float32;
 bicubic uses Keys' kernel with A = -0.75 and clamps its four taps to the edge; area is
-adaptive average pooling's bins; ``antialias`` widens the triangle (bilinear) or Keys'
-kernel with A = -0.5 (bicubic) by the scale when downsampling and normalizes its weights.
+adaptive average pooling's bins; ``antialias`` widens the triangle (bilinear), Keys'
+kernel with A = -0.5 (bicubic) or Lanczos-3 (lanczos) by the scale when downsampling and
+normalizes its weights.
 Where torch's forward and backward kernels disagree (nearest's index shortcuts, the
 antialiasing kernel's skipped dims), ``Resample`` gives each its own taps, as torch does.
-Not supported: ``mode="lanczos"``, and bilinear/bicubic of uint8 inputs (torch's
-fixed-point kernel).
+Not supported: bilinear/bicubic of uint8 inputs (torch's fixed-point kernel).
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def _nearest(x: Tensor, dim: int, n_out: int, scale: float | None, exact: bool) 
 
 
 def _antialias(x: Tensor, dim: int, n_out: int, align_corners: bool, scale: float | None,
-               opm: type, cubic: bool, width_out: int) -> Tensor:  # fmt: skip
+               opm: type, cubic: Any, width_out: int) -> Tensor:  # fmt: skip
     """torch's separable antialiasing kernel along ``dim`` (2: H, 3: W). Its forward leaves a
     dim of equal sizes alone, and when the output is one column wide its vertical pass
     gives every row the first row's taps; its backward kernel does neither."""
@@ -184,9 +184,11 @@ def _antialias(x: Tensor, dim: int, n_out: int, align_corners: bool, scale: floa
     return Resample.apply(x, fwd=fwd, bwd=bwd, dim=dim)
 
 
-def _aa_filter(x: np.ndarray, cubic: bool, opm: type) -> np.ndarray:
-    """ATen's antialiasing filters: the triangle, or Keys' cubic with A = -0.5."""
+def _aa_filter(x: np.ndarray, cubic: Any, opm: type) -> np.ndarray:
+    """ATen's antialiasing filters: the triangle, Keys' cubic with A = -0.5, or Lanczos-3."""
     x = np.abs(x).astype(opm)
+    if cubic == "lanczos":
+        return np.where(x < 3, np.sinc(x) * np.sinc(x / opm(3)), opm(0)).astype(opm)
     if not cubic:
         return np.where(x < 1, opm(1) - x, opm(0)).astype(opm)
     a = opm(-0.5)
@@ -196,11 +198,11 @@ def _aa_filter(x: np.ndarray, cubic: bool, opm: type) -> np.ndarray:
 
 
 def _aa_taps(n_in: int, n_out: int, align_corners: bool, scale: float | None, opm: type,
-             cubic: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+             cubic: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:  # fmt: skip
     """ATen's _compute_weights_aa: a filter widened by the scale when downsampling, its
     weights normalized to sum to 1 over the input positions it covers."""
     s = _pixel_scale(n_in, n_out, align_corners, scale, opm)
-    half = (4 if cubic else 2) * 0.5
+    half = (6 if cubic == "lanczos" else 4 if cubic else 2) * 0.5
     support = opm(half * s) if s >= 1.0 else opm(half)
     width = int(np.ceil(support)) * 2 + 1
     invscale = opm(1.0 / s) if s >= 1.0 else opm(1.0)
@@ -323,7 +325,8 @@ def interpolate(
 ) -> Tensor:
     """Resize the spatial dims of an (N, C, d1[, d2[, d3]]) input to ``size``, or by
     ``scale_factor``. Modes: nearest, nearest-exact, linear (3-D), bilinear and bicubic
-    (4-D), trilinear (5-D), area (adaptive average pooling)."""
+    (4-D, ``antialias`` too), lanczos (4-D, antialiased), trilinear (5-D), area (adaptive
+    average pooling)."""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError(
@@ -398,8 +401,6 @@ def interpolate(
             f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {ndim}D) for the "
             f"modes: {_MODES} (got {mode})"
         )
-    if mode == "lanczos":
-        raise NotImplementedError("chainrule: interpolate(mode='lanczos') is not supported yet")
     _check_dtype(input, mode)
     if mode == "area":
         _check_pool_sizes(input)
@@ -416,8 +417,8 @@ def interpolate(
         elif mode == "area":
             x = _area(x, axis, n_out)
         elif antialias:
-            x = _antialias(x, axis, n_out, bool(align_corners), s, opm, mode == "bicubic",
-                           out_sizes[-1])  # fmt: skip
+            kind = "lanczos" if mode == "lanczos" else mode == "bicubic"
+            x = _antialias(x, axis, n_out, bool(align_corners), s, opm, kind, out_sizes[-1])
         elif mode == "bicubic":
             x = _weighted(x, axis, *_cubic_taps(n_in, n_out, bool(align_corners), s, opm))
         else:
