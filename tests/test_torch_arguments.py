@@ -112,23 +112,6 @@ def test_device_cpu_is_accepted():
         (lambda: cr.nn.functional.normalize(cr.ones(2, 3), out=cr.empty(2, 3)), "out="),
         (lambda: cr.gather(cr.ones(3), 0, cr.tensor([0]), sparse_grad=True), "sparse_grad"),
         (lambda: cr.nn.Embedding(4, 2, sparse=True)(cr.tensor([1])), "sparse=True"),
-        (
-            lambda: cr.nn.functional.multi_head_attention_forward(
-                *[cr.ones(2, 1, 4)] * 3,
-                4,
-                1,
-                cr.ones(12, 4),
-                cr.ones(12),
-                None,
-                None,
-                False,
-                0.0,
-                cr.ones(4, 4),
-                cr.ones(4),
-                static_k=cr.ones(1, 2, 4),
-            ),
-            "static_k",
-        ),
     ],
 )
 def test_unsupported_arguments_raise_naming_them(call, name):
