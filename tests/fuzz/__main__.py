@@ -17,6 +17,7 @@ import collections
 import multiprocessing
 import re
 import sys
+import threading
 import time
 from typing import Any
 
@@ -32,11 +33,98 @@ def _cr() -> Any:
     return chainrule
 
 
+CRASH = "crash"  # the process died (torch segfaults on a few programs): not chainrule's
+
+
 def _classify(seed: int) -> tuple[int, str, tuple | None, int]:
     prog = generate(seed)
     r = run_program(prog, _cr())
     sig = r.divergence.signature if r.divergence is not None else None
     return seed, r.category, sig, len(prog)
+
+
+def _child(seeds: list[int], conn: Any) -> None:
+    for s in seeds:
+        conn.send(("start", s))
+        conn.send(("done", _classify(s)))
+    conn.send(("end", None))
+    conn.close()
+
+
+def _call(fn: Any, args: tuple, conn: Any) -> None:
+    conn.send(fn(*args))
+    conn.close()
+
+
+def in_child(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a forked process; None if that process died (torch segfaulted)."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_call, args=(fn, args, child), daemon=True)
+    p.start()
+    child.close()
+    try:
+        res = parent.recv()
+    except EOFError:
+        res = None
+    p.join()
+    return res
+
+
+def _collect_stateful(n: int, seed: int) -> list:
+    from .stateful import collect
+
+    return collect(n, seed)
+
+
+def _minimize_in_child(prog: list[Stmt]) -> Any:
+    try:
+        return minimize_one(prog, _cr())
+    except AssertionError:
+        return None  # did not reproduce (a stateful example's effects differ)
+
+
+def classify_all(seeds: list[int], jobs: int) -> list[tuple[int, str, tuple | None, int]]:
+    """Classifies the programs of ``seeds`` in ``jobs`` forked processes. A process that dies
+    (a segfault in torch) is restarted after the seed it was running, recorded as a crash."""
+    ctx = multiprocessing.get_context("fork")
+    out: list = []
+    lock = threading.Lock()
+
+    def drive(part: list[int]) -> None:
+        todo = list(part)
+        while todo:
+            parent, child = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_child, args=(todo, child), daemon=True)
+            p.start()
+            child.close()
+            current = None
+            while True:
+                try:
+                    tag, val = parent.recv()
+                except EOFError:
+                    break
+                if tag == "start":
+                    current = val
+                elif tag == "done":
+                    with lock:
+                        out.append(val)
+                    todo.remove(val[0])
+                    current = None
+                else:
+                    break
+            p.join()
+            if current is not None:  # died while running ``current``
+                with lock:
+                    out.append((current, CRASH, None, 0))
+                todo.remove(current)
+
+    threads = [threading.Thread(target=drive, args=(seeds[k::jobs],)) for k in range(jobs)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return sorted(out)
 
 
 _NAME = re.compile(r"\b(a|c|x|g|j|i|m|h|p|opt|mod)(\d+)\b")
@@ -99,13 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     t0 = time.time()
-    seeds = range(args.seed, args.seed + args.programs)
-    with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-        rows = pool.map(_classify, seeds, chunksize=20)
+    seeds = list(range(args.seed, args.seed + args.programs))
+    rows = classify_all(seeds, args.jobs)
     counts = collections.Counter(r[1] for r in rows)
+    crashes = [seed for seed, cat, _, _ in rows if cat == CRASH]
     groups: dict[tuple, list[tuple[int, int]]] = collections.defaultdict(list)
     for seed, cat, sig, n in rows:
-        if cat not in (MATCH, EXCLUDED):
+        if cat not in (MATCH, EXCLUDED, CRASH):
             groups[sig].append((n, seed))
     progs: dict[tuple, list[list[Stmt]]] = {
         sig: [generate(s) for _, s in sorted(members)[: args.per_group]]
@@ -115,9 +203,11 @@ def main(argv: list[str] | None = None) -> int:
 
     st_counts: collections.Counter = collections.Counter()
     if args.stateful:
-        from .stateful import collect
-
-        for cat, sig, prog in collect(args.stateful, args.seed):
+        examples = []
+        for part in range(0, args.stateful, 50):  # in children of 50 examples: torch may crash
+            got = in_child(_collect_stateful, min(50, args.stateful - part), args.seed + part)
+            examples += got or []
+        for cat, sig, prog in examples:
             st_counts[cat] += 1
             if cat not in (MATCH, EXCLUDED):
                 key = ("stateful",) + sig
@@ -128,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
 
     lines = [f"programs: {args.programs} (seeds {args.seed}..{args.seed + args.programs - 1})"]
     lines += [f"  {c:22s} {counts.get(c, 0)}" for c in CATEGORIES]
+    if crashes:
+        lines.append(f"  {'torch crashed':22s} {len(crashes)} (seeds {crashes[:20]})")
     if args.stateful:
-        lines.append(f"stateful (Hypothesis) examples: {args.stateful}")
+        lines.append(f"stateful (Hypothesis) examples: {len(examples)}")
         lines += [f"  {c:22s} {st_counts.get(c, 0)}" for c in CATEGORIES]
     lines.append(f"groups (category, statement kind, key): {len(sizes)}")
     summary = "\n".join(lines)
@@ -147,15 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_minimize:
         return 0
 
-    cr = _cr()
     seen: set[str] = set()
     order = {c: i for i, c in enumerate(CATEGORIES)}
     for sig in sorted(progs, key=lambda s: (order[s[-3]], -sizes[s])):
         for prog in progs[sig]:
-            try:
-                small, d = minimize_one(prog, cr)
-            except AssertionError:
-                continue  # did not reproduce (a stateful example's effects differ)
+            got = in_child(_minimize_in_child, prog)
+            if got is None:
+                continue
+            small, d = got
             text = format_finding(small, d)
             body = "\n".join(s.src for s in small)
             if body in seen:

@@ -43,6 +43,12 @@ def _lit(vals: Any) -> str:
     return _fmt(vals)
 
 
+def _map(vals: Any, f: Any) -> str:
+    if isinstance(vals, list):
+        return "[" + ", ".join(_map(v, f) for v in vals) + "]"
+    return _fmt(f(vals))
+
+
 def machine_settings(n: int, steps: int = 14, derandomize: bool = True) -> settings:
     return settings(
         max_examples=n,
@@ -99,10 +105,10 @@ class ProgramMachine(RuleBasedStateMachine):
     def floats(self, data: Any) -> str | None:
         return self.choose(data, lambda x: x.is_floating_point())
 
-    def do(self, src: str, kind: str, guard: str | None = None) -> None:
+    def do(self, src: str, kind: str, guard: str | None = None, simpler: tuple = ()) -> None:
         if self.session.done:
             return
-        s = Stmt(src, "st:" + kind, guard)
+        s = Stmt(src, "st:" + kind, guard, simpler)
         self.stmts.append(s)
         self.session.step(s)
 
@@ -119,7 +125,12 @@ class ProgramMachine(RuleBasedStateMachine):
     def make_leaf(self, data: Any, shape: tuple[int, ...], grad: bool) -> str:
         name = self.new("w" if grad else "k")
         flag = ", requires_grad=True" if grad else ""
-        self.do(f"{name} = t.tensor({_lit(self.values(data, shape))}{flag})", "leaf")
+        vals = self.values(data, shape)
+        simpler = (
+            f"{name} = t.tensor({_map(vals, lambda v: 1.0)}{flag})",
+            f"{name} = t.tensor({_map(vals, lambda v: round(v, 1))}{flag})",
+        )
+        self.do(f"{name} = t.tensor({_lit(vals)}{flag})", "leaf", simpler=simpler)
         return name
 
     def compatible(self, data: Any, shape: tuple[int, ...]) -> str:
