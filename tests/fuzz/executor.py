@@ -1,10 +1,11 @@
 """Run a program under torch and chainrule in lockstep and compare after every statement.
 
 After each statement both runs must agree on: whether it raised (and then the exception's
-type), and for every variable: tensors' values (float32 rtol 1e-5 / atol 1e-6, float64
-rtol 1e-7 / atol 1e-9, others exact), dtypes, shapes, ``.grad`` (presence, values, and the
-gradient's own flags), ``requires_grad`` and ``is_leaf``; tuples elementwise; Python numbers;
-modules' parameters and buffers. Optimizers and hook handles are not compared (their effects
+type), and for every variable: tensors' values (float32 rtol 1e-5 / atol 1e-6; float64
+rtol 1e-7 / atol 1e-9, or float32's once the program has computed in float32; others
+exact), dtypes, shapes, ``.grad`` (presence, values, and the gradient's own flags),
+``requires_grad`` and ``is_leaf``; tuples elementwise; Python numbers; modules' parameters
+and buffers. Optimizers and hook handles are not compared (their effects
 are, through the tensors).
 
 A program's category is that of its first divergence, except that a divergence only in
@@ -220,7 +221,7 @@ def close(b: np.ndarray, a: np.ndarray, rtol: float, atol: float) -> bool:
 Diff = tuple[bool, str, str, str]  # (flags only, what, torch, chainrule)
 
 
-def _cmp_tensor(name: str, a: Any, b: Any, grad_too: bool = True) -> Diff | None:
+def _cmp_tensor(name: str, a: Any, b: Any, grad_too: bool = True, low: bool = False) -> Diff | None:
     if not _is_tensor(b):
         return (False, f"{name} type", "Tensor", type(b).__name__)
     if tuple(a.shape) != tuple(b.shape):
@@ -230,7 +231,7 @@ def _cmp_tensor(name: str, a: Any, b: Any, grad_too: bool = True) -> Diff | None
     va, vb = _values(a), _values(b)
     dt = _dtype_name(a)
     if dt in TOL:
-        rtol, atol = TOL[dt]
+        rtol, atol = TOL["float32" if low and dt == "float64" else dt]
         ok = close(vb, va, rtol, atol)
     else:
         ok = np.array_equal(va, vb)
@@ -242,7 +243,7 @@ def _cmp_tensor(name: str, a: Any, b: Any, grad_too: bool = True) -> Diff | None
             return (False, f"{name}.grad", _short(_values(ga)) if ga is not None else "None",
                     _short(_values(gb)) if gb is not None else "None")  # fmt: skip
         if ga is not None:
-            d = _cmp_tensor(f"{name}.grad", ga, gb, grad_too=False)
+            d = _cmp_tensor(f"{name}.grad", ga, gb, grad_too=False, low=low)
             if d is not None:
                 return d
     if a.requires_grad != b.requires_grad:
@@ -252,10 +253,14 @@ def _cmp_tensor(name: str, a: Any, b: Any, grad_too: bool = True) -> Diff | None
     return None
 
 
-def compare(name: str, a: Any, b: Any) -> Diff | None:
-    """The first difference between torch's ``a`` and chainrule's ``b``, flags last."""
+def compare(name: str, a: Any, b: Any, low: bool = False) -> Diff | None:
+    """The first difference between torch's ``a`` and chainrule's ``b``, flags last.
+
+    ``low``: the program has computed in float32, so float64 values may carry float32
+    rounding (a float32 result cast up): they are compared at float32's tolerance.
+    """
     if _is_tensor(a):
-        return _cmp_tensor(name, a, b)
+        return _cmp_tensor(name, a, b, low=low)
     if isinstance(a, torch.nn.Module):
         pa = dict(a.named_parameters())
         pb = dict(b.named_parameters()) if hasattr(b, "named_parameters") else {}
@@ -265,7 +270,7 @@ def compare(name: str, a: Any, b: Any) -> Diff | None:
             x, y = pa.get(k, ba.get(k)), pb.get(k, bb.get(k))
             if y is None:
                 return (False, f"{name}.{k}", "present", "missing")
-            d = compare(f"{name}.{k}", x, y)
+            d = compare(f"{name}.{k}", x, y, low)
             if d is not None and not d[0]:
                 return d
             flag = flag or d
@@ -277,7 +282,7 @@ def compare(name: str, a: Any, b: Any) -> Diff | None:
             return (False, f"{name} type", f"{type(a).__name__}[{len(a)}]", repr(b)[:60])
         flag = None
         for i, (x, y) in enumerate(zip(a, b)):
-            d = compare(f"{name}[{i}]", x, y)
+            d = compare(f"{name}[{i}]", x, y, low)
             if d is not None and not d[0]:
                 return d
             flag = flag or d
@@ -290,6 +295,16 @@ def compare(name: str, a: Any, b: Any) -> Diff | None:
             return None
         return (False, f"{name}", repr(a), repr(b))
     return None  # optimizers, hook handles, functions: compared through their effects
+
+
+def _has_float32(v: Any) -> bool:
+    if isinstance(v, torch.Tensor):
+        return v.dtype in (torch.float32, torch.float16, torch.bfloat16)
+    if isinstance(v, torch.nn.Module):
+        return any(p.dtype == torch.float32 for p in v.parameters())
+    if isinstance(v, (tuple, list)):
+        return any(_has_float32(x) for x in v)
+    return False
 
 
 class Session:
@@ -305,6 +320,7 @@ class Session:
         self.index = 0
         self.flags: Divergence | None = None  # the first flags-only divergence
         self.final: Divergence | None = None  # the first other divergence (or an exclusion)
+        self.low = False  # float32 values seen: float64 ones compared at float32's tolerance
 
     @property
     def done(self) -> bool:
@@ -363,6 +379,8 @@ class Session:
     def _compare_state(self, i: int, stmt: Stmt) -> Divergence | None:
         te, ce = self.envs
         flag: Divergence | None = None
+        if not self.low:
+            self.low = any(_has_float32(v) for v in te.values())
         for name in te.keys() | ce.keys():
             if name == "t" or name.startswith("__"):
                 continue
@@ -370,7 +388,7 @@ class Session:
                 return Divergence(SILENT, i, stmt.kind, f"{name} defined",
                                   str(name in te), str(name in ce), "defined")  # fmt: skip
             try:
-                diff = compare(name, te[name], ce[name])
+                diff = compare(name, te[name], ce[name], self.low)
             except Exception as e:  # noqa: BLE001 - reading a value failed: report it
                 return Divergence(SPURIOUS, i, stmt.kind, f"{name} read", "", _fmt_exc(e),
                                   f"read: {exc_type(e)}")  # fmt: skip
