@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from .executor import CATEGORIES, EXCLUDED, FAILING, MATCH, run_program
+from .executor import CATEGORIES, EXCLUDED, FAILING, FLAGS, MATCH, SILENT, run_program
 from .generator import generate
 from .minimize import format_finding, minimize
 from .program import Stmt, stmt_replace
@@ -154,22 +154,46 @@ def minimize_one(prog: list[Stmt], cr: Any) -> tuple[list[Stmt], Any]:
     return small, d
 
 
+_SETUP = ("leaf", "st:leaf", "index", "mask", "dtype", "st:dtype")
+
+
+def root_key(small: list[Stmt], d: Any) -> tuple:
+    """Findings that are one root cause: an exception by its message; a wrong value or flag
+    by what differs and the kinds of statement the minimized program needs."""
+    if d.category in (SILENT, FLAGS):
+        kinds = sorted({s.kind.removeprefix("st:") for s in small if s.kind not in _SETUP})
+        return (d.category, d.key, tuple(kinds))
+    return (d.category, d.key)
+
+
 class Report:
+    """The Markdown findings file: one entry per root key (the shortest program of it)."""
+
     def __init__(self, path: str | None, header: str) -> None:
         self.path, self.header = path, header
-        self.findings: list[tuple[str, int, str]] = []  # (category, count, text)
+        self.findings: dict[tuple, list] = {}  # root key -> [count, length, text]
         self.counts = ""
+
+    def add(self, key: tuple, count: int, small: list[Stmt], text: str) -> bool:
+        length = sum(len(s.src) for s in small)
+        old = self.findings.get(key)
+        if old is None:
+            self.findings[key] = [count, length, text]
+            return True
+        old[0] += count
+        if length < old[1]:
+            old[1:] = [length, text]
+        return False
 
     def write(self) -> None:
         if not self.path:
             return
         parts = [self.header, self.counts]
         order = {c: i for i, c in enumerate(CATEGORIES)}
-        for n, (cat, count, text) in enumerate(
-            sorted(self.findings, key=lambda f: (order[f[0]], -f[1])), 1
-        ):
+        items = sorted(self.findings.items(), key=lambda kv: (order[kv[0][0]], -kv[1][0]))
+        for n, (key, (count, _, text)) in enumerate(items, 1):
             parts.append(
-                f"## F{n}. {cat} ({count} programs in its group)\n\n```python\n{text}```\n"
+                f"## F{n}. {key[0]}: {key[1]} ({count} programs)\n\n```python\n{text}```\n"
             )
         with open(self.path, "w") as f:
             f.write("\n".join(parts))
@@ -242,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     seen: set[str] = set()
     order = {c: i for i, c in enumerate(CATEGORIES)}
     for sig in sorted(progs, key=lambda s: (order[s[-3]], -sizes[s])):
-        for prog in progs[sig]:
+        for k, prog in enumerate(progs[sig]):
             got = in_child(_minimize_in_child, prog)
             if got is None:
                 continue
@@ -253,14 +277,16 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             seen.add(body)
             source = "stateful generator" if sig[0] == "stateful" else "random generator"
-            print(f"\n=== {d.category} [{source}; group of {sizes[sig]}]\n{text}", flush=True)
-            report.findings.append((d.category, sizes[sig], f"# {source}\n" + text))
-            report.write()
+            key = root_key(small, d)
+            if report.add(key, sizes[sig] if k == 0 else 1, small, f"# {source}\n" + text):
+                print(f"\n=== {key[0]}: {key[1]} [{source}]\n{text}", flush=True)
+                report.write()
     n_fail = sum(counts.get(c, 0) + st_counts.get(c, 0) for c in FAILING)
     print(
-        f"\n{len(report.findings)} distinct minimized findings; "
+        f"\n{len(report.findings)} distinct findings; "
         f"{n_fail} programs silently wrong or missing an error [{time.time() - t0:.0f}s]"
     )
+    report.write()
     return 0
 
 
