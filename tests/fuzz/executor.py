@@ -375,6 +375,11 @@ class Session:
                            f"{exc_type(ec)}: {_msg_key(ec)}")  # fmt: skip
         if d is None:
             d = self._compare_state(i, stmt)
+            if d is not None and et is not None:
+                # both raised alike, but left different state behind (a backward that fails
+                # midway has accumulated into some leaves already: in torch's node order)
+                d.key = "after both raised: " + d.key
+                d.detail += f" (after both raised {exc_type(et)})"
         if d is None:
             return None
         if d.category == FLAGS:
