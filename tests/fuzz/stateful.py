@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from .executor import FAILING, Session
+from .executor import FAILING, Session, reset
 from .minimize import format_finding
 from .program import Stmt
 
@@ -442,6 +442,7 @@ class ProgramMachine(RuleBasedStateMachine):
             )
 
     def teardown(self):
+        reset(ProgramMachine.cr)  # a program may have set float64 as the default dtype
         if self.sink is not None and self.stmts:
             d = self.session.divergence()
             sig = d.signature if d is not None else None
