@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: test demo docs lint bench clean
+.PHONY: test fuzz demo docs lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
+
+# program-level differential fuzzing against torch (tests/fuzz): thousands of random programs
+# and Hypothesis state-machine examples; counts per category, minimized repro of each finding
+FUZZ_PROGRAMS ?= 5000
+FUZZ_STATEFUL ?= 500
+FUZZ_SEED ?= 0
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz --programs $(FUZZ_PROGRAMS) --stateful $(FUZZ_STATEFUL) \
+		--seed $(FUZZ_SEED) --out fuzz-findings.md
 
 $(DEMO_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
