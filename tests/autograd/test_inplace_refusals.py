@@ -29,6 +29,8 @@ def _multi(write, make=graph, no_grad=False):
 MULTI_OUTPUT = {
     "split, mul_": _multi(lambda m, b: b.split(2)[1].mul_(2)),
     "split by sizes, add_": _multi(lambda m, b: b.split([1, 3])[0].add_(1)),
+    "split_with_sizes": _multi(lambda m, b: b.split_with_sizes([3, 1])[1].add_(1)),
+    "the function split_with_sizes": _multi(lambda m, b: m.split_with_sizes(b, [2, 2])[0].neg_()),
     "chunk, add_": _multi(lambda m, b: b.chunk(2)[1].add_(2)),
     "chunk into one piece": _multi(lambda m, b: b.chunk(1)[0].add_(2)),
     "unbind": _multi(lambda m, b: b.reshape(2, 2).unbind()[1].add_(2)),

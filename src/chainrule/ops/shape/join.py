@@ -184,6 +184,16 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
     return _multi_output_views(tensor, out)
 
 
+@op
+def split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of the listed sizes along ``dim`` (they must sum to its size)."""
+    if isinstance(split_sizes, int | np.integer):
+        raise TypeError(
+            "split_with_sizes(): argument 'split_sizes' (position 1) must be tuple of ints, not int"
+        )
+    return split(input, list(split_sizes), dim)
+
+
 @tensor_method(name="split")
 def split_method(self: Tensor, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """``x.split(split_size, dim)``: torch's method names the sizes ``split_size``."""
