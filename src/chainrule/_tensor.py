@@ -103,7 +103,7 @@ class Tensor(_Methods):
     grad_fn: Any
     _requires_grad: bool
     _grad: Tensor | None
-    _retains_grad: bool
+    _retains_grad: Any  # retain_grad(): a weak reference to the node that fills .grad
     _acc: Any
     _vc: list[int] | None
     _base: Tensor | None
@@ -266,7 +266,7 @@ class Tensor(_Methods):
     @property
     def retains_grad(self) -> bool:
         # set by retain_grad() on a non-leaf only; torch keeps it through detach_()
-        return getattr(self, "_retains_grad", False)
+        return bool(getattr(self, "_retains_grad", False))
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` during backward."""
@@ -274,7 +274,7 @@ class Tensor(_Methods):
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or getattr(self, "_retains_grad", False):
             return
-        self._retains_grad = True
+        self._retains_grad = weakref.ref(self.grad_fn)
         self.grad_fn._retained = weakref.ref(self)
 
     def detach(self) -> Tensor:

@@ -6,7 +6,10 @@ hooks; retained gradients are replaced (``grad + new``), never accumulated in pl
 ``backward(inputs=)`` makes each input retain its gradient and runs a non-leaf input's node."""
 
 import pytest
-from twin_programs import check
+import torch
+from twin_programs import check, outcome, same
+
+import chainrule as cr
 
 
 def leaf(m, values=(3.0, 4.0, 6.0)):
@@ -225,7 +228,13 @@ def _create_graph(m):
     return name, x.grad.grad_fn.name(), x.grad is first, x.grad
 
 
+def _unused(m):
+    a, b = leaf(m, (3.0, 4.0)), leaf(m, (1.0, 2.0))
+    m.autograd.grad((a * 2).sum(), [a, b])
+
+
 AUTOGRAD_GRAD = {
+    "an unused input": _unused,
     "retained input": _grad_of_retained,
     "retained on the path": _retained_on_path,
     "retained past the input": _retained_off_path,
@@ -309,3 +318,27 @@ BACKWARD_INPUTS = {
 @pytest.mark.parametrize("name", list(BACKWARD_INPUTS))
 def test_backward_inputs(name):
     check(BACKWARD_INPUTS[name])
+
+
+def _view_op_then_write(m, late):
+    a = m.tensor([[3.0, 4.0]], requires_grad=True)
+    x = a * 1
+    if not late:
+        x.retain_grad()
+    x.squeeze_()
+    x.mul_(2)
+    if late:
+        x.retain_grad()
+    (x * x).sum().backward()
+    return x.grad, a.grad
+
+
+def test_retained_through_a_view_op_then_a_write():
+    """torch fails an internal assert here (``out != nullptr``, variable.cpp: the retained
+    gradient stayed on the node before ``squeeze_`` and cannot be moved). chainrule moves it
+    from that node to the newest one: ``x.grad`` is the gradient of ``x`` as it is at
+    backward, as torch gives when ``retain_grad()`` is called after the last write."""
+    torch_run = outcome(lambda m: _view_op_then_write(m, False), torch)
+    assert torch_run[0] == "raised" and "INTERNAL ASSERT" in torch_run[2]
+    ours = outcome(lambda m: _view_op_then_write(m, False), cr)
+    same(ours, outcome(lambda m: _view_op_then_write(m, True), torch))

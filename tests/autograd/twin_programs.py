@@ -36,11 +36,11 @@ def _plain(x: Any) -> Any:
 def check(program: Callable[[Any], Any]) -> Any:
     """Run ``program`` under both libraries and assert the outcomes agree; returns torch's."""
     theirs, ours = outcome(program, torch), outcome(program, cr)
-    _same(ours, theirs)
+    same(ours, theirs)
     return theirs
 
 
-def _same(ours: Any, theirs: Any) -> None:
+def same(ours: Any, theirs: Any) -> None:
     if isinstance(theirs, tuple) and theirs[:1] == ("tensor",):
         assert isinstance(ours, tuple) and ours[:1] == ("tensor",), (ours, theirs)
         assert ours[1:3] == theirs[1:3], (ours, theirs)  # dtype, shape
@@ -49,6 +49,6 @@ def _same(ours: Any, theirs: Any) -> None:
     elif isinstance(theirs, tuple):
         assert isinstance(ours, tuple) and len(ours) == len(theirs), (ours, theirs)
         for a, b in zip(ours, theirs):
-            _same(a, b)
+            same(a, b)
     else:
         assert ours == theirs, (ours, theirs)

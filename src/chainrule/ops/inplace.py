@@ -152,12 +152,16 @@ def set_history(t: Tensor, node: Any) -> None:
     """``node`` becomes ``t``'s grad_fn. A retained gradient follows the tensor, as torch
     moves the ``retain_grad`` hook to the new grad_fn: after ``x.retain_grad(); x[0] = 5``,
     ``x.grad`` is the gradient of the new ``x``. Tensor hooks stay on the old node (torch)."""
-    old = t.grad_fn
     t.grad_fn = node
-    if old is not node and getattr(t, "_retains_grad", False):
-        if old is not None and old._retained is not None and old._retained() is t:
-            old._retained = None
+    ref = getattr(t, "_retains_grad", False)
+    if ref:  # from the node that holds it (not always the old grad_fn: see t_)
+        holder = ref()
+        if holder is node:
+            return
+        if holder is not None and holder._retained is not None and holder._retained() is t:
+            holder._retained = None
         node._retained = weakref.ref(t)
+        t._retains_grad = weakref.ref(node)
 
 
 def _snapshot_saved(fn: Op, t: Tensor) -> None:
