@@ -151,18 +151,30 @@ class AccumulateGrad:
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
-    """``t.grad += g`` the way torch does it: the first gradient is stored as a fresh copy
-    (never aliased to another tensor's gradient), later ones are added in place unless a
-    graph of the gradient is being built."""
+    """``t.grad += g`` the way torch's AccumulateGrad does it: the first gradient is stored
+    as a fresh copy (never aliased to another tensor's gradient; under ``create_graph`` a
+    recorded ``copy_``, torch's CopyBackwards); later ones are added in place (so an alias
+    ``g = t.grad`` sees them, even when ``.grad`` has a history) unless a graph of the
+    gradient is being built, which makes ``.grad`` the new tensor ``old + g``."""
     if g._data.dtype != t._data.dtype:
         g = g.to(t.dtype)
     old = getattr(t, "_grad", None)
     if old is None:
-        t._grad = g if create_graph else _make(np.array(g._data, copy=True))
-    elif create_graph or old.grad_fn is not None or not old._data.flags.writeable:
+        if create_graph:
+            t._grad = _make(np.empty_like(g._data)).copy_(g)
+        else:
+            t._grad = _make(np.array(g._data, copy=True))
+    elif create_graph or not old._data.flags.writeable:
         t._grad = old + g
-    else:  # in place, counted like torch's `grad += new`
+    else:  # in place, counted like torch's `grad += new` (under no_grad: history kept)
         mutate(old)[...] += g._data
+
+
+def _retain(t: Tensor, g: Tensor) -> None:
+    """torch's retain_grad hook: ``.grad`` of a non-leaf is a clone of the first gradient,
+    then ``grad + new`` (a new tensor each time, recorded under ``create_graph``)."""
+    old = getattr(t, "_grad", None)
+    t._grad = g.clone() if old is None else old + g
 
 
 # --------------------------------------------------------------------------- the engine
@@ -217,6 +229,9 @@ def run_backward(
 
     # graph vertex of each input -> the input tensor (a leaf is its own vertex)
     wanted = None if inputs is None else {id(x.grad_fn or x): x for x in inputs}
+    if accumulate and inputs is not None:
+        for x in inputs:  # torch: backward(inputs=) makes each input retain its gradient
+            x.retain_grad()
     captured: dict[int, Tensor] = {}
     obs = _observing.current
     # with inputs, only nodes on a path to one of them run (as torch): the rest of the
@@ -235,7 +250,8 @@ def run_backward(
                 if wanted is not None:
                     captured[id(v)] = g
             else:
-                _accumulate(v, g, create_graph)
+                if v._requires_grad:  # torch's AccumulateGrad checks it when it runs
+                    _accumulate(v, g, create_graph)
                 post = getattr(v, "_post_hooks", None)
                 if post:
                     for hook in list(post.values()):
@@ -247,20 +263,22 @@ def run_backward(
             return (None,) * len(v._edges)
         if v._hooks is not None:  # tensor hooks of the node's output run first
             g = _run_hooks(v._hooks, g, obs, v)
-        if wanted is not None and id(v) in wanted:  # a non-leaf input
-            if accumulate:
-                _accumulate(wanted[id(v)], g, create_graph)
-            else:
-                captured[id(v)] = g
-        elif v._retained is not None and accumulate:
+        if not accumulate and wanted is not None and id(v) in wanted:  # a non-leaf input
+            captured[id(v)] = g
+        if v._retained is not None:  # retain_grad: also under autograd.grad, as torch
             t = v._retained()
             if t is not None:
-                _accumulate(t, g, create_graph)
-        if runs is not None and id(v) not in runs:  # a wanted node with nothing beyond it
+                _retain(t, g)
+        beyond = runs is None or id(v) in runs
+        if not beyond and not accumulate:  # captured: torch does not run the node
             return (None,) * len(v._edges)
         if v._prehooks is not None:  # the node's own pre-hooks, once it runs (torch's order)
             g = _prehooks(v, g, obs)
-        grads = v._run_backward(g, retain_graph)
+        if beyond:
+            grads = v._run_backward(g, retain_graph)
+        else:  # backward(inputs=[x]) runs x's node with no gradient wanted from it (torch)
+            v._run_unwanted(retain_graph)
+            grads = (None,) * len(v._edges)
         if v._node_hooks is not None:
             grads = _node_hooks(v, g, grads, obs)
         if obs is not None:

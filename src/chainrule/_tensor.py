@@ -92,6 +92,7 @@ class Tensor(_Methods):
         "_vc",
         "_base",
         "_views",
+        "_multi",
         "_hooks",
         "_post_hooks",
         "_fw",
@@ -102,11 +103,12 @@ class Tensor(_Methods):
     grad_fn: Any
     _requires_grad: bool
     _grad: Tensor | None
-    _retains_grad: bool
+    _retains_grad: Any  # retain_grad(): a weak reference to the node that fills .grad
     _acc: Any
     _vc: list[int] | None
     _base: Tensor | None
     _views: Any
+    _multi: tuple | None  # a view from split/chunk/unbind: (output number, node name, grad)
     _hooks: dict[int, Any]
     _post_hooks: dict[int, Any]
     _fw: Any
@@ -223,16 +225,18 @@ class Tensor(_Methods):
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
+        if self.grad_fn is not None:  # torch's setter refuses a non-leaf either way
+            raise RuntimeError(_NON_LEAF_FLAG if flag else _NON_LEAF_FLAG + _NON_LEAF_FLAG_HINT)
+        if flag and self._data.dtype.kind not in "fc":  # the setter's words differ (torch)
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients"
+            )
         self.requires_grad_(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if self.grad_fn is not None:
             if not requires_grad:
-                raise RuntimeError(
-                    "you can only change requires_grad flags of leaf variables. If you want to "
-                    "use a computed variable in a subgraph that doesn't require differentiation "
-                    "use var_no_grad = var.detach()."
-                )
+                raise RuntimeError(_NON_LEAF_FLAG + _NON_LEAF_FLAG_HINT)
             return self
         if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
@@ -261,7 +265,8 @@ class Tensor(_Methods):
 
     @property
     def retains_grad(self) -> bool:
-        return self.grad_fn is not None and getattr(self, "_retains_grad", False)
+        # set by retain_grad() on a non-leaf only; torch keeps it through detach_()
+        return bool(getattr(self, "_retains_grad", False))
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` during backward."""
@@ -269,7 +274,7 @@ class Tensor(_Methods):
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or getattr(self, "_retains_grad", False):
             return
-        self._retains_grad = True
+        self._retains_grad = weakref.ref(self.grad_fn)
         self.grad_fn._retained = weakref.ref(self)
 
     def detach(self) -> Tensor:
@@ -307,6 +312,13 @@ class Tensor(_Methods):
         return _Handle(hooks, hook)
 
     def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place. A leaf stops requiring grad, so a graph
+        built before leaves its ``.grad`` alone; a node that saved this (non-leaf) tensor
+        refuses to run, as torch's SavedVariable does."""
+        if getattr(self, "_base", None) is not None:
+            raise RuntimeError(_DETACH_VIEW)
+        if self.grad_fn is not None:
+            inplace_log.count += 1  # turns on the saved-tensor checks (Op._check_versions)
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -413,6 +425,20 @@ class Tensor(_Methods):
             inputs = [inputs]
         run_backward((self,), (gradient,), retain_graph, create_graph, inputs, accumulate=True)
 
+
+_NON_LEAF_FLAG = "you can only change requires_grad flags of leaf variables."
+_NON_LEAF_FLAG_HINT = (
+    " If you want to use a computed variable in a subgraph that doesn't require "
+    "differentiation use var_no_grad = var.detach()."
+)
+
+_DETACH_VIEW = (
+    "Can't detach views in-place. Use detach() instead. If you are using "
+    "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set as True, "
+    "gradients are views of DDP buckets, and hence detach_() cannot be called on these "
+    "gradients. To fix this error, please refer to the Optimizer.zero_grad() function in "
+    "torch/optim/optimizer.py as the solution."
+)
 
 _DEEPCOPY_NON_LEAF = (
     "Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol "

@@ -119,7 +119,7 @@ def tensor_repr(t) -> str:
     ):
         suffixes.append(f"dtype={dt!r}")
     if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{t.grad_fn.name().removeprefix('torch::autograd::')}>")
     elif t._requires_grad:
         suffixes.append("requires_grad=True")
     return prefix + ", ".join([body, *suffixes]) + ")"

@@ -92,6 +92,8 @@ CASES = [
     Case("split", lambda m, x: x.split([1, 3], -1), [M], note="sizes"),
     Case("split", lambda m, x: x.split([3, 0], 1), [M], note="zero-size"),
     Case("split", lambda m, x: x.split(2), [(0,)], note="empty"),
+    Case("split_with_sizes", lambda m, x: x.split_with_sizes([1, 3], -1), [M]),
+    Case("split_with_sizes", lambda m, x: m.split_with_sizes(x, [2, 1], 0), [(3, 2)], note="fn"),
     Case("chunk", lambda m, x: m.chunk(x, 2, 2), [M]),
     Case("chunk", lambda m, x: x.chunk(3, -1), [(2, 5)], note="uneven"),
     Case("chunk", lambda m, x: x.chunk(4, 1), [M], note="fewer"),

@@ -77,13 +77,13 @@ def grad(
                         materialize_grads)  # fmt: skip
     captured = run_backward(outputs, grads, retain_graph, create_graph, inputs, False)
     result = []
-    for x in inputs:
+    for i, x in enumerate(inputs):
         g = captured.get(id(x.grad_fn or x))
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the "
-                    "graph. Set allow_unused=True if this is the desired behavior."
+                    f"The differentiated Tensor at index {i} appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior."
                 )
             if materialize_grads:
                 g = _make(np.zeros(x._data.shape, x._data.dtype))

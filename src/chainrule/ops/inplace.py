@@ -12,6 +12,7 @@ view geometry and the CopySlices nodes live in strided.py. The in-place view ops
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -38,14 +39,8 @@ _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
 def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None:
-    if recording and root.grad_fn is None and root._requires_grad:
-        if root is t:
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation."
-            )
-        raise RuntimeError(
-            "a view of a leaf Variable that requires grad is being used in an in-place operation."
-        )
+    if recording:
+        _check_inplace(t, root)
     if out._data.shape != t._data.shape:
         raise RuntimeError(
             f"output with shape {list(t._data.shape)} doesn't match the broadcast shape "
@@ -56,6 +51,44 @@ def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
+        )
+
+
+_MULTI_OUTPUT = (
+    "This view is the output of a function that returns multiple views. Such functions do not "
+    "allow the output views to be modified inplace. You should replace the inplace operation "
+    "by an out-of-place one."
+)
+
+
+def _check_inplace(t: Tensor, root: Tensor, view: Tensor | None = None) -> None:
+    """torch's check_inplace for a write in a graph, in its order: an output of split,
+    chunk or unbind (or a view of one) is refused; then a view of a leaf (the base is a
+    leaf and the view or the base requires grad), then a leaf that requires grad. ``view``:
+    the view a write goes through when ``t`` is not one (``t[0] = v`` writes ``t.select``)."""
+    if view is None and root is not t:
+        view = t
+    if view is None:
+        if t.grad_fn is None and t._requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        return
+    multi = getattr(view, "_multi", None)
+    if multi is not None:
+        nr, name, grad = multi
+        if grad:
+            name = re.sub(r"Backward\d*$", "", name)
+            raise RuntimeError(
+                f"Output {nr} of {name} is a view and is being modified inplace. {_MULTI_OUTPUT}"
+            )
+        raise RuntimeError(
+            "A view was created in no_grad mode and is being modified inplace with grad mode "
+            f"enabled. {_MULTI_OUTPUT}"
+        )
+    if root.grad_fn is None and (view._requires_grad or root._requires_grad):
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
 
 
@@ -99,19 +132,36 @@ def write(t: Tensor, out: Tensor) -> Tensor:
         with_dtype = out.to(dtypes.FROM_NP[t._data.dtype])
         out = with_dtype
     if base is None:
-        t.grad_fn, t._requires_grad = out.grad_fn, out._requires_grad
-        if t.grad_fn is None:  # e.g. zero_() on a tensor that required grad: still derived
-            t.grad_fn = _node(StridedFill, (None,), geo=None)
+        node, t._requires_grad = out.grad_fn, out._requires_grad
+        if node is None:  # e.g. zero_() on a tensor that required grad: still derived
+            node = _node(StridedFill, (None,), geo=None)
+        set_history(t, node)
         _refresh_views(t)
         return t
     geo = _Geometry(root._data, t._data)
-    root.grad_fn = _node(CopySlices, (_edge(root), _edge(out)), geo=geo)
+    set_history(root, _node(CopySlices, (_edge(root), _edge(out)), geo=geo))
     root._requires_grad = True
     if not t._requires_grad:
         t._requires_grad = True
         _register_view(root, t)
     _refresh_views(root)
     return t
+
+
+def set_history(t: Tensor, node: Any) -> None:
+    """``node`` becomes ``t``'s grad_fn. A retained gradient follows the tensor, as torch
+    moves the ``retain_grad`` hook to the new grad_fn: after ``x.retain_grad(); x[0] = 5``,
+    ``x.grad`` is the gradient of the new ``x``. Tensor hooks stay on the old node (torch)."""
+    t.grad_fn = node
+    ref = getattr(t, "_retains_grad", False)
+    if ref:  # from the node that holds it (not always the old grad_fn: see t_)
+        holder = ref()
+        if holder is node:
+            return
+        if holder is not None and holder._retained is not None and holder._retained() is t:
+            holder._retained = None
+        node._retained = weakref.ref(t)
+        t._retains_grad = weakref.ref(node)
 
 
 def _snapshot_saved(fn: Op, t: Tensor) -> None:
@@ -146,7 +196,7 @@ def _refresh_views(root: Tensor) -> None:
         if v is None:
             continue
         alive.append(ref)
-        v.grad_fn = _node(StridedView, (root.grad_fn,), geo=_Geometry(root._data, v._data))
+        set_history(v, _node(StridedView, (root.grad_fn,), geo=_Geometry(root._data, v._data)))
         v._requires_grad = True
     root._views = alive
 
@@ -176,7 +226,7 @@ class Copy(Op):
 
     jvp_rule = "linear"
 
-    torch_name = "CopyBackwards"
+    torch_name = "torch::autograd::CopyBackwards"
 
     def forward(self, x, src):
         self.src_shape, self.src_dtype = np.shape(src), dtypes.from_np(np.asarray(src).dtype)
@@ -263,8 +313,31 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
             self._data[basic][adv] = v
         mutate(self)
         return
+    base = getattr(self, "_base", None)
+    root = self if base is None else base
+    if getattr(self, "_multi", None) is not None or (
+        root.grad_fn is None and (self._requires_grad or root._requires_grad)
+    ):  # refused: torch writes through the view ``self[basic]`` when it is one
+        _check_inplace(self, root, self[basic] if _view_key(basic, self._data.shape) else None)
     v = value if isinstance(value, Tensor) else np.asarray(value, dtype=self._data.dtype)
     write(self, IndexPut.apply(self, v, basic=basic, adv=adv))
+
+
+def _view_key(basic: tuple, shape: tuple) -> bool:
+    """Does ``x[basic] = v`` write through a view in torch (an int, None, or a slice that is
+    not ``[0:n:1]`` as written: torch skips only those)?"""
+    for i, k in enumerate(basic):
+        if k is Ellipsis or type(k) is slice and k == slice(None):
+            continue
+        if type(k) is slice and i == 0:  # a lone slice, as written
+            if (
+                (k.start is None or k.start == 0)
+                and (k.stop is None or k.stop >= shape[0])
+                and (k.step is None or k.step == 1)
+            ):
+                continue
+        return True
+    return False
 
 
 class NoGrad(Op):
@@ -312,8 +385,8 @@ def view_inplace(t: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
     the tensor's shape (torch keeps the old node there, and a later backward fails)."""
     base = getattr(t, "_base", None)
     root = t if base is None else base
-    if grad_mode.enabled and root.grad_fn is None and root._requires_grad:
-        _check_target(t, t, root, True)  # a leaf (or a view of one) that requires grad
+    if grad_mode.enabled and (t._requires_grad or root._requires_grad):
+        _check_inplace(t, root)  # a leaf, a view of one, an output of split ...
     if t.grad_fn is not None:
         with enable_grad():
             out = view(t)
@@ -322,7 +395,7 @@ def view_inplace(t: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
         # torch numbers the in-place form's node after the op's out-of-place overloads
         n = int(node.name()[len(stem) :] or 0) + getattr(node, "overloads", 1)
         node.torch_name = f"{stem}{n}"
-        t.grad_fn = node
+        t.grad_fn = node  # a retained gradient stays on the old node here (torch)
     else:
         with no_grad():
             out = view(t)

@@ -51,6 +51,12 @@ _FREED = (
 )
 
 
+_DETACHED = (
+    "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This "
+    "is not supported, please use out-of-place `.detach()` instead"
+)
+
+
 def _edge(x: Any) -> Any:
     """Where an input's gradient goes: its grad_fn, itself (a leaf), or nowhere (None)."""
     if isinstance(x, Tensor):
@@ -235,6 +241,17 @@ class Op:
             self._release()
         return grads
 
+    def _run_unwanted(self, retain_graph: bool) -> None:
+        """Run with no input wanting a gradient (``backward(inputs=[out])`` runs ``out``'s
+        node, as torch does): the rule is skipped, but the saved tensors are checked and,
+        without ``retain_graph``, freed."""
+        if self._freed:
+            raise RuntimeError(_FREED)
+        if inplace_log.count:
+            self._check_versions()
+        if not retain_graph:
+            self._release()
+
     def _check_versions(self) -> None:
         """torch's in-place correctness check: a saved tensor must be as it was saved."""
         if self._out_version is not None:  # the saved output was written since
@@ -252,7 +269,15 @@ class Op:
         if inputs is None:
             return
         saved = self._versions
+        edges = self._edges
         for i, x in enumerate(inputs):
+            if (
+                isinstance(x, Tensor)
+                and x.grad_fn is None
+                and i < len(edges)
+                and isinstance(edges[i], Op)
+            ):  # saved while a non-leaf, since cut from the graph by detach_() (torch)
+                raise RuntimeError(_DETACHED)
             vc = getattr(x, "_vc", None)  # None: a number, or a tensor never written
             if vc is not None:
                 expected = saved[i] if saved is not None else 0
@@ -307,7 +332,7 @@ class Op:
         return self.__dict__.setdefault("_metadata", {})
 
     def __repr__(self) -> str:
-        return f"<{self.name()} object at {hex(id(self))}>"
+        return f"<{self.name().removeprefix('torch::autograd::')} object at {hex(id(self))}>"
 
 
 class _ForwardAD:
@@ -413,6 +438,9 @@ def track_view(t: Tensor, inputs: tuple) -> None:
                 base = x
             t._base = base
             t._vc = version_counter(base)
+            multi = getattr(x, "_multi", None)
+            if multi is not None:  # a view of an output of split/unbind is refused as it is
+                t._multi = (0, t.grad_fn.name() if t.grad_fn is not None else "", multi[2])
             if t._requires_grad:
                 views = getattr(base, "_views", None)
                 if views is None:

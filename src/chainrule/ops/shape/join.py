@@ -15,6 +15,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, wrap_dim
+from chainrule.graph import grad_mode
 from chainrule.ops.broadcast import dims as dims_of
 from chainrule.ops.op import Op, expand
 from chainrule.ops.shape.slices import slice_dim
@@ -180,7 +181,17 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
     for n in sizes or [0]:
         out.append(slice_dim(tensor, d, start, start + n, name))
         start += n
-    return tuple(out)
+    return _multi_output_views(tensor, out)
+
+
+@op
+def split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of the listed sizes along ``dim`` (they must sum to its size)."""
+    if isinstance(split_sizes, int | np.integer):
+        raise TypeError(
+            "split_with_sizes(): argument 'split_sizes' (position 1) must be tuple of ints, not int"
+        )
+    return split(input, list(split_sizes), dim)
 
 
 @tensor_method(name="split")
@@ -207,9 +218,20 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices along ``dim``, that dim removed."""
     d = _select_dim(input, dim)
-    return tuple(
-        slice_dim(input, d, i, None, "UnbindBackward0") for i in range(input._data.shape[d])
+    n = input._data.shape[d]
+    return _multi_output_views(
+        input, [slice_dim(input, d, i, None, "UnbindBackward0") for i in range(n)]
     )
+
+
+def _multi_output_views(input: Tensor, views: list[Tensor]) -> tuple[Tensor, ...]:
+    """Mark the outputs of a function that returns several views (torch's MULTI_OUTPUT_NODE
+    creation meta, given in grad mode): writing one in place, or a view of one, in a graph
+    raises (``ops.inplace``), since no single node could rebuild their histories."""
+    if grad_mode.enabled:
+        for i, v in enumerate(views):
+            v._multi = (i, v.grad_fn.name() if v.grad_fn is not None else "", input._requires_grad)
+    return tuple(views)
 
 
 # --------------------------------------------------------------------------- rearrange
