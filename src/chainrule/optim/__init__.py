@@ -1,12 +1,32 @@
-"""chainrule.optim: torch's optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) and lr schedulers."""
+"""chainrule.optim: torch's optimizers and lr schedulers."""
 
 from chainrule import _coverage
 from chainrule.optim import lr_scheduler
+from chainrule.optim.adadelta import Adadelta
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
+from chainrule.optim.adamax import Adamax
+from chainrule.optim.asgd import ASGD
+from chainrule.optim.nadam import NAdam
 from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.radam import RAdam
 from chainrule.optim.rmsprop import RMSprop
+from chainrule.optim.rprop import Rprop
 from chainrule.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "Adamax",
+    "NAdam",
+    "RAdam",
+    "ASGD",
+    "Rprop",
+    "lr_scheduler",
+]
 __getattr__ = _coverage.missing_attribute(__name__, "torch.optim")
