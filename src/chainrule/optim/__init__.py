@@ -7,6 +7,7 @@ from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.adamax import Adamax
 from chainrule.optim.asgd import ASGD
+from chainrule.optim.lbfgs import LBFGS
 from chainrule.optim.nadam import NAdam
 from chainrule.optim.optimizer import Optimizer
 from chainrule.optim.radam import RAdam
@@ -27,6 +28,7 @@ __all__ = [
     "RAdam",
     "ASGD",
     "Rprop",
+    "LBFGS",
     "lr_scheduler",
 ]
 __getattr__ = _coverage.missing_attribute(__name__, "torch.optim")
