@@ -13,7 +13,7 @@ import chainrule as cr
 from chainrule.optim.optimizer import Optimizer, required
 
 OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"]
-OPTIMIZERS += ["ASGD", "Rprop"]
+OPTIMIZERS += ["ASGD", "Rprop", "SparseAdam"]
 
 
 def same_error(build):
@@ -107,6 +107,13 @@ ERRORS = {
     "rprop lr": lambda m: m.optim.Rprop([leaf(m, 2)], lr=-1),
     "rprop etas": lambda m: m.optim.Rprop([leaf(m, 2)], etas=(0.5, 0.9)),
     "rprop etas below zero": lambda m: m.optim.Rprop([leaf(m, 2)], etas=(-0.5, 1.2)),
+    "sparse_adam lr": lambda m: m.optim.SparseAdam([leaf(m, 2)], lr=0.0),
+    "sparse_adam eps": lambda m: m.optim.SparseAdam([leaf(m, 2)], eps=0.0),
+    "sparse_adam beta0": lambda m: m.optim.SparseAdam([leaf(m, 2)], betas=(1.0, 0.9)),
+    "sparse_adam beta1": lambda m: m.optim.SparseAdam([leaf(m, 2)], betas=(0.9, -1.0)),
+    "sparse_adam complex": lambda m: m.optim.SparseAdam(
+        [{"params": [leaf(m, 2)]}, {"params": [leaf(m, 1), m.zeros(2, dtype=m.complex64)]}]
+    ),
 }
 
 
@@ -188,6 +195,28 @@ def test_capturable_is_accepted_and_refused_at_step_for_cpu_parameters_as_torch(
     step(cr, False)
     step(torch, False)
     same_error(lambda m: step(m, True))
+
+
+def test_sparse_adam_refuses_dense_gradients_as_torch():
+    """Made and stepped without gradients as torch; a step with a dense gradient raises
+    torch's error and leaves no state."""
+    for m in (cr, torch):
+        p = leaf(m, 2)
+        opt = m.optim.SparseAdam([p], lr=0.01, maximize=True)
+        assert opt.step(lambda: 3.0) == 3.0
+    ours, ref = cr.optim.SparseAdam([leaf(cr, 2)]), torch.optim.SparseAdam([leaf(torch, 2)])
+    assert ours.defaults == ref.defaults and repr(ours) == repr(ref)
+
+    def dense_step(m):
+        p = leaf(m, 2)
+        opt = m.optim.SparseAdam([leaf(m, 1), p])
+        p.grad = m.ones(2)
+        try:
+            opt.step()
+        finally:
+            assert len(opt.state) == 0
+
+    same_error(dense_step)
 
 
 def test_duplicate_parameters_warn_like_torch():
@@ -307,7 +336,8 @@ def test_no_warnings_in_a_plain_step():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for name in OPTIMIZERS:
-            getattr(cr.optim, name)([p]).step()
+            if name != "SparseAdam":  # which refuses dense gradients
+                getattr(cr.optim, name)([p]).step()
 
 
 def test_optim_imports_neither_torch_nor_the_op_catalog_eagerly():

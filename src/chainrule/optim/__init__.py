@@ -14,6 +14,7 @@ from chainrule.optim.radam import RAdam
 from chainrule.optim.rmsprop import RMSprop
 from chainrule.optim.rprop import Rprop
 from chainrule.optim.sgd import SGD
+from chainrule.optim.sparse_adam import SparseAdam
 
 __all__ = [
     "Optimizer",
@@ -29,6 +30,7 @@ __all__ = [
     "ASGD",
     "Rprop",
     "LBFGS",
+    "SparseAdam",
     "lr_scheduler",
 ]
 __getattr__ = _coverage.missing_attribute(__name__, "torch.optim")
