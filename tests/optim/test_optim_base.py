@@ -13,7 +13,7 @@ import chainrule as cr
 from chainrule.optim.optimizer import Optimizer, required
 
 OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"]
-OPTIMIZERS += ["ASGD", "Rprop", "SparseAdam"]
+OPTIMIZERS += ["ASGD", "Rprop", "SparseAdam", "Adafactor"]
 
 
 def same_error(build):
@@ -107,6 +107,12 @@ ERRORS = {
     "rprop lr": lambda m: m.optim.Rprop([leaf(m, 2)], lr=-1),
     "rprop etas": lambda m: m.optim.Rprop([leaf(m, 2)], etas=(0.5, 0.9)),
     "rprop etas below zero": lambda m: m.optim.Rprop([leaf(m, 2)], etas=(-0.5, 1.2)),
+    "adafactor lr": lambda m: m.optim.Adafactor([leaf(m, 2)], lr=-1),
+    "adafactor beta2_decay": lambda m: m.optim.Adafactor([leaf(m, 2)], beta2_decay=0.5),
+    "adafactor eps1": lambda m: m.optim.Adafactor([leaf(m, 2)], eps=(-1.0, 1e-3)),
+    "adafactor eps2": lambda m: m.optim.Adafactor([leaf(m, 2)], eps=(None, -1e-3)),
+    "adafactor d": lambda m: m.optim.Adafactor([leaf(m, 2)], d=0.5),
+    "adafactor weight_decay": lambda m: m.optim.Adafactor([leaf(m, 2)], weight_decay=-1),
     "sparse_adam lr": lambda m: m.optim.SparseAdam([leaf(m, 2)], lr=0.0),
     "sparse_adam eps": lambda m: m.optim.SparseAdam([leaf(m, 2)], eps=0.0),
     "sparse_adam beta0": lambda m: m.optim.SparseAdam([leaf(m, 2)], betas=(1.0, 0.9)),
@@ -217,6 +223,17 @@ def test_sparse_adam_refuses_dense_gradients_as_torch():
             assert len(opt.state) == 0
 
     same_error(dense_step)
+
+
+def test_adafactor_refuses_complex_parameters_at_step_as_torch():
+    def step(m):
+        p, z = leaf(m, 2), m.zeros(2, dtype=m.complex64, requires_grad=True)
+        opt = m.optim.Adafactor([p, z])
+        opt.step()  # no gradients: nothing to refuse
+        p.grad, z.grad = m.ones(2), m.ones(2, dtype=m.complex64)
+        opt.step()
+
+    same_error(step)
 
 
 def test_duplicate_parameters_warn_like_torch():

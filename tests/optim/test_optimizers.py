@@ -77,6 +77,11 @@ CASES = [
     ("Rprop", dict(lr=0.1, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2)), None),
     ("Rprop", dict(lr=0.05, maximize=True), None),
     ("Rprop", dict(lr=0.01), [dict(etas=(0.1, 2.0)), dict(lr=0.1, step_sizes=(0.05, 0.5))]),
+    ("Adafactor", dict(), None),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-6, 1e-2), d=1.5), None),
+    ("Adafactor", dict(lr=0.05, weight_decay=0.1, maximize=True), None),
+    ("Adafactor", dict(lr=0.3, d=1.0), None),  # rho_t = 1 / sqrt(t) from the 12th step on
+    ("Adafactor", dict(lr=0.05), [dict(eps=(0.01, 0.1)), dict(lr=0.01, weight_decay=0.2)]),
 ]
 
 

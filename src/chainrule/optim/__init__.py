@@ -3,6 +3,7 @@
 from chainrule import _coverage
 from chainrule.optim import lr_scheduler
 from chainrule.optim.adadelta import Adadelta
+from chainrule.optim.adafactor import Adafactor
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.adamax import Adamax
@@ -31,6 +32,7 @@ __all__ = [
     "Rprop",
     "LBFGS",
     "SparseAdam",
+    "Adafactor",
     "lr_scheduler",
 ]
 __getattr__ = _coverage.missing_attribute(__name__, "torch.optim")
