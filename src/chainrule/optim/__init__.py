@@ -9,6 +9,7 @@ from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.adamax import Adamax
 from chainrule.optim.asgd import ASGD
 from chainrule.optim.lbfgs import LBFGS
+from chainrule.optim.muon import Muon
 from chainrule.optim.nadam import NAdam
 from chainrule.optim.optimizer import Optimizer
 from chainrule.optim.radam import RAdam
@@ -33,6 +34,7 @@ __all__ = [
     "LBFGS",
     "SparseAdam",
     "Adafactor",
+    "Muon",
     "lr_scheduler",
 ]
 __getattr__ = _coverage.missing_attribute(__name__, "torch.optim")
