@@ -1,4 +1,7 @@
-"""chainrule.optim: torch's optimizers and lr schedulers."""
+"""chainrule.optim: torch's optimizers and lr schedulers (and swa_utils, loaded on first use:
+it needs chainrule.nn, which the optimizers themselves do not)."""
+
+from typing import Any
 
 from chainrule import _coverage
 from chainrule.optim import lr_scheduler
@@ -36,5 +39,14 @@ __all__ = [
     "Adafactor",
     "Muon",
     "lr_scheduler",
+    "swa_utils",
 ]
-__getattr__ = _coverage.missing_attribute(__name__, "torch.optim")
+_missing = _coverage.missing_attribute(__name__, "torch.optim")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "swa_utils":
+        import importlib
+
+        return importlib.import_module("chainrule.optim.swa_utils")
+    return _missing(name)
