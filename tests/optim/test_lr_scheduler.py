@@ -25,6 +25,16 @@ class Warmup:
         return min(1.0, (epoch + 1) / self.n)
 
 
+class Halving:
+    """A callable object as CyclicLR's scale_fn: its __dict__ goes into the state_dict."""
+
+    def __init__(self) -> None:
+        self.half_life = 30.0
+
+    def __call__(self, x: float) -> float:
+        return 0.5 ** (x / self.half_life)
+
+
 def make_optimizer(lib, kind: str = "SGD"):
     """Two parameter groups with different lrs."""
     a, b = lib.zeros(2, requires_grad=True), lib.zeros((), requires_grad=True)
@@ -137,6 +147,63 @@ SCHEDULERS = {
             lambda s, o: s.ConstantLR(o, 0.5, total_iters=3),
             [lambda s, o: s.ExponentialLR(o, 0.9), lambda s, o: s.StepLR(o, 10, 0.5)],
             [3, 30],
+        ),
+    ),  # fmt: skip
+    "CyclicLR-triangular": (
+        "SGD",
+        lambda m, o: m.optim.lr_scheduler.CyclicLR(o, 0.01, [0.1, 0.2], step_size_up=7),
+    ),
+    "CyclicLR-triangular2-asymmetric": (
+        "SGD",
+        lambda m, o: m.optim.lr_scheduler.CyclicLR(
+            o,
+            [0.001, 0.01],
+            0.1,
+            5,
+            step_size_down=11,
+            mode="triangular2",
+            base_momentum=[0.7, 0.75],
+            max_momentum=0.95,
+        ),
+    ),  # fmt: skip
+    "CyclicLR-exp_range-adam-betas": (
+        "Adam",
+        lambda m, o: m.optim.lr_scheduler.CyclicLR(
+            o, 1e-4, 1e-2, step_size_up=4, mode="exp_range", gamma=0.97
+        ),
+    ),
+    "CyclicLR-scale_fn-iterations": (
+        "SGD",
+        lambda m, o: m.optim.lr_scheduler.CyclicLR(
+            o, 0.01, 0.1, 6, scale_fn=Halving(), scale_mode="iterations", cycle_momentum=False
+        ),
+    ),
+    "CyclicLR-scale_fn-cycle-lambda": (
+        "SGD",
+        lambda m, o: m.optim.lr_scheduler.CyclicLR(
+            o, 0.01, 0.1, 3, 9, scale_fn=lambda x: 1 / x, base_momentum=0.5
+        ),
+    ),
+    "CyclicLR-no-momentum": (
+        "Adagrad",
+        lambda m, o: m.optim.lr_scheduler.CyclicLR(o, 0.05, 0.5, 10, cycle_momentum=False),
+    ),
+    "CosineAnnealingWarmRestarts": (
+        "SGD",
+        lambda m, o: m.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=10),
+    ),
+    "CosineAnnealingWarmRestarts-mult-eta_min": (
+        "Adam",
+        lambda m, o: m.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, 3, T_mult=2, eta_min=1e-3),
+    ),
+    "SequentialLR-warmup-restarts": (
+        "SGD",
+        lambda m, o: _seq(
+            m,
+            o,
+            lambda s, o: s.LinearLR(o, 0.2, total_iters=6),
+            [lambda s, o: s.CosineAnnealingWarmRestarts(o, 7, 3, 0.01)],
+            [6],
         ),
     ),  # fmt: skip
     "SequentialLR-lambda-multistep": (
@@ -335,6 +402,32 @@ def test_step_with_an_epoch_uses_the_closed_form_and_warns(name):
     assert run(cr) == run(torch)
 
 
+@pytest.mark.parametrize("t_mult", [1, 2, 3])
+def test_warm_restarts_fractional_epochs_jumps_and_no_warning(t_mult):
+    """CosineAnnealingWarmRestarts.step(epoch) takes a fractional epoch (torch's recipe: one
+    step per batch, ``epoch + i / iters``) and jumps back and forth, without a warning."""
+
+    def run(m):
+        opt = make_optimizer(m, "Adam")
+        sched = m.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, 4, t_mult, 0.001)
+        out = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for epoch in range(30):
+                for i in range(5):
+                    opt.step()
+                    sched.step(epoch + i / 5)
+                    out.append((sched.get_last_lr(), sched.last_epoch, sched.T_cur, sched.T_i))
+            for epoch in [100, 3, 0, 57.5, 12]:
+                sched.step(epoch)
+                out.append((sched.get_last_lr(), sched.last_epoch, sched.T_cur, sched.T_i))
+            sched.step()  # and on from there
+            out.append((sched.get_last_lr(), sched.last_epoch, sched.T_cur, sched.T_i))
+        return out, sched.state_dict()
+
+    assert run(cr) == run(torch)
+
+
 # --------------------------------------------------------------------------- warnings, resume
 
 
@@ -497,6 +590,35 @@ ERRORS = {
         make_optimizer(m, "Adagrad"), 0.1, 10
     ),
     "onecycle past the end": _onecycle_past_the_end,
+    "cyclic mode": lambda m: m.optim.lr_scheduler.CyclicLR(
+        make_optimizer(m), 0.01, 0.1, mode="sawtooth"
+    ),
+    "cyclic no momentum": lambda m: m.optim.lr_scheduler.CyclicLR(
+        make_optimizer(m, "Adagrad"), 0.01, 0.1
+    ),
+    "cyclic base_lr count": lambda m: m.optim.lr_scheduler.CyclicLR(make_optimizer(m), [0.01], 0.1),
+    "cyclic max_momentum count": lambda m: m.optim.lr_scheduler.CyclicLR(
+        make_optimizer(m), 0.01, 0.1, max_momentum=[0.9, 0.9, 0.9]
+    ),
+    "cyclic not an optimizer": lambda m: m.optim.lr_scheduler.CyclicLR(None, 0.01, 0.1),
+    "restarts T_0": lambda m: m.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        make_optimizer(m), 0
+    ),
+    "restarts float T_0": lambda m: m.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        make_optimizer(m), 2.0
+    ),
+    "restarts T_mult": lambda m: m.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        make_optimizer(m), 2, 0
+    ),
+    "restarts float T_mult": lambda m: m.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        make_optimizer(m), 2, 1.5
+    ),
+    "restarts eta_min": lambda m: m.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        make_optimizer(m), 2, eta_min="0"
+    ),
+    "restarts negative epoch": lambda m: m.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        make_optimizer(m), 2
+    ).step(-1),
 }
 
 

@@ -12,7 +12,8 @@ import torch
 import chainrule as cr
 from chainrule.optim.optimizer import Optimizer, required
 
-OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
+OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"]
+OPTIMIZERS += ["ASGD", "Rprop", "SparseAdam", "Adafactor"]
 
 
 def same_error(build):
@@ -80,6 +81,45 @@ ERRORS = {
         [leaf(m, 2)], initial_accumulator_value=-1
     ),
     "adagrad eps": lambda m: m.optim.Adagrad([leaf(m, 2)], eps=-1),
+    "adadelta lr": lambda m: m.optim.Adadelta([leaf(m, 2)], lr=-1),
+    "adadelta tensor lr": lambda m: m.optim.Adadelta([leaf(m, 2)], lr=m.ones(2)),
+    "adadelta rho": lambda m: m.optim.Adadelta([leaf(m, 2)], rho=1.5),
+    "adadelta eps": lambda m: m.optim.Adadelta([leaf(m, 2)], eps=-1),
+    "adadelta weight_decay": lambda m: m.optim.Adadelta([leaf(m, 2)], weight_decay=-1),
+    "adamax lr": lambda m: m.optim.Adamax([leaf(m, 2)], lr=-1),
+    "adamax eps": lambda m: m.optim.Adamax([leaf(m, 2)], eps=-1),
+    "adamax beta0": lambda m: m.optim.Adamax([leaf(m, 2)], betas=(1.0, 0.9)),
+    "adamax beta1": lambda m: m.optim.Adamax([leaf(m, 2)], betas=(0.9, -0.1)),
+    "adamax weight_decay": lambda m: m.optim.Adamax([leaf(m, 2)], weight_decay=-1),
+    "nadam lr": lambda m: m.optim.NAdam([leaf(m, 2)], lr=-1),
+    "nadam eps": lambda m: m.optim.NAdam([leaf(m, 2)], eps=-1),
+    "nadam beta0": lambda m: m.optim.NAdam([leaf(m, 2)], betas=(1.5, 0.9)),
+    "nadam beta1": lambda m: m.optim.NAdam([leaf(m, 2)], betas=(0.9, 1.0)),
+    "nadam weight_decay": lambda m: m.optim.NAdam([leaf(m, 2)], weight_decay=-1),
+    "nadam momentum_decay": lambda m: m.optim.NAdam([leaf(m, 2)], momentum_decay=-1),
+    "radam lr": lambda m: m.optim.RAdam([leaf(m, 2)], lr=-1),
+    "radam eps": lambda m: m.optim.RAdam([leaf(m, 2)], eps=-1),
+    "radam beta0": lambda m: m.optim.RAdam([leaf(m, 2)], betas=(-0.5, 0.9)),
+    "radam beta1": lambda m: m.optim.RAdam([leaf(m, 2)], betas=(0.9, 2)),
+    "radam weight_decay": lambda m: m.optim.RAdam([leaf(m, 2)], weight_decay=-1),
+    "asgd lr": lambda m: m.optim.ASGD([leaf(m, 2)], lr=-1),
+    "asgd weight_decay": lambda m: m.optim.ASGD([leaf(m, 2)], weight_decay=-1),
+    "rprop lr": lambda m: m.optim.Rprop([leaf(m, 2)], lr=-1),
+    "rprop etas": lambda m: m.optim.Rprop([leaf(m, 2)], etas=(0.5, 0.9)),
+    "rprop etas below zero": lambda m: m.optim.Rprop([leaf(m, 2)], etas=(-0.5, 1.2)),
+    "adafactor lr": lambda m: m.optim.Adafactor([leaf(m, 2)], lr=-1),
+    "adafactor beta2_decay": lambda m: m.optim.Adafactor([leaf(m, 2)], beta2_decay=0.5),
+    "adafactor eps1": lambda m: m.optim.Adafactor([leaf(m, 2)], eps=(-1.0, 1e-3)),
+    "adafactor eps2": lambda m: m.optim.Adafactor([leaf(m, 2)], eps=(None, -1e-3)),
+    "adafactor d": lambda m: m.optim.Adafactor([leaf(m, 2)], d=0.5),
+    "adafactor weight_decay": lambda m: m.optim.Adafactor([leaf(m, 2)], weight_decay=-1),
+    "sparse_adam lr": lambda m: m.optim.SparseAdam([leaf(m, 2)], lr=0.0),
+    "sparse_adam eps": lambda m: m.optim.SparseAdam([leaf(m, 2)], eps=0.0),
+    "sparse_adam beta0": lambda m: m.optim.SparseAdam([leaf(m, 2)], betas=(1.0, 0.9)),
+    "sparse_adam beta1": lambda m: m.optim.SparseAdam([leaf(m, 2)], betas=(0.9, -1.0)),
+    "sparse_adam complex": lambda m: m.optim.SparseAdam(
+        [{"params": [leaf(m, 2)]}, {"params": [leaf(m, 1), m.zeros(2, dtype=m.complex64)]}]
+    ),
 }
 
 
@@ -142,6 +182,58 @@ def test_device_and_differentiable_options_are_refused(name, flag):
         NotImplementedError, match=f"chainrule optimizers do not support {flag}=True"
     ):
         getattr(cr.optim, name)([leaf(cr, 2)], **{flag: True})
+
+
+@pytest.mark.parametrize("foreach", [None, True])
+@pytest.mark.parametrize("name", ["Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop"])
+def test_capturable_is_accepted_and_refused_at_step_for_cpu_parameters_as_torch(name, foreach):
+    """torch accepts capturable=True (and foreach); a step with a gradient then raises its
+    AssertionError (parameters on the CPU; worded per path); a step with no gradient does not."""
+
+    def step(m, grad: bool):
+        p = leaf(m, 2)
+        opt = getattr(m.optim, name)([p], capturable=True, foreach=foreach)
+        assert opt.defaults["capturable"] is True and opt.defaults["foreach"] is foreach
+        if grad:
+            p.grad = m.ones(2)
+        opt.step()
+
+    step(cr, False)
+    step(torch, False)
+    same_error(lambda m: step(m, True))
+
+
+def test_sparse_adam_refuses_dense_gradients_as_torch():
+    """Made and stepped without gradients as torch; a step with a dense gradient raises
+    torch's error and leaves no state."""
+    for m in (cr, torch):
+        p = leaf(m, 2)
+        opt = m.optim.SparseAdam([p], lr=0.01, maximize=True)
+        assert opt.step(lambda: 3.0) == 3.0
+    ours, ref = cr.optim.SparseAdam([leaf(cr, 2)]), torch.optim.SparseAdam([leaf(torch, 2)])
+    assert ours.defaults == ref.defaults and repr(ours) == repr(ref)
+
+    def dense_step(m):
+        p = leaf(m, 2)
+        opt = m.optim.SparseAdam([leaf(m, 1), p])
+        p.grad = m.ones(2)
+        try:
+            opt.step()
+        finally:
+            assert len(opt.state) == 0
+
+    same_error(dense_step)
+
+
+def test_adafactor_refuses_complex_parameters_at_step_as_torch():
+    def step(m):
+        p, z = leaf(m, 2), m.zeros(2, dtype=m.complex64, requires_grad=True)
+        opt = m.optim.Adafactor([p, z])
+        opt.step()  # no gradients: nothing to refuse
+        p.grad, z.grad = m.ones(2), m.ones(2, dtype=m.complex64)
+        opt.step()
+
+    same_error(step)
 
 
 def test_duplicate_parameters_warn_like_torch():
@@ -261,7 +353,8 @@ def test_no_warnings_in_a_plain_step():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for name in OPTIMIZERS:
-            getattr(cr.optim, name)([p]).step()
+            if name != "SparseAdam":  # which refuses dense gradients
+                getattr(cr.optim, name)([p]).step()
 
 
 def test_optim_imports_neither_torch_nor_the_op_catalog_eagerly():

@@ -48,6 +48,40 @@ CASES = [
     ("Adagrad", dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.5), None),
     ("Adagrad", dict(lr=0.1, maximize=True, eps=1e-3), None),
     ("Adagrad", dict(lr=0.1), [dict(lr=0.5, lr_decay=0.1), dict(weight_decay=0.3)]),
+    ("Adadelta", dict(), None),
+    ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-3), None),
+    ("Adadelta", dict(weight_decay=0.1, maximize=True), None),
+    ("Adadelta", dict(foreach=False), [dict(rho=0.99), dict(lr=0.1, weight_decay=0.2)]),
+    ("Adamax", dict(), None),
+    ("Adamax", dict(lr=0.02, betas=(0.3, 0.8), eps=1e-3), None),
+    ("Adamax", dict(lr=0.01, weight_decay=0.1, maximize=True), None),
+    ("Adamax", dict(lr=0.01), [dict(betas=(0.5, 0.9)), dict(lr=0.05, weight_decay=0.3)]),
+    ("NAdam", dict(), None),
+    ("NAdam", dict(lr=0.02, betas=(0.3, 0.8), momentum_decay=0.05), None),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1), None),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), None),
+    ("NAdam", dict(lr=0.01, maximize=True, eps=1e-3), None),
+    ("NAdam", dict(lr=0.01), [dict(momentum_decay=0.0), dict(lr=0.05, weight_decay=0.3)]),
+    ("RAdam", dict(), None),
+    ("RAdam", dict(lr=0.02, betas=(0.3, 0.8)), None),  # rectified from the 3rd step on
+    ("RAdam", dict(lr=0.01, betas=(0.9, 0.9)), None),  # rectified from the 6th step on
+    ("RAdam", dict(lr=0.01, weight_decay=0.1), None),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), None),
+    ("RAdam", dict(lr=0.01, maximize=True, eps=1e-3), None),
+    ("RAdam", dict(lr=0.01), [dict(betas=(0.5, 0.6)), dict(lr=0.05, weight_decay=0.3)]),
+    ("ASGD", dict(), None),
+    ("ASGD", dict(lr=0.05, lambd=0.1, alpha=0.5, t0=10), None),  # averaging from step 11
+    ("ASGD", dict(lr=0.05, t0=0, weight_decay=0.1, maximize=True), None),
+    ("ASGD", dict(lr=0.05, t0=5), [dict(lambd=0.01), dict(lr=0.1, weight_decay=0.2)]),
+    ("Rprop", dict(), None),
+    ("Rprop", dict(lr=0.1, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2)), None),
+    ("Rprop", dict(lr=0.05, maximize=True), None),
+    ("Rprop", dict(lr=0.01), [dict(etas=(0.1, 2.0)), dict(lr=0.1, step_sizes=(0.05, 0.5))]),
+    ("Adafactor", dict(), None),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-6, 1e-2), d=1.5), None),
+    ("Adafactor", dict(lr=0.05, weight_decay=0.1, maximize=True), None),
+    ("Adafactor", dict(lr=0.3, d=1.0), None),  # rho_t = 1 / sqrt(t) from the 12th step on
+    ("Adafactor", dict(lr=0.05), [dict(eps=(0.01, 0.1)), dict(lr=0.01, weight_decay=0.2)]),
 ]
 
 
@@ -139,6 +173,12 @@ COMPLEX_CASES = [
     ("AdamW", dict(lr=0.01, maximize=True), None),
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5), None),
     ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5, lr_decay=0.01), None),
+    ("Adadelta", dict(lr=0.5, weight_decay=0.1), None),
+    ("Adamax", dict(lr=0.01, weight_decay=0.1, maximize=True), None),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), None),
+    ("RAdam", dict(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1), None),
+    ("ASGD", dict(lr=0.05, t0=10, weight_decay=0.1), None),
+    ("Rprop", dict(lr=0.05, maximize=True), None),
 ]
 
 
@@ -177,6 +217,16 @@ def _copy_state_dict(sd, convert):
     }
 
 
+def torch_round_trip(case, theirs, ref):
+    """torch's own optimizer reloaded from its state_dict on copies of its parameters (loading
+    casts floating state other than ``step`` to the parameter's dtype: NAdam's mu_product,
+    ASGD's eta and mu), so the reference continues as a loaded torch optimizer would."""
+    copies = [q.detach().clone().requires_grad_(True) for q in theirs]
+    ref2 = getattr(torch.optim, case[0])(grouped(copies, case[2]), **case[1])
+    ref2.load_state_dict(_copy_state_dict(ref.state_dict(), lambda t: t.clone()))
+    return copies, ref2
+
+
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_state_dict_round_trip_continues_the_trajectory(case):
     dtype = "float64"
@@ -188,6 +238,7 @@ def test_state_dict_round_trip_continues_the_trajectory(case):
     resumed = [cr.tensor(p.detach().numpy().copy(), requires_grad=True) for p in ours]
     opt2 = getattr(cr.optim, case[0])(grouped(resumed, case[2]), **case[1])
     opt2.load_state_dict(saved)
+    theirs, ref = torch_round_trip(case, theirs, ref)
     assert_state_close(opt2.state_dict(), ref.state_dict(), dtype)
     run(resumed, theirs, opt2, ref, STEPS - STEPS // 2, dtype, start=STEPS // 2)
 
@@ -203,11 +254,12 @@ def test_loading_torchs_state_dict_continues_torchs_trajectory(case):
     taken = [cr.tensor(q.detach().numpy().copy(), requires_grad=True) for q in theirs]
     opt2 = getattr(cr.optim, case[0])(grouped(taken, case[2]), **case[1])
     opt2.load_state_dict(_copy_state_dict(ref.state_dict(), lambda t: cr.tensor(t.numpy())))
+    theirs, ref = torch_round_trip(case, theirs, ref)
     run(taken, theirs, opt2, ref, STEPS - STEPS // 2, dtype, start=STEPS // 2)
     assert_state_close(opt2.state_dict(), ref.state_dict(), dtype)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", [c[0] for c in COMPLEX_CASES])
 def test_gradients_from_a_loss_and_closure(name):
     """Gradients computed by each library's own backward through a small loss; step(closure)
     re-evaluates the loss with grad mode on and returns it."""
@@ -298,5 +350,6 @@ def test_saved_and_loaded_state_continues_the_trajectory(case, tmp_path):
     resumed = [cr.tensor(p.detach().numpy().copy(), requires_grad=True) for p in ours]
     opt2 = getattr(cr.optim, case[0])(grouped(resumed, case[2]), **case[1])
     opt2.load_state_dict(cr.load(tmp_path / "optim.safetensors"))
+    theirs, ref = torch_round_trip(case, theirs, ref)
     run(resumed, theirs, opt2, ref, STEPS - STEPS // 2, dtype, start=STEPS // 2)
     assert_state_close(opt2.state_dict(), ref.state_dict(), dtype)

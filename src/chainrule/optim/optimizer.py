@@ -329,3 +329,48 @@ def check_unsupported(**flags: Any) -> None:
     for name, value in flags.items():
         if value:
             raise NotImplementedError(f"chainrule optimizers do not support {name}=True")
+
+
+def check_lr(lr: Any) -> None:
+    """torch's first checks of a learning rate: a tensor must hold one element, and lr >= 0."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def scalar(value: Any) -> Any:
+    """A hyper-parameter as a Python number (a one-element tensor gives its value)."""
+    return value.item() if isinstance(value, Tensor) else value
+
+
+def check_capturable(
+    group: dict[str, Any],
+    what: str = "params and state_steps",
+    xla: bool = True,
+    *,
+    foreach_what: str | None = None,
+    foreach_xla: bool = False,
+) -> None:
+    """torch's refusal, at step time, of ``capturable=True`` for parameters on the CPU (the
+    option is accepted when the optimizer is made, as in torch). torch's single-tensor and
+    ``foreach`` paths word it differently (``what``, and whether XLA is listed)."""
+    if group["capturable"]:
+        if group.get("foreach"):
+            what, xla = foreach_what or what, foreach_xla
+        devices = ["cuda", "xpu", "hpu", "privateuseone"] + (["xla"] if xla else [])
+        raise AssertionError(f"If capturable=True, {what} must be on supported devices: {devices}.")
+
+
+def params_with_grad(optimizer: Optimizer, group: dict[str, Any], init: Callable) -> list:
+    """The group's parameters that have a gradient, each given its state (``init(p, state)``
+    on first use) before any is updated, as torch's ``_init_group``."""
+    found = []
+    for p in group["params"]:
+        if p.grad is None:
+            continue
+        state = optimizer.state[p]
+        if len(state) == 0:
+            init(p, state)
+        found.append(p)
+    return found

@@ -2,10 +2,12 @@
 
 A sub-package rather than one file (torch's is a single module) to keep each file small:
 scheduler.py (the LRScheduler base), decay.py (epoch-driven schedules), sequential.py
-(SequentialLR, ChainedScheduler), plateau.py (ReduceLROnPlateau), one_cycle.py (OneCycleLR).
+(SequentialLR, ChainedScheduler), plateau.py (ReduceLROnPlateau), one_cycle.py (OneCycleLR),
+cyclic.py (CyclicLR, CosineAnnealingWarmRestarts).
 """
 
 from chainrule import _coverage
+from chainrule.optim.lr_scheduler.cyclic import CosineAnnealingWarmRestarts, CyclicLR
 from chainrule.optim.lr_scheduler.decay import (
     ConstantLR,
     CosineAnnealingLR,
@@ -37,5 +39,7 @@ __all__ = [
     "ChainedScheduler",
     "ReduceLROnPlateau",
     "OneCycleLR",
+    "CyclicLR",
+    "CosineAnnealingWarmRestarts",
 ]
 __getattr__ = _coverage.missing_attribute(__name__, "torch.optim.lr_scheduler")
