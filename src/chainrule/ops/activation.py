@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, _make
+from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.special import _erf, _sigmoid
 from chainrule.ops.elementwise.unary import erf, exp, sigmoid, tanh
@@ -26,16 +27,15 @@ from chainrule.ops.softmax import _float_only
 
 
 class LeakyRelu(Op):
-    """slope for x <= 0 (at 0 too, as torch)."""
-
-    save_inputs = False
+    """slope for x <= 0 (at 0 too, as torch). Saves x (torch's self): the mask is
+    recomputed from it at backward, as torch does."""
 
     def forward(self, x, slope):
-        self.pos, self.slope = x > 0, slope
-        return select(self.pos, x, x * slope).astype(x.dtype, copy=False)
+        self.slope = slope
+        return select(x > 0, x, x * slope).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        return LeakyReluBackward.apply(g, pos=self.pos, slope=self.slope)
+        return LeakyReluBackward.apply(g, pos=self.inputs[0]._data > 0, slope=self.slope)
 
 
 class LeakyReluBackward(Op):
@@ -75,12 +75,13 @@ class Elu(Op):
     """d/dx = alpha * exp(x) for x <= 0 (alpha at 0, as torch), 1 above."""
 
     def forward(self, x, alpha):
-        self.pos, self.neg, self.alpha = x > 0, x < 0, alpha
-        out = select(self.pos, x, alpha * np.expm1(np.minimum(x, 0)))
+        self.alpha = alpha
+        out = select(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
         return out.astype(x.dtype, copy=False)
 
     def backward(self, g):
-        return EluBackward.apply(g, self.inputs[0], pos=self.pos, neg=self.neg, alpha=self.alpha)
+        x = self.inputs[0]  # the masks from its values now (torch recomputes from self)
+        return EluBackward.apply(g, x, pos=x._data > 0, neg=x._data < 0, alpha=self.alpha)
 
 
 class EluBackward(Op):
@@ -120,20 +121,31 @@ class Gelu(Op):
 
     def forward(self, x, approximate):
         self.approximate = approximate
+        inner = _gelu_inner(x, approximate)
+        self.inner, self.x0 = inner, x.copy()  # reused while x's values are unchanged
         if approximate == "tanh":
-            self.t = np.tanh(_BETA * (x + _KAPPA * x * x * x))
-            return (0.5 * x * (1 + self.t)).astype(x.dtype, copy=False)
-        self.cdf = 0.5 * (1 + _erf(x * _SQRT1_2))  # kept: backward needs it again
-        return (x * self.cdf).astype(x.dtype, copy=False)
+            return (0.5 * x * (1 + inner)).astype(x.dtype, copy=False)
+        return (x * inner).astype(x.dtype, copy=False)
 
-    def backward(self, g):
-        inner = self.t if self.approximate == "tanh" else self.cdf
-        return GeluBackward.apply(g, self.inputs[0], inner=inner, approximate=self.approximate)
+    def backward(self, g):  # recomputed from the saved input's values now, as torch does
+        x = self.inputs[0]
+        if np.array_equal(x._data, self.x0, equal_nan=True):
+            inner = self.inner  # the same values (x.data not written): the same result
+        else:
+            inner = _gelu_inner(x._data, self.approximate)
+        return GeluBackward.apply(g, x, inner=inner, approximate=self.approximate)
+
+
+def _gelu_inner(x: np.ndarray, approximate: str) -> np.ndarray:
+    """The cdf ``Phi(x)``, or for 'tanh' the ``tanh(beta (x + kappa x^3))``."""
+    if approximate == "tanh":
+        return np.tanh(_BETA * (x + _KAPPA * x * x * x))
+    return 0.5 * (1 + _erf(x * _SQRT1_2))
 
 
 class GeluBackward(Op):
-    """``g * gelu'(x)`` in one node (``inner``: the cdf, or the tanh of the tanh form, saved
-    by forward), itself differentiable: d/dx is ``g * gelu''(x)``."""
+    """``g * gelu'(x)`` in one node (``inner``: the cdf, or the tanh of the tanh form, from
+    Gelu.backward), itself differentiable: d/dx is ``g * gelu''(x)``."""
 
     jvp_rule = "diagonal"
 
@@ -176,15 +188,15 @@ class Silu(Op):
     """d/dx = s (1 + x (1 - s)) with s = sigmoid(x)."""
 
     def forward(self, x):
-        self.s = _sigmoid(x)  # kept: backward needs it again
-        return (x * self.s).astype(x.dtype, copy=False)
+        return (x * _sigmoid(x)).astype(x.dtype, copy=False)
 
-    def backward(self, g):
-        return SiluBackward.apply(g, self.inputs[0], s=self.s)
+    def backward(self, g):  # sigmoid recomputed from the saved input, as torch does
+        x = self.inputs[0]
+        return SiluBackward.apply(g, x, s=_sigmoid(x._data))
 
 
 class SiluBackward(Op):
-    """``g * s * (1 + x (1 - s))`` in one node (s = sigmoid(x), saved by forward), itself
+    """``g * s * (1 + x (1 - s))`` in one node (s = sigmoid(x), from Silu.backward), itself
     differentiable: silu''(x) = s (1 - s) (2 + x (1 - 2 s))."""
 
     jvp_rule = "diagonal"
@@ -213,15 +225,17 @@ class Softplus(Op):
     def forward(self, x, beta, threshold):
         self.beta, self.threshold = beta, threshold
         bx = x * beta
-        self.linear, self.below = bx > threshold, ~(bx >= threshold)  # nan: below (torch: nan)
-        bx = select(self.linear, 0, bx)
-        return select(self.linear, x, np.log1p(np.exp(bx)) / beta).astype(x.dtype, copy=False)
+        linear = bx > threshold
+        bx = select(linear, 0, bx)
+        return select(linear, x, np.log1p(np.exp(bx)) / beta).astype(x.dtype, copy=False)
 
-    def backward(self, g):
+    def backward(self, g):  # the masks from the saved input, as torch recomputes
+        x = self.inputs[0]
+        bx = x._data * self.beta
+        linear, below = bx > self.threshold, ~(bx >= self.threshold)  # nan: below (torch: nan)
         return SoftplusBackward.apply(
-            g, self.inputs[0], linear=self.linear, below=self.below, beta=self.beta,
-            threshold=self.threshold,
-        )  # fmt: skip
+            g, x, linear=linear, below=below, beta=self.beta, threshold=self.threshold
+        )
 
 
 class SoftplusBackward(Op):
@@ -253,16 +267,15 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 class Hardtanh(Op):
     """The gradient is 0 at and beyond the bounds, a select (torch's hardtanh_backward:
-    ``where(x <= lo or x >= hi, 0, g)``, so a nan input passes the gradient)."""
-
-    save_inputs = False
+    ``where(x <= lo or x >= hi, 0, g)``, so a nan input passes the gradient). Saves x."""
 
     def forward(self, x, lo, hi):
-        self.inside = ~((x <= lo) | (x >= hi))
+        self.lo, self.hi = lo, hi
         return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        return where(self.inside, g, 0.0)
+        x = self.inputs[0]._data
+        return where(~((x <= self.lo) | (x >= self.hi)), g, 0.0)
 
 
 @op(namespace="nn.functional", method=False, inplace_function=True)
@@ -281,13 +294,22 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 class LogSigmoid(Op):
-    """``-softplus(-x)``, computed as ``min(x, 0) - log1p(exp(-|x|))``; d/dx = sigmoid(-x)."""
+    """``-softplus(-x)``, computed as ``min(x, 0) - log1p(exp(-|x|))``; d/dx = sigmoid(-x).
+    Saves x and, as torch, the buffer ``z = exp(-|x|)``: its kernel's derivative is
+    ``[x < 0] - sign * z / (1 + z)`` (sign +1 where x < 0, else -1), the sign from x's
+    values at backward and z from forward's."""
 
     def forward(self, x):
-        return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
+        self.buffer = z = np.exp(-np.abs(x))
+        return (np.minimum(x, 0) - np.log1p(z)).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        return g * sigmoid(-self.inputs[0])
+        x = self.inputs[0]
+        if grad_mode.enabled:  # building a graph of the gradient: the differentiable form
+            return g * sigmoid(-x)
+        neg, z = x._data < 0, self.buffer
+        r = z / (1 + z)
+        return g * _make(np.where(neg, 1 - r, r).astype(x._data.dtype, copy=False))
 
 
 @op(namespace="nn.functional", method=False)

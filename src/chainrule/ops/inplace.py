@@ -114,7 +114,7 @@ def write(t: Tensor, out: Tensor) -> Tensor:
         if (
             owner is not None
             and owner.out_data is not None
-            and np.may_share_memory(owner.out_data, t._data)
+            and (owner.out_data is t._data or np.may_share_memory(owner.out_data, t._data))
         ):
             if owner._out_version is None:  # first write since the node saved it
                 vc = version_counter(t)

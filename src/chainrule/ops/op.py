@@ -88,6 +88,12 @@ class Op:
 
     save_inputs = True  # keep the input tensors as self.inputs for backward
     save_output = False  # keep the result for backward, read back as self.output
+    # torch's rule of what to save (derivatives.yaml): per input, what its gradient reads:
+    # input positions and/or "result". Declared, it replaces the two flags: a node saves the
+    # union over the inputs that need a gradient; the tensors it does not save are None in
+    # self.inputs (numbers stay), so a rule cannot read a tensor torch would not have saved.
+    # ``saved_for(i, n)`` (a staticmethod) says it for a variable number of inputs.
+    saved_for: tuple | Callable | None = None
     elementwise = False  # inputs broadcast: sum gradients back to each input's shape
     # forward mode (see jvp): how the op depends on its tensor inputs, one of JVP_RULES
     jvp_rule = "vjp"
@@ -107,6 +113,8 @@ class Op:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "saved_for" in cls.__dict__:
+            cls._plans = {}  # mask of the inputs that need a gradient -> what to save
         if cls.jvp_rule not in JVP_RULES:
             raise TypeError(f"{cls.__name__}.jvp_rule must be one of {sorted(JVP_RULES)}")
         stale = JVP_RULES.keys() & cls.__dict__.keys()
@@ -148,7 +156,9 @@ class Op:
             out = np.asarray(out)
         if live:
             node._edges = tuple(edges)
-            if cls.save_inputs:
+            if cls.saved_for is not None:
+                node._save_declared(inputs, edges, out)
+            elif cls.save_inputs:
                 node.inputs = inputs
                 if inplace_log.count:  # versions only move after an in-place op has ever run
                     for x in inputs:  # a tensor with no counter yet is at version 0
@@ -157,9 +167,10 @@ class Op:
                                 [v._vc[0] if isinstance(v, Tensor) and v._vc else 0 for v in inputs]
                             )
                             break
+                node.out_data = out if cls.save_output else None
             else:
                 node.inputs = None
-            node.out_data = out if cls.save_output else None
+                node.out_data = out if cls.save_output else None
             node._shapes = (
                 tuple([a.shape if isinstance(a, np.ndarray) else () for a in arrays])
                 if cls.elementwise
@@ -173,6 +184,33 @@ class Op:
         if forward_ad.level:
             forward_ad.propagate(node, inputs, params, t)
         return t
+
+    def _save_declared(self, inputs: tuple, edges: list, out: np.ndarray) -> None:
+        """Save what ``saved_for`` says the inputs that need a gradient read (torch's)."""
+        mask, bit = 0, 1
+        for e in edges:
+            if e is not None:
+                mask |= bit
+            bit <<= 1
+        plans = type(self)._plans
+        plan = plans.get((mask, len(inputs)))
+        if plan is None:
+            plan = plans[mask, len(inputs)] = _plan(type(self).saved_for, mask, len(inputs))
+        keep, keep_out = plan
+        if keep is not None:  # some tensors are not saved
+            inputs = tuple(
+                [None if i not in keep and isinstance(x, Tensor) else x
+                 for i, x in enumerate(inputs)]
+            )  # fmt: skip
+        self.inputs = inputs
+        if inplace_log.count:  # versions only move after an in-place op has ever run
+            for x in inputs:  # a tensor with no counter yet is at version 0
+                if isinstance(x, Tensor) and x._vc is not None:
+                    self._versions = tuple(
+                        [v._vc[0] if isinstance(v, Tensor) and v._vc else 0 for v in inputs]
+                    )
+                    break
+        self.out_data = out if keep_out else None
 
     def forward(self, *arrays: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -389,7 +427,8 @@ def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str
         kind = f"chainrule.{tensor_type_name(data)}"
     shape = list(getattr(data, "shape", ()))
     name = owner.name() if isinstance(owner, Op) else owner
-    of = f", which is output 0 of {re.sub(r'Backward(0$)?', '', name)}," if name else ""
+    nr = getattr(owner, "output_nr", 0)  # which of torch's outputs (svd's S is output 1)
+    of = f", which is output {nr} of {re.sub(r'Backward(0$)?', '', name)}," if name else ""
     return (
         "one of the variables needed for gradient computation has been modified by an "
         f"inplace operation: [{kind} {shape}]{of} is at version {version}; "
@@ -397,6 +436,18 @@ def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str
         "operation that failed to compute its gradient, with "
         "chainrule.autograd.set_detect_anomaly(True, check_nan=False)."
     )
+
+
+def _plan(saved_for: Any, mask: int, n: int) -> tuple[frozenset | None, bool]:
+    """What a node saves when the inputs in ``mask`` need a gradient: the input positions
+    (None: all of them) and whether the result."""
+    keep: set = set()
+    for i in range(n):
+        if mask >> i & 1:
+            keep.update(saved_for(i, n) if callable(saved_for) else saved_for[i])
+    out = "result" in keep
+    keep.discard("result")
+    return (None if len(keep) == n else frozenset(keep)), out
 
 
 def save_index(out: Tensor, *tensors: Any) -> Tensor:

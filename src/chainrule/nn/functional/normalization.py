@@ -16,7 +16,7 @@ from chainrule.dtypes import float32, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
 from chainrule.ops.elementwise.unary import rsqrt
-from chainrule.ops.op import Op, SumToSize
+from chainrule.ops.op import Op, SumToSize, save_index
 from chainrule.ops.reduce.stats import norm, var
 from chainrule.ops.reduce.sums import mean
 
@@ -32,20 +32,26 @@ class NormAffine(Op):
     ``axes`` (``mu``, ``v``: the mean and biased variance, given or computed here; ``w``,
     ``b``: optional, reshaped to ``wshape``). The vjp: ``dx = NormInputGrad(g, x, w)``,
     ``dw = sum(g * xhat)``, ``db = sum(g)`` summed to ``wshape``; building a graph of the
-    gradient, xhat is recomputed from the input by this op, so every order works."""
+    gradient, xhat is recomputed from the input by this op, so every order works.
+
+    Saved as torch's native_layer_norm / native_batch_norm: the input, weight and bias, and
+    the statistics ``mu`` and ``rstd`` (its result1, result2), never the output: at backward,
+    xhat is recomputed as ``(x - mu) * rstd`` from the input's values then (torch's kernel),
+    so writing the output in place (``y.sigmoid_()``) changes nothing."""
 
     torch_name = "NativeLayerNormBackward0"
 
     def forward(self, x, w, b, axes, eps, wshape=None, mu=None, v=None):
         self.axes, self.eps, self.wshape = axes, eps, wshape
+        self.w_shape = None if w is None else w.shape  # the bias need not be saved
+        self.b_shape = None if b is None else b.shape
         if mu is None:  # mean and biased variance, as ``mean`` and ``var`` compute them
             mu, v, xhat = _moments(x, axes)
         else:
             xhat = x - mu
-        self.mu, self.v = mu, v
+        self.mu = mu
         self.rstd = rstd = 1 / np.sqrt(v + eps)
         xhat *= rstd
-        self.xhat = xhat
         if w is None and b is None:
             return xhat
         y = xhat * w.reshape(wshape) if w is not None else xhat.copy()
@@ -56,18 +62,19 @@ class NormAffine(Op):
     def backward(self, g):
         x, w, b = self.inputs
         wshape = self.wshape
+        xhat_data = (x._data - self.mu) * self.rstd  # torch's kernel: from the saved stats
         if grad_mode.enabled:  # differentiable normalized input
             xhat = Standardize.apply(x, None, None, axes=self.axes, eps=self.eps)
         else:
-            xhat = _make(self.xhat)
+            xhat = _make(xhat_data)
         dx = (
             NormInputGrad.apply(g, x, w, axes=self.axes, eps=self.eps, wshape=wshape,
-                                rstd=self.rstd, xhat=self.xhat)
+                                rstd=self.rstd, xhat=xhat_data)
             if self.needs(0)
             else None
         )  # fmt: skip
-        dw = _sum_to(g * xhat, wshape, w) if self.needs(1) else None
-        db = _sum_to(g, wshape, b) if self.needs(2) else None
+        dw = _sum_to(g * xhat, wshape, self.w_shape) if self.needs(1) else None
+        db = _sum_to(g, wshape, self.b_shape) if self.needs(2) else None
         return dx, dw, db
 
 
@@ -76,7 +83,45 @@ class LayerNorm(NormAffine):
 
 
 class BatchNorm(NormAffine):
+    """Training: native_batch_norm saves the input and weight (not the bias) and the
+    running statistics (``save_index``: version-checked, not read)."""
+
     torch_name = "NativeBatchNormBackward0"
+    saved_for = ((0, 1), (0, 1), (0, 1))
+
+
+class BatchNormEval(Op):
+    """Evaluation: ``(x - running_mean) * rstd * w + b`` with ``rstd`` from the running
+    variance, in one node as torch's native_batch_norm, which saves the input, the weight
+    and the running statistics (not the bias, not the output) and reads their values at
+    backward: ``dx = g * w * rstd``, ``dw = sum(g * (x - running_mean) * rstd)``,
+    ``db = sum(g)``, written with tensor ops (every order differentiable)."""
+
+    torch_name = "NativeBatchNormBackward0"
+    saved_for = ((0, 1, 3, 4),) * 5
+
+    def forward(self, x, w, b, rm, rv, eps, wshape):
+        self.eps, self.wshape = eps, wshape
+        self.b_shape = None if b is None else b.shape
+        y = (x - rm.reshape(wshape)) * (1 / np.sqrt(rv.reshape(wshape) + eps))
+        if w is not None:
+            y *= w.reshape(wshape)
+        if b is not None:
+            y += b.reshape(wshape)
+        return y
+
+    def backward(self, g):
+        x, w, b, rm, rv = self.inputs
+        wshape = self.wshape
+        r = rsqrt(rv.reshape(wshape) + self.eps)
+        dx = dw = db = None
+        if self.needs(0):
+            dx = g * (r if w is None else w.reshape(wshape) * r)
+        if self.needs(1):
+            dw = _sum_to(g * ((x - rm.reshape(wshape)) * r), wshape, w._data.shape)
+        if self.needs(2):
+            db = _sum_to(g, wshape, self.b_shape)
+        return dx, dw, db, None, None
 
 
 class Standardize(NormAffine):
@@ -85,11 +130,11 @@ class Standardize(NormAffine):
     torch_name = "MulBackward0"
 
 
-def _sum_to(t: Tensor, wshape: tuple, w: Tensor) -> Tensor:
-    """``t`` summed down to ``wshape``, then shaped as ``w``."""
+def _sum_to(t: Tensor, wshape: tuple, shape: tuple) -> Tensor:
+    """``t`` summed down to ``wshape``, then shaped as ``shape`` (the weight's or bias's)."""
     if t._data.shape != wshape:
         t = SumToSize.apply(t, shape=wshape)
-    return t if wshape == w._data.shape else t.reshape(w._data.shape)
+    return t if wshape == shape else t.reshape(shape)
 
 
 class NormInputGrad(Op):
@@ -125,7 +170,7 @@ class NormInputGrad(Op):
         if self.needs(0):
             dg = pa if w is None else pa * w.reshape(wshape)
         if w is not None and self.needs(2):
-            dw = _sum_to(g * pa, wshape, w)
+            dw = _sum_to(g * pa, wshape, w._data.shape)
         if self.needs(1):
             r = rsqrt(var(x, axes, unbiased=False, keepdim=True) + eps)
             xhat = Standardize.apply(x, None, None, axes=axes, eps=eps)
@@ -399,9 +444,13 @@ def batch_norm(
                 rv *= 1 - m
                 rv += (m * n / max(n - 1, 1)) * v.reshape(c).astype(rv.dtype, copy=False)
         if _fusable(input, weight, bias):
-            return BatchNorm.apply(input, weight, bias, axes=axes, eps=eps, wshape=per_channel,
-                                   mu=mu, v=v)  # fmt: skip
+            out = BatchNorm.apply(input, weight, bias, axes=axes, eps=eps, wshape=per_channel,
+                                  mu=mu, v=v)  # fmt: skip
+            return save_index(out, running_mean, running_var)
         y = _standardize(input, axes, eps, (mu, v))
+    elif _fusable(input, weight, bias, running_mean, running_var):
+        return BatchNormEval.apply(input, weight, bias, running_mean, running_var, eps=eps,
+                                   wshape=per_channel)  # fmt: skip
     else:
         y = (input - running_mean.reshape(per_channel)) * rsqrt(
             running_var.reshape(per_channel) + eps

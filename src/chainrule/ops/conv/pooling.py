@@ -14,6 +14,7 @@ from chainrule._tensor import Tensor, _make
 from chainrule.ops.conv.convolution import Conv
 from chainrule.ops.conv.geometry import _batched, _Geometry, _padded, _pair
 from chainrule.ops.op import Op
+from chainrule.ops.reduce.sums import mean
 
 
 def _pool_geometry(x_shape, nd, kernel_size, stride, padding, dilation, ceil_mode):
@@ -142,8 +143,7 @@ class PoolGather(Op):
 
     jvp_rule = "linear"
 
-    save_inputs = False
-    torch_name = "MaxPool2DWithIndicesBackward0"
+    torch_name = "MaxPool2DWithIndicesBackward0"  # saves its input, as torch
 
     def forward(self, x, index, flat=None):
         if flat is None:
@@ -234,8 +234,7 @@ class AvgPool(Op):
     """Sum over each window, divided by ``div`` (the window counts, or a number)."""
 
     jvp_rule = "linear"
-    save_inputs = False
-    torch_name = "AvgPool2DBackward0"
+    torch_name = "AvgPool2DBackward0"  # saves its input, as torch
 
     def forward(self, x, geo, out_hw, div):
         self.geo, self.out_hw, self.div, self.x_shape = geo, out_hw, div, x.shape
@@ -360,8 +359,7 @@ class AdaptiveAvgPool(Op):
 
     jvp_rule = "linear"
 
-    save_inputs = False
-    torch_name = "AdaptiveAvgPool2DBackward0"
+    torch_name = "AdaptiveAvgPool2DBackward0"  # saves its input, as torch
 
     def forward(self, x, ph, pw):
         self.ph, self.pw = ph, pw
@@ -377,6 +375,9 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     h, w = x._data.shape[2:]
     oh, ow = _pair(output_size, 2, "output_size") if output_size is not None else (h, w)
     oh, ow = oh or h, ow or w
+    if (oh, ow) == (1, 1) and x._data.size and x._data.dtype.kind == "f":
+        # torch's global pooling is a mean (MeanBackward1), which saves nothing
+        return mean(input, (-2, -1), keepdim=True)
     dt = x._data.dtype
     out = AdaptiveAvgPool.apply(x, ph=_adaptive_matrix(h, oh, dt), pw=_adaptive_matrix(w, ow, dt))
     return out.reshape(*out._data.shape[1:]) if unbatched else out

@@ -55,6 +55,7 @@ class Mul(Op):
     formula = "d(a * b) = g * b, g * a  (summed back over broadcast dims)"
     jvp_rule = "multilinear"
     elementwise = True
+    saved_for = ((1,), (0,))  # torch's: other for self's gradient, self for other's
 
     def forward(self, a, b):
         return a * b
@@ -68,6 +69,7 @@ class Div(Op):
     formula = "d(a / b) = g / b, -g * a / b²"
     jvp_rule = "diagonal"
     elementwise = True
+    saved_for = ((1,), (0, 1))
 
     @quiet
     def forward(self, a, b):
@@ -86,7 +88,8 @@ class Pow(Op):
 
     formula = "d(a ** b) = g * b * a**(b-1), g * a**b * log(a)"
     jvp_rule = "diagonal"
-    elementwise, save_output = True, True
+    elementwise = True
+    saved_for = ((0, 1, "result"), (0, 1, "result"))  # the result: with a tensor exponent
 
     overload = 1  # torch's: 0 a number exponent, 1 both tensors, 2 a number base
 
@@ -96,6 +99,8 @@ class Pow(Op):
         node = out.grad_fn
         if node is not None and (not isinstance(a, Tensor) or not isinstance(b, Tensor)):
             node.overload = 2 if not isinstance(a, Tensor) else 0  # fixed when recorded
+            if node.overload == 0:  # torch's PowBackward0 saves self and the number only
+                node.out_data = None
         return out
 
     @quiet
@@ -162,7 +167,10 @@ class FloorDivide(Op):
 
 
 class DivFloor(FloorDivide):
-    """``div(a, b, rounding_mode='floor')``: piecewise constant, zero gradients (torch)."""
+    """``div(a, b, rounding_mode='floor')``: piecewise constant, zero gradients (torch, whose
+    formula names both inputs, so it saves them as ``div`` does)."""
+
+    saved_for = ((1,), (0, 1))
 
     torch_name = "DivBackward2"
 
@@ -188,6 +196,7 @@ class Remainder(Op):
 
     jvp_rule = "diagonal"
     elementwise = True
+    saved_for = ((), (0, 1))  # self's gradient is g: nothing
 
     @quiet
     def forward(self, a, b):
@@ -329,19 +338,19 @@ def square(input: Tensor) -> Tensor:
 class Logaddexp(Op):
     """``log(exp(a) + exp(b))``, computed without overflow."""
 
-    formula = "d logaddexp(a, b) = g * exp(a - y), g * exp(b - y)  (y: the result)"
+    formula = "d logaddexp(a, b) = g / (1 + exp(b - a)), g / (1 + exp(a - b))"
     jvp_rule = "diagonal"
-    elementwise, save_output = True, True
+    elementwise = True  # saves a and b, not the result (torch's)
 
     @quiet
     def forward(self, a, b):
         return np.logaddexp(a, b)
 
+    @quiet
     def backward(self, g):
         a, b = self.inputs
-        y = self.output
-        ga = g * exp(a - y) if self.needs(0) else None
-        gb = g * exp(b - y) if self.needs(1) else None
+        ga = g / (1 + exp(b - a)) if self.needs(0) else None
+        gb = g / (1 + exp(a - b)) if self.needs(1) else None
         return ga, gb
 
 

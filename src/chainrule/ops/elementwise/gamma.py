@@ -180,14 +180,13 @@ class Polygamma(Op):
 
 class Erfinv(Op):
     formula = "d erfinv(a) = g * sqrt(π)/2 * exp(erfinv(a)²)"
-    jvp_rule = "diagonal"
-    save_inputs, save_output = False, True
+    jvp_rule = "diagonal"  # saves the input and recomputes erfinv from it (torch's rule)
 
     def forward(self, x):
         return _out(_erfinv(x), x)
 
     def backward(self, g):
-        y = self.output
+        y = erfinv(self.inputs[0])
         return g * (math.sqrt(math.pi) / 2) * exp(y * y)
 
 

@@ -131,6 +131,7 @@ class Where(Op):
     formula = "d where(c, a, b) = (none), g where c else 0, g where not c else 0"
     jvp_rule = "diagonal"
     elementwise = True
+    saved_for = ((), (), ())  # the condition only (save_index in where)
 
     def forward(self, cond, x, y):
         self.cond = cond
@@ -192,6 +193,7 @@ class Lerp(Op):
 
     jvp_rule = "diagonal"
     elementwise = True
+    saved_for = ((2,), (2,), (0, 1, 2))  # the weight for start and end, all for the weight
 
     def forward(self, start, end, weight):  # torch's two-sided formula (exact at w = 1, and
         diff = end - start  # inf at an infinite end where the one-sided one gives nan)

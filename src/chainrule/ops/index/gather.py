@@ -73,6 +73,7 @@ class Gather(Index):
 
     formula = "d gather(a, dim, idx) = g scattered back into zeros at idx (duplicates add)"
     torch_name = "GatherBackward0"
+    save_inputs = True  # torch's GatherBackward0 saves self (and the index: save_index)
 
 
 @op

@@ -73,6 +73,7 @@ class MaskedSelect(Index):
     """The elements where the (broadcast) mask is True, as a 1-D tensor."""
 
     torch_name = "MaskedSelectBackward0"
+    save_inputs = True  # torch saves self (and the mask: save_index)
 
 
 @op

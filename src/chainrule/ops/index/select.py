@@ -72,7 +72,7 @@ def _select_range(idx: np.ndarray, n: int) -> None:
 class IndexAdd(Op):
     """``out = x`` with ``alpha * source`` slices added at the indices along ``dim``."""
 
-    save_inputs = False
+    saved_for = ((), (1,))  # torch saves the source for its own gradient (expand_as(source))
 
     def forward(self, x, src, key, alpha):
         self.key, self.alpha, self.dim = key, alpha, len(key) - 1
@@ -189,9 +189,8 @@ def _alpha(alpha: Any, dt: np.dtype) -> Any:
 
 
 class Take(Op):
-    """``input.flatten()[index]``, negative indices counting from the end."""
-
-    save_inputs = False
+    """``input.flatten()[index]``, negative indices counting from the end. Saves the input
+    (torch's TakeBackward0 saves self, and the index: save_index)."""
 
     def forward(self, x, index):
         self.index, self.in_shape = index, x.shape

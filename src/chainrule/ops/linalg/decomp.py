@@ -19,7 +19,7 @@ from chainrule._tensor import Tensor, _make
 from chainrule.dtypes import scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, _modified_message, save_index
 from chainrule.ops.reduce.sums import prod
 
 
@@ -171,7 +171,8 @@ def _slogdet(A: Tensor, kind: str) -> Any:
     sign, logabs = np.linalg.slogdet(A._data)
     dt = A._data.dtype
     sign, logabs = np.asarray(sign, dt), np.asarray(logabs, dt)
-    return _slogdet_types[kind](_Given.apply(A, value=sign), LogAbsDet.apply(A, value=logabs))
+    s, la = _Given.apply(A, value=sign), LogAbsDet.apply(A, value=logabs)
+    return _slogdet_types[kind](s, save_index(la, s))  # torch's node saves the sign
 
 
 @op
@@ -196,7 +197,8 @@ def logdet(input: Tensor) -> Tensor:
 
 
 class Solve(Op):
-    elementwise, save_output = True, True  # batch dims of A and B broadcast
+    elementwise = True  # batch dims of A and B broadcast
+    saved_for = ((0, "result"), (0, "result"))  # A and X, never B (torch's)
     torch_name = "LinalgSolveExBackward0"
 
     def forward(self, A, B, vector):
@@ -314,7 +316,8 @@ class SolveTriangular(Op):
     """X with A X = B for triangular A; dB = A⁻ᴴ g, dA = -dB Xᴴ kept to A's triangle."""
 
     formula = "d X = A⁻¹B: dB = A⁻ᵀ g, dA = tri(-dB Xᵀ)"
-    elementwise, save_output = True, True
+    elementwise = True
+    saved_for = ((0, "result"), (0, "result"))  # A and X, never B (torch's)
     torch_name = "LinalgSolveTriangularBackward0"
 
     def forward(self, A, B, upper, unitriangular):
@@ -369,17 +372,27 @@ def solve_triangular(
 
 
 class SvdPart(Op):
-    """One factor (U, S or Vh) of the reduced SVD, computed once for all three."""
+    """One factor (U, S or Vh) of the reduced SVD, computed once for all three. Saved as
+    torch's LinalgSvdBackward0: the factors (this node's own, version-checked, is its output
+    ``output_nr``), never A; building a graph of the gradient, the factors are recomputed
+    from A (kept aside, refused if written since)."""
 
     torch_name = "LinalgSvdBackward0"
+    saved_for = (("result",),)
 
     def forward(self, A, part, usv):
-        self.part, self.usv = part, usv
+        self.part, self.usv, self.output_nr = part, usv, part
         return usv[part]
 
     def backward(self, g):
-        (A,) = self.inputs
         if grad_mode.enabled:  # building a graph of the gradient: U, S, Vh depend on A
+            d = self.__dict__
+            A = d.get("source")
+            if A is None:  # a forward-mode node: it has its inputs
+                A = self.inputs[0]
+            elif A._vc is not None and A._vc[0] != d["source_version"]:
+                vc, version = A._vc, d["source_version"]
+                raise RuntimeError(_modified_message(A._data, A.grad_fn, vc[0], version))
             U, S, Vh = _svd(A)
         else:
             U, S, Vh = (_make(a) for a in self.usv)
@@ -390,7 +403,12 @@ class SvdPart(Op):
 
 def _svd(A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     usv = tuple(np.linalg.svd(A._data, full_matrices=False))
-    return tuple(SvdPart.apply(A, part=i, usv=usv) for i in range(3))
+    parts = tuple(SvdPart.apply(A, part=i, usv=usv) for i in range(3))
+    for p in parts:
+        if p.grad_fn is not None:
+            p.grad_fn.source = A  # not saved: see SvdPart
+            p.grad_fn.source_version = A._vc[0] if A._vc else 0
+    return parts
 
 
 def _svd_backward(U: Tensor, S: Tensor, Vh: Tensor, gU: Any, gS: Any, gVh: Any) -> Tensor:

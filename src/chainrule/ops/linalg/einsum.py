@@ -26,8 +26,12 @@ _LETTERS = string.ascii_uppercase + string.ascii_lowercase
 class Einsum(Op):
     elementwise = True  # size-1 subscripts broadcast: their gradients are summed back
 
+    @staticmethod
+    def saved_for(i: int, n: int) -> list[int]:  # an operand's gradient reads the others
+        return [j for j in range(n) if j != i]
+
     def forward(self, *xs, subs, out, eq=None, optimize=None):
-        self.subs, self.out = subs, out
+        self.subs, self.out, self.in_shapes = subs, out, tuple(x.shape for x in xs)
         if eq is None:
             eq, optimize = _plan(subs, out, tuple(x.shape for x in xs))
         return np.einsum(eq, *xs, optimize=optimize)
@@ -43,7 +47,7 @@ class Einsum(Op):
             have = set(self.out).union(*[set(t) for t, _ in others])
             used = set(self.out).union(*map(set, subs))
             fresh = (c for c in _LETTERS if c not in used)
-            shape = xs[i]._data.shape
+            shape = self.in_shapes[i]
             dt = g._data.dtype
             terms = [(self.out, g), *others]
             target, seen = [], set()

@@ -22,6 +22,7 @@ class Matmul(Op):
 
     formula = "d(A @ B) = g @ Bᵀ, Aᵀ @ g"
     elementwise = True  # gradients summed back over broadcast batch dims
+    saved_for = ((1,), (0,))  # B for A's gradient, A for B's (torch's mm)
 
     def forward(self, a, b):
         self.na, self.nb = a.ndim, b.ndim
@@ -44,7 +45,7 @@ class Matmul(Op):
             if self.needs(0):  # (..., m, k) @ (k,): the outer product g ⊗ b
                 ga = g.unsqueeze(-1) * b
             if self.needs(1):
-                k = b._data.shape[0]
+                k = a._data.shape[-1]
                 gb = a.mT @ g if na == 2 else a.reshape(-1, k).mT @ g.reshape(-1)
             return ga, gb
         if na == 1:  # (k,) @ (..., k, n)
@@ -57,7 +58,7 @@ class Matmul(Op):
             ga = g @ b.mT
         if self.needs(1):
             if nb == 2 and na > 2:  # fold the batch into rows: one mm, no batch-sum
-                k, n = b._data.shape
+                k, n = a._data.shape[-1], g._data.shape[-1]
                 gb = a.reshape(-1, k).mT @ g.reshape(-1, n)
             else:
                 gb = a.mT @ g
