@@ -39,6 +39,7 @@ __all__ = [
     "SPURIOUS",
     "WRONG_EXC",
     "FLAGS",
+    "AFTER_ERROR",
     "EXCLUDED",
     "CATEGORIES",
     "FAILING",
@@ -54,8 +55,14 @@ MISSING = "missing-error"
 SPURIOUS = "spurious-error"
 WRONG_EXC = "wrong-exception-type"
 FLAGS = "flags-only"
+# Both raised the same error, but left different state behind: a backward that fails
+# midway has accumulated into some leaves already, in each library's node order (torch's
+# convolution adds its bias inside the one node that raises; chainrule adds it in a node of
+# its own that runs first). The user was told loudly, so this is not "silently" wrong; it
+# is reported in its own category, never hidden.
+AFTER_ERROR = "state-after-error"
 EXCLUDED = "excluded"
-CATEGORIES = (MATCH, SILENT, MISSING, SPURIOUS, WRONG_EXC, FLAGS, EXCLUDED)
+CATEGORIES = (MATCH, SILENT, MISSING, SPURIOUS, WRONG_EXC, FLAGS, AFTER_ERROR, EXCLUDED)
 FAILING = (SILENT, MISSING)  # the "done when": zero of these
 
 TOL = {"float32": (1e-5, 1e-6), "float64": (1e-7, 1e-9), "float16": (1e-3, 1e-3)}
@@ -380,6 +387,8 @@ class Session:
                 # midway has accumulated into some leaves already: in torch's node order)
                 d.key = "after both raised: " + d.key
                 d.detail += f" (after both raised {exc_type(et)})"
+                if d.category == SILENT:
+                    d.category = AFTER_ERROR
         if d is None:
             return None
         if d.category == FLAGS:
