@@ -502,9 +502,24 @@ def version_counter(t: Tensor) -> list:
         if base is not None:
             vc = version_counter(base)
         else:
-            vc = [0]
+            vc = _output_counter(t)
         t._vc = vc
     return vc
+
+
+def _output_counter(t: Tensor) -> list:
+    """A new counter for ``t``, or, when ``t`` is the output a node saved for backward (exp,
+    sigmoid), the one the node checks: the node gets it as soon as it exists, so a write
+    through any alias sharing it (``t.detach()``, a view made under no_grad) is caught, as
+    torch checks a saved output against the tensor's own counter (``t.data`` shares none).
+    A tensor the node re-wraps its output in (``Op.output``) shares it too."""
+    node = t.grad_fn
+    out = getattr(node, "out_data", None)
+    if out is None or not np.may_share_memory(out, t._data):
+        return [0]
+    if node._out_version is None:
+        node._out_version = ([0], 0)
+    return node._out_version[0]
 
 
 def wrap_dim(dim: int, ndim: int) -> int:

@@ -107,7 +107,7 @@ class Op:
     _node_hooks: dict | None = None  # the node's register_hook hooks
     _freed = False  # saved values dropped after backward
     _versions: tuple | None = None  # versions of self.inputs when saved (None: all 0)
-    _out_version: tuple | None = None  # saved output written in place: (counter, version)
+    _out_version: tuple | None = None  # saved output's (version counter, version when saved)
     _saved_ix: tuple | None = None  # index/mask tensors the rule reads (see save_index)
     _ix_versions: tuple | None = None  # their versions when saved (None: all 0)
 
@@ -292,9 +292,10 @@ class Op:
 
     def _check_versions(self) -> None:
         """torch's in-place correctness check: a saved tensor must be as it was saved."""
-        if self._out_version is not None:  # the saved output was written since
+        if self._out_version is not None:  # the saved output's counter, as it was saved
             vc, expected = self._out_version
-            raise RuntimeError(_modified_message(self.out_data, self, vc[0], expected))
+            if vc[0] != expected:
+                raise RuntimeError(_modified_message(self.out_data, self, vc[0], expected))
         ix = self._saved_ix
         if ix is not None:
             saved = self._ix_versions
@@ -487,6 +488,8 @@ def track_view(t: Tensor, inputs: tuple) -> None:
             base = getattr(x, "_base", None)
             if base is None:
                 base = x
+            if not out.flags.writeable and base._data.flags.writeable:
+                t._data = _writable(out, base._data)
             t._base = base
             t._vc = version_counter(base)
             multi = getattr(x, "_multi", None)
@@ -498,6 +501,25 @@ def track_view(t: Tensor, inputs: tuple) -> None:
                     views = base._views = []
                 views.append(weakref.ref(t))
             return
+
+
+class _Window:
+    """Memory of ``owner`` seen as ``view`` describes it, but writable (NumPy's array
+    interface); the array made from it keeps ``owner`` alive through its ``base``."""
+
+    def __init__(self, view: np.ndarray, owner: np.ndarray) -> None:
+        face = dict(view.__array_interface__)
+        face["data"] = (face["data"][0], False)
+        self.__array_interface__, self.owner = face, owner
+
+
+def _writable(view: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """A view NumPy made read-only (a diagonal; anything taken from a broadcast array) that
+    torch lets one write: writable unless two of its elements are one in memory (a stride
+    0 on a dim of more than one element: torch's internal-overlap check)."""
+    if any(n > 1 and st == 0 for n, st in zip(view.shape, view.strides)):
+        return view
+    return np.asarray(_Window(view, owner))
 
 
 def _accumulator(leaf: Tensor) -> AccumulateGrad:
