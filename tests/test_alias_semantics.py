@@ -17,6 +17,12 @@ def _outcome(program, m):
         return type(e).__name__, text.replace("torch.", "chainrule.")
 
 
+def _name(m, t):
+    if t.grad_fn is None:
+        return None
+    return type(t.grad_fn).__name__ if m is torch else t.grad_fn.name()
+
+
 def _same(program):
     """Run ``program(torch)`` and ``program(cr)``; they must agree on everything."""
     (kt, t), (kc, c) = _outcome(program, torch), _outcome(program, cr)
@@ -118,10 +124,6 @@ WRITES = {
     "b.t()[1].add_(a[0])": lambda a, b: b.t()[1].add_(a[0]),
     "b.mul_(a)": lambda a, b: b.mul_(a),
 }
-
-
-def _name(m, t):
-    return type(t.grad_fn).__name__ if m is torch else t.grad_fn.name()
 
 
 @pytest.mark.parametrize("transposed", [False, True], ids=["base", "t_-base"])
@@ -352,3 +354,210 @@ def test_overlap_issue_example():
         return [v]
 
     _same(program)
+
+
+# ------------------------------ #7: sibling views re-derived after a write through one
+
+SIBLING_PROGRAMS = {
+    "issue: whole, tail; tail[0] = w[0] * 2": """
+w = m.tensor([1.0, 2.0], requires_grad=True)
+base = m.zeros(3)
+whole, tail = base[:], base[1:]
+tail[0] = w[0] * 2
+flags = [whole.requires_grad, whole.is_leaf, base.requires_grad, tail.requires_grad]
+(whole ** 2).sum().backward()
+out = flags + [name(whole), name(tail), w.grad]
+""",
+    "base written with grad": """
+w = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+base = m.zeros(3)
+v = base[1:]
+base.add_(w)
+out = [v.requires_grad, name(v)]
+(v * v).sum().backward()
+out += [w.grad]
+""",
+    "view of a view": """
+w = m.tensor([1.0, 2.0], requires_grad=True)
+base = m.ones(3)
+v = base[1:]
+u = v[:1]
+base[0:2].mul_(w)
+out = [v.requires_grad, name(v), u.requires_grad, name(u)]
+(u * v[1]).sum().backward()
+out += [w.grad]
+""",
+    "the base is gone": """
+import gc
+w = m.tensor([1.0, 2.0], requires_grad=True)
+base = m.zeros(3)
+v = base[1:]
+base[0:2].add_(w)
+del base
+gc.collect()
+(v * v).sum().backward()
+out = [v.requires_grad, name(v), w.grad]
+""",
+    "written under no_grad": """
+w = m.tensor([1.0, 2.0], requires_grad=True)
+base = m.zeros(3)
+v = base[1:]
+with m.no_grad():
+    base[0:2].add_(w)
+out = [v.requires_grad, name(v), base.requires_grad]
+""",
+    "a detached view is not a view": """
+w = m.tensor([1.0, 2.0], requires_grad=True)
+base = m.zeros(3)
+v = base.detach()[1:]
+base[0:2].add_(w)
+out = [v.requires_grad, name(v), v]
+""",
+    "sibling transposed and expanded": """
+w = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+base = m.zeros(3, 3)
+col, row, e = base.t()[0], base[0], base[:, :1].expand(3, 4)
+base[1].copy_(w)
+base[0, 0] = w[2]
+out = [name(col), name(row), name(e)]
+(col * 2 + row.sum() + e.sum()).sum().backward()
+out += [col, row, e, w.grad]
+""",
+}
+
+
+@pytest.mark.parametrize("program", list(SIBLING_PROGRAMS))
+def test_sibling_views_after_a_write(program):
+    def run(m):
+        scope = {"m": m, "name": lambda t: _name(m, t)}
+        exec(SIBLING_PROGRAMS[program], scope)
+        return scope["out"]
+
+    _same(run)
+
+
+# -------------- #6: views made under no_grad or before the base's requires_grad_()
+
+NO_GRAD_PROGRAMS = {
+    "no_grad view, then requires_grad_()": """
+a = m.ones(3)
+with m.no_grad():
+    v = a[1:]
+a.requires_grad_()
+out = [v.requires_grad, v.is_leaf, name(v)]
+""",
+    "view, then requires_grad_(), then backward": """
+a = m.ones(3)
+v = a[1:]
+a.requires_grad_()
+y = (v * 2).sum()
+out = [v.requires_grad, v.is_leaf, name(v), y.requires_grad]
+y.backward()
+out += [a.grad, v.grad]
+""",
+    "requires_grad_() on and off": """
+a = m.ones(3)
+v = a[1:]
+a.requires_grad_()
+a.requires_grad_(False)
+out = [v.requires_grad, v.is_leaf]
+""",
+    "no_grad view of a leaf": """
+a = m.ones(3, requires_grad=True)
+with m.no_grad():
+    v = a[1:]
+y = (v * 2).sum()
+out = [v.requires_grad, v.is_leaf, name(v), y.requires_grad]
+y.backward()
+out += [a.grad, v.grad]
+""",
+    "no_grad view of a leaf, in place": """
+a = m.ones(3, requires_grad=True)
+with m.no_grad():
+    v = a[1:]
+v.mul_(2)
+out = []
+""",
+    "no_grad view of a non-leaf": """
+a = m.ones(3, requires_grad=True)
+b = a * 1
+with m.no_grad():
+    v = b[1:]
+out = [v.requires_grad, v.is_leaf, name(v)]
+""",
+    "no_grad view of a non-leaf, in place": """
+a = m.ones(3, requires_grad=True)
+b = a * 1
+with m.no_grad():
+    v = b[1:]
+v.mul_(2)
+out = []
+""",
+    "no_grad view of a non-leaf, in place under no_grad": """
+a = m.ones(3, requires_grad=True)
+b = a * 1
+with m.no_grad():
+    v = b[1:]
+    v.mul_(2)
+out = [v.requires_grad, b, b._version]
+""",
+    "no_grad view of a plain tensor, written with a tensor that requires grad": """
+w = m.ones(3, requires_grad=True)
+a = m.ones(3)
+with m.no_grad():
+    v = a[1:]
+v.mul_(2)
+v.mul_(w[1:])
+out = []
+""",
+    "no_grad view of a plain tensor, written with a plain value": """
+a = m.ones(3)
+with m.no_grad():
+    v = a[1:]
+v.mul_(2)
+out = [v.requires_grad, a]
+""",
+    "view (grad mode) of a no_grad view, in place": """
+a = m.ones(3, requires_grad=True)
+b = a * 1
+with m.no_grad():
+    v = b[1:]
+u = v.t()[1:]
+out = [u.requires_grad, name(u), u.is_leaf]
+u.mul_(2)
+""",
+    "no_grad view of a no_grad view, in place": """
+a = m.ones(3, requires_grad=True)
+b = a * 1
+with m.no_grad():
+    v = b[1:]
+    u = v[1:]
+u.mul_(2)
+out = []
+""",
+    "no_grad view, setitem with grad": """
+w = m.ones(2, requires_grad=True)
+a = m.ones(3)
+with m.no_grad():
+    v = a[1:]
+v[0] = w[0]
+out = []
+""",
+    "view then requires_grad_(), in place": """
+a = m.ones(3)
+v = a[1:]
+a.requires_grad_()
+v.mul_(2)
+out = []
+""",
+}
+
+
+@pytest.mark.parametrize("program", list(NO_GRAD_PROGRAMS))
+def test_views_made_under_no_grad_or_before_requires_grad(program):
+    def run(m):
+        scope = {"m": m, "name": lambda t: _name(m, t)}
+        exec(NO_GRAD_PROGRAMS[program], scope)
+        return scope["out"]
+
+    _same(run)

@@ -243,6 +243,8 @@ def run_backward(
             # with inputs, a leaf that is not one of them is not run (nor are its hooks)
             if g is None or wanted is not None and id(v) not in wanted:
                 return ()
+            if getattr(v, "_grad_from_base", False):  # no .grad of its own (torch's view)
+                return ()
             hooks = getattr(v, "_hooks", None)
             if hooks:
                 g = _run_hooks(hooks, g, obs, v)

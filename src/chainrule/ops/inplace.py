@@ -27,7 +27,7 @@ from chainrule.graph import enable_grad, grad_mode, no_grad
 from chainrule.ops.broadcast import as_tensor_arg
 from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
-from chainrule.ops.op import Op, _edge, expand, forward_ad, sum_to_size
+from chainrule.ops.op import Op, _edge, expand, forward_ad, live_views, sum_to_size
 from chainrule.ops.strided import (
     CopySlices,
     StridedFill,
@@ -43,6 +43,15 @@ _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
 # --------------------------------------------------------------------------- write
+
+
+_NO_GRAD_VIEW = (
+    "created in no_grad mode and is being modified inplace with grad mode enabled. Given "
+    "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your "
+    "code by moving both the view and the inplace either both inside the no_grad block (if "
+    "you don't want the inplace to be tracked) or both outside (if you want the inplace to "
+    "be tracked)."
+)
 
 
 def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None:
@@ -93,6 +102,12 @@ def _check_inplace(t: Tensor, root: Tensor, view: Tensor | None = None) -> None:
             "A view was created in no_grad mode and is being modified inplace with grad mode "
             f"enabled. {_MULTI_OUTPUT}"
         )
+    if getattr(view, "_creation", None) == "no_grad":  # made under no_grad, or from one
+        fn = view.grad_fn
+        if fn is None:
+            raise RuntimeError(f"A view was {_NO_GRAD_VIEW}")
+        name = re.sub(r"Backward(0$)?", "", fn.name())
+        raise RuntimeError(f"Output 0 of {name} is a view of a view which was {_NO_GRAD_VIEW}")
     if root.grad_fn is None and (view._requires_grad or root._requires_grad):
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
@@ -207,9 +222,7 @@ def write(t: Tensor, out: Tensor) -> Tensor:
     geo = _Geometry(root._data, t._data)
     set_history(root, _node(CopySlices, (_edge(root), _edge(out)), geo=geo))
     root._requires_grad = True
-    if not t._requires_grad:
-        t._requires_grad = True
-        _register_view(root, t)
+    t._requires_grad = True
     _refresh_views(root)
     return t
 
@@ -244,27 +257,13 @@ def _snapshot_saved(fn: Op, t: Tensor) -> None:
     fn.inputs, fn._versions = tuple(inputs), tuple(versions)
 
 
-def _register_view(root: Tensor, view: Tensor) -> None:
-    views = getattr(root, "_views", None)
-    if views is None:
-        views = root._views = []
-    views.append(weakref.ref(view))
-
-
 def _refresh_views(root: Tensor) -> None:
-    """Every live view of ``root`` that is part of a graph is re-derived from its base."""
-    views = getattr(root, "_views", None)
-    if not views:
-        return
-    alive = []
-    for ref in views:
-        v = ref()
-        if v is None:
-            continue
-        alive.append(ref)
+    """Every live view of ``root`` is re-derived from its base's new history (torch's view
+    replay: the view of a base that did not require grad requires grad now)."""
+    for v in live_views(root):
         set_history(v, _node(StridedView, (root.grad_fn,), geo=_Geometry(root._data, v._data)))
         v._requires_grad = True
-    root._views = alive
+        v._grad_from_base = False
 
 
 # --------------------------------------------------------------------------- ops for writes

@@ -37,7 +37,7 @@ from chainrule.graph import grad_mode
 
 __all__ = [
     "Op", "SumToSize", "Expand", "expand", "sum_to_size", "unbroadcast_shape", "track_view",
-    "forward_ad", "anomaly",
+    "forward_ad", "anomaly", "register_view", "live_views",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -478,7 +478,13 @@ def tensor_overload(out: Tensor, arg: Any) -> Tensor:
 def track_view(t: Tensor, inputs: tuple) -> None:
     """If ``t``'s array is a view of an input tensor's memory, make ``t`` a view of that
     tensor's base: they share a version counter, and in-place changes see each other. An
-    empty view shares no memory, so it is known by its ``base`` (torch's is still a view)."""
+    empty view shares no memory, so it is known by its ``base`` (torch's is still a view).
+
+    Every view is listed (weakly) on its base, so a write that puts the base in a graph
+    re-derives it (torch's view replay). A view made under no_grad (or from one) remembers
+    it (torch's CreationMeta: in-place on it with grad mode on is refused); one of a base
+    that requires grad requires grad through the base, as torch's, with no ``.grad`` of its
+    own (``_grad_from_base``)."""
     out = t._data
     for x in inputs:
         if isinstance(x, Tensor) and (
@@ -495,12 +501,33 @@ def track_view(t: Tensor, inputs: tuple) -> None:
             multi = getattr(x, "_multi", None)
             if multi is not None:  # a view of an output of split/unbind is refused as it is
                 t._multi = (0, t.grad_fn.name() if t.grad_fn is not None else "", multi[2])
-            if t._requires_grad:
-                views = getattr(base, "_views", None)
-                if views is None:
-                    views = base._views = []
-                views.append(weakref.ref(t))
+            if not grad_mode.enabled:
+                t._creation = "no_grad"
+            elif getattr(x, "_creation", None) is not None:
+                t._creation = x._creation
+            if t.grad_fn is None and base._requires_grad and out.dtype.kind in "fc":
+                t._requires_grad = t._grad_from_base = True
+            register_view(base, t)
             return
+
+
+def register_view(base: Tensor, view: Tensor) -> None:
+    """List ``view`` (weakly) on ``base``; dead entries are dropped as the list grows."""
+    views = getattr(base, "_views", None)
+    if views is None:
+        views = base._views = [0]  # [length at which to drop the dead, refs ...]
+    views.append(weakref.ref(view))
+    if len(views) > views[0]:
+        views[1:] = [r for r in views[1:] if r() is not None]
+        views[0] = 2 * len(views) + 16
+
+
+def live_views(base: Tensor) -> list[Tensor]:
+    """The views of ``base`` still alive (see ``register_view``)."""
+    views = getattr(base, "_views", None)
+    if not views:
+        return []
+    return [v for v in map(lambda r: r(), views[1:]) if v is not None]
 
 
 class _Window:
