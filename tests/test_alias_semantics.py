@@ -543,6 +543,24 @@ with m.no_grad():
 v[0] = w[0]
 out = []
 """,
+    "no_grad view read in backward after its base was written": """
+a = m.ones(3, requires_grad=True)
+b = a * 1
+with m.no_grad():
+    v = b[1:]
+b.mul_(2)
+(v * 2).sum().backward()
+out = []
+""",
+    "no_grad view not read after its base was written": """
+a = m.ones(3, requires_grad=True)
+b = a * 1
+with m.no_grad():
+    v = b[1:]
+b[0:1].mul_(2)
+(b * 2).sum().backward()
+out = [a.grad, v]
+""",
     "view then requires_grad_(), in place": """
 a = m.ones(3)
 v = a[1:]

@@ -54,6 +54,12 @@ _NO_GRAD_VIEW = (
 )
 
 
+_NO_GRAD_VIEW_REBASED = _NO_GRAD_VIEW.replace(
+    "and is being modified inplace",
+    "and its base or another view of its base has been modified inplace",
+)
+
+
 def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None:
     if recording:
         _check_inplace(t, root)
@@ -261,9 +267,20 @@ def _refresh_views(root: Tensor) -> None:
     """Every live view of ``root`` is re-derived from its base's new history (torch's view
     replay: the view of a base that did not require grad requires grad now)."""
     for v in live_views(root):
-        set_history(v, _node(StridedView, (root.grad_fn,), geo=_Geometry(root._data, v._data)))
+        geo = _Geometry(root._data, v._data)
+        kind = NoGradViewRebased if getattr(v, "_creation", None) == "no_grad" else StridedView
+        set_history(v, _node(kind, (root.grad_fn,), geo=geo))
         v._requires_grad = True
         v._grad_from_base = False
+
+
+class NoGradViewRebased(StridedView):
+    """The history of a view made under no_grad whose base was then written in a graph:
+    torch refuses to re-derive it, and raises as soon as the view's grad_fn is read; here
+    the error comes when a gradient would flow through it."""
+
+    def backward(self, g):
+        raise RuntimeError(f"A view was {_NO_GRAD_VIEW_REBASED}")
 
 
 # --------------------------------------------------------------------------- ops for writes
