@@ -471,6 +471,14 @@ out = [v.requires_grad, v.is_leaf, name(v), y.requires_grad]
 y.backward()
 out += [a.grad, v.grad]
 """,
+    "backward from a no_grad view of a non-leaf": """
+a = m.ones(3, requires_grad=True)
+b = a * 2
+with m.no_grad():
+    v = b.t()
+v.backward(m.ones(3))
+out = []
+""",
     "no_grad view of a leaf, in place": """
 a = m.ones(3, requires_grad=True)
 with m.no_grad():

@@ -202,7 +202,7 @@ def run_backward(
         retain_graph = create_graph
     roots, seeds = [], []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
-        if not t._requires_grad:
+        if not t._requires_grad or getattr(t, "_grad_from_base", False):
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
             )
