@@ -202,7 +202,7 @@ def run_backward(
         retain_graph = create_graph
     roots, seeds = [], []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
-        if not t._requires_grad:
+        if not t._requires_grad or getattr(t, "_grad_from_base", False):
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
             )
@@ -242,6 +242,8 @@ def run_backward(
         if isinstance(v, Tensor):  # a leaf: its gradient is complete
             # with inputs, a leaf that is not one of them is not run (nor are its hooks)
             if g is None or wanted is not None and id(v) not in wanted:
+                return ()
+            if getattr(v, "_grad_from_base", False):  # no .grad of its own (torch's view)
                 return ()
             hooks = getattr(v, "_hooks", None)
             if hooks:

@@ -78,8 +78,10 @@ class Tensor(_Methods):
     ``_vc`` is the version counter, a one-element list shared by a tensor and its views and
     made on first need (``None`` means version 0): in-place operations bump it, and backward
     refuses saved tensors whose version moved. ``_base`` is the tensor whose memory a view
-    shares; ``_views`` (on a base) holds weak references to views that require grad, whose
-    histories are rebuilt when the base is modified in place.
+    shares; ``_views`` (on a base) holds weak references to its views, whose histories are
+    rebuilt when the base is modified in place. ``_creation`` is "no_grad" on a view made
+    under no_grad (torch's CreationMeta); ``_grad_from_base`` marks a view with no history
+    that requires grad because its base does (torch's), with no ``.grad`` of its own.
     """
 
     __slots__ = (
@@ -93,6 +95,8 @@ class Tensor(_Methods):
         "_base",
         "_views",
         "_multi",
+        "_creation",
+        "_grad_from_base",
         "_hooks",
         "_post_hooks",
         "_fw",
@@ -109,6 +113,8 @@ class Tensor(_Methods):
     _base: Tensor | None
     _views: Any
     _multi: tuple | None  # a view from split/chunk/unbind: (output number, node name, grad)
+    _creation: str | None
+    _grad_from_base: bool
     _hooks: dict[int, Any]
     _post_hooks: dict[int, Any]
     _fw: Any
@@ -241,6 +247,14 @@ class Tensor(_Methods):
         if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._requires_grad = bool(requires_grad)
+        self._grad_from_base = False
+        views = getattr(self, "_views", None)
+        if views:  # a view with no history requires grad as its base does (torch)
+            for ref in views[1:]:
+                v = ref()
+                if v is not None and v.grad_fn is None and v._data.dtype.kind in "fc":
+                    if requires_grad or getattr(v, "_grad_from_base", False):
+                        v._requires_grad = v._grad_from_base = bool(requires_grad)
         return self
 
     @property
@@ -502,9 +516,24 @@ def version_counter(t: Tensor) -> list:
         if base is not None:
             vc = version_counter(base)
         else:
-            vc = [0]
+            vc = _output_counter(t)
         t._vc = vc
     return vc
+
+
+def _output_counter(t: Tensor) -> list:
+    """A new counter for ``t``, or, when ``t`` is the output a node saved for backward (exp,
+    sigmoid), the one the node checks: the node gets it as soon as it exists, so a write
+    through any alias sharing it (``t.detach()``, a view made under no_grad) is caught, as
+    torch checks a saved output against the tensor's own counter (``t.data`` shares none).
+    A tensor the node re-wraps its output in (``Op.output``) shares it too."""
+    node = t.grad_fn
+    out = getattr(node, "out_data", None)
+    if out is None or not np.may_share_memory(out, t._data):
+        return [0]
+    if node._out_version is None:
+        node._out_version = ([0], 0)
+    return node._out_version[0]
 
 
 def wrap_dim(dim: int, ndim: int) -> int:

@@ -27,8 +27,15 @@ from chainrule.graph import enable_grad, grad_mode, no_grad
 from chainrule.ops.broadcast import as_tensor_arg
 from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
-from chainrule.ops.op import Op, _edge, expand, forward_ad, sum_to_size
-from chainrule.ops.strided import CopySlices, StridedFill, StridedView, _Geometry, _node
+from chainrule.ops.op import Op, _edge, expand, forward_ad, live_views, sum_to_size
+from chainrule.ops.strided import (
+    CopySlices,
+    StridedFill,
+    StridedView,
+    _address,
+    _Geometry,
+    _node,
+)
 
 __all__: list[str] = []  # nothing new at top level: these are Tensor methods
 
@@ -36,6 +43,21 @@ _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
 # --------------------------------------------------------------------------- write
+
+
+_NO_GRAD_VIEW = (
+    "created in no_grad mode and is being modified inplace with grad mode enabled. Given "
+    "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your "
+    "code by moving both the view and the inplace either both inside the no_grad block (if "
+    "you don't want the inplace to be tracked) or both outside (if you want the inplace to "
+    "be tracked)."
+)
+
+
+_NO_GRAD_VIEW_REBASED = _NO_GRAD_VIEW.replace(
+    "and is being modified inplace",
+    "and its base or another view of its base has been modified inplace",
+)
 
 
 def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None:
@@ -86,10 +108,71 @@ def _check_inplace(t: Tensor, root: Tensor, view: Tensor | None = None) -> None:
             "A view was created in no_grad mode and is being modified inplace with grad mode "
             f"enabled. {_MULTI_OUTPUT}"
         )
+    if getattr(view, "_creation", None) == "no_grad":  # made under no_grad, or from one
+        fn = view.grad_fn
+        if fn is None:
+            raise RuntimeError(f"A view was {_NO_GRAD_VIEW}")
+        name = re.sub(r"Backward(0$)?", "", fn.name())
+        raise RuntimeError(f"Output 0 of {name} is a view of a view which was {_NO_GRAD_VIEW}")
     if root.grad_fn is None and (view._requires_grad or root._requires_grad):
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
+
+
+_PARTIAL_OVERLAP = (
+    "unsupported operation: some elements of the input tensor and the written-to tensor refer "
+    "to a single memory location. Please clone() the tensor before performing the operation."
+)
+
+
+def _dense(a: np.ndarray) -> bool:
+    """torch's ``is_non_overlapping_and_dense``: the elements tile one block of memory (in
+    some order of the dims; dims of size 1 do not count)."""
+    need = a.itemsize
+    for st, n in sorted((st, n) for n, st in zip(a.shape, a.strides) if n != 1):
+        if st != need:
+            return False
+        need *= n
+    return True
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> str:
+    """torch's ``get_overlap_status`` of two arrays: "full" (the same elements in the same
+    layout), "partial", "no", or "too hard" (either is not dense: torch does not check)."""
+    if a.size == 0 or b.size == 0:
+        return "no"
+    if not (_dense(a) and _dense(b)):
+        return "too hard"
+    a0, b0 = _address(a), _address(b)
+    a1, b1 = a0 + a.size * a.itemsize, b0 + b.size * b.itemsize
+    if a0 == b0 and a1 == b1:
+        same = a.ndim == b.ndim and all(
+            n == 1 or sa // a.itemsize == sb // b.itemsize
+            for n, sa, sb in zip(a.shape, a.strides, b.strides)
+        )
+        return "full" if same else "partial"
+    return "partial" if a0 < b1 and b0 < a1 else "no"
+
+
+def check_overlap(t: Tensor, args: Any, *, full: bool = False) -> None:
+    """torch's check that an in-place op's tensor inputs do not share some of the written
+    tensor's elements (``x.add_(x.t())``, ``v += s`` with ``v = s.unsqueeze(0)``); exactly
+    the same elements (``x += x``) are allowed, except by the index ops (``full``: torch's
+    ``assert_no_overlap``: scatter_, index_add_, ``x[idx] = v``)."""
+    for x in args:
+        if isinstance(x, Tensor):
+            status = "full" if x is t else _overlap(t._data, x._data)
+            if status == "partial" or (full and status == "full"):
+                raise RuntimeError(_PARTIAL_OVERLAP)
+
+
+def _leaf_write(t: Tensor) -> bool:
+    """Will ``write`` refuse ``t`` as a leaf (or a view of one) that requires grad? torch's
+    autograd checks that before any kernel's check."""
+    base = getattr(t, "_base", None)
+    root = t if base is None else base
+    return grad_mode.enabled and root.grad_fn is None and root._requires_grad
 
 
 def _check_cast(src: np.dtype, dst: np.dtype) -> None:
@@ -123,9 +206,13 @@ def write(t: Tensor, out: Tensor) -> Tensor:
     if forward_ad.level and (getattr(out, "_fw", None) is not None or getattr(t, "_fw", None)
                              is not None):  # fmt: skip
         forward_ad.set_tangent(t, getattr(out, "_fw", None))
-    if fn is not None and fn.out_data is out._data and out._data.dtype == t._data.dtype:
+    saves_t = fn is not None and fn.out_data is out._data and out._data.dtype == t._data.dtype
+    if saves_t:
         fn.out_data = t._data  # the node's saved output now lives in t, as in torch
     mutate(t)
+    if saves_t:  # checked against t's counter, at the version this write gave it
+        vc = version_counter(t)
+        fn._out_version = (vc, vc[0])
     if not recording:
         return t
     if out._data.dtype != t._data.dtype:
@@ -141,9 +228,7 @@ def write(t: Tensor, out: Tensor) -> Tensor:
     geo = _Geometry(root._data, t._data)
     set_history(root, _node(CopySlices, (_edge(root), _edge(out)), geo=geo))
     root._requires_grad = True
-    if not t._requires_grad:
-        t._requires_grad = True
-        _register_view(root, t)
+    t._requires_grad = True
     _refresh_views(root)
     return t
 
@@ -178,27 +263,24 @@ def _snapshot_saved(fn: Op, t: Tensor) -> None:
     fn.inputs, fn._versions = tuple(inputs), tuple(versions)
 
 
-def _register_view(root: Tensor, view: Tensor) -> None:
-    views = getattr(root, "_views", None)
-    if views is None:
-        views = root._views = []
-    views.append(weakref.ref(view))
-
-
 def _refresh_views(root: Tensor) -> None:
-    """Every live view of ``root`` that is part of a graph is re-derived from its base."""
-    views = getattr(root, "_views", None)
-    if not views:
-        return
-    alive = []
-    for ref in views:
-        v = ref()
-        if v is None:
-            continue
-        alive.append(ref)
-        set_history(v, _node(StridedView, (root.grad_fn,), geo=_Geometry(root._data, v._data)))
+    """Every live view of ``root`` is re-derived from its base's new history (torch's view
+    replay: the view of a base that did not require grad requires grad now)."""
+    for v in live_views(root):
+        geo = _Geometry(root._data, v._data)
+        kind = NoGradViewRebased if getattr(v, "_creation", None) == "no_grad" else StridedView
+        set_history(v, _node(kind, (root.grad_fn,), geo=geo))
         v._requires_grad = True
-    root._views = alive
+        v._grad_from_base = False
+
+
+class NoGradViewRebased(StridedView):
+    """The history of a view made under no_grad whose base was then written in a graph:
+    torch refuses to re-derive it, and raises as soon as the view's grad_fn is read; here
+    the error comes when a gradient would flow through it."""
+
+    def backward(self, g):
+        raise RuntimeError(f"A view was {_NO_GRAD_VIEW_REBASED}")
 
 
 # --------------------------------------------------------------------------- ops for writes
@@ -273,6 +355,8 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
     """``self[index] = value`` (value a tensor or number, broadcast to the region); the index
     is parsed and checked as getitem does, with torch's errors."""
     basic, adv, _ = index_key(self._data, index)
+    if isinstance(value, Tensor):
+        _check_setitem_overlap(self._data[basic], adv, index, value._data)
     try:
         _setitem(self, basic, adv, value)
     except ValueError:
@@ -291,6 +375,31 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
             f"shape mismatch: value tensor of shape {list(shape)} cannot be broadcast to "
             f"indexing result of shape {list(region.shape)}"
         ) from None
+
+
+def _check_setitem_overlap(region: np.ndarray, adv: Any, index: Any, v: np.ndarray) -> None:
+    """torch's overlap checks for ``x[index] = v`` (``v`` a tensor of one or more dims): a
+    basic index copies ``v``, expanded to the region, into the region's view (``copy_``:
+    partial overlap refused); an advanced one is ``index_put_`` on the view (any overlap
+    refused), unless it is one boolean mask and ``v`` has one element (``masked_fill_``)."""
+    if adv is None:
+        if not v.ndim:  # fill_: not checked
+            return
+        if v.shape != region.shape:
+            try:
+                v = np.broadcast_to(v, region.shape)
+            except ValueError:
+                return  # the shape error comes later
+        if _overlap(region, v) == "partial":
+            raise RuntimeError(_PARTIAL_OVERLAP)
+        return
+    if v.size == 1:
+        items = index if type(index) is tuple else (index,)
+        advanced = [i for i in items if isinstance(i, Tensor | list | np.ndarray)]
+        if len(advanced) == 1 and np.asarray(advanced[0]).dtype == bool:
+            return
+    if _overlap(region, v) in ("full", "partial"):
+        raise RuntimeError(_PARTIAL_OVERLAP)
 
 
 def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
@@ -426,16 +535,31 @@ def inplace_view_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 # --------------------------------------------------------------------------- methods
 
 
+# in-place ops whose tensor arguments torch checks for any overlap with self, after the
+# op's own argument checks; and those whose arguments it does not check (masked_fill_'s value)
+_INDEX_OPS = {"scatter", "scatter_add", "index_add"}
+_UNCHECKED = {"masked_fill"}
+
+
 def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """``x.name_(...)`` from the op ``name``: compute out of place, then write into ``x``
     (the registry makes every declared op's in-place method with this)."""
 
+    name = fn.__name__
+    index_op = name in _INDEX_OPS
+
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        tensors = [*args, *kwargs.values()]
+        if not index_op and name not in _UNCHECKED and not _leaf_write(self):
+            # the kernel's check comes before the op's argument checks (a leaf's after)
+            check_overlap(self, tensors)
         try:
             out = fn(self, *args, **kwargs)
         except NotImplementedError:  # torch checks the result fits self before the kernel
             _check_result_type(self, args)
             raise
+        if index_op:  # after the op's own argument checks, as torch's kernels do
+            check_overlap(self, tensors, full=True)
         if out.grad_fn is None and grad_mode.enabled:
             others = [a for a in args if isinstance(a, Tensor)]
             if _in_graph(self) or any(a._requires_grad for a in others):
@@ -471,6 +595,7 @@ def zero_(input: Tensor) -> Tensor:
 
 @tensor_method
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    check_overlap(self, (src,))
     return write(self, Copy.apply(self, as_tensor_arg(src, "src")))
 
 

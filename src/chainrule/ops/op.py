@@ -37,7 +37,7 @@ from chainrule.graph import grad_mode
 
 __all__ = [
     "Op", "SumToSize", "Expand", "expand", "sum_to_size", "unbroadcast_shape", "track_view",
-    "forward_ad", "anomaly",
+    "forward_ad", "anomaly", "register_view", "live_views",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -107,7 +107,7 @@ class Op:
     _node_hooks: dict | None = None  # the node's register_hook hooks
     _freed = False  # saved values dropped after backward
     _versions: tuple | None = None  # versions of self.inputs when saved (None: all 0)
-    _out_version: tuple | None = None  # saved output written in place: (counter, version)
+    _out_version: tuple | None = None  # saved output's (version counter, version when saved)
     _saved_ix: tuple | None = None  # index/mask tensors the rule reads (see save_index)
     _ix_versions: tuple | None = None  # their versions when saved (None: all 0)
 
@@ -292,9 +292,10 @@ class Op:
 
     def _check_versions(self) -> None:
         """torch's in-place correctness check: a saved tensor must be as it was saved."""
-        if self._out_version is not None:  # the saved output was written since
+        if self._out_version is not None:  # the saved output's counter, as it was saved
             vc, expected = self._out_version
-            raise RuntimeError(_modified_message(self.out_data, self, vc[0], expected))
+            if vc[0] != expected:
+                raise RuntimeError(_modified_message(self.out_data, self, vc[0], expected))
         ix = self._saved_ix
         if ix is not None:
             saved = self._ix_versions
@@ -477,7 +478,13 @@ def tensor_overload(out: Tensor, arg: Any) -> Tensor:
 def track_view(t: Tensor, inputs: tuple) -> None:
     """If ``t``'s array is a view of an input tensor's memory, make ``t`` a view of that
     tensor's base: they share a version counter, and in-place changes see each other. An
-    empty view shares no memory, so it is known by its ``base`` (torch's is still a view)."""
+    empty view shares no memory, so it is known by its ``base`` (torch's is still a view).
+
+    Every view is listed (weakly) on its base, so a write that puts the base in a graph
+    re-derives it (torch's view replay). A view made under no_grad (or from one) remembers
+    it (torch's CreationMeta: in-place on it with grad mode on is refused); one of a base
+    that requires grad requires grad through the base, as torch's, with no ``.grad`` of its
+    own (``_grad_from_base``)."""
     out = t._data
     for x in inputs:
         if isinstance(x, Tensor) and (
@@ -487,17 +494,59 @@ def track_view(t: Tensor, inputs: tuple) -> None:
             base = getattr(x, "_base", None)
             if base is None:
                 base = x
+            if not out.flags.writeable and base._data.flags.writeable:
+                t._data = _writable(out, base._data)
             t._base = base
             t._vc = version_counter(base)
             multi = getattr(x, "_multi", None)
             if multi is not None:  # a view of an output of split/unbind is refused as it is
                 t._multi = (0, t.grad_fn.name() if t.grad_fn is not None else "", multi[2])
-            if t._requires_grad:
-                views = getattr(base, "_views", None)
-                if views is None:
-                    views = base._views = []
-                views.append(weakref.ref(t))
+            if not grad_mode.enabled:
+                t._creation = "no_grad"
+            elif getattr(x, "_creation", None) is not None:
+                t._creation = x._creation
+            if t.grad_fn is None and base._requires_grad and out.dtype.kind in "fc":
+                t._requires_grad = t._grad_from_base = True
+            register_view(base, t)
             return
+
+
+def register_view(base: Tensor, view: Tensor) -> None:
+    """List ``view`` (weakly) on ``base``; dead entries are dropped as the list grows."""
+    views = getattr(base, "_views", None)
+    if views is None:
+        views = base._views = [0]  # [length at which to drop the dead, refs ...]
+    views.append(weakref.ref(view))
+    if len(views) > views[0]:
+        views[1:] = [r for r in views[1:] if r() is not None]
+        views[0] = 2 * len(views) + 16
+
+
+def live_views(base: Tensor) -> list[Tensor]:
+    """The views of ``base`` still alive (see ``register_view``)."""
+    views = getattr(base, "_views", None)
+    if not views:
+        return []
+    return [v for v in map(lambda r: r(), views[1:]) if v is not None]
+
+
+class _Window:
+    """Memory of ``owner`` seen as ``view`` describes it, but writable (NumPy's array
+    interface); the array made from it keeps ``owner`` alive through its ``base``."""
+
+    def __init__(self, view: np.ndarray, owner: np.ndarray) -> None:
+        face = dict(view.__array_interface__)
+        face["data"] = (face["data"][0], False)
+        self.__array_interface__, self.owner = face, owner
+
+
+def _writable(view: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """A view NumPy made read-only (a diagonal; anything taken from a broadcast array) that
+    torch lets one write: writable unless two of its elements are one in memory (a stride
+    0 on a dim of more than one element: torch's internal-overlap check)."""
+    if any(n > 1 and st == 0 for n, st in zip(view.shape, view.strides)):
+        return view
+    return np.asarray(_Window(view, owner))
 
 
 def _accumulator(leaf: Tensor) -> AccumulateGrad:

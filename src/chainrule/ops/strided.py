@@ -20,7 +20,7 @@ class _Geometry:
     when the base is itself strided (a tensor after ``t_()`` or ``transpose_``), the
     C-order position in the base of each of the view's elements (``index``)."""
 
-    __slots__ = ("shape", "strides", "offset", "base_shape", "index")
+    __slots__ = ("shape", "strides", "offset", "base_shape", "index", "overlaps")
 
     def __init__(self, base: np.ndarray, view: np.ndarray) -> None:
         item = base.itemsize
@@ -28,6 +28,8 @@ class _Geometry:
         self.strides = tuple(s // item for s in view.strides)
         self.offset = (_address(view) - _address(base)) // item
         self.index = None if base.flags.c_contiguous else _positions(base, view)
+        # several of the view's elements on one of the base's (an expand: stride 0)
+        self.overlaps = any(n > 1 and st == 0 for n, st in zip(view.shape, view.strides))
 
     def region(self, a: np.ndarray) -> np.ndarray:
         """The view's elements inside a C-ordered base (a writeable view)."""
@@ -47,6 +49,17 @@ class _Geometry:
             out.reshape(-1)[self.index] = values
         else:
             self.region(out)[...] = values
+
+    def add(self, out: np.ndarray, values: np.ndarray) -> None:
+        """Add ``values`` into the view's elements of ``out`` (C-contiguous, base-shaped);
+        where several of the view's elements are one of the base's, their values sum."""
+        if not self.overlaps:
+            self.put(out, values)
+            return
+        index = self.index
+        if index is None:
+            index = self.region(np.arange(out.size).reshape(out.shape))
+        np.add.at(out.reshape(-1), index, values)
 
 
 def _address(a: np.ndarray) -> int:
@@ -105,7 +118,7 @@ class StridedScatter(Op):
     def forward(self, g, geo):
         self.geo = geo
         out = np.zeros(geo.base_shape, dtype=g.dtype)
-        geo.put(out, g)
+        geo.add(out, g)
         return out
 
     def backward(self, g):

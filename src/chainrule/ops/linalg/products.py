@@ -299,7 +299,7 @@ class Diagonal(Op):
 
     def forward(self, x, offset, d1, d2):
         self.shape, self.offset, self.d1, self.d2 = x.shape, offset, d1, d2
-        return x.diagonal(offset, d1, d2)
+        return x.diagonal(offset, d1, d2)  # read-only: Op.apply makes it writable (torch)
 
     def backward(self, g):
         return DiagonalAdjoint.apply(
