@@ -17,7 +17,7 @@ from chainrule._tensor import Tensor, _make
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.special import _erf, _sigmoid
-from chainrule.ops.elementwise.unary import erf, exp, sigmoid, tanh
+from chainrule.ops.elementwise.unary import MaskedGrad, erf, exp, sigmoid, tanh
 from chainrule.ops.inplace import write
 from chainrule.ops.kernels import select
 from chainrule.ops.op import Op
@@ -28,28 +28,18 @@ from chainrule.ops.softmax import _float_only
 
 class LeakyRelu(Op):
     """slope for x <= 0 (at 0 too, as torch). Saves x (torch's self): the mask is
-    recomputed from it at backward, as torch does."""
+    recomputed from it at backward, as torch does; the first gradient's edge to it makes
+    double backward's graph (``MaskedGrad``)."""
 
     def forward(self, x, slope):
         self.slope = slope
         return select(x > 0, x, x * slope).astype(x.dtype, copy=False)
 
-    def backward(self, g):
-        return LeakyReluBackward.apply(g, pos=self.inputs[0]._data > 0, slope=self.slope)
-
-
-class LeakyReluBackward(Op):
-    """``where(x > 0, g, g * slope)`` in one node: linear in ``g``, its own backward."""
-
-    jvp_rule = "linear"
-    save_inputs = False
-
-    def forward(self, g, pos, slope):
-        self.pos, self.slope = pos, slope
-        return select(pos, g, g * slope)
-
-    def backward(self, gg):
-        return LeakyReluBackward.apply(gg, pos=self.pos, slope=self.slope)
+    def backward(self, g):  # the in-place form saved its result instead (torch's)
+        s = self.output if self.inputs is None else self.inputs[0]
+        return MaskedGrad.apply(
+            g, s, mask=s._data > 0, slope=self.slope, name="LeakyReluBackwardBackward0"
+        )
 
 
 def _written(input: Tensor, out: Tensor, inplace: bool, torch_name: str | None = None) -> Tensor:
@@ -68,6 +58,9 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     """``x`` for x > 0, else ``negative_slope * x``."""
     _float_only(input, "leaky_relu_cpu")
     out = LeakyRelu.apply(input, slope=negative_slope)
+    node = out.grad_fn
+    if inplace and node is not None:  # torch's leaky_relu_ saves its result, not self
+        node.inputs, node._versions, node.out_data = None, None, out._data
     return _written(input, out, inplace, "LeakyReluBackward1")
 
 
@@ -274,8 +267,9 @@ class Hardtanh(Op):
         return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        x = self.inputs[0]._data
-        return where(~((x <= self.lo) | (x >= self.hi)), g, 0.0)
+        x = self.inputs[0]
+        inside = ~((x._data <= self.lo) | (x._data >= self.hi))
+        return MaskedGrad.apply(g, x, mask=inside, name="HardtanhBackwardBackward0")
 
 
 @op(namespace="nn.functional", method=False, inplace_function=True)

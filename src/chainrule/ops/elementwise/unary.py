@@ -246,8 +246,8 @@ class Relu(Op):
     def forward(self, x):
         return np.maximum(x, 0)
 
-    def backward(self, g):
-        return MaskedScale.apply(g, mask=self.out_data != 0)  # the output is >= 0 or nan
+    def backward(self, g):  # the output is >= 0 or nan
+        return MaskedGrad.apply(g, self.output, mask=self.out_data != 0)
 
 
 class MaskedScale(Op):
@@ -265,6 +265,34 @@ class MaskedScale(Op):
 
     def backward(self, gg):
         return MaskedScale.apply(gg, mask=self.mask)
+
+
+class MaskedGrad(Op):
+    """torch's threshold_backward, hardtanh_backward and leaky_relu_backward in one node:
+    ``where(mask, g, g * slope)`` (``slope`` 0 but for leaky_relu), the mask taken from the
+    activation's saved tensor ``s`` (relu's result, hardtanh's and leaky_relu's input). As in
+    torch it is differentiable in ``g`` (itself again) and in ``s`` with a zero gradient, so
+    under ``create_graph`` the first gradient is part of the graph (it requires grad, and
+    the second derivative is exact zeros). A select, not ``g * mask``: masked inf and nan
+    gradients are +0."""
+
+    jvp_rule = "linear"  # linear in g; s is only an edge (its tangent never reaches the mask)
+    torch_name = "ThresholdBackwardBackward0"
+
+    def forward(self, g, s, mask, slope=0.0, name=None):
+        self.mask, self.slope = mask, slope
+        if name is not None:
+            self.torch_name = name
+        return select(mask, g, g * slope if slope else 0.0)
+
+    def backward(self, gg):
+        s = self.inputs[1]
+        ggg = (
+            MaskedGrad.apply(gg, s, mask=self.mask, slope=self.slope, name=self.torch_name)
+            if self.needs(0)
+            else None
+        )
+        return ggg, _make(np.zeros_like(s._data)) if self.needs(1) else None
 
 
 class Erf(Op):
