@@ -11,6 +11,7 @@ from chainrule._registry import op
 from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.ops.index.core import Index
 from chainrule.ops.index.gather import _grid
+from chainrule.ops.op import save_index
 
 _sort_result = namedtuple("sort", ["values", "indices"])
 _topk_result = namedtuple("topk", ["values", "indices"])
@@ -35,10 +36,14 @@ def _order(x: np.ndarray, dim: int, descending: bool) -> np.ndarray:
     return np.flip(n - 1 - up, dim)
 
 
-def _values(cls: type[Index], input: Tensor, idx: np.ndarray, dim: int) -> Tensor:
+def _values(cls: type[Index], input: Tensor, idx: np.ndarray, dim: int, indices: Tensor) -> Any:
+    """The values at ``idx``; the node saves ``indices``, as torch's SortBackward0 and
+    TopkBackward0 do, so a second backward without retain_graph, or a write into the
+    returned indices, raises as in torch."""
     if input._data.ndim == 0:
-        return cls.apply(input.reshape(1), key=(idx.reshape(-1),)).reshape(())
-    return cls.apply(input, key=_grid(idx, dim))
+        v = save_index(cls.apply(input.reshape(1), key=(idx.reshape(-1),)), indices)
+        return v.reshape(())
+    return save_index(cls.apply(input, key=_grid(idx, dim)), indices)
 
 
 @op
@@ -47,7 +52,8 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     x = input._data
     d = wrap_dim(dim, x.ndim)
     idx = _order(x, d, descending) if x.ndim else np.zeros((), np.int64)
-    return _sort_result(_values(SortValues, input, idx, d), _make(idx.astype(np.int64)))
+    indices = _make(idx.astype(np.int64))
+    return _sort_result(_values(SortValues, input, idx, d, indices), indices)
 
 
 @op
@@ -72,4 +78,5 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
         raise RuntimeError("selected index k out of range")
     idx = _order(x, d, largest) if x.ndim else np.zeros((), np.int64)
     idx = np.take(idx, np.arange(k), axis=d) if x.ndim else idx
-    return _topk_result(_values(TopkValues, input, idx, d), _make(idx.astype(np.int64)))
+    indices = _make(idx.astype(np.int64))
+    return _topk_result(_values(TopkValues, input, idx, d, indices), indices)

@@ -226,8 +226,8 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     """``gather`` after broadcasting ``input`` and ``indices`` on the other dims; with
     ``dim=None`` both are read as 1-D. Indices along ``dim`` wrap modulo its size (torch)."""
     x, idx = input._data, _data(indices)
-    if dim is None:
-        return gather(input.reshape(-1), 0, idx.reshape(-1))
+    if dim is None:  # torch saves the indices (GatherBackward0): second backward, writes
+        return save_index(gather(input.reshape(-1), 0, idx.reshape(-1)), indices)
     d = wrap_dim(dim, x.ndim)
     if idx.dtype != np.int64:
         raise RuntimeError(
@@ -250,4 +250,4 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     idx = np.broadcast_to(idx, ids)
     if x.ndim == 0:
         return gather(input, 0, idx)
-    return Gather.apply(expand(input, tuple(xs)), key=_grid(idx, d))
+    return save_index(Gather.apply(expand(input, tuple(xs)), key=_grid(idx, d)), indices)

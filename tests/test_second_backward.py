@@ -1,0 +1,74 @@
+"""A second backward without retain_graph through the ops that select by index (sort,
+topk, msort, take_along_dim, gather, max/min along a dim ...) raises torch's "Trying to
+backward through the graph a second time": torch saves their indices and frees them after
+backward (issue 10). The indices they return are saved too: writing them in place before
+backward raises. Every program runs under torch and chainrule."""
+
+import pytest
+import torch
+
+import chainrule as cr
+
+OPS = {
+    "sort": lambda m, x: x.sort(1).values,
+    "sort_descending": lambda m, x: x.sort(1, descending=True)[0],
+    "sort_stable_dim0": lambda m, x: m.sort(x, stable=True, dim=0).values,
+    "topk": lambda m, x: x.topk(2).values,
+    "topk_dim0_smallest": lambda m, x: x.topk(1, dim=0, largest=False)[0],
+    "msort": lambda m, x: x.msort(),
+    "take_along_dim": lambda m, x: m.take_along_dim(x, x.argsort(1), 1),
+    "take_along_dim_flat": lambda m, x: m.take_along_dim(x, m.tensor([0, 5, 2])),
+    "gather": lambda m, x: x.gather(1, m.tensor([[0, 1]] * 3)),
+    "index": lambda m, x: x[m.tensor([0, 2])],
+    "max_dim": lambda m, x: x.max(1).values,
+    "min_dim": lambda m, x: x.min(0)[0],
+    "amax": lambda m, x: x.amax(1),
+    "max": lambda m, x: x.max(),
+    "sort_0d": lambda m, x: x[0, 0].sort().values,
+    "topk_0d": lambda m, x: x[1, 2].topk(1).values,
+}
+
+
+def _x(m):
+    return m.tensor([[3.0, 1.0, 2.0, 0.5], [0.0, -1.0, 5.0, 4.0], [2.0, 2.0, 1.0, -3.0]],
+                    requires_grad=True)  # fmt: skip
+
+
+def _outcome(m, run):
+    try:
+        return run()
+    except RuntimeError as e:
+        return "RuntimeError: " + str(e).replace("torch", "chainrule")
+
+
+@pytest.mark.parametrize("retain", [False, True])
+@pytest.mark.parametrize("name", list(OPS))
+def test_second_backward(name, retain):
+    def run(m):
+        x = _x(m)
+        loss = OPS[name](m, x).sum()
+        loss.backward(retain_graph=retain)
+
+        def again():
+            loss.backward()
+            return x.grad.tolist()
+
+        return _outcome(m, again)
+
+    assert run(cr) == run(torch)
+
+
+@pytest.mark.parametrize("name", ["sort", "topk", "max"])
+def test_writing_returned_indices_raises(name):
+    def run(m):
+        x = _x(m)
+        values, indices = {"sort": x.sort(1), "topk": x.topk(2), "max": x.max(1)}[name]
+        indices.zero_()
+
+        def backward():
+            values.sum().backward()
+            return x.grad.tolist()
+
+        return _outcome(m, backward)
+
+    assert run(cr) == run(torch)
