@@ -3,12 +3,22 @@ modules' public names, and every op declared in the registry's top-level namespa
 
 from __future__ import annotations
 
-from chainrule import _device, _registry, creation, dtypes, graph, legacy, ops, serialization
+from chainrule import (
+    _device,
+    _layout,
+    _registry,
+    creation,
+    dtypes,
+    graph,
+    legacy,
+    ops,
+    serialization,
+)
 from chainrule._tensor import Size, Tensor
 
 __all__ = ["Tensor", "Size"]
 
-for _mod in [dtypes, _device, graph, creation, serialization, legacy]:
+for _mod in [dtypes, _device, _layout, graph, creation, serialization, legacy]:
     for _name in _mod.__all__:
         globals()[_name] = getattr(_mod, _name)
         __all__.append(_name)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from chainrule import dtypes
+from chainrule import _layout, dtypes
 from chainrule._device import CPU
 from chainrule.printing import tensor_repr
 
@@ -169,6 +169,20 @@ class Tensor(_Methods):
         if dim is None:
             return Size(self._data.shape)
         return self._data.shape[wrap_dim(dim, self._data.ndim)]
+
+    @overload
+    def stride(self, dim: None = None) -> tuple[int, ...]: ...
+    @overload
+    def stride(self, dim: int) -> int: ...
+    def stride(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The strides in elements, as torch reports them (see ``_layout.strides``)."""
+        st = _layout.strides(self._data)
+        return st if dim is None else st[wrap_dim(dim, len(st))]
+
+    def is_contiguous(self, memory_format: Any = _layout.contiguous_format) -> bool:
+        """torch's contiguity test (size-1 dims and empty tensors do not count);
+        ``channels_last``/``channels_last_3d`` are checked in torch's dim order."""
+        return _layout.is_contiguous(self._data, memory_format)
 
     def dim(self) -> int:
         return self._data.ndim

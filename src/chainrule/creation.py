@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import dtypes
+from chainrule import _layout, dtypes
 from chainrule._device import check_cpu
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
@@ -182,28 +182,50 @@ def _like(input: Tensor, dtype: Any) -> tuple:
     return input._data.shape, dtype if dtype is not None else input.dtype
 
 
+def _laid_out(input: Tensor, t: Tensor, memory_format: Any) -> Tensor:
+    """``t`` (new, C order) in the layout of torch's ``*_like(input)``: input's strides by
+    default (preserve_format, when input is not contiguous)."""
+    data = _layout.like(input._data, t._data, memory_format)
+    return t if data is t._data else _finish(data, t.requires_grad)
+
+
 def zeros_like(
-    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    input: Tensor,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    memory_format: Any = _layout.preserve_format,
 ) -> Tensor:
     check_cpu(device)
     shape, dt = _like(input, dtype)
-    return _filled("zeros_like", 0, (shape,), dt, requires_grad)
+    return _laid_out(input, _filled("zeros_like", 0, (shape,), dt, requires_grad), memory_format)
 
 
 def ones_like(
-    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    input: Tensor,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    memory_format: Any = _layout.preserve_format,
 ) -> Tensor:
     check_cpu(device)
     shape, dt = _like(input, dtype)
-    return _filled("ones_like", 1, (shape,), dt, requires_grad)
+    return _laid_out(input, _filled("ones_like", 1, (shape,), dt, requires_grad), memory_format)
 
 
 def empty_like(
-    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    input: Tensor,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    memory_format: Any = _layout.preserve_format,
 ) -> Tensor:
     check_cpu(device)
     shape, dt = _like(input, dtype)
-    return empty(shape, dtype=dt, requires_grad=requires_grad)
+    return _laid_out(input, empty(shape, dtype=dt, requires_grad=requires_grad), memory_format)
 
 
 def full_like(
@@ -213,10 +235,12 @@ def full_like(
     dtype: Any = None,
     device: Any = None,
     requires_grad: bool = False,
+    memory_format: Any = _layout.preserve_format,
 ) -> Tensor:
     check_cpu(device)
     shape, dt = _like(input, dtype)
-    return _filled("full_like", fill_value, (shape,), dt, requires_grad)
+    out = _filled("full_like", fill_value, (shape,), dt, requires_grad)
+    return _laid_out(input, out, memory_format)
 
 
 # ``x.new_*``: a new tensor with x's dtype unless given (torch's Tensor.new_zeros ...)
@@ -468,12 +492,26 @@ def randperm(
     return _finish(_rng(generator).permutation(n).astype(np_dtype), requires_grad)
 
 
-def rand_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def rand_like(
+    input: Tensor,
+    *,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    memory_format: Any = _layout.preserve_format,
+) -> Tensor:
+    out = rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return _laid_out(input, out, memory_format)
 
 
-def randn_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def randn_like(
+    input: Tensor,
+    *,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    memory_format: Any = _layout.preserve_format,
+) -> Tensor:
+    out = randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return _laid_out(input, out, memory_format)
 
 
 def randint_like(

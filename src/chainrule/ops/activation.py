@@ -31,6 +31,8 @@ class LeakyRelu(Op):
     recomputed from it at backward, as torch does; the first gradient's edge to it makes
     double backward's graph (``MaskedGrad``)."""
 
+    layout = "elementwise"
+
     def forward(self, x, slope):
         self.slope = slope
         return select(x > 0, x, x * slope).astype(x.dtype, copy=False)
@@ -66,6 +68,8 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 class Elu(Op):
     """d/dx = alpha * exp(x) for x <= 0 (alpha at 0, as torch), 1 above."""
+
+    layout = "elementwise"
 
     def forward(self, x, alpha):
         self.alpha = alpha
@@ -111,6 +115,8 @@ _KAPPA = 0.044715
 
 class Gelu(Op):
     """Exact: ``x * Phi(x)``; 'tanh': ``0.5 x (1 + tanh(beta (x + kappa x^3)))``."""
+
+    layout = "elementwise"
 
     def forward(self, x, approximate):
         self.approximate = approximate
@@ -180,6 +186,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 class Silu(Op):
     """d/dx = s (1 + x (1 - s)) with s = sigmoid(x)."""
 
+    layout = "elementwise"
+
     def forward(self, x):
         return (x * _sigmoid(x)).astype(x.dtype, copy=False)
 
@@ -214,6 +222,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 class Softplus(Op):
     """``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold`` (torch)."""
+
+    layout = "elementwise"
 
     def forward(self, x, beta, threshold):
         self.beta, self.threshold = beta, threshold
@@ -262,6 +272,8 @@ class Hardtanh(Op):
     """The gradient is 0 at and beyond the bounds, a select (torch's hardtanh_backward:
     ``where(x <= lo or x >= hi, 0, g)``, so a nan input passes the gradient). Saves x."""
 
+    layout = "elementwise"
+
     def forward(self, x, lo, hi):
         self.lo, self.hi = lo, hi
         return np.clip(x, lo, hi).astype(x.dtype, copy=False)
@@ -293,6 +305,8 @@ class LogSigmoid(Op):
     ``[x < 0] - sign * z / (1 + z)`` (sign +1 where x < 0, else -1), the sign from x's
     values at backward and z from forward's."""
 
+    layout = "elementwise"
+
     def forward(self, x):
         self.buffer = z = np.exp(-np.abs(x))
         return (np.minimum(x, 0) - np.log1p(z)).astype(x.dtype, copy=False)
@@ -315,6 +329,8 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 class Mish(Op):
     """``x * tanh(softplus(x))``; d/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))."""
+
+    layout = "elementwise"
 
     def forward(self, x):
         return (x * np.tanh(np.logaddexp(0, x))).astype(x.dtype, copy=False)

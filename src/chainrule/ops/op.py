@@ -30,6 +30,8 @@ import numpy as np
 
 from chainrule._engine import AccumulateGrad
 from chainrule._fp import FP_IGNORE, fp_state, ignore_fp_errors, restore_fp_errors
+from chainrule._layout import elementwise as elementwise_layout
+from chainrule._layout import to_contiguous
 from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor, _Handle, _make, inplace_log, version_counter
 from chainrule.dtypes import scalar_type_name, tensor_type_name
@@ -100,6 +102,10 @@ class Op:
     torch_name: str | None = None  # torch's grad_fn name, when not "<ClassName>Backward0"
     overload = 0  # which of torch's overloads a node is: the n of its "<Name>Backward<n>"
     formula: str | None = None  # the rule in words, for explain_backward ("d(-a) = -g")
+    # the result's memory layout, torch's (see _layout): "contiguous" (unless a view of an
+    # input), "elementwise" (TensorIterator: follows the inputs; the default of diagonal
+    # ops), or None (the forward already lays it out as torch: views, clone)
+    layout: str | None = "contiguous"
 
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
     _hooks: dict | None = None  # the output tensor's register_hook hooks
@@ -117,6 +123,10 @@ class Op:
             cls._plans = {}  # mask of the inputs that need a gradient -> what to save
         if cls.jvp_rule not in JVP_RULES:
             raise TypeError(f"{cls.__name__}.jvp_rule must be one of {sorted(JVP_RULES)}")
+        if cls.jvp_rule == "diagonal" and "layout" not in cls.__dict__:
+            cls.layout = "elementwise"
+        if cls.layout not in ("contiguous", "elementwise", None):
+            raise TypeError(f"{cls.__name__}.layout must be 'contiguous', 'elementwise' or None")
         stale = JVP_RULES.keys() & cls.__dict__.keys()
         if stale:  # the old per-strategy booleans: declare jvp_rule instead
             raise TypeError(f"{cls.__name__}: set jvp_rule = {sorted(stale)[0]!r}, not a flag")
@@ -154,6 +164,12 @@ class Op:
                 restore_fp_errors(token)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
+        layout = cls.layout  # torch's layout of the result (NumPy's follows the inputs')
+        if layout == "contiguous":
+            if not out.flags.c_contiguous:
+                out = to_contiguous(out, arrays)
+        elif layout is not None:
+            out = elementwise_layout(out, arrays)
         if live:
             node._edges = tuple(edges)
             if cls.saved_for is not None:
@@ -590,6 +606,8 @@ class SumToSize(Op):
 class Expand(Op):
     """Broadcast to a larger shape without copying (a read-only NumPy view; a writable one
     when the shape does not change, as torch's no-op expand is a view that can be written)."""
+
+    layout = None  # a view
 
     jvp_rule = "linear"
     save_inputs = False

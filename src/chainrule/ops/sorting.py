@@ -20,6 +20,8 @@ _topk_result = namedtuple("topk", ["values", "indices"])
 class SortValues(Index):
     """The input read at the sorted positions (a gather: its gradient scatters back)."""
 
+    layout = "elementwise"  # torch's sort keeps the input's layout
+
     torch_name = "SortBackward0"
 
 

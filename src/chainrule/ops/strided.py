@@ -98,6 +98,8 @@ def _positions(base: np.ndarray, view: np.ndarray) -> np.ndarray:
 class StridedView(Op):
     """A view's history re-derived from its base's current history."""
 
+    layout = None  # the base's own layout
+
     jvp_rule = "linear"
 
     save_inputs = False
@@ -112,6 +114,7 @@ class StridedView(Op):
 
 
 class StridedScatter(Op):
+    layout = None  # the base's own layout
     jvp_rule = "linear"
     save_inputs = False
 
@@ -127,6 +130,8 @@ class StridedScatter(Op):
 
 class StridedFill(Op):
     """The base's gradient with the overwritten region zeroed (a projection: self-adjoint)."""
+
+    layout = None  # the base's own layout
 
     jvp_rule = "linear"
 
@@ -144,6 +149,8 @@ class StridedFill(Op):
 
 class CopySlices(Op):
     """New base = old base with the view's region replaced by a new value."""
+
+    layout = None  # the base's own layout
 
     save_inputs = False
     torch_name = "torch::autograd::CopySlices"  # torch's name() for this node

@@ -451,7 +451,8 @@ def batch_norm(
     elif _fusable(input, weight, bias, running_mean, running_var):
         return BatchNormEval.apply(input, weight, bias, running_mean, running_var, eps=eps,
                                    wshape=per_channel)  # fmt: skip
-    else:
+    else:  # torch's kernel writes a contiguous result whatever the input's layout
+        input = input.contiguous()
         y = (input - running_mean.reshape(per_channel)) * rsqrt(
             running_var.reshape(per_channel) + eps
         )

@@ -22,6 +22,7 @@ from chainrule.ops.op import Op, tensor_overload
 
 
 class Add(Op):
+    layout = "elementwise"
     formula = "d(a + b) = g, g  (summed back over broadcast dims)"
     jvp_rule = "linear"
     elementwise, save_inputs = True, False
@@ -34,6 +35,7 @@ class Add(Op):
 
 
 class Sub(Op):
+    layout = "elementwise"
     formula = "d(a - b) = g, -g  (summed back over broadcast dims)"
     jvp_rule = "linear"
     elementwise, save_inputs = True, False
@@ -48,10 +50,13 @@ class Sub(Op):
 class Rsub(Sub):
     """``number - tensor``: torch names it RsubBackward1."""
 
+    layout = "elementwise"
+
     torch_name = "RsubBackward1"
 
 
 class Mul(Op):
+    layout = "elementwise"
     formula = "d(a * b) = g * b, g * a  (summed back over broadcast dims)"
     jvp_rule = "multilinear"
     elementwise = True

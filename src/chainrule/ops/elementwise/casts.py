@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule import dtypes
+import numpy as np
+
+from chainrule import _layout, dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
 from chainrule.ops.op import Op
 
 
 class Clone(Op):
+    layout = None  # the forward keeps torch's preserve_format
     formula = "d clone(a) = g"
     jvp_rule = "linear"
     save_inputs = False
 
-    def forward(self, x):
-        return x.copy()
+    def forward(self, x, memory_format=None):
+        if memory_format is _layout.contiguous_format:
+            return np.array(x, order="C", copy=True)
+        return _layout.preserve(x)  # torch's default, preserve_format
 
     def backward(self, g):
         return g
@@ -25,20 +30,25 @@ class Clone(Op):
 class ToCopy(Op):
     """A cast to another dtype; the gradient is cast back."""
 
+    layout = None  # the forward keeps torch's preserve_format
+
     jvp_rule = "linear"
     save_inputs = False
 
     def forward(self, x, dtype):
         self.in_dtype = dtypes.FROM_NP[x.dtype]
-        return x.astype(dtype)
+        return _layout.preserve(x, dtype)
 
     def backward(self, g):
         return g.to(self.in_dtype)
 
 
 @op
-def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:
-    return Clone.apply(input)
+def clone(input: Tensor, *, memory_format: Any = _layout.preserve_format) -> Tensor:
+    """A copy; by default with ``input``'s strides when it is non-overlapping and dense
+    (torch's preserve_format), contiguous with ``memory_format=contiguous_format``."""
+    _layout.check_format(memory_format, "clone()")
+    return Clone.apply(input, memory_format=memory_format)
 
 
 @tensor_method
@@ -48,6 +58,7 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     copy = kwargs.pop("copy", False)
     kwargs.pop("device", None)
     kwargs.pop("non_blocking", None)
+    fmt = kwargs.pop("memory_format", _layout.preserve_format)  # used when it copies
     for a in args:
         if isinstance(a, dtypes.dtype):
             dt = a
@@ -56,7 +67,10 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         elif a not in ("cpu", None) and str(a) != "cpu":
             raise RuntimeError(f"chainrule runs on the CPU only; cannot move a tensor to {a!r}")
     if dt is None or dt.np == self._data.dtype:
-        return Clone.apply(self) if copy else self
+        return clone(self, memory_format=fmt) if copy else self
+    _layout.check_format(fmt, "to()")
+    if fmt is _layout.contiguous_format:
+        self = self.contiguous()
     if self._requires_grad and dt.np.kind not in "fc":
         # torch allows the cast; the result simply stops requiring grad
         return ToCopy.apply(self.detach(), dtype=dt.np)

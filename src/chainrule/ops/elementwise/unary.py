@@ -255,6 +255,8 @@ class MaskedScale(Op):
     in ``g``, so its own backward is itself. A select, not ``g * mask``: torch's masked inf
     and nan gradients are +0, not nan."""
 
+    layout = "elementwise"
+
     jvp_rule = "linear"
     save_inputs = False
     torch_name = "MulBackward0"
@@ -275,6 +277,8 @@ class MaskedGrad(Op):
     under ``create_graph`` the first gradient is part of the graph (it requires grad, and
     the second derivative is exact zeros). A select, not ``g * mask``: masked inf and nan
     gradients are +0."""
+
+    layout = "elementwise"
 
     jvp_rule = "linear"  # linear in g; s is only an edge (its tangent never reaches the mask)
     torch_name = "ThresholdBackwardBackward0"

@@ -69,6 +69,8 @@ class IndexPutAdd(Op):
 class BasicIndex(Op):
     """Basic indexing (ints, slices, None) as one NumPy view; named after torch's last step."""
 
+    layout = None  # a view
+
     formula = "d a[key] (slice, select, unsqueeze) = g written into zeros of a's shape at key"
     save_inputs = False
 

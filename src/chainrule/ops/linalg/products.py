@@ -295,6 +295,8 @@ def trace(input: Tensor) -> Tensor:
 class Diagonal(Op):
     """A view of the diagonal (``offset``) of the plane ``dim1, dim2``, moved last."""
 
+    layout = None  # a view
+
     save_inputs = False
 
     def forward(self, x, offset, d1, d2):

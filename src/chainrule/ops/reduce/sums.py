@@ -43,6 +43,7 @@ class Unreduce(Op):
     """The adjoint of a sum: put the reduced axes back and broadcast to ``shape`` (times
     ``scale``, for mean) in one node; its own backward is the scaled sum."""
 
+    layout = None  # sum's: a broadcast (stride-0) view, as torch's expand; mean's contiguous
     jvp_rule = "linear"
 
     save_inputs = False
@@ -52,7 +53,8 @@ class Unreduce(Op):
         self.axes, self.keepdim, self.scale = axes, keepdim, scale
         if not keepdim:
             g = g.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
-        return np.broadcast_to(g if scale is None else g * scale, shape)
+        out = np.broadcast_to(g, shape)  # torch: sum's is an expand, mean's divides it
+        return out if scale is None else np.multiply(out, scale, order="C")
 
     def backward(self, g):
         out = Sum.apply(g, axes=self.axes, keepdim=self.keepdim, dtype=None, dim_given=True)

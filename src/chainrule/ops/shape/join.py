@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import dtypes
+from chainrule import _layout, dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.graph import grad_mode
@@ -277,6 +277,7 @@ def tile(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
 
 
 class Flip(Op):
+    layout = "elementwise"  # torch's flip follows the input's layout
     formula = "d flip(a) = g flipped back"
     save_inputs = False
 
@@ -398,8 +399,10 @@ class Contiguous(Op):
 
 
 @tensor_method
-def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
-    """``input`` itself when C-contiguous, else a contiguous copy."""
+def contiguous(input: Tensor, memory_format: Any = _layout.contiguous_format) -> Tensor:
+    """``input`` itself when contiguous (as torch: size-1 dims do not count), else a
+    contiguous copy. channels_last layouts are not supported (NotImplementedError)."""
+    _layout.check_format(memory_format, "contiguous()")
     if input._data.flags.c_contiguous:
         return input
     return Contiguous.apply(input)

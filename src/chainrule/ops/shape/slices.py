@@ -12,6 +12,8 @@ from chainrule.ops.op import Op
 class Slice(Op):
     """``x[index]`` for basic indices: narrow, select, split, chunk and unbind share it."""
 
+    layout = None  # a view
+
     save_inputs = False
 
     def forward(self, x, index, tname):
