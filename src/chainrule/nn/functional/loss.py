@@ -11,6 +11,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor
+from chainrule.dtypes import scalar_type_name
 from chainrule.nn.functional._utils import check_float, get_reduction
 from chainrule.nn.functional._utils import reduce as _reduce
 from chainrule.ops.activation import logsigmoid
@@ -228,12 +229,18 @@ def binary_cross_entropy(
             "size."
         )
     x, y = input._data, target._data
+    if y.dtype != x.dtype:
+        raise RuntimeError(
+            f"Found dtype {scalar_type_name(target)} but expected {scalar_type_name(input)}"
+        )
     if not np.all((x >= 0) & (x <= 1)):
         raise RuntimeError("all elements of input should be between 0 and 1")
     if not np.all((y >= 0) & (y <= 1)):
         raise RuntimeError("all elements of target should be between 0 and 1")
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
+        if weight._data.dtype != x.dtype:  # torch multiplies it in place into the loss
+            weight = weight.to(input.dtype)
         loss = loss * expand(weight, x.shape)
     return _reduce(loss, reduction)
 
