@@ -228,9 +228,35 @@ def test_multihead_attention(dm, dq, dkv):
 
 
 @pytest.mark.parametrize("dx,dt", list(itertools.product(D, D)))
-@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "smooth_l1_loss", "kl_div"])
+@pytest.mark.parametrize(
+    "loss", ["mse_loss", "l1_loss", "smooth_l1_loss", "kl_div", "binary_cross_entropy_with_logits"]
+)
 def test_pointwise_losses(loss, dx, dt):
+    """(binary_cross_entropy_with_logits: in the target's dtype)"""
     check(lambda m, t: getattr(m.nn.functional, loss)(t((2, 3), dx), t((2, 3), dt)))
+
+
+@pytest.mark.parametrize("dx,dt", list(itertools.product(D, D)))
+@pytest.mark.parametrize("dw", [*D, None])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_huber_loss(dx, dt, dw, reduction):
+    """In the input's dtype (torch's backward then refuses a mixed target: only the forward
+    is compared), promoted with a weight."""
+    check(
+        lambda m, t: m.nn.functional.huber_loss(
+            t((2, 3), dx, dx == dt), t((2, 3), dt, dx == dt), reduction, weight=t((2, 3), dw, False)
+        )
+    )
+
+
+@pytest.mark.parametrize("dx,dt,dw", list(itertools.product(D, D, D)))
+@pytest.mark.parametrize("which", ["weight", "pos_weight"])
+def test_binary_cross_entropy_with_logits_weights(dx, dt, dw, which):
+    check(
+        lambda m, t: m.nn.functional.binary_cross_entropy_with_logits(
+            t((2, 3), dx), t((2, 3), dt).sigmoid(), **{which: t((3,), dw, False)}
+        )
+    )
 
 
 @pytest.mark.parametrize("dx,dt", list(itertools.product(D, D)))

@@ -153,7 +153,8 @@ def huber_loss(
     def loss_fn(d: Tensor) -> Tensor:
         ad = abs(d)
         quad, dq = _quadratic_part(d, ad, delta)
-        return where(quad, 0.5 * dq * dq, delta * (ad - 0.5 * delta))
+        out = where(quad, 0.5 * dq * dq, delta * (ad - 0.5 * delta))
+        return out if out._data.dtype == input._data.dtype else out.to(input.dtype)  # as torch
 
     return _pointwise(input, target, None, None, reduction, weight, loss_fn, False)
 
@@ -271,4 +272,7 @@ def binary_cross_entropy_with_logits(
         loss = (1 - target) * input - (1 + (pos_weight - 1) * target) * logsigmoid(input)
     if weight is not None:
         loss = loss * weight
+    dt = target._data.dtype  # torch computes in place into ``1 - target``: its dtype
+    if loss._data.dtype != dt and dt.kind == "f":
+        loss = loss.to(target.dtype)
     return _reduce(loss, reduction)
