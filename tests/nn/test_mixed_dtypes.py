@@ -330,3 +330,77 @@ CLASS_ORDER = {
 @pytest.mark.parametrize("name", CLASS_ORDER)
 def test_class_weight_check_order(name):
     check(CLASS_ORDER[name])
+
+
+# ------------------------------------------------ dtypes the kernels refuse (not promoted)
+
+
+def _ones(m, shape, dtype):
+    return m.ones(*shape, dtype=getattr(m, dtype))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool", "uint8", "complex64"])
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("fn", ["layer_norm", "group_norm"])
+def test_norm_input_dtype(fn, affine, dtype):
+    def build(m, t):
+        w = m.ones(3) if affine else None
+        if fn == "layer_norm":
+            return m.nn.functional.layer_norm(_ones(m, (2, 3), dtype), (3,), w)
+        return m.nn.functional.group_norm(_ones(m, (2, 3), dtype), 3, w)
+
+    check(build)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool", "uint8", "complex64"])
+@pytest.mark.parametrize("dx", D)
+def test_binary_cross_entropy_with_logits_target_dtype(dx, dtype):
+    check(
+        lambda m, t: m.nn.functional.binary_cross_entropy_with_logits(
+            t((2, 3), dx, False), _ones(m, (2, 3), dtype)
+        )
+    )
+
+
+COMPLEX = {
+    "relu": lambda m, x: m.relu(x),
+    "relu_": lambda m, x: x.relu_(),
+    "F.relu-inplace": lambda m, x: m.nn.functional.relu(x, inplace=True),
+    "relu6": lambda m, x: m.nn.functional.relu6(x),
+    "ReLU6": lambda m, x: m.nn.ReLU6()(x),
+    "hardtanh": lambda m, x: m.nn.functional.hardtanh(x),
+    "hardtanh_": lambda m, x: m.nn.functional.hardtanh_(x),
+    "clamp": lambda m, x: m.clamp(x, 0, 1),
+    "clamp-tensor": lambda m, x: m.clamp(x, m.zeros(2, dtype=m.complex64)),
+    "clamp_min": lambda m, x: m.clamp_min(x, 0),
+    "clip": lambda m, x: m.clip(x, max=1),
+    "clamp_": lambda m, x: x.clamp_(0),
+    "leaky_relu": lambda m, x: m.nn.functional.leaky_relu(x),
+    "leaky_relu_": lambda m, x: m.nn.functional.leaky_relu_(x),
+    "elu": lambda m, x: m.nn.functional.elu(x),
+    "elu_": lambda m, x: m.nn.functional.elu_(x),
+    "gelu": lambda m, x: m.nn.functional.gelu(x),
+    "softplus": lambda m, x: m.nn.functional.softplus(x),
+    "mish": lambda m, x: m.nn.functional.mish(x),
+    "logsigmoid": lambda m, x: m.nn.functional.logsigmoid(x),
+    "silu": lambda m, x: m.nn.functional.silu(x),
+    "sigmoid": lambda m, x: m.sigmoid(x),
+}
+
+
+@pytest.mark.parametrize("name", COMPLEX)
+def test_complex_activations(name):
+    """torch's kernels of these take no complex input (silu and sigmoid do: values
+    compared, real and imaginary parts)."""
+
+    def go(m):
+        return COMPLEX[name](m, m.tensor([1 + 2j, -1 - 1j, 0.5 - 3j], dtype=m.complex64))
+
+    try:
+        ot = go(torch)
+    except Exception:
+        same_error(lambda: go(torch), lambda: go(cr))
+        return
+    oc = go(cr)
+    assert str(oc.dtype) == "chainrule.complex64"
+    np.testing.assert_allclose(oc._data, ot.numpy(), rtol=1e-5)

@@ -266,13 +266,23 @@ def binary_cross_entropy_with_logits(
         )
     if pos_weight is not None:
         broadcast_check(pos_weight, target)
+    dt = target._data.dtype  # torch computes in place into ``1 - target``: its dtype
+    if dt.kind == "b":
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+            "or `logical_xor()` operator instead."
+        )
+    if dt.kind in "iu" and input._data.dtype.kind in "fc":
+        raise RuntimeError(
+            f"result type {scalar_type_name(input)} can't be cast to the desired output type "
+            f"{scalar_type_name(target)}"
+        )
     if pos_weight is None:
         loss = (1 - target) * input - logsigmoid(input)
     else:
         loss = (1 - target) * input - (1 + (pos_weight - 1) * target) * logsigmoid(input)
     if weight is not None:
         loss = loss * weight
-    dt = target._data.dtype  # torch computes in place into ``1 - target``: its dtype
-    if loss._data.dtype != dt and dt.kind == "f":
+    if loss._data.dtype != dt and dt.kind in "fc":
         loss = loss.to(target.dtype)
     return _reduce(loss, reduction)

@@ -279,6 +279,10 @@ def layer_norm(
     _check_affine(bias, "bias", shape)
     if _check_mixed_dtype(input, weight, bias):
         return layer_norm(input.to(float32), shape, weight, bias, eps).to(input.dtype)
+    if x.dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"LayerNormKernelImpl\" not implemented for '{scalar_type_name(input)}'"
+        )
     axes = tuple(range(x.ndim - k, x.ndim))
     if _fusable(input, weight, bias):
         return LayerNorm.apply(input, weight, bias, axes=axes, eps=eps, wshape=shape)
@@ -367,6 +371,10 @@ def group_norm(
         )
     if _check_mixed_dtype(input, weight, bias):
         return group_norm(input.to(float32), num_groups, weight, bias, eps).to(input.dtype)
+    if x.dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"GroupNormKernelImpl\" not implemented for '{scalar_type_name(input)}'"
+        )
     y = _standardize(input.reshape(n, num_groups, -1), (2,), eps).reshape(x.shape)
     per_channel = (c,) + (1,) * (x.ndim - 2)
     if weight is not None:
