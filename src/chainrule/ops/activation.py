@@ -58,7 +58,7 @@ def _written(input: Tensor, out: Tensor, inplace: bool, torch_name: str | None =
 @op(namespace="nn.functional", method=False, inplace_function=True)
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x`` for x > 0, else ``negative_slope * x``."""
-    _float_only(input, "leaky_relu_cpu")
+    _float_only(input, "leaky_relu_cpu", complex=False)
     out = LeakyRelu.apply(input, slope=negative_slope)
     node = out.grad_fn
     if inplace and node is not None:  # torch's leaky_relu_ saves its result, not self
@@ -103,7 +103,7 @@ class EluBackward(Op):
 @op(namespace="nn.functional", method=False, inplace_function=True)
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` for x > 0, else ``alpha * (exp(x) - 1)``."""
-    _float_only(input, "elu_cpu")
+    _float_only(input, "elu_cpu", complex=False)
     return _written(input, Elu.apply(input, alpha=alpha), inplace, "EluBackward1")
 
 
@@ -179,7 +179,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit; ``approximate='tanh'`` uses the tanh formula."""
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
-    _float_only(input, "GeluKernelImpl")
+    _float_only(input, "GeluKernelImpl", complex=False)
     return Gelu.apply(input, approximate=approximate)
 
 
@@ -264,7 +264,7 @@ class SoftplusBackward(Op):
 @op(namespace="nn.functional", method=False)
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """A smooth relu: ``log(1 + exp(beta * x)) / beta``; ``x`` above ``threshold / beta``."""
-    _float_only(input, "softplus_cpu")
+    _float_only(input, "softplus_cpu", complex=False)
     return Softplus.apply(input, beta=beta, threshold=threshold)
 
 
@@ -284,18 +284,25 @@ class Hardtanh(Op):
         return MaskedGrad.apply(g, x, mask=inside, name="HardtanhBackwardBackward0")
 
 
+def _no_complex_clamp(input: Tensor) -> None:
+    if input._data.dtype.kind == "c":
+        raise NotImplementedError("clamp is not supported for complex types")
+
+
 @op(namespace="nn.functional", method=False, inplace_function=True)
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:  # fmt: skip
     """``clamp(x, min_val, max_val)``."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    _no_complex_clamp(input)
     return _written(input, Hardtanh.apply(input, lo=min_val, hi=max_val), inplace)
 
 
 @op(namespace="nn.functional", method=False)
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """``min(max(0, x), 6)``: hardtanh on [0, 6], as torch (HardtanhBackward0)."""
+    _no_complex_clamp(input)
     return _written(input, Hardtanh.apply(input, lo=0.0, hi=6.0), inplace)
 
 
@@ -323,7 +330,7 @@ class LogSigmoid(Op):
 @op(namespace="nn.functional", method=False)
 def logsigmoid(input: Tensor) -> Tensor:
     """``log(sigmoid(x))`` without overflow."""
-    _float_only(input, "log_sigmoid_cpu")
+    _float_only(input, "log_sigmoid_cpu", complex=False)
     return LogSigmoid.apply(input)
 
 
@@ -344,5 +351,5 @@ class Mish(Op):
 @op(namespace="nn.functional", method=False)
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * tanh(softplus(x))``."""
-    _float_only(input, "mish_cpu")
+    _float_only(input, "mish_cpu", complex=False)
     return _written(input, Mish.apply(input), inplace)

@@ -21,8 +21,8 @@ from chainrule.ops.op import Op
 from chainrule.ops.reduce.sums import sum
 
 
-def _float_only(input: Tensor, kernel: str) -> None:
-    if input._data.dtype.kind not in "fc":
+def _float_only(input: Tensor, kernel: str, complex: bool = True) -> None:
+    if input._data.dtype.kind not in ("fc" if complex else "f"):
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(input)}'")
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import scalar_type_name
 from chainrule.nn.functional._utils import get_reduction, type_name
 from chainrule.ops.index.gather import gather
 from chainrule.ops.op import Op
@@ -142,6 +143,14 @@ def _nll(
     return loss.reshape(()) if one_d else loss
 
 
+def _check_weight_dtype(input: Tensor, weight: Tensor | None) -> None:
+    """The nll kernel's check (after the shapes, before the target's range)."""
+    if weight is not None and weight._data.dtype != input._data.dtype:
+        raise RuntimeError(
+            f"expected scalar type {scalar_type_name(input)} but found {scalar_type_name(weight)}"
+        )
+
+
 @op(namespace="nn.functional", method=False)
 def nll_loss(
     input: Tensor,
@@ -157,6 +166,7 @@ def nll_loss(
     reduction = get_reduction(reduction, size_average, reduce)
     _check_target(input, target)
     w = _class_weights(weight, input._data.shape[0 if input._data.ndim == 1 else 1])
+    _check_weight_dtype(input, weight)
     return _nll(input, target, w, ignore_index, reduction)
 
 
@@ -204,6 +214,7 @@ def cross_entropy(
             return -prod.sum()
         return -prod.sum() / (x.size / c) if x.size else -prod.sum() * np.nan
     _check_target(input, target)
+    _check_weight_dtype(input, weight)
     logp = log_softmax(input, class_dim)
     nll = _nll(logp, target, w, ignore_index, reduction)
     if label_smoothing <= 0:

@@ -6,6 +6,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor
+from chainrule.dtypes import c_type_name
 from chainrule.nn.functional._utils import type_name
 from chainrule.ops.linalg.products import matmul
 from chainrule.ops.op import Op
@@ -104,6 +105,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y_o = x1ᵀ W_o x2 + b_o``: a composition (one matmul, one product, one sum)."""
     a, b, w = input1._data, input2._data, weight._data
+    if not (a.dtype == b.dtype == w.dtype and (bias is None or bias._data.dtype == a.dtype)):
+        got = f"input1: {c_type_name(input1)}, input2: {c_type_name(input2)}, weight: "
+        got += c_type_name(weight) + ("" if bias is None else f", bias: {c_type_name(bias)}")
+        raise RuntimeError(f"All tensors must have the same dtype, got {got}")
     if a.ndim != b.ndim:
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {a.ndim} and {b.ndim}")
     for i in range(a.ndim - 1):

@@ -11,6 +11,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor
+from chainrule.dtypes import scalar_type_name
 from chainrule.nn.functional._utils import check_float, get_reduction
 from chainrule.nn.functional._utils import reduce as _reduce
 from chainrule.ops.activation import logsigmoid
@@ -152,7 +153,8 @@ def huber_loss(
     def loss_fn(d: Tensor) -> Tensor:
         ad = abs(d)
         quad, dq = _quadratic_part(d, ad, delta)
-        return where(quad, 0.5 * dq * dq, delta * (ad - 0.5 * delta))
+        out = where(quad, 0.5 * dq * dq, delta * (ad - 0.5 * delta))
+        return out if out._data.dtype == input._data.dtype else out.to(input.dtype)  # as torch
 
     return _pointwise(input, target, None, None, reduction, weight, loss_fn, False)
 
@@ -228,12 +230,18 @@ def binary_cross_entropy(
             "size."
         )
     x, y = input._data, target._data
+    if y.dtype != x.dtype:
+        raise RuntimeError(
+            f"Found dtype {scalar_type_name(target)} but expected {scalar_type_name(input)}"
+        )
     if not np.all((x >= 0) & (x <= 1)):
         raise RuntimeError("all elements of input should be between 0 and 1")
     if not np.all((y >= 0) & (y <= 1)):
         raise RuntimeError("all elements of target should be between 0 and 1")
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
+        if weight._data.dtype != x.dtype:  # torch multiplies it in place into the loss
+            weight = weight.to(input.dtype)
         loss = loss * expand(weight, x.shape)
     return _reduce(loss, reduction)
 
@@ -258,10 +266,23 @@ def binary_cross_entropy_with_logits(
         )
     if pos_weight is not None:
         broadcast_check(pos_weight, target)
+    dt = target._data.dtype  # torch computes in place into ``1 - target``: its dtype
+    if dt.kind == "b":
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+            "or `logical_xor()` operator instead."
+        )
+    if dt.kind in "iu" and input._data.dtype.kind in "fc":
+        raise RuntimeError(
+            f"result type {scalar_type_name(input)} can't be cast to the desired output type "
+            f"{scalar_type_name(target)}"
+        )
     if pos_weight is None:
         loss = (1 - target) * input - logsigmoid(input)
     else:
         loss = (1 - target) * input - (1 + (pos_weight - 1) * target) * logsigmoid(input)
     if weight is not None:
         loss = loss * weight
+    if loss._data.dtype != dt and dt.kind in "fc":
+        loss = loss.to(target.dtype)
     return _reduce(loss, reduction)

@@ -227,6 +227,29 @@ def _standardize(x: Tensor, axes: tuple[int, ...], eps: float, moments: tuple = 
     return Standardize.apply(x, None, None, axes=axes, eps=eps, mu=mu, v=v)
 
 
+def _check_mixed_dtype(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> bool:
+    """torch's CPU rules for layer_norm and group_norm (after the shape checks): parameters
+    of another dtype than the input (the first one given decides) must all be float32 and
+    the input a reduced float (we have float16); else each one in the input's dtype. True
+    for an allowed mix (float16 input, float32 parameters: the result is float16)."""
+    dt = input._data.dtype
+    first = weight if weight is not None else bias
+    if first is None or (first._data.dtype == dt and (bias is None or bias._data.dtype == dt)):
+        return False
+    if first._data.dtype != dt:  # mixed
+        for p in (weight, bias):
+            if p is not None and p._data.dtype != np.float32:
+                raise RuntimeError(
+                    "mixed dtype (CPU): expect parameter to have scalar type of Float"
+                )
+        if dt != np.float16:
+            raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+        return True
+    raise RuntimeError(
+        f"expected scalar type {scalar_type_name(input)} but found {scalar_type_name(bias)}"
+    )
+
+
 def _check_affine(t: Tensor | None, what: str, shape: tuple) -> None:
     if t is not None and tuple(t._data.shape) != shape:
         raise RuntimeError(
@@ -254,6 +277,12 @@ def layer_norm(
         )
     _check_affine(weight, "weight", shape)
     _check_affine(bias, "bias", shape)
+    if _check_mixed_dtype(input, weight, bias):
+        return layer_norm(input.to(float32), shape, weight, bias, eps).to(input.dtype)
+    if x.dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"LayerNormKernelImpl\" not implemented for '{scalar_type_name(input)}'"
+        )
     axes = tuple(range(x.ndim - k, x.ndim))
     if _fusable(input, weight, bias):
         return LayerNorm.apply(input, weight, bias, axes=axes, eps=eps, wshape=shape)
@@ -339,6 +368,12 @@ def group_norm(
         raise RuntimeError(
             "Expected number of channels in input to be divisible by num_groups, but got input "
             f"of shape {list(x.shape)} and num_groups={num_groups}"
+        )
+    if _check_mixed_dtype(input, weight, bias):
+        return group_norm(input.to(float32), num_groups, weight, bias, eps).to(input.dtype)
+    if x.dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"GroupNormKernelImpl\" not implemented for '{scalar_type_name(input)}'"
         )
     y = _standardize(input.reshape(n, num_groups, -1), (2,), eps).reshape(x.shape)
     per_channel = (c,) + (1,) * (x.ndim - 2)

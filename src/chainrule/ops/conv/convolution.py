@@ -9,6 +9,7 @@ from typing import Any
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor
+from chainrule.dtypes import c_type_name, scalar_type_name
 from chainrule.ops.conv.geometry import (
     _batched,
     _conv,
@@ -18,6 +19,23 @@ from chainrule.ops.conv.geometry import (
     _pair,
 )
 from chainrule.ops.op import Op
+
+
+def _check_bias_dtype(input: Tensor, bias: Tensor | None) -> None:
+    """torch's first check of a convolution (before any shape): the bias's dtype."""
+    if bias is not None and bias._data.dtype != input._data.dtype:
+        raise RuntimeError(
+            f"Input type ({c_type_name(input)}) and bias type ({c_type_name(bias)}) should be "
+            "the same"
+        )
+
+
+def _check_weight_dtype(input: Tensor, weight: Tensor) -> None:
+    """The kernel's check, after every shape: the weight in the input's dtype."""
+    if weight._data.dtype != input._data.dtype:
+        raise RuntimeError(
+            f"expected scalar type {scalar_type_name(input)} but found {scalar_type_name(weight)}"
+        )
 
 
 class Conv(Op):
@@ -76,6 +94,7 @@ class ConvWeight(Op):
 
 def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
     x, unbatched = _batched(input, nd, name)
+    _check_bias_dtype(input, bias)
     w = weight
     if w._data.ndim != nd + 2:
         raise RuntimeError(
@@ -118,6 +137,7 @@ def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
     oh, ow = geo.out_size(*x._data.shape[2:])
     if oh <= 0 or ow <= 0:
         raise RuntimeError(f"Calculated output size: ({oh}x{ow}). Output size is too small")
+    _check_weight_dtype(input, weight)
     out = Conv.apply(x, w, geo=geo)
     if nd == 1:
         out = out.reshape(out._data.shape[0], out._data.shape[1], -1)
@@ -178,10 +198,13 @@ def _conv_transposend(
     ]
     c_out = w._data.shape[1] * groups
     geo = _Geometry(k, s, ((p[0], p[0]), (p[1], p[1])), d, groups)
+    _check_weight_dtype(input, weight)
     out = ConvTranspose.apply(x, w, geo=geo, x_shape=(n, c_out, *out_hw))
     if nd == 1:
         out = out.reshape(n, c_out, -1)
     if bias is not None:
+        if bias._data.dtype != out._data.dtype:  # torch adds it into the input's dtype
+            bias = bias.to(out.dtype)
         out = out + bias.reshape(-1, *([1] * nd))
     return out.reshape(*out._data.shape[1:]) if unbatched else out
 

@@ -62,6 +62,8 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
 
 
 def _clamp(input: Tensor, min: Any, max: Any, stem: str) -> Tensor:
+    if input._data.dtype.kind == "c":
+        raise NotImplementedError("clamp is not supported for complex types")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         dt = dtypes.result_type(*(v for v in (input, min, max) if v is not None))
         input, min, max = (v if v is None else _cast(v, dt) for v in (input, min, max))

@@ -9,7 +9,11 @@ from chainrule.ops.kernels import select
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """The logistic function on an array; exp of -|x| only, so nothing overflows."""
+    """The logistic function on an array; exp of -|x| only, so nothing overflows (complex:
+    ``1 / (1 + exp(-x))``, as torch)."""
+    if x.dtype.kind == "c":
+        with np.errstate(all="ignore"):
+            return (1 / (1 + np.exp(-x))).astype(x.dtype, copy=False)
     e = np.exp(-np.abs(x))
     d = 1 + e
     return select(x >= 0, 1 / d, e / d).astype(x.dtype, copy=False)

@@ -380,6 +380,8 @@ def _bool_neg(x: np.ndarray) -> Exception:
 
 
 def _bool_relu(x: np.ndarray) -> Exception:
+    if x.dtype.kind == "c":
+        return NotImplementedError("clamp is not supported for complex types")
     return RuntimeError("Boolean inputs not supported for relu")
 
 
@@ -446,7 +448,7 @@ sigmoid = op(
     inplace_function=("sigmoid_",),  # torch has no nn.functional.sigmoid_
 )
 erf = op(_unary(Erf, "erf", to_float=True), inplace=True, inplace_function=True)
-relu = op(_unary(Relu, "relu", refuse=("b", _bool_relu)), inplace=True, inplace_function=True)
+relu = op(_unary(Relu, "relu", refuse=("bc", _bool_relu)), inplace=True, inplace_function=True)
 sign = op(_unary(Sign, "sign"), inplace=True)
 floor = op(
     _unary(Floor, "floor", refuse=("b", _not_implemented("floor_vml_cpu"))),
