@@ -98,7 +98,7 @@ def _check_inplace(t: Tensor, root: Tensor, view: Tensor | None = None) -> None:
         return
     multi = getattr(view, "_multi", None)
     if multi is not None:
-        nr, name, grad = multi
+        nr, name, grad = multi[:3]
         if grad:
             name = re.sub(r"Backward\d*$", "", name)
             raise RuntimeError(
@@ -118,6 +118,22 @@ def _check_inplace(t: Tensor, root: Tensor, view: Tensor | None = None) -> None:
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
+
+
+def _refuse_multi(t: Tensor, args: Any = ()) -> None:
+    """torch's check_inplace runs before the op reads its inputs' histories: an output of
+    split/chunk/unbind written in a graph is refused as such, also once its base was written
+    (which makes reading its history raise, ``check_multi_view``)."""
+    if getattr(t, "_multi", None) is None or not grad_mode.enabled:
+        return
+    base = getattr(t, "_base", None)
+    root = t if base is None else base
+    if (
+        t._requires_grad
+        or root._requires_grad
+        or any(isinstance(a, Tensor) and a._requires_grad for a in args)
+    ):
+        _check_inplace(t, root)
 
 
 _PARTIAL_OVERLAP = (
@@ -550,6 +566,7 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         tensors = [*args, *kwargs.values()]
+        _refuse_multi(self, tensors)
         if not index_op and name not in _UNCHECKED and not _leaf_write(self):
             # the kernel's check comes before the op's argument checks (a leaf's after)
             check_overlap(self, tensors)
@@ -580,13 +597,16 @@ def fill_(input: Tensor, value: Any) -> Tensor:
                 "fill_ only supports 0-dimension value tensor but got tensor with "
                 f"{value._data.ndim} dimensions."
             )
+        _refuse_multi(input, (value,))
         return write(input, Copy.apply(input, value))
+    _refuse_multi(input)
     return write(input, Fill.apply(input, value=value))
 
 
 @op
 def zero_(input: Tensor) -> Tensor:
     """Write zeros into ``input`` (its gradient through the write is zero)."""
+    _refuse_multi(input)
     out = Fill.apply(input, value=0)
     if out.grad_fn is not None:
         out.grad_fn.value_is_zero = True
@@ -595,6 +615,7 @@ def zero_(input: Tensor) -> Tensor:
 
 @tensor_method
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    _refuse_multi(self, (src,))
     check_overlap(self, (src,))
     return write(self, Copy.apply(self, as_tensor_arg(src, "src")))
 
