@@ -224,6 +224,8 @@ def run_backward(
                 )
             if not create_graph:
                 g = g.detach()
+            if g._data.dtype != t._data.dtype:  # torch's validate_outputs on the roots
+                g = g.to(t.dtype)
         check_multi_view(t)
         roots.append(t if t.grad_fn is None else t.grad_fn)
         seeds.append(g)

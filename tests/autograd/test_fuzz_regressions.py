@@ -121,7 +121,6 @@ def test_multi_output_view_used_after_its_base_was_written(program):
     _same(program)
 
 
-
 def _stale_split_written(write):
     def program(t):
         a0 = t.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
@@ -146,3 +145,34 @@ def _stale_split_written(write):
 )
 def test_writing_a_multi_output_view_after_its_base_was_written(write):
     _same(_stale_split_written(write))
+
+
+# ----------------------------------------------- 4. a root's gradient takes the root's dtype
+
+
+def _backward_inputs_self(t):
+    a0 = t.ones(2, 2, 3, dtype=t.float32, requires_grad=True)
+    x0 = a0.softmax(-3)
+    x0.backward(t.ones(2, 2, 3, dtype=t.float64) * 1.5, inputs=[x0])
+    return (x0.grad,)
+
+
+def _backward_retained_root(t):
+    a0 = t.ones(2, dtype=t.float32, requires_grad=True)
+    x0 = a0 * 2
+    x0.retain_grad()
+    x0.backward(t.tensor([1.5, 2.0], dtype=t.float64))
+    return (x0.grad, a0.grad)
+
+
+def _grad_of_root_itself(t):
+    a0 = t.ones(2, dtype=t.float32, requires_grad=True)
+    x0 = a0 * 2
+    return t.autograd.grad(x0, [x0, a0], t.tensor([1.5, 2.0], dtype=t.float64))
+
+
+@pytest.mark.parametrize(
+    "program", [_backward_inputs_self, _backward_retained_root, _grad_of_root_itself]
+)
+def test_root_gradient_is_cast_to_the_root_dtype(program):
+    _same(program)
