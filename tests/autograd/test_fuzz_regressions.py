@@ -206,3 +206,62 @@ def _div_double_backward_untouched(t):
 )
 def test_the_graph_of_a_div_gradient_saves_the_numerator(program):
     _same(program)
+
+
+# ----------------------------------------------- 6. views re-derived after a no_grad write
+
+
+def _linear_view_reshape_written_under_no_grad(t):
+    a0 = t.tensor([1.0, 1.0, 1.0, 1.0], requires_grad=True)
+    mod0 = t.nn.Linear(4, 2)
+    with t.no_grad():
+        mod0.weight.copy_(t.tensor([[-0.84, -0.46, 0.6, -0.83], [-0.05, -0.63, -0.4, -0.68]]))
+        mod0.bias.copy_(t.tensor([-0.01, -0.08]))
+    x0 = mod0(a0)
+    x1 = x0[..., 1]
+    x2 = x1.reshape(-1)
+    with t.no_grad():
+        x2[0] = 1.4
+    return t.autograd.grad((x2 * x2).sum(), [x1, a0], allow_unused=True)
+
+
+def _view_of_view_base_written_elsewhere(t):
+    a0 = t.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    x0 = a0 * 2
+    x1 = x0[1:3]
+    x2 = x1[0:1]
+    with t.no_grad():
+        x0[3] = 1.4
+    return t.autograd.grad((x2 * x2).sum(), [x1, a0], allow_unused=True)
+
+
+def _view_of_view_of_leaf_written(t):
+    a0 = t.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    x1 = a0[1:3]
+    x2 = x1[0:1]
+    with t.no_grad():
+        a0.mul_(2)
+    return t.autograd.grad((x2 * x2).sum(), [x1, a0], allow_unused=True)
+
+
+def _view_written_under_no_grad_then_backward(t):
+    a0 = t.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    x0 = a0 * 2
+    x2 = x0[1:3].view(2)
+    with t.no_grad():
+        x2.mul_(2)
+    (x2 * x2).sum().backward()
+    return (a0.grad,)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        _linear_view_reshape_written_under_no_grad,
+        _view_of_view_base_written_elsewhere,
+        _view_of_view_of_leaf_written,
+        _view_written_under_no_grad_then_backward,
+    ],
+)
+def test_views_are_rederived_from_the_base_after_a_no_grad_write(program):
+    _same(program)

@@ -230,6 +230,7 @@ def write(t: Tensor, out: Tensor) -> Tensor:
         vc = version_counter(t)
         fn._out_version = (vc, vc[0])
     if not recording:
+        _rebase_views(root)
         return t
     if out._data.dtype != t._data.dtype:
         with_dtype = out.to(dtypes.FROM_NP[t._data.dtype])
@@ -288,6 +289,25 @@ def _refresh_views(root: Tensor) -> None:
         set_history(v, _node(kind, (root.grad_fn,), geo=geo))
         v._requires_grad = True
         v._grad_from_base = False
+
+
+def _rebase_views(root: Tensor) -> None:
+    """A write outside the graph (under no_grad) into a tensor of a graph moves the version
+    of all its views: torch re-derives each one from the base when it is next used, so a
+    gradient then goes to the base directly, no longer through the views it was taken from
+    (``autograd.grad`` of one of those gives None). Views made under no_grad, outputs of
+    split/chunk/unbind (``check_multi_view``) and views with no history keep theirs."""
+    if root.grad_fn is None and not root._requires_grad:
+        return
+    edge = root if root.grad_fn is None else root.grad_fn
+    for v in live_views(root):
+        if (
+            v.grad_fn is None
+            or getattr(v, "_multi", None) is not None
+            or getattr(v, "_creation", None) is not None
+        ):
+            continue
+        set_history(v, _node(StridedView, (edge,), geo=_Geometry(root._data, v._data)))
 
 
 class NoGradViewRebased(StridedView):
@@ -437,6 +457,8 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
         else:
             self._data[basic][adv] = v
         mutate(self)
+        base = getattr(self, "_base", None)
+        _rebase_views(self if base is None else base)
         return
     base = getattr(self, "_base", None)
     root = self if base is None else base
