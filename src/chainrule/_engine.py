@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._fp import ignore_fp_errors, restore_fp_errors
-from chainrule._tensor import Tensor, _make, mutate
+from chainrule._tensor import Tensor, _make, check_multi_view, mutate
 from chainrule.graph import backprop, set_grad_enabled, toposort
 
 __all__ = [
@@ -224,6 +224,9 @@ def run_backward(
                 )
             if not create_graph:
                 g = g.detach()
+            if g._data.dtype != t._data.dtype:  # torch's validate_outputs on the roots
+                g = g.to(t.dtype)
+        check_multi_view(t)
         roots.append(t if t.grad_fn is None else t.grad_fn)
         seeds.append(g)
 

@@ -321,6 +321,7 @@ class Tensor(_Methods):
         value replaces the gradient."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        check_multi_view(self)
         if self.grad_fn is not None:
             return self.grad_fn._add_hook(hook)
         hooks = getattr(self, "_hooks", None)
@@ -520,6 +521,32 @@ def mutate(t: Tensor, values: Any = None, *, times: int = 1) -> np.ndarray:
         else:
             data = t._data = np.array(np.broadcast_to(values, data.shape), dtype=data.dtype)
     return data
+
+
+_MULTI_REBASED = (
+    " its base or another view of its base has been modified inplace{}. This view is the "
+    "output of a function that returns multiple views. Such functions do not allow the "
+    "output views to be modified inplace. You should replace the inplace operation by an "
+    "out-of-place one."
+)
+
+
+def check_multi_view(t: Tensor) -> None:
+    """torch's view replay refused: an output of split/chunk/unbind (or a view of one)
+    whose memory was written in place since it was made (its base or a sibling written,
+    also under no_grad) raises when its history is read (by an op, a hook, backward)."""
+    multi = getattr(t, "_multi", None)
+    if multi is None or len(multi) < 4 or multi[3] == version_counter(t)[0]:
+        return
+    if t.grad_fn is None and not t._requires_grad:
+        return
+    nr, name, grad = multi[:3]
+    if grad:
+        name = name[: name.rfind("Backward")] if "Backward" in name else name
+        raise RuntimeError(f"Output {nr} of {name} is a view and" + _MULTI_REBASED.format(""))
+    raise RuntimeError(
+        "A view was created in no_grad mode and" + _MULTI_REBASED.format(" with grad mode enabled")
+    )
 
 
 def version_counter(t: Tensor) -> list:

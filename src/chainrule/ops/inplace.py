@@ -98,7 +98,7 @@ def _check_inplace(t: Tensor, root: Tensor, view: Tensor | None = None) -> None:
         return
     multi = getattr(view, "_multi", None)
     if multi is not None:
-        nr, name, grad = multi
+        nr, name, grad = multi[:3]
         if grad:
             name = re.sub(r"Backward\d*$", "", name)
             raise RuntimeError(
@@ -118,6 +118,22 @@ def _check_inplace(t: Tensor, root: Tensor, view: Tensor | None = None) -> None:
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
+
+
+def _refuse_multi(t: Tensor, args: Any = ()) -> None:
+    """torch's check_inplace runs before the op reads its inputs' histories: an output of
+    split/chunk/unbind written in a graph is refused as such, also once its base was written
+    (which makes reading its history raise, ``check_multi_view``)."""
+    if getattr(t, "_multi", None) is None or not grad_mode.enabled:
+        return
+    base = getattr(t, "_base", None)
+    root = t if base is None else base
+    if (
+        t._requires_grad
+        or root._requires_grad
+        or any(isinstance(a, Tensor) and a._requires_grad for a in args)
+    ):
+        _check_inplace(t, root)
 
 
 _PARTIAL_OVERLAP = (
@@ -214,6 +230,7 @@ def write(t: Tensor, out: Tensor) -> Tensor:
         vc = version_counter(t)
         fn._out_version = (vc, vc[0])
     if not recording:
+        _rebase_views(root)
         return t
     if out._data.dtype != t._data.dtype:
         with_dtype = out.to(dtypes.FROM_NP[t._data.dtype])
@@ -272,6 +289,25 @@ def _refresh_views(root: Tensor) -> None:
         set_history(v, _node(kind, (root.grad_fn,), geo=geo))
         v._requires_grad = True
         v._grad_from_base = False
+
+
+def _rebase_views(root: Tensor) -> None:
+    """A write outside the graph (under no_grad) into a tensor of a graph moves the version
+    of all its views: torch re-derives each one from the base when it is next used, so a
+    gradient then goes to the base directly, no longer through the views it was taken from
+    (``autograd.grad`` of one of those gives None). Views made under no_grad, outputs of
+    split/chunk/unbind (``check_multi_view``) and views with no history keep theirs."""
+    if root.grad_fn is None and not root._requires_grad:
+        return
+    edge = root if root.grad_fn is None else root.grad_fn
+    for v in live_views(root):
+        if (
+            v.grad_fn is None
+            or getattr(v, "_multi", None) is not None
+            or getattr(v, "_creation", None) is not None
+        ):
+            continue
+        set_history(v, _node(StridedView, (edge,), geo=_Geometry(root._data, v._data)))
 
 
 class NoGradViewRebased(StridedView):
@@ -421,6 +457,8 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
         else:
             self._data[basic][adv] = v
         mutate(self)
+        base = getattr(self, "_base", None)
+        _rebase_views(self if base is None else base)
         return
     base = getattr(self, "_base", None)
     root = self if base is None else base
@@ -550,6 +588,7 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         tensors = [*args, *kwargs.values()]
+        _refuse_multi(self, tensors)
         if not index_op and name not in _UNCHECKED and not _leaf_write(self):
             # the kernel's check comes before the op's argument checks (a leaf's after)
             check_overlap(self, tensors)
@@ -580,13 +619,16 @@ def fill_(input: Tensor, value: Any) -> Tensor:
                 "fill_ only supports 0-dimension value tensor but got tensor with "
                 f"{value._data.ndim} dimensions."
             )
+        _refuse_multi(input, (value,))
         return write(input, Copy.apply(input, value))
+    _refuse_multi(input)
     return write(input, Fill.apply(input, value=value))
 
 
 @op
 def zero_(input: Tensor) -> Tensor:
     """Write zeros into ``input`` (its gradient through the write is zero)."""
+    _refuse_multi(input)
     out = Fill.apply(input, value=0)
     if out.grad_fn is not None:
         out.grad_fn.value_is_zero = True
@@ -595,6 +637,7 @@ def zero_(input: Tensor) -> Tensor:
 
 @tensor_method
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    _refuse_multi(self, (src,))
     check_overlap(self, (src,))
     return write(self, Copy.apply(self, as_tensor_arg(src, "src")))
 

@@ -33,7 +33,14 @@ from chainrule._fp import FP_IGNORE, fp_state, ignore_fp_errors, restore_fp_erro
 from chainrule._layout import elementwise as elementwise_layout
 from chainrule._layout import to_contiguous
 from chainrule._registry import tensor_method
-from chainrule._tensor import Tensor, _Handle, _make, inplace_log, version_counter
+from chainrule._tensor import (
+    Tensor,
+    _Handle,
+    _make,
+    check_multi_view,
+    inplace_log,
+    version_counter,
+)
 from chainrule.dtypes import scalar_type_name, tensor_type_name
 from chainrule.graph import grad_mode
 
@@ -62,6 +69,7 @@ _DETACHED = (
 def _edge(x: Any) -> Any:
     """Where an input's gradient goes: its grad_fn, itself (a leaf), or nowhere (None)."""
     if isinstance(x, Tensor):
+        check_multi_view(x)
         if x.grad_fn is not None:
             return x.grad_fn
         if x._requires_grad:
@@ -143,11 +151,10 @@ class Op:
             for x in inputs:
                 if isinstance(x, Tensor):
                     arrays.append(x._data)
-                    if x.grad_fn is not None:
-                        edges.append(x.grad_fn)
-                        live = True
-                    elif x._requires_grad:
-                        edges.append(x)
+                    if x.grad_fn is not None or x._requires_grad:
+                        if getattr(x, "_multi", None) is not None:
+                            check_multi_view(x)
+                        edges.append(x if x.grad_fn is None else x.grad_fn)
                         live = True
                     else:
                         edges.append(None)
@@ -516,7 +523,8 @@ def track_view(t: Tensor, inputs: tuple) -> None:
             t._vc = version_counter(base)
             multi = getattr(x, "_multi", None)
             if multi is not None:  # a view of an output of split/unbind is refused as it is
-                t._multi = (0, t.grad_fn.name() if t.grad_fn is not None else "", multi[2])
+                name = t.grad_fn.name() if t.grad_fn is not None else ""
+                t._multi = (0, name, multi[2], version_counter(t)[0])
             if not grad_mode.enabled:
                 t._creation = "no_grad"
             elif getattr(x, "_creation", None) is not None:

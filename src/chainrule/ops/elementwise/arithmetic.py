@@ -71,7 +71,7 @@ class Mul(Op):
 
 
 class Div(Op):
-    formula = "d(a / b) = g / b, -g * a / b²"
+    formula = "d(a / b) = g / b, -g * ((a / b) / b)"
     jvp_rule = "diagonal"
     elementwise = True
     saved_for = ((1,), (0, 1))
@@ -84,7 +84,8 @@ class Div(Op):
     def backward(self, g):
         a, b = self.inputs
         ga = g / b if self.needs(0) else None
-        gb = -g * a / (b * b) if self.needs(1) else None
+        # torch's order (div_tensor_other_backward): the graph of the gradient saves ``a``
+        gb = -g * ((a / b) / b) if self.needs(1) else None
         return ga, gb
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from chainrule import _layout, dtypes
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor, wrap_dim
+from chainrule._tensor import Tensor, version_counter, wrap_dim
 from chainrule.graph import grad_mode
 from chainrule.ops.broadcast import dims as dims_of
 from chainrule.ops.op import Op, expand
@@ -230,7 +230,8 @@ def _multi_output_views(input: Tensor, views: list[Tensor]) -> tuple[Tensor, ...
     raises (``ops.inplace``), since no single node could rebuild their histories."""
     if grad_mode.enabled:
         for i, v in enumerate(views):
-            v._multi = (i, v.grad_fn.name() if v.grad_fn is not None else "", input._requires_grad)
+            name = v.grad_fn.name() if v.grad_fn is not None else ""
+            v._multi = (i, name, input._requires_grad, version_counter(v)[0])
     return tuple(views)
 
 

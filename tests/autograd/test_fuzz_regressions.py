@@ -1,0 +1,267 @@
+"""Minimized fuzz findings (issue 10): each program runs in torch and chainrule side by side;
+the same values, or the same exception type and message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule
+
+
+def _outcome(program, lib):
+    try:
+        out = program(lib)
+    except Exception as e:  # noqa: BLE001 - the exception is the result compared
+        return ("raised", type(e).__name__, str(e).replace(lib.__name__, "LIB"))
+    return ("ok", out)
+
+
+def _same(program):
+    want, got = _outcome(program, torch), _outcome(program, chainrule)
+    assert got[0] == want[0], (want, got)
+    if want[0] == "raised":
+        assert got[1:] == want[1:]
+        return
+    for w, g in zip(want[1], got[1], strict=True):
+        if w is None or g is None:
+            assert w is None and g is None, (w, g)
+            continue
+        assert str(g.dtype).split(".")[-1] == str(w.dtype).split(".")[-1]
+        np.testing.assert_allclose(np.array(g.tolist()), np.array(w.tolist()), rtol=1e-6)
+
+
+# ----------------------------------------------- 1. multi-output views after a write
+
+
+def _chunk_then_backward(t):
+    a0 = t.tensor([[1.0]], requires_grad=True)
+    x0 = a0.index_select(-1, t.tensor([0]))
+    (x1,) = x0.chunk(1, -2)
+    x0 *= 1.4
+    x1.sum().backward()
+    return (a0.grad,)
+
+
+def _unbind_then_hook(t):
+    a0 = t.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    x0 = a0**2
+    x1, _ = x0.unbind(1)
+    x0[t.tensor([1, 1])] = -0.9
+    x1.register_hook(lambda g: g + 1)
+    return ()
+
+
+def _split_sibling_written_then_op(t):
+    a0 = t.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    x0 = a0**2
+    x1, _ = x0.split(1, 1)
+    x0[0].mul_(2)
+    return (x1 * 2,)
+
+
+def _split_base_written_under_no_grad(t):
+    a0 = t.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    x0 = a0**2
+    x1, _ = x0.split(1, 1)
+    with t.no_grad():
+        x0.add_(1)
+    (x1 * 2).sum().backward()
+    return (a0.grad,)
+
+
+def _split_of_no_grad_base_written_in_graph(t):
+    a0 = t.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x1, _ = a0.split(1, 1)
+    a0.add_(t.tensor(1.0, requires_grad=True))
+    return (x1 * 2,)
+
+
+def _split_backward_from_view(t):
+    a0 = t.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    x0 = a0 * 1
+    x1, _ = x0.split(1, 1)
+    x0.add_(1)
+    x1.backward(t.ones(2, 1))
+    return (a0.grad,)
+
+
+def _split_untouched_still_works(t):
+    a0 = t.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    x0 = a0**2
+    x1, x2 = x0.split(1, 1)
+    with t.no_grad():
+        x1.sum()
+    (x1 * 2 + x2).sum().backward()
+    return (a0.grad,)
+
+
+def _split_no_grad_anywhere(t):
+    a0 = t.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x1, _ = a0.split(1, 1)
+    a0.add_(1)
+    return (x1 * 2,)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        _chunk_then_backward,
+        _unbind_then_hook,
+        _split_sibling_written_then_op,
+        _split_base_written_under_no_grad,
+        _split_of_no_grad_base_written_in_graph,
+        _split_backward_from_view,
+        _split_untouched_still_works,
+        _split_no_grad_anywhere,
+    ],
+)
+def test_multi_output_view_used_after_its_base_was_written(program):
+    _same(program)
+
+
+def _stale_split_written(write):
+    def program(t):
+        a0 = t.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        x0 = a0 * 1
+        x1, _ = x0.split(1, 1)
+        x0.add_(1)
+        write(t, x1)
+        return ()
+
+    return program
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda t, v: v.mul_(2),
+        lambda t, v: v.copy_(t.ones(2, 1)),
+        lambda t, v: v.fill_(2.0),
+        lambda t, v: v.zero_(),
+        lambda t, v: v.__setitem__(0, 3.0),
+    ],
+)
+def test_writing_a_multi_output_view_after_its_base_was_written(write):
+    _same(_stale_split_written(write))
+
+
+# ----------------------------------------------- 4. a root's gradient takes the root's dtype
+
+
+def _backward_inputs_self(t):
+    a0 = t.ones(2, 2, 3, dtype=t.float32, requires_grad=True)
+    x0 = a0.softmax(-3)
+    x0.backward(t.ones(2, 2, 3, dtype=t.float64) * 1.5, inputs=[x0])
+    return (x0.grad,)
+
+
+def _backward_retained_root(t):
+    a0 = t.ones(2, dtype=t.float32, requires_grad=True)
+    x0 = a0 * 2
+    x0.retain_grad()
+    x0.backward(t.tensor([1.5, 2.0], dtype=t.float64))
+    return (x0.grad, a0.grad)
+
+
+def _grad_of_root_itself(t):
+    a0 = t.ones(2, dtype=t.float32, requires_grad=True)
+    x0 = a0 * 2
+    return t.autograd.grad(x0, [x0, a0], t.tensor([1.5, 2.0], dtype=t.float64))
+
+
+@pytest.mark.parametrize(
+    "program", [_backward_inputs_self, _backward_retained_root, _grad_of_root_itself]
+)
+def test_root_gradient_is_cast_to_the_root_dtype(program):
+    _same(program)
+
+
+# ----------------------------------------------- 2. a tensor saved by the graph of a gradient
+
+
+def _data_saved_by_div_gradient_then_written(t):
+    a0 = t.tensor(1.0, requires_grad=True)
+    x1 = a0.mean().data
+    a1 = t.tensor(1.0, requires_grad=True)
+    x2 = x1 / (a1 * a1 + 0.5)
+    (g0,) = t.autograd.grad(x2.sum(), [a1], create_graph=True)
+    x1.pow_(2)
+    g0.sum().backward(create_graph=True)
+    return (a1.grad,)
+
+
+def _div_double_backward_untouched(t):
+    x1 = t.tensor([1.5, -2.0])
+    a1 = t.tensor([1.0, 3.0], requires_grad=True)
+    x2 = x1 / (a1 * a1 + 0.5)
+    (g0,) = t.autograd.grad(x2.sum(), [a1], create_graph=True)
+    g0.sum().backward()
+    return (g0, a1.grad)
+
+
+@pytest.mark.parametrize(
+    "program", [_data_saved_by_div_gradient_then_written, _div_double_backward_untouched]
+)
+def test_the_graph_of_a_div_gradient_saves_the_numerator(program):
+    _same(program)
+
+
+# ----------------------------------------------- 6. views re-derived after a no_grad write
+
+
+def _linear_view_reshape_written_under_no_grad(t):
+    a0 = t.tensor([1.0, 1.0, 1.0, 1.0], requires_grad=True)
+    mod0 = t.nn.Linear(4, 2)
+    with t.no_grad():
+        mod0.weight.copy_(t.tensor([[-0.84, -0.46, 0.6, -0.83], [-0.05, -0.63, -0.4, -0.68]]))
+        mod0.bias.copy_(t.tensor([-0.01, -0.08]))
+    x0 = mod0(a0)
+    x1 = x0[..., 1]
+    x2 = x1.reshape(-1)
+    with t.no_grad():
+        x2[0] = 1.4
+    return t.autograd.grad((x2 * x2).sum(), [x1, a0], allow_unused=True)
+
+
+def _view_of_view_base_written_elsewhere(t):
+    a0 = t.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    x0 = a0 * 2
+    x1 = x0[1:3]
+    x2 = x1[0:1]
+    with t.no_grad():
+        x0[3] = 1.4
+    return t.autograd.grad((x2 * x2).sum(), [x1, a0], allow_unused=True)
+
+
+def _view_of_view_of_leaf_written(t):
+    a0 = t.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    x1 = a0[1:3]
+    x2 = x1[0:1]
+    with t.no_grad():
+        a0.mul_(2)
+    return t.autograd.grad((x2 * x2).sum(), [x1, a0], allow_unused=True)
+
+
+def _view_written_under_no_grad_then_backward(t):
+    a0 = t.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    x0 = a0 * 2
+    x2 = x0[1:3].view(2)
+    with t.no_grad():
+        x2.mul_(2)
+    (x2 * x2).sum().backward()
+    return (a0.grad,)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        _linear_view_reshape_written_under_no_grad,
+        _view_of_view_base_written_elsewhere,
+        _view_of_view_of_leaf_written,
+        _view_written_under_no_grad_then_backward,
+    ],
+)
+def test_views_are_rederived_from_the_base_after_a_no_grad_write(program):
+    _same(program)
