@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from chainrule import creation
 from chainrule._tensor import Size, Tensor
 from chainrule.distributions import constraints
@@ -223,6 +225,4 @@ class OneHotCategorical(Distribution):
 
 
 def _finfo_min(t: Tensor) -> float:
-    import numpy as np
-
     return float(np.finfo(t._data.dtype).min)

@@ -13,6 +13,7 @@ from chainrule.optim.optimizer import (
     ParamsT,
     addcdiv_,
     as_real,
+    check_adam_args,
     check_capturable,
     check_lr,
     check_unsupported,
@@ -50,14 +51,7 @@ class Adamax(Optimizer):
         capturable: bool = False,
     ) -> None:
         check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_adam_args(eps, betas, weight_decay)
         check_unsupported(differentiable=differentiable)
         defaults = {
             "lr": lr,

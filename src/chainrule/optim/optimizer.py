@@ -339,6 +339,17 @@ def check_lr(lr: Any) -> None:
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
+def check_adam_args(eps: float, betas: Any, weight_decay: float) -> None:
+    """The Adam family's checks after the learning rate's, in torch's order and words."""
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    for i, beta in enumerate(betas[:2]):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
 def scalar(value: Any) -> Any:
     """A hyper-parameter as a Python number (a one-element tensor gives its value)."""
     return value.item() if isinstance(value, Tensor) else value
