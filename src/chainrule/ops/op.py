@@ -175,7 +175,9 @@ class Op:
         if layout == "contiguous":
             if not out.flags.c_contiguous:
                 out = to_contiguous(out, arrays)
-        elif layout is not None:
+        elif layout is not None and (out.ndim > 1 or not out.flags.c_contiguous):
+            # (a contiguous result of at most one dim already has torch's layout: its
+            # inputs, which broadcast to it, have at most one dim too)
             out = elementwise_layout(out, arrays)
         if live:
             node._edges = tuple(edges)
@@ -219,12 +221,13 @@ class Op:
         plan = plans.get((mask, len(inputs)))
         if plan is None:
             plan = plans[mask, len(inputs)] = _plan(type(self).saved_for, mask, len(inputs))
-        keep, keep_out = plan
-        if keep is not None:  # some tensors are not saved
-            inputs = tuple(
-                [None if i not in keep and isinstance(x, Tensor) else x
-                 for i, x in enumerate(inputs)]
-            )  # fmt: skip
+        drop, keep_out = plan
+        if drop:  # the tensors torch does not save are None (numbers stay)
+            kept = list(inputs)
+            for i in drop:
+                if isinstance(kept[i], Tensor):
+                    kept[i] = None
+            inputs = tuple(kept)
         self.inputs = inputs
         if inplace_log.count:  # versions only move after an in-place op has ever run
             for x in inputs:  # a tensor with no counter yet is at version 0
@@ -462,16 +465,14 @@ def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str
     )
 
 
-def _plan(saved_for: Any, mask: int, n: int) -> tuple[frozenset | None, bool]:
-    """What a node saves when the inputs in ``mask`` need a gradient: the input positions
-    (None: all of them) and whether the result."""
+def _plan(saved_for: Any, mask: int, n: int) -> tuple[tuple[int, ...], bool]:
+    """What a node saves when the inputs in ``mask`` need a gradient: the input positions it
+    does not keep, and whether it keeps the result."""
     keep: set = set()
     for i in range(n):
         if mask >> i & 1:
             keep.update(saved_for(i, n) if callable(saved_for) else saved_for[i])
-    out = "result" in keep
-    keep.discard("result")
-    return (None if len(keep) == n else frozenset(keep)), out
+    return tuple(i for i in range(n) if i not in keep), "result" in keep
 
 
 def save_index(out: Tensor, *tensors: Any) -> Tensor:
