@@ -229,3 +229,25 @@ def test_noop_expand_of_a_leaf_is_a_view_of_it():
             w.expand(2).mul_(2)
         messages.append(str(err.value).split("\nException raised from")[0])
     assert messages[1] == messages[0]
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 4), (2, 2, 4), (2, 1, 2, 4), (1, 2, 0)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_output_is_a_view_where_torch_s_is(shape, bias):
+    """torch runs addmm on the rows and views the result back when a bias is given and the
+    input is not 2-d, so that output is a view (``detach_`` refuses it); found by the fuzzer."""
+    got = {}
+    for m in (torch, cr):
+        x = m.ones(*shape, requires_grad=True)
+        w = m.full((3, shape[-1]), 0.5, requires_grad=True)
+        b = m.ones(3, requires_grad=True) if bias else None
+        y = m.nn.functional.linear(x, w, b)
+        is_view = y._is_view() if m is torch else getattr(y, "_base", None) is not None
+        (y * y).sum().backward()
+        try:
+            y.detach_()
+            detached = "ok"
+        except RuntimeError as e:
+            detached = str(e)[:40]
+        got[m] = (is_view, _name(m, y), detached, x.grad.tolist(), w.grad.tolist())
+    assert got[cr] == got[torch]

@@ -28,7 +28,8 @@ class Linear(Op):
         if x.ndim == 2 or x.ndim == 1:
             out = x @ w.T
         else:
-            out = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
+            rows = int(np.prod(x.shape[:-1]))  # not -1: a size-0 feature dim leaves it open
+            out = (x.reshape(rows, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
         if b is not None:
             out += b
         return out
@@ -42,8 +43,9 @@ class Linear(Op):
             if x._data.ndim == 1:
                 gw = matmul(g.reshape(-1, 1), x.reshape(1, -1))
             else:
-                g2 = g.reshape(-1, g._data.shape[-1])
-                gw = matmul(g2.T, x.reshape(-1, x._data.shape[-1]))
+                rows = int(np.prod(x._data.shape[:-1]))
+                g2 = g.reshape(rows, g._data.shape[-1])
+                gw = matmul(g2.T, x.reshape(rows, x._data.shape[-1]))
         if b is not None and self.needs(2):
             gb = g.sum(tuple(range(g._data.ndim - 1))) if g._data.ndim > 1 else g
         return gx, gw, gb
@@ -98,6 +100,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     if bias is not None and bias._data.shape != (w.shape[0],):
         return Linear.apply(input, weight, None) + bias
+    if bias is not None and x.ndim != 2:
+        # torch runs addmm on the rows and views the result back, so the output is a view
+        # (detach_ refuses it); without a bias its matmul result is not one
+        rows = input.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
+        return Linear.apply(rows, weight, bias).view(*x.shape[:-1], w.shape[0])
     return Linear.apply(input, weight, bias)
 
 
