@@ -155,3 +155,21 @@ def test_custom_function_saved_tensor_versions():
         return y
 
     assert message(cr, run) == message(torch, run)
+
+
+@pytest.mark.parametrize("op", ["mul_", "add_", "sub_", "div_", "pow_", "fmod_"])
+def test_inplace_with_itself_as_the_other_argument(op):
+    """``x.mul_(x)``: torch copies the original self for the rule, but ``other`` is ``x``
+    itself, saved as it was, so the write makes it stale and backward raises; ops that save
+    nothing (add_, sub_) run. Found by the program fuzzer."""
+    got = {}
+    for m in (torch, cr):
+        a = m.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+        x = a.sum(0) * 2
+        getattr(x, op)(x)
+        try:
+            x.sum().backward()
+            got[m] = a.grad.tolist()
+        except RuntimeError as e:
+            got[m] = type(e).__name__ + str(e)[:60]
+    assert got[cr] == got[torch]

@@ -268,15 +268,16 @@ def set_history(t: Tensor, node: Any) -> None:
 
 def _snapshot_saved(fn: Op, t: Tensor) -> None:
     """The node that computed the new value may have saved ``t`` itself (``mul_`` saves
-    self): give it a copy of the old value, as torch saves ``original_self``."""
-    if not any(x is t for x in fn.inputs):
+    self): give it a copy of the old value, as torch saves ``original_self``. Only self
+    (the first input) is copied: ``t`` passed again as another argument stays saved as
+    it is, so the write makes it stale and backward raises, as torch's ``x.mul_(x)``."""
+    inputs = fn.inputs
+    if not inputs or inputs[0] is not t:
         return
-    inputs, versions = list(fn.inputs), list(fn._versions or [0] * len(fn.inputs))
-    for i, x in enumerate(inputs):
-        if x is t:
-            old = _make(t._data.copy(), t.grad_fn)
-            old._requires_grad = t._requires_grad
-            inputs[i], versions[i] = old, 0
+    inputs, versions = list(inputs), list(fn._versions or [0] * len(inputs))
+    old = _make(t._data.copy(), t.grad_fn)
+    old._requires_grad = t._requires_grad
+    inputs[0], versions[0] = old, 0
     fn.inputs, fn._versions = tuple(inputs), tuple(versions)
 
 
