@@ -251,3 +251,37 @@ def test_linear_output_is_a_view_where_torch_s_is(shape, bias):
             detached = str(e)[:40]
         got[m] = (is_view, _name(m, y), detached, x.grad.tolist(), w.grad.tolist())
     assert got[cr] == got[torch]
+
+
+def _no_grad_view_flags(m):
+    """A view made under no_grad requires grad while its base does: its own flag cannot
+    turn that off, and the base's ``requires_grad_(False)`` or ``detach_()`` does."""
+    seen = []
+    a = m.ones(2, 2, requires_grad=True)
+    with m.no_grad():
+        v = a.view(-1)
+        e = a[:1].expand(3, 2)
+    seen.append((v.requires_grad, v.is_leaf, e.requires_grad))
+    v.requires_grad_(False)
+    seen.append(v.requires_grad)
+    a.requires_grad_(False)
+    seen.append((v.requires_grad, e.requires_grad))
+    a.requires_grad_(True)
+    seen.append((v.requires_grad, e.requires_grad))
+    a.detach_()
+    seen.append((v.requires_grad, e.requires_grad))
+    try:
+        v.retain_grad()
+        seen.append("retained")
+    except RuntimeError as err:
+        seen.append(str(err))
+    c = m.ones(2)
+    with m.no_grad():
+        u = c.view(-1)
+    u.requires_grad_(True)
+    seen.append((u.requires_grad, c.requires_grad))
+    return seen
+
+
+def test_no_grad_view_requires_grad_follows_its_base():
+    assert _no_grad_view_flags(cr) == _no_grad_view_flags(torch)

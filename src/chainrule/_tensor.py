@@ -260,8 +260,16 @@ class Tensor(_Methods):
             return self
         if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        base = getattr(self, "_base", None)
+        if not requires_grad and base is not None and base._requires_grad:
+            self._requires_grad = self._grad_from_base = True  # a view follows its base
+            return self
         self._requires_grad = bool(requires_grad)
         self._grad_from_base = False
+        self._views_follow(requires_grad)
+        return self
+
+    def _views_follow(self, requires_grad: bool) -> None:
         views = getattr(self, "_views", None)
         if views:  # a view with no history requires grad as its base does (torch)
             for ref in views[1:]:
@@ -269,7 +277,6 @@ class Tensor(_Methods):
                 if v is not None and v.grad_fn is None and v._data.dtype.kind in "fc":
                     if requires_grad or getattr(v, "_grad_from_base", False):
                         v._requires_grad = v._grad_from_base = bool(requires_grad)
-        return self
 
     @property
     def grad(self) -> Tensor | None:
@@ -350,6 +357,7 @@ class Tensor(_Methods):
             inplace_log.count += 1  # turns on the saved-tensor checks (Op._check_versions)
         self.grad_fn = None
         self._requires_grad = False
+        self._views_follow(False)
         return self
 
     # ------------------------------------------------------------------ conversion
