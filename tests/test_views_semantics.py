@@ -285,3 +285,51 @@ def _no_grad_view_flags(m):
 
 def test_no_grad_view_requires_grad_follows_its_base():
     assert _no_grad_view_flags(cr) == _no_grad_view_flags(torch)
+
+
+def _use_no_grad_view_after_write(m, base_kind, mode, alias, use):
+    """A view made under no_grad whose memory was written since (through its base, a
+    sibling, itself or ``detach()``; not ``.data``) refuses to give its history in grad
+    mode, as torch's view replay does; under no_grad it reads the new values."""
+    a = m.tensor([1.0, 2.0], requires_grad=True)
+    b = a if base_kind == "leaf" else a * 1
+    with m.no_grad():
+        x = b[..., :1]
+    if use.startswith("view of it"):
+        x = x.view(1)
+    try:
+        with m.no_grad() if mode == "no_grad" else m.enable_grad():
+            if alias == "detach":
+                b.detach().mul_(-1.6)
+            elif alias == "data":
+                b.data.mul_(-1.6)
+            elif alias == "base":
+                b.mul_(2)
+            elif alias == "self":
+                x.mul_(3)
+            else:
+                with m.no_grad():
+                    y = b[1:]
+                y.mul_(3)
+    except RuntimeError as e:
+        return "write raised", str(e)
+    try:
+        if use.endswith("backward"):
+            (x * x).sum().backward()
+            return None if a.grad is None else a.grad.tolist(), x.requires_grad
+        if use == "hook":
+            x.register_hook(lambda g: g)
+            return "hooked"
+        with m.no_grad():
+            return (x * 2).tolist()
+    except RuntimeError as e:
+        return "raised", str(e)
+
+
+@pytest.mark.parametrize("use", ["backward", "hook", "no_grad read", "view of it, backward"])
+@pytest.mark.parametrize("alias", ["detach", "data", "base", "self", "sibling"])
+@pytest.mark.parametrize("mode", ["grad", "no_grad"])
+@pytest.mark.parametrize("base_kind", ["leaf", "non-leaf"])
+def test_no_grad_view_after_its_memory_is_written(base_kind, mode, alias, use):
+    args = (base_kind, mode, alias, use)
+    assert _use_no_grad_view_after_write(cr, *args) == _use_no_grad_view_after_write(torch, *args)

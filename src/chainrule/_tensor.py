@@ -112,7 +112,8 @@ class Tensor(_Methods):
     _vc: list[int] | None
     _base: Tensor | None
     _views: Any
-    _multi: tuple | None  # a view from split/chunk/unbind: (output number, node name, grad)
+    _multi: tuple | None  # a view from split/chunk/unbind: (output number, node name, grad,
+    # version when made); a view made under no_grad: (NO_GRAD_VIEW, view node name, ...)
     _creation: str | None
     _grad_from_base: bool
     _hooks: dict[int, Any]
@@ -539,16 +540,37 @@ _MULTI_REBASED = (
 )
 
 
+NO_GRAD_VIEW = -1  # ``_multi[0]`` of a view made under no_grad (or of a view of one)
+
+
+_NO_GRAD_REBASED = (
+    " its base or another view of its base has been modified inplace with grad mode enabled."
+    " Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify"
+    " your code by moving both the view and the inplace either both inside the no_grad block"
+    " (if you don't want the inplace to be tracked) or both outside (if you want the inplace"
+    " to be tracked)."
+)
+
+
 def check_multi_view(t: Tensor) -> None:
-    """torch's view replay refused: an output of split/chunk/unbind (or a view of one)
-    whose memory was written in place since it was made (its base or a sibling written,
-    also under no_grad) raises when its history is read (by an op, a hook, backward)."""
+    """torch's view replay refused: an output of split/chunk/unbind, a view made under
+    no_grad, or a view of either, whose memory was written in place since it was made (its
+    base or a sibling written, also under no_grad or through ``detach()``) raises when its
+    history is read (by an op, a hook, backward)."""
     multi = getattr(t, "_multi", None)
     if multi is None or len(multi) < 4 or multi[3] == version_counter(t)[0]:
         return
     if t.grad_fn is None and not t._requires_grad:
         return
     nr, name, grad = multi[:3]
+    if nr == NO_GRAD_VIEW:
+        if name:
+            name = name[: name.rfind("Backward")] if "Backward" in name else name
+            raise RuntimeError(
+                f"Output 0 of {name} is a view of a view which was created in no_grad mode and"
+                + _NO_GRAD_REBASED
+            )
+        raise RuntimeError("A view was created in no_grad mode and" + _NO_GRAD_REBASED)
     if grad:
         name = name[: name.rfind("Backward")] if "Backward" in name else name
         raise RuntimeError(f"Output {nr} of {name} is a view and" + _MULTI_REBASED.format(""))

@@ -21,7 +21,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor, _make, mutate, version_counter
+from chainrule._tensor import NO_GRAD_VIEW, Tensor, _make, mutate, version_counter
 from chainrule.creation import _rng
 from chainrule.graph import enable_grad, grad_mode, no_grad
 from chainrule.ops.broadcast import as_tensor_arg
@@ -97,7 +97,7 @@ def _check_inplace(t: Tensor, root: Tensor, view: Tensor | None = None) -> None:
             )
         return
     multi = getattr(view, "_multi", None)
-    if multi is not None:
+    if multi is not None and multi[0] != NO_GRAD_VIEW:
         nr, name, grad = multi[:3]
         if grad:
             name = re.sub(r"Backward\d*$", "", name)
@@ -124,7 +124,8 @@ def _refuse_multi(t: Tensor, args: Any = ()) -> None:
     """torch's check_inplace runs before the op reads its inputs' histories: an output of
     split/chunk/unbind written in a graph is refused as such, also once its base was written
     (which makes reading its history raise, ``check_multi_view``)."""
-    if getattr(t, "_multi", None) is None or not grad_mode.enabled:
+    multi = getattr(t, "_multi", None)
+    if multi is None or multi[0] == NO_GRAD_VIEW or not grad_mode.enabled:
         return
     base = getattr(t, "_base", None)
     root = t if base is None else base
@@ -463,7 +464,8 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
         return
     base = getattr(self, "_base", None)
     root = self if base is None else base
-    if getattr(self, "_multi", None) is not None or (
+    multi = getattr(self, "_multi", None)
+    if (multi is not None and multi[0] != NO_GRAD_VIEW) or (
         root.grad_fn is None and (self._requires_grad or root._requires_grad)
     ):  # refused: torch writes through the view ``self[basic]`` when it is one
         _check_inplace(self, root, self[basic] if _view_key(basic, self._data.shape) else None)

@@ -34,6 +34,7 @@ from chainrule._layout import elementwise as elementwise_layout
 from chainrule._layout import to_contiguous
 from chainrule._registry import tensor_method
 from chainrule._tensor import (
+    NO_GRAD_VIEW,
     Tensor,
     _Handle,
     _make,
@@ -523,12 +524,15 @@ def track_view(t: Tensor, inputs: tuple) -> None:
             t._base = base
             t._vc = version_counter(base)
             multi = getattr(x, "_multi", None)
-            if multi is not None:  # a view of an output of split/unbind is refused as it is
-                name = t.grad_fn.name() if t.grad_fn is not None else ""
-                t._multi = (0, name, multi[2], version_counter(t)[0])
             if not grad_mode.enabled:
                 t._creation = "no_grad"
-            elif getattr(x, "_creation", None) is not None:
+                # reading its history after its memory was written raises (check_multi_view)
+                t._multi = (NO_GRAD_VIEW, "", False, t._vc[0])
+            elif multi is not None:  # a view of an output of split/unbind is refused as it is
+                name = t.grad_fn.name() if t.grad_fn is not None else ""
+                t._multi = (multi[0] if multi[0] == NO_GRAD_VIEW else 0, name, multi[2],
+                            version_counter(t)[0])  # fmt: skip
+            if grad_mode.enabled and getattr(x, "_creation", None) is not None:
                 t._creation = x._creation
             if t.grad_fn is None and base._requires_grad and out.dtype.kind in "fc":
                 t._requires_grad = t._grad_from_base = True
