@@ -72,3 +72,23 @@ def test_writing_returned_indices_raises(name):
         return _outcome(m, backward)
 
     assert run(cr) == run(torch)
+
+
+def test_a_node_that_saved_only_numbers_runs_again():
+    """lerp with a number weight saves no tensor in torch, so a second backward through it
+    (after one that freed the graph) runs; a 0-d tensor weight is saved and refuses.
+    Found by the program fuzzer."""
+    got = {}
+    for m in (torch, cr):
+        out = []
+        for weight in (0.3, m.tensor(0.3)):
+            a, b = m.ones(4, 3, requires_grad=True), m.ones(4, 1, requires_grad=True)
+            x = a.lerp(b, weight)
+            (x * x).sum().backward(inputs=[b])
+            try:
+                x.backward(m.ones(4, 3))
+                out.append((round(a.grad.sum().item(), 4), round(b.grad.sum().item(), 4)))
+            except RuntimeError as e:
+                out.append(str(e)[:50])
+        got[m] = out
+    assert got[cr] == got[torch]

@@ -121,6 +121,9 @@ class Op:
     _prehooks: dict | None = None  # the node's register_prehook hooks
     _node_hooks: dict | None = None  # the node's register_hook hooks
     _freed = False  # saved values dropped after backward
+    # torch saves a number argument as a (wrapped) tensor, freed by backward like the others,
+    # except for a Scalar overload (lerp's weight), whose node then runs again
+    saves_numbers = True
     _versions: tuple | None = None  # versions of self.inputs when saved (None: all 0)
     _out_version: tuple | None = None  # saved output's (version counter, version when saved)
     _saved_ix: tuple | None = None  # index/mask tensors the rule reads (see save_index)
@@ -359,8 +362,13 @@ class Op:
     def _release(self) -> None:
         """Drop saved tensors and arrays (after backward, unless retain_graph). Sizes and
         other plain values stay, so an op that saved none can be run again, as in torch."""
-        freed = self.inputs is not None or self.out_data is not None
-        self.inputs = self.out_data = None
+        inputs = self.inputs
+        freed = self.out_data is not None or (
+            inputs is not None
+            and (self.saves_numbers or any(isinstance(x, Tensor) for x in inputs))
+        )
+        self.inputs = None if freed or inputs is None else inputs
+        self.out_data = None
         d = self.__dict__
         if d:
             for k, v in d.items():

@@ -196,6 +196,7 @@ class Lerp(Op):
     jvp_rule = "diagonal"
     elementwise = True
     saved_for = ((2,), (2,), (0, 1, 2))  # the weight for start and end, all for the weight
+    saves_numbers = False  # lerp.Scalar keeps a number weight as a Scalar, not a saved tensor
 
     def forward(self, start, end, weight):  # torch's two-sided formula (exact at w = 1, and
         diff = end - start  # inf at an infinite end where the one-sided one gives nan)
