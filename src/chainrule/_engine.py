@@ -266,15 +266,20 @@ def run_backward(
             return ()
         if g is None or (runs is not None and id(v) not in runs and id(v) not in wanted):
             return (None,) * len(v._edges)
+        beyond = runs is None or id(v) in runs
+        # a non-leaf input of autograd.grad is captured before its tensor hooks when its node
+        # runs on (another input lies beyond it), after them when it does not (torch's order)
+        capture = not accumulate and wanted is not None and id(v) in wanted
+        if capture and beyond:
+            captured[id(v)] = g
         if v._hooks is not None:  # tensor hooks of the node's output run first
             g = _run_hooks(v._hooks, g, obs, v)
-        if not accumulate and wanted is not None and id(v) in wanted:  # a non-leaf input
+        if capture and not beyond:
             captured[id(v)] = g
         if v._retained is not None:  # retain_grad: also under autograd.grad, as torch
             t = v._retained()
             if t is not None:
                 _retain(t, g)
-        beyond = runs is None or id(v) in runs
         if not beyond and not accumulate:  # captured: torch does not run the node
             return (None,) * len(v._edges)
         if v._prehooks is not None:  # the node's own pre-hooks, once it runs (torch's order)

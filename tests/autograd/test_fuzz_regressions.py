@@ -265,3 +265,26 @@ def _view_written_under_no_grad_then_backward(t):
 )
 def test_views_are_rederived_from_the_base_after_a_no_grad_write(program):
     _same(program)
+
+
+# ----------------------------------------------- autograd.grad of a hooked non-leaf input
+
+
+def _grad_of_hooked(inputs, through):
+    def program(t):
+        c0 = t.tensor(1.0)
+        a0 = t.tensor(1.0, requires_grad=True)
+        x0 = c0 + a0 if through == "add" else a0 * 1
+        x0.register_hook(lambda g: g + 1)
+        wanted = {"x": [x0], "a, x": [a0, x0], "x, a": [x0, a0]}[inputs]
+        return t.autograd.grad(x0.sum(), wanted)
+
+    return program
+
+
+@pytest.mark.parametrize("through", ["add", "mul"])
+@pytest.mark.parametrize("inputs", ["x", "a, x", "x, a"])
+def test_autograd_grad_captures_a_hooked_input_as_torch(inputs, through):
+    """torch captures a non-leaf input before its tensor hooks when its node runs on to
+    another input, after them when it does not (the engine's "hooks ordering" note)."""
+    _same(_grad_of_hooked(inputs, through))
