@@ -240,6 +240,7 @@ def run_backward(
     # with inputs, only nodes on a path to one of them run (as torch): the rest of the
     # history is neither computed, nor freed, nor seen by hooks
     runs = None if wanted is None else _on_paths(roots, wanted)
+    root_ids = () if runs is None else {id(r) for r in roots}
 
     def step(v: Any, g: Tensor | None) -> Sequence[Tensor | None]:
         if isinstance(v, Tensor):  # a leaf: its gradient is complete
@@ -264,7 +265,14 @@ def run_backward(
             if obs is not None:
                 obs.leaf(v, g, accumulate)
             return ()
-        if g is None or (runs is not None and id(v) not in runs and id(v) not in wanted):
+        if g is None:
+            return (None,) * len(v._edges)
+        if runs is not None and id(v) not in runs and id(v) not in wanted:
+            if id(v) in root_ids:  # torch still runs a root's tensor hooks (and retain_grad)
+                if v._hooks is not None:
+                    g = _run_hooks(v._hooks, g, obs, v)
+                if v._retained is not None and (t := v._retained()) is not None:
+                    _retain(t, g)
             return (None,) * len(v._edges)
         beyond = runs is None or id(v) in runs
         # a non-leaf input of autograd.grad is captured before its tensor hooks when its node

@@ -288,3 +288,25 @@ def test_autograd_grad_captures_a_hooked_input_as_torch(inputs, through):
     """torch captures a non-leaf input before its tensor hooks when its node runs on to
     another input, after them when it does not (the engine's "hooks ordering" note)."""
     _same(_grad_of_hooked(inputs, through))
+
+
+def _root_not_on_a_path_to_inputs(t):
+    log = []
+    a, b = t.ones(3, requires_grad=True), t.ones(3, requires_grad=True)
+    x0 = a * 2
+    x0.retain_grad()
+    x0.register_hook(lambda g: log.append(g + 0))
+    x0.grad_fn.register_prehook(lambda g: log.append(g[0] + 10))
+    x0.grad_fn.register_hook(lambda gi, go: log.append(go[0] + 20))
+    x0.backward(t.full((3,), 2.0), inputs=[b])  # b is not reached from x0
+    y = a * 2
+    y.retain_grad()
+    y.register_hook(lambda g: log.append(g + 30))  # not a root of autograd.grad: not run
+    t.autograd.grad(y.sum(), [b], allow_unused=True)
+    return (*log, x0.grad, a.grad, b.grad, y.grad)
+
+
+def test_backward_with_inputs_runs_the_root_s_tensor_hooks():
+    """backward(inputs=) with a root no input lies beyond: torch runs the root's tensor
+    hooks and retain_grad (not its node's hooks) and nothing else."""
+    _same(_root_not_on_a_path_to_inputs)
