@@ -105,9 +105,16 @@ def max_dim_keepdim(m):
     return x, v, i
 
 
+def min_dim_0d(m):  # a 0-d input: the index is saved all the same (fuzz finding)
+    x = m.tensor(3.0, requires_grad=True)
+    v, i = x.min(0)
+    return x, v, i
+
+
 PROGRAMS = [gather, gather_0d, index_select, take, getitem, getitem_mixed, getitem_mask,
             embedding, scatter_add, scatter, index_add, index_add_2d, where, masked_fill,
-            masked_fill_tensor_value, masked_select, min_dim, max_dim_keepdim]  # fmt: skip
+            masked_fill_tensor_value, masked_select, min_dim, max_dim_keepdim,
+            min_dim_0d]  # fmt: skip
 
 
 def _write(i):

@@ -154,12 +154,12 @@ def _extreme(name: str, input: Tensor, dim: Any, keepdim: bool, other: Any) -> A
         )
     rt = max_type if largest else min_type
     d = wrap_dim(int(dim), input._data.ndim)
-    if input._data.ndim == 0:
+    if input._data.ndim == 0:  # the index is saved (and version-checked) all the same
         idx = np.zeros((), dtype=np.int64)
-        return rt(
-            (MaxSelect if largest else MinSelect).apply(input, idx=idx, dim=0, keepdim=keepdim),
-            _make(idx),
-        )
+        values = (MaxSelect if largest else MinSelect).apply(input, idx=idx, dim=0,
+                                                              keepdim=keepdim)  # fmt: skip
+        indices = _make(idx)
+        return rt(save_index(values, indices), indices)
     _check_nonempty(name, input, (d,))
     idx = (np.argmax if largest else np.argmin)(input._data, axis=d, keepdims=True)
     values = (MaxSelect if largest else MinSelect).apply(input, idx=idx, dim=d, keepdim=keepdim)
