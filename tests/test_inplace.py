@@ -289,3 +289,41 @@ def test_setitem_value_shape_errors_match_torch(index, value_shape, record):
             x[index] = lib.ones(value_shape)
         messages.append(str(info.value).replace("torch.", "chainrule."))
     assert messages[0] == messages[1]
+
+
+def _write_expanded(m):
+    """torch writes an expanded tensor's memory: ``e[0] = v`` through a view with no two
+    elements in one place; ``e[idx] = v`` (index_put_) with a deprecation warning;
+    ``e[:, 0] = v`` is refused (its elements are one place). Found by the fuzzer."""
+    import warnings
+
+    out = []
+    a0 = m.ones(2, 2, requires_grad=True)
+    x0 = a0 * 2
+    (g1,) = m.autograd.grad(x0.sum(), [x0])  # an expanded gradient
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        g1[m.tensor([1])] = 1.7
+    out.append((g1.tolist(), [str(x.message)[:40] for x in w]))
+    writes = [
+        lambda e: e.__setitem__((m.tensor([0]),), 5.0),
+        lambda e: e.__setitem__(0, 5.0),
+        lambda e: e.__setitem__((slice(None), 0), 5.0),
+        lambda e: e.__setitem__((0, 1), 7.0),
+        lambda e: e.__setitem__((0, m.tensor([1, 2])), 7.0),
+    ]
+    for write in writes:
+        base = m.zeros(4)[1:]
+        e = base.expand(2, 3)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                write(e)
+            out.append((e.tolist(), base.tolist(), e._version))
+        except RuntimeError as err:
+            out.append(str(err))
+    return out
+
+
+def test_writing_an_expanded_tensor_as_torch():
+    assert _write_expanded(cr) == _write_expanded(torch)

@@ -13,6 +13,7 @@ view geometry and the CopySlices nodes live in strided.py. The in-place view ops
 from __future__ import annotations
 
 import re
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,7 @@ from chainrule.graph import enable_grad, grad_mode, no_grad
 from chainrule.ops.broadcast import as_tensor_arg
 from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
-from chainrule.ops.op import Op, _edge, expand, forward_ad, live_views, sum_to_size
+from chainrule.ops.op import Op, _edge, _Window, expand, forward_ad, live_views, sum_to_size
 from chainrule.ops.strided import (
     CopySlices,
     StridedFill,
@@ -451,13 +452,21 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
         if grad_mode.enabled and base is not None and base._requires_grad:
             recording = True  # writing into a view of a graph: rebuild the base's history
     if not recording:
-        if not self._data.flags.writeable:
-            _check_target(self, self, self, False)
+        data = self._data
+        if not data.flags.writeable:
+            # torch writes an expanded tensor's memory: through a view of it with no two
+            # elements in one place (``e[0] = v``), or by index_put_ with a warning
+            owner = _memory_owner(data)
+            if owner is None or (adv is None and _internal_overlap(data[basic])):
+                _check_target(self, self, self, False)
+            if adv is not None:
+                warnings.warn(_EXPANDED_INDEX_PUT, UserWarning, stacklevel=3)
+            data = np.asarray(_Window(data, owner))
         v = value._data if isinstance(value, Tensor) else value
         if adv is None:
-            self._data[basic] = v
+            data[basic] = v
         else:
-            self._data[basic][adv] = v
+            data[basic][adv] = v
         mutate(self)
         base = getattr(self, "_base", None)
         _rebase_views(self if base is None else base)
@@ -471,6 +480,25 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
         _check_inplace(self, root, self[basic] if _view_key(basic, self._data.shape) else None)
     v = value if isinstance(value, Tensor) else np.asarray(value, dtype=self._data.dtype)
     write(self, IndexPut.apply(self, v, basic=basic, adv=adv))
+
+
+_EXPANDED_INDEX_PUT = (
+    "Use of index_put_ on expanded tensors is deprecated. Please clone() the tensor before "
+    "performing this operation. This also applies to advanced indexing e.g. tensor[indices] "
+    "= tensor"
+)
+
+
+def _memory_owner(a: np.ndarray) -> np.ndarray | None:
+    """The writable array whose memory a read-only view of it (a broadcast) reads, if any."""
+    owner = a.base
+    while isinstance(owner, np.ndarray) and not owner.flags.writeable:
+        owner = owner.base
+    return owner if isinstance(owner, np.ndarray) else None
+
+
+def _internal_overlap(a: np.ndarray) -> bool:
+    return any(n > 1 and st == 0 for n, st in zip(a.shape, a.strides))
 
 
 def _view_key(basic: tuple, shape: tuple) -> bool:
