@@ -310,3 +310,29 @@ def test_backward_with_inputs_runs_the_root_s_tensor_hooks():
     """backward(inputs=) with a root no input lies beyond: torch runs the root's tensor
     hooks and retain_grad (not its node's hooks) and nothing else."""
     _same(_root_not_on_a_path_to_inputs)
+
+
+def _copy_onto_itself(t):
+    c0 = t.tensor([1.0, 2.0])
+    a0 = t.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    x0 = c0 @ a0
+    x0.copy_(x0)  # copy_ saves nothing: no value it kept goes stale
+    x0.gather(0, t.tensor([1, 1, 0, 0])).backward(t.tensor([1.5, 1.0, 0.25, 1.0]))
+    b = a0 * 1
+    b.mul_(b)  # mul_ saves the other argument: stale after the write
+    b.sum().backward()  # raises
+    return (a0.grad,)
+
+
+def test_inplace_op_with_itself_as_source():
+    _same(_copy_onto_itself)
+    _same(_grad_after_copy)
+
+
+def _grad_after_copy(t):
+    c0 = t.tensor([1.0, 2.0])
+    a0 = t.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    x0 = c0 @ a0
+    x0.copy_(x0)
+    x0.gather(0, t.tensor([1, 1, 0, 0])).backward(t.tensor([1.5, 1.0, 0.25, 1.0]))
+    return (a0.grad,)

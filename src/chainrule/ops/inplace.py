@@ -348,6 +348,7 @@ class Copy(Op):
     jvp_rule = "linear"
 
     torch_name = "torch::autograd::CopyBackwards"
+    saved_for = ((), ())  # nothing: ``x.copy_(x)`` leaves no stale saved value
 
     def forward(self, x, src):
         self.src_shape, self.src_dtype = np.shape(src), dtypes.from_np(np.asarray(src).dtype)
