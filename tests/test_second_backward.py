@@ -92,3 +92,23 @@ def test_a_node_that_saved_only_numbers_runs_again():
                 out.append(str(e)[:50])
         got[m] = out
     assert got[cr] == got[torch]
+
+
+def _copy_then_backward_twice(m):
+    c = m.tensor([1.0, 1.0, 1.0])
+    a = m.tensor([1.0], requires_grad=True)
+    c.copy_(a)  # CopyBackwards saves nothing: its node runs again
+    c.backward(m.tensor([-1.75, 1.81, 0.82]))
+    (c**2).sum().backward()
+    s = a + a  # add saves nothing either
+    s.sum().backward()
+    s.sum().backward()
+    p = a * 1 + a  # mul by a number does (torch wraps the number in a tensor)
+    p.sum().backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        p.sum().backward()
+    return a.grad.tolist()
+
+
+def test_a_node_that_saved_nothing_runs_again():
+    assert _copy_then_backward_twice(cr) == pytest.approx(_copy_then_backward_twice(torch))
