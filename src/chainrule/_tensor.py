@@ -238,6 +238,8 @@ class Tensor(_Methods):
 
     @property
     def is_leaf(self) -> bool:
+        if getattr(self, "_multi", None) is not None:  # torch reads the history: may refuse
+            check_multi_view(self)
         return self.grad_fn is None
 
     @property

@@ -336,3 +336,25 @@ def _grad_after_copy(t):
     x0.copy_(x0)
     x0.gather(0, t.tensor([1, 1, 0, 0])).backward(t.tensor([1.5, 1.0, 0.25, 1.0]))
     return (a0.grad,)
+
+
+def _is_leaf_of_a_stale_view(t):
+    a0 = t.tensor([[1.0, 1.0], [1.0, 1.0]], requires_grad=True)
+    x0, x1 = a0.unbind(1)
+    with t.no_grad():
+        x0.div_(0.2)
+    return (t.tensor(float(x1.is_leaf)),)  # reading the history raises, as torch's
+
+
+def _optimizer_of_a_stale_view(t):
+    a0 = t.tensor([[1.0, 1.0], [1.0, 1.0]], requires_grad=True)
+    x0, _ = a0.unbind(1)
+    with t.no_grad():
+        x0.div_(0.2)
+    t.optim.Adam([x0], lr=0.1)  # its is_leaf check raises torch's RuntimeError
+    return ()
+
+
+@pytest.mark.parametrize("program", [_is_leaf_of_a_stale_view, _optimizer_of_a_stale_view])
+def test_is_leaf_reads_the_history_of_a_view(program):
+    _same(program)

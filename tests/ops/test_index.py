@@ -739,3 +739,56 @@ def test_random_index_expressions_against_torch():
         (gt,) = torch.autograd.grad(ty, tx, torch.tensor(u))
         (gc,) = cr.autograd.grad(cy, cx, cr.tensor(u))
         np.testing.assert_allclose(gc.numpy(), gt.numpy(), atol=1e-12, err_msg=str(items))
+
+
+INDEX_FILL = [
+    ((2, 3), 1, [0, 2, 2], -1.0),
+    ((2, 3), 0, [1], 2.5),
+    ((2, 3), -1, 1, 3.0),  # a 0-d index
+    ((4,), 0, [-1, 0], 7.0),
+    ((), 0, [0], 2.0),
+    ((2, 3), 1, [], 1.0),
+    ((2, 3), 1, [5], 1.0),  # out of range: IndexError
+    ((2, 3), 1, [-4], 1.0),
+    ((2, 3), 3, [0], 1.0),  # bad dim
+    ((2, 3), 1, [[0]], 1.0),  # not a vector
+    ((2, 3), 1, [0], "tensor"),  # a 0-d tensor value (IndexFillBackward1)
+    ((2, 3), 1, [0], "vector"),  # refused
+]
+
+
+def _index_fill(m, shape, dim, index, value, inplace, int_index=False):
+    x = m.arange(float(np.prod(shape) or 1)).reshape(shape) if shape else m.tensor(1.5)
+    x.requires_grad_()
+    idx = m.tensor(index, dtype=m.int32 if int_index else m.int64)
+    v = {"tensor": m.tensor(2.0, requires_grad=True), "vector": m.ones(2)}.get(value, value)
+    try:
+        y = x * 1
+        y = y.index_fill_(dim, idx, v) if inplace else y.index_fill(dim, idx, v)
+        (y * y).sum().backward()
+    except Exception as e:  # noqa: BLE001 - the exception is compared
+        return type(e).__name__, str(e)
+    vg = v.grad.tolist() if isinstance(v, m.Tensor) and v.grad is not None else None
+    return y.tolist(), x.grad.tolist(), vg, type(y.grad_fn).__name__ if m is torch else y.grad_fn.name()
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("case", INDEX_FILL, ids=str)
+def test_index_fill_as_torch(case, inplace):
+    assert _index_fill(cr, *case, inplace) == _index_fill(torch, *case, inplace)
+
+
+def test_index_fill_index_dtype_and_saved_index():
+    assert _index_fill(cr, (2, 3), 1, [0], 1.0, False, True) == _index_fill(
+        torch, (2, 3), 1, [0], 1.0, False, True
+    )
+    got = []
+    for m in (torch, cr):
+        x = m.ones(2, 3, requires_grad=True)
+        i = m.tensor([1])
+        y = x.index_fill(1, i, 0.0)
+        i.fill_(0)  # torch saves the index: backward refuses
+        with pytest.raises(RuntimeError) as info:
+            y.sum().backward()
+        got.append(str(info.value).split(":")[0])
+    assert got[0] == got[1]

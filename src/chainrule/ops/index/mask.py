@@ -1,4 +1,5 @@
-"""Boolean-mask ops: masked_fill, masked_select, and the index finders nonzero and argwhere."""
+"""Boolean-mask ops: masked_fill (and index_fill, a mask along one dim), masked_select, and
+the index finders nonzero and argwhere."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any, Literal, overload
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.dtypes import c_type_name
 from chainrule.ops.index.core import Index, infer_size
 from chainrule.ops.op import Op, expand, save_index
@@ -67,6 +68,48 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
         )
     out = MaskedFill.apply(input, x.dtype.type(value), mask=m, tensor_value=False)
     return save_index(out, mask)
+
+
+class IndexFill(MaskedFill):
+    """index_fill: a masked_fill whose mask is the slices at ``index`` along one dim."""
+
+    def name(self):
+        return f"IndexFillBackward{1 if self.tensor_value else 0}"
+
+
+@op(inplace=True)
+def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
+    """``input`` with ``value`` (a number or a 0-d tensor) in the slices at ``index`` along
+    ``dim``; repeated indices are fine."""
+    x = input._data
+    d = wrap_dim(dim, x.ndim)
+    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
+    if idx.dtype != np.int64:
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    if idx.ndim > 1:
+        raise RuntimeError("Index has to be a vector/scalar")
+    n = x.shape[d] if x.ndim else 1
+    for i in idx.reshape(-1).tolist():
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of bounds for dimension {d} with size {n}")
+    hot = np.zeros(n, dtype=bool)
+    hot[idx.reshape(-1)] = True
+    shape = [1] * x.ndim
+    if x.ndim:
+        shape[d] = n
+    mask = hot.reshape(shape)
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(
+                "index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                f"{value._data.ndim} dimension(s)."
+            )
+        if value._data.dtype != x.dtype:
+            value = value.to(input.dtype)
+        return save_index(IndexFill.apply(input, value, mask=mask, tensor_value=True), index)
+    out = IndexFill.apply(input, np.asarray(value).astype(x.dtype)[()], mask=mask,
+                          tensor_value=False)  # fmt: skip
+    return save_index(out, index)
 
 
 class MaskedSelect(Index):
