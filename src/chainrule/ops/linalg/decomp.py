@@ -109,10 +109,11 @@ class Det(Op):
     torch_name = "LinalgDetBackward0"
 
     def forward(self, A):
+        self.lu = A.copy()  # torch's node saves the LU factors: A as it was
         return np.linalg.det(A)
 
     def backward(self, g):
-        (A,) = self.inputs
+        A = _as_saved(self)
         if not self.out_data.all():  # an exactly singular matrix: torch's SVD formula
             return _det_backward_svd(A, g)
         return (g * self.output).unsqueeze(-1).unsqueeze(-1) * inv(A).mT
@@ -155,9 +156,21 @@ class _Given(Op):
 
 
 class LogAbsDet(_Given):
+    def forward(self, A, value):
+        self.lu = A.copy()  # torch's node saves the LU factors: A as it was
+        return value
+
     def backward(self, g):
-        (A,) = self.inputs
-        return g.unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+        return g.unsqueeze(-1).unsqueeze(-1) * inv(_as_saved(self)).mT
+
+
+def _as_saved(node: Op) -> Tensor:
+    """The matrix a det/slogdet/solve rule reads: torch's plain backward uses the LU factors
+    it saved (the values at forward, even after a ``.data`` write); a differentiable one
+    (create_graph) uses A itself, as torch's does."""
+    if grad_mode.enabled:
+        return node.inputs[0]
+    return _make(node.lu)
 
 
 _slogdet_types = {
@@ -203,6 +216,7 @@ class Solve(Op):
 
     def forward(self, A, B, vector):
         self.vector = vector
+        self.lu = np.array(A)  # torch's node saves the LU factors: A as it was
         try:
             if vector:
                 return np.linalg.solve(A, B[..., None])[..., 0]
@@ -213,7 +227,7 @@ class Solve(Op):
             ) from None
 
     def backward(self, g):
-        A, _ = self.inputs
+        A = _as_saved(self)
         gB = Solve.apply(A.mT, g, vector=self.vector)
         if not self.needs(0):
             return None, gB
