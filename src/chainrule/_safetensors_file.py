@@ -236,6 +236,7 @@ class Reader:
     def __init__(self, source: Any, *, mapped: bool = False) -> None:
         self._fh = None
         self._map: mmap.mmap | None = None
+        self._peek: mmap.mmap | None = None
         self._buf: Any = None
         if isinstance(source, bytes | bytearray | memoryview):
             self._buf = memoryview(source)
@@ -290,24 +291,27 @@ class Reader:
     def slice(self, name: str, key: Any) -> np.ndarray:
         """``tensor[key]`` read without reading the rest of the tensor (a copy)."""
         e = self.entries[name]
-        if self._map is None and self._fh is not None:
-            self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
-        if self._map is not None:
-            count = math.prod(e.shape)
-            offset = self.start + e.begin
-            if count == 0:
-                return np.empty(e.shape, e.dtype)[key].copy()
-            raw = np.frombuffer(self._map, np.uint8, e.end - e.begin, offset)
-            return np.array(raw.view(e.dtype).reshape(e.shape)[key])
-        return self.array(name)[key].copy()
+        mapping = self._map
+        if mapping is None and self._fh is not None:
+            if self._peek is None:  # read-only: slices are copied out of it
+                self._peek = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
+            mapping = self._peek
+        if mapping is None:
+            return self.array(name)[key].copy()
+        count = math.prod(e.shape)
+        if count == 0:
+            return np.empty(e.shape, e.dtype)[key].copy()
+        raw = np.frombuffer(mapping, np.uint8, e.end - e.begin, self.start + e.begin)
+        return np.array(raw.view(e.dtype).reshape(e.shape)[key])
 
     def close(self) -> None:
-        if self._map is not None:
-            try:
-                self._map.close()
-            except BufferError:  # arrays still use the mapping: it closes when they go
-                pass
-            self._map = None
+        for m in (self._map, self._peek):
+            if m is not None:
+                try:
+                    m.close()
+                except BufferError:  # arrays still use the mapping: it closes when they go
+                    pass
+        self._map = self._peek = None
         if self._fh is not None:
             self._fh.close()
             self._fh = None
