@@ -97,7 +97,7 @@ class safe_open:  # noqa: N801 (the safetensors package's name)
 
     def offset_keys(self) -> list[str]:
         entries = self._live().entries
-        return sorted(entries, key=lambda k: entries[k].begin)
+        return sorted(sorted(entries), key=lambda k: (entries[k].begin, entries[k].end))
 
     def metadata(self) -> dict[str, str] | None:
         meta = self._live().metadata
