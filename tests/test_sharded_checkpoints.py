@@ -188,6 +188,37 @@ def test_assign_mmap_tied_weights_and_broken_checkpoints(tmp_path):
         cst.load_model(net(cr), tmp_path / "e")
 
 
+def test_an_interrupted_sharded_save_never_leaves_a_mixed_checkpoint(tmp_path, monkeypatch):
+    from chainrule import _atomic
+
+    cr.manual_seed(0)
+    old, new = net(cr), net(cr)
+    cst.save_state_dict(old.state_dict(), tmp_path, max_shard_size=700)
+    n = len(list(tmp_path.glob("*.safetensors")))
+    writes = []
+    real = _atomic.atomic_write
+
+    def dies_on_the_second_shard(path, write, who="chainrule.save"):
+        writes.append(path)
+        if len(writes) == 2:
+            raise OSError(28, "No space left on device")
+        real(path, write, who)
+
+    monkeypatch.setattr(cst, "atomic_write", dies_on_the_second_shard)
+    with pytest.raises(OSError, match="No space left"):
+        cst.save_state_dict(new.state_dict(), tmp_path, max_shard_size=700)
+    monkeypatch.undo()
+    # shard 1 is new, the rest old: with no index, loading refuses instead of mixing them
+    assert len(list(tmp_path.glob("*.safetensors"))) == n
+    with pytest.raises(FileNotFoundError, match="neither model.safetensors.index.json"):
+        cst.load_model(net(cr), tmp_path)
+    cst.save_state_dict(new.state_dict(), tmp_path, max_shard_size=700)  # a retry succeeds
+    fresh = net(cr)
+    cst.load_model(fresh, tmp_path)
+    for k, v in new.state_dict().items():
+        np.testing.assert_array_equal(fresh.state_dict()[k].numpy(), v.numpy())
+
+
 def test_max_shard_size_spellings():
     sd = {f"w{i}": cr.zeros(250) for i in range(8)}  # 1000 bytes each
     for size, shards in (("1KB", 8), ("2KB", 4), ("1KiB", 8), ("2.5kb", 4), (3000, 3)):

@@ -261,7 +261,9 @@ def save_state_dict(
     shard is saved as ``model.safetensors`` with no index (huggingface_hub's
     ``save_torch_state_dict``). Each shard's header metadata is ``{"format": "pt"}``, which
     transformers requires. Tensors that share memory (tied weights) are each saved by value.
-    Stale shards of an earlier save with the same pattern are removed."""
+    Stale shards of an earlier save with the same pattern are removed. Each file is written
+    atomically and the index last, after the old index is removed: an interrupted save
+    leaves no index, never an index over a mix of old and new shards."""
     if "{suffix}" not in filename_pattern:
         raise ValueError(f"filename_pattern must contain '{{suffix}}', got {filename_pattern!r}")
     limit = _size(max_shard_size)
@@ -293,8 +295,10 @@ def save_state_dict(
         re.escape(filename_pattern).replace(re.escape("{suffix}"), r"(-\d{5}-of-\d{5})?") + "$"
     )
     index_name = filename_pattern.format(suffix="") + ".index.json"
+    # the old index goes first: a save interrupted among the shards then leaves no index
+    # (loading fails loudly) rather than an index over a mix of old and new shards
     for old in os.listdir(directory):
-        if (old == index_name or stale.match(old)) and old not in names:
+        if old == index_name or (stale.match(old) and old not in names):
             os.remove(os.path.join(directory, old))
     for name, keys in zip(names, shards):
         part = {k: arrays[k] for k in keys}
