@@ -21,19 +21,14 @@ from typing import Any
 import numpy as np
 
 from chainrule import _pickled
+from chainrule import _safetensors_file as _sf
+from chainrule._atomic import atomic_write
 from chainrule._tensor import Tensor, _make
 
 __all__ = ["save", "load"]
 
 _STRUCTURE = "chainrule.structure"  # metadata key holding the JSON structure
 _FORMAT = {"format": "chainrule"}
-# safetensors dtypes chainrule reads (U16/U32 widened to int32/int64, as from NumPy)
-_DTYPES = ("BOOL", "U8", "I8", "I16", "I32", "I64", "F16", "F32", "F64", "C64", "U16", "U32")
-_WIDEN = {np.dtype(np.uint16): np.dtype(np.int32), np.dtype(np.uint32): np.dtype(np.int64)}
-
-
-def _contiguous(a: np.ndarray) -> np.ndarray:
-    return a if a.flags.c_contiguous else a.copy(order="C")
 
 
 def _name(f: Any) -> str:
@@ -46,7 +41,7 @@ def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> Any:
         key = path or "tensor"
         while key in tensors:
             key += "_"
-        tensors[key] = _contiguous(obj._data)
+        tensors[key] = obj._data
         return {"__tensor__": key}
     if obj is None or isinstance(obj, bool | int | float | str):
         return obj
@@ -88,9 +83,11 @@ def _decode(obj: Any, tensors: Mapping[str, np.ndarray]) -> Any:
 def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2) -> None:
     """Write ``obj`` to ``f``: tensors, or dicts/lists/tuples of tensors and plain values, in
     the safetensors format; anything else (a Module, an ndarray) pickled as torch.save does,
-    which ``load`` then reads only with ``weights_only=False``."""
-    import safetensors.numpy
+    which ``load`` then reads only with ``weights_only=False``.
 
+    A path is written atomically (see ``_atomic``): an interrupted save leaves the previous
+    file whole, never a truncated one. Tensors are streamed one at a time, so a save needs
+    no second copy of the state dict in memory."""
     if pickle_module not in (None, pickle):
         raise ValueError(
             "chainrule.save pickles (only objects safetensors cannot hold) with the standard "
@@ -102,7 +99,7 @@ def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2) 
     )
     if flat:
         for k, v in obj.items():
-            tensors[k] = _contiguous(v._data)
+            tensors[k] = v._data
         structure = {
             "__dict__": [[k, {"__tensor__": k}] for k in obj],
             "ordered": isinstance(obj, OrderedDict),
@@ -115,16 +112,18 @@ def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2) 
             return
     metadata = {**_FORMAT, _STRUCTURE: json.dumps(structure)}
     try:
-        data = safetensors.numpy.save(tensors, metadata=metadata)
-    except Exception as e:  # an unsupported dtype, say
+        for k, a in tensors.items():
+            if k == "__metadata__":
+                raise ValueError("a tensor cannot be named '__metadata__' in a safetensors file")
+            _sf.code_of(a)
+    except (TypeError, ValueError) as e:  # an unsupported dtype, say
         raise RuntimeError(f"chainrule.save could not write {_name(f)}: {e}") from e
-    _write(f, lambda fh: fh.write(data))
+    _write(f, lambda fh: _sf.write(fh, tensors, metadata))
 
 
 def _write(f: Any, write: Any) -> None:
     if isinstance(f, str | os.PathLike):
-        with open(f, "wb") as fh:
-            write(fh)
+        atomic_write(f, write)
     else:
         write(f)
 
@@ -134,23 +133,18 @@ def _write(f: Any, write: Any) -> None:
 _PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")
 
 
-def _header(data: bytes) -> dict[str, Any] | None:
-    """The safetensors header of ``data``: an 8-byte little-endian length, then a JSON object
-    of that many bytes within the file; None when ``data`` has no such header."""
-    if len(data) < 8:
-        return None
-    n = int.from_bytes(data[:8], "little")
-    if n > len(data) - 8:
-        return None
-    try:
-        header = json.loads(data[8 : 8 + n])
-    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested too deep
-        return None
-    return header if isinstance(header, dict) else None
-
-
 def _invalid(f: Any, why: str) -> RuntimeError:
     return RuntimeError(f"{_name(f)} is not a valid chainrule/safetensors file: {why}")
+
+
+def _is_pickle(head: bytes, size: int) -> bool:
+    # Only a file that is not safetensors is judged by its magic: a safetensors header length
+    # may well start with byte 0x80 (1152 = 0x480), and its header starts with "{".
+    return (
+        _sf.peek_header(head, size) is None
+        and head[8:9] != b"{"
+        and head[:4].startswith(_PICKLE_MAGIC)
+    )
 
 
 def load(
@@ -159,55 +153,58 @@ def load(
     pickle_module: Any = None,
     *,
     weights_only: bool | None = None,
-    mmap: Any = None,
+    mmap: bool | None = None,
     **kwargs: Any,
 ) -> Any:
     """Read what ``save`` wrote, or any safetensors file (a dict of tensors). Pickled files
     (other objects, torch.save's files) load only with ``weights_only=False``: unpickling
-    can run arbitrary code, so only for files from a trusted source."""
-    import safetensors.numpy
+    can run arbitrary code, so only for files from a trusted source.
 
+    ``mmap=True`` (a path only, as torch) maps the file instead of reading it: each tensor
+    is an array on the mapped pages, nothing is copied, and memory is used only for what is
+    read. Pages are private (torch's default, MAP_PRIVATE): writing into a loaded tensor
+    never changes the file. Without mmap each tensor is read straight into its own array
+    (peak memory: the tensors, not the file twice)."""
     if map_location not in (None, "cpu") and str(map_location) != "cpu":
         raise RuntimeError(f"chainrule runs on the CPU only; cannot load to {map_location!r}")
+    source: Any
     if isinstance(f, str | os.PathLike):
         with open(f, "rb") as fh:
-            data = fh.read()
-    elif isinstance(f, bytes | bytearray):
-        data = bytes(f)
-    elif isinstance(f, io.IOBase) or hasattr(f, "read"):
-        data = f.read()
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else 0
+            head += fh.read(n if n <= min(size - 8, _sf.MAX_HEADER) else 0)
+            if _is_pickle(head, size):
+                fh.seek(0)
+                data = fh.read()
+        source = f
     else:
-        raise TypeError(f"chainrule.load expects a path or a binary file, got {type(f).__name__}")
-    header = _header(data)
-    # Only a file that is not safetensors is judged by its magic: a safetensors header length
-    # may well start with byte 0x80 (1152 = 0x480), and its header starts with "{".
-    if header is None and data[8:9] != b"{" and bytes(data[:4]).startswith(_PICKLE_MAGIC):
+        if mmap:
+            raise ValueError("f must be a file path in order to use the mmap argument")
+        if isinstance(f, bytes | bytearray):
+            data = bytes(f)
+        elif isinstance(f, io.IOBase) or hasattr(f, "read"):
+            data = f.read()
+        else:
+            raise TypeError(
+                f"chainrule.load expects a path or a binary file, got {type(f).__name__}"
+            )
+        size, head, source = len(data), bytes(data[: 8 + _sf.MAX_HEADER]), data
+    if _is_pickle(head, size):
         if weights_only is False:  # the explicit opt-in: unpickling runs the file's code
             return _pickled.load(bytes(data))
         raise pickle.UnpicklingError(_pickled.REFUSED.format(what=_name(f)))
-    if len(data) < 8:
-        raise _invalid(f, f"it has only {len(data)} bytes, fewer than the 8-byte header size")
-    if isinstance(header, dict):  # name a dtype chainrule lacks before safetensors fails on it
-        for name, info in header.items():
-            dt = info.get("dtype") if isinstance(info, dict) and name != "__metadata__" else None
-            if isinstance(dt, str) and dt not in _DTYPES:
-                raise TypeError(
-                    f"{_name(f)}: tensor {name!r} has dtype {dt}, which chainrule does not "
-                    f"support (it reads {', '.join(_DTYPES)})"
-                )
     try:
-        arrays = safetensors.numpy.load(data)
-    except Exception as e:
-        raise _invalid(f, str(e)) from e
-    if not isinstance(header, dict):
-        raise _invalid(f, "its header is not a JSON object")
-    for k, a in arrays.items():  # U16/U32 have no chainrule twin: widen losslessly
-        if a.dtype in _WIDEN:
-            arrays[k] = a.astype(_WIDEN[a.dtype])
-    structure = (header.get("__metadata__") or {}).get(_STRUCTURE)
+        with _sf.Reader(source, mapped=bool(mmap)) as reader:
+            arrays = {k: _sf.for_tensor(reader.array(k)) for k in reader.entries}
+            metadata = reader.metadata or {}
+    except _sf.FormatError as e:
+        raise _invalid(f, str(e)) from None
+    except _sf.UnsupportedDtype as e:
+        raise TypeError(f"{_name(f)}: {e}") from None
+    structure = metadata.get(_STRUCTURE)
     if structure is None:  # a plain safetensors file: tensors in header order
-        order = [k for k in header if k != "__metadata__"]
-        return OrderedDict((k, _make(arrays[k])) for k in order)
+        return OrderedDict((k, _make(a)) for k, a in arrays.items())
     try:
         return _decode(json.loads(structure), arrays)
     except Exception as e:

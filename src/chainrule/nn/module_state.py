@@ -163,9 +163,12 @@ class ModuleState:
                     f"checkpoint, the shape in current model is {param.shape}."
                 )
                 continue
-            if assign:
+            if assign:  # the module takes the loaded tensor itself (its memory: no copy)
                 if isinstance(param, Parameter):
-                    value = Parameter(value, requires_grad=param.requires_grad)
+                    if isinstance(value, Parameter):
+                        value.requires_grad_(param.requires_grad)
+                    else:
+                        value = Parameter(value, requires_grad=param.requires_grad)
                 setattr(self, name, value)
             else:
                 mutate(param, src)  # torch: param.copy_(input_param) under no_grad
