@@ -338,6 +338,17 @@ CASES = [
         make=_xi((), lambda r: np.array(True)),
         note="0d",
     ),  # fmt: skip
+    Case(
+        "index_fill",
+        lambda m, x, i: _sq(x.index_fill(1, i, -1.5)),
+        make=_xi(S, lambda r: np.array([0, 2, 2])),
+    ),  # fmt: skip
+    Case(
+        "index_fill",
+        lambda m, x, i, v: _sq(m.index_fill(x, -1, i, v)),
+        make=lambda r: [r.uniform(-2, 2, S), np.array([3, 0]), r.uniform(-2, 2, ())],
+        note="tensor-value",
+    ),  # fmt: skip
     Case("masked_select", lambda m, x, k: _sq(m.masked_select(x, k)), make=_xi(S, _mask(S))),
     Case(
         "masked_select",
@@ -769,7 +780,8 @@ def _index_fill(m, shape, dim, index, value, inplace, int_index=False):
     except Exception as e:  # noqa: BLE001 - the exception is compared
         return type(e).__name__, str(e)
     vg = v.grad.tolist() if isinstance(v, m.Tensor) and v.grad is not None else None
-    return y.tolist(), x.grad.tolist(), vg, type(y.grad_fn).__name__ if m is torch else y.grad_fn.name()
+    name = type(y.grad_fn).__name__ if m is torch else y.grad_fn.name()
+    return y.tolist(), x.grad.tolist(), vg, name
 
 
 @pytest.mark.parametrize("inplace", [False, True])

@@ -365,9 +365,7 @@ class Op:
         inputs = self.inputs
         freed = self.out_data is not None or (
             inputs is not None
-            and any(
-                x is not None and (self.saves_numbers or isinstance(x, Tensor)) for x in inputs
-            )
+            and any(x is not None and (self.saves_numbers or isinstance(x, Tensor)) for x in inputs)
         )  # a node that saved nothing (its inputs dropped by saved_for) runs again (torch)
         self.inputs = None if freed or inputs is None else inputs
         self.out_data = None
