@@ -1,7 +1,8 @@
 """Every public name a user can reach has a docstring: Tensor's methods and properties (most
 are made from registry declarations, so their docstring is the declared function's), every
-function and class the public namespaces export, and the methods of ``nn.Module`` and
-``optim.Optimizer``. `help(x.item)` and the API pages in docs/ show them."""
+function and class the public namespaces export, and the public methods and properties of
+those classes (an override without one of its own takes its base's, as ``inspect.getdoc``
+does: ``Linear.forward`` is ``Module.forward``). `help(x.item)` and the API pages show them."""
 
 from __future__ import annotations
 
@@ -35,19 +36,29 @@ PUBLIC_MODULES = [
     "chainrule.serialization",
     "chainrule.viz",
     "chainrule.scalar",
+    "chainrule.datasets",
+    "chainrule.utils.tensorboard",
 ]
 
 
 def _doc_of_member(owner: type, name: str) -> str:
-    attr = inspect.getattr_static(owner, name)
-    if isinstance(attr, property):
-        return attr.fget.__doc__ or "" if attr.fget else ""
-    if isinstance(attr, (staticmethod, classmethod)):
-        attr = attr.__func__
-    return inspect.getdoc(getattr(owner, name)) or ""
+    """The docstring of ``owner.name``, or of the same name on a base class."""
+    for klass in owner.__mro__:
+        attr = vars(klass).get(name)
+        if attr is None:
+            continue
+        if isinstance(attr, property):
+            attr = attr.fget
+        elif isinstance(attr, (staticmethod, classmethod)):
+            attr = attr.__func__
+        doc = getattr(attr, "__doc__", None)
+        if doc and doc.strip():
+            return doc
+    return ""
 
 
 def _members(owner: type) -> list[str]:
+    """The public methods and properties chainrule defines on ``owner`` (or its bases)."""
     names = []
     for name in dir(owner):
         if name.startswith("_"):
@@ -55,7 +66,10 @@ def _members(owner: type) -> list[str]:
         attr = inspect.getattr_static(owner, name)
         if isinstance(attr, (staticmethod, classmethod)):
             attr = attr.__func__
-        if isinstance(attr, property) or inspect.isfunction(attr):
+        if not (isinstance(attr, property) or inspect.isfunction(attr)):
+            continue
+        home = next(k for k in owner.__mro__ if name in vars(k))
+        if home.__module__.startswith("chainrule"):
             names.append(name)
     return names
 
@@ -88,10 +102,10 @@ def missing_docstrings() -> list[str]:
             doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else inspect.getdoc(obj)
             if not (doc or "").strip():
                 missing.append(f"{public}.{n}")
-    for cls in (cr.nn.Module, cr.optim.Optimizer):
-        for name in _members(cls):
-            if not _doc_of_member(cls, name).strip():
-                missing.append(f"{cls.__module__.split('.')[1]}.{cls.__qualname__}.{name}")
+            if isinstance(obj, type) and obj is not cr.Tensor:
+                for name in _members(obj):
+                    if not _doc_of_member(obj, name).strip():
+                        missing.append(f"{public}.{n}.{name}")
     return sorted(set(missing))
 
 

@@ -393,12 +393,15 @@ class Generator:
         return self._np
 
     def get_state(self) -> Any:
+        """The generator's state (restore it with ``set_state`` to repeat the draws)."""
         return self._np.bit_generator.state
 
     def set_state(self, state: Any) -> None:
+        """Restore a state ``get_state`` returned."""
         self._np.bit_generator.state = state
 
     def manual_seed(self, seed: int) -> Generator:
+        """Reseed this generator with ``seed``; returns it."""
         self._seed = int(seed)
         self._np = np.random.default_rng(self._seed)
         return self
