@@ -34,10 +34,88 @@ def test_mkdocs_builds_the_site_without_warnings(tmp_path):
     import subprocess
     import sys
 
+    pytest.importorskip("mkdocs_jupyter")
+    import os
+
     root = DOCS.parent
+    # the notebooks are rendered without running them again (tests/test_notebooks.py runs them)
+    env = dict(os.environ, CHAINRULE_DOCS_EXECUTE="false")
     out = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
-        cwd=root, capture_output=True, text=True,
+        cwd=root, capture_output=True, text=True, env=env,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert (tmp_path / "site" / "api" / "viz" / "index.html").exists()
+    site = tmp_path / "site"
+    assert (site / "api" / "viz" / "index.html").exists()
+    for nb in sorted((DOCS / "notebooks").glob("*.ipynb")):
+        assert (site / "notebooks" / nb.stem / "index.html").exists(), nb.name
+    tensor_page = (site / "api" / "tensor" / "index.html").read_text()
+    assert "chainrule.Tensor" in tensor_page and "chainrule._tensor" not in tensor_page
+    for private in ("_vc", "_base", "_views", "_data"):
+        assert f"<code>{private}</code>" not in tensor_page, private
+    assert 'id="chainrule.Tensor.item"' in tensor_page
+
+
+def _nav_pages() -> list[str]:
+    text = (DOCS.parent / "mkdocs.yml").read_text()
+    return re.findall(r"^\s*- [^:\n]+: (\S+\.(?:md|ipynb))$", text, re.M)
+
+
+def test_the_nav_lists_every_page():
+    pages = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*") if p.suffix in (".md", ".ipynb")}
+    assert pages - set(_nav_pages()) == set(), "pages missing from mkdocs.yml's nav"
+    assert set(_nav_pages()) - pages == set(), "nav entries without a page"
+
+
+def test_the_index_lists_every_tutorial_and_notebook():
+    index = (DOCS / "index.md").read_text()
+    for page in sorted((DOCS / "tutorials").glob("*.md")) + sorted(
+        (DOCS / "notebooks").glob("*.ipynb")
+    ):
+        assert f"]({page.relative_to(DOCS)})" in index, f"docs/index.md does not link {page.name}"
+
+
+API_BLOCK = re.compile(r"^::: (\S+)", re.M)
+
+
+def test_every_public_name_is_in_the_api_reference():
+    """Each name a public namespace exports is rendered on an API page: listed by its public
+    path (`::: chainrule.zeros`), or its module is rendered whole (`::: chainrule.func`)."""
+    import importlib
+    import inspect
+
+    from tests.test_docstrings import PUBLIC_MODULES
+
+    def resolve(path: str):  # as the docs tool does: a submodule of that name first
+        parts = path.split(".")
+        obj = importlib.import_module(parts[0])
+        for i, attr in enumerate(parts[1:], 2):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                obj = getattr(obj, attr)
+        return obj
+
+    documented = set()  # ids of the objects the pages render
+    for page in (DOCS / "api").glob("*.md"):
+        for path in API_BLOCK.findall(page.read_text()):
+            obj = resolve(path)
+            parent, _, last = path.rpartition(".")
+            attr = getattr(resolve(parent), last, obj) if parent else obj
+            assert attr is obj or not inspect.ismodule(obj), (
+                f"{page.name}: `::: {path}` renders the submodule, not the {last} that "
+                f"{parent}.{last} is: name it by its module ({attr.__module__}.{last})"
+            )
+            documented.add(id(obj))
+            if inspect.ismodule(obj):  # rendered whole: every public member
+                documented |= {id(getattr(obj, n)) for n in getattr(obj, "__all__", [])}
+    missing = []
+    for modname in PUBLIC_MODULES:
+        mod = importlib.import_module(modname)
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if inspect.ismodule(obj) or not callable(obj):
+                continue  # submodules (their own entries) and values (dtypes)
+            if id(obj) not in documented:
+                missing.append(f"{modname.replace('._api', '')}.{name}")
+    assert not missing, f"not in docs/api/*.md: {missing}"

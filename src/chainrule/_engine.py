@@ -54,12 +54,21 @@ class BackwardObserver:
     """
 
     def hook(self, where: Any, kind: str, hook: Any, grad: Any, result: Any) -> None:
+        """Called when a hook ran during backward (``kind``: "tensor", "pre", "post" ...),
+        with the gradient it got and what it returned.
+        """
         pass
 
     def node(self, node: Any, grad: Tensor, grads: Sequence[Tensor | None]) -> None:
+        """Called for each node backward runs: its incoming gradient ``grad`` and the
+        gradients ``grads`` it passes to its inputs.
+        """
         pass
 
     def leaf(self, tensor: Tensor, grad: Tensor, accumulated: bool) -> None:
+        """Called when a gradient reaches a leaf; ``accumulated`` tells whether it was added
+        into ``.grad``.
+        """
         pass
 
 

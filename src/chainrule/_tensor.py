@@ -49,6 +49,7 @@ class Size(tuple):
         return f"chainrule.Size({list(self)})"
 
     def numel(self) -> int:
+        """The number of elements (the product of the shape)."""
         n = 1
         for s in self:
             n *= s
@@ -69,20 +70,33 @@ def _make(data: np.ndarray, grad_fn: Any = None) -> Tensor:
 
 
 class Tensor(_Methods):
-    """An n-dimensional array that can record how it was computed and be differentiated.
+    """An n-dimensional array that records how it was computed, so it can be differentiated
+    (PyTorch's ``torch.Tensor``).
 
-    Only ``_data``, ``grad_fn``, ``_requires_grad`` and ``_vc`` are set on every tensor; the
-    rarely used slots (``_grad``, ``_retains_grad``, ``_base``, ``_views``, hooks) are read
-    with a default, which keeps creating a tensor (done millions of times) cheap.
+    Make one with ``chainrule.tensor(data)``, ``chainrule.zeros(...)`` and the other creation
+    functions. A tensor with ``requires_grad=True`` is a leaf of a graph: every result computed
+    from it has a ``grad_fn`` (the operation that made it) and ``result.backward()`` fills the
+    leaf's ``.grad``. Operators and methods follow PyTorch: ``x @ w + b``, ``x.sum(dim=0)``,
+    ``x.relu_()`` (a trailing ``_`` writes in place).
 
-    ``_vc`` is the version counter, a one-element list shared by a tensor and its views and
-    made on first need (``None`` means version 0): in-place operations bump it, and backward
-    refuses saved tensors whose version moved. ``_base`` is the tensor whose memory a view
-    shares; ``_views`` (on a base) holds weak references to its views, whose histories are
-    rebuilt when the base is modified in place. ``_creation`` is "no_grad" on a view made
-    under no_grad (torch's CreationMeta); ``_grad_from_base`` marks a view with no history
-    that requires grad because its base does (torch's), with no ``.grad`` of its own.
+    Example:
+        >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4.])
     """
+
+    # Only _data, grad_fn, _requires_grad and _vc are set on every tensor; the rarely used
+    # slots (_grad, _retains_grad, _base, _views, hooks) are read with a default, which keeps
+    # creating a tensor (done millions of times) cheap.
+    #
+    # _vc is the version counter, a one-element list shared by a tensor and its views and
+    # made on first need (None means version 0): in-place operations bump it, and backward
+    # refuses saved tensors whose version moved. _base is the tensor whose memory a view
+    # shares; _views (on a base) holds weak references to its views, whose histories are
+    # rebuilt when the base is modified in place. _creation is "no_grad" on a view made
+    # under no_grad (torch's CreationMeta); _grad_from_base marks a view with no history
+    # that requires grad because its base does (torch's), with no .grad of its own.
 
     __slots__ = (
         "_data",
@@ -160,6 +174,7 @@ class Tensor(_Methods):
 
     @property
     def shape(self) -> Size:
+        """The size of each dimension, a ``chainrule.Size`` (a tuple): ``x.shape == (2, 3)``."""
         return Size(self._data.shape)
 
     @overload
@@ -167,6 +182,9 @@ class Tensor(_Methods):
     @overload
     def size(self, dim: int) -> int: ...
     def size(self, dim: int | None = None) -> Size | int:
+        """The shape as a ``chainrule.Size``, or the size of dimension ``dim`` (negative counts
+        from the end).
+        """
         if dim is None:
             return Size(self._data.shape)
         return self._data.shape[wrap_dim(dim, self._data.ndim)]
@@ -186,44 +204,56 @@ class Tensor(_Methods):
         return _layout.is_contiguous(self._data, memory_format)
 
     def dim(self) -> int:
+        """The number of dimensions (``len(x.shape)``)."""
         return self._data.ndim
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions, as ``dim()``."""
         return self._data.ndim
 
     def ndimension(self) -> int:
+        """The number of dimensions; an alias of ``dim()``."""
         return self._data.ndim
 
     def numel(self) -> int:
+        """The number of elements (the product of the shape)."""
         return self._data.size
 
     def nelement(self) -> int:
+        """The number of elements; an alias of ``numel()``."""
         return self._data.size
 
     @property
     def dtype(self) -> dtypes.dtype:
+        """The element type: ``chainrule.float32``, ``chainrule.int64`` ..."""
         return dtypes.FROM_NP[self._data.dtype]
 
     @property
     def device(self) -> Any:
+        """Where the data lives: always ``device(type='cpu')``."""
         return CPU
 
     is_cuda = False
 
     def cpu(self) -> Tensor:
+        """This tensor (chainrule's tensors are on the CPU already)."""
         return self
 
     def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Raises RuntimeError: chainrule has no CUDA device."""
         raise RuntimeError("chainrule runs on the CPU only: there is no CUDA device")
 
     def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating-point type (float16/32/64)."""
         return self._data.dtype.kind == "f"
 
     def is_complex(self) -> bool:
+        """Whether the dtype is complex (complex64/128)."""
         return self._data.dtype.kind == "c"
 
     def element_size(self) -> int:
+        """The size of one element in bytes (4 for float32)."""
         return self._data.itemsize
 
     @property
@@ -238,12 +268,18 @@ class Tensor(_Methods):
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor no recorded operation made (``grad_fn is None``): created by
+        the user, or not requiring grad. Only leaves get ``.grad`` from ``backward()``.
+        """
         if getattr(self, "_multi", None) is not None:  # torch reads the history: may refuse
             check_multi_view(self)
         return self.grad_fn is None
 
     @property
     def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for ``backward()``. Settable on a
+        leaf; only floating-point and complex tensors can require gradients.
+        """
         return self._requires_grad
 
     @requires_grad.setter
@@ -257,6 +293,9 @@ class Tensor(_Methods):
         self.requires_grad_(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return this tensor (``w =
+        cr.randn(3).requires_grad_()``).
+        """
         if self.grad_fn is not None:
             if not requires_grad:
                 raise RuntimeError(_NON_LEAF_FLAG + _NON_LEAF_FLAG_HINT)
@@ -283,6 +322,10 @@ class Tensor(_Methods):
 
     @property
     def grad(self) -> Tensor | None:
+        """The gradient ``backward()`` accumulated into this leaf (``None`` until then), the
+        shape of the tensor. A non-leaf has one only after ``retain_grad()`` (reading it otherwise
+        warns).
+        """
         if self.grad_fn is not None and not getattr(self, "_retains_grad", False):
             warnings.warn(_NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
         return getattr(self, "_grad", None)
@@ -303,6 +346,7 @@ class Tensor(_Methods):
 
     @property
     def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor."""
         # set by retain_grad() on a non-leaf only; torch keeps it through detach_()
         return bool(getattr(self, "_retains_grad", False))
 
@@ -366,6 +410,7 @@ class Tensor(_Methods):
     # ------------------------------------------------------------------ conversion
 
     def item(self) -> Any:
+        """The value of a one-element tensor as a Python number (``float``, ``int``, ``bool``)."""
         if self._data.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
@@ -373,9 +418,13 @@ class Tensor(_Methods):
         return self._data.item()
 
     def tolist(self) -> Any:
+        """The values as (nested) Python lists of numbers; a 0-d tensor gives a number."""
         return self._data.tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The values as a NumPy array sharing this tensor's memory. Raises for a tensor that
+        requires grad (use ``x.detach().numpy()``) unless ``force=True``.
+        """
         if self._requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. "

@@ -123,6 +123,7 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
 def scalar_tensor(
     s: Any, *, dtype: dtypes.dtype | None = None, requires_grad: bool = False
 ) -> Tensor:
+    """A 0-d tensor holding the number ``s`` (default dtype unless given)."""
     return tensor(s, dtype=dtype or dtypes.get_default_dtype(), requires_grad=requires_grad)
 
 
@@ -144,6 +145,7 @@ def _filled(name: str, fill: Any, size: tuple, dtype: Any, requires_grad: bool) 
 def zeros(
     *size: Any, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """A tensor of the given size filled with 0 (``zeros(2, 3)`` or ``zeros((2, 3))``)."""
     check_cpu(device)
     return _filled("zeros", 0, size, dtype, requires_grad)
 
@@ -151,6 +153,7 @@ def zeros(
 def ones(
     *size: Any, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """A tensor of the given size filled with 1."""
     check_cpu(device)
     return _filled("ones", 1, size, dtype, requires_grad)
 
@@ -158,6 +161,7 @@ def ones(
 def empty(
     *size: Any, dtype: dtypes.dtype | None = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """A tensor of the given size with unspecified values (fill it before reading)."""
     check_cpu(device)
     shape = _size(size, "empty")
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
@@ -172,6 +176,9 @@ def full(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value`` (its dtype follows the value
+    unless ``dtype`` is given).
+    """
     check_cpu(device)
     if dtype is None:  # torch infers the dtype from the fill value
         dtype = dtypes.FROM_NP[dtypes.result_type(fill_value)]
@@ -197,6 +204,7 @@ def zeros_like(
     requires_grad: bool = False,
     memory_format: Any = _layout.preserve_format,
 ) -> Tensor:
+    """Zeros with the shape (and dtype, unless given) of ``input``."""
     check_cpu(device)
     shape, dt = _like(input, dtype)
     return _laid_out(input, _filled("zeros_like", 0, (shape,), dt, requires_grad), memory_format)
@@ -210,6 +218,7 @@ def ones_like(
     requires_grad: bool = False,
     memory_format: Any = _layout.preserve_format,
 ) -> Tensor:
+    """Ones with the shape (and dtype, unless given) of ``input``."""
     check_cpu(device)
     shape, dt = _like(input, dtype)
     return _laid_out(input, _filled("ones_like", 1, (shape,), dt, requires_grad), memory_format)
@@ -223,6 +232,7 @@ def empty_like(
     requires_grad: bool = False,
     memory_format: Any = _layout.preserve_format,
 ) -> Tensor:
+    """Unspecified values with the shape (and dtype, unless given) of ``input``."""
     check_cpu(device)
     shape, dt = _like(input, dtype)
     return _laid_out(input, empty(shape, dtype=dt, requires_grad=requires_grad), memory_format)
@@ -237,6 +247,7 @@ def full_like(
     requires_grad: bool = False,
     memory_format: Any = _layout.preserve_format,
 ) -> Tensor:
+    """``fill_value`` with the shape (and dtype, unless given) of ``input``."""
     check_cpu(device)
     shape, dt = _like(input, dtype)
     out = _filled("full_like", fill_value, (shape,), dt, requires_grad)
@@ -256,6 +267,11 @@ def _new_filled(name: str, fill: Any) -> Any:
         return _filled(name, fill, size, dtype or self.dtype, requires_grad)
 
     method.__name__ = method.__qualname__ = name
+    what = {"new_zeros": "zeros", "new_ones": "ones", "new_empty": "uninitialized values"}[name]
+    method.__doc__ = (
+        f"A new tensor of the given size filled with {what}, with this tensor's dtype "
+        "unless ``dtype`` is given (``x.new_zeros(2, 3)``)."
+    )
     return tensor_method(method)
 
 
@@ -274,6 +290,9 @@ def new_full(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    """A new tensor of shape ``size`` filled with ``fill_value``, with this tensor's dtype
+    unless ``dtype`` is given.
+    """
     check_cpu(device)
     return _filled("new_full", fill_value, (size,), dtype or self.dtype, requires_grad)
 
@@ -282,6 +301,9 @@ def new_full(
 def new_tensor(
     self: Tensor, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """A new tensor holding a copy of ``data``, with this tensor's dtype unless ``dtype`` is
+    given.
+    """
     check_cpu(device)
     return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
@@ -323,6 +345,7 @@ def linspace(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    """``steps`` values evenly spaced from ``start`` to ``end``, both included."""
     check_cpu(device)
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
@@ -338,6 +361,7 @@ def eye(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    """An ``n x m`` matrix (``m`` defaults to ``n``) with ones on the diagonal, zeros elsewhere."""
     check_cpu(device)
     if n < 0 or m is not None and m < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {builtins.min(n, m or 0)}")
@@ -369,20 +393,25 @@ class Generator:
         return self._np
 
     def get_state(self) -> Any:
+        """The generator's state (restore it with ``set_state`` to repeat the draws)."""
         return self._np.bit_generator.state
 
     def set_state(self, state: Any) -> None:
+        """Restore a state ``get_state`` returned."""
         self._np.bit_generator.state = state
 
     def manual_seed(self, seed: int) -> Generator:
+        """Reseed this generator with ``seed``; returns it."""
         self._seed = int(seed)
         self._np = np.random.default_rng(self._seed)
         return self
 
     def initial_seed(self) -> int:
+        """The seed this generator was last seeded with."""
         return self._seed
 
     def seed(self) -> int:
+        """Seed this generator from a fresh random number and return that seed."""
         s = int(np.random.SeedSequence().entropy % (2**63))
         return self.manual_seed(s)._seed
 
@@ -410,10 +439,12 @@ def manual_seed(seed: int) -> Generator:
 
 
 def seed() -> int:
+    """Seed the default generator from a fresh random number and return that seed."""
     return default_generator.seed()
 
 
 def initial_seed() -> int:
+    """The seed the default generator was last seeded with (``manual_seed``'s argument)."""
     return default_generator.initial_seed()
 
 
@@ -487,6 +518,7 @@ def randperm(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    """A random permutation of ``0 .. n-1`` (int64 by default)."""
     check_cpu(device)
     np_dtype = dtypes.to_np(dtype) or np.dtype(np.int64)
     return _finish(_rng(generator).permutation(n).astype(np_dtype), requires_grad)
@@ -499,6 +531,7 @@ def rand_like(
     requires_grad: bool = False,
     memory_format: Any = _layout.preserve_format,
 ) -> Tensor:
+    """Uniform samples on [0, 1) with the shape (and dtype, unless given) of ``input``."""
     out = rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
     return _laid_out(input, out, memory_format)
 
@@ -510,6 +543,7 @@ def randn_like(
     requires_grad: bool = False,
     memory_format: Any = _layout.preserve_format,
 ) -> Tensor:
+    """Standard normal samples with the shape (and dtype, unless given) of ``input``."""
     out = randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
     return _laid_out(input, out, memory_format)
 
@@ -517,6 +551,9 @@ def randn_like(
 def randint_like(
     input: Tensor, low: int = 0, high: int | None = None, *, dtype: Any = None
 ) -> Tensor:
+    """Random integers in ``[low, high)`` (``randint_like(x, high)``: from 0) with the
+    shape (and dtype, unless given) of ``input``.
+    """
     if high is None:
         low, high = 0, low
     return randint(low, high, input._data.shape, dtype=dtype or input.dtype)

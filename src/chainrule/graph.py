@@ -108,6 +108,7 @@ _inference = _Inference()
 
 
 def is_inference_mode_enabled() -> bool:
+    """Whether the code runs inside ``inference_mode()``."""
     return _inference.depth > 0
 
 

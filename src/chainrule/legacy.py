@@ -49,7 +49,14 @@ class _LegacyType(type):
 
 
 def _legacy(d: dtypes.dtype) -> Any:
-    return _LegacyType(dtypes.tensor_type_name(d), (), {"dtype": d, "__module__": __name__})
+    doc = (
+        f"torch's legacy constructor of {d} tensors: ``{dtypes.tensor_type_name(d)}(data)`` "
+        f"is ``tensor(data, dtype={d})``, ``{dtypes.tensor_type_name(d)}(2, 3)`` an "
+        "uninitialized 2x3 tensor; ``isinstance(x, ...)`` checks the dtype."
+    )
+    return _LegacyType(
+        dtypes.tensor_type_name(d), (), {"dtype": d, "__module__": __name__, "__doc__": doc}
+    )
 
 
 FloatTensor = _legacy(dtypes.float32)

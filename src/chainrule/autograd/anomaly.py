@@ -16,10 +16,12 @@ __all__ = [
 
 
 def is_anomaly_enabled() -> bool:
+    """Whether anomaly detection (``detect_anomaly``) is on."""
     return anomaly.enabled
 
 
 def is_anomaly_check_nan_enabled() -> bool:
+    """Whether anomaly detection also checks each gradient for nan."""
     return anomaly.check_nan
 
 

@@ -23,11 +23,15 @@ class FunctionCtx:
     """What ``forward`` hands to ``backward``: saved tensors and flags."""
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
+        """Keep tensors for ``backward`` (read them back as ``ctx.saved_tensors``); their
+        versions are checked, so an in-place change before backward raises.
+        """
         self._saved = tensors
         self._saved_versions = tuple(t._version if isinstance(t, Tensor) else 0 for t in tensors)
 
     @property
     def saved_tensors(self) -> tuple:
+        """The tensors ``save_for_backward`` kept (an error once backward freed them)."""
         saved = self.__dict__.get("_saved", ())
         if saved is None:
             raise RuntimeError(_FREED)
@@ -37,12 +41,17 @@ class FunctionCtx:
         return saved
 
     def mark_non_differentiable(self, *outputs: Tensor) -> None:
+        """Declare outputs that get no gradient (indices, masks); they do not require grad."""
         self._non_differentiable = {id(t) for t in outputs}
 
     def mark_dirty(self, *tensors: Tensor) -> None:
+        """Declare the inputs ``forward`` modified in place (and returns)."""
         self._dirty = {id(t) for t in tensors}
 
     def set_materialize_grads(self, value: bool) -> None:
+        """With ``False``, ``backward`` receives ``None`` (not zeros) for outputs that got
+        no gradient.
+        """
         self.materialize_grads = value
 
     materialize_grads = True
@@ -123,12 +132,18 @@ class Function:
 
     @staticmethod
     def forward(ctx: FunctionCtx, *args: Any, **kwargs: Any) -> Any:
+        """Compute the outputs from the inputs (override; ``ctx`` stores what backward needs).
+        Runs without recording a graph.
+        """
         raise NotImplementedError(
             "You must implement the forward function for custom autograd.Function."
         )
 
     @staticmethod
     def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
+        """Given the gradients of the outputs, return one gradient per ``forward`` input
+        (``None`` for inputs without one). Override it.
+        """
         raise NotImplementedError(
             "You must implement either the backward or vjp method for your custom "
             "autograd.Function to use it with backward mode AD."
@@ -139,6 +154,9 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run the function on its inputs and record one node for it in the graph
+        (``MyFn.apply(x, y)``; call it instead of ``forward``).
+        """
         ctx = FunctionCtx()
         tensors = [a for a in args if isinstance(a, Tensor)]
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)

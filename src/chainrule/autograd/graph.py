@@ -37,11 +37,14 @@ class Node(abc.ABC):
     ``AccumulateGrad`` nodes."""
 
     @abc.abstractmethod
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The node's name, as torch names its ``grad_fn`` (``"MulBackward0"``)."""
 
     @property
     @abc.abstractmethod
-    def next_functions(self) -> tuple: ...
+    def next_functions(self) -> tuple:
+        """``((node, input_nr), ...)``: per input, the node its gradient goes to next (an
+        ``AccumulateGrad`` for a leaf, ``None`` for an input without gradient)."""
 
 
 Node.register(Op)

@@ -97,6 +97,7 @@ class MNIST(Dataset):
 
     @property
     def raw_folder(self) -> Path:
+        """Where the IDX files are looked for: ``root/MNIST/raw`` (``FashionMNIST/raw``)."""
         return self.root / type(self).__name__ / "raw"
 
     def _find(self, name: str) -> Path:

@@ -47,14 +47,17 @@ class Bernoulli(Distribution):
 
     @lazy_property
     def logits(self) -> Tensor:
+        """The log-odds ``log(p / (1 - p))`` of drawing 1."""
         return probs_to_logits(self.probs, is_binary=True)
 
     @lazy_property
     def probs(self) -> Tensor:
+        """The probability of drawing 1."""
         return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def param_shape(self) -> Size:
+        """The shape of ``probs``/``logits``."""
         return self._batch_shape
 
     @property
@@ -85,6 +88,9 @@ class Bernoulli(Distribution):
         return binary_cross_entropy_with_logits(self.logits, self.probs, reduction="none")
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
+        """Every value the distribution takes (0 and 1), along a new first dimension;
+        ``expand`` broadcasts it over the batch.
+        """
         values = creation.tensor(
             [0.0, 1.0], dtype=self.probs.dtype if "probs" in self.__dict__ else self.logits.dtype
         )
@@ -118,18 +124,22 @@ class Categorical(Distribution):
 
     @lazy_property
     def logits(self) -> Tensor:
+        """The log-probability of each category (normalized)."""
         return probs_to_logits(self.probs)
 
     @lazy_property
     def probs(self) -> Tensor:
+        """The probability of each category (normalized)."""
         return logits_to_probs(self.logits)
 
     @property
     def support(self) -> Any:  # type: ignore[override]
+        """The values a sample takes: the integers 0 .. K-1."""
         return constraints.integer_interval(0, self._num_events - 1)
 
     @property
     def param_shape(self) -> Size:
+        """The shape of ``probs``/``logits``: the batch shape plus the number of categories."""
         return Size(tuple(self._batch_shape) + (self._num_events,))
 
     @property
@@ -163,6 +173,9 @@ class Categorical(Distribution):
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
+        """The categories 0 .. K-1 along a new first dimension; ``expand`` broadcasts it
+        over the batch.
+        """
         values = creation.arange(self._num_events).view((-1,) + (1,) * len(self._batch_shape))
         return values.expand((-1,) + tuple(self._batch_shape)) if expand else values
 
@@ -187,10 +200,12 @@ class OneHotCategorical(Distribution):
 
     @property
     def probs(self) -> Tensor:
+        """The probability of each category (normalized)."""
         return self._categorical.probs
 
     @property
     def logits(self) -> Tensor:
+        """The log-probability of each category (normalized)."""
         return self._categorical.logits
 
     @property

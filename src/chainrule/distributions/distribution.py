@@ -43,6 +43,7 @@ class Distribution:
 
     @staticmethod
     def set_default_validate_args(value: bool) -> None:
+        """Turn argument and sample validation on or off for distributions made from now on."""
         if value not in (True, False):
             raise ValueError
         Distribution._validate_args_default = value
@@ -70,10 +71,12 @@ class Distribution:
 
     @property
     def batch_shape(self) -> Size:
+        """The shape over which parameters are batched (independent distributions)."""
         return self._batch_shape
 
     @property
     def event_shape(self) -> Size:
+        """The shape of a single sample (``()`` for a scalar distribution)."""
         return self._event_shape
 
     def _extended_shape(self, sample_shape: Any = ()) -> Size:
@@ -85,40 +88,53 @@ class Distribution:
             return self.rsample(sample_shape)
 
     def rsample(self, sample_shape: Any = ()) -> Tensor:
+        """Reparameterized samples of shape ``sample_shape + batch_shape + event_shape``:
+        differentiable with respect to the parameters.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no reparameterized samples")
 
     def sample_n(self, n: int) -> Tensor:
+        """``n`` samples (``sample((n,))``)."""
         return self.sample((n,))
 
     def log_prob(self, value: Tensor) -> Tensor:
+        """The log of the probability density (or mass) at ``value``."""
         raise NotImplementedError
 
     def cdf(self, value: Tensor) -> Tensor:
+        """The cumulative distribution function at ``value``."""
         raise NotImplementedError
 
     def icdf(self, value: Tensor) -> Tensor:
+        """The inverse cumulative distribution function at ``value`` (a probability)."""
         raise NotImplementedError
 
     def entropy(self) -> Tensor:
+        """The entropy, one value per batch element."""
         raise NotImplementedError
 
     def perplexity(self) -> Tensor:
+        """``exp(entropy)``."""
         return self.entropy().exp()
 
     @property
     def mean(self) -> Tensor:
+        """The mean of the distribution."""
         raise NotImplementedError(f"{type(self).__name__} does not implement mean")
 
     @property
     def mode(self) -> Tensor:
+        """The mode (most likely value) of the distribution."""
         raise NotImplementedError(f"{type(self).__name__} does not implement mode")
 
     @property
     def variance(self) -> Tensor:
+        """The variance of the distribution."""
         raise NotImplementedError(f"{type(self).__name__} does not implement variance")
 
     @property
     def stddev(self) -> Tensor:
+        """The standard deviation (the square root of the variance)."""
         return self.variance.sqrt()
 
     def _validate_sample(self, value: Tensor) -> None:

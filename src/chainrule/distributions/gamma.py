@@ -215,11 +215,13 @@ class Beta(Distribution):
 
     @property
     def concentration1(self) -> Tensor:
+        """The first concentration, alpha (the weight of 1)."""
         c = self._dirichlet.concentration[..., 0]
         return c.reshape(()) if c.numel() == 1 and not self._batch_shape else c
 
     @property
     def concentration0(self) -> Tensor:
+        """The second concentration, beta (the weight of 0)."""
         c = self._dirichlet.concentration[..., 1]
         return c.reshape(()) if c.numel() == 1 and not self._batch_shape else c
 

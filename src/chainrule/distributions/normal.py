@@ -83,6 +83,7 @@ class Uniform(Distribution):
 
     @property
     def support(self) -> Any:  # type: ignore[override]
+        """The interval ``[low, high)`` samples fall in."""
         return constraints.interval(self.low, self.high)
 
     @property

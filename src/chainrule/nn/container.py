@@ -91,6 +91,7 @@ class Sequential(Module):
     __rmul__ = __mul__
 
     def pop(self, key: int | slice) -> Any:
+        """Remove and return the module(s) at ``key``."""
         v = self[key]
         del self[key]
         return v
@@ -107,10 +108,12 @@ class Sequential(Module):
         return input
 
     def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end; returns the container."""
         self.add_module(str(len(self)), module)
         return self
 
     def insert(self, index: int, module: Module) -> Sequential:
+        """Insert ``module`` before position ``index``; returns the container."""
         if not isinstance(module, Module):
             raise AssertionError(f"module should be of type: {Module}")
         n = len(self._modules)
@@ -124,6 +127,7 @@ class Sequential(Module):
         return self
 
     def extend(self, sequential: Iterable[Module]) -> Sequential:
+        """Append each module of ``sequential``; returns the container."""
         for layer in sequential:
             self.append(layer)
         return self
@@ -198,20 +202,24 @@ class ModuleList(Module):
         return _no_digits(super().__dir__())
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index``."""
         for i in range(len(self._modules), index, -1):
             self._modules[str(i)] = self._modules[str(i - 1)]
         self._modules[str(index)] = module
 
     def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end; returns the list."""
         self.add_module(str(len(self)), module)
         return self
 
     def pop(self, key: int | slice) -> Any:
+        """Remove and return the module(s) at ``key``."""
         v = self[key]
         del self[key]
         return v
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append each module of ``modules``; returns the list."""
         if not isinstance(modules, container_abcs.Iterable):
             raise TypeError(
                 "ModuleList.extend should be called with an iterable, but got "
@@ -264,23 +272,29 @@ class ModuleDict(Module):
         return key in self._modules
 
     def clear(self) -> None:
+        """Remove every module."""
         self._modules.clear()
 
     def pop(self, key: str) -> Module:
+        """Remove the module named ``key`` and return it."""
         v = self[key]
         del self[key]
         return v
 
     def keys(self) -> Any:
+        """The names of the modules, in insertion order."""
         return self._modules.keys()
 
     def items(self) -> Any:
+        """``(name, module)`` pairs, in insertion order."""
         return self._modules.items()
 
     def values(self) -> Any:
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def update(self, modules: Any) -> None:
+        """Add or replace modules from a mapping or ``(name, module)`` pairs."""
         if not isinstance(modules, container_abcs.Iterable):
             raise TypeError(
                 "ModuleDict.update should be called with an iterable of key/value pairs, "

@@ -80,6 +80,8 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-initialize the parameters as the constructor does: weight
+        ``kaiming_uniform_(a=sqrt(5))``, bias uniform on ±1/sqrt(fan_in)."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)

@@ -142,14 +142,17 @@ def trunc_normal_(
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill ``tensor`` with ``val`` in place (no gradient recorded); returns it."""
     return _write(tensor, val)
 
 
 def ones_(tensor: Tensor) -> Tensor:
+    """Fill ``tensor`` with 1 in place (no gradient recorded); returns it."""
     return _write(tensor, 1)
 
 
 def zeros_(tensor: Tensor) -> Tensor:
+    """Fill ``tensor`` with 0 in place (no gradient recorded); returns it."""
     return _write(tensor, 0)
 
 
@@ -294,6 +297,7 @@ def _deprecated(fn: Any) -> Any:
         return fn(*args, **kwargs)
 
     deprecated_init.__name__ = old
+    deprecated_init.__doc__ = f"Deprecated: warns, then calls ``{new}`` (torch's old name)."
     return deprecated_init
 
 

@@ -55,6 +55,9 @@ def _addindent(s: str, n: int) -> str:
 
 
 def _forward_unimplemented(self: Module, *input: Any) -> Any:
+    """The computation of the module: define ``forward`` in a subclass and call the
+    module (``model(x)``), which runs hooks around ``forward``.
+    """
     raise NotImplementedError(
         f'Module [{type(self).__name__}] is missing the required "forward" function'
     )
@@ -96,6 +99,9 @@ class Module(ModuleState, ModuleHooks):
     # ------------------------------------------------------------------ registration
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a buffer: a tensor kept in ``state_dict`` (unless ``persistent=False``) and
+        moved with the module, but not trained.
+        """
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         if not isinstance(name, str):
@@ -118,6 +124,7 @@ class Module(ModuleState, ModuleHooks):
             self._non_persistent_buffers_set.add(name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter under ``name`` (as ``self.name = param`` does)."""
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
         if not isinstance(name, str):
@@ -142,6 +149,7 @@ class Module(ModuleState, ModuleHooks):
         self._parameters[name] = param
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as a child named ``name`` (as ``self.name = module`` does)."""
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{typename(module)} is not a Module subclass")
         if not isinstance(name, str):
@@ -155,6 +163,7 @@ class Module(ModuleState, ModuleHooks):
         self._modules[name] = module
 
     def register_module(self, name: str, module: Module | None) -> None:
+        """Alias of ``add_module``."""
         self.add_module(name, module)
 
     # ------------------------------------------------------------------ attributes
@@ -248,6 +257,7 @@ class Module(ModuleState, ModuleHooks):
         return self.__class__.__name__
 
     def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path ``target`` (``"encoder.layers.0"``)."""
         if target == "":
             return self
         mod = self
@@ -260,6 +270,7 @@ class Module(ModuleState, ModuleHooks):
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target`` (``"0.weight"``)."""
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, name):
@@ -270,6 +281,7 @@ class Module(ModuleState, ModuleHooks):
         return param
 
     def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target`` (``"bn.running_mean"``)."""
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, name):
@@ -298,30 +310,42 @@ class Module(ModuleState, ModuleHooks):
                 yield module_prefix + ("." if module_prefix else "") + k, v
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """The module's parameters (and its submodules', with ``recurse``), each once:
+        what an optimizer is given.
+        """
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
     def named_parameters(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Parameter]]:
+        """``(name, parameter)`` pairs, names dotted by submodule (``"0.weight"``),
+        as in ``state_dict``.
+        """
         return self._named_members(
             lambda m: m._parameters.items(), prefix, recurse, remove_duplicate
         )
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """The module's buffers (tensors that are state but not parameters, such as
+        BatchNorm's running mean); with ``recurse``, its submodules' too.
+        """
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
     def named_buffers(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Tensor]]:
+        """``(name, buffer)`` pairs, names dotted by submodule (``"bn.running_var"``)."""
         return self._named_members(lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
 
     def children(self) -> Iterator[Module]:
+        """The direct submodules."""
         for _, module in self.named_children():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """``(name, module)`` pairs of the direct submodules."""
         memo = set()
         for name, module in self._modules.items():
             if module is not None and module not in memo:
@@ -329,12 +353,14 @@ class Module(ModuleState, ModuleHooks):
                 yield name, module
 
     def modules(self) -> Iterator[Module]:
+        """This module and every submodule, each once."""
         for _, module in self.named_modules():
             yield module
 
     def named_modules(
         self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Module]]:
+        """``(path, module)`` pairs of this module (path ``""``) and every submodule."""
         if memo is None:
             memo = set()
         if self in memo:
@@ -351,6 +377,9 @@ class Module(ModuleState, ModuleHooks):
     # ------------------------------------------------------------------ modes and grads
 
     def train(self, mode: bool = True) -> Module:
+        """Training mode (or evaluation mode with ``mode=False``) for this module and all
+        submodules; returns the module.
+        """
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         self.training = mode
@@ -359,14 +388,17 @@ class Module(ModuleState, ModuleHooks):
         return self
 
     def eval(self) -> Module:
+        """Evaluation mode (``train(False)``): dropout off, BatchNorm uses running statistics."""
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter (``False`` freezes the module); returns it."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all parameters: to ``None`` (default) or to zeros."""
         for p in self.parameters():
             g = getattr(p, "_grad", None)
             if g is None:
@@ -378,6 +410,9 @@ class Module(ModuleState, ModuleHooks):
                 mutate(g, 0)  # torch: grad.zero_()
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Call ``fn`` on every submodule (children first) and then on this module; returns it.
+        Used for custom initialization: ``model.apply(init_weights)``.
+        """
         for module in self.children():
             module.apply(fn)
         fn(self)

@@ -90,18 +90,23 @@ class ModuleState:
         return self._apply(lambda t: _make(t._data.astype(dt.np)) if t.is_floating_point() else t)
 
     def float(self) -> Module:
+        """Cast floating-point parameters and buffers to float32 in place; returns the module."""
         return self._cast_float(dtypes.float32)
 
     def double(self) -> Module:
+        """Cast floating-point parameters and buffers to float64 in place; returns the module."""
         return self._cast_float(dtypes.float64)
 
     def half(self) -> Module:
+        """Cast floating-point parameters and buffers to float16 in place; returns the module."""
         return self._cast_float(dtypes.float16)
 
     def type(self, dst_type: dtypes.dtype) -> Module:
+        """Cast all parameters and buffers to ``dst_type`` in place; returns the module."""
         return self._apply(lambda t: _make(t._data.astype(dst_type.np)))
 
     def cpu(self) -> Module:
+        """This module (chainrule's tensors are on the CPU already)."""
         return self
 
     # ------------------------------------------------------------------ state dict

@@ -59,12 +59,15 @@ class _BatchNorm(Module):
         self.reset_parameters()
 
     def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, ``num_batches_tracked`` 0."""
         if self.track_running_stats:
             mutate(self.running_mean, 0)  # zero_(), fill_(1), zero_(): one version each
             mutate(self.running_var, 1)
             mutate(self.num_batches_tracked, 0)
 
     def reset_parameters(self) -> None:
+        """Re-initialize the parameters as the constructor does: running statistics reset,
+        weight 1 and bias 0."""
         self.reset_running_stats()
         if self.affine:
             _reset_affine(self)
@@ -137,6 +140,7 @@ class LayerNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-initialize the parameters as the constructor does: weight 1 and bias 0."""
         if self.elementwise_affine:
             _reset_affine(self)
 
@@ -170,6 +174,7 @@ class GroupNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-initialize the parameters as the constructor does: weight 1 and bias 0."""
         if self.affine:
             _reset_affine(self)
 
@@ -201,6 +206,7 @@ class RMSNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-initialize the parameters as the constructor does: weight 1."""
         if self.elementwise_affine:
             init.ones_(self.weight)
 

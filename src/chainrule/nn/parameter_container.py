@@ -66,12 +66,14 @@ class ParameterList(Module):
         return _no_digits(super().__dir__())
 
     def append(self, value: Any) -> ParameterList:
+        """Add ``value`` (a tensor becomes a Parameter) at the end; returns the list."""
         new_idx = len(self)
         self._size += 1
         self[new_idx] = value
         return self
 
     def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Append each of ``values``; returns the list."""
         if not isinstance(values, container_abcs.Iterable) or isinstance(values, Tensor):
             raise TypeError(
                 "ParameterList.extend should be called with an iterable, but got "
@@ -136,23 +138,28 @@ class ParameterDict(Module):
         return key in self._keys
 
     def copy(self) -> ParameterDict:
+        """A new ParameterDict holding the same parameters."""
         return ParameterDict(OrderedDict((k, self[k]) for k in self._keys))
 
     def setdefault(self, key: str, default: Any = None) -> Any:
+        """``self[key]``, first set to ``default`` if ``key`` is missing."""
         if key not in self:
             self[key] = default
         return self[key]
 
     def clear(self) -> None:
+        """Remove every parameter."""
         for k in self._keys.copy():
             del self[k]
 
     def pop(self, key: str) -> Any:
+        """Remove the parameter named ``key`` and return it."""
         v = self[key]
         del self[key]
         return v
 
     def popitem(self) -> tuple[str, Any]:
+        """Remove and return the last ``(key, parameter)`` pair added."""
         k, _ = self._keys.popitem()
         self._keys[k] = None
         val = self[k]
@@ -160,21 +167,27 @@ class ParameterDict(Module):
         return k, val
 
     def get(self, key: str, default: Any = None) -> Any:
+        """``self[key]``, or ``default`` when ``key`` is missing."""
         return self[key] if key in self else default
 
     def fromkeys(self, keys: Iterable[str], default: Any = None) -> ParameterDict:
+        """A new ParameterDict with each of ``keys`` set to ``default``."""
         return ParameterDict((k, default) for k in keys)
 
     def keys(self) -> Any:
+        """The names, in insertion order."""
         return self._keys.keys()
 
     def items(self) -> Iterator[tuple[str, Any]]:
+        """``(name, parameter)`` pairs, in insertion order."""
         return ((k, self[k]) for k in self._keys)
 
     def values(self) -> Iterator[Any]:
+        """The parameters, in insertion order."""
         return (self[k] for k in self._keys)
 
     def update(self, parameters: Any) -> None:
+        """Add or replace parameters from a mapping or ``(name, value)`` pairs."""
         if not isinstance(parameters, container_abcs.Iterable):
             raise TypeError(
                 "ParametersDict.update should be called with an iterable of key/value pairs, "

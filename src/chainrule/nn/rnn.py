@@ -141,6 +141,9 @@ class RNNBase(Module):
         """A no-op, as torch's on the CPU (it packs cuDNN's weight buffer)."""
 
     def reset_parameters(self) -> None:
+        """Re-initialize the parameters as the constructor does: every weight and bias uniform on
+        ±1/sqrt(hidden_size).
+        """
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
@@ -148,6 +151,9 @@ class RNNBase(Module):
     # ------------------------------------------------------------ torch's checks
 
     def check_input(self, input: Tensor, batch_sizes: Tensor | None) -> None:
+        """Raise torch's error when ``input``'s dtype, number of dims or last size does not
+        match the module.
+        """
         weight_dtype = self._flat_weights[0].dtype  # type: ignore[union-attr]
         if input.dtype != weight_dtype:
             raise ValueError(
@@ -173,20 +179,25 @@ class RNNBase(Module):
 
     def get_expected_hidden_size(self, input: Tensor,
                                  batch_sizes: Tensor | None) -> tuple[int, int, int]:  # fmt: skip
+        """The shape ``h_0`` must have: ``(num_layers * directions, batch, hidden_size)``
+        (``proj_size`` for the last dim when set)."""
         directions = 2 if self.bidirectional else 1
         size = self.proj_size if self.proj_size > 0 else self.hidden_size
         return (self.num_layers * directions, self._batch(input, batch_sizes), size)
 
     def check_hidden_size(self, hx: Tensor, expected_hidden_size: tuple[int, int, int],
                           msg: str = "Expected hidden size {}, got {}") -> None:  # fmt: skip
+        """Raise torch's error when ``hx`` is not of ``expected_hidden_size``."""
         if tuple(hx.size()) != tuple(expected_hidden_size):
             raise RuntimeError(msg.format(expected_hidden_size, list(hx.size())))
 
     def check_forward_args(self, input: Tensor, hidden: Any, batch_sizes: Tensor | None) -> None:
+        """Check ``input`` and the initial hidden state as torch does before running."""
         self.check_input(input, batch_sizes)
         self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
 
     def permute_hidden(self, hx: Any, permutation: Tensor | None) -> Any:
+        """The hidden state reordered by ``permutation`` (a packed batch's sorted order)."""
         if permutation is None:
             return hx
         return _apply_permutation(hx, permutation)
@@ -329,10 +340,12 @@ class LSTM(RNNBase):
 
     def get_expected_cell_size(self, input: Tensor,
                                batch_sizes: Tensor | None) -> tuple[int, int, int]:  # fmt: skip
+        """The shape ``c_0`` must have: ``(num_layers * directions, batch, hidden_size)``."""
         directions = 2 if self.bidirectional else 1
         return (self.num_layers * directions, self._batch(input, batch_sizes), self.hidden_size)
 
     def check_forward_args(self, input: Tensor, hidden: Any, batch_sizes: Tensor | None) -> None:
+        """Check ``input`` and the initial ``(h_0, c_0)`` as torch does before running."""
         self.check_input(input, batch_sizes)
         self.check_hidden_size(hidden[0], self.get_expected_hidden_size(input, batch_sizes),
                                "Expected hidden[0] size {}, got {}")  # fmt: skip
@@ -340,6 +353,7 @@ class LSTM(RNNBase):
                                "Expected hidden[1] size {}, got {}")  # fmt: skip
 
     def permute_hidden(self, hx: Any, permutation: Tensor | None) -> Any:
+        """``(h, c)`` reordered by ``permutation`` (a packed batch's sorted order)."""
         if permutation is None:
             return hx
         return _apply_permutation(hx[0], permutation), _apply_permutation(hx[1], permutation)
@@ -429,6 +443,9 @@ class RNNCellBase(Module):
         return s.format(**self.__dict__)
 
     def reset_parameters(self) -> None:
+        """Re-initialize the parameters as the constructor does: every weight and bias uniform on
+        ±1/sqrt(hidden_size).
+        """
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)

@@ -51,6 +51,8 @@ class Embedding(Module):
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:
+        """Re-initialize the parameters as the constructor does: weight N(0, 1), the
+        ``padding_idx`` row 0."""
         init.normal_(self.weight)
         self._fill_padding_idx_with_zero()
 

@@ -60,7 +60,9 @@ def _bitwise(ufunc: np.ufunc) -> Callable[[Any, Any], Tensor]:
             )
         return _make(np.asarray(ufunc(a, b)))
 
-    fn.__name__ = ufunc.__name__
+    fn.__name__ = fn.__qualname__ = ufunc.__name__
+    word = {"bitwise_and": "AND", "bitwise_or": "OR", "bitwise_xor": "XOR"}[ufunc.__name__]
+    fn.__doc__ = f"Bitwise {word} of two integer or bool tensors (broadcast); ``&``, ``|``, ``^``."
     return fn
 
 
@@ -75,6 +77,7 @@ bitwise_xor = op(
 
 @op(inplace=True)
 def bitwise_not(input: Tensor) -> Tensor:
+    """Bitwise NOT of an integer tensor (logical NOT of a bool tensor); ``~x``."""
     dt = input._data.dtype
     if dt.kind in "fc":
         raise NotImplementedError(
@@ -95,31 +98,37 @@ def _invert(input: Tensor) -> Tensor:
 
 @op(inplace=True)
 def logical_not(input: Tensor) -> Tensor:
+    """``True`` where ``input`` is zero (a bool tensor)."""
     return _make(np.logical_not(input._data))
 
 
 @op
 def isnan(input: Tensor) -> Tensor:
+    """``True`` where an element is nan."""
     return _make(np.isnan(input._data))
 
 
 @op
 def isinf(input: Tensor) -> Tensor:
+    """``True`` where an element is +inf or -inf."""
     return _make(np.isinf(input._data))
 
 
 @op
 def isposinf(input: Tensor) -> Tensor:
+    """``True`` where an element is +inf."""
     return _make(np.isposinf(input._data))
 
 
 @op
 def isneginf(input: Tensor) -> Tensor:
+    """``True`` where an element is -inf."""
     return _make(np.isneginf(input._data))
 
 
 @op
 def isfinite(input: Tensor) -> Tensor:
+    """``True`` where an element is neither inf nor nan."""
     return _make(np.isfinite(input._data))
 
 
@@ -134,6 +143,9 @@ def equal(input: Tensor, other: Tensor) -> bool:
 def isclose(
     input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> Tensor:
+    """``|input - other| <= atol + rtol * |other|`` element by element (a bool tensor);
+    ``equal_nan`` counts two nans as close.
+    """
     return _make(np.isclose(input._data, _values(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
@@ -142,4 +154,5 @@ def isclose(
 def allclose(
     input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> bool:
+    """Whether ``isclose(input, other, rtol, atol, equal_nan)`` holds everywhere (a Python bool)."""
     return bool(np.allclose(input._data, _values(other), rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -669,6 +669,9 @@ def zero_(input: Tensor) -> Tensor:
 
 @tensor_method
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    """Copy the values of ``src`` (broadcast, converted to this dtype) into this tensor;
+    the gradient flows to ``src``.
+    """
     _refuse_multi(self, (src,))
     check_overlap(self, (src,))
     return write(self, Copy.apply(self, as_tensor_arg(src, "src")))
@@ -699,6 +702,14 @@ def _sampler(kind: str):
             return write(self, _make(np.asarray(values).astype(self._data.dtype)))
 
     method.__name__ = method.__qualname__ = kind
+    method.__doc__ = {
+        "uniform_": "Fill with samples of U(from, to) (default U(0, 1)) in place; "
+        "``generator=`` picks the generator.",
+        "normal_": "Fill with samples of N(mean, std²) (default N(0, 1)) in place; "
+        "``generator=`` picks the generator.",
+        "bernoulli_": "Fill with 1 with probability ``p`` (a number or a tensor), else 0, in "
+        "place; ``generator=`` picks the generator.",
+    }[kind]
     return tensor_method(method)
 
 

@@ -60,6 +60,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
 
 @op
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``input`` along ``dim`` (ascending unless ``descending``)."""
     x = input._data
     d = wrap_dim(dim, x.ndim)
     return _make((_order(x, d, descending) if x.ndim else np.zeros((), np.int64)).astype(np.int64))
@@ -67,6 +68,7 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
 
 @op
 def msort(input: Tensor) -> Tensor:
+    """``input`` sorted along its first dimension (``sort(input, 0).values``)."""
     return sort(input, 0).values
 
 

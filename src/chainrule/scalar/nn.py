@@ -56,6 +56,7 @@ class Module:
             p.grad = 0.0
 
     def parameters(self) -> list[Value]:
+        """The ``Value``s training changes (weights and biases), in a fixed order."""
         return []
 
 

@@ -253,30 +253,37 @@ class Value:
         return _node(abs(a), self, sign, None, 0.0, "abs")
 
     def abs(self) -> Value:
+        """``|x|`` (derivative sign(x), 0 at 0)."""
         return self.__abs__()
 
     def exp(self) -> Value:
+        """``e**x`` (derivative e**x)."""
         out = _exp(self.data)
         return _node(out, self, out, None, 0.0, "exp")
 
     def log(self) -> Value:
+        """The natural logarithm (derivative 1/x)."""
         a = self.data
         return _node(_log(a), self, _div(1.0, a), None, 0.0, "log")
 
     def sqrt(self) -> Value:
+        """The square root (derivative 1/(2 sqrt(x))); nan for a negative number."""
         a = self.data
         out = math.sqrt(a) if a >= 0.0 else _NAN
         return _node(out, self, _div(0.5, out), None, 0.0, "sqrt")
 
     def tanh(self) -> Value:
+        """The hyperbolic tangent (derivative 1 - tanh(x)²)."""
         t = math.tanh(self.data)
         return _node(t, self, 1.0 - t * t, None, 0.0, "tanh")
 
     def sigmoid(self) -> Value:
+        """``1 / (1 + e**-x)`` (derivative s(1 - s))."""
         s = _sigmoid(self.data)
         return _node(s, self, s * (1.0 - s), None, 0.0, "sigmoid")
 
     def relu(self) -> Value:
+        """``max(0, x)`` (derivative 1 for x > 0, else 0, as torch)."""
         a = self.data
         v = _new(Value)  # _node(relu(a), self, relu'(a), None, 0.0, "ReLU"), inlined
         if a <= 0.0:  # relu'(0) = 0, as in torch; nan passes through
@@ -294,12 +301,14 @@ class Value:
         return v
 
     def sin(self) -> Value:
+        """The sine (derivative cos x)."""
         a = self.data
         if math.isinf(a):
             return _node(_NAN, self, _NAN, None, 0.0, "sin")
         return _node(math.sin(a), self, math.cos(a), None, 0.0, "sin")
 
     def cos(self) -> Value:
+        """The cosine (derivative -sin x)."""
         a = self.data
         if math.isinf(a):
             return _node(_NAN, self, _NAN, None, 0.0, "cos")

@@ -107,6 +107,7 @@ def clip_grad_norm(
     error_if_nonfinite: bool = False,
     foreach: bool | None = None,
 ) -> Tensor:
+    """Deprecated: warns, then calls ``clip_grad_norm_`` (torch's old name)."""
     warnings.warn(
         "`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
         "`torch.nn.utils.clip_grad_norm_`.".replace("torch.", "chainrule."),

@@ -66,46 +66,59 @@ class PackedSequence(PackedSequence_):
         return type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
 
     def cuda(self, *args: Any, **kwargs: Any) -> PackedSequence:
+        """Raises, as ``Tensor.cuda``: chainrule has no CUDA device."""
         kwargs["device"] = "cuda"
         return self.to(*args, **kwargs)
 
     def cpu(self, *args: Any, **kwargs: Any) -> PackedSequence:
+        """This packed sequence on the CPU (where it already is)."""
         return self.to(*args, **kwargs)
 
     def pin_memory(self) -> PackedSequence:
+        """The same sequence (chainrule's memory is never pinned)."""
         return type(self)(self.data.pin_memory(), self.batch_sizes,
                           _bind(self.sorted_indices, lambda t: t.pin_memory()),
                           _bind(self.unsorted_indices, lambda t: t.pin_memory()))  # fmt: skip
 
     def double(self) -> PackedSequence:
+        """The data cast to float64."""
         return self.to(dtype=dtypes.float64)
 
     def float(self) -> PackedSequence:
+        """The data cast to float32."""
         return self.to(dtype=dtypes.float32)
 
     def half(self) -> PackedSequence:
+        """The data cast to float16."""
         return self.to(dtype=dtypes.float16)
 
     def long(self) -> PackedSequence:
+        """The data cast to int64."""
         return self.to(dtype=dtypes.int64)
 
     def int(self) -> PackedSequence:
+        """The data cast to int32."""
         return self.to(dtype=dtypes.int32)
 
     def short(self) -> PackedSequence:
+        """The data cast to int16."""
         return self.to(dtype=dtypes.int16)
 
     def char(self) -> PackedSequence:
+        """The data cast to int8."""
         return self.to(dtype=dtypes.int8)
 
     def byte(self) -> PackedSequence:
+        """The data cast to uint8."""
         return self.to(dtype=dtypes.uint8)
 
     @property
     def is_cuda(self) -> bool:
+        """False: chainrule runs on the CPU."""
         return self.data.is_cuda
 
     def is_pinned(self) -> bool:
+        """False: chainrule's memory is never pinned."""
         return False  # chainrule's memory is never pinned (CPU only)
 
 

@@ -246,6 +246,9 @@ def conv_transpose1d(
     groups: int = 1,
     dilation: Any = 1,
 ) -> Tensor:
+    """1-D transposed convolution (the gradient of ``conv1d`` with respect to its input)
+    of ``(N, C_in, L)`` with ``weight`` ``(C_in, C_out / groups, k)``.
+    """
     return _conv_transposend(
         1,
         "conv_transpose1d",

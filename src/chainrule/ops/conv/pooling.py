@@ -204,6 +204,9 @@ def max_pool1d(
     ceil_mode: bool = False,
     return_indices: bool = False,
 ):
+    """The maximum over sliding windows of ``(N, C, L)``; ``return_indices`` also returns
+    where each maximum was.
+    """
     return _max_poolnd(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
@@ -328,6 +331,7 @@ def avg_pool2d(
     count_include_pad: bool = True,
     divisor_override: int | None = None,
 ) -> Tensor:
+    """The mean over sliding ``kernel_size`` windows of ``(N, C, H, W)``."""
     return _avg_poolnd(
         2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
     )
@@ -342,6 +346,7 @@ def avg_pool1d(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> Tensor:
+    """The mean over sliding windows of ``(N, C, L)``."""
     return _avg_poolnd(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
@@ -371,6 +376,7 @@ class AdaptiveAvgPool(Op):
 
 @op(namespace="nn.functional", method=False)
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling of ``(N, C, H, W)`` to a fixed ``output_size`` (windows chosen to fit)."""
     x, unbatched = _batched(input, 2, "adaptive_avg_pool2d")
     h, w = x._data.shape[2:]
     oh, ow = _pair(output_size, 2, "output_size") if output_size is not None else (h, w)
@@ -385,6 +391,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
 
 @op(namespace=("", "nn.functional"), method=False)
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling of ``(N, C, L)`` to a fixed ``output_size`` (windows chosen to fit)."""
     x, unbatched = _batched(input, 1, "adaptive_avg_pool1d")
     length = x._data.shape[-1]
     (o,) = _pair(output_size, 1, "output_size")

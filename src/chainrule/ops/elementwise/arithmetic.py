@@ -233,6 +233,11 @@ class Fmod(Remainder):
 
 @op(inplace=True, dunders=("__add__", "__radd__", "__iadd__"))
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``input + alpha * other``, broadcast (the ``+`` operator).
+
+    The gradient reaching each input is summed over the dimensions broadcasting added,
+    so it has that input's shape.
+    """
     if alpha == 1:
         return binary(Add, input, other)
     return _scaled(Add, input, other, alpha)
@@ -261,6 +266,7 @@ def _is_bool(x: Any) -> bool:
 
 @op(aliases=("subtract",), inplace=True, dunders=("__sub__", "__rsub__", "__isub__"))
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``input - alpha * other``, broadcast (the ``-`` operator); alias ``subtract``."""
     if _is_bool(input) or _is_bool(other):
         if _is_bool(input) and _is_bool(other):
             raise RuntimeError(
@@ -276,6 +282,7 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
 
 @op(aliases=("multiply",), inplace=True, dunders=("__mul__", "__rmul__", "__imul__"))
 def mul(input: Any, other: Any) -> Tensor:
+    """``input * other`` element by element, broadcast (the ``*`` operator); alias ``multiply``."""
     return binary(Mul, input, other)
 
 
@@ -285,6 +292,11 @@ def mul(input: Any, other: Any) -> Tensor:
     dunders=("__truediv__", "__rtruediv__", "__itruediv__"),
 )
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """``input / other``, broadcast (the ``/`` operator); alias ``divide``.
+
+    ``rounding_mode``: ``None`` for true division (integers give a float),
+    ``"trunc"`` rounds toward zero, ``"floor"`` rounds down.
+    """
     if rounding_mode is None:
         if isinstance(other, Tensor) and not isinstance(input, Tensor | np.ndarray):
             return mul(reciprocal(other), input)  # number / tensor: torch's reciprocal * number
@@ -307,6 +319,7 @@ def true_divide(input: Any, other: Any) -> Tensor:
 
 @op(inplace=True, dunders=("__pow__", "__rpow__", "__ipow__"))
 def pow(input: Any, exponent: Any) -> Tensor:
+    """``input ** exponent`` element by element; either may be a number or a tensor."""
     if isinstance(exponent, Tensor):
         if _is_bool(input) and exponent._data.dtype == np.bool_:
             raise NotImplementedError("\"pow\" not implemented for 'Bool'")
@@ -323,21 +336,25 @@ def pow(input: Any, exponent: Any) -> Tensor:
 
 @op(inplace=True, dunders=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
 def floor_divide(input: Any, other: Any) -> Tensor:
+    """``input // other``: the quotient rounded down (Python's ``//``)."""
     return binary(FloorDivide, input, other)
 
 
 @op(inplace=True, dunders=("__mod__", "__rmod__", "__imod__"))
 def remainder(input: Any, other: Any) -> Tensor:
+    """``input % other`` with the sign of ``other`` (Python's ``%``)."""
     return tensor_overload(binary(Remainder, input, other), other)
 
 
 @op(inplace=True)
 def fmod(input: Any, other: Any) -> Tensor:
+    """The remainder of ``input / other`` with the sign of ``input`` (C's ``fmod``)."""
     return tensor_overload(binary(Fmod, input, other), other)
 
 
 @op(inplace=True, inplace_function=True)
 def square(input: Tensor) -> Tensor:
+    """``input ** 2`` element by element."""
     return binary(Pow, input, 2)
 
 

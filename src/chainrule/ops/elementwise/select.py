@@ -56,6 +56,9 @@ class Clamp(Op):
 
 @op(aliases=("clip",), inplace=True, inplace_function=True)
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """Each element limited to ``[min, max]`` (either bound may be omitted, or a
+    tensor); alias ``clip``. The gradient is zero where the bound applied.
+    """
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     return _clamp(input, min, max, "Clamp")
@@ -121,11 +124,13 @@ class Minimum(Op):
 
 @op
 def maximum(input: Tensor, other: Tensor) -> Tensor:
+    """The larger of ``input`` and ``other`` element by element (nan if either is nan)."""
     return binary(Maximum, input, as_tensor_arg(other))
 
 
 @op
 def minimum(input: Tensor, other: Tensor) -> Tensor:
+    """The smaller of ``input`` and ``other`` element by element (nan if either is nan)."""
     return binary(Minimum, input, as_tensor_arg(other))
 
 
@@ -212,6 +217,7 @@ class Lerp(Op):
 
 @op(inplace=True)
 def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
+    """Linear interpolation ``input + weight * (end - input)`` (``weight`` a number or tensor)."""
     if not isinstance(end, Tensor):  # torch's argument parser (the function's wording)
         raise TypeError(
             "lerp() received an invalid combination of arguments - got (Tensor, "

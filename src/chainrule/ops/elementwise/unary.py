@@ -474,6 +474,7 @@ frac = op(
 
 @op(inplace=True, inplace_function=True)
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    """Round to the nearest integer, halves to even, or to ``decimals`` decimal places."""
     if input._data.dtype == np.bool_:
         raise _not_implemented("round_vml_cpu")(input._data)
     return Round.apply(input, decimals=decimals)

@@ -100,6 +100,7 @@ def inv(A: Tensor) -> Tensor:
 
 @op
 def inverse(input: Tensor) -> Tensor:
+    """The inverse of each square matrix in ``input`` (``linalg.inv``)."""
     return inv(input)
 
 
@@ -196,6 +197,7 @@ def slogdet(input: Tensor) -> Any:
 
 @op(name="slogdet", namespace="linalg", method=False)
 def linalg_slogdet(A: Tensor) -> Any:
+    """``(sign, logabsdet)`` of the determinant of each square matrix in ``A``."""
     return _slogdet(A, "linalg_slogdet")
 
 

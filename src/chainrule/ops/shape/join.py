@@ -379,11 +379,13 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
 
 @tensor_method
 def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    """``input.expand(other.shape)``: a broadcast view with ``other``'s shape."""
     return expand(input, other._data.shape)
 
 
 @op
 def broadcast_to(input: Tensor, size: Any) -> Tensor:
+    """A view of ``input`` broadcast to ``size`` (no copy); same as ``expand``."""
     return expand(input, tuple(size))
 
 

@@ -119,11 +119,13 @@ def view(input: Tensor, *args: Any, size: Any = None) -> Tensor:
 
 @tensor_method
 def view_as(input: Tensor, other: Tensor) -> Tensor:
+    """``input.view(other.shape)``: a view with ``other``'s shape (no copy)."""
     return view(input, other._data.shape)
 
 
 @tensor_method
 def reshape_as(input: Tensor, other: Tensor) -> Tensor:
+    """``input.reshape(other.shape)``: ``other``'s shape, a view when possible."""
     return reshape(input, other._data.shape)
 
 
@@ -344,6 +346,7 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
 
 @tensor_method(name="T", property=True)
 def _T(self: Tensor) -> Tensor:
+    """The dimensions reversed (a view); for a matrix, its transpose."""
     n = self._data.ndim
     return Permute.apply(self, perm=tuple(range(n - 1, -1, -1)))
 
@@ -359,11 +362,13 @@ def _last_two(self: Tensor, what: str) -> Tensor:
 
 @tensor_method(name="mT", property=True)
 def _mT(self: Tensor) -> Tensor:
+    """The last two dimensions swapped (a view): a batch of matrices, each transposed."""
     return _last_two(self, "tensor.mT")
 
 
 @tensor_method(name="mH", property=True)
 def _mH(self: Tensor) -> Tensor:  # real tensors only: the conjugate is the tensor itself
+    """The conjugate transpose of the last two dimensions (a view; ``mT`` for real tensors)."""
     return _last_two(self, "tensor.mH")
 
 
@@ -375,6 +380,7 @@ def adjoint(input: Tensor) -> Tensor:
 
 @tensor_method(name="H", property=True)
 def _H(self: Tensor) -> Tensor:
+    """The conjugate transpose of a 2-D tensor (``x.T`` for real tensors)."""
     n = self._data.ndim
     if n != 2:
         more = " For batches of matrices, consider using tensor.mH" if n > 2 else ""

@@ -71,6 +71,7 @@ class SummaryWriter:
             self._event(session_log=SessionLog(status=SessionLog.START), step=purge_step)
 
     def get_logdir(self) -> str:
+        """The directory the event files are written to."""
         return self.log_dir
 
     def _event(self, step: Any = None, walltime: Any = None, **fields: Any) -> None:
@@ -95,6 +96,7 @@ class SummaryWriter:
         new_style: bool = False,
         double_precision: bool = False,
     ) -> None:
+        """Log one number under ``tag`` at step ``global_step`` (a point of a TensorBoard curve)."""
         from tensorboard.compat.proto.summary_pb2 import Summary
 
         value = float(_numpy(scalar_value).reshape(()))
@@ -138,6 +140,9 @@ class SummaryWriter:
         walltime: float | None = None,
         max_bins: int | None = None,
     ) -> None:
+        """Log the distribution of ``values`` (a tensor or array) under ``tag``, binned as
+        torch bins it.
+        """
         from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
 
         v = _numpy(values).astype(np.float64).reshape(-1)
@@ -166,6 +171,7 @@ class SummaryWriter:
         global_step: int | None = None,
         walltime: float | None = None,
     ) -> None:
+        """Log a string under ``tag`` (TensorBoard's text tab)."""
         from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
         from tensorboard.compat.proto.tensor_pb2 import TensorProto
         from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
@@ -210,17 +216,22 @@ class SummaryWriter:
         self._summary(Summary.Value(tag=tag, image=image), global_step, walltime)
 
     def add_graph(self, model: Any, input_to_model: Any = None, *args: Any, **kwargs: Any) -> None:
+        """Not implemented (torch traces the model with its JIT): raises NotImplementedError;
+        draw the graph with ``chainrule.viz.draw_graph``.
+        """
         raise NotImplementedError(
             "chainrule's SummaryWriter does not implement add_graph (torch traces the model "
             "with its JIT); draw the graph with chainrule.viz.draw_graph instead"
         )
 
     def flush(self) -> None:
+        """Write pending events to disk."""
         self._writer.flush()
         for child in getattr(self, "_children", {}).values():
             child.flush()
 
     def close(self) -> None:
+        """Flush and close the event files."""
         self._writer.close()
         for child in getattr(self, "_children", {}).values():
             child.close()
