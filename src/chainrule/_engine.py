@@ -240,6 +240,10 @@ def run_backward(
         seeds.append(g)
 
     # graph vertex of each input -> the input tensor (a leaf is its own vertex)
+    if inputs is not None:
+        for x in inputs:  # reading an input's history may be refused (a stale view)
+            if getattr(x, "_multi", None) is not None:
+                check_multi_view(x)
     wanted = None if inputs is None else {id(x.grad_fn or x): x for x in inputs}
     if accumulate and inputs is not None:
         for x in inputs:  # torch: backward(inputs=) makes each input retain its gradient

@@ -358,3 +358,25 @@ def _optimizer_of_a_stale_view(t):
 @pytest.mark.parametrize("program", [_is_leaf_of_a_stale_view, _optimizer_of_a_stale_view])
 def test_is_leaf_reads_the_history_of_a_view(program):
     _same(program)
+
+
+def _write_slice_with_itself(t):
+    a0 = t.tensor([1.0], requires_grad=True)
+    with t.no_grad():
+        a0[::2] = a0  # strides (2,) and (1,): torch's overlap check calls it partial
+    return (a0,)
+
+
+def _grad_wrt_a_stale_no_grad_view(t):
+    a0 = t.ones(2, 3, 1, requires_grad=True)
+    with t.no_grad():
+        x0 = a0.view(-1)
+    with t.no_grad():
+        x0.square_()
+    (g0,) = t.autograd.grad(a0.diagonal(-1).sum(), [x0], allow_unused=True)  # reads x0's history
+    return (g0,)
+
+
+@pytest.mark.parametrize("program", [_write_slice_with_itself, _grad_wrt_a_stale_no_grad_view])
+def test_fuzz_missing_errors_of_the_last_run(program):
+    _same(program)

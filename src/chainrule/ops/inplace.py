@@ -164,10 +164,9 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> str:
         return "too hard"
     a0, b0 = _address(a), _address(b)
     a1, b1 = a0 + a.size * a.itemsize, b0 + b.size * b.itemsize
-    if a0 == b0 and a1 == b1:
+    if a0 == b0 and a1 == b1:  # torch compares the strides as they are, size-1 dims too
         same = a.ndim == b.ndim and all(
-            n == 1 or sa // a.itemsize == sb // b.itemsize
-            for n, sa, sb in zip(a.shape, a.strides, b.strides)
+            sa // a.itemsize == sb // b.itemsize for sa, sb in zip(a.strides, b.strides)
         )
         return "full" if same else "partial"
     return "partial" if a0 < b1 and b0 < a1 else "no"
