@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import dtypes
+from chainrule import _layout, dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import NO_GRAD_VIEW, Tensor, _make, mutate, version_counter
 from chainrule.creation import _rng
@@ -165,10 +165,7 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> str:
     a0, b0 = _address(a), _address(b)
     a1, b1 = a0 + a.size * a.itemsize, b0 + b.size * b.itemsize
     if a0 == b0 and a1 == b1:  # torch compares the strides as they are, size-1 dims too
-        same = a.ndim == b.ndim and all(
-            sa // a.itemsize == sb // b.itemsize for sa, sb in zip(a.strides, b.strides)
-        )
-        return "full" if same else "partial"
+        return "full" if _layout.strides(a) == _layout.strides(b) else "partial"
     return "partial" if a0 < b1 and b0 < a1 else "no"
 
 
