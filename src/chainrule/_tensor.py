@@ -356,6 +356,8 @@ class Tensor(_Methods):
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or getattr(self, "_retains_grad", False):
             return
+        if getattr(self, "_multi", None) is not None:  # torch reads the history: may refuse
+            check_multi_view(self)
         self._retains_grad = weakref.ref(self.grad_fn)
         self.grad_fn._retained = weakref.ref(self)
 

@@ -380,3 +380,37 @@ def _grad_wrt_a_stale_no_grad_view(t):
 @pytest.mark.parametrize("program", [_write_slice_with_itself, _grad_wrt_a_stale_no_grad_view])
 def test_fuzz_missing_errors_of_the_last_run(program):
     _same(program)
+
+
+def _squeeze_nothing_then_grad_of_grad(t):
+    a0 = t.tensor(1.0, requires_grad=True)
+    x0 = a0.squeeze()  # no dim removed: torch's rule passes the gradient on as it is
+    g0, g1 = t.autograd.grad((x0 * x0).sum(), [x0, a0], create_graph=True)
+    (g1 * g1).sum().backward(inputs=[g1])
+    return (g0.grad,)  # the same tensor as g1 in torch
+
+
+def _setitem_node_is_freed(t):
+    c0 = t.ones(4, 3)
+    a0 = t.tensor(1.0, requires_grad=True)
+    c0[:, 1] = a0  # CopySlices: freed by a backward without retain_graph
+    t.autograd.grad((c0 * c0).sum(), [a0, c0])
+    c0.backward(t.ones(4, 3))
+    return (a0.grad,)
+
+
+def _retain_grad_of_a_stale_chunk(t):
+    a0 = t.ones(2, 1, 2, requires_grad=True)
+    x1, x2 = a0.index_select(2, t.tensor([1, 0, 0, 1])).chunk(2, 0)
+    with t.no_grad():
+        x2.tanh_()
+    x2.retain_grad()  # reads the history of a stale multi-output view
+    return (x1,)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [_squeeze_nothing_then_grad_of_grad, _setitem_node_is_freed, _retain_grad_of_a_stale_chunk],
+)
+def test_fuzz_findings_of_seeds_40000(program):
+    _same(program)

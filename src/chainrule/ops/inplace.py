@@ -364,6 +364,13 @@ class IndexPut(Op):
     save_inputs = False
     torch_name = "IndexPutBackward0"
 
+    def name(self) -> str:  # torch writes a basic index through its view: CopySlices
+        return "torch::autograd::CopySlices" if self.adv is None else "IndexPutBackward0"
+
+    def _release(self) -> None:  # torch's frees its indices (or the copy node it wraps)
+        super()._release()
+        self._freed = True
+
     def forward(self, x, v, basic, adv):
         self.basic, self.adv, self.v_shape = basic, adv, np.shape(v)
         out = x.copy()

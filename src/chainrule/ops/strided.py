@@ -155,6 +155,10 @@ class CopySlices(Op):
     save_inputs = False
     torch_name = "torch::autograd::CopySlices"  # torch's name() for this node
 
+    def _release(self) -> None:  # torch's CopySlices drops the copy node it wraps
+        super()._release()
+        self._freed = True
+
     def backward(self, g):
         g_base = StridedFill.apply(g, geo=self.geo) if self.needs(0) else None
         g_value = StridedView.apply(g, geo=self.geo) if self.needs(1) else None

@@ -182,8 +182,8 @@ class Squeeze(Op):
         self.in_shape, self.torch_name = x.shape, f"SqueezeBackward{version}"
         return x.squeeze(axes) if axes else x.view()  # NumPy returns x itself: a new view
 
-    def backward(self, g):
-        return g.reshape(self.in_shape)
+    def backward(self, g):  # torch's unsqueeze_to: g itself when no dim was removed
+        return g if g._data.shape == self.in_shape else g.reshape(self.in_shape)
 
 
 @op(inplace="view")
