@@ -11,11 +11,15 @@ DOCS_STAMP := $(VENV)/.installed-docs
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+NATIVE_SRC := setup.py $(wildcard src/chainrule/backend/native*.[ch] src/chainrule/backend/_build.py)
+
+# the editable install compiles the native kernels (setup.py, cffi) into src/chainrule/backend
+$(STAMP): $(BIN)/python pyproject.toml $(NATIVE_SRC)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# tests/backend runs every kernel on both backends (native and the NumPy reference)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
 
@@ -46,9 +50,12 @@ docs: $(DOCS_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/basedpyright
 
+# issue 12's workloads against torch: one process, one thread each, interleaved rounds
+# (chainrule's native and NumPy kernels, torch eager, torch.compile), then each framework
+# in its own process with its default threads; never part of `make test`
 bench: $(STAMP)
-	$(BIN)/python benchmarks/op_overhead.py
-	$(BIN)/python benchmarks/training_step.py
+	$(BIN)/python benchmarks/bench.py --compiled
+	$(BIN)/python benchmarks/bench.py --multicore
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info site demo-output

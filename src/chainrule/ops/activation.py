@@ -14,12 +14,13 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.backend import K
+from chainrule.backend.select import select
+from chainrule.backend.special import _sigmoid
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
-from chainrule.ops.elementwise.special import _erf, _sigmoid
 from chainrule.ops.elementwise.unary import MaskedGrad, erf, exp, sigmoid, tanh
 from chainrule.ops.inplace import write
-from chainrule.ops.kernels import select
 from chainrule.ops.op import Op
 from chainrule.ops.softmax import _float_only
 
@@ -114,48 +115,27 @@ _KAPPA = 0.044715
 
 
 class Gelu(Op):
-    """Exact: ``x * Phi(x)``; 'tanh': ``0.5 x (1 + tanh(beta (x + kappa x^3)))``."""
+    """Exact: ``x * Phi(x)``; 'tanh': ``0.5 x (1 + tanh(beta (x + kappa x^3)))`` (the
+    kernels ``K.gelu`` / ``K.gelu_backward``)."""
 
     layout = "elementwise"
 
     def forward(self, x, approximate):
         self.approximate = approximate
-        inner = _gelu_inner(x, approximate)
-        self.inner, self.x0 = inner, x.copy()  # reused while x's values are unchanged
-        if approximate == "tanh":
-            return (0.5 * x * (1 + inner)).astype(x.dtype, copy=False)
-        return (x * inner).astype(x.dtype, copy=False)
+        return K.gelu(x, approximate)
 
     def backward(self, g):  # recomputed from the saved input's values now, as torch does
-        x = self.inputs[0]
-        if np.array_equal(x._data, self.x0, equal_nan=True):
-            inner = self.inner  # the same values (x.data not written): the same result
-        else:
-            inner = _gelu_inner(x._data, self.approximate)
-        return GeluBackward.apply(g, x, inner=inner, approximate=self.approximate)
-
-
-def _gelu_inner(x: np.ndarray, approximate: str) -> np.ndarray:
-    """The cdf ``Phi(x)``, or for 'tanh' the ``tanh(beta (x + kappa x^3))``."""
-    if approximate == "tanh":
-        return np.tanh(_BETA * (x + _KAPPA * x * x * x))
-    return 0.5 * (1 + _erf(x * _SQRT1_2))
+        return GeluBackward.apply(g, self.inputs[0], approximate=self.approximate)
 
 
 class GeluBackward(Op):
-    """``g * gelu'(x)`` in one node (``inner``: the cdf, or the tanh of the tanh form, from
-    Gelu.backward), itself differentiable: d/dx is ``g * gelu''(x)``."""
+    """``g * gelu'(x)`` in one node, itself differentiable: d/dx is ``g * gelu''(x)``."""
 
     jvp_rule = "diagonal"
 
-    def forward(self, g, x, inner, approximate):
+    def forward(self, g, x, approximate):
         self.approximate = approximate
-        if approximate == "tanh":
-            t = inner
-            left = 0.5 * (1 + t)
-            right = 0.5 * x * (1 - t * t) * _BETA * (1 + 3 * _KAPPA * x * x)
-            return g * (left + right)
-        return g * (inner + x * _PHI * np.exp(-0.5 * x * x))
+        return K.gelu_backward(g, x, approximate)
 
     def backward(self, gg):
         g, x = self.inputs
@@ -189,21 +169,20 @@ class Silu(Op):
     layout = "elementwise"
 
     def forward(self, x):
-        return (x * _sigmoid(x)).astype(x.dtype, copy=False)
+        return K.silu(x)
 
     def backward(self, g):  # sigmoid recomputed from the saved input, as torch does
-        x = self.inputs[0]
-        return SiluBackward.apply(g, x, s=_sigmoid(x._data))
+        return SiluBackward.apply(g, self.inputs[0])
 
 
 class SiluBackward(Op):
-    """``g * s * (1 + x (1 - s))`` in one node (s = sigmoid(x), from Silu.backward), itself
-    differentiable: silu''(x) = s (1 - s) (2 + x (1 - 2 s))."""
+    """``g * s * (1 + x (1 - s))`` in one node (s = sigmoid(x)), itself differentiable:
+    silu''(x) = s (1 - s) (2 + x (1 - 2 s))."""
 
     jvp_rule = "diagonal"
 
-    def forward(self, g, x, s):
-        return g * s * (1 + x * (1 - s))
+    def forward(self, g, x):
+        return K.silu_backward(g, x)
 
     def backward(self, gg):
         g, x = self.inputs

@@ -10,11 +10,9 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
-
-from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, wrap_dim
+from chainrule.backend import K
 from chainrule.dtypes import scalar_type_name
 from chainrule.ops.elementwise.unary import exp
 from chainrule.ops.op import Op
@@ -29,32 +27,6 @@ def _float_only(input: Tensor, kernel: str, complex: bool = True) -> None:
 # --------------------------------------------------------------------------- softmax
 
 
-@quiet
-def _shifted(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """``x - max(x)`` along ``dim`` and ``log(sum(exp(that)))``: nothing overflows. A 0-d
-    ``x`` is its own max (so inf and nan give nan, as in torch); an empty one stays empty."""
-    if not x.ndim or not x.size:
-        s = x - x
-        return s, s
-    s = x - np.maximum.reduce(x, axis=dim, keepdims=True)
-    return s, np.log(np.add.reduce(np.exp(s), axis=dim, keepdims=True))
-
-
-@quiet
-def _softmax(x: np.ndarray, dim: int) -> np.ndarray:
-    """``exp(x - max) / sum`` in three passes, in place on one fresh array."""
-    if not x.ndim or not x.size:
-        s, lse = _shifted(x, dim)
-        return np.exp(s - lse)
-    e = np.subtract(x, np.maximum.reduce(x, axis=dim, keepdims=True))
-    np.exp(e, out=e)
-    e /= np.add.reduce(e, axis=dim, keepdims=True)
-    return e
-
-
-_exp = quiet(np.exp)
-
-
 class Softmax(Op):
     """``exp(x - max) / sum``; the vjp is ``y * (g - sum(g * y))``."""
 
@@ -62,7 +34,7 @@ class Softmax(Op):
 
     def forward(self, x, dim):
         self.dim = dim
-        return _softmax(x, dim)
+        return K.softmax(x, dim)
 
     def backward(self, g):
         return SoftmaxBackward.apply(g, self.output, dim=self.dim)
@@ -74,9 +46,7 @@ class SoftmaxBackward(Op):
 
     def forward(self, g, y, dim):
         self.dim = dim
-        out = g - np.add.reduce(g * y, axis=dim if y.ndim else None, keepdims=True)
-        out *= y
-        return out
+        return K.softmax_backward(g, y, dim)
 
     def backward(self, gg):
         g, y = self.inputs
@@ -97,11 +67,7 @@ class LogSoftmax(Op):
 
     def forward(self, x, dim):
         self.dim = dim
-        s, lse = _shifted(x, dim)
-        if not x.ndim or not x.size:
-            return s - lse
-        s -= lse
-        return s
+        return K.log_softmax(x, dim)
 
     def backward(self, g):
         return LogSoftmaxBackward.apply(g, self.output, dim=self.dim)
@@ -112,11 +78,7 @@ class LogSoftmaxBackward(Op):
 
     def forward(self, g, y, dim):
         self.dim = dim
-        if not y.ndim:
-            return g - _exp(y) * g
-        e = _exp(y)
-        e *= np.add.reduce(g, axis=dim, keepdims=True)
-        return np.subtract(g, e, out=e)
+        return K.log_softmax_backward(g, y, dim)
 
     def backward(self, gg):
         g, y = self.inputs

@@ -1,8 +1,8 @@
 """Elementwise math, in five files: arithmetic.py (add, sub, mul, div, pow, square,
 floor_divide, remainder, fmod), unary.py (neg, abs, exp/log, sqrt, trig, sigmoid, relu, erf,
 rounding), select.py (clamp, maximum, minimum, where, lerp), casts.py (clone, to) and
-gamma.py (lgamma, digamma, polygamma, mvlgamma, erfinv, xlogy);
-special.py holds the NumPy kernels of erf and the logistic function."""
+gamma.py (lgamma, digamma, polygamma, mvlgamma, erfinv, xlogy); the NumPy kernels of erf
+and the logistic function are in chainrule/backend/special.py."""
 
 from __future__ import annotations
 

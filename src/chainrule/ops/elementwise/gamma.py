@@ -19,10 +19,10 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
+from chainrule.backend.select import select
+from chainrule.backend.special import _erf
 from chainrule.ops.broadcast import binary
-from chainrule.ops.elementwise.special import _erf
 from chainrule.ops.elementwise.unary import exp, log
-from chainrule.ops.kernels import select
 from chainrule.ops.op import Op
 
 # ------------------------------------------------------------------ NumPy kernels (float64)

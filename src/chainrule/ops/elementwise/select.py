@@ -10,10 +10,10 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
+from chainrule.backend.select import select
 from chainrule.ops.broadcast import as_tensor_arg, binary, broadcast_error
 from chainrule.ops.elementwise.unary import MaskedScale
 from chainrule.ops.index.mask import nonzero
-from chainrule.ops.kernels import select
 from chainrule.ops.op import Op, save_index, tensor_overload
 
 

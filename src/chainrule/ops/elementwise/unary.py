@@ -13,8 +13,10 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.ops.elementwise.special import _erf, _sigmoid
-from chainrule.ops.kernels import select
+from chainrule.backend import K
+from chainrule.backend.select import select
+from chainrule.backend.special import _erf, _sigmoid
+from chainrule.graph import grad_mode
 from chainrule.ops.op import Op
 
 
@@ -205,7 +207,9 @@ class Tanh(Op):
 
     def backward(self, g):
         y = self.output
-        return g * (1 - y * y)
+        if grad_mode.enabled or y._data.dtype.kind != "f":  # a graph of the gradient
+            return g * (1 - y * y)
+        return _make(K.tanh_backward(g._data, y._data))
 
 
 class Sigmoid(Op):
@@ -214,7 +218,7 @@ class Sigmoid(Op):
     save_inputs, save_output = False, True
 
     def forward(self, x):
-        return _sigmoid(x)
+        return K.sigmoid(x) if x.dtype.kind == "f" else _sigmoid(x)  # complex: NumPy's
 
     def backward(self, g):
         return SigmoidBackward.apply(g, self.output)
@@ -226,7 +230,7 @@ class SigmoidBackward(Op):
     jvp_rule = "diagonal"
 
     def forward(self, g, y):
-        return g * y * (1 - y)
+        return K.sigmoid_backward(g, y) if y.dtype.kind == "f" else g * y * (1 - y)
 
     def backward(self, gg):
         g, y = self.inputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.ops.kernels import select
+from chainrule.backend.select import select
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

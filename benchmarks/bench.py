@@ -1,0 +1,152 @@
+"""`make bench`: issue 12's workloads, chainrule against torch.
+
+Default mode: one process, one thread each (torch.set_num_threads(1), one BLAS thread), the
+frameworks timed in interleaved rounds so both share the machine's noise; chainrule runs
+with its native kernels and again on the NumPy reference kernels (``backend.use``) in the
+same rounds. Each cell is the median step time of a round; a ratio is chainrule / torch
+eager within a round, printed as the median over rounds and its range.
+
+    python benchmarks/bench.py [--workloads W1,W2,W5,W6] [--rounds 5] [--repeats 10]
+                               [--compiled] [--multicore]
+
+``--compiled`` adds torch.compile (and ``chainrule.compile`` where it exists).
+``--multicore`` runs each framework in its own process with its default threads instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _single_thread_env() -> None:
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"  # before NumPy loads: one BLAS thread, no busy-waiting pool
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _contenders(name: str, compiled: bool):
+    """(label, lib, prepare) for each column; prepare() is called before each timing."""
+    import torch
+
+    import chainrule as cr
+
+    sys.path.insert(0, HERE)
+    from workloads import WORKLOADS
+
+    try:
+        from chainrule import backend
+    except ImportError:  # a chainrule without the native layer (the measurement "before")
+        backend = None
+    build = WORKLOADS[name]
+    out = []
+    if backend is not None and backend.native_available():
+        step = build(cr)
+        out.append(("chainrule native", step, lambda: backend.use("native")))
+        out.append(("chainrule numpy", step, lambda: backend.use("numpy")))
+    else:
+        out.append(("chainrule", build(cr), lambda: None))
+    if compiled and hasattr(cr, "compile"):
+        step, per = build(cr)
+        out.append(("chainrule compiled", (cr.compile(step), per), lambda: None))
+    out.append(("torch", build(torch), lambda: None))
+    if compiled:
+        step, per = build(torch)
+        out.append(("torch.compile", (torch.compile(step), per), lambda: None))
+    return out
+
+
+def run_one_process(names, rounds, repeats, compiled) -> None:
+    _single_thread_env()
+    import torch
+
+    torch.set_num_threads(1)
+    sys.path.insert(0, HERE)
+    from workloads import UNITS
+
+    print(f"one process, one thread each; {rounds} interleaved rounds x {repeats} steps")
+    for name in names:
+        cols = _contenders(name, compiled)
+        for _, (step, _per), prepare in cols:  # warm up (and compile) outside the timing
+            prepare()
+            step()
+            step()
+        times = {label: [] for label, _, _ in cols}
+        for _ in range(rounds):
+            for label, (step, per), prepare in cols:
+                prepare()
+                times[label].append(_median_time(step, repeats) / per)
+        scale = 1e6 if UNITS[name] == "us/op" else 1e3
+        torch_t = times["torch"]
+        print(f"\n{name} ({UNITS[name]}, median over rounds; ratio to torch eager per round)")
+        for label, ts in times.items():
+            ratios = [t / r for t, r in zip(ts, torch_t)]
+            print(
+                f"  {label:20s} {statistics.median(ts) * scale:9.2f}   ratio "
+                f"{statistics.median(ratios):5.2f}  ({min(ratios):.2f}-{max(ratios):.2f})"
+            )
+
+
+def _worker(framework: str, name: str, repeats: int) -> None:
+    """One framework alone in this process, default threads: print seconds per unit."""
+    sys.path.insert(0, HERE)
+    from workloads import WORKLOADS
+
+    if framework == "torch":
+        import torch as lib
+    else:
+        import chainrule as lib
+    step, per = WORKLOADS[name](lib)
+    step()
+    step()
+    print(_median_time(step, repeats) / per)
+
+
+def run_multicore(names, rounds, repeats) -> None:
+    print(f"each framework in its own process, default threads; {rounds} alternating rounds")
+    for name in names:
+        times = {"chainrule": [], "torch": []}
+        for _ in range(rounds):
+            for fw in times:
+                cmd = [sys.executable, __file__, "--worker", fw, name, "--repeats", str(repeats)]
+                res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                times[fw].append(float(res.stdout.strip().splitlines()[-1]))
+        c, t = statistics.median(times["chainrule"]), statistics.median(times["torch"])
+        print(f"  {name}: chainrule {c * 1e3:8.3f} ms, torch {t * 1e3:8.3f} ms, ratio {c / t:.2f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--workloads", default="W1,W2,W5,W6")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--compiled", action="store_true")
+    p.add_argument("--multicore", action="store_true")
+    p.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "WORKLOAD"))
+    args = p.parse_args()
+    if args.worker:
+        _worker(args.worker[0], args.worker[1], args.repeats)
+        return
+    names = args.workloads.split(",")
+    if args.multicore:
+        run_multicore(names, args.rounds, args.repeats)
+    else:
+        run_one_process(names, args.rounds, args.repeats, args.compiled)
+
+
+if __name__ == "__main__":
+    main()

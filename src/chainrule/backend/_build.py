@@ -1,0 +1,51 @@
+"""The cffi builder of chainrule's native kernels (API mode, compiled by setuptools during
+``pip install`` through ``cffi_modules`` in setup.py; in a checkout,
+``python setup.py build_ext --inplace``). The kernels' C prototypes are generated here from
+one list, for float (``_f32``) and double (``_f64``)."""
+
+from __future__ import annotations
+
+import os
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# name -> the parameter list, with T for the element type
+PROTOTYPES = {
+    "cr_gelu": "const T *x, T *y, int64_t n, int tanh_form",
+    "cr_gelu_backward": "const T *g, const T *x, T *out, int64_t n, int tanh_form",
+    "cr_sigmoid": "const T *x, T *y, int64_t n",
+    "cr_sigmoid_backward": "const T *g, const T *y, T *out, int64_t n",
+    "cr_tanh_backward": "const T *g, const T *y, T *out, int64_t n",
+    "cr_silu": "const T *x, T *y, int64_t n",
+    "cr_silu_backward": "const T *g, const T *x, T *out, int64_t n",
+    "cr_softmax": "const T *x, T *y, int64_t rows, int64_t cols",
+    "cr_log_softmax": "const T *x, T *y, int64_t rows, int64_t cols",
+    "cr_softmax_backward": "const T *g, const T *y, T *out, int64_t rows, int64_t cols",
+    "cr_log_softmax_backward": "const T *g, const T *y, T *out, int64_t rows, int64_t cols",
+}
+
+
+def cdef() -> str:
+    lines = []
+    for ctype, sfx in (("float", "f32"), ("double", "f64")):
+        for name, params in PROTOTYPES.items():
+            lines.append(f"void {name}_{sfx}({params.replace('T ', ctype + ' ')});")
+    return "\n".join(lines)
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(cdef())
+ffibuilder.set_source(
+    "chainrule.backend._native",
+    '#include "native.c"',
+    include_dirs=[HERE],
+    depends=[os.path.join(HERE, "native.c"), os.path.join(HERE, "native_t.h")],
+    # -O3 and OpenMP's simd pragmas; no -ffast-math (IEEE nan/inf/-0), no -march
+    extra_compile_args=["-O3", "-fopenmp-simd", "-fno-math-errno", "-std=gnu11"],
+    libraries=["m"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(tmpdir=os.path.join(HERE, "..", "..", ".."), verbose=True)

@@ -1,0 +1,64 @@
+/* chainrule's native kernels: plain C loops over contiguous arrays, one float and one
+ * double version of each (native_t.h, included twice below). The NumPy kernels in
+ * numpy_kernels.py are the reference; chainrule/backend/native.py calls these through
+ * cffi and falls back to the reference for any case not written here.
+ *
+ * Built with -O3 -fopenmp-simd and no -ffast-math: nan, inf and -0 follow IEEE as in
+ * torch. Vector math comes from glibc's libmvec: the `simd` attribute below tells GCC the
+ * vector variants of exp/tanh/erf exist (glibc declares them only under -ffast-math), so a
+ * `#pragma omp simd` loop calls e.g. _ZGVdN8v_tanhf, 8 lanes at a time. Nothing
+ * machine-specific is compiled in: on x86-64 each kernel is built twice (baseline SSE2 and
+ * AVX2, `target_clones`) and the loader picks the one the CPU runs. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#define CR_SIMD_MATH __attribute__((simd("notinbranch")))
+extern float expf(float) CR_SIMD_MATH;
+extern float tanhf(float) CR_SIMD_MATH;
+extern float erff(float) CR_SIMD_MATH;
+extern float logf(float) CR_SIMD_MATH;
+extern double exp(double) CR_SIMD_MATH;
+extern double tanh(double) CR_SIMD_MATH;
+extern double erf(double) CR_SIMD_MATH;
+extern double log(double) CR_SIMD_MATH;
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CR_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define CR_KERNEL
+#endif
+
+#define CR_SQRT1_2 0.70710678118654752440
+#define CR_PHI 0.39894228040143267794     /* 1 / sqrt(2 pi) */
+#define CR_BETA 0.79788456080286535588    /* sqrt(2 / pi) */
+#define CR_KAPPA 0.044715
+
+#define T float
+#define SFX(name) name##_f32
+#define EXP expf
+#define ABS fabsf
+#define TANH tanhf
+#define ERF erff
+#define LOG logf
+#include "native_t.h"
+#undef T
+#undef SFX
+#undef EXP
+#undef ABS
+#undef TANH
+#undef ERF
+#undef LOG
+
+#define T double
+#define SFX(name) name##_f64
+#define EXP exp
+#define ABS fabs
+#define TANH tanh
+#define ERF erf
+#define LOG log
+#include "native_t.h"

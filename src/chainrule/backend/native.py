@@ -1,0 +1,143 @@
+"""The native kernels (native.c, compiled by cffi at install time) behind the same
+signatures as numpy_kernels.py. Each wrapper takes the C loop when its arrays are float32
+or float64, C-contiguous and of one shape, and otherwise calls the NumPy reference, so
+every call gives an answer. Importing this module fails (ImportError) when the extension
+was not built; the dispatch table then holds the NumPy kernels only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from chainrule.backend import numpy_kernels as ref
+from chainrule.backend._native import ffi, lib  # type: ignore[import-not-found]
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_CTYPE = {_F32: "float[]", _F64: "double[]"}
+_buf = ffi.from_buffer
+
+
+def _fns(name: str) -> dict[np.dtype, Callable]:
+    """The C function ``name`` for each dtype (``name_f32``, ``name_f64``)."""
+    return {_F32: getattr(lib, name + "_f32"), _F64: getattr(lib, name + "_f64")}
+
+
+def _native(*arrays: np.ndarray) -> bool:
+    """Whether the C loop applies: one float dtype, one shape, C-contiguous."""
+    a = arrays[0]
+    if type(a) is not np.ndarray or a.dtype not in _CTYPE or not a.flags.c_contiguous:
+        return False
+    for b in arrays[1:]:
+        if type(b) is not np.ndarray or b.dtype != a.dtype or b.shape != a.shape:
+            return False
+        if not b.flags.c_contiguous:
+            return False
+    return True
+
+
+def _unary(name: str, reference: Callable) -> Callable:
+    fns = _fns("cr_" + name)
+
+    def kernel(x: np.ndarray) -> np.ndarray:
+        if not _native(x):
+            return reference(x)
+        ct = _CTYPE[x.dtype]
+        y = np.empty_like(x)
+        fns[x.dtype](_buf(ct, x), _buf(ct, y), x.size)
+        return y
+
+    kernel.__name__ = kernel.__qualname__ = name
+    kernel.__doc__ = reference.__doc__
+    return kernel
+
+
+def _binary(name: str, reference: Callable) -> Callable:
+    """A backward kernel of (g, saved) -> g * f'(saved)."""
+    fns = _fns("cr_" + name)
+
+    def kernel(g: np.ndarray, s: np.ndarray) -> np.ndarray:
+        if not _native(s, g):
+            return reference(g, s)
+        ct = _CTYPE[s.dtype]
+        out = np.empty_like(s)
+        fns[s.dtype](_buf(ct, g), _buf(ct, s), _buf(ct, out), s.size)
+        return out
+
+    kernel.__name__ = kernel.__qualname__ = name
+    kernel.__doc__ = reference.__doc__
+    return kernel
+
+
+_gelu, _gelu_backward = _fns("cr_gelu"), _fns("cr_gelu_backward")
+
+
+def gelu(x: np.ndarray, approximate: str) -> np.ndarray:
+    if not _native(x):
+        return ref.gelu(x, approximate)
+    ct = _CTYPE[x.dtype]
+    y = np.empty_like(x)
+    _gelu[x.dtype](_buf(ct, x), _buf(ct, y), x.size, approximate == "tanh")
+    return y
+
+
+def gelu_backward(g: np.ndarray, x: np.ndarray, approximate: str) -> np.ndarray:
+    if not _native(x, g):
+        return ref.gelu_backward(g, x, approximate)
+    ct = _CTYPE[x.dtype]
+    out = np.empty_like(x)
+    _gelu_backward[x.dtype](_buf(ct, g), _buf(ct, x), _buf(ct, out), x.size, approximate == "tanh")
+    return out
+
+
+def _rows(name: str, reference: Callable) -> Callable:
+    """A kernel along the last dim (rows x cols), ``dim`` any other: the reference."""
+    fns = _fns("cr_" + name)
+
+    def kernel(x: np.ndarray, dim: int) -> np.ndarray:
+        if not x.ndim or dim != x.ndim - 1 or not x.size or not _native(x):
+            return reference(x, dim)
+        ct = _CTYPE[x.dtype]
+        y = np.empty_like(x)
+        cols = x.shape[-1]
+        fns[x.dtype](_buf(ct, x), _buf(ct, y), x.size // cols, cols)
+        return y
+
+    kernel.__name__ = kernel.__qualname__ = name
+    kernel.__doc__ = reference.__doc__
+    return kernel
+
+
+def _rows_backward(name: str, reference: Callable) -> Callable:
+    fns = _fns("cr_" + name)
+
+    def kernel(g: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
+        if not y.ndim or dim != y.ndim - 1 or not y.size or not _native(y, g):
+            return reference(g, y, dim)
+        ct = _CTYPE[y.dtype]
+        out = np.empty_like(y)
+        cols = y.shape[-1]
+        fns[y.dtype](_buf(ct, g), _buf(ct, y), _buf(ct, out), y.size // cols, cols)
+        return out
+
+    kernel.__name__ = kernel.__qualname__ = name
+    kernel.__doc__ = reference.__doc__
+    return kernel
+
+
+KERNELS = dict(ref.KERNELS)  # anything not written natively: the reference
+KERNELS.update(
+    gelu=gelu,
+    gelu_backward=gelu_backward,
+    sigmoid=_unary("sigmoid", ref.sigmoid),
+    silu=_unary("silu", ref.silu),
+    sigmoid_backward=_binary("sigmoid_backward", ref.sigmoid_backward),
+    tanh_backward=_binary("tanh_backward", ref.tanh_backward),
+    silu_backward=_binary("silu_backward", ref.silu_backward),
+    softmax=_rows("softmax", ref.softmax),
+    log_softmax=_rows("log_softmax", ref.log_softmax),
+    softmax_backward=_rows_backward("softmax_backward", ref.softmax_backward),
+    log_softmax_backward=_rows_backward("log_softmax_backward", ref.log_softmax_backward),
+)
+for _name, _fn in KERNELS.items():  # the reference's documentation is the kernel's
+    _fn.__doc__ = ref.KERNELS[_name].__doc__
