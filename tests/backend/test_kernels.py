@@ -116,13 +116,118 @@ def _cases():
             lambda g, y, dim: aten._log_softmax_backward_data(T(g), T(y), dim, T(y).dtype),
             True,
         )
+    for geo in GEOMETRIES:
+        c[f"im2col-{geo}"] = (
+            "im2col",
+            lambda d, geo=geo: (_image(d), *_conv_geometry(geo)),
+            _unfold,
+            True,
+        )
+        c[f"col2im-{geo}"] = ("col2im", lambda d, geo=geo: _fold_args(d, geo), _fold, True)
+    for geo in POOLS:
+        c[f"max_pool2d-{geo}"] = (
+            "max_pool2d",
+            lambda d, geo=geo: _pool_args(d, geo),
+            _max_pool,
+            True,
+        )
+        c[f"max_pool2d_backward-{geo}"] = (
+            "max_pool2d_backward",
+            lambda d, geo=geo: _pool_backward_args(d, geo),
+            _max_pool_backward,
+            True,
+        )
     return c
+
+
+# convolution: (kernel, stride, padding, dilation); pooling: + ceil_mode
+GEOMETRIES = [(3, 1, 1, 1), (3, 2, 0, 1), (2, 1, 2, 2), (5, 3, 2, 1)]
+POOLS = [(2, 2, 0, 1, False), (3, 2, 1, 1, True), (2, 1, 1, 2, False), (3, 3, 1, 1, True)]
+X_SHAPE = (3, 4, 11, 9)
+
+
+def _image(dtype, seed=0):
+    x = _data(X_SHAPE, dtype, seed=seed, specials=False)
+    x[0, 0, 0, :4], x[0, 1, :3, :3] = [np.nan, np.inf, -np.inf, -0.0], -np.inf  # -inf windows
+    x[1, 0, 2, :4] = [0.0, -0.0, -0.0, 0.0]  # ties of zeros: the first position wins
+    x[1, 1, :, 4] = 1.5  # ties
+    return x
+
+
+def _conv_geometry(geo, x_shape=X_SHAPE):
+    k, s, p, d = geo
+    out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n in x_shape[2:])
+    return (k, k), (s, s), ((p, p), (p, p)), (d, d), out
+
+
+def _unfold(x, kernel, stride, padding, dilation, out_hw):
+    u = torch.nn.functional.unfold(T(x), kernel, dilation, padding[0][0], stride)
+    return u.permute(1, 0, 2).reshape(u.shape[1], -1)
+
+
+def _fold_args(dtype, geo):
+    kernel, stride, padding, dilation, out_hw = _conv_geometry(geo)
+    rows = X_SHAPE[1] * kernel[0] * kernel[1]
+    cols = _data((rows, X_SHAPE[0] * out_hw[0] * out_hw[1]), dtype, specials=False)
+    return cols, X_SHAPE, kernel, stride, padding, dilation, out_hw
+
+
+def _fold(cols, x_shape, kernel, stride, padding, dilation, out_hw):
+    u = T(cols).reshape(cols.shape[0], x_shape[0], -1).permute(1, 0, 2)
+    return torch.nn.functional.fold(u, x_shape[2:], kernel, dilation, padding[0][0], stride)
+
+
+def _pool_args(dtype, geo):
+    from chainrule.ops.conv.pooling import _pool_geometry
+
+    k, s, p, d, ceil = geo
+    g, _, out_hw = _pool_geometry(X_SHAPE, 2, k, s, p, d, ceil)
+    return _image(dtype), g.k, g.stride, g.pad, g.dilation, out_hw
+
+
+def _torch_pool(x, kernel, stride, padding, dilation, out_hw):
+    """torch's max_pool2d on the same geometry (ceil_mode where the output needs it)."""
+    for ceil in (False, True):
+        y, i = torch.nn.functional.max_pool2d(
+            T(x), kernel, stride, padding[0][0], dilation, ceil_mode=ceil, return_indices=True
+        )
+        if tuple(y.shape[2:]) == tuple(out_hw):
+            return y, i, ceil
+    raise AssertionError("no torch geometry gives this output size")
+
+
+def _max_pool(x, *geo):
+    y, i, _ = _torch_pool(x, *geo)
+    return y, i
+
+
+def _pool_backward_args(dtype, geo):
+    x, *g = _pool_args(dtype, geo)
+    _, index, _ = _torch_pool(x, *g)
+    grad = _data(tuple(index.shape), dtype, seed=3, specials=False)
+    return grad, index.numpy(), X_SHAPE, x, g
+
+
+def _max_pool_backward(grad, index, x_shape, x, geo):
+    kernel, stride, padding, dilation, _ = geo
+    _, i, ceil = _torch_pool(x, *geo)
+    return aten.max_pool2d_with_indices_backward(
+        T(grad), T(x), kernel, stride, padding[0][0], dilation, ceil, i
+    )
 
 
 CASES = _cases()
 
 
 def _check(ours, theirs, dtype, signs=True):
+    if isinstance(ours, tuple):  # (values, indices)
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            if a.dtype == np.int64:
+                np.testing.assert_array_equal(a, b.numpy() if isinstance(b, torch.Tensor) else b)
+            else:
+                _check(a, b, dtype, signs)
+        return
     theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else theirs
     assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
     np.testing.assert_allclose(ours, theirs, equal_nan=True, **TOL[dtype])
@@ -139,8 +244,11 @@ def test_kernel_matches_torch(backend_name, case, dtype, strided):
     args = args(dtype)
     ours_args = (_strided(args[0]), *args[1:]) if strided else args
     with np.errstate(all="ignore"):
-        ours = TABLES[backend_name][name](*ours_args)
+        ours = TABLES[backend_name][name](*ours_args[: _KERNEL_ARGS.get(name)])
     _check(ours, want(*args), dtype, signs)
+
+
+_KERNEL_ARGS = {"max_pool2d_backward": 3}  # the rest of its case's args are for torch
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -148,6 +256,7 @@ def test_kernel_matches_torch(backend_name, case, dtype, strided):
 def test_native_matches_reference(case, dtype):
     name, args, _, _ = CASES[case]
     args = args(dtype)
+    args = args[: _KERNEL_ARGS.get(name)]
     with np.errstate(all="ignore"):
         _check(TABLES["native"][name](*args), TABLES["numpy"][name](*args), dtype)
 

@@ -6,10 +6,16 @@ one list, for float (``_f32``) and double (``_f64``)."""
 from __future__ import annotations
 
 import os
+import re
 
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+_GEOMETRY = (
+    "int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh, "
+    "int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw, int64_t oh, int64_t ow"
+)
 
 # name -> the parameter list, with T for the element type
 PROTOTYPES = {
@@ -24,6 +30,13 @@ PROTOTYPES = {
     "cr_log_softmax": "const T *x, T *y, int64_t rows, int64_t cols",
     "cr_softmax_backward": "const T *g, const T *y, T *out, int64_t rows, int64_t cols",
     "cr_log_softmax_backward": "const T *g, const T *y, T *out, int64_t rows, int64_t cols",
+    "cr_im2col": "const T *x, T *cols, " + _GEOMETRY,
+    "cr_col2im": "const T *cols, T *gx, " + _GEOMETRY,
+    "cr_max_pool2d": "const T *x, T *y, int64_t *index, int64_t planes, int64_t h, int64_t w, "
+    "int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh, "
+    "int64_t dw, int64_t oh, int64_t ow",
+    "cr_max_pool2d_backward": "const T *g, const int64_t *index, T *gx, int64_t planes, "
+    "int64_t hw, int64_t ohw",
 }
 
 
@@ -31,7 +44,8 @@ def cdef() -> str:
     lines = []
     for ctype, sfx in (("float", "f32"), ("double", "f64")):
         for name, params in PROTOTYPES.items():
-            lines.append(f"void {name}_{sfx}({params.replace('T ', ctype + ' ')});")
+            typed = re.sub(r"\bT\b", ctype, params)
+            lines.append(f"void {name}_{sfx}({typed});")
     return "\n".join(lines)
 
 

@@ -125,6 +125,69 @@ def _rows_backward(name: str, reference: Callable) -> Callable:
     return kernel
 
 
+_im2col, _col2im = _fns("cr_im2col"), _fns("cr_col2im")
+
+
+def _geometry(x_shape, kernel, stride, padding, dilation, out_hw) -> tuple:
+    return (*x_shape, *kernel, *stride, padding[0][0], padding[1][0], *dilation, *out_hw)
+
+
+def im2col(x, kernel, stride, padding, dilation, out_hw):
+    if x.ndim != 4 or not _native(x):
+        return ref.im2col(x, kernel, stride, padding, dilation, out_hw)
+    n, c = x.shape[:2]
+    cols = np.empty((c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1]), dtype=x.dtype)
+    ct = _CTYPE[x.dtype]
+    geo = _geometry(x.shape, kernel, stride, padding, dilation, out_hw)
+    _im2col[x.dtype](_buf(ct, x), _buf(ct, cols), *geo)
+    return cols
+
+
+def col2im(gcols, x_shape, kernel, stride, padding, dilation, out_hw):
+    if not _native(gcols) or len(x_shape) != 4:
+        return ref.col2im(gcols, x_shape, kernel, stride, padding, dilation, out_hw)
+    gx = np.empty(x_shape, dtype=gcols.dtype)
+    ct = _CTYPE[gcols.dtype]
+    geo = _geometry(x_shape, kernel, stride, padding, dilation, out_hw)
+    _col2im[gcols.dtype](_buf(ct, gcols), _buf(ct, gx), *geo)
+    return gx
+
+
+_max_pool2d, _max_pool2d_backward = _fns("cr_max_pool2d"), _fns("cr_max_pool2d_backward")
+
+
+def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
+    if x.ndim != 4 or not _native(x):
+        return ref.max_pool2d(x, kernel, stride, padding, dilation, out_hw)
+    n, c, h, w = x.shape
+    y = np.empty((n, c, *out_hw), dtype=x.dtype)
+    index = np.empty((n, c, *out_hw), dtype=np.int64)
+    ct = _CTYPE[x.dtype]
+    geo = _geometry(x.shape, kernel, stride, padding, dilation, out_hw)[2:]
+    _max_pool2d[x.dtype](_buf(ct, x), _buf(ct, y), _buf("int64_t[]", index), n * c, *geo)
+    return y, index
+
+
+def max_pool2d_backward(g, index, x_shape):
+    if (
+        not _native(g)
+        or type(index) is not np.ndarray
+        or index.dtype != np.int64
+        or index.shape != g.shape
+        or not index.flags.c_contiguous
+        or g.ndim != 4
+    ):
+        return ref.max_pool2d_backward(g, index, x_shape)
+    n, c, h, w = x_shape
+    gx = np.empty(x_shape, dtype=g.dtype)
+    ct = _CTYPE[g.dtype]
+    _max_pool2d_backward[g.dtype](
+        _buf(ct, g), _buf("int64_t[]", index), _buf(ct, gx), n * c, h * w,
+        g.shape[2] * g.shape[3],
+    )  # fmt: skip
+    return gx
+
+
 KERNELS = dict(ref.KERNELS)  # anything not written natively: the reference
 KERNELS.update(
     gelu=gelu,
@@ -138,6 +201,10 @@ KERNELS.update(
     log_softmax=_rows("log_softmax", ref.log_softmax),
     softmax_backward=_rows_backward("softmax_backward", ref.softmax_backward),
     log_softmax_backward=_rows_backward("log_softmax_backward", ref.log_softmax_backward),
+    im2col=im2col,
+    col2im=col2im,
+    max_pool2d=max_pool2d,
+    max_pool2d_backward=max_pool2d_backward,
 )
 for _name, _fn in KERNELS.items():  # the reference's documentation is the kernel's
     _fn.__doc__ = ref.KERNELS[_name].__doc__

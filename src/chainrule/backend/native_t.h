@@ -159,3 +159,111 @@ CR_KERNEL void SFX(cr_log_softmax_backward)(const T *g, const T *y, T *out, int6
         for (int64_t j = 0; j < cols; j++) o[j] = gr[j] - EXP(yr[j]) * s;
     }
 }
+
+/* ------------------------------------------------------------ convolution and pooling */
+
+/* im2col, channels first: x (N, C, H, W) -> cols (C, KH, KW, N, OH, OW); zero outside x
+ * (the padding pt on top, pl on the left). */
+CR_KERNEL void SFX(cr_im2col)(const T *x, T *cols, int64_t n, int64_t c, int64_t h,
+                              int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                              int64_t pt, int64_t pl, int64_t dh, int64_t dw, int64_t oh,
+                              int64_t ow) {
+    T *o = cols;
+    for (int64_t ci = 0; ci < c; ci++)
+        for (int64_t i = 0; i < kh; i++)
+            for (int64_t j = 0; j < kw; j++)
+                for (int64_t b = 0; b < n; b++) {
+                    const T *plane = x + (b * c + ci) * h * w;
+                    for (int64_t r = 0; r < oh; r++, o += ow) {
+                        int64_t ih = r * sh - pt + i * dh;
+                        if (ih < 0 || ih >= h) {
+                            memset(o, 0, (size_t)ow * sizeof(T));
+                            continue;
+                        }
+                        const T *row = plane + ih * w;
+                        int64_t off = j * dw - pl;
+                        for (int64_t q = 0; q < ow; q++) {
+                            int64_t iw = q * sw + off;
+                            o[q] = (iw >= 0 && iw < w) ? row[iw] : (T)0;
+                        }
+                    }
+                }
+}
+
+/* col2im: the adjoint, cols (C, KH, KW, N, OH, OW) added into a zeroed gx (N, C, H, W), one
+ * kernel offset after another (the order of the NumPy reference: the same sums). */
+CR_KERNEL void SFX(cr_col2im)(const T *cols, T *gx, int64_t n, int64_t c, int64_t h,
+                              int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                              int64_t pt, int64_t pl, int64_t dh, int64_t dw, int64_t oh,
+                              int64_t ow) {
+    memset(gx, 0, (size_t)(n * c * h * w) * sizeof(T));
+    const T *o = cols;
+    for (int64_t ci = 0; ci < c; ci++)
+        for (int64_t i = 0; i < kh; i++)
+            for (int64_t j = 0; j < kw; j++)
+                for (int64_t b = 0; b < n; b++) {
+                    T *plane = gx + (b * c + ci) * h * w;
+                    for (int64_t r = 0; r < oh; r++, o += ow) {
+                        int64_t ih = r * sh - pt + i * dh;
+                        if (ih < 0 || ih >= h) continue;
+                        T *row = plane + ih * w;
+                        int64_t off = j * dw - pl;
+                        for (int64_t q = 0; q < ow; q++) {
+                            int64_t iw = q * sw + off;
+                            if (iw >= 0 && iw < w) row[iw] += o[q];
+                        }
+                    }
+                }
+}
+
+/* max pooling over (planes, H, W): the position (within its plane) of each window's
+ * maximum, as torch picks it: only positions inside x are scanned, in order, and a later
+ * value wins if greater or nan; a window of -inf only keeps its first position. The
+ * values are written too. */
+CR_KERNEL void SFX(cr_max_pool2d)(const T *x, T *y, int64_t *index, int64_t planes, int64_t h,
+                                  int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                                  int64_t pt, int64_t pl, int64_t dh, int64_t dw, int64_t oh,
+                                  int64_t ow) {
+    for (int64_t p = 0; p < planes; p++) {
+        const T *plane = x + p * h * w;
+        for (int64_t r = 0; r < oh; r++) {
+            int64_t h0 = r * sh - pt;
+            for (int64_t q = 0; q < ow; q++, y++, index++) {
+                int64_t w0 = q * sw - pl;
+                int64_t i0 = 0, j0 = 0;
+                while (h0 + i0 * dh < 0) i0++;
+                while (w0 + j0 * dw < 0) j0++;
+                int64_t best_at = (h0 + i0 * dh) * w + (w0 + j0 * dw);
+                T best = -INFINITY;
+                for (int64_t i = i0; i < kh; i++) {
+                    int64_t ih = h0 + i * dh;
+                    if (ih >= h) break;
+                    for (int64_t j = j0; j < kw; j++) {
+                        int64_t iw = w0 + j * dw;
+                        if (iw >= w) break;
+                        T v = plane[ih * w + iw];
+                        if (v > best || isnan(v)) {
+                            best = v;
+                            best_at = ih * w + iw;
+                        }
+                    }
+                }
+                *y = best;
+                *index = best_at;
+            }
+        }
+    }
+}
+
+/* its backward: each output gradient added at its window's maximum (gx zeroed first) */
+CR_KERNEL void SFX(cr_max_pool2d_backward)(const T *g, const int64_t *index, T *gx,
+                                           int64_t planes, int64_t hw, int64_t ohw) {
+    memset(gx, 0, (size_t)(planes * hw) * sizeof(T));
+    for (int64_t p = 0; p < planes; p++) {
+        T *plane = gx + p * hw;
+        for (int64_t k = 0; k < ohw; k++) /* an index outside the plane is skipped */
+            if ((uint64_t)index[k] < (uint64_t)hw) plane[index[k]] += g[k];
+        g += ohw;
+        index += ohw;
+    }
+}

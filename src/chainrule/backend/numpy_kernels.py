@@ -127,10 +127,122 @@ def log_softmax_backward(g: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
     return np.subtract(g, e, out=e)
 
 
+# --------------------------------------------------------------- convolution and pooling
+# Geometry as plain tuples: kernel (KH, KW), stride, dilation, out_hw (OH, OW), and padding
+# ((top, bottom), (left, right)); x is (N, C, H, W).
+
+
+def _padded(x: np.ndarray, padding: tuple, value: float = 0.0) -> np.ndarray:
+    (pt, pb), (pl, pr) = padding
+    if pt or pb or pl or pr:
+        return np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=value)
+    return x
+
+
+def window_slices(kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple) -> list:
+    """The (rows, cols) slices of the padded input read by each kernel offset, in order."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh, ow = out_hw
+    return [
+        (
+            slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+            slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
+        )
+        for i in range(kh)
+        for j in range(kw)
+    ]
+
+
+def im2col(x, kernel, stride, padding, dilation, out_hw) -> np.ndarray:
+    """im2col, channels first: (C*KH*KW, N*OH*OW), built with one strided copy per kernel
+    offset (contiguous inner loops), ready for a single GEMM with the weight."""
+    xp = _padded(x, padding)
+    n, c = x.shape[:2]
+    (kh, kw), (oh, ow) = kernel, out_hw
+    cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    slices = iter(window_slices(kernel, stride, dilation, out_hw))
+    for i in range(kh):
+        for j in range(kw):
+            rows, cs = next(slices)
+            cols[:, i, j] = xp[:, :, rows, cs].transpose(1, 0, 2, 3)
+    return cols.reshape(c * kh * kw, n * oh * ow)
+
+
+def col2im(gcols, x_shape, kernel, stride, padding, dilation, out_hw) -> np.ndarray:
+    """The adjoint of im2col: (C*KH*KW, N*OH*OW) window gradients added back into an
+    (N, C, H, W) gradient, one kernel offset after another."""
+    n, c = x_shape[:2]
+    (kh, kw), (oh, ow) = kernel, out_hw
+    gcols = gcols.reshape(c, kh, kw, n, oh, ow)
+    (pt, pb), (pl, pr) = padding
+    h, wd = x_shape[2] + pt + pb, x_shape[3] + pl + pr
+    gx = np.zeros((n, c, h, wd), dtype=gcols.dtype)
+    slices = iter(window_slices(kernel, stride, dilation, out_hw))
+    for i in range(kh):
+        for j in range(kw):
+            rows, cs = next(slices)
+            gx[:, :, rows, cs] += gcols[:, i, j].transpose(1, 0, 2, 3)
+    return gx[:, :, pt : h - pb, pl : wd - pr]
+
+
+def _pool_positions(x_shape, kernel, stride, padding, dilation, out_hw):
+    """For each kernel offset, in window order: the flat position it reads in its H*W
+    plane and whether that is inside the plane (not padding), both (OH, OW)."""
+    h, w = x_shape[2:]
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh, ow = out_hw
+    rows = np.arange(oh).reshape(-1, 1) * sh - padding[0][0]
+    cols = np.arange(ow) * sw - padding[1][0]
+    out = []
+    for i in range(kh):
+        for j in range(kw):
+            r, c = rows + i * dh, cols + j * dw
+            out.append((r * w + c, ((r >= 0) & (r < h)) & ((c >= 0) & (c < w))))
+    return out
+
+
+def max_pool2d(x, kernel, stride, padding, dilation, out_hw) -> tuple[np.ndarray, np.ndarray]:
+    """The maximum of every window and its position within its H*W plane, as torch picks
+    it: positions inside x are scanned in order, a later value wins if greater or nan (a
+    window of -inf keeps its first position)."""
+    xp = _padded(x, padding, -np.inf)
+    at = _pool_positions(x.shape, kernel, stride, padding, dilation, out_hw)
+    views = [xp[:, :, r, c] for r, c in window_slices(kernel, stride, dilation, out_hw)]
+    first = np.zeros(out_hw, dtype=np.int64)
+    for pos, inside in reversed(at):
+        np.copyto(first, pos, where=inside)
+    index = np.empty((*x.shape[:2], *out_hw), dtype=np.int64)
+    index[...] = first
+    best = views[0].copy()
+    for v in views[1:]:
+        np.maximum(best, v, out=best)
+    if not np.isnan(best).any():  # the earliest position inside x holding the maximum
+        for (pos, inside), v in zip(reversed(at), reversed(views)):
+            np.copyto(index, pos, where=(v == best) & inside)
+        n, c = x.shape[:2]  # the values at those positions (the first of +0 and -0)
+        flat = index.reshape(n, c, -1)
+        return np.take_along_axis(x.reshape(n, c, -1), flat, 2).reshape(index.shape), index
+    best = np.full(index.shape, -np.inf, dtype=x.dtype)
+    for (pos, inside), v in zip(at, views):
+        wins = ((v > best) | np.isnan(v)) & inside
+        np.copyto(best, v, where=wins)
+        np.copyto(index, pos, where=wins)
+    return best, index
+
+
+def max_pool2d_backward(g: np.ndarray, index: np.ndarray, x_shape: tuple) -> np.ndarray:
+    """Each output gradient added at its window's maximum (duplicates add up)."""
+    n, c, h, w = x_shape
+    flat = np.arange(0, n * c * h * w, h * w).reshape(n, c, 1, 1) + index
+    out = np.bincount(flat.ravel(), weights=g.ravel().astype(np.float64), minlength=n * c * h * w)
+    return out.astype(g.dtype).reshape(x_shape)
+
+
 KERNELS = {
     name: globals()[name]
     for name in (
         "gelu", "gelu_backward", "sigmoid", "sigmoid_backward", "tanh_backward", "silu",
         "silu_backward", "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
+        "im2col", "col2im", "max_pool2d", "max_pool2d_backward",
     )
 }  # fmt: skip

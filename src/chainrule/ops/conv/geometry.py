@@ -9,6 +9,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from chainrule._tensor import Tensor
+from chainrule.backend import K
 
 
 class _Geometry:
@@ -56,18 +57,8 @@ def _cols(x: np.ndarray, geo: _Geometry, oh: int, ow: int) -> np.ndarray:
 
 
 def _cols_t(x: np.ndarray, geo: _Geometry, oh: int, ow: int) -> np.ndarray:
-    """im2col, channels first: (C*KH*KW, N*OH*OW), built with one strided copy per kernel
-    offset (contiguous inner loops), ready for a single GEMM with the weight."""
-    xp = _padded(x, geo)
-    n, c = x.shape[:2]
-    (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.stride, geo.dilation
-    cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            cs = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            cols[:, i, j] = xp[:, :, rows, cs].transpose(1, 0, 2, 3)
-    return cols.reshape(c * kh * kw, n * oh * ow)
+    """im2col, channels first: (C*KH*KW, N*OH*OW), ready for a single GEMM (``K.im2col``)."""
+    return K.im2col(x, geo.k, geo.stride, geo.pad, geo.dilation, (oh, ow))
 
 
 def _conv(x: np.ndarray, w: np.ndarray, geo: _Geometry) -> np.ndarray:
@@ -84,17 +75,8 @@ def _conv(x: np.ndarray, w: np.ndarray, geo: _Geometry) -> np.ndarray:
 
 def _col2im(gcols: np.ndarray, geo: _Geometry, x_shape: tuple) -> np.ndarray:
     """Add (C, KH, KW, N, OH, OW) window gradients back into an (N, C, H, W) gradient."""
-    c, kh, kw, n, oh, ow = gcols.shape
-    (pt, pb), (pl, pr) = geo.pad
-    h, wd = x_shape[2] + pt + pb, x_shape[3] + pl + pr
-    gx = np.zeros((n, c, h, wd), dtype=gcols.dtype)
-    (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            cs = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            gx[:, :, rows, cs] += gcols[:, i, j].transpose(1, 0, 2, 3)
-    return gx[:, :, pt : h - pb, pl : wd - pr]
+    oh, ow = gcols.shape[-2:]
+    return K.col2im(gcols, x_shape, geo.k, geo.stride, geo.pad, geo.dilation, (oh, ow))
 
 
 def _conv_transpose(gy: np.ndarray, w: np.ndarray, geo: _Geometry, x_shape: tuple) -> np.ndarray:

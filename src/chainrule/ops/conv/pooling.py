@@ -11,6 +11,8 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.backend import K
+from chainrule.backend.numpy_kernels import window_slices
 from chainrule.ops.conv.convolution import Conv
 from chainrule.ops.conv.geometry import _batched, _Geometry, _padded, _pair
 from chainrule.ops.op import Op
@@ -61,56 +63,6 @@ def _pool_geometry_uncached(x_shape, nd, kernel_size, stride, padding, dilation,
 _pool_geometry_cached = functools.lru_cache(maxsize=256)(_pool_geometry_uncached)
 
 
-@functools.lru_cache(maxsize=256)
-def _index_tables(w: int, geo: _Geometry, out_hw: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Flat position of each window's top-left corner in the unpadded plane, (OH, OW), and
-    of each kernel offset relative to it, (KH*KW,)."""
-    (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.stride, geo.dilation
-    oh, ow = out_hw
-    corner = ((np.arange(oh) * sh - geo.pad[0][0]).reshape(-1, 1) * w
-              + np.arange(ow) * sw - geo.pad[1][0])  # fmt: skip
-    offset = (np.arange(kh).reshape(-1, 1) * (dh * w) + np.arange(kw) * dw).ravel()
-    return corner, offset
-
-
-def _max_index(x: np.ndarray, geo: _Geometry, out_hw: tuple) -> np.ndarray:
-    """Position (within its H*W plane) of the maximum of every window, as torch picks it
-    (scanning the window in order, a later value wins if greater or nan)."""
-    w = x.shape[3]
-    xp = _padded(x, geo, -np.inf)
-    corner, offset = _index_tables(w, geo, out_hw)
-    views = [xp[:, :, rows, cols] for rows, cols in _window_slices(geo, out_hw)]
-    best = views[0].copy()
-    for v in views[1:]:
-        np.maximum(best, v, out=best)
-    if not np.isnan(best).any():  # the earliest position holding the maximum
-        index = np.empty(best.shape, dtype=np.int64)
-        index[...] = corner + offset[-1]
-        for k in range(len(views) - 2, -1, -1):
-            np.copyto(index, corner + offset[k], where=views[k] == best)
-        return index
-    (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.stride, geo.dilation
-    oh, ow = out_hw
-    # flat position of each window's top-left corner in the unpadded plane
-    corner = ((np.arange(oh) * sh - geo.pad[0][0]).reshape(-1, 1) * w
-              + np.arange(ow) * sw - geo.pad[1][0])  # fmt: skip
-    best = index = None
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            v = xp[:, :, rows, slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)]
-            here = corner + (i * dh * w + j * dw)
-            if best is None:
-                best = v.copy()
-                index = np.empty(v.shape, dtype=np.int64)
-                index[...] = here
-                continue
-            wins = (v > best) | np.isnan(v)
-            np.copyto(best, v, where=wins)
-            np.copyto(index, here, where=wins)
-    return index
-
-
 class PoolScatter(Op):
     """Add each output gradient into the input position it came from (duplicates add up)."""
 
@@ -120,13 +72,7 @@ class PoolScatter(Op):
 
     def forward(self, g, index, x_shape, flat=None):
         self.index, self.flat = index, flat
-        n, c, h, w = x_shape
-        if flat is None:
-            flat = _flat_index(index, h * w)
-        out = np.bincount(
-            flat.ravel(), weights=g.ravel().astype(np.float64), minlength=n * c * h * w
-        )
-        return out.astype(g.dtype).reshape(x_shape)
+        return K.max_pool2d_backward(g, index, x_shape)
 
     def backward(self, gg):
         return PoolGather.apply(gg, index=self.index, flat=self.flat)
@@ -139,16 +85,20 @@ def _flat_index(index: np.ndarray, plane: int) -> np.ndarray:
 
 
 class PoolGather(Op):
-    """Pick one input position per output (max pooling): the gradient is scattered back."""
+    """Pick one input position per output (max pooling): the gradient is scattered back.
+    Max pooling passes the kernel's ``values`` (already picked), so the forward-mode rule
+    is the double vjp, not "apply the op to the tangent" (which would return them again)."""
 
-    jvp_rule = "linear"
+    jvp_rule = "vjp"
 
     torch_name = "MaxPool2DWithIndicesBackward0"  # saves its input, as torch
 
-    def forward(self, x, index, flat=None):
-        if flat is None:
-            flat = _flat_index(index, x.shape[2] * x.shape[3])
+    def forward(self, x, index, flat=None, values=None):
         self.index, self.flat, self.x_shape = index, flat, x.shape
+        if values is not None:  # the max pooling kernel's own (the values at index)
+            return values
+        if flat is None:
+            self.flat = flat = _flat_index(index, x.shape[2] * x.shape[3])
         return x.reshape(-1)[flat]
 
     def backward(self, g):
@@ -173,8 +123,8 @@ def _max_poolnd(nd, input, kernel_size, stride, padding, dilation, ceil_mode, re
     geo, _, out_hw = _pool_geometry(
         x._data.shape, nd, kernel_size, stride, padding, dilation, ceil_mode
     )
-    index = _max_index(x._data, geo, out_hw)
-    out = _pool_output(PoolGather.apply(x, index=index), nd, unbatched)
+    values, index = K.max_pool2d(x._data, geo.k, geo.stride, geo.pad, geo.dilation, out_hw)
+    out = _pool_output(PoolGather.apply(x, index=index, values=values), nd, unbatched)
     if not return_indices:
         return out
     return out, _make(index.reshape(out._data.shape).astype(np.int64))
@@ -212,16 +162,7 @@ def max_pool1d(
 
 def _window_slices(geo: _Geometry, out_hw: tuple) -> list:
     """The (rows, cols) slices of the padded input read by each kernel offset."""
-    (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.stride, geo.dilation
-    oh, ow = out_hw
-    return [
-        (
-            slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
-            slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
-        )
-        for i in range(kh)
-        for j in range(kw)
-    ]
+    return window_slices(geo.k, geo.stride, geo.dilation, out_hw)
 
 
 def _tiles(x_shape: tuple, geo: _Geometry) -> bool:
