@@ -137,7 +137,79 @@ def _cases():
             _max_pool_backward,
             True,
         )
+    for k, affine in ((1, "wb"), (2, "wb"), (1, "w"), (1, "b"), (1, "")):
+        c[f"layer_norm-{k}-{affine}"] = (
+            "layer_norm",
+            lambda d, k=k, a=affine: _ln_args(d, k, a),
+            _ln,
+            True,
+        )
+        c[f"layer_norm_backward-{k}-{affine}"] = (
+            "layer_norm_backward",
+            lambda d, k=k, a=affine: _ln_backward_args(d, k, a),
+            _ln_backward,
+            True,
+        )
+    for pad in (None, 3):
+        c[f"embedding_backward-{pad}"] = (
+            "embedding_backward",
+            lambda d, pad=pad: _embedding_args(d, pad),
+            _embedding_backward,
+            True,
+        )
     return c
+
+
+LN_SHAPE = (5, 6, 70)
+
+
+def _ln_args(dtype, k, affine, seed=0):
+    x = _data(LN_SHAPE, dtype, seed=seed, specials=False)
+    x[0, 0, 3], x[1, 1, 0] = np.nan, np.inf  # a nan row and an inf row: nan, as torch
+    tail = LN_SHAPE[3 - k :]
+    w = _data(tail, dtype, seed=1, specials=False) if "w" in affine else None
+    b = _data(tail, dtype, seed=2, specials=False) if "b" in affine else None
+    return x, w, b, 1e-5, k
+
+
+def _ln(x, w, b, eps, k):
+    """torch's (y, mean, rstd). Its mean of a row holding inf is nan (Welford's update),
+    the two-pass mean's is inf: the saved mean is internal (y and rstd are nan alike)."""
+    opt = lambda a: None if a is None else T(a)  # noqa: E731
+    y, mu, rstd = aten.native_layer_norm(T(x), LN_SHAPE[3 - k :], opt(w), opt(b), eps)
+    two_pass = x.mean(axis=tuple(range(3 - k, 3)), keepdims=True)
+    return y, torch.where(torch.isinf(T(two_pass)), T(two_pass), mu), rstd
+
+
+def _ln_backward_args(dtype, k, affine):
+    x, w, b, eps, _ = _ln_args(dtype, k, affine)
+    x = _data(LN_SHAPE, dtype, specials=False)
+    _, mu, rstd = _ln(x, w, b, eps, k)
+    g = _data(LN_SHAPE, dtype, seed=3, specials=False)
+    return g, x, mu.numpy(), rstd.numpy(), w, k
+
+
+def _ln_backward(g, x, mu, rstd, w, k):
+    """torch's (dx, dw, db); without a weight torch gives no dw: the sum of g * xhat."""
+    shape = LN_SHAPE[3 - k :]
+    tw = None if w is None else T(w)
+    dx, dw, db = aten.native_layer_norm_backward(
+        T(g), T(x), shape, T(mu), T(rstd), tw, torch.zeros(shape, dtype=T(x).dtype),
+        [True, w is not None, True])  # fmt: skip
+    if dw is None:
+        lead = tuple(range(3 - k))
+        dw = (T(g) * (T(x) - T(mu)) * T(rstd)).sum(lead)
+    return dx, dw, db
+
+
+def _embedding_args(dtype, pad):
+    index = np.random.default_rng(4).integers(0, 11, 300)
+    index[:3] = 3  # repeats, and the padding row
+    return _data((300, 20), dtype, specials=False), index, 11, pad
+
+
+def _embedding_backward(g, index, num, pad):
+    return aten.embedding_dense_backward(T(g), T(index), num, -1 if pad is None else pad, False)
 
 
 # convolution: (kernel, stride, padding, dilation); pooling: + ceil_mode
@@ -220,7 +292,7 @@ CASES = _cases()
 
 
 def _check(ours, theirs, dtype, signs=True):
-    if isinstance(ours, tuple):  # (values, indices)
+    if isinstance(ours, tuple):  # (values, indices), (y, mean, rstd) ...
         assert len(ours) == len(theirs)
         for a, b in zip(ours, theirs):
             if a.dtype == np.int64:

@@ -64,3 +64,77 @@ def test_gelu_backward_reads_the_input_values_now(backend_name, approximate):
     yc.sum().backward()
     yt.sum().backward()
     np.testing.assert_allclose(xc.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _grads_match(fn, arrays, dtype, seed=7, second_order=True):
+    """fn(lib, *tensors) -> tensor; first (and second) order gradients of every input."""
+    cs = [cr.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    yc, yt = fn(cr, *cs), fn(torch, *ts)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(yc.detach().numpy(), yt.detach().numpy(), **tol)
+    g = np.random.default_rng(seed).standard_normal(yt.shape).astype(dtype)
+    dc = cr.autograd.grad(yc, cs, cr.tensor(g), create_graph=second_order)
+    dt = torch.autograd.grad(yt, ts, torch.tensor(g), create_graph=second_order)
+    for a, b in zip(dc, dt):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), **tol)
+    if second_order:
+        sc = sum((d * d).sum() for d in dc)
+        st = sum((d * d).sum() for d in dt)
+        gc = cr.autograd.grad(sc, cs, allow_unused=True)
+        gt = torch.autograd.grad(st, ts, allow_unused=True)
+        for a, b in zip(gc, gt):
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_allclose(a.numpy(), b.numpy(), **dict(tol, atol=1e-3))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trailing", [1, 2])
+def test_layer_norm(backend_name, dtype, trailing):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6, 10)).astype(dtype)
+    shape = x.shape[3 - trailing :]
+    w, b = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    _grads_match(lambda lib, x, w, b: lib.nn.functional.layer_norm(x, shape, w, b), [x, w, b],
+                 dtype)  # fmt: skip
+    # the plain backward (no graph of the gradient), through a module
+    lc, lt = cr.nn.LayerNorm(shape), torch.nn.LayerNorm(shape)
+    if dtype == np.float64:
+        lc, lt = lc.double(), lt.double()
+    xc, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (lc(xc) ** 2).sum().backward()
+    (lt(xt) ** 2).sum().backward()
+    tol = dict(rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xc.grad.numpy(), xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(lc.weight.grad.numpy(), lt.weight.grad.numpy(), **tol)
+    np.testing.assert_allclose(lc.bias.grad.numpy(), lt.bias.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 2])
+def test_embedding_backward(backend_name, padding_idx):
+    w = np.random.default_rng(0).standard_normal((9, 5)).astype(np.float32)
+    idx = np.array([[1, 2, 2, 8], [0, 1, 2, 1]])
+    ec = cr.nn.Embedding(9, 5, padding_idx=padding_idx)
+    et = torch.nn.Embedding(9, 5, padding_idx=padding_idx)
+    with cr.no_grad():
+        ec.weight.copy_(cr.tensor(w))
+    with torch.no_grad():
+        et.weight.copy_(torch.tensor(w))
+    g = np.random.default_rng(1).standard_normal((2, 4, 5)).astype(np.float32)
+    ec(cr.tensor(idx)).backward(cr.tensor(g))
+    et(torch.tensor(idx)).backward(torch.tensor(g))
+    np.testing.assert_allclose(ec.weight.grad.numpy(), et.weight.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_and_max_pool(backend_name, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+
+    def f(lib, x, w):
+        y = lib.nn.functional.conv2d(x, w, padding=1, stride=(1, 2))
+        return lib.nn.functional.max_pool2d(y, 3, stride=2, padding=1, ceil_mode=True)
+
+    _grads_match(f, [x, w], dtype)

@@ -37,6 +37,12 @@ PROTOTYPES = {
     "int64_t dw, int64_t oh, int64_t ow",
     "cr_max_pool2d_backward": "const T *g, const int64_t *index, T *gx, int64_t planes, "
     "int64_t hw, int64_t ohw",
+    "cr_layer_norm": "const T *x, const T *w, const T *b, T *y, T *mean, T *rstd, "
+    "int64_t rows, int64_t cols, double eps",
+    "cr_layer_norm_backward": "const T *g, const T *x, const T *mean, const T *rstd, "
+    "const T *w, T *dx, T *dw, T *db, int64_t rows, int64_t cols",
+    "cr_embedding_backward": "const T *g, const int64_t *index, T *gw, int64_t n, "
+    "int64_t cols, int64_t num, int64_t padding_idx",
 }
 
 
@@ -56,8 +62,15 @@ ffibuilder.set_source(
     '#include "native.c"',
     include_dirs=[HERE],
     depends=[os.path.join(HERE, "native.c"), os.path.join(HERE, "native_t.h")],
-    # -O3 and OpenMP's simd pragmas; no -ffast-math (IEEE nan/inf/-0), no -march
-    extra_compile_args=["-O3", "-fopenmp-simd", "-fno-math-errno", "-std=gnu11"],
+    # -O3 and OpenMP's simd pragmas; no -ffast-math (IEEE nan/inf/-0), no fused multiply-add
+    # contraction (the reference's roundings), no -march
+    extra_compile_args=[
+        "-O3",
+        "-fopenmp-simd",
+        "-fno-math-errno",
+        "-ffp-contract=off",
+        "-std=gnu11",
+    ],
     libraries=["m"],
 )
 

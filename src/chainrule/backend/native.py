@@ -188,6 +188,89 @@ def max_pool2d_backward(g, index, x_shape):
     return gx
 
 
+_layer_norm, _layer_norm_backward = _fns("cr_layer_norm"), _fns("cr_layer_norm_backward")
+
+
+def _affine_ok(x: np.ndarray, k: int, *params) -> bool:
+    """x float, contiguous, normalized over its last k dims; each param None or of those
+    dims' shape, same dtype, contiguous."""
+    if not _native(x) or not 0 < k <= x.ndim or not x.size:
+        return False
+    tail = x.shape[x.ndim - k :]
+    for p in params:
+        if p is not None and (
+            type(p) is not np.ndarray
+            or p.dtype != x.dtype
+            or p.shape != tail
+            or not p.flags.c_contiguous
+        ):
+            return False
+    return True
+
+
+def _opt(ct: str, a):
+    return ffi.NULL if a is None else _buf(ct, a)
+
+
+def layer_norm(x, w, b, eps, k):
+    if not _affine_ok(x, k, w, b):
+        return ref.layer_norm(x, w, b, eps, k)
+    ct = _CTYPE[x.dtype]
+    stats = x.shape[: x.ndim - k] + (1,) * k
+    y, mu, rstd = np.empty_like(x), np.empty(stats, x.dtype), np.empty(stats, x.dtype)
+    cols = 1
+    for s in x.shape[x.ndim - k :]:
+        cols *= s
+    _layer_norm[x.dtype](
+        _buf(ct, x), _opt(ct, w), _opt(ct, b), _buf(ct, y), _buf(ct, mu), _buf(ct, rstd),
+        x.size // cols, cols, float(eps),
+    )  # fmt: skip
+    return y, mu, rstd
+
+
+def layer_norm_backward(g, x, mu, rstd, w, k):
+    stats = x.shape[: x.ndim - k] + (1,) * k
+    if (
+        not _affine_ok(x, k, w)
+        or not _native(x, g)
+        or not _native(mu, rstd)
+        or mu.dtype != x.dtype
+        or mu.shape != stats
+    ):
+        return ref.layer_norm_backward(g, x, mu, rstd, w, k)
+    ct = _CTYPE[x.dtype]
+    tail = x.shape[x.ndim - k :]
+    dx, dw, db = np.empty_like(x), np.empty(tail, x.dtype), np.empty(tail, x.dtype)
+    cols = dw.size
+    _layer_norm_backward[x.dtype](
+        _buf(ct, g), _buf(ct, x), _buf(ct, mu), _buf(ct, rstd), _opt(ct, w), _buf(ct, dx),
+        _buf(ct, dw), _buf(ct, db), x.size // cols, cols,
+    )  # fmt: skip
+    return dx, dw, db
+
+
+_embedding_backward = _fns("cr_embedding_backward")
+
+
+def embedding_backward(g, index, num, padding_idx):
+    if (
+        g.ndim != 2
+        or not _native(g)
+        or type(index) is not np.ndarray
+        or index.dtype != np.int64
+        or index.shape != g.shape[:1]
+        or not index.flags.c_contiguous
+    ):
+        return ref.embedding_backward(g, index, num, padding_idx)
+    ct = _CTYPE[g.dtype]
+    gw = np.empty((num, g.shape[1]), dtype=g.dtype)
+    pad = -1 if padding_idx is None else int(padding_idx)
+    _embedding_backward[g.dtype](
+        _buf(ct, g), _buf("int64_t[]", index), _buf(ct, gw), g.shape[0], g.shape[1], num, pad
+    )
+    return gw
+
+
 KERNELS = dict(ref.KERNELS)  # anything not written natively: the reference
 KERNELS.update(
     gelu=gelu,
@@ -205,6 +288,9 @@ KERNELS.update(
     col2im=col2im,
     max_pool2d=max_pool2d,
     max_pool2d_backward=max_pool2d_backward,
+    layer_norm=layer_norm,
+    layer_norm_backward=layer_norm_backward,
+    embedding_backward=embedding_backward,
 )
 for _name, _fn in KERNELS.items():  # the reference's documentation is the kernel's
     _fn.__doc__ = ref.KERNELS[_name].__doc__

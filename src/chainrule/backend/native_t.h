@@ -267,3 +267,91 @@ CR_KERNEL void SFX(cr_max_pool2d_backward)(const T *g, const int64_t *index, T *
         index += ohw;
     }
 }
+
+/* ------------------------------------------------------------------------- layer norm */
+
+/* over the last `cols` elements of each row: mean, biased variance (two passes, as the
+ * reference), rstd = 1 / sqrt(var + eps); y = (x - mean) * rstd [* w] [+ b] */
+CR_KERNEL void SFX(cr_layer_norm)(const T *x, const T *w, const T *b, T *y, T *mean, T *rstd,
+                                  int64_t rows, int64_t cols, double eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        const T *xr = x + r * cols;
+        T *yr = y + r * cols;
+        T s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < cols; j++) s += xr[j];
+        T mu = s / (T)cols;
+        T v = 0;
+#pragma omp simd reduction(+ : v)
+        for (int64_t j = 0; j < cols; j++) {
+            T d = xr[j] - mu;
+            v += d * d;
+        }
+        v = v / (T)cols;
+        T rs = 1 / (T)sqrt(v + (T)eps);
+        mean[r] = mu;
+        rstd[r] = rs;
+        if (w && b) {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mu) * rs * w[j] + b[j];
+        } else if (w) {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mu) * rs * w[j];
+        } else if (b) {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mu) * rs + b[j];
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - mu) * rs;
+        }
+    }
+}
+
+/* its backward: with xhat = (x - mean) * rstd and u = g [* w],
+ * dx = (u - mean(u) - xhat * mean(u * xhat)) * rstd; dw = sum over rows of g * xhat,
+ * db = sum of g (dw, db zeroed here) */
+CR_KERNEL void SFX(cr_layer_norm_backward)(const T *g, const T *x, const T *mean,
+                                           const T *rstd, const T *w, T *dx, T *dw, T *db,
+                                           int64_t rows, int64_t cols) {
+    memset(dw, 0, (size_t)cols * sizeof(T));
+    memset(db, 0, (size_t)cols * sizeof(T));
+    for (int64_t r = 0; r < rows; r++) {
+        const T *gr = g + r * cols, *xr = x + r * cols;
+        T *o = dx + r * cols;
+        T mu = mean[r], rs = rstd[r];
+        T su = 0, sux = 0;
+#pragma omp simd reduction(+ : su, sux)
+        for (int64_t j = 0; j < cols; j++) {
+            T xh = (xr[j] - mu) * rs;
+            T u = w ? gr[j] * w[j] : gr[j];
+            su += u;
+            sux += u * xh;
+            dw[j] += gr[j] * xh;
+            db[j] += gr[j];
+        }
+        T m = su / (T)cols, c = sux / (T)cols;
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) {
+            T xh = (xr[j] - mu) * rs;
+            T u = w ? gr[j] * w[j] : gr[j];
+            o[j] = (u - m - xh * c) * rs;
+        }
+    }
+}
+
+/* ----------------------------------------------------------------- embedding backward */
+
+/* gw (num, cols) = 0, then each row of g (n, cols) added at its index, except padding_idx
+ * (-1: none); indices outside [0, num) are skipped (checked by the caller) */
+CR_KERNEL void SFX(cr_embedding_backward)(const T *g, const int64_t *index, T *gw, int64_t n,
+                                          int64_t cols, int64_t num, int64_t padding_idx) {
+    memset(gw, 0, (size_t)(num * cols) * sizeof(T));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = index[i];
+        if (k == padding_idx || k < 0 || k >= num) continue;
+        T *row = gw + k * cols;
+        const T *gi = g + i * cols;
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) row[j] += gi[j];
+    }
+}

@@ -238,11 +238,77 @@ def max_pool2d_backward(g: np.ndarray, index: np.ndarray, x_shape: tuple) -> np.
     return out.astype(g.dtype).reshape(x_shape)
 
 
+# --------------------------------------------------------------------------- layer norm
+
+
+def mean_keepdims(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``np.mean(a, axes, keepdims=True)``, same bits, without its Python overhead (float16
+    is summed in float32 by np.mean, so it keeps np.mean)."""
+    if a.dtype == np.float16:
+        return np.mean(a, axis=axes, keepdims=True)
+    n = 1
+    for ax in axes:
+        n *= a.shape[ax]
+    s = np.add.reduce(a, axis=axes, keepdims=True)
+    return np.true_divide(s, n, out=s, casting="unsafe") if n else s / n
+
+
+@quiet  # inf - inf in x - mean: nan, silently, as in torch
+def layer_norm(x, w, b, eps: float, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Over the last ``k`` dims: ``y = (x - mean) * rstd [* w] [+ b]`` with the biased
+    variance and ``rstd = 1 / sqrt(var + eps)``; returns y and the mean and rstd (kept
+    dims). ``w``, ``b``: shaped as those dims, or None."""
+    axes = tuple(range(x.ndim - k, x.ndim))
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    mu = mean_keepdims(x, axes)
+    d = x - mu
+    v = np.sum(d * d, axis=axes, keepdims=True) / n
+    rstd = 1 / np.sqrt(v + eps)
+    d *= rstd
+    if w is not None:
+        d *= w
+    if b is not None:
+        d += b
+    return d, mu, rstd
+
+
+def layer_norm_backward(g, x, mu, rstd, w, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """With ``xhat = (x - mean) * rstd`` and ``u = g [* w]``: ``dx = (u - mean(u) - xhat *
+    mean(u * xhat)) * rstd`` over the last ``k`` dims, ``dw = sum(g * xhat)`` and
+    ``db = sum(g)`` over the others."""
+    axes = tuple(range(x.ndim - k, x.ndim))
+    lead = tuple(range(x.ndim - k))
+    xhat = (x - mu) * rstd
+    u = g * w if w is not None else g.copy()
+    t = u * xhat
+    c = mean_keepdims(t, axes)
+    m = mean_keepdims(u, axes)
+    u -= m
+    u -= np.multiply(xhat, c, out=t)
+    u *= rstd
+    return u, np.add.reduce(g * xhat, axis=lead), np.add.reduce(g, axis=lead)
+
+
+# ------------------------------------------------------------------ embedding backward
+
+
+def embedding_backward(g: np.ndarray, index: np.ndarray, num: int, padding_idx) -> np.ndarray:
+    """The weight's gradient (num, cols): each row of ``g`` (n, cols) added at its index
+    (repeats add up), except at ``padding_idx`` (None: none). Indices are in range."""
+    keep = index != padding_idx if padding_idx is not None else slice(None)
+    out = np.zeros((num, g.shape[1]), dtype=g.dtype)
+    np.add.at(out, index[keep], g[keep])
+    return out
+
+
 KERNELS = {
     name: globals()[name]
     for name in (
         "gelu", "gelu_backward", "sigmoid", "sigmoid_backward", "tanh_backward", "silu",
         "silu_backward", "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
-        "im2col", "col2im", "max_pool2d", "max_pool2d_backward",
+        "im2col", "col2im", "max_pool2d", "max_pool2d_backward", "layer_norm",
+        "layer_norm_backward", "embedding_backward",
     )
 }  # fmt: skip

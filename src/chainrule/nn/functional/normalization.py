@@ -12,6 +12,8 @@ import numpy as np
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make, mutate
+from chainrule.backend import K
+from chainrule.backend.numpy_kernels import mean_keepdims as _mean
 from chainrule.dtypes import float32, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
@@ -79,7 +81,30 @@ class NormAffine(Op):
 
 
 class LayerNorm(NormAffine):
+    """Over the trailing dims: the forward, and the plain backward (not building a graph of
+    the gradient), are the kernels ``K.layer_norm`` / ``K.layer_norm_backward``."""
+
     torch_name = "NativeLayerNormBackward0"
+
+    def forward(self, x, w, b, axes, eps, wshape=None):
+        self.axes, self.eps, self.wshape = axes, eps, wshape
+        self.w_shape = None if w is None else w.shape
+        self.b_shape = None if b is None else b.shape
+        y, self.mu, self.rstd = K.layer_norm(x, w, b, eps, len(axes))
+        return y
+
+    def backward(self, g):
+        if grad_mode.enabled:  # a differentiable gradient: the general rule's ops
+            return super().backward(g)
+        x, w, _ = self.inputs
+        dx, dw, db = K.layer_norm_backward(
+            g._data, x._data, self.mu, self.rstd, None if w is None else w._data, len(self.axes)
+        )
+        return (
+            _make(dx) if self.needs(0) else None,
+            _make(dw.reshape(self.w_shape)) if self.needs(1) else None,
+            _make(db.reshape(self.b_shape)) if self.needs(2) else None,
+        )
 
 
 class BatchNorm(NormAffine):
@@ -184,18 +209,6 @@ class NormInputGrad(Op):
             h = -(m_ux * a + m_ax * u)
             dxx = r * (NormInputGrad.apply(h, x, None, axes=axes, eps=eps) - r * xhat * big)
         return dg, dxx, dw
-
-
-def _mean(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """``np.mean(a, axes, keepdims=True)``, same bits, without its Python overhead (float16
-    is summed in float32 by np.mean, so it keeps np.mean)."""
-    if a.dtype == np.float16:
-        return np.mean(a, axis=axes, keepdims=True)
-    n = 1
-    for ax in axes:
-        n *= a.shape[ax]
-    s = np.add.reduce(a, axis=axes, keepdims=True)
-    return np.true_divide(s, n, out=s, casting="unsafe") if n else s / n
 
 
 @quiet  # inf - inf in x - mean: nan, silently, as in torch

@@ -7,6 +7,8 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make, mutate
+from chainrule.backend import K
+from chainrule.graph import grad_mode
 from chainrule.nn.functional._utils import type_name
 from chainrule.ops.index.select import index_add, index_select
 from chainrule.ops.op import Op, save_index
@@ -26,6 +28,8 @@ class Embedding(Op):
     def backward(self, g):
         idx = self.idx
         g2 = g.reshape(idx.shape[0], -1)
+        if not self.freq and not grad_mode.enabled:  # a constant: the kernel's scatter-add
+            return _make(K.embedding_backward(g2._data, idx, self.num, self.pad))
         if self.freq:
             counts = np.bincount(idx, minlength=self.num)
             g2 = g2 * _make((1.0 / counts[idx]).astype(self.dtype)[:, None])
