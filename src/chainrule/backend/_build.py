@@ -43,6 +43,10 @@ PROTOTYPES = {
     "const T *w, T *dx, T *dw, T *db, int64_t rows, int64_t cols",
     "cr_embedding_backward": "const T *g, const int64_t *index, T *gw, int64_t n, "
     "int64_t cols, int64_t num, int64_t padding_idx",
+    "cr_sgd_step": "T *param, const T *g, T *buf, int64_t n, double lr, double momentum, "
+    "double dampening, int nesterov",
+    "cr_adam_step": "T *param, const T *g, T *exp_avg, T *exp_avg_sq, int64_t n, double beta1, "
+    "double beta2, double step_size, double bc2_sqrt, double eps",
 }
 
 

@@ -271,6 +271,34 @@ def embedding_backward(g, index, num, padding_idx):
     return gw
 
 
+_sgd_step, _adam_step = _fns("cr_sgd_step"), _fns("cr_adam_step")
+
+
+def _writable(*arrays) -> bool:
+    return _native(*arrays) and all(a.flags.writeable for a in arrays)
+
+
+def sgd_step(param, grad, buf, lr, momentum, dampening, nesterov):
+    if not (_writable(param) and _native(param, grad) and (buf is None or _writable(param, buf))):
+        return ref.sgd_step(param, grad, buf, lr, momentum, dampening, nesterov)
+    ct = _CTYPE[param.dtype]
+    _sgd_step[param.dtype](
+        _buf(ct, param), _buf(ct, grad), ffi.NULL if buf is None else _buf(ct, buf),
+        param.size, lr, momentum, dampening, bool(nesterov),
+    )  # fmt: skip
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqrt, eps):
+    if not (_writable(param, exp_avg, exp_avg_sq) and _native(param, grad)):
+        return ref.adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size,
+                             bc2_sqrt, eps)  # fmt: skip
+    ct = _CTYPE[param.dtype]
+    _adam_step[param.dtype](
+        _buf(ct, param), _buf(ct, grad), _buf(ct, exp_avg), _buf(ct, exp_avg_sq), param.size,
+        beta1, beta2, step_size, bc2_sqrt, eps,
+    )  # fmt: skip
+
+
 KERNELS = dict(ref.KERNELS)  # anything not written natively: the reference
 KERNELS.update(
     gelu=gelu,
@@ -291,6 +319,8 @@ KERNELS.update(
     layer_norm=layer_norm,
     layer_norm_backward=layer_norm_backward,
     embedding_backward=embedding_backward,
+    sgd_step=sgd_step,
+    adam_step=adam_step,
 )
 for _name, _fn in KERNELS.items():  # the reference's documentation is the kernel's
     _fn.__doc__ = ref.KERNELS[_name].__doc__

@@ -162,6 +162,15 @@ CR_KERNEL void SFX(cr_log_softmax_backward)(const T *g, const T *y, T *out, int6
 
 /* ------------------------------------------------------------ convolution and pooling */
 
+/* the outputs q in [q0, q1) whose input column q * sw + off lies in [0, w) */
+static inline void SFX(valid_span)(int64_t off, int64_t sw, int64_t w, int64_t ow, int64_t *q0,
+                                   int64_t *q1) {
+    int64_t a = off >= 0 ? 0 : (-off + sw - 1) / sw;     /* first q with q*sw + off >= 0 */
+    int64_t b = w - off <= 0 ? 0 : (w - off + sw - 1) / sw; /* first q with q*sw + off >= w */
+    *q0 = a < ow ? a : ow;
+    *q1 = b < ow ? b : ow;
+}
+
 /* im2col, channels first: x (N, C, H, W) -> cols (C, KH, KW, N, OH, OW); zero outside x
  * (the padding pt on top, pl on the left). */
 CR_KERNEL void SFX(cr_im2col)(const T *x, T *cols, int64_t n, int64_t c, int64_t h,
@@ -181,11 +190,15 @@ CR_KERNEL void SFX(cr_im2col)(const T *x, T *cols, int64_t n, int64_t c, int64_t
                             continue;
                         }
                         const T *row = plane + ih * w;
-                        int64_t off = j * dw - pl;
-                        for (int64_t q = 0; q < ow; q++) {
-                            int64_t iw = q * sw + off;
-                            o[q] = (iw >= 0 && iw < w) ? row[iw] : (T)0;
+                        int64_t off = j * dw - pl, q0, q1;
+                        SFX(valid_span)(off, sw, w, ow, &q0, &q1);
+                        for (int64_t q = 0; q < q0; q++) o[q] = 0;
+                        if (sw == 1) {
+                            if (q1 > q0) memcpy(o + q0, row + q0 + off, (size_t)(q1 - q0) * sizeof(T));
+                        } else {
+                            for (int64_t q = q0; q < q1; q++) o[q] = row[q * sw + off];
                         }
+                        for (int64_t q = q1 > q0 ? q1 : q0; q < ow; q++) o[q] = 0;
                     }
                 }
 }
@@ -207,10 +220,13 @@ CR_KERNEL void SFX(cr_col2im)(const T *cols, T *gx, int64_t n, int64_t c, int64_
                         int64_t ih = r * sh - pt + i * dh;
                         if (ih < 0 || ih >= h) continue;
                         T *row = plane + ih * w;
-                        int64_t off = j * dw - pl;
-                        for (int64_t q = 0; q < ow; q++) {
-                            int64_t iw = q * sw + off;
-                            if (iw >= 0 && iw < w) row[iw] += o[q];
+                        int64_t off = j * dw - pl, q0, q1;
+                        SFX(valid_span)(off, sw, w, ow, &q0, &q1);
+                        if (sw == 1) {
+#pragma omp simd
+                            for (int64_t q = q0; q < q1; q++) row[q + off] += o[q];
+                        } else {
+                            for (int64_t q = q0; q < q1; q++) row[q * sw + off] += o[q];
                         }
                     }
                 }
@@ -353,5 +369,51 @@ CR_KERNEL void SFX(cr_embedding_backward)(const T *g, const int64_t *index, T *g
         const T *gi = g + i * cols;
 #pragma omp simd
         for (int64_t j = 0; j < cols; j++) row[j] += gi[j];
+    }
+}
+
+/* ------------------------------------------------------------------ optimizer updates */
+/* In place, one pass, in the reference's (torch's) order of roundings; scalars are
+ * rounded to T first, as NumPy (and torch) use a Python float with a T array. */
+
+/* SGD: buf = buf * momentum + (1 - dampening) * g (momentum != 0; buf may be NULL when
+ * it is 0); d = nesterov ? g + momentum * buf : buf (or g); param -= lr * d */
+CR_KERNEL void SFX(cr_sgd_step)(T *param, const T *g, T *buf, int64_t n, double lr,
+                                double momentum, double dampening, int nesterov) {
+    T lr_ = (T)lr, m = (T)momentum, keep = (T)(1 - dampening);
+    if (!buf) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) param[i] = param[i] - lr_ * g[i];
+        return;
+    }
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        T b = buf[i] * m + keep * g[i];
+        buf[i] = b;
+        T d = nesterov ? g[i] + m * b : b;
+        param[i] = param[i] - lr_ * d;
+    }
+}
+
+/* Adam (no amsgrad; weight decay applied by the caller): exp_avg.lerp_(g, 1 - beta1),
+ * exp_avg_sq = exp_avg_sq * beta2 + (g * (1 - beta2)) * g,
+ * param += (exp_avg * -step_size) / (sqrt(exp_avg_sq) / bc2_sqrt + eps) */
+CR_KERNEL void SFX(cr_adam_step)(T *param, const T *g, T *exp_avg, T *exp_avg_sq, int64_t n,
+                                 double beta1, double beta2, double step_size, double bc2_sqrt,
+                                 double eps) {
+    double w = 1 - beta1;
+    T w_ = (T)w, w1 = (T)(1 - w), b2 = (T)beta2, c2 = (T)(1 - beta2), s = (T)(-step_size);
+    T bc = (T)bc2_sqrt, e = (T)eps;
+    int small = fabs(w) < 0.5;
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        T gi = g[i], m = exp_avg[i];
+        T diff = gi - m;
+        m = small ? m + diff * w_ : gi - diff * w1;
+        exp_avg[i] = m;
+        T v = exp_avg_sq[i] * b2 + (gi * c2) * gi;
+        exp_avg_sq[i] = v;
+        T denom = (T)sqrt(v) / bc + e;
+        param[i] = param[i] + (m * s) / denom;
     }
 }

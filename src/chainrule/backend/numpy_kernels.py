@@ -303,12 +303,50 @@ def embedding_backward(g: np.ndarray, index: np.ndarray, num: int, padding_idx) 
     return out
 
 
+# --------------------------------------------------------------------- optimizer updates
+# In place on the parameter and state arrays, in torch's order of operations.
+
+
+def sgd_step(param, grad, buf, lr: float, momentum: float, dampening: float, nesterov: bool):
+    """``buf = buf * momentum + (1 - dampening) * grad`` (buf None: no momentum), then
+    ``param -= lr * d`` with ``d = grad + momentum * buf`` (nesterov) or ``buf``."""
+    if buf is not None:
+        buf *= momentum
+        buf += (1 - dampening) * grad
+        grad = grad + momentum * buf if nesterov else buf
+    param -= lr * grad
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqrt, eps):
+    """Adam's moments and update (weight decay and amsgrad are the caller's):
+    ``exp_avg.lerp_(grad, 1 - beta1)``, ``exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) g²``,
+    ``param -= step_size * exp_avg / (sqrt(exp_avg_sq) / bc2_sqrt + eps)``."""
+    weight = 1 - beta1
+    tmp = grad - exp_avg  # torch's lerp: the closer endpoint is the base
+    if abs(weight) < 0.5:
+        tmp *= weight
+        exp_avg += tmp
+    else:
+        tmp *= 1 - weight
+        np.subtract(grad, tmp, out=exp_avg)
+    exp_avg_sq *= beta2
+    tmp = np.multiply(grad, 1 - beta2)
+    tmp *= grad
+    exp_avg_sq += tmp
+    denom = np.sqrt(exp_avg_sq)
+    denom /= bc2_sqrt
+    denom += eps
+    tmp = np.multiply(exp_avg, -step_size)
+    tmp /= denom
+    param += tmp
+
+
 KERNELS = {
     name: globals()[name]
     for name in (
         "gelu", "gelu_backward", "sigmoid", "sigmoid_backward", "tanh_backward", "silu",
         "silu_backward", "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
         "im2col", "col2im", "max_pool2d", "max_pool2d_backward", "layer_norm",
-        "layer_norm_backward", "embedding_backward",
+        "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
     )
 }  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor, mutate
+from chainrule.backend import K
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -109,15 +110,19 @@ class Adam(Optimizer):
                 param, grad = as_real(mutate(p)), as_real(grad)
                 exp_avg = as_real(mutate(state["exp_avg"]))
                 exp_avg_sq = as_real(mutate(state["exp_avg_sq"], times=2))
-                lerp_(exp_avg, grad, 1 - beta1)
-                exp_avg_sq *= beta2
-                addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
 
                 step = float(state["step"]._data)
                 bias_correction1 = 1 - beta1**step
                 bias_correction2 = 1 - beta2**step
                 step_size = lr / bias_correction1
                 bias_correction2_sqrt = bias_correction2**0.5
+                if not amsgrad:  # the moments and the update in one kernel
+                    K.adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size,
+                                bias_correction2_sqrt, eps)  # fmt: skip
+                    continue
+                lerp_(exp_avg, grad, 1 - beta1)
+                exp_avg_sq *= beta2
+                addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
 
                 if amsgrad:  # normalise by the largest second moment seen so far
                     max_exp_avg_sq = as_real(mutate(state["max_exp_avg_sq"]))

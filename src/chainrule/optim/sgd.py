@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import _make, mutate
+from chainrule.backend import K
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_unsupported, signed_grad
 
 __all__ = ["SGD"]
@@ -71,21 +72,20 @@ class SGD(Optimizer):
                     continue
                 grad = signed_grad(p, group["maximize"], weight_decay)
 
+                b = None  # the momentum buffer to update with the step, if any
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
                         # a copy, and an array even when `grad` is a 0-d result (a NumPy scalar)
                         buf = state["momentum_buffer"] = _make(np.array(grad, copy=True))
+                        if group["nesterov"]:
+                            grad = grad + momentum * buf._data
+                        else:
+                            grad = buf._data
                     else:  # torch: buf.mul_(momentum).add_(grad, alpha=1 - dampening)
                         b = mutate(buf, times=2)
-                        b *= momentum
-                        b += (1 - dampening) * grad
-                    if group["nesterov"]:
-                        grad = grad + momentum * buf._data
-                    else:
-                        grad = buf._data
 
-                param = mutate(p)  # torch: p.add_(grad, alpha=-lr)
-                param -= lr * grad
+                # torch: p.add_(grad, alpha=-lr), after the buffer's update (one kernel)
+                K.sgd_step(mutate(p), grad, b, lr, momentum, dampening, group["nesterov"])
         return loss
