@@ -52,12 +52,13 @@ def _unary(name: str, reference: Callable) -> Callable:
     return kernel
 
 
-def _binary(name: str, reference: Callable) -> Callable:
-    """A backward kernel of (g, saved) -> g * f'(saved)."""
+def _binary(name: str, reference: Callable, small: int = 0) -> Callable:
+    """A backward kernel of (g, saved) -> g * f'(saved); below ``small`` elements the
+    reference (two or three NumPy calls cost less than one call through cffi)."""
     fns = _fns("cr_" + name)
 
     def kernel(g: np.ndarray, s: np.ndarray) -> np.ndarray:
-        if not _native(s, g):
+        if s.size < small or not _native(s, g):
             return reference(g, s)
         ct = _CTYPE[s.dtype]
         out = np.empty_like(s)
@@ -305,8 +306,8 @@ KERNELS.update(
     gelu_backward=gelu_backward,
     sigmoid=_unary("sigmoid", ref.sigmoid),
     silu=_unary("silu", ref.silu),
-    sigmoid_backward=_binary("sigmoid_backward", ref.sigmoid_backward),
-    tanh_backward=_binary("tanh_backward", ref.tanh_backward),
+    sigmoid_backward=_binary("sigmoid_backward", ref.sigmoid_backward, small=256),
+    tanh_backward=_binary("tanh_backward", ref.tanh_backward, small=256),
     silu_backward=_binary("silu_backward", ref.silu_backward),
     softmax=_rows("softmax", ref.softmax),
     log_softmax=_rows("log_softmax", ref.log_softmax),

@@ -244,24 +244,24 @@ CR_KERNEL void SFX(cr_max_pool2d)(const T *x, T *y, int64_t *index, int64_t plan
         const T *plane = x + p * h * w;
         for (int64_t r = 0; r < oh; r++) {
             int64_t h0 = r * sh - pt;
+            int64_t i0 = 0, i1 = kh; /* the kernel rows inside x */
+            while (i0 < kh && h0 + i0 * dh < 0) i0++;
+            while (i1 > i0 && h0 + (i1 - 1) * dh >= h) i1--;
             for (int64_t q = 0; q < ow; q++, y++, index++) {
                 int64_t w0 = q * sw - pl;
-                int64_t i0 = 0, j0 = 0;
-                while (h0 + i0 * dh < 0) i0++;
-                while (w0 + j0 * dw < 0) j0++;
+                int64_t j0 = 0, j1 = kw;
+                while (j0 < kw && w0 + j0 * dw < 0) j0++;
+                while (j1 > j0 && w0 + (j1 - 1) * dw >= w) j1--;
                 int64_t best_at = (h0 + i0 * dh) * w + (w0 + j0 * dw);
                 T best = -INFINITY;
-                for (int64_t i = i0; i < kh; i++) {
-                    int64_t ih = h0 + i * dh;
-                    if (ih >= h) break;
-                    for (int64_t j = j0; j < kw; j++) {
-                        int64_t iw = w0 + j * dw;
-                        if (iw >= w) break;
-                        T v = plane[ih * w + iw];
-                        if (v > best || isnan(v)) {
-                            best = v;
-                            best_at = ih * w + iw;
-                        }
+                for (int64_t i = i0; i < i1; i++) {
+                    const T *row = plane + (h0 + i * dh) * w;
+                    for (int64_t j = j0; j < j1; j++) {
+                        int64_t at = w0 + j * dw;
+                        T v = row[at];
+                        int take = (v > best) | (v != v); /* greater, or nan: no branch */
+                        best = take ? v : best;
+                        best_at = take ? (row - plane) + at : best_at;
                     }
                 }
                 *y = best;
