@@ -9,6 +9,7 @@ from typing import Any, Literal, overload
 
 from chainrule import accelerator as accelerator
 from chainrule import autograd as autograd
+from chainrule import backend as backend
 from chainrule import creation as creation
 from chainrule import cuda as cuda
 from chainrule import datasets as datasets

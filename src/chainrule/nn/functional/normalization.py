@@ -18,7 +18,7 @@ from chainrule.dtypes import float32, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
 from chainrule.ops.elementwise.unary import rsqrt
-from chainrule.ops.op import Op, SumToSize, save_index
+from chainrule.ops.op import Op, SumToSize, forward_ad, save_index
 from chainrule.ops.reduce.stats import norm, var
 from chainrule.ops.reduce.sums import mean
 
@@ -94,7 +94,7 @@ class LayerNorm(NormAffine):
         return y
 
     def backward(self, g):
-        if grad_mode.enabled:  # a differentiable gradient: the general rule's ops
+        if grad_mode.enabled or forward_ad.level:  # a recorded gradient: the general rule
             return super().backward(g)
         x, w, _ = self.inputs
         dx, dw, db = K.layer_norm_backward(

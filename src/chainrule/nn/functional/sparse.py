@@ -11,7 +11,7 @@ from chainrule.backend import K
 from chainrule.graph import grad_mode
 from chainrule.nn.functional._utils import type_name
 from chainrule.ops.index.select import index_add, index_select
-from chainrule.ops.op import Op, save_index
+from chainrule.ops.op import Op, forward_ad, save_index
 
 
 class Embedding(Op):
@@ -28,7 +28,7 @@ class Embedding(Op):
     def backward(self, g):
         idx = self.idx
         g2 = g.reshape(idx.shape[0], -1)
-        if not self.freq and not grad_mode.enabled:  # a constant: the kernel's scatter-add
+        if not (self.freq or grad_mode.enabled or forward_ad.level):  # the kernel's scatter-add
             return _make(K.embedding_backward(g2._data, idx, self.num, self.pad))
         if self.freq:
             counts = np.bincount(idx, minlength=self.num)
