@@ -38,6 +38,8 @@ NAMESPACES = {
     "torch.distributions": "chainrule.distributions",
     "torch.special": "chainrule.special",
     "torch.utils.data": "chainrule.utils.data",
+    "torch.distributed": "chainrule.distributed",
+    "torch.nn.parallel": "chainrule.nn.parallel",
 }
 
 
