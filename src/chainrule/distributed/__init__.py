@@ -12,8 +12,8 @@ from __future__ import annotations
 from chainrule import _coverage
 from chainrule.distributed import collectives, helpers, process_group
 from chainrule.distributed.collectives import *  # noqa: F403
-from chainrule.distributed.process_group import *  # noqa: F403
 from chainrule.distributed.helpers import *  # noqa: F403
+from chainrule.distributed.process_group import *  # noqa: F403
 
 __all__ = [*process_group.__all__, *collectives.__all__, *helpers.__all__]
 __getattr__ = _coverage.missing_attribute(__name__, "torch.distributed")

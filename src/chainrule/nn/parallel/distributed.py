@@ -23,6 +23,8 @@ as ready (zero) when backward starts; a parameter unused on every rank keeps its
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,6 +52,43 @@ def _tensors_in(obj: Any) -> Iterator[Tensor]:
     elif isinstance(obj, dict):
         for x in obj.values():
             yield from _tensors_in(x)
+
+
+class _Progress:
+    """Moves the buckets' all-reduces on while backward computes: Open MPI advances a
+    non-blocking collective only inside MPI calls, so this thread tests the requests in
+    flight every ``interval`` seconds (sleeping between tests, so it holds neither a core
+    nor the GIL; NumPy's kernels release the GIL, so it runs during them). The main thread
+    launches buckets (MPI_THREAD_MULTIPLE) and, at the end of backward, stops the thread
+    before waiting on what is left itself, so no request is tested from two threads."""
+
+    def __init__(self, interval: float = 1e-3) -> None:
+        self.interval = interval
+        self.works: list[_dist.Work] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def add(self, work: _dist.Work) -> None:
+        with self.lock:
+            self.works.append(work)
+        if self.thread is None:
+            self.stop.clear()
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                self.works = [w for w in self.works if not w.is_completed()]
+            time.sleep(self.interval)
+
+    def finish(self) -> None:
+        if self.thread is not None:
+            self.stop.set()
+            self.thread.join()
+            self.thread = None
+        self.works = []
 
 
 class _Bucket:
@@ -166,6 +205,7 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_next_bucket", 0)
         object.__setattr__(self, "_finalize_queued", False)
         object.__setattr__(self, "_unused_marked", False)
+        object.__setattr__(self, "_progress", _Progress() if group.size > 1 else None)
         handles = [
             p.register_post_accumulate_grad_hook(self._hook_for(i)) for i, p in enumerate(params)
         ]
@@ -283,9 +323,6 @@ class DistributedDataParallel(Module):
         else:
             np.multiply(grad._data.reshape(-1), 1.0 / self._group.size, out=view, casting="unsafe")
         b.pending -= 1
-        for other in self._buckets[: self._next_bucket]:  # move the ones in flight on
-            if other.work is not None:
-                other.work.is_completed()
         if b.pending == 0:
             n = self._next_bucket
             while n < len(self._buckets) and self._buckets[n].pending == 0:
@@ -294,11 +331,15 @@ class DistributedDataParallel(Module):
                     f"DistributedDataParallel's gradient all_reduce (bucket {n})",
                     [self._group.comm.allreduce(nb.buffer, "sum")],
                 )
+                if self._progress is not None:
+                    self._progress.add(nb.work)
                 n += 1
             object.__setattr__(self, "_next_bucket", n)
 
     def _finalize(self) -> None:
         """Queued on the backward walk: wait for every bucket, write the averages."""
+        if self._progress is not None:
+            self._progress.finish()
         if not all(self._ready):
             return  # a parameter got no gradient: the next forward raises (torch's rule)
         used = None

@@ -1,0 +1,199 @@
+"""chainrule.distributed on this machine: all-reduce times, W1's scaling efficiency on 2
+processes (one thread each) against 1 process, and how much of DDP's communication
+backward hides (Open MPI has no progress thread: measured, not assumed).
+
+    python benchmarks/distributed.py [--repeats 20]
+
+Runs itself under ``python -m chainrule.distributed.run`` (1 process without MPI, then 2)
+and prints one table. W1 (issue 12's definition): MLP 784-512-512-10, ReLU, cross_entropy,
+SGD lr 0.01, batch 256; one step = zero_grad, forward, backward, step.
+
+* weak scaling: every process takes a batch of 256 (2 processes do twice the work per
+  step); efficiency = t(1 process) / t(2 processes).
+* strong scaling: the global batch of 256 is split (128 each); efficiency =
+  t(1) / (2 * t(2)).
+* overlap: with a DDP step's backward, how much of the all-reduce time (measured alone,
+  after backward) disappears: (t_backward_no_sync + t_allreduce - t_backward_ddp) /
+  t_allreduce; 1 = fully hidden, 0 = none.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+SIZES = [1 << 10, 1 << 14, 1 << 18, 1 << 20, 1 << 22, 25 << 18]  # float32 elements
+
+
+def median_time(fn, repeats: int, sync=None) -> float:
+    times = []
+    for _ in range(repeats + 2):
+        if sync is not None:
+            sync()
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times[2:]))
+
+
+def w1(cr, batch: int):
+    nn = cr.nn
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                          nn.Linear(512, 10))  # fmt: skip
+    rng = np.random.default_rng(0)
+    x = cr.from_numpy(rng.standard_normal((batch, 784)).astype(np.float32))
+    y = cr.from_numpy(rng.integers(0, 10, batch))
+    return model, x, y
+
+
+def overlap(cr, dist, DDP, repeats: int, variant: str) -> dict:
+    """DDP's backward against backward alone and the buckets' all-reduce alone; which
+    buckets were already reduced when backward ended, and the wait that was left.
+    ``variant``: "thread" (DDP's progress thread) or "none" (no MPI call between a
+    bucket's launch and the end of backward)."""
+    model, x, y = w1(cr, 256)
+    net = DDP(model)
+    if variant == "none":
+        object.__setattr__(net, "_progress", None)
+    finals: list = []
+    real_finalize = net._finalize
+
+    def finalize():
+        done = [b.work.is_completed() if net._progress is None else False for b in net._buckets]
+        if net._progress is not None:  # stop the thread first: then the requests are ours
+            net._progress.finish()
+            done = [b.work.is_completed() for b in net._buckets]
+        t0 = time.perf_counter()
+        real_finalize()
+        finals.append((done, time.perf_counter() - t0))
+
+    object.__setattr__(net, "_finalize", finalize)
+
+    def backward(sync: bool) -> float:
+        net.zero_grad()
+        with contextlib.ExitStack() as stack:
+            if not sync:
+                stack.enter_context(net.no_sync())
+            loss = cr.nn.functional.cross_entropy(net(x), y)
+            t0 = time.perf_counter()
+            loss.backward()
+        return time.perf_counter() - t0
+
+    def timed(sync: bool) -> float:
+        out = []
+        for _ in range(repeats + 2):
+            dist.barrier()
+            out.append(backward(sync))
+        return float(np.median(out[2:]))
+
+    bufs = [b.buffer for b in net._buckets]
+    comm = dist.process_group._group.comm
+
+    def allreduce_all():
+        works = [dist.Work("bench", [comm.allreduce(b, "sum")]) for b in bufs]
+        for w in works:
+            w.wait()
+
+    res = {
+        "backward_local_ms": 1e3 * timed(False),
+        "allreduce_all_ms": 1e3 * median_time(allreduce_all, repeats, dist.barrier),
+        "backward_ddp_ms": 1e3 * timed(True),
+        "buckets_bytes": [b.buffer.nbytes for b in net._buckets],
+    }
+    res["done_at_end"] = np.mean([d for d, _ in finals[2:]], axis=0).round(2).tolist()
+    res["final_wait_ms"] = 1e3 * float(np.median([t for _, t in finals[2:]]))
+    return res
+
+
+def worker(out: str, repeats: int) -> None:
+    import chainrule as cr
+    import chainrule.distributed as dist
+    from chainrule.nn.parallel import DistributedDataParallel as DDP
+
+    dist.init_process_group()
+    rank, world = dist.get_rank(), dist.get_world_size()
+    res: dict = {"world": world}
+    barrier = dist.barrier if world > 1 else None
+
+    if world > 1:
+        res["allreduce_ms"] = {}
+        for n in SIZES:
+            t = cr.ones(n)
+            res["allreduce_ms"][n * 4] = 1e3 * median_time(
+                lambda t=t: dist.all_reduce(t), repeats, barrier
+            )
+
+    for name, batch in (("weak", 256), ("strong", 256 // world)):
+        model, x, y = w1(cr, batch)
+        net = DDP(model) if world > 1 else model
+        opt = cr.optim.SGD(net.parameters(), lr=0.01)
+
+        def step(net=net, opt=opt, x=x, y=y):
+            opt.zero_grad()
+            cr.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+
+        res[f"step_ms_{name}"] = 1e3 * median_time(step, repeats, barrier)
+
+    if world > 1:  # overlap: backward alone, the all-reduce alone, and both as DDP does them
+        for variant in ("thread", "none"):
+            res[f"overlap_{variant}"] = overlap(cr, dist, DDP, repeats, variant)
+    if rank == 0:
+        Path(out).write_text(json.dumps(res))
+    dist.destroy_process_group()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--worker", default=None)
+    a = p.parse_args()
+    if a.worker:
+        worker(a.worker, a.repeats)
+        return
+    results = {}
+    with tempfile.TemporaryDirectory() as d:
+        for n in (1, 2):
+            out = os.path.join(d, f"w{n}.json")
+            cmd = [sys.executable, "-m", "chainrule.distributed.run", "--nproc-per-node", str(n),
+                   __file__, "--worker", out, "--repeats", str(a.repeats)]  # fmt: skip
+            subprocess.run(cmd, check=True)
+            results[n] = json.loads(Path(out).read_text())
+    one, two = results[1], results[2]
+    print("all-reduce on 2 local processes (float32, in place, median):")
+    for nbytes, ms in two["allreduce_ms"].items():
+        mb = int(nbytes) / 2**20
+        print(f"  {mb:8.3f} MiB  {ms:8.3f} ms  {mb / 2**10 / (ms / 1e3):6.2f} GiB/s")
+    print("W1 step (ms, median):")
+    for name in ("weak", "strong"):
+        t1, t2 = one[f"step_ms_{name}"], two[f"step_ms_{name}"]
+        eff = t1 / t2 if name == "weak" else t1 / (2 * t2)
+        print(f"  {name:6s}: 1 process {t1:7.2f}, 2 processes {t2:7.2f}  efficiency {eff:.2f}")
+    for variant, what in (("thread", "DDP's progress thread"), ("none", "no progress calls")):
+        o = two[f"overlap_{variant}"]
+        bl, ar, bd = o["backward_local_ms"], o["allreduce_all_ms"], o["backward_ddp_ms"]
+        print(f"overlap, {what} (W1 batch 256, buckets of {o['buckets_bytes']} bytes):")
+        print(
+            f"  backward alone {bl:.2f} ms, all-reduce alone {ar:.2f} ms, DDP backward {bd:.2f} ms"
+        )
+        print(f"  share of the all-reduce hidden behind backward: {(bl + ar - bd) / ar:.2f}")
+        print(f"  buckets already reduced when backward ended (share of steps): {o['done_at_end']}")
+        print(f"  wait for the buckets after backward: {o['final_wait_ms']:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
