@@ -38,6 +38,15 @@ import numpy as np  # noqa: E402
 SIZES = [1 << 10, 1 << 14, 1 << 18, 1 << 20, 1 << 22, 25 << 18]  # float32 elements
 
 
+def bucket_bytes(model) -> list:
+    """The sizes of DDP's gradient buckets for ``model``, in launch order."""
+    from chainrule.nn.parallel.distributed import _assign_buckets
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    limits = [1 << 20, 25 << 20]
+    return [sum(params[i]._data.nbytes for i in idx) for idx, _ in _assign_buckets(params, limits)]
+
+
 def median_time(fn, repeats: int, sync=None) -> float:
     times = []
     for _ in range(repeats + 2):
@@ -58,6 +67,71 @@ def w1(cr, batch: int):
     x = cr.from_numpy(rng.standard_normal((batch, 784)).astype(np.float32))
     y = cr.from_numpy(rng.integers(0, 10, batch))
     return model, x, y
+
+
+def w6(cr, batch: int = 32):
+    """Issue 12's W6: char-level GPT (nanoGPT layout, no weight tying), vocab 65, 2
+    layers, width 128, 4 heads, block 64, GELU (tanh), attention from matmul, masked_fill
+    and softmax, AdamW lr 1e-3 weight decay 0.01."""
+    nn, F = cr.nn, cr.nn.functional
+    V, L, C, H, T = 65, 2, 128, 4, 64
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(C), nn.LayerNorm(C)
+            self.qkv, self.proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+            self.fc, self.out = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+            self.register_buffer("mask", cr.tril(cr.ones(T, T)).bool().logical_not())
+
+        def forward(self, x):
+            b, t, _ = x.shape
+            q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
+            q, k, v = (z.view(b, t, H, C // H).transpose(1, 2) for z in (q, k, v))
+            att = (q @ k.transpose(-2, -1)) * (C // H) ** -0.5
+            att = F.softmax(att.masked_fill(self.mask[:t, :t], float("-inf")), dim=-1)
+            x = x + self.proj((att @ v).transpose(1, 2).reshape(b, t, C))
+            return x + self.out(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok, self.pos = nn.Embedding(V, C), nn.Embedding(T, C)
+            self.blocks = nn.Sequential(*[Block() for _ in range(L)])
+            self.ln, self.head = nn.LayerNorm(C), nn.Linear(C, V)
+
+        def forward(self, idx):
+            x = self.tok(idx) + self.pos(cr.arange(idx.shape[1]))
+            return self.head(self.ln(self.blocks(x)))
+
+    cr.manual_seed(0)
+    model = GPT()
+    rng = np.random.default_rng(0)
+    idx = cr.from_numpy(rng.integers(0, V, (batch, T)))
+    tgt = cr.from_numpy(rng.integers(0, V, (batch, T)))
+    opt = cr.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(idx).view(-1, V), tgt.view(-1)).backward()
+        opt.step()
+
+    return model, step
+
+
+def ring_model(buckets: list, step_s: float, n: int, bandwidth: float, latency: float) -> tuple:
+    """Ring all-reduce of each bucket: 2 (n - 1) steps, each sending bucket / n bytes:
+    2 (n - 1) (latency + bucket / (n bandwidth)). Weak scaling (each machine keeps its
+    batch): efficiency step / (step + exposed communication), with no overlap, and with
+    every bucket but the last (launched when backward ends) hidden behind backward (taken
+    as 2/3 of a step) as far as it fits."""
+
+    def t(nbytes: int) -> float:
+        return 2 * (n - 1) * (latency + nbytes / (n * bandwidth))
+
+    comm = sum(t(b) for b in buckets)
+    exposed = t(buckets[-1]) + max(comm - t(buckets[-1]) - 2 * step_s / 3, 0.0)
+    return comm, step_s / (step_s + comm), step_s / (step_s + exposed)
 
 
 def overlap(cr, dist, DDP, repeats: int, variant: str) -> dict:
@@ -148,6 +222,12 @@ def worker(out: str, repeats: int) -> None:
             opt.step()
 
         res[f"step_ms_{name}"] = 1e3 * median_time(step, repeats, barrier)
+        res["grad_bytes_w1"] = sum(p._data.nbytes for p in model.parameters())
+
+    if world == 1:
+        model, step = w6(cr)
+        res["step_ms_w6"] = 1e3 * median_time(step, max(repeats // 2, 3))
+        res["buckets_w6"] = bucket_bytes(model)
 
     if world > 1:  # overlap: backward alone, the all-reduce alone, and both as DDP does them
         for variant in ("thread", "none"):
@@ -193,6 +273,21 @@ def main() -> None:
         print(f"  share of the all-reduce hidden behind backward: {(bl + ar - bd) / ar:.2f}")
         print(f"  buckets already reduced when backward ended (share of steps): {o['done_at_end']}")
         print(f"  wait for the buckets after backward: {o['final_wait_ms']:.2f} ms")
+
+    print("on paper: ring all-reduce between machines (weak scaling, each machine keeps its")
+    print("batch; 10 Gb/s = 1.25 GB/s and 25 us per message; 1 Gb/s in brackets):")
+    for w, step_ms in (("W1", one["step_ms_weak"]), ("W6", one["step_ms_w6"])):
+        buckets = one[f"buckets_{w.lower()}"]
+        mib = [round(b / 2**20, 2) for b in buckets]
+        print(f"  {w}: buckets of {mib} MiB, one step {step_ms:.1f} ms here")
+        for n in (2, 4, 8, 16, 64):
+            fast = ring_model(buckets, step_ms / 1e3, n, 1.25e9, 25e-6)
+            slow = ring_model(buckets, step_ms / 1e3, n, 1.25e8, 25e-6)
+            print(
+                f"    {n:3d} machines: all-reduce {1e3 * fast[0]:6.2f} ms [{1e3 * slow[0]:6.1f}], "
+                f"efficiency {fast[1]:.2f} [{slow[1]:.2f}] without overlap, "
+                f"{fast[2]:.2f} [{slow[2]:.2f}] with"
+            )
 
 
 if __name__ == "__main__":
