@@ -141,8 +141,14 @@ def test_group_errors_like_torch() -> None:
             dist.broadcast(cr.ones(2), src=1)
         with pytest.raises(ValueError, match="output tensor size must be equal to world_size"):
             dist.all_gather_into_tensor(cr.zeros(3), cr.ones(2))
+        with pytest.raises(NotImplementedError, match="one process group"):
+            dist.all_reduce(cr.ones(2), group=object())
+        with pytest.raises(NotImplementedError, match="device_ids= is for GPUs"):
+            dist.barrier(device_ids=[0])
     finally:
         dist.destroy_process_group()
+    with pytest.raises(NotImplementedError, match="store= is not supported"):
+        dist.init_process_group(store=object())
     with pytest.raises(RuntimeError, match="Distributed package doesn't have NCCL built in"):
         dist.init_process_group("nccl")
     with pytest.raises(
@@ -157,6 +163,14 @@ def test_group_errors_like_torch() -> None:
 def test_ddp_checks_and_state_dict(group: None) -> None:
     with pytest.raises(ValueError, match="device_ids and output_device arguments only work"):
         DDP(cr.nn.Linear(2, 2), device_ids=[0])
+    for kwargs in (
+        {"gradient_as_bucket_view": True}, {"static_graph": True}, {"mixed_precision": object()},
+        {"process_group": object()},
+    ):  # fmt: skip
+        with pytest.raises(NotImplementedError):
+            DDP(cr.nn.Linear(2, 2), **kwargs)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        DDP(cr.nn.Linear(2, 2), bogus=1)
     frozen = cr.nn.Linear(2, 2).requires_grad_(False)
     with pytest.raises(RuntimeError, match="DistributedDataParallel is not needed"):
         DDP(frozen)

@@ -119,7 +119,7 @@ def all_reduce(
     tensor: Tensor, op: Any = ReduceOp.SUM, group: Any = None, async_op: bool = False
 ) -> Work | None:
     """Reduce ``tensor`` across all ranks, in place on every rank."""
-    g = _world()
+    g = _world(group)
     arr = _tensor(tensor, "tensor")
     red = _op(op)
     buf, name = _reduction(arr, red, "all_reduce")
@@ -138,7 +138,7 @@ def reduce(
     async_op: bool = False, group_dst: int | None = None,
 ) -> Work | None:  # fmt: skip
     """Reduce ``tensor`` across all ranks into rank ``dst``'s tensor."""
-    g = _world()
+    g = _world(group)
     dst = _check_rank(dst if dst is not None else group_dst, g.size, "destination")
     arr = _tensor(tensor, "tensor")
     red = _op(op)
@@ -159,7 +159,7 @@ def broadcast(
     group_src: int | None = None,
 ) -> Work | None:  # fmt: skip
     """Copy rank ``src``'s tensor into every rank's."""
-    g = _world()
+    g = _world(group)
     src = _check_rank(src if src is not None else group_src, g.size, "source")
     arr = _tensor(tensor, "tensor")
     buf = arr.view(np.uint8) if arr.dtype.kind == "b" else arr
@@ -171,7 +171,7 @@ def all_gather(
     tensor_list: list, tensor: Tensor, group: Any = None, async_op: bool = False
 ) -> Work | None:
     """Fill ``tensor_list[r]`` with rank r's ``tensor`` on every rank."""
-    g = _world()
+    g = _world(group)
     outs = _tensor_list(tensor_list, "tensor_list")
     arr = _tensor(tensor, "tensor")
     if len(outs) != g.size:
@@ -200,7 +200,7 @@ def all_gather_into_tensor(
     """Gather every rank's ``input_tensor`` into ``output_tensor``, concatenated along dim 0
     or stacked (``output_tensor`` of shape ``(world_size * n, ...)`` or
     ``(world_size, n, ...)``)."""
-    g = _world()
+    g = _world(group)
     out = _tensor(output_tensor, "output_tensor")
     inp = _tensor(input_tensor, "input_tensor")
     if out.dtype != inp.dtype:
@@ -221,7 +221,7 @@ def reduce_scatter_tensor(
 ) -> Work | None:
     """Reduce ``input`` (world_size chunks along dim 0) across ranks; rank r receives the
     reduced chunk r in ``output``."""
-    g = _world()
+    g = _world(group)
     out = _tensor(output, "output")
     inp = _tensor(input, "input")
     if out.dtype != inp.dtype:
@@ -249,7 +249,7 @@ def gather(
     async_op: bool = False, group_dst: int | None = None,
 ) -> Work | None:  # fmt: skip
     """Gather every rank's ``tensor`` into ``gather_list`` on rank ``dst`` (default 0)."""
-    g = _world()
+    g = _world(group)
     dst = _check_rank(_root(dst, group_dst), g.size, "destination")
     arr = _tensor(tensor, "tensor")
     if g.rank == dst:
@@ -281,7 +281,7 @@ def scatter(
     async_op: bool = False, group_src: int | None = None,
 ) -> Work | None:  # fmt: skip
     """Rank ``src`` (default 0) sends ``scatter_list[r]`` to rank r's ``tensor``."""
-    g = _world()
+    g = _world(group)
     src = _check_rank(_root(src, group_src), g.size, "source")
     arr = _tensor(tensor, "tensor")
     send = None
@@ -303,7 +303,9 @@ def barrier(
     group: Any = None, async_op: bool = False, device_ids: Any = None, timeout: Any = None
 ) -> Work | None:
     """Wait until every rank has reached this call."""
-    g = _world()
+    g = _world(group)
+    if device_ids is not None:
+        raise NotImplementedError("barrier: device_ids= is for GPUs; chainrule runs on the CPU")
     work = Work("barrier", [g.comm.barrier()])
     if async_op:
         return work
@@ -321,7 +323,7 @@ def isend(
     tag: int = 0,
     group_dst: int | None = None,
 ) -> Work:
-    g = _world()
+    g = _world(group)
     dst = _check_rank(dst if dst is not None else group_dst, g.size, "destination")
     arr = _tensor(tensor, "tensor")
     return Work("send", [g.comm.send(arr, dst, tag)])
@@ -336,7 +338,7 @@ def irecv(
 ) -> Work:
     """Receive into ``tensor`` from rank ``src`` (any rank when None); ``wait()`` then
     ``result()`` is the sender's rank."""
-    g = _world()
+    g = _world(group)
     if src is None:
         src = group_src
     if src is not None:
@@ -390,7 +392,7 @@ def _gather_bytes(data: bytes) -> list[bytes]:
 
 def all_gather_object(object_list: list, obj: Any, group: Any = None) -> None:
     """``object_list[r]`` becomes rank r's ``obj`` (pickled; trusted peers only)."""
-    g = _world()
+    g = _world(group)
     if len(object_list) != g.size:
         raise ValueError(
             f"object_list must have world_size ({g.size}) entries, got {len(object_list)}"
@@ -407,7 +409,7 @@ def broadcast_object_list(
     group_src: int | None = None,
 ) -> None:
     """Every rank's ``object_list`` becomes rank ``src``'s (pickled; trusted peers only)."""
-    g = _world()
+    g = _world(group)
     src = _check_rank(_root(src, group_src), g.size, "source")
     data = pickle.dumps(list(object_list)) if g.rank == src else b""
     n = np.array([len(data)], np.int64)

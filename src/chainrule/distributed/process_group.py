@@ -244,7 +244,11 @@ class _Group:
 _group: _Group | None = None
 
 
-def _world() -> _Group:
+def _world(group: Any = None) -> _Group:
+    if group is not None and group is not _group:
+        raise NotImplementedError(
+            "chainrule.distributed has one process group, the default one: pass group=None"
+        )
     if _group is None:
         raise ValueError(
             "Default process group has not been initialized, please make sure to call "
@@ -356,10 +360,17 @@ def init_process_group(
     world of one process, which needs no MPI. ``backend`` is ``"mpi"`` (the default);
     ``"gloo"`` (what CPU scripts written for torch ask for) runs on MPI too.
     ``timeout`` bounds every wait: a collective still unfinished then raises
-    ``DistBackendError`` (a peer died or hangs) and the job is aborted."""
+    ``DistBackendError`` (a peer died or hangs) and the job is aborted. ``init_method``
+    and ``group_name`` are accepted and have nothing to do: MPI has already connected the
+    processes."""
     global _group
     if _group is not None:
         raise ValueError("trying to initialize the default process group twice!")
+    for name, value in (("store", store), ("pg_options", pg_options), ("device_id", device_id)):
+        if value is not None:
+            raise NotImplementedError(
+                f"init_process_group: {name}= is not supported (the MPI job is the group)"
+            )
     name = _check_backend(backend)
     if timeout is None:
         timeout = default_pg_timeout
@@ -405,7 +416,7 @@ def destroy_process_group(group: Any = None) -> None:
     """Leave the default process group (its communicator is freed; MPI itself stays
     initialized until the process exits, as MPI can be initialized only once)."""
     global _group
-    g = _world()
+    g = _world(group)
     if isinstance(g.comm, _MPIComm) and not g.broken:
         g.comm.comm.Free()
     _group = None

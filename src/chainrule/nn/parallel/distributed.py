@@ -40,6 +40,12 @@ __all__ = ["DistributedDataParallel"]
 
 _DEFAULT_FIRST_BUCKET_BYTES = 1024 * 1024  # torch.distributed._DEFAULT_FIRST_BUCKET_BYTES
 _DEFAULT_BUCKET_CAP_MB = 25
+# torch's later arguments: accepted at their defaults, refused otherwise
+_LATER_ARGUMENTS = (
+    "delay_all_reduce_named_params", "param_to_hook_all_reduce", "mixed_precision",
+    "device_mesh", "skip_all_reduce_unused_params", "bucket_cap_mb_list", "batched_grad_copy",
+    "forward_sync_buffers",
+)  # fmt: skip
 
 
 def _tensors_in(obj: Any) -> Iterator[Tensor]:
@@ -157,16 +163,20 @@ class DistributedDataParallel(Module):
                 f"device_ids {device_ids}, output_device {output_device}, and module "
                 "parameters {device(type='cpu')}."
             )
+        unsupported = {
+            "gradient_as_bucket_view": gradient_as_bucket_view,
+            "static_graph": static_graph,
+            **{k: v for k, v in kwargs.items() if k in _LATER_ARGUMENTS},
+        }
+        for k, v in unsupported.items():
+            if v not in (None, False):
+                raise NotImplementedError(f"DistributedDataParallel: {k}={v!r} is not supported")
         for k in kwargs:
-            if k not in (
-                "delay_all_reduce_named_params", "param_to_hook_all_reduce", "mixed_precision",
-                "device_mesh", "skip_all_reduce_unused_params", "bucket_cap_mb_list",
-                "batched_grad_copy", "forward_sync_buffers",
-            ):  # fmt: skip
+            if k not in _LATER_ARGUMENTS:
                 raise TypeError(
                     f"DistributedDataParallel.__init__() got an unexpected keyword argument '{k}'"
                 )
-        group = _dist._world()  # ValueError when no process group is initialized
+        group = _dist._world(process_group)  # ValueError when none is initialized
         params = [p for p in module.parameters() if p.requires_grad]
         if not params:
             raise RuntimeError(
