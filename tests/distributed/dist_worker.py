@@ -38,8 +38,8 @@ for dt in C.DTYPES:
         try:
             dist.all_reduce(t, getattr(dist.ReduceOp, op))
             res[f"all_reduce/{op}/{dt}"] = t.numpy()
-        except ValueError as e:
-            notes[f"all_reduce/{op}/{dt}"] = str(e)
+        except (ValueError, RuntimeError) as e:
+            notes[f"all_reduce/{op}/{dt}"] = f"{type(e).__name__}: {e}"
         if dt in ("int32", "float64", "complex64") and op in ("SUM", "AVG", "MAX"):
             t = tensor(x)
             try:

@@ -133,7 +133,7 @@ def test_group_errors_like_torch() -> None:
             ValueError, match="all_reduce does not support RedOpType.MAX on complex"
         ):
             dist.all_reduce(cr.ones(2, dtype=cr.complex64), dist.ReduceOp.MAX)
-        with pytest.raises(ValueError, match="Cannot use RedOpType.BAND with non-integral dtype"):
+        with pytest.raises(RuntimeError, match="Cannot use ReduceOp.BAND with non-integral dtype"):
             dist.all_reduce(cr.ones(2), dist.ReduceOp.BAND)
         with pytest.raises(
             ValueError, match=r"Invalid source rank: should be within the range \[0, 0\]"

@@ -8,7 +8,7 @@ returns a ``Work`` whose ``wait()`` completes the call.
 Reductions by dtype: complex tensors reduce as pairs of reals (SUM and AVG only, torch's
 rule); bool tensors follow torch's bool arithmetic (SUM and MAX are "or", PRODUCT and MIN
 "and"); AVG is SUM then a division by the world size (integers: truncated, as NCCL's
-average); BAND/BOR/BXOR need integers or bools.
+average); BAND/BOR/BXOR need integers or bools. (Checked against torch's gloo backend.)
 """
 
 from __future__ import annotations
@@ -79,11 +79,11 @@ def _reduction(arr: np.ndarray, op: RedOpType, what: str) -> tuple[np.ndarray, s
             raise ValueError(f"{what} does not support {op} on complex tensors")
         return arr.view(arr.real.dtype), "sum"
     if kind == "b":
-        if op == RedOpType.AVG:
-            raise ValueError(f"{what} does not support ReduceOp.AVG on bool tensors")
+        if op == RedOpType.AVG:  # torch: the average is a float, which bool cannot hold
+            raise RuntimeError("result type Float can't be cast to the desired output type Bool")
         return arr, _BOOL_OP[op]
     if op in (RedOpType.BAND, RedOpType.BOR, RedOpType.BXOR) and kind == "f":
-        raise ValueError(f"Cannot use {op} with non-integral dtype")
+        raise RuntimeError(f"Cannot use ReduceOp.{op.name} with non-integral dtype")
     return arr, _MPI_OP[op]
 
 
