@@ -98,7 +98,7 @@ class _Progress:
 
 
 class _Bucket:
-    __slots__ = ("index", "params", "offsets", "buffer", "pending", "work", "scale")
+    __slots__ = ("index", "params", "offsets", "buffer", "pending", "work")
 
     def __init__(self, index: int, params: list[int], sizes: list[int], dtype: Any) -> None:
         self.index = index
