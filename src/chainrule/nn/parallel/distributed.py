@@ -10,9 +10,10 @@ world size, into its bucket; a bucket whose every gradient has arrived starts it
 non-blocking all-reduce (in bucket order, so every rank issues the same collectives in the
 same order) while backward goes on; a final callback of the backward walk
 (``Variable._execution_engine.queue_callback``) waits for the buckets and copies the
-averages back into ``.grad``. Open MPI has no progress thread, so each later hook also
-tests the buckets in flight, which moves them on (``benchmarks/distributed.py`` measures
-how much of the communication this hides).
+averages back into ``.grad``. Open MPI has no progress thread, so while buckets are in
+flight a thread of ours tests them every millisecond (``_Progress``);
+``benchmarks/distributed.py`` measures what that achieves (without it, no bucket ever
+finished before backward did).
 
 ``no_sync()`` skips the averaging (gradients accumulate locally; the next synchronized
 backward averages the accumulated ``.grad``). ``find_unused_parameters=True`` walks the
