@@ -56,6 +56,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --compiled
 	$(BIN)/python benchmarks/bench.py --multicore
+	$(BIN)/python benchmarks/distributed.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info site demo-output

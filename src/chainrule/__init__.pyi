@@ -13,6 +13,7 @@ from chainrule import backend as backend
 from chainrule import creation as creation
 from chainrule import cuda as cuda
 from chainrule import datasets as datasets
+from chainrule import distributed as distributed
 from chainrule import distributions as distributions
 from chainrule import dtypes as dtypes
 from chainrule import func as func

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import json
 import pathlib
 import sys
@@ -38,6 +39,8 @@ NAMESPACES = {
     "torch.distributions": "chainrule.distributions",
     "torch.special": "chainrule.special",
     "torch.utils.data": "chainrule.utils.data",
+    "torch.distributed": "chainrule.distributed",
+    "torch.nn.parallel": "chainrule.nn.parallel",
 }
 
 
@@ -100,21 +103,26 @@ def mark_missing_methods(cls: type) -> None:
 # ---------------------------------------------------------------- generating (needs torch)
 
 
+def _submodules(obj: Any) -> set[str]:
+    """A package's public submodules, found on disk (dir() would depend on what has been
+    imported so far: torch.distributions is not in torch.__all__, yet public)."""
+    import pkgutil
+
+    paths = getattr(obj, "__path__", [])
+    return {m.name for m in pkgutil.iter_modules(paths) if not m.name.startswith("_")}
+
+
 def _public(obj: Any) -> list[str]:
     if isinstance(obj, types.ModuleType) and hasattr(obj, "__all__"):
-        # torch.distributions is not in torch.__all__, yet public: the package's public
-        # submodules, found on disk (dir() would depend on what has been imported so far)
-        import pkgutil
-
-        paths = getattr(obj, "__path__", [])
-        submodules = {m.name for m in pkgutil.iter_modules(paths) if not m.name.startswith("_")}
-        return sorted(set(obj.__all__) | submodules)
+        return sorted(set(obj.__all__) | _submodules(obj))
     out = []
     for n in dir(obj):
         if n.startswith("_"):
             continue
         v = getattr(obj, n, None)
         if isinstance(obj, types.ModuleType):
+            if isinstance(v, types.ModuleType) and v.__name__.startswith(obj.__name__ + "."):
+                continue  # a submodule: listed from disk below, loaded or not
             if isinstance(v, types.ModuleType) and not v.__name__.startswith("torch"):
                 continue  # `import math` inside torch.nn.functional is not torch's API
             owner = getattr(v, "__module__", None)
@@ -123,6 +131,8 @@ def _public(obj: Any) -> list[str]:
             if isinstance(owner, str) and owner in ("typing", "collections", "abc"):
                 continue
         out.append(n)
+    if isinstance(obj, types.ModuleType):
+        out = sorted(set(out) | _submodules(obj))
     return sorted(out)
 
 
@@ -145,7 +155,12 @@ def _has(where: str, name: str) -> bool:
         module = importlib.import_module(where)
     except ImportError:
         return False
-    return hasattr(module, name)
+    if hasattr(module, name):
+        return True
+    try:  # a submodule not imported yet (chainrule.distributed.run)
+        return importlib.util.find_spec(f"{where}.{name}") is not None
+    except ImportError:
+        return False
 
 
 def page(names: dict[str, list[str]]) -> str:

@@ -18,8 +18,8 @@ from chainrule._tensor import Tensor, _make, check_multi_view, mutate
 from chainrule.graph import backprop, set_grad_enabled, toposort
 
 __all__ = [
-    "AccumulateGrad", "BackwardObserver", "checkpoint_valid", "observe", "reachable",
-    "run_backward",
+    "AccumulateGrad", "BackwardObserver", "checkpoint_valid", "observe", "queue_callback",
+    "reachable", "run_backward",
 ]  # fmt: skip
 
 
@@ -81,6 +81,7 @@ _observing = _Observing()
 
 class _Walking(threading.local):
     selective: bool = False  # the running walk has ``inputs`` (autograd.grad, inputs=)
+    callbacks: list | None = None  # the running walk's final callbacks (queue_callback)
 
 
 _walking = _Walking()
@@ -91,6 +92,16 @@ def checkpoint_valid() -> bool:
     walk with ``inputs`` (``autograd.grad``, ``backward(inputs=)``), which a reentrant
     checkpoint cannot serve (its inner backward would accumulate into ``.grad``)."""
     return not _walking.selective
+
+
+def queue_callback(callback: Any) -> None:
+    """torch's ``Variable._execution_engine.queue_callback``: run ``callback()`` once the
+    running backward walk has finished (before ``backward``/``autograd.grad`` returns), in
+    the order queued; a callback may queue more. DistributedDataParallel waits for its last
+    gradient buckets this way."""
+    if _walking.callbacks is None:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _walking.callbacks.append(callback)
 
 
 @contextmanager
@@ -318,11 +329,16 @@ def run_backward(
 
     token = ignore_fp_errors()  # the rules' ops run silent, as torch's do (one switch here,
     selective, _walking.selective = _walking.selective, inputs is not None  # not one per op)
+    callbacks, _walking.callbacks = _walking.callbacks, []
     try:
         with set_grad_enabled(create_graph):
             backprop(roots, seeds, _parents, step)
+        final = _walking.callbacks
+        while final:  # torch runs the final callbacks as the graph task ends
+            final.pop(0)()
     finally:
         _walking.selective = selective
+        _walking.callbacks = callbacks
         restore_fp_errors(token)
     return captured
 

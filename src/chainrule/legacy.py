@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import dtypes
+from chainrule import _engine, dtypes
 from chainrule._tensor import Size, Tensor
 
 __all__ = [
@@ -83,5 +83,14 @@ class _VariableType(type):
         return isinstance(obj, Tensor)
 
 
+class _ExecutionEngine:
+    """torch's ``Variable._execution_engine`` (its ``_ImperativeEngine``): what code outside
+    the core reaches the engine through; here ``queue_callback``."""
+
+    queue_callback = staticmethod(_engine.queue_callback)
+
+
 class Variable(metaclass=_VariableType):
     """``autograd.Variable(t, requires_grad=False)``: since torch 0.4 just a Tensor."""
+
+    _execution_engine = _ExecutionEngine()

@@ -20,6 +20,7 @@ from chainrule.nn import (
     linear,
     loss,
     normalization,
+    parallel,
     parameter_container,
     pooling,
     rnn,
@@ -46,7 +47,7 @@ from chainrule.nn.sparse import *  # noqa: F403
 from chainrule.nn.transformer import *  # noqa: F403
 from chainrule.nn.upsampling import *  # noqa: F403
 
-__all__ = ["Module", "Parameter", "functional", "init", "utils"]
+__all__ = ["Module", "Parameter", "functional", "init", "parallel", "utils"]
 __all__ += container.__all__
 __all__ += parameter_container.__all__
 __all__ += linear.__all__
