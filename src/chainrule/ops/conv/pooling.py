@@ -145,7 +145,9 @@ class PoolGather(Op):
 
     torch_name = "MaxPool2DWithIndicesBackward0"  # saves its input, as torch
 
-    def forward(self, x, index, flat=None):
+    def forward(self, x, index, flat=None, geo=None, out_hw=None):
+        if index is None:  # max pooling's argmax, found here (a kernel of x alone)
+            index = _max_index(x, geo, out_hw)
         if flat is None:
             flat = _flat_index(index, x.shape[2] * x.shape[3])
         self.index, self.flat, self.x_shape = index, flat, x.shape
@@ -153,6 +155,10 @@ class PoolGather(Op):
 
     def backward(self, g):
         return PoolScatter.apply(g, index=self.index, x_shape=self.x_shape, flat=self.flat)
+
+    def jvp(self, tangents: list) -> Tensor | None:  # linear, with the argmax of x (not t's)
+        t = tangents[0]
+        return None if t is None else PoolGather.apply(t, index=self.index, flat=self.flat)
 
 
 def _pool_input(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
@@ -173,10 +179,10 @@ def _max_poolnd(nd, input, kernel_size, stride, padding, dilation, ceil_mode, re
     geo, _, out_hw = _pool_geometry(
         x._data.shape, nd, kernel_size, stride, padding, dilation, ceil_mode
     )
+    if not return_indices:
+        return _pool_output(PoolGather.apply(x, index=None, geo=geo, out_hw=out_hw), nd, unbatched)
     index = _max_index(x._data, geo, out_hw)
     out = _pool_output(PoolGather.apply(x, index=index), nd, unbatched)
-    if not return_indices:
-        return out
     return out, _make(index.reshape(out._data.shape).astype(np.int64))
 
 

@@ -247,7 +247,7 @@ class Relu(Op):
         return np.maximum(x, 0)
 
     def backward(self, g):  # the output is >= 0 or nan
-        return MaskedGrad.apply(g, self.output, mask=self.out_data != 0)
+        return MaskedGrad.apply(g, self.output, mask=("nonzero",))
 
 
 class MaskedScale(Op):
@@ -269,6 +269,15 @@ class MaskedScale(Op):
         return MaskedScale.apply(gg, mask=self.mask)
 
 
+# masks MaskedGrad can make from its saved tensor s itself, so the whole gradient is one
+# kernel of known inputs (what cr.compile's tracer replays): relu's, leaky_relu's, hardtanh's
+_MASKS = {
+    "nonzero": lambda s: s != 0,
+    "positive": lambda s: s > 0,
+    "inside": lambda s, lo, hi: ~((s <= lo) | (s >= hi)),
+}
+
+
 class MaskedGrad(Op):
     """torch's threshold_backward, hardtanh_backward and leaky_relu_backward in one node:
     ``where(mask, g, g * slope)`` (``slope`` 0 but for leaky_relu), the mask taken from the
@@ -284,6 +293,8 @@ class MaskedGrad(Op):
     torch_name = "ThresholdBackwardBackward0"
 
     def forward(self, g, s, mask, slope=0.0, name=None):
+        if type(mask) is tuple:  # the rule that makes the mask from s, run here (a kernel)
+            mask = _MASKS[mask[0]](s, *mask[1:])
         self.mask, self.slope = mask, slope
         if name is not None:
             self.torch_name = name

@@ -1,0 +1,188 @@
+"""A traced call as a program: the kernels it ran, replayed on arrays with no op dispatch.
+
+A kernel is replayed as ``Op.apply`` ran it, minus everything around the math: a blank node
+of the op's class, its ``forward`` on the input arrays with the recorded parameters, the
+result laid out by the class's rule (as ``Op.apply``). No input checks, no promotion, no
+graph, no tensors: what is left is the NumPy the eager call ran, in the same order on the
+same arrays, so the results are the eager results bit for bit. Effects (leaf gradient
+accumulation, an optimizer's step, ``zero_grad``) are replayed by calling the recorded
+function again with the replay's tensors, so ``.grad`` and optimizer state change exactly
+as eagerly. Runs of elementwise kernels may be replaced by one generated C loop
+(``_fuse``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule._fp import ignore_fp_errors, restore_fp_errors
+from chainrule._layout import elementwise as elementwise_layout
+from chainrule._layout import to_contiguous
+from chainrule._tensor import Tensor, _make
+from chainrule.compiler._tracer import EFFECT, KERNEL
+from chainrule.graph import grad_mode
+from chainrule.ops.op import Op
+
+__all__ = ["Program", "CompiledFunctionBackward", "FUSED"]
+
+FUSED = 2  # an instruction: a generated C loop standing for a run of elementwise kernels
+
+# source tags (see _tracer.Tracer.source): where an array or a tensor comes from at replay
+REG, ARG, CAP, CONST, ATTR, GRAD, SEQ, ARGOBJ, CAPOBJ, WRAP = range(10)
+_TAGS = {
+    "reg": REG, "arg": ARG, "cap": CAP, "const": CONST, "attr": ATTR, "grad": GRAD,
+    "seq": SEQ, "argobj": ARGOBJ, "capobj": CAPOBJ, "wrap": WRAP,
+}  # fmt: skip
+
+_new = object.__new__
+
+
+def encode(s: tuple) -> tuple:
+    """A tracer source with an integer tag (nested sources encoded too)."""
+    tag = _TAGS[s[0]]
+    if tag == SEQ:
+        return (SEQ, s[1], tuple(encode(p) for p in s[2]))
+    if tag in (GRAD, WRAP):
+        return (tag, encode(s[1]))
+    return (tag, *s[1:])
+
+
+class CompiledFunctionBackward(Op):
+    """The history of a tensor a replay returns whose graph the traced call already ran
+    backward through (and so freed): a second backward raises torch's error, as eagerly."""
+
+    torch_name = "CompiledFunctionBackward"
+
+    def backward(self, grad: Tensor) -> None:  # pragma: no cover - never reached: freed
+        raise RuntimeError("CompiledFunctionBackward has no saved graph")
+
+
+def _freed_history() -> CompiledFunctionBackward:
+    node = _new(CompiledFunctionBackward)
+    node._edges = ()
+    node._shapes = None
+    node.inputs = node.out_data = None
+    node._freed = True
+    return node
+
+
+class Program:
+    """The replayable form of one traced call (see the module docstring)."""
+
+    def __init__(self, code: list, nslots: int, attr_nodes: set, outputs: Any) -> None:
+        self.nslots = nslots
+        self.attr_nodes = attr_nodes
+        self.outputs = outputs
+        self.code: list[tuple] = []
+        for ins in code:
+            if ins[0] == KERNEL:
+                _, cls, params, srcs, psrc, mode, k = ins
+                ps = None if psrc is None else {n: encode(s) for n, s in psrc.items()}
+                self.code.append((KERNEL, cls, params, tuple(encode(s) for s in srcs), ps, mode, k))
+            else:
+                _, fn, srcs, kwargs = ins
+                self.code.append((EFFECT, fn, tuple(encode(s) for s in srcs), kwargs))
+        self.kernels = sum(1 for ins in self.code if ins[0] == KERNEL)
+
+    def run(self, flat: list) -> Any:
+        regs: list = [None] * self.nslots
+        nodes: dict[int, Any] = {}
+        attr_nodes = self.attr_nodes
+
+        def get(s: tuple) -> Any:
+            tag = s[0]
+            if tag == REG:
+                return regs[s[1]]
+            if tag == CAP:
+                return s[1]._data
+            if tag == CONST:
+                return s[1]
+            if tag == ARG:
+                return flat[s[1]]._data
+            if tag == ATTR:
+                return nodes[s[1]].__dict__[s[2]]
+            if tag == GRAD:
+                return obj(s[1])._grad._data
+            if tag == SEQ:
+                return s[1](get(p) for p in s[2])
+            return obj(s)
+
+        def obj(s: tuple) -> Any:
+            tag = s[0]
+            if tag == ARGOBJ:
+                return flat[s[1]]
+            if tag == CAPOBJ:
+                return s[1]
+            if tag == WRAP:
+                return _make(get(s[1]))
+            if tag == CONST:
+                return s[1]
+            return get(s)
+
+        prev_mode = grad_mode.enabled
+        mode = prev_mode
+        token = ignore_fp_errors()
+        try:
+            for ins in self.code:
+                kind = ins[0]
+                if kind == KERNEL:
+                    _, cls, params, srcs, psrc, kmode, k = ins
+                    arrays = [get(s) for s in srcs]
+                    if psrc is not None:
+                        params = {n: get(s) for n, s in psrc.items()}
+                    if kmode is not mode:
+                        grad_mode.enabled = mode = kmode
+                    node = _new(cls)
+                    out = node.forward(*arrays, **params)
+                    if type(out) is not np.ndarray:
+                        out = np.asarray(out)
+                    layout = cls.layout  # as Op.apply lays out the result
+                    if layout == "contiguous":
+                        if not out.flags.c_contiguous:
+                            out = to_contiguous(out, arrays)
+                    elif layout is not None and (out.ndim > 1 or not out.flags.c_contiguous):
+                        out = elementwise_layout(out, arrays)
+                    regs[k] = out
+                    if k in attr_nodes:
+                        nodes[k] = node
+                elif kind == FUSED:
+                    ins[1](regs, get)
+                else:
+                    _, fn, srcs, kwargs = ins
+                    if mode is not prev_mode:
+                        grad_mode.enabled = mode = prev_mode
+                    restore_fp_errors(token)
+                    try:
+                        fn(*[obj(s) for s in srcs], **kwargs)
+                    finally:
+                        token = ignore_fp_errors()
+        finally:
+            restore_fp_errors(token)
+            grad_mode.enabled = prev_mode
+        return _build(self.outputs, regs, get, obj)
+
+
+def _build(spec: Any, regs: list, get: Any, obj: Any) -> Any:
+    kind = spec[0]
+    if kind == "tensor":
+        _, s, history = spec
+        if s[0] in (REG, CONST):
+            a = get(s)
+            t = _make(a if s[0] == REG else np.array(a, copy=True))
+            if history:
+                t.grad_fn = _freed_history()
+                t._requires_grad = True
+            return t
+        if s[0] == GRAD:
+            return obj(s[1])._grad
+        return obj(s)
+    if kind == "const":
+        return spec[1]
+    if kind == "seq":
+        items = [_build(x, regs, get, obj) for x in spec[2]]
+        return spec[1](items) if spec[1] in (list, tuple) else spec[1](*items)
+    if kind == "dict":
+        return {k: _build(v, regs, get, obj) for k, v in spec[1]}
+    raise AssertionError(kind)
