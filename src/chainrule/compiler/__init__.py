@@ -219,15 +219,18 @@ class _Entry:
             self.modules: tuple = ()
         else:
             self.captured = tuple(
-                (t, t._data.shape, t._data.dtype, t._requires_grad, t.grad_fn is None)
+                (t, t._data.shape, t._data.dtype, t._data.strides, t._requires_grad,
+                 t.grad_fn is None)
                 for t in tracer.captured.values()
-            )
+            )  # fmt: skip
             self.modules = tuple(tracer.modules.values())
 
     def holds(self) -> bool:
-        for t, shape, dt, rg, leaf in self.captured:
+        for t, shape, dt, strides, rg, leaf in self.captured:
             d = t._data
             if d.shape != shape or d.dtype != dt or t._requires_grad != rg:
+                return False
+            if d.strides != strides:
                 return False
             if (t.grad_fn is None) != leaf:
                 return False
@@ -360,7 +363,7 @@ class CompiledFunction:
             if self.fullgraph:
                 raise Unsupported(f"cr.compile(fullgraph=True): {tracer.failed}")
             return result
-        program = Program(tracer.code, tracer.nslots, tracer.attr_nodes, spec)
+        program = Program(tracer.code, tracer.nslots, tracer.attr_nodes, spec, tracer.meta)
         if self.fuse and config.fuse:
             from chainrule.compiler._fuse import fuse
 

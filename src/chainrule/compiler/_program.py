@@ -71,8 +71,12 @@ def _freed_history() -> CompiledFunctionBackward:
 class Program:
     """The replayable form of one traced call (see the module docstring)."""
 
-    def __init__(self, code: list, nslots: int, attr_nodes: set, outputs: Any) -> None:
+    def __init__(self, code: list, nslots: int, attr_nodes: set, outputs: Any,
+                 meta: dict | None = None) -> None:  # fmt: skip
         self.nslots = nslots
+        self.meta = meta or {}
+        self.scratch = 0  # bytes of the fused loops' shared buffer (see _fuse)
+        self.copied: set = set()  # registers that are views of it
         self.attr_nodes = attr_nodes
         self.outputs = outputs
         self.code: list[tuple] = []
@@ -121,6 +125,7 @@ class Program:
                 return s[1]
             return get(s)
 
+        scratch = np.empty(self.scratch, np.uint8) if self.scratch else None
         prev_mode = grad_mode.enabled
         mode = prev_mode
         token = ignore_fp_errors()
@@ -148,7 +153,7 @@ class Program:
                     if k in attr_nodes:
                         nodes[k] = node
                 elif kind == FUSED:
-                    ins[1](regs, get)
+                    ins[1](regs, get, scratch)
                 else:
                     _, fn, srcs, kwargs = ins
                     if mode is not prev_mode:
@@ -161,16 +166,17 @@ class Program:
         finally:
             restore_fp_errors(token)
             grad_mode.enabled = prev_mode
-        return _build(self.outputs, regs, get, obj)
+        return _build(self.outputs, regs, get, obj, self.copied)
 
 
-def _build(spec: Any, regs: list, get: Any, obj: Any) -> Any:
+def _build(spec: Any, regs: list, get: Any, obj: Any, copied: set) -> Any:
     kind = spec[0]
     if kind == "tensor":
         _, s, history = spec
         if s[0] in (REG, CONST):
             a = get(s)
-            t = _make(a if s[0] == REG else np.array(a, copy=True))
+            fresh = s[0] == REG and s[1] not in copied
+            t = _make(a if fresh else np.array(a, copy=True))
             if history:
                 t.grad_fn = _freed_history()
                 t._requires_grad = True
@@ -181,8 +187,8 @@ def _build(spec: Any, regs: list, get: Any, obj: Any) -> Any:
     if kind == "const":
         return spec[1]
     if kind == "seq":
-        items = [_build(x, regs, get, obj) for x in spec[2]]
+        items = [_build(x, regs, get, obj, copied) for x in spec[2]]
         return spec[1](items) if spec[1] in (list, tuple) else spec[1](*items)
     if kind == "dict":
-        return {k: _build(v, regs, get, obj) for k, v in spec[1]}
+        return {k: _build(v, regs, get, obj, copied) for k, v in spec[1]}
     raise AssertionError(kind)

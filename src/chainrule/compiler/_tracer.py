@@ -77,6 +77,7 @@ class Tracer:
         self.captured: dict[int, Tensor] = {}
         self.modules: dict[int, Any] = {}
         self.attr_nodes: set[int] = set()  # kernels whose node a later kernel reads from
+        self.meta: dict[int, tuple] = {}  # kernel -> its result's and inputs' layouts (_fuse)
         self.argobj = {}
         for j, x in enumerate(flat):
             if isinstance(x, Tensor):
@@ -87,7 +88,7 @@ class Tracer:
         self.pre: dict[int, Tensor] = {}
         self.pre_obj: dict[int, Tensor] = {}
         for o in gc.get_objects():
-            if isinstance(o, Tensor):
+            if issubclass(type(o), Tensor):  # (not isinstance: no __class__ lookups)
                 self.pre_obj[id(o)] = o
                 self.pre.setdefault(id(o._data), o)
         self.keep.append([t._data for t in self.pre.values()])
@@ -187,6 +188,10 @@ class Tracer:
         k = self.nslots
         self.nslots += 1
         self.code.append((KERNEL, cls, params, tuple(srcs), psrc, grad_mode.enabled, k))
+        self.meta[k] = (
+            out.shape, out.dtype, out.strides,
+            tuple(_describe(a) for a in arrays),
+        )  # fmt: skip
         self.known[id(out)] = ("reg", k)
         self.keep.append(out)
         d = node.__dict__
@@ -274,6 +279,14 @@ class Tracer:
     def leak(self, what: str) -> None:
         if self._ours():
             self.fail(what)
+
+
+def _describe(a: Any) -> tuple:
+    """A kernel input as the fuser needs to know it: an array's shape, dtype and strides,
+    else the Python value itself."""
+    if type(a) is np.ndarray:
+        return ("array", a.shape, a.dtype, a.strides)
+    return ("value", a)
 
 
 class patched:
