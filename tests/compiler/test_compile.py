@@ -466,3 +466,75 @@ def test_is_compiling():
     c(cr.ones(2))
     c(cr.ones(2))
     assert seen == [True] and not compiler.is_compiling()
+
+
+# ------------------------------------------------------------------ Python state
+
+
+SCALE = 2.0
+COUNT = 0
+
+
+def _scaled(x):
+    return x * SCALE
+
+
+def _counts(x):
+    global COUNT
+    COUNT += 1
+    return x * 2.0
+
+
+def test_global_number_is_guarded_by_value():
+    global SCALE
+    c = cr.compile(_scaled)
+    x = cr.ones(3)
+    try:
+        assert same(c(x), cr.full((3,), 2.0))
+        SCALE = 3.0
+        assert same(c(x), cr.full((3,), 3.0))
+    finally:
+        SCALE = 2.0
+    assert c.traces == 2
+
+
+def test_global_write_runs_eagerly():
+    c = cr.compile(_counts)
+    before = COUNT
+    for _ in range(3):
+        c(cr.ones(2))
+    assert COUNT == before + 3
+    assert "assigns the global 'COUNT'" in c.entries[0].reason
+
+
+def test_tensor_kept_by_a_side_effect_runs_eagerly():
+    kept = []
+
+    def f(x):
+        y = x * 2.0
+        kept.append(y)
+        return y + 1.0
+
+    c = cr.compile(f)
+    for _ in range(3):
+        c(cr.ones(2))
+    assert len(kept) == 3
+    assert "kept after the call" in c.entries[0].reason
+
+
+def test_module_attribute_assignment_runs_eagerly():
+    class Counter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls = self.calls + 1
+            return x * 2.0
+
+    m = Counter()
+    c = cr.compile(m)
+    for _ in range(3):
+        c(cr.ones(2))
+    assert m.calls == 3
+    assert "assigns Counter.calls" in c._compiled.entries[0].reason

@@ -179,28 +179,56 @@ def _scope(fn: Any) -> list[tuple]:
                 v = cell.cell_contents
             except ValueError:
                 continue
-            if isinstance(v, Tensor | Module) or callable(v):
+            if isinstance(v, Tensor | Module) or callable(v) or type(v) in _VALUES:
                 out.append(("cell", cell, v))
         g = f.__globals__
         for name in code.co_names:
-            v = g.get(name)
-            if isinstance(v, Tensor | Module):
+            v = g.get(name, _ABSENT)
+            if isinstance(v, Tensor | Module) or type(v) in _VALUES:
                 out.append(("global", g, name, v))
         f = getattr(f, "__wrapped__", None)
     return out
+
+
+_VALUES = (int, float, bool, str, complex)
 
 
 def _scope_holds(scope: list) -> bool:
     for item in scope:
         if item[0] == "cell":
             try:
-                if item[1].cell_contents is not item[2]:
-                    return False
+                v = item[1].cell_contents
             except ValueError:
                 return False
-        elif item[1].get(item[2]) is not item[3]:
+            want = item[2]
+        else:
+            v = item[1].get(item[2], _ABSENT)
+            want = item[3]
+        if type(want) in _VALUES:  # a number or string the trace baked in: by value
+            if type(v) is not type(want) or v != want:
+                return False
+        elif v is not want:
             return False
     return True
+
+
+_ABSENT = object()
+
+
+def _writes(fn: Any) -> str | None:
+    """Does ``fn`` assign a global or a variable of an enclosing function (state a replay
+    would not change)? Returns what, for the log."""
+    import dis
+
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    for ins in dis.get_instructions(code):
+        if ins.opname == "STORE_GLOBAL":
+            return f"assigns the global {ins.argval!r}"
+        if ins.opname == "STORE_DEREF" and ins.argval in code.co_freevars:
+            return f"assigns the nonlocal {ins.argval!r}"
+    return None
 
 
 class _Entry:
@@ -314,6 +342,7 @@ class CompiledFunction:
         self.traces = 0  # how many times the function was traced (compiles)
         self.lock = threading.Lock()
         self.name = name or getattr(fn, "__qualname__", type(fn).__name__)
+        self.writes = _writes(fn)  # a global or nonlocal the function assigns (None: none)
         functools.update_wrapper(self, fn, updated=())
         _registry.append(weakref.ref(self))
 
@@ -355,8 +384,14 @@ class CompiledFunction:
         finally:
             trace.tracer = None
         spec = None
+        if tracer.failed is None and self.writes:
+            tracer.fail(self.writes)
         if tracer.failed is None:
             spec = _output_spec(tracer, result)
+        if tracer.failed is None:
+            outs: list = []
+            _flatten(result, outs)
+            tracer.escaped([t for t in outs if isinstance(t, Tensor)])
         if tracer.failed is not None:
             _say("%s: running eagerly: %s", self.name, tracer.failed)
             self.entries.append(_Entry(key, None, tracer.failed, None, scope))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import gc
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,7 @@ class Tracer:
         self.modules: dict[int, Any] = {}
         self.attr_nodes: set[int] = set()  # kernels whose node a later kernel reads from
         self.meta: dict[int, tuple] = {}  # kernel -> its result's and inputs' layouts (_fuse)
+        self.made: list = []  # weak references to the tensors the kernels made (escapes)
         self.argobj = {}
         for j, x in enumerate(flat):
             if isinstance(x, Tensor):
@@ -188,6 +190,7 @@ class Tracer:
         k = self.nslots
         self.nslots += 1
         self.code.append((KERNEL, cls, params, tuple(srcs), psrc, grad_mode.enabled, k))
+        self.made.append(weakref.ref(t))
         self.meta[k] = (
             out.shape, out.dtype, out.strides,
             tuple(_describe(a) for a in arrays),
@@ -275,6 +278,24 @@ class Tracer:
             for name, v in d.items()
         )  # fmt: skip
         self.modules[id(m)] = (m, m.training, own)
+
+    def escaped(self, outputs: list) -> None:
+        """Fail if a tensor a kernel made outlives the call other than as a result (or
+        saved by a result's graph): a side effect (``cache.append(y)``, ``obj.y = y``) that
+        a replay would not repeat."""
+        allowed = {id(t) for t in outputs}
+        for v in _engine.reachable(outputs):
+            if not isinstance(v, Tensor):
+                for x in (v.inputs or ()) + (v._saved_ix or ()):
+                    allowed.add(id(x))
+        for r in self.made:
+            t = r()
+            if t is not None and id(t) not in allowed:
+                self.fail(
+                    f"a tensor of shape {list(t._data.shape)} made inside is kept after the "
+                    "call (a side effect a replay would not repeat)"
+                )
+                return
 
     def leak(self, what: str) -> None:
         if self._ours():

@@ -181,6 +181,8 @@ class Module(ModuleState, ModuleHooks):
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if _trace.tracer is not None:  # cr.compile: state a replay would not change
+            _trace.tracer.leak(f"assigns {type(self).__name__}.{name}")
         d = self.__dict__
 
         def remove_from(*stores: Any) -> None:
