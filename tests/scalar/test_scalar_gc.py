@@ -110,3 +110,20 @@ def test_gradients_unchanged():
     lb.backward()
     assert la.data == lb.data
     assert [p.grad for p in a.parameters()] == [p.grad for p in b.parameters()]
+
+
+def test_backward_order_is_the_shared_toposort():
+    """Value.backward's own walk (``_order``) visits nodes in graph.toposort's order."""
+    from chainrule.graph import toposort
+    from chainrule.scalar.value import _children_of, _order
+
+    model = nn.MLP(2, [6, 6, 1], seed=2)
+    X, _ = make_moons(8, 0.1, 4)
+    loss = sum((model(x) for x in X), Value(0.0))
+    loss = loss * loss + loss.tanh()  # shared subexpressions
+    want = toposort((loss,), _children_of, hashable=True)
+    for v in want:
+        v.grad = 5.0
+    got = _order(loss)
+    assert got == want
+    assert all(v.grad == 0.0 for v in got)
