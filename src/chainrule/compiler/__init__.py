@@ -25,6 +25,8 @@ import sys
 import threading
 from typing import Any
 
+import numpy as np
+
 from chainrule import dtypes
 from chainrule._tensor import Tensor
 from chainrule._trace import state as trace
@@ -274,7 +276,79 @@ class _Entry:
 # ---------------------------------------------------------------------------- outputs
 
 
-def _output_spec(tracer: Tracer, x: Any) -> Any:
+def _live_output(tracer: Tracer, result: Any) -> tuple | None:
+    """A result whose graph the call left for later (backward called by the caller): record
+    that graph's backward now, from a placeholder gradient to each leaf's gradient (torch's
+    AOTAutograd), so a replay can give its result a node that runs those kernels."""
+    from chainrule._engine import reachable, run_backward
+    from chainrule._tensor import _make
+    from chainrule.compiler._program import Live
+
+    outs: list = []
+    _flatten(result, outs)
+    live = [t for t in outs if isinstance(t, Tensor) and t.grad_fn is not None]
+    live = [t for t in live if not _graph_freed(t)]
+    if not live:
+        return None
+    if len(live) > 1 or any(t is not live[0] for t in live):
+        tracer.fail("several results with live graphs")
+        return None
+    o = live[0]
+    if any(isinstance(x, Tensor) and x.grad_fn is not None for x in tracer.keep[0]):
+        tracer.fail("an argument with a graph of its own and a result with a live graph")
+        return None
+    verts = reachable([o])
+    leaves = [v for v in verts if isinstance(v, Tensor)]
+    sources = []
+    for v in verts:
+        if isinstance(v, Tensor):
+            if getattr(v, "_hooks", None) or getattr(v, "_post_hooks", None):
+                tracer.fail("a tensor hook on a leaf of the result's graph")
+                return None
+            s = tracer.tensor_source(v, "the result's graph")
+            if s is None:
+                return None
+            if s[0] == "wrap":
+                tracer.fail("a leaf made inside the compiled function")
+                return None
+            sources.append(s)
+        elif v._hooks or v._prehooks or v._node_hooks or v._retained is not None:
+            tracer.fail(f"a hook or retain_grad on {v.name()} of the result's graph")
+            return None
+    g0 = np.ones(o._data.shape, o._data.dtype)
+    tracer.known[id(g0)] = ("gin",)
+    tracer.keep.append(g0)
+    forward_code, tracer.code = tracer.code, []
+    tracer.aot = True
+    trace.tracer = tracer
+    try:
+        got = run_backward([o], [_make(g0)], True, False, leaves, False)
+    finally:
+        trace.tracer = None
+        tracer.aot = False
+    backward_code, tracer.code = tracer.code, forward_code
+    if tracer.failed is not None:
+        return None
+    grads = []
+    for v in leaves:
+        g = got.get(id(v))
+        if g is None:
+            grads.append(None)
+            continue
+        s = tracer.known.get(id(g._data))
+        if s is None:
+            tracer.fail("a leaf's gradient made outside the traced ops")
+            return None
+        grads.append(s)
+    read = []
+    for ins in backward_code:
+        for s in ins[3] if ins[0] == 0 else ():
+            if s[0] == "cap" and all(t is not s[1] for t in read):
+                read.append(s[1])
+    return o, Live(backward_code, sources, grads, read)
+
+
+def _output_spec(tracer: Tracer, x: Any, live: Tensor | None = None) -> Any:
     if isinstance(x, Tensor):
         j = tracer.argobj.get(id(x))
         if j is not None:
@@ -290,6 +364,8 @@ def _output_spec(tracer: Tracer, x: Any) -> Any:
         if getattr(x, "_base", None) is not None:
             tracer.fail("returns a view")
             return None
+        if x is live:
+            return ("tensor", encode(s), "live")
         history = x.grad_fn is not None
         if history and not _graph_freed(x):
             tracer.fail(
@@ -305,10 +381,10 @@ def _output_spec(tracer: Tracer, x: Any) -> Any:
             return None
         return ("tensor", encode(s), history)
     if type(x) in (list, tuple):
-        parts = [_output_spec(tracer, v) for v in x]
+        parts = [_output_spec(tracer, v, live) for v in x]
         return None if None in parts else ("seq", type(x), tuple(parts))
     if type(x) is dict:
-        items = [(k, _output_spec(tracer, v)) for k, v in x.items()]
+        items = [(k, _output_spec(tracer, v, live)) for k, v in x.items()]
         return None if any(v is None for _, v in items) else ("dict", tuple(items))
     if x is None or type(x) in (int, float, bool, str, complex):
         return ("const", x)
@@ -386,8 +462,11 @@ class CompiledFunction:
         spec = None
         if tracer.failed is None and self.writes:
             tracer.fail(self.writes)
+        live = None
         if tracer.failed is None:
-            spec = _output_spec(tracer, result)
+            live = _live_output(tracer, result)
+        if tracer.failed is None:
+            spec = _output_spec(tracer, result, live[0] if live else None)
         if tracer.failed is None:
             outs: list = []
             _flatten(result, outs)
@@ -399,6 +478,8 @@ class CompiledFunction:
                 raise Unsupported(f"cr.compile(fullgraph=True): {tracer.failed}")
             return result
         program = Program(tracer.code, tracer.nslots, tracer.attr_nodes, spec, tracer.meta)
+        if live is not None:
+            program.live = live[1]
         if self.fuse and config.fuse:
             from chainrule.compiler._fuse import fuse
 

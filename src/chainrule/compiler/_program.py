@@ -23,17 +23,17 @@ from chainrule._layout import to_contiguous
 from chainrule._tensor import Tensor, _make
 from chainrule.compiler._tracer import EFFECT, KERNEL
 from chainrule.graph import grad_mode
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, _modified_message
 
 __all__ = ["Program", "CompiledFunctionBackward", "FUSED"]
 
 FUSED = 2  # an instruction: a generated C loop standing for a run of elementwise kernels
 
 # source tags (see _tracer.Tracer.source): where an array or a tensor comes from at replay
-REG, ARG, CAP, CONST, ATTR, GRAD, SEQ, ARGOBJ, CAPOBJ, WRAP = range(10)
+REG, ARG, CAP, CONST, ATTR, GRAD, SEQ, ARGOBJ, CAPOBJ, WRAP, GIN = range(11)
 _TAGS = {
     "reg": REG, "arg": ARG, "cap": CAP, "const": CONST, "attr": ATTR, "grad": GRAD,
-    "seq": SEQ, "argobj": ARGOBJ, "capobj": CAPOBJ, "wrap": WRAP,
+    "seq": SEQ, "argobj": ARGOBJ, "capobj": CAPOBJ, "wrap": WRAP, "gin": GIN,
 }  # fmt: skip
 
 _new = object.__new__
@@ -47,6 +47,15 @@ def encode(s: tuple) -> tuple:
     if tag in (GRAD, WRAP):
         return (tag, encode(s[1]))
     return (tag, *s[1:])
+
+
+def _encode_ins(ins: tuple) -> tuple:
+    if ins[0] == KERNEL:
+        _, cls, params, srcs, psrc, mode, k = ins
+        ps = None if psrc is None else {n: encode(s) for n, s in psrc.items()}
+        return (KERNEL, cls, params, tuple(encode(s) for s in srcs), ps, mode, k)
+    _, fn, srcs, kwargs = ins
+    return (EFFECT, fn, tuple(encode(s) for s in srcs), kwargs)
 
 
 class CompiledFunctionBackward(Op):
@@ -79,116 +88,184 @@ class Program:
         self.copied: set = set()  # registers that are views of it
         self.attr_nodes = attr_nodes
         self.outputs = outputs
-        self.code: list[tuple] = []
-        for ins in code:
-            if ins[0] == KERNEL:
-                _, cls, params, srcs, psrc, mode, k = ins
-                ps = None if psrc is None else {n: encode(s) for n, s in psrc.items()}
-                self.code.append((KERNEL, cls, params, tuple(encode(s) for s in srcs), ps, mode, k))
-            else:
-                _, fn, srcs, kwargs = ins
-                self.code.append((EFFECT, fn, tuple(encode(s) for s in srcs), kwargs))
+        self.code: list[tuple] = [_encode_ins(ins) for ins in code]
+        self.live: Live | None = None  # the backward of a result with a live graph
         self.kernels = sum(1 for ins in self.code if ins[0] == KERNEL)
 
     def run(self, flat: list) -> Any:
-        regs: list = [None] * self.nslots
-        nodes: dict[int, Any] = {}
-        attr_nodes = self.attr_nodes
-
-        def get(s: tuple) -> Any:
-            tag = s[0]
-            if tag == REG:
-                return regs[s[1]]
-            if tag == CAP:
-                return s[1]._data
-            if tag == CONST:
-                return s[1]
-            if tag == ARG:
-                return flat[s[1]]._data
-            if tag == ATTR:
-                return nodes[s[1]].__dict__[s[2]]
-            if tag == GRAD:
-                return obj(s[1])._grad._data
-            if tag == SEQ:
-                return s[1](get(p) for p in s[2])
-            return obj(s)
-
-        def obj(s: tuple) -> Any:
-            tag = s[0]
-            if tag == ARGOBJ:
-                return flat[s[1]]
-            if tag == CAPOBJ:
-                return s[1]
-            if tag == WRAP:
-                return _make(get(s[1]))
-            if tag == CONST:
-                return s[1]
-            return get(s)
-
-        scratch = np.empty(self.scratch, np.uint8) if self.scratch else None
-        prev_mode = grad_mode.enabled
-        mode = prev_mode
-        token = ignore_fp_errors()
-        try:
-            for ins in self.code:
-                kind = ins[0]
-                if kind == KERNEL:
-                    _, cls, params, srcs, psrc, kmode, k = ins
-                    arrays = [get(s) for s in srcs]
-                    if psrc is not None:
-                        params = {n: get(s) for n, s in psrc.items()}
-                    if kmode is not mode:
-                        grad_mode.enabled = mode = kmode
-                    node = _new(cls)
-                    out = node.forward(*arrays, **params)
-                    if type(out) is not np.ndarray:
-                        out = np.asarray(out)
-                    layout = cls.layout  # as Op.apply lays out the result
-                    if layout == "contiguous":
-                        if not out.flags.c_contiguous:
-                            out = to_contiguous(out, arrays)
-                    elif layout is not None and (out.ndim > 1 or not out.flags.c_contiguous):
-                        out = elementwise_layout(out, arrays)
-                    regs[k] = out
-                    if k in attr_nodes:
-                        nodes[k] = node
-                elif kind == FUSED:
-                    ins[1](regs, get, scratch)
-                else:
-                    _, fn, srcs, kwargs = ins
-                    if mode is not prev_mode:
-                        grad_mode.enabled = mode = prev_mode
-                    restore_fp_errors(token)
-                    try:
-                        fn(*[obj(s) for s in srcs], **kwargs)
-                    finally:
-                        token = ignore_fp_errors()
-        finally:
-            restore_fp_errors(token)
-            grad_mode.enabled = prev_mode
-        return _build(self.outputs, regs, get, obj, self.copied)
+        frame = _Frame(self.nslots, flat, self.scratch)
+        _exec(self.code, frame, self.attr_nodes)
+        return _build(self.outputs, frame, self)
 
 
-def _build(spec: Any, regs: list, get: Any, obj: Any, copied: set) -> Any:
+class _Frame:
+    """One replay's values: the registers, the nodes whose arrays a later kernel reads,
+    the arguments, the incoming gradient of a compiled graph's backward, the scratch."""
+
+    __slots__ = ("regs", "nodes", "flat", "gin", "scratch")
+
+    def __init__(self, nslots: int, flat: list, scratch: int) -> None:
+        self.regs: list = [None] * nslots
+        self.nodes: dict[int, Any] = {}
+        self.flat = flat
+        self.gin: Any = None
+        self.scratch = np.empty(scratch, np.uint8) if scratch else None
+
+    def get(self, s: tuple) -> Any:
+        tag = s[0]
+        if tag == REG:
+            return self.regs[s[1]]
+        if tag == CAP:
+            return s[1]._data
+        if tag == CONST:
+            return s[1]
+        if tag == ARG:
+            return self.flat[s[1]]._data
+        if tag == ATTR:
+            return self.nodes[s[1]].__dict__[s[2]]
+        if tag == GRAD:
+            return self.obj(s[1])._grad._data
+        if tag == SEQ:
+            return s[1](self.get(p) for p in s[2])
+        if tag == GIN:
+            return self.gin
+        return self.obj(s)
+
+    def obj(self, s: tuple) -> Any:
+        tag = s[0]
+        if tag == ARGOBJ:
+            return self.flat[s[1]]
+        if tag == CAPOBJ:
+            return s[1]
+        if tag == WRAP:
+            return _make(self.get(s[1]))
+        if tag == CONST:
+            return s[1]
+        return self.get(s)
+
+
+def _exec(code: list, frame: _Frame, attr_nodes: set) -> None:
+    """Run instructions on ``frame`` (see the module docstring)."""
+    regs, nodes, get, obj = frame.regs, frame.nodes, frame.get, frame.obj
+    prev_mode = grad_mode.enabled
+    mode = prev_mode
+    token = ignore_fp_errors()
+    try:
+        for ins in code:
+            kind = ins[0]
+            if kind == KERNEL:
+                _, cls, params, srcs, psrc, kmode, k = ins
+                arrays = [get(s) for s in srcs]
+                if psrc is not None:
+                    params = {n: get(s) for n, s in psrc.items()}
+                if kmode is not mode:
+                    grad_mode.enabled = mode = kmode
+                node = _new(cls)
+                out = node.forward(*arrays, **params)
+                if type(out) is not np.ndarray:
+                    out = np.asarray(out)
+                layout = cls.layout  # as Op.apply lays out the result
+                if layout == "contiguous":
+                    if not out.flags.c_contiguous:
+                        out = to_contiguous(out, arrays)
+                elif layout is not None and (out.ndim > 1 or not out.flags.c_contiguous):
+                    out = elementwise_layout(out, arrays)
+                regs[k] = out
+                if k in attr_nodes:
+                    nodes[k] = node
+            elif kind == FUSED:
+                ins[1](regs, get, frame.scratch)
+            else:
+                _, fn, srcs, kwargs = ins
+                if mode is not prev_mode:
+                    grad_mode.enabled = mode = prev_mode
+                restore_fp_errors(token)
+                try:
+                    fn(*[obj(s) for s in srcs], **kwargs)
+                finally:
+                    token = ignore_fp_errors()
+    finally:
+        restore_fp_errors(token)
+        grad_mode.enabled = prev_mode
+
+
+_DOUBLE = "torch.compile with aot_autograd does not currently support double backward"
+
+
+class CompiledGraph(Op):
+    """The history of a replayed result whose graph the compiled call left for later (a
+    compiled module's output, backward called by the caller): one node whose rule replays
+    the backward kernels recorded at trace time (torch's AOTAutograd), from the gradient
+    it receives to the gradient of each leaf the graph reached (its edges)."""
+
+    torch_name = "CompiledFunctionBackward"
+    save_inputs = False
+
+    def backward(self, grad: Tensor) -> tuple:
+        if grad_mode.enabled:
+            raise RuntimeError(_DOUBLE)
+        frame, program = self.frame, self.program
+        live = program.live
+        for t, version in self.versions:  # torch's saved-tensor check on what it read
+            if t._version != version:
+                raise RuntimeError(_modified_message(t._data, t.grad_fn, t._version, version))
+        frame.gin = grad._data if grad._data.dtype == self.out_dtype else (
+            grad._data.astype(self.out_dtype)
+        )  # fmt: skip
+        _exec(live.code, frame, program.attr_nodes)
+        return tuple(None if s is None else _make(frame.get(s)) for s in live.grads)
+
+    def _release(self) -> None:
+        self.frame = None
+        self._freed = True
+
+
+def _build(spec: Any, frame: _Frame, program: Program) -> Any:
     kind = spec[0]
     if kind == "tensor":
         _, s, history = spec
         if s[0] in (REG, CONST):
-            a = get(s)
-            fresh = s[0] == REG and s[1] not in copied
+            a = frame.get(s)
+            fresh = s[0] == REG and s[1] not in program.copied
             t = _make(a if fresh else np.array(a, copy=True))
-            if history:
+            if history == "live":
+                t.grad_fn = _live_history(frame, program, a.dtype)
+                t._requires_grad = True
+            elif history:
                 t.grad_fn = _freed_history()
                 t._requires_grad = True
             return t
         if s[0] == GRAD:
-            return obj(s[1])._grad
-        return obj(s)
+            return frame.obj(s[1])._grad
+        return frame.obj(s)
     if kind == "const":
         return spec[1]
     if kind == "seq":
-        items = [_build(x, regs, get, obj, copied) for x in spec[2]]
+        items = [_build(x, frame, program) for x in spec[2]]
         return spec[1](items) if spec[1] in (list, tuple) else spec[1](*items)
     if kind == "dict":
-        return {k: _build(v, regs, get, obj, copied) for k, v in spec[1]}
+        return {k: _build(v, frame, program) for k, v in spec[1]}
     raise AssertionError(kind)
+
+
+def _live_history(frame: _Frame, program: Program, dtype: Any) -> CompiledGraph:
+    live = program.live
+    node = _new(CompiledGraph)
+    node._edges = tuple(frame.obj(s) for s in live.leaves)
+    node._shapes = None
+    node.inputs = node.out_data = None
+    node.frame, node.program, node.out_dtype = frame, program, dtype
+    node.versions = tuple((t, t._version) for t in live.read)
+    return node
+
+
+class Live:
+    """The backward of a compiled call's result with a live graph: its kernels (reading
+    the forward's registers and the incoming gradient), the leaves it reaches (as
+    argument/captured sources) and where each leaf's gradient is after it runs."""
+
+    def __init__(self, code: list, leaves: list, grads: list, read: list) -> None:
+        self.code = [_encode_ins(ins) for ins in code]
+        self.leaves = tuple(encode(s) for s in leaves)
+        self.grads = tuple(None if s is None else encode(s) for s in grads)
+        self.read = tuple(read)  # captured tensors the backward reads (version-checked)

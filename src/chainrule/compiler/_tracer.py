@@ -80,6 +80,7 @@ class Tracer:
         self.attr_nodes: set[int] = set()  # kernels whose node a later kernel reads from
         self.meta: dict[int, tuple] = {}  # kernel -> its result's and inputs' layouts (_fuse)
         self.made: list = []  # weak references to the tensors the kernels made (escapes)
+        self.aot = False  # recording the backward of a result's live graph
         self.argobj = {}
         for j, x in enumerate(flat):
             if isinstance(x, Tensor):
@@ -211,6 +212,8 @@ class Tracer:
         if create_graph:
             self.fail("backward with create_graph=True")
             return
+        if self.aot:  # the compiler's own backward of a result's live graph
+            return
         if not accumulate:
             self.fail("autograd.grad inside the compiled function")
             return
@@ -283,11 +286,15 @@ class Tracer:
         """Fail if a tensor a kernel made outlives the call other than as a result (or
         saved by a result's graph): a side effect (``cache.append(y)``, ``obj.y = y``) that
         a replay would not repeat."""
-        allowed = {id(t) for t in outputs}
+        held = list(outputs)
         for v in _engine.reachable(outputs):
             if not isinstance(v, Tensor):
-                for x in (v.inputs or ()) + (v._saved_ix or ()):
-                    allowed.add(id(x))
+                held += [x for x in (v.inputs or ()) + (v._saved_ix or ()) if x is not None]
+        allowed = set()
+        for x in held:
+            while x is not None and id(x) not in allowed:  # a view keeps its base alive
+                allowed.add(id(x))
+                x = getattr(x, "_base", None)
         for r in self.made:
             t = r()
             if t is not None and id(t) not in allowed:
