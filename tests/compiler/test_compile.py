@@ -453,18 +453,24 @@ def test_calling_conventions():
         cr.compile(lambda x: x, mode=mode, dynamic=True)
 
 
+# torch 2.13's messages, recorded (calling torch.compile here would patch torch for the
+# rest of the process: its first use turns off torch.distributions' argument validation)
+TORCH_ERRORS = [
+    ({"mode": "foo"}, "Unrecognized mode=foo, should be one of: default, lite, "
+     "reduce-overhead, max-autotune-no-cudagraphs, max-autotune"),
+    ({"mode": "default", "options": {}}, "Either mode or options can be specified, but both "
+     "can't be specified at the same time."),
+]  # fmt: skip
+
+
 def test_errors_as_torch():
-    for kwargs in [{"mode": "foo"}, {"mode": "default", "options": {}}]:
+    for kwargs, message in TORCH_ERRORS:
         with pytest.raises(RuntimeError) as ours:
             cr.compile(lambda x: x, **kwargs)
-        with pytest.raises(RuntimeError) as theirs:
-            torch.compile(lambda x: x, **kwargs)
-        assert str(ours.value) == str(theirs.value)
+        assert str(ours.value) == message
     with pytest.raises(AssertionError) as ours:
         cr.compile(3)
-    with pytest.raises(AssertionError) as theirs:
-        torch.compile(3)
-    assert str(ours.value) == str(theirs.value)
+    assert str(ours.value) == "A callable function is expected, but <class 'int'> is provided."
     with pytest.raises(compiler.InvalidBackend, match="Invalid backend: 'nope'"):
         cr.compile(lambda x: x, backend="nope")
 
@@ -473,10 +479,9 @@ def test_optimized_module_as_torch():
     cr.manual_seed(0)
     m = nn.Linear(2, 3)
     cm = cr.compile(m)
-    tm = torch.compile(torch.nn.Linear(2, 3))
-    assert type(cm).__name__ == type(tm).__name__ == "OptimizedModule"
+    assert type(cm).__name__ == "OptimizedModule"  # torch._dynamo.eval_frame's
     assert cm._orig_mod is m
-    assert list(cm.state_dict()) == list(tm.state_dict())
+    assert list(cm.state_dict()) == ["_orig_mod.weight", "_orig_mod.bias"]  # torch's keys
     assert cm.in_features == 2
     assert [id(p) for p in cm.parameters()] == [id(p) for p in m.parameters()]
 

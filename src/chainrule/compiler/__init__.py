@@ -19,9 +19,6 @@ same guards; ``CHAINRULE_LOGS=compile`` says why, on the ``chainrule.compile`` l
 from __future__ import annotations
 
 import functools
-import logging
-import os
-import sys
 import threading
 from typing import Any
 
@@ -30,6 +27,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._tensor import Tensor
 from chainrule._trace import state as trace
+from chainrule.compiler._log import say as _say
 from chainrule.compiler._program import Program, encode
 from chainrule.compiler._tracer import Tracer, patched
 from chainrule.graph import grad_mode
@@ -63,27 +61,6 @@ class _Config:
 
 
 config = _Config()
-
-log = logging.getLogger("chainrule.compile")
-_handler: logging.Handler | None = None
-
-
-def _logging_on() -> bool:
-    """``CHAINRULE_LOGS=compile`` (a comma-separated list, as TORCH_LOGS) turns the log on."""
-    global _handler
-    names = {n.strip().lstrip("+") for n in os.environ.get("CHAINRULE_LOGS", "").split(",")}
-    on = "compile" in names
-    if on and _handler is None:
-        _handler = logging.StreamHandler(sys.stderr)
-        _handler.setFormatter(logging.Formatter("[chainrule.compile] %(message)s"))
-        log.addHandler(_handler)
-        log.setLevel(logging.INFO)
-    return on
-
-
-def _say(msg: str, *args: Any) -> None:
-    if _logging_on():
-        log.info(msg, *args)
 
 
 def list_backends() -> list[str]:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.compiler._log import say
 from chainrule.compiler._tracer import EFFECT, KERNEL
 
 __all__ = ["fuse", "cache_dir", "compiler_available"]
@@ -161,9 +162,7 @@ def fuse(program: Any) -> int:
     try:
         return _fuse(program)
     except (OSError, subprocess.CalledProcessError) as e:
-        from chainrule.compiler import _say
-
-        _say("fusion skipped: %s", getattr(e, "stderr", None) or e)
+        say("fusion skipped: %s", getattr(e, "stderr", None) or e)
         return 0
 
 
