@@ -95,7 +95,15 @@ class Program:
     def run(self, flat: list) -> Any:
         frame = _Frame(self.nslots, flat, self.scratch)
         _exec(self.code, frame, self.attr_nodes)
-        return _build(self.outputs, frame, self)
+        out = _build(self.outputs, frame, self)
+        if self.live is not None:  # the result's node keeps only what its backward reads
+            keep = self.live.reads
+            regs = frame.regs
+            for k in range(len(regs)):
+                if k not in keep:
+                    regs[k] = None
+            frame.flat = [x if i in self.live.args else None for i, x in enumerate(flat)]
+        return out
 
 
 class _Frame:
@@ -269,3 +277,24 @@ class Live:
         self.leaves = tuple(encode(s) for s in leaves)
         self.grads = tuple(None if s is None else encode(s) for s in grads)
         self.read = tuple(read)  # captured tensors the backward reads (version-checked)
+        self.reads: set = set()  # registers of the forward it reads
+        self.args: set = set()  # arguments it reads
+        for ins in self.code:
+            srcs = [*ins[3], *(ins[4] or {}).values()] if ins[0] == KERNEL else ins[2]
+            for src in srcs:
+                _collect(src, self.reads, self.args)
+        for src in self.leaves:
+            _collect(src, self.reads, self.args)
+
+
+def _collect(s: tuple, regs: set, args: set) -> None:
+    tag = s[0]
+    if tag == REG:
+        regs.add(s[1])
+    elif tag in (ARG, ARGOBJ):
+        args.add(s[1])
+    elif tag == SEQ:
+        for p in s[2]:
+            _collect(p, regs, args)
+    elif tag in (GRAD, WRAP):
+        _collect(s[1], regs, args)
