@@ -15,8 +15,9 @@ from chainrule import (
     serialization,
 )
 from chainrule._tensor import Size, Tensor
+from chainrule.compiler import compile
 
-__all__ = ["Tensor", "Size"]
+__all__ = ["Tensor", "Size", "compile"]
 
 for _mod in [dtypes, _device, _layout, graph, creation, serialization, legacy]:
     for _name in _mod.__all__:

@@ -15,6 +15,7 @@ import numpy as np
 
 from chainrule._fp import ignore_fp_errors, restore_fp_errors
 from chainrule._tensor import Tensor, _make, check_multi_view, mutate
+from chainrule._trace import state as trace
 from chainrule.graph import backprop, set_grad_enabled, toposort
 
 __all__ = [
@@ -176,6 +177,8 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
     recorded ``copy_``, torch's CopyBackwards); later ones are added in place (so an alias
     ``g = t.grad`` sees them, even when ``.grad`` has a history) unless a graph of the
     gradient is being built, which makes ``.grad`` the new tensor ``old + g``."""
+    if trace.tracer is not None and trace.tracer.effect(_accumulate, t, g, create_graph):
+        return  # cr.compile's tracer recorded the call and ran it
     if g._data.dtype != t._data.dtype:
         g = g.to(t.dtype)
     old = getattr(t, "_grad", None)
@@ -250,6 +253,9 @@ def run_backward(
         roots.append(t if t.grad_fn is None else t.grad_fn)
         seeds.append(g)
 
+    if trace.tracer is not None:  # cr.compile: the seeds, and whether it can follow this walk
+        implicit = [g is None for g in grad_tensors]
+        trace.tracer.backward(roots, seeds, implicit, create_graph, inputs, accumulate)
     # graph vertex of each input -> the input tensor (a leaf is its own vertex)
     if inputs is not None:
         for x in inputs:  # reading an input's history may be refused (a stale view)

@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule import _layout, dtypes
 from chainrule._device import CPU
+from chainrule._trace import state as _trace
 from chainrule.printing import tensor_repr
 
 if TYPE_CHECKING:  # the registry's methods, as type checkers see them (chainrule._stubs)
@@ -570,6 +571,8 @@ def mutate(t: Tensor, values: Any = None, *, times: int = 1) -> np.ndarray:
     in, broadcast and cast like ``copy_``; a read-only array (a broadcast view) is replaced
     by one of its own. Returns ``t``'s array, for further in-place NumPy updates, which must
     follow at once (before anything reads ``t``)."""
+    if _trace.tracer is not None:  # cr.compile is tracing: a write it must see
+        _trace.tracer.write(t)
     if times:
         inplace_log.count += 1
         vc = t._vc

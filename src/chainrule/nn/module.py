@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from chainrule._tensor import Tensor, mutate
+from chainrule._trace import state as _trace
 from chainrule.dtypes import tensor_type_name
 from chainrule.nn.module_hooks import ModuleHooks
 from chainrule.nn.module_state import ModuleState
@@ -180,6 +181,8 @@ class Module(ModuleState, ModuleHooks):
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if _trace.tracer is not None:  # cr.compile: state a replay would not change
+            _trace.tracer.leak(f"assigns {type(self).__name__}.{name}")
         d = self.__dict__
 
         def remove_from(*stores: Any) -> None:
@@ -399,6 +402,8 @@ class Module(ModuleState, ModuleHooks):
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters: to ``None`` (default) or to zeros."""
+        if _trace.tracer is not None and _trace.tracer.effect(Module.zero_grad, self, set_to_none):
+            return  # cr.compile's tracer recorded the call and ran it
         for p in self.parameters():
             g = getattr(p, "_grad", None)
             if g is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chainrule._trace import state as _trace
 from chainrule.utils.hooks import RemovableHandle
 
 __all__: list[str] = []
@@ -52,6 +53,8 @@ class ModuleHooks:
         return handle
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _trace.tracer is not None:  # cr.compile is tracing: guard on the module's state
+            _trace.tracer.module(self)
         if not (self._forward_hooks or self._forward_pre_hooks):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)

@@ -42,6 +42,7 @@ from chainrule._tensor import (
     inplace_log,
     version_counter,
 )
+from chainrule._trace import state as trace
 from chainrule.dtypes import scalar_type_name, tensor_type_name
 from chainrule.graph import grad_mode
 
@@ -212,6 +213,8 @@ class Op:
             track_view(t, inputs)
         if forward_ad.level:
             forward_ad.propagate(node, inputs, params, t)
+        if trace.tracer is not None:  # cr.compile is tracing: record the kernel just run
+            trace.tracer.kernel(cls, node, inputs, arrays, params, out, t)
         return t
 
     def _save_declared(self, inputs: tuple, edges: list, out: np.ndarray) -> None:

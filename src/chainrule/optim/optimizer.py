@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -13,6 +14,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make, mutate
+from chainrule._trace import state as _trace
 from chainrule.graph import enable_grad
 
 __all__ = ["Optimizer", "required"]
@@ -98,6 +100,20 @@ def addcdiv_(x: np.ndarray, t1: np.ndarray, t2: np.ndarray, value: float = 1.0) 
 
 
 # --------------------------------------------------------------------------- the base class
+
+
+def _traced(fn: Callable) -> Callable:
+    """An optimizer's ``step``/``zero_grad`` as cr.compile's tracer sees it: one recorded
+    call, replayed whole (it is NumPy code on the parameters' arrays, no op dispatch)."""
+
+    @functools.wraps(fn)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tracer = _trace.tracer
+        if tracer is not None and tracer.effect(fn, self, *args, **kwargs):
+            return tracer.result  # the tracer recorded the call and ran it
+        return fn(self, *args, **kwargs)
+
+    return method
 
 
 class Optimizer:
@@ -219,8 +235,18 @@ class Optimizer:
 
     # ------------------------------------------------------------------ gradients and steps
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("step", "zero_grad"):  # cr.compile's tracer records these calls whole
+            if name in cls.__dict__:
+                setattr(cls, name, _traced(cls.__dict__[name]))
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all optimized tensors (to ``None`` by default, else to zeros)."""
+        if _trace.tracer is not None and _trace.tracer.effect(
+            Optimizer.zero_grad, self, set_to_none
+        ):
+            return  # cr.compile's tracer recorded the call and ran it
         for group in self.param_groups:
             for p in group["params"]:
                 g = p.grad

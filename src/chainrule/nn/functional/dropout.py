@@ -7,6 +7,7 @@ import numpy as np
 from chainrule import creation
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.ops.op import Op
 
 
 @op(namespace="nn.functional", method=False)
@@ -21,7 +22,24 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     if p == 1:
         scale = np.zeros((), dtype=x.dtype)
-    else:
-        keep = creation.default_generator.rng.random(x.shape) >= p
-        scale = np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype if x.dtype.kind == "f" else None)
+    else:  # an op on the raw array: no node, but a kernel (a compiled replay draws anew)
+        return (
+            input.mul_(DropoutScale.apply(x, p=p))
+            if inplace
+            else input * DropoutScale.apply(x, p=p)
+        )
     return input.mul_(_make(scale)) if inplace else input * _make(scale)
+
+
+class DropoutScale(Op):
+    """Dropout's mask, scaled: 1 / (1 - p) with probability 1 - p, else 0, drawn from
+    chainrule's generator (not differentiable: it is applied to the raw array)."""
+
+    save_inputs = False
+
+    def forward(self, x: np.ndarray, p: float) -> np.ndarray:
+        keep = creation.default_generator.rng.random(x.shape) >= p
+        return np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype if x.dtype.kind == "f" else None)
+
+    def backward(self, grad: Tensor) -> None:  # pragma: no cover - never recorded
+        return None

@@ -93,7 +93,9 @@ class PoolGather(Op):
 
     torch_name = "MaxPool2DWithIndicesBackward0"  # saves its input, as torch
 
-    def forward(self, x, index, flat=None, values=None):
+    def forward(self, x, index, flat=None, values=None, geo=None, out_hw=None):
+        if index is None:  # max pooling: the kernel finds the argmax from x alone (traceable)
+            values, index = K.max_pool2d(x, geo.k, geo.stride, geo.pad, geo.dilation, out_hw)
         self.index, self.flat, self.x_shape = index, flat, x.shape
         if values is not None:  # the max pooling kernel's own (the values at index)
             return values
@@ -103,6 +105,10 @@ class PoolGather(Op):
 
     def backward(self, g):
         return PoolScatter.apply(g, index=self.index, x_shape=self.x_shape, flat=self.flat)
+
+    def jvp(self, tangents: list) -> Tensor | None:  # linear, with the argmax of x (not t's)
+        t = tangents[0]
+        return None if t is None else PoolGather.apply(t, index=self.index, flat=self.flat)
 
 
 def _pool_input(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
@@ -123,10 +129,11 @@ def _max_poolnd(nd, input, kernel_size, stride, padding, dilation, ceil_mode, re
     geo, _, out_hw = _pool_geometry(
         x._data.shape, nd, kernel_size, stride, padding, dilation, ceil_mode
     )
+    if not return_indices:
+        out = PoolGather.apply(x, index=None, geo=geo, out_hw=out_hw)
+        return _pool_output(out, nd, unbatched)
     values, index = K.max_pool2d(x._data, geo.k, geo.stride, geo.pad, geo.dilation, out_hw)
     out = _pool_output(PoolGather.apply(x, index=index, values=values), nd, unbatched)
-    if not return_indices:
-        return out
     return out, _make(index.reshape(out._data.shape).astype(np.int64))
 
 

@@ -13,6 +13,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule._trace import state as trace
 from chainrule.backend import K
 from chainrule.backend.select import select
 from chainrule.backend.special import _erf, _sigmoid
@@ -207,7 +208,9 @@ class Tanh(Op):
 
     def backward(self, g):
         y = self.output
-        if grad_mode.enabled or forward_ad.level or y._data.dtype.kind != "f":  # recorded
+        if (
+            grad_mode.enabled or forward_ad.level or trace.tracer or y._data.dtype.kind != "f"
+        ):  # recorded
             return g * (1 - y * y)
         return _make(K.tanh_backward(g._data, y._data))
 
@@ -251,7 +254,7 @@ class Relu(Op):
         return np.maximum(x, 0)
 
     def backward(self, g):  # the output is >= 0 or nan
-        return MaskedGrad.apply(g, self.output, mask=self.out_data != 0)
+        return MaskedGrad.apply(g, self.output, mask=("nonzero",))
 
 
 class MaskedScale(Op):
@@ -273,6 +276,15 @@ class MaskedScale(Op):
         return MaskedScale.apply(gg, mask=self.mask)
 
 
+# masks MaskedGrad can make from its saved tensor s itself, so the whole gradient is one
+# kernel of known inputs (what cr.compile's tracer replays): relu's, leaky_relu's, hardtanh's
+_MASKS = {
+    "nonzero": lambda s: s != 0,
+    "positive": lambda s: s > 0,
+    "inside": lambda s, lo, hi: ~((s <= lo) | (s >= hi)),
+}
+
+
 class MaskedGrad(Op):
     """torch's threshold_backward, hardtanh_backward and leaky_relu_backward in one node:
     ``where(mask, g, g * slope)`` (``slope`` 0 but for leaky_relu), the mask taken from the
@@ -288,6 +300,8 @@ class MaskedGrad(Op):
     torch_name = "ThresholdBackwardBackward0"
 
     def forward(self, g, s, mask, slope=0.0, name=None):
+        if type(mask) is tuple:  # the rule that makes the mask from s, run here (a kernel)
+            mask = _MASKS[mask[0]](s, *mask[1:])
         self.mask, self.slope = mask, slope
         if name is not None:
             self.torch_name = name

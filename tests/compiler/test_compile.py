@@ -1,0 +1,580 @@
+"""cr.compile: a traced program replayed gives eager's results bit for bit (outputs, .grad,
+parameters, optimizer state); guards retrace; what cannot be captured runs eagerly and the
+log says why; torch.compile's calling convention and errors."""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule import compiler, nn, optim
+from chainrule.compiler import _fuse as fuse
+
+
+def same(a, b) -> bool:
+    a = a.detach().numpy() if isinstance(a, cr.Tensor) else a
+    b = b.detach().numpy() if isinstance(b, cr.Tensor) else b
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def chain(x, a, m, n=30):
+    y = x
+    for i in range(n):
+        k = i % 3
+        y = y + a if k == 0 else (y * m if k == 1 else cr.tanh(y))
+    return y
+
+
+def program(cf, i=0):
+    return cf.entries[i].program
+
+
+# ------------------------------------------------------------------ W2-like chains
+
+
+def close(a, b, dtype) -> None:
+    rtol, atol = (2e-5, 1e-6) if dtype == cr.float32 else (1e-12, 1e-14)
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+@pytest.mark.parametrize("backend", ["inductor", "eager"])
+def test_chain_step(dtype, backend):
+    """Bit-identical replay (backend="eager"); fused (inductor), tanh is the C library's,
+    so within float tolerance (the fuser's documented contract)."""
+    cr.manual_seed(0)
+    x = cr.randn(16, dtype=dtype, requires_grad=True)
+    a, m = cr.randn(16, dtype=dtype), cr.randn(16, dtype=dtype)
+
+    def step(x):
+        y = chain(x, a, m, 60)
+        y.sum().backward()
+        return y
+
+    c = cr.compile(step, backend=backend)
+    for _ in range(4):
+        x.grad = None
+        got = c(x)
+        g_got = x.grad
+        x.grad = None
+        want = step(x)
+        if backend == "eager" or not fuse.compiler_available():
+            assert same(got, want) and same(g_got, x.grad)
+        else:
+            close(got, want, dtype)
+            close(g_got, x.grad, dtype)
+        assert got.requires_grad and want.requires_grad
+    assert c.traces == 1 and program(c) is not None
+
+
+def test_chain_accumulates_into_existing_grad():
+    """Without zero_grad, .grad accumulates in place across replays as eagerly."""
+    cr.manual_seed(1)
+    x1 = cr.randn(8, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    a, m = cr.randn(8), cr.randn(8)
+
+    def step(x):
+        chain(x, a, m, 9).sum().backward()
+
+    c = cr.compile(step, backend="eager")  # (bit for bit: the C library's tanh not used)
+    alias = None
+    for i in range(3):
+        c(x1)
+        step(x2)
+        if i == 0:
+            alias = x1.grad
+        assert same(x1.grad, x2.grad)
+    assert x1.grad is alias  # added in place, as torch's AccumulateGrad
+    assert x1.grad._version == x2.grad._version
+
+
+def test_second_backward_of_replayed_output_raises():
+    x = cr.randn(4, requires_grad=True)
+
+    def step(x):
+        y = cr.tanh(x * 2.0)
+        y.sum().backward()
+        return y
+
+    c = cr.compile(step)
+    c(x)
+    y = c(x)
+    assert program(c) is not None
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.sum().backward()
+
+
+def test_closure_tensor_updated_in_place_between_calls():
+    """A captured tensor is read afresh at each replay."""
+    a = cr.ones(5)
+
+    def f(x):
+        return x * a + 1.0
+
+    c = cr.compile(f)
+    x = cr.arange(5.0)
+    c(x)
+    with cr.no_grad():
+        a.mul_(3.0)
+    assert same(c(x), f(x))
+    assert c.traces == 1
+
+
+# ------------------------------------------------------------------ training steps
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.Tanh(),
+                         nn.Linear(64, 5))  # fmt: skip
+
+
+def cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 3), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 2 * 2, 10),
+    )  # fmt: skip
+
+
+def train_step(model, opt, X, Y):
+    opt.zero_grad()
+    loss = F.cross_entropy(model(X), Y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+OPTIMIZERS = {
+    "sgd": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
+    "adam": lambda ps: optim.Adam(ps, lr=1e-2),
+    "adamw": lambda ps: optim.AdamW(ps, lr=1e-2, weight_decay=0.01),
+}
+
+
+@pytest.mark.parametrize("make_opt", list(OPTIMIZERS))
+@pytest.mark.parametrize("net", ["mlp", "cnn"])
+def test_training_step_bit_identical(net, make_opt):
+    cr.manual_seed(0)
+    model = mlp() if net == "mlp" else cnn()
+    twin = copy.deepcopy(model)
+    opt = OPTIMIZERS[make_opt](model.parameters())
+    opt2 = OPTIMIZERS[make_opt](twin.parameters())
+    X = cr.randn(16, 20) if net == "mlp" else cr.randn(6, 1, 14, 14)
+    Y = cr.randint(0, 5, (X.shape[0],))
+    step = cr.compile(train_step)
+    v0 = [(p._version, q._version) for p, q in zip(model.parameters(), twin.parameters())]
+    for _ in range(4):
+        l1 = step(model, opt, X, Y)
+        l2 = train_step(twin, opt2, X, Y)
+        assert same(l1, l2)
+        for (p, q), (vp, vq) in zip(zip(model.parameters(), twin.parameters()), v0):
+            assert same(p, q) and same(p.grad, q.grad)
+            assert p._version - vp == q._version - vq  # deepcopy starts a new counter
+        for p, q in zip(model.parameters(), twin.parameters()):
+            s1, s2 = opt.state[p], opt2.state[q]
+            assert s1.keys() == s2.keys()
+            for k in s1:
+                assert same(s1[k], s2[k]) if isinstance(s1[k], cr.Tensor) else s1[k] == s2[k]
+    assert step.traces == 1 and program(step) is not None, step.entries[0].reason
+
+
+def test_training_step_matches_torch():
+    """The oracle: the replayed steps give torch's losses and weights from the same start."""
+    cr.manual_seed(3)
+    model = mlp()
+    tmodel = torch.nn.Sequential(
+        torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
+        torch.nn.Linear(64, 5),
+    )  # fmt: skip
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), tmodel.parameters()):
+            q.copy_(torch.from_numpy(p.detach().numpy().copy()))
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    topt = torch.optim.Adam(tmodel.parameters(), lr=1e-2)
+    X, Y = cr.randn(16, 20), cr.randint(0, 5, (16,))
+    tX, tY = torch.from_numpy(X.numpy().copy()), torch.from_numpy(Y.numpy().copy())
+    step = cr.compile(train_step)
+
+    def torch_step():
+        topt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(tmodel(tX), tY)
+        loss.backward()
+        topt.step()
+        return loss
+
+    for _ in range(5):
+        loss = step(model, opt, X, Y)
+        tloss = torch_step()
+        np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-5)
+    for p, q in zip(model.parameters(), tmodel.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("net", ["mlp", "cnn"])
+def test_compiled_module_backward_outside(net):
+    """cr.compile(model), backward called by the caller (torch.compile's common use): the
+    replayed result's node runs the backward kernels recorded at trace time (AOTAutograd);
+    leaves' .grad and the optimizer's update are eager's, bit for bit."""
+    cr.manual_seed(0)
+    model = mlp() if net == "mlp" else cnn()
+    twin = copy.deepcopy(model)
+    opt, opt2 = optim.SGD(model.parameters(), lr=0.1), optim.SGD(twin.parameters(), lr=0.1)
+    cm = cr.compile(model)
+    X = cr.randn(4, 20) if net == "mlp" else cr.randn(3, 1, 14, 14)
+    Y = cr.randint(0, 5, (X.shape[0],))
+    for _ in range(3):
+        for m, o in ((cm, opt), (twin, opt2)):
+            o.zero_grad()
+            out = m(X)
+            loss = F.cross_entropy(out, Y) + 1e-3 * (out * out).sum()
+            loss.backward()
+            o.step()
+        for p, q in zip(model.parameters(), twin.parameters()):
+            assert same(p.grad, q.grad) and same(p, q)
+    assert cm._compiled.traces == 1 and program(cm._compiled) is not None
+    out = cm(X)
+    assert out.grad_fn.name() == "CompiledFunctionBackward"
+    assert {type(f).__name__ for f, _ in out.grad_fn.next_functions} == {"AccumulateGrad"}
+
+
+def test_compiled_graph_backward_semantics():
+    cr.manual_seed(0)
+    model = mlp()
+    cm = cr.compile(model)
+    X = cr.randn(4, 20)
+    cm(X)
+    out = cm(X)  # replayed
+    out.sum().backward(retain_graph=True)
+    g = model[0].weight.grad.clone()
+    out.sum().backward()  # retained: runs again, accumulating
+    np.testing.assert_array_equal(model[0].weight.grad.numpy(), 2 * g.numpy())
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        out.sum().backward()
+    out = cm(X)
+    with pytest.raises(RuntimeError, match="does not currently support double backward"):
+        cr.autograd.grad(out.sum(), model[0].weight, create_graph=True)
+    for m in (model, cm):  # eager, then replayed: both refuse
+        out = m(X)
+        with cr.no_grad():
+            model[2].weight.add_(1.0)  # a tensor the backward reads, written before it
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            out.sum().backward()
+
+
+def test_compiled_module_no_grad_inference_is_replayed():
+    cr.manual_seed(0)
+    model = mlp()
+    cm = cr.compile(model)
+    X = cr.randn(4, 20)
+    with cr.no_grad():
+        for _ in range(3):
+            assert same(cm(X), model(X))
+    assert cm._compiled.traces == 1 and program(cm._compiled) is not None
+
+
+# ------------------------------------------------------------------ guards
+
+
+def test_guards_retrace_on_shape_dtype_requires_grad_and_grad_mode():
+    def f(x):
+        return cr.tanh(x * 2.0 + 1.0)
+
+    c = cr.compile(f)
+    x = cr.randn(3)
+    c(x)
+    c(x)
+    assert c.traces == 1
+    for y in [cr.randn(4), cr.randn(3, dtype=cr.float64), cr.randn(3, requires_grad=True)]:
+        got = c(y)
+        assert same(got, f(y)) and got.requires_grad == f(y).requires_grad
+    assert c.traces == 4
+    with cr.no_grad():
+        c(x)
+    assert c.traces == 5
+
+
+def test_guard_on_rebound_closure_tensor():
+    a = cr.ones(3)
+
+    def f(x):
+        return x + a
+
+    c = cr.compile(f)
+    x = cr.zeros(3)
+    assert same(c(x), cr.ones(3))
+    a = cr.full((3,), 5.0)  # noqa: F841 (read by f through its closure cell)
+    assert same(c(x), cr.full((3,), 5.0))
+    assert c.traces == 2
+
+
+def test_guard_on_training_flag_and_parameters():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    c = cr.compile(model)
+    X = cr.randn(8, 4)
+    with cr.no_grad():
+        model.eval()
+        assert same(c(X), model(X))
+        model.train()
+        cr.manual_seed(5)
+        got = c(X)
+        cr.manual_seed(5)
+        assert same(got, model(X))
+        model[0].weight = nn.Parameter(cr.randn(4, 4))
+        model.eval()
+        assert same(c(X), model(X))
+    assert c._compiled.traces == 3
+
+
+def test_guard_on_captured_requires_grad():
+    w = cr.randn(3, requires_grad=True)
+
+    def f(x):
+        y = (x * w).sum()
+        y.backward()
+        return y
+
+    c = cr.compile(f)
+    x = cr.randn(3)
+    c(x)
+    w.requires_grad_(False)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        c(x)
+
+
+def test_recompile_limit(monkeypatch, caplog):
+    monkeypatch.setenv("CHAINRULE_LOGS", "compile")
+    c = cr.compile(lambda x: x * 2.0, recompile_limit=2)
+    for n in (2, 3, 4, 5):
+        assert same(c(cr.ones(n)), cr.full((n,), 2.0))
+    assert c.traces == 2
+    with caplog.at_level(logging.INFO, logger="chainrule.compile"):
+        c(cr.ones(6))
+    assert "hit recompile_limit (2)" in caplog.text
+
+
+# ------------------------------------------------------------------ what runs eagerly, and why
+
+
+def _item(x):
+    return x * x.sum().item()
+
+
+def _branch(x):
+    return x + 1 if x.sum() > 0 else x - 1
+
+
+def _prints(x):
+    y = x * 2
+    print("y is", y)
+    return y
+
+
+def _inplace(x):
+    y = x * 2
+    y.add_(1)
+    return y
+
+
+def _creation(x):
+    return x + cr.ones(x.shape)
+
+
+@pytest.mark.parametrize(
+    "fn, why",
+    [
+        (_item, "Tensor.item()"),
+        (_branch, "data-dependent Python control flow"),
+        (_prints, "print()"),
+        (_inplace, "in-place write"),
+        (_creation, "made outside the traced ops"),
+    ],
+)
+def test_untraceable_runs_eagerly_and_says_why(fn, why, monkeypatch, caplog, capsys):
+    monkeypatch.setenv("CHAINRULE_LOGS", "compile")
+    c = cr.compile(fn)
+    with caplog.at_level(logging.INFO, logger="chainrule.compile"):
+        for x in [cr.arange(4.0), -cr.arange(4.0), cr.arange(4.0)]:
+            assert same(c(x), fn(x))
+    assert why in caplog.text
+    assert c.entries[0].program is None and why in c.entries[0].reason
+    with pytest.raises(compiler.Unsupported, match="fullgraph=True"):
+        cr.compile(fn, fullgraph=True)(cr.arange(4.0))
+
+
+def test_untraceable_leaves_tensor_class_as_it_was():
+    before = {k: cr.Tensor.__dict__.get(k) for k in ("item", "__bool__", "grad", "__repr__")}
+    import builtins
+
+    p = builtins.print
+    cr.compile(_item)(cr.arange(3.0))
+    assert {k: cr.Tensor.__dict__.get(k) for k in before} == before
+    assert builtins.print is p
+
+
+def test_hook_in_graph_runs_eagerly():
+    w = cr.randn(3, requires_grad=True)
+    seen = []
+    w.register_hook(lambda g: seen.append(1))
+
+    def f(x):
+        (x * w).sum().backward()
+
+    c = cr.compile(f)
+    c(cr.ones(3))
+    c(cr.ones(3))
+    assert seen == [1, 1]
+    assert "hook" in c.entries[0].reason
+
+
+# ------------------------------------------------------------------ the calling convention
+
+
+def test_calling_conventions():
+    @cr.compile
+    def f(x):
+        return x + 1.0
+
+    @cr.compile(mode="reduce-overhead", fullgraph=True, dynamic=False)
+    def g(x):
+        return x * 2.0
+
+    x = cr.ones(2)
+    assert same(f(x), cr.full((2,), 2.0)) and same(g(x), cr.full((2,), 2.0))
+    assert f.__name__ == "f" and g.__wrapped__.__name__ == "g"
+    assert cr.compile(f.__wrapped__, disable=True) is f.__wrapped__
+    for mode in ("default", "max-autotune", "max-autotune-no-cudagraphs", "lite"):
+        cr.compile(lambda x: x, mode=mode, dynamic=True)
+
+
+# torch 2.13's messages, recorded (calling torch.compile here would patch torch for the
+# rest of the process: its first use turns off torch.distributions' argument validation)
+TORCH_ERRORS = [
+    ({"mode": "foo"}, "Unrecognized mode=foo, should be one of: default, lite, "
+     "reduce-overhead, max-autotune-no-cudagraphs, max-autotune"),
+    ({"mode": "default", "options": {}}, "Either mode or options can be specified, but both "
+     "can't be specified at the same time."),
+]  # fmt: skip
+
+
+def test_errors_as_torch():
+    for kwargs, message in TORCH_ERRORS:
+        with pytest.raises(RuntimeError) as ours:
+            cr.compile(lambda x: x, **kwargs)
+        assert str(ours.value) == message
+    with pytest.raises(AssertionError) as ours:
+        cr.compile(3)
+    assert str(ours.value) == "A callable function is expected, but <class 'int'> is provided."
+    with pytest.raises(compiler.InvalidBackend, match="Invalid backend: 'nope'"):
+        cr.compile(lambda x: x, backend="nope")
+
+
+def test_optimized_module_as_torch():
+    cr.manual_seed(0)
+    m = nn.Linear(2, 3)
+    cm = cr.compile(m)
+    assert type(cm).__name__ == "OptimizedModule"  # torch._dynamo.eval_frame's
+    assert cm._orig_mod is m
+    assert list(cm.state_dict()) == ["_orig_mod.weight", "_orig_mod.bias"]  # torch's keys
+    assert cm.in_features == 2
+    assert [id(p) for p in cm.parameters()] == [id(p) for p in m.parameters()]
+
+
+def test_reset_forgets_traces():
+    c = cr.compile(lambda x: x + 1.0)
+    c(cr.ones(2))
+    compiler.reset()
+    assert c.entries == []
+    c(cr.ones(2))
+    assert c.traces == 2
+
+
+def test_is_compiling():
+    seen = []
+
+    def f(x):
+        seen.append(compiler.is_compiling())
+        return x + 1.0
+
+    c = cr.compile(f)
+    c(cr.ones(2))
+    c(cr.ones(2))
+    assert seen == [True] and not compiler.is_compiling()
+
+
+# ------------------------------------------------------------------ Python state
+
+
+SCALE = 2.0
+COUNT = 0
+
+
+def _scaled(x):
+    return x * SCALE
+
+
+def _counts(x):
+    global COUNT
+    COUNT += 1
+    return x * 2.0
+
+
+def test_global_number_is_guarded_by_value():
+    global SCALE
+    c = cr.compile(_scaled)
+    x = cr.ones(3)
+    try:
+        assert same(c(x), cr.full((3,), 2.0))
+        SCALE = 3.0
+        assert same(c(x), cr.full((3,), 3.0))
+    finally:
+        SCALE = 2.0
+    assert c.traces == 2
+
+
+def test_global_write_runs_eagerly():
+    c = cr.compile(_counts)
+    before = COUNT
+    for _ in range(3):
+        c(cr.ones(2))
+    assert COUNT == before + 3
+    assert "assigns the global 'COUNT'" in c.entries[0].reason
+
+
+def test_tensor_kept_by_a_side_effect_runs_eagerly():
+    kept = []
+
+    def f(x):
+        y = x * 2.0
+        kept.append(y)
+        return y + 1.0
+
+    c = cr.compile(f)
+    for _ in range(3):
+        c(cr.ones(2))
+    assert len(kept) == 3
+    assert "kept after the call" in c.entries[0].reason
+
+
+def test_module_attribute_assignment_runs_eagerly():
+    class Counter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls = self.calls + 1
+            return x * 2.0
+
+    m = Counter()
+    c = cr.compile(m)
+    for _ in range(3):
+        c(cr.ones(2))
+    assert m.calls == 3
+    assert "assigns Counter.calls" in c._compiled.entries[0].reason

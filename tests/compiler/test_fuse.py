@@ -1,0 +1,144 @@
+"""Fused elementwise loops: bit-identical where the ops are exact (+ - * / neg), within
+float tolerance with the C library's tanh; compiled once and cached on disk; with no
+compiler the program replays its kernels (bit-identical)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import compiler
+from chainrule.compiler import _fuse
+from chainrule.compiler._program import FUSED
+
+pytestmark = pytest.mark.skipif(not _fuse.compiler_available(), reason="no C compiler/cffi")
+
+
+def same(a, b) -> bool:
+    a, b = a.detach().numpy(), b.detach().numpy()
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def fused(cf) -> int:
+    return sum(1 for ins in cf.entries[0].program.code if ins[0] == FUSED)
+
+
+def exact_step(x, a, m, s):
+    y = x
+    for i in range(40):
+        k = i % 6
+        if k == 0:
+            y = y + a
+        elif k == 1:
+            y = y * m
+        elif k == 2:
+            y = 0.75 - y  # rsub with a Python number
+        elif k == 3:
+            y = y / (m + 3.0)
+        elif k == 4:
+            y = -y * s  # s: a one-element tensor, broadcast
+        else:
+            y = y - a * 0.5
+    y.sum().backward()
+    return y
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+def test_exact_ops_bit_identical(dtype):
+    cr.manual_seed(0)
+    x = cr.randn(33, dtype=dtype, requires_grad=True)
+    a, m = cr.randn(33, dtype=dtype), cr.rand(33, dtype=dtype)
+    s = cr.tensor([1.25], dtype=dtype, requires_grad=True)
+    c = cr.compile(exact_step)
+    for _ in range(3):
+        x.grad = s.grad = None
+        got = c(x, a, m, s)
+        gx, gs = x.grad, s.grad
+        x.grad = s.grad = None
+        want = exact_step(x, a, m, s)
+        assert same(got, want) and same(gx, x.grad) and same(gs, s.grad)
+    assert fused(c) >= 2  # forward and backward loops
+    assert got._data.base is None or got._data.flags.owndata  # copied out of the scratch
+
+
+def test_tanh_within_tolerance():
+    cr.manual_seed(1)
+    x = cr.randn(64, requires_grad=True)
+    a, m = cr.randn(64), cr.randn(64)
+
+    def step(x):
+        y = x
+        for _ in range(50):
+            y = cr.tanh(y * m + a)
+        y.sum().backward()
+        return y
+
+    c = cr.compile(step)
+    c(x)
+    x.grad = None
+    got = c(x)
+    g = x.grad
+    x.grad = None
+    want = step(x)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(g.numpy(), x.grad.numpy(), rtol=1e-4, atol=1e-6)
+    assert fused(c) >= 1
+
+
+def test_no_compiler_replays_kernels(monkeypatch):
+    monkeypatch.setenv("CHAINRULE_FUSE", "0")
+    cr.manual_seed(2)
+    x = cr.randn(8, requires_grad=True)
+    a, m = cr.randn(8), cr.randn(8)
+
+    def step(x):
+        y = cr.tanh(x * m + a) * m
+        y.sum().backward()
+        return y
+
+    c = cr.compile(step)
+    c(x)
+    x.grad = None
+    got = c(x)
+    g = x.grad
+    x.grad = None
+    assert same(got, step(x)) and same(g, x.grad)
+    assert fused(c) == 0
+
+
+def test_cached_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path))
+    x, a = cr.ones(5), cr.arange(5.0)
+
+    def f(x):
+        return (x + a) * a - x
+
+    c = cr.compile(f)
+    c(x)
+    libs = sorted(tmp_path.glob("*.so"))
+    assert len(libs) == 1 and fused(c) == 1
+    compiler.reset()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(subprocess, "run", refuse)
+    c(x)  # traced again, the same graph: loaded from the cache
+    assert same(c(x), f(x)) and sorted(tmp_path.glob("*.so")) == libs
+
+
+def test_broken_compiler_falls_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", "false")
+    monkeypatch.setattr(_fuse, "_cc", lambda: "/bin/false")
+    x, a = cr.ones(5), cr.arange(5.0)
+
+    def f(x):
+        return (x + a) * a - x * 0.5
+
+    c = cr.compile(f)
+    c(x)
+    assert same(c(x), f(x)) and fused(c) == 0
