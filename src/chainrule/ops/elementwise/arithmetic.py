@@ -127,9 +127,9 @@ class Pow(Op):
 
     def constants(self) -> str | None:
         if self.overload == 0:
-            return f"a ** {_show(self.number)}"
+            return f"** {_show(self.number)}"
         if self.overload == 2:
-            return f"{_show(self.number)} ** b"
+            return f"{_show(self.number)} **"
         return None
 
     def rule(self) -> str | None:
