@@ -344,6 +344,8 @@ def _attach_data(ops: list, data: list) -> None:
     """Record each data tensor on the module's operation that read it: one that saved it,
     else the earliest one (in forward order) with an input outside the graph."""
     for t in data:
+        if any(x is t for v in ops for x in v.metadata.get("data_inputs", ())):
+            continue  # an inner module (hooks run innermost first) placed it already
         home = next((v for v in ops if any(x is t for x in (getattr(v, "inputs", None) or ()))),
                     None)  # fmt: skip
         if home is None:

@@ -279,3 +279,16 @@ def test_accuracy_axis_has_headroom_and_epochs_get_integer_ticks():
         shown = [t for t in ax.get_xticks() if lo <= t <= hi]
         assert shown == [1.0, 2.0]  # whole epochs only
     plt.close(fig)
+
+
+def test_an_input_seen_by_nested_modules_is_drawn_once_into_one_operation():
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.Tanh()), cr.nn.Linear(8, 1))
+    inputs = cr.randn(5, 4)
+    with viz.track_modules(model):
+        y = model(inputs).sum()
+    dot = viz.to_dot(y, names=model)
+    [key] = node_keys(dot, "{ inputs | data (5, 4) float32 }")
+    [edge] = [line for line in dot.splitlines() if line.strip().startswith(f'"{key}" ->')]
+    [addmm] = [k for k in node_keys(dot, "Addmm") if f'"{k}" [label="Addmm\\n[0.0]' in dot]
+    assert edge.strip() == f'"{key}" -> "{addmm}";'
