@@ -349,7 +349,9 @@ def _attach_data(ops: list, data: list) -> None:
         home = next((v for v in ops if any(x is t for x in (getattr(v, "inputs", None) or ()))),
                     None)  # fmt: skip
         if home is None:
-            home = next((v for v in reversed(ops) if None in getattr(v, "_edges", ())), ops[-1])
+            home = next(
+                (v for v in reversed(ops) if any(p is None for p, _ in v.next_functions)), ops[-1]
+            )
         found = home.metadata.setdefault("data_inputs", [])
         if all(x is not t for x in found):
             found.append(t)
