@@ -4,6 +4,7 @@ safetensors, nested (optimizer-like) structures, and refusal of corrupt and pick
 import io
 import json
 import pickle
+import zipfile
 from collections import OrderedDict
 
 import numpy as np
@@ -394,5 +395,43 @@ def test_objects_safetensors_cannot_hold_are_pickled_as_torch(tmp_path):
     back = cr.load(tmp_path / "packed.pt", weights_only=False)
     assert type(back) is type(packed) and back.batch_sizes.tolist() == [2, 2, 1]
     # a state_dict of tensors still goes to safetensors, readable without the opt-in
-    cr.save(model.state_dict(), tmp_path / "sd.pt")
+    with pytest.warns(UserWarning, match="safetensors format"):
+        cr.save(model.state_dict(), tmp_path / "sd.pt")
     assert cr.load(tmp_path / "sd.pt").keys() == model.state_dict().keys()
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".PT"])
+def test_saving_safetensors_under_torch_suffixes_says_how_torch_reads_it(tmp_path, suffix):
+    """cr.save of tensors writes safetensors; under a .pt/.pth name it warns that torch.load
+    cannot read it and that safetensors.torch.load_file does (checked here with torch)."""
+    import safetensors.torch
+
+    cr.manual_seed(0)
+    sd = cr.nn.Linear(3, 2).state_dict()
+    path = tmp_path / f"model{suffix}"
+    with pytest.warns(UserWarning) as caught:
+        cr.save(sd, path)
+    [w] = caught
+    message = str(w.message)
+    assert f"chainrule.save wrote {path} in the safetensors format" in message
+    assert f"safetensors.torch.load_file({str(path)!r})" in message
+    assert w.filename == __file__  # points at the caller's line
+    back = safetensors.torch.load_file(str(path))  # what the warning tells torch users
+    assert back.keys() == sd.keys()
+    for k, v in sd.items():
+        assert torch.equal(back[k], torch.from_numpy(v.numpy()))
+    with pytest.raises(Exception):  # noqa: B017 (torch's own message varies by version)
+        torch.load(path, weights_only=True)
+    assert cr.load(path).keys() == sd.keys()
+
+
+def test_no_warning_for_safetensors_names_file_objects_or_pickles(tmp_path):
+    import warnings
+
+    sd = {"w": cr.ones(2)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cr.save(sd, tmp_path / "model.safetensors")
+        cr.save(sd, io.BytesIO())
+        cr.save(cr.nn.Linear(2, 2), tmp_path / "module.pt")  # pickled in torch's zip layout
+    assert zipfile.is_zipfile(tmp_path / "module.pt")

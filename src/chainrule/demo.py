@@ -233,7 +233,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "demo", help="the tour: worked examples, graph pictures, digits training, summary"
     )
     add_training_flags(p, epochs=12, lr=3e-3, out="demo-output")
-    p.add_argument("--model", choices=["both", "mlp", "cnn"], default="both", help="digits models")
+    p.add_argument(
+        "--model",
+        choices=["both", "mlp", "cnn"],
+        default="both",
+        help="which digits models to train",
+    )
     p.set_defaults(func=run)
     q = sub.add_parser("examples", help="the worked examples, gradients vs finite differences")
     q.set_defaults(func=lambda a: 1 if run_examples(a) else 0)

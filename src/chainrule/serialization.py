@@ -85,6 +85,10 @@ def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2) 
     the safetensors format; anything else (a Module, an ndarray) pickled as torch.save does,
     which ``load`` then reads only with ``weights_only=False``.
 
+    A safetensors file is not torch.save's zip archive: ``torch.load`` cannot read it, and
+    PyTorch reads it with ``safetensors.torch.load_file(path)``. Saving one under torch's
+    suffixes (``.pt``, ``.pth``) warns so (a UserWarning); ``.safetensors`` says what it is.
+
     A path is written atomically (see ``_atomic``): an interrupted save leaves the previous
     file whole, never a truncated one. Tensors are streamed one at a time, so a save needs
     no second copy of the state dict in memory."""
@@ -118,7 +122,26 @@ def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2) 
             _sf.code_of(a)
     except (TypeError, ValueError) as e:  # an unsupported dtype, say
         raise RuntimeError(f"chainrule.save could not write {_name(f)}: {e}") from e
+    _warn_torch_suffix(f)
     _write(f, lambda fh: _sf.write(fh, tensors, metadata))
+
+
+def _warn_torch_suffix(f: Any) -> None:
+    """A safetensors file under torch's names (.pt, .pth) looks like torch.save's zip
+    archive, which it is not: say so, and how a torch user reads it."""
+    if isinstance(f, str | os.PathLike) and os.fspath(f).lower().endswith((".pt", ".pth")):
+        import warnings
+
+        name = os.fspath(f)
+        warnings.warn(
+            f"chainrule.save wrote {name} in the safetensors format, not torch.save's zip "
+            f"archive, so torch.load cannot read it: in PyTorch, read it with "
+            f"safetensors.torch.load_file({name!r}) (a state_dict comes back as the same dict "
+            "of tensors); chainrule.load reads it as it is. Name the file .safetensors to say "
+            "what it holds (and silence this warning).",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _write(f: Any, write: Any) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -201,9 +202,12 @@ def _tensor_graph(root: Any, names: dict[int, str], grads: bool, max_elems: int)
             lines.append("grad " + (fmt_array(gr, max_elems) if gr is not None else "None"))
             g.node(key, lines, "leaf")
             continue
-        lines = [op_name(v).removesuffix("Backward0")]
+        lines = [re.sub(r"Backward\d+$", "", op_name(v))]
         if k in names and v is not root.grad_fn:
             lines[0] = f"{names[k]} = {lines[0]}"
+        constants = _constants(v)
+        if constants:
+            lines.append(constants)
         module = v.metadata.get("module")
         if module:
             lines.append(f"[{module}]")
@@ -213,14 +217,39 @@ def _tensor_graph(root: Any, names: dict[int, str], grads: bool, max_elems: int)
         for p, _ in v.next_functions:
             if p is not None:
                 g.edge(f"n{id(getattr(p, 'variable', p))}", key)
+        for t, name in _data_inputs(v, names):
+            g.node(f"d{id(t)}", [name, "data " + fmt_array(t, max_elems)], "data")
+            g.edge(f"d{id(t)}", key)
     return g
+
+
+def _constants(node: Any) -> str | None:
+    """The node's numbers in words (``Op.constants``: "** 2"), if it says any."""
+    try:
+        return node.constants()
+    except (AttributeError, TypeError):
+        return None
+
+
+def _data_inputs(node: Any, names: dict[int, str]) -> list[tuple[Any, str]]:
+    """The tensors that feed ``node`` but are no vertex of the graph (they need no gradient:
+    a batch of inputs, the targets): those ``track_modules`` saw going into a module whose
+    first operation this is (named, or "input"), and the named ones the node saved."""
+    found: dict[int, tuple[Any, str]] = {}
+    for t in node.metadata.get("data_inputs", ()):
+        found[id(t)] = (t, names.get(id(t), "input"))
+    saved = getattr(node, "inputs", None) or ()
+    for t in saved:
+        if getattr(t, "grad_fn", 1) is None and not t.requires_grad and id(t) in names:
+            found.setdefault(id(t), (t, names[id(t)]))
+    return list(found.values())
 
 
 def _collapse(g: _Graph, root: Any, depth: int, names: dict[int, str]) -> _Graph:
     """Merge operation nodes tagged with the same module (path cut at ``depth``) and the
     parameters named under it into one box per module."""
     group: dict[str, str] = {}
-    counts: dict[str, list[int]] = {}
+    counts: dict[str, list[int]] = {}  # module -> [tensors, values] of its parameters
     for k, v, leaf in _vertices(root):
         if leaf is None:
             mod = v.metadata.get("module")
@@ -231,20 +260,29 @@ def _collapse(g: _Graph, root: Any, depth: int, names: dict[int, str]) -> _Graph
             mod = ".".join(mod.split(".")[:depth])
             group[f"n{k}"] = mod
             c = counts.setdefault(mod, [0, 0])
-            c[0 if leaf is None else 1] += 1
+            if leaf is not None:
+                c[0] += 1
+                c[1] += leaf.numel()
+    grad_line: dict[str, str] = {}  # module -> the grad line of the op whose output leaves it
+    for a, b in g.edges:
+        mod = group.get(a)
+        if mod is not None and group.get(b) != mod and g.nodes[a][1] == "op":
+            for line in g.nodes[a][0]:
+                if line.startswith("grad "):
+                    grad_line[mod] = line
     out = _Graph()
     for key, (lines, style) in g.nodes.items():
         mod = group.get(key)
         if mod is None:
             out.node(key, lines, style)
         elif f"m{mod}" not in out.nodes:
-            ops, params = counts[mod]
+            tensors, values = counts[mod]
             kind = _MODULE_KINDS.get(mod, "")
-            out.node(
-                f"m{mod}",
-                [f"{mod}: {kind}", f"{_n(ops, 'op')}, {_n(params, 'parameter')}"],
-                "module",
-            )
+            what = f"{_n(tensors, 'tensor')}, {_n(values, 'value')}" if tensors else "no parameters"
+            lines = [f"{mod}: {kind}", what]
+            if mod in grad_line:
+                lines.append(grad_line[mod])
+            out.node(f"m{mod}", lines, "module")
     for a, b in g.edges:
         a2 = f"m{group[a]}" if a in group else a
         b2 = f"m{group[b]}" if b in group else b
@@ -261,14 +299,18 @@ _MODULE_KINDS: dict[str, str] = {}  # module path -> "Linear(in_features=3, ...)
 
 
 @contextlib.contextmanager
-def track_modules(model: Any) -> Iterator[None]:
+def track_modules(model: Any, **more: Any) -> Iterator[None]:
     """Tag every operation recorded inside each submodule's forward with the module's
     name (``grad_fn.metadata['module']``, innermost module wins), so that
-    ``draw_graph(..., collapse=1)`` can draw one box per module."""
+    ``draw_graph(..., collapse=1)`` can draw one box per module; the tensors going into a
+    module that need no gradient (a batch of inputs, the targets) are kept on its first
+    operation, so that the picture draws them too. ``more`` names other modules to track,
+    each under its keyword (``track_modules(model, loss=nn.MSELoss())``)."""
     handles = []
-    for path, m in model.named_modules():
-        if not path:
-            continue
+    tracked = [(path, m) for path, m in model.named_modules() if path]
+    for prefix, extra_model in more.items():
+        tracked += [(f"{prefix}.{p}" if p else prefix, m) for p, m in extra_model.named_modules()]
+    for path, m in tracked:
         extra = m.extra_repr() if hasattr(m, "extra_repr") else ""
         _MODULE_KINDS[path] = f"{type(m).__name__}({extra})"
 
@@ -278,9 +320,12 @@ def track_modules(model: Any) -> Iterator[None]:
             stop = [a for a in args if getattr(a, "grad_fn", None) is not None]
             outs = output if isinstance(output, tuple) else (output,)
             roots = [o.grad_fn for o in outs if getattr(o, "grad_fn", None) is not None]
-            for v in walk(roots, stop=stop):  # the ops recorded inside this module's forward
-                if not hasattr(v, "variable"):
-                    v.metadata.setdefault("module", path)
+            ops = [v for v in walk(roots, stop=stop) if not hasattr(v, "variable")]
+            for v in ops:  # the ops recorded inside this module's forward
+                v.metadata.setdefault("module", path)
+            data = [a for a in args if _is_data(a)]
+            if data and ops:
+                _attach_data(ops, data)
 
         handles.append(m.register_forward_hook(hook))
     try:
@@ -290,6 +335,28 @@ def track_modules(model: Any) -> Iterator[None]:
             h.remove()
 
 
+def _is_data(x: Any) -> bool:
+    """A tensor that is no vertex of a graph: no history, no gradient wanted."""
+    return getattr(x, "grad_fn", 1) is None and not x.requires_grad
+
+
+def _attach_data(ops: list, data: list) -> None:
+    """Record each data tensor on the module's operation that read it: one that saved it,
+    else the earliest one (in forward order) with an input outside the graph."""
+    for t in data:
+        if any(x is t for v in ops for x in v.metadata.get("data_inputs", ())):
+            continue  # an inner module (hooks run innermost first) placed it already
+        home = next((v for v in ops if any(x is t for x in (getattr(v, "inputs", None) or ()))),
+                    None)  # fmt: skip
+        if home is None:
+            home = next(
+                (v for v in reversed(ops) if any(p is None for p, _ in v.next_functions)), ops[-1]
+            )
+        found = home.metadata.setdefault("data_inputs", [])
+        if all(x is not t for x in found):
+            found.append(t)
+
+
 # --------------------------------------------------------------------------- DOT text
 
 _STYLES = {
@@ -297,7 +364,30 @@ _STYLES = {
     "leaf": 'shape=record, style="rounded,filled", fillcolor="#d7f5dd"',
     "op": 'shape=ellipse, style=filled, fillcolor="#fff4d6"',
     "module": 'shape=box3d, style=filled, fillcolor="#f3e5f5"',
+    "data": 'shape=record, style="rounded,filled", fillcolor="#eeeeee"',
 }
+
+DEEP = 5  # a graph with more operations (or modules) than this on one path is drawn downward
+
+
+def _depth(g: _Graph) -> int:
+    """The most operation and module nodes on one path of the graph."""
+    inputs: dict[str, list[str]] = {}
+    for a, b in g.edges:
+        inputs.setdefault(b, []).append(a)
+    memo: dict[str, int] = {}
+    for key in g.nodes:  # iteratively: deep graphs must not exhaust Python's stack
+        stack = [key]
+        while stack:
+            k = stack[-1]
+            todo = [p for p in inputs.get(k, ()) if p not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            own = 1 if g.nodes.get(k, ([], "value"))[1] in ("op", "module") else 0
+            memo[k] = own + max((memo[p] for p in inputs.get(k, ())), default=0)
+    return max(memo.values(), default=0)
 
 
 def _escape(s: str) -> str:
@@ -312,7 +402,7 @@ def _dot(
     grads: bool = True,
     collapse: int | bool | None = None,
     max_elems: int = 4,
-    rankdir: str = "LR",
+    rankdir: str | None = None,
 ) -> list[str]:
     """The DOT statements (without the ``digraph {`` ``}`` wrapper) for ``root``."""
     if hasattr(root, "_prev"):
@@ -323,14 +413,18 @@ def _dot(
             g = _collapse(g, root, int(collapse), table)
     else:
         raise TypeError(f"expected a Value or a Tensor, got {type(root).__name__}")
+    if rankdir is None:
+        rankdir = "TB" if _depth(g) > DEEP else "LR"
+    across = rankdir in ("LR", "RL")  # a record's fields side by side: braces flip them there
     out = [
         f"rankdir={rankdir}",
         'node [fontname="Helvetica", fontsize=11]',
         'edge [color="#555555"]',
     ]
     for key, (lines, style) in g.nodes.items():
-        if style in ("value", "leaf"):
-            label = "{ " + " | ".join(_escape(s) for s in lines) + " }"
+        if style in ("value", "leaf", "data"):
+            fields = " | ".join(_escape(s) for s in lines)
+            label = "{ " + fields + " }" if across else fields
         else:
             label = "\\n".join(_escape(s) for s in lines)
         out.append(f'"{key}" [label="{label}", {_STYLES[style]}]')
@@ -356,7 +450,11 @@ def to_dot(root: Any, *, names: Any = None, **options: Any) -> str:
     node on every operation of a tensor graph (a dry backward; leaves always show
     ``.grad``); ``collapse=1``, after ``track_modules``, draws one box per module path cut
     at that depth; ``max_elems=4`` shows the values of tensors up to that size, else their
-    shape and dtype; ``rankdir="LR"`` is Graphviz's layout direction.
+    shape and dtype; ``rankdir`` is Graphviz's layout direction: by default left to right
+    ("LR"), top to bottom ("TB") when more than ``DEEP`` operations lie on one path.
+    Operation nodes show the numbers they were called with (``** 2``); tensors that feed
+    the graph without needing a gradient (inputs, targets) are drawn in gray when named
+    (or seen by ``track_modules``).
     """
     body = _dot(root, _names(inspect.currentframe().f_back, names), **options)
     return "digraph chainrule {\n" + "".join(f"  {s};\n" for s in body) + "}\n"

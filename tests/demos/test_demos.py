@@ -79,6 +79,10 @@ def test_graph_command_with_and_without_dot(tmp_path, capsys, monkeypatch, dot_i
         assert (tmp_path / f"{stem}.svg").exists() == dot_installed
     if not dot_installed:
         assert "digraph chainrule {" in out and "apt-get install graphviz" in out
+    mlp = (tmp_path / "graph_mlp.dot").read_text()  # deep: drawn top to bottom, modules
+    assert "rankdir=TB" in mlp and "2 tensors, 40 values" in mlp  # collapsed, data drawn
+    assert "inputs | data (16, 4) float32" in mlp and "target | data (16, 1) float32" in mlp
+    assert "Pow\\n** 2" in (tmp_path / "graph_tensor.dot").read_text()
 
 
 def test_digits_short_run_learns(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import viz
+from chainrule.autograd import explain_backward
 from chainrule.scalar import Value
 
 
@@ -66,8 +67,98 @@ def test_collapse_by_module_keeps_a_two_layer_mlp_readable():
     assert "0.weight" in full and "0.weight" not in small
     assert small.count("[label=") < full.count("[label=")
     assert "0: Linear(in_features=4, out_features=8, bias=True)" in small
-    assert "1 op, 2 parameters" in small
+    assert "0: Linear(in_features=4, out_features=8, bias=True)\\n2 tensors, 40 values" in small
+    assert "1: Tanh()\\nno parameters\\ngrad (3, 8) float32" in small  # d loss / d output
+    assert "2: Linear(in_features=8, out_features=1, bias=True)\\n2 tensors, 9 values" in small
     assert not model[0]._forward_hooks  # the hooks are removed again
+
+
+def mlp_loss_graph():
+    """The graph demo's picture: an MLP and its loss module, tracked, with data inputs."""
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.Tanh(), cr.nn.Linear(8, 8), cr.nn.Tanh(),
+                             cr.nn.Linear(8, 1))  # fmt: skip
+    loss_fn = cr.nn.MSELoss()
+    inputs, target = cr.randn(16, 4), cr.randn(16, 1)
+    with viz.track_modules(model, loss=loss_fn):
+        mse = loss_fn(model(inputs), target)
+    return model, inputs, target, mse
+
+
+def node_keys(dot: str, label_start: str) -> list[str]:
+    return [line.split('"')[1] for line in dot.splitlines() if f'[label="{label_start}' in line]
+
+
+def test_deep_graphs_are_drawn_top_to_bottom_and_shallow_ones_left_to_right():
+    model, inputs, target, mse = mlp_loss_graph()
+    deep = viz.to_dot(mse, names=model, collapse=1)  # 6 modules on one path
+    assert "rankdir=TB" in deep
+    assert '[label="mse | data 1.004 | grad 1"' in deep  # fields side by side: no braces in TB
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    shallow = viz.to_dot((x * 2).sum())
+    assert "rankdir=LR" in shallow and '[label="{ x | data [1, 2] | grad [2, 2] }"' in shallow
+    assert "rankdir=TB" in viz.to_dot((x * 2).sum(), rankdir="TB")  # asked for
+    chain = x
+    for _ in range(viz.DEEP + 1):
+        chain = chain.tanh()
+    assert "rankdir=TB" in viz.to_dot(chain.sum())
+    assert "rankdir=LR" in viz.to_dot(chain.sum(), rankdir="LR")
+
+
+def test_inputs_and_targets_are_drawn_into_the_modules_that_read_them():
+    model, inputs, target, mse = mlp_loss_graph()
+    small = viz.to_dot(mse, names=model, collapse=1)
+    [inp] = node_keys(small, "inputs | data (16, 4) float32")
+    [tgt] = node_keys(small, "target | data (16, 1) float32")
+    [first] = node_keys(small, "0: Linear")
+    [loss] = node_keys(small, "loss: MSELoss()")
+    assert f'"{inp}" -> "{first}"' in small and f'"{tgt}" -> "{loss}"' in small
+    assert 'fillcolor="#eeeeee"' in small  # drawn as data, not as leaves
+    full = viz.to_dot(mse, names=model)  # one node per operation: into the ops that read them
+    [inp] = node_keys(full, "inputs")
+    [tgt] = node_keys(full, "target")
+    [addmm] = [k for k in node_keys(full, "Addmm") if f'"{k}" [label="Addmm\\n[0]' in full]
+    [sub] = node_keys(full, "Sub")
+    assert f'"{inp}" -> "{addmm}"' in full and f'"{tgt}" -> "{sub}"' in full
+
+
+def test_named_constant_tensors_a_node_saved_are_drawn():
+    x = cr.randn(3, 4)
+    w = cr.randn(4, 2, requires_grad=True)
+    scale = cr.tensor(0.5)
+    dot = viz.to_dot(((x @ w) * scale).sum())
+    [xk] = node_keys(dot, "{ x | data (3, 4) float32 }")
+    [sk] = node_keys(dot, "{ scale | data 0.5 }")
+    [mm] = node_keys(dot, "Mm")
+    assert f'"{xk}" -> "{mm}"' in dot and f'"{sk}" -> ' in dot
+    anonymous = viz.to_dot((cr.randn(3, 4) @ w).sum())  # unnamed, not seen by a module: not drawn
+    assert 'fillcolor="#eeeeee"' not in anonymous
+
+
+def test_op_nodes_show_their_exponents_and_constants():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    dot = viz.to_dot((x**2 + x**0.5 + 2**x + x * 3 + x / 4 + x**x).sum())
+    for label in ("Pow\\n** 2\\n", "Pow\\n** 0.5\\n", "Pow\\n2.0 **\\n", "Mul\\n* 3\\n",
+                  "Div\\n/ 4\\n", 'Pow\\ngrad [1, 1]"'):  # fmt: skip
+        assert f'[label="{label}' in dot, label
+    y = (x**3).sum()
+    y.backward()
+    assert "Pow\\n** 3" in viz.to_dot(y)  # the exponent outlives backward (torch's
+    assert y.grad_fn.next_functions[0][0].number == 3  # _saved_exponent)
+
+
+def test_explain_backward_fills_the_constants_into_the_rule():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    out = io.StringIO()
+    explain_backward((x**3 * 5 / 2).sum(), file=out)
+    text = out.getvalue()
+    assert "rule:  d(a ** 3) = g * 3 * a**(3-1) = g * 3 * a**2" in text
+    assert "rule:  d(a * 5) = g * 5" in text and "rule:  d(a / 2) = g / 2" in text
+    np.testing.assert_allclose(x.grad.numpy(), [7.5, 30.0])  # 3 x^2 * 5 / 2
+    y = cr.tensor([1.0, 2.0], requires_grad=True)
+    out = io.StringIO()
+    explain_backward((y**y).sum(), file=out)  # a tensor exponent: the general rule
+    assert "rule:  d(a ** b) = g * b * a**(b-1), g * a**b * log(a)" in out.getvalue()
 
 
 def test_draw_graph_returns_a_digraph_and_render_writes_files(tmp_path, monkeypatch):
@@ -168,3 +259,36 @@ def test_viz_needs_only_the_standard_library_for_value_graphs():
                          env={"PYTHONPATH": str(src)})  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+def test_accuracy_axis_has_headroom_and_epochs_get_integer_ticks():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from chainrule.demos.common import history_figure
+
+    hist = {"train_loss": [0.5, 0.1], "test_loss": [0.4, 0.2], "test_acc": [0.97, 1.0]}
+    fig = history_figure({"MLP": hist}, "two epochs")
+    fig.canvas.draw()
+    loss_ax, acc_ax = fig.axes
+    low, high = acc_ax.get_ylim()
+    assert low <= 97 and high > 100  # the curve at 100% is inside the axes, not on its edge
+    assert max(acc_ax.get_yticks()) == 100  # and no tick claims more than 100%
+    for ax in (loss_ax, acc_ax):
+        lo, hi = ax.get_xlim()
+        shown = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert shown == [1.0, 2.0]  # whole epochs only
+    plt.close(fig)
+
+
+def test_an_input_seen_by_nested_modules_is_drawn_once_into_one_operation():
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.Tanh()), cr.nn.Linear(8, 1))
+    inputs = cr.randn(5, 4)
+    with viz.track_modules(model):
+        y = model(inputs).sum()
+    dot = viz.to_dot(y, names=model)
+    [key] = node_keys(dot, "{ inputs | data (5, 4) float32 }")
+    [edge] = [line for line in dot.splitlines() if line.strip().startswith(f'"{key}" ->')]
+    [addmm] = [k for k in node_keys(dot, "Addmm") if f'"{k}" [label="Addmm\\n[0.0]' in dot]
+    assert edge.strip() == f'"{key}" -> "{addmm}";'

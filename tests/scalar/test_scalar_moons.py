@@ -78,6 +78,6 @@ def test_ascii_plot_marks_every_point():
 def test_cli_moons(capsys):
     assert main(["moons", "--steps", "3", "--print-every", "1", "--n", "40", "--plot"]) == 0
     out = capsys.readouterr().out
-    assert "337 parameters, 40 points" in out
+    assert "337 parameters; 40 points" in out and "ReLUNeuron" not in out
     assert out.count("step ") == 3
     assert "training accuracy" in out

@@ -210,16 +210,22 @@ def _explain_tensor(
     retain_graph: bool,
 ) -> None:
     import chainrule as cr
-    from chainrule.autograd.graph import observe
+    from chainrule.autograd.graph import observe, walk
 
     rec = _Recorder()
+    # each node's rule now, while its saved numbers (x * 3's 3) are there: backward frees them
+    rules = (
+        {id(v): _formula(v) for v in walk(root) if not hasattr(v, "variable")}
+        if root.grad_fn is not None
+        else {}
+    )
     try:
         with observe(rec):
             root.backward(gradient, retain_graph=retain_graph)
     finally:  # narrate what ran (all of it, or up to an error)
         if rec.steps:
             seed = gradient if gradient is not None else cr.ones_like(root.detach())
-            _narrate(root, seed, rec.steps, table, out, max_elems, show_code)
+            _narrate(root, seed, rec.steps, table, out, max_elems, show_code, rules)
 
 
 _HOOK_KINDS = {
@@ -237,6 +243,7 @@ def _narrate(
     out: TextIO,
     max_elems: int,
     show_code: bool,
+    rules: dict[int, str],
 ) -> None:
     step_of = {id(s[1]): i + 1 for i, s in enumerate(steps) if s[0] == "node"}
     leaf_no = [0]
@@ -293,7 +300,7 @@ def _narrate(
         if id(v) in table:
             title += f"  (makes {table[id(v)]})"
         print(title, file=out)
-        print(f"  rule:  {_formula(v)}", file=out)
+        print(f"  rule:  {rules.get(id(v)) or _formula(v)}", file=out)
         if show_code:
             try:
                 code = textwrap.dedent(inspect.getsource(type(v).backward)).rstrip()
@@ -316,9 +323,11 @@ def _narrate(
 
 
 def _formula(node: Any) -> str:
-    """The node's rule in words: its class's ``formula``, else the first line of the
-    nearest op class's docstring, else a generic sentence."""
-    text = getattr(type(node), "formula", None)
+    """The node's rule in words: its ``rule()`` (the class's ``formula`` with the node's
+    constants filled in), else the first line of the nearest op class's docstring, else a
+    generic sentence."""
+    rule = getattr(node, "rule", None)
+    text = rule() if callable(rule) else getattr(type(node), "formula", None)
     if text:
         return text
     for cls in type(node).__mro__:

@@ -57,6 +57,15 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
         f.write(head + body)
 
 
+class DatasetNotFoundError(RuntimeError):
+    """A dataset's file is missing (a RuntimeError, as torchvision raises): ``missing`` (the
+    file's name), ``folders`` (where it was looked for), ``source`` (where to get it)."""
+
+    def __init__(self, message: str, *, missing: str, folders: tuple, source: str) -> None:
+        super().__init__(message)
+        self.missing, self.folders, self.source = missing, folders, source
+
+
 class MNIST(Dataset):
     """``MNIST(root, train=True, transform=None, target_transform=None)``.
 
@@ -68,6 +77,9 @@ class MNIST(Dataset):
         True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
         False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
     }
+    # where the standard IDX files are published (torchvision downloads from this mirror of
+    # the original page, http://yann.lecun.com/exdb/mnist/)
+    source = "https://ossci-datasets.s3.amazonaws.com/mnist/"
     classes = [f"{i} - {w}" for i, w in enumerate(
         "zero one two three four five six seven eight nine".split())]  # fmt: skip
 
@@ -106,10 +118,14 @@ class MNIST(Dataset):
                 if candidate.exists():
                     return candidate
         all_files = [n for pair in self.files.values() for n in pair]
-        raise RuntimeError(
+        raise DatasetNotFoundError(
             f"Dataset not found: {name} (or {name}.gz) is in neither {self.root} nor "
             f"{self.raw_folder}. Download the four {type(self).__name__} files "
-            f"({', '.join(all_files)}; gzipped or not) and put them in one of those folders."
+            f"({', '.join(all_files)}; gzipped or not) from {self.source} and put them in one "
+            "of those folders.",
+            missing=name,
+            folders=(self.root, self.raw_folder),
+            source=self.source,
         )
 
     def __len__(self) -> int:
@@ -130,6 +146,8 @@ class MNIST(Dataset):
 
 class FashionMNIST(MNIST):
     """Fashion-MNIST: the same files and layout as MNIST, clothes instead of digits."""
+
+    source = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot"]  # fmt: skip

@@ -221,7 +221,7 @@ def sample(lib: Any, model: Any, data: CharData, prompt: str, n: int, seed: int 
 def train(args: argparse.Namespace, log=print) -> dict:
     """Train and sample; returns the loss curve and timings."""
     import chainrule as cr
-    from chainrule.demos.common import progress
+    from chainrule.demos.common import beside, progress
 
     text = load_text(args.chars)
     data = CharData(text)
@@ -244,16 +244,21 @@ def train(args: argparse.Namespace, log=print) -> dict:
     log(f"  step {0:4d}  val loss {val:.3f}")
     recent: list[float] = []
     every = max(1, args.eval_every)
-    steps = progress(range(1, args.steps + 1), args.steps, "charlm", not args.no_progress)
+    steps = progress(
+        range(1, args.steps + 1), args.steps, "charlm", not args.no_progress, unit="steps"
+    )
+    say = beside(steps, log)  # the step lines print above the bar, not on its line
     for step in steps:
         x, y = data.batch("train", args.batch_size, cfg.block_size, rng)
         recent.append(train_step(cr, model, opt, sched, cr.from_numpy(x), cr.from_numpy(y)))
+        if hasattr(steps, "set_postfix_str"):
+            steps.set_postfix_str(f"train loss {recent[-1]:.3f}", refresh=False)
         if step % every == 0 or step == args.steps:
             val = estimate_loss(cr, model, data, cfg)
             tr = sum(recent) / len(recent)
             recent = []
             curve.append((step, tr, val, time.perf_counter() - start))
-            log(
+            say(
                 f"  step {step:4d}  train loss {tr:.3f}  val loss {val:.3f}  ({curve[-1][3]:.0f} s)"
             )
     seconds = time.perf_counter() - start

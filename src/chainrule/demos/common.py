@@ -14,18 +14,39 @@ import numpy as np
 import chainrule as cr
 import chainrule.nn.functional as F
 
-__all__ = ["progress", "fit", "evaluate", "plot_history", "cpu_threads"]
+__all__ = ["progress", "beside", "fit", "evaluate", "plot_history", "history_figure", "cpu_threads"]
 
 
-def progress(iterable: Iterable, total: int, desc: str, enabled: bool = True) -> Iterable:
-    """``tqdm(iterable)`` when tqdm is installed and ``enabled``, else the iterable itself."""
+def progress(
+    iterable: Iterable, total: int, desc: str, enabled: bool = True, unit: str = "batches"
+) -> Iterable:
+    """``tqdm(iterable)`` when tqdm is installed and ``enabled``, else the iterable itself.
+    The bar counts ``unit`` and says its rate as "12.3 batches/s" (never inverted)."""
     if not enabled:
         return iterable
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False, unit="batch", dynamic_ncols=True)
+    return tqdm(
+        iterable, total=total, desc=desc, leave=False, unit=" " + unit, dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, "
+        "{rate_noinv_fmt}{postfix}]",
+    )  # fmt: skip
+
+
+def beside(bar: Iterable, log: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``log``, made to print above a live tqdm ``bar`` (which is cleared, then redrawn below
+    the line) instead of on the bar's line; ``log`` itself when there is no bar."""
+    write_mode = getattr(bar, "external_write_mode", None)
+    if write_mode is None:
+        return log
+
+    def emit(line: str) -> Any:
+        with write_mode():
+            return log(line)
+
+    return emit
 
 
 def evaluate(model: cr.nn.Module, X: np.ndarray, y: np.ndarray, batch_size: int = 512):
@@ -102,25 +123,40 @@ def plot_history(histories: dict[str, dict], path: Path, title: str) -> Path | N
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100)
-    for name, h in histories.items():
-        ep = np.arange(1, len(h["train_loss"]) + 1)
-        (line,) = ax1.plot(ep, h["train_loss"], label=f"{name} train")
-        ax1.plot(ep, h["test_loss"], "--", color=line.get_color(), label=f"{name} test")
-        ax2.plot(ep, [100 * a for a in h["test_acc"]], color=line.get_color(), label=name)
-    ax1.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
-    ax2.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy")
-    ax2.set_ylim(max(0, min(100 * min(h["test_acc"]) for h in histories.values()) - 2), 100)
-    ax1.legend(fontsize=8)
-    ax2.legend(fontsize=8)
-    ax2.grid(alpha=0.3)
-    ax1.grid(alpha=0.3)
-    fig.suptitle(title)
-    fig.tight_layout()
+    fig = history_figure(histories, title)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def history_figure(histories: dict[str, dict], title: str) -> Any:
+    """The matplotlib figure of ``plot_history``: epochs on integer ticks, and the accuracy
+    axis going a little past 100% so that a curve at 100% stays visible."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100)
+    for name, h in histories.items():
+        ep = np.arange(1, len(h["train_loss"]) + 1)
+        (line,) = ax1.plot(ep, h["train_loss"], "o-", ms=3, label=f"{name} train")
+        ax1.plot(ep, h["test_loss"], "o--", ms=3, color=line.get_color(), label=f"{name} test")
+        acc = [100 * a for a in h["test_acc"]]
+        ax2.plot(ep, acc, "o-", ms=3, color=line.get_color(), label=name)
+    ax1.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
+    ax2.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy")
+    low = max(0.0, min(100 * min(h["test_acc"]) for h in histories.values()) - 2)
+    steps = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])  # steps that land on 100
+    ax2.set_yticks([t for t in steps.tick_values(low, 100) if low - 1e-9 <= t <= 100 + 1e-9])
+    ax2.set_ylim(low, 100 + max(1.0, 0.06 * (100 - low)))  # headroom above 100%
+    ax2.axhline(100, color="gray", lw=0.6, ls=":")
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 def cpu_threads() -> int:

@@ -1,8 +1,9 @@
 """``python -m chainrule graph``: computation graphs drawn with data and grad on every node.
 
 Three pictures: the scalar engine's ``e = (a+b)·((a+b)·a)``, the tensor example
-``z = x*y + y**2``, and a 2-layer MLP's loss drawn one box per module. With Graphviz's ``dot``
-installed they are SVG and PNG files; without it, DOT text and a line on installing Graphviz.
+``z = x*y + y**2``, and an MLP's loss drawn one box per module, top to bottom, with its
+inputs and target. With Graphviz's ``dot`` installed they are SVG and PNG files; without it,
+DOT text and a line on installing Graphviz.
 """
 
 from __future__ import annotations
@@ -45,11 +46,12 @@ def run(args: argparse.Namespace) -> dict[str, list[str]]:
     model = cr.nn.Sequential(
         cr.nn.Linear(4, 8), cr.nn.Tanh(), cr.nn.Linear(8, 8), cr.nn.Tanh(), cr.nn.Linear(8, 1)
     )
+    loss_fn = cr.nn.MSELoss()
     inputs, target = cr.randn(16, 4), cr.randn(16, 1)
-    with viz.track_modules(model):
+    with viz.track_modules(model, loss=loss_fn):
         pred = model(inputs)
-    mse = cr.nn.functional.mse_loss(pred, target)
-    print("a 2-layer MLP's loss, one box per module (viz.track_modules + collapse=1)")
+        mse = loss_fn(pred, target)
+    print("an MLP's loss, one box per module, inputs and target drawn (viz.track_modules)")
     written += viz.render(mse, out / "graph_mlp", names=model, collapse=1)
 
     pictures = [str(p) for p in written if p.suffix != ".dot"]

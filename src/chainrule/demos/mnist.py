@@ -12,7 +12,9 @@ from pathlib import Path
 
 import chainrule as cr
 import chainrule.nn as nn
+from chainrule.cli import CommandError
 from chainrule.datasets import MNIST, FashionMNIST
+from chainrule.datasets.mnist import DatasetNotFoundError
 from chainrule.demos.common import fit, plot_history
 
 __all__ = ["make_mlp", "make_cnn", "run"]
@@ -37,7 +39,14 @@ def make_cnn() -> nn.Module:
 
 def run(args: argparse.Namespace) -> dict:
     kind = FashionMNIST if args.dataset == "fashion" else MNIST
-    train_ds, test_ds = kind(args.root, train=True), kind(args.root, train=False)
+    try:
+        train_ds, test_ds = kind(args.root, train=True), kind(args.root, train=False)
+    except DatasetNotFoundError as e:
+        root, raw = e.folders
+        raise CommandError(
+            f"{e.missing} (or {e.missing}.gz) is in neither {root} nor {raw}: get the four "
+            f"{kind.__name__} IDX files from {e.source} and pass their folder with --root DIR"
+        ) from None
     (Xtr, ytr), (Xte, yte) = train_ds.arrays(), test_ds.arrays()
     if args.limit:
         Xtr, ytr, Xte, yte = (

@@ -381,6 +381,19 @@ class Op:
         if freed:
             self._freed = True
 
+    # ------------------------------------------------------------------ words for learners
+
+    def constants(self) -> str | None:
+        """The numbers (not tensors) this node was called with, in a few words, for graph
+        pictures: ``"** 2"`` for ``x ** 2``, ``"* 0.5"`` for ``x * 0.5``; None when it has
+        none (or they were freed with its saved values)."""
+        return None
+
+    def rule(self) -> str | None:
+        """Its backward rule in words, with this node's constants filled in, for
+        ``explain_backward``: the class's ``formula`` unless the op says better."""
+        return type(self).formula
+
     # ------------------------------------------------------------------ torch's surface
 
     def name(self) -> str:

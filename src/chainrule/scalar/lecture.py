@@ -1,6 +1,7 @@
-"""The lecture problem on the scalar engine: the geometric median by gradient descent.
+"""The lecture problem on the scalar engine: the geometric median by gradient descent
+(``python -m chainrule geometric-median``).
 
-``python -m chainrule geometric-median``. Find the point p in the plane with the least mean
+Find the point p in the plane with the least mean
 Euclidean distance to N points, ``L(p) = mean_i sqrt((x_i - x_p)^2 + (y_i - y_p)^2)``, by
 gradient descent with gradients from ``Value.backward``. The points come from
 ``random.Random(seed)``: N x-coordinates ``uniform(0, 1)``, then N y-coordinates. The run first
@@ -178,10 +179,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="the lecture problem: geometric median by gradient descent (scalar engine)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    p.add_argument("--n", type=int, default=1000, help="number of points (default 1000)")
-    p.add_argument("--steps", type=int, default=200, help="gradient steps (default 200)")
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
-    p.add_argument("--seed", type=int, default=5, help="random.Random seed (default 5)")
+    p.add_argument("--n", type=int, default=1000, help="number of points")
+    p.add_argument("--steps", type=int, default=200, help="gradient steps")
+    p.add_argument("--lr", type=float, default=0.1, help="learning rate")
+    p.add_argument("--seed", type=int, default=5, help="random.Random seed")
     p.add_argument(
         "--print-every",
         type=int,

@@ -16,7 +16,15 @@ import time
 from chainrule.scalar.nn import MLP
 from chainrule.scalar.value import Value
 
-__all__ = ["make_moons", "loss_and_accuracy", "train", "ascii_plot", "add_parser", "run"]
+__all__ = [
+    "make_moons",
+    "loss_and_accuracy",
+    "train",
+    "ascii_plot",
+    "PLOT_LEGEND",
+    "add_parser",
+    "run",
+]
 
 
 def make_moons(
@@ -84,6 +92,12 @@ def train(
     return history
 
 
+PLOT_LEGEND = (
+    "legend: '.' the model says -1 (upper moon), ':' it says +1 (lower moon);\n"
+    "        o a point labelled -1, x labelled +1; O or X: that point is misclassified"
+)
+
+
 def ascii_plot(model: MLP, X: list[list[float]], y: list[float], w: int = 60, h: int = 20) -> str:
     """The decision regions as text: ``.`` where the model says -1, ``:`` for +1, and the
     training points as ``o`` (label -1) and ``x`` (+1), upper-case when misclassified."""
@@ -114,8 +128,10 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--steps must be at least 1, got {args.steps}")
     X, y = make_moons(args.n, args.noise, args.seed)
     model = MLP(2, [16, 16, 1], seed=args.seed)
-    print(f"{model}")
-    print(f"{len(model.parameters())} parameters, {args.n} points, noise {args.noise}")
+    print(
+        f"MLP(2, [16, 16, 1]) with ReLU: {len(model.parameters())} parameters; {args.n} points, "
+        f"noise {args.noise}; {args.steps} steps of full-batch SGD"
+    )
     t0 = time.perf_counter()
     history = train(model, X, y, args.steps, print_every=args.print_every)
     seconds = time.perf_counter() - t0
@@ -126,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"100% first reached at step {first_full}")
     if args.plot:
         print(ascii_plot(model, X, y))
+        print(PLOT_LEGEND)
     return 0
 
 
@@ -136,10 +153,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="micrograd's demo: MLP(2, [16, 16, 1]) learns two moons (scalar engine)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    p.add_argument("--n", type=int, default=100, help="number of points (default 100)")
-    p.add_argument("--noise", type=float, default=0.1, help="noise std (default 0.1)")
-    p.add_argument("--steps", type=int, default=100, help="SGD steps (default 100)")
-    p.add_argument("--seed", type=int, default=1337, help="data and init seed (default 1337)")
+    p.add_argument("--n", type=int, default=100, help="number of points")
+    p.add_argument("--noise", type=float, default=0.1, help="noise std")
+    p.add_argument("--steps", type=int, default=100, help="SGD steps")
+    p.add_argument("--seed", type=int, default=1337, help="data and init seed")
     p.add_argument("--print-every", type=int, default=10, help="progress line every N steps")
     p.add_argument("--plot", action="store_true", help="draw the decision regions as text")
     p.set_defaults(func=run)

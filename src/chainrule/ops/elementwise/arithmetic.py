@@ -62,6 +62,13 @@ class Mul(Op):
     elementwise = True
     saved_for = ((1,), (0,))  # torch's: other for self's gradient, self for other's
 
+    def constants(self) -> str | None:
+        return _number_operand(self, "*")
+
+    def rule(self) -> str | None:
+        k = _number(self)
+        return f"d(a * {k}) = g * {k}" if k is not None else type(self).formula
+
     def forward(self, a, b):
         return a * b
 
@@ -75,6 +82,13 @@ class Div(Op):
     jvp_rule = "diagonal"
     elementwise = True
     saved_for = ((1,), (0, 1))
+
+    def constants(self) -> str | None:
+        return _number_operand(self, "/")
+
+    def rule(self) -> str | None:
+        k = _number(self)
+        return f"d(a / {k}) = g / {k}" if k is not None else type(self).formula
 
     @quiet
     def forward(self, a, b):
@@ -98,6 +112,7 @@ class Pow(Op):
     saved_for = ((0, 1, "result"), (0, 1, "result"))  # the result: with a tensor exponent
 
     overload = 1  # torch's: 0 a number exponent, 1 both tensors, 2 a number base
+    number: Any = None  # the number exponent (overload 0) or base (2), kept for pictures
 
     @classmethod
     def apply(cls, a, b):
@@ -105,9 +120,27 @@ class Pow(Op):
         node = out.grad_fn
         if node is not None and (not isinstance(a, Tensor) or not isinstance(b, Tensor)):
             node.overload = 2 if not isinstance(a, Tensor) else 0  # fixed when recorded
+            node.number = a if node.overload == 2 else b  # torch's _saved_exponent/_saved_self
             if node.overload == 0:  # torch's PowBackward0 saves self and the number only
                 node.out_data = None
         return out
+
+    def constants(self) -> str | None:
+        if self.overload == 0:
+            return f"** {_show(self.number)}"
+        if self.overload == 2:
+            return f"{_show(self.number)} **"
+        return None
+
+    def rule(self) -> str | None:
+        k = _show(self.number)
+        if self.overload == 0:  # d(a**k) = k a**(k-1), with this node's k
+            if not isinstance(self.number, int | float):
+                return f"d(a ** k) = g * k * a**(k-1), k = {k}"
+            return f"d(a ** {k}) = g * {k} * a**({k}-1) = g * {k} * a**{_show(self.number - 1)}"
+        if self.overload == 2:
+            return f"d({k} ** b) = g * {k}**b * log({k})"
+        return type(self).formula
 
     @quiet
     def forward(self, a, b):
@@ -138,6 +171,36 @@ class Pow(Op):
                 a = _make(np.asarray(a, dtype=b._data.dtype))
             gb = where((a == 0) & (b >= 0), 0.0, g * self.output * log(a))
         return ga, gb
+
+
+def _show(k: Any) -> str:
+    """A number as the pictures and explain_backward write it (2, 0.5, 1e-08, True)."""
+    if isinstance(k, float) and k.is_integer() and abs(k) < 1e15:
+        return f"{k:.1f}"
+    return f"{k:.4g}" if isinstance(k, float) else str(k)
+
+
+def _number(node: Op) -> str | None:
+    """The number operand of a binary op's node while its saved values last, else None."""
+    saved = node.inputs
+    if saved is None:
+        return None
+    for x in saved:
+        if x is not None and not isinstance(x, Tensor):
+            return _show(x.item() if isinstance(x, np.generic) else x)
+    return None
+
+
+def _number_operand(node: Op, symbol: str) -> str | None:
+    """``"* 3"`` (or ``"3 *"`` for a number on the left) for a binary op with a number."""
+    saved = node.inputs
+    if saved is None:
+        return None
+    for i, x in enumerate(saved):
+        if x is not None and not isinstance(x, Tensor):
+            k = _show(x.item() if isinstance(x, np.generic) else x)
+            return f"{symbol} {k}" if i == 1 else f"{k} {symbol}"
+    return None
 
 
 def _integer_pow_negative(a: np.ndarray, b: np.ndarray, negative: np.ndarray) -> np.ndarray:

@@ -1,0 +1,168 @@
+"""The command line as a user meets it: exit codes and what is printed (run as a subprocess
+where the exit status and the absence of a traceback are the point)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import chainrule
+from chainrule.cli import build_parser, main
+
+SRC = Path(chainrule.__file__).resolve().parents[1]  # the chainrule these tests import
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "chainrule", *argv],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+# --------------------------------------------------------------------------- missing data
+
+
+def test_mnist_missing_folder_is_one_line_and_exit_status_2(tmp_path):
+    r = run_cli("mnist", "--root", str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    line = lines[0]
+    assert line.startswith("python -m chainrule mnist: error: train-images-idx3-ubyte")
+    assert str(tmp_path / "nowhere") in line and str(tmp_path / "nowhere/MNIST/raw") in line
+    assert "https://ossci-datasets.s3.amazonaws.com/mnist/" in line  # where the files are
+    assert "--root DIR" in line  # the flag that points at them
+
+
+def test_mnist_missing_test_file_names_that_file(tmp_path):
+    import numpy as np
+
+    import chainrule as cr
+
+    for prefix in ("train", "t10k"):
+        cr.datasets.write_idx(
+            tmp_path / f"{prefix}-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8)
+        )
+    cr.datasets.write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(2, np.uint8))
+    r = run_cli("mnist", "--root", str(tmp_path), "--dataset", "mnist")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "error: t10k-labels-idx1-ubyte (or t10k-labels-idx1-ubyte.gz) is in neither" in r.stderr
+
+
+def test_fashion_missing_names_the_fashion_files_source(tmp_path, capsys):
+    assert main(["mnist", "--root", str(tmp_path), "--dataset", "fashion"]) == 2
+    err = capsys.readouterr().err
+    assert "FashionMNIST IDX files from http://fashion-mnist.s3-website" in err
+    assert str(tmp_path / "FashionMNIST" / "raw") in err
+
+
+def test_the_library_error_says_where_the_files_come_from(tmp_path):
+    import chainrule as cr
+
+    with pytest.raises(RuntimeError, match="from https://ossci-datasets.s3.amazonaws.com/mnist/"):
+        cr.datasets.MNIST(tmp_path)
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def test_explain_code_without_tensor_is_a_usage_error():
+    r = run_cli("explain", "--code")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("usage: python -m chainrule explain")
+    assert "error: --code shows the tensor ops' backward code: use it with --tensor" in r.stderr
+
+
+def test_explain_tensor_code_prints_code_and_the_exponent(capsys):
+    assert main(["explain", "--tensor", "--code"]) == 0
+    out = capsys.readouterr().out
+    assert "code:  " in out and "def backward(self, g):" in out
+    assert "rule:  d(a ** 2) = g * 2 * a**(2-1) = g * 2 * a**1" in out
+
+
+# --------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("command", sorted(subcommands()))
+def test_every_option_has_help_with_its_default(command):
+    p = subcommands()[command]
+    for action in p._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        flag = action.option_strings[0]
+        assert action.help, f"{command} {flag} has no help text"
+        text = p.formatter_class(p.prog)._get_help_string(action)
+        if action.required or isinstance(action, argparse._StoreTrueAction):
+            continue
+        assert "default" in text, f"{command} {flag}: help does not show its default"
+        if "%(default)s" not in text and action.default is not None:
+            assert str(action.default) in text or repr(action.default) in text, (command, flag)
+
+
+def test_help_shows_defaults_and_no_restructuredtext(capsys):
+    outputs = []
+    for command in [None, *subcommands()]:
+        with pytest.raises(SystemExit) as e:
+            main(["--help"] if command is None else [command, "--help"])
+        assert e.value.code == 0
+        outputs.append(capsys.readouterr().out)
+    text = "\n".join(outputs)
+    assert "`" not in text  # no RST backticks in any help text
+    assert "--seed SEED           seed of the weights and shuffling (default: 0)" in text
+    assert "peak AdamW learning rate (default: 0.003)" in text
+    assert "start of the sampled text (default: 'def ')" in text
+    assert "MNIST or Fashion-MNIST (default: mnist)" in text
+    assert "Find the point p in the plane" in text  # geometric-median's description
+
+
+# --------------------------------------------------------------------------- moons
+
+
+def test_moons_prints_a_short_summary_and_a_legend():
+    r = run_cli("moons", "--steps", "2", "--n", "20", "--plot")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("MLP(2, [16, 16, 1]) with ReLU: 337 parameters; 20 points")
+    assert max(len(line) for line in lines) < 100 and "ReLUNeuron" not in r.stdout
+    assert lines[-2].startswith("legend: '.' the model says -1")
+    assert "O or X: that point is misclassified" in lines[-1]
+
+
+# --------------------------------------------------------------------------- charlm
+
+
+def test_charlm_log_lines_do_not_share_the_progress_bars_line(monkeypatch):
+    """The bar and the step lines go to one stream (as in a terminal): every step line starts
+    its own line (the bar is cleared first and redrawn after it), and the rate is in steps/s."""
+    pytest.importorskip("tqdm")
+    from chainrule.demos import charlm
+
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    args = build_parser().parse_args(["charlm", "--steps", "4", "--eval-every", "2",
+                                      "--chars", "20000", "--embd", "16", "--layers", "1",
+                                      "--block-size", "16", "--batch-size", "4",
+                                      "--sample-chars", "5"])  # fmt: skip
+    charlm.train(args, log=lambda s: print(s, file=sys.stderr))
+    text = stream.getvalue()
+    assert "steps/s" in text and "batch/s" not in text
+    step_lines = [piece for piece in text.split("\n") if "val loss" in piece]
+    assert len(step_lines) == 3  # steps 0, 2, 4
+    for piece in step_lines:  # what a terminal shows: the text after the last carriage return
+        assert re.match(r"\s*step\s+\d+ ", piece.rsplit("\r", 1)[-1]), repr(piece)
