@@ -275,3 +275,25 @@ def test_index_add_range_and_empty_as_torch(case, n, value, dt, inplace, grad):
     shape, dim = case
     args = (shape, dim, n, value, dt, inplace, grad)
     assert _range_program(cr, *args) == _range_program(torch, *args)
+
+
+def test_setitem_with_an_index_tensor_saves_it():
+    """``x[i] = v`` is torch's index_put_, which saves ``i``: writing it before backward
+    raises; a basic index saves nothing. Found by the program fuzzer."""
+    got = []
+    for m in (torch, cr):
+        out = []
+        for write in (True, False):
+            a = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+            x = a * a
+            i = m.tensor([1, 2])
+            x[i] = -0.9
+            if write:
+                i[...] = 0
+            try:
+                x.sum().backward()
+                out.append(a.grad.tolist())
+            except RuntimeError as e:
+                out.append(str(e).split(":")[0])
+        got.append(out)
+    assert got[0] == got[1]

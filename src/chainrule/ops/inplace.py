@@ -28,7 +28,16 @@ from chainrule.graph import enable_grad, grad_mode, no_grad
 from chainrule.ops.broadcast import as_tensor_arg
 from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
-from chainrule.ops.op import Op, _edge, _Window, expand, forward_ad, live_views, sum_to_size
+from chainrule.ops.op import (
+    Op,
+    _edge,
+    _Window,
+    expand,
+    forward_ad,
+    live_views,
+    save_index,
+    sum_to_size,
+)
 from chainrule.ops.strided import (
     CopySlices,
     StridedFill,
@@ -401,7 +410,7 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
     if isinstance(value, Tensor):
         _check_setitem_overlap(self._data[basic], adv, index, value._data)
     try:
-        _setitem(self, basic, adv, value)
+        _setitem(self, basic, adv, value, index)
     except ValueError:
         region = self._data[basic] if adv is None else self._data[basic][adv]
         data = value._data if isinstance(value, Tensor) else np.asarray(value, self._data.dtype)
@@ -445,7 +454,7 @@ def _check_setitem_overlap(region: np.ndarray, adv: Any, index: Any, v: np.ndarr
         raise RuntimeError(_PARTIAL_OVERLAP)
 
 
-def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
+def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) -> None:
     if isinstance(value, Tensor) and value._data.dtype != self._data.dtype:
         value = value.to(self.dtype)
     recording = grad_mode.enabled and (
@@ -483,7 +492,11 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any) -> None:
     ):  # refused: torch writes through the view ``self[basic]`` when it is one
         _check_inplace(self, root, self[basic] if _view_key(basic, self._data.shape) else None)
     v = value if isinstance(value, Tensor) else np.asarray(value, dtype=self._data.dtype)
-    write(self, IndexPut.apply(self, v, basic=basic, adv=adv))
+    out = IndexPut.apply(self, v, basic=basic, adv=adv)
+    if adv is not None:  # torch's index_put_ saves its index tensors (version-checked)
+        items = index if type(index) is tuple else (index,)
+        out = save_index(out, *[i for i in items if isinstance(i, Tensor)])
+    write(self, out)
 
 
 _EXPANDED_INDEX_PUT = (
