@@ -15,6 +15,7 @@ import numpy as np
 
 from chainrule._fp import ignore_fp_errors, restore_fp_errors
 from chainrule._tensor import Tensor, _make, check_multi_view, mutate
+from chainrule.dtypes import kind_of
 from chainrule.graph import backprop, set_grad_enabled, toposort
 
 __all__ = [
@@ -218,7 +219,7 @@ def run_backward(
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if t._data.dtype.kind not in "fc":
+            if kind_of(t._data.dtype) not in "fc":
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
                 )

@@ -14,6 +14,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import kind_of
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.special import _erf, _sigmoid
@@ -285,7 +286,7 @@ class Hardtanh(Op):
 
 
 def _no_complex_clamp(input: Tensor) -> None:
-    if input._data.dtype.kind == "c":
+    if kind_of(input._data.dtype) == "c":
         raise NotImplementedError("clamp is not supported for complex types")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make
-from chainrule.dtypes import c_type_name
+from chainrule.dtypes import c_type_name, kind_of
 from chainrule.nn.functional.dropout import dropout
 from chainrule.nn.functional.linear import linear
 from chainrule.ops.index.select import index_select
@@ -107,7 +107,7 @@ def _canonical_mask(mask: Tensor | None, name: str, dtype: Any) -> Tensor | None
     m = mask._data
     if m.dtype == np.bool_:
         return _make(np.where(m, -np.inf, 0.0).astype(dtype))
-    if m.dtype.kind != "f":
+    if kind_of(m.dtype) != "f":
         raise AssertionError(f"only bool and floating types of {name} are supported")
     return mask
 

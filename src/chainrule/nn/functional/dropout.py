@@ -7,6 +7,7 @@ import numpy as np
 from chainrule import creation
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import kind_of
 
 
 @op(namespace="nn.functional", method=False)
@@ -23,5 +24,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         scale = np.zeros((), dtype=x.dtype)
     else:
         keep = creation.default_generator.rng.random(x.shape) >= p
-        scale = np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype if x.dtype.kind == "f" else None)
+        scale = np.multiply(
+            keep, 1.0 / (1.0 - p), dtype=x.dtype if kind_of(x.dtype) == "f" else None
+        )
     return input.mul_(_make(scale)) if inplace else input * _make(scale)

@@ -11,7 +11,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor
-from chainrule.dtypes import scalar_type_name
+from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.nn.functional._utils import check_float, get_reduction
 from chainrule.nn.functional._utils import reduce as _reduce
 from chainrule.ops.activation import logsigmoid
@@ -267,12 +267,12 @@ def binary_cross_entropy_with_logits(
     if pos_weight is not None:
         broadcast_check(pos_weight, target)
     dt = target._data.dtype  # torch computes in place into ``1 - target``: its dtype
-    if dt.kind == "b":
+    if kind_of(dt) == "b":
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
             "or `logical_xor()` operator instead."
         )
-    if dt.kind in "iu" and input._data.dtype.kind in "fc":
+    if kind_of(dt) in "iu" and kind_of(input._data.dtype) in "fc":
         raise RuntimeError(
             f"result type {scalar_type_name(input)} can't be cast to the desired output type "
             f"{scalar_type_name(target)}"
@@ -283,6 +283,6 @@ def binary_cross_entropy_with_logits(
         loss = (1 - target) * input - (1 + (pos_weight - 1) * target) * logsigmoid(input)
     if weight is not None:
         loss = loss * weight
-    if loss._data.dtype != dt and dt.kind in "fc":
+    if loss._data.dtype != dt and kind_of(dt) in "fc":
         loss = loss.to(target.dtype)
     return _reduce(loss, reduction)

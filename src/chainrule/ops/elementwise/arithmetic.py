@@ -15,6 +15,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import kind_of
 from chainrule.ops.broadcast import as_tensor_arg, binary
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, reciprocal, trunc
@@ -116,8 +117,12 @@ class Pow(Op):
                 return a * a
             if b == 3:
                 return a * a * a
-        if type(b) is np.ndarray and b.dtype.kind in "ib" and np.asarray(a).dtype.kind in "iub":
-            if b.dtype.kind == "b":  # a bool tensor to a Python bool: a ** True = a
+        if (
+            type(b) is np.ndarray
+            and kind_of(b.dtype) in "ib"
+            and kind_of(np.asarray(a).dtype) in "iub"
+        ):
+            if kind_of(b.dtype) == "b":  # a bool tensor to a Python bool: a ** True = a
                 if a.dtype == np.bool_:
                     return a | ~b
             elif np.any(negative := b < 0):
@@ -164,7 +169,7 @@ class FloorDivide(Op):
 
     @quiet
     def forward(self, a, b):
-        if type(a) is np.ndarray and a.dtype.kind in "iub":
+        if type(a) is np.ndarray and kind_of(a.dtype) in "iub":
             _integer_division("div_floor_cpu", a, b)
         return np.floor_divide(a, b)
 
@@ -190,7 +195,7 @@ class DivTrunc(DivFloor):
 
     @quiet
     def forward(self, a, b):
-        if type(a) is np.ndarray and a.dtype.kind in "iub":
+        if type(a) is np.ndarray and kind_of(a.dtype) in "iub":
             _integer_division("div_trunc_cpu", a, b)
             q = np.floor_divide(a, b)
             return q + ((q < 0) & (q * b != a))  # floor -> toward zero where inexact
@@ -206,7 +211,7 @@ class Remainder(Op):
 
     @quiet
     def forward(self, a, b):
-        if type(a) is np.ndarray and a.dtype.kind in "iub":
+        if type(a) is np.ndarray and kind_of(a.dtype) in "iub":
             _integer_division("remainder_cpu", a, b)
         return np.mod(a, b)
 
@@ -221,7 +226,7 @@ class Fmod(Remainder):
 
     @quiet
     def forward(self, a, b):
-        if type(a) is np.ndarray and a.dtype.kind in "iub":
+        if type(a) is np.ndarray and kind_of(a.dtype) in "iub":
             _integer_division("fmod_cpu", a, b)
         return np.fmod(a, b)
 
@@ -246,7 +251,7 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
 def _scaled(cls: type[Op], input: Any, other: Any, alpha: Any) -> Tensor:
     """``input + alpha * other`` in the dtype of ``input + other`` (alpha never promotes)."""
     dt = dtypes.result_type(as_tensor_arg(input, "input"), as_tensor_arg(other))
-    if dt.kind in "iub" and isinstance(alpha, float):
+    if kind_of(dt) in "iub" and isinstance(alpha, float):
         raise RuntimeError(
             "For integral input tensors, argument alpha must not be a floating point number."
         )
@@ -329,7 +334,7 @@ def pow(input: Any, exponent: Any) -> Tensor:
         and exponent < 0
         and isinstance(input, Tensor)
     ):
-        if input._data.dtype.kind in "iub":  # only a number exponent; a tensor's gives 0/±1
+        if kind_of(input._data.dtype) in "iub":  # only a number exponent; a tensor's gives 0/±1
             raise RuntimeError("Integers to negative integer powers are not allowed.")
     return binary(Pow, input, exponent)
 
@@ -380,6 +385,6 @@ class Logaddexp(Op):
 @op
 def logaddexp(input: Tensor, other: Tensor) -> Tensor:
     """``log(exp(input) + exp(other))`` elementwise, without overflow (float dtypes only)."""
-    if dtypes.result_type(input, other).kind not in "fc":
+    if kind_of(dtypes.result_type(input, other)) not in "fc":
         raise _not_implemented("logaddexp_cpu")(input._data)
     return binary(Logaddexp, input, other)

@@ -9,6 +9,7 @@ import numpy as np
 from chainrule import _layout, dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
+from chainrule.dtypes import kind_of
 from chainrule.ops.op import Op
 
 
@@ -71,7 +72,7 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     _layout.check_format(fmt, "to()")
     if fmt is _layout.contiguous_format:
         self = self.contiguous()
-    if self._requires_grad and dt.np.kind not in "fc":
+    if self._requires_grad and kind_of(dt.np) not in "fc":
         # torch allows the cast; the result simply stops requiring grad
         return ToCopy.apply(self.detach(), dtype=dt.np)
     return ToCopy.apply(self, dtype=dt.np)

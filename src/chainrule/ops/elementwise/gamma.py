@@ -19,6 +19,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
+from chainrule.dtypes import kind_of
 from chainrule.ops.broadcast import binary
 from chainrule.ops.elementwise.special import _erf
 from chainrule.ops.elementwise.unary import exp, log
@@ -134,7 +135,7 @@ def _erfinv(y: np.ndarray) -> np.ndarray:
 
 
 def _float(t: Tensor) -> Tensor:
-    return t if t._data.dtype.kind in "fc" else t.to(dtypes.get_default_dtype())
+    return t if kind_of(t._data.dtype) in "fc" else t.to(dtypes.get_default_dtype())
 
 
 def _out(x: np.ndarray, like: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import kind_of
 from chainrule.ops.elementwise.special import _erf, _sigmoid
 from chainrule.ops.kernels import select
 from chainrule.ops.op import Op
@@ -325,7 +326,7 @@ class Sign(_ZeroGrad):
     """sign(nan) is 0 in torch (NumPy: nan), so abs' and the 1/inf norms' gradients are too."""
 
     def forward(self, x):
-        if x.dtype.kind != "f":
+        if kind_of(x.dtype) != "f":
             return np.sign(x) if x.dtype != np.bool_ else x.copy()
         out = np.asarray(np.sign(x))  # 0-d: NumPy gives a scalar
         out[np.isnan(out)] = 0
@@ -380,7 +381,7 @@ def _bool_neg(x: np.ndarray) -> Exception:
 
 
 def _bool_relu(x: np.ndarray) -> Exception:
-    if x.dtype.kind == "c":
+    if kind_of(x.dtype) == "c":
         return NotImplementedError("clamp is not supported for complex types")
     return RuntimeError("Boolean inputs not supported for relu")
 
@@ -394,7 +395,7 @@ def _unary(
     kinds, error = refuse
 
     def fn(input: Tensor) -> Tensor:
-        kind = input._data.dtype.kind
+        kind = kind_of(input._data.dtype)
         if kind in kinds:
             raise error(input._data)
         if to_float and kind not in "fc":

@@ -16,7 +16,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.dtypes import scalar_type_name
+from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.op import Op, _modified_message, save_index
@@ -36,7 +36,7 @@ def _square(name: str, A: Tensor, floating: bool = True) -> None:
             f"linalg.{name}: A must be batches of square matrices, but they are "
             f"{x.shape[-2]} by {x.shape[-1]} matrices"
         )
-    if floating and x.dtype.kind not in "fc":
+    if floating and kind_of(x.dtype) not in "fc":
         raise RuntimeError(
             f"linalg.{name}: Expected a floating point or complex tensor as input. "
             f"Got {scalar_type_name(x)}"
@@ -463,7 +463,7 @@ def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
     cuSOLVER method in torch, on CUDA only: on the CPU torch ignores it, and so do we.)"""
     if A._data.ndim < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
-    if A._data.dtype.kind not in "fc":
+    if kind_of(A._data.dtype) not in "fc":
         raise RuntimeError(
             "linalg.svd: Expected a floating point or complex tensor as input. "
             f"Got {scalar_type_name(A._data)}"

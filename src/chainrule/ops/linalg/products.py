@@ -13,7 +13,7 @@ import numpy as np
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.creation import eye
-from chainrule.dtypes import c_type_name, scalar_type_name
+from chainrule.dtypes import c_type_name, kind_of, scalar_type_name
 from chainrule.ops.op import Op
 
 
@@ -277,7 +277,7 @@ class Trace(Op):
 
     def forward(self, x):
         self.shape = x.shape
-        return np.trace(x, dtype=np.int64 if x.dtype.kind in "iub" else None)
+        return np.trace(x, dtype=np.int64 if kind_of(x.dtype) in "iub" else None)
 
     def backward(self, g):
         n, m = self.shape

@@ -15,6 +15,7 @@ import numpy as np
 from chainrule import _layout, dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, version_counter, wrap_dim
+from chainrule.dtypes import kind_of
 from chainrule.graph import grad_mode
 from chainrule.ops.broadcast import dims as dims_of
 from chainrule.ops.op import Op, expand
@@ -533,7 +534,7 @@ def _repeat_counts(t: Tensor) -> np.ndarray:
     data = t._data
     if data.ndim > 1:
         raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
-    if data.dtype.kind not in "iu":
+    if kind_of(data.dtype) not in "iu":
         name = dtypes.scalar_type_name(t.dtype)
         raise NotImplementedError(f"\"repeat_interleave_cpu\" not implemented for '{name}'")
     counts = data.reshape(-1)
