@@ -42,7 +42,14 @@ from chainrule._tensor import (
     inplace_log,
     version_counter,
 )
-from chainrule.dtypes import FROM_NP, REDUCED, kind_of, precision, scalar_type_name, tensor_type_name
+from chainrule.dtypes import (
+    FROM_NP,
+    REDUCED,
+    kind_of,
+    precision,
+    scalar_type_name,
+    tensor_type_name,
+)
 from chainrule.graph import grad_mode
 
 __all__ = [

@@ -89,6 +89,7 @@ def _cast(name: str, dt: dtypes.dtype) -> None:
 
 for _name, _dt in [
     ("float", dtypes.float32), ("double", dtypes.float64), ("half", dtypes.float16),
+    ("bfloat16", dtypes.bfloat16),
     ("int", dtypes.int32), ("long", dtypes.int64), ("short", dtypes.int16), ("bool", dtypes.bool),
 ]:  # fmt: skip
     _cast(_name, _dt)
