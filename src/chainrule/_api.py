@@ -15,8 +15,14 @@ from chainrule import (
     serialization,
 )
 from chainrule._tensor import Size, Tensor
+from chainrule.amp import autocast_mode
 
-__all__ = ["Tensor", "Size"]
+__all__ = ["Tensor", "Size", "autocast", "is_autocast_enabled", "get_autocast_dtype"]
+autocast, is_autocast_enabled, get_autocast_dtype = (
+    autocast_mode.autocast,
+    autocast_mode.is_autocast_enabled,
+    autocast_mode.get_autocast_dtype,
+)
 
 for _mod in [dtypes, _device, _layout, graph, creation, serialization, legacy]:
     for _name in _mod.__all__:

@@ -15,7 +15,7 @@ import numpy as np
 
 from chainrule._fp import ignore_fp_errors, restore_fp_errors
 from chainrule._tensor import Tensor, _make, check_multi_view, mutate
-from chainrule.dtypes import kind_of
+from chainrule.dtypes import autocast_state, kind_of
 from chainrule.graph import backprop, set_grad_enabled, toposort
 
 __all__ = [
@@ -208,6 +208,14 @@ def run_backward(
     in ``inputs`` when given); ``accumulate=False`` leaves ``.grad`` alone and returns the
     gradients of ``inputs`` keyed by the id of their graph vertex.
     """
+    if autocast_state.enabled:  # backward runs in the dtypes the forward chose (torch)
+        autocast_state.enabled = False
+        try:
+            return run_backward(
+                tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate
+            )
+        finally:
+            autocast_state.enabled = True
     if retain_graph is None:
         retain_graph = create_graph
     roots, seeds = [], []

@@ -351,7 +351,24 @@ def linspace(
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
+    if np_dtype in dtypes.REDUCED and steps > 1:
+        return _finish(_linspace_reduced(start, end, steps, np_dtype), requires_grad)
     return _finish(np.linspace(float(start), float(end), steps).astype(np_dtype), requires_grad)
+
+
+def _linspace_reduced(start: float, end: float, steps: int, dt: np.dtype) -> np.ndarray:
+    """torch's linspace kernel in float16/bfloat16 arithmetic, each operation rounded:
+    ``start + step * i`` for the first half, ``end - step * (steps - 1 - i)`` after."""
+
+    def r(v: Any) -> np.ndarray:
+        return np.asarray(v, np.float32).astype(dt).astype(np.float32)
+
+    s, e = r(float(start)), r(float(end))
+    step = r(r(e - s) / r(steps - 1))
+    i = np.arange(steps)
+    lo = r(s + r(step * r(i)))
+    hi = r(e - r(step * r(steps - 1 - i)))
+    return np.where(i < steps // 2, lo, hi).astype(dt)
 
 
 def eye(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import math
 import numbers
+import threading
 
 import ml_dtypes
 import numpy as np
@@ -49,6 +50,11 @@ BF16 = np.dtype(ml_dtypes.bfloat16)
 REDUCED = (np.dtype(np.float16), BF16)
 
 
+def opmath_array(a: np.ndarray) -> np.ndarray:
+    """A float16/bfloat16 array as float32 (torch's opmath type), anything else as it is."""
+    return a.astype(np.float32) if a.dtype in REDUCED else a
+
+
 class _Precision:
     """A switch the hot path reads (``Op.apply``, backward): ``active`` turns on the first
     time a float16/bfloat16 dtype is used or autocast is entered, and stays on. Until then
@@ -61,6 +67,19 @@ class _Precision:
 
 
 precision = _Precision()
+
+
+class _Autocast(threading.local):
+    """The CPU autocast state of this thread (torch keeps it thread-local too); set by
+    ``chainrule.amp.autocast``, read by the functions it casts for."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.dtype = np.dtype(ml_dtypes.bfloat16)  # torch's default CPU autocast dtype
+        self.cache: dict | None = None  # casts of float32 leaves, kept while autocast is on
+
+
+autocast_state = _Autocast()
 
 
 def kind_of(d: np.dtype) -> str:
@@ -235,7 +254,15 @@ def set_default_dtype(d: dtype) -> None:
 # --------------------------------------------------------------------------- promotion
 
 
-def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+def promote_types(type1: dtype | np.dtype, type2: dtype | np.dtype) -> dtype | np.dtype:
+    """torch.promote_types: of two chainrule dtypes (a chainrule dtype), or of two NumPy
+    dtypes (a NumPy dtype)."""
+    if isinstance(type1, dtype) and isinstance(type2, dtype):
+        return FROM_NP[_promote(type1.np, type2.np)]
+    return _promote(type1, type2)  # type: ignore[arg-type]
+
+
+def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
     """torch.promote_types on NumPy dtypes: like NumPy's, except an integer with a float
     gives that float (int64 + float32 -> float32, where NumPy says float64; int64 +
     bfloat16 -> bfloat16), and float16 with bfloat16 gives float32."""
@@ -264,11 +291,13 @@ def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None
                 "float16 with a complex operand gives ComplexHalf (complex32) in torch, "
                 "which chainrule does not support"
             )
-        return np.promote_types(higher, lower) if kh == "f" else lower
+        if kh == "f":  # torch's toComplexType of the float: float64's is complex128
+            return complex128.np if higher == float64.np else complex64.np
+        return lower
     if kh == "f":
         return higher
     if kh == "b" or kl == "f":
-        return promote_types(higher, lower)
+        return _promote(higher, lower)
     return higher
 
 
@@ -284,12 +313,12 @@ def result_type(*operands: object) -> np.dtype:
         data = getattr(x, "_data", None)
         if data is not None:
             if data.ndim:
-                dim = data.dtype if dim is None else promote_types(dim, data.dtype)
+                dim = data.dtype if dim is None else _promote(dim, data.dtype)
             else:
-                zero = data.dtype if zero is None else promote_types(zero, data.dtype)
+                zero = data.dtype if zero is None else _promote(zero, data.dtype)
         else:
             d = _scalar_dtype(x)
-            wrapped = d if wrapped is None else promote_types(wrapped, d)
+            wrapped = d if wrapped is None else _promote(wrapped, d)
     return _combine(dim, _combine(zero, wrapped))
 
 

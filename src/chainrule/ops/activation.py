@@ -14,7 +14,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.dtypes import kind_of
+from chainrule.dtypes import REDUCED, kind_of, opmath_array
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.special import _erf, _sigmoid
@@ -194,7 +194,7 @@ class Silu(Op):
 
     def backward(self, g):  # sigmoid recomputed from the saved input, as torch does
         x = self.inputs[0]
-        return SiluBackward.apply(g, x, s=_sigmoid(x._data))
+        return SiluBackward.apply(g, x, s=_sigmoid(opmath_array(x._data)))
 
 
 class SiluBackward(Op):
@@ -345,6 +345,12 @@ class Mish(Op):
 
     def backward(self, g):
         x = self.inputs[0]
+        if x._data.dtype in REDUCED:  # torch's mish_backward: one float32 kernel
+            return self._rule(g.float(), x.float()).to(x.dtype)
+        return self._rule(g, x)
+
+    @staticmethod
+    def _rule(g, x):
         t = tanh(Softplus.apply(x, beta=1.0, threshold=20.0))
         return g * (t + x * sigmoid(x) * (1 - t * t))
 

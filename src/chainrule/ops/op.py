@@ -19,6 +19,7 @@ here and never inside a rule).
 
 from __future__ import annotations
 
+import functools
 import re
 import traceback
 import warnings
@@ -54,7 +55,7 @@ from chainrule.graph import grad_mode
 
 __all__ = [
     "Op", "SumToSize", "Expand", "expand", "sum_to_size", "unbroadcast_shape", "track_view",
-    "forward_ad", "anomaly", "register_view", "live_views",
+    "forward_ad", "anomaly", "register_view", "live_views", "opmath",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -109,10 +110,13 @@ def _reduced_forward(node: Op, arrays: list, params: dict) -> Any:
         if red is None:
             return node.forward(*arrays, **params)
         node._in_dtypes = tuple(a.dtype if type(a) is np.ndarray else None for a in arrays)
-        up = [
-            a.astype(np.float32) if type(a) is np.ndarray and a.dtype in REDUCED else a
-            for a in arrays
-        ]
+        if node.reduced_scalars == "round":
+            up = [_opmath_rounded(a, red) for a in arrays]
+        else:
+            up = [
+                a.astype(np.float32) if type(a) is np.ndarray and a.dtype in REDUCED else a
+                for a in arrays
+            ]
         target: np.dtype | None = red
         call = params
         want = params.get("dtype")
@@ -134,6 +138,51 @@ def _reduced_forward(node: Op, arrays: list, params: dict) -> Any:
     finally:
         if token is not None:
             restore_fp_errors(token)
+
+
+def opmath(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A function torch runs as one float32 kernel for float16/bfloat16 tensors (attention,
+    interpolation, group norm), composed here of several ops: when its floating tensors are
+    all of one such dtype it
+    runs on float32 copies of them and its floating results are rounded back once, so its
+    gradients are float32 inside and rounded once at each input (``to``'s backward)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if not precision.active or kwargs.get("inplace"):
+            return fn(*args, **kwargs)
+        red = None  # the one floating dtype of the tensors, when reduced (else the
+        for a in (*args, *kwargs.values()):  # function runs as it is: its checks decide)
+            if isinstance(a, Tensor) and kind_of(a._data.dtype) in "fc":
+                if a._data.dtype not in REDUCED or (red is not None and red.np != a._data.dtype):
+                    return fn(*args, **kwargs)
+                red = FROM_NP[a._data.dtype]
+        if red is None:
+            return fn(*args, **kwargs)
+
+        def up(a: Any) -> Any:
+            return a.float() if isinstance(a, Tensor) and a._data.dtype in REDUCED else a
+
+        out = fn(*[up(a) for a in args], **{k: up(v) for k, v in kwargs.items()})
+
+        def down(t: Any) -> Any:
+            return t.to(red) if isinstance(t, Tensor) and t._data.dtype == np.float32 else t
+
+        return type(out)(down(t) for t in out) if isinstance(out, tuple) else down(out)
+
+    return run
+
+
+def _opmath_rounded(a: Any, red: np.dtype) -> Any:
+    """An operand as float32 for a float16/bfloat16 kernel; a number (or a 0-d array of
+    another float dtype) rounded to ``red`` first."""
+    if type(a) is np.ndarray:
+        if a.dtype in REDUCED or (a.ndim == 0 and a.dtype.kind == "f"):
+            return a.astype(red).astype(np.float32)
+        return a
+    if isinstance(a, float):  # (an int stays: exact in float16 up to 2048, as torch's cast)
+        return float(np.asarray(a, dtype=red))
+    return a
 
 
 def _grads_as(grads: tuple, dtypes_: tuple) -> tuple:
@@ -175,6 +224,10 @@ class Op:
     # float16/bfloat16 inputs: compute in float32 and round the result once, as torch's CPU
     # kernels do (opmath); False for ops that only move or view elements (exact either way)
     reduced_math = True
+    # a Python number (or 0-d float32/float64 array) with float16/bfloat16 arrays: used as it
+    # is ("exact": mul, div, lerp's weight) or first rounded to their dtype ("round": add,
+    # sub, pow, remainder, fmod), as torch's kernel reads it
+    reduced_scalars = "exact"
 
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
     _hooks: dict | None = None  # the output tensor's register_hook hooks

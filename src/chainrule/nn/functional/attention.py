@@ -11,11 +11,13 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make
+from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import c_type_name, kind_of
 from chainrule.nn.functional.dropout import dropout
 from chainrule.nn.functional.linear import linear
 from chainrule.ops.index.select import index_select
 from chainrule.ops.linalg.products import matmul
+from chainrule.ops.op import opmath
 from chainrule.ops.shape.join import cat
 from chainrule.ops.softmax import softmax
 
@@ -26,6 +28,8 @@ def _repeat_heads(t: Tensor, times: int) -> Tensor:
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("lower_precision_fp")
+@opmath
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,

@@ -11,6 +11,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.nn.functional._utils import get_reduction, type_name
 from chainrule.ops.index.gather import gather
@@ -152,6 +153,7 @@ def _check_weight_dtype(input: Tensor, weight: Tensor | None) -> None:
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -171,6 +173,7 @@ def nll_loss(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def cross_entropy(
     input: Tensor,
     target: Tensor,

@@ -11,6 +11,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor
+from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.nn.functional._utils import check_float, get_reduction
 from chainrule.nn.functional._utils import reduce as _reduce
@@ -80,6 +81,7 @@ def _pointwise(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -95,6 +97,7 @@ def mse_loss(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def l1_loss(
     input: Tensor,
     target: Tensor,
@@ -116,6 +119,7 @@ def _quadratic_part(d: Tensor, ad: Tensor, beta: float) -> tuple[Tensor, Tensor]
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -139,6 +143,7 @@ def smooth_l1_loss(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def huber_loss(
     input: Tensor,
     target: Tensor,
@@ -160,6 +165,7 @@ def huber_loss(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -213,6 +219,7 @@ class BinaryCrossEntropy(Op):
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -247,6 +254,7 @@ def binary_cross_entropy(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,

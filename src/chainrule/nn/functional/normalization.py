@@ -12,11 +12,11 @@ import numpy as np
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make, mutate
-from chainrule.dtypes import float32, kind_of, scalar_type_name
+from chainrule.dtypes import float32, kind_of, opmath_array, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
 from chainrule.ops.elementwise.unary import rsqrt
-from chainrule.ops.op import Op, SumToSize, save_index
+from chainrule.ops.op import Op, SumToSize, opmath, save_index
 from chainrule.ops.reduce.stats import norm, var
 from chainrule.ops.reduce.sums import mean
 
@@ -351,6 +351,7 @@ def _rms_shape(normalized_shape: Sequence[int]) -> tuple[int, ...]:
 
 
 @op(namespace="nn.functional", method=False)
+@opmath
 def group_norm(
     input: Tensor,
     num_groups: int,
@@ -466,7 +467,7 @@ def batch_norm(
             mu = mean(input, axes, keepdim=True)._data
             v = var(input, axes, unbiased=False, keepdim=True)._data
         else:
-            mu, v, _ = _moments(x, axes)
+            mu, v, _ = _moments(opmath_array(x), axes)  # in float32 for float16 (torch)
         if running_mean is not None or running_var is not None:
             n = x.size // c
             m = momentum

@@ -28,7 +28,7 @@ from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.ops.index.select import index_add, index_select
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, opmath
 from chainrule.ops.shape.join import cat
 
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -314,6 +314,7 @@ def _check_pool_sizes(x: Tensor) -> None:
 
 
 @op(namespace="nn.functional", method=False)
+@opmath
 def interpolate(
     input: Tensor,
     size: int | Sequence[int] | None = None,

@@ -15,7 +15,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.dtypes import kind_of
+from chainrule.dtypes import REDUCED, kind_of
 from chainrule.ops.broadcast import as_tensor_arg, binary
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, reciprocal, trunc
@@ -23,6 +23,7 @@ from chainrule.ops.op import Op, tensor_overload
 
 
 class Add(Op):
+    reduced_scalars = "round"  # torch casts a number to float16/bfloat16 first
     layout = "elementwise"
     formula = "d(a + b) = g, g  (summed back over broadcast dims)"
     jvp_rule = "linear"
@@ -36,6 +37,7 @@ class Add(Op):
 
 
 class Sub(Op):
+    reduced_scalars = "round"  # torch casts a number to float16/bfloat16 first
     layout = "elementwise"
     formula = "d(a - b) = g, -g  (summed back over broadcast dims)"
     jvp_rule = "linear"
@@ -92,6 +94,8 @@ class Div(Op):
 
 class Pow(Op):
     """``a ** b``: PowBackward0 for a number exponent, 1 for a tensor, 2 for a number base."""
+
+    reduced_scalars = "round"  # torch casts a number to float16/bfloat16 first
 
     formula = "d(a ** b) = g * b * a**(b-1), g * a**b * log(a)"
     jvp_rule = "diagonal"
@@ -205,6 +209,8 @@ class DivTrunc(DivFloor):
 class Remainder(Op):
     """Python's ``%`` (result has the divisor's sign): d/da = 1, d/db = -floor(a/b)."""
 
+    reduced_scalars = "round"  # torch casts a number to float16/bfloat16 first
+
     jvp_rule = "diagonal"
     elementwise = True
     saved_for = ((), (0, 1))  # self's gradient is g: nothing
@@ -213,7 +219,13 @@ class Remainder(Op):
     def forward(self, a, b):
         if type(a) is np.ndarray and kind_of(a.dtype) in "iub":
             _integer_division("remainder_cpu", a, b)
-        return np.mod(a, b)
+            return np.mod(a, b)
+        out = np.mod(a, b)
+        if type(out) is np.ndarray and out.dtype.kind == "f":  # torch: fmod, then + b where
+            zero = out == 0  # the signs differ, so an exact zero keeps a's sign
+            if zero.any():
+                out = np.where(zero, np.copysign(np.zeros_like(out), a), out)
+        return out
 
     @quiet
     def backward(self, g):
@@ -255,6 +267,12 @@ def _scaled(cls: type[Op], input: Any, other: Any, alpha: Any) -> Tensor:
         raise RuntimeError(
             "For integral input tensors, argument alpha must not be a floating point number."
         )
+    if dt in REDUCED and isinstance(alpha, int | float):
+        # torch: input + alpha * other in one fused multiply-add, alpha cast to the dtype
+        # first; float64 holds the product exactly, so one rounding as torch's
+        a = float(np.asarray(alpha, dtype=dt))
+        out = binary(cls, as_tensor_arg(input, "input").double(), as_tensor_arg(other).double() * a)
+        return out.to(dtypes.FROM_NP[dt])
     out = binary(cls, input, other * alpha)
     return out if out._data.dtype == dt else out.to(dtypes.FROM_NP[dt])
 

@@ -10,6 +10,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, wrap_dim
+from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import kind_of
 from chainrule.ops.broadcast import dims
 from chainrule.ops.elementwise.select import where
@@ -194,6 +195,7 @@ def _prod_vjp(x: Tensor, p: Tensor, g: Tensor, axis: int | None) -> Tensor:
 
 
 @op
+@autocast_policy("fp32")
 def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Product of all elements, or along one ``dim``. Integers and bools give int64."""
     if dim is not None and not isinstance(dim, int | np.integer):

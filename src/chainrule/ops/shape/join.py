@@ -15,6 +15,7 @@ import numpy as np
 from chainrule import _layout, dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, version_counter, wrap_dim
+from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import kind_of
 from chainrule.graph import grad_mode
 from chainrule.ops.broadcast import dims as dims_of
@@ -62,6 +63,7 @@ _NO_SKIP: frozenset = frozenset()
 
 
 @op(aliases=("concat", "concatenate"), method=False)
+@autocast_policy("promote")
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     """Concatenate along ``dim`` (types promoted as torch; 1-d empty tensors are skipped)."""
     if type(tensors) is not list and type(tensors) is not tuple:
@@ -127,6 +129,7 @@ class Stack(Op):
 
 
 @op(method=False)
+@autocast_policy("promote")
 def stack(tensors: Any, dim: int = 0) -> Tensor:
     """Join equal-shaped tensors along a new dim ``dim``."""
     if type(tensors) is not list and type(tensors) is not tuple:
