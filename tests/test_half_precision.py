@@ -403,7 +403,8 @@ def test_op_as_torch(op, c, t):
 
 def test_numbers_are_read_as_torch_reads_them():
     """torch casts a number to the tensor's dtype for add/sub/pow/remainder/fmod (and
-    alpha), but multiplies and divides by it in float32: each gives torch's bits."""
+    alpha), but multiplies and divides by it in float32; its bfloat16 cube and inverse
+    square round the square first: each gives torch's bits."""
     a = np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 3
     s = 1.7123
     ops = [
@@ -412,6 +413,7 @@ def test_numbers_are_read_as_torch_reads_them():
         lambda L, x: L.fmod(x, s), lambda L, x: x.clamp(-s, s), lambda L, x: L.lerp(x, x, s),
         lambda L, x: L.add(x, x, alpha=s), lambda L, x: L.sub(x, 2 * x, alpha=s),
         lambda L, x: x + L.tensor(s), lambda L, x: L.where(x > 0, x, s),
+        lambda L, x: x**2, lambda L, x: x**3, lambda L, x: x**-2, lambda L, x: x**4,
     ]  # fmt: skip
     for c, t in PAIRS:
         for i, f in enumerate(ops):

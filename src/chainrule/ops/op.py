@@ -110,6 +110,7 @@ def _reduced_forward(node: Op, arrays: list, params: dict) -> Any:
         if red is None:
             return node.forward(*arrays, **params)
         node._in_dtypes = tuple(a.dtype if type(a) is np.ndarray else None for a in arrays)
+        node._reduced = red  # (a forward may round inside where torch's kernel does)
         if node.reduced_scalars == "round":
             up = [_opmath_rounded(a, red) for a in arrays]
         else:

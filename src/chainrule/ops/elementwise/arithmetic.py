@@ -119,8 +119,11 @@ class Pow(Op):
         if type(b) is int or type(b) is float:
             if b == 2:  # the common squares and cubes: multiplications, not pow()
                 return a * a
-            if b == 3:
-                return a * a * a
+            bf16 = self.__dict__.get("_reduced") == dtypes.BF16
+            if b == 3:  # torch's bfloat16 kernel rounds the square first
+                return (a * a).astype(dtypes.BF16).astype(a.dtype) * a if bf16 else a * a * a
+            if b == -2 and bf16:  # ... and 1 / square
+                return 1 / (a * a).astype(dtypes.BF16).astype(a.dtype)
         if (
             type(b) is np.ndarray
             and kind_of(b.dtype) in "ib"
