@@ -6,6 +6,7 @@ import builtins
 import math
 import numbers
 import threading
+from typing import Any
 
 import ml_dtypes
 import numpy as np
@@ -48,6 +49,11 @@ __all__ = [
 BF16 = np.dtype(ml_dtypes.bfloat16)
 # the dtypes torch computes in float32 on the CPU (opmath), rounding the result once
 REDUCED = (np.dtype(np.float16), BF16)
+
+
+def np_finfo(d: np.dtype) -> Any:
+    """``np.finfo`` of a NumPy float dtype, bfloat16's from ml_dtypes."""
+    return ml_dtypes.finfo(d) if d == BF16 else np.finfo(d)
 
 
 def opmath_array(a: np.ndarray) -> np.ndarray:
@@ -274,6 +280,9 @@ def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
     a_float, b_float = ka in "fc", kb in "fc"
     if a_float != b_float:
         return a if a_float else b
+    if a == BF16 or b == BF16:  # (not every ml_dtypes release promotes it in NumPy)
+        other = b if a == BF16 else a
+        return np.dtype(np.float32) if other.itemsize <= 2 and other.kind == "f" else other
     return np.promote_types(a, b)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make, mutate
-from chainrule.dtypes import float32, kind_of, opmath_array, scalar_type_name
+from chainrule.dtypes import float32, kind_of, np_finfo, opmath_array, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
 from chainrule.ops.elementwise.unary import rsqrt
@@ -316,7 +316,7 @@ def rms_norm(
         raise NotImplementedError(f"\"rms_norm\" not implemented for '{scalar_type_name(input)}'")
     up = input.to(float32) if x.dtype == np.float16 else input  # torch's opmath type
     if eps is None:
-        eps = float(np.finfo(up._data.dtype).eps)
+        eps = float(np_finfo(up._data.dtype).eps)
     axes = tuple(range(x.ndim - k, x.ndim))
     y = up * rsqrt(mean(up * up, axes, keepdim=True) + eps)
     if y._data.dtype != x.dtype:

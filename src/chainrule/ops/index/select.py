@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, wrap_dim
-from chainrule.dtypes import kind_of, scalar_type_name
+from chainrule.dtypes import kind_of, np_finfo, scalar_type_name
 from chainrule.ops.index.core import Index, IndexPutAdd, add_at, infer_size
 from chainrule.ops.index.gather import (
     _INT_INDEX,
@@ -177,7 +177,7 @@ def _alpha(alpha: Any, dt: np.dtype) -> Any:
             bad = bad or not (info.min <= alpha <= info.max)
         if not bad:
             alpha = np.array(int(alpha)).astype(dt)[()]
-    elif np.isfinite(alpha) and abs(alpha) > np.finfo(dt).max:
+    elif np.isfinite(alpha) and abs(alpha) > np_finfo(dt).max:
         bad = True
     if bad:
         name = _CONVERT_NAMES.get(dt.name, dt.name)
