@@ -102,6 +102,7 @@ class ModuleState:
         return self._cast_float(dtypes.float16)
 
     def bfloat16(self) -> Module:
+        """Cast floating-point parameters and buffers to bfloat16 in place; returns the module."""
         return self._cast_float(dtypes.bfloat16)
 
     def type(self, dst_type: dtypes.dtype) -> Module:
