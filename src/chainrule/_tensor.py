@@ -431,8 +431,6 @@ class Tensor(_Methods):
                 "Can't call numpy() on Tensor that requires grad. "
                 "Use tensor.detach().numpy() instead."
             )
-        if self._data.dtype == dtypes.BF16:  # NumPy has no bfloat16 (torch's refusal)
-            raise TypeError("Got unsupported ScalarType BFloat16")
         return self._data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
