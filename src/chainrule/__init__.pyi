@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, overload
 
 from chainrule import accelerator as accelerator
+from chainrule import amp as amp
 from chainrule import autograd as autograd
 from chainrule import backend as backend
 from chainrule import compiler as compiler
@@ -40,8 +41,10 @@ from chainrule._layout import memory_format as memory_format
 from chainrule._layout import preserve_format as preserve_format
 from chainrule._tensor import Size as Size
 from chainrule._tensor import Tensor as Tensor
+from chainrule.amp.autocast_mode import autocast as autocast
 from chainrule.creation import Generator as Generator
 from chainrule.creation import default_generator as default_generator
+from chainrule.dtypes import bfloat16 as bfloat16
 from chainrule.dtypes import bool as bool
 from chainrule.dtypes import cdouble as cdouble
 from chainrule.dtypes import cfloat as cfloat
@@ -49,11 +52,13 @@ from chainrule.dtypes import complex128 as complex128
 from chainrule.dtypes import complex64 as complex64
 from chainrule.dtypes import double as double
 from chainrule.dtypes import dtype as dtype
+from chainrule.dtypes import finfo as finfo
 from chainrule.dtypes import float as float
 from chainrule.dtypes import float16 as float16
 from chainrule.dtypes import float32 as float32
 from chainrule.dtypes import float64 as float64
 from chainrule.dtypes import half as half
+from chainrule.dtypes import iinfo as iinfo
 from chainrule.dtypes import int as int
 from chainrule.dtypes import int16 as int16
 from chainrule.dtypes import int32 as int32
@@ -66,6 +71,7 @@ from chainrule.graph import enable_grad as enable_grad
 from chainrule.graph import inference_mode as inference_mode
 from chainrule.graph import no_grad as no_grad
 from chainrule.graph import set_grad_enabled as set_grad_enabled
+from chainrule.legacy import BFloat16Tensor as BFloat16Tensor
 from chainrule.legacy import BoolTensor as BoolTensor
 from chainrule.legacy import ByteTensor as ByteTensor
 from chainrule.legacy import CharTensor as CharTensor
@@ -81,6 +87,8 @@ __version__: str
 
 def get_default_device() -> device: ...
 def set_default_device(device: Any) -> None: ...
+def is_autocast_enabled(device_type: str | None = ...) -> builtins.bool: ...
+def get_autocast_dtype(device_type: str) -> dtypes.dtype: ...
 def compile(model: Any = ..., *, fullgraph: builtins.bool = ..., dynamic: builtins.bool | None = ..., backend: str | None = ..., mode: str | None = ..., options: dict | None = ..., name: str | None = ..., disable: builtins.bool = ..., recompile_limit: builtins.int | None = ...) -> Any: ...
 def tensor(data: Any, *, dtype: dtypes.dtype | None = ..., device: Any = ..., requires_grad: builtins.bool = ...) -> Tensor: ...
 def as_tensor(data: Any, dtype: dtypes.dtype | None = ..., device: Any = ...) -> Tensor: ...
@@ -113,7 +121,7 @@ def tensor_type_name(x: object) -> str: ...
 def c_type_name(x: object) -> str: ...
 def get_default_dtype() -> dtype: ...
 def set_default_dtype(d: dtype) -> None: ...
-def promote_types(a: np.dtype, b: np.dtype) -> np.dtype: ...
+def promote_types(type1: dtype | np.dtype, type2: dtype | np.dtype) -> dtype | np.dtype: ...
 def result_type(*operands: object) -> np.dtype: ...
 def is_grad_enabled() -> builtins.bool: ...
 def is_inference_mode_enabled() -> builtins.bool: ...

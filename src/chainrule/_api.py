@@ -15,9 +15,15 @@ from chainrule import (
     serialization,
 )
 from chainrule._tensor import Size, Tensor
+from chainrule.amp import autocast_mode
 from chainrule.compiler import compile
 
-__all__ = ["Tensor", "Size", "compile"]
+__all__ = ["Tensor", "Size", "compile", "autocast", "is_autocast_enabled", "get_autocast_dtype"]
+autocast, is_autocast_enabled, get_autocast_dtype = (
+    autocast_mode.autocast,
+    autocast_mode.is_autocast_enabled,
+    autocast_mode.get_autocast_dtype,
+)
 
 for _mod in [dtypes, _device, _layout, graph, creation, serialization, legacy]:
     for _name in _mod.__all__:

@@ -16,6 +16,7 @@ import numpy as np
 from chainrule._fp import ignore_fp_errors, restore_fp_errors
 from chainrule._tensor import Tensor, _make, check_multi_view, mutate
 from chainrule._trace import state as trace
+from chainrule.dtypes import autocast_state, kind_of
 from chainrule.graph import backprop, set_grad_enabled, toposort
 
 __all__ = [
@@ -221,6 +222,14 @@ def run_backward(
     in ``inputs`` when given); ``accumulate=False`` leaves ``.grad`` alone and returns the
     gradients of ``inputs`` keyed by the id of their graph vertex.
     """
+    if autocast_state.enabled:  # backward runs in the dtypes the forward chose (torch)
+        autocast_state.enabled = False
+        try:
+            return run_backward(
+                tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate
+            )
+        finally:
+            autocast_state.enabled = True
     if retain_graph is None:
         retain_graph = create_graph
     roots, seeds = [], []
@@ -232,7 +241,7 @@ def run_backward(
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if t._data.dtype.kind not in "fc":
+            if kind_of(t._data.dtype) not in "fc":
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
                 )

@@ -17,13 +17,16 @@ import zipfile
 from collections import OrderedDict
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
+from chainrule import dtypes
 from chainrule._tensor import Tensor, _make
 
 # torch's legacy storage class names <-> dtypes (the persistent record names the type)
 _STORAGES = {
     "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+    "BFloat16Storage": ml_dtypes.bfloat16,
     "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
     "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
     "ComplexFloatStorage": np.complex64, "ComplexDoubleStorage": np.complex128,
@@ -134,9 +137,12 @@ class _Unpickler(pickle.Unpickler):
         if kind != "storage":
             raise pickle.UnpicklingError(f"unknown persistent id {kind!r}")
         if key not in self.loaded:
-            dtype = np.dtype(_STORAGES[storage_type.name]).newbyteorder("<")
+            dtype = np.dtype(_STORAGES[storage_type.name])
+            dtypes.from_np(dtype)  # (a float16/bfloat16 storage switches their math on)
+            if dtype.itemsize > 1 and dtypes.kind_of(dtype) != "V":
+                dtype = dtype.newbyteorder("<")
             self.loaded[key] = np.frombuffer(self.read_storage(key), dtype=dtype).astype(
-                dtype.newbyteorder("=")
+                dtype.newbyteorder("=") if dtype.byteorder != "|" else dtype
             )
         return self.loaded[key]
 

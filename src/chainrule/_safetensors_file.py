@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.dtypes import BF16, REDUCED, precision
+
 MAX_HEADER = 100_000_000  # the safetensors package's limit on the header's size
 
 # safetensors dtype names <-> NumPy dtypes chainrule reads
@@ -35,6 +37,7 @@ DTYPES: dict[str, np.dtype] = {
     "I16": np.dtype(np.int16),
     "U16": np.dtype(np.uint16),
     "F16": np.dtype(np.float16),
+    "BF16": BF16,  # ml_dtypes' bfloat16
     "I32": np.dtype(np.int32),
     "U32": np.dtype(np.uint32),
     "F32": np.dtype(np.float32),
@@ -49,6 +52,8 @@ _WIDEN = {np.dtype(np.uint16): np.dtype(np.int32), np.dtype(np.uint32): np.dtype
 
 def for_tensor(a: np.ndarray) -> np.ndarray:
     """``a`` as a chainrule tensor can hold it (U16/U32 widened to int32/int64)."""
+    if a.dtype in REDUCED:
+        precision.active = True  # float16/bfloat16 arrays: their math switches on
     return a.astype(_WIDEN[a.dtype]) if a.dtype in _WIDEN else a
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from chainrule import _layout, dtypes
 from chainrule._device import CPU
 from chainrule._trace import state as _trace
+from chainrule.dtypes import kind_of
 from chainrule.printing import tensor_repr
 
 if TYPE_CHECKING:  # the registry's methods, as type checkers see them (chainrule._stubs)
@@ -164,7 +165,7 @@ class Tensor(_Methods):
         t._requires_grad = False
         t._vc = version_counter(data)
         if require_grad:
-            if data._data.dtype.kind not in "fc":
+            if kind_of(data._data.dtype) not in "fc":
                 raise RuntimeError(
                     "Only Tensors of floating point and complex dtype can require gradients"
                 )
@@ -246,12 +247,12 @@ class Tensor(_Methods):
         raise RuntimeError("chainrule runs on the CPU only: there is no CUDA device")
 
     def is_floating_point(self) -> bool:
-        """Whether the dtype is a floating-point type (float16/32/64)."""
-        return self._data.dtype.kind == "f"
+        """Whether the dtype is a floating-point type (float16, bfloat16, float32, float64)."""
+        return kind_of(self._data.dtype) == "f"
 
     def is_complex(self) -> bool:
         """Whether the dtype is complex (complex64/128)."""
-        return self._data.dtype.kind == "c"
+        return kind_of(self._data.dtype) == "c"
 
     def element_size(self) -> int:
         """The size of one element in bytes (4 for float32)."""
@@ -287,7 +288,7 @@ class Tensor(_Methods):
     def requires_grad(self, flag: bool) -> None:
         if self.grad_fn is not None:  # torch's setter refuses a non-leaf either way
             raise RuntimeError(_NON_LEAF_FLAG if flag else _NON_LEAF_FLAG + _NON_LEAF_FLAG_HINT)
-        if flag and self._data.dtype.kind not in "fc":  # the setter's words differ (torch)
+        if flag and kind_of(self._data.dtype) not in "fc":  # the setter's words differ (torch)
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients"
             )
@@ -301,7 +302,7 @@ class Tensor(_Methods):
             if not requires_grad:
                 raise RuntimeError(_NON_LEAF_FLAG + _NON_LEAF_FLAG_HINT)
             return self
-        if requires_grad and self._data.dtype.kind not in "fc":
+        if requires_grad and kind_of(self._data.dtype) not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         base = getattr(self, "_base", None)
         if not requires_grad and base is not None and base._requires_grad:
@@ -317,7 +318,7 @@ class Tensor(_Methods):
         if views:  # a view with no history requires grad as its base does (torch)
             for ref in views[1:]:
                 v = ref()
-                if v is not None and v.grad_fn is None and v._data.dtype.kind in "fc":
+                if v is not None and v.grad_fn is None and kind_of(v._data.dtype) in "fc":
                     if requires_grad or getattr(v, "_grad_from_base", False):
                         v._requires_grad = v._grad_from_base = bool(requires_grad)
 
@@ -467,7 +468,7 @@ class Tensor(_Methods):
         return complex(self.item())
 
     def __index__(self) -> int:
-        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+        if kind_of(self._data.dtype) not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self._data.item())
 

@@ -14,6 +14,7 @@ from chainrule import _layout, dtypes
 from chainrule._device import check_cpu
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import kind_of
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like",
@@ -26,7 +27,7 @@ __all__ = [
 def _finish(data: np.ndarray, requires_grad: bool) -> Tensor:
     t = _make(data)
     if requires_grad:
-        if data.dtype.kind not in "fc":
+        if kind_of(data.dtype) not in "fc":
             raise RuntimeError(
                 "Only Tensors of floating point and complex dtype can require gradients"
             )
@@ -41,9 +42,9 @@ def _infer(data: Any, np_dtype: np.dtype | None = None) -> np.ndarray:
     if isinstance(data, list | tuple) and any(isinstance(x, Tensor) for x in _flat(data)):
         data = _untensor(data)
     arr = np.array(data)
-    if np_dtype is not None and arr.dtype.kind not in "OUS":
+    if np_dtype is not None and kind_of(arr.dtype) not in "OUS":
         np_dtype = np.dtype(np_dtype)
-        if np_dtype.kind in "iu" and arr.dtype.kind in "fc" and arr.size:
+        if np_dtype.kind in "iu" and kind_of(arr.dtype) in "fc" and arr.size:
             info = np.iinfo(np_dtype)  # torch refuses what NumPy would wrap or make up
             if not (
                 np.isfinite(arr).all() and info.min <= arr.real.min() <= arr.real.max() <= info.max
@@ -53,15 +54,15 @@ def _infer(data: Any, np_dtype: np.dtype | None = None) -> np.ndarray:
                 )
         with np.errstate(over="ignore"):  # float16 overflows to inf silently, as in torch
             return arr.astype(np_dtype)
-    if arr.dtype.kind == "f":
+    if kind_of(arr.dtype) == "f":
         arr = arr.astype(dtypes.get_default_dtype().np)
-    elif arr.dtype.kind == "c":
+    elif kind_of(arr.dtype) == "c":
         arr = arr.astype(
             np.complex64 if dtypes.get_default_dtype() is not dtypes.float64 else np.complex128
         )
-    elif arr.dtype.kind == "i" and arr.dtype != np.int64:
+    elif kind_of(arr.dtype) == "i" and arr.dtype != np.int64:
         arr = arr.astype(np.int64)
-    elif arr.dtype.kind in "OUS":
+    elif kind_of(arr.dtype) in "OUS":
         bad = next((x for x in _flat(data) if not isinstance(x, numbers.Number)), data)
         raise TypeError(f"new(): invalid data type '{type(bad).__name__}'")
     return arr
@@ -350,7 +351,24 @@ def linspace(
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
+    if np_dtype in dtypes.REDUCED and steps > 1:
+        return _finish(_linspace_reduced(start, end, steps, np_dtype), requires_grad)
     return _finish(np.linspace(float(start), float(end), steps).astype(np_dtype), requires_grad)
+
+
+def _linspace_reduced(start: float, end: float, steps: int, dt: np.dtype) -> np.ndarray:
+    """torch's linspace kernel in float16/bfloat16 arithmetic, each operation rounded:
+    ``start + step * i`` for the first half, ``end - step * (steps - 1 - i)`` after."""
+
+    def r(v: Any) -> np.ndarray:
+        return np.asarray(v, np.float32).astype(dt).astype(np.float32)
+
+    s, e = r(float(start)), r(float(end))
+    step = r(r(e - s) / r(steps - 1))
+    i = np.arange(steps)
+    lo = r(s + r(step * r(i)))
+    hi = r(e - r(step * r(steps - 1 - i)))
+    return np.where(i < steps // 2, lo, hi).astype(dt)
 
 
 def eye(
@@ -454,7 +472,7 @@ def _rng(generator: Generator | None) -> np.random.Generator:
 
 def _float_dtype(dtype: Any, name: str) -> np.dtype:
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
-    if np_dtype.kind != "f":
+    if kind_of(np_dtype) != "f":
         raise RuntimeError(f"\"{name}\" not implemented for '{dtypes.from_np(np_dtype).name}'")
     return np_dtype
 
@@ -568,7 +586,7 @@ def multinomial(
     the exponential race (the ``num_samples`` largest ``p / E`` with ``E ~ Exp(1)``), so
     zero-weight entries come last."""
     p = input._data
-    if p.dtype.kind != "f":
+    if kind_of(p.dtype) != "f":
         raise RuntimeError(
             "multinomial only supports floating-point dtypes for input, got: "
             f"{dtypes.scalar_type_name(p.dtype)}"

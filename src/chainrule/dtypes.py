@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import builtins
+import math
 import numbers
+import threading
+from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 __all__ = [
     "dtype",
     "float16",
+    "bfloat16",
     "float32",
     "float64",
     "complex64",
@@ -35,7 +40,58 @@ __all__ = [
     "scalar_type_name",
     "tensor_type_name",
     "c_type_name",
+    "finfo",
+    "iinfo",
 ]
+
+# bfloat16 is ml_dtypes' NumPy extension type, whose kind is "V" (a NumPy void): ``kind``
+# below is the one place that reads it as a float
+BF16 = np.dtype(ml_dtypes.bfloat16)
+# the dtypes torch computes in float32 on the CPU (opmath), rounding the result once
+REDUCED = (np.dtype(np.float16), BF16)
+
+
+def np_finfo(d: np.dtype) -> Any:
+    """``np.finfo`` of a NumPy float dtype, bfloat16's from ml_dtypes."""
+    return ml_dtypes.finfo(d) if d == BF16 else np.finfo(d)
+
+
+def opmath_array(a: np.ndarray) -> np.ndarray:
+    """A float16/bfloat16 array as float32 (torch's opmath type), anything else as it is."""
+    return a.astype(np.float32) if a.dtype in REDUCED else a
+
+
+class _Precision:
+    """A switch the hot path reads (``Op.apply``, backward): ``active`` turns on the first
+    time a float16/bfloat16 dtype is used or autocast is entered, and stays on. Until then
+    no op looks for reduced-precision inputs."""
+
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active = False
+
+
+precision = _Precision()
+
+
+class _Autocast(threading.local):
+    """The CPU autocast state of this thread (torch keeps it thread-local too); set by
+    ``chainrule.amp.autocast``, read by the functions it casts for."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.dtype = np.dtype(ml_dtypes.bfloat16)  # torch's default CPU autocast dtype
+        self.cache: dict | None = None  # casts of float32 leaves, kept while autocast is on
+
+
+autocast_state = _Autocast()
+
+
+def kind_of(d: np.dtype) -> str:
+    """A NumPy dtype's kind ("b", "i", "u", "f", "c"), bfloat16 counting as a float ("f")."""
+    k = d.kind
+    return "f" if k == "V" and d == BF16 else k
 
 
 class dtype:
@@ -46,9 +102,10 @@ class dtype:
     def __init__(self, name: str, np_dtype: type) -> None:
         self.name = name
         self.np = np.dtype(np_dtype)
-        self.is_floating_point = self.np.kind == "f"
-        self.is_complex = self.np.kind == "c"
-        self.is_signed = self.np.kind in "fic"
+        k = kind_of(self.np)
+        self.is_floating_point = k == "f"
+        self.is_complex = k == "c"
+        self.is_signed = k in "fic"
         self.itemsize = self.np.itemsize
 
     def __repr__(self) -> str:
@@ -58,7 +115,24 @@ class dtype:
         return self.name
 
 
-float16 = half = dtype("float16", np.float16)
+class _ReducedDtype(dtype):
+    """float16 and bfloat16: reading their NumPy dtype (which every way of making such a
+    tensor does) switches ``precision.active`` on."""
+
+    __slots__ = ("_np",)
+
+    @property  # type: ignore[override]
+    def np(self) -> np.dtype:
+        precision.active = True
+        return self._np
+
+    @np.setter
+    def np(self, value: np.dtype) -> None:
+        self._np = value
+
+
+float16 = half = _ReducedDtype("float16", np.float16)
+bfloat16 = _ReducedDtype("bfloat16", ml_dtypes.bfloat16)
 float32 = float = dtype("float32", np.float32)
 float64 = double = dtype("float64", np.float64)
 complex64 = cfloat = dtype("complex64", np.complex64)
@@ -70,16 +144,33 @@ int64 = long = dtype("int64", np.int64)
 uint8 = dtype("uint8", np.uint8)
 bool = dtype("bool", np.bool_)
 
-ALL = (float16, float32, float64, complex64, complex128, int8, int16, int32, int64, uint8, bool)
+ALL = (
+    float16,
+    bfloat16,
+    float32,
+    float64,
+    complex64,
+    complex128,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    bool,
+)
 FROM_NP: dict[np.dtype, dtype] = {d.np: d for d in ALL}
 # NumPy dtypes that have no torch twin but convert losslessly enough to one
 FROM_NP.update({np.dtype(np.uint16): int32, np.dtype(np.uint32): int64})
+precision.active = False  # (building the table read float16.np)
 
 
 def from_np(np_dtype: np.dtype) -> dtype:
     """The chainrule dtype of a NumPy dtype (TypeError with torch's wording if unsupported)."""
     try:
-        return FROM_NP[np_dtype]
+        d = FROM_NP[np_dtype]
+        if isinstance(d, _ReducedDtype):
+            precision.active = True
+        return d
     except KeyError:
         raise TypeError(
             f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype).type.__name__}. The only "
@@ -94,6 +185,7 @@ def from_np(np_dtype: np.dtype) -> dtype:
 # got: float != double")
 _NAMES = {
     "float16": ("Half", "c10::Half"),
+    "bfloat16": ("BFloat16", "c10::BFloat16"),
     "float32": ("Float", "float"),
     "float64": ("Double", "double"),
     "complex64": ("ComplexFloat", "c10::complex<float>"),
@@ -160,7 +252,7 @@ def get_default_dtype() -> dtype:
 def set_default_dtype(d: dtype) -> None:
     """Set the default floating-point dtype (float32 or float64, as torch allows)."""
     global _default
-    if d not in (float16, float32, float64):
+    if d not in (float16, bfloat16, float32, float64):
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")
     _default = d
 
@@ -168,16 +260,29 @@ def set_default_dtype(d: dtype) -> None:
 # --------------------------------------------------------------------------- promotion
 
 
-def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+def promote_types(type1: dtype | np.dtype, type2: dtype | np.dtype) -> dtype | np.dtype:
+    """torch.promote_types: of two chainrule dtypes (a chainrule dtype), or of two NumPy
+    dtypes (a NumPy dtype)."""
+    if isinstance(type1, dtype) and isinstance(type2, dtype):
+        return FROM_NP[_promote(type1.np, type2.np)]
+    return _promote(type1, type2)  # type: ignore[arg-type]
+
+
+def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
     """torch.promote_types on NumPy dtypes: like NumPy's, except an integer with a float
-    gives that float (int64 + float32 -> float32, where NumPy says float64)."""
+    gives that float (int64 + float32 -> float32, where NumPy says float64; int64 +
+    bfloat16 -> bfloat16), and float16 with bfloat16 gives float32."""
     if a == b or b.kind == "b":
         return a
     if a.kind == "b":
         return b
-    a_float, b_float = a.kind in "fc", b.kind in "fc"
+    ka, kb = kind_of(a), kind_of(b)
+    a_float, b_float = ka in "fc", kb in "fc"
     if a_float != b_float:
         return a if a_float else b
+    if a == BF16 or b == BF16:  # (not every ml_dtypes release promotes it in NumPy)
+        other = b if a == BF16 else a
+        return np.dtype(np.float32) if other.itemsize <= 2 and other.kind == "f" else other
     return np.promote_types(a, b)
 
 
@@ -186,14 +291,22 @@ def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None
     # is of a higher category (a float scalar with an int tensor, say).
     if higher is None or lower is None:
         return lower if higher is None else higher
-    if higher.kind == "c":
+    kh, kl = kind_of(higher), kind_of(lower)
+    if kh == "c":
         return higher
-    if lower.kind == "c":
-        return np.promote_types(higher, lower) if higher.kind == "f" else lower
-    if higher.kind == "f":
+    if kl == "c":
+        if higher == float16.np:  # torch's toComplexType(Half)
+            raise NotImplementedError(
+                "float16 with a complex operand gives ComplexHalf (complex32) in torch, "
+                "which chainrule does not support"
+            )
+        if kh == "f":  # torch's toComplexType of the float: float64's is complex128
+            return complex128.np if higher == float64.np else complex64.np
+        return lower
+    if kh == "f":
         return higher
-    if higher.kind == "b" or lower.kind == "f":
-        return promote_types(higher, lower)
+    if kh == "b" or kl == "f":
+        return _promote(higher, lower)
     return higher
 
 
@@ -209,12 +322,12 @@ def result_type(*operands: object) -> np.dtype:
         data = getattr(x, "_data", None)
         if data is not None:
             if data.ndim:
-                dim = data.dtype if dim is None else promote_types(dim, data.dtype)
+                dim = data.dtype if dim is None else _promote(dim, data.dtype)
             else:
-                zero = data.dtype if zero is None else promote_types(zero, data.dtype)
+                zero = data.dtype if zero is None else _promote(zero, data.dtype)
         else:
             d = _scalar_dtype(x)
-            wrapped = d if wrapped is None else promote_types(wrapped, d)
+            wrapped = d if wrapped is None else _promote(wrapped, d)
     return _combine(dim, _combine(zero, wrapped))
 
 
@@ -228,3 +341,72 @@ def _scalar_dtype(x: object) -> np.dtype:
     if isinstance(x, numbers.Real):
         return _default.np
     raise TypeError(f"expected a Tensor or a number, got {type(x).__name__}")
+
+
+# --------------------------------------------------------------------------- finfo, iinfo
+
+
+def _g(v: object) -> str:
+    return f"{builtins.float(v):g}"  # type: ignore[arg-type]
+
+
+class finfo:
+    """torch.finfo: the numerical properties of a floating-point dtype (the default dtype
+    when none is given)."""
+
+    def __init__(self, type: dtype | None = None) -> None:  # noqa: A002 (torch's name)
+        d = _default if type is None else type
+        if not isinstance(d, dtype) or not (d.is_floating_point or d.is_complex):
+            raise TypeError(
+                "torch.finfo() requires a floating point input type. Use torch.iinfo to "
+                "handle 'torch.finfo'"
+            )
+        real = np.dtype(np.float32 if d is complex64 else np.float64) if d.is_complex else d.np
+        info = ml_dtypes.finfo(real) if real == BF16 else np.finfo(real)
+        self.bits = real.itemsize * 8
+        self.eps = builtins.float(info.eps)
+        self.max = builtins.float(info.max)
+        self.min = builtins.float(info.min)
+        self.tiny = self.smallest_normal = builtins.float(info.smallest_normal)
+        # torch's: 10 ** -(decimal digits of precision), computed in double
+        self.resolution = 10.0 ** -math.floor(-math.log10(self.eps))
+        self.dtype = real.name
+
+    def __eq__(self, other: object) -> builtins.bool:
+        return isinstance(other, finfo) and other.dtype == self.dtype
+
+    def __hash__(self) -> builtins.int:
+        return hash(self.dtype)
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(resolution={_g(self.resolution)}, min={_g(self.min)}, max={_g(self.max)}, "
+            f"eps={_g(self.eps)}, smallest_normal={_g(self.smallest_normal)}, "
+            f"tiny={_g(self.tiny)}, dtype={self.dtype})"
+        )
+
+
+class iinfo:
+    """torch.iinfo: the range of an integer dtype."""
+
+    def __init__(self, type: dtype) -> None:  # noqa: A002 (torch's name)
+        if type is bool:
+            raise TypeError("torch.bool is not supported by torch.iinfo")
+        if not isinstance(type, dtype) or kind_of(type.np) not in "iu":
+            raise TypeError(
+                "torch.iinfo() requires an integer input type. Use torch.finfo to handle "
+                "'torch.iinfo'"
+            )
+        info = np.iinfo(type.np)
+        self.bits = type.itemsize * 8
+        self.min, self.max = builtins.int(info.min), builtins.int(info.max)
+        self.dtype = type.name
+
+    def __eq__(self, other: object) -> builtins.bool:
+        return isinstance(other, iinfo) and other.dtype == self.dtype
+
+    def __hash__(self) -> builtins.int:
+        return hash(self.dtype)
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={_g(self.min)}, max={_g(self.max)}, dtype={self.dtype})"

@@ -16,6 +16,7 @@ from chainrule._tensor import Size, Tensor
 
 __all__ = [
     "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
+    "BFloat16Tensor",
     "IntTensor", "LongTensor", "ShortTensor", "Variable",
 ]  # fmt: skip
 
@@ -62,6 +63,7 @@ def _legacy(d: dtypes.dtype) -> Any:
 FloatTensor = _legacy(dtypes.float32)
 DoubleTensor = _legacy(dtypes.float64)
 HalfTensor = _legacy(dtypes.float16)
+BFloat16Tensor = _legacy(dtypes.bfloat16)
 LongTensor = _legacy(dtypes.int64)
 IntTensor = _legacy(dtypes.int32)
 ShortTensor = _legacy(dtypes.int16)
@@ -70,8 +72,8 @@ ByteTensor = _legacy(dtypes.uint8)
 BoolTensor = _legacy(dtypes.bool)
 
 BY_NAME = {t.__name__: t for t in [
-    FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor,
-    ByteTensor, BoolTensor,
+    FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, LongTensor, IntTensor, ShortTensor,
+    CharTensor, ByteTensor, BoolTensor,
 ]}  # fmt: skip
 
 

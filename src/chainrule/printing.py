@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import dtypes
+from chainrule.dtypes import kind_of
 
 __all__ = ["tensor_repr", "set_printoptions"]
 
@@ -33,7 +34,7 @@ class _Formatter:
     """Chooses one format for all elements (torch's _Formatter), and their common width."""
 
     def __init__(self, values: np.ndarray) -> None:
-        self.kind = values.dtype.kind
+        self.kind = kind_of(values.dtype)
         self.int_mode, self.sci_mode = True, False
         p = _opts["precision"]
         if self.kind in "iub":
@@ -122,4 +123,22 @@ def tensor_repr(t) -> str:
         suffixes.append(f"grad_fn=<{t.grad_fn.name().removeprefix('torch::autograd::')}>")
     elif t._requires_grad:
         suffixes.append("requires_grad=True")
-    return prefix + ", ".join([body, *suffixes]) + ")"
+    return _add_suffixes(prefix + body, suffixes, len(prefix))
+
+
+def _add_suffixes(text: str, suffixes: list[str], indent: int) -> str:
+    """torch's _add_suffixes: a suffix that would pass the line width starts a new line.
+    Widths are torch's ("torch." where we print "chainrule."), so lines break where
+    torch's do."""
+    parts = [text]
+    last = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        n = len(suffix.replace("chainrule.", "torch."))
+        if last + n + 2 > _opts["linewidth"]:
+            parts.append(",\n" + " " * indent + suffix)
+            last = indent + n
+        else:
+            parts.append(", " + suffix)
+            last += n + 2
+    parts.append(")")
+    return "".join(parts)

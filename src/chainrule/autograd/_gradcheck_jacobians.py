@@ -12,6 +12,7 @@ import numpy as np
 from chainrule._tensor import Tensor, _make, mutate
 from chainrule.autograd import forward_ad as fwAD
 from chainrule.autograd._grad import grad as _grad
+from chainrule.dtypes import kind_of
 
 __all__ = ["GradcheckError"]
 
@@ -33,7 +34,7 @@ def _differentiable_outputs(x: Any) -> tuple:
 
 
 def _is_float(x: Any) -> bool:
-    return isinstance(x, Tensor) and x._data.dtype.kind in "fc"
+    return isinstance(x, Tensor) and kind_of(x._data.dtype) in "fc"
 
 
 def _check_inputs(tupled_inputs: tuple) -> None:

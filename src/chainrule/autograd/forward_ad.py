@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.autograd._grad import grad
+from chainrule.dtypes import kind_of
 from chainrule.graph import enable_grad
 from chainrule.ops.op import Op, expand, forward_ad, sum_to_size
 
@@ -78,7 +79,7 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
             f"{list(tensor._data.shape)} while the given forward gradient is of size "
             f"{list(tangent._data.shape)}."
         )
-    if tangent._data.dtype.kind not in "fc" or tensor._data.dtype.kind not in "fc":
+    if kind_of(tangent._data.dtype) not in "fc" or kind_of(tensor._data.dtype) not in "fc":
         raise ValueError("Expected primal and tangent to be floating point or complex tensors")
     level, forward_ad.level = forward_ad.level, 0  # the alias itself has no tangent to pass
     try:
@@ -105,7 +106,7 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
 def propagate(node: Op, inputs: tuple, params: dict, out: Tensor) -> None:
     """Give ``out`` the tangent of the op that made it (called by ``Op.apply``)."""
     tangents = [getattr(x, "_fw", None) if isinstance(x, Tensor) else None for x in inputs]
-    if all(t is None for t in tangents) or out._data.dtype.kind not in "fc":
+    if all(t is None for t in tangents) or kind_of(out._data.dtype) not in "fc":
         return
     shadow = _new(type(node))  # a copy of the node holding what the rules read
     shadow.__dict__.update(node.__dict__)

@@ -11,6 +11,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.autograd.forward_ad import _set_tangent
+from chainrule.dtypes import kind_of
 from chainrule.graph import grad_mode, no_grad
 from chainrule.ops.op import _FREED, Op, _edge, _modified_message, forward_ad, sum_to_size
 
@@ -188,7 +189,7 @@ class Function:
             skip = ctx.__dict__.get("_non_differentiable", set())
             live = [
                 i for i, o in enumerate(outs)
-                if isinstance(o, Tensor) and id(o) not in skip and o._data.dtype.kind in "fc"
+                if isinstance(o, Tensor) and id(o) not in skip and kind_of(o._data.dtype) in "fc"
             ]  # fmt: skip
             for i in live:
                 o = outs[i]

@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.backend.select import select
+from chainrule.dtypes import kind_of
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """The logistic function on an array; exp of -|x| only, so nothing overflows (complex:
     ``1 / (1 + exp(-x))``, as torch)."""
-    if x.dtype.kind == "c":
+    if kind_of(x.dtype) == "c":
         with np.errstate(all="ignore"):
             return (1 / (1 + np.exp(-x))).astype(x.dtype, copy=False)
     e = np.exp(-np.abs(x))

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from chainrule import creation
 from chainrule._tensor import Size, Tensor
 from chainrule.distributions import constraints
@@ -17,6 +15,7 @@ from chainrule.distributions.distribution import (
     logits_to_probs,
     probs_to_logits,
 )
+from chainrule.dtypes import np_finfo
 from chainrule.graph import no_grad
 from chainrule.nn.functional import binary_cross_entropy_with_logits, one_hot
 
@@ -240,4 +239,4 @@ class OneHotCategorical(Distribution):
 
 
 def _finfo_min(t: Tensor) -> float:
-    return float(np.finfo(t._data.dtype).min)
+    return float(np_finfo(t._data.dtype).min)

@@ -11,6 +11,7 @@ import numpy as np
 from chainrule import creation
 from chainrule._tensor import Size, Tensor
 from chainrule.distributions import constraints
+from chainrule.dtypes import np_finfo
 from chainrule.graph import no_grad
 
 __all__ = ["Distribution"]
@@ -188,7 +189,7 @@ def logits_to_probs(logits: Tensor, is_binary: bool = False) -> Tensor:
 
 
 def clamp_probs(probs: Tensor) -> Tensor:
-    eps = float(np.finfo(probs._data.dtype).eps)
+    eps = float(np_finfo(probs._data.dtype).eps)
     return probs.clamp(min=eps, max=1 - eps)
 
 
@@ -204,7 +205,7 @@ def standard_normal(shape: Any, like: Tensor) -> Tensor:
 def uniform01(shape: Any, like: Tensor) -> Tensor:
     """Uniform on [tiny, 1): never 0, so logs of it are finite (torch's _finfo(...).tiny)."""
     u = creation.rand(*shape, dtype=like.dtype)
-    return u.clamp(min=float(np.finfo(u._data.dtype).tiny))
+    return u.clamp(min=float(np_finfo(u._data.dtype).tiny))
 
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)

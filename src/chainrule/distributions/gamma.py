@@ -14,6 +14,7 @@ from chainrule._fp import quiet
 from chainrule._tensor import Tensor, _make
 from chainrule.distributions import constraints
 from chainrule.distributions.distribution import Distribution, broadcast_all
+from chainrule.dtypes import np_finfo
 from chainrule.ops.elementwise.gamma import _lgamma, digamma, lgamma, xlogy
 from chainrule.ops.op import Op
 from chainrule.ops.shape.join import stack
@@ -81,7 +82,7 @@ class StandardGamma(Op):
     def forward(self, a, generator):
         rng = (generator or creation.default_generator).rng
         x = rng.standard_gamma(a.astype(np.float64))
-        tiny = np.finfo(a.dtype).tiny
+        tiny = np_finfo(a.dtype).tiny
         return np.maximum(x, tiny).astype(a.dtype)  # torch clamps draws to the smallest normal
 
     def backward(self, g):
@@ -120,7 +121,7 @@ class Gamma(Distribution):
     def rsample(self, sample_shape: Any = ()) -> Tensor:
         shape = self._extended_shape(sample_shape)
         x = standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
-        tiny = float(np.finfo(x._data.dtype).tiny)
+        tiny = float(np_finfo(x._data.dtype).tiny)
         return x.clamp(min=tiny)
 
     def log_prob(self, value: Tensor) -> Tensor:

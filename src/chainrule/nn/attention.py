@@ -8,6 +8,7 @@ from typing import Any
 from chainrule import creation
 from chainrule._device import check_cpu
 from chainrule._tensor import Tensor
+from chainrule.dtypes import kind_of
 from chainrule.graph import is_grad_enabled
 from chainrule.nn import functional as F
 from chainrule.nn.init import constant_, xavier_normal_, xavier_uniform_
@@ -124,7 +125,9 @@ class MultiheadAttention(Module):
                key_padding_mask: Tensor | None) -> bool:  # fmt: skip
         """Whether torch runs its fused kernel: its conditions (eval mode, batch first,
         self-attention, bool masks, nothing recording a graph ...)."""
-        if any(m is not None and m._data.dtype.kind == "f" for m in (attn_mask, key_padding_mask)):
+        if any(
+            m is not None and kind_of(m._data.dtype) == "f" for m in (attn_mask, key_padding_mask)
+        ):
             return False
         w, b = self.in_proj_weight, self.in_proj_bias
         if (

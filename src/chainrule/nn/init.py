@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule import creation
 from chainrule._tensor import Tensor, mutate
-from chainrule.dtypes import scalar_type_name
+from chainrule.dtypes import kind_of, scalar_type_name
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
@@ -27,7 +27,7 @@ def _rng(generator: creation.Generator | None) -> np.random.Generator:
 
 def _check_float(tensor: Tensor, kernel: str) -> None:
     kind = tensor._data.dtype
-    if kind.kind not in "fc":
+    if kind_of(kind) not in "fc":
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(kind)}'")
 
 

@@ -101,6 +101,10 @@ class ModuleState:
         """Cast floating-point parameters and buffers to float16 in place; returns the module."""
         return self._cast_float(dtypes.float16)
 
+    def bfloat16(self) -> Module:
+        """Cast floating-point parameters and buffers to bfloat16 in place; returns the module."""
+        return self._cast_float(dtypes.bfloat16)
+
     def type(self, dst_type: dtypes.dtype) -> Module:
         """Cast all parameters and buffers to ``dst_type`` in place; returns the module."""
         return self._apply(lambda t: _make(t._data.astype(dst_type.np)))

@@ -21,6 +21,7 @@ import numpy as np
 from chainrule import creation
 from chainrule._device import check_cpu
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import kind_of
 from chainrule.graph import is_grad_enabled
 from chainrule.nn import functional as F
 from chainrule.nn.activation import GELU, ReLU
@@ -94,7 +95,7 @@ def _canonical(mask: Tensor | None, name: str, other: Tensor | None, other_name:
     warning when its dtype differs from ``other``'s."""
     if mask is None:
         return None
-    kind = mask._data.dtype.kind
+    kind = kind_of(mask._data.dtype)
     if kind != "b" and kind != "f":
         raise AssertionError(f"only bool and floating types of {name} are supported")
     if other is not None and mask.dtype != other.dtype:

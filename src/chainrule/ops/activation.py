@@ -17,6 +17,7 @@ from chainrule._tensor import Tensor, _make
 from chainrule.backend import K
 from chainrule.backend.select import select
 from chainrule.backend.special import _sigmoid
+from chainrule.dtypes import REDUCED, kind_of
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import MaskedGrad, erf, exp, sigmoid, tanh
@@ -264,7 +265,7 @@ class Hardtanh(Op):
 
 
 def _no_complex_clamp(input: Tensor) -> None:
-    if input._data.dtype.kind == "c":
+    if kind_of(input._data.dtype) == "c":
         raise NotImplementedError("clamp is not supported for complex types")
 
 
@@ -323,6 +324,12 @@ class Mish(Op):
 
     def backward(self, g):
         x = self.inputs[0]
+        if x._data.dtype in REDUCED:  # torch's mish_backward: one float32 kernel
+            return self._rule(g.float(), x.float()).to(x.dtype)
+        return self._rule(g, x)
+
+    @staticmethod
+    def _rule(g, x):
         t = tanh(Softplus.apply(x, beta=1.0, threshold=20.0))
         return g * (t + x * sigmoid(x) * (1 - t * t))
 

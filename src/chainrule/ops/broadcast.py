@@ -12,6 +12,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.creation import tensor
+from chainrule.dtypes import kind_of
 from chainrule.ops.op import Op
 
 # --------------------------------------------------------------------------- dims
@@ -90,17 +91,19 @@ def binary(cls: type[Op], a: Any, b: Any, float_result: bool = False) -> Tensor:
 def _binary(cls: type[Op], a: Any, b: Any, float_result: bool) -> Tensor:
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a._data.dtype == b._data.dtype and (not float_result or a._data.dtype.kind in "fc"):
+            if a._data.dtype == b._data.dtype and (
+                not float_result or kind_of(a._data.dtype) in "fc"
+            ):
                 return cls.apply(a, b)
         elif type(b) is float or type(b) is int:
-            if a._data.dtype.kind in "fc":
+            if kind_of(a._data.dtype) in "fc":
                 return cls.apply(a, b)
         b = as_tensor_arg(b)
     else:
         a = as_tensor_arg(a, "input")
         b = as_tensor_arg(b)
     dt = dtypes.result_type(a, b)
-    if float_result and dt.kind not in "fc":
+    if float_result and kind_of(dt) not in "fc":
         dt = dtypes.get_default_dtype().np
     a, b = _cast(a, dt), _cast(b, dt)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):

@@ -11,6 +11,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import kind_of
 from chainrule.ops.broadcast import as_tensor_arg
 
 
@@ -50,11 +51,11 @@ def _bitwise(ufunc: np.ufunc) -> Callable[[Any, Any], Tensor]:
             # torch's promotion (a 0-d int64 with an int32 tensor gives int32); a Python
             # int out of the result's range wraps around, as in torch
             dt = dtypes.result_type(input, other)
-            if dt.kind not in "fc":
+            if kind_of(dt) not in "fc":
                 a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
         else:
             dt = a.dtype
-        if dt.kind in "fc":
+        if kind_of(dt) in "fc":
             raise NotImplementedError(
                 f"\"{ufunc.__name__}_cpu\" not implemented for '{dtypes.scalar_type_name(dt)}'"
             )
@@ -79,7 +80,7 @@ bitwise_xor = op(
 def bitwise_not(input: Tensor) -> Tensor:
     """Bitwise NOT of an integer tensor (logical NOT of a bool tensor); ``~x``."""
     dt = input._data.dtype
-    if dt.kind in "fc":
+    if kind_of(dt) in "fc":
         raise NotImplementedError(
             f"\"bitwise_not_cpu\" not implemented for '{dtypes.scalar_type_name(dt)}'"
         )
@@ -89,7 +90,7 @@ def bitwise_not(input: Tensor) -> Tensor:
 @tensor_method(name="__invert__")
 def _invert(input: Tensor) -> Tensor:
     """The ``~`` operator (not a public function): a TypeError on floats, as torch."""
-    if input._data.dtype.kind in "fc":
+    if kind_of(input._data.dtype) in "fc":
         raise TypeError(
             "~ (operator.invert) is only implemented on integer and Boolean-type tensors"
         )

@@ -199,7 +199,7 @@ def _leaf_write(t: Tensor) -> bool:
 
 
 def _check_cast(src: np.dtype, dst: np.dtype) -> None:
-    if _CATEGORY[src.kind] > _CATEGORY[dst.kind]:
+    if _CATEGORY[dtypes.kind_of(src)] > _CATEGORY[dtypes.kind_of(dst)]:
         raise RuntimeError(
             f"result type {dtypes.scalar_type_name(src)} can't be cast to the desired "
             f"output type {dtypes.scalar_type_name(dst)}"

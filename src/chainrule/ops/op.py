@@ -19,6 +19,7 @@ here and never inside a rule).
 
 from __future__ import annotations
 
+import functools
 import re
 import traceback
 import warnings
@@ -43,12 +44,19 @@ from chainrule._tensor import (
     version_counter,
 )
 from chainrule._trace import state as trace
-from chainrule.dtypes import scalar_type_name, tensor_type_name
+from chainrule.dtypes import (
+    FROM_NP,
+    REDUCED,
+    kind_of,
+    precision,
+    scalar_type_name,
+    tensor_type_name,
+)
 from chainrule.graph import grad_mode
 
 __all__ = [
     "Op", "SumToSize", "Expand", "expand", "sum_to_size", "unbroadcast_shape", "track_view",
-    "forward_ad", "anomaly", "register_view", "live_views",
+    "forward_ad", "anomaly", "register_view", "live_views", "opmath",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -89,6 +97,105 @@ JVP_RULES = {
 }
 
 
+def _reduced_forward(node: Op, arrays: list, params: dict) -> Any:
+    """Run ``node.forward`` as torch's CPU kernels run float16/bfloat16: inputs widened to
+    float32, the result rounded once to the reduced dtype (or to ``dtype=`` when the op
+    takes one). A forward that returns a view of its input is run on the input itself."""
+    red = None
+    for a in arrays:
+        if type(a) is np.ndarray and a.dtype in REDUCED:
+            red = a.dtype
+            break
+    token = None if fp_state() is FP_IGNORE else ignore_fp_errors()
+    try:
+        if red is None:
+            return node.forward(*arrays, **params)
+        node._in_dtypes = tuple(a.dtype if type(a) is np.ndarray else None for a in arrays)
+        node._reduced = red  # (a forward may round inside where torch's kernel does)
+        if node.reduced_scalars == "round":
+            up = [_opmath_rounded(a, red) for a in arrays]
+        else:
+            up = [
+                a.astype(np.float32) if type(a) is np.ndarray and a.dtype in REDUCED else a
+                for a in arrays
+            ]
+        target: np.dtype | None = red
+        call = params
+        want = params.get("dtype")
+        if want is not None:  # sum(..., dtype=): accumulate in float32, round to that dtype
+            want = np.dtype(getattr(want, "np", want))
+            target = want if want in REDUCED else None
+            if target is not None:
+                call = {**params, "dtype": np.dtype(np.float32)}
+        out = node.forward(*up, **call)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if out.base is not None and any(
+            u is not a and np.may_share_memory(out, u) for u, a in zip(up, arrays)
+        ):  # a view: the op moves elements only, so it runs on the reduced array itself
+            return node.forward(*arrays, **params)
+        if target is not None and out.dtype == np.float32:
+            out = out.astype(target)
+        return out
+    finally:
+        if token is not None:
+            restore_fp_errors(token)
+
+
+def opmath(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A function torch runs as one float32 kernel for float16/bfloat16 tensors (attention,
+    interpolation, group norm), composed here of several ops: when its floating tensors are
+    all of one such dtype it
+    runs on float32 copies of them and its floating results are rounded back once, so its
+    gradients are float32 inside and rounded once at each input (``to``'s backward)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if not precision.active or kwargs.get("inplace"):
+            return fn(*args, **kwargs)
+        red = None  # the one floating dtype of the tensors, when reduced (else the
+        for a in (*args, *kwargs.values()):  # function runs as it is: its checks decide)
+            if isinstance(a, Tensor) and kind_of(a._data.dtype) in "fc":
+                if a._data.dtype not in REDUCED or (red is not None and red.np != a._data.dtype):
+                    return fn(*args, **kwargs)
+                red = FROM_NP[a._data.dtype]
+        if red is None:
+            return fn(*args, **kwargs)
+
+        def up(a: Any) -> Any:
+            return a.float() if isinstance(a, Tensor) and a._data.dtype in REDUCED else a
+
+        out = fn(*[up(a) for a in args], **{k: up(v) for k, v in kwargs.items()})
+
+        def down(t: Any) -> Any:
+            return t.to(red) if isinstance(t, Tensor) and t._data.dtype == np.float32 else t
+
+        return type(out)(down(t) for t in out) if isinstance(out, tuple) else down(out)
+
+    return run
+
+
+def _opmath_rounded(a: Any, red: np.dtype) -> Any:
+    """An operand as float32 for a float16/bfloat16 kernel; a number (or a 0-d array of
+    another float dtype) rounded to ``red`` first."""
+    if type(a) is np.ndarray:
+        if a.dtype in REDUCED or (a.ndim == 0 and a.dtype.kind == "f"):
+            return a.astype(red).astype(np.float32)
+        return a
+    if isinstance(a, float):  # (an int stays: exact in float16 up to 2048, as torch's cast)
+        return float(np.asarray(a, dtype=red))
+    return a
+
+
+def _grads_as(grads: tuple, dtypes_: tuple) -> tuple:
+    out = []
+    for g, d in zip(grads, dtypes_):
+        if g is not None and d is not None and g._data.dtype != d and kind_of(d) == "f":
+            g = g.to(FROM_NP[d])
+        out.append(g)
+    return tuple(out)
+
+
 class Op:
     """A node of the graph: one recorded application of a primitive (torch's ``grad_fn``).
 
@@ -116,6 +223,13 @@ class Op:
     # input), "elementwise" (TensorIterator: follows the inputs; the default of diagonal
     # ops), or None (the forward already lays it out as torch: views, clone)
     layout: str | None = "contiguous"
+    # float16/bfloat16 inputs: compute in float32 and round the result once, as torch's CPU
+    # kernels do (opmath); False for ops that only move or view elements (exact either way)
+    reduced_math = True
+    # a Python number (or 0-d float32/float64 array) with float16/bfloat16 arrays: used as it
+    # is ("exact": mul, div, lerp's weight) or first rounded to their dtype ("round": add,
+    # sub, pow, remainder, fmod), as torch's kernel reads it
+    reduced_scalars = "exact"
 
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
     _hooks: dict | None = None  # the output tensor's register_hook hooks
@@ -140,6 +254,8 @@ class Op:
             cls.layout = "elementwise"
         if cls.layout not in ("contiguous", "elementwise", None):
             raise TypeError(f"{cls.__name__}.layout must be 'contiguous', 'elementwise' or None")
+        if cls.layout is None and "reduced_math" not in cls.__dict__:
+            cls.reduced_math = False  # views and casts: exact in any dtype
         stale = JVP_RULES.keys() & cls.__dict__.keys()
         if stale:  # the old per-strategy booleans: declare jvp_rule instead
             raise TypeError(f"{cls.__name__}: set jvp_rule = {sorted(stale)[0]!r}, not a flag")
@@ -166,7 +282,9 @@ class Op:
                 else:
                     arrays.append(x)
                     edges.append(None)
-        if fp_state() is FP_IGNORE:  # inside backward (or another quiet op): already silent
+        if precision.active and cls.reduced_math:  # float16/bfloat16 may be about
+            out = _reduced_forward(node, arrays, params)
+        elif fp_state() is FP_IGNORE:  # inside backward (or another quiet op): already silent
             out = node.forward(*arrays, **params)
         else:
             token = ignore_fp_errors()  # torch is silent on inf * 0, 0 / 0, overflow ...
@@ -298,6 +416,10 @@ class Op:
         grads = self.backward(grad)
         if type(grads) is not tuple:
             grads = (grads,)
+        if precision.active:
+            in_dtypes = self.__dict__.get("_in_dtypes")
+            if in_dtypes is not None:  # each gradient in its input's dtype (torch's engine)
+                grads = _grads_as(grads, in_dtypes)
         shapes = self._shapes
         if shapes is not None:
             grads = tuple(
@@ -450,7 +572,7 @@ class _Anomaly:
 
     def check(self, node: Op, grads: tuple) -> None:
         for i, g in enumerate(grads):
-            if g is not None and g._data.dtype.kind in "fc" and np.isnan(g._data).any():
+            if g is not None and kind_of(g._data.dtype) in "fc" and np.isnan(g._data).any():
                 trace = "".join(node.__dict__.get("trace", ["(no forward traceback)\n"]))
                 warnings.warn(
                     f"Error detected in {node.name()}. Traceback of forward call that caused "
@@ -473,7 +595,7 @@ def _modified_message(data: Any, owner: Any, version: int, expected: int) -> str
     ``Backward0`` ("output 0 of Exp") or ``Backward`` ("output 0 of T1" for TBackward1)."""
     if not hasattr(data, "dtype"):
         kind = "chainrule.Tensor"
-    elif data.dtype.kind in "bc":  # torch's name for these: CPUBoolType, CPUComplexFloatType
+    elif kind_of(data.dtype) in "bc":  # torch's name for these: CPUBoolType, CPUComplexFloatType
         kind = f"CPU{scalar_type_name(data)}Type"
     else:
         kind = f"chainrule.{tensor_type_name(data)}"
@@ -558,7 +680,7 @@ def track_view(t: Tensor, inputs: tuple) -> None:
                             version_counter(t)[0])  # fmt: skip
             if grad_mode.enabled and getattr(x, "_creation", None) is not None:
                 t._creation = x._creation
-            if t.grad_fn is None and base._requires_grad and out.dtype.kind in "fc":
+            if t.grad_fn is None and base._requires_grad and kind_of(out.dtype) in "fc":
                 t._requires_grad = t._grad_from_base = True
             register_view(base, t)
             return
@@ -674,7 +796,7 @@ def sum_to_size(x: Tensor, *size: Any) -> Tensor:
 
 def _type_string(a: np.ndarray) -> str:
     """How torch's expand error names a tensor's type: torch.FloatTensor, CPUBoolType."""
-    if a.dtype.kind in "bc":
+    if kind_of(a.dtype) in "bc":
         return f"CPU{scalar_type_name(a)}Type"
     return f"torch.{tensor_type_name(a)}"
 

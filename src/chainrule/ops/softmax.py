@@ -13,14 +13,14 @@ from typing import Any
 from chainrule._registry import op
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.backend import K
-from chainrule.dtypes import scalar_type_name
+from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.ops.elementwise.unary import exp
 from chainrule.ops.op import Op
 from chainrule.ops.reduce.sums import sum
 
 
 def _float_only(input: Tensor, kernel: str, complex: bool = True) -> None:
-    if input._data.dtype.kind not in ("fc" if complex else "f"):
+    if kind_of(input._data.dtype) not in ("fc" if complex else "f"):
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(input)}'")
 
 

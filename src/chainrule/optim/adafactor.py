@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor, _make, mutate
+from chainrule.dtypes import np_finfo
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -108,7 +109,7 @@ class Adafactor(Optimizer):
                 if group["maximize"]:
                     grad = -grad
                 if eps1 is None:  # torch fixes it from the first parameter of the group
-                    eps1 = float(np.finfo(p._data.dtype).eps)
+                    eps1 = float(np_finfo(p._data.dtype).eps)
                 mutate(state["step"])[...] += 1
                 step = float(state["step"]._data)
                 one_minus_beta2_t = step**beta2_decay

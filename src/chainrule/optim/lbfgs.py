@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor, _make, mutate
+from chainrule.dtypes import kind_of
 from chainrule.graph import enable_grad, no_grad
 from chainrule.optim.optimizer import Optimizer, ParamsT, as_real, check_lr, scalar
 
@@ -197,7 +198,7 @@ class LBFGS(Optimizer):
     def _numel(self) -> int:
         if self._numel_cache is None:
             self._numel_cache = sum(
-                2 * p.numel() if p._data.dtype.kind == "c" else p.numel() for p in self._params
+                2 * p.numel() if kind_of(p._data.dtype) == "c" else p.numel() for p in self._params
             )
         return self._numel_cache
 

@@ -15,6 +15,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make, mutate
 from chainrule._trace import state as _trace
+from chainrule.dtypes import kind_of
 from chainrule.graph import enable_grad
 
 __all__ = ["Optimizer", "required"]
@@ -69,7 +70,7 @@ def step_state(value: float = 0.0) -> Tensor:
 def as_real(a: np.ndarray) -> np.ndarray:
     """``torch.view_as_real``: a complex array as (real, imag) pairs on a new last axis, sharing
     memory, so the elementwise update treats both parts as real numbers; others unchanged."""
-    if a.dtype.kind != "c":
+    if kind_of(a.dtype) != "c":
         return a
     return a.reshape(a.shape + (1,)).view(a.real.dtype)
 

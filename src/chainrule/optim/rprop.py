@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Tensor, _make, mutate
+from chainrule.dtypes import kind_of
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -70,7 +71,7 @@ class Rprop(Optimizer):
                 state["step"] = step_state()
                 state["prev"] = zeros_state(p)
                 # complex: the real and imaginary parts are two independent numbers
-                fill = complex(lr, lr) if p._data.dtype.kind == "c" else lr
+                fill = complex(lr, lr) if kind_of(p._data.dtype) == "c" else lr
                 state["step_size"] = _make(np.full_like(p.grad._data, fill))
 
             params = params_with_grad(self, group, init)

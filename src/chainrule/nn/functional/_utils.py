@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._tensor import Size, Tensor
-from chainrule.dtypes import scalar_type_name
+from chainrule.dtypes import kind_of, scalar_type_name
 
 __all__ = ["get_reduction", "reduce", "check_float", "type_name", "size_repr"]
 
@@ -59,7 +59,7 @@ def reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 def check_float(x: Tensor, kernel: str) -> None:
-    if x._data.dtype.kind not in "fc":
+    if kind_of(x._data.dtype) not in "fc":
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{type_name(x)}'")
 
 

@@ -11,11 +11,13 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make
-from chainrule.dtypes import c_type_name
+from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.dtypes import c_type_name, kind_of
 from chainrule.nn.functional.dropout import dropout
 from chainrule.nn.functional.linear import linear
 from chainrule.ops.index.select import index_select
 from chainrule.ops.linalg.products import matmul
+from chainrule.ops.op import opmath
 from chainrule.ops.shape.join import cat
 from chainrule.ops.softmax import softmax
 
@@ -26,6 +28,8 @@ def _repeat_heads(t: Tensor, times: int) -> Tensor:
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("lower_precision_fp")
+@opmath
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -107,7 +111,7 @@ def _canonical_mask(mask: Tensor | None, name: str, dtype: Any) -> Tensor | None
     m = mask._data
     if m.dtype == np.bool_:
         return _make(np.where(m, -np.inf, 0.0).astype(dtype))
-    if m.dtype.kind != "f":
+    if kind_of(m.dtype) != "f":
         raise AssertionError(f"only bool and floating types of {name} are supported")
     return mask
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.dtypes import scalar_type_name
+from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.nn.functional._utils import get_reduction, type_name
 from chainrule.ops.index.gather import gather
 from chainrule.ops.op import Op
@@ -111,7 +112,7 @@ class NllLossGrad(Op):
 def _nll_plain(input: Tensor, target: Tensor, ignore_index: int, reduction: str):
     """The one-node loss when it applies (else None: the general composition)."""
     x, t = input._data, target._data
-    if x.ndim != 2 or not x.shape[0] or not x.shape[1] or x.dtype.kind != "f":
+    if x.ndim != 2 or not x.shape[0] or not x.shape[1] or kind_of(x.dtype) != "f":
         return None
     if t.dtype != np.int64:
         t = t.astype(np.int64)
@@ -152,6 +153,7 @@ def _check_weight_dtype(input: Tensor, weight: Tensor | None) -> None:
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -171,6 +173,7 @@ def nll_loss(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -195,7 +198,7 @@ def cross_entropy(
     if x.ndim:
         wshape[class_dim] = c
     if target._data.shape == x.shape:  # class probabilities
-        if target._data.dtype.kind != "f":
+        if kind_of(target._data.dtype) != "f":
             raise RuntimeError(
                 "Expected floating point type for target with class probabilities, got "
                 f"{type_name(target)}"

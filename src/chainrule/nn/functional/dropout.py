@@ -7,6 +7,7 @@ import numpy as np
 from chainrule import creation
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import kind_of
 from chainrule.ops.op import Op
 
 
@@ -39,7 +40,8 @@ class DropoutScale(Op):
 
     def forward(self, x: np.ndarray, p: float) -> np.ndarray:
         keep = creation.default_generator.rng.random(x.shape) >= p
-        return np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype if x.dtype.kind == "f" else None)
+        dt = x.dtype if kind_of(x.dtype) == "f" else None
+        return np.multiply(keep, 1.0 / (1.0 - p), dtype=dt)
 
     def backward(self, grad: Tensor) -> None:  # pragma: no cover - never recorded
         return None

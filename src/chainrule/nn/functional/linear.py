@@ -6,6 +6,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor
+from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import c_type_name
 from chainrule.nn.functional._utils import type_name
 from chainrule.ops.linalg.products import matmul
@@ -60,6 +61,7 @@ class Linear(Op):
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("lower_precision_fp")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: input (*, in_features), weight (out_features, in_features)."""
     x, w = input._data, weight._data
@@ -109,6 +111,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("off")
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y_o = x1ᵀ W_o x2 + b_o``: a composition (one matmul, one product, one sum)."""
     a, b, w = input1._data, input2._data, weight._data

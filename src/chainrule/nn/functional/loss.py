@@ -11,7 +11,8 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Size, Tensor
-from chainrule.dtypes import scalar_type_name
+from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.nn.functional._utils import check_float, get_reduction
 from chainrule.nn.functional._utils import reduce as _reduce
 from chainrule.ops.activation import logsigmoid
@@ -80,6 +81,7 @@ def _pointwise(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -95,6 +97,7 @@ def mse_loss(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def l1_loss(
     input: Tensor,
     target: Tensor,
@@ -116,6 +119,7 @@ def _quadratic_part(d: Tensor, ad: Tensor, beta: float) -> tuple[Tensor, Tensor]
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -139,6 +143,7 @@ def smooth_l1_loss(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def huber_loss(
     input: Tensor,
     target: Tensor,
@@ -160,6 +165,7 @@ def huber_loss(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -213,6 +219,7 @@ class BinaryCrossEntropy(Op):
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -247,6 +254,7 @@ def binary_cross_entropy(
 
 
 @op(namespace="nn.functional", method=False)
+@autocast_policy("fp32")
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
@@ -267,12 +275,12 @@ def binary_cross_entropy_with_logits(
     if pos_weight is not None:
         broadcast_check(pos_weight, target)
     dt = target._data.dtype  # torch computes in place into ``1 - target``: its dtype
-    if dt.kind == "b":
+    if kind_of(dt) == "b":
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
             "or `logical_xor()` operator instead."
         )
-    if dt.kind in "iu" and input._data.dtype.kind in "fc":
+    if kind_of(dt) in "iu" and kind_of(input._data.dtype) in "fc":
         raise RuntimeError(
             f"result type {scalar_type_name(input)} can't be cast to the desired output type "
             f"{scalar_type_name(target)}"
@@ -283,6 +291,6 @@ def binary_cross_entropy_with_logits(
         loss = (1 - target) * input - (1 + (pos_weight - 1) * target) * logsigmoid(input)
     if weight is not None:
         loss = loss * weight
-    if loss._data.dtype != dt and dt.kind in "fc":
+    if loss._data.dtype != dt and kind_of(dt) in "fc":
         loss = loss.to(target.dtype)
     return _reduce(loss, reduction)

@@ -15,11 +15,11 @@ from chainrule._tensor import Size, Tensor, _make, mutate
 from chainrule._trace import state as trace
 from chainrule.backend import K
 from chainrule.backend.numpy_kernels import mean_keepdims as _mean
-from chainrule.dtypes import float32, scalar_type_name
+from chainrule.dtypes import float32, kind_of, np_finfo, opmath_array, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
 from chainrule.ops.elementwise.unary import rsqrt
-from chainrule.ops.op import Op, SumToSize, forward_ad, save_index
+from chainrule.ops.op import Op, SumToSize, forward_ad, opmath, save_index
 from chainrule.ops.reduce.stats import norm, var
 from chainrule.ops.reduce.sums import mean
 
@@ -229,14 +229,14 @@ def _moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarr
 def _fusable(x: Tensor, *affine: Tensor | None) -> bool:
     """Float, non-empty, and the affine tensors of the same dtype (no promotion)."""
     d = x._data
-    if not d.size or d.dtype.kind != "f":
+    if not d.size or kind_of(d.dtype) != "f":
         return False
     return all(t is None or (isinstance(t, Tensor) and t._data.dtype == d.dtype) for t in affine)
 
 
 def _standardize(x: Tensor, axes: tuple[int, ...], eps: float, moments: tuple = None) -> Tensor:
     """``(x - mean) / sqrt(var + eps)`` over ``axes`` (biased variance)."""
-    if not x._data.size or x._data.dtype.kind != "f":  # edge cases: the plain composition
+    if not x._data.size or kind_of(x._data.dtype) != "f":  # edge cases: the plain composition
         mu = mean(x, axes, keepdim=True)
         return (x - mu) * rsqrt(var(x, axes, unbiased=False, keepdim=True) + eps)
     mu, v = moments if moments is not None else (None, None)
@@ -295,7 +295,7 @@ def layer_norm(
     _check_affine(bias, "bias", shape)
     if _check_mixed_dtype(input, weight, bias):
         return layer_norm(input.to(float32), shape, weight, bias, eps).to(input.dtype)
-    if x.dtype.kind != "f":
+    if kind_of(x.dtype) != "f":
         raise NotImplementedError(
             f"\"LayerNormKernelImpl\" not implemented for '{scalar_type_name(input)}'"
         )
@@ -328,11 +328,11 @@ def rms_norm(
             f"Given normalized_shape={list(shape)}, expected input with shape "
             f"[*{', '.join(map(str, shape))}], but got input of size{list(x.shape)}"
         )
-    if x.dtype.kind not in "fc":
+    if kind_of(x.dtype) not in "fc":
         raise NotImplementedError(f"\"rms_norm\" not implemented for '{scalar_type_name(input)}'")
     up = input.to(float32) if x.dtype == np.float16 else input  # torch's opmath type
     if eps is None:
-        eps = float(np.finfo(up._data.dtype).eps)
+        eps = float(np_finfo(up._data.dtype).eps)
     axes = tuple(range(x.ndim - k, x.ndim))
     y = up * rsqrt(mean(up * up, axes, keepdim=True) + eps)
     if y._data.dtype != x.dtype:
@@ -367,6 +367,7 @@ def _rms_shape(normalized_shape: Sequence[int]) -> tuple[int, ...]:
 
 
 @op(namespace="nn.functional", method=False)
+@opmath
 def group_norm(
     input: Tensor,
     num_groups: int,
@@ -387,7 +388,7 @@ def group_norm(
         )
     if _check_mixed_dtype(input, weight, bias):
         return group_norm(input.to(float32), num_groups, weight, bias, eps).to(input.dtype)
-    if x.dtype.kind != "f":
+    if kind_of(x.dtype) != "f":
         raise NotImplementedError(
             f"\"GroupNormKernelImpl\" not implemented for '{scalar_type_name(input)}'"
         )
@@ -419,7 +420,7 @@ def _check_batch_norm_args(input: Tensor, running_mean: Tensor | None,
         raise ValueError("running_mean and running_var must either both be None or neither be None")
     if training and x.ndim == 1:
         raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
-    if x.dtype.kind != "f":
+    if kind_of(x.dtype) != "f":
         raise NotImplementedError(f"\"batch_norm\" not implemented for '{scalar_type_name(input)}'")
     params = [t for t in (weight, bias, running_mean, running_var) if t is not None]
     if params and params[0]._data.dtype != x.dtype:  # "mixed type"
@@ -478,11 +479,11 @@ def batch_norm(
     axes = (0, *range(2, x.ndim))
     per_channel = (c,) + (1,) * (x.ndim - 2)
     if training:
-        if not x.size or x.dtype.kind != "f":
+        if not x.size or kind_of(x.dtype) != "f":
             mu = mean(input, axes, keepdim=True)._data
             v = var(input, axes, unbiased=False, keepdim=True)._data
         else:
-            mu, v, _ = _moments(x, axes)
+            mu, v, _ = _moments(opmath_array(x), axes)  # in float32 for float16 (torch)
         if running_mean is not None or running_var is not None:
             n = x.size // c
             m = momentum

@@ -9,6 +9,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.amp.autocast_mode import cast_for
 from chainrule.ops.index.select import index_select
 from chainrule.ops.op import Op
 
@@ -76,6 +77,8 @@ def pad(
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value is not None and value != 0:
         raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if mode != "circular":  # reflection_pad/replication_pad are on torch's autocast fp32 list
+        input = cast_for("fp32", input)
     if k not in (1, 2, 3) or x.ndim not in (k + 1, k + 2):
         raise NotImplementedError(
             f"Padding size {len(pad)} is not supported for {x.ndim}D input tensor." + _NON_CONSTANT

@@ -23,7 +23,7 @@ class Embedding(Op):
 
     def forward(self, w, idx, padding_idx, scale_grad_by_freq):
         self.idx, self.pad, self.freq = idx.reshape(-1), padding_idx, scale_grad_by_freq
-        self.num, self.dtype = w.shape[0], w.dtype
+        self.num = w.shape[0]
         return np.take(w, idx, axis=0)
 
     def backward(self, g):
@@ -35,13 +35,14 @@ class Embedding(Op):
             return _make(K.embedding_backward(g2._data, idx, self.num, self.pad))
         if self.freq:
             counts = np.bincount(idx, minlength=self.num)
-            g2 = g2 * _make((1.0 / counts[idx]).astype(self.dtype)[:, None])
+            g2 = g2 * _make((1.0 / counts[idx]).astype(g2._data.dtype)[:, None])
         if self.pad is not None:
             keep = np.flatnonzero(idx != self.pad)
             if keep.size != idx.size:
                 idx = idx[keep]
                 g2 = index_select(g2, 0, _make(keep))
-        zeros = _make(np.zeros((self.num, g2._data.shape[1]), dtype=self.dtype))
+        # (the gradient's dtype: the weight's, where a float16 forward saw a float32 copy)
+        zeros = _make(np.zeros((self.num, g2._data.shape[1]), dtype=g2._data.dtype))
         return index_add(zeros, 0, _make(idx), g2)
 
 

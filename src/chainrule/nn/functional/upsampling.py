@@ -26,9 +26,9 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.dtypes import scalar_type_name
+from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.ops.index.select import index_add, index_select
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, opmath
 from chainrule.ops.shape.join import cat
 
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -49,7 +49,7 @@ def _is_integer(x: Any) -> bool:
     """torch's _is_integer: an int (bool included), a NumPy integer, or a tensor that is
     not floating point."""
     if isinstance(x, Tensor):
-        return x._data.dtype.kind != "f"
+        return kind_of(x._data.dtype) != "f"
     return isinstance(x, (int, np.integer))
 
 
@@ -275,7 +275,7 @@ _KERNEL = {  # ATen's kernel (dispatch) names, for its "not implemented for" mes
 
 def _check_dtype(x: Tensor, mode: str) -> None:
     kind, nd = x._data.dtype, x._data.ndim
-    if kind.kind == "f":
+    if kind_of(kind) == "f":
         return
     if kind == np.uint8 and mode in ("nearest", "nearest-exact"):
         return
@@ -314,6 +314,7 @@ def _check_pool_sizes(x: Tensor) -> None:
 
 
 @op(namespace="nn.functional", method=False)
+@opmath
 def interpolate(
     input: Tensor,
     size: int | Sequence[int] | None = None,

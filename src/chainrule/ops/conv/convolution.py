@@ -9,7 +9,8 @@ from typing import Any
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor
-from chainrule.dtypes import c_type_name, scalar_type_name
+from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.dtypes import REDUCED, c_type_name, scalar_type_name
 from chainrule.ops.conv.geometry import (
     _batched,
     _conv,
@@ -56,6 +57,27 @@ class Conv(Op):
         )
         gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape) if self.needs(1) else None
         return gx, gw
+
+
+class ConvBias(Op):
+    """``conv(x, w) + b`` in one node, for float16/bfloat16: torch's kernel adds the bias
+    before its one rounding (two ops would round twice)."""
+
+    torch_name = "ConvolutionBackward0"
+
+    def forward(self, x, w, b, geo):
+        self.geo = geo
+        return _conv(x, w, geo) + b.reshape(-1, 1, 1)
+
+    def backward(self, g):
+        x, w, _ = self.inputs
+        gx = (
+            ConvTranspose.apply(g, w, geo=self.geo, x_shape=x._data.shape)
+            if self.needs(0)
+            else None
+        )
+        gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape) if self.needs(1) else None
+        return gx, gw, g.sum((0, 2, 3)) if self.needs(2) else None
 
 
 class ConvTranspose(Op):
@@ -138,7 +160,10 @@ def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
     if oh <= 0 or ow <= 0:
         raise RuntimeError(f"Calculated output size: ({oh}x{ow}). Output size is too small")
     _check_weight_dtype(input, weight)
-    out = Conv.apply(x, w, geo=geo)
+    if bias is not None and bias._data.dtype in REDUCED:
+        out, bias = ConvBias.apply(x, w, bias, geo=geo), None
+    else:
+        out = Conv.apply(x, w, geo=geo)
     if nd == 1:
         out = out.reshape(out._data.shape[0], out._data.shape[1], -1)
     if bias is not None:
@@ -147,6 +172,7 @@ def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
 
 
 @op(namespace=("", "nn.functional"), method=False)
+@autocast_policy("lower_precision_fp")
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -161,6 +187,7 @@ def conv2d(
 
 
 @op(namespace=("", "nn.functional"), method=False)
+@autocast_policy("lower_precision_fp")
 def conv1d(
     input: Tensor,
     weight: Tensor,
@@ -210,6 +237,7 @@ def _conv_transposend(
 
 
 @op(namespace=("", "nn.functional"), method=False)
+@autocast_policy("lower_precision_fp")
 def conv_transpose2d(
     input: Tensor,
     weight: Tensor,
@@ -236,6 +264,7 @@ def conv_transpose2d(
 
 
 @op(namespace=("", "nn.functional"), method=False)
+@autocast_policy("lower_precision_fp")
 def conv_transpose1d(
     input: Tensor,
     weight: Tensor,

@@ -13,6 +13,7 @@ from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.backend import K
 from chainrule.backend.numpy_kernels import window_slices
+from chainrule.dtypes import kind_of
 from chainrule.ops.conv.convolution import Conv
 from chainrule.ops.conv.geometry import _batched, _Geometry, _padded, _pair
 from chainrule.ops.op import Op
@@ -253,7 +254,7 @@ def _avg_poolnd(
     geo, p, out_hw = _pool_geometry(x._data.shape, nd, kernel_size, stride, padding, 1, ceil_mode)
     n, c, h, w = x._data.shape
     dt = x._data.dtype
-    if dt.kind != "f" or not x._data.size:  # a depthwise convolution with a constant kernel
+    if kind_of(dt) != "f" or not x._data.size:  # a depthwise convolution with a constant kernel
         conv_geo = _Geometry(geo.k, geo.stride, geo.pad, geo.dilation, c)
         summed = Conv.apply(x, _make(np.ones((c, 1, *geo.k), dtype=dt)), geo=conv_geo)
         div = divisor_override or _make(
@@ -329,7 +330,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     h, w = x._data.shape[2:]
     oh, ow = _pair(output_size, 2, "output_size") if output_size is not None else (h, w)
     oh, ow = oh or h, ow or w
-    if (oh, ow) == (1, 1) and x._data.size and x._data.dtype.kind == "f":
+    if (oh, ow) == (1, 1) and x._data.size and kind_of(x._data.dtype) == "f":
         # torch's global pooling is a mean (MeanBackward1), which saves nothing
         return mean(input, (-2, -1), keepdim=True)
     dt = x._data.dtype

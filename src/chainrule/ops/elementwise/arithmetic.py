@@ -15,6 +15,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import REDUCED, kind_of
 from chainrule.ops.broadcast import as_tensor_arg, binary
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, reciprocal, trunc
@@ -22,6 +23,7 @@ from chainrule.ops.op import Op, tensor_overload
 
 
 class Add(Op):
+    reduced_scalars = "round"  # torch casts a number to float16/bfloat16 first
     layout = "elementwise"
     formula = "d(a + b) = g, g  (summed back over broadcast dims)"
     jvp_rule = "linear"
@@ -35,6 +37,7 @@ class Add(Op):
 
 
 class Sub(Op):
+    reduced_scalars = "round"  # torch casts a number to float16/bfloat16 first
     layout = "elementwise"
     formula = "d(a - b) = g, -g  (summed back over broadcast dims)"
     jvp_rule = "linear"
@@ -106,6 +109,8 @@ class Div(Op):
 class Pow(Op):
     """``a ** b``: PowBackward0 for a number exponent, 1 for a tensor, 2 for a number base."""
 
+    reduced_scalars = "round"  # torch casts a number to float16/bfloat16 first
+
     formula = "d(a ** b) = g * b * a**(b-1), g * a**b * log(a)"
     jvp_rule = "diagonal"
     elementwise = True
@@ -147,10 +152,17 @@ class Pow(Op):
         if type(b) is int or type(b) is float:
             if b == 2:  # the common squares and cubes: multiplications, not pow()
                 return a * a
-            if b == 3:
-                return a * a * a
-        if type(b) is np.ndarray and b.dtype.kind in "ib" and np.asarray(a).dtype.kind in "iub":
-            if b.dtype.kind == "b":  # a bool tensor to a Python bool: a ** True = a
+            bf16 = self.__dict__.get("_reduced") == dtypes.BF16
+            if b == 3:  # torch's bfloat16 kernel rounds the square first
+                return (a * a).astype(dtypes.BF16).astype(a.dtype) * a if bf16 else a * a * a
+            if b == -2 and bf16:  # ... and 1 / square
+                return 1 / (a * a).astype(dtypes.BF16).astype(a.dtype)
+        if (
+            type(b) is np.ndarray
+            and kind_of(b.dtype) in "ib"
+            and kind_of(np.asarray(a).dtype) in "iub"
+        ):
+            if kind_of(b.dtype) == "b":  # a bool tensor to a Python bool: a ** True = a
                 if a.dtype == np.bool_:
                     return a | ~b
             elif np.any(negative := b < 0):
@@ -227,7 +239,7 @@ class FloorDivide(Op):
 
     @quiet
     def forward(self, a, b):
-        if type(a) is np.ndarray and a.dtype.kind in "iub":
+        if type(a) is np.ndarray and kind_of(a.dtype) in "iub":
             _integer_division("div_floor_cpu", a, b)
         return np.floor_divide(a, b)
 
@@ -253,7 +265,7 @@ class DivTrunc(DivFloor):
 
     @quiet
     def forward(self, a, b):
-        if type(a) is np.ndarray and a.dtype.kind in "iub":
+        if type(a) is np.ndarray and kind_of(a.dtype) in "iub":
             _integer_division("div_trunc_cpu", a, b)
             q = np.floor_divide(a, b)
             return q + ((q < 0) & (q * b != a))  # floor -> toward zero where inexact
@@ -263,15 +275,23 @@ class DivTrunc(DivFloor):
 class Remainder(Op):
     """Python's ``%`` (result has the divisor's sign): d/da = 1, d/db = -floor(a/b)."""
 
+    reduced_scalars = "round"  # torch casts a number to float16/bfloat16 first
+
     jvp_rule = "diagonal"
     elementwise = True
     saved_for = ((), (0, 1))  # self's gradient is g: nothing
 
     @quiet
     def forward(self, a, b):
-        if type(a) is np.ndarray and a.dtype.kind in "iub":
+        if type(a) is np.ndarray and kind_of(a.dtype) in "iub":
             _integer_division("remainder_cpu", a, b)
-        return np.mod(a, b)
+            return np.mod(a, b)
+        out = np.mod(a, b)
+        if type(out) is np.ndarray and out.dtype.kind == "f":  # torch: fmod, then + b where
+            zero = out == 0  # the signs differ, so an exact zero keeps a's sign
+            if zero.any():
+                out = np.where(zero, np.copysign(np.zeros_like(out), a), out)
+        return out
 
     @quiet
     def backward(self, g):
@@ -284,7 +304,7 @@ class Fmod(Remainder):
 
     @quiet
     def forward(self, a, b):
-        if type(a) is np.ndarray and a.dtype.kind in "iub":
+        if type(a) is np.ndarray and kind_of(a.dtype) in "iub":
             _integer_division("fmod_cpu", a, b)
         return np.fmod(a, b)
 
@@ -309,10 +329,16 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
 def _scaled(cls: type[Op], input: Any, other: Any, alpha: Any) -> Tensor:
     """``input + alpha * other`` in the dtype of ``input + other`` (alpha never promotes)."""
     dt = dtypes.result_type(as_tensor_arg(input, "input"), as_tensor_arg(other))
-    if dt.kind in "iub" and isinstance(alpha, float):
+    if kind_of(dt) in "iub" and isinstance(alpha, float):
         raise RuntimeError(
             "For integral input tensors, argument alpha must not be a floating point number."
         )
+    if dt in REDUCED and isinstance(alpha, int | float):
+        # torch: input + alpha * other in one fused multiply-add, alpha cast to the dtype
+        # first; float64 holds the product exactly, so one rounding as torch's
+        a = float(np.asarray(alpha, dtype=dt))
+        out = binary(cls, as_tensor_arg(input, "input").double(), as_tensor_arg(other).double() * a)
+        return out.to(dtypes.FROM_NP[dt])
     out = binary(cls, input, other * alpha)
     return out if out._data.dtype == dt else out.to(dtypes.FROM_NP[dt])
 
@@ -392,7 +418,7 @@ def pow(input: Any, exponent: Any) -> Tensor:
         and exponent < 0
         and isinstance(input, Tensor)
     ):
-        if input._data.dtype.kind in "iub":  # only a number exponent; a tensor's gives 0/±1
+        if kind_of(input._data.dtype) in "iub":  # only a number exponent; a tensor's gives 0/±1
             raise RuntimeError("Integers to negative integer powers are not allowed.")
     return binary(Pow, input, exponent)
 
@@ -443,6 +469,6 @@ class Logaddexp(Op):
 @op
 def logaddexp(input: Tensor, other: Tensor) -> Tensor:
     """``log(exp(input) + exp(other))`` elementwise, without overflow (float dtypes only)."""
-    if dtypes.result_type(input, other).kind not in "fc":
+    if kind_of(dtypes.result_type(input, other)) not in "fc":
         raise _not_implemented("logaddexp_cpu")(input._data)
     return binary(Logaddexp, input, other)

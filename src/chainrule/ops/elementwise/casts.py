@@ -9,6 +9,7 @@ import numpy as np
 from chainrule import _layout, dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
+from chainrule.dtypes import kind_of
 from chainrule.ops.op import Op
 
 
@@ -71,7 +72,7 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     _layout.check_format(fmt, "to()")
     if fmt is _layout.contiguous_format:
         self = self.contiguous()
-    if self._requires_grad and dt.np.kind not in "fc":
+    if self._requires_grad and kind_of(dt.np) not in "fc":
         # torch allows the cast; the result simply stops requiring grad
         return ToCopy.apply(self.detach(), dtype=dt.np)
     return ToCopy.apply(self, dtype=dt.np)
@@ -88,6 +89,7 @@ def _cast(name: str, dt: dtypes.dtype) -> None:
 
 for _name, _dt in [
     ("float", dtypes.float32), ("double", dtypes.float64), ("half", dtypes.float16),
+    ("bfloat16", dtypes.bfloat16),
     ("int", dtypes.int32), ("long", dtypes.int64), ("short", dtypes.int16), ("bool", dtypes.bool),
 ]:  # fmt: skip
     _cast(_name, _dt)

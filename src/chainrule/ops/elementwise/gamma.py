@@ -21,6 +21,7 @@ from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor
 from chainrule.backend.select import select
 from chainrule.backend.special import _erf
+from chainrule.dtypes import kind_of
 from chainrule.ops.broadcast import binary
 from chainrule.ops.elementwise.unary import exp, log
 from chainrule.ops.op import Op
@@ -134,7 +135,7 @@ def _erfinv(y: np.ndarray) -> np.ndarray:
 
 
 def _float(t: Tensor) -> Tensor:
-    return t if t._data.dtype.kind in "fc" else t.to(dtypes.get_default_dtype())
+    return t if kind_of(t._data.dtype) in "fc" else t.to(dtypes.get_default_dtype())
 
 
 def _out(x: np.ndarray, like: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from chainrule import dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
 from chainrule.backend.select import select
+from chainrule.dtypes import kind_of
 from chainrule.ops.broadcast import as_tensor_arg, binary, broadcast_error
 from chainrule.ops.elementwise.unary import MaskedScale
 from chainrule.ops.index.mask import nonzero
@@ -65,12 +66,12 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
 
 
 def _clamp(input: Tensor, min: Any, max: Any, stem: str) -> Tensor:
-    if input._data.dtype.kind == "c":
+    if kind_of(input._data.dtype) == "c":
         raise NotImplementedError("clamp is not supported for complex types")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         dt = dtypes.result_type(*(v for v in (input, min, max) if v is not None))
         input, min, max = (v if v is None else _cast(v, dt) for v in (input, min, max))
-    elif input._data.dtype.kind in "iub" and any(isinstance(v, float) for v in (min, max)):
+    elif kind_of(input._data.dtype) in "iub" and any(isinstance(v, float) for v in (min, max)):
         input = input.to(dtypes.get_default_dtype())
     return Clamp.apply(input, min, max, stem=stem)
 
@@ -250,12 +251,12 @@ def _check_lerp(input: Tensor, end: Tensor, weight: Any) -> None:
     error = broadcast_error(input, end, weight)
     if error is not None:
         raise error
-    if dt.kind not in "fc":
+    if kind_of(dt) not in "fc":
         kernel = "lerp_kernel_tensor" if tensor_weight else "lerp_kernel_scalar"
         raise NotImplementedError(
             f"\"{kernel}\" not implemented for '{dtypes.scalar_type_name(input)}'"
         )
-    if isinstance(weight, complex) and dt.kind != "c":
+    if isinstance(weight, complex) and kind_of(dt) != "c":
         raise RuntimeError(
             f"value cannot be converted to type {dtypes.c_type_name(input)} without overflow"
         )

@@ -17,6 +17,7 @@ from chainrule._trace import state as trace
 from chainrule.backend import K
 from chainrule.backend.select import select
 from chainrule.backend.special import _erf, _sigmoid
+from chainrule.dtypes import kind_of
 from chainrule.graph import grad_mode
 from chainrule.ops.op import Op, forward_ad
 
@@ -343,7 +344,7 @@ class Sign(_ZeroGrad):
     """sign(nan) is 0 in torch (NumPy: nan), so abs' and the 1/inf norms' gradients are too."""
 
     def forward(self, x):
-        if x.dtype.kind != "f":
+        if kind_of(x.dtype) != "f":
             return np.sign(x) if x.dtype != np.bool_ else x.copy()
         out = np.asarray(np.sign(x))  # 0-d: NumPy gives a scalar
         out[np.isnan(out)] = 0
@@ -398,7 +399,7 @@ def _bool_neg(x: np.ndarray) -> Exception:
 
 
 def _bool_relu(x: np.ndarray) -> Exception:
-    if x.dtype.kind == "c":
+    if kind_of(x.dtype) == "c":
         return NotImplementedError("clamp is not supported for complex types")
     return RuntimeError("Boolean inputs not supported for relu")
 
@@ -412,7 +413,7 @@ def _unary(
     kinds, error = refuse
 
     def fn(input: Tensor) -> Tensor:
-        kind = input._data.dtype.kind
+        kind = kind_of(input._data.dtype)
         if kind in kinds:
             raise error(input._data)
         if to_float and kind not in "fc":

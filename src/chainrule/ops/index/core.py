@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.dtypes import kind_of
 from chainrule.ops.op import Op
 
 __all__ = ["Index", "IndexPutAdd", "BasicIndex", "BasicIndexScatter", "add_at", "infer_size"]
@@ -32,7 +33,7 @@ class Index(Op):
     def forward(self, x, key, unique=False):
         self.key, self.unique, self.in_shape = key, unique, x.shape
         a = key[-1]
-        if type(a) is np.ndarray and a.dtype.kind in "iu":
+        if type(a) is np.ndarray and kind_of(a.dtype) in "iu":
             for k in key[:-1]:  # one integer array after full slices: np.take is ~3x faster
                 if type(k) is not slice or k != _ALL:
                     break
@@ -114,13 +115,13 @@ def add_at(out: np.ndarray, key: tuple, values: np.ndarray) -> None:
     none). Indices must already be in range (negative ones wrap)."""
     k = len(key)
     for a in key:
-        if type(a) is not np.ndarray or a.dtype.kind not in "iu":
+        if type(a) is not np.ndarray or kind_of(a.dtype) not in "iu":
             np.add.at(out, key, values)
             return
     rest = 1
     for s in out.shape[k:]:
         rest *= s
-    real = out.dtype.kind == "f"
+    real = kind_of(out.dtype) == "f"
     if not k or not out.flags.c_contiguous or rest == 1 and (values.size < 4096 or not real):
         np.add.at(out, key, values)  # fast enough for single elements
         return

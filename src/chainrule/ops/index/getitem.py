@@ -25,6 +25,7 @@ import numpy as np
 
 from chainrule._registry import tensor_method
 from chainrule._tensor import Tensor
+from chainrule.dtypes import kind_of
 from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.op import save_index
 
@@ -56,9 +57,9 @@ def as_index_array(obj: Any) -> np.ndarray:
     if isinstance(obj, list | tuple) and len(obj) == 0:
         return np.empty(0, np.int64)
     a = np.asarray(obj)
-    if a.dtype.kind in "US":
+    if kind_of(a.dtype) in "US":
         raise TypeError(f"new(): invalid data type '{type(obj).__name__}'")
-    if a.dtype.kind == "f":  # torch reads a list of floats as long indices (truncating)
+    if kind_of(a.dtype) == "f":  # torch reads a list of floats as long indices (truncating)
         a = a.astype(np.int64)
     return a
 
@@ -196,7 +197,7 @@ def _convert(items: tuple) -> tuple[list, int]:
             specified += 1
         elif isinstance(it, Tensor | np.ndarray | list | tuple | range):
             a = as_index_array(it)
-            kind = a.dtype.kind
+            kind = kind_of(a.dtype)
             if kind == "b" or a.dtype == np.uint8:
                 if kind != "b":
                     warnings.warn(

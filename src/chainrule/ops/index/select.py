@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, wrap_dim
-from chainrule.dtypes import scalar_type_name
+from chainrule.dtypes import kind_of, np_finfo, scalar_type_name
 from chainrule.ops.index.core import Index, IndexPutAdd, add_at, infer_size
 from chainrule.ops.index.gather import (
     _INT_INDEX,
@@ -157,27 +157,27 @@ def _alpha(alpha: Any, dt: np.dtype) -> Any:
     """``alpha`` as torch's kernel reads it for a ``dt`` tensor (``Scalar::to<scalar_t>``, a
     checked conversion): truncated toward zero for integers, "value cannot be converted"
     where it does not fit (unsigned types take negative integers, which wrap)."""
-    if dt.kind == "b":
+    if kind_of(dt) == "b":
         return np.bool_(alpha)
-    if dt.kind == "c":
+    if kind_of(dt) == "c":
         return alpha
     if isinstance(alpha, complex | np.complexfloating):
         bad = bool(alpha.imag)
         alpha = alpha.real
     else:
         bad = False
-    if dt.kind in "iu":
+    if kind_of(dt) in "iu":
         info = np.iinfo(dt)
         if isinstance(alpha, bool | np.bool_):
             alpha = int(alpha)
         if isinstance(alpha, int | np.integer):
             a = int(alpha)
-            bad = bad or a > info.max or (a < -info.max if dt.kind == "u" else a < info.min)
+            bad = bad or a > info.max or (a < -info.max if kind_of(dt) == "u" else a < info.min)
         else:
             bad = bad or not (info.min <= alpha <= info.max)
         if not bad:
             alpha = np.array(int(alpha)).astype(dt)[()]
-    elif np.isfinite(alpha) and abs(alpha) > np.finfo(dt).max:
+    elif np.isfinite(alpha) and abs(alpha) > np_finfo(dt).max:
         bad = True
     if bad:
         name = _CONVERT_NAMES.get(dt.name, dt.name)

@@ -7,12 +7,14 @@ from typing import Any
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, wrap_dim
+from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.creation import eye
 from chainrule.ops.linalg.decomp import _square, inv
 from chainrule.ops.linalg.products import matmul
 
 
 @op(method=False)
+@autocast_policy("lower_precision_fp")
 def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
     """Contract ``a``'s dims ``dims[0]`` with ``b``'s ``dims[1]`` (or a's last ``dims`` with
     b's first ``dims``): one matmul between two permuted, flattened views."""
@@ -46,6 +48,7 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
 
 
 @op
+@autocast_policy("lower_precision_fp")
 def inner(input: Tensor, other: Tensor) -> Tensor:
     """Sum of products over the last dims (a product when either is 0-d)."""
     if not input._data.ndim or not other._data.ndim:
@@ -59,6 +62,7 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
 
 
 @op
+@autocast_policy("off")
 def kron(input: Tensor, other: Tensor) -> Tensor:
     """The Kronecker product: blocks ``input[i, j] * other``."""
     n = max(input._data.ndim, other._data.ndim)
@@ -70,12 +74,14 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
 
 
 @op(namespace="linalg", method=False)
+@autocast_policy("lower_precision_fp")
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     """Dot products of vectors along ``dim`` (broadcasting the others)."""
     return (x * y).sum(dim)
 
 
 @op(namespace="linalg", method=False)
+@autocast_policy("lower_precision_fp")
 def multi_dot(tensors: Any) -> Tensor:
     """A chain of matrix products; the first and last may be vectors."""
     ts = list(tensors)
@@ -96,6 +102,7 @@ def multi_dot(tensors: Any) -> Tensor:
 
 
 @op(namespace=("", "linalg"))
+@autocast_policy("lower_precision_fp")
 def matrix_power(input: Tensor, n: int) -> Tensor:
     """``input`` multiplied by itself ``n`` times (the inverse's powers if negative)."""
     _square("matrix_power", input, floating=n < 0)

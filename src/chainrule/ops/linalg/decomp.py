@@ -16,7 +16,8 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.dtypes import scalar_type_name
+from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.dtypes import REDUCED, kind_of, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.op import Op, _modified_message, save_index
@@ -36,11 +37,21 @@ def _square(name: str, A: Tensor, floating: bool = True) -> None:
             f"linalg.{name}: A must be batches of square matrices, but they are "
             f"{x.shape[-2]} by {x.shape[-1]} matrices"
         )
-    if floating and x.dtype.kind not in "fc":
+    if floating and kind_of(x.dtype) not in "fc":
         raise RuntimeError(
             f"linalg.{name}: Expected a floating point or complex tensor as input. "
             f"Got {scalar_type_name(x)}"
         )
+
+
+def _no_reduced(A: Tensor, name: str, kernel: bool = False) -> None:
+    """torch's LAPACK-backed ops refuse float16/bfloat16: by name (``"linalg.inv: Low
+    precision dtypes not supported"``) or, where no check comes first, by kernel
+    (``"lu_cpu" not implemented for 'Half'``)."""
+    if A._data.dtype in REDUCED:
+        if kernel:
+            raise NotImplementedError(f"\"{name}\" not implemented for '{scalar_type_name(A)}'")
+        raise RuntimeError(f"{name}: Low precision dtypes not supported. Got {scalar_type_name(A)}")
 
 
 def _zero_pivot(a: np.ndarray) -> int:
@@ -92,13 +103,16 @@ class Inv(Op):
 
 
 @op(namespace="linalg", method=False)
+@autocast_policy("fp32")
 def inv(A: Tensor) -> Tensor:
     """The inverse of each square matrix in ``A``; LinAlgError when singular."""
     _square("inv", A)
+    _no_reduced(A, "linalg.inv")
     return Inv.apply(A)
 
 
 @op
+@autocast_policy("fp32")
 def inverse(input: Tensor) -> Tensor:
     """The inverse of each square matrix in ``input`` (``linalg.inv``)."""
     return inv(input)
@@ -135,6 +149,7 @@ def _det_backward_svd(A: Tensor, g: Tensor) -> Tensor:
 def linalg_det(A: Tensor) -> Tensor:
     """The determinant of each square matrix in ``A``."""
     _square("det", A)
+    _no_reduced(A, "lu_cpu", kernel=True)
     return Det.apply(A)
 
 
@@ -182,6 +197,7 @@ _slogdet_types = {
 
 def _slogdet(A: Tensor, kind: str) -> Any:
     _square("slogdet", A)
+    _no_reduced(A, "linalg.slogdet")
     sign, logabs = np.linalg.slogdet(A._data)
     dt = A._data.dtype
     sign, logabs = np.asarray(sign, dt), np.asarray(logabs, dt)
@@ -204,6 +220,7 @@ def linalg_slogdet(A: Tensor) -> Any:
 @op
 def logdet(input: Tensor) -> Tensor:
     """log det A: nan when the determinant is negative, -inf when it is zero."""
+    _no_reduced(input, "logdet")
     sign, logabs = slogdet(input)
     return logabs + sign.log()
 
@@ -239,6 +256,7 @@ class Solve(Op):
 
 
 @op(namespace="linalg", method=False)
+@autocast_policy("fp32")
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """X with ``A X = B`` (``X A = B`` if not ``left``); B a (batch of) vector(s) or matrices."""
     _square("solve", A)
@@ -248,6 +266,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
             "linalg.solve: Expected A and B to have the same dtype, but found A of type "
             f"{scalar_type_name(a)} and B of type {scalar_type_name(b)} instead"
         )
+    _no_reduced(A, "lu_cpu", kernel=True)
     if not left:
         return solve(A.mT, B.mT).mT
     vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
@@ -321,9 +340,11 @@ def _eye_like(A: Tensor) -> Tensor:
 
 
 @op(namespace="linalg", method=False)
+@autocast_policy("fp32")
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """L with ``A = L Lᴴ`` for each symmetric positive-definite matrix (Lᴴ if ``upper``)."""
     _square("cholesky", A)
+    _no_reduced(A, "cholesky_cpu", kernel=True)
     L = Cholesky.apply(A)
     return L.mT if upper else L
 
@@ -381,6 +402,7 @@ def solve_triangular(
             "linalg.solve_triangular: Incompatible shapes of A and B for the equation AX = B "
             f"({a.shape[-2]}x{a.shape[-1]} and {rows}x{cols})"
         )
+    _no_reduced(A, "triangular_solve_cpu", kernel=True)
     return SolveTriangular.apply(A, B, upper=upper, unitriangular=unitriangular)
 
 
@@ -458,16 +480,18 @@ def _svd_backward(U: Tensor, S: Tensor, Vh: Tensor, gU: Any, gS: Any, gVh: Any) 
 
 
 @op(namespace="linalg", method=False)
+@autocast_policy("fp32")
 def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
     """The singular values of each matrix in ``A``, in descending order. (``driver`` picks a
     cuSOLVER method in torch, on CUDA only: on the CPU torch ignores it, and so do we.)"""
     if A._data.ndim < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
-    if A._data.dtype.kind not in "fc":
+    if kind_of(A._data.dtype) not in "fc":
         raise RuntimeError(
             "linalg.svd: Expected a floating point or complex tensor as input. "
             f"Got {scalar_type_name(A._data)}"
         )
+    _no_reduced(A, "linalg_svd_cpu", kernel=True)
     if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
         return _make(np.linalg.svd(A._data, compute_uv=False))
     return _svd(A)[1]

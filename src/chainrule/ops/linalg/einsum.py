@@ -17,6 +17,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import scalar_type_name
 from chainrule.ops.op import Op
 
@@ -155,6 +156,7 @@ def _parse(equation: str, shapes: tuple) -> tuple[tuple, str]:
 
 
 @op(method=False)
+@autocast_policy("lower_precision_fp")
 def einsum(equation: str, *operands: Any) -> Tensor:
     """Sum of products over the subscripts of ``equation`` (torch.einsum's string form)."""
     ops = (

@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, wrap_dim
-from chainrule.dtypes import scalar_type_name
+from chainrule.dtypes import REDUCED, kind_of, scalar_type_name
 from chainrule.ops.linalg.decomp import svdvals
 from chainrule.ops.reduce.extrema import amax, amin
 from chainrule.ops.reduce.stats import Norm, check_matrix_norm_args, norm_axes
@@ -25,7 +25,7 @@ __all__: list = []
 def _float_input(name: str, x: Tensor, dtype: Any) -> Tensor:
     if dtype is not None:
         x = x.to(dtype)
-    if x._data.dtype.kind not in "fc":
+    if kind_of(x._data.dtype) not in "fc":
         raise RuntimeError(
             f"linalg.{name}: Expected a floating point or complex tensor as input. "
             f"Got {scalar_type_name(x._data)}"
@@ -63,6 +63,10 @@ def matrix_norm(
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
+        if A._data.dtype in REDUCED:
+            raise RuntimeError(
+                f"linalg.matrix_norm: Low precision dtypes not supported. Got {scalar_type_name(A)}"
+            )
         s = svdvals(A.movedim((d0, d1), (-2, -1)))
         out = (sum_ if ord == "nuc" else amax if ord == 2 else amin)(s, -1)
         if keepdim:

@@ -12,8 +12,9 @@ import numpy as np
 
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, wrap_dim
+from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.creation import eye
-from chainrule.dtypes import c_type_name, scalar_type_name
+from chainrule.dtypes import c_type_name, kind_of, scalar_type_name
 from chainrule.ops.op import Op
 
 
@@ -167,6 +168,7 @@ def _batch_broadcast_error(a: Tensor, b: Tensor) -> RuntimeError | None:
 
 
 @op(namespace=("", "linalg"))
+@autocast_policy("lower_precision_fp")
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with broadcasting: dot, mv, mm and batched cases as torch.matmul."""
     for i, (name, x) in enumerate((("input", input), ("other", other))):
@@ -200,6 +202,7 @@ def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
 
 
 @op
+@autocast_policy("lower_precision_fp")
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Product of two matrices."""
     if input._data.ndim != 2:
@@ -214,6 +217,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
 
 
 @op
+@autocast_policy("lower_precision_fp")
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched product of two 3-d tensors with the same batch size (no broadcasting)."""
     if input._data.ndim != 3:
@@ -232,6 +236,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 
 
 @op
+@autocast_policy("off")
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Matrix-vector product."""
     if input._data.ndim != 2 or vec._data.ndim != 1:
@@ -246,6 +251,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 
 @op
+@autocast_policy("off")
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Inner product of two 1-d tensors (a 0-d result)."""
     if input._data.ndim != 1 or tensor._data.ndim != 1:
@@ -260,6 +266,7 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
 
 
 @op
+@autocast_policy("off")
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """Outer product of two 1-d tensors (torch's composition: a column times a row)."""
     for name, v in (("self", input), ("vec2", vec2)):
@@ -277,7 +284,7 @@ class Trace(Op):
 
     def forward(self, x):
         self.shape = x.shape
-        return np.trace(x, dtype=np.int64 if x.dtype.kind in "iub" else None)
+        return np.trace(x, dtype=np.int64 if kind_of(x.dtype) in "iub" else None)
 
     def backward(self, g):
         n, m = self.shape
@@ -285,6 +292,7 @@ class Trace(Op):
 
 
 @op
+@autocast_policy("fp32")
 def trace(input: Tensor) -> Tensor:
     """Sum of the main diagonal of a matrix."""
     if input._data.ndim != 2:

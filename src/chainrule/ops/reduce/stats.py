@@ -12,6 +12,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import kind_of
 from chainrule.ops import elementwise as ew
 from chainrule.ops.op import Op, expand
 from chainrule.ops.reduce.sums import axes_of, keep_all, mean, mean_array
@@ -78,7 +79,7 @@ def _var_args(name: str, input: Tensor, dim: Any, unbiased: Any, correction: Any
         )
     if correction is None:
         correction = 0 if unbiased is False else 1
-    if input._data.dtype.kind not in "fc":
+    if kind_of(input._data.dtype) not in "fc":
         raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = axes_of(dim, input._data.ndim)
     x = input._data
@@ -161,7 +162,7 @@ class Logsumexp(Op):
 @op
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(input), dim))``, computed stably; integers give the default float."""
-    if input._data.dtype.kind not in "fc":
+    if kind_of(input._data.dtype) not in "fc":
         input = input.to(dtypes.get_default_dtype())
     return Logsumexp.apply(input, axes=axes_of(dim, input._data.ndim), keepdim=keepdim)
 
@@ -272,7 +273,7 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
         if dim is not None and not isinstance(dim, int | np.integer) and len(dim) > 2:
             check_matrix_norm_args(input, dim)  # torch calls matrix_norm, which refuses
         p = 2
-    if input._data.dtype.kind not in "fc":
+    if kind_of(input._data.dtype) not in "fc":
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. "
             f"Got {dtypes.scalar_type_name(input)}"

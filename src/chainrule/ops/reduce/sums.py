@@ -10,6 +10,8 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, wrap_dim
+from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.dtypes import kind_of
 from chainrule.ops.broadcast import dims
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.inplace import write
@@ -90,7 +92,7 @@ class Sum(Op):
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Sum of elements over ``dim`` (all if None). Integers and bools sum to int64."""
     np_dtype = dtypes.to_np(dtype)
-    if np_dtype is None and input._data.dtype.kind in "iub":
+    if np_dtype is None and kind_of(input._data.dtype) in "iub":
         np_dtype = np.dtype(np.int64)
     axes = axes_of(dim, input._data.ndim)
     return Sum.apply(input, axes=axes, keepdim=keepdim, dtype=np_dtype, dim_given=dim is not None)
@@ -128,7 +130,7 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
     """Arithmetic mean over ``dim`` (all if None); floating or complex inputs only."""
     if dtype is not None:
         input = input.to(dtype)
-    if input._data.dtype.kind not in "fc":
+    if kind_of(input._data.dtype) not in "fc":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {dtypes.scalar_type_name(input)}"
@@ -193,6 +195,7 @@ def _prod_vjp(x: Tensor, p: Tensor, g: Tensor, axis: int | None) -> Tensor:
 
 
 @op
+@autocast_policy("fp32")
 def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Product of all elements, or along one ``dim``. Integers and bools give int64."""
     if dim is not None and not isinstance(dim, int | np.integer):
@@ -204,7 +207,7 @@ def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
             "Tensor out = None)\n"
         )
     np_dtype = dtypes.to_np(dtype)
-    if np_dtype is None and input._data.dtype.kind in "iub":
+    if np_dtype is None and kind_of(input._data.dtype) in "iub":
         np_dtype = np.dtype(np.int64)
     if np_dtype is not None and np_dtype != input._data.dtype:
         input = input.to(dtypes.FROM_NP[np_dtype])
@@ -220,7 +223,7 @@ def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
 
 def _scan_dtype(input: Tensor, dtype: Any) -> Tensor:
     np_dtype = dtypes.to_np(dtype)
-    if np_dtype is None and input._data.dtype.kind in "iub":
+    if np_dtype is None and kind_of(input._data.dtype) in "iub":
         np_dtype = np.dtype(np.int64)
     if np_dtype is not None and np_dtype != input._data.dtype:
         input = input.to(dtypes.FROM_NP[np_dtype])

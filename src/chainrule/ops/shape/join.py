@@ -15,6 +15,8 @@ import numpy as np
 from chainrule import _layout, dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, version_counter, wrap_dim
+from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.dtypes import kind_of
 from chainrule.graph import grad_mode
 from chainrule.ops.broadcast import dims as dims_of
 from chainrule.ops.op import Op, expand
@@ -61,6 +63,7 @@ _NO_SKIP: frozenset = frozenset()
 
 
 @op(aliases=("concat", "concatenate"), method=False)
+@autocast_policy("promote")
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     """Concatenate along ``dim`` (types promoted as torch; 1-d empty tensors are skipped)."""
     if type(tensors) is not list and type(tensors) is not tuple:
@@ -126,6 +129,7 @@ class Stack(Op):
 
 
 @op(method=False)
+@autocast_policy("promote")
 def stack(tensors: Any, dim: int = 0) -> Tensor:
     """Join equal-shaped tensors along a new dim ``dim``."""
     if type(tensors) is not list and type(tensors) is not tuple:
@@ -533,7 +537,7 @@ def _repeat_counts(t: Tensor) -> np.ndarray:
     data = t._data
     if data.ndim > 1:
         raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
-    if data.dtype.kind not in "iu":
+    if kind_of(data.dtype) not in "iu":
         name = dtypes.scalar_type_name(t.dtype)
         raise NotImplementedError(f"\"repeat_interleave_cpu\" not implemented for '{name}'")
     counts = data.reshape(-1)

@@ -13,6 +13,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._tensor import Tensor, _make
 from chainrule.creation import tensor
+from chainrule.dtypes import kind_of
 from chainrule.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -80,7 +81,7 @@ def default_collate(batch: list) -> Any:
         return _stack(batch)
     if _is_numpy(elem):
         if isinstance(elem, np.ndarray):
-            if elem.dtype.kind in "OSUV":
+            if kind_of(elem.dtype) in "OSUV":
                 raise TypeError(_ERR.format(elem.dtype))
             return _stack([_make(np.asarray(b)) for b in batch])
         if elem.shape == ():
@@ -109,7 +110,7 @@ def default_convert(data: Any) -> Any:
     if isinstance(data, Tensor):
         return data
     if _is_numpy(data):
-        if isinstance(data, np.ndarray) and data.dtype.kind in "OSUV":
+        if isinstance(data, np.ndarray) and kind_of(data.dtype) in "OSUV":
             return data
         return _make(np.asarray(data))
     if isinstance(data, abc.Mapping):
