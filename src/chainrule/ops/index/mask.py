@@ -53,13 +53,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
         )
     infer_size(m.shape, x.shape)
     if isinstance(value, Tensor):
-        if value._data.ndim:
-            raise RuntimeError(
-                "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
-                f"{value._data.ndim} dimension(s)."
-            )
-        if value._data.dtype != x.dtype:
-            value = value.to(input.dtype)
+        value = _value_tensor("masked_fill_", input, value)
         return save_index(MaskedFill.apply(input, value, mask=m, tensor_value=True), mask)
     if not isinstance(value, int | float | bool | complex | np.number | np.bool_):
         raise TypeError(
@@ -68,6 +62,16 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
         )
     out = MaskedFill.apply(input, x.dtype.type(value), mask=m, tensor_value=False)
     return save_index(out, mask)
+
+
+def _value_tensor(name: str, input: Tensor, value: Tensor) -> Tensor:
+    """A fill value given as a tensor: 0-d (torch's error otherwise), in input's dtype."""
+    if value._data.ndim:
+        raise RuntimeError(
+            f"{name} only supports a 0-dimensional value tensor, but got tensor with "
+            f"{value._data.ndim} dimension(s)."
+        )
+    return value if value._data.dtype == input._data.dtype else value.to(input.dtype)
 
 
 class IndexFill(MaskedFill):
@@ -99,13 +103,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
         shape[d] = n
     mask = hot.reshape(shape)
     if isinstance(value, Tensor):
-        if value._data.ndim:
-            raise RuntimeError(
-                "index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
-                f"{value._data.ndim} dimension(s)."
-            )
-        if value._data.dtype != x.dtype:
-            value = value.to(input.dtype)
+        value = _value_tensor("index_fill_", input, value)
         return save_index(IndexFill.apply(input, value, mask=mask, tensor_value=True), index)
     out = IndexFill.apply(input, np.asarray(value).astype(x.dtype)[()], mask=mask,
                           tensor_value=False)  # fmt: skip
