@@ -52,6 +52,21 @@ def near(*points):  # inputs with ties at the kinks, for parity of the kink conv
     return lambda r: [np.array(points, float), np.zeros(len(points))]
 
 
+def signs(shape):
+    """Random inputs and a fixed target of -1 and 1 (float, as torch's examples)."""
+    return lambda r: [r.uniform(-2, 2, shape), np.sign(r.uniform(-1, 1, shape)).astype(int)]
+
+
+def pair_and_signs(shape, tshape=None):
+    """Two random inputs and a constant target of -1 and 1 (``tshape``: its shape)."""
+    t = shape if tshape is None else tshape
+    return lambda r: [
+        r.uniform(-2, 2, shape),
+        r.uniform(-2, 2, shape),
+        np.sign(r.uniform(-1, 1, t)).astype(int) if t else np.array(-1),
+    ]
+
+
 T4 = [0, 2, 1, 2]
 TIGN = [0, -100, 1, 2]
 CASES = [
@@ -297,6 +312,98 @@ CASES = [
         make=lambda r: [np.array(-0.5), np.array(0.3)],
         note="0d",
     ),  # fmt: skip
+    # margin and embedding losses
+    *[
+        Case("soft_margin_loss", f("soft_margin_loss", reduction=red), make=signs(S), note=red)
+        for red in ("mean", "sum", "none")
+    ],  # fmt: skip
+    Case("soft_margin_loss", f("soft_margin_loss", reduce=False), make=signs(S), note="legacy"),
+    *[
+        Case(
+            "margin_ranking_loss",
+            f("margin_ranking_loss", margin=mg, reduction=red),
+            make=pair_and_signs((5,)),
+            note=f"{red}-{mg}",
+        )
+        for red in ("mean", "sum", "none")
+        for mg in (0.0, 0.5)
+    ],  # fmt: skip
+    *[
+        Case(
+            "hinge_embedding_loss",
+            f("hinge_embedding_loss", margin=mg, reduction=red),
+            make=lambda r: [r.uniform(-2, 2, S), r.choice([-1.0, 1.0], S)],
+            note=f"{red}-{mg}",
+        )
+        for red in ("mean", "sum", "none")
+        for mg in (1.0, 0.3)
+    ],  # fmt: skip
+    *[
+        Case(
+            "cosine_embedding_loss",
+            f("cosine_embedding_loss", margin=mg, reduction=red),
+            make=pair_and_signs((4, 3), (4,)),
+            note=f"{red}-{mg}",
+        )
+        for red in ("mean", "sum", "none")
+        for mg in (0.0, 0.2)
+    ],  # fmt: skip
+    Case(
+        "cosine_embedding_loss",
+        f("cosine_embedding_loss", margin=-0.5),
+        make=pair_and_signs((3,), ()),
+        note="1d",
+    ),  # fmt: skip
+    *[
+        Case(
+            "multilabel_soft_margin_loss",
+            f("multilabel_soft_margin_loss", reduction=red),
+            make=lambda r: [r.uniform(-3, 3, S), r.integers(0, 2, S).astype(float)],
+            note=red,
+        )
+        for red in ("mean", "sum", "none")
+    ],  # fmt: skip
+    Case(
+        "multilabel_soft_margin_loss",
+        lambda m, x, y: F(m).multilabel_soft_margin_loss(x, y, const(m, x, [1.0, 0.5, 2.0, 0.1])),
+        make=lambda r: [r.uniform(-3, 3, S), r.integers(0, 2, S).astype(float)],
+        note="weight",
+    ),
+    Case(
+        "multilabel_soft_margin_loss",
+        f("multilabel_soft_margin_loss"),
+        make=lambda r: [r.uniform(-3, 3, (5,)), r.uniform(0, 1, (5,))],
+        note="1d-soft",
+    ),
+    *[
+        Case(
+            "poisson_nll_loss",
+            f("poisson_nll_loss", reduction=red),
+            make=lambda r: [r.uniform(-2, 2, S), r.poisson(2.0, S).astype(float)],
+            note=red,
+        )
+        for red in ("mean", "sum", "none")
+    ],  # fmt: skip
+    Case(
+        "poisson_nll_loss",
+        f("poisson_nll_loss", log_input=False, full=True),
+        # counts from 1 (a differentiable target of 0 has log(0) in its gradient, in torch too)
+        make=lambda r: [r.uniform(0.1, 3, S), r.poisson(2.0, S).astype(float) + 1],
+        fd=False,  # a target of exactly 1 sits on the Stirling term's jump
+        note="full",
+    ),
+    Case(
+        "poisson_nll_loss",
+        f("poisson_nll_loss", log_input=False, eps=0.1, reduction="none"),
+        make=lambda r: [r.uniform(0.1, 3, S), r.poisson(2.0, S).astype(float)],
+        note="eps",
+    ),
+    Case(
+        "poisson_nll_loss",
+        f("poisson_nll_loss", full=True, reduction="sum"),
+        make=lambda r: [r.uniform(-2, 2, S), r.uniform(0, 4, S)],
+        note="full-target-grad",
+    ),
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]
@@ -345,7 +452,34 @@ MODULES = [
     ("KLDivLoss", {"reduction": "batchmean"}, "kl-p"), ("KLDivLoss", {}, "kl-p"),
     ("KLDivLoss", {"reduction": "sum", "log_target": True}, "kl"),
     ("MSELoss", {"size_average": False}, "reg"),
+    ("PoissonNLLLoss", {}, "reg"), ("PoissonNLLLoss", {"log_input": False, "full": True}, "count"),
+    ("SoftMarginLoss", {"reduction": "none"}, "sign"), ("SoftMarginLoss", {}, "sign"),
+    ("HingeEmbeddingLoss", {"margin": 0.5}, "sign"), ("HingeEmbeddingLoss", {}, "sign"),
+    ("MultiLabelSoftMarginLoss", {}, "bin"),
+    ("MultiLabelSoftMarginLoss", {"weight": np.array([1.0, 2.0, 0.5]), "reduction": "sum"}, "bin"),
 ]  # fmt: skip
+THREE = [
+    ("MarginRankingLoss", {}, (5,), (5,)), ("MarginRankingLoss", {"margin": 0.3}, (5,), (5,)),
+    ("CosineEmbeddingLoss", {}, (4, 3), (4,)),
+    ("CosineEmbeddingLoss", {"margin": 0.2, "reduction": "none"}, (4, 3), (4,)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name,kw,shape,tshape", THREE, ids=[f"{m[0]}-{i}" for i, m in enumerate(THREE)]
+)
+def test_pair_loss_modules_match_torch(name, kw, shape, tshape):
+    r = np.random.default_rng(1)
+    a, b, y = r.standard_normal(shape), r.standard_normal(shape), r.choice([-1, 1], tshape)
+    tm, cm = getattr(torch.nn, name)(**kw), getattr(nn, name)(**kw)
+    assert repr(cm) == repr(tm) and cm.reduction == tm.reduction and cm.margin == tm.margin
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    ca, cb = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+    lt, lc = tm(ta, tb, torch.tensor(y)), cm(ca, cb, cr.tensor(y))
+    np.testing.assert_allclose(lc._data, lt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    lt.sum().backward(), lc.sum().backward()
+    np.testing.assert_allclose(ca.grad._data, ta.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(cb.grad._data, tb.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def _loss_inputs(kind, r):
@@ -359,6 +493,10 @@ def _loss_inputs(kind, r):
         return r.uniform(0.05, 0.95, (4, 3)), r.uniform(0, 1, (4, 3))
     if kind == "bin":
         return r.standard_normal((4, 3)), r.uniform(0, 1, (4, 3))
+    if kind == "sign":
+        return r.standard_normal((4, 3)), r.choice([-1.0, 1.0], (4, 3))
+    if kind == "count":
+        return r.uniform(0.1, 3, (4, 3)), r.poisson(2.0, (4, 3)).astype(float)
     if kind == "kl-p":
         return np.log(r.dirichlet(np.ones(3), 4)), r.dirichlet(np.ones(3), 4)
     return np.log(r.dirichlet(np.ones(3), 4)), np.log(r.dirichlet(np.ones(3), 4))
@@ -428,6 +566,16 @@ def c_(a, dtype=None):
 
 L = np.array([0, 1])
 ERRORS = {
+    "reduction-soft-margin": lambda m, t: F(m).soft_margin_loss(t(X), t(X), reduction="x"),
+    "reduction-poisson": lambda m, t: F(m).poisson_nll_loss(t(X), t(X), reduction="x"),
+    "reduction-multilabel": lambda m, t: F(m).multilabel_soft_margin_loss(
+        t(X), t(X), None, reduction="x"
+    ),
+    "reduction-hinge": lambda m, t: F(m).hinge_embedding_loss(t(X), t(X), reduction="x"),
+    "ranking-dims": lambda m, t: F(m).margin_ranking_loss(t(X), t(X), t(np.ones(3))),
+    "cosine-2d-target": lambda m, t: F(m).cosine_embedding_loss(t(X), t(X), t(X)),
+    "cosine-1d-target": lambda m, t: F(m).cosine_embedding_loss(t(X[0]), t(X[0]), t([1.0, 1])),
+    "cosine-0d-target": lambda m, t: F(m).cosine_embedding_loss(t(X), t(X), t(1.0)),
     "reduction-mse": lambda m, t: F(m).mse_loss(t(X), t(X), reduction="foo"),
     "reduction-weighted-mse": lambda m, t: F(m).mse_loss(
         t(X), t(X), reduction="foo", weight=t(X)
