@@ -404,6 +404,69 @@ CASES = [
         make=lambda r: [r.uniform(-2, 2, S), r.uniform(0, 4, S)],
         note="full-target-grad",
     ),
+    *[
+        Case(
+            "gaussian_nll_loss",
+            f("gaussian_nll_loss", reduction=red),
+            make=lambda r: [r.standard_normal(S), r.standard_normal(S), r.uniform(0.2, 2, S)],
+            note=red,
+        )
+        for red in ("mean", "sum", "none")
+    ],  # fmt: skip
+    Case(
+        "gaussian_nll_loss",
+        f("gaussian_nll_loss", full=True),
+        make=lambda r: [r.standard_normal(S), r.standard_normal(S), r.uniform(0.2, 2, (3,))],
+        note="var-one-dim-short",
+    ),  # fmt: skip
+    Case(
+        "gaussian_nll_loss",
+        f("gaussian_nll_loss", reduction="none"),
+        make=lambda r: [
+            r.standard_normal((2, 3, 4)),
+            r.standard_normal((2, 3, 4)),
+            r.uniform(0.2, 2, (2, 1, 4)),
+        ],
+        note="var-broadcast",
+    ),  # fmt: skip
+    Case(
+        "gaussian_nll_loss",
+        f("gaussian_nll_loss", eps=0.5),
+        make=lambda r: [r.standard_normal(S), r.standard_normal(S), r.uniform(0.6, 2, S)],
+        note="eps",
+    ),  # fmt: skip
+    Case(
+        "gaussian_nll_loss",
+        lambda m, x, y: F(m).gaussian_nll_loss(x, y, 0.7),
+        [S, S],
+        note="float-var",
+    ),  # fmt: skip
+    *[
+        Case("pairwise_distance", f("pairwise_distance", **kw), [(4, 3), (4, 3)], note=note)
+        for note, kw in (
+            ("p2", {}),
+            ("p1", {"p": 1.0}),
+            ("p3-keep", {"p": 3.0, "keepdim": True}),
+            ("eps", {"eps": 0.1}),
+        )
+    ],  # fmt: skip
+    Case(
+        "pairwise_distance",
+        lambda m, a, b: m.pairwise_distance(a, b),
+        [(3,), (2, 3)],
+        note="torch-broadcast",
+    ),  # fmt: skip
+    *[
+        Case("triplet_margin_loss", f("triplet_margin_loss", **kw), [(5, 3)] * 3, note=note)
+        for note, kw in (
+            ("default", {}),
+            ("sum", {"reduction": "sum"}),
+            ("none", {"reduction": "none", "margin": 3.0}),
+            ("p1", {"p": 1}),
+            ("swap", {"swap": True, "margin": 2.0}),
+        )
+    ],  # fmt: skip
+    Case("triplet_margin_loss", f("triplet_margin_loss", margin=5.0), [(3,)] * 3, note="1d"),
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]
@@ -425,6 +488,7 @@ def test_finite_differences(case):
 def test_every_loss_has_a_case():
     losses = {n for n in CF.__all__ if "loss" in n or n in ("cross_entropy", "kl_div")}
     losses |= {"binary_cross_entropy", "binary_cross_entropy_with_logits"}
+    losses |= {"pairwise_distance"}
     assert losses <= {c.op for c in CASES}
 
 
@@ -459,10 +523,30 @@ MODULES = [
     ("MultiLabelSoftMarginLoss", {"weight": np.array([1.0, 2.0, 0.5]), "reduction": "sum"}, "bin"),
 ]  # fmt: skip
 THREE = [
-    ("MarginRankingLoss", {}, (5,), (5,)), ("MarginRankingLoss", {"margin": 0.3}, (5,), (5,)),
+    ("MarginRankingLoss", {}, (5,), (5,)),
+    ("MarginRankingLoss", {"margin": 0.3}, (5,), (5,)),
     ("CosineEmbeddingLoss", {}, (4, 3), (4,)),
     ("CosineEmbeddingLoss", {"margin": 0.2, "reduction": "none"}, (4, 3), (4,)),
+]
+TRIPLE = [
+    ("TripletMarginLoss", {}), ("TripletMarginLoss", {"margin": 2.0, "p": 1.0, "swap": True}),
+    ("GaussianNLLLoss", {}), ("GaussianNLLLoss", {"full": True, "eps": 0.1, "reduction": "sum"}),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,kw", TRIPLE, ids=[f"{m[0]}-{i}" for i, m in enumerate(TRIPLE)])
+def test_three_input_loss_modules_match_torch(name, kw):
+    r = np.random.default_rng(2)
+    arrays = [r.standard_normal((4, 3)), r.standard_normal((4, 3)), r.uniform(0.05, 2, (4, 3))]
+    tm, cm = getattr(torch.nn, name)(**kw), getattr(nn, name)(**kw)
+    assert repr(cm) == repr(tm) and cm.reduction == tm.reduction
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    cs = [cr.tensor(a, requires_grad=True) for a in arrays]
+    lt, lc = tm(*ts), cm(*cs)
+    np.testing.assert_allclose(lc._data, lt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    lt.sum().backward(), lc.sum().backward()
+    for c, t in zip(cs, ts):
+        np.testing.assert_allclose(c.grad._data, t.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -566,6 +650,11 @@ def c_(a, dtype=None):
 
 L = np.array([0, 1])
 ERRORS = {
+    "gaussian-var-negative": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), t(-X * X)),
+    "gaussian-var-float": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), -1.0),
+    "gaussian-var-size": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), t(np.ones((3, 2)))),
+    "gaussian-reduction": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), 1.0, reduction="x"),
+    "triplet-dims": lambda m, t: F(m).triplet_margin_loss(t(X), t(X), t(X[0])),
     "reduction-soft-margin": lambda m, t: F(m).soft_margin_loss(t(X), t(X), reduction="x"),
     "reduction-poisson": lambda m, t: F(m).poisson_nll_loss(t(X), t(X), reduction="x"),
     "reduction-multilabel": lambda m, t: F(m).multilabel_soft_margin_loss(
@@ -624,3 +713,35 @@ ERRORS = {
 def test_errors_like_torch(name):
     call = ERRORS[name]
     same_error(lambda: call(torch, t_), lambda: call(cr, c_))
+
+
+def test_gaussian_nll_clamped_var_like_torch():
+    """var below eps is clamped by an in-place clamp_ under no_grad, as torch: the reverse
+    gradient passes through the clamp, forward mode sees the clamp (0 tangent), both as
+    torch's (so forward and reverse disagree there, in torch too)."""
+    r = np.random.default_rng(4)
+    x, y, v = r.standard_normal(S), r.standard_normal(S), r.uniform(0.1, 0.8, S)
+    ts = [torch.tensor(a, requires_grad=True) for a in (x, y, v)]
+    cs = [cr.tensor(a, requires_grad=True) for a in (x, y, v)]
+    lt = TF.gaussian_nll_loss(*ts, eps=0.5, reduction="none")
+    lc = CF.gaussian_nll_loss(*cs, eps=0.5, reduction="none")
+    np.testing.assert_allclose(lc._data, lt.detach().numpy(), rtol=1e-12)
+    up = r.standard_normal(S)
+    gt = torch.autograd.grad(lt, ts, torch.tensor(up))
+    gc = cr.autograd.grad(lc, cs, cr.tensor(up))
+    for a, b in zip(gc, gt):
+        np.testing.assert_allclose(a._data, b.numpy(), rtol=1e-12)
+    import torch.autograd.forward_ad as tfw
+
+    from chainrule.autograd import forward_ad as cfw
+
+    tan = r.standard_normal(S)
+    with tfw.dual_level():
+        d = tfw.make_dual(torch.tensor(v), torch.tensor(tan))
+        jt = tfw.unpack_dual(TF.gaussian_nll_loss(torch.tensor(x), torch.tensor(y), d, eps=0.5,
+                                                  reduction="none")).tangent  # fmt: skip
+    with cfw.dual_level():
+        d = cfw.make_dual(cr.tensor(v), cr.tensor(tan))
+        jc = cfw.unpack_dual(CF.gaussian_nll_loss(cr.tensor(x), cr.tensor(y), d, eps=0.5,
+                                                  reduction="none")).tangent  # fmt: skip
+    np.testing.assert_allclose(jc._data, jt.numpy(), rtol=1e-12)

@@ -1,5 +1,6 @@
-"""Margin, embedding and count losses: soft_margin, margin_ranking, hinge_embedding,
-cosine_embedding, multilabel_soft_margin and poisson_nll, each the composition torch's own
+"""Margin, embedding and likelihood losses: soft_margin, margin_ranking, hinge_embedding,
+cosine_embedding, multilabel_soft_margin, poisson_nll, gaussian_nll and triplet_margin (with
+pairwise_distance), each the composition torch's own
 kernel is (ATen's CompositeImplicit formulas, or nn.functional's Python), so values,
 gradients and double backward follow from the ops they are written in."""
 
@@ -12,11 +13,13 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.graph import no_grad
 from chainrule.nn.functional._utils import get_reduction, size_repr
 from chainrule.nn.functional._utils import reduce as _reduce
 from chainrule.ops.activation import logsigmoid
-from chainrule.ops.elementwise.select import where
+from chainrule.ops.elementwise.select import minimum, where
 from chainrule.ops.elementwise.unary import exp, log, log1p
+from chainrule.ops.reduce.stats import norm
 
 
 def _reduction(size_average: Any, reduce: Any, reduction: str) -> str:
@@ -136,3 +139,61 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
         stirling = t * log(t) - t + 0.5 * log(2 * math.pi * t)
         loss = loss + stirling.masked_fill(t <= 1, 0)
     return _reduce(loss, reduction)
+
+
+@op(namespace="nn.functional", method=False)
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:  # fmt: skip
+    """``(log(var) + (input - target)² / var) / 2`` (+ ``log(2 pi) / 2`` when ``full``), var
+    clamped to ``eps`` without changing its gradient (torch's in-place clamp under no_grad);
+    a var one dim short, or broadcasting along one dim, is torch's homoscedastic case."""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * _make(np.ones_like(input._data))
+    elif bool((var._data < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    vs, xs = var._data.shape, input._data.shape
+    if vs != xs:
+        if xs[:-1] == vs:
+            var = var.unsqueeze(-1)
+        elif not (len(xs) == len(vs) and sum(y for x, y in zip(xs, vs) if x != y) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not valid")
+    var = var.clone()
+    with no_grad():
+        var.clamp_(min=eps)
+    loss = 0.5 * (log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+@op(namespace=("", "nn.functional"), method=False)
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:  # fmt: skip
+    """``norm(x1 - x2 + eps, p)`` along the last dim (ATen's formula)."""
+    dim = max(x1._data.ndim, x2._data.ndim, 1) - 1
+    return norm(x1 - x2 + eps, p, dim, keepdim)
+
+
+@op(namespace="nn.functional", method=False)
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
+                        margin: float = 1.0, p: float = 2, eps: float = 1e-6,
+                        swap: bool = False, size_average: Any = None, reduce: Any = None,
+                        reduction: str = "mean") -> Tensor:  # fmt: skip
+    """``max(0, margin + d(a, p) - d(a, n))`` with pairwise distances (``swap``: d(a, n) is
+    the smaller of it and d(p, n)), reduced."""
+    red = _reduction(size_average, reduce, reduction)
+    a, q, n = (t._data.ndim for t in (anchor, positive, negative))
+    if not a == q == n:
+        raise RuntimeError(
+            "The anchor, positive, and negative tensors are expected to have the same number "
+            f"of dimensions, but got: anchor {a}D, positive {q}D, and negative {n}D inputs"
+        )
+    dist_pos = pairwise_distance(anchor, positive, p, eps)
+    dist_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        dist_neg = minimum(dist_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + dist_pos - dist_neg).clamp_min(0), red)
