@@ -294,11 +294,26 @@ def test_every_functional_name_has_a_case():
 
 
 LOSSES = {
-    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
-    "margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss", "poisson_nll_loss",
-    "multilabel_soft_margin_loss", "gaussian_nll_loss", "triplet_margin_loss",
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "nll_loss",
+    "cross_entropy",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
+    "soft_margin_loss",
+    "margin_ranking_loss",
+    "hinge_embedding_loss",
+    "cosine_embedding_loss",
+    "poisson_nll_loss",
+    "multilabel_soft_margin_loss",
+    "gaussian_nll_loss",
+    "triplet_margin_loss",
     "pairwise_distance",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
 }  # fmt: skip  (their tables: test_nn_losses.py)
 
 

@@ -467,6 +467,57 @@ CASES = [
         )
     ],  # fmt: skip
     Case("triplet_margin_loss", f("triplet_margin_loss", margin=5.0), [(3,)] * 3, note="1d"),
+    # torch has no double backward for these two (its kernels' backward is not differentiable)
+    *[
+        Case(
+            "multi_margin_loss",
+            f("multi_margin_loss", **kw),
+            make=logits_and([0, 2, 1, 2]),
+            order2=False,
+            note=note,
+        )
+        for note, kw in (
+            ("default", {}),
+            ("p2", {"p": 2, "margin": 0.5}),
+            ("sum", {"reduction": "sum"}),
+            ("none", {"reduction": "none"}),
+            ("margin0", {"margin": 0.0}),
+        )
+    ],  # fmt: skip
+    Case(
+        "multi_margin_loss",
+        lambda m, x, t: F(m).multi_margin_loss(x, t, weight=const(m, x, W3), reduction="none"),
+        make=logits_and([0, 2, 1, 2]),
+        order2=False,
+        note="weight",
+    ),  # fmt: skip
+    Case(
+        "multi_margin_loss",
+        f("multi_margin_loss", p=2),
+        make=lambda r: [r.uniform(-2, 2, 5), np.array(3)],
+        order2=False,
+        note="1d",
+    ),  # fmt: skip
+    *[
+        Case(
+            "multilabel_margin_loss",
+            f("multilabel_margin_loss", reduction=red),
+            make=lambda r: [
+                r.uniform(-2, 2, (3, 4)),
+                np.array([[0, 3, -1, 1], [1, -1, 0, 0], [3, 2, 1, 0]]),
+            ],
+            order2=False,
+            note=red,
+        )
+        for red in ("mean", "sum", "none")
+    ],  # fmt: skip
+    Case(
+        "multilabel_margin_loss",
+        f("multilabel_margin_loss"),
+        make=lambda r: [r.uniform(-2, 2, 4), np.array([2, 2, -1, 0])],
+        order2=False,
+        note="1d-repeated-label",
+    ),  # fmt: skip
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]
@@ -519,7 +570,10 @@ MODULES = [
     ("PoissonNLLLoss", {}, "reg"), ("PoissonNLLLoss", {"log_input": False, "full": True}, "count"),
     ("SoftMarginLoss", {"reduction": "none"}, "sign"), ("SoftMarginLoss", {}, "sign"),
     ("HingeEmbeddingLoss", {"margin": 0.5}, "sign"), ("HingeEmbeddingLoss", {}, "sign"),
-    ("MultiLabelSoftMarginLoss", {}, "bin"),
+    ("MultiLabelSoftMarginLoss", {}, "bin"), ("MultiMarginLoss", {}, "cls"),
+    ("MultiMarginLoss", {"p": 2, "margin": 0.5, "weight": W3, "reduction": "sum"}, "cls"),
+    ("MultiLabelMarginLoss", {}, "labels"),
+    ("MultiLabelMarginLoss", {"reduction": "none"}, "labels"),
     ("MultiLabelSoftMarginLoss", {"weight": np.array([1.0, 2.0, 0.5]), "reduction": "sum"}, "bin"),
 ]  # fmt: skip
 THREE = [
@@ -577,6 +631,8 @@ def _loss_inputs(kind, r):
         return r.uniform(0.05, 0.95, (4, 3)), r.uniform(0, 1, (4, 3))
     if kind == "bin":
         return r.standard_normal((4, 3)), r.uniform(0, 1, (4, 3))
+    if kind == "labels":
+        return r.standard_normal((4, 3)), np.array([[0, 2, -1], [1, -1, 0], [2, 1, 0], [0, 0, 1]])
     if kind == "sign":
         return r.standard_normal((4, 3)), r.choice([-1.0, 1.0], (4, 3))
     if kind == "count":
@@ -650,6 +706,14 @@ def c_(a, dtype=None):
 
 L = np.array([0, 1])
 ERRORS = {
+    "multi-margin-range": lambda m, t: F(m).multi_margin_loss(t(X), t([0, 3])),
+    "multi-margin-batch": lambda m, t: F(m).multi_margin_loss(t(X), t([0, 1, 1])),
+    "multi-margin-p": lambda m, t: F(m).multi_margin_loss(t(X), t(L), p=3),
+    "multi-margin-weight-dims": lambda m, t: F(m).multi_margin_loss(t(X), t(L), weight=t(X)),
+    "multi-margin-weight-size": lambda m, t: F(m).multi_margin_loss(t(X), t(L), weight=t(L)),
+    "multi-margin-float-target": lambda m, t: F(m).multi_margin_loss(t(X), t([0.0, 1.0])),
+    "multilabel-range": lambda m, t: F(m).multilabel_margin_loss(t(X), t([[0, 5, 1], [1, 1, 1]])),
+    "multilabel-size": lambda m, t: F(m).multilabel_margin_loss(t(X), t(L)),
     "gaussian-var-negative": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), t(-X * X)),
     "gaussian-var-float": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), -1.0),
     "gaussian-var-size": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), t(np.ones((3, 2)))),

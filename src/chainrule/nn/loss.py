@@ -1,7 +1,8 @@
 """Loss layers: MSELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss,
 BCEWithLogitsLoss, KLDivLoss, PoissonNLLLoss, SoftMarginLoss, MarginRankingLoss,
 HingeEmbeddingLoss, CosineEmbeddingLoss, MultiLabelSoftMarginLoss, GaussianNLLLoss,
-TripletMarginLoss (state: reduction and weights; math in nn.functional)."""
+TripletMarginLoss, MultiMarginLoss, MultiLabelMarginLoss (state: reduction and weights; math
+in nn.functional)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ __all__ = [
     "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "CrossEntropyLoss", "BCELoss",
     "BCEWithLogitsLoss", "KLDivLoss", "PoissonNLLLoss", "SoftMarginLoss", "MarginRankingLoss",
     "HingeEmbeddingLoss", "CosineEmbeddingLoss", "MultiLabelSoftMarginLoss", "GaussianNLLLoss",
-    "TripletMarginLoss",
+    "TripletMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
 ]  # fmt: skip
 
 
@@ -240,3 +241,32 @@ class TripletMarginLoss(_Loss):
         return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
                                      eps=self.eps, swap=self.swap,
                                      reduction=self.reduction)  # fmt: skip
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """The multi-class hinge loss (``p`` 1 or 2, class ``weight``)."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
+                 size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:  # fmt: skip
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2):
+            raise ValueError("only p == 1 and p == 2 supported")
+        if weight is not None and weight.dim() != 1:
+            raise ValueError(
+                f"MultiMarginLoss: expected weight to be None or 1D tensor, got {weight.dim()}D "
+                "instead"
+            )
+        self.p = p
+        self.margin = margin
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.multi_margin_loss(input, target, p=self.p, margin=self.margin,
+                                   weight=self.weight, reduction=self.reduction)  # fmt: skip
+
+
+class MultiLabelMarginLoss(_Loss):
+    """The multi-label hinge loss (targets: class indices, ended by -1)."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)

@@ -13,6 +13,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule.dtypes import scalar_type_name
 from chainrule.graph import no_grad
 from chainrule.nn.functional._utils import get_reduction, size_repr
 from chainrule.nn.functional._utils import reduce as _reduce
@@ -197,3 +198,84 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
     if swap:
         dist_neg = minimum(dist_neg, pairwise_distance(positive, negative, p, eps))
     return _reduce((margin + dist_pos - dist_neg).clamp_min(0), red)
+
+
+def _check_margin_reduction(size_average: Any, reduce: Any, reduction: str) -> str:
+    return _reduction(size_average, reduce, reduction)
+
+
+def _long_target(target: Tensor) -> None:
+    if target._data.dtype != np.int64:
+        raise RuntimeError(f"expected scalar type Long but found {scalar_type_name(target)}")
+
+
+@op(namespace="nn.functional", method=False)
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1,
+                      weight: Tensor | None = None, size_average: Any = None,
+                      reduce: Any = None, reduction: str = "mean") -> Tensor:  # fmt: skip
+    """The multi-class hinge: ``sum_{j != y} max(0, margin - x[y] + x[j])^p * w[y] / C`` per
+    sample, reduced (a composition of torch's kernel: no gradient where the hinge is 0)."""
+    red = _check_margin_reduction(size_average, reduce, reduction)
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight._data.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    xs, ts = input._data.shape, target._data.shape
+    two_d = input._data.ndim == 2
+    n, c = (xs[0], xs[1]) if two_d else (1, xs[0] if xs else 1)
+    if (two_d and ts != (n,)) or (not two_d and target._data.size != 1):
+        raise RuntimeError(
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of "
+            f"input samples (batch size). Expected target size [{n}], but got "
+            f"{list(ts)}. Input has shape {list(xs)}."
+        )
+    if weight is not None and weight._data.shape != (c,):
+        raise RuntimeError(
+            f"inconsistent weight size, expected {c} but got {list(weight._data.shape)}"
+        )
+    _long_target(target)
+    t = target._data.reshape(n)
+    if ((t < 0) | (t >= c)).any():
+        raise RuntimeError("target out of range")
+    x = input.reshape(n, c)
+    idx = _make(t.reshape(n, 1))
+    z = (margin - x.gather(1, idx) + x).relu()
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        z = z * weight.gather(0, _make(t)).unsqueeze(1)
+    z = z.masked_fill(_make(np.arange(c) == t[:, None]), 0)
+    loss = z.sum(1) / c
+    if not two_d:
+        loss = loss.reshape(())
+    return _reduce(loss, red)
+
+
+@op(namespace="nn.functional", method=False)
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: Any = None,
+                           reduce: Any = None, reduction: str = "mean") -> Tensor:  # fmt: skip
+    """``sum_{j in y} sum_{k not in y} max(0, 1 - (x[j] - x[k])) / C`` per sample, ``y`` the
+    target's labels up to its first -1, reduced (no gradient where the hinge is 0)."""
+    red = _check_margin_reduction(size_average, reduce, reduction)
+    xs, ts = input._data.shape, target._data.shape
+    if ts != xs:
+        raise RuntimeError(f"inconsistent target size: {list(ts)} for input of size: {list(xs)}")
+    _long_target(target)
+    two_d = input._data.ndim == 2
+    n, c = (xs[0], xs[1]) if two_d else (1, xs[0] if xs else 1)
+    t = target._data.reshape(n, c)
+    if ((t < -1) | (t >= c)).any():
+        raise RuntimeError("argument #2 'target' is out of range")
+    valid = np.cumprod(t != -1, axis=1).astype(bool)  # the labels before the first -1
+    labels = np.where(valid, t, 0)
+    is_target = np.zeros((n, c), bool)
+    for i in range(n):
+        is_target[i, labels[i][valid[i]]] = True
+    x = input.reshape(n, c)
+    xt = x.gather(1, _make(labels))  # (n, c): x at each listed label
+    z = (1 - xt.unsqueeze(2) + x.unsqueeze(1)).relu()  # [i, j, k]: label j against class k
+    keep = valid[:, :, None] & ~is_target[:, None, :]
+    loss = z.masked_fill(_make(~keep), 0).sum((1, 2)) / c
+    if not two_d:
+        loss = loss.reshape(())
+    return _reduce(loss, red)
