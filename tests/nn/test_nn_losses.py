@@ -452,7 +452,7 @@ CASES = [
     ],  # fmt: skip
     Case(
         "pairwise_distance",
-        lambda m, a, b: m.pairwise_distance(a, b),
+        lambda m, a, b: F(m).pairwise_distance(a, b),
         [(3,), (2, 3)],
         note="torch-broadcast",
     ),  # fmt: skip

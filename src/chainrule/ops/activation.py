@@ -84,6 +84,10 @@ class Elu(Op):
         return out.astype(x.dtype, copy=False)
 
     def backward(self, g):
+        if self.inputs is None:  # the in-place form saved its result (torch's EluBackward1)
+            return EluResultBackward.apply(
+                g, self.output, alpha=self.alpha, scale=self.scale, input_scale=self.input_scale
+            )
         x = self.inputs[0]  # the masks from its values now (torch recomputes from self)
         return EluBackward.apply(
             g, x, pos=x._data > 0, neg=x._data < 0, alpha=self.alpha, scale=self.scale,
@@ -114,11 +118,43 @@ class EluBackward(Op):
         return gg_g, gg_x
 
 
+class EluResultBackward(Op):
+    """torch's elu_backward from the result r (the in-place forms): ``g * scale`` for r > 0,
+    else ``g * input_scale * (r + alpha * scale)``; differentiable in g and in r (its
+    second derivative ``g * input_scale`` where r < 0, strictly, as torch)."""
+
+    jvp_rule = "diagonal"
+    torch_name = "EluBackwardBackward0"
+
+    def forward(self, g, r, alpha, scale, input_scale):
+        self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
+        self.neg = ~(r > 0)
+        inner = (input_scale * (r + alpha * scale)).astype(r.dtype, copy=False)
+        return g * select(self.neg, inner, scale)
+
+    def backward(self, gg):
+        g, r = self.inputs
+        si = self.input_scale
+        gg_g = gg * where(self.neg, si * (r + self.alpha * self.scale), self.scale)
+        gg_r = where(r < 0, gg * g * si, 0.0)  # strictly below 0 (torch's double backward)
+        return (gg_g if self.needs(0) else None), (gg_r if self.needs(1) else None)
+
+
+def _saves_result(out: Tensor, inplace: bool) -> Tensor:
+    """torch's in-place elu, selu, celu and rrelu save their result, not self: its version
+    is what a later write is checked against."""
+    node = out.grad_fn
+    if inplace and node is not None:
+        node.inputs, node._versions, node.out_data = None, None, out._data
+    return out
+
+
 @op(namespace="nn.functional", method=False, inplace_function=True)
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` for x > 0, else ``alpha * (exp(x) - 1)``."""
     _float_only(input, "elu_cpu", complex=False)
-    return _written(input, Elu.apply(input, alpha=alpha), inplace, "EluBackward1")
+    out = _saves_result(Elu.apply(input, alpha=alpha), inplace)
+    return _written(input, out, inplace, "EluBackward1")
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -129,7 +165,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """``scale * elu(x, alpha)`` with torch's self-normalizing constants (EluBackward0)."""
     _float_only(input, "elu_cpu", complex=False)
-    out = Elu.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+    out = _saves_result(Elu.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE), inplace)
     return _written(input, out, inplace, "EluBackward1")
 
 
@@ -139,7 +175,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     _float_only(input, "elu_cpu", complex=False)
-    out = Elu.apply(input, alpha=alpha, input_scale=1.0 / alpha)
+    out = _saves_result(Elu.apply(input, alpha=alpha, input_scale=1.0 / alpha), inplace)
     if out.grad_fn is not None:
         out.grad_fn.torch_name = "CeluBackward0"
     return _written(input, out, inplace, "CeluBackward1")
@@ -547,8 +583,8 @@ class RreluWithNoise(Op):
         self.noise = noise
         return select(x > 0, x, x * noise).astype(x.dtype, copy=False)
 
-    def backward(self, g):
-        x = self.inputs[0]
+    def backward(self, g):  # the in-place form saved its result (the same signs)
+        x = self.output if self.inputs is None else self.inputs[0]
         return MaskedGrad.apply(
             g, x, mask=x._data > 0, slope=self.noise, name="RreluWithNoiseBackwardBackward0"
         )
@@ -575,7 +611,7 @@ def _rrelu(input: Tensor, lower: float, upper: float, training: bool, inplace: b
         noise = np.where(x <= 0, r, 1).astype(x.dtype)
     else:
         noise = np.asarray((lower + upper) / 2, x.dtype)
-    out = RreluWithNoise.apply(input, noise=noise)
+    out = _saves_result(RreluWithNoise.apply(input, noise=noise), inplace)
     return _written(input, out, inplace, "RreluWithNoiseBackward1")
 
 

@@ -171,7 +171,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
     return _reduce(loss, reduction)
 
 
-@op(namespace=("", "nn.functional"), method=False)
+@op(namespace="nn.functional", method=False)
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
                       keepdim: bool = False) -> Tensor:  # fmt: skip
     """``norm(x1 - x2 + eps, p)`` along the last dim (ATen's formula)."""
