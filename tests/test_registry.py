@@ -299,6 +299,9 @@ INPLACE_ARGS = {
     "leaky_relu_": {"negative_slope": 0.2},
     "hardtanh_": {"min_val": -0.5, "max_val": 0.75},
     "xlogy_": {"other": 2.5},
+    "celu_": {"alpha": 0.5},
+    "threshold_": {"threshold": 0.3, "value": -2.0},
+    "rrelu_": {"lower": 0.2, "upper": 0.4},
 }
 POSITIVE = {"log_", "log2_", "log10_", "log1p_", "sqrt_", "rsqrt_"}
 
@@ -320,7 +323,7 @@ def test_in_place_function_is_the_in_place_op(space, name, with_args):
     if name in POSITIVE:
         data = np.abs(data) + 0.1
     kwargs = INPLACE_ARGS.get(name, {}) if with_args else {}
-    if name.startswith(("clamp", "clip", "xlogy")):  # a bound (an operand) is needed
+    if name.startswith(("clamp", "clip", "xlogy", "threshold")):  # a bound (an operand) is needed
         kwargs = INPLACE_ARGS[name]
     results = []
     for lib in (torch, cr):

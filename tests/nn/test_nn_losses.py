@@ -52,6 +52,21 @@ def near(*points):  # inputs with ties at the kinks, for parity of the kink conv
     return lambda r: [np.array(points, float), np.zeros(len(points))]
 
 
+def signs(shape):
+    """Random inputs and a fixed target of -1 and 1 (float, as torch's examples)."""
+    return lambda r: [r.uniform(-2, 2, shape), np.sign(r.uniform(-1, 1, shape)).astype(int)]
+
+
+def pair_and_signs(shape, tshape=None):
+    """Two random inputs and a constant target of -1 and 1 (``tshape``: its shape)."""
+    t = shape if tshape is None else tshape
+    return lambda r: [
+        r.uniform(-2, 2, shape),
+        r.uniform(-2, 2, shape),
+        np.sign(r.uniform(-1, 1, t)).astype(int) if t else np.array(-1),
+    ]
+
+
 T4 = [0, 2, 1, 2]
 TIGN = [0, -100, 1, 2]
 CASES = [
@@ -297,6 +312,212 @@ CASES = [
         make=lambda r: [np.array(-0.5), np.array(0.3)],
         note="0d",
     ),  # fmt: skip
+    # margin and embedding losses
+    *[
+        Case("soft_margin_loss", f("soft_margin_loss", reduction=red), make=signs(S), note=red)
+        for red in ("mean", "sum", "none")
+    ],  # fmt: skip
+    Case("soft_margin_loss", f("soft_margin_loss", reduce=False), make=signs(S), note="legacy"),
+    *[
+        Case(
+            "margin_ranking_loss",
+            f("margin_ranking_loss", margin=mg, reduction=red),
+            make=pair_and_signs((5,)),
+            note=f"{red}-{mg}",
+        )
+        for red in ("mean", "sum", "none")
+        for mg in (0.0, 0.5)
+    ],  # fmt: skip
+    *[
+        Case(
+            "hinge_embedding_loss",
+            f("hinge_embedding_loss", margin=mg, reduction=red),
+            make=lambda r: [r.uniform(-2, 2, S), r.choice([-1.0, 1.0], S)],
+            note=f"{red}-{mg}",
+        )
+        for red in ("mean", "sum", "none")
+        for mg in (1.0, 0.3)
+    ],  # fmt: skip
+    *[
+        Case(
+            "cosine_embedding_loss",
+            f("cosine_embedding_loss", margin=mg, reduction=red),
+            make=pair_and_signs((4, 3), (4,)),
+            note=f"{red}-{mg}",
+        )
+        for red in ("mean", "sum", "none")
+        for mg in (0.0, 0.2)
+    ],  # fmt: skip
+    Case(
+        "cosine_embedding_loss",
+        f("cosine_embedding_loss", margin=-0.5),
+        make=pair_and_signs((3,), ()),
+        note="1d",
+    ),  # fmt: skip
+    *[
+        Case(
+            "multilabel_soft_margin_loss",
+            f("multilabel_soft_margin_loss", reduction=red),
+            make=lambda r: [r.uniform(-3, 3, S), r.integers(0, 2, S).astype(float)],
+            note=red,
+        )
+        for red in ("mean", "sum", "none")
+    ],  # fmt: skip
+    Case(
+        "multilabel_soft_margin_loss",
+        lambda m, x, y: F(m).multilabel_soft_margin_loss(x, y, const(m, x, [1.0, 0.5, 2.0, 0.1])),
+        make=lambda r: [r.uniform(-3, 3, S), r.integers(0, 2, S).astype(float)],
+        note="weight",
+    ),
+    Case(
+        "multilabel_soft_margin_loss",
+        f("multilabel_soft_margin_loss"),
+        make=lambda r: [r.uniform(-3, 3, (5,)), r.uniform(0, 1, (5,))],
+        note="1d-soft",
+    ),
+    *[
+        Case(
+            "poisson_nll_loss",
+            f("poisson_nll_loss", reduction=red),
+            make=lambda r: [r.uniform(-2, 2, S), r.poisson(2.0, S).astype(float)],
+            note=red,
+        )
+        for red in ("mean", "sum", "none")
+    ],  # fmt: skip
+    Case(
+        "poisson_nll_loss",
+        f("poisson_nll_loss", log_input=False, full=True),
+        # counts from 1 (a differentiable target of 0 has log(0) in its gradient, in torch too)
+        make=lambda r: [r.uniform(0.1, 3, S), r.poisson(2.0, S).astype(float) + 1],
+        fd=False,  # a target of exactly 1 sits on the Stirling term's jump
+        note="full",
+    ),
+    Case(
+        "poisson_nll_loss",
+        f("poisson_nll_loss", log_input=False, eps=0.1, reduction="none"),
+        make=lambda r: [r.uniform(0.1, 3, S), r.poisson(2.0, S).astype(float)],
+        note="eps",
+    ),
+    Case(
+        "poisson_nll_loss",
+        f("poisson_nll_loss", full=True, reduction="sum"),
+        make=lambda r: [r.uniform(-2, 2, S), r.uniform(0, 4, S)],
+        note="full-target-grad",
+    ),
+    *[
+        Case(
+            "gaussian_nll_loss",
+            f("gaussian_nll_loss", reduction=red),
+            make=lambda r: [r.standard_normal(S), r.standard_normal(S), r.uniform(0.2, 2, S)],
+            note=red,
+        )
+        for red in ("mean", "sum", "none")
+    ],  # fmt: skip
+    Case(
+        "gaussian_nll_loss",
+        f("gaussian_nll_loss", full=True),
+        make=lambda r: [r.standard_normal(S), r.standard_normal(S), r.uniform(0.2, 2, (3,))],
+        note="var-one-dim-short",
+    ),  # fmt: skip
+    Case(
+        "gaussian_nll_loss",
+        f("gaussian_nll_loss", reduction="none"),
+        make=lambda r: [
+            r.standard_normal((2, 3, 4)),
+            r.standard_normal((2, 3, 4)),
+            r.uniform(0.2, 2, (2, 1, 4)),
+        ],
+        note="var-broadcast",
+    ),  # fmt: skip
+    Case(
+        "gaussian_nll_loss",
+        f("gaussian_nll_loss", eps=0.5),
+        make=lambda r: [r.standard_normal(S), r.standard_normal(S), r.uniform(0.6, 2, S)],
+        note="eps",
+    ),  # fmt: skip
+    Case(
+        "gaussian_nll_loss",
+        lambda m, x, y: F(m).gaussian_nll_loss(x, y, 0.7),
+        [S, S],
+        note="float-var",
+    ),  # fmt: skip
+    *[
+        Case("pairwise_distance", f("pairwise_distance", **kw), [(4, 3), (4, 3)], note=note)
+        for note, kw in (
+            ("p2", {}),
+            ("p1", {"p": 1.0}),
+            ("p3-keep", {"p": 3.0, "keepdim": True}),
+            ("eps", {"eps": 0.1}),
+        )
+    ],  # fmt: skip
+    Case(
+        "pairwise_distance",
+        lambda m, a, b: F(m).pairwise_distance(a, b),
+        [(3,), (2, 3)],
+        note="torch-broadcast",
+    ),  # fmt: skip
+    *[
+        Case("triplet_margin_loss", f("triplet_margin_loss", **kw), [(5, 3)] * 3, note=note)
+        for note, kw in (
+            ("default", {}),
+            ("sum", {"reduction": "sum"}),
+            ("none", {"reduction": "none", "margin": 3.0}),
+            ("p1", {"p": 1}),
+            ("swap", {"swap": True, "margin": 2.0}),
+        )
+    ],  # fmt: skip
+    Case("triplet_margin_loss", f("triplet_margin_loss", margin=5.0), [(3,)] * 3, note="1d"),
+    # torch has no double backward for these two (its kernels' backward is not differentiable)
+    *[
+        Case(
+            "multi_margin_loss",
+            f("multi_margin_loss", **kw),
+            make=logits_and([0, 2, 1, 2]),
+            order2=False,
+            note=note,
+        )
+        for note, kw in (
+            ("default", {}),
+            ("p2", {"p": 2, "margin": 0.5}),
+            ("sum", {"reduction": "sum"}),
+            ("none", {"reduction": "none"}),
+            ("margin0", {"margin": 0.0}),
+        )
+    ],  # fmt: skip
+    Case(
+        "multi_margin_loss",
+        lambda m, x, t: F(m).multi_margin_loss(x, t, weight=const(m, x, W3), reduction="none"),
+        make=logits_and([0, 2, 1, 2]),
+        order2=False,
+        note="weight",
+    ),  # fmt: skip
+    Case(
+        "multi_margin_loss",
+        f("multi_margin_loss", p=2),
+        make=lambda r: [r.uniform(-2, 2, 5), np.array(3)],
+        order2=False,
+        note="1d",
+    ),  # fmt: skip
+    *[
+        Case(
+            "multilabel_margin_loss",
+            f("multilabel_margin_loss", reduction=red),
+            make=lambda r: [
+                r.uniform(-2, 2, (3, 4)),
+                np.array([[0, 3, -1, 1], [1, -1, 0, 0], [3, 2, 1, 0]]),
+            ],
+            order2=False,
+            note=red,
+        )
+        for red in ("mean", "sum", "none")
+    ],  # fmt: skip
+    Case(
+        "multilabel_margin_loss",
+        f("multilabel_margin_loss"),
+        make=lambda r: [r.uniform(-2, 2, 4), np.array([2, 2, -1, 0])],
+        order2=False,
+        note="1d-repeated-label",
+    ),  # fmt: skip
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]
@@ -318,6 +539,7 @@ def test_finite_differences(case):
 def test_every_loss_has_a_case():
     losses = {n for n in CF.__all__ if "loss" in n or n in ("cross_entropy", "kl_div")}
     losses |= {"binary_cross_entropy", "binary_cross_entropy_with_logits"}
+    losses |= {"pairwise_distance"}
     assert losses <= {c.op for c in CASES}
 
 
@@ -345,7 +567,57 @@ MODULES = [
     ("KLDivLoss", {"reduction": "batchmean"}, "kl-p"), ("KLDivLoss", {}, "kl-p"),
     ("KLDivLoss", {"reduction": "sum", "log_target": True}, "kl"),
     ("MSELoss", {"size_average": False}, "reg"),
+    ("PoissonNLLLoss", {}, "reg"), ("PoissonNLLLoss", {"log_input": False, "full": True}, "count"),
+    ("SoftMarginLoss", {"reduction": "none"}, "sign"), ("SoftMarginLoss", {}, "sign"),
+    ("HingeEmbeddingLoss", {"margin": 0.5}, "sign"), ("HingeEmbeddingLoss", {}, "sign"),
+    ("MultiLabelSoftMarginLoss", {}, "bin"), ("MultiMarginLoss", {}, "cls"),
+    ("MultiMarginLoss", {"p": 2, "margin": 0.5, "weight": W3, "reduction": "sum"}, "cls"),
+    ("MultiLabelMarginLoss", {}, "labels"),
+    ("MultiLabelMarginLoss", {"reduction": "none"}, "labels"),
+    ("MultiLabelSoftMarginLoss", {"weight": np.array([1.0, 2.0, 0.5]), "reduction": "sum"}, "bin"),
 ]  # fmt: skip
+THREE = [
+    ("MarginRankingLoss", {}, (5,), (5,)),
+    ("MarginRankingLoss", {"margin": 0.3}, (5,), (5,)),
+    ("CosineEmbeddingLoss", {}, (4, 3), (4,)),
+    ("CosineEmbeddingLoss", {"margin": 0.2, "reduction": "none"}, (4, 3), (4,)),
+]
+TRIPLE = [
+    ("TripletMarginLoss", {}), ("TripletMarginLoss", {"margin": 2.0, "p": 1.0, "swap": True}),
+    ("GaussianNLLLoss", {}), ("GaussianNLLLoss", {"full": True, "eps": 0.1, "reduction": "sum"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,kw", TRIPLE, ids=[f"{m[0]}-{i}" for i, m in enumerate(TRIPLE)])
+def test_three_input_loss_modules_match_torch(name, kw):
+    r = np.random.default_rng(2)
+    arrays = [r.standard_normal((4, 3)), r.standard_normal((4, 3)), r.uniform(0.05, 2, (4, 3))]
+    tm, cm = getattr(torch.nn, name)(**kw), getattr(nn, name)(**kw)
+    assert repr(cm) == repr(tm) and cm.reduction == tm.reduction
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    cs = [cr.tensor(a, requires_grad=True) for a in arrays]
+    lt, lc = tm(*ts), cm(*cs)
+    np.testing.assert_allclose(lc._data, lt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    lt.sum().backward(), lc.sum().backward()
+    for c, t in zip(cs, ts):
+        np.testing.assert_allclose(c.grad._data, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name,kw,shape,tshape", THREE, ids=[f"{m[0]}-{i}" for i, m in enumerate(THREE)]
+)
+def test_pair_loss_modules_match_torch(name, kw, shape, tshape):
+    r = np.random.default_rng(1)
+    a, b, y = r.standard_normal(shape), r.standard_normal(shape), r.choice([-1, 1], tshape)
+    tm, cm = getattr(torch.nn, name)(**kw), getattr(nn, name)(**kw)
+    assert repr(cm) == repr(tm) and cm.reduction == tm.reduction and cm.margin == tm.margin
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    ca, cb = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+    lt, lc = tm(ta, tb, torch.tensor(y)), cm(ca, cb, cr.tensor(y))
+    np.testing.assert_allclose(lc._data, lt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    lt.sum().backward(), lc.sum().backward()
+    np.testing.assert_allclose(ca.grad._data, ta.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(cb.grad._data, tb.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def _loss_inputs(kind, r):
@@ -359,6 +631,12 @@ def _loss_inputs(kind, r):
         return r.uniform(0.05, 0.95, (4, 3)), r.uniform(0, 1, (4, 3))
     if kind == "bin":
         return r.standard_normal((4, 3)), r.uniform(0, 1, (4, 3))
+    if kind == "labels":
+        return r.standard_normal((4, 3)), np.array([[0, 2, -1], [1, -1, 0], [2, 1, 0], [0, 0, 1]])
+    if kind == "sign":
+        return r.standard_normal((4, 3)), r.choice([-1.0, 1.0], (4, 3))
+    if kind == "count":
+        return r.uniform(0.1, 3, (4, 3)), r.poisson(2.0, (4, 3)).astype(float)
     if kind == "kl-p":
         return np.log(r.dirichlet(np.ones(3), 4)), r.dirichlet(np.ones(3), 4)
     return np.log(r.dirichlet(np.ones(3), 4)), np.log(r.dirichlet(np.ones(3), 4))
@@ -428,6 +706,29 @@ def c_(a, dtype=None):
 
 L = np.array([0, 1])
 ERRORS = {
+    "multi-margin-range": lambda m, t: F(m).multi_margin_loss(t(X), t([0, 3])),
+    "multi-margin-batch": lambda m, t: F(m).multi_margin_loss(t(X), t([0, 1, 1])),
+    "multi-margin-p": lambda m, t: F(m).multi_margin_loss(t(X), t(L), p=3),
+    "multi-margin-weight-dims": lambda m, t: F(m).multi_margin_loss(t(X), t(L), weight=t(X)),
+    "multi-margin-weight-size": lambda m, t: F(m).multi_margin_loss(t(X), t(L), weight=t(L)),
+    "multi-margin-float-target": lambda m, t: F(m).multi_margin_loss(t(X), t([0.0, 1.0])),
+    "multilabel-range": lambda m, t: F(m).multilabel_margin_loss(t(X), t([[0, 5, 1], [1, 1, 1]])),
+    "multilabel-size": lambda m, t: F(m).multilabel_margin_loss(t(X), t(L)),
+    "gaussian-var-negative": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), t(-X * X)),
+    "gaussian-var-float": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), -1.0),
+    "gaussian-var-size": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), t(np.ones((3, 2)))),
+    "gaussian-reduction": lambda m, t: F(m).gaussian_nll_loss(t(X), t(X), 1.0, reduction="x"),
+    "triplet-dims": lambda m, t: F(m).triplet_margin_loss(t(X), t(X), t(X[0])),
+    "reduction-soft-margin": lambda m, t: F(m).soft_margin_loss(t(X), t(X), reduction="x"),
+    "reduction-poisson": lambda m, t: F(m).poisson_nll_loss(t(X), t(X), reduction="x"),
+    "reduction-multilabel": lambda m, t: F(m).multilabel_soft_margin_loss(
+        t(X), t(X), None, reduction="x"
+    ),
+    "reduction-hinge": lambda m, t: F(m).hinge_embedding_loss(t(X), t(X), reduction="x"),
+    "ranking-dims": lambda m, t: F(m).margin_ranking_loss(t(X), t(X), t(np.ones(3))),
+    "cosine-2d-target": lambda m, t: F(m).cosine_embedding_loss(t(X), t(X), t(X)),
+    "cosine-1d-target": lambda m, t: F(m).cosine_embedding_loss(t(X[0]), t(X[0]), t([1.0, 1])),
+    "cosine-0d-target": lambda m, t: F(m).cosine_embedding_loss(t(X), t(X), t(1.0)),
     "reduction-mse": lambda m, t: F(m).mse_loss(t(X), t(X), reduction="foo"),
     "reduction-weighted-mse": lambda m, t: F(m).mse_loss(
         t(X), t(X), reduction="foo", weight=t(X)
@@ -476,3 +777,35 @@ ERRORS = {
 def test_errors_like_torch(name):
     call = ERRORS[name]
     same_error(lambda: call(torch, t_), lambda: call(cr, c_))
+
+
+def test_gaussian_nll_clamped_var_like_torch():
+    """var below eps is clamped by an in-place clamp_ under no_grad, as torch: the reverse
+    gradient passes through the clamp, forward mode sees the clamp (0 tangent), both as
+    torch's (so forward and reverse disagree there, in torch too)."""
+    r = np.random.default_rng(4)
+    x, y, v = r.standard_normal(S), r.standard_normal(S), r.uniform(0.1, 0.8, S)
+    ts = [torch.tensor(a, requires_grad=True) for a in (x, y, v)]
+    cs = [cr.tensor(a, requires_grad=True) for a in (x, y, v)]
+    lt = TF.gaussian_nll_loss(*ts, eps=0.5, reduction="none")
+    lc = CF.gaussian_nll_loss(*cs, eps=0.5, reduction="none")
+    np.testing.assert_allclose(lc._data, lt.detach().numpy(), rtol=1e-12)
+    up = r.standard_normal(S)
+    gt = torch.autograd.grad(lt, ts, torch.tensor(up))
+    gc = cr.autograd.grad(lc, cs, cr.tensor(up))
+    for a, b in zip(gc, gt):
+        np.testing.assert_allclose(a._data, b.numpy(), rtol=1e-12)
+    import torch.autograd.forward_ad as tfw
+
+    from chainrule.autograd import forward_ad as cfw
+
+    tan = r.standard_normal(S)
+    with tfw.dual_level():
+        d = tfw.make_dual(torch.tensor(v), torch.tensor(tan))
+        jt = tfw.unpack_dual(TF.gaussian_nll_loss(torch.tensor(x), torch.tensor(y), d, eps=0.5,
+                                                  reduction="none")).tangent  # fmt: skip
+    with cfw.dual_level():
+        d = cfw.make_dual(cr.tensor(v), cr.tensor(tan))
+        jc = cfw.unpack_dual(CF.gaussian_nll_loss(cr.tensor(x), cr.tensor(y), d, eps=0.5,
+                                                  reduction="none")).tangent  # fmt: skip
+    np.testing.assert_allclose(jc._data, jt.numpy(), rtol=1e-12)

@@ -17,6 +17,11 @@ def fn(name, **kw):
     return lambda m, *a: (getattr(F, name) if m is torch else getattr(A, name))(*a, **kw)
 
 
+def fn_(name, **kw):
+    """The same call with ``inplace=True``, on a non-leaf copy of the input."""
+    return lambda m, a: fn(name, inplace=True, **kw)(m, a * 1)
+
+
 def kinks(*points):  # the kinks themselves, plus random points, as one input
     return lambda r: [np.concatenate([np.array(points, float), r.uniform(-3, 3, 9)])]
 
@@ -104,6 +109,65 @@ CASES = [
     Case("mish", fn("mish"), [M], domain=(-5, 5)),
     # torch's own double backward overflows to nan at |x| = 1000; +-40 it gets right
     Case("mish", fn("mish"), make=lambda r: [np.array([40.0, -40.0, 25.0, -25.0])], note="large"),
+    Case("selu", fn("selu"), make=kinks(0.0), fd=False),
+    Case("selu", fn("selu"), make=away_from(0), note="fd"),
+    Case("selu", lambda m, a: m.selu(a), [M], note="torch"),
+    Case("selu_", lambda m, a: m.selu_(a * 1), make=away_from(0), note="torch"),
+    Case("selu", fn_("selu"), make=lambda r: [r.uniform(-3, 3, S)], note="inplace"),
+    Case("celu", fn("celu"), make=kinks(0.0), fd=False),
+    Case("celu", fn("celu", alpha=0.5), make=away_from(0), note="alpha"),
+    Case("celu", fn_("celu", alpha=2.0), make=kinks(0.0), fd=False, note="inplace"),
+    Case("celu", lambda m, a: m.celu(a, 0.7), [M], note="torch"),
+    Case("celu_", lambda m, a: m.celu_(a * 1, alpha=1.5), make=away_from(0), note="torch"),
+    Case("hardswish", fn("hardswish"), make=kinks(-3.0, 3.0, 0.0), fd=False),
+    Case("hardswish", fn("hardswish"), make=away_from(-3, 3), note="fd"),
+    Case("hardswish", fn_("hardswish"), make=away_from(-3, 3), note="inplace"),
+    # torch has no double backward for hardsigmoid (its backward's derivative is missing)
+    Case("hardsigmoid", fn("hardsigmoid"), make=kinks(-3.0, 3.0, 0.0), fd=False, order2=False),
+    Case("hardsigmoid", fn("hardsigmoid"), make=away_from(-3, 3), order2=False, note="fd"),
+    Case("hardsigmoid", fn_("hardsigmoid"), [M], order2=False, note="inplace"),
+    Case("softsign", fn("softsign"), [M], domain=(-5, 5)),
+    Case("softsign", fn("softsign"), make=big, note="large"),
+    Case("tanhshrink", fn("tanhshrink"), [M], domain=(-4, 4)),
+    Case("tanhshrink", fn("tanhshrink"), [()], note="0d"),
+    Case("softshrink", fn("softshrink"), make=kinks(-0.5, 0.5, 0.0), fd=False),
+    Case("softshrink", fn("softshrink", lambd=1.0), make=away_from(-1, 1), note="lambd"),
+    Case("softshrink", fn("softshrink", lambd=0.0), make=away_from(0), note="zero"),
+    Case("hardshrink", fn("hardshrink"), make=kinks(-0.5, 0.5, 0.0), fd=False),
+    Case("hardshrink", fn("hardshrink", lambd=1.0), make=away_from(-1, 1), note="lambd"),
+    Case("hardshrink", lambda m, a: m.hardshrink(a, 0.25), make=away_from(-0.25, 0.25), note="t"),
+    Case("hardshrink", lambda m, a: a.hardshrink(), make=away_from(-0.5, 0.5), note="method"),
+    Case("threshold", fn("threshold", threshold=0.5, value=-2.0), make=kinks(0.5), fd=False),
+    Case("threshold", fn("threshold", threshold=-1.0, value=0.0), make=away_from(-1), note="fd"),
+    Case(
+        "threshold",
+        fn("threshold", threshold=1, value=7),
+        make=lambda r: [r.integers(-3, 3, S)],
+        grad=False,
+        note="int",
+    ),  # fmt: skip
+    Case("threshold", lambda m, a: m.threshold(a, 0.0, 1.0), make=away_from(0), note="torch"),
+    Case("threshold_", lambda m, a: m.threshold_(a * 1, 0.2, -1.0), make=away_from(0.2), note="t"),
+    Case(
+        "threshold", fn_("threshold", threshold=0.0, value=3.0), make=away_from(0), note="inplace"
+    ),  # fmt: skip
+    Case("rrelu", fn("rrelu"), make=kinks(0.0), fd=False),
+    Case("rrelu", fn("rrelu", lower=0.1, upper=0.5), make=away_from(0), note="bounds"),
+    Case("rrelu", lambda m, a: m.rrelu(a, 0.2, 0.3), make=away_from(0), note="torch"),
+    Case("rrelu_", lambda m, a: m.rrelu_(a * 1), make=away_from(0), note="torch"),
+    Case("rrelu", fn_("rrelu"), make=away_from(0), note="inplace"),
+    Case("glu", fn("glu"), [(3, 4)], domain=(-4, 4)),
+    Case("glu", fn("glu", dim=2), [M], note="dim"),
+    Case("glu", fn("glu", dim=0), [(2,)], note="1d"),
+    Case("glu", fn("glu", dim=-2), [(2, 0, 3)], note="empty"),
+    Case("softmin", fn("softmin", dim=1), [M]),
+    Case("softmin", fn("softmin", dim=-1), make=big, note="large"),
+    Case(
+        "softmin",
+        lambda m, a: (F if m is torch else A).softmin(a, 0, dtype=m.float64),
+        [S],
+        note="dtype",
+    ),  # fmt: skip
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]
@@ -175,6 +239,16 @@ ERRORS = [
     ("mish", {}, NotImplementedError, '"mish_cpu" not implemented'),
     ("softmax", {"dim": 0, "m": 1}, NotImplementedError, '"softmax_kernel_impl" not'),
     ("softmax", {"dim": 2}, IndexError, "Dimension out of range"),
+    ("selu", {}, NotImplementedError, "\"elu_cpu\" not implemented for 'Long'"),
+    ("celu", {}, NotImplementedError, '"elu_cpu" not implemented'),
+    ("hardswish", {}, NotImplementedError, '"hardswish_cpu" not implemented'),
+    ("hardsigmoid", {}, NotImplementedError, '"hardsigmoid_cpu" not implemented'),
+    ("softshrink", {}, NotImplementedError, '"softshrink_check" not implemented'),
+    ("hardshrink", {}, NotImplementedError, '"hardshrink_cpu" not implemented'),
+    ("rrelu", {}, NotImplementedError, '"leaky_relu_cpu" not implemented'),
+    ("glu", {}, NotImplementedError, '"glu_cpu" not implemented'),
+    ("softmin", {"dim": 0}, NotImplementedError, '"softmax_lastdim_kernel_impl" not'),
+    ("glu", {"dim": 2}, IndexError, "Dimension out of range"),
 ]
 
 
@@ -199,3 +273,89 @@ def test_bad_arguments(lib):
         f.gelu(x, approximate="foo")
     with pytest.raises(ValueError, match="min_val cannot be greater than max_val"):
         f.hardtanh(x, 2.0, 1.0)
+
+
+def _both(lib):
+    return (F, torch) if lib == "torch" else (A, cr)
+
+
+BAD = [
+    (lambda f, m: f.softshrink(m.ones(2), -1.0), RuntimeError,
+     r"lambda must be in range \[0, 3.40282e\+38\] for input dtype Float, but found -1"),
+    (lambda f, m: f.softshrink(m.ones(2, dtype=m.float64), -0.5), RuntimeError,
+     r"lambda must be in range \[0, 1.79769e\+308\] for input dtype Double, but found -0.5"),
+    (lambda f, m: f.glu(m.ones(5)), RuntimeError,
+     "Halving dimension must be even, but dimension 0 is size 5"),
+    (lambda f, m: f.glu(m.ones(2, 3), 1), RuntimeError,
+     "Halving dimension must be even, but dimension 1 is size 3"),
+    (lambda f, m: f.glu(m.tensor(1.0)), RuntimeError,
+     "glu does not support scalars because halving size must be even"),
+    (lambda f, m: f.rrelu(m.ones(2), 0.5, 0.1), RuntimeError,
+     "Lower bound should be less than or equal to the upper bound"),
+    (lambda f, m: f.rrelu(m.ones(2), 0.5, 0.1, training=True), RuntimeError,
+     "Lower bound should be less than or equal to the upper bound"),
+    (lambda f, m: f.celu(m.ones(2), 0.0), RuntimeError,
+     "ZeroDivisionError: alpha cannot be 0 for CELU"),
+    (lambda f, m: f.selu(m.ones(2, requires_grad=True), inplace=True), RuntimeError,
+     "a leaf Variable that requires grad is being used in an in-place operation."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("lib", ["torch", "chainrule"])
+@pytest.mark.parametrize("call,exc,msg", BAD)
+def test_bad_activation_arguments(call, exc, msg, lib):
+    with pytest.raises(exc, match=msg):
+        call(*_both(lib))
+
+
+def test_softmin_without_dim_warns_like_torch():
+    x = np.arange(6.0).reshape(2, 3)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
+        ours = A.softmin(cr.tensor(x))
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
+        theirs = F.softmin(torch.tensor(x))
+    np.testing.assert_allclose(ours._data, theirs.numpy())
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_rrelu_training_draws_slopes_in_bounds(inplace):
+    """Training: a slope per element from U[lower, upper] for x <= 0 (torch draws from its
+    own generator, so the values are compared by their law), x itself above; the gradient
+    is that slope, and the draw follows chainrule's generator."""
+    x = np.concatenate([-np.linspace(0.5, 3, 2000), np.linspace(0.01, 3, 50)])
+    cr.manual_seed(3)
+    leaf = cr.tensor(x, requires_grad=True)
+    inp = leaf * 1 if inplace else leaf
+    y = A.rrelu(inp, 0.1, 0.3, training=True, inplace=inplace)
+    assert y.grad_fn.name() == f"RreluWithNoiseBackward{int(inplace)}"
+    slopes = y._data[:2000] / x[:2000]
+    assert slopes.min() >= 0.1 and slopes.max() <= 0.3
+    assert abs(slopes.mean() - 0.2) < 0.01 and slopes.std() > 0.05  # not one slope
+    np.testing.assert_array_equal(y._data[2000:], x[2000:])
+    (g,) = cr.autograd.grad(y.sum(), leaf, create_graph=True)
+    np.testing.assert_allclose(g._data[:2000], slopes, rtol=1e-12)
+    np.testing.assert_array_equal(g._data[2000:], 1.0)
+    if not inplace:  # (in place, the last node is leaf * 1's)
+        assert g.grad_fn.name() == "RreluWithNoiseBackwardBackward0"
+    cr.manual_seed(3)
+    again = A.rrelu(cr.tensor(x), 0.1, 0.3, training=True)
+    np.testing.assert_array_equal(again._data, y._data)
+    gen = cr.Generator().manual_seed(3)
+    np.testing.assert_array_equal(cr.rrelu(cr.tensor(x), 0.1, 0.3, True, gen)._data, y._data)
+    t = torch.tensor(x)  # torch: the same law
+    tt = F.rrelu(t, 0.1, 0.3, training=True)[:2000] / t[:2000]
+    assert tt.min() >= 0.1 and tt.max() <= 0.3
+
+
+def test_nan_passes_like_torchs_scalar_kernels():
+    """torch's vectorized and scalar kernels disagree on nan (the vector path masks it out);
+    chainrule follows the scalar rule everywhere: nan in, nan out, the gradient passed."""
+    x = np.array([np.nan, 1.0, -1.0])
+    for name in ("softshrink", "hardshrink", "hardswish", "threshold"):
+        kw = {"threshold": 0.0, "value": 2.0} if name == "threshold" else {}
+        ours = cr.tensor(x, requires_grad=True)
+        y = getattr(A, name)(ours, **kw)
+        theirs = getattr(F, name)(torch.tensor(x), **kw)
+        np.testing.assert_array_equal(y._data, theirs.numpy())
+        (g,) = cr.autograd.grad(y.sum(), ours)
+        assert g._data[0] == 1.0

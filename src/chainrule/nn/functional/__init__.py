@@ -17,6 +17,7 @@ from chainrule.nn.functional import (  # noqa: F401  (importing a file declares 
     fold,
     linear,
     loss,
+    margin_loss,
     normalization,
     padding,
     sparse,

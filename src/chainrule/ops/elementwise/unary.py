@@ -306,7 +306,8 @@ class MaskedGrad(Op):
         self.mask, self.slope = mask, slope
         if name is not None:
             self.torch_name = name
-        return select(mask, g, g * slope if slope else 0.0)
+        nonzero = isinstance(slope, np.ndarray) or slope  # rrelu's slopes: an array
+        return select(mask, g, g * slope if nonzero else 0.0)
 
     def backward(self, gg):
         s = self.inputs[1]
