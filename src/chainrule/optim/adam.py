@@ -17,6 +17,7 @@ from chainrule.optim.optimizer import (
     as_real,
     check_adam_args,
     check_unsupported,
+    decayed_grad,
     lerp_,
     step_state,
     zeros_state,
@@ -80,7 +81,7 @@ class Adam(Optimizer):
         """Perform a single optimization step; returns the closure's loss if one is given."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+            lr, eps = group["lr"], group["eps"]
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
             for p in group["params"]:
@@ -94,16 +95,8 @@ class Adam(Optimizer):
                     if amsgrad:
                         state["max_exp_avg_sq"] = zeros_state(p)
 
-                grad = p.grad._data
-                if group["maximize"]:
-                    grad = -grad
                 mutate(state["step"])[...] += 1
-                if weight_decay != 0:
-                    if group["decoupled_weight_decay"]:
-                        decayed = mutate(p)  # torch: p.mul_(1 - lr * weight_decay)
-                        decayed *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * p._data
+                grad = decayed_grad(p, group, lr)
 
                 # decay the first and second moment running averages (complex: as real pairs);
                 # versions move as torch's lerp_, mul_ + addcmul_, maximum(out=), addcdiv_

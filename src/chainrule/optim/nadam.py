@@ -19,6 +19,7 @@ from chainrule.optim.optimizer import (
     check_capturable,
     check_lr,
     check_unsupported,
+    decayed_grad,
     lerp_,
     params_with_grad,
     scalar,
@@ -86,7 +87,7 @@ class NAdam(Optimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             params = params_with_grad(self, group, self._init_state)
-            lr, eps, weight_decay = scalar(group["lr"]), group["eps"], group["weight_decay"]
+            lr, eps = scalar(group["lr"]), group["eps"]
             beta1, beta2 = group["betas"]
             momentum_decay = group["momentum_decay"]
             for p in params:
@@ -96,18 +97,10 @@ class NAdam(Optimizer):
                     foreach_what="params, mu_products, and state_steps",
                 )
                 state = self.state[p]
-                grad = p.grad._data
-                if group["maximize"]:
-                    grad = -grad
                 mutate(state["step"])[...] += 1
                 step = float(state["step"]._data)
                 bias_correction2 = 1 - beta2**step
-                if weight_decay != 0:
-                    if group["decoupled_weight_decay"]:
-                        decayed = mutate(p)  # torch: p.mul_(1 - lr * weight_decay)
-                        decayed *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * p._data
+                grad = decayed_grad(p, group, lr)
 
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
                 mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))

@@ -57,6 +57,18 @@ def signed_grad(p: Tensor, maximize: bool, weight_decay: float = 0) -> np.ndarra
     return grad
 
 
+def decayed_grad(p: Tensor, group: dict[str, Any], lr: float) -> np.ndarray:
+    """The Adam family's gradient: ``signed_grad`` with L2 weight decay, or, when the group
+    asks for ``decoupled_weight_decay`` (AdamW's), ``p <- p * (1 - lr * weight_decay)``
+    written into ``p`` (torch's ``p.mul_``) and the plain signed gradient."""
+    weight_decay = group["weight_decay"]
+    if weight_decay != 0 and group["decoupled_weight_decay"]:
+        decayed = mutate(p)
+        decayed *= 1 - lr * weight_decay
+        return signed_grad(p, group["maximize"])
+    return signed_grad(p, group["maximize"], weight_decay)
+
+
 def zeros_state(p: Tensor) -> Tensor:
     """A zero state tensor shaped and typed like the parameter ``p`` (``torch.zeros_like``)."""
     return _make(np.zeros_like(p._data))

@@ -18,6 +18,7 @@ from chainrule.optim.optimizer import (
     check_capturable,
     check_lr,
     check_unsupported,
+    decayed_grad,
     lerp_,
     params_with_grad,
     scalar,
@@ -80,22 +81,14 @@ class RAdam(Optimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             params = params_with_grad(self, group, self._init_state)
-            lr, eps, weight_decay = scalar(group["lr"]), group["eps"], group["weight_decay"]
+            lr, eps = scalar(group["lr"]), group["eps"]
             beta1, beta2 = group["betas"]
             for p in params:
                 check_capturable(group)
                 state = self.state[p]
-                grad = p.grad._data
-                if group["maximize"]:
-                    grad = -grad
                 mutate(state["step"])[...] += 1
                 step = float(state["step"]._data)
-                if weight_decay != 0:
-                    if group["decoupled_weight_decay"]:
-                        decayed = mutate(p)  # torch: p.mul_(1 - lr * weight_decay)
-                        decayed *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * p._data
+                grad = decayed_grad(p, group, lr)
 
                 # versions move as torch's lerp_, mul_ + addcmul_, add_
                 grad = as_real(grad)
