@@ -374,7 +374,26 @@ def logaddexp_output_written(m):  # saves self and other, not the result
     return [x.grad]
 
 
+def _conv_data_swapped(name, shape, weight, transpose=False):
+    def program(m):  # torch's ConvolutionBackward0 saves the caller's tensor, not a view
+        c = m.tensor(np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape))
+        w = m.tensor(np.linspace(0.5, -0.5, int(np.prod(weight))).reshape(weight))
+        w.requires_grad_()
+        y = getattr(m.nn.functional, name)(c, w, padding=1)
+        c.data = m.ones_like(c)  # new storage: seen by a rule that saved c itself
+        (y * y).sum().backward()
+        return [w.grad]
+
+    return program
+
+
 PROGRAMS = {
+    "conv1d-input-data-swapped": _conv_data_swapped("conv1d", (2, 3, 6), (4, 3, 3)),
+    "conv1d-unbatched-data-swapped": _conv_data_swapped("conv1d", (3, 6), (4, 3, 3)),
+    "conv2d-input-data-swapped": _conv_data_swapped("conv2d", (2, 3, 5, 5), (4, 3, 3, 3)),
+    "conv_transpose1d-input-data-swapped": _conv_data_swapped(
+        "conv_transpose1d", (2, 3, 6), (3, 4, 3)
+    ),
     "silu-data": silu_data,
     "gelu-data": _activation_data("gelu"),
     "gelu-tanh-data": _activation_data("gelu", approximate="tanh"),

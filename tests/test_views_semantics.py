@@ -333,3 +333,76 @@ def _use_no_grad_view_after_write(m, base_kind, mode, alias, use):
 def test_no_grad_view_after_its_memory_is_written(base_kind, mode, alias, use):
     args = (base_kind, mode, alias, use)
     assert _use_no_grad_view_after_write(cr, *args) == _use_no_grad_view_after_write(torch, *args)
+
+
+_INDEXES = {
+    "[None]": lambda x: x[None],
+    "[None][None]": lambda x: x[None][None],
+    "[...]": lambda x: x[...],
+    "[:]": lambda x: x[:],
+    "[None, ..., None]": lambda x: x[None, ..., None],
+    "[0:4]": lambda x: x[0:4],
+    "[1:]": lambda x: x[1:],
+    "[0]": lambda x: x[0],
+    "[:, None]": lambda x: x[:, None],
+    "[0:9,]": lambda x: x[0:9,],
+}
+
+
+@pytest.mark.parametrize("index", list(_INDEXES))
+@pytest.mark.parametrize("through", ["leaf", "expand"])
+def test_gradient_through_a_whole_index_is_a_view_of_the_incoming_one(index, through):
+    """torch's backward of ``x[None]``, ``x[...]``, ``x[:]`` is a view of the gradient
+    (squeeze, alias), so a broadcast (stride-0) gradient reaches the input as one and an
+    in-place write to it is refused; a select or a partial slice scatters into new zeros."""
+
+    def program(m):
+        a = m.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+        x = a.expand(4) if through == "expand" else a
+        (g,) = m.autograd.grad(_INDEXES[index](x).sum(), [a])
+        try:
+            g.mul_(1.7)
+        except RuntimeError as e:
+            return [g.stride(), str(e)[:60], g]
+        return [g.stride(), None, g]
+
+    _both(program)
+
+
+_UNIFORM_WRITES = {
+    "fill_": lambda m, x: x.fill_(1.5),
+    "fill_-0d-tensor": lambda m, x: x.fill_(m.tensor(2.5)),
+    "zero_": lambda m, x: x.zero_(),
+    "row fill_": lambda m, x: x[1].fill_(7.0),
+    "copy_": lambda m, x: x.copy_(m.ones(3, 3)),
+    "mul_": lambda m, x: x.mul_(2),
+    "setitem ...": lambda m, x: x.__setitem__(Ellipsis, 2.0),
+}
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["plain", "graph"])
+@pytest.mark.parametrize("how", list(_UNIFORM_WRITES))
+def test_uniform_write_into_an_expanded_tensor(how, graph):
+    """torch writes one number into every element of an expanded tensor (fill_, zero_: its
+    memory is its base's); other writes are refused, and so is a backward through the
+    written tensor in a graph (its AsStridedBackward0), not through its base."""
+
+    def program(m):
+        a = m.tensor([[1.0, 2.0, 3.0]], requires_grad=graph)
+        c = a * 2 if graph else a
+        x = c.expand(3, 3)
+        try:
+            _UNIFORM_WRITES[how](m, x)
+        except RuntimeError as e:
+            return [str(e)[:70], c]
+        out = [x._version, c, x]
+        if graph:
+            for y in (c, x):
+                try:
+                    (g,) = m.autograd.grad((y * y).sum(), [a], retain_graph=True)
+                    out.append(g)
+                except RuntimeError as e:
+                    out.append(str(e)[:70])
+        return out
+
+    _both(program)

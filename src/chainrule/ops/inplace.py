@@ -70,7 +70,9 @@ _NO_GRAD_VIEW_REBASED = _NO_GRAD_VIEW.replace(
 )
 
 
-def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None:
+def _check_target(
+    t: Tensor, out: Tensor, root: Tensor, recording: bool, uniform: bool = False
+) -> None:
     if recording:
         _check_inplace(t, root)
     if out._data.shape != t._data.shape:
@@ -79,7 +81,7 @@ def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool) -> None
             f"{list(out._data.shape)}"
         )
     _check_cast(out._data.dtype, t._data.dtype)
-    if not t._data.flags.writeable:
+    if not t._data.flags.writeable and not (uniform and _memory_owner(t._data) is not None):
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
@@ -206,13 +208,15 @@ def _check_cast(src: np.dtype, dst: np.dtype) -> None:
         )
 
 
-def write(t: Tensor, out: Tensor) -> Tensor:
-    """Make ``out`` (computed out of place from ``t``) the new value and history of ``t``."""
+def write(t: Tensor, out: Tensor, uniform: bool = False) -> Tensor:
+    """Make ``out`` (computed out of place from ``t``) the new value and history of ``t``.
+    ``uniform``: every element gets one value (fill_, zero_), which torch writes even into
+    an expanded tensor, whose elements share memory."""
     base = getattr(t, "_base", None)
     root = t if base is None else base
     recording = grad_mode.enabled and (t._requires_grad or out._requires_grad
                                        or root._requires_grad)  # fmt: skip
-    _check_target(t, out, root, recording)
+    _check_target(t, out, root, recording, uniform)
     fn = out.grad_fn
     if fn is not None and fn.inputs is not None:  # keep what the new node saved intact
         _snapshot_saved(fn, t)
@@ -225,7 +229,10 @@ def write(t: Tensor, out: Tensor) -> Tensor:
             if owner._out_version is None:  # first write since the node saved it
                 vc = version_counter(t)
                 owner._out_version = (vc, vc[0])
-    np.copyto(t._data, out._data, casting="unsafe")
+    dst = t._data
+    if not dst.flags.writeable:  # a uniform write into an expanded tensor (checked above)
+        dst = np.asarray(_Window(dst, _memory_owner(dst)))
+    np.copyto(dst, out._data, casting="unsafe")
     if forward_ad.level and (getattr(out, "_fw", None) is not None or getattr(t, "_fw", None)
                              is not None):  # fmt: skip
         forward_ad.set_tangent(t, getattr(out, "_fw", None))
@@ -670,7 +677,7 @@ def fill_(input: Tensor, value: Any) -> Tensor:
         _refuse_multi(input, (value,))
         return write(input, Copy.apply(input, value))
     _refuse_multi(input)
-    return write(input, Fill.apply(input, value=value))
+    return write(input, Fill.apply(input, value=value), uniform=True)
 
 
 @op
@@ -680,7 +687,7 @@ def zero_(input: Tensor) -> Tensor:
     out = Fill.apply(input, value=0)
     if out.grad_fn is not None:
         out.grad_fn.value_is_zero = True
-    return write(input, out)
+    return write(input, out, uniform=True)
 
 
 @tensor_method

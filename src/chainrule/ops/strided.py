@@ -160,6 +160,12 @@ class CopySlices(Op):
         self._freed = True
 
     def backward(self, g):
+        if self.geo.overlaps:  # fill_/zero_ into an expanded view: torch's copy back fails
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers "
+                "to a single memory location. Please clone() the tensor before performing the "
+                "operation."
+            )
         g_base = StridedFill.apply(g, geo=self.geo) if self.needs(0) else None
         g_value = StridedView.apply(g, geo=self.geo) if self.needs(1) else None
         return g_base, g_value

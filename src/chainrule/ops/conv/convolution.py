@@ -1,7 +1,8 @@
 """Convolution as three ops closed under differentiation, which gives every order of
 derivative: ``y = Conv(x, w)``, its input-gradient ``ConvTranspose(gy, w)`` (also torch's
 ``conv_transpose2d``) and its weight-gradient ``ConvWeight(x, gy)``. Each one's backward is
-written with the other two. 1-D calls run as 2-D with a height of 1."""
+written with the other two. 1-D calls run as 2-D with a height of 1, inside the ops, so
+their nodes save the caller's tensors as torch's ``ConvolutionBackward0`` does."""
 
 from __future__ import annotations
 
@@ -20,6 +21,20 @@ from chainrule.ops.conv.geometry import (
     _pair,
 )
 from chainrule.ops.op import Op
+
+
+def _h1(a):
+    """An (N, C, L) array as (N, C, 1, L): a 1-D convolution is a 2-D one of height 1."""
+    return a[:, :, None] if a.ndim == 3 else a
+
+
+def _h1_shape(shape: tuple) -> tuple:
+    return (*shape[:2], 1, *shape[2:]) if len(shape) == 3 else tuple(shape)
+
+
+def _like(out, a):
+    """``out`` (4-d) back in the rank of ``a`` (3-d for a 1-D convolution)."""
+    return out[:, :, 0] if a.ndim == 3 else out
 
 
 def _check_bias_dtype(input: Tensor, bias: Tensor | None) -> None:
@@ -46,7 +61,7 @@ class Conv(Op):
 
     def forward(self, x, w, geo):
         self.geo = geo
-        return _conv(x, w, geo)
+        return _like(_conv(_h1(x), _h1(w), geo), x)
 
     def backward(self, g):
         x, w = self.inputs
@@ -67,7 +82,7 @@ class ConvBias(Op):
 
     def forward(self, x, w, b, geo):
         self.geo = geo
-        return _conv(x, w, geo) + b.reshape(-1, 1, 1)
+        return _like(_conv(_h1(x), _h1(w), geo) + b.reshape(-1, 1, 1), x)
 
     def backward(self, g):
         x, w, _ = self.inputs
@@ -77,7 +92,7 @@ class ConvBias(Op):
             else None
         )
         gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape) if self.needs(1) else None
-        return gx, gw, g.sum((0, 2, 3)) if self.needs(2) else None
+        return gx, gw, g.sum((0, *range(2, g.ndim))) if self.needs(2) else None
 
 
 class ConvTranspose(Op):
@@ -86,7 +101,7 @@ class ConvTranspose(Op):
 
     def forward(self, gy, w, geo, x_shape):
         self.geo = geo
-        return _conv_transpose(gy, w, geo, x_shape)
+        return _like(_conv_transpose(_h1(gy), _h1(w), geo, _h1_shape(x_shape)), gy)
 
     def backward(self, g):
         gy, w = self.inputs
@@ -101,7 +116,7 @@ class ConvWeight(Op):
 
     def forward(self, x, gy, geo, w_shape):
         self.geo = geo
-        return _conv_weight(x, gy, geo, w_shape)
+        return _like(_conv_weight(_h1(x), _h1(gy), geo, _h1_shape(w_shape)), x)
 
     def backward(self, g):
         x, gy = self.inputs
@@ -132,9 +147,7 @@ def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
         )
     if w._data.shape[0] % groups:
         raise RuntimeError("out_channels must be divisible by groups")
-    if nd == 1:  # run as 2-D with height 1
-        x, w = x.reshape(*x._data.shape[:2], 1, -1), w.reshape(*w._data.shape[:2], 1, -1)
-    k = w._data.shape[2:]
+    k = _h1_shape(w._data.shape)[2:]  # a 1-D convolution runs as 2-D with height 1
     s, d = _pair(stride, nd, "stride"), _pair(dilation, nd, "dilation")
     if isinstance(padding, str):
         if padding == "valid":
@@ -156,7 +169,7 @@ def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
     if nd == 1:
         s, d, pads = (1, *s), (1, *d), ((0, 0), *pads)
     geo = _Geometry(k, s, pads, d, groups)
-    oh, ow = geo.out_size(*x._data.shape[2:])
+    oh, ow = geo.out_size(*_h1_shape(x._data.shape)[2:])
     if oh <= 0 or ow <= 0:
         raise RuntimeError(f"Calculated output size: ({oh}x{ow}). Output size is too small")
     _check_weight_dtype(input, weight)
@@ -164,8 +177,6 @@ def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
         out, bias = ConvBias.apply(x, w, bias, geo=geo), None
     else:
         out = Conv.apply(x, w, geo=geo)
-    if nd == 1:
-        out = out.reshape(out._data.shape[0], out._data.shape[1], -1)
     if bias is not None:
         out = out + bias.reshape(-1, *([1] * nd))
     return out.reshape(*out._data.shape[1:]) if unbatched else out
@@ -212,23 +223,19 @@ def _conv_transposend(
             f"{list(x._data.shape)} to have {w._data.shape[0]} channels, but got "
             f"{x._data.shape[1]} channels instead"
         )
-    if nd == 1:
-        x, w = x.reshape(*x._data.shape[:2], 1, -1), w.reshape(*w._data.shape[:2], 1, -1)
     s, d = _pair(stride, nd, "stride"), _pair(dilation, nd, "dilation")
     p, op = _pair(padding, nd, "padding"), _pair(output_padding, nd, "output_padding")
     if nd == 1:
         s, d, p, op = (1, *s), (1, *d), (0, *p), (0, *op)
-    k = w._data.shape[2:]
-    n, _, h, wd = x._data.shape
+    k = _h1_shape(w._data.shape)[2:]  # a 1-D convolution runs as 2-D with height 1
+    n, _, h, wd = _h1_shape(x._data.shape)
     out_hw = [
         (hw - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i, hw in enumerate((h, wd))
     ]
     c_out = w._data.shape[1] * groups
     geo = _Geometry(k, s, ((p[0], p[0]), (p[1], p[1])), d, groups)
     _check_weight_dtype(input, weight)
-    out = ConvTranspose.apply(x, w, geo=geo, x_shape=(n, c_out, *out_hw))
-    if nd == 1:
-        out = out.reshape(n, c_out, -1)
+    out = ConvTranspose.apply(x, w, geo=geo, x_shape=(n, c_out, *out_hw[2 - nd :]))
     if bias is not None:
         if bias._data.dtype != out._data.dtype:  # torch adds it into the input's dtype
             bias = bias.to(out.dtype)

@@ -67,6 +67,9 @@ class IndexPutAdd(Op):
         return Index.apply(gg, key=self.key, unique=self.unique)
 
 
+_VIEW_BACKWARDS = frozenset(["AliasBackward0", "UnsqueezeBackward0"])
+
+
 class BasicIndex(Op):
     """Basic indexing (ints, slices, None) as one NumPy view; named after torch's last step."""
 
@@ -77,13 +80,26 @@ class BasicIndex(Op):
 
     def forward(self, x, key, tname):
         self.key, self.tname, self.in_shape = key, tname, x.shape
-        return x[key]
+        out = x[key]
+        # only None, ... and whole slices in a tuple (which torch skips): its backward is a
+        # view of g (squeeze, alias); a slice or select scatters into new zeros
+        self.whole = (
+            tname in _VIEW_BACKWARDS
+            and out.size == x.size
+            and all(
+                it is None or it is Ellipsis or (type(it) is slice and it.step in (None, 1))
+                for it in key
+            )
+        )
+        return out
 
     def name(self):
         return self.tname
 
     def backward(self, g):
-        return BasicIndexScatter.apply(g, key=self.key, shape=self.in_shape, tname=self.tname)
+        return BasicIndexScatter.apply(
+            g, key=self.key, shape=self.in_shape, tname=self.tname, whole=self.whole
+        )
 
 
 class BasicIndexScatter(Op):
@@ -92,8 +108,12 @@ class BasicIndexScatter(Op):
     formula = "d (zeros with g written at key) = gg[key]"
     save_inputs = False
 
-    def forward(self, g, key, shape, tname):
+    layout = None  # a view of g when ``whole``, else a new array
+
+    def forward(self, g, key, shape, tname, whole=False):
         self.key, self.tname = key, tname
+        if whole:  # key covers every element: g itself, reshaped (a stride-0 g stays so)
+            return g.reshape(shape)
         out = np.zeros(shape, g.dtype)
         out[key] = g
         return out
