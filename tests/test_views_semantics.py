@@ -406,3 +406,34 @@ def test_uniform_write_into_an_expanded_tensor(how, graph):
         return out
 
     _both(program)
+
+
+@pytest.mark.parametrize("written", ["view", "base", "sibling", "none"])
+@pytest.mark.parametrize("make", ["reshape", "slice", "t", "transpose"])
+def test_view_written_before_its_base_requires_grad_gets_a_history(make, written):
+    """torch re-derives a view with no history from its base once the base requires grad,
+    if the memory was written since the view was made (its version moved): the view is
+    then no leaf (AsStridedBackward0), and a gradient through it reaches the base."""
+
+    def program(m):
+        c = m.ones(4, 3, 2)
+        views = {
+            "reshape": lambda: c.reshape(2, -1),
+            "slice": lambda: c[1:],
+            "t": lambda: c[0].t(),
+            "transpose": lambda: c.transpose(0, 1),
+        }
+        x = views[make]()
+        if written == "view":
+            x.mul_(2.0)
+        elif written == "base":
+            c.mul_(2.0)
+        elif written == "sibling":
+            c[0].add_(1.0)
+        c.requires_grad = True
+        fn = x.grad_fn
+        name = None if fn is None else fn.name() if m is cr else type(fn).__name__
+        (x * m.arange(float(x.numel())).reshape(x.shape)).sum().backward()
+        return [x.is_leaf, x.requires_grad, name, c.grad is None or c.grad]
+
+    _both(program)

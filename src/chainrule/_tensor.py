@@ -98,7 +98,9 @@ class Tensor(_Methods):
     # shares; _views (on a base) holds weak references to its views, whose histories are
     # rebuilt when the base is modified in place. _creation is "no_grad" on a view made
     # under no_grad (torch's CreationMeta); _grad_from_base marks a view with no history
-    # that requires grad because its base does (torch's), with no .grad of its own.
+    # that requires grad because its base does (torch's), with no .grad of its own;
+    # _view_version is the version such a view was made at (torch's attr_version): if its
+    # memory was written since, it gets a history from its base once the base requires grad.
 
     __slots__ = (
         "_data",
@@ -113,6 +115,7 @@ class Tensor(_Methods):
         "_multi",
         "_creation",
         "_grad_from_base",
+        "_view_version",
         "_hooks",
         "_post_hooks",
         "_fw",
@@ -321,6 +324,13 @@ class Tensor(_Methods):
                 if v is not None and v.grad_fn is None and kind_of(v._data.dtype) in "fc":
                     if requires_grad or getattr(v, "_grad_from_base", False):
                         v._requires_grad = v._grad_from_base = bool(requires_grad)
+                    written = getattr(v, "_view_version", None) != version_counter(v)[0]
+                    if requires_grad and written and getattr(v, "_creation", None) is None:
+                        from chainrule.ops.inplace import set_history
+                        from chainrule.ops.strided import StridedView, _Geometry, _node
+
+                        geo = _Geometry(self._data, v._data)
+                        set_history(v, _node(StridedView, (self,), geo=geo))
 
     @property
     def grad(self) -> Tensor | None:

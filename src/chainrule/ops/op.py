@@ -680,8 +680,10 @@ def track_view(t: Tensor, inputs: tuple) -> None:
                             version_counter(t)[0])  # fmt: skip
             if grad_mode.enabled and getattr(x, "_creation", None) is not None:
                 t._creation = x._creation
-            if t.grad_fn is None and base._requires_grad and kind_of(out.dtype) in "fc":
-                t._requires_grad = t._grad_from_base = True
+            if t.grad_fn is None:
+                t._view_version = t._vc[0]
+                if base._requires_grad and kind_of(out.dtype) in "fc":
+                    t._requires_grad = t._grad_from_base = True
             register_view(base, t)
             return
 
