@@ -437,3 +437,41 @@ def test_view_written_before_its_base_requires_grad_gets_a_history(make, written
         return [x.is_leaf, x.requires_grad, name, c.grad is None or c.grad]
 
     _both(program)
+
+
+def _no_grad_view(m, c):
+    with m.no_grad():
+        return c[..., :2]
+
+
+_STALE_VIEWS = {
+    "no_grad view, base written": (_no_grad_view, lambda m, c, x: c.detach().mul_(0.2)),
+    "no_grad view, itself written": (_no_grad_view, lambda m, c, x: x.mul_(2)),
+    "split output, base written": (lambda m, c: c.split(2)[0], lambda m, c, x: c.mul_(2)),
+    "chunk output, sibling written": (
+        lambda m, c: c.chunk(2)[0],
+        lambda m, c, x: c[2:].mul_(2),
+    ),
+}
+
+
+@pytest.mark.parametrize("who", ["view", "base"])
+@pytest.mark.parametrize("case", list(_STALE_VIEWS))
+def test_stale_view_made_to_require_grad(case, who):
+    """A view torch cannot replay (made under no_grad, an output of split/chunk) whose
+    memory was written: made to require grad on its own it is a plain leaf; through its
+    base (which then requires grad) reading it raises."""
+
+    def program(m):
+        make, write = _STALE_VIEWS[case]
+        c = m.tensor([1.0, 2.0, 3.0, 4.0])
+        x = make(m, c)
+        write(m, c, x)
+        (x if who == "view" else c).requires_grad = True
+        try:
+            (x * 2).sum().backward()
+        except RuntimeError as e:
+            return [str(e)[:80]]
+        return [x.requires_grad, x.grad, c.grad is None]
+
+    _both(program)

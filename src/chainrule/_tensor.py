@@ -627,8 +627,12 @@ def check_multi_view(t: Tensor) -> None:
     multi = getattr(t, "_multi", None)
     if multi is None or len(multi) < 4 or multi[3] == version_counter(t)[0]:
         return
-    if t.grad_fn is None and not t._requires_grad:
-        return
+    if t.grad_fn is None:
+        base = getattr(t, "_base", None)
+        if not t._requires_grad or (
+            base is not None and base.grad_fn is None and not base._requires_grad
+        ):  # nothing to re-derive from: a leaf that requires grad on its own
+            return
     nr, name, grad = multi[:3]
     if nr == NO_GRAD_VIEW:
         if name:
