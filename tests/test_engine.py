@@ -281,3 +281,27 @@ def test_grad_fn_names_survive_backward():
         y, z = x**2, x.clamp(0, 1)
         (y + z).backward()
         assert y.grad_fn.name() == "PowBackward0" and z.grad_fn.name() == "ClampBackward1"
+
+
+def test_leaves_accumulate_as_soon_as_ready_so_a_failing_backward_leaves_torch_s_grads():
+    """torch's ready queue runs a leaf's AccumulateGrad before any other node, so when a
+    later node raises (a saved tensor modified in place), the leaves already complete hold
+    their gradients and the others none, as here. (Among other nodes torch goes by creation
+    order, newest first; chainrule's walk is last-ready-first, which can differ.)"""
+    import torch
+
+    def program(m):
+        a0 = m.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+        a1 = m.tensor([[1.0, 0.5, 1.0, 2.0], [1.0, 1.0, 0.0, 1.0]], requires_grad=True)
+        x0 = a1.exp()
+        x1 = x0 / (x0 * x0 + 0.5)
+        x2 = (x1 * x1 + 0.5).log()
+        x3 = m.maximum(a0, x2)
+        x1.mul_(x3)  # x1 was saved by x1 * x1
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            x1.sum().backward()
+        return a0.grad, a1.grad
+
+    (t0, t1), (c0, c1) = program(torch), program(cr)
+    assert t1 is None and c1 is None
+    np.testing.assert_allclose(c0.numpy(), t0.numpy(), rtol=1e-6)

@@ -347,7 +347,7 @@ def run_backward(
     callbacks, _walking.callbacks = _walking.callbacks, []
     try:
         with set_grad_enabled(create_graph):
-            backprop(roots, seeds, _parents, step)
+            backprop(roots, seeds, _parents, step, first=Tensor)
         final = _walking.callbacks
         while final:  # torch runs the final callbacks as the graph task ends
             final.pop(0)()

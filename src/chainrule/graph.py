@@ -183,6 +183,7 @@ def backprop(
     grads: Sequence[Any],
     parents_of: Parents,
     step: Callable[[Any, Any], Sequence[Any]],
+    first: type | None = None,
 ) -> None:
     """Run reverse-mode differentiation from ``roots`` seeded with ``grads``.
 
@@ -190,7 +191,10 @@ def backprop(
     handed it its gradient (Kahn's algorithm on dependency counts). Gradients meeting at a
     vertex are added with ``+``. A vertex's gradient is dropped as soon as it has been
     stepped, so memory is released while the walk goes on. ``step`` may receive ``None``
-    (no gradient reached the vertex) and may return ``None`` entries.
+    (no gradient reached the vertex) and may return ``None`` entries. Vertices of type
+    ``first`` (the tensor engine's leaves) are stepped as soon as they are ready, before
+    any other: torch's ready queue runs AccumulateGrad first, which decides what ``.grad``
+    holds when a later node raises.
     """
     # Pass 1: how many consumers (within this graph) does each vertex have?
     deps: dict[int, int] = {}
@@ -223,8 +227,9 @@ def backprop(
             queued.add(id(r))
             ready.append(r)
     pop = pending.pop
-    while ready:
-        v = ready.pop()
+    leaves: list[Any] = []
+    while ready or leaves:
+        v = leaves.pop() if leaves else ready.pop()
         out = step(v, pop(id(v), None))
         for p, g in zip(parents_of(v), out):
             if p is None:
@@ -236,5 +241,7 @@ def backprop(
             n = deps[k] - 1
             if n:
                 deps[k] = n
+            elif first is not None and type(p) is first:
+                leaves.append(p)
             else:
                 ready.append(p)
