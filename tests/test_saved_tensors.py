@@ -387,7 +387,24 @@ def _conv_data_swapped(name, shape, weight, transpose=False):
     return program
 
 
+def _mixed_dtype_written(op, one_side=False):
+    def program(m):  # torch's kernel promotes inside and saves the float32 tensor itself
+        a = m.tensor([1.0, 2.0], dtype=m.float32, requires_grad=True)
+        b = m.tensor([3.0, 4.0], dtype=m.float64, requires_grad=not one_side)
+        y = op(a, b)
+        with m.no_grad():
+            a.clamp_(-0.5, 0.5)
+        y.sum().backward()
+        return [a.grad, b.grad]
+
+    return program
+
+
 PROGRAMS = {
+    "mul-mixed-dtype-written": _mixed_dtype_written(lambda a, b: b * a),
+    "mul-mixed-dtype-written-one-side": _mixed_dtype_written(lambda a, b: a * b, True),
+    "div-mixed-dtype-written": _mixed_dtype_written(lambda a, b: b / a),
+    "add-mixed-dtype-written": _mixed_dtype_written(lambda a, b: a + b),
     "conv1d-input-data-swapped": _conv_data_swapped("conv1d", (2, 3, 6), (4, 3, 3)),
     "conv1d-unbatched-data-swapped": _conv_data_swapped("conv1d", (3, 6), (4, 3, 3)),
     "conv2d-input-data-swapped": _conv_data_swapped("conv2d", (2, 3, 5, 5), (4, 3, 3, 3)),

@@ -112,3 +112,21 @@ def _copy_then_backward_twice(m):
 
 def test_a_node_that_saved_nothing_runs_again():
     assert _copy_then_backward_twice(cr) == pytest.approx(_copy_then_backward_twice(torch))
+
+
+@pytest.mark.parametrize("alpha", [-0.5, 2])
+@pytest.mark.parametrize("fn", ["add", "sub"])
+def test_add_with_alpha_is_one_node_that_runs_again(fn, alpha):
+    """``add(a, b, alpha=)`` is one AddBackward0 keeping alpha as a number (no tensor
+    saved), so a second backward without retain_graph runs it again, as torch."""
+
+    def program(m):
+        k = m.tensor([[1.0, 2.0, 3.0]] * 2)
+        w = m.tensor([[1.0, -1.0, 0.5]], requires_grad=True)
+        v = getattr(m, fn)(k, w, alpha=alpha)
+        v.mean().backward()
+        v.sum().backward()
+        name = v.grad_fn.name() if m is cr else type(v.grad_fn).__name__
+        return name, v.grad_fn.next_functions[0][0] is None, v.tolist(), w.grad.tolist()
+
+    assert program(cr) == program(torch)

@@ -13,7 +13,7 @@ from chainrule import dtypes
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.creation import tensor
 from chainrule.dtypes import kind_of
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, save_index
 
 # --------------------------------------------------------------------------- dims
 
@@ -72,15 +72,16 @@ def broadcast_error(*operands: Any) -> RuntimeError | None:
     return None
 
 
-def binary(cls: type[Op], a: Any, b: Any, float_result: bool = False) -> Tensor:
+def binary(cls: type[Op], a: Any, b: Any, float_result: bool = False, **params: Any) -> Tensor:
     """Apply a two-input elementwise op with torch's type promotion.
 
     Python numbers stay numbers (NumPy then keeps the tensor's dtype); tensors of another
     dtype are cast with a recorded ``to`` so their gradients come back in their own dtype.
-    ``float_result`` promotes integer results to the default float (true division).
+    ``float_result`` promotes integer results to the default float (true division);
+    ``params`` go to the op (add's ``alpha``).
     """
     try:
-        return _binary(cls, a, b, float_result)
+        return _binary(cls, a, b, float_result, params)
     except ValueError:
         error = broadcast_error(a, b)
         if error is None:
@@ -88,16 +89,16 @@ def binary(cls: type[Op], a: Any, b: Any, float_result: bool = False) -> Tensor:
         raise error from None
 
 
-def _binary(cls: type[Op], a: Any, b: Any, float_result: bool) -> Tensor:
+def _binary(cls: type[Op], a: Any, b: Any, float_result: bool, params: dict) -> Tensor:
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
             if a._data.dtype == b._data.dtype and (
                 not float_result or kind_of(a._data.dtype) in "fc"
             ):
-                return cls.apply(a, b)
+                return cls.apply(a, b, **params)
         elif type(b) is float or type(b) is int:
             if kind_of(a._data.dtype) in "fc":
-                return cls.apply(a, b)
+                return cls.apply(a, b, **params)
         b = as_tensor_arg(b)
     else:
         a = as_tensor_arg(a, "input")
@@ -105,6 +106,7 @@ def _binary(cls: type[Op], a: Any, b: Any, float_result: bool) -> Tensor:
     dt = dtypes.result_type(a, b)
     if float_result and kind_of(dt) not in "fc":
         dt = dtypes.get_default_dtype().np
+    given = a, b
     a, b = _cast(a, dt), _cast(b, dt)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError("expected at least one Tensor argument")
@@ -113,4 +115,16 @@ def _binary(cls: type[Op], a: Any, b: Any, float_result: bool) -> Tensor:
         a = np.asarray(a, dtype=dt)
     if not isinstance(b, Tensor):
         b = np.asarray(b, dtype=dt)
-    return cls.apply(a, b)
+    out = cls.apply(a, b, **params)
+    node = out.grad_fn
+    if node is not None and node.inputs is not None:
+        # torch's kernel promotes internally and saves the tensor it was given: a write
+        # into it must be seen although the rule reads the cast copy
+        saved = [
+            x
+            for x, y in zip(given, (a, b))
+            if y is not x and isinstance(x, Tensor) and any(s is y for s in node.inputs)
+        ]
+        if saved:
+            save_index(out, *saved)
+    return out

@@ -36,6 +36,41 @@ class Add(Op):
         return g if self.needs(0) else None, g if self.needs(1) else None
 
 
+class AddScaled(Op):
+    """``a + alpha * b`` in one node: torch's AddBackward0 keeps ``alpha`` as a number, so
+    it saves no tensor and runs again on a second backward."""
+
+    torch_name = "AddBackward0"
+    reduced_scalars = "round"
+    layout = "elementwise"
+    formula = "d(a + alpha*b) = g, alpha*g  (summed back over broadcast dims)"
+    jvp_rule = "linear"
+    elementwise, save_inputs = True, False
+    sign = 1
+
+    def forward(self, a, b, alpha):
+        self.alpha = alpha
+        s = alpha if self.sign > 0 else -alpha
+        if type(s) in (int, float) and np.result_type(a, b) == np.float32:
+            # torch: one fused multiply-add, alpha cast to float32 first; float64 holds the
+            # product exactly, so one rounding (bar a rare double rounding of the sum)
+            a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+            return (a64 + b64 * float(np.float32(s))).astype(np.float32)
+        return a + b * alpha if self.sign > 0 else a - b * alpha
+
+    def backward(self, g):
+        gb = g * (self.sign * self.alpha) if self.needs(1) else None
+        return g if self.needs(0) else None, gb
+
+
+class SubScaled(AddScaled):
+    """``a - alpha * b`` in one node (torch's SubBackward0)."""
+
+    torch_name = "SubBackward0"
+    formula = "d(a - alpha*b) = g, -alpha*g  (summed back over broadcast dims)"
+    sign = -1
+
+
 class Sub(Op):
     reduced_scalars = "round"  # torch casts a number to float16/bfloat16 first
     layout = "elementwise"
@@ -334,12 +369,15 @@ def _scaled(cls: type[Op], input: Any, other: Any, alpha: Any) -> Tensor:
             "For integral input tensors, argument alpha must not be a floating point number."
         )
     if dt in REDUCED and isinstance(alpha, int | float):
-        # torch: input + alpha * other in one fused multiply-add, alpha cast to the dtype
-        # first; float64 holds the product exactly, so one rounding as torch's
+        # torch: input + alpha * other in one fused multiply-add in float32 (its opmath),
+        # alpha cast to float32; float64 holds the product exactly, so one rounding
         a = float(np.asarray(alpha, dtype=dt))
         out = binary(cls, as_tensor_arg(input, "input").double(), as_tensor_arg(other).double() * a)
         return out.to(dtypes.FROM_NP[dt])
-    out = binary(cls, input, other * alpha)
+    if cls is Rsub:  # number - alpha * tensor
+        out = binary(cls, input, other * alpha)
+    else:
+        out = binary(AddScaled if cls is Add else SubScaled, input, other, alpha=alpha)
     return out if out._data.dtype == dt else out.to(dtypes.FROM_NP[dt])
 
 
