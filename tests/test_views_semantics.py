@@ -475,3 +475,19 @@ def test_stale_view_made_to_require_grad(case, who):
         return [x.requires_grad, x.grad, c.grad is None]
 
     _both(program)
+
+
+def test_view_that_requires_grad_on_its_own_keeps_its_grad_when_the_base_follows():
+    """A view made to require grad by itself is a leaf with its own ``.grad``; its base
+    requiring grad later does not turn it into a view that only follows the base."""
+
+    def program(m):
+        k = m.tensor([[[1.0, 1.0]], [[1.0, 1.0]], [[1.0, 1.0]]])
+        v = k.view((2, 1, 3))
+        v.requires_grad_(True)
+        w = v.view((3, 1, 2))
+        k.requires_grad_(True)
+        m.autograd.backward([w], [m.tensor([[[3.0, 0.5]], [[0.25, -1.0]], [[1.0, 1.0]]])])
+        return [v.grad, k.grad is None, v.is_leaf, v.requires_grad]
+
+    _both(program)

@@ -322,8 +322,11 @@ class Tensor(_Methods):
             for ref in views[1:]:
                 v = ref()
                 if v is not None and v.grad_fn is None and kind_of(v._data.dtype) in "fc":
-                    if requires_grad or getattr(v, "_grad_from_base", False):
-                        v._requires_grad = v._grad_from_base = bool(requires_grad)
+                    from_base = getattr(v, "_grad_from_base", False)
+                    if requires_grad and not v._requires_grad:
+                        v._requires_grad = v._grad_from_base = True
+                    elif not requires_grad and from_base:  # its own flag stays (torch)
+                        v._requires_grad = v._grad_from_base = False
                     written = getattr(v, "_view_version", None) != version_counter(v)[0]
                     if requires_grad and written and getattr(v, "_creation", None) is None:
                         from chainrule.ops.inplace import set_history
