@@ -374,6 +374,11 @@ _UNIFORM_WRITES = {
     "fill_-0d-tensor": lambda m, x: x.fill_(m.tensor(2.5)),
     "zero_": lambda m, x: x.zero_(),
     "row fill_": lambda m, x: x[1].fill_(7.0),
+    "masked_fill_": lambda m, x: x.masked_fill_(m.tensor([False, True, False]), -1.5),
+    "masked_fill_-2d": lambda m, x: x.masked_fill_(m.eye(3, dtype=m.bool), -1.5),
+    "index_fill_-dim1": lambda m, x: x.index_fill_(1, m.tensor([0, 2]), 7.0),
+    "index_fill_-dim0": lambda m, x: x.index_fill_(0, m.tensor([1]), 7.0),
+    "index_fill_-dim-1": lambda m, x: x.index_fill_(-1, m.tensor([1]), 7.0),
     "copy_": lambda m, x: x.copy_(m.ones(3, 3)),
     "mul_": lambda m, x: x.mul_(2),
     "setitem ...": lambda m, x: x.__setitem__(Ellipsis, 2.0),
@@ -383,9 +388,10 @@ _UNIFORM_WRITES = {
 @pytest.mark.parametrize("graph", [False, True], ids=["plain", "graph"])
 @pytest.mark.parametrize("how", list(_UNIFORM_WRITES))
 def test_uniform_write_into_an_expanded_tensor(how, graph):
-    """torch writes one number into every element of an expanded tensor (fill_, zero_: its
-    memory is its base's); other writes are refused, and so is a backward through the
-    written tensor in a graph (its AsStridedBackward0), not through its base."""
+    """torch writes numbers into an expanded tensor (fill_, zero_, and, with a deprecation
+    warning, masked_fill_ and index_fill_: only the selected elements, so a place gets the
+    value if any of its aliases was selected); other writes are refused, and so is a
+    backward through the written tensor in a graph (it and its base: CopySlices)."""
 
     def program(m):
         a = m.tensor([[1.0, 2.0, 3.0]], requires_grad=graph)
@@ -491,3 +497,14 @@ def test_view_that_requires_grad_on_its_own_keeps_its_grad_when_the_base_follows
         return [v.grad, k.grad is None, v.is_leaf, v.requires_grad]
 
     _both(program)
+
+
+@pytest.mark.parametrize("how", ["masked_fill_", "index_fill_-dim1"])
+def test_selective_fill_into_an_expanded_tensor_warns_as_torch(how):
+    messages = []
+    for m in (torch, cr):
+        x = m.tensor([[1.0, 2.0, 3.0]]).expand(3, 3)
+        with pytest.warns(UserWarning, match="on expanded tensors is deprecated") as rec:
+            _UNIFORM_WRITES[how](m, x)
+        messages.append(str(rec[0].message).split(" (Triggered")[0])
+    assert messages[0] == messages[1]

@@ -70,9 +70,7 @@ _NO_GRAD_VIEW_REBASED = _NO_GRAD_VIEW.replace(
 )
 
 
-def _check_target(
-    t: Tensor, out: Tensor, root: Tensor, recording: bool, uniform: bool = False
-) -> None:
+def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool, where: Any = None) -> None:
     if recording:
         _check_inplace(t, root)
     if out._data.shape != t._data.shape:
@@ -81,7 +79,7 @@ def _check_target(
             f"{list(out._data.shape)}"
         )
     _check_cast(out._data.dtype, t._data.dtype)
-    if not t._data.flags.writeable and not (uniform and _memory_owner(t._data) is not None):
+    if not t._data.flags.writeable and (where is None or _memory_owner(t._data) is None):
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
@@ -208,15 +206,17 @@ def _check_cast(src: np.dtype, dst: np.dtype) -> None:
         )
 
 
-def write(t: Tensor, out: Tensor, uniform: bool = False) -> Tensor:
+def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
     """Make ``out`` (computed out of place from ``t``) the new value and history of ``t``.
-    ``uniform``: every element gets one value (fill_, zero_), which torch writes even into
-    an expanded tensor, whose elements share memory."""
+    ``where``: the elements written (True: all), for the writes torch makes even into an
+    expanded tensor, whose elements share memory (fill_, zero_, masked_fill_, index_fill_):
+    only those elements are written, so each place gets the value if any of its aliases
+    was selected."""
     base = getattr(t, "_base", None)
     root = t if base is None else base
     recording = grad_mode.enabled and (t._requires_grad or out._requires_grad
                                        or root._requires_grad)  # fmt: skip
-    _check_target(t, out, root, recording, uniform)
+    _check_target(t, out, root, recording, where)
     fn = out.grad_fn
     if fn is not None and fn.inputs is not None:  # keep what the new node saved intact
         _snapshot_saved(fn, t)
@@ -230,9 +230,11 @@ def write(t: Tensor, out: Tensor, uniform: bool = False) -> Tensor:
                 vc = version_counter(t)
                 owner._out_version = (vc, vc[0])
     dst = t._data
-    if not dst.flags.writeable:  # a uniform write into an expanded tensor (checked above)
+    if not dst.flags.writeable:  # a selective write into an expanded tensor (checked above)
         dst = np.asarray(_Window(dst, _memory_owner(dst)))
-    np.copyto(dst, out._data, casting="unsafe")
+        np.copyto(dst, out._data, casting="unsafe", where=where)
+    else:
+        np.copyto(dst, out._data, casting="unsafe")
     if forward_ad.level and (getattr(out, "_fw", None) is not None or getattr(t, "_fw", None)
                              is not None):  # fmt: skip
         forward_ad.set_tangent(t, getattr(out, "_fw", None))
@@ -634,6 +636,22 @@ _INDEX_OPS = {"scatter", "scatter_add", "index_add"}
 _UNCHECKED = {"masked_fill"}
 
 
+def _index_mask(shape: tuple, dim: int, index: Any, value: Any = None) -> np.ndarray:
+    """index_fill's selection as a mask that broadcasts to ``shape`` (at least 1-d)."""
+    d = dim % len(shape)
+    mask = np.zeros(shape[d], bool)
+    mask[np.asarray(index._data if isinstance(index, Tensor) else index)] = True
+    return mask.reshape([-1] + [1] * (len(shape) - d - 1))
+
+
+# the fills torch makes into an expanded tensor (with a deprecation warning): the elements
+# they select, from their arguments
+_FILLS: dict[str, Callable[..., Any]] = {
+    "masked_fill": lambda shape, mask, value=None: np.asarray(mask._data),
+    "index_fill": _index_mask,
+}
+
+
 def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """``x.name_(...)`` from the op ``name``: compute out of place, then write into ``x``
     (the registry makes every declared op's in-place method with this)."""
@@ -658,7 +676,17 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
             others = [a for a in args if isinstance(a, Tensor)]
             if _in_graph(self) or any(a._requires_grad for a in others):
                 out = NoGrad.apply(self, *others, value=out._data, name=fn.__name__)
-        return write(self, out)
+        where = None
+        if name in _FILLS and _internal_overlap(self._data):
+            where = _FILLS[name](self._data.shape, *args, **kwargs)
+            warnings.warn(
+                f"Use of {name}_ on expanded tensors is deprecated. Please clone() the tensor "
+                "before performing this operation. This also applies to advanced indexing "
+                "e.g. tensor[mask] = scalar",
+                UserWarning,
+                stacklevel=2,
+            )
+        return write(self, out, where)
 
     method.__name__ = f"{fn.__name__}_"
     method.__doc__ = f"In-place ``{fn.__name__}`` (torch's rules: version bump, leaf check)."
@@ -677,7 +705,7 @@ def fill_(input: Tensor, value: Any) -> Tensor:
         _refuse_multi(input, (value,))
         return write(input, Copy.apply(input, value))
     _refuse_multi(input)
-    return write(input, Fill.apply(input, value=value), uniform=True)
+    return write(input, Fill.apply(input, value=value), where=True)
 
 
 @op
@@ -687,7 +715,7 @@ def zero_(input: Tensor) -> Tensor:
     out = Fill.apply(input, value=0)
     if out.grad_fn is not None:
         out.grad_fn.value_is_zero = True
-    return write(input, out, uniform=True)
+    return write(input, out, where=True)
 
 
 @tensor_method
