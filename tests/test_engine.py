@@ -305,3 +305,41 @@ def test_leaves_accumulate_as_soon_as_ready_so_a_failing_backward_leaves_torch_s
     (t0, t1), (c0, c1) = program(torch), program(cr)
     assert t1 is None and c1 is None
     np.testing.assert_allclose(c0.numpy(), t0.numpy(), rtol=1e-6)
+
+
+_SPLITS = {
+    "chunk": lambda a: a.chunk(2, 1),
+    "unbind": lambda a: a.unbind(0),
+    "split": lambda a: a.split([1, 1], 0),
+}
+_HOOK_RESULTS = {
+    "none": lambda m, g: None,
+    "times2": lambda m, g: g * 2,  # a TypeError on None, raised through backward
+    "ones": lambda m, g: m.ones(1),  # torch: "can't replace a None gradient ..."
+}
+
+
+@pytest.mark.parametrize("ret", list(_HOOK_RESULTS))
+@pytest.mark.parametrize("how", list(_SPLITS))
+def test_hook_of_an_unreached_split_output_is_called_with_none(how, ret):
+    """torch's split/chunk/unbind are one node: when it runs, the tensor hooks of an output
+    no gradient reached are called with None (and may not return a gradient)."""
+
+    def program(m):
+        a = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        xs = _SPLITS[how](a)
+        seen = []
+
+        def hook(g):
+            seen.append(None if g is None else g.tolist())
+            return _HOOK_RESULTS[ret](m, g)
+
+        xs[1].register_hook(hook)
+        try:
+            (xs[0] * 3).sum().backward()
+        except (TypeError, RuntimeError) as e:
+            return [type(e).__name__, str(e)[:60], seen]
+        (xs[1] * 2).sum().backward()
+        return [a.grad.tolist(), seen]
+
+    assert program(cr) == program(torch)

@@ -194,6 +194,27 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
         mutate(old)[...] += g._data
 
 
+def _unreached_siblings(groups: list[tuple], ran: set[int], obs: Any) -> None:
+    """torch runs a multi-output node (split, chunk, unbind) once, for all its outputs: the
+    tensor hooks of an output no gradient reached are called with None then, and may not
+    put a gradient in its place."""
+    seen: set[int] = set()
+    for group in groups:
+        if id(group) in seen:
+            continue
+        seen.add(id(group))
+        for ref in group:
+            s = ref()
+            if s is None or id(s) in ran or not s._hooks:
+                continue
+            for hook in list(s._hooks.values()):
+                out = hook(None)
+                if obs is not None:
+                    obs.hook(s, "tensor", hook, None, out)
+                if out is not None:
+                    raise RuntimeError("can't replace a None gradient with a non-None value")
+
+
 def _retain(t: Tensor, g: Tensor) -> None:
     """torch's retain_grad hook: ``.grad`` of a non-leaf is a clone of the first gradient,
     then ``grad + new`` (a new tensor each time, recorded under ``create_graph``)."""
@@ -275,6 +296,8 @@ def run_backward(
         for x in inputs:  # torch: backward(inputs=) makes each input retain its gradient
             x.retain_grad()
     captured: dict[int, Tensor] = {}
+    ran: set[int] = set()  # nodes of multi-output groups that ran, and their groups
+    groups: list[tuple] = []
     obs = _observing.current
     # with inputs, only nodes on a path to one of them run (as torch): the rest of the
     # history is neither computed, nor freed, nor seen by hooks
@@ -332,6 +355,9 @@ def run_backward(
         if v._prehooks is not None:  # the node's own pre-hooks, once it runs (torch's order)
             g = _prehooks(v, g, obs)
         if beyond:
+            if v._siblings is not None:
+                ran.add(id(v))
+                groups.append(v._siblings)
             grads = v._run_backward(g, retain_graph)
         else:  # backward(inputs=[x]) runs x's node with no gradient wanted from it (torch)
             v._run_unwanted(retain_graph)
@@ -348,6 +374,8 @@ def run_backward(
     try:
         with set_grad_enabled(create_graph):
             backprop(roots, seeds, _parents, step, first=Tensor)
+            if groups:
+                _unreached_siblings(groups, ran, obs)
         final = _walking.callbacks
         while final:  # torch runs the final callbacks as the graph task ends
             final.pop(0)()

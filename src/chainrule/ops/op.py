@@ -236,6 +236,9 @@ class Op:
     _prehooks: dict | None = None  # the node's register_prehook hooks
     _node_hooks: dict | None = None  # the node's register_hook hooks
     _freed = False  # saved values dropped after backward
+    # the nodes of the other outputs of torch's one multi-output node (split, chunk,
+    # unbind), weakly: their tensor hooks run (with None) when this one runs and they do not
+    _siblings: tuple | None = None
     # torch saves a number argument as a (wrapped) tensor, freed by backward like the others,
     # except for a Scalar overload (lerp's weight), whose node then runs again
     saves_numbers = True

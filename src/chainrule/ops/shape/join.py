@@ -8,6 +8,7 @@ several outputs; the gradients are the same).
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any
 
 import numpy as np
@@ -236,6 +237,11 @@ def _multi_output_views(input: Tensor, views: list[Tensor]) -> tuple[Tensor, ...
         for i, v in enumerate(views):
             name = v.grad_fn.name() if v.grad_fn is not None else ""
             v._multi = (i, name, input._requires_grad, version_counter(v)[0])
+        nodes = [v.grad_fn for v in views if v.grad_fn is not None]
+        if len(nodes) > 1:  # torch's one node for all: see Op._siblings
+            group = tuple([weakref.ref(n) for n in nodes])
+            for n in nodes:
+                n._siblings = group
     return tuple(views)
 
 
