@@ -109,14 +109,12 @@ KNOWN: dict[str, tuple[set, str, str]] = {
         ({"data", "outdata"}, ALL, _FORWARD_VALUES),
     ),
     "linalg.solve-right": ({"data", "in", "out"}, ALL, _VIEW_MESSAGE + "; " + _FORWARD_VALUES),
-    # the bias is added by its own node: with only the bias requiring grad, the convolution
-    # records no node, so input and weight are not saved (torch's one node saves them)
-    "conv2d-stride-pad-bias": ({"in"}, ALL, "bias added by a separate node"),
+    # the bias is added by its own node: with only the bias requiring grad, the transposed
+    # convolution records no node, so input and weight are not saved (torch's one node does)
     "conv_transpose2d-make": ({"in"}, ALL, "bias added by a separate node"),
 }
 for _k in ("slogdet-make", "slogdet-batched", "linalg.slogdet-make"):  # the sign, written:
     KNOWN[_k] = ({"data", "outdata", "out"}, ALL, "torch names the node that saved it")
-KNOWN["conv1d-make"] = ({"in"}, ALL, _VIEW_MESSAGE + "; bias added by a separate node")
 KNOWN["linalg.solve_triangular-upper-right"] = ({"in", "out"}, MESSAGE, _VIEW_MESSAGE)
 KNOWN["matrix_power-233"] = ({"in", "data"}, ALL, "torch's composite of matmuls saves views")
 
@@ -524,3 +522,62 @@ def test_linalg_rules_read_the_lu_factors_saved_at_forward(op, create_graph):
     t, c = _run(_linalg_after_data_write(op, create_graph))
     assert t[0] == c[0] == "ok"
     np.testing.assert_allclose(c[1][0], t[1][0], rtol=1e-5)
+
+
+# ------------------------------------------------- a convolution with its bias is one node
+
+
+def _conv_module(m, cin, cout, k, **kw):
+    mod = m.nn.Conv1d(cin, cout, k, **kw)
+    with m.no_grad():
+        mod.weight.copy_(
+            m.tensor(np.linspace(-0.9, 0.8, mod.weight.numel()).reshape(mod.weight.shape))
+        )
+        mod.bias.copy_(m.tensor(np.linspace(-0.7, 0.6, cout)))
+    return mod
+
+
+def conv_bias_freed_as_one(m):  # backward(inputs=[out]) still frees the one node
+    mod = _conv_module(m, 3, 2, 1)
+    x = mod(m.ones(1, 3, 1))
+    x.sum().backward(inputs=[x])
+    (x * x).sum().backward(retain_graph=True)
+    return [mod.bias.grad]
+
+
+def conv_bias_grad_after_a_failed_backward(m):  # the node raises before the bias's grad
+    mod = _conv_module(m, 1, 2, 3)
+    y = mod(m.ones(2, 3).amax(0, keepdim=True))
+    y.sum().backward()
+    try:
+        y.backward(m.tensor([[-0.5], [-0.75]]))
+    except RuntimeError:
+        pass
+    return [mod.bias.grad, mod.weight.grad]
+
+
+def conv_bias_written(m):  # torch saves input and weight, never the bias
+    mod = _conv_module(m, 2, 3, 2)
+    x = m.ones(1, 2, 4, requires_grad=True)
+    y = mod(x)
+    with m.no_grad():
+        mod.bias.mul_(2)
+    (y * y).sum().backward()
+    return [x.grad, mod.weight.grad, mod.bias.grad]
+
+
+PROGRAMS["conv-bias-freed-as-one"] = conv_bias_freed_as_one
+PROGRAMS["conv-bias-grad-after-a-failed-backward"] = conv_bias_grad_after_a_failed_backward
+PROGRAMS["conv-bias-written"] = conv_bias_written
+
+
+@pytest.mark.parametrize("needs", ["input", "weight", "neither"])
+def test_conv_bias_gradient_requires_grad_under_create_graph_as_torch(needs):
+    flags = []
+    for m in (torch, cr):
+        mod = _conv_module(m, 2, 3, 2, padding=1)
+        mod.weight.requires_grad_(needs == "weight")
+        x = m.ones(1, 2, 3, requires_grad=needs == "input")
+        mod(x).sum().backward(create_graph=True)
+        flags.append(mod.bias.grad.requires_grad)
+    assert flags[0] == flags[1]

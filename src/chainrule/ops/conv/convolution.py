@@ -11,7 +11,7 @@ from typing import Any
 from chainrule._registry import op
 from chainrule._tensor import Tensor
 from chainrule.amp.autocast_mode import autocast_policy
-from chainrule.dtypes import REDUCED, c_type_name, scalar_type_name
+from chainrule.dtypes import c_type_name, scalar_type_name
 from chainrule.ops.conv.geometry import (
     _batched,
     _conv,
@@ -75,10 +75,12 @@ class Conv(Op):
 
 
 class ConvBias(Op):
-    """``conv(x, w) + b`` in one node, for float16/bfloat16: torch's kernel adds the bias
-    before its one rounding (two ops would round twice)."""
+    """``conv(x, w) + b`` in one node, as torch's ConvolutionBackward0: it saves x and w
+    even when only b needs a gradient, is freed as one, and in float16/bfloat16 adds the
+    bias before its one rounding (two ops would round twice)."""
 
     torch_name = "ConvolutionBackward0"
+    saved_for = ((0, 1), (0, 1), (0, 1))  # x and w whatever needs a gradient; never b
 
     def forward(self, x, w, b, geo):
         self.geo = geo
@@ -92,7 +94,24 @@ class ConvBias(Op):
             else None
         )
         gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape) if self.needs(1) else None
-        return gx, gw, g.sum((0, *range(2, g.ndim))) if self.needs(2) else None
+        return gx, gw, ConvBiasGrad.apply(g, x, w) if self.needs(2) else None
+
+
+class ConvBiasGrad(Op):
+    """The bias's gradient, Σ g over all dims but the channels. x and w are inputs only
+    as torch's: its double-backward node takes them, so under ``create_graph`` the bias
+    gradient requires grad when they do (its derivative in them is zero)."""
+
+    torch_name = "CopyBackwards"
+    save_inputs = False
+    jvp_rule = "linear"
+
+    def forward(self, g, x, w):
+        self.shape = g.shape
+        return g.sum((0, *range(2, g.ndim)))
+
+    def backward(self, gg):
+        return gg.reshape(-1, *[1] * (len(self.shape) - 2)).expand(self.shape), None, None
 
 
 class ConvTranspose(Op):
@@ -173,12 +192,16 @@ def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
     if oh <= 0 or ow <= 0:
         raise RuntimeError(f"Calculated output size: ({oh}x{ow}). Output size is too small")
     _check_weight_dtype(input, weight)
-    if bias is not None and bias._data.dtype in REDUCED:
-        out, bias = ConvBias.apply(x, w, bias, geo=geo), None
+    if bias is not None:
+        if bias._data.shape != (w._data.shape[0],):
+            raise RuntimeError(
+                f"Given weight of size {list(w._data.shape)}, expected bias to be 1-dimensional "
+                f"with {w._data.shape[0]} elements, but got bias of size "
+                f"{list(bias._data.shape)} instead"
+            )
+        out = ConvBias.apply(x, w, bias, geo=geo)
     else:
         out = Conv.apply(x, w, geo=geo)
-    if bias is not None:
-        out = out + bias.reshape(-1, *([1] * nd))
     return out.reshape(*out._data.shape[1:]) if unbatched else out
 
 
