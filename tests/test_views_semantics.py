@@ -414,12 +414,14 @@ def test_uniform_write_into_an_expanded_tensor(how, graph):
     _both(program)
 
 
+@pytest.mark.parametrize("when", ["before", "after"])
 @pytest.mark.parametrize("written", ["view", "base", "sibling", "none"])
 @pytest.mark.parametrize("make", ["reshape", "slice", "t", "transpose"])
-def test_view_written_before_its_base_requires_grad_gets_a_history(make, written):
+def test_view_written_before_its_base_requires_grad_gets_a_history(make, written, when):
     """torch re-derives a view with no history from its base once the base requires grad,
-    if the memory was written since the view was made (its version moved): the view is
-    then no leaf (AsStridedBackward0), and a gradient through it reaches the base."""
+    if the memory was written since the view was made (its version moved; "after": through
+    a detached alias, once the base requires grad): the view is then no leaf
+    (AsStridedBackward0), and a gradient through it reaches the base."""
 
     def program(m):
         c = m.ones(4, 3, 2)
@@ -430,17 +432,21 @@ def test_view_written_before_its_base_requires_grad_gets_a_history(make, written
             "transpose": lambda: c.transpose(0, 1),
         }
         x = views[make]()
+        if when == "after":
+            c.requires_grad = True
         if written == "view":
-            x.mul_(2.0)
+            (x.detach() if when == "after" else x).mul_(2.0)
         elif written == "base":
-            c.mul_(2.0)
+            (c.detach() if when == "after" else c).mul_(2.0)
         elif written == "sibling":
-            c[0].add_(1.0)
-        c.requires_grad = True
+            (c.detach() if when == "after" else c)[0].add_(1.0)
+        if when == "before":
+            c.requires_grad = True
+        leaf = x.is_leaf  # (chainrule re-derives here or on use; torch when grad_fn is read)
         fn = x.grad_fn
         name = None if fn is None else fn.name() if m is cr else type(fn).__name__
         (x * m.arange(float(x.numel())).reshape(x.shape)).sum().backward()
-        return [x.is_leaf, x.requires_grad, name, c.grad is None or c.grad]
+        return [leaf, x.requires_grad, name, c.grad is None or c.grad]
 
     _both(program)
 

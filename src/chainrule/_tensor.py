@@ -278,6 +278,8 @@ class Tensor(_Methods):
         """
         if getattr(self, "_multi", None) is not None:  # torch reads the history: may refuse
             check_multi_view(self)
+        elif self.grad_fn is None and getattr(self, "_grad_from_base", False):
+            rederive_written_view(self)
         return self.grad_fn is None
 
     @property
@@ -327,13 +329,8 @@ class Tensor(_Methods):
                         v._requires_grad = v._grad_from_base = True
                     elif not requires_grad and from_base:  # its own flag stays (torch)
                         v._requires_grad = v._grad_from_base = False
-                    written = getattr(v, "_view_version", None) != version_counter(v)[0]
-                    if requires_grad and written and getattr(v, "_creation", None) is None:
-                        from chainrule.ops.inplace import set_history
-                        from chainrule.ops.strided import StridedView, _Geometry, _node
-
-                        geo = _Geometry(self._data, v._data)
-                        set_history(v, _node(StridedView, (self,), geo=geo))
+                    if requires_grad:
+                        rederive_written_view(v)
 
     @property
     def grad(self) -> Tensor | None:
@@ -620,6 +617,26 @@ _NO_GRAD_REBASED = (
     " (if you don't want the inplace to be tracked) or both outside (if you want the inplace"
     " to be tracked)."
 )
+
+
+def rederive_written_view(v: Tensor) -> None:
+    """torch's view replay for a view made with no history (before its base required
+    grad): once its base requires grad and its memory was written since it was made (its
+    version moved), its history is derived from the base (AsStridedBackward0), so it is no
+    leaf and a gradient through it reaches the base. Checked when the base starts requiring
+    grad, and when the view is used or asked ``is_leaf`` (a write after that)."""
+    if (
+        v.grad_fn is None
+        and getattr(v, "_grad_from_base", False)
+        and getattr(v, "_view_version", None) != version_counter(v)[0]
+        and getattr(v, "_creation", None) is None
+    ):
+        from chainrule.ops.inplace import set_history
+        from chainrule.ops.strided import StridedView, _Geometry, _node
+
+        base = v._base
+        edge = base if base.grad_fn is None else base.grad_fn
+        set_history(v, _node(StridedView, (edge,), geo=_Geometry(base._data, v._data)))
 
 
 def check_multi_view(t: Tensor) -> None:

@@ -41,6 +41,7 @@ from chainrule._tensor import (
     _make,
     check_multi_view,
     inplace_log,
+    rederive_written_view,
     version_counter,
 )
 from chainrule._trace import state as trace
@@ -278,6 +279,8 @@ class Op:
                     if x.grad_fn is not None or x._requires_grad:
                         if getattr(x, "_multi", None) is not None:
                             check_multi_view(x)
+                        elif x.grad_fn is None and getattr(x, "_grad_from_base", False):
+                            rederive_written_view(x)  # written since it was made
                         edges.append(x if x.grad_fn is None else x.grad_fn)
                         live = True
                     else:
