@@ -514,3 +514,23 @@ def test_selective_fill_into_an_expanded_tensor_warns_as_torch(how):
             _UNIFORM_WRITES[how](m, x)
         messages.append(str(rec[0].message).split(" (Triggered")[0])
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("shape", [(1,), (2, 1), ()])
+def test_cumsum_over_one_element_passes_the_gradient_itself_on(shape):
+    """torch's cumsum backward returns the incoming gradient when the dim has one element
+    (or the input is 0-d): the expanded gradient of a sum stays a view, so ``detach_`` of
+    what ``autograd.grad`` returns is refused, as torch's is."""
+
+    def program(m):
+        x = m.ones(shape, requires_grad=True)
+        y = x * 1
+        z = y.cumsum(-1 if shape else 0)
+        (g,) = m.autograd.grad(z.sum(), [y])
+        try:
+            g.detach_()
+        except RuntimeError as e:
+            return [str(e)[:50], g]
+        return [None, g]
+
+    _both(program)

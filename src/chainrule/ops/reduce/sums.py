@@ -246,6 +246,8 @@ class Cumsum(Op):
         return np.cumsum(x, axis=dim)
 
     def backward(self, g):
+        if g._data.ndim == 0 or g._data.shape[self.dim] == 1:
+            return g  # a sum of one: torch passes the gradient itself on (a view stays one)
         return Cumsum.apply(g, dim=self.dim, reverse=not self.reverse)
 
 
