@@ -380,6 +380,7 @@ _UNIFORM_WRITES = {
     "index_fill_-dim0": lambda m, x: x.index_fill_(0, m.tensor([1]), 7.0),
     "index_fill_-dim-1": lambda m, x: x.index_fill_(-1, m.tensor([1]), 7.0),
     "copy_": lambda m, x: x.copy_(m.ones(3, 3)),
+    "copy_-itself": lambda m, x: x.copy_(x),
     "mul_": lambda m, x: x.mul_(2),
     "setitem ...": lambda m, x: x.__setitem__(Ellipsis, 2.0),
 }

@@ -79,7 +79,9 @@ def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool, where: 
             f"{list(out._data.shape)}"
         )
     _check_cast(out._data.dtype, t._data.dtype)
-    if not t._data.flags.writeable and (where is None or _memory_owner(t._data) is None):
+    if not t._data.flags.writeable and (
+        where is None or (where is not False and _memory_owner(t._data) is None)
+    ):
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
@@ -211,7 +213,7 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
     ``where``: the elements written (True: all), for the writes torch makes even into an
     expanded tensor, whose elements share memory (fill_, zero_, masked_fill_, index_fill_):
     only those elements are written, so each place gets the value if any of its aliases
-    was selected."""
+    was selected; False for a copy of the tensor into itself (no write, a version bump)."""
     base = getattr(t, "_base", None)
     root = t if base is None else base
     recording = grad_mode.enabled and (t._requires_grad or out._requires_grad
@@ -230,7 +232,9 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
                 vc = version_counter(t)
                 owner._out_version = (vc, vc[0])
     dst = t._data
-    if not dst.flags.writeable:  # a selective write into an expanded tensor (checked above)
+    if where is False:  # x.copy_(x): nothing to write (torch skips the kernel)
+        pass
+    elif not dst.flags.writeable:  # a selective write into an expanded tensor (checked above)
         dst = np.asarray(_Window(dst, _memory_owner(dst)))
         np.copyto(dst, out._data, casting="unsafe", where=where)
     else:
@@ -724,8 +728,10 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     the gradient flows to ``src``.
     """
     _refuse_multi(self, (src,))
-    check_overlap(self, (src,))
-    return write(self, Copy.apply(self, as_tensor_arg(src, "src")))
+    same = isinstance(src, Tensor) and (src is self or src._data is self._data)
+    if not same:
+        check_overlap(self, (src,))
+    return write(self, Copy.apply(self, as_tensor_arg(src, "src")), where=False if same else None)
 
 
 def _sampler(kind: str):
