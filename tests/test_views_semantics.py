@@ -535,3 +535,58 @@ def test_cumsum_over_one_element_passes_the_gradient_itself_on(shape):
         return [None, g]
 
     _both(program)
+
+
+# ----------------------------------------------- documented departures (torch inconsistent)
+
+
+@pytest.mark.parametrize("op", ["t_", "squeeze_", "unsqueeze_"])
+def test_inplace_view_under_no_grad_is_recorded(op):
+    """A documented departure. ``x.t_()`` (squeeze_, unsqueeze_) under no_grad on a tensor
+    with history: torch keeps the old node, so its backward either fails ("returned an
+    invalid gradient", when the shapes differ) or silently gives the gradient of the tensor
+    before the change (a square t_, an unsqueeze_ that broadcasts back). chainrule records
+    the view op as it would outside no_grad, so the gradient is that of the values the
+    tensor holds, whatever the shapes: the same as running the view op with grad on."""
+
+    def program(m, quiet):
+        a = m.tensor([[1.0, 2.0, 3.0]] * (1 if op == "squeeze_" else 3), requires_grad=True)
+        x = a * 2
+        args = () if op == "t_" else (0,)
+        if quiet:
+            with m.no_grad():
+                getattr(x, op)(*args)
+        else:
+            getattr(x, op)(*args)
+        w = m.arange(float(x.numel())).reshape(x.shape)
+        (x * x * w).sum().backward()
+        return a.grad
+
+    expected = program(torch, quiet=False)  # the op recorded: torch with grad on
+    np.testing.assert_allclose(program(cr, quiet=True).numpy(), expected.numpy())
+    if op == "squeeze_":  # torch under no_grad: an error ...
+        with pytest.raises(RuntimeError, match="returned an invalid gradient"):
+            program(torch, quiet=True)
+    else:  # ... or the old node's gradient: another one (t_), the same (unsqueeze_)
+        got = program(torch, quiet=True)
+        assert torch.equal(got, expected) == (op == "unsqueeze_")
+
+
+def test_hook_on_a_view_written_through_a_detached_alias_is_kept():
+    """A documented departure. A hook registered on a view whose memory is then written
+    through a ``detach()``-ed alias: torch re-derives the view's node from its base when the
+    view is next used (its version moved), and the hook, kept on the old node, never runs.
+    chainrule keeps the view's node and runs the hook the user registered."""
+
+    def program(m):
+        a = m.ones(4, 3, requires_grad=True)
+        x = a.expand(-1, 3)
+        seen = []
+        x.register_hook(lambda g: seen.append(1) or g + 1)
+        x.detach()[::2] = -1.5
+        (g,) = m.autograd.grad(x.sum(), [a])
+        return g, seen
+
+    (gt, seen_t), (gc, seen_c) = program(torch), program(cr)
+    assert seen_t == [] and torch.equal(gt, torch.ones(4, 3))  # torch dropped the hook
+    assert seen_c == [1] and np.array_equal(gc.numpy(), np.full((4, 3), 2.0))

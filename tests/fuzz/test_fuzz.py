@@ -73,3 +73,38 @@ def test_finds_and_minimizes_a_planted_bug(monkeypatch):
     assert [s.kind for s in small] == ["leaf", "unary:scale", "unary:sigmoid"], small
     text = format_finding(small, d)
     assert "sigmoid()  # <- " in text and "import torch as t" in text
+
+
+_DEPARTURES = {
+    "in-place view op under no_grad": [
+        "c0 = t.tensor([[1., 1., 1.], [1., 1., 1.], [1., 1., 1.]])",
+        "a0 = t.tensor([[1., 2., 1.], [1., 1., 3.], [1., 1., 1.]], requires_grad=True)",
+        "x0 = a0 * c0",
+        "with t.no_grad():\n    x0.t_()",
+        "x1 = a0 * x0",
+        "x1.backward(t.tensor([[-0.5, 1., 2.], [1.5, -1., 0.5], [2., 0.25, 1.]]))",
+    ],
+    "hook dropped by torch's view replay": [
+        "a1 = t.tensor([[1., 1., 1.], [1., 1., 1.]], requires_grad=True)",
+        "x1 = a1.expand(-1, 3)",
+        "x2 = x1.detach()",
+        "h0 = x1.register_hook(lambda g: g + 1)",
+        "x2[::2] = -1.5",
+        "g0, = t.autograd.grad(x1.sum(), [a1])",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(_DEPARTURES))
+def test_documented_departures_are_reported_as_such(name):
+    """The two places chainrule departs from torch on purpose (tests/test_views_semantics.py
+    documents each) are their own category; the same program without the departure's
+    ingredient is a plain match, so the detection is not a blanket exclusion."""
+    from .executor import DEPARTURE
+    from .program import Stmt
+
+    stmts = [Stmt(src, "stmt") for src in _DEPARTURES[name]]
+    r = run_program(stmts, cr)
+    assert r.category == DEPARTURE and name in r.divergence.detail
+    plain = [s for s in stmts if "no_grad" not in s.src and "register_hook" not in s.src]
+    assert run_program(plain, cr).category == MATCH
