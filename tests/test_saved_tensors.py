@@ -346,7 +346,24 @@ def _mixed_dtype_written(op, one_side=False):
     return program
 
 
+def _mixed_dtype_data(rebind):
+    def program(m):  # the rule reads the float32 tensor's values at backward, as torch's
+        x = m.tensor([1.0, 2.0], dtype=m.float64, requires_grad=True) * 1
+        b = m.tensor([2.0, 3.0], dtype=m.float32)
+        y = x * b
+        if rebind:
+            b.data = m.tensor([5.0, 7.0], dtype=m.float32)
+        else:
+            b[None].data.fill_(-1.0)
+        (g,) = m.autograd.grad(y.sum(), [x])
+        return [g]
+
+    return program
+
+
 PROGRAMS = {
+    "mul-mixed-dtype-data-written": _mixed_dtype_data(False),
+    "mul-mixed-dtype-data-rebound": _mixed_dtype_data(True),
     "mul-mixed-dtype-written": _mixed_dtype_written(lambda a, b: b * a),
     "mul-mixed-dtype-written-one-side": _mixed_dtype_written(lambda a, b: a * b, True),
     "div-mixed-dtype-written": _mixed_dtype_written(lambda a, b: b / a),

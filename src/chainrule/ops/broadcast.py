@@ -119,12 +119,13 @@ def _binary(cls: type[Op], a: Any, b: Any, float_result: bool, params: dict) -> 
     node = out.grad_fn
     if node is not None and node.inputs is not None:
         # torch's kernel promotes internally and saves the tensor it was given: a write
-        # into it must be seen although the rule reads the cast copy
-        saved = [
-            x
+        # into it must be seen although the rule reads a cast copy
+        pairs = [
+            (y, x)
             for x, y in zip(given, (a, b))
             if y is not x and isinstance(x, Tensor) and any(s is y for s in node.inputs)
         ]
-        if saved:
-            save_index(out, *saved)
+        if pairs:  # version-checked, and read at backward as they are then (.data writes)
+            save_index(out, *[x for _, x in pairs])
+            node._recast = tuple(pairs)
     return out

@@ -240,6 +240,9 @@ class Op:
     # the nodes of the other outputs of torch's one multi-output node (split, chunk,
     # unbind), weakly: their tensor hooks run (with None) when this one runs and they do not
     _siblings: tuple | None = None
+    # (cast copy, tensor given) pairs of a mixed-dtype op whose rule reads the copy: torch's
+    # kernel saved the tensor itself, so the copy is refreshed from it at backward
+    _recast: tuple | None = None
     # torch saves a number argument as a (wrapped) tensor, freed by backward like the others,
     # except for a Scalar overload (lerp's weight), whose node then runs again
     saves_numbers = True
@@ -419,6 +422,9 @@ class Op:
             raise RuntimeError(_FREED)
         if inplace_log.count:
             self._check_versions()
+        if self._recast is not None:  # saved cast copies read their tensor's current values
+            for copy, given in self._recast:
+                copy._data = given._data.astype(copy._data.dtype)
         grads = self.backward(grad)
         if type(grads) is not tuple:
             grads = (grads,)
