@@ -590,3 +590,34 @@ def test_hook_on_a_view_written_through_a_detached_alias_is_kept():
     (gt, seen_t), (gc, seen_c) = program(torch), program(cr)
     assert seen_t == [] and torch.equal(gt, torch.ones(4, 3))  # torch dropped the hook
     assert seen_c == [1] and np.array_equal(gc.numpy(), np.full((4, 3), 2.0))
+
+
+_EXPANDED_SETITEM = {
+    "0-d element": lambda m, x: x.__setitem__(2, m.tensor(1.0) * -0.25),
+    "row": lambda m, x: x.__setitem__(1, m.tensor([5.0, 6.0, 7.0])),
+    "column (aliases)": lambda m, x: x.__setitem__((slice(None), 0), 5.0),
+}
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["plain", "graph"])
+@pytest.mark.parametrize("how", list(_EXPANDED_SETITEM))
+def test_setitem_into_an_expanded_tensor_writes_through_its_view(how, graph):
+    """``e[i] = v`` on an expanded tensor writes through the view ``e[i]`` (torch's
+    setitem): allowed when that view's elements are distinct, in a graph too (the base
+    gets the history), refused when they alias."""
+
+    def program(m):
+        a = m.tensor([[1.0, 2.0, 3.0]], requires_grad=graph)
+        c = a * 2 if graph else a
+        x = c.expand(3, 3) if how != "0-d element" else c[0, 0].expand(3)
+        try:
+            _EXPANDED_SETITEM[how](m, x)
+        except RuntimeError as e:
+            return [str(e)[:60]]
+        out = [c, x]
+        if graph:
+            (c * c).sum().backward()
+            out.append(a.grad)
+        return out
+
+    _both(program)

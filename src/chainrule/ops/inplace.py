@@ -80,8 +80,9 @@ def _check_target(t: Tensor, out: Tensor, root: Tensor, recording: bool, where: 
         )
     _check_cast(out._data.dtype, t._data.dtype)
     if not t._data.flags.writeable and (
-        where is None or (where is not False and _memory_owner(t._data) is None)
-    ):
+        (where is None and _internal_overlap(t._data))
+        or (where is not False and _memory_owner(t._data) is None)
+    ):  # NumPy's read-only views (of a broadcast) are written unless elements alias
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
@@ -234,9 +235,9 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
     dst = t._data
     if where is False:  # x.copy_(x): nothing to write (torch skips the kernel)
         pass
-    elif not dst.flags.writeable:  # a selective write into an expanded tensor (checked above)
-        dst = np.asarray(_Window(dst, _memory_owner(dst)))
-        np.copyto(dst, out._data, casting="unsafe", where=where)
+    elif not dst.flags.writeable:  # a view NumPy made read-only, or a selective write into
+        dst = np.asarray(_Window(dst, _memory_owner(dst)))  # an expanded one (checked above)
+        np.copyto(dst, out._data, casting="unsafe", where=True if where is None else where)
     else:
         np.copyto(dst, out._data, casting="unsafe")
     if forward_ad.level and (getattr(out, "_fw", None) is not None or getattr(t, "_fw", None)
@@ -497,6 +498,11 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) ->
         base = getattr(self, "_base", None)
         _rebase_views(self if base is None else base)
         return
+    if adv is None and _internal_overlap(self._data):  # an expanded tensor: torch writes
+        view = self[basic]  # through the view the index makes, refused if it aliases too
+        if not _internal_overlap(view._data):
+            view.copy_(value)
+            return
     base = getattr(self, "_base", None)
     root = self if base is None else base
     multi = getattr(self, "_multi", None)
