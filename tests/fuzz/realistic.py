@@ -93,9 +93,15 @@ class _Gen:
         if a == "mlp":
             F, H = r.choice([2, 3, 4]), r.choice([2, 3, 4])
             self.x_shape = (N, F)
-            m0 = self.module(f"Linear({F}, {H})", "Linear", [("weight", (H, F)), ("bias", (H,))])
-            self.layers.append((f"{{d}} = {m0}({{s}})", "fwd:linear"))
             norm = r.choice([None, "ln", "bn"])
+            if norm == "bn":  # as users write it: a bias before BatchNorm is cancelled by it
+                # (its gradient is exactly 0, float32 noise that Adam would amplify to steps)
+                m0 = self.module(f"Linear({F}, {H}, bias=False)", "Linear", [("weight", (H, F))])
+            else:
+                m0 = self.module(
+                    f"Linear({F}, {H})", "Linear", [("weight", (H, F)), ("bias", (H,))]
+                )
+            self.layers.append((f"{{d}} = {m0}({{s}})", "fwd:linear"))
             if norm == "ln":
                 m = self.module(f"LayerNorm({H})", "LayerNorm", [("weight", (H,)), ("bias", (H,))])
                 self.layers.append((f"{{d}} = {m}({{s}})", "fwd:layernorm"))
