@@ -27,10 +27,11 @@ test: $(STAMP)
 # and Hypothesis state-machine examples; counts per category, minimized repro of each finding
 FUZZ_PROGRAMS ?= 5000
 FUZZ_STATEFUL ?= 500
+FUZZ_REALISTIC ?= 2000
 FUZZ_SEED ?= 0
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz --programs $(FUZZ_PROGRAMS) --stateful $(FUZZ_STATEFUL) \
-		--seed $(FUZZ_SEED) --out fuzz-findings.md
+		--realistic $(FUZZ_REALISTIC) --seed $(FUZZ_SEED) --out fuzz-findings.md
 
 $(DEMO_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q --upgrade pip

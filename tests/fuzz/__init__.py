@@ -9,6 +9,7 @@ statement; a failing program is minimized to a few readable lines.
 - ``executor``: ``Session`` (lockstep execution and comparison), ``run_program``, categories;
 - ``generator``: random programs shaped by a live torch run (valid shapes, tie guards);
 - ``stateful``: a second, independent generator on Hypothesis' ``RuleBasedStateMachine``;
+- ``realistic``: a third, independent generator: training loops as users write them;
 - ``minimize``: delta debugging over statements, then simplification of what remains;
 - ``__main__``: ``python -m tests.fuzz --programs 5000 --seed 0`` (``make fuzz``).
 """

@@ -3,11 +3,12 @@
     PYTHONPATH=src python -m tests.fuzz --programs 5000 --seed 0 --stateful 500 \\
         --out fuzz-findings.md
 
-Programs ``seed .. seed+programs-1`` of the random generator, then ``--stateful`` examples of
-the Hypothesis state machine (``tests/fuzz/stateful.py``). Findings are grouped by signature
-(category, kind of the diverging statement, message or attribute key); up to ``--per-group``
-programs of each group are minimized and the distinct minimized programs printed (and written
-to ``--out`` as Markdown as they are found).
+Programs ``seed .. seed+programs-1`` of the random generator, then ``--realistic`` programs
+(seeds from ``seed``) of the training-loop generator (``tests/fuzz/realistic.py``), then
+``--stateful`` examples of the Hypothesis state machine (``tests/fuzz/stateful.py``).
+Findings are grouped by signature (category, kind of the diverging statement, message or
+attribute key); up to ``--per-group`` programs of each group are minimized and the distinct
+minimized programs printed (and written to ``--out`` as Markdown as they are found).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from .executor import CATEGORIES, EXCLUDED, FAILING, FLAGS, MATCH, SILENT, run_p
 from .generator import generate
 from .minimize import format_finding, minimize
 from .program import Stmt, stmt_replace
+from .realistic import generate_realistic
+
+GENERATORS = {"random": generate, "realistic": generate_realistic}
 
 
 def _cr() -> Any:
@@ -36,17 +40,17 @@ def _cr() -> Any:
 CRASH = "crash"  # the process died (torch segfaults on a few programs): not chainrule's
 
 
-def _classify(seed: int) -> tuple[int, str, tuple | None, int]:
-    prog = generate(seed)
+def _classify(seed: int, gen: str = "random") -> tuple[int, str, tuple | None, int]:
+    prog = GENERATORS[gen](seed)
     r = run_program(prog, _cr())
     sig = r.divergence.signature if r.divergence is not None else None
     return seed, r.category, sig, len(prog)
 
 
-def _child(seeds: list[int], conn: Any) -> None:
+def _child(seeds: list[int], conn: Any, gen: str = "random") -> None:
     for s in seeds:
         conn.send(("start", s))
-        conn.send(("done", _classify(s)))
+        conn.send(("done", _classify(s, gen)))
     conn.send(("end", None))
     conn.close()
 
@@ -84,8 +88,11 @@ def _minimize_in_child(prog: list[Stmt]) -> Any:
         return None  # did not reproduce (a stateful example's effects differ)
 
 
-def classify_all(seeds: list[int], jobs: int) -> list[tuple[int, str, tuple | None, int]]:
-    """Classifies the programs of ``seeds`` in ``jobs`` forked processes. A process that dies
+def classify_all(
+    seeds: list[int], jobs: int, gen: str = "random"
+) -> list[tuple[int, str, tuple | None, int]]:
+    """Classifies the programs of ``seeds`` (of generator ``gen``: ``GENERATORS``) in ``jobs``
+    forked processes. A process that dies
     (a segfault in torch) is restarted after the seed it was running, recorded as a crash."""
     ctx = multiprocessing.get_context("fork")
     out: list = []
@@ -95,7 +102,7 @@ def classify_all(seeds: list[int], jobs: int) -> list[tuple[int, str, tuple | No
         todo = list(part)
         while todo:
             parent, child = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_child, args=(todo, child), daemon=True)
+            p = ctx.Process(target=_child, args=(todo, child, gen), daemon=True)
             p.start()
             child.close()
             current = None
@@ -204,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--programs", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stateful", type=int, default=0, help="Hypothesis state-machine examples")
+    ap.add_argument(
+        "--realistic", type=int, default=0, help="training-loop programs (tests/fuzz/realistic.py)"
+    )
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--per-group", type=int, default=3, help="programs minimized per group")
     ap.add_argument("--out", default=None, help="write the findings as Markdown here")
@@ -225,6 +235,20 @@ def main(argv: list[str] | None = None) -> int:
     }
     sizes = {sig: len(m) for sig, m in groups.items()}
 
+    re_counts: collections.Counter = collections.Counter()
+    if args.realistic:
+        rseeds = list(range(args.seed, args.seed + args.realistic))
+        rrows = classify_all(rseeds, args.jobs, "realistic")
+        re_counts.update(r[1] for r in rrows)
+        rcrashes = [seed for seed, cat, _, _ in rrows if cat == CRASH]
+        rgroups: dict[tuple, list[tuple[int, int]]] = collections.defaultdict(list)
+        for seed, cat, sig, n in rrows:
+            if cat not in (MATCH, EXCLUDED, CRASH):
+                rgroups[("realistic",) + sig].append((n, seed))
+        for key, members in rgroups.items():
+            progs[key] = [generate_realistic(s) for _, s in sorted(members)[: args.per_group]]
+            sizes[key] = len(members)
+
     st_counts: collections.Counter = collections.Counter()
     if args.stateful:
         examples = []
@@ -244,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"  {c:22s} {counts.get(c, 0)}" for c in CATEGORIES]
     if crashes:
         lines.append(f"  {'torch crashed':22s} {len(crashes)} (seeds {crashes[:20]})")
+    if args.realistic:
+        lines.append(f"realistic (training-loop) programs: {args.realistic}")
+        lines += [f"  {c:22s} {re_counts.get(c, 0)}" for c in CATEGORIES]
+        if rcrashes:
+            lines.append(f"  {'torch crashed':22s} {len(rcrashes)} (seeds {rcrashes[:20]})")
     if args.stateful:
         lines.append(f"stateful (Hypothesis) examples: {len(examples)}")
         lines += [f"  {c:22s} {st_counts.get(c, 0)}" for c in CATEGORIES]
@@ -276,12 +305,14 @@ def main(argv: list[str] | None = None) -> int:
             if body in seen:
                 continue
             seen.add(body)
-            source = "stateful generator" if sig[0] == "stateful" else "random generator"
+            source = {"stateful": "stateful generator", "realistic": "realistic generator"}.get(
+                sig[0], "random generator"
+            )
             key = root_key(small, d)
             if report.add(key, sizes[sig] if k == 0 else 1, small, f"# {source}\n" + text):
                 print(f"\n=== {key[0]}: {key[1]} [{source}]\n{text}", flush=True)
                 report.write()
-    n_fail = sum(counts.get(c, 0) + st_counts.get(c, 0) for c in FAILING)
+    n_fail = sum(counts.get(c, 0) + st_counts.get(c, 0) + re_counts.get(c, 0) for c in FAILING)
     print(
         f"\n{len(report.findings)} distinct findings; "
         f"{n_fail} programs silently wrong or missing an error [{time.time() - t0:.0f}s]"
