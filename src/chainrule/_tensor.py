@@ -631,12 +631,13 @@ def rederive_written_view(v: Tensor) -> None:
         and getattr(v, "_view_version", None) != version_counter(v)[0]
         and getattr(v, "_creation", None) is None
     ):
-        from chainrule.ops.inplace import set_history
-        from chainrule.ops.strided import StridedView, _Geometry, _node
+        replay_view(v)
 
-        base = v._base
-        edge = base if base.grad_fn is None else base.grad_fn
-        set_history(v, _node(StridedView, (edge,), geo=_Geometry(base._data, v._data)))
+
+def replay_view(v: Tensor) -> None:
+    """Give ``v`` a history derived from its base's. The op layer's (``ops.inplace``)
+    replaces this when it is imported: the Tensor layer does not import the op catalog."""
+    raise NotImplementedError("chainrule.ops is not imported")
 
 
 def check_multi_view(t: Tensor) -> None:

@@ -162,3 +162,17 @@ def test_clipping_bumps_gradient_versions_like_torch():
     assert [p.grad._version - v for p, v in zip(cp, cv)] == [
         p.grad._version - v for p, v in zip(tp, tv)
     ]
+
+
+@pytest.mark.parametrize("foreach", [None, False])
+@pytest.mark.parametrize("params", ["no gradients", "empty list"])
+def test_clip_grad_value_with_no_gradient_raises_as_torch(params, foreach):
+    """torch's clip_grad_value_ fails a check of its gradient grouping when no parameter
+    has a gradient (either path); chainrule raises the same error type and words."""
+    msgs = []
+    for m in (torch, cr):
+        ps = [] if params == "empty list" else list(m.nn.Linear(2, 2).parameters())
+        with pytest.raises(RuntimeError, match=r"Expected !nested_tensorlist\[0\].empty\(\)") as e:
+            m.nn.utils.clip_grad_value_(ps, 0.25, foreach=foreach)
+        msgs.append(str(e.value)[:60])
+    assert msgs[0] == msgs[1]

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+import chainrule._tensor as _tensor_layer
 from chainrule import _layout, dtypes
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import NO_GRAD_VIEW, Tensor, _make, mutate, version_counter
@@ -330,6 +331,16 @@ def _rebase_views(root: Tensor) -> None:
         ):
             continue
         set_history(v, _node(StridedView, (edge,), geo=_Geometry(root._data, v._data)))
+
+
+def _replay_view(v: Tensor) -> None:
+    """A view's history derived from its base's current one (torch's view replay)."""
+    base = v._base
+    edge = base if base.grad_fn is None else base.grad_fn
+    set_history(v, _node(StridedView, (edge,), geo=_Geometry(base._data, v._data)))
+
+
+_tensor_layer.replay_view = _replay_view  # see _tensor.rederive_written_view
 
 
 class NoGradViewRebased(StridedView):

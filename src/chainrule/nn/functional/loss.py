@@ -18,7 +18,7 @@ from chainrule.nn.functional._utils import reduce as _reduce
 from chainrule.ops.activation import logsigmoid
 from chainrule.ops.elementwise.select import clamp, where
 from chainrule.ops.elementwise.unary import abs, exp, log, log1p
-from chainrule.ops.op import Op, expand
+from chainrule.ops.op import Op, expand, save_index
 
 
 def broadcast_check(a: Tensor, b: Tensor) -> None:
@@ -69,15 +69,19 @@ def _pointwise(
     weight: Tensor | None,
     loss_fn: Any,
     by_weight: bool,
+    saves: bool = True,
 ) -> Tensor:
+    """``saves``: torch's loss is one node saving input and target (mse, smooth_l1, huber;
+    l1 and a weighted mse are composites of sub, abs, mul), so writing either raises."""
     _warn_broadcast(input, target)
     broadcast_check(input, target)
     if size_average is not None or reduce is not None:
         reduction = get_reduction(reduction, size_average, reduce)
     if weight is not None:
-        return _weighted(loss_fn(input - target), input, weight, reduction, by_weight)
-    reduction = get_reduction(reduction)
-    return _reduce(loss_fn(input - target), reduction)
+        out = _weighted(loss_fn(input - target), input, weight, reduction, by_weight)
+    else:
+        out = _reduce(loss_fn(input - target), get_reduction(reduction))
+    return save_index(out, input, target) if saves else out
 
 
 @op(namespace="nn.functional", method=False)
@@ -92,8 +96,17 @@ def mse_loss(
 ) -> Tensor:
     """``(input - target)²``, reduced; with ``weight``, 'mean' is ``sum(w l) / sum(w)``."""
     check_float(input, "mse_cpu")
-    return _pointwise(input, target, size_average, reduce, reduction, weight,
-                      lambda d: d * d, True)  # fmt: skip
+    return _pointwise(
+        input,
+        target,
+        size_average,
+        reduce,
+        reduction,
+        weight,
+        lambda d: d * d,
+        True,
+        weight is None,
+    )  # fmt: skip (weighted: composite)
 
 
 @op(namespace="nn.functional", method=False)
@@ -107,7 +120,7 @@ def l1_loss(
     weight: Tensor | None = None,
 ) -> Tensor:
     """``|input - target|``, reduced (gradient 0 where they are equal, as torch)."""
-    return _pointwise(input, target, size_average, reduce, reduction, weight, abs, True)
+    return _pointwise(input, target, size_average, reduce, reduction, weight, abs, True, False)
 
 
 def _quadratic_part(d: Tensor, ad: Tensor, beta: float) -> tuple[Tensor, Tensor]:

@@ -120,11 +120,14 @@ def clip_grad_norm(
 def clip_grad_value_(
     parameters: Iterable[Tensor] | Tensor, clip_value: float, foreach: bool | None = None
 ) -> None:
-    """Clamp every gradient in place to ``[-clip_value, clip_value]``."""
+    """Clamp every gradient in place to ``[-clip_value, clip_value]``. With no gradient
+    at all it raises, as torch does (its grouping of the gradients fails a check)."""
     clip_value = float(clip_value)
-    for p in _as_list(parameters):
-        g = getattr(p, "_grad", None)
-        if g is None:
-            continue
-        # torch clamps with clamp_min_ then clamp_max_
+    grads = [g for p in _as_list(parameters) if (g := getattr(p, "_grad", None)) is not None]
+    if not grads:
+        raise RuntimeError(
+            "Expected !nested_tensorlist[0].empty() to be true, but got false. (torch's "
+            "clip_grad_value_ fails so when no parameter has a gradient)"
+        )
+    for g in grads:  # torch clamps with clamp_min_ then clamp_max_
         mutate(g, np.clip(g._data, -clip_value, clip_value), times=2)
