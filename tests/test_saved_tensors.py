@@ -598,3 +598,15 @@ def test_conv_bias_gradient_requires_grad_under_create_graph_as_torch(needs):
         mod(x).sum().backward(create_graph=True)
         flags.append(mod.bias.grad.requires_grad)
     assert flags[0] == flags[1]
+
+
+def mse_input_detached_in_place(m):  # torch's MseLossBackward0 saved the non-leaf input
+    w = m.tensor([[0.5, -0.25], [0.75, 1.0]], requires_grad=True)
+    h = m.tensor([[1.0, 2.0]]) @ w
+    loss = m.nn.functional.mse_loss(h, m.tensor([[0.5, 0.25]]))
+    h.detach_()
+    (g,) = m.autograd.grad(loss, [w])
+    return [g]
+
+
+PROGRAMS["mse-input-detached-in-place"] = mse_input_detached_in_place

@@ -466,7 +466,10 @@ class Op:
         ix = self._saved_ix
         if ix is not None:
             saved = self._ix_versions
+            nonleaf = self.__dict__.get("_ix_nonleaf")
             for i, x in enumerate(ix):
+                if nonleaf is not None and nonleaf[i] and x.grad_fn is None:
+                    raise RuntimeError(_DETACHED)  # saved while a non-leaf, then detach_()
                 vc, expected = x._vc, saved[i] if saved is not None else 0
                 if vc is not None and vc[0] != expected:
                     owner = x.grad_fn.name() if x.grad_fn is not None else None
@@ -645,6 +648,8 @@ def save_index(out: Tensor, *tensors: Any) -> Tensor:
     ts = tuple([t for t in tensors if isinstance(t, Tensor)])
     if ts:
         node._saved_ix = ts
+        if any(t.grad_fn is not None for t in ts):  # non-leaves: detach_() later refused
+            node._ix_nonleaf = tuple([t.grad_fn is not None for t in ts])
         if inplace_log.count:  # versions only move after an in-place op has ever run
             node._ix_versions = tuple([t._vc[0] if t._vc else 0 for t in ts])
     return out
