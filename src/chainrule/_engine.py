@@ -336,7 +336,9 @@ def run_backward(
             and v._retained is None
             and v._prehooks is None
             and v._node_hooks is None
-        ):  # the general path below with every branch off: no inputs=, observer or hook
+            and v._siblings is None
+        ):  # the general path below with every branch off: no inputs=, observer, hook, or
+            # output group of split/chunk/unbind
             return v._run_backward(g, retain_graph)
         if runs is not None and id(v) not in runs and id(v) not in wanted:
             if id(v) in root_ids:  # torch still runs a root's tensor hooks (and retain_grad)
