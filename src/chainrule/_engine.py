@@ -303,6 +303,7 @@ def run_backward(
     # history is neither computed, nor freed, nor seen by hooks
     runs = None if wanted is None else _on_paths(roots, wanted)
     root_ids = () if runs is None else {id(r) for r in roots}
+    plain = wanted is None and obs is None  # a node without hooks only runs its rule
 
     def step(v: Any, g: Tensor | None) -> Sequence[Tensor | None]:
         if isinstance(v, Tensor):  # a leaf: its gradient is complete
@@ -329,6 +330,16 @@ def run_backward(
             return ()
         if g is None:
             return (None,) * len(v._edges)
+        if (
+            plain
+            and v._hooks is None
+            and v._retained is None
+            and v._prehooks is None
+            and v._node_hooks is None
+            and v._siblings is None
+        ):  # the general path below with every branch off: no inputs=, observer, hook, or
+            # output group of split/chunk/unbind
+            return v._run_backward(g, retain_graph)
         if runs is not None and id(v) not in runs and id(v) not in wanted:
             if id(v) in root_ids:  # torch still runs a root's tensor hooks (and retain_grad)
                 if v._hooks is not None:

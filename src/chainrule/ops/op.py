@@ -434,12 +434,15 @@ class Op:
                 grads = _grads_as(grads, in_dtypes)
         shapes = self._shapes
         if shapes is not None:
-            grads = tuple(
-                [
-                    g if g is None or g._data.shape == s else sum_to_size(g, s)
-                    for g, s in zip(grads, shapes)
-                ]
-            )
+            for g, s in zip(grads, shapes):
+                if g is not None and g._data.shape != s:  # broadcast: sum each one back
+                    grads = tuple(
+                        [
+                            g if g is None or g._data.shape == s else sum_to_size(g, s)
+                            for g, s in zip(grads, shapes)
+                        ]
+                    )
+                    break
         if anomaly.enabled and anomaly.check_nan:
             anomaly.check(self, grads)
         if not retain_graph:
