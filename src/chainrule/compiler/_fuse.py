@@ -270,7 +270,7 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
         if kind == "one":
             one_srcs.append(s)
             return f"(({ctype})c{len(one_srcs) - 1})"
-        key = s if s[0] != 2 else (2, id(s[1]))
+        key = s if s[0] not in (2, 3) else (s[0], id(s[1]))  # captured, constant: by identity
         if key not in vec_index:
             vec_index[key] = len(vec_srcs)
             vec_srcs.append(s)
@@ -323,7 +323,10 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
         for k, off in exports:
             regs[k] = scratch[off : off + nbytes].view(dt).reshape(shape)
 
-    return (FUSED, run_loop, len(run), src)
+    reads: set = set()  # the registers it reads (the program frees them after their last read)
+    for s in (*vec_srcs, *one_srcs):
+        _regs_read(s, reads)
+    return (FUSED, run_loop, len(run), src, tuple(reads))
 
 
 def _load(name: str, src: str, cdef: str) -> tuple:
