@@ -14,6 +14,7 @@ from chainrule import _layout, dtypes
 from chainrule._device import check_cpu
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
+from chainrule._trace import state as trace
 from chainrule.dtypes import kind_of
 
 __all__ = [
@@ -24,7 +25,12 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _finish(data: np.ndarray, requires_grad: bool) -> Tensor:
+def _finish(data: np.ndarray, requires_grad: bool, constant: bool = False) -> Tensor:
+    """The new tensor; ``constant``: its values follow from the arguments alone (no draw),
+    so while ``cr.compile`` traces, a tensor made without a gradient is a constant of the
+    trace (as torch.compile bakes ``torch.arange(T)`` into its graph)."""
+    if constant and not requires_grad and trace.tracer is not None:
+        trace.tracer.constant(data)
     t = _make(data)
     if requires_grad:
         if kind_of(data.dtype) not in "fc":
@@ -140,7 +146,7 @@ def _size(size: Sequence[Any], name: str) -> tuple[int, ...]:
 def _filled(name: str, fill: Any, size: tuple, dtype: Any, requires_grad: bool) -> Tensor:
     shape = _size(size, name)
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
-    return _finish(np.full(shape, fill, dtype=np_dtype), requires_grad)
+    return _finish(np.full(shape, fill, dtype=np_dtype), requires_grad, constant=True)
 
 
 def zeros(
@@ -334,7 +340,7 @@ def arange(
         dtype = dtypes.get_default_dtype() if is_float else dtypes.int64
     n = int(np.ceil((float(end) - float(start)) / float(step)))
     data = (start + np.arange(builtins.max(n, 0), dtype=np.float64) * step).astype(dtype.np)
-    return _finish(data, requires_grad)
+    return _finish(data, requires_grad, constant=True)
 
 
 def linspace(
@@ -352,8 +358,9 @@ def linspace(
         raise RuntimeError("linspace(): number of steps must be non-negative")
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
     if np_dtype in dtypes.REDUCED and steps > 1:
-        return _finish(_linspace_reduced(start, end, steps, np_dtype), requires_grad)
-    return _finish(np.linspace(float(start), float(end), steps).astype(np_dtype), requires_grad)
+        return _finish(_linspace_reduced(start, end, steps, np_dtype), requires_grad, True)
+    data = np.linspace(float(start), float(end), steps).astype(np_dtype)
+    return _finish(data, requires_grad, constant=True)
 
 
 def _linspace_reduced(start: float, end: float, steps: int, dt: np.dtype) -> np.ndarray:
@@ -384,7 +391,7 @@ def eye(
     if n < 0 or m is not None and m < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {builtins.min(n, m or 0)}")
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
-    return _finish(np.eye(n, m, dtype=np_dtype), requires_grad)
+    return _finish(np.eye(n, m, dtype=np_dtype), requires_grad, constant=True)
 
 
 # --------------------------------------------------------------------------- random

@@ -403,3 +403,25 @@ def test_native_updates_are_the_references_bits(dtype):
         results[name] = (p, buf)
     for a, b in zip(results["numpy"], results["native"]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_masked_rows_underflow_as_reference(name, dtype):
+    """A causal attention row: half -inf, and entries whose exp underflows to a denormal or
+    to exactly 0. The native kernel skips exp where it is exactly +0 (-inf, far below the
+    row's max) and must not cut any further: zeros, denormals and values as the reference
+    and torch."""
+    rng = np.random.default_rng(7)
+    x = -rng.uniform(0.0, 5.0, (6, 64, 64)).astype(dtype)
+    x[:, :, 0] = 0.0  # the max of each row: x itself is the shifted value
+    x[:, :, 1:9] = np.array([-100, -103.9, -104, -104.1, -744, -745.1, -746, -1e30], dtype)
+    x[:, np.triu_indices(64, 10)[0], np.triu_indices(64, 10)[1]] = -np.inf
+    x[0, 0, :] = -np.inf  # a fully masked row: nan, as torch
+    ref = TABLES["numpy"][name](x, 2)
+    got = TABLES["native"][name](x, 2)
+    want = getattr(torch, name)(T(x), 2).numpy()
+    for a in (got, want):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(ref))
+        np.testing.assert_array_equal(a == 0, ref == 0)  # no denormal cut to zero
+        np.testing.assert_allclose(a, ref, rtol=TOL[dtype]["rtol"], atol=0)

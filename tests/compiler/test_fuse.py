@@ -1,4 +1,4 @@
-"""Fused elementwise loops: bit-identical where the ops are exact (+ - * / neg), within
+"""Fused elementwise loops: bit-identical where the ops are exact (+ - * / neg relu), within
 float tolerance with the C library's tanh; compiled once and cached on disk; with no
 compiler the program replays its kernels (bit-identical)."""
 
@@ -62,6 +62,43 @@ def test_exact_ops_bit_identical(dtype):
         assert same(got, want) and same(gx, x.grad) and same(gs, s.grad)
     assert fused(c) >= 2  # forward and backward loops
     assert got._data.base is None or got._data.flags.owndata  # copied out of the scratch
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+def test_relu_fused_bit_identical(dtype):
+    """relu(x * w + b) and friends: relu in a fused run is NumPy's maximum(x, 0) bit for
+    bit, nan (with its sign), -0, +-inf included; its gradient (outside the run) reads the
+    run's stored result."""
+    cr.manual_seed(2)
+    x = cr.randn(257, dtype=dtype)
+    x[:6] = cr.tensor([float("nan"), -float("nan"), -0.0, 0.0, float("inf"), -float("inf")],
+                      dtype=dtype)  # fmt: skip
+    x.requires_grad_()
+    w, b = cr.randn(257, dtype=dtype), cr.randn(257, dtype=dtype)
+
+    def step(x):
+        y = cr.relu(x * w + b)
+        y = cr.relu(-y * 0.5 + x) - b
+        z = cr.relu(x) + cr.relu(-x)  # nan, -0, inf through relu itself
+        (y * y + z).sum().backward()
+        return y, z
+
+    c = cr.compile(step)
+    for _ in range(3):
+        x.grad = None
+        got = c(x)
+        g = x.grad
+        x.grad = None
+        want = step(x)
+        assert all(same(u, v) for u, v in zip(got, want))  # -nan through relu: its bits
+        # (the gradient's nans: two nan operands of a * b give either one's sign, and the C
+        # compiler may commute them; every other element bit for bit)
+        g, h = g.numpy(), x.grad.numpy()
+        nan = np.isnan(h)
+        assert (np.isnan(g) == nan).all() and g[~nan].tobytes() == h[~nan].tobytes()
+    assert fused(c) >= 1
+    kinds = [ins[1].__name__ for ins in c.entries[0].program.code if ins[0] == 0]
+    assert "Relu" not in kinds  # every relu went into a loop
 
 
 def test_tanh_within_tolerance():

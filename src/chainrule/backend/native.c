@@ -41,6 +41,7 @@ extern double log(double) CR_SIMD_MATH;
 #define T float
 #define SFX(name) name##_f32
 #define EXP expf
+#define EXP_ZERO (-104.0f) /* expf(d) is +0 for every d below this (and for -inf) */
 #define ABS fabsf
 #define TANH tanhf
 #define ERF erff
@@ -49,6 +50,7 @@ extern double log(double) CR_SIMD_MATH;
 #undef T
 #undef SFX
 #undef EXP
+#undef EXP_ZERO
 #undef ABS
 #undef TANH
 #undef ERF
@@ -57,6 +59,7 @@ extern double log(double) CR_SIMD_MATH;
 #define T double
 #define SFX(name) name##_f64
 #define EXP exp
+#define EXP_ZERO (-746.0) /* exp(d) is +0 for every d below this (and for -inf) */
 #define ABS fabs
 #define TANH tanh
 #define ERF erf

@@ -461,6 +461,7 @@ class CompiledFunction:
             from chainrule.compiler._fuse import fuse
 
             fuse(program)
+        program.add_frees()
         _say("%s: captured %d kernels", self.name, program.kernels)
         self.entries.append(_Entry(key, program, None, tracer, scope))
         return result

@@ -15,11 +15,15 @@ else ``$XDG_CACHE_HOME/chainrule`` or ``~/.cache/chainrule``); it is loaded with
 no cffi or no C compiler (or ``CHAINRULE_FUSE=0``) nothing is fused and the program replays
 its kernels one by one.
 
-Exactness: ``+ - * /`` and negation are IEEE operations in C as in NumPy, so a fused run of
-them is bit-identical to eager. ``tanh`` calls the C library's ``tanh``/``tanhf``, which may
-differ from NumPy's own SIMD tanh by an ulp or so: a run containing tanh agrees with eager
-to within float tolerance (``rtol`` 1e-6 in float32, 1e-15 in float64, the tolerance torch's
-own compiled kernels are held to), not bit for bit. Pass ``backend="eager"`` (or set
+Exactness: ``+ - * /`` and negation are IEEE operations in C as in NumPy, and relu is
+NumPy's ``maximum(x, 0)`` written out (a nan passes with its bits, -0 becomes +0), so a
+fused run of them is bit-identical to eager (but for which of two nan operands a product
+or sum passes on: the C compiler may commute them). ``tanh`` calls the C library's
+``tanh``/``tanhf``, which may differ from NumPy's own SIMD tanh by an ulp or so: a run
+containing tanh agrees with eager to within float tolerance (``rtol`` 1e-6 in float32,
+1e-15 in float64, the tolerance torch's own compiled kernels are held to), not bit for
+bit. exp, sigmoid and gelu are not fused: NumPy's SIMD exp and the native kernels' libmvec
+calls round differently from the C library's scalar functions. Pass ``backend="eager"`` (or set
 ``chainrule.compiler.config.fuse = False``) for a bit-identical replay.
 """
 
@@ -46,11 +50,11 @@ MIN_RUN = 2  # kernels: a shorter run is left to NumPy
 
 def _ops() -> tuple[dict, dict, set]:
     from chainrule.ops.elementwise.arithmetic import Add, Div, Mul, Rsub, Sub
-    from chainrule.ops.elementwise.unary import Neg, Tanh
+    from chainrule.ops.elementwise.unary import Neg, Relu, Tanh
 
     binary = {Add: "+", Sub: "-", Rsub: "-", Mul: "*", Div: "/"}
-    unary = {Neg: "neg", Tanh: "tanh"}
-    exact = {Add, Sub, Rsub, Mul, Div, Neg}
+    unary = {Neg: "neg", Tanh: "tanh", Relu: "relu"}
+    exact = {Add, Sub, Rsub, Mul, Div, Neg, Relu}
     return binary, unary, exact
 
 
@@ -270,7 +274,7 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
         if kind == "one":
             one_srcs.append(s)
             return f"(({ctype})c{len(one_srcs) - 1})"
-        key = s if s[0] != 2 else (2, id(s[1]))
+        key = s if s[0] not in (2, 3) else (s[0], id(s[1]))  # captured, constant: by identity
         if key not in vec_index:
             vec_index[key] = len(vec_srcs)
             vec_srcs.append(s)
@@ -285,6 +289,9 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
             expr = f"{args[0]} {binary[cls]} {args[1]}"
         elif unary[cls] == "neg":
             expr = f"-{args[0]}"
+        elif unary[cls] == "relu":  # np.maximum(x, 0): a nan passes (its bits), -0 gives +0
+            a = args[0]
+            expr = f"({a} > 0 || {a} != {a}) ? {a} : ({ctype})0"
         else:
             expr = f"{tanh}({args[0]})"
         body.append(f"    {ctype} v{k} = {expr};")
@@ -323,7 +330,10 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
         for k, off in exports:
             regs[k] = scratch[off : off + nbytes].view(dt).reshape(shape)
 
-    return (FUSED, run_loop, len(run), src)
+    reads: set = set()  # the registers it reads (the program frees them after their last read)
+    for s in (*vec_srcs, *one_srcs):
+        _regs_read(s, reads)
+    return (FUSED, run_loop, len(run), src, tuple(reads))
 
 
 def _load(name: str, src: str, cdef: str) -> tuple:

@@ -28,6 +28,7 @@ from chainrule.ops.op import Op, _modified_message
 __all__ = ["Program", "CompiledFunctionBackward", "FUSED"]
 
 FUSED = 2  # an instruction: a generated C loop standing for a run of elementwise kernels
+FREE = 3  # an instruction: drop registers (and kernels' nodes) nothing later reads
 
 # source tags (see _tracer.Tracer.source): where an array or a tensor comes from at replay
 REG, ARG, CAP, CONST, ATTR, GRAD, SEQ, ARGOBJ, CAPOBJ, WRAP, GIN = range(11)
@@ -91,6 +92,57 @@ class Program:
         self.code: list[tuple] = [_encode_ins(ins) for ins in code]
         self.live: Live | None = None  # the backward of a result with a live graph
         self.kernels = sum(1 for ins in self.code if ins[0] == KERNEL)
+
+    def add_frees(self) -> None:
+        """Drop each register (and each node a later kernel reads an array of) right after
+        its last reader, as eager code drops a temporary or backward frees a saved value:
+        a replay then holds no more memory than the eager call, and the allocator reuses
+        what it freed instead of faulting in fresh pages every call. What the results and
+        a live graph's backward read is kept."""
+        keep: set = set()
+        _outputs_regs(self.outputs, keep)
+        if self.live is not None:
+            keep |= self.live.reads
+        last_reg: dict[int, int] = {}
+        last_node: dict[int, int] = {}
+        for i, ins in enumerate(self.code):
+            regs: set = set()
+            nodes: set = set()
+            kind = ins[0]
+            if kind == KERNEL:
+                regs.add(ins[6])  # written here: freed here if nothing reads it
+                for src in (*ins[3], *(ins[4] or {}).values()):
+                    _collect_all(src, regs, nodes)
+            elif kind == FUSED:
+                regs.update(ins[4])
+            else:
+                for src in ins[2]:
+                    _collect_all(src, regs, nodes)
+            for r in regs:
+                last_reg[r] = i
+            for n in nodes:
+                last_node[n] = i
+        if self.live is not None:  # nodes the live backward reads arrays of stay
+            for ins in self.live.code:
+                srcs = (*ins[3], *(ins[4] or {}).values()) if ins[0] == KERNEL else ins[2]
+                nodes = set()
+                for src in srcs:
+                    _collect_all(src, set(), nodes)
+                for n in nodes:
+                    last_node.pop(n, None)
+        at: dict[int, tuple[list, list]] = {}
+        for r, i in last_reg.items():
+            if r not in keep:
+                at.setdefault(i, ([], []))[0].append(r)
+        for n, i in last_node.items():
+            at.setdefault(i, ([], []))[1].append(n)
+        code = []
+        for i, ins in enumerate(self.code):
+            code.append(ins)
+            if i in at:
+                regs_, nodes_ = at[i]
+                code.append((FREE, tuple(regs_), tuple(nodes_)))
+        self.code = code
 
     def run(self, flat: list) -> Any:
         frame = _Frame(self.nslots, flat, self.scratch)
@@ -183,6 +235,11 @@ def _exec(code: list, frame: _Frame, attr_nodes: set) -> None:
                     nodes[k] = node
             elif kind == FUSED:
                 ins[1](regs, get, frame.scratch)
+            elif kind == FREE:
+                for r in ins[1]:
+                    regs[r] = None
+                for n in ins[2]:
+                    nodes.pop(n, None)
             else:
                 _, fn, srcs, kwargs = ins
                 if mode is not prev_mode:
@@ -298,3 +355,31 @@ def _collect(s: tuple, regs: set, args: set) -> None:
             _collect(p, regs, args)
     elif tag in (GRAD, WRAP):
         _collect(s[1], regs, args)
+
+
+def _collect_all(s: tuple, regs: set, nodes: set) -> None:
+    """The registers and the nodes (ATTR) a source reads."""
+    tag = s[0]
+    if tag == REG:
+        regs.add(s[1])
+    elif tag == ATTR:
+        nodes.add(s[1])
+    elif tag == SEQ:
+        for p in s[2]:
+            _collect_all(p, regs, nodes)
+    elif tag in (GRAD, WRAP):
+        _collect_all(s[1], regs, nodes)
+
+
+def _outputs_regs(spec: Any, out: set) -> None:
+    """The registers the results are built from."""
+    if spec is None:
+        return
+    if spec[0] == "tensor":
+        _collect_all(spec[1], out, set())
+    elif spec[0] == "seq":
+        for x in spec[2]:
+            _outputs_regs(x, out)
+    elif spec[0] == "dict":
+        for _, x in spec[1]:
+            _outputs_regs(x, out)

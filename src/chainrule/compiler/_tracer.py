@@ -152,6 +152,7 @@ class Tracer:
         if s is None or x.grad_fn is not None or x._requires_grad:
             self.fail(f"a tensor made inside the compiled function was handed to {where}")
             return None
+        self._note_attrs(s)  # (a gradient a kernel's node holds: LayerNormGrad's dw)
         return ("wrap", s)
 
     # ------------------------------------------------------------------ reports from the core
@@ -264,6 +265,14 @@ class Tracer:
                 self.known[id(g._data)] = ("grad", srcs[0])
                 self.keep.append(g._data)
         return True
+
+    def constant(self, a: np.ndarray) -> None:
+        """An array a creation function made from its arguments alone (``arange(T)``,
+        ``zeros(n)``): the same values at every replay, so a constant of the program (a
+        result built from it is copied, and an in-place write into it ends the trace)."""
+        if self._ours():
+            self.known[id(a)] = ("const", a)
+            self.keep.append(a)
 
     def write(self, t: Tensor) -> None:
         if self._ours():

@@ -11,6 +11,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
+from chainrule._trace import state as trace
 from chainrule.dtypes import kind_of
 from chainrule.ops.broadcast import as_tensor_arg
 
@@ -20,9 +21,28 @@ def _values(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
+class Comparison:
+    """A comparison as ``cr.compile``'s tracer records it: a kernel (``forward`` on the
+    arrays, as an ``Op``'s) with no node and no gradient, so a mask computed inside a
+    compiled function (``mask == 0``) is part of its program."""
+
+    layout = None  # the result is the ufunc's, as eagerly
+    ufunc: np.ufunc
+
+    def forward(self, a: Any, b: Any) -> np.ndarray:
+        return np.asarray(self.ufunc(a, b))
+
+
 def _compare(ufunc: np.ufunc, name: str) -> Callable[[Any, Any], Tensor]:
+    kernel = type(f"Compare_{name}", (Comparison,), {"ufunc": ufunc})
+
     def fn(input: Any, other: Any) -> Tensor:
-        return _make(np.asarray(ufunc(_values(input), _values(other))))
+        a, b = _values(input), _values(other)
+        out = np.asarray(ufunc(a, b))
+        t = _make(out)
+        if trace.tracer is not None:
+            trace.tracer.kernel(kernel, kernel(), (a, b), [a, b], {}, out, t)
+        return t
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise ``{ufunc.__name__}`` with broadcasting (bool result)."

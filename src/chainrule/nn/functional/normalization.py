@@ -95,19 +95,44 @@ class LayerNorm(NormAffine):
         return y
 
     def backward(self, g):
-        if (
-            grad_mode.enabled or forward_ad.level or trace.tracer
-        ):  # a recorded gradient: the general rule
+        if grad_mode.enabled or forward_ad.level:  # a recorded gradient: the general rule
             return super().backward(g)
         x, w, _ = self.inputs
-        dx, dw, db = K.layer_norm_backward(
-            g._data, x._data, self.mu, self.rstd, None if w is None else w._data, len(self.axes)
-        )
+        if trace.tracer is None:
+            dx, dw, db = K.layer_norm_backward(
+                g._data, x._data, self.mu, self.rstd, None if w is None else w._data,
+                len(self.axes),
+            )  # fmt: skip
+            dw = None if dw is None else dw.reshape(self.w_shape)
+            db = None if db is None else db.reshape(self.b_shape)
+            dx = _make(dx)
+        else:  # cr.compile: the same kernel as an op, so the tracer sees it make each array
+            box: dict = {}
+            dx = LayerNormGrad.apply(
+                g, x, w, mu=self.mu, rstd=self.rstd, k=len(self.axes),
+                w_shape=self.w_shape, b_shape=self.b_shape, into=box,
+            )  # fmt: skip
+            dw, db = box["dw"], box["db"]
         return (
-            _make(dx) if self.needs(0) else None,
-            _make(dw.reshape(self.w_shape)) if self.needs(1) else None,
-            _make(db.reshape(self.b_shape)) if self.needs(2) else None,
+            dx if self.needs(0) else None,
+            _make(dw) if self.needs(1) else None,
+            _make(db) if self.needs(2) else None,
         )
+
+
+class LayerNormGrad(Op):
+    """LayerNorm's plain backward (``K.layer_norm_backward``) as one kernel, for
+    ``cr.compile``'s tracer: the result is the input's gradient; the weight's and bias's
+    (``dw``, ``db``, shaped as the weight and bias) are kept on the node, where the tracer
+    finds them, and handed back through ``into``. Run only with grad mode off (a plain
+    backward), so never recorded and never differentiated."""
+
+    def forward(self, g, x, w, mu, rstd, k, w_shape, b_shape, into):
+        dx, dw, db = K.layer_norm_backward(g, x, mu, rstd, w, k)
+        self.dw = None if dw is None or w_shape is None else dw.reshape(w_shape)
+        self.db = None if db is None or b_shape is None else db.reshape(b_shape)
+        into.update(dw=self.dw, db=self.db)  # (a replay reads them from the node)
+        return dx
 
 
 class BatchNorm(NormAffine):

@@ -29,10 +29,10 @@ class Embedding(Op):
     def backward(self, g):
         idx = self.idx
         g2 = g.reshape(idx.shape[0], -1)
-        if not (
-            self.freq or grad_mode.enabled or forward_ad.level or trace.tracer
-        ):  # the kernel's scatter-add
-            return _make(K.embedding_backward(g2._data, idx, self.num, self.pad))
+        if not (self.freq or grad_mode.enabled or forward_ad.level):  # the kernel's scatter-add
+            if trace.tracer is None:
+                return _make(K.embedding_backward(g2._data, idx, self.num, self.pad))
+            return EmbeddingGrad.apply(g2, idx=idx, num=self.num, padding_idx=self.pad)
         if self.freq:
             counts = np.bincount(idx, minlength=self.num)
             g2 = g2 * _make((1.0 / counts[idx]).astype(g2._data.dtype)[:, None])
@@ -44,6 +44,15 @@ class Embedding(Op):
         # (the gradient's dtype: the weight's, where a float16 forward saw a float32 copy)
         zeros = _make(np.zeros((self.num, g2._data.shape[1]), dtype=g2._data.dtype))
         return index_add(zeros, 0, _make(idx), g2)
+
+
+class EmbeddingGrad(Op):
+    """Embedding's plain backward (``K.embedding_backward``, a scatter-add of the rows of
+    ``g`` at ``idx``) as one kernel, so ``cr.compile``'s tracer records it. Run only with
+    grad mode off (a plain backward): never recorded, never differentiated."""
+
+    def forward(self, g, idx, num, padding_idx):
+        return K.embedding_backward(g, idx, num, padding_idx)
 
 
 def _renorm(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:
