@@ -1,5 +1,6 @@
 /* chainrule's native kernels: plain C loops over contiguous arrays, one float and one
- * double version of each (native_t.h, included twice below). The NumPy kernels in
+ * double version of each (native_t.h and the concept headers native_pointwise.h,
+ * native_loss.h, native_norm.h, each included twice below). The NumPy kernels in
  * numpy_kernels.py are the reference; chainrule/backend/native.py calls these through
  * cffi and falls back to the reference for any case not written here.
  *
@@ -46,6 +47,9 @@ extern double log(double) CR_SIMD_MATH;
 #define ERF erff
 #define LOG logf
 #include "native_t.h"
+#include "native_pointwise.h"
+#include "native_loss.h"
+#include "native_norm.h"
 #undef T
 #undef SFX
 #undef EXP
@@ -62,3 +66,6 @@ extern double log(double) CR_SIMD_MATH;
 #define ERF erf
 #define LOG log
 #include "native_t.h"
+#include "native_pointwise.h"
+#include "native_loss.h"
+#include "native_norm.h"
