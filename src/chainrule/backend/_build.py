@@ -64,8 +64,7 @@ PROTOTYPES = {
     "const T *bias, T *y, int64_t n, int64_t c, int64_t s",
     "cr_batch_norm_backward": "const T *g, const T *x, const T *mean, const T *rstd, "
     "const T *w, T *dx, T *dw, T *db, int64_t n, int64_t c, int64_t s, int training",
-    "cr_rms_norm": "const T *x, const T *w, T *y, T *rstd, int64_t rows, int64_t cols, "
-    "double eps",
+    "cr_rms_norm": "const T *x, const T *w, T *y, T *rstd, int64_t rows, int64_t cols, double eps",
     "cr_rms_norm_backward": "const T *g, const T *x, const T *rstd, const T *w, T *dx, T *dw, "
     "int64_t rows, int64_t cols",
 }

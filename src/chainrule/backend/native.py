@@ -356,8 +356,9 @@ def dropout_backward(g, keep, p):
 
 # ---------------------------------------------------------------- native_loss.h kernels
 
-_cross_entropy, _cross_entropy_backward = _fns("cr_cross_entropy"), _fns(
-    "cr_cross_entropy_backward"
+_cross_entropy, _cross_entropy_backward = (
+    _fns("cr_cross_entropy"),
+    _fns("cr_cross_entropy_backward"),
 )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make, wrap_dim
+from chainrule._trace import state as trace
 from chainrule.backend import K
 from chainrule.backend.select import select
 from chainrule.backend.special import _sigmoid
@@ -24,7 +25,6 @@ from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import MaskedGrad, erf, exp, sigmoid, tanh
 from chainrule.ops.inplace import write
-from chainrule._trace import state as trace
 from chainrule.ops.op import Op, forward_ad
 from chainrule.ops.softmax import _float_only, softmax
 

@@ -13,13 +13,13 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule._trace import state as trace
 from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.backend import K
 from chainrule.dtypes import kind_of, scalar_type_name
+from chainrule.graph import grad_mode
 from chainrule.nn.functional._utils import get_reduction, type_name
 from chainrule.ops.index.gather import gather
-from chainrule._trace import state as trace
-from chainrule.backend import K
-from chainrule.graph import grad_mode
 from chainrule.ops.op import Op, forward_ad, save_index
 from chainrule.ops.softmax import LogSoftmaxBackward, log_softmax, log_softmax_result
 
@@ -131,27 +131,22 @@ class CrossEntropy(Op):
         logp, loss, wt = K.cross_entropy(x, t, w, ignore_index, label_smoothing)
         self.logp, self.t, self.w = logp, t, w
         self.ignore_index, self.ls, self.reduction = ignore_index, label_smoothing, reduction
+        self.denom = None
         if reduction == "none":
             return loss
         total = np.add.reduce(loss, axis=None)
         if reduction == "sum":
             return total
-        self.denom = np.add.reduce(wt, axis=None)
+        self.denom = np.asarray(np.add.reduce(wt, axis=None))  # an array: cr.compile reads it
         return total / self.denom
-
-    def _per_element(self, g: np.ndarray) -> np.ndarray:
-        """The gradient of each element's loss, shaped as the targets (contiguous)."""
-        if self.reduction == "none":
-            return np.ascontiguousarray(g)
-        if self.reduction == "mean":
-            g = g / self.denom
-        return np.full(self.t.shape, g, dtype=self.logp.dtype)
 
     def backward(self, g):
         if not grad_mode.enabled:  # the plain backward: one pass
-            ge = self._per_element(g._data)
-            return _make(K.cross_entropy_backward(ge, self.logp, self.t, self.w,
-                                                  self.ignore_index, self.ls))  # fmt: skip
+            args = (self.logp, self.t, self.w, self.denom)
+            params = dict(ignore_index=self.ignore_index, ls=self.ls, reduction=self.reduction)
+            if trace.tracer:  # an op, for cr.compile to record (the same kernel, same bits)
+                return CrossEntropyGrad.apply(g, *args, **params)
+            return _make(CrossEntropyGrad.compute(g._data, *args, **params))
         logp, t, w, ls = self.logp, self.t, self.w, self.ls
         c = logp.shape[1]
         valid = t != self.ignore_index
@@ -170,6 +165,25 @@ class CrossEntropy(Op):
         return LogSoftmaxBackward.apply(grad_logp, y, dim=1)
 
 
+class CrossEntropyGrad(Op):
+    """CrossEntropy's plain backward as an op (what cr.compile records): the gradient of
+    each element's loss from ``g`` (``g / denom`` for the mean, broadcast), then
+    ``K.cross_entropy_backward``. Never recorded in a graph (run with grad mode off)."""
+
+    save_inputs = False
+
+    @staticmethod
+    def compute(g, logp, t, w, denom, ignore_index, ls, reduction):
+        if reduction == "none":
+            ge = np.ascontiguousarray(g)
+        else:
+            ge = np.full(t.shape, g / denom if reduction == "mean" else g, dtype=logp.dtype)
+        return K.cross_entropy_backward(ge, logp, t, w, ignore_index, ls)
+
+    def forward(self, g, logp, t, w, denom, ignore_index, ls, reduction):
+        return self.compute(g, logp, t, w, denom, ignore_index, ls, reduction)
+
+
 class CrossEntropySmoothed(CrossEntropy):
     """With label smoothing torch's result is a sum of the two terms."""
 
@@ -181,16 +195,17 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 def _fused_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing):
     """The one-node loss when it applies (else None): float32/float64 (N, C, ...) logits,
-    not while cr.compile traces or a forward-mode level is open."""
+    no forward-mode level open."""
     x = input._data
-    if x.dtype not in _FLOATS or x.ndim < 2 or not x.size or trace.tracer or forward_ad.level:
+    if x.dtype not in _FLOATS or x.ndim < 2 or not x.size or forward_ad.level:
         return None
     t = np.ascontiguousarray(target._data, dtype=np.int64)
     w = None if weight is None else np.ascontiguousarray(weight._data)
     cls = CrossEntropySmoothed if label_smoothing > 0 else CrossEntropy
-    out = cls.apply(input, t=t, w=w, ignore_index=int(ignore_index),
-                    label_smoothing=float(max(label_smoothing, 0.0)), reduction=reduction)  # fmt: skip
-    return save_index(out, target, weight) if out.grad_fn is not None else out
+    ls = float(max(label_smoothing, 0.0))  # torch ignores a negative one
+    out = cls.apply(input, t=t, w=w, ignore_index=int(ignore_index), label_smoothing=ls,
+                    reduction=reduction)  # fmt: skip
+    return save_index(out, target, weight)
 
 
 def _nll_plain(input: Tensor, target: Tensor, ignore_index: int, reduction: str):

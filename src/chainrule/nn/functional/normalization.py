@@ -23,7 +23,6 @@ from chainrule.ops.op import Op, SumToSize, forward_ad, opmath, save_index
 from chainrule.ops.reduce.stats import norm, var
 from chainrule.ops.reduce.sums import mean
 
-
 _F = (np.dtype(np.float32), np.dtype(np.float64))  # the dtypes the kernels take
 
 
@@ -175,18 +174,21 @@ class BatchNormEval(Op):
     def backward(self, g):
         x, w, b, rm, rv = self.inputs
         wshape = self.wshape
-        if not (grad_mode.enabled or forward_ad.level or trace.tracer) and (
+        if not (grad_mode.enabled or forward_ad.level) and (
             x._data.ndim >= 2 and x._data.dtype in _F
         ):  # the plain backward: the kernel, reading the saved tensors' values now
-            r = 1 / np.sqrt(rv._data.reshape(-1) + self.eps)
-            dx, dw, db = K.batch_norm_backward(
-                g._data, x._data, rm._data.reshape(-1), r,
-                None if w is None else w._data.reshape(-1), False,
-            )  # fmt: skip
+            shapes = (x._data.shape, None if w is None else w._data.shape, self.b_shape)
+            if trace.tracer:  # ops, for cr.compile to record (the same kernel, same bits)
+                return (
+                    *(BatchNormEvalGrad.apply(g, x, rm, rv, w, eps=self.eps, which=i)
+                      .reshape(shapes[i]) if self.needs(i) else None for i in range(3)),
+                    None,
+                    None,
+                )  # fmt: skip
+            grads = BatchNormEvalGrad.compute(g._data, x._data, rm._data, rv._data,
+                                              None if w is None else w._data, self.eps)  # fmt: skip
             return (
-                _make(dx) if self.needs(0) else None,
-                _make(dw.reshape(w._data.shape)) if self.needs(1) else None,
-                _make(db.reshape(self.b_shape)) if self.needs(2) else None,
+                *(_make(grads[i].reshape(shapes[i])) if self.needs(i) else None for i in range(3)),
                 None,
                 None,
             )
@@ -199,6 +201,23 @@ class BatchNormEval(Op):
         if self.needs(2):
             db = _sum_to(g, wshape, self.b_shape)
         return dx, dw, db, None, None
+
+
+class BatchNormEvalGrad(Op):
+    """One result (``which``: dx 0, dw 1, db 2) of BatchNormEval's plain backward as an op:
+    rstd from the running variance then ``K.batch_norm_backward`` (what cr.compile records;
+    never recorded in a graph)."""
+
+    save_inputs = False
+
+    @staticmethod
+    def compute(g, x, rm, rv, w, eps):
+        r = 1 / np.sqrt(rv.reshape(-1) + eps)
+        flat_w = None if w is None else w.reshape(-1)
+        return K.batch_norm_backward(g, x, rm.reshape(-1), r, flat_w, False)
+
+    def forward(self, g, x, rm, rv, w, eps, which):
+        return self.compute(g, x, rm, rv, w, eps)[which]
 
 
 class Standardize(NormAffine):
@@ -383,7 +402,7 @@ def rms_norm(
     if eps is None:
         eps = float(np_finfo(up._data.dtype).eps)
     axes = tuple(range(x.ndim - k, x.ndim))
-    if x.dtype in _F and _fusable(input, weight) and not forward_ad.level and not trace.tracer:
+    if x.dtype in _F and _fusable(input, weight) and not forward_ad.level:
         return RMSNorm.apply(input, weight, axes=axes, eps=eps)
     y = up * rsqrt(mean(up * up, axes, keepdim=True) + eps)
     if y._data.dtype != x.dtype:
@@ -413,7 +432,10 @@ class RMSNorm(Op):
     def backward(self, g):
         x, w = self.inputs
         k = len(self.axes)
-        if not (grad_mode.enabled or forward_ad.level or trace.tracer):
+        if not (grad_mode.enabled or forward_ad.level):
+            if trace.tracer:  # ops, for cr.compile to record (the same kernel, same bits)
+                part = lambda i: RMSNormGrad.apply(g, x, self.rstd, w, k, which=i)  # noqa: E731
+                return part(0) if self.needs(0) else None, part(1) if self.needs(1) else None
             dx, dw = K.rms_norm_backward(
                 g._data, x._data, self.rstd, None if w is None else w._data, k
             )
@@ -428,6 +450,16 @@ class RMSNorm(Op):
             lead = tuple(range(x._data.ndim - k))
             dw = (g * xhat).sum(lead) if lead else g * xhat
         return dx, dw
+
+
+class RMSNormGrad(Op):
+    """One result (``which``: dx 0, dw 1) of ``K.rms_norm_backward``, as an op: what
+    cr.compile records of RMSNorm's plain backward (never recorded in a graph)."""
+
+    save_inputs = False
+
+    def forward(self, g, x, rstd, w, k, which):
+        return K.rms_norm_backward(g, x, rstd, w, k)[which]
 
 
 def _rms_shape(normalized_shape: Sequence[int]) -> tuple[int, ...]:
