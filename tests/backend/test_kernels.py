@@ -158,6 +158,12 @@ def _cases():
             True,
         )
     for beta, th in ((1.0, 20.0), (2.0, 3.0), (0.5, 1.0)):
+        c[f"softplus-{beta}-{th}"] = (
+            "softplus",
+            lambda d, b=beta, t=th: (_pointwise(d)[0], b, t),
+            lambda x, b, t: torch.nn.functional.softplus(T(x), b, t),
+            True,
+        )
         c[f"softplus_backward-{beta}-{th}"] = (
             "softplus_backward",
             lambda d, b=beta, t=th: (*reversed(_pointwise(d)), b, t),

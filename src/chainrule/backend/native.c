@@ -22,10 +22,12 @@ extern float expf(float) CR_SIMD_MATH;
 extern float tanhf(float) CR_SIMD_MATH;
 extern float erff(float) CR_SIMD_MATH;
 extern float logf(float) CR_SIMD_MATH;
+extern float log1pf(float) CR_SIMD_MATH;
 extern double exp(double) CR_SIMD_MATH;
 extern double tanh(double) CR_SIMD_MATH;
 extern double erf(double) CR_SIMD_MATH;
 extern double log(double) CR_SIMD_MATH;
+extern double log1p(double) CR_SIMD_MATH;
 #endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -46,6 +48,7 @@ extern double log(double) CR_SIMD_MATH;
 #define TANH tanhf
 #define ERF erff
 #define LOG logf
+#define LOG1P log1pf
 #include "native_t.h"
 #include "native_pointwise.h"
 #include "native_loss.h"
@@ -57,6 +60,7 @@ extern double log(double) CR_SIMD_MATH;
 #undef TANH
 #undef ERF
 #undef LOG
+#undef LOG1P
 
 #define T double
 #define SFX(name) name##_f64
@@ -65,6 +69,7 @@ extern double log(double) CR_SIMD_MATH;
 #define TANH tanh
 #define ERF erf
 #define LOG log
+#define LOG1P log1p
 #include "native_t.h"
 #include "native_pointwise.h"
 #include "native_loss.h"

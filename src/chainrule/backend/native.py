@@ -304,7 +304,16 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqr
 
 # ------------------------------------------------------------ native_pointwise.h kernels
 
-_softplus_backward = _fns("cr_softplus_backward")
+_softplus, _softplus_backward = _fns("cr_softplus"), _fns("cr_softplus_backward")
+
+
+def softplus(x, beta, threshold):
+    if not _native(x):
+        return ref.softplus(x, beta, threshold)
+    ct = _CTYPE[x.dtype]
+    y = np.empty_like(x)
+    _softplus[x.dtype](_buf(ct, x), _buf(ct, y), x.size, float(beta), float(threshold))
+    return y
 
 
 def softplus_backward(g, x, beta, threshold):
@@ -519,6 +528,7 @@ KERNELS.update(
     embedding_backward=embedding_backward,
     sgd_step=sgd_step,
     adam_step=adam_step,
+    softplus=softplus,
     softplus_backward=softplus_backward,
     dropout=dropout,
     dropout_backward=dropout_backward,

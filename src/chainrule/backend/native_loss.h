@@ -94,19 +94,17 @@ CR_KERNEL void SFX(cr_cross_entropy_backward)(const T *g, const T *logp, const i
                 gb = -(g[i] * share);
             }
             T sg = ga + gb * wsum;
-            if (s == 1) {
+            if (s == 1 && w) { /* (one loop per case: vectorized) */
 #pragma omp simd
-                for (int64_t j = 0; j < c; j++) {
-                    T gj = gb * (w ? w[j] : (T)1);
-                    gj = j == tk ? gj + ga : gj;
-                    ob[j] = gj - EXP(lb[j]) * sg;
-                }
+                for (int64_t j = 0; j < c; j++) ob[j] = gb * w[j] - EXP(lb[j]) * sg;
+            } else if (s == 1) {
+#pragma omp simd
+                for (int64_t j = 0; j < c; j++) ob[j] = gb - EXP(lb[j]) * sg;
             } else {
-                for (int64_t j = 0; j < c; j++) {
-                    T gj = gb * (w ? w[j] : (T)1);
-                    gj = j == tk ? gj + ga : gj;
-                    ob[j * s] = gj - EXP(lb[j * s]) * sg;
-                }
+                for (int64_t j = 0; j < c; j++)
+                    ob[j * s] = gb * (w ? w[j] : (T)1) - EXP(lb[j * s]) * sg;
             }
+            if (tk >= 0 && tk < c) /* the target's entry (an ignored one is outside) */
+                ob[tk * s] = (gb * (w ? w[tk] : (T)1) + ga) - EXP(lb[tk * s]) * sg;
         }
 }

@@ -75,6 +75,14 @@ def silu_backward(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     return g * s * (1 + x * (1 - s))
 
 
+def softplus(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    """``x`` where ``beta x > threshold``, else ``log1p(exp(beta x)) / beta``."""
+    bx = x * beta
+    linear = bx > threshold
+    bx = select(linear, 0, bx)
+    return select(linear, x, np.log1p(np.exp(bx)) / beta).astype(x.dtype, copy=False)
+
+
 def softplus_backward(g: np.ndarray, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
     """``g`` where ``beta x > threshold``, else ``g * sigmoid(beta x)``, with ``beta x`` taken
     as the threshold where it equals it (torch's softplus_backward; a nan gives nan)."""
@@ -373,7 +381,7 @@ KERNELS = {
         "silu_backward", "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
         "im2col", "col2im", "max_pool2d", "max_pool2d_backward", "layer_norm",
         "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
-        "softplus_backward", "dropout", "dropout_backward",
+        "softplus", "softplus_backward", "dropout", "dropout_backward",
     )
 }  # fmt: skip
 

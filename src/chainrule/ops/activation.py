@@ -283,10 +283,7 @@ class Softplus(Op):
 
     def forward(self, x, beta, threshold):
         self.beta, self.threshold = beta, threshold
-        bx = x * beta
-        linear = bx > threshold
-        bx = select(linear, 0, bx)
-        return select(linear, x, np.log1p(np.exp(bx)) / beta).astype(x.dtype, copy=False)
+        return K.softplus(x, beta, threshold)
 
     def backward(self, g):  # the masks from the saved input, as torch recomputes
         x = self.inputs[0]
