@@ -64,6 +64,24 @@ CR_KERNEL void SFX(cr_batch_norm_backward)(const T *g, const T *x, const T *mean
     double count = (double)(n * s);
     for (int64_t ch = 0; ch < c; ch++) {
         T mu = mean[ch], rs = rstd[ch], wc = w ? w[ch] : (T)1;
+        if (!training) { /* one pass: dx does not depend on the sums */
+            T f = w ? wc * rs : rs;
+            double sg = 0, sgx = 0;
+            for (int64_t b = 0; b < n; b++) {
+                const T *gr = g + (b * c + ch) * s, *xr = x + (b * c + ch) * s;
+                T *o = dx + (b * c + ch) * s;
+#pragma omp simd reduction(+ : sg, sgx)
+                for (int64_t k = 0; k < s; k++) {
+                    T xh = (xr[k] - mu) * rs;
+                    sg += gr[k];
+                    sgx += (double)(gr[k] * xh);
+                    o[k] = gr[k] * f;
+                }
+            }
+            dw[ch] = (T)sgx;
+            db[ch] = (T)sg;
+            continue;
+        }
         double sg = 0, sgx = 0, su = 0, sux = 0;
         for (int64_t b = 0; b < n; b++) {
             const T *gr = g + (b * c + ch) * s, *xr = x + (b * c + ch) * s;
@@ -79,7 +97,7 @@ CR_KERNEL void SFX(cr_batch_norm_backward)(const T *g, const T *x, const T *mean
         }
         dw[ch] = (T)sgx;
         db[ch] = (T)sg;
-        if (training) {
+        {
             T m = (T)(su / count), cm = (T)(sux / count);
             for (int64_t b = 0; b < n; b++) {
                 const T *gr = g + (b * c + ch) * s, *xr = x + (b * c + ch) * s;
@@ -90,14 +108,6 @@ CR_KERNEL void SFX(cr_batch_norm_backward)(const T *g, const T *x, const T *mean
                     T u = w ? gr[k] * wc : gr[k];
                     o[k] = (u - m - xh * cm) * rs;
                 }
-            }
-        } else {
-            T f = w ? wc * rs : rs;
-            for (int64_t b = 0; b < n; b++) {
-                const T *gr = g + (b * c + ch) * s;
-                T *o = dx + (b * c + ch) * s;
-#pragma omp simd
-                for (int64_t k = 0; k < s; k++) o[k] = gr[k] * f;
             }
         }
     }
