@@ -23,9 +23,8 @@ def cross_entropy(x, t, w, ignore_index: int, label_smoothing: float):
     weights, 0 where ignored: the mean divides by their sum). A target out of range that is
     not ignored raises torch's IndexError."""
     c = x.shape[1]
-    m = np.maximum.reduce(x, axis=1, keepdims=True)
-    s = x - m
-    logp = s - np.log(np.add.reduce(np.exp(s), axis=1, keepdims=True))
+    logp = x - np.maximum.reduce(x, axis=1, keepdims=True)
+    logp -= np.log(np.add.reduce(np.exp(logp), axis=1, keepdims=True))
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= c))
     if bad.any():
@@ -46,7 +45,8 @@ def cross_entropy_backward(g, logp, t, w, ignore_index: int, label_smoothing: fl
     """The logits' gradient, ``g`` that of each element's loss: with ``ga = -(g * (1 - ls)
     w[t])`` and ``gb = -(g * ls / C)`` (0 where ignored), the log-probabilities' gradient is
     ``G = gb * w`` plus ``ga`` at the target, and ``dx = G - exp(logp) * sum(G)`` (log_softmax's
-    backward) with ``sum(G) = ga + gb * sum(w)``."""
+    backward) with ``sum(G) = ga + gb * sum(w)``; the target's entry is
+    ``(gb * w[t] + ga) - exp(logp[t]) * sum(G)``."""
     c = logp.shape[1]
     valid = t != ignore_index
     safe = np.where(valid, t, 0)
@@ -55,7 +55,12 @@ def cross_entropy_backward(g, logp, t, w, ignore_index: int, label_smoothing: fl
     ga = np.where(valid, -(g * ((1 - label_smoothing) * wt)), zero)
     gb = np.where(valid, -(g * (label_smoothing / c)), zero)
     wsum = logp.dtype.type(c) if w is None else np.add.reduce(w)
-    big = gb[:, None] * _weights(w, c, logp.ndim, logp.dtype)
-    at = np.arange(c).reshape((1, c) + (1,) * (logp.ndim - 2)) == safe[:, None]
-    big = np.where(at, big + ga[:, None], big)
-    return big - np.exp(logp) * (ga + gb * wsum)[:, None]
+    sg = (ga + gb * wsum)[:, None]
+    dx = np.exp(logp)
+    dx *= sg
+    np.negative(dx, out=dx)  # -(p * sum(G)), then + gb * w: the same as gb * w - p * sum(G)
+    dx += gb[:, None] * _weights(w, c, logp.ndim, logp.dtype)
+    at = safe[:, None]  # (an ignored element keeps its entry at class 0)
+    target = (gb * wt + ga)[:, None] - np.exp(np.take_along_axis(logp, at, 1)) * sg
+    np.put_along_axis(dx, at, np.where(valid[:, None], target, np.take_along_axis(dx, at, 1)), 1)
+    return dx
