@@ -12,6 +12,8 @@ import math
 import numpy as np
 
 from chainrule._fp import quiet
+from chainrule.backend import numpy_loss, numpy_norm
+from chainrule.backend.numpy_norm import mean_keepdims
 from chainrule.backend.select import select
 from chainrule.backend.special import _erf, _sigmoid
 
@@ -274,18 +276,6 @@ def max_pool2d_backward(g: np.ndarray, index: np.ndarray, x_shape: tuple) -> np.
 # --------------------------------------------------------------------------- layer norm
 
 
-def mean_keepdims(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """``np.mean(a, axes, keepdims=True)``, same bits, without its Python overhead (float16
-    is summed in float32 by np.mean, so it keeps np.mean)."""
-    if a.dtype == np.float16:
-        return np.mean(a, axis=axes, keepdims=True)
-    n = 1
-    for ax in axes:
-        n *= a.shape[ax]
-    s = np.add.reduce(a, axis=axes, keepdims=True)
-    return np.true_divide(s, n, out=s, casting="unsafe") if n else s / n
-
-
 @quiet  # inf - inf in x - mean: nan, silently, as in torch
 def layer_norm(x, w, b, eps: float, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Over the last ``k`` dims: ``y = (x - mean) * rstd [* w] [+ b]`` with the biased
@@ -385,9 +375,7 @@ KERNELS = {
     )
 }  # fmt: skip
 
-# the references of the other concepts, in sibling modules (they use the helpers above)
-from chainrule.backend import numpy_loss, numpy_norm  # noqa: E402
-
+# the references of the other concepts, in sibling modules
 KERNELS.update(
     cross_entropy=numpy_loss.cross_entropy,
     cross_entropy_backward=numpy_loss.cross_entropy_backward,

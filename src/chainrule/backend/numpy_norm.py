@@ -7,7 +7,18 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._fp import quiet
-from chainrule.backend.numpy_kernels import mean_keepdims
+
+
+def mean_keepdims(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``np.mean(a, axes, keepdims=True)``, same bits, without its Python overhead (float16
+    is summed in float32 by np.mean, so it keeps np.mean)."""
+    if a.dtype == np.float16:
+        return np.mean(a, axis=axes, keepdims=True)
+    n = 1
+    for ax in axes:
+        n *= a.shape[ax]
+    s = np.add.reduce(a, axis=axes, keepdims=True)
+    return np.true_divide(s, n, out=s, casting="unsafe") if n else s / n
 
 
 def _per_channel(a: np.ndarray, ndim: int) -> np.ndarray:

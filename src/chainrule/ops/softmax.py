@@ -11,11 +11,11 @@ import warnings
 from typing import Any
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor, _make, wrap_dim
+from chainrule._tensor import Tensor, wrap_dim
 from chainrule.backend import K
 from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.ops.elementwise.unary import exp
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, result_of
 from chainrule.ops.reduce.sums import sum
 
 
@@ -73,14 +73,11 @@ class LogSoftmax(Op):
         return LogSoftmaxBackward.apply(g, self.output, dim=self.dim)
 
 
-def log_softmax_result(edge, y, dim: int) -> Tensor:
-    """A log_softmax result ``y`` computed by a fused kernel (cross_entropy's), as a tensor
-    whose history is a LogSoftmax node feeding ``edge`` (the fused node's input edge): the
-    graph of a gradient built from it is the graph of log_softmax's (double backward)."""
-    node = object.__new__(LogSoftmax)
-    node._edges, node._shapes, node.inputs, node.out_data = (edge,), None, None, y
-    node.dim = dim
-    return _make(y, node)
+def log_softmax_result(node: Op, y, dim: int) -> Tensor:
+    """A log_softmax result ``y`` along ``dim`` computed by the fused ``node``
+    (cross_entropy's kernel), as a tensor whose history is a LogSoftmax node on ``node``'s
+    input: the graph of a gradient built from it is log_softmax's (double backward)."""
+    return result_of(LogSoftmax, node, y, dim=dim)
 
 
 class LogSoftmaxBackward(Op):

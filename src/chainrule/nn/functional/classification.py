@@ -161,7 +161,7 @@ class CrossEntropy(Op):
         if self.reduction == "mean":
             coef = coef / self.denom
         grad_logp = (g if self.reduction != "none" else g.unsqueeze(1)) * _make(coef)
-        y = log_softmax_result(self._edges[0], logp, 1)
+        y = log_softmax_result(self, logp, 1)
         return LogSoftmaxBackward.apply(grad_logp, y, dim=1)
 
 

@@ -14,7 +14,7 @@ from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make, mutate
 from chainrule._trace import state as trace
 from chainrule.backend import K
-from chainrule.backend.numpy_kernels import mean_keepdims as _mean
+from chainrule.backend.numpy_norm import mean_keepdims as _mean
 from chainrule.dtypes import float32, kind_of, np_finfo, opmath_array, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
