@@ -157,7 +157,231 @@ def _cases():
             _embedding_backward,
             True,
         )
+    for beta, th in ((1.0, 20.0), (2.0, 3.0), (0.5, 1.0)):
+        c[f"softplus-{beta}-{th}"] = (
+            "softplus",
+            lambda d, b=beta, t=th: (_pointwise(d)[0], b, t),
+            lambda x, b, t: torch.nn.functional.softplus(T(x), b, t),
+            True,
+        )
+        c[f"softplus_backward-{beta}-{th}"] = (
+            "softplus_backward",
+            lambda d, b=beta, t=th: (*reversed(_pointwise(d)), b, t),
+            lambda g, x, b, t: aten.softplus_backward(T(g), T(x), b, t),
+            True,
+        )
+    for p in (0.3, 0.9):
+        c[f"dropout-{p}"] = ("dropout", lambda d, p=p: _dropout_args(d, p), _dropout, True)
+        c[f"dropout_backward-{p}"] = (
+            "dropout_backward",
+            lambda d, p=p: (_pointwise(d)[0], _keep(p), p),
+            lambda g, keep, p: T(g) * (T(keep).to(T(g).dtype) / (1 - p)),
+            True,
+        )
+    for shape in CE_SHAPES:
+        for w, ls, ign in ((False, 0.0, -100), (True, 0.0, 1), (False, 0.2, 1), (True, 0.3, -100)):
+            key = f"{shape}-{w}-{ls}-{ign}"
+            c[f"cross_entropy-{key}"] = (
+                "cross_entropy",
+                lambda d, s=shape, w=w, ls=ls, i=ign: _ce_args(d, s, w, ls, i),
+                _cross_entropy,
+                True,
+            )
+            c[f"cross_entropy_backward-{key}"] = (
+                "cross_entropy_backward",
+                lambda d, s=shape, w=w, ls=ls, i=ign: _ce_backward_args(d, s, w, ls, i),
+                _cross_entropy_backward,
+                True,
+            )
+    for shape in BN_SHAPES:
+        c[f"batch_norm_stats-{shape}"] = (
+            "batch_norm_stats",
+            lambda d, s=shape: (_bn_x(d, s),),
+            _bn_stats,
+            True,
+        )
+        for affine in ("wb", "w", ""):
+            c[f"batch_norm_elemt-{shape}-{affine}"] = (
+                "batch_norm_elemt",
+                lambda d, s=shape, a=affine: _bn_elemt_args(d, s, a),
+                _bn_elemt,
+                True,
+            )
+            for training in (True, False):
+                c[f"batch_norm_backward-{shape}-{affine}-{training}"] = (
+                    "batch_norm_backward",
+                    lambda d, s=shape, a=affine, t=training: _bn_backward_args(d, s, a, t),
+                    _bn_backward,
+                    True,
+                )
+    for k, affine in ((1, True), (2, True), (1, False)):
+        c[f"rms_norm-{k}-{affine}"] = (
+            "rms_norm",
+            lambda d, k=k, a=affine: _rms_args(d, k, a),
+            _rms,
+            True,
+        )
+        c[f"rms_norm_backward-{k}-{affine}"] = (
+            "rms_norm_backward",
+            lambda d, k=k, a=affine: _rms_backward_args(d, k, a),
+            _rms_backward,
+            True,
+        )
     return c
+
+
+def _dropout_args(dtype, p):
+    return _pointwise(dtype)[0], p, np.random.default_rng(7)
+
+
+def _keep(p, shape=(37, 70)):
+    return np.random.default_rng(7).random(shape) >= p
+
+
+def _dropout(x, p, rng):
+    """torch's dropout is ``input * noise`` with noise = bernoulli(1 - p) / (1 - p): the
+    same product on the mask chainrule's stream gives (one float64 draw per element)."""
+    keep = _keep(p, x.shape)
+    return T(x) * (T(keep).to(T(x).dtype) / (1 - p)), keep
+
+
+CE_SHAPES = [(37, 10), (6, 9, 5, 4)]
+
+
+def _ce_args(dtype, shape, weighted, ls, ignore_index):
+    x = _data(shape, dtype, specials=False)
+    x.reshape(-1)[:2] = [np.nan, np.inf]  # a nan row (or position) and an inf one: nan
+    t = np.random.default_rng(5).integers(0, shape[1], (shape[0], *shape[2:]))
+    t.reshape(-1)[2:6] = 1  # some ignored when ignore_index is 1
+    w = np.random.default_rng(6).random(shape[1]).astype(dtype) + 0.1 if weighted else None
+    return x, t, w, ignore_index, ls
+
+
+def _cross_entropy(x, t, w, ignore_index, ls):
+    """torch's log_softmax, its per-element loss and the weight of each element."""
+    tw = None if w is None else T(w)
+    loss = torch.nn.functional.cross_entropy(
+        T(x), T(t), tw, ignore_index=ignore_index, reduction="none", label_smoothing=ls
+    )
+    valid = T(t) != ignore_index
+    wt = torch.ones(t.shape, dtype=T(x).dtype) if w is None else tw[T(t).clamp(0)]
+    return torch.log_softmax(T(x), 1), loss, torch.where(valid, wt, 0)
+
+
+def _ce_backward_args(dtype, shape, weighted, ls, ignore_index):
+    x, t, w, _, _ = _ce_args(dtype, shape, weighted, ls, ignore_index)
+    g = _data(t.shape, dtype, seed=3, specials=False)
+    return g, torch.log_softmax(T(x), 1).numpy(), t, w, ignore_index, ls, x
+
+
+def _cross_entropy_backward(g, logp, t, w, ignore_index, ls, x):
+    xt = T(x).requires_grad_()
+    loss = torch.nn.functional.cross_entropy(
+        xt, T(t), None if w is None else T(w), ignore_index=ignore_index, reduction="none",
+        label_smoothing=ls,
+    )  # fmt: skip
+    (dx,) = torch.autograd.grad(loss, xt, T(g))
+    return dx
+
+
+BN_SHAPES = [(40, 6), (5, 6, 7, 9)]
+
+
+def _bn_x(dtype, shape):
+    x = _data(shape, dtype, specials=False) + 1.5
+    x[0, 0] = np.nan  # a nan channel: nan statistics, as torch
+    return x
+
+
+def _bn_stats(x):
+    var, mean = torch.var_mean(T(x), (0, *range(2, x.ndim)), unbiased=False)
+    return mean, var
+
+
+def _bn_vectors(dtype, shape, affine):
+    c = shape[1]
+    rng = np.random.default_rng(8)
+    mean = rng.standard_normal(c).astype(dtype)
+    rstd = (rng.random(c) + 0.5).astype(dtype)
+    w = rng.standard_normal(c).astype(dtype) if "w" in affine else None
+    b = rng.standard_normal(c).astype(dtype) if "b" in affine else None
+    return mean, rstd, w, b
+
+
+def _bn_elemt_args(dtype, shape, affine):
+    return (_bn_x(dtype, shape), *_bn_vectors(dtype, shape, affine))
+
+
+def _bn_elemt(x, mean, rstd, w, b):
+    per = (1, -1) + (1,) * (x.ndim - 2)
+    y = (T(x) - T(mean).reshape(per)) * T(rstd).reshape(per)
+    y = y if w is None else y * T(w).reshape(per)
+    return y if b is None else y + T(b).reshape(per)
+
+
+def _bn_backward_args(dtype, shape, affine, training):
+    x = _data(shape, dtype, specials=False)
+    mean, rstd, w, _ = _bn_vectors(dtype, shape, affine)
+    if training:  # the batch's own statistics
+        var, m = torch.var_mean(T(x), (0, *range(2, x.ndim)), unbiased=False)
+        mean, rstd = m.numpy(), torch.rsqrt(var + 1e-5).numpy()
+    g = _data(shape, dtype, seed=3, specials=False)
+    return g, x, mean, rstd, w, training
+
+
+def _bn_backward(g, x, mean, rstd, w, training):
+    """torch's native_batch_norm_backward; in eval the running variance that gives rstd
+    (eps 0). Without a weight torch gives no dw: the sum of g * xhat."""
+    rv = 1 / T(rstd).double() ** 2
+    rv = rv.to(T(x).dtype)
+    dx, dw, db = aten.native_batch_norm_backward(
+        T(g), T(x), None if w is None else T(w), T(mean), rv, T(mean), T(rstd), training, 0.0,
+        [True, w is not None, True],
+    )  # fmt: skip
+    if training or dw is None:
+        per = (1, -1) + (1,) * (x.ndim - 2)
+        xhat = (T(x) - T(mean).reshape(per)) * T(rstd).reshape(per)
+        dw = (T(g) * xhat).sum((0, *range(2, x.ndim)))
+    if not training:  # torch's eval dx reads rstd from the variance: ours from rstd itself
+        per = (1, -1) + (1,) * (x.ndim - 2)
+        f = T(rstd) if w is None else T(w) * T(rstd)
+        dx = T(g) * f.reshape(per)
+    return dx, dw, db
+
+
+RMS_SHAPE = (5, 6, 70)
+
+
+def _rms_args(dtype, k, affine):
+    x = _data(RMS_SHAPE, dtype, specials=False)
+    x[0, 0, 3], x[1, 1, 0] = np.nan, np.inf  # a nan row and an inf row, as torch
+    w = _data(RMS_SHAPE[3 - k :], dtype, seed=1, specials=False) if affine else None
+    return x, w, 1e-6, k
+
+
+def _rms(x, w, eps, k):
+    shape = RMS_SHAPE[3 - k :]
+    y = torch.nn.functional.rms_norm(T(x), shape, None if w is None else T(w), eps)
+    rstd = torch.rsqrt((T(x) * T(x)).mean(tuple(range(3 - k, 3)), keepdim=True) + eps)
+    return y, rstd
+
+
+def _rms_backward_args(dtype, k, affine):
+    x, w, eps, _ = _rms_args(dtype, k, affine)
+    x = _data(RMS_SHAPE, dtype, specials=False)
+    _, rstd = _rms(x, w, eps, k)
+    return _data(RMS_SHAPE, dtype, seed=3, specials=False), x, rstd.numpy(), w, k
+
+
+def _rms_backward(g, x, rstd, w, k):
+    xt = T(x).requires_grad_()
+    wt = None if w is None else T(w).requires_grad_()
+    y = torch.nn.functional.rms_norm(xt, RMS_SHAPE[3 - k :], wt, 1e-6)
+    grads = torch.autograd.grad(y, [xt] + ([wt] if w is not None else []), T(g))
+    if w is None:
+        xhat = T(x) * T(rstd)
+        return grads[0], (T(g) * xhat).sum(tuple(range(3 - k)))
+    return grads
 
 
 LN_SHAPE = (5, 6, 70)
@@ -295,7 +519,7 @@ def _check(ours, theirs, dtype, signs=True):
     if isinstance(ours, tuple):  # (values, indices), (y, mean, rstd) ...
         assert len(ours) == len(theirs)
         for a, b in zip(ours, theirs):
-            if a.dtype == np.int64:
+            if a.dtype in (np.int64, np.bool_):
                 np.testing.assert_array_equal(a, b.numpy() if isinstance(b, torch.Tensor) else b)
             else:
                 _check(a, b, dtype, signs)
@@ -320,17 +544,18 @@ def test_kernel_matches_torch(backend_name, case, dtype, strided):
     _check(ours, want(*args), dtype, signs)
 
 
-_KERNEL_ARGS = {"max_pool2d_backward": 3}  # the rest of its case's args are for torch
+# the rest of a case's args are for torch
+_KERNEL_ARGS = {"max_pool2d_backward": 3, "cross_entropy_backward": 6}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_native_matches_reference(case, dtype):
     name, args, _, _ = CASES[case]
-    args = args(dtype)
-    args = args[: _KERNEL_ARGS.get(name)]
-    with np.errstate(all="ignore"):
-        _check(TABLES["native"][name](*args), TABLES["numpy"][name](*args), dtype)
+    n = _KERNEL_ARGS.get(name)
+    with np.errstate(all="ignore"):  # fresh args for each (dropout's generator is consumed)
+        _check(TABLES["native"][name](*args(dtype)[:n]), TABLES["numpy"][name](*args(dtype)[:n]),
+               dtype)  # fmt: skip
 
 
 def test_every_kernel_is_tested_and_in_both_tables():

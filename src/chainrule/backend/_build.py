@@ -47,7 +47,29 @@ PROTOTYPES = {
     "double dampening, int nesterov",
     "cr_adam_step": "T *param, const T *g, T *exp_avg, T *exp_avg_sq, int64_t n, double beta1, "
     "double beta2, double step_size, double bc2_sqrt, double eps",
+    # native_pointwise.h
+    "cr_softplus": "const T *x, T *y, int64_t n, double beta, double threshold",
+    "cr_softplus_backward": "const T *g, const T *x, T *out, int64_t n, double beta, "
+    "double threshold",
+    "cr_dropout": "const T *x, const uint64_t *r, T *y, uint8_t *keep, int64_t n, double p, "
+    "double scale",
+    "cr_dropout_backward": "const T *g, const uint8_t *keep, T *out, int64_t n, double scale",
+    # native_loss.h
+    "cr_cross_entropy": "const T *x, const int64_t *t, const T *w, T *logp, T *loss, T *wt, "
+    "T *scratch, int64_t n, int64_t c, int64_t s, int64_t ignore_index, double smoothing",
+    "cr_cross_entropy_backward": "const T *g, const T *logp, const int64_t *t, const T *w, "
+    "T *dx, int64_t n, int64_t c, int64_t s, int64_t ignore_index, double smoothing",
+    # native_norm.h
+    "cr_batch_norm_stats": "const T *x, T *mean, T *var, int64_t n, int64_t c, int64_t s",
+    "cr_batch_norm_elemt": "const T *x, const T *mean, const T *rstd, const T *w, "
+    "const T *bias, T *y, int64_t n, int64_t c, int64_t s",
+    "cr_batch_norm_backward": "const T *g, const T *x, const T *mean, const T *rstd, "
+    "const T *w, T *dx, T *dw, T *db, int64_t n, int64_t c, int64_t s, int training",
+    "cr_rms_norm": "const T *x, const T *w, T *y, T *rstd, int64_t rows, int64_t cols, double eps",
+    "cr_rms_norm_backward": "const T *g, const T *x, const T *rstd, const T *w, T *dx, T *dw, "
+    "int64_t rows, int64_t cols",
 }
+RETURNS = {"cr_cross_entropy": "int64_t"}  # the rest return void
 
 
 def cdef() -> str:
@@ -55,7 +77,7 @@ def cdef() -> str:
     for ctype, sfx in (("float", "f32"), ("double", "f64")):
         for name, params in PROTOTYPES.items():
             typed = re.sub(r"\bT\b", ctype, params)
-            lines.append(f"void {name}_{sfx}({typed});")
+            lines.append(f"{RETURNS.get(name, 'void')} {name}_{sfx}({typed});")
     return "\n".join(lines)
 
 
@@ -65,7 +87,10 @@ ffibuilder.set_source(
     "chainrule.backend._native",
     '#include "native.c"',
     include_dirs=[HERE],
-    depends=[os.path.join(HERE, "native.c"), os.path.join(HERE, "native_t.h")],
+    depends=[
+        os.path.join(HERE, f)
+        for f in ("native.c", "native_t.h", "native_pointwise.h", "native_loss.h", "native_norm.h")
+    ],
     # -O3 and OpenMP's simd pragmas; no -ffast-math (IEEE nan/inf/-0), no fused multiply-add
     # contraction (the reference's roundings), no -march
     extra_compile_args=[

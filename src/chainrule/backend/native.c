@@ -1,5 +1,6 @@
 /* chainrule's native kernels: plain C loops over contiguous arrays, one float and one
- * double version of each (native_t.h, included twice below). The NumPy kernels in
+ * double version of each (native_t.h and the concept headers native_pointwise.h,
+ * native_loss.h, native_norm.h, each included twice below). The NumPy kernels in
  * numpy_kernels.py are the reference; chainrule/backend/native.py calls these through
  * cffi and falls back to the reference for any case not written here.
  *
@@ -21,10 +22,12 @@ extern float expf(float) CR_SIMD_MATH;
 extern float tanhf(float) CR_SIMD_MATH;
 extern float erff(float) CR_SIMD_MATH;
 extern float logf(float) CR_SIMD_MATH;
+extern float log1pf(float) CR_SIMD_MATH;
 extern double exp(double) CR_SIMD_MATH;
 extern double tanh(double) CR_SIMD_MATH;
 extern double erf(double) CR_SIMD_MATH;
 extern double log(double) CR_SIMD_MATH;
+extern double log1p(double) CR_SIMD_MATH;
 #endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -46,7 +49,11 @@ extern double log(double) CR_SIMD_MATH;
 #define TANH tanhf
 #define ERF erff
 #define LOG logf
+#define LOG1P log1pf
 #include "native_t.h"
+#include "native_pointwise.h"
+#include "native_loss.h"
+#include "native_norm.h"
 #undef T
 #undef SFX
 #undef EXP
@@ -55,6 +62,7 @@ extern double log(double) CR_SIMD_MATH;
 #undef TANH
 #undef ERF
 #undef LOG
+#undef LOG1P
 
 #define T double
 #define SFX(name) name##_f64
@@ -64,4 +72,8 @@ extern double log(double) CR_SIMD_MATH;
 #define TANH tanh
 #define ERF erf
 #define LOG log
+#define LOG1P log1p
 #include "native_t.h"
+#include "native_pointwise.h"
+#include "native_loss.h"
+#include "native_norm.h"

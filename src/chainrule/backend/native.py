@@ -11,6 +11,8 @@ from collections.abc import Callable
 import numpy as np
 
 from chainrule.backend import numpy_kernels as ref
+from chainrule.backend import numpy_loss as ref_loss
+from chainrule.backend import numpy_norm as ref_norm
 from chainrule.backend._native import ffi, lib  # type: ignore[import-not-found]
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -300,6 +302,210 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqr
     )  # fmt: skip
 
 
+# ------------------------------------------------------------ native_pointwise.h kernels
+
+_softplus, _softplus_backward = _fns("cr_softplus"), _fns("cr_softplus_backward")
+
+
+def softplus(x, beta, threshold):
+    if not _native(x):
+        return ref.softplus(x, beta, threshold)
+    ct = _CTYPE[x.dtype]
+    y = np.empty_like(x)
+    _softplus[x.dtype](_buf(ct, x), _buf(ct, y), x.size, float(beta), float(threshold))
+    return y
+
+
+def softplus_backward(g, x, beta, threshold):
+    if not _native(x, g):
+        return ref.softplus_backward(g, x, beta, threshold)
+    ct = _CTYPE[x.dtype]
+    out = np.empty_like(x)
+    _softplus_backward[x.dtype](
+        _buf(ct, g), _buf(ct, x), _buf(ct, out), x.size, float(beta), float(threshold)
+    )
+    return out
+
+
+_dropout, _dropout_backward = _fns("cr_dropout"), _fns("cr_dropout_backward")
+
+
+def dropout(x, p, rng):
+    # the same stream as the reference: NumPy's random() on PCG64 is one 64-bit draw per
+    # element, (r >> 11) * 2**-53; another bit generator: the reference
+    if not _native(x) or type(rng.bit_generator) is not np.random.PCG64:
+        return ref.dropout(x, p, rng)
+    r = rng.bit_generator.random_raw(x.size)
+    ct = _CTYPE[x.dtype]
+    y, keep = np.empty_like(x), np.empty(x.shape, np.bool_)
+    _dropout[x.dtype](
+        _buf(ct, x), _buf("uint64_t[]", r), _buf(ct, y), _buf("uint8_t[]", keep.view(np.uint8)),
+        x.size, float(p), 1.0 / (1.0 - p),
+    )  # fmt: skip
+    return y, keep
+
+
+def dropout_backward(g, keep, p):
+    if (
+        not _native(g)
+        or type(keep) is not np.ndarray
+        or keep.dtype != np.bool_
+        or keep.shape != g.shape
+        or not keep.flags.c_contiguous
+    ):
+        return ref.dropout_backward(g, keep, p)
+    ct = _CTYPE[g.dtype]
+    out = np.empty_like(g)
+    _dropout_backward[g.dtype](
+        _buf(ct, g), _buf("uint8_t[]", keep.view(np.uint8)), _buf(ct, out), g.size,
+        1.0 / (1.0 - p),
+    )  # fmt: skip
+    return out
+
+
+# ---------------------------------------------------------------- native_loss.h kernels
+
+_cross_entropy, _cross_entropy_backward = (
+    _fns("cr_cross_entropy"),
+    _fns("cr_cross_entropy_backward"),
+)
+
+
+def _targets_ok(x, t, w) -> bool:
+    """(N, C, ...) logits for the C loop, int64 targets (N, ...), weights None or (C,)."""
+    if x.ndim < 2 or not x.size or not _native(x):
+        return False
+    if type(t) is not np.ndarray or t.dtype != np.int64 or not t.flags.c_contiguous:
+        return False
+    if t.shape != x.shape[:1] + x.shape[2:]:
+        return False
+    return w is None or (
+        type(w) is np.ndarray and w.dtype == x.dtype and w.shape == x.shape[1:2]
+        and w.flags.c_contiguous
+    )  # fmt: skip
+
+
+def cross_entropy(x, t, w, ignore_index, label_smoothing):
+    if not _targets_ok(x, t, w):
+        return ref_loss.cross_entropy(x, t, w, ignore_index, label_smoothing)
+    ct = _CTYPE[x.dtype]
+    n, c = x.shape[:2]
+    s = x.size // (n * c)
+    logp, loss, wt = np.empty_like(x), np.empty(t.shape, x.dtype), np.empty(t.shape, x.dtype)
+    scratch = np.empty(2 * s, x.dtype)
+    bad = _cross_entropy[x.dtype](
+        _buf(ct, x), _buf("int64_t[]", t), _opt(ct, w), _buf(ct, logp), _buf(ct, loss),
+        _buf(ct, wt), _buf(ct, scratch), n, c, s, int(ignore_index), float(label_smoothing),
+    )  # fmt: skip
+    if bad >= 0:
+        raise IndexError(f"Target {t.flat[bad]} is out of bounds.")
+    return logp, loss, wt
+
+
+def cross_entropy_backward(g, logp, t, w, ignore_index, label_smoothing):
+    if not _targets_ok(logp, t, w) or not _native(g) or g.shape != t.shape or g.dtype != logp.dtype:
+        return ref_loss.cross_entropy_backward(g, logp, t, w, ignore_index, label_smoothing)
+    ct = _CTYPE[logp.dtype]
+    n, c = logp.shape[:2]
+    dx = np.empty_like(logp)
+    _cross_entropy_backward[logp.dtype](
+        _buf(ct, g), _buf(ct, logp), _buf("int64_t[]", t), _opt(ct, w), _buf(ct, dx), n, c,
+        logp.size // (n * c), int(ignore_index), float(label_smoothing),
+    )  # fmt: skip
+    return dx
+
+
+# ---------------------------------------------------------------- native_norm.h kernels
+
+_bn_stats, _bn_elemt = _fns("cr_batch_norm_stats"), _fns("cr_batch_norm_elemt")
+_bn_backward = _fns("cr_batch_norm_backward")
+
+
+def _channels(x, *vectors) -> bool:
+    """x (N, C, ...) for the C loop; each vector None or (C,) of x's dtype, contiguous."""
+    if x.ndim < 2 or not x.size or not _native(x):
+        return False
+    for v in vectors:
+        if v is not None and (
+            type(v) is not np.ndarray or v.dtype != x.dtype or v.shape != x.shape[1:2]
+            or not v.flags.c_contiguous
+        ):  # fmt: skip
+            return False
+    return True
+
+
+def _ncs(x) -> tuple[int, int, int]:
+    n, c = x.shape[:2]
+    return n, c, x.size // (n * c)
+
+
+def batch_norm_stats(x):
+    if not _channels(x):
+        return ref_norm.batch_norm_stats(x)
+    ct = _CTYPE[x.dtype]
+    mean, var = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
+    _bn_stats[x.dtype](_buf(ct, x), _buf(ct, mean), _buf(ct, var), *_ncs(x))
+    return mean, var
+
+
+def batch_norm_elemt(x, mean, rstd, w, b):
+    if not _channels(x, mean, rstd, w, b):
+        return ref_norm.batch_norm_elemt(x, mean, rstd, w, b)
+    ct = _CTYPE[x.dtype]
+    y = np.empty_like(x)
+    _bn_elemt[x.dtype](
+        _buf(ct, x), _buf(ct, mean), _buf(ct, rstd), _opt(ct, w), _opt(ct, b), _buf(ct, y),
+        *_ncs(x),
+    )  # fmt: skip
+    return y
+
+
+def batch_norm_backward(g, x, mean, rstd, w, training):
+    if not _channels(x, mean, rstd, w) or not _native(x, g):
+        return ref_norm.batch_norm_backward(g, x, mean, rstd, w, training)
+    ct = _CTYPE[x.dtype]
+    dx, dw, db = np.empty_like(x), np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
+    _bn_backward[x.dtype](
+        _buf(ct, g), _buf(ct, x), _buf(ct, mean), _buf(ct, rstd), _opt(ct, w), _buf(ct, dx),
+        _buf(ct, dw), _buf(ct, db), *_ncs(x), bool(training),
+    )  # fmt: skip
+    return dx, dw, db
+
+
+_rms_norm, _rms_norm_backward = _fns("cr_rms_norm"), _fns("cr_rms_norm_backward")
+
+
+def rms_norm(x, w, eps, k):
+    if not _affine_ok(x, k, w):
+        return ref_norm.rms_norm(x, w, eps, k)
+    ct = _CTYPE[x.dtype]
+    y, rstd = np.empty_like(x), np.empty(x.shape[: x.ndim - k] + (1,) * k, x.dtype)
+    cols = x.size // rstd.size
+    _rms_norm[x.dtype](
+        _buf(ct, x), _opt(ct, w), _buf(ct, y), _buf(ct, rstd), rstd.size, cols, float(eps)
+    )
+    return y, rstd
+
+
+def rms_norm_backward(g, x, rstd, w, k):
+    stats = x.shape[: x.ndim - k] + (1,) * k
+    if (
+        not _affine_ok(x, k, w)
+        or not _native(x, g)
+        or not _native(rstd)
+        or rstd.dtype != x.dtype
+        or rstd.shape != stats
+    ):
+        return ref_norm.rms_norm_backward(g, x, rstd, w, k)
+    ct = _CTYPE[x.dtype]
+    dx, dw = np.empty_like(x), np.empty(x.shape[x.ndim - k :], x.dtype)
+    _rms_norm_backward[x.dtype](
+        _buf(ct, g), _buf(ct, x), _buf(ct, rstd), _opt(ct, w), _buf(ct, dx), _buf(ct, dw),
+        rstd.size, dw.size,
+    )  # fmt: skip
+    return dx, dw
+
+
 KERNELS = dict(ref.KERNELS)  # anything not written natively: the reference
 KERNELS.update(
     gelu=gelu,
@@ -322,6 +528,17 @@ KERNELS.update(
     embedding_backward=embedding_backward,
     sgd_step=sgd_step,
     adam_step=adam_step,
+    softplus=softplus,
+    softplus_backward=softplus_backward,
+    dropout=dropout,
+    dropout_backward=dropout_backward,
+    cross_entropy=cross_entropy,
+    cross_entropy_backward=cross_entropy_backward,
+    batch_norm_stats=batch_norm_stats,
+    batch_norm_elemt=batch_norm_elemt,
+    batch_norm_backward=batch_norm_backward,
+    rms_norm=rms_norm,
+    rms_norm_backward=rms_norm_backward,
 )
 for _name, _fn in KERNELS.items():  # the reference's documentation is the kernel's
     _fn.__doc__ = ref.KERNELS[_name].__doc__

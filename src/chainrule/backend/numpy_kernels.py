@@ -12,6 +12,9 @@ import math
 import numpy as np
 
 from chainrule._fp import quiet
+from chainrule.backend import numpy_loss, numpy_norm
+from chainrule.backend.numpy_norm import mean_keepdims
+from chainrule.backend.select import select
 from chainrule.backend.special import _erf, _sigmoid
 
 _SQRT1_2 = 1 / math.sqrt(2)
@@ -72,6 +75,38 @@ def silu_backward(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``g * s * (1 + x (1 - s))`` with s = sigmoid(x)."""
     s = _sigmoid(x)
     return g * s * (1 + x * (1 - s))
+
+
+def softplus(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    """``x`` where ``beta x > threshold``, else ``log1p(exp(beta x)) / beta``."""
+    bx = x * beta
+    linear = bx > threshold
+    bx = select(linear, 0, bx)
+    return select(linear, x, np.log1p(np.exp(bx)) / beta).astype(x.dtype, copy=False)
+
+
+def softplus_backward(g: np.ndarray, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    """``g`` where ``beta x > threshold``, else ``g * sigmoid(beta x)``, with ``beta x`` taken
+    as the threshold where it equals it (torch's softplus_backward; a nan gives nan)."""
+    bx = x * beta
+    linear, below = bx > threshold, ~(bx >= threshold)
+    s = _sigmoid(select(below, bx, np.asarray(threshold, x.dtype)))
+    return select(linear, g, g * s)
+
+
+# --------------------------------------------------------------------------- dropout
+
+
+def dropout(x: np.ndarray, p: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``(x * mask, keep)``: ``keep = rng.random(x.shape) >= p`` (one float64 draw per
+    element, chainrule's stream), ``mask = keep * (1 / (1 - p))`` in x's dtype."""
+    keep = rng.random(x.shape) >= p
+    return x * np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype), keep
+
+
+def dropout_backward(g: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
+    """``g * mask``, the mask of the forward (``keep * (1 / (1 - p))``)."""
+    return g * np.multiply(keep, 1.0 / (1.0 - p), dtype=g.dtype)
 
 
 # --------------------------------------------------------------------------- softmax
@@ -241,18 +276,6 @@ def max_pool2d_backward(g: np.ndarray, index: np.ndarray, x_shape: tuple) -> np.
 # --------------------------------------------------------------------------- layer norm
 
 
-def mean_keepdims(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """``np.mean(a, axes, keepdims=True)``, same bits, without its Python overhead (float16
-    is summed in float32 by np.mean, so it keeps np.mean)."""
-    if a.dtype == np.float16:
-        return np.mean(a, axis=axes, keepdims=True)
-    n = 1
-    for ax in axes:
-        n *= a.shape[ax]
-    s = np.add.reduce(a, axis=axes, keepdims=True)
-    return np.true_divide(s, n, out=s, casting="unsafe") if n else s / n
-
-
 @quiet  # inf - inf in x - mean: nan, silently, as in torch
 def layer_norm(x, w, b, eps: float, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Over the last ``k`` dims: ``y = (x - mean) * rstd [* w] [+ b]`` with the biased
@@ -348,5 +371,17 @@ KERNELS = {
         "silu_backward", "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
         "im2col", "col2im", "max_pool2d", "max_pool2d_backward", "layer_norm",
         "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
+        "softplus", "softplus_backward", "dropout", "dropout_backward",
     )
 }  # fmt: skip
+
+# the references of the other concepts, in sibling modules
+KERNELS.update(
+    cross_entropy=numpy_loss.cross_entropy,
+    cross_entropy_backward=numpy_loss.cross_entropy_backward,
+    batch_norm_stats=numpy_norm.batch_norm_stats,
+    batch_norm_elemt=numpy_norm.batch_norm_elemt,
+    batch_norm_backward=numpy_norm.batch_norm_backward,
+    rms_norm=numpy_norm.rms_norm,
+    rms_norm_backward=numpy_norm.rms_norm_backward,
+)

@@ -57,7 +57,7 @@ from chainrule.graph import grad_mode
 
 __all__ = [
     "Op", "SumToSize", "Expand", "expand", "sum_to_size", "unbroadcast_shape", "track_view",
-    "forward_ad", "anomaly", "register_view", "live_views", "opmath",
+    "forward_ad", "anomaly", "register_view", "live_views", "opmath", "result_of",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -656,6 +656,18 @@ def save_index(out: Tensor, *tensors: Any) -> Tensor:
         if inplace_log.count:  # versions only move after an in-place op has ever run
             node._ix_versions = tuple([t._vc[0] if t._vc else 0 for t in ts])
     return out
+
+
+def result_of(cls: type, node: Op, out: np.ndarray, **attrs: Any) -> Tensor:
+    """A tensor holding ``out``, a result of ``cls`` computed by the fused ``node`` (its
+    kernel made it along the way), whose history is a ``cls`` node built by hand on
+    ``node``'s first input edge, with ``out`` saved as its output and ``attrs`` set: a graph
+    of a gradient built from it differentiates through ``cls``'s rule (cross_entropy's
+    log-probabilities, as log_softmax's result)."""
+    made = _new(cls)
+    made._edges, made._shapes, made.inputs, made.out_data = (node._edges[0],), None, None, out
+    made.__dict__.update(attrs)
+    return _make(out, made)
 
 
 def tensor_overload(out: Tensor, arg: Any) -> Tensor:

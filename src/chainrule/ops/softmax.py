@@ -15,7 +15,7 @@ from chainrule._tensor import Tensor, wrap_dim
 from chainrule.backend import K
 from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.ops.elementwise.unary import exp
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, result_of
 from chainrule.ops.reduce.sums import sum
 
 
@@ -71,6 +71,13 @@ class LogSoftmax(Op):
 
     def backward(self, g):
         return LogSoftmaxBackward.apply(g, self.output, dim=self.dim)
+
+
+def log_softmax_result(node: Op, y, dim: int) -> Tensor:
+    """A log_softmax result ``y`` along ``dim`` computed by the fused ``node``
+    (cross_entropy's kernel), as a tensor whose history is a LogSoftmax node on ``node``'s
+    input: the graph of a gradient built from it is log_softmax's (double backward)."""
+    return result_of(LogSoftmax, node, y, dim=dim)
 
 
 class LogSoftmaxBackward(Op):

@@ -1,7 +1,9 @@
 """nll_loss and cross_entropy (class indices or probabilities, weights, ignore_index, label
 smoothing): compositions of log_softmax, gather and sums with torch's exact normalisers; the
 common case ((N, C) input, no weights, nothing ignored, mean or sum) is one primitive for
-cost, ``NllLoss``, whose backward ``NllLossGrad`` is its adjoint."""
+cost, ``NllLoss``, whose backward ``NllLossGrad`` is its adjoint. cross_entropy with class
+indices on a float32/float64 (N, C, ...) input is one node, ``CrossEntropy``: the fused
+kernels ``K.cross_entropy`` / ``K.cross_entropy_backward`` (log-softmax and nll in one pass)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule._trace import state as trace
 from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.backend import K
 from chainrule.dtypes import kind_of, scalar_type_name
+from chainrule.graph import grad_mode
 from chainrule.nn.functional._utils import get_reduction, type_name
 from chainrule.ops.index.gather import gather
-from chainrule.ops.op import Op
-from chainrule.ops.softmax import log_softmax
+from chainrule.ops.op import Op, forward_ad, save_index
+from chainrule.ops.softmax import LogSoftmaxBackward, log_softmax, log_softmax_result
 
 
 def _check_target(input: Tensor, target: Tensor) -> None:
@@ -107,6 +112,100 @@ class NllLossGrad(Op):
 
     def backward(self, gg):
         return NllLoss.apply(gg, t=self.t, mean=self.mean)
+
+
+class CrossEntropy(Op):
+    """cross_entropy with class indices in one node: ``K.cross_entropy`` computes the
+    log-probabilities and each element's loss in one pass over the logits (label smoothing,
+    class weights, ignore_index); reduced here ('mean': over the weights of the targets not
+    ignored). Saves the log-probabilities, as torch's LogSoftmaxBackward0 its result, never
+    the input (the target and weight are version-checked, as torch's NllLossBackward0 saves
+    them). The plain backward is ``K.cross_entropy_backward`` (one pass); building a graph
+    of the gradient, it is log_softmax's backward of the log-probabilities' gradient (linear
+    in ``g``) through a LogSoftmax node on this node's input, so every order is torch's."""
+
+    save_inputs = False
+    torch_name = "NllLossBackward0"
+
+    def forward(self, x, t, w, ignore_index, label_smoothing, reduction):
+        logp, loss, wt = K.cross_entropy(x, t, w, ignore_index, label_smoothing)
+        self.logp, self.t, self.w = logp, t, w
+        self.ignore_index, self.ls, self.reduction = ignore_index, label_smoothing, reduction
+        self.denom = None
+        if reduction == "none":
+            return loss
+        total = np.add.reduce(loss, axis=None)
+        if reduction == "sum":
+            return total
+        self.denom = np.asarray(np.add.reduce(wt, axis=None))  # an array: cr.compile reads it
+        return total / self.denom
+
+    def backward(self, g):
+        if not grad_mode.enabled:  # the plain backward: one pass
+            args = (self.logp, self.t, self.w, self.denom)
+            params = dict(ignore_index=self.ignore_index, ls=self.ls, reduction=self.reduction)
+            if trace.tracer:  # an op, for cr.compile to record (the same kernel, same bits)
+                return CrossEntropyGrad.apply(g, *args, **params)
+            return _make(CrossEntropyGrad.compute(g._data, *args, **params))
+        logp, t, w, ls = self.logp, self.t, self.w, self.ls
+        c = logp.shape[1]
+        valid = t != self.ignore_index
+        safe = np.where(valid, t, 0)
+        wt = np.ones(t.shape, logp.dtype) if w is None else w[safe]
+        cls = np.arange(c).reshape((1, c) + (1,) * (logp.ndim - 2))
+        coef = -(1 - ls) * (cls == safe[:, None]) * wt[:, None]  # d loss / d logp, per unit g
+        if ls > 0:
+            ws = np.ones(c, logp.dtype) if w is None else w
+            coef = coef - (ls / c) * ws.reshape(cls.shape)
+        coef = np.where(valid[:, None], coef, 0).astype(logp.dtype)
+        if self.reduction == "mean":
+            coef = coef / self.denom
+        grad_logp = (g if self.reduction != "none" else g.unsqueeze(1)) * _make(coef)
+        y = log_softmax_result(self, logp, 1)
+        return LogSoftmaxBackward.apply(grad_logp, y, dim=1)
+
+
+class CrossEntropyGrad(Op):
+    """CrossEntropy's plain backward as an op (what cr.compile records): the gradient of
+    each element's loss from ``g`` (``g / denom`` for the mean, broadcast), then
+    ``K.cross_entropy_backward``. Never recorded in a graph (run with grad mode off)."""
+
+    save_inputs = False
+
+    @staticmethod
+    def compute(g, logp, t, w, denom, ignore_index, ls, reduction):
+        if reduction == "none":
+            ge = np.ascontiguousarray(g)
+        else:
+            ge = np.full(t.shape, g / denom if reduction == "mean" else g, dtype=logp.dtype)
+        return K.cross_entropy_backward(ge, logp, t, w, ignore_index, ls)
+
+    def forward(self, g, logp, t, w, denom, ignore_index, ls, reduction):
+        return self.compute(g, logp, t, w, denom, ignore_index, ls, reduction)
+
+
+class CrossEntropySmoothed(CrossEntropy):
+    """With label smoothing torch's result is a sum of the two terms."""
+
+    torch_name = "AddBackward0"
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fused_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing):
+    """The one-node loss when it applies (else None): float32/float64 (N, C, ...) logits,
+    no forward-mode level open."""
+    x = input._data
+    if x.dtype not in _FLOATS or x.ndim < 2 or not x.size or forward_ad.level:
+        return None
+    t = np.ascontiguousarray(target._data, dtype=np.int64)
+    w = None if weight is None else np.ascontiguousarray(weight._data)
+    cls = CrossEntropySmoothed if label_smoothing > 0 else CrossEntropy
+    ls = float(max(label_smoothing, 0.0))  # torch ignores a negative one
+    out = cls.apply(input, t=t, w=w, ignore_index=int(ignore_index), label_smoothing=ls,
+                    reduction=reduction)  # fmt: skip
+    return save_index(out, target, weight)
 
 
 def _nll_plain(input: Tensor, target: Tensor, ignore_index: int, reduction: str):
@@ -218,6 +317,9 @@ def cross_entropy(
         return -prod.sum() / (x.size / c) if x.size else -prod.sum() * np.nan
     _check_target(input, target)
     _check_weight_dtype(input, weight)
+    fused = _fused_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
+    if fused is not None:
+        return fused
     logp = log_softmax(input, class_dim)
     nll = _nll(logp, target, w, ignore_index, reduction)
     if label_smoothing <= 0:

@@ -1,4 +1,5 @@
-"""dropout: a composition (one product with a scaled Bernoulli mask from chainrule's generator)."""
+"""dropout: one product with a scaled Bernoulli mask from chainrule's generator; for a float32
+or float64 input, one node (``Dropout``: mask and product in one kernel, ``K.dropout``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import numpy as np
 from chainrule import creation
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
+from chainrule._trace import state as trace
+from chainrule.backend import K
 from chainrule.dtypes import kind_of
-from chainrule.ops.op import Op
+from chainrule.graph import grad_mode
+from chainrule.ops.op import Op, forward_ad
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @op(namespace="nn.functional", method=False)
@@ -23,6 +29,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     if p == 1:
         scale = np.zeros((), dtype=x.dtype)
+    elif not inplace and x.dtype in _FLOATS and not trace.tracer and not forward_ad.level:
+        return Dropout.apply(input, p=p)  # the same draws as below
     else:  # an op on the raw array: no node, but a kernel (a compiled replay draws anew)
         return (
             input.mul_(DropoutScale.apply(x, p=p))
@@ -45,3 +53,25 @@ class DropoutScale(Op):
 
     def backward(self, grad: Tensor) -> None:  # pragma: no cover - never recorded
         return None
+
+
+class Dropout(Op):
+    """``x * mask`` in one node, the mask drawn as ``DropoutScale`` draws it (the same
+    numbers from the same stream: ``K.dropout``) and kept as booleans; the gradient is
+    ``g * mask`` (``K.dropout_backward``; building a graph of the gradient, a product with
+    the mask as a constant). Named as torch's node (its dropout is ``input * noise``)."""
+
+    save_inputs = False
+    torch_name = "MulBackward0"
+    layout = "elementwise"
+
+    def forward(self, x: np.ndarray, p: float) -> np.ndarray:
+        y, self.keep = K.dropout(x, p, creation.default_generator.rng)
+        self.p = p
+        return y
+
+    def backward(self, grad: Tensor) -> Tensor:
+        if not grad_mode.enabled:
+            return _make(K.dropout_backward(grad._data, self.keep, self.p))
+        mask = np.multiply(self.keep, 1.0 / (1.0 - self.p), dtype=grad._data.dtype)
+        return grad * _make(mask)

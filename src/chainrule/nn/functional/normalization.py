@@ -14,7 +14,7 @@ from chainrule._registry import op
 from chainrule._tensor import Size, Tensor, _make, mutate
 from chainrule._trace import state as trace
 from chainrule.backend import K
-from chainrule.backend.numpy_kernels import mean_keepdims as _mean
+from chainrule.backend.numpy_norm import mean_keepdims as _mean
 from chainrule.dtypes import float32, kind_of, np_finfo, opmath_array, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
@@ -22,6 +22,8 @@ from chainrule.ops.elementwise.unary import rsqrt
 from chainrule.ops.op import Op, SumToSize, forward_ad, opmath, save_index
 from chainrule.ops.reduce.stats import norm, var
 from chainrule.ops.reduce.sums import mean
+
+_F = (np.dtype(np.float32), np.dtype(np.float64))  # the dtypes the kernels take
 
 
 def _shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
@@ -137,10 +139,37 @@ class LayerNormGrad(Op):
 
 class BatchNorm(NormAffine):
     """Training: native_batch_norm saves the input and weight (not the bias) and the
-    running statistics (``save_index``: version-checked, not read)."""
+    running statistics (``save_index``: version-checked, not read). Given the batch
+    statistics (mu, v per channel), the forward is the kernel ``K.batch_norm_elemt`` and the
+    plain backward ``K.batch_norm_backward`` (float32/float64); building a graph of the
+    gradient, NormAffine's rule."""
 
     torch_name = "NativeBatchNormBackward0"
     saved_for = ((0, 1), (0, 1), (0, 1))
+
+    def forward(self, x, w, b, axes, eps, wshape=None, mu=None, v=None):
+        if mu is None or x.ndim < 2:
+            return super().forward(x, w, b, axes, eps, wshape, mu, v)
+        self.axes, self.eps, self.wshape = axes, eps, wshape
+        self.w_shape = None if w is None else w.shape
+        self.b_shape = None if b is None else b.shape
+        self.mu, self.rstd = mu, 1 / np.sqrt(v + eps)
+        flat = lambda a: None if a is None else a.reshape(-1)  # noqa: E731
+        return K.batch_norm_elemt(x, flat(mu), flat(self.rstd), flat(w), flat(b))
+
+    def backward(self, g):
+        x, w, _ = self.inputs
+        if grad_mode.enabled or forward_ad.level or trace.tracer or x._data.dtype not in _F:
+            return super().backward(g)
+        dx, dw, db = K.batch_norm_backward(
+            g._data, x._data, self.mu.reshape(-1), self.rstd.reshape(-1),
+            None if w is None else w._data.reshape(-1), True,
+        )  # fmt: skip
+        return (
+            _make(dx) if self.needs(0) else None,
+            _make(dw.reshape(self.w_shape)) if self.needs(1) else None,
+            _make(db.reshape(self.b_shape)) if self.needs(2) else None,
+        )
 
 
 class BatchNormEval(Op):
@@ -156,6 +185,10 @@ class BatchNormEval(Op):
     def forward(self, x, w, b, rm, rv, eps, wshape):
         self.eps, self.wshape = eps, wshape
         self.b_shape = None if b is None else b.shape
+        if x.ndim >= 2:  # the kernel (y as below, per channel)
+            flat = lambda a: None if a is None else a.reshape(-1)  # noqa: E731
+            self.rstd = 1 / np.sqrt(rv.reshape(-1) + eps)
+            return K.batch_norm_elemt(x, rm.reshape(-1), self.rstd, flat(w), flat(b))
         y = (x - rm.reshape(wshape)) * (1 / np.sqrt(rv.reshape(wshape) + eps))
         if w is not None:
             y *= w.reshape(wshape)
@@ -166,6 +199,24 @@ class BatchNormEval(Op):
     def backward(self, g):
         x, w, b, rm, rv = self.inputs
         wshape = self.wshape
+        if not (grad_mode.enabled or forward_ad.level) and (
+            x._data.ndim >= 2 and x._data.dtype in _F
+        ):  # the plain backward: the kernel, reading the saved tensors' values now
+            shapes = (x._data.shape, None if w is None else w._data.shape, self.b_shape)
+            if trace.tracer:  # ops, for cr.compile to record (the same kernel, same bits)
+                return (
+                    *(BatchNormEvalGrad.apply(g, x, rm, rv, w, eps=self.eps, which=i)
+                      .reshape(shapes[i]) if self.needs(i) else None for i in range(3)),
+                    None,
+                    None,
+                )  # fmt: skip
+            grads = BatchNormEvalGrad.compute(g._data, x._data, rm._data, rv._data,
+                                              None if w is None else w._data, self.eps)  # fmt: skip
+            return (
+                *(_make(grads[i].reshape(shapes[i])) if self.needs(i) else None for i in range(3)),
+                None,
+                None,
+            )
         r = rsqrt(rv.reshape(wshape) + self.eps)
         dx = dw = db = None
         if self.needs(0):
@@ -175,6 +226,23 @@ class BatchNormEval(Op):
         if self.needs(2):
             db = _sum_to(g, wshape, self.b_shape)
         return dx, dw, db, None, None
+
+
+class BatchNormEvalGrad(Op):
+    """One result (``which``: dx 0, dw 1, db 2) of BatchNormEval's plain backward as an op:
+    rstd from the running variance then ``K.batch_norm_backward`` (what cr.compile records;
+    never recorded in a graph)."""
+
+    save_inputs = False
+
+    @staticmethod
+    def compute(g, x, rm, rv, w, eps):
+        r = 1 / np.sqrt(rv.reshape(-1) + eps)
+        flat_w = None if w is None else w.reshape(-1)
+        return K.batch_norm_backward(g, x, rm.reshape(-1), r, flat_w, False)
+
+    def forward(self, g, x, rm, rv, w, eps, which):
+        return self.compute(g, x, rm, rv, w, eps)[which]
 
 
 class Standardize(NormAffine):
@@ -359,6 +427,8 @@ def rms_norm(
     if eps is None:
         eps = float(np_finfo(up._data.dtype).eps)
     axes = tuple(range(x.ndim - k, x.ndim))
+    if x.dtype in _F and _fusable(input, weight) and not forward_ad.level:
+        return RMSNorm.apply(input, weight, axes=axes, eps=eps)
     y = up * rsqrt(mean(up * up, axes, keepdim=True) + eps)
     if y._data.dtype != x.dtype:
         y = y.to(input.dtype)
@@ -367,6 +437,54 @@ def rms_norm(
         if y._data.dtype != x.dtype:  # another weight dtype: still the input's
             y = y.to(input.dtype)
     return y
+
+
+class RMSNorm(Op):
+    """``x * rstd [* w]``, ``rstd = 1 / sqrt(mean(x²) + eps)`` over ``axes`` (the trailing
+    dims), in one node: the forward and the plain backward are the kernels ``K.rms_norm`` /
+    ``K.rms_norm_backward``; building a graph of the gradient, the rule below in tensor ops
+    (``dx = (u - xhat * mean(u * xhat)) * rstd`` with ``u = g [* w]``, ``dw = sum(g * xhat)``).
+    Saves the input, the weight and rstd, as torch's composition (whose last node is the
+    product, MulBackward0), never the output."""
+
+    torch_name = "MulBackward0"
+
+    def forward(self, x, w, axes, eps):
+        self.axes, self.eps = axes, eps
+        y, self.rstd = K.rms_norm(x, w, eps, len(axes))
+        return y
+
+    def backward(self, g):
+        x, w = self.inputs
+        k = len(self.axes)
+        if not (grad_mode.enabled or forward_ad.level):
+            if trace.tracer:  # ops, for cr.compile to record (the same kernel, same bits)
+                part = lambda i: RMSNormGrad.apply(g, x, self.rstd, w, k, which=i)  # noqa: E731
+                return part(0) if self.needs(0) else None, part(1) if self.needs(1) else None
+            dx, dw = K.rms_norm_backward(
+                g._data, x._data, self.rstd, None if w is None else w._data, k
+            )
+            return _make(dx) if self.needs(0) else None, _make(dw) if self.needs(1) else None
+        axes = self.axes
+        r = rsqrt(mean(x * x, axes, keepdim=True) + self.eps)
+        xhat = x * r
+        u = g if w is None else g * w
+        dx = (u - xhat * mean(u * xhat, axes, keepdim=True)) * r if self.needs(0) else None
+        dw = None
+        if self.needs(1):
+            lead = tuple(range(x._data.ndim - k))
+            dw = (g * xhat).sum(lead) if lead else g * xhat
+        return dx, dw
+
+
+class RMSNormGrad(Op):
+    """One result (``which``: dx 0, dw 1) of ``K.rms_norm_backward``, as an op: what
+    cr.compile records of RMSNorm's plain backward (never recorded in a graph)."""
+
+    save_inputs = False
+
+    def forward(self, g, x, rstd, w, k, which):
+        return K.rms_norm_backward(g, x, rstd, w, k)[which]
 
 
 def _rms_shape(normalized_shape: Sequence[int]) -> tuple[int, ...]:
@@ -507,6 +625,9 @@ def batch_norm(
         if not x.size or kind_of(x.dtype) != "f":
             mu = mean(input, axes, keepdim=True)._data
             v = var(input, axes, unbiased=False, keepdim=True)._data
+        elif x.dtype in _F and x.ndim >= 2:  # the kernel: per channel, shaped as _moments'
+            mu, v = (a.reshape(per_channel) for a in K.batch_norm_stats(x))
+            mu, v = mu[None], v[None]
         else:
             mu, v, _ = _moments(opmath_array(x), axes)  # in float32 for float16 (torch)
         if running_mean is not None or running_var is not None:

@@ -1,0 +1,53 @@
+/* Pointwise kernels added after native_t.h's activations (included by native.c once per
+ * element type T). NumPy references: numpy_kernels.py. */
+
+/* softplus: x where beta x > threshold, else log1p(exp(beta x)) / beta. Two loops: in one,
+ * GCC sinks the division into a branch and does not vectorize (the first may overflow to
+ * inf where the second keeps x). */
+CR_KERNEL void SFX(cr_softplus)(const T *x, T *y, int64_t n, double beta, double threshold) {
+    T b = (T)beta, th = (T)threshold;
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) y[i] = LOG1P(EXP(x[i] * b)) / b;
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * b > th ? x[i] : y[i];
+}
+
+/* softplus' backward: g where beta x > threshold, else g * sigmoid(beta x) with beta x
+ * taken as the threshold where it equals it (torch; a nan gives nan) */
+CR_KERNEL void SFX(cr_softplus_backward)(const T *g, const T *x, T *out, int64_t n,
+                                         double beta, double threshold) {
+    T b = (T)beta, th = (T)threshold;
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        T bx = x[i] * b;
+        T v = bx >= th ? th : bx; /* (a nan stays: it is below) */
+        T e = EXP(-ABS(v));
+        T s = (v >= 0 ? (T)1 : e) / (1 + e);
+        out[i] = g[i] * s;
+    }
+#pragma omp simd /* a second loop: in one, GCC branches around the product (not vectorized) */
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] * b > th ? g[i] : out[i];
+}
+
+/* dropout from raw 64-bit draws r (NumPy's PCG64 stream: its random() is (r >> 11) * 2^-53):
+ * keep where that is >= p, i.e. where the integer r >> 11 is >= ceil(p * 2^53) (exact: the
+ * scaling by a power of two is); y = x * (keep ? scale : 0), keep written as 0/1 */
+CR_KERNEL void SFX(cr_dropout)(const T *x, const uint64_t *r, T *y, uint8_t *keep, int64_t n,
+                               double p, double scale) {
+    T sc = (T)scale;
+    int64_t cut = (int64_t)ceil(p * 0x1p53);
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        int k = (int64_t)(r[i] >> 11) >= cut;
+        keep[i] = (uint8_t)k;
+        y[i] = x[i] * (k ? sc : (T)0);
+    }
+}
+
+/* its backward: g * (keep ? scale : 0) */
+CR_KERNEL void SFX(cr_dropout_backward)(const T *g, const uint8_t *keep, T *out, int64_t n,
+                                        double scale) {
+    T sc = (T)scale;
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) out[i] = g[i] * (keep[i] ? sc : (T)0);
+}
