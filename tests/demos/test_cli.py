@@ -142,6 +142,25 @@ def test_every_default_is_shown_one_way(capsys):
         assert not re.search(r"\)\s*\(default", text), (command, text)
 
 
+def test_the_distributed_launcher_has_help_for_everything(capsys):
+    from chainrule.distributed import run
+
+    parser = run._parser()
+    for action in parser._actions:
+        assert action.help, action.dest
+    with pytest.raises(SystemExit) as e:
+        run.main(["--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "processes per machine; 1 runs the script directly, without MPI (default: 1)" in text
+    with pytest.raises(SystemExit) as e:
+        run.main(["--nproc-per-node", "0", "train.py"])
+    assert e.value.code == 2
+    assert "argument --nproc-per-node/--nproc_per_node: must be at least 1, got 0" in (
+        capsys.readouterr().err
+    )
+
+
 # --------------------------------------------------------------------------- bad values
 
 BAD_VALUES = [
