@@ -185,7 +185,7 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize(
-    "argv, message", BAD_VALUES, ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+    "argv, message", BAD_VALUES, ids=[" ".join(argv) for argv, _ in BAD_VALUES]
 )
 def test_a_bad_value_is_a_usage_error(argv, message, capsys):
     """Found while parsing, before any work: usage, the message, exit status 2 (these used to
