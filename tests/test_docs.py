@@ -59,7 +59,7 @@ def test_mkdocs_builds_the_site_without_warnings(tmp_path):
     assert 'id="chainrule.nn.parallel.DistributedDataParallel"' in dist_page
     runtime_page = (site / "api" / "runtime" / "index.html").read_text()
     assert 'id="chainrule.amp.autocast"' in runtime_page
-    assert 'id="chainrule.compiler.OptimizedModule"' in runtime_page
+    assert "chainrule.compiler.OptimizedModule</code> is what" in runtime_page  # (made lazily)
     # the names a module imports for itself are not its API
     assert 'id="chainrule.compiler.Tensor"' not in runtime_page
     assert (
