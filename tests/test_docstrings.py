@@ -38,6 +38,15 @@ PUBLIC_MODULES = [
     "chainrule.scalar",
     "chainrule.datasets",
     "chainrule.utils.tensorboard",
+    "chainrule.utils.hooks",
+    "chainrule.safetensors",
+    "chainrule.distributed",
+    "chainrule.nn.parallel",
+    "chainrule.distributions.constraints",
+    "chainrule.amp",
+    "chainrule.cuda",
+    "chainrule.accelerator",
+    "chainrule.onnx",
 ]
 
 

@@ -38,6 +38,17 @@ def test_notebook_is_stored_without_outputs(path):
     assert set(nb["metadata"]) <= {"kernelspec", "language_info"}
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_has_a_legend(path):
+    """A cell that draws a figure says what its colors and lines are (a legend or a
+    colorbar), as the README's plots do."""
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "plt.subplots" in src:
+            assert "legend(" in src or "colorbar(" in src, f"{path.name} cell {i + 1}"
+
+
 def _kernel_manager(tmp_path):
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager

@@ -25,10 +25,12 @@ _NONE = "Cannot access accelerator device when none is available."
 
 
 def is_available() -> bool:
+    """False: chainrule has no accelerator, as torch's CPU build."""
     return False
 
 
 def device_count() -> int:
+    """0: there are no accelerator devices."""
     return 0
 
 
@@ -38,16 +40,20 @@ def current_accelerator(check_available: bool = False) -> device | None:
 
 
 def current_device_index() -> int:
+    """Raises torch's RuntimeError: there is no accelerator device."""
     raise RuntimeError(_NONE)
 
 
 def current_stream(device: Any = None) -> Any:
+    """Raises torch's RuntimeError: there is no accelerator stream."""
     raise RuntimeError(_NONE)
 
 
 def synchronize(device: Any = None) -> None:
+    """Raises torch's RuntimeError: there is no accelerator to wait for."""
     raise RuntimeError(_NONE)
 
 
 def set_device_index(device: Any) -> None:
+    """Raises torch's RuntimeError: there is no accelerator device to select."""
     raise RuntimeError(_NONE)

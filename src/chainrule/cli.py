@@ -7,7 +7,8 @@ imported only when listed here, so the scalar demos never load NumPy.
 A command may also set ``check`` (arguments -> an error message or None), run right after
 parsing: its message is an argparse usage error (exit status 2). A mistake found while
 running (a missing data file) raises ``CommandError``: one line on stderr, exit status 2,
-no traceback.
+no traceback. Numeric options parse with ``at_least``, so ``--epochs 0`` is a usage error
+too, never a traceback from deep inside a command.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import importlib
 import re
 import sys
 
-__all__ = ["main", "build_parser", "CommandError", "plain"]
+__all__ = ["main", "build_parser", "CommandError", "plain", "at_least"]
 
 # module path of each command family, in the order `--help` lists them
 COMMAND_MODULES = [
@@ -30,6 +31,23 @@ COMMAND_MODULES = [
 
 class CommandError(Exception):
     """A user's mistake a command finds while running: printed as one line, exit status 2."""
+
+
+def at_least(low: float, kind: type = int):
+    """An argparse ``type``: a number of ``kind`` (int or float) no smaller than ``low``;
+    anything else is a usage error naming the option and the value (exit status 2)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        if not value >= low:  # (NaN too)
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

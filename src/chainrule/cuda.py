@@ -6,10 +6,12 @@ __all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all"]
 
 
 def is_available() -> bool:
+    """False: chainrule has no GPU backend (torch scripts take their CPU branch)."""
     return False
 
 
 def device_count() -> int:
+    """0: there are no CUDA devices."""
     return 0
 
 

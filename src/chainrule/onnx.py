@@ -9,6 +9,8 @@ __all__ = ["export", "is_in_onnx_export"]
 
 
 def export(model: Any, args: Any = (), f: Any = None, *rest: Any, **kwargs: Any) -> Any:
+    """Raises NotImplementedError: chainrule has no ONNX exporter (save the weights with
+    ``chainrule.save`` and export from PyTorch)."""
     raise NotImplementedError(
         "chainrule does not implement torch.onnx.export: chainrule has no ONNX exporter "
         "(save the weights with chainrule.save and export from PyTorch instead)"
@@ -16,4 +18,5 @@ def export(model: Any, args: Any = (), f: Any = None, *rest: Any, **kwargs: Any)
 
 
 def is_in_onnx_export() -> bool:
+    """False: chainrule never exports to ONNX."""
     return False

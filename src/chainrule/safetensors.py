@@ -93,13 +93,16 @@ class safe_open:  # noqa: N801 (the safetensors package's name)
         return a if self._numpy else _make(_sf.for_tensor(a))
 
     def keys(self) -> list[str]:
+        """The tensor names in the file, sorted."""
         return sorted(self._live().entries)
 
     def offset_keys(self) -> list[str]:
+        """The tensor names in the order their data lies in the file."""
         entries = self._live().entries
         return sorted(sorted(entries), key=lambda k: (entries[k].begin, entries[k].end))
 
     def metadata(self) -> dict[str, str] | None:
+        """The file's ``__metadata__`` dict of strings, or None when it has none."""
         meta = self._live().metadata
         return None if meta is None else dict(meta)
 
@@ -110,16 +113,21 @@ class safe_open:  # noqa: N801 (the safetensors package's name)
             raise SafetensorError(f"File does not contain tensor {name}") from None
 
     def get_tensor(self, name: str) -> Any:
+        """The tensor ``name``, read from the file now (a tensor of its own, not a view)."""
         self._entry(name)
         return self._wrap(self._live().array(name))
 
     def get_tensors(self) -> dict[str, Any]:
+        """Every tensor of the file, by name, in file order."""
         return {k: self.get_tensor(k) for k in self.offset_keys()}
 
     def get_slice(self, name: str) -> _Slice:
+        """A lazy handle on ``name``: ``get_shape()``, ``get_dtype()``, and indexing it reads
+        only the slice asked for."""
         return _Slice(self, self._entry(name))
 
     def close(self) -> None:
+        """Release the file; later reads raise ``SafetensorError``."""
         if self._reader is not None:
             self._reader.close()
             self._reader = None

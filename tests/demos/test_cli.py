@@ -131,6 +131,89 @@ def test_help_shows_defaults_and_no_restructuredtext(capsys):
     assert "Find the point p in the plane" in text  # geometric-median's description
 
 
+def test_every_default_is_shown_one_way(capsys):
+    """ "(default: X)" at the end of each option's help: never "(default X)", never two
+    parentheses in a row ("(0: all) (default: 0)")."""
+    for command in subcommands():
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert not re.search(r"\(default [^:]", text), (command, text)
+        assert not re.search(r"\)\s*\(default", text), (command, text)
+
+
+def test_the_distributed_launcher_has_help_for_everything(capsys):
+    from chainrule.distributed import run
+
+    parser = run._parser()
+    for action in parser._actions:
+        assert action.help, action.dest
+    with pytest.raises(SystemExit) as e:
+        run.main(["--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "processes per machine; 1 runs the script directly, without MPI (default: 1)" in text
+    with pytest.raises(SystemExit) as e:
+        run.main(["--nproc-per-node", "0", "train.py"])
+    assert e.value.code == 2
+    assert "argument --nproc-per-node/--nproc_per_node: must be at least 1, got 0" in (
+        capsys.readouterr().err
+    )
+
+
+# --------------------------------------------------------------------------- bad values
+
+BAD_VALUES = [
+    (["digits", "--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
+    (["digits", "--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
+    (["digits", "--lr", "-1"], "argument --lr: must be at least 0.0, got -1"),
+    (["digits", "--lr", "nan"], "argument --lr: must be at least 0.0, got nan"),
+    (["demo", "--epochs", "-2"], "argument --epochs: must be at least 1, got -2"),
+    (["mnist", "--root", ".", "--limit", "-1"], "argument --limit: must be at least 0, got -1"),
+    (["mnist", "--root", ".", "--epochs", "x"], "argument --epochs: invalid int value: 'x'"),
+    (["charlm", "--eval-every", "0"], "argument --eval-every: must be at least 1, got 0"),
+    (["charlm", "--block-size", "0"], "argument --block-size: must be at least 1, got 0"),
+    (["charlm", "--heads", "3"], "--embd 64 must be a multiple of --heads 3"),
+    (["charlm", "--chars", "50"], "--chars 50 leaves 5 characters for validation, fewer than "
+     "--block-size + 2 = 66: use --chars 660 or more"),
+    (["moons", "--steps", "0"], "argument --steps: must be at least 1, got 0"),
+    (["moons", "--n", "1"], "argument --n: must be at least 2, got 1"),
+    (["moons", "--print-every", "0"], "argument --print-every: must be at least 1, got 0"),
+    (["geometric-median", "--lr", "-1"], "argument --lr: must be at least 0.0, got -1"),
+    (["geometric-median", "--n", "0"], "argument --n: must be at least 1, got 0"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv, message", BAD_VALUES, ids=[" ".join(argv) for argv, _ in BAD_VALUES]
+)
+def test_a_bad_value_is_a_usage_error(argv, message, capsys):
+    """Found while parsing, before any work: usage, the message, exit status 2 (these used to
+    end in a ZeroDivisionError, IndexError or RuntimeError traceback from deep inside)."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: python -m chainrule {argv[0]}")
+    assert err.rstrip().endswith(f"error: {message}"), err
+
+
+def test_a_bad_value_prints_no_traceback():
+    r = run_cli("digits", "--batch-size", "0")
+    assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
+    assert "error: argument --batch-size: must be at least 1, got 0" in r.stderr
+
+
+def test_the_smallest_allowed_values_run(tmp_path, capsys):
+    """The bounds are where the commands stop working, not tighter: the smallest values run."""
+    assert main(["geometric-median", "--n", "1", "--steps", "0"]) == 0
+    assert main(["moons", "--n", "2", "--steps", "1"]) == 0
+    assert main(["charlm", "--steps", "0", "--chars", "660", "--layers", "0", "--embd", "8",
+                 "--heads", "8", "--sample-chars", "0", "--no-progress",
+                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    capsys.readouterr()
+
+
 # --------------------------------------------------------------------------- moons
 
 

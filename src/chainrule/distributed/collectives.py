@@ -323,6 +323,8 @@ def isend(
     tag: int = 0,
     group_dst: int | None = None,
 ) -> Work:
+    """Start sending ``tensor`` to rank ``dst``; returns the ``Work`` to ``wait()`` on
+    (leave ``tensor`` unchanged until then)."""
     g = _world(group)
     dst = _check_rank(dst if dst is not None else group_dst, g.size, "destination")
     arr = _tensor(tensor, "tensor")
@@ -360,6 +362,7 @@ def send(
     tag: int = 0,
     group_dst: int | None = None,
 ) -> None:
+    """Send ``tensor`` to rank ``dst`` and wait until it is sent."""
     isend(tensor, dst, group, tag, group_dst).wait()
 
 

@@ -270,12 +270,15 @@ class Work:
         self.result_value: Any = None
 
     def is_completed(self) -> bool:
+        """Whether the operation has finished, without waiting for it."""
         if self._done:
             return True
         self._requests = [r for r in self._requests if not r.Test()]
         return not self._requests
 
     def wait(self, timeout: timedelta | None = None) -> bool:
+        """Block until the operation is done, then finish it; raises ``DistBackendError``
+        after ``timeout`` (the group's, by default). Returns True."""
         if self._done:
             return True
         group = _world()
@@ -301,6 +304,7 @@ class Work:
         return True
 
     def result(self) -> Any:
+        """Wait, then return the operation's result (``irecv``: the sender's rank)."""
         self.wait()
         return self.result_value
 
@@ -423,6 +427,7 @@ def destroy_process_group(group: Any = None) -> None:
 
 
 def is_initialized() -> bool:
+    """Whether ``init_process_group`` has made the default process group."""
     return _group is not None
 
 
@@ -437,6 +442,7 @@ def get_world_size(group: Any = None) -> int:
 
 
 def get_backend(group: Any = None) -> str:
+    """The default group's backend name: ``"mpi"`` (what ``"gloo"`` also runs on)."""
     return _world().backend
 
 

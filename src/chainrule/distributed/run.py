@@ -60,15 +60,26 @@ def mpiexec_command(
 
 
 def _parser() -> argparse.ArgumentParser:
+    from chainrule.cli import HelpFormatter, at_least
+
     p = argparse.ArgumentParser(
         prog="python -m chainrule.distributed.run",
         description="Run a training script on N processes (MPI), like torchrun.",
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("--nproc-per-node", "--nproc_per_node", type=int, default=1, dest="nproc")
+    p.add_argument(
+        "--nproc-per-node",
+        "--nproc_per_node",
+        type=at_least(1),
+        default=1,
+        dest="nproc",
+        metavar="N",
+        help="processes per machine; 1 runs the script directly, without MPI",
+    )
     p.add_argument("--hostfile", default=None, help="Open MPI host file: run on these machines")
     p.add_argument("-m", "--module", action="store_true", help="the target is a module name")
-    p.add_argument("script")
-    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.add_argument("script", help="the training script (or, with -m, module) to run")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
     return p
 
 

@@ -23,6 +23,7 @@ class Constraint:
     event_dim = 0
 
     def check(self, value: Tensor) -> Tensor:
+        """A bool tensor, True where ``value`` satisfies the constraint (one entry per event)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -62,16 +63,22 @@ class _Bounded(Constraint):
 
 
 class _GreaterThan(_Bounded):
+    """``greater_than(lower_bound)``: values above ``lower_bound``."""
+
     def check(self, value: Tensor) -> Tensor:
         return value > self.lower_bound
 
 
 class _GreaterThanEq(_Bounded):
+    """``greater_than_eq(lower_bound)``: values at or above ``lower_bound``."""
+
     def check(self, value: Tensor) -> Tensor:
         return value >= self.lower_bound
 
 
 class _LessThan(_Bounded):
+    """``less_than(upper_bound)``: values below ``upper_bound``."""
+
     def __init__(self, upper_bound: Any) -> None:
         super().__init__(None, upper_bound)
 
@@ -80,16 +87,22 @@ class _LessThan(_Bounded):
 
 
 class _Interval(_Bounded):
+    """``interval(lower_bound, upper_bound)``: the closed interval between the bounds."""
+
     def check(self, value: Tensor) -> Tensor:
         return (value >= self.lower_bound) & (value <= self.upper_bound)
 
 
 class _HalfOpenInterval(_Bounded):
+    """``half_open_interval(lower_bound, upper_bound)``: ``lower_bound <= x < upper_bound``."""
+
     def check(self, value: Tensor) -> Tensor:
         return (value >= self.lower_bound) & (value < self.upper_bound)
 
 
 class _IntegerInterval(_Bounded):
+    """``integer_interval(lower_bound, upper_bound)``: whole numbers between the bounds."""
+
     is_discrete = True
 
     def check(self, value: Tensor) -> Tensor:
@@ -159,6 +172,7 @@ class IndependentConstraint(Constraint):
 
 
 def is_dependent(constraint: Any) -> bool:
+    """Whether ``constraint`` is ``dependent`` (a support set by other parameters)."""
     return isinstance(constraint, _Dependent)
 
 

@@ -174,19 +174,21 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``geometric-median`` with the ``python -m chainrule`` parser."""
+    from chainrule.cli import at_least  # (standard library, as this module)
+
     p = subparsers.add_parser(
         "geometric-median",
         help="the lecture problem: geometric median by gradient descent (scalar engine)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    p.add_argument("--n", type=int, default=1000, help="number of points")
-    p.add_argument("--steps", type=int, default=200, help="gradient steps")
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate")
+    p.add_argument("--n", type=at_least(1), default=1000, help="number of points")
+    p.add_argument("--steps", type=at_least(0), default=200, help="gradient steps")
+    p.add_argument("--lr", type=at_least(0.0, float), default=0.1, help="learning rate")
     p.add_argument("--seed", type=int, default=5, help="random.Random seed")
     p.add_argument(
         "--print-every",
-        type=int,
+        type=at_least(1),
         default=None,
-        help="a progress line every this many steps (default steps/10)",
+        help="a progress line every this many steps (default: steps/10)",
     )
     p.set_defaults(func=run)

@@ -148,15 +148,19 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``moons`` with the ``python -m chainrule`` parser."""
+    from chainrule.cli import at_least  # (standard library, as this module)
+
     p = subparsers.add_parser(
         "moons",
         help="micrograd's demo: MLP(2, [16, 16, 1]) learns two moons (scalar engine)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    p.add_argument("--n", type=int, default=100, help="number of points")
-    p.add_argument("--noise", type=float, default=0.1, help="noise std")
-    p.add_argument("--steps", type=int, default=100, help="SGD steps")
+    p.add_argument("--n", type=at_least(2), default=100, help="number of points")
+    p.add_argument("--noise", type=at_least(0.0, float), default=0.1, help="noise std")
+    p.add_argument("--steps", type=at_least(1), default=100, help="SGD steps")
     p.add_argument("--seed", type=int, default=1337, help="data and init seed")
-    p.add_argument("--print-every", type=int, default=10, help="progress line every N steps")
+    p.add_argument(
+        "--print-every", type=at_least(1), default=10, help="progress line every N steps"
+    )
     p.add_argument("--plot", action="store_true", help="draw the decision regions as text")
     p.set_defaults(func=run)
