@@ -160,3 +160,30 @@ def test_peak_memory_drops_on_a_deep_mlp():
     cr.manual_seed(3)
     assert_same(grads_of(model, x, lambda m, x: m(x)),
                 grads_of(model, x, lambda m, x: checkpoint_sequential(m, 8, x, False)))  # fmt: skip
+
+
+def _penalty_program(m, checkpointed):
+    """A parameter used both inside a checkpointed segment and in front of it (through the
+    segment's input), first and second derivatives (a gradient penalty)."""
+    w = m.tensor([0.5, -0.3], requires_grad=True)
+    v = m.tensor([0.2, 0.7], requires_grad=True)
+    x = m.tensor([1.0, 2.0])
+
+    def f(a):
+        return (a * w).tanh() * v
+
+    a = (x * w).sin()
+    h = m.utils.checkpoint.checkpoint(f, a, use_reentrant=False) if checkpointed else f(a)
+    gw, gv = m.autograd.grad(h.sum(), [w, v], create_graph=True)
+    hw, hv = m.autograd.grad((gw**2).sum() + (gv * gw).sum(), [w, v])
+    return [gw, gv, hw, hv]
+
+
+def test_create_graph_through_a_segment_that_captures_its_input_s_parameter():
+    """Under create_graph the segment's gradient stops at its inputs (the checkpoint node
+    passes it on, once) yet stays a function of them: first and second derivatives equal
+    the plain graph's, and torch's."""
+    plain = _penalty_program(cr, False)
+    for got, want, ref in zip(_penalty_program(cr, True), plain, _penalty_program(torch, True)):
+        np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+        np.testing.assert_allclose(got.detach().numpy(), ref.detach().numpy(), rtol=1e-6)

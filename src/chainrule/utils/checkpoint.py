@@ -108,6 +108,23 @@ def _check_determinism(saved: list[dict], recomputed: list[dict]) -> None:
         )
 
 
+class _Boundary(Function):
+    """Where a recomputed segment meets its inputs under ``create_graph``: an identity
+    whose backward stops the segment's own gradient computation there (the checkpoint
+    node hands that gradient to the inputs itself; passing it on too would count it
+    twice), then, once that is done (``ctx.open``), passes gradients on, so the
+    gradient's graph stays a function of the inputs for a second derivative."""
+
+    @staticmethod
+    def forward(ctx: Any, t: Tensor) -> Tensor:
+        ctx.open = False
+        return t.clone()
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor | None:
+        return g if ctx.open else None
+
+
 class _CheckpointFunction(Function):
     """One node standing for the whole segment; its inputs: the segment's tensor arguments,
     then the captured tensors it reaches."""
@@ -127,7 +144,7 @@ class _CheckpointFunction(Function):
         tensors = ctx.saved_tensors
         build = is_grad_enabled()  # create_graph: the gradient must stay a function of inputs
         fresh = [
-            t.view_as(t)
+            _Boundary.apply(t)
             if build and t.requires_grad
             else t.detach().requires_grad_(t.requires_grad)
             for t in tensors[: ctx.n_args]
@@ -161,6 +178,9 @@ class _CheckpointFunction(Function):
             )  # fmt: skip
             for i, g in zip(want, gs):
                 result[i] = g
+        for f in fresh:  # the segment's gradient is computed: boundaries pass from now on
+            if f.grad_fn is not None and hasattr(f.grad_fn, "ctx"):
+                f.grad_fn.ctx.open = True
         return (None, None, None, None, None, None, None, *result)
 
 
