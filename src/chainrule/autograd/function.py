@@ -29,6 +29,8 @@ class FunctionCtx:
         """
         self._saved = tensors
         self._saved_versions = tuple(t._version if isinstance(t, Tensor) else 0 for t in tensors)
+        # non-leaves when saved: detaching one in place later refuses it (torch)
+        self._saved_nonleaf = tuple(isinstance(t, Tensor) and t.grad_fn is not None for t in tensors)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -36,7 +38,10 @@ class FunctionCtx:
         saved = self.__dict__.get("_saved", ())
         if saved is None:
             raise RuntimeError(_FREED)
-        for t, v in zip(saved, self._saved_versions):
+        nonleaf = self.__dict__.get("_saved_nonleaf", ())
+        for i, (t, v) in enumerate(zip(saved, self._saved_versions)):
+            if i < len(nonleaf) and nonleaf[i] and t.grad_fn is None:
+                raise RuntimeError(_DETACHED)
             if isinstance(t, Tensor) and t._version != v:
                 raise RuntimeError(_modified_message(t._data, t.grad_fn, t._version, v))
         return saved
