@@ -403,3 +403,21 @@ def test_native_updates_are_the_references_bits(dtype):
         results[name] = (p, buf)
     for a, b in zip(results["numpy"], results["native"]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geo", [(2, 2, 0, 1, False), (3, 1, 1, 1, False), (3, 2, 1, 2, True)])
+def test_max_pool2d_wide_rows(backend_name, dtype, geo):
+    """Rows wider than the native kernel's chunk of outputs (256), with nan, inf, -0 and ties
+    inside and at the chunk's borders: values and indices as torch's."""
+    from chainrule.ops.conv.pooling import _pool_geometry
+
+    x = _data((2, 3, 6, 1100), dtype, seed=7)
+    x[0, 0, :, 510:514] = np.nan
+    x[1, 2, 1, 500:530] = 2.5  # ties across the chunk border
+    x[0, 1, :2, 511:513] = -0.0
+    k, s, p, d, ceil = geo
+    g, _, out_hw = _pool_geometry(x.shape, 2, k, s, p, d, ceil)
+    ours = TABLES[backend_name]["max_pool2d"](x, g.k, g.stride, g.pad, g.dilation, out_hw)
+    y, i = torch.nn.functional.max_pool2d(T(x), k, s, p, d, ceil_mode=ceil, return_indices=True)
+    _check(ours, (y, i), dtype)

@@ -5,6 +5,7 @@ one list, for float (``_f32``) and double (``_f64``)."""
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 
@@ -65,7 +66,7 @@ ffibuilder.set_source(
     "chainrule.backend._native",
     '#include "native.c"',
     include_dirs=[HERE],
-    depends=[os.path.join(HERE, "native.c"), os.path.join(HERE, "native_t.h")],
+    depends=sorted(glob.glob(os.path.join(HERE, "native*.[ch]"))),  # native.c and its headers
     # -O3 and OpenMP's simd pragmas; no -ffast-math (IEEE nan/inf/-0), no fused multiply-add
     # contraction (the reference's roundings), no -march
     extra_compile_args=[

@@ -46,6 +46,8 @@ extern double log(double) CR_SIMD_MATH;
 #define ERF erff
 #define LOG logf
 #include "native_t.h"
+#include "native_conv.h"
+#include "native_pool.h"
 #undef T
 #undef SFX
 #undef EXP
@@ -62,3 +64,5 @@ extern double log(double) CR_SIMD_MATH;
 #define ERF erf
 #define LOG log
 #include "native_t.h"
+#include "native_conv.h"
+#include "native_pool.h"
