@@ -154,7 +154,10 @@ def test_grouped_conv(backend_name, dtype, name):
     x_shape, w_shape, kw = CONVS[name]
     kw = dict(kw)
     rng = np.random.default_rng(1)
-    arrays = [rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)]
+    arrays = [
+        rng.standard_normal(x_shape).astype(dtype),
+        rng.standard_normal(w_shape).astype(dtype),
+    ]
     if kw.pop("bias", False):
         arrays.append(rng.standard_normal(w_shape[0]).astype(dtype))
     conv = "conv1d" if len(x_shape) == 3 else "conv2d"
