@@ -140,6 +140,19 @@ def test_conv_and_max_pool(backend_name, dtype):
     _grads_match(f, [x, w], dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "kw",
+    [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+     dict(kernel_size=(3, 2), stride=(2, 1), padding=1, count_include_pad=False),
+     dict(kernel_size=2, stride=1, divisor_override=3)],
+)  # fmt: skip
+def test_avg_pool(backend_name, dtype, kw):
+    x = np.random.default_rng(3).standard_normal((2, 3, 9, 8)).astype(dtype)
+    # (of x * x: the second order then runs the backward's backward, avg_pool again)
+    _grads_match(lambda lib, x: lib.nn.functional.avg_pool2d(x * x, **kw), [x], dtype)
+
+
 CONVS = {  # groups > 1 run through the same im2col/col2im kernels, one GEMM per group
     "groups": ((2, 4, 9, 8), (6, 2, 3, 3), dict(groups=2, padding=1, bias=True)),
     "depthwise": ((2, 3, 9, 8), (3, 1, 3, 3), dict(groups=3, stride=2, padding=1)),

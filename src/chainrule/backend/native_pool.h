@@ -102,3 +102,66 @@ CR_KERNEL void SFX(cr_max_pool2d_backward)(const T *g, const int64_t *index, T *
         index += ohw;
     }
 }
+
+/* average pooling over (planes, H, W), torch's cpu_avg_pool: each window clipped to the
+ * padded input [-ph, H + ph) gives the count with padding, then to x itself; the sum of the
+ * values inside x, from 0 in window order, divided by `divisor` if nonzero, else by the
+ * count with padding (count_include_pad) or without. */
+static inline int64_t SFX(avg_divisor)(int64_t h0, int64_t w0, int64_t kh, int64_t kw,
+                                       int64_t h, int64_t w, int64_t ph, int64_t pw,
+                                       int include_pad, int64_t divisor, int64_t *i0,
+                                       int64_t *i1, int64_t *j0, int64_t *j1) {
+    int64_t he = h0 + kh < h + ph ? h0 + kh : h + ph;
+    int64_t we = w0 + kw < w + pw ? w0 + kw : w + pw;
+    int64_t pool_size = (he - h0) * (we - w0);
+    *i0 = h0 > 0 ? h0 : 0;
+    *j0 = w0 > 0 ? w0 : 0;
+    *i1 = he < h ? he : h;
+    *j1 = we < w ? we : w;
+    if (divisor) return divisor;
+    return include_pad ? pool_size : (*i1 - *i0) * (*j1 - *j0);
+}
+
+CR_KERNEL void SFX(cr_avg_pool2d)(const T *x, T *y, int64_t planes, int64_t h, int64_t w,
+                                  int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+                                  int64_t pw, int64_t oh, int64_t ow, int include_pad,
+                                  int64_t divisor) {
+    for (int64_t p = 0; p < planes; p++) {
+        const T *plane = x + p * h * w;
+        for (int64_t r = 0; r < oh; r++)
+            for (int64_t q = 0; q < ow; q++, y++) {
+                int64_t i0, i1, j0, j1;
+                int64_t d = SFX(avg_divisor)(r * sh - ph, q * sw - pw, kh, kw, h, w, ph, pw,
+                                             include_pad, divisor, &i0, &i1, &j0, &j1);
+                if (i0 >= i1 || j0 >= j1) {
+                    *y = 0;
+                    continue;
+                }
+                T sum = 0;
+                for (int64_t i = i0; i < i1; i++)
+                    for (int64_t j = j0; j < j1; j++) sum += plane[i * w + j];
+                *y = sum / (T)d;
+            }
+    }
+}
+
+/* its backward, torch's cpu_avg_pool_backward: each output gradient divided as in the
+ * forward, added over its window's positions inside x (gx zeroed first), output by output */
+CR_KERNEL void SFX(cr_avg_pool2d_backward)(const T *g, T *gx, int64_t planes, int64_t h,
+                                           int64_t w, int64_t kh, int64_t kw, int64_t sh,
+                                           int64_t sw, int64_t ph, int64_t pw, int64_t oh,
+                                           int64_t ow, int include_pad, int64_t divisor) {
+    memset(gx, 0, (size_t)(planes * h * w) * sizeof(T));
+    for (int64_t p = 0; p < planes; p++) {
+        T *plane = gx + p * h * w;
+        for (int64_t r = 0; r < oh; r++)
+            for (int64_t q = 0; q < ow; q++, g++) {
+                int64_t i0, i1, j0, j1;
+                int64_t d = SFX(avg_divisor)(r * sh - ph, q * sw - pw, kh, kw, h, w, ph, pw,
+                                             include_pad, divisor, &i0, &i1, &j0, &j1);
+                T delta = *g / (T)d;
+                for (int64_t i = i0; i < i1; i++)
+                    for (int64_t j = j0; j < j1; j++) plane[i * w + j] += delta;
+            }
+    }
+}
