@@ -20,7 +20,10 @@ CR_KERNEL void SFX(cr_im2col)(const T *x, T *cols, int64_t n, int64_t c, int64_t
     T *o = cols;
     for (int64_t ci = 0; ci < c; ci++)
         for (int64_t i = 0; i < kh; i++)
-            for (int64_t j = 0; j < kw; j++)
+            for (int64_t j = 0; j < kw; j++) {
+                int64_t off = j * dw - pl, q0, q1; /* the columns inside x: one span per j */
+                SFX(valid_span)(off, sw, w, ow, &q0, &q1);
+                int64_t q2 = q1 > q0 ? q1 : q0;
                 for (int64_t b = 0; b < n; b++) {
                     const T *plane = x + (b * c + ci) * h * w;
                     for (int64_t r = 0; r < oh; r++, o += ow) {
@@ -30,17 +33,16 @@ CR_KERNEL void SFX(cr_im2col)(const T *x, T *cols, int64_t n, int64_t c, int64_t
                             continue;
                         }
                         const T *row = plane + ih * w;
-                        int64_t off = j * dw - pl, q0, q1;
-                        SFX(valid_span)(off, sw, w, ow, &q0, &q1);
                         for (int64_t q = 0; q < q0; q++) o[q] = 0;
                         if (sw == 1) {
-                            if (q1 > q0) memcpy(o + q0, row + q0 + off, (size_t)(q1 - q0) * sizeof(T));
+                            for (int64_t q = q0; q < q1; q++) o[q] = row[q + off];
                         } else {
                             for (int64_t q = q0; q < q1; q++) o[q] = row[q * sw + off];
                         }
-                        for (int64_t q = q1 > q0 ? q1 : q0; q < ow; q++) o[q] = 0;
+                        for (int64_t q = q2; q < ow; q++) o[q] = 0;
                     }
                 }
+            }
 }
 
 /* col2im: the adjoint, cols (C, KH, KW, N, OH, OW) added into a zeroed gx (N, C, H, W), one
@@ -53,15 +55,15 @@ CR_KERNEL void SFX(cr_col2im)(const T *cols, T *gx, int64_t n, int64_t c, int64_
     const T *o = cols;
     for (int64_t ci = 0; ci < c; ci++)
         for (int64_t i = 0; i < kh; i++)
-            for (int64_t j = 0; j < kw; j++)
+            for (int64_t j = 0; j < kw; j++) {
+                int64_t off = j * dw - pl, q0, q1; /* the columns inside x: one span per j */
+                SFX(valid_span)(off, sw, w, ow, &q0, &q1);
                 for (int64_t b = 0; b < n; b++) {
                     T *plane = gx + (b * c + ci) * h * w;
                     for (int64_t r = 0; r < oh; r++, o += ow) {
                         int64_t ih = r * sh - pt + i * dh;
                         if (ih < 0 || ih >= h) continue;
                         T *row = plane + ih * w;
-                        int64_t off = j * dw - pl, q0, q1;
-                        SFX(valid_span)(off, sw, w, ow, &q0, &q1);
                         if (sw == 1) {
 #pragma omp simd
                             for (int64_t q = q0; q < q1; q++) row[q + off] += o[q];
@@ -70,4 +72,5 @@ CR_KERNEL void SFX(cr_col2im)(const T *cols, T *gx, int64_t n, int64_t c, int64_
                         }
                     }
                 }
+            }
 }
