@@ -466,16 +466,25 @@ def test_native_updates_are_the_references_bits(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("geo", [(2, 2, 0, 1, False), (3, 1, 1, 1, False), (3, 2, 1, 2, True)])
-def test_max_pool2d_wide_rows(backend_name, dtype, geo):
-    """Rows wider than the native kernel's chunk of outputs (256), with nan, inf, -0 and ties
-    inside and at the chunk's borders: values and indices as torch's."""
+@pytest.mark.parametrize(
+    "geo, shape",
+    [((2, 2, 0, 1, False), (2, 3, 6, 1100)), ((3, 1, 1, 1, False), (2, 3, 6, 1100)),
+     ((3, 2, 1, 2, True), (2, 3, 6, 1100)),
+     ((2, 2, 0, 1, False), (2, 3, 41, 50)), ((3, 2, 0, 2, False), (2, 3, 41, 50))],
+)  # fmt: skip
+def test_max_pool2d_chunks(backend_name, dtype, geo, shape):
+    """More outputs than the native kernel's chunk (256): rows wider than it, or planes of
+    short rows taken whole; with nan, inf, -0 and ties inside and at the chunks' borders:
+    values and indices as torch's."""
     from chainrule.ops.conv.pooling import _pool_geometry
 
-    x = _data((2, 3, 6, 1100), dtype, seed=7)
+    x = _data(shape, dtype, seed=7)
     x[0, 0, :, 510:514] = np.nan
     x[1, 2, 1, 500:530] = 2.5  # ties across the chunk border
     x[0, 1, :2, 511:513] = -0.0
+    x[0, 0, 20:24, :] = np.nan
+    x[1, 1, 20:22, :] = 1.25
+    x[1, 2, 21:23, :] = -0.0
     k, s, p, d, ceil = geo
     g, _, out_hw = _pool_geometry(x.shape, 2, k, s, p, d, ceil)
     ours = TABLES[backend_name]["max_pool2d"](x, g.k, g.stride, g.pad, g.dilation, out_hw)

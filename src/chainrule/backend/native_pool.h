@@ -15,6 +15,53 @@
 #define CR_POOL_CHUNK 256
 #endif
 
+/* The case of every window inside x (no padding, no ceil_mode overhang), short rows or
+ * not: the outputs of a whole plane are taken CR_POOL_CHUNK at a time through a table of
+ * their windows' first positions (a gather per window offset), window offset outermost as
+ * above. Returns 0 if the case does not apply. */
+static int SFX(max_pool2d_inside)(const T *x, T *y, int64_t *index, int64_t planes, int64_t h,
+                                  int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                                  int64_t pt, int64_t pl, int64_t dh, int64_t dw, int64_t oh,
+                                  int64_t ow, T *best, int32_t *rel) {
+    int64_t m_all = oh * ow;
+    if (pt || pl || (oh - 1) * sh + (kh - 1) * dh >= h || (ow - 1) * sw + (kw - 1) * dw >= w ||
+        h * w > INT32_MAX || m_all > 4096 || ow >= CR_POOL_CHUNK / 4)
+        return 0; /* (long rows vectorize row by row) */
+    int32_t tab[4096];
+    for (int64_t r = 0; r < oh; r++)
+        for (int64_t q = 0; q < ow; q++) tab[r * ow + q] = (int32_t)(r * sh * w + q * sw);
+    for (int64_t p = 0; p < planes; p++) {
+        const T *plane = x + p * h * w;
+        for (int64_t c0 = 0; c0 < m_all; c0 += CR_POOL_CHUNK) {
+            int64_t m = m_all - c0 < CR_POOL_CHUNK ? m_all - c0 : CR_POOL_CHUNK;
+            const int32_t *t = tab + c0;
+            for (int64_t k = 0; k < m; k++) {
+                best[k] = -INFINITY;
+                rel[k] = 0;
+            }
+            for (int64_t i = 0; i < kh; i++)
+                for (int64_t j = 0; j < kw; j++) {
+                    int32_t at = (int32_t)(i * dh * w + j * dw);
+                    const T *src = plane + at;
+#pragma omp simd
+                    for (int64_t k = 0; k < m; k++) {
+                        T v = src[t[k]];
+                        int take = (v > best[k]) | (v != v);
+                        best[k] = take ? v : best[k];
+                        rel[k] = take ? at : rel[k];
+                    }
+                }
+            T *yp = y + p * m_all + c0;
+            int64_t *ip = index + p * m_all + c0;
+            for (int64_t k = 0; k < m; k++) {
+                yp[k] = best[k];
+                ip[k] = (int64_t)t[k] + rel[k];
+            }
+        }
+    }
+    return 1;
+}
+
 CR_KERNEL void SFX(cr_max_pool2d)(const T *x, T *y, int64_t *index, int64_t planes, int64_t h,
                                   int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                                   int64_t pt, int64_t pl, int64_t dh, int64_t dw, int64_t oh,
@@ -26,6 +73,9 @@ CR_KERNEL void SFX(cr_max_pool2d)(const T *x, T *y, int64_t *index, int64_t plan
     if (qa > qb || h * w > INT32_MAX) qa = qb = 0; /* int32 offsets within a plane */
     T best[CR_POOL_CHUNK];
     int32_t rel[CR_POOL_CHUNK];
+    if (SFX(max_pool2d_inside)(x, y, index, planes, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow,
+                               best, rel))
+        return;
     for (int64_t p = 0; p < planes; p++) {
         const T *plane = x + p * h * w;
         for (int64_t r = 0; r < oh; r++) {
