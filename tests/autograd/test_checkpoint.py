@@ -187,3 +187,19 @@ def test_create_graph_through_a_segment_that_captures_its_input_s_parameter():
     for got, want, ref in zip(_penalty_program(cr, True), plain, _penalty_program(torch, True)):
         np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
         np.testing.assert_allclose(got.detach().numpy(), ref.detach().numpy(), rtol=1e-6)
+
+
+def test_a_checkpoint_s_saved_input_detached_in_place_is_refused():
+    """The segment's non-leaf input is saved (torch's saved variable): ``detach_()`` on it
+    before backward makes the backward raise, as torch's."""
+    msgs = []
+    for m in (torch, cr):
+        lin = m.nn.Linear(2, 3)
+        w = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        h = w * 1
+        y = m.utils.checkpoint.checkpoint(lin, h, use_reentrant=False)
+        h.detach_()
+        with pytest.raises(RuntimeError) as e:
+            y.sum().backward()
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1]

@@ -137,6 +137,14 @@ def _cases():
             _max_pool_backward,
             True,
         )
+    for geo in AVG_POOLS:
+        c[f"avg_pool2d-{geo}"] = ("avg_pool2d", lambda d, geo=geo: _avg_args(d, geo), _avg, True)
+        c[f"avg_pool2d_backward-{geo}"] = (
+            "avg_pool2d_backward",
+            lambda d, geo=geo: _avg_backward_args(d, geo),
+            _avg_backward,
+            True,
+        )
     for k, affine in ((1, "wb"), (2, "wb"), (1, "w"), (1, "b"), (1, "")):
         c[f"layer_norm-{k}-{affine}"] = (
             "layer_norm",
@@ -512,6 +520,55 @@ def _max_pool_backward(grad, index, x_shape, x, geo):
     )
 
 
+# average pooling: (kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
+AVG_POOLS = [
+    (2, 2, 0, False, True, None),
+    (3, 2, 1, True, True, None),  # windows past the padding (ceil_mode): not counted
+    (3, 2, 1, True, False, None),
+    (3, 1, 1, False, False, None),
+    ((2, 3), (1, 2), (1, 1), False, True, 5),
+]
+
+
+def _avg_geometry(geo):
+    from chainrule.ops.conv.pooling import _pool_geometry
+
+    k, s, p, ceil, include, divisor = geo
+    g, pads, out_hw = _pool_geometry(X_SHAPE, 2, k, s, p, 1, ceil)
+    return g.k, g.stride, pads, out_hw, include, divisor or 0
+
+
+def _avg_args(dtype, geo):
+    return (_image(dtype), *_avg_geometry(geo))
+
+
+def _torch_avg_args(geo):
+    k, s, p, ceil, include, divisor = geo
+    return k, s, p, ceil, include, divisor
+
+
+def _avg(x, *kernel_args):
+    for g in AVG_POOLS:  # the case's own torch arguments (ceil_mode is not a kernel arg)
+        if _avg_geometry(g) == tuple(kernel_args):
+            return aten.avg_pool2d(T(x), *_torch_avg_args(g))
+    raise AssertionError("no case with this geometry")
+
+
+def _avg_backward_args(dtype, geo):
+    x = _image(dtype)
+    kernel_args = _avg_geometry(geo)
+    grad = _data((*X_SHAPE[:2], *kernel_args[3]), dtype, seed=3, specials=False)
+    return (grad, X_SHAPE, *kernel_args, x)
+
+
+def _avg_backward(grad, x_shape, *rest):
+    *kernel_args, x = rest
+    for g in AVG_POOLS:
+        if _avg_geometry(g) == tuple(kernel_args):
+            return aten.avg_pool2d_backward(T(grad), T(x), *_torch_avg_args(g))
+    raise AssertionError("no case with this geometry")
+
+
 CASES = _cases()
 
 
@@ -545,7 +602,7 @@ def test_kernel_matches_torch(backend_name, case, dtype, strided):
 
 
 # the rest of a case's args are for torch
-_KERNEL_ARGS = {"max_pool2d_backward": 3, "cross_entropy_backward": 6}
+_KERNEL_ARGS = {"max_pool2d_backward": 3, "avg_pool2d_backward": 8, "cross_entropy_backward": 6}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -650,3 +707,30 @@ def test_masked_rows_underflow_as_reference(name, dtype):
         np.testing.assert_array_equal(np.isnan(a), np.isnan(ref))
         np.testing.assert_array_equal(a == 0, ref == 0)  # no denormal cut to zero
         np.testing.assert_allclose(a, ref, rtol=TOL[dtype]["rtol"], atol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "geo, shape",
+    [((2, 2, 0, 1, False), (2, 3, 6, 1100)), ((3, 1, 1, 1, False), (2, 3, 6, 1100)),
+     ((3, 2, 1, 2, True), (2, 3, 6, 1100)),
+     ((2, 2, 0, 1, False), (2, 3, 41, 50)), ((3, 2, 0, 2, False), (2, 3, 41, 50))],
+)  # fmt: skip
+def test_max_pool2d_chunks(backend_name, dtype, geo, shape):
+    """More outputs than the native kernel's chunk (256): rows wider than it, or planes of
+    short rows taken whole; with nan, inf, -0 and ties inside and at the chunks' borders:
+    values and indices as torch's."""
+    from chainrule.ops.conv.pooling import _pool_geometry
+
+    x = _data(shape, dtype, seed=7)
+    x[0, 0, :, 510:514] = np.nan
+    x[1, 2, 1, 500:530] = 2.5  # ties across the chunk border
+    x[0, 1, :2, 511:513] = -0.0
+    x[0, 0, 20:24, :] = np.nan
+    x[1, 1, 20:22, :] = 1.25
+    x[1, 2, 21:23, :] = -0.0
+    k, s, p, d, ceil = geo
+    g, _, out_hw = _pool_geometry(x.shape, 2, k, s, p, d, ceil)
+    ours = TABLES[backend_name]["max_pool2d"](x, g.k, g.stride, g.pad, g.dilation, out_hw)
+    y, i = torch.nn.functional.max_pool2d(T(x), k, s, p, d, ceil_mode=ceil, return_indices=True)
+    _check(ours, (y, i), dtype)

@@ -140,6 +140,81 @@ def test_conv_and_max_pool(backend_name, dtype):
     _grads_match(f, [x, w], dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "kw",
+    [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+     dict(kernel_size=(3, 2), stride=(2, 1), padding=1, count_include_pad=False),
+     dict(kernel_size=2, stride=1, divisor_override=3)],
+)  # fmt: skip
+def test_avg_pool(backend_name, dtype, kw):
+    x = np.random.default_rng(3).standard_normal((2, 3, 9, 8)).astype(dtype)
+    # (of x * x: the second order then runs the backward's backward, avg_pool again)
+    _grads_match(lambda lib, x: lib.nn.functional.avg_pool2d(x * x, **kw), [x], dtype)
+
+
+CONVS = {  # groups > 1 run through the same im2col/col2im kernels, one GEMM per group
+    "groups": ((2, 4, 9, 8), (6, 2, 3, 3), dict(groups=2, padding=1, bias=True)),
+    "depthwise": ((2, 3, 9, 8), (3, 1, 3, 3), dict(groups=3, stride=2, padding=1)),
+    "depthwise-multiplier": ((2, 3, 8, 7), (6, 1, 2, 3), dict(groups=3, dilation=(2, 1))),
+    "groups-1d": ((2, 4, 11), (4, 2, 3), dict(groups=2, padding=2, bias=True)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(CONVS))
+def test_grouped_conv(backend_name, dtype, name):
+    x_shape, w_shape, kw = CONVS[name]
+    kw = dict(kw)
+    rng = np.random.default_rng(1)
+    arrays = [
+        rng.standard_normal(x_shape).astype(dtype),
+        rng.standard_normal(w_shape).astype(dtype),
+    ]
+    if kw.pop("bias", False):
+        arrays.append(rng.standard_normal(w_shape[0]).astype(dtype))
+    conv = "conv1d" if len(x_shape) == 3 else "conv2d"
+
+    def f(lib, x, w, b=None):
+        return getattr(lib.nn.functional, conv)(x, w, b, **kw)
+
+    _grads_match(f, arrays, dtype)
+
+
+@pytest.mark.parametrize("retain", [False, True])
+def test_conv_weight_gradient_reads_the_input_values_now(backend_name, retain):
+    """torch's weight gradient reads the saved input at backward: a write through ``.data``
+    (no version change) before backward changes it, so the columns the forward kept for it
+    must not be used then (nor in a second backward after such a write)."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    grads = []
+    for lib in (cr, torch):
+        xt, wt = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        h = xt * 1  # the saved input: a non-leaf
+        y = lib.nn.functional.conv2d(h, wt, padding=1)
+        if retain:
+            y.sum().backward(retain_graph=True)
+            wt.grad = None
+        h.data.mul_(-2.0)
+        y.sum().backward()
+        grads.append(wt.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(grads[0], -grads[0])  # the write did change the gradient
+
+
+def test_conv_with_bias_is_one_node(backend_name):
+    """torch's conv2d with a bias is one ConvolutionBackward0 (the bias added in its kernel)."""
+    x = cr.tensor(np.ones((1, 2, 4, 4), np.float32), requires_grad=True)
+    w = cr.tensor(np.ones((3, 2, 3, 3), np.float32), requires_grad=True)
+    b = cr.tensor(np.ones(3, np.float32), requires_grad=True)
+    y = cr.nn.functional.conv2d(x, w, b)
+    assert y.grad_fn.name() == "ConvolutionBackward0"
+    assert len(y.grad_fn.next_functions) == 3
+    assert y.is_contiguous()
+
+
 HESSIANS = {
     "tanh": lambda lib: lambda x: (x.tanh() ** 2).sum(),
     "layer_norm": lambda lib: lambda x: (lib.nn.functional.layer_norm(x, (4,)) ** 3).sum(),

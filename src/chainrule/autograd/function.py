@@ -13,7 +13,15 @@ from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.autograd.forward_ad import _set_tangent
 from chainrule.dtypes import kind_of
 from chainrule.graph import grad_mode, no_grad
-from chainrule.ops.op import _FREED, Op, _edge, _modified_message, forward_ad, sum_to_size
+from chainrule.ops.op import (
+    _DETACHED,
+    _FREED,
+    Op,
+    _edge,
+    _modified_message,
+    forward_ad,
+    sum_to_size,
+)
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 
@@ -30,7 +38,9 @@ class FunctionCtx:
         self._saved = tensors
         self._saved_versions = tuple(t._version if isinstance(t, Tensor) else 0 for t in tensors)
         # non-leaves when saved: detaching one in place later refuses it (torch)
-        self._saved_nonleaf = tuple(isinstance(t, Tensor) and t.grad_fn is not None for t in tensors)
+        self._saved_nonleaf = tuple(
+            isinstance(t, Tensor) and t.grad_fn is not None for t in tensors
+        )
 
     @property
     def saved_tensors(self) -> tuple:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 from chainrule.backend import numpy_kernels
+from chainrule.backend.memory import keep_freed_blocks
 
 __all__ = ["K", "TABLES", "active", "native_available", "use"]
 
@@ -55,3 +56,4 @@ def native_available() -> bool:
 
 
 use("native" if native_available() and os.environ.get("CHAINRULE_NATIVE", "1") != "0" else "numpy")
+keep_freed_blocks()  # large temporaries reused, not mapped afresh each step (memory.py)

@@ -5,6 +5,7 @@ one list, for float (``_f32``) and double (``_f64``)."""
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 
@@ -37,6 +38,12 @@ PROTOTYPES = {
     "int64_t dw, int64_t oh, int64_t ow",
     "cr_max_pool2d_backward": "const T *g, const int64_t *index, T *gx, int64_t planes, "
     "int64_t hw, int64_t ohw",
+    "cr_avg_pool2d": "const T *x, T *y, int64_t planes, int64_t h, int64_t w, int64_t kh, "
+    "int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t oh, int64_t ow, "
+    "int include_pad, int64_t divisor",
+    "cr_avg_pool2d_backward": "const T *g, T *gx, int64_t planes, int64_t h, int64_t w, "
+    "int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t oh, "
+    "int64_t ow, int include_pad, int64_t divisor",
     "cr_layer_norm": "const T *x, const T *w, const T *b, T *y, T *mean, T *rstd, "
     "int64_t rows, int64_t cols, double eps",
     "cr_layer_norm_backward": "const T *g, const T *x, const T *mean, const T *rstd, "
@@ -87,10 +94,7 @@ ffibuilder.set_source(
     "chainrule.backend._native",
     '#include "native.c"',
     include_dirs=[HERE],
-    depends=[
-        os.path.join(HERE, f)
-        for f in ("native.c", "native_t.h", "native_pointwise.h", "native_loss.h", "native_norm.h")
-    ],
+    depends=sorted(glob.glob(os.path.join(HERE, "native*.[ch]"))),  # native.c and its headers
     # -O3 and OpenMP's simd pragmas; no -ffast-math (IEEE nan/inf/-0), no fused multiply-add
     # contraction (the reference's roundings), no -march
     extra_compile_args=[

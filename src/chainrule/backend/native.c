@@ -54,6 +54,8 @@ extern double log1p(double) CR_SIMD_MATH;
 #include "native_pointwise.h"
 #include "native_loss.h"
 #include "native_norm.h"
+#include "native_conv.h"
+#include "native_pool.h"
 #undef T
 #undef SFX
 #undef EXP
@@ -77,3 +79,5 @@ extern double log1p(double) CR_SIMD_MATH;
 #include "native_pointwise.h"
 #include "native_loss.h"
 #include "native_norm.h"
+#include "native_conv.h"
+#include "native_pool.h"

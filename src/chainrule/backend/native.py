@@ -191,6 +191,36 @@ def max_pool2d_backward(g, index, x_shape):
     return gx
 
 
+_avg_pool2d, _avg_pool2d_backward = _fns("cr_avg_pool2d"), _fns("cr_avg_pool2d_backward")
+
+
+def avg_pool2d(x, kernel, stride, padding, out_hw, count_include_pad, divisor):
+    if x.ndim != 4 or not _native(x):
+        return ref.avg_pool2d(x, kernel, stride, padding, out_hw, count_include_pad, divisor)
+    n, c, h, w = x.shape
+    y = np.empty((n, c, *out_hw), dtype=x.dtype)
+    ct = _CTYPE[x.dtype]
+    _avg_pool2d[x.dtype](
+        _buf(ct, x), _buf(ct, y), n * c, h, w, *kernel, *stride, *padding, *out_hw,
+        bool(count_include_pad), int(divisor or 0),
+    )  # fmt: skip
+    return y
+
+
+def avg_pool2d_backward(g, x_shape, kernel, stride, padding, out_hw, count_include_pad, divisor):
+    if g.ndim != 4 or len(x_shape) != 4 or not _native(g):
+        return ref.avg_pool2d_backward(g, x_shape, kernel, stride, padding, out_hw,
+                                       count_include_pad, divisor)  # fmt: skip
+    n, c, h, w = x_shape
+    gx = np.empty(x_shape, dtype=g.dtype)
+    ct = _CTYPE[g.dtype]
+    _avg_pool2d_backward[g.dtype](
+        _buf(ct, g), _buf(ct, gx), n * c, h, w, *kernel, *stride, *padding, *out_hw,
+        bool(count_include_pad), int(divisor or 0),
+    )  # fmt: skip
+    return gx
+
+
 _layer_norm, _layer_norm_backward = _fns("cr_layer_norm"), _fns("cr_layer_norm_backward")
 
 
@@ -523,6 +553,8 @@ KERNELS.update(
     col2im=col2im,
     max_pool2d=max_pool2d,
     max_pool2d_backward=max_pool2d_backward,
+    avg_pool2d=avg_pool2d,
+    avg_pool2d_backward=avg_pool2d_backward,
     layer_norm=layer_norm,
     layer_norm_backward=layer_norm_backward,
     embedding_backward=embedding_backward,

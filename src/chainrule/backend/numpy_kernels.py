@@ -273,6 +273,53 @@ def max_pool2d_backward(g: np.ndarray, index: np.ndarray, x_shape: tuple) -> np.
     return out.astype(g.dtype).reshape(x_shape)
 
 
+def avg_windows(shape, kernel, stride, padding, out_hw, count_include_pad, divisor):
+    """torch's divisor of each (OH, OW) window (its count with or without the padding, or
+    ``divisor``) and the zero padding to add below and right so every window fits."""
+    h, w = shape[2:]
+    (kh, kw), (sh, sw), (ph, pw), (oh, ow) = kernel, stride, padding, out_hw
+    h0, w0 = np.arange(oh) * sh - ph, np.arange(ow) * sw - pw
+    h1, w1 = np.minimum(h0 + kh, h + ph), np.minimum(w0 + kw, w + pw)
+    if divisor:
+        div = np.full((oh, ow), divisor, dtype=np.int64)
+    elif count_include_pad:
+        div = np.outer(h1 - h0, w1 - w0)
+    else:
+        rows = np.minimum(h1, h) - np.maximum(h0, 0)
+        div = np.outer(rows, np.minimum(w1, w) - np.maximum(w0, 0))
+    extra = (max(0, (oh - 1) * sh + kh - h - 2 * ph), max(0, (ow - 1) * sw + kw - w - 2 * pw))
+    return div, ((ph, ph + extra[0]), (pw, pw + extra[1]))
+
+
+def avg_pool2d(x, kernel, stride, padding, out_hw, count_include_pad, divisor) -> np.ndarray:
+    """The mean of every window as torch's kernel takes it: the values inside x summed from
+    0 in window order (one strided add per kernel offset), divided by the window's count
+    with the padding (``count_include_pad``; only up to the padding, not the part a
+    ceil_mode window hangs past it) or without it, or by ``divisor`` when nonzero."""
+    div, pads = avg_windows(x.shape, kernel, stride, padding, out_hw, count_include_pad,
+                             divisor)  # fmt: skip
+    xp = _padded(x, pads)
+    acc = np.zeros((*x.shape[:2], *out_hw), dtype=x.dtype)
+    for rows, cols in window_slices(kernel, stride, (1, 1), out_hw):
+        acc += xp[:, :, rows, cols]
+    return acc / div.astype(x.dtype)
+
+
+def avg_pool2d_backward(g, x_shape, kernel, stride, padding, out_hw, count_include_pad,
+                        divisor) -> np.ndarray:  # fmt: skip
+    """Its adjoint: each output gradient divided as in the forward and added over its
+    window's positions inside x."""
+    div, pads = avg_windows(x_shape, kernel, stride, padding, out_hw, count_include_pad,
+                             divisor)  # fmt: skip
+    gs = g / div.astype(g.dtype)
+    n, c, h, w = x_shape
+    (pt, pb), (pl, pr) = pads
+    out = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=gs.dtype)
+    for rows, cols in window_slices(kernel, stride, (1, 1), out_hw):
+        out[:, :, rows, cols] += gs
+    return out[:, :, pt : pt + h, pl : pl + w]
+
+
 # --------------------------------------------------------------------------- layer norm
 
 
@@ -370,6 +417,7 @@ KERNELS = {
         "gelu", "gelu_backward", "sigmoid", "sigmoid_backward", "tanh_backward", "silu",
         "silu_backward", "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
         "im2col", "col2im", "max_pool2d", "max_pool2d_backward", "layer_norm",
+        "avg_pool2d", "avg_pool2d_backward",
         "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
         "softplus", "softplus_backward", "dropout", "dropout_backward",
     )

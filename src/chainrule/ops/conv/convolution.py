@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from chainrule._registry import op
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, inplace_log
 from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import c_type_name, scalar_type_name
 from chainrule.ops.conv.geometry import (
@@ -54,6 +56,38 @@ def _check_weight_dtype(input: Tensor, weight: Tensor) -> None:
         )
 
 
+# the im2col columns a convolution keeps for its weight gradient, up to this many bytes
+# (larger ones are made again at backward, as torch's kernels do)
+KEEP_COLS = 1 << 25
+
+
+def _keep_cols(node: Op, x: np.ndarray, cols: np.ndarray) -> None:
+    """Keep ``cols`` on the node for backward, with what tells they are still x's columns."""
+    node.cols = cols if cols.nbytes <= KEEP_COLS else None
+    node.cols_of = (id(x), inplace_log.count)
+
+
+def _kept_cols(node: Op, x: Tensor) -> np.ndarray | None:
+    """The forward's columns if x's values cannot have changed since: no in-place write has
+    run anywhere (a write through ``.data`` or a view counts; the version check covers x's
+    own) and x holds the same array. Otherwise None: made again from x's values now."""
+    cols = node.cols
+    if cols is None or node.cols_of != (id(x._data), inplace_log.count):
+        return None
+    return cols
+
+
+def _conv_grads(node: Op, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    x, w = node.inputs[0], node.inputs[1]
+    gx = ConvTranspose.apply(g, w, geo=node.geo, x_shape=x._data.shape) if node.needs(0) else None
+    gw = (
+        ConvWeight.apply(x, g, geo=node.geo, w_shape=w._data.shape, cols=_kept_cols(node, x))
+        if node.needs(1)
+        else None
+    )
+    return gx, gw
+
+
 class Conv(Op):
     formula = "d conv(x, w) = conv_transpose(g, w), the correlation of x with g"
     jvp_rule = "multilinear"
@@ -61,17 +95,12 @@ class Conv(Op):
 
     def forward(self, x, w, geo):
         self.geo = geo
-        return _like(_conv(_h1(x), _h1(w), geo), x)
+        out, cols = _conv(_h1(x), _h1(w), geo)
+        _keep_cols(self, x, cols)
+        return _like(out, x)
 
     def backward(self, g):
-        x, w = self.inputs
-        gx = (
-            ConvTranspose.apply(g, w, geo=self.geo, x_shape=x._data.shape)
-            if self.needs(0)
-            else None
-        )
-        gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape) if self.needs(1) else None
-        return gx, gw
+        return _conv_grads(self, g)
 
 
 class ConvBias(Op):
@@ -82,18 +111,15 @@ class ConvBias(Op):
     torch_name = "ConvolutionBackward0"
     saved_for = ((0, 1), (0, 1), (0, 1))  # x and w whatever needs a gradient; never b
 
-    def forward(self, x, w, b, geo):
+    def forward(self, x, w, b, geo):  # the bias added in the pass that lays out the GEMM's result
         self.geo = geo
-        return _like(_conv(_h1(x), _h1(w), geo) + b.reshape(-1, 1, 1), x)
+        out, cols = _conv(_h1(x), _h1(w), geo, b)
+        _keep_cols(self, x, cols)
+        return _like(out, x)
 
     def backward(self, g):
         x, w, _ = self.inputs
-        gx = (
-            ConvTranspose.apply(g, w, geo=self.geo, x_shape=x._data.shape)
-            if self.needs(0)
-            else None
-        )
-        gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape) if self.needs(1) else None
+        gx, gw = _conv_grads(self, g)
         return gx, gw, ConvBiasGrad.apply(g, x, w) if self.needs(2) else None
 
 
@@ -133,9 +159,9 @@ class ConvWeight(Op):
     jvp_rule = "multilinear"
     torch_name = "ConvolutionBackwardBackward0"
 
-    def forward(self, x, gy, geo, w_shape):
+    def forward(self, x, gy, geo, w_shape, cols=None):
         self.geo = geo
-        return _like(_conv_weight(_h1(x), _h1(gy), geo, _h1_shape(w_shape)), x)
+        return _like(_conv_weight(_h1(x), _h1(gy), geo, _h1_shape(w_shape), cols), x)
 
     def backward(self, g):
         x, gy = self.inputs

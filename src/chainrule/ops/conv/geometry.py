@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from chainrule._tensor import Tensor
 from chainrule.backend import K
@@ -35,76 +34,78 @@ def _padded(x: np.ndarray, geo: _Geometry, value: float = 0.0) -> np.ndarray:
     return x
 
 
-def _windows(xp: np.ndarray, geo: _Geometry, oh: int, ow: int) -> np.ndarray:
-    """A (N, C, OH, OW, KH, KW) read-only view of every kernel window of ``xp``."""
-    n, c = xp.shape[:2]
-    s = xp.strides
-    (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    return as_strided(
-        xp,
-        (n, c, oh, ow, geo.k[0], geo.k[1]),
-        (s[0], s[1], s[2] * sh, s[3] * sw, s[2] * dh, s[3] * dw),
-        writeable=False,
-    )
-
-
-def _cols(x: np.ndarray, geo: _Geometry, oh: int, ow: int) -> np.ndarray:
-    """im2col: (N, groups, OH*OW, C/groups*KH*KW)."""
-    n, c = x.shape[:2]
-    g = geo.groups
-    win = _windows(_padded(x, geo), geo, oh, ow).reshape(n, g, c // g, oh, ow, *geo.k)
-    return win.transpose(0, 1, 3, 4, 2, 5, 6).reshape(n, g, oh * ow, -1)
-
-
 def _cols_t(x: np.ndarray, geo: _Geometry, oh: int, ow: int) -> np.ndarray:
-    """im2col, channels first: (C*KH*KW, N*OH*OW), ready for a single GEMM (``K.im2col``)."""
+    """im2col, channels first: (C*KH*KW, N*OH*OW), ready for a single GEMM (``K.im2col``);
+    with groups, its rows are the groups' blocks, in order."""
     return K.im2col(x, geo.k, geo.stride, geo.pad, geo.dilation, (oh, ow))
 
 
-def _conv(x: np.ndarray, w: np.ndarray, geo: _Geometry) -> np.ndarray:
+def _to_nchw(out: np.ndarray, n: int, oh: int, ow: int, b: np.ndarray | None) -> np.ndarray:
+    """A GEMM's (O, N*OH*OW) result as a contiguous (N, O, OH, OW) array, torch's layout,
+    with the bias added in the same pass."""
+    o = out.shape[0]
+    y = np.empty((n, o, oh, ow), dtype=out.dtype)
+    src = out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+    if b is None:
+        np.copyto(y, src)
+    else:
+        np.add(src, b.reshape(-1, 1, 1), out=y)
+    return y
+
+
+def _conv(
+    x: np.ndarray, w: np.ndarray, geo: _Geometry, b: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The convolution (plus ``b``) as im2col and one GEMM per group; returns the result
+    (contiguous NCHW) and the columns (what the weight gradient reads)."""
     n, g, o = x.shape[0], geo.groups, w.shape[0]
     oh, ow = geo.out_size(*x.shape[2:])
+    cols = _cols_t(x, geo, oh, ow)
     if g == 1:  # one large GEMM: (O, CKK) @ (CKK, N*L)
-        out = w.reshape(o, -1) @ _cols_t(x, geo, oh, ow)
-        return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
-    cols = _cols(x, geo, oh, ow)  # N, g, L, K
-    wm = w.reshape(g, o // g, -1).transpose(0, 2, 1)  # g, K, O/g
-    out = cols @ wm  # N, g, L, O/g
-    return out.transpose(0, 1, 3, 2).reshape(n, o, oh, ow)
+        out = w.reshape(o, -1) @ cols
+    else:  # (g, O/g, CKK/g) @ (g, CKK/g, N*L)
+        out = (w.reshape(g, o // g, -1) @ cols.reshape(g, -1, cols.shape[1])).reshape(o, -1)
+    return _to_nchw(out, n, oh, ow, b), cols
 
 
-def _col2im(gcols: np.ndarray, geo: _Geometry, x_shape: tuple) -> np.ndarray:
-    """Add (C, KH, KW, N, OH, OW) window gradients back into an (N, C, H, W) gradient."""
-    oh, ow = gcols.shape[-2:]
+def _gy_t(gy: np.ndarray) -> np.ndarray:
+    """The output gradient (N, O, OH, OW) as (O, N*OH*OW), the GEMMs' layout."""
+    n, o = gy.shape[:2]
+    return gy.reshape(n, o, -1).transpose(1, 0, 2).reshape(o, -1)
+
+
+def _col2im(gcols: np.ndarray, geo: _Geometry, x_shape: tuple, out_hw: tuple) -> np.ndarray:
+    """Add (C*KH*KW, N*OH*OW) window gradients back into an (N, C, H, W) gradient."""
+    oh, ow = out_hw
     return K.col2im(gcols, x_shape, geo.k, geo.stride, geo.pad, geo.dilation, (oh, ow))
 
 
 def _conv_transpose(gy: np.ndarray, w: np.ndarray, geo: _Geometry, x_shape: tuple) -> np.ndarray:
-    """The adjoint of ``_conv`` in its input: col2im of gy·w, summed where windows overlap."""
-    n, o, oh, ow = gy.shape
-    g = geo.groups
-    c = x_shape[1]
+    """The adjoint of ``_conv`` in its input: col2im of wᵀ·gy, summed where windows overlap."""
+    o, g = gy.shape[1], geo.groups
+    gy_t = _gy_t(gy)  # O, N*L
     if g == 1:
-        gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # O, N*L
         gcols = w.reshape(o, -1).T @ gy_t  # CKK, N*L
-        return _col2im(gcols.reshape(c, *geo.k, n, oh, ow), geo, x_shape)
-    gcols = gy.reshape(n, g, o // g, oh * ow).transpose(0, 1, 3, 2) @ w.reshape(g, o // g, -1)
-    gcols = gcols.reshape(n, g, oh, ow, c // g, *geo.k)  # -> C, KH, KW, N, OH, OW
-    gcols = gcols.transpose(1, 4, 5, 6, 0, 2, 3).reshape(c, *geo.k, n, oh, ow)
-    return _col2im(gcols, geo, x_shape)
+    else:  # (g, CKK/g, O/g) @ (g, O/g, N*L)
+        wg = w.reshape(g, o // g, -1).transpose(0, 2, 1)
+        gcols = (wg @ gy_t.reshape(g, o // g, -1)).reshape(-1, gy_t.shape[1])
+    return _col2im(gcols, geo, x_shape, gy.shape[2:])
 
 
-def _conv_weight(x: np.ndarray, gy: np.ndarray, geo: _Geometry, w_shape: tuple) -> np.ndarray:
-    """The adjoint of ``_conv`` in its weight: Σ over batch and positions of gy ⊗ windows."""
-    n, o, oh, ow = gy.shape
+def _conv_weight(
+    x: np.ndarray, gy: np.ndarray, geo: _Geometry, w_shape: tuple, cols: np.ndarray | None = None
+) -> np.ndarray:
+    """The adjoint of ``_conv`` in its weight: Σ over batch and positions of gy ⊗ windows;
+    ``cols``: x's columns if the forward kept them (else made again)."""
+    o, oh, ow = gy.shape[1:]
     g = geo.groups
+    if cols is None:
+        cols = _cols_t(x, geo, oh, ow)
+    gy_t = _gy_t(gy)  # O, N*L
     if g == 1:
-        gy_t = gy.transpose(1, 0, 2, 3).reshape(o, -1)  # O, N*L
-        return (gy_t @ _cols_t(x, geo, oh, ow).T).reshape(w_shape)
-    cols = _cols(x, geo, oh, ow)  # N, g, L, K
-    gyr = gy.reshape(n, g, o // g, oh * ow)
-    gw = (gyr.transpose(1, 2, 0, 3).reshape(g, o // g, -1)
-          @ cols.transpose(1, 0, 2, 3).reshape(g, n * oh * ow, -1))  # fmt: skip
+        return (gy_t @ cols.T).reshape(w_shape)
+    nl = gy_t.shape[1]
+    gw = gy_t.reshape(g, o // g, nl) @ cols.reshape(g, -1, nl).transpose(0, 2, 1)
     return gw.reshape(w_shape)
 
 

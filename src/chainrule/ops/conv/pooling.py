@@ -12,10 +12,10 @@ import numpy as np
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.backend import K
-from chainrule.backend.numpy_kernels import window_slices
+from chainrule.backend.numpy_kernels import avg_windows
 from chainrule.dtypes import kind_of
 from chainrule.ops.conv.convolution import Conv
-from chainrule.ops.conv.geometry import _batched, _Geometry, _padded, _pair
+from chainrule.ops.conv.geometry import _batched, _Geometry, _pair
 from chainrule.ops.op import Op
 from chainrule.ops.reduce.sums import mean
 
@@ -168,41 +168,19 @@ def max_pool1d(
     return _max_poolnd(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def _window_slices(geo: _Geometry, out_hw: tuple) -> list:
-    """The (rows, cols) slices of the padded input read by each kernel offset."""
-    return window_slices(geo.k, geo.stride, geo.dilation, out_hw)
-
-
-def _tiles(x_shape: tuple, geo: _Geometry) -> bool:
-    """Windows tile the input exactly (no padding, stride = kernel, no remainder)."""
-    h, w = x_shape[2:]
-    (kh, kw), pad = geo.k, geo.pad
-    return (
-        geo.stride == geo.k and pad == ((0, 0), (0, 0)) and not h % kh and not w % kw
-    )  # fmt: skip
-
-
 class AvgPool(Op):
-    """Sum over each window, divided by ``div`` (the window counts, or a number)."""
+    """The mean of each window (``K.avg_pool2d``: torch's divisor from the window, its
+    padding, ``count_include_pad`` and ``divisor_override``)."""
 
     jvp_rule = "linear"
     torch_name = "AvgPool2DBackward0"  # saves its input, as torch
 
-    def forward(self, x, geo, out_hw, div):
-        self.geo, self.out_hw, self.div, self.x_shape = geo, out_hw, div, x.shape
-        xp, acc = _padded(x, geo, 0.0), None
-        for rows, cols in _window_slices(geo, out_hw):  # kh * kw strided adds
-            v = xp[:, :, rows, cols]
-            if acc is None:
-                acc = v.copy()
-            else:
-                acc += v
-        acc /= div
-        return acc
+    def forward(self, x, window):  # window: kernel, stride, padding, out_hw, ... (K's)
+        self.window, self.x_shape = window, x.shape
+        return K.avg_pool2d(x, *window)
 
     def backward(self, g):
-        return AvgPoolT.apply(g, geo=self.geo, out_hw=self.out_hw, div=self.div,
-                              x_shape=self.x_shape)  # fmt: skip
+        return AvgPoolT.apply(g, x_shape=self.x_shape, window=self.window)
 
 
 class AvgPoolT(Op):
@@ -211,38 +189,19 @@ class AvgPoolT(Op):
     jvp_rule = "linear"
     save_inputs = False
 
-    def forward(self, g, geo, out_hw, div, x_shape):
-        self.geo, self.out_hw, self.div = geo, out_hw, div
-        gs = g / div
-        n, c, h, w = x_shape
-        if _tiles(x_shape, geo):  # every input position in exactly one window
-            out = np.empty(x_shape, dtype=gs.dtype)
-            for rows, cols in _window_slices(geo, out_hw):
-                out[:, :, rows, cols] = gs
-            return out
-        (pt, pb), (pl, pr) = geo.pad
-        out = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=gs.dtype)
-        for rows, cols in _window_slices(geo, out_hw):
-            out[:, :, rows, cols] += gs
-        return out[:, :, pt : pt + h, pl : pl + w]
+    def forward(self, g, x_shape, window):
+        self.window = window
+        return K.avg_pool2d_backward(g, x_shape, *window)
 
     def backward(self, gg):
-        return AvgPool.apply(gg, geo=self.geo, out_hw=self.out_hw, div=self.div)
+        return AvgPool.apply(gg, window=self.window)
 
 
 @functools.lru_cache(maxsize=256)
-def _counts(h, w, k, stride, pad, p, count_include_pad, out_hw, dtype):
+def _counts(h, w, k, stride, p, count_include_pad, out_hw, dtype):
     """How many input positions each window averages (torch's divisor), (1, 1, OH, OW)."""
-    mask = np.zeros((1, 1, h + pad[0][0] + pad[0][1], w + pad[1][0] + pad[1][1]), dtype=dtype)
-    if count_include_pad:
-        mask[:, :, : h + 2 * p[0], : w + 2 * p[1]] = 1
-    else:
-        mask[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = 1
-    geo = _Geometry(k, stride, ((0, 0), (0, 0)), (1, 1), 1)
-    counts = None
-    for rows, cols in _window_slices(geo, out_hw):
-        v = mask[:, :, rows, cols]
-        counts = v.copy() if counts is None else counts + v
+    div, _ = avg_windows((1, 1, h, w), k, stride, p, out_hw, count_include_pad, 0)
+    counts = div.astype(dtype).reshape(1, 1, *out_hw)
     counts.flags.writeable = False
     return counts
 
@@ -258,16 +217,12 @@ def _avg_poolnd(
         conv_geo = _Geometry(geo.k, geo.stride, geo.pad, geo.dilation, c)
         summed = Conv.apply(x, _make(np.ones((c, 1, *geo.k), dtype=dt)), geo=conv_geo)
         div = divisor_override or _make(
-            _counts(h, w, geo.k, geo.stride, geo.pad, p, count_include_pad, out_hw, dt)
+            _counts(h, w, geo.k, geo.stride, p, count_include_pad, out_hw, dt)
         )
         return _pool_output(summed / div, nd, unbatched)
-    if divisor_override:
-        div = divisor_override
-    elif _tiles(x._data.shape, geo):
-        div = geo.k[0] * geo.k[1]
-    else:
-        div = _counts(h, w, geo.k, geo.stride, geo.pad, p, count_include_pad, out_hw, dt)
-    return _pool_output(AvgPool.apply(x, geo=geo, out_hw=out_hw, div=div), nd, unbatched)
+    window = (geo.k, geo.stride, p, out_hw, count_include_pad, divisor_override or 0)
+    out = AvgPool.apply(x, window=window)
+    return _pool_output(out, nd, unbatched)
 
 
 @op(namespace="nn.functional", method=False)
