@@ -47,6 +47,7 @@ PUBLIC_MODULES = [
     "chainrule.cuda",
     "chainrule.accelerator",
     "chainrule.onnx",
+    "chainrule.compiler",
 ]
 
 

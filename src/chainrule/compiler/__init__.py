@@ -46,6 +46,9 @@ class Unsupported(RuntimeError):
 
 
 class InvalidBackend(RuntimeError):
+    """``cr.compile(backend=...)`` named a backend that does not exist (torch's
+    ``torch._dynamo.exc.InvalidBackend``); ``list_backends()`` gives the valid names."""
+
     def __init__(self, name: str) -> None:
         super().__init__(
             f"Invalid backend: {name!r}, see `chainrule.compiler.list_backends()` for "
@@ -64,6 +67,7 @@ config = _Config()
 
 
 def list_backends() -> list[str]:
+    """The names ``cr.compile(backend=...)`` accepts (torch's ``torch.compiler.list_backends``)."""
     return list(_BACKENDS)
 
 
