@@ -610,3 +610,14 @@ def mse_input_detached_in_place(m):  # torch's MseLossBackward0 saved the non-le
 
 
 PROGRAMS["mse-input-detached-in-place"] = mse_input_detached_in_place
+
+
+def mixed_dtype_inplace_self(m):  # the float32 self written by its own mul_: no stale check
+    a = m.tensor([[1.0], [2.0]], dtype=m.float64, requires_grad=True)
+    c = m.tensor([[3.0], [4.0]], dtype=m.float32)
+    c.mul_(a)
+    (g,) = m.autograd.grad(c.sum(), [a], create_graph=True)
+    return [g, c]
+
+
+PROGRAMS["mixed-dtype-inplace-self"] = mixed_dtype_inplace_self

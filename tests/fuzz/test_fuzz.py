@@ -130,6 +130,11 @@ _DEPARTURES = {
         "x1 = a0 * x0",
         "x1.backward(t.tensor([[-0.5, 1., 2.], [1.5, -1., 0.5], [2., 0.25, 1.]]))",
     ],
+    "in-place op reading a view of its target": [
+        "c0 = t.tensor([[1.5, -1.75], [-1.25, 0.75]])",
+        "x0 = c0.diagonal()",
+        "c0.mul_(x0)",
+    ],
     "hook dropped by torch's view replay": [
         "a1 = t.tensor([[1., 1., 1.], [1., 1., 1.]], requires_grad=True)",
         "x1 = a1.expand(-1, 3)",
@@ -152,5 +157,26 @@ def test_documented_departures_are_reported_as_such(name):
     stmts = [Stmt(src, "stmt") for src in _DEPARTURES[name]]
     r = run_program(stmts, cr)
     assert r.category == DEPARTURE and name in r.divergence.detail
-    plain = [s for s in stmts if "no_grad" not in s.src and "register_hook" not in s.src]
+    plain = [
+        s
+        for s in stmts
+        if "no_grad" not in s.src and "register_hook" not in s.src and "mul_(x0)" not in s.src
+    ]
     assert run_program(plain, cr).category == MATCH
+
+
+def test_a_missing_error_from_an_in_place_view_op_under_no_grad_is_the_departure():
+    """torch keeps the old node under no_grad and its backward then fails on the shape;
+    chainrule recorded the view op (the documented departure), so it does not raise."""
+    from .executor import DEPARTURE
+    from .program import Stmt
+
+    src = [
+        "a0 = t.tensor([[1., -2., -1., -1.], [1., 2., 2., 1.], [-1., 2., 2., 2.]], "
+        "requires_grad=True)",
+        "x0 = a0 * 2",
+        "with t.no_grad():\n    x0.t_()",
+        "(x0 * x0).sum().backward()",
+    ]
+    r = run_program([Stmt(x, "stmt") for x in src], cr)
+    assert r.category == DEPARTURE and "no_grad" in r.divergence.detail

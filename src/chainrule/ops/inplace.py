@@ -293,6 +293,12 @@ def _snapshot_saved(fn: Op, t: Tensor) -> None:
     self): give it a copy of the old value, as torch saves ``original_self``. Only self
     (the first input) is copied: ``t`` passed again as another argument stays saved as
     it is, so the write makes it stale and backward raises, as torch's ``x.mul_(x)``."""
+    if fn._saved_ix is not None and fn._saved_ix[0] is t:  # a mixed-dtype self (binary's
+        fn._saved_ix = fn._saved_ix[1:] or None  # cast copy holds the old value: no check,
+        fn._ix_versions = fn._ix_versions[1:] if fn._ix_versions else None  # no refresh)
+        fn.__dict__.pop("_ix_nonleaf", None)
+        if fn._recast is not None:
+            fn._recast = tuple([p for p in fn._recast if p[1] is not t]) or None
     inputs = fn.inputs
     if not inputs or inputs[0] is not t:
         return
