@@ -25,6 +25,17 @@ CHUNK = 50
 CHUNKS = 6  # seeds 0 .. 299
 
 
+def _fail_on(bad: list) -> None:
+    """Fail with the diverging seeds and the first two programs, minimized."""
+    if bad:
+        shown = []
+        for seed, prog, _ in bad[:2]:
+            small, d = minimize(prog, cr, max_runs=300)
+            shown.append(f"seed {seed}:\n{format_finding(small, d)}")
+        seeds = ", ".join(f"{s} ({r.category})" for s, _, r in bad)
+        pytest.fail(f"{len(bad)} programs diverge from torch: {seeds}\n\n" + "\n".join(shown))
+
+
 @pytest.mark.parametrize("first", [k * CHUNK for k in range(CHUNKS)])
 def test_random_programs(first):
     bad = []
@@ -33,13 +44,7 @@ def test_random_programs(first):
         r = run_program(prog, cr)
         if r.category in FAILING:
             bad.append((seed, prog, r))
-    if bad:
-        shown = []
-        for seed, prog, _ in bad[:2]:
-            small, d = minimize(prog, cr, max_runs=300)
-            shown.append(f"seed {seed}:\n{format_finding(small, d)}")
-        seeds = ", ".join(f"{s} ({r.category})" for s, _, r in bad)
-        pytest.fail(f"{len(bad)} programs diverge from torch: {seeds}\n\n" + "\n".join(shown))
+    _fail_on(bad)
 
 
 REALISTIC = 50  # seeds 0 .. 49 of the training-loop generator (tests/fuzz/realistic.py)
@@ -53,13 +58,7 @@ def test_realistic_programs():
         r = run_program(prog, cr)
         if r.category in FAILING:
             bad.append((seed, prog, r))
-    if bad:
-        shown = []
-        for seed, prog, _ in bad[:2]:
-            small, d = minimize(prog, cr, max_runs=300)
-            shown.append(f"seed {seed}:\n{format_finding(small, d)}")
-        seeds = ", ".join(f"{s} ({r.category})" for s, _, r in bad)
-        pytest.fail(f"{len(bad)} programs diverge from torch: {seeds}\n\n" + "\n".join(shown))
+    _fail_on(bad)
 
 
 def test_stateful_programs():
