@@ -621,3 +621,19 @@ def mixed_dtype_inplace_self(m):  # the float32 self written by its own mul_: no
 
 
 PROGRAMS["mixed-dtype-inplace-self"] = mixed_dtype_inplace_self
+
+
+def gru_hidden_data_written(m):  # torch's cell saves h - n for z's gradient, not h
+    cell = m.nn.GRUCell(2, 2)
+    with m.no_grad():
+        for p in cell.parameters():
+            p.copy_(m.tensor(np.linspace(-0.5, 0.5, p.numel()).reshape(p.shape)))
+    x = m.tensor([[[0.25, 0.25], [1.0, -0.5]], [[0.75, 0.5], [-1.0, 0.5]]])
+    h1 = cell(x[0], m.zeros(2, 2))
+    h2 = cell(x[1], h1)
+    h1.data.mul_(2.0)
+    (h2 * h2).sum().backward()
+    return [cell.bias_hh.grad, cell.weight_hh.grad, cell.weight_ih.grad]
+
+
+PROGRAMS["gru-hidden-data-written"] = gru_hidden_data_written

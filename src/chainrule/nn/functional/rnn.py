@@ -58,14 +58,16 @@ def lstm_step(gi: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None,
 def gru_step(gi: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None,
              w_hr: Tensor | None = None) -> State:  # fmt: skip
     """The reset and update gates ``r``, ``z``, the candidate ``n`` (the reset gate scales
-    the hidden projection, bias included), then ``h' = (1 - z) * n + z * h``."""
+    the hidden projection, bias included), then ``h' = (1 - z) * n + z * h``, computed as
+    torch's CPU cell does, ``(h - n) * z + n``: the same roundings, and the same saved
+    values (``h - n``, not ``h``, for z's gradient: a later ``h.data`` write is not seen)."""
     (h,) = state
     i_r, i_z, i_n = gi.chunk(3, 1)
     h_r, h_z, h_n = linear(h, w_hh, b_hh).chunk(3, 1)
     r = (i_r + h_r).sigmoid()
     z = (i_z + h_z).sigmoid()
     n = (i_n + r * h_n).tanh()
-    return ((1 - z) * n + z * h,)
+    return ((h - n) * z + n,)
 
 
 Step = Callable[..., State]
