@@ -172,10 +172,22 @@ class _CheckpointFunction(Function):
         want = [i for i, w in enumerate(wrt) if w.requires_grad]
         result: list = [None] * len(wrt)
         if pairs and want:
-            gs = _grad(
-                [o for o, _ in pairs], [wrt[i] for i in want], [g for _, g in pairs],
-                retain_graph=True, create_graph=build, allow_unused=True,
-            )  # fmt: skip
+            # the captured tensors' hooks run once, when this node hands them their gradient
+            # (torch's recomputation feeds its original graph): not inside this inner pass
+            owners = [t if t.grad_fn is None else t.grad_fn for t in tensors[ctx.n_args :]]
+            hooks = [getattr(o, "_hooks", None) for o in owners]
+            for o, h in zip(owners, hooks):
+                if h:
+                    o._hooks = None
+            try:
+                gs = _grad(
+                    [o for o, _ in pairs], [wrt[i] for i in want], [g for _, g in pairs],
+                    retain_graph=True, create_graph=build, allow_unused=True,
+                )  # fmt: skip
+            finally:
+                for o, h in zip(owners, hooks):
+                    if h:
+                        o._hooks = h
             for i, g in zip(want, gs):
                 result[i] = g
         for f in fresh:  # the segment's gradient is computed: boundaries pass from now on
