@@ -205,37 +205,34 @@ def test_a_checkpoint_s_saved_input_detached_in_place_is_refused():
     assert msgs[0] == msgs[1]
 
 
+def _hook_program(m, on, when):
+    lin = m.nn.Linear(2, 3)
+    with m.no_grad():
+        lin.weight.copy_(m.tensor([[0.25, 0.375], [0.5, 0.125], [0.5, 0.375]]))
+        lin.bias.zero_()
+    s = m.tensor([1.5], requires_grad=True)
+    scale = s * 2  # captured non-leaf
+    target = lin.weight if on == "parameter" else scale
+    calls = []
+
+    def hook(g):
+        calls.append(1)
+        return g * 0.5
+
+    if when == "before":
+        target.register_hook(hook)
+    x = m.tensor([[1.0, 2.0], [3.0, 4.0]]) * 1
+    y = m.utils.checkpoint.checkpoint(lambda x: lin(x) * scale, x, use_reentrant=False)
+    if when == "after":
+        target.register_hook(hook)
+    y.sum().backward()
+    return len(calls), lin.weight.grad.tolist(), s.grad.tolist()
+
+
 @pytest.mark.parametrize("when", ["before", "after"])
 @pytest.mark.parametrize("on", ["parameter", "captured non-leaf"])
 def test_hook_on_a_captured_tensor_runs_once(on, when):
     """A tensor the segment captures (a parameter, or a non-leaf made outside it) gets its
     gradient from the checkpoint node once: its hooks run once (torch's recomputation
     feeds its original graph), not again inside the recomputation's own pass."""
-    out = []
-    for m in (torch, cr):
-        lin = m.nn.Linear(2, 3)
-        with m.no_grad():
-            lin.weight.copy_(m.tensor([[0.25, 0.375], [0.5, 0.125], [0.5, 0.375]]))
-            lin.bias.zero_()
-        s = m.tensor([1.5], requires_grad=True)
-        scale = s * 2  # captured non-leaf
-
-        def seg(x):
-            return lin(x) * scale
-
-        target = lin.weight if on == "parameter" else scale
-        calls = []
-
-        def hook(g):
-            calls.append(1)
-            return g * 0.5
-
-        if when == "before":
-            target.register_hook(hook)
-        y = m.utils.checkpoint.checkpoint(seg, m.tensor([[1.0, 2.0], [3.0, 4.0]]) * 1,
-                                          use_reentrant=False)  # fmt: skip
-        if when == "after":
-            target.register_hook(hook)
-        y.sum().backward()
-        out.append((len(calls), lin.weight.grad.tolist(), s.grad.tolist()))
-    assert out[0] == out[1]
+    assert _hook_program(cr, on, when) == _hook_program(torch, on, when)
