@@ -637,3 +637,24 @@ def gru_hidden_data_written(m):  # torch's cell saves h - n for z's gradient, no
 
 
 PROGRAMS["gru-hidden-data-written"] = gru_hidden_data_written
+
+
+def _linear_written(which, shape):
+    def program(m):  # torch's addmm saves x (for W) and W (for x), never the bias
+        lin = m.nn.Linear(3, 2)
+        with m.no_grad():
+            lin.weight.copy_(m.tensor([[0.5, -0.25, 1.0], [0.75, 0.5, -0.5]]))
+            lin.bias.copy_(m.tensor([0.25, -0.5]))
+        x = m.ones(shape, requires_grad=True) * 1
+        y = lin(x)
+        with m.no_grad():
+            {"bias": lin.bias, "weight": lin.weight, "input": x}[which].mul_(2)
+        (y * y).sum().backward()
+        return [lin.weight.grad, lin.bias.grad]
+
+    return program
+
+
+for _which in ("bias", "input"):  # (W written: both raise; torch names its Wᵀ view)
+    for _shape in ((2, 3), (3,), (2, 2, 3)):
+        PROGRAMS[f"linear-{_which}-written-{len(_shape)}d"] = _linear_written(_which, _shape)

@@ -236,3 +236,19 @@ def test_hook_on_a_captured_tensor_runs_once(on, when):
     gradient from the checkpoint node once: its hooks run once (torch's recomputation
     feeds its original graph), not again inside the recomputation's own pass."""
     assert _hook_program(cr, on, when) == _hook_program(torch, on, when)
+
+
+def test_requires_grad_changed_between_forward_and_recomputation_is_caught():
+    """A parameter's requires_grad turned off after the checkpointed forward: the
+    recomputation saves fewer tensors (Linear keeps x only for W's gradient), which torch's
+    determinism check reports."""
+    msgs = []
+    for m in (torch, cr):
+        lin = m.nn.Linear(3, 3)
+        h = m.tensor([[1.0, 2.0, 3.0]], requires_grad=True).sigmoid()
+        y = m.utils.checkpoint.checkpoint(lin, h, use_reentrant=False)
+        lin.weight.requires_grad_(False)
+        with pytest.raises(RuntimeError) as e:
+            y.sum().backward()
+        msgs.append(str(e.value).split("\n")[0])
+    assert msgs[0] == msgs[1]

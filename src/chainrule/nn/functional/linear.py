@@ -23,6 +23,7 @@ class Linear(Op):
     """
 
     formula = "d(x @ Wᵀ + b) = g @ W, gᵀ @ x, g summed over the batch"
+    saved_for = ((1,), (0,), ())  # torch's addmm/mm: W for x's gradient, x for W's; never b
 
     def forward(self, x, w, b):
         self.two_d, self.one_d, self.bias = x.ndim == 2, x.ndim == 1, b is not None
@@ -36,7 +37,7 @@ class Linear(Op):
         return out
 
     def backward(self, g):
-        x, w, b = self.inputs
+        x, w, _ = self.inputs
         gx = gw = gb = None
         if self.needs(0):
             gx = matmul(g, w)
@@ -47,7 +48,7 @@ class Linear(Op):
                 rows = int(np.prod(x._data.shape[:-1]))
                 g2 = g.reshape(rows, g._data.shape[-1])
                 gw = matmul(g2.T, x.reshape(rows, x._data.shape[-1]))
-        if b is not None and self.needs(2):
+        if self.bias and self.needs(2):
             gb = g.sum(tuple(range(g._data.ndim - 1))) if g._data.ndim > 1 else g
         return gx, gw, gb
 
