@@ -343,3 +343,18 @@ def test_hook_of_an_unreached_split_output_is_called_with_none(how, ret):
         return [a.grad.tolist(), seen]
 
     assert program(cr) == program(torch)
+
+
+def test_accumulating_into_a_grad_of_another_shape_raises_as_torch():
+    """A leaf reshaped in place under no_grad after a first backward: the next gradient
+    does not fit its ``.grad``; torch's in-place add raises RuntimeError, naming shapes."""
+    msgs = []
+    for m in (torch, cr):
+        a = m.tensor([1.0, 1.0, 1.0, 1.0], requires_grad=True)
+        a.sum().backward(retain_graph=True)
+        with m.no_grad():
+            a.unsqueeze_(0)
+        with pytest.raises(RuntimeError) as e:
+            a.sum().backward()
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1]

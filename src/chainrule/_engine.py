@@ -191,6 +191,13 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
     elif create_graph or not old._data.flags.writeable:
         t._grad = old + g
     else:  # in place, counted like torch's `grad += new` (under no_grad: history kept)
+        if old._data.shape != g._data.shape:  # t reshaped in place since (unsqueeze_)
+            try:
+                shape = np.broadcast_shapes(old._data.shape, g._data.shape)
+            except ValueError:
+                shape = None
+            if shape != old._data.shape:
+                old.add_(g)  # torch's error for the in-place add (the shapes)
         mutate(old)[...] += g._data
 
 

@@ -576,3 +576,33 @@ def test_mismatched_mask_types_warn_like_torch():
     x, m = rnd(3, 1, 4), np.zeros((1, 3), bool)
     with pytest.warns(UserWarning, match="Support for mismatched key_padding_mask and attn_mask"):
         c(*[cr.tensor(x)] * 3, key_padding_mask=cr.tensor(m), attn_mask=cr.zeros(3, 3))
+
+
+@pytest.mark.parametrize(
+    "name, shape, weight",
+    [("conv1d", (1, 3, 0), (3, 3, 1)), ("conv2d", (1, 3, 0, 4), (3, 3, 1, 1)),
+     ("conv1d", (0, 3, 0), (3, 3, 1))],
+)  # fmt: skip
+def test_convolution_of_an_empty_spatial_input_as_torch(name, shape, weight):
+    """torch's kernels take an empty batch or channel dim only: an empty spatial dim raises,
+    naming the input as the 2-d kernel sees it."""
+    out = []
+    for m in (torch, cr):
+        try:
+            y = getattr(m.nn.functional, name)(m.ones(shape), m.ones(weight), padding=1)
+            out.append(tuple(y.shape))
+        except RuntimeError as e:
+            out.append(str(e))
+    assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("shape", [(1, 0), (1, 0, 3), (2, 0)])
+def test_batch_norm_with_no_channels_as_torch(shape):
+    """Values per channel are the batch times the spatial size (not numel / channels)."""
+    out = []
+    for m in (torch, cr):
+        try:
+            out.append(tuple(m.nn.BatchNorm1d(0, affine=False)(m.ones(shape)).shape))
+        except ValueError as e:
+            out.append(str(e).replace("torch.Size", "Size").replace("chainrule.Size", "Size"))
+    assert out[0] == out[1]

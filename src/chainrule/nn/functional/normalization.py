@@ -603,7 +603,7 @@ def batch_norm(
     if training and not x.ndim:
         raise IndexError("tuple index out of range")
     if training:
-        count = x.size // max(c, 1)
+        count = int(np.prod(x.shape[:1] + x.shape[2:]))  # torch's: N times the spatial size
         if count == 1:
             raise ValueError(
                 "Expected more than 1 value per channel when training, got input size "
@@ -631,7 +631,7 @@ def batch_norm(
         else:
             mu, v, _ = _moments(opmath_array(x), axes)  # in float32 for float16 (torch)
         if running_mean is not None or running_var is not None:
-            n = x.size // c
+            n = int(np.prod(x.shape[:1] + x.shape[2:]))  # values per channel
             m = momentum
             if running_mean is not None:
                 rm = mutate(running_mean, times=0)  # torch's kernel does not count it
