@@ -195,8 +195,7 @@ def _convnd(nd, name, input, weight, bias, stride, padding, dilation, groups):
     x4 = _h1_shape(x._data.shape)  # as torch's kernel sees it (a 1-D one as 2-D)
     if x4[0] and x4[1] and 0 in x4[2:]:
         raise RuntimeError(
-            "Only zero batch or zero channel inputs are supported, but got input shape: "
-            f"{list(x4)}"
+            f"Only zero batch or zero channel inputs are supported, but got input shape: {list(x4)}"
         )
     k = _h1_shape(w._data.shape)[2:]  # a 1-D convolution runs as 2-D with height 1
     s, d = _pair(stride, nd, "stride"), _pair(dilation, nd, "dilation")
