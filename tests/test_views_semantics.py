@@ -642,3 +642,21 @@ def test_in_place_op_reading_a_view_of_its_target_uses_the_values_before_the_wri
     np.testing.assert_array_equal(inplace(c).numpy(), want)
     t = torch.tensor(data)
     assert not np.array_equal(inplace(t).numpy(), want)  # torch's traversal order shows
+
+
+@pytest.mark.parametrize("how", ["topk", "sort", "msort"])
+def test_sort_and_topk_of_a_0d_tensor_return_no_view(how):
+    """torch's sort/topk values of a 0-d tensor are a new tensor (SortBackward0 /
+    TopkBackward0), so ``detach_()`` on them is allowed; first and second derivatives."""
+
+    def program(m):
+        x0 = m.tensor(2.0, requires_grad=True)
+        x = x0 * 3
+        ops = {"topk": lambda: x.topk(1, 0)[0], "sort": lambda: x.sort(0)[0], "msort": x.msort}
+        v = ops[how]()
+        (g,) = m.autograd.grad((v * v).sum(), [x0], create_graph=True)
+        (h,) = m.autograd.grad(g, [x0])
+        v.detach_()
+        return [v, g, h]
+
+    _both(program)

@@ -42,9 +42,8 @@ def _values(cls: type[Index], input: Tensor, idx: np.ndarray, dim: int, indices:
     """The values at ``idx``; the node saves ``indices``, as torch's SortBackward0 and
     TopkBackward0 do, so a second backward without retain_graph, or a write into the
     returned indices, raises as in torch."""
-    if input._data.ndim == 0:
-        v = save_index(cls.apply(input.reshape(1), key=(idx.reshape(-1),)), indices)
-        return v.reshape(())
+    if input._data.ndim == 0:  # a 0-d index into the one element: a 0-d copy, no view
+        return save_index(cls.apply(input.reshape(1), key=(idx.reshape(()),)), indices)
     return save_index(cls.apply(input, key=_grid(idx, dim)), indices)
 
 
