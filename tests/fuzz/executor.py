@@ -492,13 +492,14 @@ def _in_place_reading_its_own_view(stmts: Any, cr: Any) -> bool:
     kernel reads values it has already written, in its traversal order; chainrule computes
     the op on the values before the write (tests/test_views_semantics.py::
     test_in_place_op_reading_a_view_of_its_target_uses_the_values_before_the_write)."""
+    lines = [line.strip() for st in stmts for line in st.src.splitlines()]  # with-blocks too
     views = {}
-    for st in stmts:
-        m = _VIEW_OF.match(st.src)
+    for line in lines:
+        m = _VIEW_OF.match(line)
         if m:
             views[m.group(1)] = m.group(2)
-    for st in stmts:
-        m = _WRITE_READING.match(st.src)
+    for line in lines:
+        m = _WRITE_READING.match(line)
         if m and any(views.get(w) == m.group(1) for w in re.findall(r"\b\w+\b", m.group(3))):
             return True
     return False

@@ -134,6 +134,11 @@ _DEPARTURES = {
         "x0 = c0.diagonal()",
         "c0.mul_(x0)",
     ],
+    "in-place op reading a view of its target (made under no_grad)": [
+        "c0 = t.tensor([[1.13, 1.82, -0.64], [0.74, 0.51, 0.03]])",
+        "with t.no_grad():\n    x0 = c0[..., :1]",
+        "c0.mul_(x0)",
+    ],
     "hook dropped by torch's view replay": [
         "a1 = t.tensor([[1., 1., 1.], [1., 1., 1.]], requires_grad=True)",
         "x1 = a1.expand(-1, 3)",
@@ -155,7 +160,7 @@ def test_documented_departures_are_reported_as_such(name):
 
     stmts = [Stmt(src, "stmt") for src in _DEPARTURES[name]]
     r = run_program(stmts, cr)
-    assert r.category == DEPARTURE and name in r.divergence.detail
+    assert r.category == DEPARTURE and name.split(" (")[0] in r.divergence.detail
     plain = [
         s
         for s in stmts
