@@ -69,6 +69,7 @@ def _make(data: np.ndarray, grad_fn: Any = None) -> Tensor:
     t._requires_grad = grad_fn is not None
     t._vc = None
     t._multi = None  # read by every recording op: set, so the read is no missing-slot error
+    t._grad_from_base = False  # read for every leaf operand that requires grad: likewise
     return t
 
 
@@ -159,6 +160,7 @@ class Tensor(_Methods):
         t._requires_grad = False
         t._vc = None
         t._multi = None
+        t._grad_from_base = False
         return t
 
     @staticmethod
@@ -171,6 +173,7 @@ class Tensor(_Methods):
         t._requires_grad = False
         t._vc = version_counter(data)
         t._multi = None
+        t._grad_from_base = False
         if require_grad:
             if kind_of(data._data.dtype) not in "fc":
                 raise RuntimeError(
