@@ -453,6 +453,34 @@ def test_norm_output_written(norm, affine, how):
     _check(_norm_program(NORMS[norm], how, affine))
 
 
+def _norm_double_backward_program(norm, affine, write):
+    def program(m):
+        x = m.tensor([[1.0, 2.0, 4.0], [0.0, 1.5, 3.0], [2.0, -1.0, 0.5]], requires_grad=True)
+        w = m.tensor([1.0, 2.0, 3.0], requires_grad=True) if affine else None
+        b = m.tensor([0.5, -1.0, 0.0], requires_grad=True) if affine else None
+        y = norm(m, x, w, b)
+        if write:  # torch's double backward reads the input's values now, the saved stats
+            x.data.mul_(1.5)
+            x.data.add_(0.25)
+        ins = [x] + ([w, b] if affine else [])
+        grads = m.autograd.grad((y * m.tensor(UP)).sum(), ins, create_graph=True)
+        (sum((g * g).sum() * (i + 1) for i, g in enumerate(grads) if g is not None)).backward()
+        return [g.detach() for g in grads] + [x.grad] + ([w.grad, b.grad] if affine else [])
+
+    return program
+
+
+@pytest.mark.parametrize("write", [False, True], ids=["plain", "data-written"])
+@pytest.mark.parametrize("affine", [False, True], ids=["plain", "affine"])
+@pytest.mark.parametrize("norm", ["layer_norm", "batch_norm-train", "batch_norm-train-no-stats",
+                                  "batch_norm-eval", "group_norm-1"])  # fmt: skip
+def test_norm_double_backward(norm, affine, write):
+    """The gradient of a norm's gradient (create_graph): torch evaluates the analytic
+    derivative at the statistics saved at forward and the input's current values, so a
+    ``.data`` write to the input between forward and backward changes both orders."""
+    _check(_norm_double_backward_program(NORMS[norm], affine, write))
+
+
 def _module_program(make, how):
     def program(m):
         x = m.tensor(

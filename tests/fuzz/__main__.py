@@ -264,13 +264,23 @@ def main(argv: list[str] | None = None) -> int:
                 if len(lst) < args.per_group:
                     lst.append(prog)
 
+    def count_lines(counter: collections.Counter, rows: list) -> list[str]:
+        out = []
+        for c in CATEGORIES:
+            line = f"  {c:22s} {counter.get(c, 0)}"
+            failing = [seed for seed, cat, _, _ in rows if cat == c and c in FAILING]
+            if failing:  # the seeds, to rerun one: tests.fuzz.realistic / generator
+                line += f" (seeds {failing[:20]})"
+            out.append(line)
+        return out
+
     lines = [f"programs: {args.programs} (seeds {args.seed}..{args.seed + args.programs - 1})"]
-    lines += [f"  {c:22s} {counts.get(c, 0)}" for c in CATEGORIES]
+    lines += count_lines(counts, rows)
     if crashes:
         lines.append(f"  {'torch crashed':22s} {len(crashes)} (seeds {crashes[:20]})")
     if args.realistic:
         lines.append(f"realistic (training-loop) programs: {args.realistic}")
-        lines += [f"  {c:22s} {re_counts.get(c, 0)}" for c in CATEGORIES]
+        lines += count_lines(re_counts, rrows)
         if rcrashes:
             lines.append(f"  {'torch crashed':22s} {len(rcrashes)} (seeds {rcrashes[:20]})")
     if args.stateful:

@@ -19,7 +19,7 @@ from chainrule.dtypes import float32, kind_of, np_finfo, opmath_array, scalar_ty
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
 from chainrule.ops.elementwise.unary import rsqrt
-from chainrule.ops.op import Op, SumToSize, forward_ad, opmath, save_index
+from chainrule.ops.op import Op, SumToSize, expand, forward_ad, opmath, save_index
 from chainrule.ops.reduce.stats import norm, var
 from chainrule.ops.reduce.sums import mean
 
@@ -35,9 +35,9 @@ def _shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
 class NormAffine(Op):
     """``(x - mu) * rstd * w + b`` in one node, with ``rstd = 1 / sqrt(v + eps)`` over
     ``axes`` (``mu``, ``v``: the mean and biased variance, given or computed here; ``w``,
-    ``b``: optional, reshaped to ``wshape``). The vjp: ``dx = NormInputGrad(g, x, w)``,
-    ``dw = sum(g * xhat)``, ``db = sum(g)`` summed to ``wshape``; building a graph of the
-    gradient, xhat is recomputed from the input by this op, so every order works.
+    ``b``: optional, reshaped to ``wshape``). The vjp, with ``xhat = (x - mu) * rstd`` and
+    ``u = g * w``: ``dx = rstd * (u - mean(u) - xhat * mean(u * xhat))``,
+    ``dw = sum(g * xhat)``, ``db = sum(g)`` summed to ``wshape``.
 
     Saved as torch's native_layer_norm / native_batch_norm: the input, weight and bias, and
     the statistics ``mu`` and ``rstd`` (its result1, result2), never the output: at backward,
@@ -65,22 +65,65 @@ class NormAffine(Op):
         return y
 
     def backward(self, g):
-        x, w, b = self.inputs
+        x, w, _ = self.inputs
+        if grad_mode.enabled or forward_ad.level:  # a recorded gradient: tensor ops
+            return self._graph_backward(g, x, w)
         wshape = self.wshape
-        xhat_data = (x._data - self.mu) * self.rstd  # torch's kernel: from the saved stats
-        if grad_mode.enabled:  # differentiable normalized input
-            xhat = Standardize.apply(x, None, None, axes=self.axes, eps=self.eps)
-        else:
-            xhat = _make(xhat_data)
-        dx = (
-            NormInputGrad.apply(g, x, w, axes=self.axes, eps=self.eps, wshape=wshape,
-                                rstd=self.rstd, xhat=xhat_data)
-            if self.needs(0)
-            else None
-        )  # fmt: skip
-        dw = _sum_to(g * xhat, wshape, self.w_shape) if self.needs(1) else None
+        xhat = (x._data - self.mu) * self.rstd  # torch's kernel: from the saved stats
+        dx = _input_grad(g._data, w, xhat, self.rstd, self.axes, wshape) if self.needs(0) else None
+        dw = _sum_to(_make(g._data * xhat), wshape, self.w_shape) if self.needs(1) else None
         db = _sum_to(g, wshape, self.b_shape) if self.needs(2) else None
+        return None if dx is None else _make(dx), dw, db
+
+    def _graph_backward(self, g: Tensor, x: Tensor, w: Tensor | None) -> tuple:
+        """The gradient as tensor ops, so it can be differentiated again, as torch's
+        native_layer_norm_backward / batchnorm_double_backward: the statistics are the saved
+        ones (``SavedMean``, ``SavedRstd``: their values, with the derivatives of the mean
+        and rstd they stand for), the input is read as it is now."""
+        axes, wshape = self.axes, self.wshape
+        n = 1
+        for a in axes:
+            n *= x._data.shape[a]
+        r = SavedRstd.apply(x, mu=self.mu, rstd=self.rstd, n=n)
+        xhat = (x - SavedMean.apply(x, mu=self.mu, n=n)) * r
+        dx = dw = db = None
+        if self.needs(0):  # rstd * (u - mean(u) - xhat * mean(u * xhat)), u = g * w
+            u = g if w is None else g * w.reshape(wshape)
+            dx = r * (u - mean(u, axes, keepdim=True) - xhat * mean(u * xhat, axes, keepdim=True))
+        if self.needs(1):
+            dw = _sum_to(g * xhat, wshape, self.w_shape)
+        if self.needs(2):
+            db = _sum_to(g, wshape, self.b_shape)
         return dx, dw, db
+
+
+class SavedMean(Op):
+    """A norm's saved mean as a function of its input ``x`` in a recorded gradient: the value
+    saved at forward (whatever ``x`` holds now), the derivative of a mean of ``n`` values
+    (``1/n`` each). With ``SavedRstd``: torch's double backward of the norms, the analytic
+    derivative evaluated at the saved statistics and the input's current values."""
+
+    save_inputs = False
+
+    def forward(self, x, mu, n):
+        self.shape, self.n = x.shape, n
+        return mu.copy()
+
+    def backward(self, g):
+        return expand(g * (1 / self.n), self.shape)
+
+
+class SavedRstd(Op):
+    """A norm's saved ``rstd = 1/sqrt(var + eps)`` as a function of its input ``x``: the
+    saved value, the derivative ``-rstd³ (x - mu) / n`` at the saved ``mu`` and ``rstd``."""
+
+    def forward(self, x, mu, rstd, n):
+        self.mu, self.rstd, self.n = mu, rstd, n
+        return rstd.copy()
+
+    def backward(self, g):
+        (x,) = self.inputs
+        return g * ((x - _make(self.mu)) * _make(self.rstd**3 * (-1 / self.n)))
 
 
 class LayerNorm(NormAffine):
@@ -221,11 +264,28 @@ class BatchNormEval(Op):
         dx = dw = db = None
         if self.needs(0):
             dx = g * (r if w is None else w.reshape(wshape) * r)
+            if w is None:  # torch's node takes the input: dx requires grad as x does
+                dx = ReadsInput.apply(dx, x)
         if self.needs(1):
             dw = _sum_to(g * ((x - rm.reshape(wshape)) * r), wshape, w._data.shape)
         if self.needs(2):
             db = _sum_to(g, wshape, self.b_shape)
         return dx, dw, db, None, None
+
+
+class ReadsInput(Op):
+    """``a`` recorded as a function of ``x`` too, with no gradient for ``x``: torch's
+    gradient nodes take the input even where the rule does not read it (batch_norm in
+    evaluation: ``dx = g * rstd``), so under ``create_graph`` the gradient requires grad
+    when the input does, and the input gets none from it (its ``.grad`` stays None)."""
+
+    save_inputs = False
+
+    def forward(self, a, x):
+        return a.copy()
+
+    def backward(self, g):
+        return g, None
 
 
 class BatchNormEvalGrad(Op):
@@ -258,53 +318,16 @@ def _sum_to(t: Tensor, wshape: tuple, shape: tuple) -> Tensor:
     return t if wshape == shape else t.reshape(shape)
 
 
-class NormInputGrad(Op):
-    """The input gradient of ``NormAffine``: ``rstd * P(g * w)`` with the projection
-    ``P(u) = u - mean(u) - xhat * mean(u * xhat)`` over ``axes`` (symmetric). Itself
-    differentiable: with ``a`` the incoming gradient and ``u = g * w``, d/dg is
-    ``w * rstd * P(a)``, d/dw sums ``g * rstd * P(a)``, and d/dx is
-    ``rstd² * (P(h) - xhat * (mean(a u) - mean(a) mean(u) - mean(a xhat) mean(u xhat)))``
-    with ``h = -(mean(u xhat) a + mean(a xhat) u)``."""
-
-    def forward(self, g, x, w, axes, eps, wshape=None, rstd=None, xhat=None):
-        self.axes, self.eps, self.wshape = axes, eps, wshape
-        if rstd is None:
-            _, v, xhat = _moments(x, axes)
-            rstd = 1 / np.sqrt(v + eps)
-            xhat *= rstd
-        u = g * w.reshape(wshape) if w is not None else g.copy()  # fresh: updated in place
-        t = u * xhat
-        c = _mean(t, axes)
-        m = _mean(u, axes)
-        u -= m
-        u -= np.multiply(xhat, c, out=t)
-        u *= rstd
-        return u
-
-    def backward(self, a):
-        g, x, w = self.inputs
-        axes, eps, wshape = self.axes, self.eps, self.wshape
-        pa = None
-        if self.needs(0) or (w is not None and self.needs(2)):
-            pa = NormInputGrad.apply(a, x, None, axes=axes, eps=eps)  # rstd * P(a)
-        dg = dw = dxx = None
-        if self.needs(0):
-            dg = pa if w is None else pa * w.reshape(wshape)
-        if w is not None and self.needs(2):
-            dw = _sum_to(g * pa, wshape, w._data.shape)
-        if self.needs(1):
-            r = rsqrt(var(x, axes, unbiased=False, keepdim=True) + eps)
-            xhat = Standardize.apply(x, None, None, axes=axes, eps=eps)
-            u = g if w is None else g * w.reshape(wshape)
-            m_ux, m_ax = mean(u * xhat, axes, keepdim=True), mean(a * xhat, axes, keepdim=True)
-            big = (
-                mean(a * u, axes, keepdim=True)
-                - mean(a, axes, keepdim=True) * mean(u, axes, keepdim=True)
-                - m_ax * m_ux
-            )
-            h = -(m_ux * a + m_ax * u)
-            dxx = r * (NormInputGrad.apply(h, x, None, axes=axes, eps=eps) - r * xhat * big)
-        return dg, dxx, dw
+def _input_grad(g, w, xhat, rstd, axes, wshape) -> np.ndarray:
+    """NumPy: the input gradient of ``NormAffine``, ``rstd * P(g * w)`` with the projection
+    ``P(u) = u - mean(u) - xhat * mean(u * xhat)`` over ``axes``."""
+    u = g * w._data.reshape(wshape) if w is not None else g.copy()  # fresh: updated in place
+    t = u * xhat
+    c = _mean(t, axes)
+    u -= _mean(u, axes)
+    u -= np.multiply(xhat, c, out=t)
+    u *= rstd
+    return u
 
 
 @quiet  # inf - inf in x - mean: nan, silently, as in torch
