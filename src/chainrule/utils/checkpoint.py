@@ -135,13 +135,17 @@ class _CheckpointFunction(Function):
                 *tensors: Tensor) -> Any:  # fmt: skip
         ctx.run, ctx.args, ctx.kwargs, ctx.rng_state = run, args, kwargs, rng_state
         ctx.recompute_context, ctx.saved_meta = recompute_context, saved_meta
-        ctx.n_args = sum(isinstance(a, Tensor) for a in args)
-        ctx.save_for_backward(*tensors)
+        ctx.n_args = n = sum(isinstance(a, Tensor) for a in args)
+        # torch saves the tensor arguments (version-checked at backward), not the tensors the
+        # segment captures: those the recomputation reads as they are then (a parameter
+        # stepped under no_grad in between is no error)
+        ctx.save_for_backward(*tensors[:n])
+        ctx.captured = tensors[n:]
         return tuple(values) if len(values) > 1 else values[0]
 
     @staticmethod
     def backward(ctx: Any, *grads: Tensor) -> tuple:
-        tensors = ctx.saved_tensors
+        tensors = (*ctx.saved_tensors, *ctx.captured)
         build = is_grad_enabled()  # create_graph: the gradient must stay a function of inputs
         fresh = [
             _Boundary.apply(t)
