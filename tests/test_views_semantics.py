@@ -660,3 +660,58 @@ def test_sort_and_topk_of_a_0d_tensor_return_no_view(how):
         return [v, g, h]
 
     _both(program)
+
+
+def _mm_gradient_program(m, weight_shape, transposed):
+    w = m.tensor(np.arange(1.0, 1.0 + np.prod(weight_shape)).reshape(weight_shape),
+                 requires_grad=True)  # fmt: skip
+    k = weight_shape[1] if transposed else weight_shape[0]
+    x = m.tensor(np.linspace(0.5, 2.0, 2 * k).reshape(2, k), requires_grad=True)
+    y = x @ (w.t() if transposed else w)
+    gw, gx = m.autograd.grad((y * y).sum(), [w, x])
+    out = [gw.stride(), gx.stride(), gw.detach().numpy().copy()]
+    try:
+        gw.mul_(x.sum())  # in place with grad mode on, an operand requiring grad
+        out.append("ok")
+    except RuntimeError as e:
+        out.append(str(e).split(".")[0])
+    return out
+
+
+@pytest.mark.parametrize("weight_shape, transposed", [((1, 1), False), ((3, 2), False),
+                                                      ((2, 3), True), ((1, 3), True)])  # fmt: skip
+def test_mm_gradient_layout_follows_the_operand_as_torch(weight_shape, transposed):
+    """torch's mm backward makes a column-major operand's gradient column-major, as the
+    transpose of a product made in backward (a view created with grad mode off): its
+    strides, and an in-place write to it with grad mode on raises as torch's."""
+    got = _mm_gradient_program(cr, weight_shape, transposed)
+    want = _mm_gradient_program(torch, weight_shape, transposed)
+    assert got[:2] == want[:2]
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-6)
+    assert got[3] == want[3]
+
+
+def _linear_gradient_program(m, x_shape):
+    w = m.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]], requires_grad=True)
+    x = m.tensor(np.linspace(0.5, 2.0, int(np.prod(x_shape))).reshape(x_shape).astype("f4"),
+                 requires_grad=True)  # fmt: skip
+    gw, gx = m.autograd.grad(m.nn.functional.linear(x, w).pow(2).sum(), [w, x])
+    out = [gw.stride(), gw.detach().numpy().copy()]
+    for g in (gw, gx):
+        try:
+            g.mul_(x.sum())
+            out.append("ok")
+        except RuntimeError as e:
+            out.append(str(e).split(".")[0])
+    return out
+
+
+@pytest.mark.parametrize("x_shape", [(3,), (4, 3), (2, 2, 3)])
+def test_linear_weight_gradient_is_a_view_made_without_grad_mode_as_torch(x_shape):
+    """torch's linear weight gradient is a transpose of mm's gradient of ``Wᵀ``: a view
+    made in backward, so writing it in place with grad mode on raises; the input's does
+    not."""
+    got, want = _linear_gradient_program(cr, x_shape), _linear_gradient_program(torch, x_shape)
+    assert got[0] == want[0]
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
+    assert got[2:] == want[2:]

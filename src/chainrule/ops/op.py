@@ -56,8 +56,8 @@ from chainrule.dtypes import (
 from chainrule.graph import grad_mode
 
 __all__ = [
-    "Op", "SumToSize", "Expand", "expand", "sum_to_size", "unbroadcast_shape", "track_view",
-    "forward_ad", "anomaly", "register_view", "live_views", "opmath", "result_of",
+    "Op", "SumToSize", "Tied", "tied", "Expand", "expand", "sum_to_size", "unbroadcast_shape",
+    "track_view", "forward_ad", "anomaly", "register_view", "live_views", "opmath", "result_of",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -794,6 +794,32 @@ class SumToSize(Op):
 
     def backward(self, grad: Tensor) -> Tensor:
         return expand(grad, self.in_shape)
+
+
+class Tied(Op):
+    """``a``, recorded as a function of ``others`` too, with no gradient for them: torch's
+    gradient nodes take tensors that the rule for one of their results does not read (the
+    weight of a convolution's or a norm's weight gradient), so under ``create_graph`` that
+    result requires grad when they do, and they get no gradient from it (``tied``)."""
+
+    save_inputs = False
+    jvp_rule = "linear"  # the tangent of a (the others' tangents reach nothing)
+
+    def forward(self, a: np.ndarray, *others: np.ndarray) -> np.ndarray:
+        self.n = len(others)
+        return a.copy()
+
+    def backward(self, grad: Tensor) -> tuple:
+        return (grad, *(None,) * self.n)
+
+
+def tied(t: Tensor | None, *others: Tensor | None) -> Tensor | None:
+    """``t`` as torch's gradient node gives it while building a graph of the gradient: if
+    it does not require grad but one of ``others`` does, ``Tied(t, *others)``."""
+    if t is None or t._requires_grad or not grad_mode.enabled:
+        return t
+    ins = [o for o in others if o is not None and o._requires_grad]
+    return Tied.apply(t, *ins) if ins else t
 
 
 class Expand(Op):

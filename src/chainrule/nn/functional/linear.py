@@ -27,6 +27,7 @@ class Linear(Op):
 
     def forward(self, x, w, b):
         self.two_d, self.one_d, self.bias = x.ndim == 2, x.ndim == 1, b is not None
+        self.x_shape = x.shape
         if x.ndim == 2 or x.ndim == 1:
             out = x @ w.T
         else:
@@ -40,7 +41,10 @@ class Linear(Op):
         x, w, _ = self.inputs
         gx = gw = gb = None
         if self.needs(0):
-            gx = matmul(g, w)
+            if self.two_d:
+                gx = matmul(g, w)
+            else:  # torch folds x to 2-d: its gradient is a view back to x's shape
+                gx = matmul(g.reshape(-1, g._data.shape[-1]), w).reshape(self.x_shape)
         if self.needs(1):
             if x._data.ndim == 1:
                 gw = matmul(g.reshape(-1, 1), x.reshape(1, -1))
@@ -48,6 +52,9 @@ class Linear(Op):
                 rows = int(np.prod(x._data.shape[:-1]))
                 g2 = g.reshape(rows, g._data.shape[-1])
                 gw = matmul(g2.T, x.reshape(rows, x._data.shape[-1]))
+            # torch's is mm's gradient of Wᵀ (column-major: the transpose of a product), then
+            # transposed back: a view, made with grad mode off in a plain backward
+            gw = gw.T.T
         if self.bias and self.needs(2):
             gb = g.sum(tuple(range(g._data.ndim - 1))) if g._data.ndim > 1 else g
         return gx, gw, gb

@@ -19,7 +19,7 @@ from chainrule.dtypes import float32, kind_of, np_finfo, opmath_array, scalar_ty
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import clamp
 from chainrule.ops.elementwise.unary import rsqrt
-from chainrule.ops.op import Op, SumToSize, expand, forward_ad, opmath, save_index
+from chainrule.ops.op import Op, SumToSize, expand, forward_ad, opmath, save_index, tied
 from chainrule.ops.reduce.stats import norm, var
 from chainrule.ops.reduce.sums import mean
 
@@ -45,6 +45,7 @@ class NormAffine(Op):
     so writing the output in place (``y.sigmoid_()``) changes nothing."""
 
     torch_name = "NativeLayerNormBackward0"
+    grad_node_takes_bias = False  # native_batch_norm_backward's inputs: not the bias
 
     def forward(self, x, w, b, axes, eps, wshape=None, mu=None, v=None):
         self.axes, self.eps, self.wshape = axes, eps, wshape
@@ -90,10 +91,11 @@ class NormAffine(Op):
         if self.needs(0):  # rstd * (u - mean(u) - xhat * mean(u * xhat)), u = g * w
             u = g if w is None else g * w.reshape(wshape)
             dx = r * (u - mean(u, axes, keepdim=True) - xhat * mean(u * xhat, axes, keepdim=True))
-        if self.needs(1):
-            dw = _sum_to(g * xhat, wshape, self.w_shape)
+        b = self.inputs[2] if self.grad_node_takes_bias else None
+        if self.needs(1):  # torch's node takes g, x and w (layer_norm's: b too) for all
+            dw = tied(_sum_to(g * xhat, wshape, self.w_shape), w, b)
         if self.needs(2):
-            db = _sum_to(g, wshape, self.b_shape)
+            db = tied(_sum_to(g, wshape, self.b_shape), x, w, b)
         return dx, dw, db
 
 
@@ -131,6 +133,7 @@ class LayerNorm(NormAffine):
     the gradient), are the kernels ``K.layer_norm`` / ``K.layer_norm_backward``."""
 
     torch_name = "NativeLayerNormBackward0"
+    grad_node_takes_bias = True  # native_layer_norm_backward takes the bias
 
     def forward(self, x, w, b, axes, eps, wshape=None):
         self.axes, self.eps, self.wshape = axes, eps, wshape
@@ -264,28 +267,12 @@ class BatchNormEval(Op):
         dx = dw = db = None
         if self.needs(0):
             dx = g * (r if w is None else w.reshape(wshape) * r)
-            if w is None:  # torch's node takes the input: dx requires grad as x does
-                dx = ReadsInput.apply(dx, x)
+            dx = tied(dx, g, x, w)  # torch's node takes them all (dx = g * w * rstd)
         if self.needs(1):
-            dw = _sum_to(g * ((x - rm.reshape(wshape)) * r), wshape, w._data.shape)
+            dw = tied(_sum_to(g * ((x - rm.reshape(wshape)) * r), wshape, w._data.shape), w)
         if self.needs(2):
-            db = _sum_to(g, wshape, self.b_shape)
+            db = tied(_sum_to(g, wshape, self.b_shape), x, w)
         return dx, dw, db, None, None
-
-
-class ReadsInput(Op):
-    """``a`` recorded as a function of ``x`` too, with no gradient for ``x``: torch's
-    gradient nodes take the input even where the rule does not read it (batch_norm in
-    evaluation: ``dx = g * rstd``), so under ``create_graph`` the gradient requires grad
-    when the input does, and the input gets none from it (its ``.grad`` stays None)."""
-
-    save_inputs = False
-
-    def forward(self, a, x):
-        return a.copy()
-
-    def backward(self, g):
-        return g, None
 
 
 class BatchNormEvalGrad(Op):

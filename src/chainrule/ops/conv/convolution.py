@@ -22,7 +22,7 @@ from chainrule.ops.conv.geometry import (
     _Geometry,
     _pair,
 )
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, tied
 
 
 def _h1(a):
@@ -85,7 +85,7 @@ def _conv_grads(node: Op, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         if node.needs(1)
         else None
     )
-    return gx, gw
+    return tied(gx, x), tied(gw, w)  # torch's node takes g, x and w for both
 
 
 class Conv(Op):

@@ -26,7 +26,9 @@ class Matmul(Op):
     saved_for = ((1,), (0,))  # B for A's gradient, A for B's (torch's mm)
 
     def forward(self, a, b):
-        self.na, self.nb = a.ndim, b.ndim
+        self.na, self.nb, self.a_shape = a.ndim, b.ndim, a.shape
+        # mm's backward makes a column-major operand's gradient column-major: which are
+        self.col_major = _col_major(a) if a.ndim == 2 else False, b.ndim == 2 and _col_major(b)
         return np.matmul(a, b)
 
     def name(self):
@@ -37,33 +39,58 @@ class Matmul(Op):
         return "CloneBackward0" if na == 2 else "UnsafeViewBackward0"
 
     def backward(self, g):
+        """torch's matmul is a composite: dot, mv, mm, ``a`` folded to 2-d for mm/mv, or
+        bmm of the broadcast batches. Its gradients are laid out as that composite's: an
+        input it reshaped or viewed gets a view of the product (made with grad mode off in
+        a plain backward, as torch's), a column-major mm operand a column-major one."""
         a, b = self.inputs
         na, nb = self.na, self.nb
         ga = gb = None
         if nb == 1:
             if na == 1:  # dot: g is 0-d
                 return g * b if self.needs(0) else None, g * a if self.needs(1) else None
-            if self.needs(0):  # (..., m, k) @ (k,): the outer product g ⊗ b
-                ga = g.unsqueeze(-1) * b
+            g2 = g if na == 2 else g.reshape(-1)  # (..., m, k) @ (k,): folded to mv
+            if self.needs(0):  # the outer product g ⊗ b
+                ga = g2.unsqueeze(-1) * b
+                ga = ga if na == 2 else ga.reshape(self.a_shape)
             if self.needs(1):
-                k = a._data.shape[-1]
-                gb = a.mT @ g if na == 2 else a.reshape(-1, k).mT @ g.reshape(-1)
+                gb = (a if na == 2 else a.reshape(-1, self.a_shape[-1])).mT @ g2
             return ga, gb
+        if nb == 2 and na != 2:  # (k,) @ (k, n): as (1, k); (..., m, k) @ (k, n): folded
+            a2 = None if a is None else a.reshape(-1, self.a_shape[-1])
+            ga, gb = self._mm_grads(a2, b, g.reshape(-1, g._data.shape[-1]))
+            return None if ga is None else ga.reshape(self.a_shape), gb
+        if na == 2 and nb == 2:
+            return self._mm_grads(a, b, g)
         if na == 1:  # (k,) @ (..., k, n)
             if self.needs(0):
-                ga = b @ g if nb == 2 else (b @ g.unsqueeze(-1)).squeeze(-1)
+                ga = (b @ g.unsqueeze(-1)).squeeze(-1)
             if self.needs(1):
                 gb = a.unsqueeze(-1) * g.unsqueeze(-2)
             return ga, gb
-        if self.needs(0):
-            ga = g @ b.mT
+        if self.needs(0):  # bmm of the batches: the gradients are viewed back (summed
+            ga = g @ b.mT  # over broadcast batch dims by the base class)
+            ga = ga.view(ga._data.shape) if na > 2 else ga
         if self.needs(1):
-            if nb == 2 and na > 2:  # fold the batch into rows: one mm, no batch-sum
-                k, n = a._data.shape[-1], g._data.shape[-1]
-                gb = a.reshape(-1, k).mT @ g.reshape(-1, n)
-            else:
-                gb = a.mT @ g
+            gb = a.mT @ g
+            gb = gb.view(gb._data.shape)
         return ga, gb
+
+    def _mm_grads(self, a: Tensor, b: Tensor, g: Tensor) -> tuple:
+        """torch's mm rules: ``g Bᵀ`` and ``Aᵀ g``, made column-major (the transpose of the
+        transposed product) for an operand that was column-major."""
+        a_cm, b_cm = self.col_major
+        ga = gb = None
+        if self.needs(0):
+            ga = (b @ g.mT).mT if a_cm else g @ b.mT
+        if self.needs(1):
+            gb = (g.mT @ a).mT if b_cm else a.mT @ g
+        return ga, gb
+
+
+def _col_major(a: np.ndarray) -> bool:
+    """torch's test in mm's backward: strides (1, rows), in elements."""
+    return a.strides[0] == a.itemsize and a.strides[1] == a.shape[0] * a.itemsize
 
 
 class Bmm(Matmul):
