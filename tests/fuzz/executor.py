@@ -515,12 +515,13 @@ DEPARTURES = (
 
 def run_program(stmts: list[Stmt] | tuple[Stmt, ...], cr: Any) -> Result:
     """Runs the whole program (until its first non-flags divergence) and classifies it. A
-    float32 value difference is run again in float64: if that matches, it is rounding. A
+    float32 value difference is run again in float64 up to the diverging statement: if that
+    matches, it is rounding (what comes after may stop on a guard in float64). A
     value difference in a documented departure (``DEPARTURES``) is reported as one."""
     s = _run(stmts, cr, "float32")
     d = s.divergence()
     if s.category() == SILENT and s.low and d is not None and d.key.endswith("values"):
-        again = _run(stmts, cr, "float64")
+        again = _run(stmts[: d.index + 1], cr, "float64")  # up to the diverging statement
         if again.category() in (MATCH, FLAGS):
             d.category = ROUNDING
             d.detail += " (matches when run in float64)"
