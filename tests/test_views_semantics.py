@@ -715,3 +715,52 @@ def test_linear_weight_gradient_is_a_view_made_without_grad_mode_as_torch(x_shap
     assert got[0] == want[0]
     np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
     assert got[2:] == want[2:]
+
+
+def _inputs_is_the_product(m, a_shape, b_shape):
+    a = m.tensor(np.ones(a_shape, "f4"), requires_grad=True)
+    b = m.tensor(np.full(b_shape, 0.5, "f4"))
+    x = a @ b
+    b.add_(1.0)
+    out = []
+    for kw in ({"inputs": [x], "retain_graph": True}, {}):
+        try:
+            x.sum().backward(**kw)
+            out.append(x.grad.tolist() if kw else a.grad.tolist())
+        except RuntimeError as e:
+            out.append(str(e).split(":")[0])
+    return out
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((2, 3, 1), (1, 2)), ((1,), (1, 2)), ((3, 1), (1, 2)),
+                                              ((3, 2), (2,)), ((2, 1, 2), (2, 2, 1))])  # fmt: skip
+def test_backward_inputs_runs_only_the_top_node_of_matmul_s_composite(a_shape, b_shape):
+    """``backward(inputs=[x])`` with ``x = a @ b`` runs only x's node: torch's mm and mv
+    nodes check their saved operand (written in place: an error); a folded or batched
+    matmul ends with a view node that saved nothing, so only the full backward raises."""
+    assert _inputs_is_the_product(cr, a_shape, b_shape) == _inputs_is_the_product(
+        torch, a_shape, b_shape
+    )
+
+
+def _inputs_is_the_linear_output(m, x_shape):
+    x = m.ones(*x_shape, requires_grad=True)
+    w = m.ones(2, 3, requires_grad=True)
+    y = m.nn.functional.linear(x, w)
+    with m.no_grad():
+        w.add_(1)
+    out = []
+    for kw in ({"inputs": [y], "retain_graph": True}, {}):
+        try:
+            y.sum().backward(**kw)
+            out.append("ok")
+        except RuntimeError as e:
+            out.append(str(e).split(":")[0])
+    return out
+
+
+@pytest.mark.parametrize("x_shape", [(3,), (2, 3), (2, 2, 3)])
+def test_backward_inputs_runs_only_the_top_node_of_linear(x_shape):
+    """As matmul: linear of a 2-d input is torch's addmm/mm node (its saved weight checked);
+    of another rank, a view node around it, which saved nothing."""
+    assert _inputs_is_the_linear_output(cr, x_shape) == _inputs_is_the_linear_output(torch, x_shape)

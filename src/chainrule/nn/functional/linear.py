@@ -59,6 +59,12 @@ class Linear(Op):
             gb = g.sum(tuple(range(g._data.ndim - 1))) if g._data.ndim > 1 else g
         return gx, gw, gb
 
+    def _run_unwanted(self, retain_graph):
+        """``backward(inputs=[out])`` runs only out's node: for an input not 2-d, torch's is
+        the view around its addmm/mm, which saved nothing (see Matmul)."""
+        if self.two_d:
+            super()._run_unwanted(retain_graph)
+
     def name(self) -> str:
         """torch's grad_fn names: addmm / mm for 2-d input, the view around them otherwise."""
         if self.two_d:

@@ -38,6 +38,13 @@ class Matmul(Op):
                     (2, 2): "MmBackward0"}[(na, nb)]  # fmt: skip
         return "CloneBackward0" if na == 2 else "UnsafeViewBackward0"
 
+    def _run_unwanted(self, retain_graph):
+        """``backward(inputs=[out])`` runs only ``out``'s node: but for dot, mv and mm,
+        torch's is the view or clone its composite ends with, which saved nothing (its mm
+        node, with the saved operands, is not run, checked or freed)."""
+        if self.name() in ("DotBackward0", "MvBackward0", "MmBackward0"):
+            super()._run_unwanted(retain_graph)
+
     def backward(self, g):
         """torch's matmul is a composite: dot, mv, mm, ``a`` folded to 2-d for mm/mv, or
         bmm of the broadcast batches. Its gradients are laid out as that composite's: an
