@@ -180,6 +180,13 @@ BN.update({
     "input-1d-train": bn(((3,), F32), (None, None), (None, None), training=True),
     "input-1d-int-train": bn(((3,), I64), (None, None), (None, None), training=True),
     "input-1d-empty-stats-train": bn(((3,), F32), training=True, c=0),
+    # an empty input: torch returns a copy times weight[0] plus bias[0], checking nothing else
+    **{f"empty-{shape}-{tr}-{dt}": bn((shape, dt), (F32, F32), (F32, F32), training=tr == "train",
+                                      c=shape[1])  # fmt: skip
+       for shape in ((3, 0), (0, 3), (0, 2, 4)) for tr in ("train", "eval") for dt in (F32, F64)},
+    "empty-no-stats-eval": bn(((0, 3), F32), (None, None), (F32, None)),
+    "empty-grad": lambda m, t: F(m).batch_norm(t((0, 3), grad=True), None, None, t((3,), grad=True),
+                                               t((3,), grad=True), training=True),  # fmt: skip
     "mean-requires-grad-train": lambda m, t: F(m).batch_norm(
         t((2, 3)), t((3,), grad=True), t((3,)), training=True
     ),

@@ -804,3 +804,14 @@ def test_index_fill_index_dtype_and_saved_index():
             y.sum().backward()
         got.append(str(info.value).split(":")[0])
     assert got[0] == got[1]
+
+
+@pytest.mark.parametrize("shape, dim, index", [((3,), 0, 5), ((3,), 0, -4), ((2, 3), 1, 3),
+                                               ((2, 3), -1, -4), ((0,), 0, 0)])  # fmt: skip
+def test_select_out_of_range_raises_as_torch(shape, dim, index):
+    msgs = []
+    for m in (torch, cr):
+        with pytest.raises(IndexError) as e:
+            m.ones(*shape).select(dim, index)
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1]

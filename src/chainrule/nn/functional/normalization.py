@@ -619,7 +619,12 @@ def batch_norm(
                 "Expected more than 1 value per channel when training, got input size "
                 f"{Size(x.shape)!r}"
             )
-    elif running_mean is None or running_var is None:
+    if not x.size:  # torch's early return for an empty input (nothing else is checked)
+        out = input.clone()
+        if weight is not None:
+            out = out * weight.select(0, 0)
+        return out if bias is None else out + bias.select(0, 0)
+    if not training and (running_mean is None or running_var is None):
         raise RuntimeError(
             f"running_{'mean' if running_mean is None else 'var'} must be defined in "
             "evaluation mode"

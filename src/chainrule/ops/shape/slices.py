@@ -71,4 +71,11 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
 @op
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     """``input`` indexed by ``index`` along ``dim`` (that dim removed): a view."""
-    return input[(slice(None),) * wrap_dim(dim, input._data.ndim) + (index,)]
+    d = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[d]
+    if not -n <= index < n:
+        raise IndexError(
+            f"select(): index {index} out of range for tensor of size "
+            f"{list(input._data.shape)} at dimension {d}"
+        )
+    return input[(slice(None),) * d + (index,)]
