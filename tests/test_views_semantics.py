@@ -764,3 +764,42 @@ def test_backward_inputs_runs_only_the_top_node_of_linear(x_shape):
     """As matmul: linear of a 2-d input is torch's addmm/mm node (its saved weight checked);
     of another rank, a view node around it, which saved nothing."""
     assert _inputs_is_the_linear_output(cr, x_shape) == _inputs_is_the_linear_output(torch, x_shape)
+
+
+VIEW_KINDS = {
+    "slice": lambda y: y[0:1],
+    "select": lambda y: y[0],
+    "view": lambda y: y.view(4),
+    "t": lambda y: y.t(),
+    "unsqueeze": lambda y: y.unsqueeze(0),
+}
+
+
+def _hooked_view_written(m, kind, used_before, write):
+    w = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = w * 1.0
+    v = VIEW_KINDS[kind](y)
+    calls = []
+    v.register_hook(lambda g: (calls.append(1), g * 2)[1])
+    z = v * 3.0 if used_before else None
+    if write == "mul_":
+        v.mul_(1.5)
+    elif write == "masked_fill_":
+        v.masked_fill_(m.tensor(False), 0.5)
+    else:
+        v.copy_(v * 0.5)
+    loss = (v * v).sum() + (z.sum() if used_before else 0)
+    loss.backward()
+    return w.grad.tolist(), len(calls)
+
+
+@pytest.mark.parametrize("write", ["mul_", "masked_fill_", "copy_"])
+@pytest.mark.parametrize("used_before", [False, True], ids=["", "used-before"])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_hook_on_a_view_written_in_place_as_torch(kind, used_before, write):
+    """A tensor hook registered on a view stays on the view's old node; the view written
+    in place gets a new history through its base (torch's CopySlices puts the op's
+    gradient straight into the base's slice), so the hook no longer sees the view's own
+    gradient: it runs only for what was computed from the view before the write."""
+    got = _hooked_view_written(cr, kind, used_before, write)
+    assert got == _hooked_view_written(torch, kind, used_before, write)
