@@ -469,3 +469,21 @@ def test_comparison_in_place_with_an_operand_that_requires_grad():
 
     theirs, ours = both(run)
     assert ours == theirs
+
+
+def _written_then_create_graph(m, how):
+    a = m.tensor([1.0, 2.0], requires_grad=True)
+    y = a * 1.0
+    {"zero_": lambda: y.zero_(), "fill_": lambda: y.fill_(2.0),
+     "fill_tensor": lambda: y.fill_(m.tensor(2.0)), "copy_": lambda: y.copy_(m.tensor([3.0, 4.0])),
+     "index_zero_": lambda: y[m.tensor([1])].zero_()}[how]()  # fmt: skip
+    (y * y).sum().backward(create_graph=True)
+    return a.grad.tolist(), a.grad.requires_grad
+
+
+@pytest.mark.parametrize("how", ["zero_", "fill_", "fill_tensor", "copy_", "index_zero_"])
+def test_overwritten_value_gradient_is_a_constant_zero_as_torch(how):
+    """torch's fill_/zero_/copy_ give the old value ``zeros_like(grad)``: under
+    ``create_graph`` that gradient has no history, so what reaches only through the write
+    does not require grad."""
+    assert _written_then_create_graph(cr, how) == _written_then_create_graph(torch, how)

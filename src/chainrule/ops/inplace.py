@@ -377,10 +377,10 @@ class Fill(Op):
         return np.full(x.shape, value, dtype=x.dtype)
 
     def name(self):
-        return "ZeroBackward0" if self.value_is_zero else "FillBackward0"
+        return "ZeroBackward0" if self.value_is_zero else "FillBackward2"
 
-    def backward(self, g):
-        return g * 0
+    def backward(self, g):  # torch's zeros_like(grad): no graph, even under create_graph
+        return _make(np.zeros_like(g._data))
 
     value_is_zero = False
 
@@ -399,7 +399,7 @@ class Copy(Op):
 
     def backward(self, g):
         gs = sum_to_size(g, self.src_shape).to(self.src_dtype) if self.needs(1) else None
-        return g * 0 if self.needs(0) else None, gs
+        return _make(np.zeros_like(g._data)) if self.needs(0) else None, gs  # torch's zeros
 
 
 class IndexPut(Op):
