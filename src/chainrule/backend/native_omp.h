@@ -28,12 +28,6 @@ static int cr_threads = 1;
     CR_PRAGMA(omp parallel for schedule(static) num_threads(cr_threads)                \
                   if (cr_threads > 1 && (work) >= (min)))
 
-/* the same for a `for` that is also a simd loop: plain arithmetic only (IEEE's + - * / and
- * sqrt round a vector lane as a scalar, wherever the team splits the loop) */
-#define CR_PARALLEL_FOR_SIMD(work, min)                                                \
-    CR_PRAGMA(omp parallel for simd schedule(static) num_threads(cr_threads)           \
-                  if (cr_threads > 1 && (work) >= (min)))
-
 #define CR_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 int cr_has_openmp(void) {

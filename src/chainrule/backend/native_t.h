@@ -78,14 +78,22 @@ CR_KERNEL void SFX(cr_sigmoid)(const T *x, T *y, int64_t n) {
 
 /* g * y * (1 - y), y the sigmoid */
 CR_KERNEL void SFX(cr_sigmoid_backward)(const T *g, const T *y, T *out, int64_t n) {
-    CR_PARALLEL_FOR_SIMD(n, CR_PAR_LIGHT)
-    for (int64_t i = 0; i < n; i++) out[i] = g[i] * y[i] * (1 - y[i]);
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
+#pragma omp simd
+        for (int64_t i = lo; i < hi; i++) out[i] = g[i] * y[i] * (1 - y[i]);
+    }
 }
 
 /* g * (1 - y * y), y the tanh */
 CR_KERNEL void SFX(cr_tanh_backward)(const T *g, const T *y, T *out, int64_t n) {
-    CR_PARALLEL_FOR_SIMD(n, CR_PAR_LIGHT)
-    for (int64_t i = 0; i < n; i++) out[i] = g[i] * (1 - y[i] * y[i]);
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
+#pragma omp simd
+        for (int64_t i = lo; i < hi; i++) out[i] = g[i] * (1 - y[i] * y[i]);
+    }
 }
 
 /* silu: x * sigmoid(x) */
@@ -327,16 +335,24 @@ CR_KERNEL void SFX(cr_sgd_step)(T *param, const T *g, T *buf, int64_t n, double 
                                 double momentum, double dampening, int nesterov) {
     T lr_ = (T)lr, m = (T)momentum, keep = (T)(1 - dampening);
     if (!buf) {
-        CR_PARALLEL_FOR_SIMD(n, CR_PAR_LIGHT)
-        for (int64_t i = 0; i < n; i++) param[i] = param[i] - lr_ * g[i];
+        CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+        for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+            int64_t hi = CR_MIN(lo + CR_BLOCK, n);
+#pragma omp simd
+            for (int64_t i = lo; i < hi; i++) param[i] = param[i] - lr_ * g[i];
+        }
         return;
     }
-    CR_PARALLEL_FOR_SIMD(n, CR_PAR_LIGHT)
-    for (int64_t i = 0; i < n; i++) {
-        T b = buf[i] * m + keep * g[i];
-        buf[i] = b;
-        T d = nesterov ? g[i] + m * b : b;
-        param[i] = param[i] - lr_ * d;
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
+#pragma omp simd
+        for (int64_t i = lo; i < hi; i++) {
+            T b = buf[i] * m + keep * g[i];
+            buf[i] = b;
+            T d = nesterov ? g[i] + m * b : b;
+            param[i] = param[i] - lr_ * d;
+        }
     }
 }
 
@@ -350,15 +366,19 @@ CR_KERNEL void SFX(cr_adam_step)(T *param, const T *g, T *exp_avg, T *exp_avg_sq
     T w_ = (T)w, w1 = (T)(1 - w), b2 = (T)beta2, c2 = (T)(1 - beta2), s = (T)(-step_size);
     T bc = (T)bc2_sqrt, e = (T)eps;
     int small = fabs(w) < 0.5;
-    CR_PARALLEL_FOR_SIMD(n, CR_PAR_LIGHT)
-    for (int64_t i = 0; i < n; i++) {
-        T gi = g[i], m = exp_avg[i];
-        T diff = gi - m;
-        m = small ? m + diff * w_ : gi - diff * w1;
-        exp_avg[i] = m;
-        T v = exp_avg_sq[i] * b2 + (gi * c2) * gi;
-        exp_avg_sq[i] = v;
-        T denom = (T)sqrt(v) / bc + e;
-        param[i] = param[i] + (m * s) / denom;
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
+#pragma omp simd
+        for (int64_t i = lo; i < hi; i++) {
+            T gi = g[i], m = exp_avg[i];
+            T diff = gi - m;
+            m = small ? m + diff * w_ : gi - diff * w1;
+            exp_avg[i] = m;
+            T v = exp_avg_sq[i] * b2 + (gi * c2) * gi;
+            exp_avg_sq[i] = v;
+            T denom = (T)sqrt(v) / bc + e;
+            param[i] = param[i] + (m * s) / denom;
+        }
     }
 }
