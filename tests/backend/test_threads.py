@@ -270,3 +270,22 @@ def test_the_build_uses_openmp_where_the_compiler_has_it(monkeypatch):
     monkeypatch.delenv("CHAINRULE_OPENMP")
     monkeypatch.setenv("CC", "false")  # a compiler that fails: a serial build, no error
     assert _build.openmp_flags() == []
+
+
+@pytest.mark.parametrize("env", [None, "active"])
+def test_openmp_waits_passively_unless_the_environment_says(env):
+    """libgomp reads OMP_WAIT_POLICY when the extension loads it: passive (no spinning)
+    by default, the user's choice otherwise; the variable is not left in os.environ."""
+    environ = {
+        k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+    }
+    environ["OMP_DISPLAY_ENV"] = "verbose"
+    if env:
+        environ["OMP_WAIT_POLICY"] = env
+    code = "import os, chainrule.backend; print(os.environ.get('OMP_WAIT_POLICY'))"
+    res = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
+                         text=True, check=True, timeout=300)  # fmt: skip
+    assert res.stdout.strip() == str(env)
+    if threads.has_openmp():
+        want = "OMP_WAIT_POLICY = 'ACTIVE'" if env else "GOMP_SPINCOUNT = '0'"
+        assert want in res.stderr
