@@ -16,6 +16,8 @@ import torch
 import chainrule as cr
 from chainrule.backend import TABLES, _build, threads
 from chainrule.backend import numpy_kernels as ref
+from chainrule.backend import numpy_loss as ref_loss
+from chainrule.backend import numpy_norm as ref_norm
 
 NATIVE = TABLES["native"]
 DTYPES = [np.float32, np.float64]
@@ -43,7 +45,12 @@ ROWS = (700, 130)
 IMAGE = (8, 6, 30, 29)
 POOL_IMAGE = (16, 16, 40, 41)
 GEO = ((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), (30, 29))
-POOL = ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1), (20, 20))
+POOL = ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1), (20, 20))  # every window inside x
+POOL_PAD = ((3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), (20, 21))  # padding: the general loop
+AVG = ((3, 3), (2, 2), (1, 1), (20, 21))  # kernel, stride, padding, out_hw
+CE = (2000, 65)  # (N, C): 130000 logits
+CE_SPATIAL = (16, 10, 30, 30)  # (N, C, H, W)
+BN = (32, 16, 20, 20)
 
 
 def _rows(dtype, seed=0):
@@ -52,10 +59,53 @@ def _rows(dtype, seed=0):
     return x
 
 
-def _pool_backward(dtype):
+def _pool_backward(dtype, pool=POOL):
     x = _data(POOL_IMAGE, dtype, specials=False)
-    _, index = ref.max_pool2d(x, *POOL)
+    _, index = ref.max_pool2d(x, *pool)
     return _data(index.shape, dtype, 1, specials=False), index, POOL_IMAGE
+
+
+def _ce(dtype, shape, weighted, ls, ignore_index):
+    x = _data(shape, dtype, specials=False)
+    x.reshape(-1)[:2] = [np.nan, np.inf]
+    t = np.random.default_rng(5).integers(0, shape[1], (shape[0], *shape[2:]))
+    t.reshape(-1)[2:900:7] = 1  # ignored where ignore_index is 1
+    w = np.random.default_rng(6).random(shape[1]).astype(dtype) + 0.1 if weighted else None
+    return x, t, w, ignore_index, ls
+
+
+def _ce_backward(dtype, shape, weighted, ls, ignore_index):
+    x, t, w, _, _ = _ce(dtype, shape, weighted, ls, ignore_index)
+    g = _data(t.shape, dtype, 3, specials=False)
+    return g, ref.log_softmax(_data(shape, dtype, specials=False), 1), t, w, ignore_index, ls
+
+
+def _bn_vectors(dtype, affine):
+    rng = np.random.default_rng(8)
+    c = BN[1]
+    mean, rstd = rng.standard_normal(c).astype(dtype), (rng.random(c) + 0.5).astype(dtype)
+    w = rng.standard_normal(c).astype(dtype) if "w" in affine else None
+    b = rng.standard_normal(c).astype(dtype) if "b" in affine else None
+    return mean, rstd, w, b
+
+
+def _bn_backward(dtype, affine, training):
+    mean, rstd, w, _ = _bn_vectors(dtype, affine)
+    return (
+        _data(BN, dtype, 3, specials=False),
+        _data(BN, dtype, specials=False),
+        mean,
+        rstd,
+        w,
+        training,
+    )
+
+
+def _rms_backward(dtype, weight):
+    x = _data(ROWS, dtype, specials=False)
+    w = _data(ROWS[1:], dtype, 1, specials=False) if weight else None
+    _, rstd = ref_norm.rms_norm(x, w, 1e-6, 1)
+    return _data(ROWS, dtype, 2, specials=False), x, rstd, w, 1
 
 
 def _ln_backward(dtype, weight):
@@ -99,6 +149,53 @@ CASES = {
     ),
     "max_pool2d": ("max_pool2d", lambda d: (_data(POOL_IMAGE, d), *POOL)),
     "max_pool2d_backward": ("max_pool2d_backward", _pool_backward),
+    "max_pool2d-pad": ("max_pool2d", lambda d: (_data(POOL_IMAGE, d), *POOL_PAD)),
+    "max_pool2d_backward-pad": ("max_pool2d_backward", lambda d: _pool_backward(d, POOL_PAD)),
+    "avg_pool2d": ("avg_pool2d", lambda d: (_data(POOL_IMAGE, d), *AVG, False, 0)),
+    "avg_pool2d-divisor": ("avg_pool2d", lambda d: (_data(POOL_IMAGE, d), *AVG, True, 5)),
+    "avg_pool2d_backward": (
+        "avg_pool2d_backward",
+        lambda d: (_data((16, 16, 20, 21), d, specials=False), POOL_IMAGE, *AVG, False, 0),
+    ),
+    "softplus": ("softplus", lambda d: (_data(PW, d), 1.5, 20.0)),
+    "softplus_backward": (
+        "softplus_backward",
+        lambda d: (_data(PW, d, 1), _data(PW, d), 1.5, 20.0),
+    ),
+    "dropout": ("dropout", lambda d: (_data(PW, d), 0.3, np.random.default_rng(7))),
+    "dropout_backward": (
+        "dropout_backward",
+        lambda d: (_data(PW, d), np.random.default_rng(7).random(PW) >= 0.3, 0.3),
+    ),
+    "cross_entropy": ("cross_entropy", lambda d: _ce(d, CE, False, 0.0, -100)),
+    "cross_entropy-w-ls-ignore": ("cross_entropy", lambda d: _ce(d, CE, True, 0.2, 1)),
+    "cross_entropy-spatial": ("cross_entropy", lambda d: _ce(d, CE_SPATIAL, True, 0.1, 1)),
+    "cross_entropy_backward": (
+        "cross_entropy_backward",
+        lambda d: _ce_backward(d, CE, False, 0.0, -100),
+    ),
+    "cross_entropy_backward-w-ls-ignore": (
+        "cross_entropy_backward",
+        lambda d: _ce_backward(d, CE, True, 0.2, 1),
+    ),
+    "cross_entropy_backward-spatial": (
+        "cross_entropy_backward",
+        lambda d: _ce_backward(d, CE_SPATIAL, True, 0.1, 1),
+    ),
+    "batch_norm_stats": ("batch_norm_stats", lambda d: (_data(BN, d, specials=False),)),
+    "batch_norm_elemt": (
+        "batch_norm_elemt",
+        lambda d: (_data(BN, d, specials=False), *_bn_vectors(d, "wb")),
+    ),
+    "batch_norm_elemt-plain": (
+        "batch_norm_elemt",
+        lambda d: (_data(BN, d, specials=False), *_bn_vectors(d, "")),
+    ),
+    "batch_norm_backward-train": ("batch_norm_backward", lambda d: _bn_backward(d, "w", True)),
+    "batch_norm_backward-eval": ("batch_norm_backward", lambda d: _bn_backward(d, "w", False)),
+    "rms_norm": ("rms_norm", lambda d: (_rows(d), _data(ROWS[1:], d, 1, specials=False), 1e-6, 1)),
+    "rms_norm_backward-w": ("rms_norm_backward", lambda d: _rms_backward(d, True)),
+    "rms_norm_backward": ("rms_norm_backward", lambda d: _rms_backward(d, False)),
     "layer_norm": (
         "layer_norm",
         lambda d: (
@@ -135,16 +232,32 @@ def _close(ours, want, dtype):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_kernel_bits_on_any_thread_count(restore_threads, case, dtype):
     name, make = CASES[case]
-    args = make(dtype)
     results = {}
     with np.errstate(all="ignore"):
-        for n in (1, 2, 3):
+        for n in (1, 2, 3):  # fresh arguments each time (dropout's generator draws)
             cr.set_num_threads(n)
-            results[n] = NATIVE[name](*args)
-        want = ref.KERNELS[name](*args)
+            results[n] = NATIVE[name](*make(dtype))
+        want = ref.KERNELS[name](*make(dtype))
     assert _bits(results[2]) == _bits(results[1])
     assert _bits(results[3]) == _bits(results[1])
     _close(results[2], want, dtype)
+
+
+def test_every_native_kernel_has_a_thread_case():
+    covered = {name for name, _ in CASES.values()} | {"sgd_step", "adam_step"}
+    assert covered == set(ref.KERNELS)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_names_the_first_bad_target_on_any_thread_count(restore_threads, dtype):
+    x, t, w, _, _ = _ce(dtype, CE, False, 0.0, -100)
+    t[1500], t[300] = -7, 65  # the first out of range, in the second thread's half too
+    for n in (1, 2, 3):
+        cr.set_num_threads(n)
+        with pytest.raises(IndexError, match="^Target 65 is out of bounds.$"):
+            NATIVE["cross_entropy"](x, t, w, -100, 0.0)
+    with pytest.raises(IndexError, match="^Target 65 is out of bounds.$"):
+        ref_loss.cross_entropy(x, t, w, -100, 0.0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

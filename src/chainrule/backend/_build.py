@@ -71,7 +71,7 @@ PROTOTYPES = {
     "cr_dropout_backward": "const T *g, const uint8_t *keep, T *out, int64_t n, double scale",
     # native_loss.h
     "cr_cross_entropy": "const T *x, const int64_t *t, const T *w, T *logp, T *loss, T *wt, "
-    "T *scratch, int64_t n, int64_t c, int64_t s, int64_t ignore_index, double smoothing",
+    "int64_t n, int64_t c, int64_t s, int64_t ignore_index, double smoothing",
     "cr_cross_entropy_backward": "const T *g, const T *logp, const int64_t *t, const T *w, "
     "T *dx, int64_t n, int64_t c, int64_t s, int64_t ignore_index, double smoothing",
     # native_norm.h

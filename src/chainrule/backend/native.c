@@ -1,6 +1,6 @@
 /* chainrule's native kernels: plain C loops over contiguous arrays, one float and one
  * double version of each (native_t.h and the concept headers native_pointwise.h,
- * native_loss.h, native_norm.h, each included twice below). The NumPy kernels in
+ * native_loss.h, native_norm.h, native_conv.h, native_pool.h, each included twice below). The NumPy kernels in
  * numpy_kernels.py are the reference; chainrule/backend/native.py calls these through
  * cffi and falls back to the reference for any case not written here.
  *

@@ -435,10 +435,9 @@ def cross_entropy(x, t, w, ignore_index, label_smoothing):
     n, c = x.shape[:2]
     s = x.size // (n * c)
     logp, loss, wt = np.empty_like(x), np.empty(t.shape, x.dtype), np.empty(t.shape, x.dtype)
-    scratch = np.empty(2 * s, x.dtype)
     bad = _cross_entropy[x.dtype](
         _buf(ct, x), _buf("int64_t[]", t), _opt(ct, w), _buf(ct, logp), _buf(ct, loss),
-        _buf(ct, wt), _buf(ct, scratch), n, c, s, int(ignore_index), float(label_smoothing),
+        _buf(ct, wt), n, c, s, int(ignore_index), float(label_smoothing),
     )  # fmt: skip
     if bad >= 0:
         raise IndexError(f"Target {t.flat[bad]} is out of bounds.")

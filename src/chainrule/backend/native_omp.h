@@ -28,6 +28,12 @@ static int cr_threads = 1;
     CR_PRAGMA(omp parallel for schedule(static) num_threads(cr_threads)                \
                   if (cr_threads > 1 && (work) >= (min)))
 
+/* the same, with a min-reduction of the int64_t `var` (each thread's own copy starts at
+ * INT64_MAX; the smallest is stored back) */
+#define CR_PARALLEL_FOR_MIN(work, least, var)                                          \
+    CR_PRAGMA(omp parallel for schedule(static) num_threads(cr_threads)                \
+                  if (cr_threads > 1 && (work) >= (least)) reduction(min : var))
+
 #define CR_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 int cr_has_openmp(void) {

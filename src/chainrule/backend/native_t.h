@@ -307,13 +307,13 @@ CR_KERNEL void SFX(cr_layer_norm_backward)(const T *g, const T *x, const T *mean
  * (-1: none); indices outside [0, num) are skipped (checked by the caller) */
 CR_KERNEL void SFX(cr_embedding_backward)(const T *g, const int64_t *index, T *gw, int64_t n,
                                           int64_t cols, int64_t num, int64_t padding_idx) {
-    memset(gw, 0, (size_t)(num * cols) * sizeof(T));
-    /* in parallel: a range [k0, k1) of gw's rows per thread, each thread reading every index
-     * in order (each row's sum in the serial order) */
+    /* in parallel: a range [k0, k1) of gw's rows per thread (zeroed there), each thread
+     * reading every index in order (each row's sum in the serial order) */
     int64_t parts = cr_threads > 1 && n * cols >= CR_PAR_LIGHT ? CR_MIN(cr_threads, num) : 1;
     CR_PARALLEL_FOR(parts, 2)
     for (int64_t t = 0; t < parts; t++) {
         int64_t k0 = num * t / parts, k1 = num * (t + 1) / parts;
+        memset(gw + k0 * cols, 0, (size_t)((k1 - k0) * cols) * sizeof(T));
         for (int64_t i = 0; i < n; i++) {
             int64_t k = index[i];
             if (k == padding_idx || k < k0 || k >= k1) continue;
