@@ -10,7 +10,9 @@ eager within a round, printed as the median over rounds and its range.
                                [--compiled] [--multicore] [--clock cpu]
 
 ``--compiled`` adds torch.compile (and ``chainrule.compile`` where it exists).
-``--multicore`` runs each framework in its own process with its default threads instead.
+``--multicore`` runs each framework in its own process with its default threads instead
+(alternating, a fresh process per round; a ratio's range is over rounds);
+``--chainrule-env VAR=VALUE`` adds a variable to chainrule's processes only.
 ``--clock cpu`` times the thread's CPU time instead of the wall clock: on a machine shared
 with other work, the time a step waits to be scheduled is not counted (cache and memory
 contention still are).
@@ -111,8 +113,37 @@ def run_one_process(names, rounds, repeats, compiled) -> None:
             )
 
 
+def _threads_note(framework: str) -> str:
+    """The thread counts a worker runs with (printed, so a run shows its defaults)."""
+    if framework == "torch":
+        import torch
+
+        return f"torch.get_num_threads()={torch.get_num_threads()}"
+    import chainrule as cr
+
+    try:
+        from chainrule.backend import threads
+
+        note = f"cr.get_num_threads()={cr.get_num_threads()} openmp={threads.has_openmp()}"
+    except ImportError:  # a chainrule without the threads API
+        note = "chainrule without threads"
+    import ctypes
+    import glob
+
+    import numpy as np
+
+    libs = os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*")
+    for path in glob.glob(libs):  # NumPy's bundled OpenBLAS: its thread count
+        dll = ctypes.CDLL(path)
+        for sym in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
+            if hasattr(dll, sym):
+                return note + f" openblas={getattr(dll, sym)()}"
+    return note
+
+
 def _worker(framework: str, name: str, repeats: int) -> None:
-    """One framework alone in this process, default threads: print seconds per unit."""
+    """One framework alone in this process, default threads: print seconds per unit (the
+    last line) after a line naming the thread counts and the other framework's absence."""
     sys.path.insert(0, HERE)
     from workloads import WORKLOADS
 
@@ -123,20 +154,43 @@ def _worker(framework: str, name: str, repeats: int) -> None:
     step, per = WORKLOADS[name](lib)
     step()
     step()
+    other = "chainrule" if framework == "torch" else "torch"
+    print(_threads_note(framework), f"{other}_loaded={other in sys.modules}")
     print(_median_time(step, repeats) / per)
 
 
-def run_multicore(names, rounds, repeats) -> None:
+def run_multicore(names, rounds, repeats, chainrule_env=()) -> None:
+    """Each framework in a fresh process of its own, with the environment this script was
+    started with (no thread variables set here: each library's default threads), the two
+    alternating round after round; ``chainrule_env`` (VAR=VALUE) is added for chainrule's
+    processes only (to measure e.g. OMP_WAIT_POLICY)."""
     print(f"each framework in its own process, default threads; {rounds} alternating rounds")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY",
+                "GOMP_SPINCOUNT"):  # fmt: skip
+        if var in os.environ:
+            print(f"  (environment: {var}={os.environ[var]})")
+    extra = dict(kv.split("=", 1) for kv in chainrule_env)
+    if extra:
+        print(f"  chainrule's processes also get {extra}")
     for name in names:
         times = {"chainrule": [], "torch": []}
+        notes = {}
         for _ in range(rounds):
             for fw in times:
                 cmd = [sys.executable, __file__, "--worker", fw, name, "--repeats", str(repeats)]
-                res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-                times[fw].append(float(res.stdout.strip().splitlines()[-1]))
+                env = {**os.environ, **extra} if fw == "chainrule" else None
+                res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+                lines = res.stdout.strip().splitlines()
+                notes[fw] = lines[-2]
+                times[fw].append(float(lines[-1]))
+        ratios = [c / t for c, t in zip(times["chainrule"], times["torch"])]
         c, t = statistics.median(times["chainrule"]), statistics.median(times["torch"])
-        print(f"  {name}: chainrule {c * 1e3:8.3f} ms, torch {t * 1e3:8.3f} ms, ratio {c / t:.2f}")
+        print(
+            f"  {name}: chainrule {c * 1e3:8.3f} ms, torch {t * 1e3:8.3f} ms, ratio "
+            f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+        )
+        for fw, note in notes.items():
+            print(f"      {fw}: {note}")
 
 
 def main() -> None:
@@ -153,6 +207,7 @@ def main() -> None:
     )  # fmt: skip
     p.add_argument("--multicore", action="store_true")
     p.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "WORKLOAD"))
+    p.add_argument("--chainrule-env", action="append", default=[], metavar="VAR=VALUE")
     args = p.parse_args()
     if args.worker:
         _worker(args.worker[0], args.worker[1], args.repeats)
@@ -164,7 +219,7 @@ def main() -> None:
         global CLOCK
         CLOCK = time.thread_time
     if args.multicore:
-        run_multicore(names, args.rounds, args.repeats)
+        run_multicore(names, args.rounds, args.repeats, args.chainrule_env)
     else:
         run_one_process(names, args.rounds, args.repeats, args.compiled)
 

@@ -16,6 +16,7 @@ from chainrule import (
 )
 from chainrule._tensor import Size, Tensor
 from chainrule.amp import autocast_mode
+from chainrule.backend import threads
 from chainrule.compiler import compile
 
 __all__ = ["Tensor", "Size", "compile", "autocast", "is_autocast_enabled", "get_autocast_dtype"]
@@ -25,7 +26,7 @@ autocast, is_autocast_enabled, get_autocast_dtype = (
     autocast_mode.get_autocast_dtype,
 )
 
-for _mod in [dtypes, _device, _layout, graph, creation, serialization, legacy]:
+for _mod in [dtypes, _device, _layout, graph, creation, serialization, legacy, threads]:
     for _name in _mod.__all__:
         globals()[_name] = getattr(_mod, _name)
         __all__.append(_name)

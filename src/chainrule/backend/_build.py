@@ -1,13 +1,21 @@
 """The cffi builder of chainrule's native kernels (API mode, compiled by setuptools during
 ``pip install`` through ``cffi_modules`` in setup.py; in a checkout,
 ``python setup.py build_ext --inplace``). The kernels' C prototypes are generated here from
-one list, for float (``_f32``) and double (``_f64``)."""
+one list, for float (``_f32``) and double (``_f64``).
+
+OpenMP: the kernels' large loops run on several threads (native_omp.h) when the compiler
+takes ``-fopenmp`` (checked here by compiling and linking a test program); otherwise, or
+with ``CHAINRULE_OPENMP=0`` in the environment, the build is serial and never fails over it."""
 
 from __future__ import annotations
 
 import glob
 import os
 import re
+import shlex
+import subprocess
+import sysconfig
+import tempfile
 
 from cffi import FFI
 
@@ -63,7 +71,7 @@ PROTOTYPES = {
     "cr_dropout_backward": "const T *g, const uint8_t *keep, T *out, int64_t n, double scale",
     # native_loss.h
     "cr_cross_entropy": "const T *x, const int64_t *t, const T *w, T *logp, T *loss, T *wt, "
-    "T *scratch, int64_t n, int64_t c, int64_t s, int64_t ignore_index, double smoothing",
+    "int64_t n, int64_t c, int64_t s, int64_t ignore_index, double smoothing",
     "cr_cross_entropy_backward": "const T *g, const T *logp, const int64_t *t, const T *w, "
     "T *dx, int64_t n, int64_t c, int64_t s, int64_t ignore_index, double smoothing",
     # native_norm.h
@@ -79,8 +87,45 @@ PROTOTYPES = {
 RETURNS = {"cr_cross_entropy": "int64_t"}  # the rest return void
 
 
+# the thread setting shared by every kernel (native_omp.h)
+THREADS_CDEF = """
+int cr_has_openmp(void);
+void cr_set_num_threads(int n);
+int cr_get_num_threads(void);
+"""
+
+_OMP_TEST = """
+#include <omp.h>
+int main(void) {
+    int s = 0;
+#pragma omp parallel for reduction(+ : s)
+    for (int i = 0; i < 100; i++) s += i;
+    return s == 4950 && omp_get_max_threads() > 0 ? 0 : 1;
+}
+"""
+
+
+def openmp_flags() -> list[str]:
+    """``["-fopenmp"]`` when this Python's C compiler compiles, links and runs an OpenMP
+    program with it (and ``CHAINRULE_OPENMP`` is not "0"); else ``[]``, a serial build."""
+    if os.environ.get("CHAINRULE_OPENMP", "1") == "0":
+        return []
+    cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, exe = os.path.join(tmp, "omp.c"), os.path.join(tmp, "omp")
+        with open(src, "w") as f:
+            f.write(_OMP_TEST)
+        try:
+            subprocess.run([*cc, "-fopenmp", src, "-o", exe], check=True, capture_output=True,
+                           timeout=120)  # fmt: skip
+            subprocess.run([exe], check=True, capture_output=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return []
+    return ["-fopenmp"]
+
+
 def cdef() -> str:
-    lines = []
+    lines = [THREADS_CDEF]
     for ctype, sfx in (("float", "f32"), ("double", "f64")):
         for name, params in PROTOTYPES.items():
             typed = re.sub(r"\bT\b", ctype, params)
@@ -88,6 +133,7 @@ def cdef() -> str:
     return "\n".join(lines)
 
 
+OPENMP = openmp_flags()
 ffibuilder = FFI()
 ffibuilder.cdef(cdef())
 ffibuilder.set_source(
@@ -96,14 +142,16 @@ ffibuilder.set_source(
     include_dirs=[HERE],
     depends=sorted(glob.glob(os.path.join(HERE, "native*.[ch]"))),  # native.c and its headers
     # -O3 and OpenMP's simd pragmas; no -ffast-math (IEEE nan/inf/-0), no fused multiply-add
-    # contraction (the reference's roundings), no -march
+    # contraction (the reference's roundings), no -march; -fopenmp (threads) when it works
     extra_compile_args=[
         "-O3",
         "-fopenmp-simd",
         "-fno-math-errno",
         "-ffp-contract=off",
         "-std=gnu11",
+        *OPENMP,
     ],
+    extra_link_args=OPENMP,
     libraries=["m"],
 )
 

@@ -1,6 +1,6 @@
 /* chainrule's native kernels: plain C loops over contiguous arrays, one float and one
  * double version of each (native_t.h and the concept headers native_pointwise.h,
- * native_loss.h, native_norm.h, each included twice below). The NumPy kernels in
+ * native_loss.h, native_norm.h, native_conv.h, native_pool.h, each included twice below). The NumPy kernels in
  * numpy_kernels.py are the reference; chainrule/backend/native.py calls these through
  * cffi and falls back to the reference for any case not written here.
  *
@@ -9,11 +9,14 @@
  * vector variants of exp/tanh/erf exist (glibc declares them only under -ffast-math), so a
  * `#pragma omp simd` loop calls e.g. _ZGVdN8v_tanhf, 8 lanes at a time. Nothing
  * machine-specific is compiled in: on x86-64 each kernel is built twice (baseline SSE2 and
- * AVX2, `target_clones`) and the loader picks the one the CPU runs. */
+ * AVX2, `target_clones`) and the loader picks the one the CPU runs. Large loops run on
+ * several threads when the build has OpenMP (native_omp.h). */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "native_omp.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
     (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))

@@ -6,6 +6,7 @@ was not built; the dispatch table then holds the NumPy kernels only."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -13,7 +14,19 @@ import numpy as np
 from chainrule.backend import numpy_kernels as ref
 from chainrule.backend import numpy_loss as ref_loss
 from chainrule.backend import numpy_norm as ref_norm
-from chainrule.backend._native import ffi, lib  # type: ignore[import-not-found]
+
+# GNU OpenMP reads its wait policy once, when loading the extension loads it: passive (a
+# thread waiting for work sleeps at once instead of spinning 300000 rounds, which on a
+# busy machine takes the cores OpenBLAS's threads need), unless the environment chooses;
+# measured in docs/design.md "Kernels". Nothing is left in os.environ.
+_passive = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
+if _passive:
+    os.environ["OMP_WAIT_POLICY"] = "passive"
+try:
+    from chainrule.backend._native import ffi, lib  # type: ignore[import-not-found]
+finally:
+    if _passive:
+        del os.environ["OMP_WAIT_POLICY"]
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _CTYPE = {_F32: "float[]", _F64: "double[]"}
@@ -422,10 +435,9 @@ def cross_entropy(x, t, w, ignore_index, label_smoothing):
     n, c = x.shape[:2]
     s = x.size // (n * c)
     logp, loss, wt = np.empty_like(x), np.empty(t.shape, x.dtype), np.empty(t.shape, x.dtype)
-    scratch = np.empty(2 * s, x.dtype)
     bad = _cross_entropy[x.dtype](
         _buf(ct, x), _buf("int64_t[]", t), _opt(ct, w), _buf(ct, logp), _buf(ct, loss),
-        _buf(ct, wt), _buf(ct, scratch), n, c, s, int(ignore_index), float(label_smoothing),
+        _buf(ct, wt), n, c, s, int(ignore_index), float(label_smoothing),
     )  # fmt: skip
     if bad >= 0:
         raise IndexError(f"Target {t.flat[bad]} is out of bounds.")

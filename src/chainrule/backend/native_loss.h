@@ -6,16 +6,21 @@
 /* cross_entropy with class-index targets: logp = log_softmax over C; each element's loss
  * (1 - ls) * -(w[t] * logp[t]) + (ls / C) * -(sum_c w[c] * logp[c]) (the nll alone when
  * ls == 0; 0 where t == ignore_index), and its weight w[t] (1 without weights, 0 where
- * ignored: the mean's denominator). `scratch` holds 2 * S values. Returns the flat position
- * of the first target out of [0, C) that is not ignored, or -1. */
+ * ignored: the mean's denominator). Returns the flat position of the first target out of
+ * [0, C) that is not ignored (its loss and weight left 0), or -1. A range of batch
+ * elements per thread (native_omp.h). */
 CR_KERNEL int64_t SFX(cr_cross_entropy)(const T *x, const int64_t *t, const T *w, T *logp,
-                                        T *loss, T *wt, T *scratch, int64_t n, int64_t c,
-                                        int64_t s, int64_t ignore_index, double smoothing) {
+                                        T *loss, T *wt, int64_t n, int64_t c, int64_t s,
+                                        int64_t ignore_index, double smoothing) {
     T keep = (T)(1 - smoothing), share = (T)(smoothing / (double)c);
-    T *m = scratch, *lse = scratch + s;
+    int64_t first = INT64_MAX;
+    CR_PARALLEL_FOR_MIN(n * c * s, CR_PAR_HEAVY, first)
     for (int64_t b = 0; b < n; b++) {
         const T *xb = x + b * c * s;
         T *lb = logp + b * c * s;
+        /* the running max and sum per position, in this element's loss and weight (written
+         * after) */
+        T *m = loss + b * s, *lse = wt + b * s;
         if (s == 1) {
             T mx = SFX(row_max)(xb, c), sum = 0;
 #pragma omp simd reduction(+ : sum)
@@ -50,7 +55,11 @@ CR_KERNEL int64_t SFX(cr_cross_entropy)(const T *x, const int64_t *t, const T *w
                 loss[i] = 0, wt[i] = 0;
                 continue;
             }
-            if (tk < 0 || tk >= c) return i;
+            if (tk < 0 || tk >= c) {
+                loss[i] = 0, wt[i] = 0;
+                first = i < first ? i : first;
+                continue;
+            }
             T wk = w ? w[tk] : (T)1;
             T nll = -(lb[tk * s + k] * wk);
             wt[i] = wk;
@@ -66,7 +75,7 @@ CR_KERNEL int64_t SFX(cr_cross_entropy)(const T *x, const int64_t *t, const T *w
             }
         }
     }
-    return -1;
+    return first == INT64_MAX ? -1 : first;
 }
 
 /* its backward, g the gradient of each element's loss: with ga = -(g * (1 - ls) w[t]) and
@@ -82,6 +91,7 @@ CR_KERNEL void SFX(cr_cross_entropy_backward)(const T *g, const T *logp, const i
         for (int64_t j = 0; j < c; j++) wsum += w[j];
     else
         wsum = (T)c;
+    CR_PARALLEL_FOR(n * c * s, CR_PAR_HEAVY) /* a range of batch elements per thread */
     for (int64_t b = 0; b < n; b++)
         for (int64_t k = 0; k < s; k++) {
             int64_t i = b * s + k, tk = t[i];

@@ -1,12 +1,15 @@
 /* Normalization kernels (included by native.c once per element type T, as native_t.h). The
  * NumPy references are in numpy_norm.py. batch_norm's input is (N, C, S): the channel dim
  * in the middle, S the product of the trailing dims; its statistics are per channel.
- * Sums over a channel are accumulated in double. */
+ * Sums over a channel are accumulated in double. Threads (native_omp.h) take channels,
+ * (batch, channel) planes or rows, and column ranges for a sum over rows: every value is
+ * computed as on one thread. */
 
 /* per channel: the mean and the biased variance (two passes, as the reference) */
 CR_KERNEL void SFX(cr_batch_norm_stats)(const T *x, T *mean, T *var, int64_t n, int64_t c,
                                         int64_t s) {
     double count = (double)(n * s);
+    CR_PARALLEL_FOR(n * c * s, CR_PAR_LIGHT)
     for (int64_t ch = 0; ch < c; ch++) {
         double sum = 0;
         for (int64_t b = 0; b < n; b++) {
@@ -33,26 +36,27 @@ CR_KERNEL void SFX(cr_batch_norm_stats)(const T *x, T *mean, T *var, int64_t n, 
  * the running ones) */
 CR_KERNEL void SFX(cr_batch_norm_elemt)(const T *x, const T *mean, const T *rstd, const T *w,
                                         const T *bias, T *y, int64_t n, int64_t c, int64_t s) {
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t ch = 0; ch < c; ch++) {
-            const T *xr = x + (b * c + ch) * s;
-            T *yr = y + (b * c + ch) * s;
-            T mu = mean[ch], rs = rstd[ch];
-            T wc = w ? w[ch] : (T)1, bc = bias ? bias[ch] : (T)0;
-            if (w && bias) {
+    CR_PARALLEL_FOR(n * c * s, CR_PAR_LIGHT)
+    for (int64_t t = 0; t < n * c; t++) { /* plane t: batch element t / c, channel t % c */
+        int64_t ch = t % c;
+        const T *xr = x + t * s;
+        T *yr = y + t * s;
+        T mu = mean[ch], rs = rstd[ch];
+        T wc = w ? w[ch] : (T)1, bc = bias ? bias[ch] : (T)0;
+        if (w && bias) {
 #pragma omp simd
-                for (int64_t k = 0; k < s; k++) yr[k] = (xr[k] - mu) * rs * wc + bc;
-            } else if (w) {
+            for (int64_t k = 0; k < s; k++) yr[k] = (xr[k] - mu) * rs * wc + bc;
+        } else if (w) {
 #pragma omp simd
-                for (int64_t k = 0; k < s; k++) yr[k] = (xr[k] - mu) * rs * wc;
-            } else if (bias) {
+            for (int64_t k = 0; k < s; k++) yr[k] = (xr[k] - mu) * rs * wc;
+        } else if (bias) {
 #pragma omp simd
-                for (int64_t k = 0; k < s; k++) yr[k] = (xr[k] - mu) * rs + bc;
-            } else {
+            for (int64_t k = 0; k < s; k++) yr[k] = (xr[k] - mu) * rs + bc;
+        } else {
 #pragma omp simd
-                for (int64_t k = 0; k < s; k++) yr[k] = (xr[k] - mu) * rs;
-            }
+            for (int64_t k = 0; k < s; k++) yr[k] = (xr[k] - mu) * rs;
         }
+    }
 }
 
 /* its backward, xhat = (x - mean) * rstd: dw = sum(g * xhat), db = sum(g) per channel;
@@ -62,6 +66,7 @@ CR_KERNEL void SFX(cr_batch_norm_backward)(const T *g, const T *x, const T *mean
                                            const T *rstd, const T *w, T *dx, T *dw, T *db,
                                            int64_t n, int64_t c, int64_t s, int training) {
     double count = (double)(n * s);
+    CR_PARALLEL_FOR(n * c * s, CR_PAR_LIGHT)
     for (int64_t ch = 0; ch < c; ch++) {
         T mu = mean[ch], rs = rstd[ch], wc = w ? w[ch] : (T)1;
         if (!training) { /* one pass: dx does not depend on the sums */
@@ -117,6 +122,7 @@ CR_KERNEL void SFX(cr_batch_norm_backward)(const T *g, const T *x, const T *mean
  * y = x * rstd [* w] */
 CR_KERNEL void SFX(cr_rms_norm)(const T *x, const T *w, T *y, T *rstd, int64_t rows,
                                 int64_t cols, double eps) {
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t r = 0; r < rows; r++) {
         const T *xr = x + r * cols;
         T *yr = y + r * cols;
@@ -136,10 +142,11 @@ CR_KERNEL void SFX(cr_rms_norm)(const T *x, const T *w, T *y, T *rstd, int64_t r
 }
 
 /* its backward, xhat = x * rstd and u = g [* w]: dx = (u - xhat * mean(u * xhat)) * rstd,
- * dw = sum over rows of g * xhat (zeroed here) */
+ * dw = sum over rows of g * xhat. dx row by row, then dw a column range at a time, each
+ * column summed over the rows in order (a range of rows, or of columns, per thread) */
 CR_KERNEL void SFX(cr_rms_norm_backward)(const T *g, const T *x, const T *rstd, const T *w,
                                          T *dx, T *dw, int64_t rows, int64_t cols) {
-    memset(dw, 0, (size_t)cols * sizeof(T));
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t r = 0; r < rows; r++) {
         const T *gr = g + r * cols, *xr = x + r * cols;
         T *o = dx + r * cols;
@@ -149,7 +156,6 @@ CR_KERNEL void SFX(cr_rms_norm_backward)(const T *g, const T *x, const T *rstd, 
             T xh = xr[j] * rs;
             T u = w ? gr[j] * w[j] : gr[j];
             sux += u * xh;
-            dw[j] += gr[j] * xh;
         }
         T cm = sux / (T)cols;
 #pragma omp simd
@@ -157,6 +163,17 @@ CR_KERNEL void SFX(cr_rms_norm_backward)(const T *g, const T *x, const T *rstd, 
             T xh = xr[j] * rs;
             T u = w ? gr[j] * w[j] : gr[j];
             o[j] = (u - xh * cm) * rs;
+        }
+    }
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
+    for (int64_t lo = 0; lo < cols; lo += 64) {
+        int64_t hi = CR_MIN(lo + 64, cols);
+        for (int64_t j = lo; j < hi; j++) dw[j] = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            const T *gr = g + r * cols, *xr = x + r * cols;
+            T rs = rstd[r];
+#pragma omp simd
+            for (int64_t j = lo; j < hi; j++) dw[j] += gr[j] * (xr[j] * rs);
         }
     }
 }

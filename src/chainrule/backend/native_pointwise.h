@@ -1,15 +1,20 @@
 /* Pointwise kernels added after native_t.h's activations (included by native.c once per
- * element type T). NumPy references: numpy_kernels.py. */
+ * element type T). NumPy references: numpy_kernels.py. Large loops run in CR_BLOCK blocks
+ * on several threads (native_omp.h). */
 
 /* softplus: x where beta x > threshold, else log1p(exp(beta x)) / beta. Two loops: in one,
  * GCC sinks the division into a branch and does not vectorize (the first may overflow to
  * inf where the second keeps x). */
 CR_KERNEL void SFX(cr_softplus)(const T *x, T *y, int64_t n, double beta, double threshold) {
     T b = (T)beta, th = (T)threshold;
+    CR_PARALLEL_FOR(n, CR_PAR_HEAVY)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) y[i] = LOG1P(EXP(x[i] * b)) / b;
+        for (int64_t i = lo; i < hi; i++) y[i] = LOG1P(EXP(x[i] * b)) / b;
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] * b > th ? x[i] : y[i];
+        for (int64_t i = lo; i < hi; i++) y[i] = x[i] * b > th ? x[i] : y[i];
+    }
 }
 
 /* softplus' backward: g where beta x > threshold, else g * sigmoid(beta x) with beta x
@@ -17,16 +22,20 @@ CR_KERNEL void SFX(cr_softplus)(const T *x, T *y, int64_t n, double beta, double
 CR_KERNEL void SFX(cr_softplus_backward)(const T *g, const T *x, T *out, int64_t n,
                                          double beta, double threshold) {
     T b = (T)beta, th = (T)threshold;
+    CR_PARALLEL_FOR(n, CR_PAR_HEAVY)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        T bx = x[i] * b;
-        T v = bx >= th ? th : bx; /* (a nan stays: it is below) */
-        T e = EXP(-ABS(v));
-        T s = (v >= 0 ? (T)1 : e) / (1 + e);
-        out[i] = g[i] * s;
-    }
+        for (int64_t i = lo; i < hi; i++) {
+            T bx = x[i] * b;
+            T v = bx >= th ? th : bx; /* (a nan stays: it is below) */
+            T e = EXP(-ABS(v));
+            T s = (v >= 0 ? (T)1 : e) / (1 + e);
+            out[i] = g[i] * s;
+        }
 #pragma omp simd /* a second loop: in one, GCC branches around the product (not vectorized) */
-    for (int64_t i = 0; i < n; i++) out[i] = x[i] * b > th ? g[i] : out[i];
+        for (int64_t i = lo; i < hi; i++) out[i] = x[i] * b > th ? g[i] : out[i];
+    }
 }
 
 /* dropout from raw 64-bit draws r (NumPy's PCG64 stream: its random() is (r >> 11) * 2^-53):
@@ -36,11 +45,15 @@ CR_KERNEL void SFX(cr_dropout)(const T *x, const uint64_t *r, T *y, uint8_t *kee
                                double p, double scale) {
     T sc = (T)scale;
     int64_t cut = (int64_t)ceil(p * 0x1p53);
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        int k = (int64_t)(r[i] >> 11) >= cut;
-        keep[i] = (uint8_t)k;
-        y[i] = x[i] * (k ? sc : (T)0);
+        for (int64_t i = lo; i < hi; i++) {
+            int k = (int64_t)(r[i] >> 11) >= cut;
+            keep[i] = (uint8_t)k;
+            y[i] = x[i] * (k ? sc : (T)0);
+        }
     }
 }
 
@@ -48,6 +61,10 @@ CR_KERNEL void SFX(cr_dropout)(const T *x, const uint64_t *r, T *y, uint8_t *kee
 CR_KERNEL void SFX(cr_dropout_backward)(const T *g, const uint8_t *keep, T *out, int64_t n,
                                         double scale) {
     T sc = (T)scale;
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) out[i] = g[i] * (keep[i] ? sc : (T)0);
+        for (int64_t i = lo; i < hi; i++) out[i] = g[i] * (keep[i] ? sc : (T)0);
+    }
 }

@@ -1,5 +1,7 @@
 /* Pooling kernels of one element type (included by native.c after native_conv.h, with T
- * and SFX defined): max pooling (values and torch's index) and its backward. */
+ * and SFX defined): max pooling (values and torch's index), average pooling, and their
+ * backwards. Threads take whole planes (native_omp.h), so every value is computed as on
+ * one thread. */
 
 /* max pooling over (planes, H, W): the position (within its plane) of each window's
  * maximum, as torch picks it: only positions inside x are scanned, in order, and a later
@@ -22,7 +24,7 @@
 static int SFX(max_pool2d_inside)(const T *x, T *y, int64_t *index, int64_t planes, int64_t h,
                                   int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                                   int64_t pt, int64_t pl, int64_t dh, int64_t dw, int64_t oh,
-                                  int64_t ow, T *best, int32_t *rel) {
+                                  int64_t ow) {
     int64_t m_all = oh * ow;
     if (pt || pl || (oh - 1) * sh + (kh - 1) * dh >= h || (ow - 1) * sw + (kw - 1) * dw >= w ||
         h * w > INT32_MAX || m_all > 4096 || ow >= CR_POOL_CHUNK / 4)
@@ -30,8 +32,11 @@ static int SFX(max_pool2d_inside)(const T *x, T *y, int64_t *index, int64_t plan
     int32_t tab[4096];
     for (int64_t r = 0; r < oh; r++)
         for (int64_t q = 0; q < ow; q++) tab[r * ow + q] = (int32_t)(r * sh * w + q * sw);
-    for (int64_t p = 0; p < planes; p++) {
+    CR_PARALLEL_FOR(planes * m_all * kh * kw, CR_PAR_LIGHT)
+    for (int64_t p = 0; p < planes; p++) { /* a range of planes per thread */
         const T *plane = x + p * h * w;
+        T best[CR_POOL_CHUNK];
+        int32_t rel[CR_POOL_CHUNK];
         for (int64_t c0 = 0; c0 < m_all; c0 += CR_POOL_CHUNK) {
             int64_t m = m_all - c0 < CR_POOL_CHUNK ? m_all - c0 : CR_POOL_CHUNK;
             const int32_t *t = tab + c0;
@@ -71,13 +76,13 @@ CR_KERNEL void SFX(cr_max_pool2d)(const T *x, T *y, int64_t *index, int64_t plan
     if (w - 1 - (kw - 1) * dw + pl >= 0) qb = (w - 1 - (kw - 1) * dw + pl) / sw + 1;
     if (qb > ow) qb = ow;
     if (qa > qb || h * w > INT32_MAX) qa = qb = 0; /* int32 offsets within a plane */
-    T best[CR_POOL_CHUNK];
-    int32_t rel[CR_POOL_CHUNK];
-    if (SFX(max_pool2d_inside)(x, y, index, planes, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow,
-                               best, rel))
+    if (SFX(max_pool2d_inside)(x, y, index, planes, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow))
         return;
-    for (int64_t p = 0; p < planes; p++) {
+    CR_PARALLEL_FOR(planes * oh * ow * kh * kw, CR_PAR_LIGHT)
+    for (int64_t p = 0; p < planes; p++) { /* a range of planes per thread */
         const T *plane = x + p * h * w;
+        T best[CR_POOL_CHUNK];
+        int32_t rel[CR_POOL_CHUNK];
         for (int64_t r = 0; r < oh; r++) {
             int64_t h0 = r * sh - pt;
             int64_t i0 = 0, i1 = kh; /* the kernel rows inside x */
@@ -143,13 +148,14 @@ CR_KERNEL void SFX(cr_max_pool2d)(const T *x, T *y, int64_t *index, int64_t plan
 /* its backward: each output gradient added at its window's maximum (gx zeroed first) */
 CR_KERNEL void SFX(cr_max_pool2d_backward)(const T *g, const int64_t *index, T *gx,
                                            int64_t planes, int64_t hw, int64_t ohw) {
-    memset(gx, 0, (size_t)(planes * hw) * sizeof(T));
-    for (int64_t p = 0; p < planes; p++) {
+    CR_PARALLEL_FOR(planes * (hw + ohw), CR_PAR_LIGHT)
+    for (int64_t p = 0; p < planes; p++) { /* a range of planes per thread */
         T *plane = gx + p * hw;
+        const T *gp = g + p * ohw;
+        const int64_t *ip = index + p * ohw;
+        memset(plane, 0, (size_t)hw * sizeof(T));
         for (int64_t k = 0; k < ohw; k++) /* an index outside the plane is skipped */
-            if ((uint64_t)index[k] < (uint64_t)hw) plane[index[k]] += g[k];
-        g += ohw;
-        index += ohw;
+            if ((uint64_t)ip[k] < (uint64_t)hw) plane[ip[k]] += gp[k];
     }
 }
 
@@ -176,21 +182,23 @@ CR_KERNEL void SFX(cr_avg_pool2d)(const T *x, T *y, int64_t planes, int64_t h, i
                                   int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                                   int64_t pw, int64_t oh, int64_t ow, int include_pad,
                                   int64_t divisor) {
-    for (int64_t p = 0; p < planes; p++) {
+    CR_PARALLEL_FOR(planes * oh * ow * kh * kw, CR_PAR_LIGHT)
+    for (int64_t p = 0; p < planes; p++) { /* a range of planes per thread */
         const T *plane = x + p * h * w;
+        T *yp = y + p * oh * ow;
         for (int64_t r = 0; r < oh; r++)
-            for (int64_t q = 0; q < ow; q++, y++) {
+            for (int64_t q = 0; q < ow; q++) {
                 int64_t i0, i1, j0, j1;
                 int64_t d = SFX(avg_divisor)(r * sh - ph, q * sw - pw, kh, kw, h, w, ph, pw,
                                              include_pad, divisor, &i0, &i1, &j0, &j1);
                 if (i0 >= i1 || j0 >= j1) {
-                    *y = 0;
+                    yp[r * ow + q] = 0;
                     continue;
                 }
                 T sum = 0;
                 for (int64_t i = i0; i < i1; i++)
                     for (int64_t j = j0; j < j1; j++) sum += plane[i * w + j];
-                *y = sum / (T)d;
+                yp[r * ow + q] = sum / (T)d;
             }
     }
 }
@@ -201,15 +209,17 @@ CR_KERNEL void SFX(cr_avg_pool2d_backward)(const T *g, T *gx, int64_t planes, in
                                            int64_t w, int64_t kh, int64_t kw, int64_t sh,
                                            int64_t sw, int64_t ph, int64_t pw, int64_t oh,
                                            int64_t ow, int include_pad, int64_t divisor) {
-    memset(gx, 0, (size_t)(planes * h * w) * sizeof(T));
-    for (int64_t p = 0; p < planes; p++) {
+    CR_PARALLEL_FOR(planes * (h * w + oh * ow * kh * kw), CR_PAR_LIGHT)
+    for (int64_t p = 0; p < planes; p++) { /* a range of planes per thread, zeroed there */
         T *plane = gx + p * h * w;
+        const T *gp = g + p * oh * ow;
+        memset(plane, 0, (size_t)(h * w) * sizeof(T));
         for (int64_t r = 0; r < oh; r++)
-            for (int64_t q = 0; q < ow; q++, g++) {
+            for (int64_t q = 0; q < ow; q++) {
                 int64_t i0, i1, j0, j1;
                 int64_t d = SFX(avg_divisor)(r * sh - ph, q * sw - pw, kh, kw, h, w, ph, pw,
                                              include_pad, divisor, &i0, &i1, &j0, &j1);
-                T delta = *g / (T)d;
+                T delta = gp[r * ow + q] / (T)d;
                 for (int64_t i = i0; i < i1; i++)
                     for (int64_t j = j0; j < j1; j++) plane[i * w + j] += delta;
             }

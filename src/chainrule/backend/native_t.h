@@ -7,17 +7,25 @@
 /* gelu: exact x * Phi(x) (tanh_form 0), or 0.5 x (1 + tanh(beta (x + kappa x^3))) */
 CR_KERNEL void SFX(cr_gelu)(const T *x, T *y, int64_t n, int tanh_form) {
     if (tanh_form) {
+        CR_PARALLEL_FOR(n, CR_PAR_HEAVY)
+        for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+            int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) {
-            T v = x[i];
-            T t = TANH((T)CR_BETA * (v + (T)CR_KAPPA * v * v * v));
-            y[i] = (T)0.5 * v * (1 + t);
+            for (int64_t i = lo; i < hi; i++) {
+                T v = x[i];
+                T t = TANH((T)CR_BETA * (v + (T)CR_KAPPA * v * v * v));
+                y[i] = (T)0.5 * v * (1 + t);
+            }
         }
     } else {
+        CR_PARALLEL_FOR(n, CR_PAR_HEAVY)
+        for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+            int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) {
-            T v = x[i];
-            y[i] = v * ((T)0.5 * (1 + ERF(v * (T)CR_SQRT1_2)));
+            for (int64_t i = lo; i < hi; i++) {
+                T v = x[i];
+                y[i] = v * ((T)0.5 * (1 + ERF(v * (T)CR_SQRT1_2)));
+            }
         }
     }
 }
@@ -26,69 +34,97 @@ CR_KERNEL void SFX(cr_gelu)(const T *x, T *y, int64_t n, int tanh_form) {
 CR_KERNEL void SFX(cr_gelu_backward)(const T *g, const T *x, T *out, int64_t n,
                                      int tanh_form) {
     if (tanh_form) {
+        CR_PARALLEL_FOR(n, CR_PAR_HEAVY)
+        for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+            int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) {
-            T v = x[i];
-            T t = TANH((T)CR_BETA * (v + (T)CR_KAPPA * v * v * v));
-            T left = (T)0.5 * (1 + t);
-            T right = (T)0.5 * v * (1 - t * t) * (T)CR_BETA * (1 + 3 * (T)CR_KAPPA * v * v);
-            out[i] = g[i] * (left + right);
+            for (int64_t i = lo; i < hi; i++) {
+                T v = x[i];
+                T t = TANH((T)CR_BETA * (v + (T)CR_KAPPA * v * v * v));
+                T left = (T)0.5 * (1 + t);
+                T right = (T)0.5 * v * (1 - t * t) * (T)CR_BETA * (1 + 3 * (T)CR_KAPPA * v * v);
+                out[i] = g[i] * (left + right);
+            }
         }
     } else {
+        CR_PARALLEL_FOR(n, CR_PAR_HEAVY)
+        for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+            int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) {
-            T v = x[i];
-            T cdf = (T)0.5 * (1 + ERF(v * (T)CR_SQRT1_2));
-            out[i] = g[i] * (cdf + v * (T)CR_PHI * EXP((T)-0.5 * v * v));
+            for (int64_t i = lo; i < hi; i++) {
+                T v = x[i];
+                T cdf = (T)0.5 * (1 + ERF(v * (T)CR_SQRT1_2));
+                out[i] = g[i] * (cdf + v * (T)CR_PHI * EXP((T)-0.5 * v * v));
+            }
         }
     }
 }
 
 /* the logistic function, exp of -|x| only (nothing overflows) */
 CR_KERNEL void SFX(cr_sigmoid)(const T *x, T *y, int64_t n) {
+    CR_PARALLEL_FOR(n, CR_PAR_HEAVY)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        T v = x[i];
-        T e = EXP(-ABS(v));
-        T d = 1 + e;
-        T num = v >= 0 ? (T)1 : e; /* select the numerator: no branch */
-        y[i] = num / d;
+        for (int64_t i = lo; i < hi; i++) {
+            T v = x[i];
+            T e = EXP(-ABS(v));
+            T d = 1 + e;
+            T num = v >= 0 ? (T)1 : e; /* select the numerator: no branch */
+            y[i] = num / d;
+        }
     }
 }
 
 /* g * y * (1 - y), y the sigmoid */
 CR_KERNEL void SFX(cr_sigmoid_backward)(const T *g, const T *y, T *out, int64_t n) {
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) out[i] = g[i] * y[i] * (1 - y[i]);
+        for (int64_t i = lo; i < hi; i++) out[i] = g[i] * y[i] * (1 - y[i]);
+    }
 }
 
 /* g * (1 - y * y), y the tanh */
 CR_KERNEL void SFX(cr_tanh_backward)(const T *g, const T *y, T *out, int64_t n) {
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) out[i] = g[i] * (1 - y[i] * y[i]);
+        for (int64_t i = lo; i < hi; i++) out[i] = g[i] * (1 - y[i] * y[i]);
+    }
 }
 
 /* silu: x * sigmoid(x) */
 CR_KERNEL void SFX(cr_silu)(const T *x, T *y, int64_t n) {
+    CR_PARALLEL_FOR(n, CR_PAR_HEAVY)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        T v = x[i];
-        T e = EXP(-ABS(v));
-        T d = 1 + e;
-        T s = (v >= 0 ? (T)1 : e) / d;
-        y[i] = v * s;
+        for (int64_t i = lo; i < hi; i++) {
+            T v = x[i];
+            T e = EXP(-ABS(v));
+            T d = 1 + e;
+            T s = (v >= 0 ? (T)1 : e) / d;
+            y[i] = v * s;
+        }
     }
 }
 
 /* g * s * (1 + x (1 - s)), s = sigmoid(x) */
 CR_KERNEL void SFX(cr_silu_backward)(const T *g, const T *x, T *out, int64_t n) {
+    CR_PARALLEL_FOR(n, CR_PAR_HEAVY)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        T v = x[i];
-        T e = EXP(-ABS(v));
-        T d = 1 + e;
-        T s = (v >= 0 ? (T)1 : e) / d;
-        out[i] = g[i] * s * (1 + v * (1 - s));
+        for (int64_t i = lo; i < hi; i++) {
+            T v = x[i];
+            T e = EXP(-ABS(v));
+            T d = 1 + e;
+            T s = (v >= 0 ? (T)1 : e) / d;
+            out[i] = g[i] * s * (1 + v * (1 - s));
+        }
     }
 }
 
@@ -124,6 +160,7 @@ static inline T SFX(row_exp_shifted)(const T *x, T m, T *e, int64_t cols) {
 }
 
 CR_KERNEL void SFX(cr_softmax)(const T *x, T *y, int64_t rows, int64_t cols) {
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t r = 0; r < rows; r++) {
         const T *xr = x + r * cols;
         T *yr = y + r * cols;
@@ -135,6 +172,7 @@ CR_KERNEL void SFX(cr_softmax)(const T *x, T *y, int64_t rows, int64_t cols) {
 }
 
 CR_KERNEL void SFX(cr_log_softmax)(const T *x, T *y, int64_t rows, int64_t cols) {
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t r = 0; r < rows; r++) {
         const T *xr = x + r * cols;
         T *yr = y + r * cols;
@@ -149,6 +187,7 @@ CR_KERNEL void SFX(cr_log_softmax)(const T *x, T *y, int64_t rows, int64_t cols)
 /* y * (g - sum(g * y)), y the softmax */
 CR_KERNEL void SFX(cr_softmax_backward)(const T *g, const T *y, T *out, int64_t rows,
                                         int64_t cols) {
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_LIGHT)
     for (int64_t r = 0; r < rows; r++) {
         const T *gr = g + r * cols, *yr = y + r * cols;
         T *o = out + r * cols;
@@ -163,6 +202,7 @@ CR_KERNEL void SFX(cr_softmax_backward)(const T *g, const T *y, T *out, int64_t 
 /* g - exp(y) * sum(g), y the log_softmax */
 CR_KERNEL void SFX(cr_log_softmax_backward)(const T *g, const T *y, T *out, int64_t rows,
                                             int64_t cols) {
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t r = 0; r < rows; r++) {
         const T *gr = g + r * cols, *yr = y + r * cols;
         T *o = out + r * cols;
@@ -182,6 +222,7 @@ CR_KERNEL void SFX(cr_log_softmax_backward)(const T *g, const T *y, T *out, int6
  * reference), rstd = 1 / sqrt(var + eps); y = (x - mean) * rstd [* w] [+ b] */
 CR_KERNEL void SFX(cr_layer_norm)(const T *x, const T *w, const T *b, T *y, T *mean, T *rstd,
                                   int64_t rows, int64_t cols, double eps) {
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t r = 0; r < rows; r++) {
         const T *xr = x + r * cols;
         T *yr = y + r * cols;
@@ -217,12 +258,12 @@ CR_KERNEL void SFX(cr_layer_norm)(const T *x, const T *w, const T *b, T *y, T *m
 
 /* its backward: with xhat = (x - mean) * rstd and u = g [* w],
  * dx = (u - mean(u) - xhat * mean(u * xhat)) * rstd; dw = sum over rows of g * xhat,
- * db = sum of g (dw, db zeroed here) */
+ * db = sum of g. dx row by row, then dw and db a column range at a time, each column summed
+ * over the rows in order (a range of rows, or of columns, per thread) */
 CR_KERNEL void SFX(cr_layer_norm_backward)(const T *g, const T *x, const T *mean,
                                            const T *rstd, const T *w, T *dx, T *dw, T *db,
                                            int64_t rows, int64_t cols) {
-    memset(dw, 0, (size_t)cols * sizeof(T));
-    memset(db, 0, (size_t)cols * sizeof(T));
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t r = 0; r < rows; r++) {
         const T *gr = g + r * cols, *xr = x + r * cols;
         T *o = dx + r * cols;
@@ -234,8 +275,6 @@ CR_KERNEL void SFX(cr_layer_norm_backward)(const T *g, const T *x, const T *mean
             T u = w ? gr[j] * w[j] : gr[j];
             su += u;
             sux += u * xh;
-            dw[j] += gr[j] * xh;
-            db[j] += gr[j];
         }
         T m = su / (T)cols, c = sux / (T)cols;
 #pragma omp simd
@@ -243,6 +282,21 @@ CR_KERNEL void SFX(cr_layer_norm_backward)(const T *g, const T *x, const T *mean
             T xh = (xr[j] - mu) * rs;
             T u = w ? gr[j] * w[j] : gr[j];
             o[j] = (u - m - xh * c) * rs;
+        }
+    }
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
+    for (int64_t lo = 0; lo < cols; lo += 64) {
+        int64_t hi = CR_MIN(lo + 64, cols);
+        for (int64_t j = lo; j < hi; j++) dw[j] = db[j] = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            const T *gr = g + r * cols, *xr = x + r * cols;
+            T mu = mean[r], rs = rstd[r];
+#pragma omp simd
+            for (int64_t j = lo; j < hi; j++) {
+                T xh = (xr[j] - mu) * rs;
+                dw[j] += gr[j] * xh;
+                db[j] += gr[j];
+            }
         }
     }
 }
@@ -253,14 +307,21 @@ CR_KERNEL void SFX(cr_layer_norm_backward)(const T *g, const T *x, const T *mean
  * (-1: none); indices outside [0, num) are skipped (checked by the caller) */
 CR_KERNEL void SFX(cr_embedding_backward)(const T *g, const int64_t *index, T *gw, int64_t n,
                                           int64_t cols, int64_t num, int64_t padding_idx) {
-    memset(gw, 0, (size_t)(num * cols) * sizeof(T));
-    for (int64_t i = 0; i < n; i++) {
-        int64_t k = index[i];
-        if (k == padding_idx || k < 0 || k >= num) continue;
-        T *row = gw + k * cols;
-        const T *gi = g + i * cols;
+    /* in parallel: a range [k0, k1) of gw's rows per thread (zeroed there), each thread
+     * reading every index in order (each row's sum in the serial order) */
+    int64_t parts = cr_threads > 1 && n * cols >= CR_PAR_LIGHT ? CR_MIN(cr_threads, num) : 1;
+    CR_PARALLEL_FOR(parts, 2)
+    for (int64_t t = 0; t < parts; t++) {
+        int64_t k0 = num * t / parts, k1 = num * (t + 1) / parts;
+        memset(gw + k0 * cols, 0, (size_t)((k1 - k0) * cols) * sizeof(T));
+        for (int64_t i = 0; i < n; i++) {
+            int64_t k = index[i];
+            if (k == padding_idx || k < k0 || k >= k1) continue;
+            T *row = gw + k * cols;
+            const T *gi = g + i * cols;
 #pragma omp simd
-        for (int64_t j = 0; j < cols; j++) row[j] += gi[j];
+            for (int64_t j = 0; j < cols; j++) row[j] += gi[j];
+        }
     }
 }
 
@@ -274,16 +335,24 @@ CR_KERNEL void SFX(cr_sgd_step)(T *param, const T *g, T *buf, int64_t n, double 
                                 double momentum, double dampening, int nesterov) {
     T lr_ = (T)lr, m = (T)momentum, keep = (T)(1 - dampening);
     if (!buf) {
+        CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+        for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+            int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) param[i] = param[i] - lr_ * g[i];
+            for (int64_t i = lo; i < hi; i++) param[i] = param[i] - lr_ * g[i];
+        }
         return;
     }
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        T b = buf[i] * m + keep * g[i];
-        buf[i] = b;
-        T d = nesterov ? g[i] + m * b : b;
-        param[i] = param[i] - lr_ * d;
+        for (int64_t i = lo; i < hi; i++) {
+            T b = buf[i] * m + keep * g[i];
+            buf[i] = b;
+            T d = nesterov ? g[i] + m * b : b;
+            param[i] = param[i] - lr_ * d;
+        }
     }
 }
 
@@ -297,15 +366,19 @@ CR_KERNEL void SFX(cr_adam_step)(T *param, const T *g, T *exp_avg, T *exp_avg_sq
     T w_ = (T)w, w1 = (T)(1 - w), b2 = (T)beta2, c2 = (T)(1 - beta2), s = (T)(-step_size);
     T bc = (T)bc2_sqrt, e = (T)eps;
     int small = fabs(w) < 0.5;
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        T gi = g[i], m = exp_avg[i];
-        T diff = gi - m;
-        m = small ? m + diff * w_ : gi - diff * w1;
-        exp_avg[i] = m;
-        T v = exp_avg_sq[i] * b2 + (gi * c2) * gi;
-        exp_avg_sq[i] = v;
-        T denom = (T)sqrt(v) / bc + e;
-        param[i] = param[i] + (m * s) / denom;
+        for (int64_t i = lo; i < hi; i++) {
+            T gi = g[i], m = exp_avg[i];
+            T diff = gi - m;
+            m = small ? m + diff * w_ : gi - diff * w1;
+            exp_avg[i] = m;
+            T v = exp_avg_sq[i] * b2 + (gi * c2) * gi;
+            exp_avg_sq[i] = v;
+            T denom = (T)sqrt(v) / bc + e;
+            param[i] = param[i] + (m * s) / denom;
+        }
     }
 }

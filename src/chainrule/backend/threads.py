@@ -1,0 +1,150 @@
+"""``set_num_threads`` / ``get_num_threads``: torch's names for the number of threads CPU
+work runs on. One setting steers both of chainrule's thread pools:
+
+- the native kernels' OpenMP team (native_omp.h; a serial build keeps the number but runs
+  on one thread), and
+- NumPy's BLAS (matmul, conv's GEMM), when it is the OpenBLAS NumPy's wheels bundle (or
+  any OpenBLAS or MKL loaded in the process): its ``*_set_num_threads`` is called through
+  ctypes. NumPy itself has no API for this; a BLAS that exports none (Apple's Accelerate,
+  BLIS) keeps the count its own environment variables gave it at start-up.
+
+The default, as torch's: the CPUs this process may run on, or ``OMP_NUM_THREADS`` when it
+is set to fewer. At import nothing is changed in BLAS (its own default stands: it reads
+``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` itself); only ``set_num_threads`` sets it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from collections.abc import Callable
+
+__all__ = ["get_num_threads", "set_num_threads"]
+
+
+def _default() -> int:
+    """torch's default: the CPUs this process may run on, or fewer when the first number
+    of ``OMP_NUM_THREADS`` says so."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return min(int(env), cpus)
+    return cpus
+
+
+try:
+    from chainrule.backend._native import lib as _lib  # type: ignore[import-not-found]
+except ImportError:  # no native kernels: the number still steers BLAS
+    _lib = None
+
+_threads = [_default()]
+_forked = [False]
+if _lib is not None:
+    _lib.cr_set_num_threads(_threads[0])
+
+
+def _after_fork_in_child() -> None:
+    """GNU OpenMP cannot start a team in a forked child of a process that used one (the
+    child hangs): there the native kernels run on one thread (torch's DataLoader workers
+    use one thread too). BLAS handles fork itself."""
+    _forked[0] = True
+    if _lib is not None:
+        _lib.cr_set_num_threads(1)
+
+
+if _lib is not None and _lib.cr_has_openmp():
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+# BLAS libraries' thread setters, most specific first (NumPy's wheels rename OpenBLAS's
+# symbols with a scipy_ prefix and a 64_ suffix for their 64-bit-integer build)
+_SETTERS = (
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+    "MKL_Set_Num_Threads",
+)
+
+
+def _blas_libraries() -> list[str]:
+    """Paths of the BLAS libraries NumPy may have loaded: those in NumPy's wheel (its
+    ``numpy.libs`` / ``.dylibs`` folder) and, on Linux, any OpenBLAS or MKL mapped into
+    this process."""
+    import numpy as np
+
+    here = os.path.dirname(np.__file__)
+    paths = []
+    for folder in (os.path.join(here, "..", "numpy.libs"), os.path.join(here, ".dylibs")):
+        for pattern in ("*openblas*", "*mkl_rt*"):
+            paths += sorted(glob.glob(os.path.join(folder, pattern)))
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.rsplit(None, 1)[-1]
+                name = os.path.basename(path)
+                if ("openblas" in name or "mkl_rt" in name) and path not in paths:
+                    paths.append(path)
+    except OSError:
+        pass
+    return [os.path.realpath(p) for p in paths]
+
+
+_blas_setters: list[Callable[[int], object]] | None = None
+
+
+def _blas() -> list[Callable[[int], object]]:
+    """The thread setters of the BLAS libraries found (found once, on first use)."""
+    global _blas_setters
+    if _blas_setters is None:
+        _blas_setters = []
+        seen = set()
+        for path in _blas_libraries():
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                dll = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for symbol in _SETTERS:
+                fn = getattr(dll, symbol, None)
+                if fn is not None:
+                    fn.argtypes, fn.restype = [ctypes.c_int], None
+                    _blas_setters.append(fn)
+                    break
+    return _blas_setters
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the number of threads used for intraop parallelism on CPU: the native kernels'
+    OpenMP loops and NumPy's BLAS (OpenBLAS or MKL; another BLAS keeps its own setting).
+
+    As ``torch.set_num_threads``: a positive int, else RuntimeError. Call it before the
+    work it should steer. In a forked child process the native kernels stay on one
+    thread (OpenMP cannot start a team there)."""
+    if type(n) is bool or not isinstance(n, int):
+        raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")
+    if n <= 0:
+        raise RuntimeError("set_num_threads expects a positive integer")
+    _threads[0] = int(n)
+    if _lib is not None and not _forked[0]:
+        _lib.cr_set_num_threads(int(n))
+    for setter in _blas():
+        setter(int(n))
+
+
+def get_num_threads() -> int:
+    """Returns the number of threads used for parallelizing CPU operations (the setting of
+    ``set_num_threads``; by default the CPUs this process may run on, or
+    ``OMP_NUM_THREADS`` when it is set to fewer)."""
+    return _threads[0]
+
+
+def has_openmp() -> bool:
+    """Whether the native kernels were built with OpenMP (``torch.backends.openmp``'s
+    question; False with no native kernels)."""
+    return _lib is not None and bool(_lib.cr_has_openmp())
