@@ -127,3 +127,24 @@ def test_backward_order_is_the_shared_toposort():
     got = _order(loss)
     assert got == want
     assert all(v.grad == 0.0 for v in got)
+
+
+def test_each_walk_marks_with_its_own_token():
+    """``_order`` marks reached nodes with a token of its own (the ``_walk`` slot): nodes a
+    previous walk reached, of this graph or of another sharing them, are walked again."""
+    from chainrule.graph import toposort
+    from chainrule.scalar.value import _children_of, _order
+
+    model = nn.MLP(2, [5, 1], seed=7)
+    X, _ = make_moons(6, 0.1, 2)
+    outs = [model(x) for x in X]
+    part = outs[0] * outs[1]
+    whole = part + sum(outs[2:], Value(0.0)) * part.exp()
+    assert _order(part) == toposort((part,), _children_of, hashable=True)
+    assert _order(whole) == toposort((whole,), _children_of, hashable=True)
+    assert _order(part) == toposort((part,), _children_of, hashable=True)
+    whole.backward()
+    want = [p.grad for p in model.parameters()]
+    part.backward()
+    whole.backward()
+    assert [p.grad for p in model.parameters()] == want

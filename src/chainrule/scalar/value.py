@@ -8,7 +8,8 @@ reference cycles: it is freed by reference counting the moment the last result g
 scope, and Python's cyclic garbage collector has nothing to chase. Backward is then one rule
 for every operation, ``input.grad += local * out.grad``, walked in the order that
 ``chainrule.graph.toposort`` gives (an explicit stack, no recursion: any depth works; ``_order``
-is that same walk written out for two children, the engine's hot loop).
+is that same walk written out for two children, the engine's hot loop; it marks the nodes it
+has reached in one more slot, ``_walk``, instead of a set).
 
 Numbers follow IEEE 754 / PyTorch rather than Python's exceptions: ``exp`` overflows to
 ``inf``, ``log(0)`` is ``-inf``, ``sqrt(-1)`` and ``log(-1)`` are ``nan``, ``x / 0`` is
@@ -95,6 +96,7 @@ def _node(data: float, a: Value, da: float, b: Value | None, db: float, op: str)
     v._b = b
     v._db = db
     v._op = op
+    v._walk = None
     return v
 
 
@@ -129,7 +131,7 @@ class Value:
     resetting: to add the gradients of two losses, call ``backward()`` on their sum.)
     """
 
-    __slots__ = ("data", "grad", "label", "_a", "_da", "_b", "_db", "_op")
+    __slots__ = ("data", "grad", "label", "_a", "_da", "_b", "_db", "_op", "_walk")
 
     data: float
     grad: float
@@ -139,6 +141,7 @@ class Value:
     _b: Value | None
     _db: float
     _op: str
+    _walk: object
 
     def __init__(self, data: Number, label: str = "") -> None:
         if not isinstance(data, Real):
@@ -151,6 +154,7 @@ class Value:
         self._b = None
         self._db = 0.0
         self._op = ""
+        self._walk = None
 
     # -------------------------------------------------------------- binary arithmetic
 
@@ -168,6 +172,7 @@ class Value:
         v._b = other
         v._db = 1.0
         v._op = "+"
+        v._walk = None
         return v
 
     def __radd__(self, other: Number) -> Value:
@@ -201,6 +206,7 @@ class Value:
         v._b = other
         v._db = a
         v._op = "*"
+        v._walk = None
         return v
 
     def __rmul__(self, other: Number) -> Value:
@@ -297,6 +303,7 @@ class Value:
         v._b = None
         v._db = 0.0
         v._op = "ReLU"
+        v._walk = None
         return v
 
     def sin(self) -> Value:
@@ -370,29 +377,44 @@ _EMIT = object()  # _order's stack marker
 def _order(root: Value) -> list[Value]:
     """``toposort((root,), _children_of, hashable=True)``, the same order, written out for
     nodes of at most two children, and resetting each node's ``.grad`` to 0 as it is
-    reached (one pass fewer in ``backward``): the walk is most of a backward's cost."""
+    reached (one pass fewer in ``backward``).
+
+    The walk is most of a backward's cost, so it takes two shortcuts that keep the order:
+    a node is marked as reached by writing this walk's own token into its ``_walk`` slot (a
+    slot read tells, where a set of seen nodes would hash every node), and a node whose
+    inputs have all been reached already is emitted at once, instead of being pushed back
+    under a marker and popped again.
+    """
     order: list[Value] = []
-    seen: set[Value] = set()
+    walk = object()  # this walk's token: no node holds it yet
     stack: list = [root]
-    pop, push, emit, mark, done = stack.pop, stack.append, order.append, seen.add, _EMIT
+    pop, push, emit, done = stack.pop, stack.append, order.append, _EMIT
     while stack:
         v = pop()
-        if v is done:
+        if v is done:  # the node under the marker: its inputs are all in order now
             emit(pop())
             continue
-        if v in seen:
+        if v._walk is walk:  # reached already, through another consumer
             continue
-        mark(v)
+        v._walk = walk
         v.grad = 0.0
-        push(v)
-        push(done)
         a = v._a
         if a is not None:
-            if a not in seen:
+            if a._walk is not walk:  # come back to v after a (and b)
+                push(v)
+                push(done)
                 push(a)
+                b = v._b
+                if b is not None and b._walk is not walk:
+                    push(b)
+                continue
             b = v._b
-            if b is not None and b not in seen:
+            if b is not None and b._walk is not walk:  # come back to v after b
+                push(v)
+                push(done)
                 push(b)
+                continue
+        emit(v)  # no input left to reach first
     order.reverse()
     return order
 
@@ -422,6 +444,7 @@ def weighted_sum(ws: Iterable[Value], xs: Iterable[Value | Number], bias: Value)
         m._b = x
         m._db = p
         m._op = "*"
+        m._walk = None
         s = _new(Value)  # act + w * x
         s.data = total = total + pq
         s.grad = 0.0
@@ -431,5 +454,6 @@ def weighted_sum(ws: Iterable[Value], xs: Iterable[Value | Number], bias: Value)
         s._b = m
         s._db = 1.0
         s._op = "+"
+        s._walk = None
         act = s
     return act
