@@ -379,11 +379,12 @@ def _order(root: Value) -> list[Value]:
     nodes of at most two children, and resetting each node's ``.grad`` to 0 as it is
     reached (one pass fewer in ``backward``).
 
-    The walk is most of a backward's cost, so it takes two shortcuts that keep the order:
+    The walk is most of a backward's cost, so it takes three shortcuts that keep the order:
     a node is marked as reached by writing this walk's own token into its ``_walk`` slot (a
-    slot read tells, where a set of seen nodes would hash every node), and a node whose
-    inputs have all been reached already is emitted at once, instead of being pushed back
-    under a marker and popped again.
+    slot read tells, where a set of seen nodes would hash every node); from a node the walk
+    goes straight down to the input it would pop next (``b``, else ``a``) instead of pushing
+    it and popping it again; and a node whose inputs have all been reached already is
+    emitted at once instead of waiting on the stack under a marker.
     """
     order: list[Value] = []
     walk = object()  # this walk's token: no node holds it yet
@@ -394,27 +395,25 @@ def _order(root: Value) -> list[Value]:
         if v is done:  # the node under the marker: its inputs are all in order now
             emit(pop())
             continue
-        if v._walk is walk:  # reached already, through another consumer
-            continue
-        v._walk = walk
-        v.grad = 0.0
-        a = v._a
-        if a is not None:
-            if a._walk is not walk:  # come back to v after a (and b)
-                push(v)
-                push(done)
-                push(a)
-                b = v._b
-                if b is not None and b._walk is not walk:
-                    push(b)
-                continue
+        while v._walk is not walk:  # reach v, then go on down to an input not reached yet
+            v._walk = walk
+            v.grad = 0.0
+            a = v._a
             b = v._b
-            if b is not None and b._walk is not walk:  # come back to v after b
+            if a is not None and a._walk is not walk:
+                push(v)  # come back to v after its inputs
+                push(done)
+                if b is not None and b._walk is not walk:
+                    push(a)  # b first, then a (toposort's order)
+                    v = b
+                else:
+                    v = a
+            elif b is not None and b._walk is not walk:
                 push(v)
                 push(done)
-                push(b)
-                continue
-        emit(v)  # no input left to reach first
+                v = b
+            else:
+                emit(v)  # no input left to reach: v is in order (and the loop ends)
     order.reverse()
     return order
 
