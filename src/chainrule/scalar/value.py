@@ -8,8 +8,8 @@ reference cycles: it is freed by reference counting the moment the last result g
 scope, and Python's cyclic garbage collector has nothing to chase. Backward is then one rule
 for every operation, ``input.grad += local * out.grad``, walked in the order that
 ``chainrule.graph.toposort`` gives (an explicit stack, no recursion: any depth works; ``_order``
-is that same walk written out for two children, the engine's hot loop; it marks the nodes it
-has reached in one more slot, ``_walk``, instead of a set).
+is that same walk written out for two children, the engine's hot loop; it keeps its state in
+one more slot, ``_walk``, instead of a set of seen nodes).
 
 Numbers follow IEEE 754 / PyTorch rather than Python's exceptions: ``exp`` overflows to
 ``inf``, ``log(0)`` is ``-inf``, ``sqrt(-1)`` and ``log(-1)`` are ``nan``, ``x / 0`` is
@@ -371,49 +371,48 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad}{label})"
 
 
-_EMIT = object()  # _order's stack marker
-
-
 def _order(root: Value) -> list[Value]:
     """``toposort((root,), _children_of, hashable=True)``, the same order, written out for
     nodes of at most two children, and resetting each node's ``.grad`` to 0 as it is
     reached (one pass fewer in ``backward``).
 
-    The walk is most of a backward's cost, so it takes three shortcuts that keep the order:
-    a node is marked as reached by writing this walk's own token into its ``_walk`` slot (a
-    slot read tells, where a set of seen nodes would hash every node); from a node the walk
-    goes straight down to the input it would pop next (``b``, else ``a``) instead of pushing
-    it and popping it again; and a node whose inputs have all been reached already is
-    emitted at once instead of waiting on the stack under a marker.
+    The walk is most of a backward's cost, so it keeps its state in the nodes: each node's
+    ``_walk`` slot holds one of this walk's two tokens, ``opened`` (reached, some input not
+    in order yet: the node waits on the stack) or ``closed`` (in order), where a set of seen
+    nodes would hash every node and a marker would be pushed under each waiting one. From
+    a node it goes straight down to the input it would pop next (``b`` first, as toposort),
+    and a node whose inputs are all in order already is closed at once.
     """
     order: list[Value] = []
-    walk = object()  # this walk's token: no node holds it yet
+    opened = object()  # this walk's tokens: no node holds them yet
+    closed = object()
     stack: list = [root]
-    pop, push, emit, done = stack.pop, stack.append, order.append, _EMIT
+    pop, push, emit = stack.pop, stack.append, order.append
     while stack:
         v = pop()
-        if v is done:  # the node under the marker: its inputs are all in order now
-            emit(pop())
+        if v._walk is opened:  # back at v: its inputs are all in order now
+            v._walk = closed
+            emit(v)
             continue
-        while v._walk is not walk:  # reach v, then go on down to an input not reached yet
-            v._walk = walk
+        while v._walk is not closed:  # reach v, then go on down to an input not reached
             v.grad = 0.0
             a = v._a
             b = v._b
-            if a is not None and a._walk is not walk:
+            if a is not None and a._walk is not closed:  # (an input is never opened)
+                v._walk = opened
                 push(v)  # come back to v after its inputs
-                push(done)
-                if b is not None and b._walk is not walk:
-                    push(a)  # b first, then a (toposort's order)
+                if b is not None and b._walk is not closed:
+                    push(a)  # b first, then a
                     v = b
                 else:
                     v = a
-            elif b is not None and b._walk is not walk:
+            elif b is not None and b._walk is not closed:
+                v._walk = opened
                 push(v)
-                push(done)
                 v = b
-            else:
-                emit(v)  # no input left to reach: v is in order (and the loop ends)
+            else:  # no input left to reach: v is in order (and this loop ends)
+                v._walk = closed
+                emit(v)
     order.reverse()
     return order
 
