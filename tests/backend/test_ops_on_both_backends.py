@@ -22,6 +22,8 @@ OPS = {
     "silu": lambda lib, x: lib.nn.functional.silu(x),
     "sigmoid": lambda lib, x: lib.sigmoid(x),
     "tanh": lambda lib, x: lib.tanh(x),
+    "relu": lambda lib, x: lib.relu(x),
+    "relu_module": lambda lib, x: lib.nn.ReLU()(x * 1),
     "softmax": lambda lib, x: lib.softmax(x, -1),
     "softmax_dim0": lambda lib, x: lib.softmax(x, 0),
     "log_softmax": lambda lib, x: lib.log_softmax(x, -1),
