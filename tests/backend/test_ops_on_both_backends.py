@@ -235,3 +235,33 @@ def test_forward_over_reverse_through_the_fast_backwards(backend_name, name):
     ht = torch.func.hessian(HESSIANS[name](torch))(torch.tensor(x))
     # (hessian of layer_norm comes back requiring grad, as before this layer: detached here)
     np.testing.assert_allclose(hc.detach().numpy(), ht.numpy(), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("x_grad", [True, False])
+def test_linear_relu_plain_backward_is_the_recorded_ones_bits(backend_name, dtype, bias, x_grad):
+    """Linear's and relu's plain backward (NumPy and the kernel, nothing recorded) give the
+    bits of the rules' recorded ops (create_graph), and torch's values."""
+    rng = np.random.default_rng(3)
+    xa, wa = rng.standard_normal((33, 40)), rng.standard_normal((24, 40))
+    xa[0, :3] = [np.nan, np.inf, -0.0]
+    xa, wa, ba = xa.astype(dtype), wa.astype(dtype), rng.standard_normal(24).astype(dtype)
+    ga = rng.standard_normal((33, 24)).astype(dtype)
+    grads = []
+    for create_graph in (False, True):
+        x = cr.tensor(xa, requires_grad=x_grad)
+        w, b = cr.tensor(wa, requires_grad=True), cr.tensor(ba, requires_grad=bias)
+        y = cr.relu(cr.nn.functional.linear(x, w, b if bias else None))
+        leaves = [t for t in (x, w, b) if t.requires_grad]
+        grads.append(cr.autograd.grad(y, leaves, cr.tensor(ga), create_graph=create_graph))
+    for plain, recorded in zip(*grads):
+        assert plain.grad_fn is None
+        np.testing.assert_array_equal(plain.numpy(), recorded.detach().numpy())
+    x = torch.tensor(xa, requires_grad=x_grad)
+    w, b = torch.tensor(wa, requires_grad=True), torch.tensor(ba, requires_grad=bias)
+    y = torch.relu(torch.nn.functional.linear(x, w, b if bias else None))
+    want = torch.autograd.grad(y, [t for t in (x, w, b) if t.requires_grad], torch.tensor(ga))
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for got, ref in zip(grads[0], want):
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), **tol)
