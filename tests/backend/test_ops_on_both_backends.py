@@ -265,3 +265,39 @@ def test_linear_relu_plain_backward_is_the_recorded_ones_bits(backend_name, dtyp
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     for got, ref in zip(grads[0], want):
         np.testing.assert_allclose(got.numpy(), ref.numpy(), **tol)
+
+
+# at least PER_SAMPLE_L output positions: the forward runs one GEMM per sample straight
+# into the NCHW result, and (where C*KH*KW <= positions) the weight gradient sums
+# per-sample products instead of one GEMM of gy's (O, N*L) copy
+PER_SAMPLE_CONVS = {
+    "padded-bias": ((3, 2, 14, 12), (4, 2, 3, 3), dict(padding=1, bias=True)),
+    "stride-dilation": ((2, 3, 30, 20), (5, 3, 3, 3), dict(stride=(2, 1), dilation=(1, 2))),
+    "1d-bias": ((2, 3, 200), (4, 3, 5), dict(padding=2, bias=True)),
+    "wide-columns": ((2, 40, 16, 16), (3, 40, 3, 3), dict(bias=True)),  # CKK 360 > L 196
+    "one-sample": ((1, 1, 28, 28), (6, 1, 5, 5), dict(padding=2, bias=True)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(PER_SAMPLE_CONVS))
+def test_conv_per_sample_gemms(backend_name, dtype, name):
+    from chainrule.ops.conv import geometry
+
+    x_shape, w_shape, kw = PER_SAMPLE_CONVS[name]
+    kw = dict(kw)
+    rng = np.random.default_rng(4)
+    fan_in = int(np.prod(w_shape[1:]))
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape) / np.sqrt(fan_in)
+    arrays = [x.astype(dtype), w.astype(dtype)]
+    if kw.pop("bias", False):
+        arrays.append(rng.standard_normal(w_shape[0]).astype(dtype))
+    conv = "conv1d" if len(x_shape) == 3 else "conv2d"
+
+    def f(lib, x, w, b=None):
+        return getattr(lib.nn.functional, conv)(x, w, b, **kw)
+
+    out = f(cr, *[cr.tensor(a) for a in arrays]).shape
+    positions = int(np.prod(out[2:]))
+    assert positions >= geometry.PER_SAMPLE_L
+    _grads_match(f, arrays, dtype)
