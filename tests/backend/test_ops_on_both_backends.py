@@ -257,6 +257,9 @@ def test_linear_relu_plain_backward_is_the_recorded_ones_bits(backend_name, dtyp
         grads.append(cr.autograd.grad(y, leaves, cr.tensor(ga), create_graph=create_graph))
     for plain, recorded in zip(*grads):
         assert plain.grad_fn is None
+        views = [getattr(t, "_base", None) is not None for t in (plain, recorded)]
+        assert views[0] == views[1]  # gW: a view of the product, as torch's
+        assert plain.stride() == recorded.stride()
         np.testing.assert_array_equal(plain.numpy(), recorded.detach().numpy())
     x = torch.tensor(xa, requires_grad=x_grad)
     w, b = torch.tensor(wa, requires_grad=True), torch.tensor(ba, requires_grad=bias)

@@ -51,8 +51,8 @@ class Linear(Op):
             ga = g._data  # (x and w are the saved ones: w if x needs a gradient, x if w does)
             if self.needs(0):
                 gx = _make(np.matmul(ga, w._data))
-            if self.needs(1):
-                gw = _make(np.matmul(ga.T, x._data))
+            if self.needs(1):  # a view of the product, as below
+                gw = _make(np.matmul(ga.T, x._data)).T.T
             if self.bias and self.needs(2):
                 gb = _make(np.sum(ga, axis=(0,)))
             return gx, gw, gb
