@@ -178,6 +178,15 @@ def _cases():
             lambda g, x, b, t: aten.softplus_backward(T(g), T(x), b, t),
             True,
         )
+    # torch's relu keeps -0 (x < 0 ? 0 : x); chainrule's is maximum(x, 0), +0 there (as the
+    # fused relu of cr.compile): zero signs are compared with the reference only
+    c["relu"] = ("relu", lambda d: (_pointwise(d)[0],), lambda x: torch.relu(T(x)), False)
+    c["relu_backward"] = (
+        "relu_backward",
+        lambda d: (_data((37, 70), d, seed=2), np.maximum(_pointwise(d)[0], 0)),
+        lambda g, y: aten.threshold_backward(T(g), T(y), 0),
+        True,
+    )
     for p in (0.3, 0.9):
         c[f"dropout-{p}"] = ("dropout", lambda d, p=p: _dropout_args(d, p), _dropout, True)
         c[f"dropout_backward-{p}"] = (

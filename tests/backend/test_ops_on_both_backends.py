@@ -22,6 +22,8 @@ OPS = {
     "silu": lambda lib, x: lib.nn.functional.silu(x),
     "sigmoid": lambda lib, x: lib.sigmoid(x),
     "tanh": lambda lib, x: lib.tanh(x),
+    "relu": lambda lib, x: lib.relu(x),
+    "relu_module": lambda lib, x: lib.nn.ReLU()(x * 1),
     "softmax": lambda lib, x: lib.softmax(x, -1),
     "softmax_dim0": lambda lib, x: lib.softmax(x, 0),
     "log_softmax": lambda lib, x: lib.log_softmax(x, -1),
@@ -233,3 +235,72 @@ def test_forward_over_reverse_through_the_fast_backwards(backend_name, name):
     ht = torch.func.hessian(HESSIANS[name](torch))(torch.tensor(x))
     # (hessian of layer_norm comes back requiring grad, as before this layer: detached here)
     np.testing.assert_allclose(hc.detach().numpy(), ht.numpy(), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("x_grad", [True, False])
+def test_linear_relu_plain_backward_is_the_recorded_ones_bits(backend_name, dtype, bias, x_grad):
+    """Linear's and relu's plain backward (NumPy and the kernel, nothing recorded) give the
+    bits of the rules' recorded ops (create_graph), and torch's values."""
+    rng = np.random.default_rng(3)
+    xa, wa = rng.standard_normal((33, 40)), rng.standard_normal((24, 40))
+    xa[0, :3] = [np.nan, np.inf, -0.0]
+    xa, wa, ba = xa.astype(dtype), wa.astype(dtype), rng.standard_normal(24).astype(dtype)
+    ga = rng.standard_normal((33, 24)).astype(dtype)
+    grads = []
+    for create_graph in (False, True):
+        x = cr.tensor(xa, requires_grad=x_grad)
+        w, b = cr.tensor(wa, requires_grad=True), cr.tensor(ba, requires_grad=bias)
+        y = cr.relu(cr.nn.functional.linear(x, w, b if bias else None))
+        leaves = [t for t in (x, w, b) if t.requires_grad]
+        grads.append(cr.autograd.grad(y, leaves, cr.tensor(ga), create_graph=create_graph))
+    for plain, recorded in zip(*grads):
+        assert plain.grad_fn is None
+        views = [getattr(t, "_base", None) is not None for t in (plain, recorded)]
+        assert views[0] == views[1]  # gW: a view of the product, as torch's
+        assert plain.stride() == recorded.stride()
+        np.testing.assert_array_equal(plain.numpy(), recorded.detach().numpy())
+    x = torch.tensor(xa, requires_grad=x_grad)
+    w, b = torch.tensor(wa, requires_grad=True), torch.tensor(ba, requires_grad=bias)
+    y = torch.relu(torch.nn.functional.linear(x, w, b if bias else None))
+    want = torch.autograd.grad(y, [t for t in (x, w, b) if t.requires_grad], torch.tensor(ga))
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for got, ref in zip(grads[0], want):
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), **tol)
+
+
+# at least PER_SAMPLE_L output positions: the forward runs one GEMM per sample straight
+# into the NCHW result, and (where C*KH*KW <= positions) the weight gradient sums
+# per-sample products instead of one GEMM of gy's (O, N*L) copy
+PER_SAMPLE_CONVS = {
+    "padded-bias": ((3, 2, 14, 12), (4, 2, 3, 3), dict(padding=1, bias=True)),
+    "stride-dilation": ((2, 3, 30, 20), (5, 3, 3, 3), dict(stride=(2, 1), dilation=(1, 2))),
+    "1d-bias": ((2, 3, 200), (4, 3, 5), dict(padding=2, bias=True)),
+    "wide-columns": ((2, 40, 16, 16), (3, 40, 3, 3), dict(bias=True)),  # CKK 360 > L 196
+    "one-sample": ((1, 1, 28, 28), (6, 1, 5, 5), dict(padding=2, bias=True)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(PER_SAMPLE_CONVS))
+def test_conv_per_sample_gemms(backend_name, dtype, name):
+    from chainrule.ops.conv import geometry
+
+    x_shape, w_shape, kw = PER_SAMPLE_CONVS[name]
+    kw = dict(kw)
+    rng = np.random.default_rng(4)
+    fan_in = int(np.prod(w_shape[1:]))
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape) / np.sqrt(fan_in)
+    arrays = [x.astype(dtype), w.astype(dtype)]
+    if kw.pop("bias", False):
+        arrays.append(rng.standard_normal(w_shape[0]).astype(dtype))
+    conv = "conv1d" if len(x_shape) == 3 else "conv2d"
+
+    def f(lib, x, w, b=None):
+        return getattr(lib.nn.functional, conv)(x, w, b, **kw)
+
+    out = f(cr, *[cr.tensor(a) for a in arrays]).shape
+    positions = int(np.prod(out[2:]))
+    assert positions >= geometry.PER_SAMPLE_L
+    _grads_match(f, arrays, dtype)

@@ -69,6 +69,8 @@ PROTOTYPES = {
     "cr_dropout": "const T *x, const uint64_t *r, T *y, uint8_t *keep, int64_t n, double p, "
     "double scale",
     "cr_dropout_backward": "const T *g, const uint8_t *keep, T *out, int64_t n, double scale",
+    "cr_relu": "const T *x, T *y, int64_t n",
+    "cr_relu_backward": "const T *g, const T *y, T *out, int64_t n",
     # native_loss.h
     "cr_cross_entropy": "const T *x, const int64_t *t, const T *w, T *logp, T *loss, T *wt, "
     "int64_t n, int64_t c, int64_t s, int64_t ignore_index, double smoothing",

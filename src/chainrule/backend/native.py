@@ -574,6 +574,8 @@ KERNELS.update(
     adam_step=adam_step,
     softplus=softplus,
     softplus_backward=softplus_backward,
+    relu=_unary("relu", ref.relu),
+    relu_backward=_binary("relu_backward", ref.relu_backward, small=256),
     dropout=dropout,
     dropout_backward=dropout_backward,
     cross_entropy=cross_entropy,

@@ -94,6 +94,17 @@ def softplus_backward(g: np.ndarray, x: np.ndarray, beta: float, threshold: floa
     return select(linear, g, g * s)
 
 
+def relu(x: np.ndarray) -> np.ndarray:
+    """``maximum(x, 0)``: a nan passes, -0 gives +0."""
+    return np.maximum(x, 0)
+
+
+def relu_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``g`` where relu's output ``y`` is not 0 (a nan passes ``g``), else +0 (torch's
+    threshold_backward: a masked inf or nan gradient is +0 too)."""
+    return select(y != 0, g, 0.0)
+
+
 # --------------------------------------------------------------------------- dropout
 
 
@@ -419,7 +430,8 @@ KERNELS = {
         "im2col", "col2im", "max_pool2d", "max_pool2d_backward", "layer_norm",
         "avg_pool2d", "avg_pool2d_backward",
         "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
-        "softplus", "softplus_backward", "dropout", "dropout_backward",
+        "softplus", "softplus_backward", "dropout", "dropout_backward", "relu",
+        "relu_backward",
     )
 }  # fmt: skip
 

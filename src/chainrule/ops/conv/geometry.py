@@ -53,6 +53,16 @@ def _to_nchw(out: np.ndarray, n: int, oh: int, ow: int, b: np.ndarray | None) ->
     return y
 
 
+# positions per sample from which one GEMM per sample, written straight into the NCHW
+# result, beats one large GEMM and the pass that lays its (O, N*L) result out as NCHW
+PER_SAMPLE_L = 128
+_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _per_sample(groups: int, cols: np.ndarray, positions: int, n: int) -> bool:
+    return groups == 1 and positions >= PER_SAMPLE_L and cols.dtype in _FLOAT and cols.size > 0
+
+
 def _conv(
     x: np.ndarray, w: np.ndarray, geo: _Geometry, b: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +71,12 @@ def _conv(
     n, g, o = x.shape[0], geo.groups, w.shape[0]
     oh, ow = geo.out_size(*x.shape[2:])
     cols = _cols_t(x, geo, oh, ow)
+    if _per_sample(g, cols, oh * ow, n):  # a GEMM per sample, written in place as NCHW
+        ckk = cols.shape[0]
+        y = np.matmul(w.reshape(o, ckk), cols.reshape(ckk, n, oh * ow).transpose(1, 0, 2))
+        if b is not None:
+            y += b.reshape(-1, 1)
+        return y.reshape(n, o, oh, ow), cols
     if g == 1:  # one large GEMM: (O, CKK) @ (CKK, N*L)
         out = w.reshape(o, -1) @ cols
     else:  # (g, O/g, CKK/g) @ (g, CKK/g, N*L)
@@ -101,10 +117,15 @@ def _conv_weight(
     g = geo.groups
     if cols is None:
         cols = _cols_t(x, geo, oh, ow)
+    n, ckk, nl = gy.shape[0], cols.shape[0], cols.shape[1]
+    if _per_sample(g, cols, oh * ow, n) and ckk <= oh * ow:
+        # Σ over samples of gy_n (O, L) @ cols_nᵀ: no (O, N*L) copy of gy; the N partial
+        # products (N, O, CKK) are no larger than gy
+        cols_n = cols.reshape(ckk, n, oh * ow).transpose(1, 2, 0)  # N, L, CKK (views)
+        return np.matmul(gy.reshape(n, o, oh * ow), cols_n).sum(0).reshape(w_shape)
     gy_t = _gy_t(gy)  # O, N*L
     if g == 1:
         return (gy_t @ cols.T).reshape(w_shape)
-    nl = gy_t.shape[1]
     gw = gy_t.reshape(g, o // g, nl) @ cols.reshape(g, -1, nl).transpose(0, 2, 1)
     return gw.reshape(w_shape)
 

@@ -252,9 +252,18 @@ class Relu(Op):
     save_inputs, save_output = False, True
 
     def forward(self, x):
-        return np.maximum(x, 0)
+        return K.relu(x)  # maximum(x, 0)
 
     def backward(self, g):  # the output is >= 0 or nan
+        gd, y = g._data, self.output._data
+        if (
+            not (grad_mode.enabled or forward_ad.level or trace.tracer)
+            and type(gd) is np.ndarray
+            and gd.dtype == y.dtype
+            and gd.flags.c_contiguous
+            and y.flags.c_contiguous
+        ):  # the plain backward: MaskedGrad's kernel, without recording
+            return _make(K.relu_backward(gd, y))
         return MaskedGrad.apply(g, self.output, mask=("nonzero",))
 
 
@@ -301,6 +310,12 @@ class MaskedGrad(Op):
     torch_name = "ThresholdBackwardBackward0"
 
     def forward(self, g, s, mask, slope=0.0, name=None):
+        if type(mask) is tuple and mask == ("nonzero",) and type(slope) is float and not slope:
+            # relu's gradient in one kernel (its own backward makes the mask from s again)
+            self.mask, self.slope = mask, slope
+            if name is not None:
+                self.torch_name = name
+            return K.relu_backward(g, s)
         if type(mask) is tuple:  # the rule that makes the mask from s, run here (a kernel)
             mask = _MASKS[mask[0]](s, *mask[1:])
         self.mask, self.slope = mask, slope
