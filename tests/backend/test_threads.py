@@ -157,6 +157,8 @@ CASES = {
         "avg_pool2d_backward",
         lambda d: (_data((16, 16, 20, 21), d, specials=False), POOL_IMAGE, *AVG, False, 0),
     ),
+    "relu": ("relu", lambda d: (_data(PW, d),)),
+    "relu_backward": ("relu_backward", lambda d: (_data(PW, d, 1), _data(PW, d))),
     "softplus": ("softplus", lambda d: (_data(PW, d), 1.5, 20.0)),
     "softplus_backward": (
         "softplus_backward",
