@@ -46,6 +46,7 @@ from chainrule.ops.strided import (
     _address,
     _Geometry,
     _node,
+    reroute,
 )
 
 __all__: list[str] = []  # nothing new at top level: these are Tensor methods
@@ -266,12 +267,11 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
         return t
     geo = _Geometry(root._data, t._data)
     old = t.grad_fn
-    if old is not None and old._hooks and fn is not None and old in fn._edges:
+    if old is not None and old._hooks and fn is not None:
         # torch's CopySlices runs the op's rule and puts its result straight into the base's
         # slice: the view's old node, and the tensor hooks registered on the view, are off
         # that path (they still run for what was computed from the view before the write)
-        fresh = _node(StridedView, (_edge(root),), geo=geo)
-        fn._edges = tuple(fresh if e is old else e for e in fn._edges)
+        reroute(fn, old, _node(StridedView, (_edge(root),), geo=geo))
     set_history(root, _node(CopySlices, (_edge(root), _edge(out)), geo=geo))
     root._requires_grad = True
     t._requires_grad = True

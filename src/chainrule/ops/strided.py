@@ -171,6 +171,15 @@ class CopySlices(Op):
         return g_base, g_value
 
 
+def reroute(node: Op, old: Any, new: Any) -> bool:
+    """Point ``node``'s edges to ``old`` at ``new`` instead (a node just recorded, before
+    anything reads it): whether it had such an edge."""
+    if old not in node._edges:
+        return False
+    node._edges = tuple(new if e is old else e for e in node._edges)
+    return True
+
+
 def _node(cls: type[Op], edges: tuple, **state: Any) -> Op:
     node = _new(cls)
     node._edges, node.inputs, node.out_data, node._shapes = edges, None, None, None
