@@ -336,6 +336,9 @@ def _output_spec(tracer: Tracer, x: Any, live: Tensor | None = None) -> Any:
             return ("tensor", (7, j), False)  # ARGOBJ
         if id(x) in tracer.pre_obj:
             return ("tensor", (8, x), False)  # CAPOBJ
+        assigned = tracer.grads_set.get(id(x))
+        if assigned is not None and getattr(assigned[1], "_grad", None) is x:
+            return ("tensor", encode(("grad", assigned[2])), False)  # a .grad it assigned
         s = tracer.known.get(id(x._data))
         if s is None or s[0] not in ("reg", "grad"):
             tracer.fail("returns a tensor made outside the traced ops")
