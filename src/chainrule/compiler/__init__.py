@@ -464,6 +464,15 @@ class CompiledFunction:
         program = Program(tracer.code, tracer.nslots, tracer.attr_nodes, spec, tracer.meta)
         if live is not None:
             program.live = live[1]
+        if self.fuse:  # (the inductor backend: rewrites, then fused loops)
+            from chainrule.compiler._program import _outputs_regs
+            from chainrule.compiler._rewrite import rewrite
+
+            keep: set = set()
+            _outputs_regs(program.outputs, keep)
+            if program.live is not None:
+                keep |= program.live.reads
+            rewrite(program, keep)
         if self.fuse and config.fuse:
             from chainrule.compiler._fuse import fuse
 

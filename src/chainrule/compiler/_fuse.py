@@ -115,7 +115,7 @@ def _eligible(ins: tuple, meta: dict, attr_nodes: set, ops: tuple) -> tuple | No
     binary, unary, _ = ops
     if ins[0] != KERNEL:
         return None
-    _, cls, params, srcs, psrc, _, k = ins
+    _, cls, params, srcs, psrc, _, k = ins[:7]
     if (cls not in binary and cls not in unary) or psrc is not None or params:
         return None
     if k in attr_nodes or k not in meta:
@@ -281,7 +281,7 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
         return f"p{vec_index[key]}[i]"
 
     for i in run:
-        _, cls, _, srcs, _, _, k = code[i]
+        _, cls, _, srcs, _, _, k = code[i][:7]
         _, _, kinds = plan[i]
         descs = meta[k][3]
         args = [operand(s, kd, d) for s, kd, d in zip(srcs, kinds, descs)]
