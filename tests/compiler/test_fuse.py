@@ -232,3 +232,26 @@ def test_fill_value_nan_and_strided_mask_are_left_to_numpy():
     assert c.entries[0].program is not None, c.entries[0].reason
     kinds = [ins[1].__name__ for ins in c.entries[0].program.code if ins[0] == 0]
     assert kinds.count("MaskedFill") == 2
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+def test_inputs_broadcast_along_leading_dims(dtype):
+    """A bias (6,) and a (5, 6) table broadcast to (4, 5, 6) are read in the loop (one
+    size: an inner loop; two sizes: by remainder), bit-identical."""
+    cr.manual_seed(3)
+    x = cr.randn(4, 5, 6, dtype=dtype)
+    b, t = cr.randn(6, dtype=dtype), cr.randn(5, 6, dtype=dtype)
+
+    def one(x):
+        return (x + b) * b - 1.5
+
+    def two(x):
+        return (x + b) * t - b
+
+    for fn in (one, two):
+        c = cr.compile(fn)
+        for _ in range(2):
+            assert same(c(x), fn(x))
+        assert fused(c) == 1
+        src = next(ins[3] for ins in c.entries[0].program.code if ins[0] == FUSED)
+        assert ("% 30" in src) == (fn is two) and ("% 6" in src) == (fn is two)

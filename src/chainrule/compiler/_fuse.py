@@ -342,6 +342,7 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
     vec_srcs: list = []  # pointer arguments
     vec_index: dict = {}
     one_srcs: list = []  # scalar arguments
+    tails: set = set()  # the sizes of the inputs broadcast along leading dims
     body = []
 
     def operand(s: tuple, kind: str, desc: tuple, ptype: str = ctype) -> str:
@@ -362,7 +363,10 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
             n = size if kind == "vec" else _size(s, desc, meta)
             vec_srcs.append((s, ptype, n))
         j = vec_index[key]
-        return f"p{j}[i]" if kind == "vec" else f"p{j}[i % {vec_srcs[j][2]}]"
+        if kind == "vec":
+            return f"p{j}[i]"
+        tails.add(vec_srcs[j][2])
+        return f"p{j}[@{vec_srcs[j][2]}@]"  # (the index: see the loop below)
 
     for i in run:
         _, cls, _, srcs, psrc, _, k = code[i][:7]
@@ -389,11 +393,19 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
     params += [f"const {t} *p{j}" for j, (_, t, _) in enumerate(vec_srcs)]
     params += [f"double c{j}" for j in range(len(one_srcs))]
     sig = ", ".join(params)
-    src = (
-        "#include <math.h>\n"
-        f"void FNAME({sig}) {{\n"
-        f"  for (long i = 0; i < {size}; i++) {{\n" + "\n".join(body) + "\n  }\n}\n"
-    )
+    text = "\n".join(body)
+    if len(tails) == 1:  # one broadcast size: an inner loop over it (vectorizable)
+        n = tails.pop()
+        text = text.replace(f"@{n}@", "t")
+        loop = (
+            f"  for (long o = 0; o < {size}; o += {n}) {{\n"
+            f"  for (long t = 0; t < {n}; t++) {{\n    long i = o + t;\n" + text + "\n  }}\n"
+        )
+    else:
+        for n in tails:
+            text = text.replace(f"@{n}@", f"i % {n}")
+        loop = f"  for (long i = 0; i < {size}; i++) {{\n" + text + "\n  }\n"
+    src = f"#include <math.h>\nvoid FNAME({sig}) {{\n" + loop + "}\n"
     digest = hashlib.sha256((src + " ".join(_CFLAGS)).encode()).hexdigest()[:24]
     name = f"cr_fused_{digest}"
     src = src.replace("FNAME", name)
