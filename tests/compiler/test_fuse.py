@@ -255,3 +255,18 @@ def test_inputs_broadcast_along_leading_dims(dtype):
         assert fused(c) == 1
         src = next(ins[3] for ins in c.entries[0].program.code if ins[0] == FUSED)
         assert ("% 30" in src) == (fn is two) and ("% 6" in src) == (fn is two)
+
+
+def test_loop_output_read_broadcast_by_a_later_loop():
+    """A value one loop makes and only a later loop reads, broadcast: handed over by
+    pointer (it is in Python's registers), bit-identical."""
+    x, b = cr.randn(4, 6), cr.randn(6)
+
+    def f(x, b):
+        c = b * 2.0 + 1.0  # a (6,) loop
+        return (x + c) * 3.0  # a (4, 6) loop reading c broadcast
+
+    comp = cr.compile(f)
+    for _ in range(2):
+        assert same(comp(x, b), f(x, b))
+    assert fused(comp) == 2

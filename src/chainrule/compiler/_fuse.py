@@ -284,6 +284,13 @@ def _fuse(program: Any) -> int:
     _outputs_read(program.outputs, outs)
     for r in outs:
         readers.setdefault(r, set()).add(-1)
+    fused_at = {i: n for n, run in enumerate(runs) for i in run}
+    by_pointer: set = set()  # registers a loop reads broadcast (not from the scratch)
+    for run in runs:
+        for i in run:
+            for src, kind in zip(code[i][3], plan[i][2]):
+                if src[0] == 0 and kind != "vec":
+                    by_pointer.add(src[1])
     slot_of: dict[int, int] = {}  # register -> byte offset in the scratch buffer
     scratch = 0
     replaced: dict[int, tuple] = {}
@@ -299,7 +306,8 @@ def _fuse(program: Any) -> int:
                 slot_of[k] = scratch
                 scratch += -(-int(np.prod(shape)) * dt.itemsize // 64) * 64
                 stores.append(k)
-                to_python.append(k)  # (a later loop may read it as Python does)
+                if k in by_pointer or any(j == -1 or fused_at.get(j) is None for j in rd - members):
+                    to_python.append(k)  # (else only later loops read it, in the scratch)
         runner = _build_run(
             code, program.meta, run, plan, slot_of, stores, to_python, shape, dt, ops
         )
