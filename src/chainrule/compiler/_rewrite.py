@@ -114,6 +114,9 @@ def rewrite(program: Any, keep: set) -> int:
     for k, (positions, pieces) in groups.items():
         if k in absorbed or len(pieces) < 2:
             continue
+        lo, hi = min(positions), max(positions)
+        if any(code[j][0] == EFFECT for j in range(lo, hi)):
+            continue  # (an effect may write an array a piece is read from: read it in order)
         shape, dt, strides = meta[k][0], meta[k][1], meta[k][2]
         if strides != np.empty(shape, dt).strides:
             continue
