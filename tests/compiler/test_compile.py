@@ -127,6 +127,139 @@ def test_closure_tensor_updated_in_place_between_calls():
     assert c.traces == 1
 
 
+# ------------------------------------------------------------------ assigning .grad
+
+
+def _w2_step(x, a, m):
+    """bench.py's W2 step: the chain, backward, then ``x.grad = None``."""
+
+    def step():
+        y = chain(x, a, m, 12)
+        y.sum().backward()
+        x.grad = None
+        return y
+
+    return step
+
+
+@pytest.mark.parametrize("before", ["none", "set"])
+def test_grad_set_to_none_is_replayed(before):
+    """``x.grad = None`` inside is an effect the replay performs (torch.compile's side
+    effect): the step is captured, and results and .grad are eager's bit for bit, whether
+    .grad was None or not before each call."""
+    cr.manual_seed(4)
+    x1 = cr.randn(8, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    a, m = cr.randn(8), cr.randn(8)
+    c = cr.compile(_w2_step(x1, a, m), backend="eager")
+    eager = _w2_step(x2, a, m)
+    for _ in range(3):
+        if before == "set":
+            x1.grad, x2.grad = cr.ones(8), cr.ones(8)
+        got, want = c(), eager()
+        assert same(got, want)
+        assert x1.grad is None and x2.grad is None
+    assert c.traces == 1 and program(c) is not None, c.entries[0].reason
+
+    def zero_then_step(x):  # the other order: reset, backward, read the fresh .grad
+        x.grad = None
+        chain(x, a, m, 9).sum().backward()
+        return x.grad * 2.0
+
+    c = cr.compile(zero_then_step, backend="eager")
+    for _ in range(3):
+        if before == "set":
+            x1.grad, x2.grad = cr.ones(8), cr.ones(8)
+        got, want = c(x1), zero_then_step(x2)
+        assert same(got, want) and same(x1.grad, x2.grad)
+    assert c.traces == 1 and program(c) is not None, c.entries[0].reason
+
+
+def test_grad_assigned_a_tensor_is_replayed():
+    """``x.grad = w`` (a tensor from outside: that very tensor) and ``x.grad = <computed>``
+    (under no_grad: a fresh tensor of the replay's values), as torch.compile replays them."""
+    x1 = cr.randn(5, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    w = cr.randn(5)
+
+    def give(x, w):
+        x.grad = w
+        return x * 2.0
+
+    c = cr.compile(give)
+    for _ in range(3):
+        x1.grad = x2.grad = None
+        assert same(c(x1, w), give(x2, w))
+        assert x1.grad is w and x2.grad is w
+    assert c.traces == 1 and program(c) is not None, c.entries[0].reason
+
+    def computed(x):
+        with cr.no_grad():
+            x.grad = x * 3.0 + 1.0
+        return x.grad
+
+    c = cr.compile(computed)
+    first = None
+    for _ in range(3):
+        with cr.no_grad():
+            x1.mul_(1.5)
+            x2.mul_(1.5)
+        got, want = c(x1), computed(x2)
+        assert same(got, want) and same(x1.grad, x2.grad)
+        assert got is x1.grad  # the returned tensor is the assigned .grad, as eagerly
+        if first is not None:
+            assert x1.grad is not first  # a new tensor each call, as eagerly
+        first = x1.grad
+    assert c.traces == 1 and program(c) is not None, c.entries[0].reason
+
+
+def test_grad_assignment_guards_and_errors(monkeypatch, caplog):
+    """Assigning .grad of a tensor made inside runs eagerly (and says so); a bad value
+    raises torch's error while tracing as eagerly; a replay on a tensor of a new shape
+    retraces (the argument's shape guard)."""
+    monkeypatch.setenv("CHAINRULE_LOGS", "compile")
+
+    def inner(x):
+        y = x * 2.0
+        y.grad = None
+        return y
+
+    c = cr.compile(inner)
+    with caplog.at_level(logging.INFO, logger="chainrule.compile"):
+        assert same(c(cr.arange(3.0)), inner(cr.arange(3.0)))
+    assert program(c) is None and "assigning Tensor.grad of a tensor made inside" in caplog.text
+
+    def bad_type(x):
+        x.grad = 1.0
+
+    def bad_shape(x):
+        x.grad = cr.zeros(x.shape[0] + 1)
+
+    x = cr.randn(3, requires_grad=True)
+    with pytest.raises(TypeError, match="expected to be a Tensor or None"):
+        cr.compile(bad_type)(x)
+    with pytest.raises(RuntimeError, match="size"):
+        cr.compile(bad_shape)(x)
+    tx = torch.randn(3, requires_grad=True)
+    with pytest.raises(TypeError, match="expected to be a Tensor or None"):
+        bad_type(tx)
+    with pytest.raises(RuntimeError, match="size"):
+        tx.grad = torch.zeros(4)
+
+    def reset(x):
+        (x * x).sum().backward()
+        g = x.grad.clone()
+        x.grad = None
+        return g
+
+    c = cr.compile(reset, backend="eager")
+    for n in (3, 3, 4, 4):
+        x1 = cr.arange(float(n), requires_grad=True)
+        x2 = cr.arange(float(n), requires_grad=True)
+        assert same(c(x1), reset(x2)) and x1.grad is None
+    assert c.traces == 2 and all(e.program is not None for e in c.entries)
+
+
 # ------------------------------------------------------------------ training steps
 
 

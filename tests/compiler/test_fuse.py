@@ -179,3 +179,94 @@ def test_broken_compiler_falls_back(tmp_path, monkeypatch):
     c = cr.compile(f)
     c(x)
     assert same(c(x), f(x)) and fused(c) == 0
+
+
+def attention_step(x, w, mask, scale):
+    """W6's attention elementwise pieces: a scaled score, masked_fill with a mask broadcast
+    along leading dims (a comparison between the two kernels: moved before the loop), its
+    backward (masked_fill with 0, then the scale)."""
+    att = (x * w) * scale
+    att = att.masked_fill(mask == 0, float("-inf"))
+    out = att.softmax(-1)
+    (out * w).sum().backward()
+    return out
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+@pytest.mark.parametrize("mask_shape", [(1, 1, 6, 6), (6, 6), (2, 3, 6, 6)])
+def test_masked_fill_fused_bit_identical(dtype, mask_shape):
+    cr.manual_seed(2)
+    x1 = cr.randn(2, 3, 6, 6, dtype=dtype, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    w = cr.randn(2, 3, 6, 6, dtype=dtype)
+    with cr.no_grad():
+        w[0, 0, 0, :2] = -0.0  # -0 through the product, the fill and the scale
+        w[1, 1, 1, 1] = float("nan")
+    mask = cr.tril(cr.ones(6, 6)).expand(*mask_shape).contiguous()
+    c = cr.compile(attention_step)
+    for _ in range(3):
+        x1.grad = x2.grad = None
+        assert same(c(x1, w, mask, 0.375), attention_step(x2, w, mask, 0.375))
+        assert same(x1.grad, x2.grad)
+    assert c.traces == 1 and c.entries[0].program is not None, c.entries[0].reason
+    assert fused(c) == 2  # forward: scale, fill; backward: fill, scale
+    srcs = [ins[3] for ins in c.entries[0].program.code if ins[0] == FUSED]
+    assert all("INFINITY" in s or "0x0.0p+0" in s for s in srcs)
+    kinds = [ins[1].__name__ for ins in c.entries[0].program.code if ins[0] == 0]
+    assert "MaskedFill" not in kinds
+
+
+def test_fill_value_nan_and_strided_mask_are_left_to_numpy():
+    """A nan literal (its bits are NumPy's business) and a mask that is not a
+    C-contiguous block are not fused; the replay is still eager's."""
+    x = cr.randn(4, 5)
+    m = cr.rand(5, 4).T > 0.5  # a transposed (strided) mask
+
+    def f(x):
+        return (x * 2.0).masked_fill(m, float("nan")) * 3.0, (x * 2.0).masked_fill(m, 1.0) * 3.0
+
+    c = cr.compile(f)
+    for _ in range(2):
+        for got, want in zip(c(x), f(x)):
+            assert same(got, want)
+    assert c.entries[0].program is not None, c.entries[0].reason
+    kinds = [ins[1].__name__ for ins in c.entries[0].program.code if ins[0] == 0]
+    assert kinds.count("MaskedFill") == 2
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+def test_inputs_broadcast_along_leading_dims(dtype):
+    """A bias (6,) and a (5, 6) table broadcast to (4, 5, 6) are read in the loop (one
+    size: an inner loop; two sizes: by remainder), bit-identical."""
+    cr.manual_seed(3)
+    x = cr.randn(4, 5, 6, dtype=dtype)
+    b, t = cr.randn(6, dtype=dtype), cr.randn(5, 6, dtype=dtype)
+
+    def one(x):
+        return (x + b) * b - 1.5
+
+    def two(x):
+        return (x + b) * t - b
+
+    for fn in (one, two):
+        c = cr.compile(fn)
+        for _ in range(2):
+            assert same(c(x), fn(x))
+        assert fused(c) == 1
+        src = next(ins[3] for ins in c.entries[0].program.code if ins[0] == FUSED)
+        assert ("% 30" in src) == (fn is two) and ("% 6" in src) == (fn is two)
+
+
+def test_loop_output_read_broadcast_by_a_later_loop():
+    """A value one loop makes and only a later loop reads, broadcast: handed over by
+    pointer (it is in Python's registers), bit-identical."""
+    x, b = cr.randn(4, 6), cr.randn(6)
+
+    def f(x, b):
+        c = b * 2.0 + 1.0  # a (6,) loop
+        return (x + c) * 3.0  # a (4, 6) loop reading c broadcast
+
+    comp = cr.compile(f)
+    for _ in range(2):
+        assert same(comp(x, b), f(x, b))
+    assert fused(comp) == 2

@@ -336,6 +336,9 @@ def _output_spec(tracer: Tracer, x: Any, live: Tensor | None = None) -> Any:
             return ("tensor", (7, j), False)  # ARGOBJ
         if id(x) in tracer.pre_obj:
             return ("tensor", (8, x), False)  # CAPOBJ
+        assigned = tracer.grads_set.get(id(x))
+        if assigned is not None and getattr(assigned[1], "_grad", None) is x:
+            return ("tensor", encode(("grad", assigned[2])), False)  # a .grad it assigned
         s = tracer.known.get(id(x._data))
         if s is None or s[0] not in ("reg", "grad"):
             tracer.fail("returns a tensor made outside the traced ops")
@@ -461,6 +464,15 @@ class CompiledFunction:
         program = Program(tracer.code, tracer.nslots, tracer.attr_nodes, spec, tracer.meta)
         if live is not None:
             program.live = live[1]
+        if self.fuse:  # (the inductor backend: rewrites, then fused loops)
+            from chainrule.compiler._program import _outputs_regs
+            from chainrule.compiler._rewrite import rewrite
+
+            keep: set = set()
+            _outputs_regs(program.outputs, keep)
+            if program.live is not None:
+                keep |= program.live.reads
+            rewrite(program, keep)
         if self.fuse and config.fuse:
             from chainrule.compiler._fuse import fuse
 

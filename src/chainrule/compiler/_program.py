@@ -50,11 +50,16 @@ def encode(s: tuple) -> tuple:
     return (tag, *s[1:])
 
 
-def _encode_ins(ins: tuple) -> tuple:
+def _encode_ins(ins: tuple, meta: dict | None = None) -> tuple:
+    """An instruction with its sources encoded; a kernel's gets the strides its result had
+    when traced (``meta``; None if unknown): a replay's result with those strides needs no
+    layout step (the same NumPy code on arrays of the same layouts gives the same layouts,
+    and ``Op.apply``'s layout step leaves a result already in its layout as it is)."""
     if ins[0] == KERNEL:
         _, cls, params, srcs, psrc, mode, k = ins
         ps = None if psrc is None else {n: encode(s) for n, s in psrc.items()}
-        return (KERNEL, cls, params, tuple(encode(s) for s in srcs), ps, mode, k)
+        strides = meta[k][2] if meta is not None and k in meta else None
+        return (KERNEL, cls, params, tuple(encode(s) for s in srcs), ps, mode, k, strides)
     _, fn, srcs, kwargs = ins
     return (EFFECT, fn, tuple(encode(s) for s in srcs), kwargs)
 
@@ -89,7 +94,7 @@ class Program:
         self.copied: set = set()  # registers that are views of it
         self.attr_nodes = attr_nodes
         self.outputs = outputs
-        self.code: list[tuple] = [_encode_ins(ins) for ins in code]
+        self.code: list[tuple] = [_encode_ins(ins, self.meta) for ins in code]
         self.live: Live | None = None  # the backward of a result with a live graph
         self.kernels = sum(1 for ins in self.code if ins[0] == KERNEL)
 
@@ -214,8 +219,8 @@ def _exec(code: list, frame: _Frame, attr_nodes: set) -> None:
         for ins in code:
             kind = ins[0]
             if kind == KERNEL:
-                _, cls, params, srcs, psrc, kmode, k = ins
-                arrays = [get(s) for s in srcs]
+                _, cls, params, srcs, psrc, kmode, k, strides = ins
+                arrays = [regs[s[1]] if s[0] == REG else get(s) for s in srcs]
                 if psrc is not None:
                     params = {n: get(s) for n, s in psrc.items()}
                 if kmode is not mode:
@@ -224,12 +229,13 @@ def _exec(code: list, frame: _Frame, attr_nodes: set) -> None:
                 out = node.forward(*arrays, **params)
                 if type(out) is not np.ndarray:
                     out = np.asarray(out)
-                layout = cls.layout  # as Op.apply lays out the result
-                if layout == "contiguous":
-                    if not out.flags.c_contiguous:
-                        out = to_contiguous(out, arrays)
-                elif layout is not None and (out.ndim > 1 or not out.flags.c_contiguous):
-                    out = elementwise_layout(out, arrays)
+                if out.strides != strides:  # (as traced: already laid out)
+                    layout = cls.layout  # as Op.apply lays out the result
+                    if layout == "contiguous":
+                        if not out.flags.c_contiguous:
+                            out = to_contiguous(out, arrays)
+                    elif layout is not None and (out.ndim > 1 or not out.flags.c_contiguous):
+                        out = elementwise_layout(out, arrays)
                 regs[k] = out
                 if k in attr_nodes:
                     nodes[k] = node

@@ -5,7 +5,8 @@ to the tracer as it goes (``chainrule._trace``): every kernel ``Op.apply`` ran (
 ops and the ops inside backward rules alike), the seeds of each backward, each leaf
 gradient accumulation, each optimizer ``step``/``zero_grad`` and module ``zero_grad``
 (recorded whole: they are NumPy code on the parameters, no op dispatch), each
-``Module.__call__`` (its training flag becomes a guard).
+``Module.__call__`` (its training flag becomes a guard), each ``t.grad = v`` of an
+argument or a captured tensor (an effect: the replay assigns again).
 
 Every array a kernel reads must have a known origin: a function argument, a tensor that
 existed before the call (a parameter, a closure's tensor: "captured", read afresh at each
@@ -56,7 +57,6 @@ _LEAKS = {
     "detach_": "Tensor.detach_ inside the compiled function",
 }
 _SETTERS = {
-    "grad": "assigning Tensor.grad",
     "data": "assigning Tensor.data",
     "requires_grad": "assigning Tensor.requires_grad",
 }
@@ -81,6 +81,8 @@ class Tracer:
         self.meta: dict[int, tuple] = {}  # kernel -> its result's and inputs' layouts (_fuse)
         self.made: list = []  # weak references to the tensors the kernels made (escapes)
         self.aot = False  # recording the backward of a result's live graph
+        # id(a tensor assigned to a .grad) -> (it, the tensor whose .grad, that one's source)
+        self.grads_set: dict[int, tuple] = {}
         self.argobj = {}
         for j, x in enumerate(flat):
             if isinstance(x, Tensor):
@@ -266,6 +268,27 @@ class Tracer:
                 self.keep.append(g._data)
         return True
 
+    def set_grad(self, fset: Any, t: Tensor, value: Any) -> bool:
+        """``t.grad = value`` (None, or a tensor with a known origin) on an argument or a
+        tensor from before the call: an effect the replay performs again (torch.compile
+        replays it as a side effect too). Returns False when not recorded (the caller just
+        assigns)."""
+        if not self._ours() or self.failed is not None:
+            return False
+        owner = self.tensor_source(t, "a Tensor.grad assignment")
+        if owner is None:
+            return False
+        if owner[0] == "wrap":
+            self.fail("assigning Tensor.grad of a tensor made inside the compiled function")
+            return False
+        if value is not None and not isinstance(value, Tensor):
+            fset(t, value)  # torch's TypeError
+        if not self.effect(fset, t, value):
+            return False
+        if isinstance(value, Tensor):
+            self.grads_set[id(value)] = (value, t, owner)
+        return True
+
     def constant(self, a: np.ndarray) -> None:
         """An array a creation function made from its arguments alone (``arange(T)``,
         ``zeros(n)``): the same values at every replay, so a constant of the program (a
@@ -299,6 +322,7 @@ class Tracer:
         for v in _engine.reachable(outputs):
             if not isinstance(v, Tensor):
                 held += [x for x in (v.inputs or ()) + (v._saved_ix or ()) if x is not None]
+        held += [v for v, _, _ in self.grads_set.values()]  # (the replay assigns its own)
         allowed = set()
         for x in held:
             while x is not None and id(x) not in allowed:  # a view keeps its base alive
@@ -341,6 +365,9 @@ class patched:
             prop = Tensor.__dict__[name]
             self.saved.append((Tensor, name, prop))
             setattr(Tensor, name, self._wrap_setter(prop, what))
+        prop = Tensor.__dict__["grad"]
+        self.saved.append((Tensor, "grad", prop))
+        setattr(Tensor, "grad", self._grad_setter(prop))  # noqa: B010 (a property)
         self.saved.append((builtins, "print", builtins.print))
         builtins.print = self._wrap(builtins.print, "print() inside the compiled function")
 
@@ -379,6 +406,16 @@ class patched:
         def setter(obj: Any, value: Any) -> None:
             tracer.leak(what)
             fset(obj, value)
+
+        return property(prop.fget, setter, prop.fdel, prop.__doc__)
+
+    def _grad_setter(self, prop: property) -> property:
+        tracer = self.tracer
+        fset = prop.fset
+
+        def setter(obj: Any, value: Any) -> None:
+            if not tracer.set_grad(fset, obj, value):
+                fset(obj, value)
 
         return property(prop.fget, setter, prop.fdel, prop.__doc__)
 
