@@ -261,6 +261,7 @@ class Op:
     # sub, pow, remainder, fmod), as torch's kernel reads it
     reduced_scalars = "exact"
 
+    _bare = False  # (set per class by __init_subclass__: see Op.apply)
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
     _hooks: dict | None = None  # the output tensor's register_hook hooks
     _prehooks: dict | None = None  # the node's register_prehook hooks
@@ -282,6 +283,9 @@ class Op:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # Op.apply makes a node as cls() (cheaper than object.__new__(cls)) unless the class
+        # has a constructor of its own
+        cls._bare = cls.__init__ is object.__init__ and cls.__new__ is object.__new__
         if "saved_for" in cls.__dict__:
             cls._plans = {}  # mask of the inputs that need a gradient -> what to save
         if cls.jvp_rule not in JVP_RULES:
@@ -302,7 +306,7 @@ class Op:
         # The hot path of every op (see docs/design.md "Speed"): plain loops rather than
         # comprehensions (each a function call in Python 3.11), _make and the saved-value
         # plan written out here, each rarely-true condition tested once.
-        node = _new(cls)
+        node = cls() if cls._bare else _new(cls)
         live = False  # does any input need a gradient (then the node is recorded)?
         arrays = []
         if not grad_mode.enabled:  # the fast path: backward passes and no_grad blocks
