@@ -209,9 +209,7 @@ class Tanh(Op):
 
     def backward(self, g):
         y = self.out_data  # (the array self.output holds, without making the tensor)
-        if (
-            grad_mode.enabled or forward_ad.level or trace.tracer or y.dtype.kind != "f"
-        ):  # recorded
+        if grad_mode.enabled or forward_ad.level or trace.tracer or y.dtype.kind != "f":  # recorded
             y = self.output
             return g * (1 - y * y)
         return _make(K.tanh_backward(g._data, y))
