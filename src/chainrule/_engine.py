@@ -391,7 +391,10 @@ def run_backward(
     callbacks, _walking.callbacks = _walking.callbacks, []
     try:
         with set_grad_enabled(create_graph):
-            backprop(roots, seeds, _parents, step, first=Tensor)
+            if plain:
+                _plain_walk(roots, seeds, step, retain_graph)
+            else:
+                backprop(roots, seeds, _parents, step, first=Tensor)
             if groups:
                 _unreached_siblings(groups, ran, obs)
         final = _walking.callbacks
@@ -402,6 +405,78 @@ def run_backward(
         _walking.callbacks = callbacks
         restore_fp_errors(token)
     return captured
+
+
+def _plain_walk(roots: list, seeds: list, step: Any, retain_graph: bool) -> None:
+    """``graph.backprop(roots, seeds, _parents, step, first=Tensor)`` for a walk with no
+    ``inputs`` and no observer, in the same order, with ``step``'s first case written in:
+    an op node with a gradient and no hooks, retained gradient or output group runs its rule
+    straight away (``step`` would do just that, one frame deeper). Everything else (leaves,
+    nodes with hooks ...) goes through ``step``."""
+    deps: dict[int, int] = {}  # how many consumers (within this graph) each vertex has
+    stack = []
+    for r in roots:
+        if id(r) not in deps:
+            deps[id(r)] = 0
+            stack.append(r)
+    while stack:
+        for p in stack.pop()._edges:
+            if p is None:
+                continue
+            k = id(p)
+            if k in deps:
+                deps[k] += 1
+            else:
+                deps[k] = 1
+                stack.append(p)
+    pending: dict[int, Any] = {}
+    for r, g in zip(roots, seeds):
+        k = id(r)
+        pending[k] = pending[k] + g if k in pending else g
+    ready = []
+    queued: set[int] = set()
+    for r in roots:
+        if deps[id(r)] == 0 and id(r) not in queued:
+            queued.add(id(r))
+            ready.append(r)
+    pop = pending.pop
+    get = pending.get
+    leaves: list[Any] = []
+    while ready or leaves:
+        v = leaves.pop() if leaves else ready.pop()
+        g = pop(id(v), None)
+        if (
+            g is not None
+            and not isinstance(v, Tensor)
+            and v._hooks is None
+            and v._retained is None
+            and v._prehooks is None
+            and v._node_hooks is None
+            and v._siblings is None
+        ):
+            out = v._run_backward(g, retain_graph)
+        else:
+            out = step(v, g)
+        n_out = len(out)
+        i = 0
+        for p in v._edges:  # zip(v._edges, out), without making a zip per vertex
+            if i == n_out:
+                break
+            g = out[i]
+            i += 1
+            if p is None:
+                continue
+            k = id(p)
+            if g is not None:
+                old = get(k)
+                pending[k] = g if old is None else old + g
+            n = deps[k] - 1
+            if n:
+                deps[k] = n
+            elif type(p) is Tensor:  # leaves first, as torch's ready queue (backprop's first)
+                leaves.append(p)
+            else:
+                ready.append(p)
 
 
 def _on_paths(roots: Sequence[Any], wanted: dict[int, Tensor]) -> set[int]:

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "quiet", "ignore_fp_errors", "restore_fp_errors", "fp_errors_ignored", "fp_state", "FP_IGNORE"
+    "quiet", "ignore_fp_errors", "restore_fp_errors", "fp_errors_ignored", "fp_state", "fp_set",
+    "FP_IGNORE",
 ]  # fmt: skip
 
 try:  # NumPy 2: set the ufuncs' error state directly (np.errstate rebuilds it each entry)
@@ -28,8 +29,9 @@ if _state is not None:
     ignore_fp_errors = functools.partial(_state.set, _IGNORE)
     restore_fp_errors = _state.reset
 
-    # the hot path reads the state itself (``fp_state() is FP_IGNORE``: no Python frame)
-    fp_state, FP_IGNORE = _state.get, _IGNORE
+    # the hot path reads and sets the state itself (``fp_state() is FP_IGNORE``,
+    # ``fp_set(FP_IGNORE)``: no Python frame, no partial)
+    fp_state, fp_set, FP_IGNORE = _state.get, _state.set, _IGNORE
 
     def fp_errors_ignored() -> bool:
         """Are NumPy's floating-point warnings already off here (a cached context read)?"""
@@ -37,6 +39,9 @@ if _state is not None:
 
 else:  # pragma: no cover
     fp_state, FP_IGNORE = (lambda: None), object()
+
+    def fp_set(_: Any) -> Any:
+        return np.seterr(all="ignore")
 
     def fp_errors_ignored() -> bool:
         return False

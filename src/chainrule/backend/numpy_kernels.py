@@ -61,9 +61,18 @@ def sigmoid_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
     return g * y * (1 - y)
 
 
+_ONES: dict[np.dtype, np.ndarray] = {}  # a 0-d one per float dtype: `one - a` is `1 - a`
+# (the same dtype, the same values) without NumPy converting a Python 1 on every call
+
+
 def tanh_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``g * (1 - y * y)``, y the tanh's output."""
-    return g * (1 - y * y)
+    one = _ONES.get(y.dtype)
+    if one is None:
+        if y.dtype.kind not in "fc":
+            return g * (1 - y * y)
+        one = _ONES[y.dtype] = np.ones((), y.dtype)
+    return g * (one - y * y)
 
 
 def silu(x: np.ndarray) -> np.ndarray:

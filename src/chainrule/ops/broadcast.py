@@ -81,6 +81,16 @@ def binary(cls: type[Op], a: Any, b: Any, float_result: bool = False, **params: 
     ``params`` go to the op (add's ``alpha``).
     """
     try:
+        if isinstance(a, Tensor):  # the common cases, as _binary's first tests (one frame less)
+            if isinstance(b, Tensor):
+                if a._data.dtype == b._data.dtype and (
+                    not float_result or kind_of(a._data.dtype) in "fc"
+                ):
+                    return cls.apply(a, b, **params) if params else cls.apply(a, b)
+            elif type(b) is float or type(b) is int:
+                k = a._data.dtype.kind  # (bfloat16's is "V": kind_of says "f")
+                if k == "f" or k == "c" or kind_of(a._data.dtype) == "f":
+                    return cls.apply(a, b, **params) if params else cls.apply(a, b)
         return _binary(cls, a, b, float_result, params)
     except ValueError:
         error = broadcast_error(a, b)

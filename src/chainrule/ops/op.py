@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._engine import AccumulateGrad
-from chainrule._fp import FP_IGNORE, fp_state, ignore_fp_errors, restore_fp_errors
+from chainrule._fp import FP_IGNORE, fp_set, fp_state, ignore_fp_errors, restore_fp_errors
 from chainrule._layout import elementwise as elementwise_layout
 from chainrule._layout import to_contiguous
 from chainrule._registry import tensor_method
@@ -58,6 +58,7 @@ from chainrule.graph import grad_mode
 __all__ = [
     "Op", "SumToSize", "Tied", "tied", "Expand", "expand", "sum_to_size", "unbroadcast_shape",
     "track_view", "forward_ad", "anomaly", "register_view", "live_views", "opmath", "result_of",
+    "plain_rule",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -143,6 +144,21 @@ def _reduced_forward(node: Op, arrays: list, params: dict) -> Any:
             restore_fp_errors(token)
 
 
+def plain_rule() -> bool:
+    """May a rule compute its gradient on arrays instead of with ops? Yes in a plain
+    backward: no graph of the gradient is being built (grad mode off), no forward-mode level
+    is open, cr.compile is not tracing, no float16/bfloat16 has been used, and NumPy's
+    floating-point warnings are off (the engine's walk). There an op would compute the very
+    same array and record nothing, so a hot rule may skip its dispatch (Mul, Tanh)."""
+    return (
+        not grad_mode.enabled
+        and not forward_ad.level
+        and trace.tracer is None
+        and not precision.active
+        and fp_state() is FP_IGNORE
+    )
+
+
 def opmath(fn: Callable[..., Any]) -> Callable[..., Any]:
     """A function torch runs as one float32 kernel for float16/bfloat16 tensors (attention,
     interpolation, group norm), composed here of several ops: when its floating tensors are
@@ -186,6 +202,19 @@ def _opmath_rounded(a: Any, red: np.dtype) -> Any:
     if isinstance(a, float):  # (an int stays: exact in float16 up to 2048, as torch's cast)
         return float(np.asarray(a, dtype=red))
     return a
+
+
+_SAVED_TYPES = (Tensor, np.ndarray)  # what _release drops from a node's __dict__
+
+
+def _versions_of(saved: tuple) -> tuple:
+    """The versions of a node's saved values (a number, or a tensor never written: 0)."""
+    return tuple([v._vc[0] if isinstance(v, Tensor) and v._vc else 0 for v in saved])
+
+
+def _shapes_of(arrays: list) -> tuple:
+    """The shapes of an elementwise op's operands (a number's: ``()``)."""
+    return tuple([a.shape if isinstance(a, np.ndarray) else () for a in arrays])
 
 
 def _grads_as(grads: tuple, dtypes_: tuple) -> tuple:
@@ -232,6 +261,7 @@ class Op:
     # sub, pow, remainder, fmod), as torch's kernel reads it
     reduced_scalars = "exact"
 
+    _bare = False  # (set per class by __init_subclass__: see Op.apply)
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
     _hooks: dict | None = None  # the output tensor's register_hook hooks
     _prehooks: dict | None = None  # the node's register_prehook hooks
@@ -253,6 +283,9 @@ class Op:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # Op.apply makes a node as cls() (cheaper than object.__new__(cls)) unless the class
+        # has a constructor of its own
+        cls._bare = cls.__init__ is object.__init__ and cls.__new__ is object.__new__
         if "saved_for" in cls.__dict__:
             cls._plans = {}  # mask of the inputs that need a gradient -> what to save
         if cls.jvp_rule not in JVP_RULES:
@@ -270,35 +303,43 @@ class Op:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on tensors (or numbers), recording a node if a gradient is needed."""
-        node = _new(cls)
+        # The hot path of every op (see docs/design.md "Speed"): plain loops rather than
+        # comprehensions (each a function call in Python 3.11), _make and the saved-value
+        # plan written out here, each rarely-true condition tested once.
+        node = cls() if cls._bare else _new(cls)
         live = False  # does any input need a gradient (then the node is recorded)?
+        arrays = []
         if not grad_mode.enabled:  # the fast path: backward passes and no_grad blocks
-            arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+            for x in inputs:
+                arrays.append(x._data if isinstance(x, Tensor) else x)
         else:
-            arrays, edges = [], []
+            edges = []
             for x in inputs:
                 if isinstance(x, Tensor):
                     arrays.append(x._data)
-                    if x.grad_fn is not None or x._requires_grad:
-                        if getattr(x, "_multi", None) is not None:
-                            check_multi_view(x)
-                        elif x.grad_fn is None and getattr(x, "_grad_from_base", False):
-                            rederive_written_view(x)  # written since it was made
-                        edges.append(x if x.grad_fn is None else x.grad_fn)
-                        live = True
-                    else:
+                    f = x.grad_fn
+                    if f is None and not x._requires_grad:
                         edges.append(None)
+                        continue
+                    if getattr(x, "_multi", None) is not None:
+                        check_multi_view(x)
+                        f = x.grad_fn
+                    elif f is None and getattr(x, "_grad_from_base", False):
+                        rederive_written_view(x)  # written since it was made
+                        f = x.grad_fn
+                    edges.append(x if f is None else f)
+                    live = True
                 else:
                     arrays.append(x)
                     edges.append(None)
         if precision.active and cls.reduced_math:  # float16/bfloat16 may be about
             out = _reduced_forward(node, arrays, params)
         elif fp_state() is FP_IGNORE:  # inside backward (or another quiet op): already silent
-            out = node.forward(*arrays, **params)
+            out = node.forward(*arrays, **params) if params else node.forward(*arrays)
         else:
-            token = ignore_fp_errors()  # torch is silent on inf * 0, 0 / 0, overflow ...
+            token = fp_set(FP_IGNORE)  # torch is silent on inf * 0, 0 / 0, overflow ...
             try:
-                out = node.forward(*arrays, **params)
+                out = node.forward(*arrays, **params) if params else node.forward(*arrays)
             finally:
                 restore_fp_errors(token)
         if type(out) is not np.ndarray:
@@ -311,31 +352,63 @@ class Op:
             # (a contiguous result of at most one dim already has torch's layout: its
             # inputs, which broadcast to it, have at most one dim too)
             out = elementwise_layout(out, arrays)
+        t = _new(Tensor)  # _make(out, node if live else None), written out
+        t._data = out
+        t._vc = None
+        t._multi = None
+        t._grad_from_base = False
         if live:
             node._edges = tuple(edges)
-            if cls.saved_for is not None:
-                node._save_declared(inputs, edges, out)
+            saved_for = cls.saved_for
+            if saved_for is not None:  # torch's saved set: what the inputs needing a
+                mask, bit = 0, 1  # gradient read (a plan per mask, made once)
+                for e in edges:
+                    if e is not None:
+                        mask |= bit
+                    bit <<= 1
+                n = len(inputs)
+                plan = cls._plans.get((mask, n))
+                if plan is None:
+                    plan = cls._plans[mask, n] = _plan(saved_for, mask, n)
+                drop, keep_out = plan
+                if drop:  # the tensors torch does not save are None (numbers stay)
+                    kept = list(inputs)
+                    for i in drop:
+                        if isinstance(kept[i], Tensor):
+                            kept[i] = None
+                    node.inputs = saved = tuple(kept)
+                else:
+                    node.inputs = saved = inputs
+                node.out_data = out if keep_out else None
             elif cls.save_inputs:
-                node.inputs = inputs
-                if inplace_log.count:  # versions only move after an in-place op has ever run
-                    for x in inputs:  # a tensor with no counter yet is at version 0
-                        if isinstance(x, Tensor) and x._vc is not None:
-                            node._versions = tuple(
-                                [v._vc[0] if isinstance(v, Tensor) and v._vc else 0 for v in inputs]
-                            )
-                            break
+                node.inputs = saved = inputs
                 node.out_data = out if cls.save_output else None
             else:
-                node.inputs = None
+                node.inputs = saved = None
                 node.out_data = out if cls.save_output else None
-            node._shapes = (
-                tuple([a.shape if isinstance(a, np.ndarray) else () for a in arrays])
-                if cls.elementwise
-                else None
-            )
+            if saved is not None and inplace_log.count:  # versions only move after an
+                for x in saved:  # in-place op has ever run; a tensor with no counter yet
+                    if isinstance(x, Tensor) and x._vc is not None:  # is at version 0
+                        node._versions = _versions_of(saved)
+                        break
+            if cls.elementwise:  # the input shapes, to sum broadcast gradients back
+                if len(arrays) == 2:
+                    a, b = arrays
+                    node._shapes = (
+                        a.shape if isinstance(a, np.ndarray) else (),
+                        b.shape if isinstance(b, np.ndarray) else (),
+                    )
+                else:
+                    node._shapes = _shapes_of(arrays)
+            else:
+                node._shapes = None
             if anomaly.enabled:
                 node.trace = traceback.format_stack()[:-1]
-        t = _make(out, node if live else None)
+            t.grad_fn = node
+            t._requires_grad = True
+        else:
+            t.grad_fn = None
+            t._requires_grad = False
         if out.base is not None:
             track_view(t, inputs)
         if forward_ad.level:
@@ -343,34 +416,6 @@ class Op:
         if trace.tracer is not None:  # cr.compile is tracing: record the kernel just run
             trace.tracer.kernel(cls, node, inputs, arrays, params, out, t)
         return t
-
-    def _save_declared(self, inputs: tuple, edges: list, out: np.ndarray) -> None:
-        """Save what ``saved_for`` says the inputs that need a gradient read (torch's)."""
-        mask, bit = 0, 1
-        for e in edges:
-            if e is not None:
-                mask |= bit
-            bit <<= 1
-        plans = type(self)._plans
-        plan = plans.get((mask, len(inputs)))
-        if plan is None:
-            plan = plans[mask, len(inputs)] = _plan(type(self).saved_for, mask, len(inputs))
-        drop, keep_out = plan
-        if drop:  # the tensors torch does not save are None (numbers stay)
-            kept = list(inputs)
-            for i in drop:
-                if isinstance(kept[i], Tensor):
-                    kept[i] = None
-            inputs = tuple(kept)
-        self.inputs = inputs
-        if inplace_log.count:  # versions only move after an in-place op has ever run
-            for x in inputs:  # a tensor with no counter yet is at version 0
-                if isinstance(x, Tensor) and x._vc is not None:
-                    self._versions = tuple(
-                        [v._vc[0] if isinstance(v, Tensor) and v._vc else 0 for v in inputs]
-                    )
-                    break
-        self.out_data = out if keep_out else None
 
     def forward(self, *arrays: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -434,7 +479,12 @@ class Op:
                 grads = _grads_as(grads, in_dtypes)
         shapes = self._shapes
         if shapes is not None:
-            for g, s in zip(grads, shapes):
+            n, i = len(shapes), 0
+            for g in grads:  # zip(grads, shapes), without making a zip per node
+                if i == n:
+                    break
+                s = shapes[i]
+                i += 1
                 if g is not None and g._data.shape != s:  # broadcast: sum each one back
                     grads = tuple(
                         [
@@ -506,16 +556,21 @@ class Op:
         """Drop saved tensors and arrays (after backward, unless retain_graph). Sizes and
         other plain values stay, so an op that saved none can be run again, as in torch."""
         inputs = self.inputs
-        freed = self.out_data is not None or (
-            inputs is not None
-            and any(x is not None and (self.saves_numbers or isinstance(x, Tensor)) for x in inputs)
-        )  # a node that saved nothing (its inputs dropped by saved_for) runs again (torch)
-        self.inputs = None if freed or inputs is None else inputs
+        freed = self.out_data is not None
+        if not freed and inputs is not None:
+            # a node that saved nothing (its inputs dropped by saved_for) runs again (torch)
+            numbers = self.saves_numbers
+            for x in inputs:
+                if x is not None and (numbers or isinstance(x, Tensor)):
+                    freed = True
+                    break
+        if freed:
+            self.inputs = None
         self.out_data = None
         d = self.__dict__
         if d:
             for k, v in d.items():
-                if isinstance(v, Tensor | np.ndarray) or (k == "_saved_ix" and v is not None):
+                if isinstance(v, _SAVED_TYPES) or (k == "_saved_ix" and v is not None):
                     d[k] = None
                     freed = True
         if freed:

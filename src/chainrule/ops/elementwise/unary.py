@@ -208,12 +208,11 @@ class Tanh(Op):
         return np.tanh(x)
 
     def backward(self, g):
-        y = self.output
-        if (
-            grad_mode.enabled or forward_ad.level or trace.tracer or y._data.dtype.kind != "f"
-        ):  # recorded
+        y = self.out_data  # (the array self.output holds, without making the tensor)
+        if grad_mode.enabled or forward_ad.level or trace.tracer or y.dtype.kind != "f":  # recorded
+            y = self.output
             return g * (1 - y * y)
-        return _make(K.tanh_backward(g._data, y._data))
+        return _make(K.tanh_backward(g._data, y))
 
 
 class Sigmoid(Op):
@@ -429,7 +428,9 @@ def _unary(
     kinds, error = refuse
 
     def fn(input: Tensor) -> Tensor:
-        kind = kind_of(input._data.dtype)
+        kind = input._data.dtype.kind
+        if kind == "V":  # bfloat16 is a float (kind_of)
+            kind = kind_of(input._data.dtype)
         if kind in kinds:
             raise error(input._data)
         if to_float and kind not in "fc":
