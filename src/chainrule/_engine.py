@@ -17,7 +17,7 @@ from chainrule._fp import ignore_fp_errors, restore_fp_errors
 from chainrule._tensor import Tensor, _make, check_multi_view, mutate
 from chainrule._trace import state as trace
 from chainrule.dtypes import autocast_state, kind_of
-from chainrule.graph import backprop, set_grad_enabled, toposort
+from chainrule.graph import backprop, set_grad_enabled, start, toposort
 
 __all__ = [
     "AccumulateGrad", "BackwardObserver", "checkpoint_valid", "observe", "queue_callback",
@@ -413,32 +413,7 @@ def _plain_walk(roots: list, seeds: list, step: Any, retain_graph: bool) -> None
     an op node with a gradient and no hooks, retained gradient or output group runs its rule
     straight away (``step`` would do just that, one frame deeper). Everything else (leaves,
     nodes with hooks ...) goes through ``step``."""
-    deps: dict[int, int] = {}  # how many consumers (within this graph) each vertex has
-    stack = []
-    for r in roots:
-        if id(r) not in deps:
-            deps[id(r)] = 0
-            stack.append(r)
-    while stack:
-        for p in stack.pop()._edges:
-            if p is None:
-                continue
-            k = id(p)
-            if k in deps:
-                deps[k] += 1
-            else:
-                deps[k] = 1
-                stack.append(p)
-    pending: dict[int, Any] = {}
-    for r, g in zip(roots, seeds):
-        k = id(r)
-        pending[k] = pending[k] + g if k in pending else g
-    ready = []
-    queued: set[int] = set()
-    for r in roots:
-        if deps[id(r)] == 0 and id(r) not in queued:
-            queued.add(id(r))
-            ready.append(r)
+    deps, pending, ready = start(roots, seeds, _parents)
     pop = pending.pop
     get = pending.get
     leaves: list[Any] = []

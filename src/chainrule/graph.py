@@ -178,6 +178,39 @@ def toposort(roots: Iterable[Any], parents_of: Parents, *, hashable: bool = Fals
     return order
 
 
+def start(roots: Sequence[Any], grads: Sequence[Any], parents_of: Parents) -> tuple:
+    """The set-up of a backward walk: how many consumers (within the graph reachable from
+    ``roots``) each vertex has, the roots' gradients (added where a root repeats), and the
+    roots ready to step. Returns ``(deps, pending, ready)``, keyed by ``id``."""
+    deps: dict[int, int] = {}
+    stack = []
+    for r in roots:
+        if id(r) not in deps:
+            deps[id(r)] = 0
+            stack.append(r)
+    while stack:
+        for p in parents_of(stack.pop()):
+            if p is None:
+                continue
+            k = id(p)
+            if k in deps:
+                deps[k] += 1
+            else:
+                deps[k] = 1
+                stack.append(p)
+    pending: dict[int, Any] = {}
+    for r, g in zip(roots, grads):
+        k = id(r)
+        pending[k] = pending[k] + g if k in pending else g
+    ready = []
+    queued: set[int] = set()
+    for r in roots:
+        if deps[id(r)] == 0 and id(r) not in queued:
+            queued.add(id(r))
+            ready.append(r)
+    return deps, pending, ready
+
+
 def backprop(
     roots: Sequence[Any],
     grads: Sequence[Any],
@@ -196,36 +229,7 @@ def backprop(
     any other: torch's ready queue runs AccumulateGrad first, which decides what ``.grad``
     holds when a later node raises.
     """
-    # Pass 1: how many consumers (within this graph) does each vertex have?
-    deps: dict[int, int] = {}
-    stack = []
-    for r in roots:
-        if id(r) not in deps:
-            deps[id(r)] = 0
-            stack.append(r)
-    while stack:
-        v = stack.pop()
-        for p in parents_of(v):
-            if p is None:
-                continue
-            k = id(p)
-            if k in deps:
-                deps[k] += 1
-            else:
-                deps[k] = 1
-                stack.append(p)
-
-    # Pass 2: step vertices whose consumers are all done, passing gradients on.
-    pending: dict[int, Any] = {}
-    for r, g in zip(roots, grads):
-        k = id(r)
-        pending[k] = pending[k] + g if k in pending else g
-    ready = []
-    queued: set[int] = set()
-    for r in roots:
-        if deps[id(r)] == 0 and id(r) not in queued:
-            queued.add(id(r))
-            ready.append(r)
+    deps, pending, ready = start(roots, grads, parents_of)
     pop = pending.pop
     leaves: list[Any] = []
     while ready or leaves:

@@ -189,26 +189,27 @@ def _eligible(ins: tuple, meta: dict, attr_nodes: set, ops: tuple) -> tuple | No
 def _reads_any(ins: tuple, regs: set) -> bool:
     found: set = set()
     for s in (*ins[3], *(ins[4] or {}).values()):
-        _regs_read(s, found)
+        regs_read(s, found.add)
     return not found.isdisjoint(regs)
 
 
-def _regs_read(s: tuple, out: set) -> None:
+def regs_read(s: tuple, add: Any) -> None:
+    """``add(r)`` for each register ``r`` the source ``s`` reads (once per read)."""
     tag = s[0]
-    if tag == 0:
-        out.add(s[1])
+    if tag == 0:  # REG
+        add(s[1])
     elif tag == 6:  # SEQ
         for p in s[2]:
-            _regs_read(p, out)
+            regs_read(p, add)
     elif tag in (5, 9):  # GRAD, WRAP
-        _regs_read(s[1], out)
+        regs_read(s[1], add)
 
 
 def _outputs_read(spec: Any, out: set) -> None:
     if spec is None:
         return
     if spec[0] == "tensor":
-        _regs_read(spec[1], out)
+        regs_read(spec[1], out.add)
     elif spec[0] == "seq":
         for x in spec[2]:
             _outputs_read(x, out)
@@ -272,12 +273,12 @@ def _fuse(program: Any) -> int:
         regs: set = set()
         if ins[0] == KERNEL:
             for s in ins[3]:
-                _regs_read(s, regs)
+                regs_read(s, regs.add)
             for s in (ins[4] or {}).values():
-                _regs_read(s, regs)
+                regs_read(s, regs.add)
         elif ins[0] == EFFECT:
             for s in ins[2]:
-                _regs_read(s, regs)
+                regs_read(s, regs.add)
         for r in regs:
             readers.setdefault(r, set()).add(i)
     outs: set = set()
@@ -440,7 +441,7 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
 
     reads: set = set()  # the registers it reads (the program frees them after their last read)
     for s in (*(v[0] for v in vec_srcs), *one_srcs):
-        _regs_read(s, reads)
+        regs_read(s, reads.add)
     return (FUSED, run_loop, len(run), src, tuple(reads))
 
 

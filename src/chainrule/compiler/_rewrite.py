@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.compiler._fuse import regs_read
 from chainrule.compiler._tracer import EFFECT, KERNEL
 
 __all__ = ["rewrite", "SliceSum"]
@@ -45,17 +46,6 @@ def _basic(index: Any) -> bool:
     return all(p is None or p is Ellipsis or type(p) in (slice, int) for p in parts)
 
 
-def _regs_read(s: tuple, out: list) -> None:
-    tag = s[0]
-    if tag == 0:  # REG
-        out.append(s[1])
-    elif tag == 6:  # SEQ
-        for p in s[2]:
-            _regs_read(p, out)
-    elif tag in (5, 9):  # GRAD, WRAP
-        _regs_read(s[1], out)
-
-
 def rewrite(program: Any, keep: set) -> int:
     """Apply the rewrites to ``program.code`` (registers in ``keep`` are read after the
     program: results, a live graph's backward); returns how many were made."""
@@ -73,7 +63,7 @@ def rewrite(program: Any, keep: set) -> int:
             srcs = list(ins[2])
         regs: list = []
         for s in srcs:
-            _regs_read(s, regs)
+            regs_read(s, regs.append)
         for r in regs:
             reads[r] = reads.get(r, 0) + 1
     # register -> (the instruction positions it stands for, its pieces [(g source, index)])
