@@ -372,10 +372,12 @@ class Session:
         i, self.index = self.index, self.index + 1
         te, ce = self.envs
         if stmt.guard is not None:
-            try:
-                ok = bool(eval(stmt.guard, {**te, **GUARDS}))  # noqa: S307
-            except Exception:  # noqa: BLE001 - the statement itself will fail in both
-                ok = True
+            ok = True  # on both sides' values: torch's exactly at a kink, chainrule's a
+            for env in (te, ce):  # rounding away from it (or the reverse) is a tie too
+                try:
+                    ok = ok and bool(eval(stmt.guard, {**env, **GUARDS}))  # noqa: S307
+                except Exception:  # noqa: BLE001 - the statement itself will fail in both
+                    pass
             if not ok:
                 self.final = Divergence(EXCLUDED, i, stmt.kind, "guard", stmt.guard, "", "tie")
                 return self.final
