@@ -686,3 +686,26 @@ def _linear_written(which, shape):
 for _which in ("bias", "input"):  # (W written: both raise; torch names its Wᵀ view)
     for _shape in ((2, 3), (3,), (2, 2, 3)):
         PROGRAMS[f"linear-{_which}-written-{len(_shape)}d"] = _linear_written(_which, _shape)
+
+
+def _prod_after_data_write(m, shape, kw):
+    n = int(np.prod(shape)) if shape else 1
+    a = m.arange(1.0, 1.0 + n).reshape(shape).requires_grad_()
+    x = a.prod(**kw)
+    x.data.fill_(-0.4)
+    (g,) = m.autograd.grad((x * x).sum(), a, create_graph=True)
+    b = m.tensor(2.0, requires_grad=True)
+    y = b.prod(0)
+    y.sum().backward(create_graph=True)
+    return g.detach().numpy().tolist(), g.requires_grad, b.grad.requires_grad
+
+
+@pytest.mark.parametrize("shape, kw", [((), {"dim": 0}), ((), {}), ((2, 1), {"dim": 1}),
+                                       ((2, 3), {"dim": 1}), ((1,), {})])  # fmt: skip
+def test_prod_of_a_0d_tensor_passes_the_gradient_as_torch(shape, kw):
+    """torch's prod_backward returns the gradient itself for a 0-d input (reading neither
+    the input nor the result, so a ``.data`` write changes nothing and under create_graph it
+    requires grad only as the gradient does); otherwise it reads the result."""
+    got, want = _prod_after_data_write(cr, shape, kw), _prod_after_data_write(torch, shape, kw)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    assert got[1:] == want[1:]

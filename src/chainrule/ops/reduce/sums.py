@@ -177,6 +177,8 @@ class Prod(Op):
         x = self.inputs[0]
         ax = None if self.axis is None else (self.axis,)
         nd = x._data.ndim
+        if nd == 0:  # torch's prod_backward of a 0-d input: the gradient itself (neither
+            return g  # x nor the result is read: a .data write to either changes nothing)
         return _prod_vjp(x, keep_all(self.output, ax, self.keepdim, nd),
                          keep_all(g, ax, self.keepdim, nd), self.axis)  # fmt: skip
 
