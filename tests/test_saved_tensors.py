@@ -100,8 +100,6 @@ KNOWN: dict[str, tuple[set, str, str]] = {
             "det-1x1",
             "det-singular",
             "det-singular-batch",
-            "prod-0d",
-            "prod-0d-dim",
             "cumprod-zeros",
             "cumprod-zeros2",
             "cumprod-zeros-dim1",
