@@ -14,8 +14,10 @@ missing error is still found (the program then takes the later category). Catego
 
 match, silently-wrong (a value, dtype, shape or gradient differs), missing-error (torch
 raises, chainrule does not), spurious-error (chainrule raises, torch does not),
-wrong-exception-type, flags-only, excluded (a tie guard fired before any divergence: see
-``GUARDS``).
+wrong-exception-type, flags-only, excluded (a tie guard fired before any divergence, on
+either library's values: see ``GUARDS``), state-after-error, float32-rounding (a float32
+value difference where the program matches in float64 up to that statement),
+documented-departure (``DEPARTURES``).
 """
 
 from __future__ import annotations
