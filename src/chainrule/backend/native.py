@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +37,12 @@ _buf = ffi.from_buffer
 def _fns(name: str) -> dict[np.dtype, Callable]:
     """The C function ``name`` for each dtype (``name_f32``, ``name_f64``)."""
     return {_F32: getattr(lib, name + "_f32"), _F64: getattr(lib, name + "_f64")}
+
+
+def _is(a: Any, dtype: Any, shape: tuple) -> bool:
+    """Whether ``a`` is a C-contiguous ndarray of ``dtype`` and ``shape`` (a kernel's
+    companion array: indices, masks, per-channel vectors)."""
+    return type(a) is np.ndarray and a.dtype == dtype and a.shape == shape and a.flags.c_contiguous
 
 
 def _native(*arrays: np.ndarray) -> bool:
@@ -185,14 +192,7 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
 
 
 def max_pool2d_backward(g, index, x_shape):
-    if (
-        not _native(g)
-        or type(index) is not np.ndarray
-        or index.dtype != np.int64
-        or index.shape != g.shape
-        or not index.flags.c_contiguous
-        or g.ndim != 4
-    ):
+    if not _native(g) or not _is(index, np.int64, g.shape) or g.ndim != 4:
         return ref.max_pool2d_backward(g, index, x_shape)
     n, c, h, w = x_shape
     gx = np.empty(x_shape, dtype=g.dtype)
@@ -244,12 +244,7 @@ def _affine_ok(x: np.ndarray, k: int, *params) -> bool:
         return False
     tail = x.shape[x.ndim - k :]
     for p in params:
-        if p is not None and (
-            type(p) is not np.ndarray
-            or p.dtype != x.dtype
-            or p.shape != tail
-            or not p.flags.c_contiguous
-        ):
+        if p is not None and not _is(p, x.dtype, tail):
             return False
     return True
 
@@ -299,14 +294,7 @@ _embedding_backward = _fns("cr_embedding_backward")
 
 
 def embedding_backward(g, index, num, padding_idx):
-    if (
-        g.ndim != 2
-        or not _native(g)
-        or type(index) is not np.ndarray
-        or index.dtype != np.int64
-        or index.shape != g.shape[:1]
-        or not index.flags.c_contiguous
-    ):
+    if g.ndim != 2 or not _native(g) or not _is(index, np.int64, g.shape[:1]):
         return ref.embedding_backward(g, index, num, padding_idx)
     ct = _CTYPE[g.dtype]
     gw = np.empty((num, g.shape[1]), dtype=g.dtype)
@@ -389,13 +377,7 @@ def dropout(x, p, rng):
 
 
 def dropout_backward(g, keep, p):
-    if (
-        not _native(g)
-        or type(keep) is not np.ndarray
-        or keep.dtype != np.bool_
-        or keep.shape != g.shape
-        or not keep.flags.c_contiguous
-    ):
+    if not _native(g) or not _is(keep, np.bool_, g.shape):
         return ref.dropout_backward(g, keep, p)
     ct = _CTYPE[g.dtype]
     out = np.empty_like(g)
@@ -418,14 +400,9 @@ def _targets_ok(x, t, w) -> bool:
     """(N, C, ...) logits for the C loop, int64 targets (N, ...), weights None or (C,)."""
     if x.ndim < 2 or not x.size or not _native(x):
         return False
-    if type(t) is not np.ndarray or t.dtype != np.int64 or not t.flags.c_contiguous:
+    if not _is(t, np.int64, x.shape[:1] + x.shape[2:]):
         return False
-    if t.shape != x.shape[:1] + x.shape[2:]:
-        return False
-    return w is None or (
-        type(w) is np.ndarray and w.dtype == x.dtype and w.shape == x.shape[1:2]
-        and w.flags.c_contiguous
-    )  # fmt: skip
+    return w is None or _is(w, x.dtype, x.shape[1:2])
 
 
 def cross_entropy(x, t, w, ignore_index, label_smoothing):
@@ -468,10 +445,7 @@ def _channels(x, *vectors) -> bool:
     if x.ndim < 2 or not x.size or not _native(x):
         return False
     for v in vectors:
-        if v is not None and (
-            type(v) is not np.ndarray or v.dtype != x.dtype or v.shape != x.shape[1:2]
-            or not v.flags.c_contiguous
-        ):  # fmt: skip
+        if v is not None and not _is(v, x.dtype, x.shape[1:2]):
             return False
     return True
 
