@@ -45,7 +45,6 @@ class NormAffine(Op):
     so writing the output in place (``y.sigmoid_()``) changes nothing."""
 
     torch_name = "NativeLayerNormBackward0"
-    grad_node_takes_bias = False  # native_batch_norm_backward's inputs: not the bias
 
     def forward(self, x, w, b, axes, eps, wshape=None, mu=None, v=None):
         self.axes, self.eps, self.wshape = axes, eps, wshape
@@ -91,8 +90,8 @@ class NormAffine(Op):
         if self.needs(0):  # rstd * (u - mean(u) - xhat * mean(u * xhat)), u = g * w
             u = g if w is None else g * w.reshape(wshape)
             dx = r * (u - mean(u, axes, keepdim=True) - xhat * mean(u * xhat, axes, keepdim=True))
-        b = self.inputs[2] if self.grad_node_takes_bias else None
-        if self.needs(1):  # torch's node takes g, x and w (layer_norm's: b too) for all
+        b = self.inputs[2]  # saved by layer_norm, whose gradient node takes it (not by
+        if self.needs(1):  # batch_norm): torch's node takes g, x, w (and b) for all results
             dw = tied(_sum_to(g * xhat, wshape, self.w_shape), w, b)
         if self.needs(2):
             db = tied(_sum_to(g, wshape, self.b_shape), x, w, b)
@@ -133,7 +132,6 @@ class LayerNorm(NormAffine):
     the gradient), are the kernels ``K.layer_norm`` / ``K.layer_norm_backward``."""
 
     torch_name = "NativeLayerNormBackward0"
-    grad_node_takes_bias = True  # native_layer_norm_backward takes the bias
 
     def forward(self, x, w, b, axes, eps, wshape=None):
         self.axes, self.eps, self.wshape = axes, eps, wshape

@@ -121,19 +121,19 @@ class ConvBias(Op):
     def backward(self, g):
         x, w, _ = self.inputs
         gx, gw = _conv_grads(self, g)
-        return gx, gw, ConvBiasGrad.apply(g, x, w) if self.needs(2) else None
+        # torch's node takes x and w too: under create_graph the bias gradient requires grad
+        # when they do (its derivative in them is zero)
+        return gx, gw, tied(ConvBiasGrad.apply(g), x, w) if self.needs(2) else None
 
 
 class ConvBiasGrad(Op):
-    """The bias's gradient, Σ g over all dims but the channels. x and w are inputs only
-    as torch's: its double-backward node takes them, so under ``create_graph`` the bias
-    gradient requires grad when they do (its derivative in them is zero)."""
+    """The bias's gradient, Σ g over all dims but the channels."""
 
     torch_name = "CopyBackwards"
     save_inputs = False
     jvp_rule = "linear"
 
-    def forward(self, g, x, w):
+    def forward(self, g):
         self.shape = g.shape
         if g.ndim > 2 and g.dtype in _FLOAT and g.flags.c_contiguous and g.size:
             # each (sample, channel) plane's sum as one matrix-vector product (BLAS), then
@@ -144,7 +144,7 @@ class ConvBiasGrad(Op):
         return g.sum((0, *range(2, g.ndim)))
 
     def backward(self, gg):
-        return gg.reshape(-1, *[1] * (len(self.shape) - 2)).expand(self.shape), None, None
+        return gg.reshape(-1, *[1] * (len(self.shape) - 2)).expand(self.shape)
 
 
 class ConvTranspose(Op):
