@@ -84,6 +84,38 @@ _observing = _Observing()
 class _Walking(threading.local):
     selective: bool = False  # the running walk has ``inputs`` (autograd.grad, inputs=)
     callbacks: list | None = None  # the running walk's final callbacks (queue_callback)
+    deferred: bool = False  # the running walk is the plain one: a rule may return Deferred
+
+
+class Deferred:
+    """A gradient a rule hands the plain walk in pieces, summed only when the vertex it is
+    for runs (see ``deferred_welcome``). ``plus(other)`` is ``self + other`` in the walk's
+    order (a Deferred when both are pieces of one kind), ``value()`` the Tensor, with the
+    bits the sum of the full-size gradients would have had. Slices use it: torch's split
+    has one node that concatenates its pieces' gradients, where the per-piece rule would
+    make each piece a zero-padded full-size array and add them up."""
+
+    __slots__ = ()
+
+    def plus(self, other: Any) -> Any:
+        raise NotImplementedError
+
+    def value(self) -> Tensor:
+        raise NotImplementedError
+
+
+def deferred_welcome() -> bool:
+    """May the rule running now return a ``Deferred``? Only in the plain walk (no
+    ``inputs``, observer or graph of the gradient), where nothing reads a gradient between
+    the rule and the vertex it is for but the walk's own sum."""
+    return _walking.deferred
+
+
+def _plus(old: Any, g: Any) -> Any:
+    """``old + g`` for the plain walk's pending gradients, either of them maybe Deferred."""
+    if isinstance(old, Deferred):
+        return old.plus(g)
+    return old + g.value()
 
 
 _walking = _Walking()
@@ -389,6 +421,7 @@ def run_backward(
     token = ignore_fp_errors()  # the rules' ops run silent, as torch's do (one switch here,
     selective, _walking.selective = _walking.selective, inputs is not None  # not one per op)
     callbacks, _walking.callbacks = _walking.callbacks, []
+    deferred, _walking.deferred = _walking.deferred, plain and not create_graph
     try:
         with set_grad_enabled(create_graph):
             if plain:
@@ -403,6 +436,7 @@ def run_backward(
     finally:
         _walking.selective = selective
         _walking.callbacks = callbacks
+        _walking.deferred = deferred
         restore_fp_errors(token)
     return captured
 
@@ -420,6 +454,8 @@ def _plain_walk(roots: list, seeds: list, step: Any, retain_graph: bool) -> None
     while ready or leaves:
         v = leaves.pop() if leaves else ready.pop()
         g = pop(id(v), None)
+        if isinstance(g, Deferred):  # pieces (a split's): summed now that v runs
+            g = g.value()
         if (
             g is not None
             and not isinstance(v, Tensor)
@@ -444,7 +480,12 @@ def _plain_walk(roots: list, seeds: list, step: Any, retain_graph: bool) -> None
             k = id(p)
             if g is not None:
                 old = get(k)
-                pending[k] = g if old is None else old + g
+                if old is None:
+                    pending[k] = g
+                elif isinstance(old, Deferred) or isinstance(g, Deferred):
+                    pending[k] = _plus(old, g)
+                else:
+                    pending[k] = old + g
             n = deps[k] - 1
             if n:
                 deps[k] = n

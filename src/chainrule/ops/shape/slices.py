@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._engine import Deferred, deferred_welcome
 from chainrule._registry import op
-from chainrule._tensor import Tensor, wrap_dim
-from chainrule.ops.op import Op
+from chainrule._tensor import Tensor, _make, wrap_dim
+from chainrule.ops.op import Op, anomaly, plain_rule
 
 
 class Slice(Op):
@@ -24,7 +25,82 @@ class Slice(Op):
         return self.tname
 
     def backward(self, g):
+        if deferred_welcome() and self._node_hooks is None and not anomaly.enabled and plain_rule():
+            return SliceGrads(self.in_shape, self.index, g._data)  # summed when x's vertex runs
         return SliceAdjoint.apply(g, shape=self.in_shape, index=self.index)
+
+
+class SliceGrads(Deferred):
+    """The gradients the slices of one tensor hand back in a plain backward, kept as pieces
+    (index, array) until the tensor's vertex runs (see ``Deferred``).
+
+    The per-piece rule (``SliceAdjoint``) makes each piece a zero-padded full-size array and
+    the walk adds them up: for ``q, k, v = x.split(n, -1)`` three zeroed arrays and two
+    full-size sums, where torch's SplitBackward0 concatenates once. Pieces that do not
+    overlap are written in one new array, each as ``g + 0``: that sum's bits exactly (each
+    element is one piece's value plus zeros: ``-0`` becomes ``+0``), as cr.compile's
+    ``SliceSum``. One piece is ``SliceAdjoint``'s array; overlapping pieces are added up
+    as the walk would have."""
+
+    __slots__ = ("shape", "pieces")
+
+    def __init__(self, shape: tuple, index: tuple, g: np.ndarray) -> None:
+        self.shape = shape
+        self.pieces = [(index, g)]
+
+    def plus(self, other):
+        if (
+            type(other) is SliceGrads
+            and other.shape == self.shape
+            and other.pieces[0][1].dtype == self.pieces[0][1].dtype
+        ):
+            self.pieces += other.pieces  # (both held by the walk's sum only)
+            return self
+        return self.value() + (other.value() if isinstance(other, Deferred) else other)
+
+    def value(self):
+        pieces, shape = self.pieces, self.shape
+        dt = pieces[0][1].dtype
+        if len(pieces) == 1:
+            return SliceAdjoint.apply(pieces[0][1], shape=shape, index=pieces[0][0])
+        spans = _disjoint_spans(shape, [ix for ix, _ in pieces])
+        if spans is None:  # overlapping: the zero-padded arrays, added in the walk's order
+            out = None
+            for ix, g in pieces:
+                full = np.zeros(shape, dt)
+                full[ix] = g
+                out = full if out is None else np.add(out, full)
+            return _make(out)
+        out = np.empty(shape, dt) if spans else np.zeros(shape, dt)
+        for ix, g in pieces:
+            np.add(g, 0, out=out[ix])
+        return _make(out)
+
+
+def _disjoint_spans(shape: tuple, indexes: list) -> bool | None:
+    """For slices of one dim (``slice_dim``'s indexes), do they tile it (True) or leave
+    gaps (False)? None when two overlap (or an index is not of that form)."""
+    dim, spans = None, []
+    for ix in indexes:
+        d = len(ix) - 2
+        if d < 0 or ix[-1] is not Ellipsis or (dim is not None and d != dim):
+            return None
+        dim, key = d, ix[d]
+        if type(key) is int:
+            spans.append((key, key + 1))
+        elif type(key) is slice and key.step is None and type(key.start) is int and type(key.stop) is int:
+            spans.append((key.start, key.stop))
+        else:
+            return None
+    spans.sort()
+    end = 0
+    covered = True
+    for a, b in spans:
+        if a < end:
+            return None
+        covered = covered and a == end
+        end = max(end, b)
+    return covered and end == shape[dim]
 
 
 class SliceAdjoint(Op):
