@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import operator
 import threading
+from sys import getrefcount
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -231,6 +232,52 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
             if shape != old._data.shape:
                 old.add_(g)  # torch's error for the in-place add (the shapes)
         mutate(old)[...] += g._data
+
+
+def _steal(t: Tensor, g: Tensor) -> bool:
+    """Store ``g`` as a leaf's first ``.grad`` without the copy ``_accumulate`` makes, when
+    nothing else can see its memory (torch's AccumulateGrad steals a gradient whose use
+    count says so): the plain walk calls this when only it holds ``g`` (a reference
+    count); here ``g`` is a plain tensor whose array only ``g`` holds, C-contiguous,
+    writeable and of ``t``'s dtype, owning its memory or a whole-array view of one only it
+    holds (a product's transpose ``.T.T``). ``t`` is a leaf wanting a gradient with no
+    ``.grad`` yet, no hooks and no view's history, and cr.compile is not tracing. False
+    (nothing done) otherwise: then ``step`` accumulates, copying. The copy and the stolen
+    array are the same values and layout; only who else could write them differs. (A view's
+    version counter, shared with its family, is not carried over: the reference counts say
+    no other member of the family is alive.)"""
+    a = g._data
+    if (
+        type(g) is not Tensor
+        or g.grad_fn is not None
+        or getrefcount(a) != 3  # g's slot, `a` and the call's argument
+        or a.dtype != t._data.dtype
+        or not a.flags.c_contiguous
+        or not a.flags.writeable
+        or trace.tracer is not None
+        or not t._requires_grad
+        or getattr(t, "_grad", None) is not None
+        or getattr(t, "_hooks", None)
+        or getattr(t, "_post_hooks", None)
+        or getattr(t, "_grad_from_base", False)
+    ):
+        return False
+    base, owner = a.base, getattr(g, "_base", None)  # a view: its array's and its tensor's
+    if base is not None or owner is not None:
+        if (
+            type(base) is not np.ndarray
+            or type(owner) is not Tensor
+            or owner._data is not base
+            or base.base is not None
+            or not base.flags.owndata
+            or base.nbytes != a.nbytes
+            or owner.grad_fn is not None
+            or getrefcount(owner) != 3  # g's _base, `owner` and the call's argument
+            or getrefcount(base) != 4  # owner's _data, a's base, `base` and the argument
+        ):
+            return False
+    t._grad = _make(a)
+    return True
 
 
 def _unreached_siblings(groups: list[tuple], ran: set[int], obs: Any) -> None:
@@ -466,6 +513,10 @@ def _plain_walk(roots: list, seeds: list, step: Any, retain_graph: bool) -> None
             and v._siblings is None
         ):
             out = v._run_backward(g, retain_graph)
+        elif type(v) is Tensor and g is not None:  # a leaf
+            out = ()  # (dropping the last node's gradients, which may hold this one)
+            if getrefcount(g) != 2 or not _steal(v, g):  # 2: `g` here and the call's own
+                step(v, g)
         else:
             out = step(v, g)
         n_out = len(out)
