@@ -137,6 +137,9 @@ def test_no_taking_under_create_graph_or_with_a_hook_after_accumulation(stolen):
     x = cr.randn(3, requires_grad=True)
     (x * x).sum().backward(create_graph=True)
     assert stolen == [] and x.grad.requires_grad
+    c = cr.randn(3, requires_grad=True)
+    (c * 2).sum().backward(create_graph=True)  # a constant gradient: still torch's copy_
+    assert stolen == [] and c.grad._version == 1
     y = cr.randn(3, requires_grad=True)
     seen = []
     y.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.numpy().copy()))

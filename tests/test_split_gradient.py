@@ -106,7 +106,8 @@ def test_the_pieces_are_kept_apart_only_where_nothing_else_reads_them():
         x = cr.randn(2, 6, requires_grad=True)
         q, k = x.split(3, dim=1)
         (q.sum() * 2 + k.sum()).backward()
-    assert np.array_equal(x.grad.numpy(), np.concatenate([np.full((2, 3), 2.0), np.ones((2, 3))], 1).astype(np.float32))
+    want = np.concatenate([np.full((2, 3), 2.0), np.ones((2, 3))], 1).astype(np.float32)
+    assert np.array_equal(x.grad.numpy(), want)
 
 
 def test_a_hook_on_the_split_tensor_sees_the_summed_gradient():
@@ -118,7 +119,8 @@ def test_a_hook_on_the_split_tensor_sees_the_summed_gradient():
     (q.sum() + 2 * k.sum() + 3 * v.sum()).backward()
     (g,) = got
     assert type(g) is cr.Tensor
-    assert np.array_equal(g.numpy(), np.repeat(np.array([[1.0, 2.0, 3.0]], np.float32), 2, 1).repeat(3, 0))
+    want = np.repeat(np.array([[1.0, 2.0, 3.0]], np.float32), 2, 1).repeat(3, 0)
+    assert np.array_equal(g.numpy(), want)
 
 
 def test_slice_grads_value_tiles_or_pads():

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import operator
 import threading
-from sys import getrefcount
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from sys import getrefcount
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from chainrule._fp import ignore_fp_errors, restore_fp_errors
 from chainrule._tensor import Tensor, _make, check_multi_view, mutate
 from chainrule._trace import state as trace
 from chainrule.dtypes import autocast_state, kind_of
-from chainrule.graph import backprop, set_grad_enabled, start, toposort
+from chainrule.graph import backprop, grad_mode, set_grad_enabled, start, toposort
 
 __all__ = [
     "AccumulateGrad", "BackwardObserver", "checkpoint_valid", "observe", "queue_callback",
@@ -242,13 +242,15 @@ def _steal(t: Tensor, g: Tensor) -> bool:
     writeable and of ``t``'s dtype, owning its memory or a whole-array view of one only it
     holds (a product's transpose ``.T.T``). ``t`` is a leaf wanting a gradient with no
     ``.grad`` yet, no hooks and no view's history, and cr.compile is not tracing. False
-    (nothing done) otherwise: then ``step`` accumulates, copying. The copy and the stolen
-    array are the same values and layout; only who else could write them differs. (A view's
+    (nothing done) otherwise, and under ``create_graph``: then ``step`` accumulates,
+    copying. The copy and the stolen array are the same values and layout; only who else
+    could write them differs. (A view's
     version counter, shared with its family, is not carried over: the reference counts say
     no other member of the family is alive.)"""
     a = g._data
     if (
-        type(g) is not Tensor
+        grad_mode.enabled  # create_graph: the first gradient is a recorded copy (torch's)
+        or type(g) is not Tensor
         or g.grad_fn is not None
         or getrefcount(a) != 3  # g's slot, `a` and the call's argument
         or a.dtype != t._data.dtype

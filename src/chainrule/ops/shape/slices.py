@@ -88,7 +88,7 @@ def _disjoint_spans(shape: tuple, indexes: list) -> bool | None:
         dim, key = d, ix[d]
         if type(key) is int:
             spans.append((key, key + 1))
-        elif type(key) is slice and key.step is None and type(key.start) is int and type(key.stop) is int:
+        elif type(key) is slice and key.step is None and type(key.start) is type(key.stop) is int:
             spans.append((key.start, key.stop))
         else:
             return None
