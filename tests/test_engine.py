@@ -233,9 +233,21 @@ def test_leaf_backward_and_grad_setter_checks():
     x = cr.tensor(2.0, requires_grad=True)
     x.backward()
     assert x.grad.item() == 1.0
-    with pytest.raises(RuntimeError, match="assigned grad has data of a different size"):
-        x.grad = cr.ones(3)
     x.grad = None
+    assert x.grad is None
+
+
+@pytest.mark.parametrize(
+    "make", [lambda m: m.ones(4), lambda m: m.ones(1, 3), lambda m: m.ones(3, dtype=m.float64),
+             lambda m: m.ones(3, dtype=m.int64)],  # fmt: skip
+)
+def test_grad_setter_refuses_another_size_or_dtype_with_torchs_text(make):
+    x, xt = cr.zeros(3, requires_grad=True), torch.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError) as theirs:
+        xt.grad = make(torch)
+    with pytest.raises(RuntimeError) as ours:
+        x.grad = make(cr)
+    assert str(ours.value) == str(theirs.value)
     assert x.grad is None
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from chainrule import _layout, dtypes
 from chainrule._device import CPU
 from chainrule._trace import state as _trace
-from chainrule.dtypes import kind_of
+from chainrule.dtypes import c_type_name, kind_of, scalar_type_name
 from chainrule.printing import tensor_repr
 
 if TYPE_CHECKING:  # the registry's methods, as type checkers see them (chainrule._stubs)
@@ -358,9 +358,21 @@ class Tensor(_Methods):
                     f"{type(value).__name__}"
                 )
             if value._data.shape != self._data.shape:
-                raise RuntimeError("assigned grad has data of a different size")
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value._data.shape)}' to a "
+                    f"tensor of size '{list(self._data.shape)}'. Please ensure that the "
+                    "gradient and the tensor are the same size"
+                )
             if value._data.dtype != self._data.dtype:
-                raise RuntimeError("assigned grad has data of a different type")
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{c_type_name(value._data)}' "
+                    f"to a tensor with grad_dtype '{scalar_type_name(self._data)}'. The "
+                    "gradient must match the tensor's grad_dtype (defaults to the tensor's "
+                    "dtype). You can set the tensor's grad_dtype attribute with a specific "
+                    "dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging "
+                    "the dtypes of a tensor and its gradient may break downstream systems "
+                    "that assume they match."
+                )
         self._grad = value
 
     @property
