@@ -238,8 +238,13 @@ def test_leaf_backward_and_grad_setter_checks():
 
 
 @pytest.mark.parametrize(
-    "make", [lambda m: m.ones(4), lambda m: m.ones(1, 3), lambda m: m.ones(3, dtype=m.float64),
-             lambda m: m.ones(3, dtype=m.int64)],  # fmt: skip
+    "make",
+    [
+        lambda m: m.ones(4),
+        lambda m: m.ones(1, 3),
+        lambda m: m.ones(3, dtype=m.float64),
+        lambda m: m.ones(3, dtype=m.int64),
+    ],  # fmt: skip
 )
 def test_grad_setter_refuses_another_size_or_dtype_with_torchs_text(make):
     x, xt = cr.zeros(3, requires_grad=True), torch.zeros(3, requires_grad=True)
