@@ -295,12 +295,37 @@ def _unreached_siblings(groups: list[tuple], ran: set[int], obs: Any) -> None:
             s = ref()
             if s is None or id(s) in ran or not s._hooks:
                 continue
-            for hook in list(s._hooks.values()):
-                out = hook(None)
-                if obs is not None:
-                    obs.hook(s, "tensor", hook, None, out)
-                if out is not None:
-                    raise RuntimeError("can't replace a None gradient with a non-None value")
+            _none_hooks(s, obs)
+
+
+def _none_hooks(s: Any, obs: Any) -> None:
+    """Call the tensor hooks of a multi-output node's output that gets no gradient."""
+    for hook in list(s._hooks.values()):
+        out = hook(None)
+        if obs is not None:
+            obs.hook(s, "tensor", hook, None, out)
+        if out is not None:
+            raise RuntimeError("can't replace a None gradient with a non-None value")
+
+
+def _siblings_never_reached(v: Any, ran: set[int], reach: set[int], roots: list, obs: Any) -> None:
+    """Before the first output of a split/chunk/unbind group runs its rule: the hooks of
+    the outputs this walk never reaches, called with None (torch's one node runs them, as
+    its pre-hooks, before its rule: a hook that raises there leaves every ``.grad`` as it
+    was). ``reach`` (the walk's vertices' ids) is filled the first time it is needed."""
+    others = []
+    for ref in v._siblings:
+        s = ref()
+        if s is not None and s is not v and id(s) not in ran and s._hooks:
+            others.append(s)
+    if not others:
+        return
+    if not reach:
+        reach.update(id(x) for x in reachable(roots))
+    for s in others:
+        if id(s) not in reach:
+            ran.add(id(s))  # (then not again after the walk)
+            _none_hooks(s, obs)
 
 
 def _retain(t: Tensor, g: Tensor) -> None:
@@ -385,6 +410,7 @@ def run_backward(
             x.retain_grad()
     captured: dict[int, Tensor] = {}
     ran: set[int] = set()  # nodes of multi-output groups that ran, and their groups
+    reach: set[int] = set()  # the walk's vertices, when a group's hooks need them
     groups: list[tuple] = []
     obs = _observing.current
     # with inputs, only nodes on a path to one of them run (as torch): the rest of the
@@ -457,6 +483,8 @@ def run_backward(
             if v._siblings is not None:
                 ran.add(id(v))
                 groups.append(v._siblings)
+                if wanted is None:
+                    _siblings_never_reached(v, ran, reach, roots, obs)
             grads = v._run_backward(g, retain_graph)
         else:  # backward(inputs=[x]) runs x's node with no gradient wanted from it (torch)
             v._run_unwanted(retain_graph)
