@@ -240,14 +240,18 @@ def test_forward_over_reverse_through_the_fast_backwards(backend_name, name):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("x_grad", [True, False])
-def test_linear_relu_plain_backward_is_the_recorded_ones_bits(backend_name, dtype, bias, x_grad):
+@pytest.mark.parametrize("lead", [(33,), (3, 11), (2, 1, 5)])
+def test_linear_relu_plain_backward_is_the_recorded_ones_bits(
+    backend_name, dtype, bias, x_grad, lead
+):
     """Linear's and relu's plain backward (NumPy and the kernel, nothing recorded) give the
-    bits of the rules' recorded ops (create_graph), and torch's values."""
+    bits of the rules' recorded ops (create_graph), and torch's values; an input of more
+    than two dims is folded to one matmul as the recorded rule folds it."""
     rng = np.random.default_rng(3)
-    xa, wa = rng.standard_normal((33, 40)), rng.standard_normal((24, 40))
-    xa[0, :3] = [np.nan, np.inf, -0.0]
+    xa, wa = rng.standard_normal((*lead, 40)), rng.standard_normal((24, 40))
+    xa.reshape(-1, 40)[0, :3] = [np.nan, np.inf, -0.0]
     xa, wa, ba = xa.astype(dtype), wa.astype(dtype), rng.standard_normal(24).astype(dtype)
-    ga = rng.standard_normal((33, 24)).astype(dtype)
+    ga = rng.standard_normal((*lead, 24)).astype(dtype)
     grads = []
     for create_graph in (False, True):
         x = cr.tensor(xa, requires_grad=x_grad)
