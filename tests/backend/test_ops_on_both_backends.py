@@ -308,3 +308,19 @@ def test_conv_per_sample_gemms(backend_name, dtype, name):
     positions = int(np.prod(out[2:]))
     assert positions >= geometry.PER_SAMPLE_L
     _grads_match(f, arrays, dtype)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_relu_gradient_after_its_output_is_written_through_data(backend_name, create_graph):
+    """torch's threshold_backward masks where the saved output is <= 0: a negative value
+    written through ``.data`` masks the gradient (nan passes it); found by the fuzzer."""
+    written = np.array([-0.5, 0.0, 2.0, np.nan, -3.0, 1e-30] * 50, np.float32)  # past `small`
+    seed = np.linspace(-1.0, 1.0, written.size, dtype=np.float32)
+    got = []
+    for m in (torch, cr):
+        a = m.tensor(np.ones(written.size, np.float32), requires_grad=True)
+        y = m.relu(a * 1.0)
+        y.data[:] = m.tensor(written)
+        (g,) = m.autograd.grad(y, [a], m.tensor(seed), create_graph=create_graph)
+        got.append(g.detach().numpy())
+    np.testing.assert_array_equal(got[1], got[0])

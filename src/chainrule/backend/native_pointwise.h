@@ -80,13 +80,13 @@ CR_KERNEL void SFX(cr_relu)(const T *x, T *y, int64_t n) {
     }
 }
 
-/* relu's backward from its output y (torch's threshold_backward): g where y != 0 (a nan y
+/* relu's backward from its output y (torch's threshold_backward): g unless y <= 0 (a nan y
  * passes g), else +0 (a masked inf or nan gradient too) */
 CR_KERNEL void SFX(cr_relu_backward)(const T *g, const T *y, T *out, int64_t n) {
     CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
     for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
         int64_t hi = CR_MIN(lo + CR_BLOCK, n);
 #pragma omp simd
-        for (int64_t i = lo; i < hi; i++) out[i] = y[i] != 0 ? g[i] : (T)0;
+        for (int64_t i = lo; i < hi; i++) out[i] = y[i] <= 0 ? (T)0 : g[i];
     }
 }

@@ -109,9 +109,10 @@ def relu(x: np.ndarray) -> np.ndarray:
 
 
 def relu_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``g`` where relu's output ``y`` is not 0 (a nan passes ``g``), else +0 (torch's
-    threshold_backward: a masked inf or nan gradient is +0 too)."""
-    return select(y != 0, g, 0.0)
+    """torch's threshold_backward: ``g`` where relu's output ``y`` is not ``<= 0`` (a nan
+    passes ``g``), else +0 (a masked inf or nan gradient is +0 too). ``y`` is >= 0 or nan as
+    relu made it, but a write through ``.data`` may have put a negative value there."""
+    return select(~(y <= 0), g, 0.0)
 
 
 # --------------------------------------------------------------------------- dropout

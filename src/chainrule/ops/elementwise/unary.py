@@ -253,7 +253,7 @@ class Relu(Op):
     def forward(self, x):
         return K.relu(x)  # maximum(x, 0)
 
-    def backward(self, g):  # the output is >= 0 or nan
+    def backward(self, g):  # (the output: >= 0 or nan, unless written through .data)
         gd, y = g._data, self.output._data
         if (
             not (grad_mode.enabled or forward_ad.level or trace.tracer)
@@ -263,7 +263,7 @@ class Relu(Op):
             and y.flags.c_contiguous
         ):  # the plain backward: MaskedGrad's kernel, without recording
             return _make(K.relu_backward(gd, y))
-        return MaskedGrad.apply(g, self.output, mask=("nonzero",))
+        return MaskedGrad.apply(g, self.output, mask=("not_nonpositive",))
 
 
 class MaskedScale(Op):
@@ -288,7 +288,7 @@ class MaskedScale(Op):
 # masks MaskedGrad can make from its saved tensor s itself, so the whole gradient is one
 # kernel of known inputs (what cr.compile's tracer replays): relu's, leaky_relu's, hardtanh's
 _MASKS = {
-    "nonzero": lambda s: s != 0,
+    "not_nonpositive": lambda s: ~(s <= 0),  # (a nan passes)
     "positive": lambda s: s > 0,
     "inside": lambda s, lo, hi: ~((s <= lo) | (s >= hi)),
 }
@@ -309,7 +309,7 @@ class MaskedGrad(Op):
     torch_name = "ThresholdBackwardBackward0"
 
     def forward(self, g, s, mask, slope=0.0, name=None):
-        if type(mask) is tuple and mask == ("nonzero",) and type(slope) is float and not slope:
+        if mask == ("not_nonpositive",) and type(slope) is float and not slope:
             # relu's gradient in one kernel (its own backward makes the mask from s again)
             self.mask, self.slope = mask, slope
             if name is not None:
