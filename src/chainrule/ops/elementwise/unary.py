@@ -309,7 +309,8 @@ class MaskedGrad(Op):
     torch_name = "ThresholdBackwardBackward0"
 
     def forward(self, g, s, mask, slope=0.0, name=None):
-        if mask == ("not_nonpositive",) and type(slope) is float and not slope:
+        relu = type(mask) is tuple and mask == ("not_nonpositive",)
+        if relu and type(slope) is float and not slope:
             # relu's gradient in one kernel (its own backward makes the mask from s again)
             self.mask, self.slope = mask, slope
             if name is not None:
