@@ -116,3 +116,97 @@ def test_node_class_with_its_own_constructor():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     _Constructed.apply(x).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+def _op_classes(cls=Op):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _op_classes(sub)
+
+
+def test_apply_flags_are_the_class_flags():
+    """Op.apply reads a class's flags from the tuple __init_subclass__ made: no class may
+    change a flag after it is made (the tuple would go stale)."""
+    import chainrule.nn  # noqa: F401  (every op family loaded)
+
+    classes = list(_op_classes())
+    assert len(classes) > 100
+    for cls in classes:
+        live = (cls._bare, cls.layout, cls.saved_for, cls.save_inputs, cls.save_output,
+                cls.elementwise)  # fmt: skip
+        assert cls._apply_flags == live, cls.__name__
+
+
+SHAPE_CASES = {  # (a, b): one shape (nothing summed back), broadcast, a number, 0-d
+    "one shape": ((16,), (16,)),
+    "one shape 2-d": ((3, 4), (3, 4)),
+    "broadcast": ((3, 4), (4,)),
+    "size-1 dims": ((3, 1), (1, 4)),
+    "0-d and 1-d": ((), (5,)),
+    "number": ((5,), None),
+}
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow"])
+@pytest.mark.parametrize("case", sorted(SHAPE_CASES))
+def test_binary_gradients_have_each_inputs_shape(name, case):
+    """A binary elementwise node of two operands of one shape keeps no input shapes
+    (``_shapes`` None: nothing to sum back); any other pair sums each gradient back."""
+    sa, sb = SHAPE_CASES[case]
+    a_np = rng.standard_normal(sa) + 3.0
+    b_np = rng.standard_normal(sb) + 3.0 if sb is not None else 0.5
+    a = cr.tensor(a_np, requires_grad=True)
+    b = cr.tensor(b_np, requires_grad=True) if sb is not None else b_np
+    out = getattr(cr, name)(a, b)
+    assert (out.grad_fn._shapes is None) == (sa == sb)
+    seed = np.linspace(-1, 2, out.numel()).reshape(out.shape)
+    wanted = [a, b] if sb is not None else [a]
+    gs = cr.autograd.grad(out, wanted, cr.tensor(seed))
+    ta = torch.tensor(a_np, requires_grad=True)
+    tb = torch.tensor(b_np, requires_grad=True) if sb is not None else b_np
+    tout = getattr(torch, name)(ta, tb)
+    twanted = [ta, tb] if sb is not None else [ta]
+    for g, t in zip(gs, torch.autograd.grad(tout, twanted, torch.tensor(seed))):
+        assert g.shape == t.shape
+        np.testing.assert_allclose(g.numpy(), t.numpy(), rtol=1e-12)
+
+
+def _hooked(kind, lib):
+    """A chain whose middle node has one of the things the plain walk leaves to the general
+    step (a tensor hook, a retained gradient, a node pre-hook or hook, an output group);
+    returns what the hooks saw and the leaf's gradient."""
+    seen = []
+    x = lib.tensor([0.5, -1.0, 2.0, 0.25], requires_grad=True)
+    y = x * lib.tensor([3.0, 1.0, -2.0, 0.5])
+    if kind == "tensor hook":
+        y.register_hook(lambda g: (seen.append(g.tolist()), g * 2)[1])
+    elif kind == "retain_grad":
+        y.retain_grad()
+    elif kind == "prehook":
+        y.grad_fn.register_prehook(lambda gs: (seen.append(gs[0].tolist()), (gs[0] * 2,))[1])
+    elif kind == "node hook":
+        y.grad_fn.register_hook(lambda gi, go: (seen.append(go[0].tolist()), (gi[0] * 2, gi[1]))[1])
+    if kind == "output group":
+        a, b = y.split(2)
+        b.register_hook(lambda g: seen.append(g))  # never reached: called with None
+        a.tanh().sum().backward()
+    else:
+        y.tanh().sum().backward()
+    retained = y.grad.tolist() if kind == "retain_grad" else None
+    return seen, retained, x.grad.tolist()
+
+
+@pytest.mark.parametrize("kind", ["tensor hook", "retain_grad", "prehook", "node hook",
+                                  "output group"])  # fmt: skip
+def test_plain_walk_leaves_hooked_nodes_to_the_general_step(kind):
+    ours, theirs = _hooked(kind, cr), _hooked(kind, torch)
+    assert len(ours[0]) == len(theirs[0]) == (kind != "retain_grad")  # the hook ran (on an output
+    for a, b in zip(ours[0], theirs[0]):  # no gradient reached: with None, as torch)
+        if a is None or b is None:
+            assert a is b
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert (ours[1] is None) == (theirs[1] is None)
+    if ours[1] is not None:
+        np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-5, atol=1e-6)

@@ -581,7 +581,10 @@ class _InplaceLog:
     """How many in-place writes have run (in any thread): while none has, no version needs
     recording or checking, and the hot path pays nothing for in-place safety."""
 
-    count = 0
+    __slots__ = ("count",)  # (a slot: read per op, and 3.11 specializes slot reads only)
+
+    def __init__(self) -> None:
+        self.count = 0
 
 
 inplace_log = _InplaceLog()

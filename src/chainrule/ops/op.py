@@ -29,6 +29,10 @@ from typing import Any
 
 import numpy as np
 
+# (the hot path's type tests read ndarray as a global: NumPy's module has a __getattr__, so
+# Python 3.11 does not specialize reading np.ndarray, ~300 instructions against ~20)
+from numpy import ndarray
+
 from chainrule._engine import AccumulateGrad
 from chainrule._fp import FP_IGNORE, fp_set, fp_state, ignore_fp_errors, restore_fp_errors
 from chainrule._layout import elementwise as elementwise_layout
@@ -262,6 +266,8 @@ class Op:
     reduced_scalars = "exact"
 
     _bare = False  # (set per class by __init_subclass__: see Op.apply)
+    # (the next five stay class defaults, set on a node only when it has one: the plain
+    # walk finds a node without any by its __dict__, see _engine._HOOKED)
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
     _hooks: dict | None = None  # the output tensor's register_hook hooks
     _prehooks: dict | None = None  # the node's register_prehook hooks
@@ -299,6 +305,13 @@ class Op:
         stale = JVP_RULES.keys() & cls.__dict__.keys()
         if stale:  # the old per-strategy booleans: declare jvp_rule instead
             raise TypeError(f"{cls.__name__}: set jvp_rule = {sorted(stale)[0]!r}, not a flag")
+        # the class flags Op.apply reads, in one tuple: one class-attribute read per op
+        # instead of six (Python 3.11 does not specialize reading a class's attributes,
+        # ~190 instructions each). A class's flags are final once it is made (tested).
+        cls._apply_flags = (
+            cls._bare, cls.layout, cls.saved_for, cls.save_inputs, cls.save_output,
+            cls.elementwise,
+        )  # fmt: skip
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
@@ -306,7 +319,8 @@ class Op:
         # The hot path of every op (see docs/design.md "Speed"): plain loops rather than
         # comprehensions (each a function call in Python 3.11), _make and the saved-value
         # plan written out here, each rarely-true condition tested once.
-        node = cls() if cls._bare else _new(cls)
+        bare, layout, saved_for, save_inputs, save_output, elementwise = cls._apply_flags
+        node = cls() if bare else _new(cls)
         live = False  # does any input need a gradient (then the node is recorded)?
         arrays = []
         if not grad_mode.enabled:  # the fast path: backward passes and no_grad blocks
@@ -342,9 +356,9 @@ class Op:
                 out = node.forward(*arrays, **params) if params else node.forward(*arrays)
             finally:
                 restore_fp_errors(token)
-        if type(out) is not np.ndarray:
+        if type(out) is not ndarray:
             out = np.asarray(out)
-        layout = cls.layout  # torch's layout of the result (NumPy's follows the inputs')
+        # torch's layout of the result (NumPy's follows the inputs')
         if layout == "contiguous":
             if not out.flags.c_contiguous:
                 out = to_contiguous(out, arrays)
@@ -359,7 +373,6 @@ class Op:
         t._grad_from_base = False
         if live:
             node._edges = tuple(edges)
-            saved_for = cls.saved_for
             if saved_for is not None:  # torch's saved set: what the inputs needing a
                 mask, bit = 0, 1  # gradient read (a plan per mask, made once)
                 for e in edges:
@@ -380,24 +393,25 @@ class Op:
                 else:
                     node.inputs = saved = inputs
                 node.out_data = out if keep_out else None
-            elif cls.save_inputs:
+            elif save_inputs:
                 node.inputs = saved = inputs
-                node.out_data = out if cls.save_output else None
+                node.out_data = out if save_output else None
             else:
                 node.inputs = saved = None
-                node.out_data = out if cls.save_output else None
+                node.out_data = out if save_output else None
             if saved is not None and inplace_log.count:  # versions only move after an
                 for x in saved:  # in-place op has ever run; a tensor with no counter yet
                     if isinstance(x, Tensor) and x._vc is not None:  # is at version 0
                         node._versions = _versions_of(saved)
                         break
-            if cls.elementwise:  # the input shapes, to sum broadcast gradients back
+            if elementwise:  # the input shapes, to sum broadcast gradients back
                 if len(arrays) == 2:
                     a, b = arrays
-                    node._shapes = (
-                        a.shape if isinstance(a, np.ndarray) else (),
-                        b.shape if isinstance(b, np.ndarray) else (),
-                    )
+                    sa = a.shape if isinstance(a, ndarray) else ()
+                    sb = b.shape if isinstance(b, ndarray) else ()
+                    # two operands of one shape broadcast to that shape: nothing to sum
+                    # back (None spares _run_backward a shape test per gradient)
+                    node._shapes = None if sa == sb else (sa, sb)
                 else:
                     node._shapes = _shapes_of(arrays)
             else:
@@ -557,7 +571,9 @@ class Op:
         other plain values stay, so an op that saved none can be run again, as in torch."""
         inputs = self.inputs
         freed = self.out_data is not None
-        if not freed and inputs is not None:
+        if freed:
+            self.out_data = None
+        elif inputs is not None:
             # a node that saved nothing (its inputs dropped by saved_for) runs again (torch)
             numbers = self.saves_numbers
             for x in inputs:
@@ -566,7 +582,6 @@ class Op:
                     break
         if freed:
             self.inputs = None
-        self.out_data = None
         d = self.__dict__
         if d:
             for k, v in d.items():
@@ -626,12 +641,18 @@ class _ForwardAD:
     The propagation code lives in ``chainrule.autograd.forward_ad``, which is built on Op and
     so cannot be imported from here: it plugs its ``propagate``, ``default_jvp`` and
     ``set_tangent`` into this object when it loads. A level only opens through that module,
-    so they are in place whenever ``level`` is nonzero."""
+    so they are in place whenever ``level`` is nonzero.
 
-    level = 0
+    Slots, set in ``__init__``: Python 3.11 specializes reading a slot, not reading a class
+    attribute through an instance (~4x dearer), and the hot path reads ``level`` per op."""
+
+    __slots__ = ("level", "propagate", "default_jvp", "set_tangent")
     propagate: Callable[[Op, tuple, dict, Tensor], None]
     default_jvp: Callable[[Op, list], Tensor | None]
     set_tangent: Callable[[Tensor, Tensor | None], None]
+
+    def __init__(self) -> None:
+        self.level = 0
 
 
 forward_ad = _ForwardAD()
@@ -640,8 +661,11 @@ forward_ad = _ForwardAD()
 class _Anomaly:
     """Anomaly mode: nodes remember where they were made; backward checks for nan."""
 
-    enabled = False
-    check_nan = True
+    __slots__ = ("enabled", "check_nan")  # (slots: read per op, see _ForwardAD)
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.check_nan = True
 
     def check(self, node: Op, grads: tuple) -> None:
         for i, g in enumerate(grads):
