@@ -125,6 +125,8 @@ def _threads_note(framework: str) -> str:
         from chainrule.backend import threads
 
         note = f"cr.get_num_threads()={cr.get_num_threads()} openmp={threads.has_openmp()}"
+        if hasattr(threads, "blas_pool_shared"):
+            note += f" blas_on_kernel_team={threads.blas_pool_shared()}"
     except ImportError:  # a chainrule without the threads API
         note = "chainrule without threads"
     import ctypes
