@@ -1,9 +1,9 @@
-"""One thread pool (native_blas.h): NumPy's OpenBLAS runs its threaded calls on the
-kernels' OpenMP team through its threads callback. The work is OpenBLAS's own: the same
-bits as on OpenBLAS's threads, on 2 and 3 threads, for products that thread and ones that
-do not; it still runs where the team cannot (a forked child, threads limited to one, calls
-from several Python threads at once); ``CHAINRULE_BLAS_POOL=openblas`` keeps OpenBLAS's
-own threads."""
+"""One thread pool (native_blas.h, opt-in: ``CHAINRULE_BLAS_POOL=kernels`` or
+``threads.share_blas_pool()``): NumPy's OpenBLAS runs its threaded calls on the kernels'
+OpenMP team through its threads callback. The work is OpenBLAS's own: the same bits as on
+OpenBLAS's threads, on 2 and 3 threads, for products that thread and ones that do not; it
+still runs where the team cannot (a forked child, threads limited to one, calls from
+several Python threads at once); by default OpenBLAS keeps its own threads."""
 
 import multiprocessing
 import os
@@ -18,17 +18,16 @@ import pytest
 import chainrule as cr
 from chainrule.backend import threads
 
-pytestmark = pytest.mark.skipif(
-    not threads.blas_pool_shared(), reason="NumPy's BLAS takes no threads callback here"
-)
-
 
 @pytest.fixture
 def restore():
-    before = cr.get_num_threads()
+    """The pool shared for the test, then as it was (and the thread count)."""
+    before, shared = cr.get_num_threads(), threads.blas_pool_shared()
+    if not threads.share_blas_pool(True):
+        pytest.skip("NumPy's BLAS takes no threads callback here")
     yield
     cr.set_num_threads(before)
-    threads.share_blas_pool(True)
+    threads.share_blas_pool(shared)
 
 
 def _calls() -> int:
@@ -142,12 +141,14 @@ print(float(np.abs(c - a.T.astype(np.float64) @ b).max()))
 @pytest.mark.parametrize(
     "env, want",
     [
-        ({"OMP_THREAD_LIMIT": "1"}, "True True"),  # a team of one: the other jobs' threads
+        # a team of one: the other jobs get threads of their own
+        ({"CHAINRULE_BLAS_POOL": "kernels", "OMP_THREAD_LIMIT": "1"}, "True True"),
         ({"CHAINRULE_BLAS_POOL": "openblas"}, "False False"),
+        ({}, "False False"),  # the default: OpenBLAS's own threads
     ],
 )
 def test_in_a_fresh_process(env, want):
-    environ = {**os.environ, **env}
+    environ = {k: v for k, v in os.environ.items() if k != "CHAINRULE_BLAS_POOL"} | env
     out = subprocess.run([sys.executable, "-c", _SCRIPT], env=environ, capture_output=True,
                          text=True, check=True, timeout=300).stdout.split("\n")  # fmt: skip
     assert out[0] == want

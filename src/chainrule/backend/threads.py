@@ -179,7 +179,9 @@ def share_blas_pool(on: bool = True) -> bool:
     OpenBLAS's own workers busy-wait between calls and take the cores the team needs), or
     (``on=False``) on OpenBLAS's own threads again. Returns whether OpenBLAS runs on the
     team: False without native kernels or an OpenBLAS that takes a threads callback
-    (0.3.27 or later). Done at import unless ``CHAINRULE_BLAS_POOL=openblas``."""
+    (0.3.27 or later). Done at import when ``CHAINRULE_BLAS_POOL=kernels`` (not by
+    default: measured on the shared 2-core machine, W1's quiet rounds were slower with it,
+    each GEMM then waking a sleeping team thread; docs/design.md "Kernels")."""
     import numpy as np
 
     if _lib is None or not _lib.cr_blas_callback_available():
@@ -203,7 +205,7 @@ def blas_pool_shared() -> bool:
     return _pooled[0]
 
 
-if os.environ.get("CHAINRULE_BLAS_POOL", "kernels") != "openblas":
+if os.environ.get("CHAINRULE_BLAS_POOL", "openblas") == "kernels":
     share_blas_pool()
 
 
