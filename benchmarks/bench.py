@@ -125,6 +125,8 @@ def _threads_note(framework: str) -> str:
         from chainrule.backend import threads
 
         note = f"cr.get_num_threads()={cr.get_num_threads()} openmp={threads.has_openmp()}"
+        if hasattr(threads, "blas_pool_shared"):
+            note += f" blas_on_kernel_team={threads.blas_pool_shared()}"
     except ImportError:  # a chainrule without the threads API
         note = "chainrule without threads"
     import ctypes
@@ -156,7 +158,30 @@ def _worker(framework: str, name: str, repeats: int) -> None:
     step()
     other = "chainrule" if framework == "torch" else "torch"
     print(_threads_note(framework), f"{other}_loaded={other in sys.modules}")
-    print(_median_time(step, repeats) / per)
+    busy, ours, wall = _busy_cpu(), _own_cpu(), time.perf_counter()
+    t = _median_time(step, repeats) / per
+    wall = time.perf_counter() - wall
+    print((_busy_cpu() - busy - (_own_cpu() - ours)) / wall)  # other processes' cores
+    print(t)
+
+
+def _busy_cpu() -> float:
+    """Seconds of CPU time the whole machine has spent busy (Linux's /proc/stat; nan
+    elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return float("nan")
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # not idle, iowait
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+QUIET = 0.1  # a round counts as quiet when other processes used less than this many cores
 
 
 def run_multicore(names, rounds, repeats, chainrule_env=()) -> None:
@@ -174,6 +199,7 @@ def run_multicore(names, rounds, repeats, chainrule_env=()) -> None:
         print(f"  chainrule's processes also get {extra}")
     for name in names:
         times = {"chainrule": [], "torch": []}
+        others = {"chainrule": [], "torch": []}
         notes = {}
         for _ in range(rounds):
             for fw in times:
@@ -181,7 +207,8 @@ def run_multicore(names, rounds, repeats, chainrule_env=()) -> None:
                 env = {**os.environ, **extra} if fw == "chainrule" else None
                 res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
                 lines = res.stdout.strip().splitlines()
-                notes[fw] = lines[-2]
+                notes[fw] = lines[-3]
+                others[fw].append(float(lines[-2]))
                 times[fw].append(float(lines[-1]))
         ratios = [c / t for c, t in zip(times["chainrule"], times["torch"])]
         c, t = statistics.median(times["chainrule"]), statistics.median(times["torch"])
@@ -189,6 +216,22 @@ def run_multicore(names, rounds, repeats, chainrule_env=()) -> None:
             f"  {name}: chainrule {c * 1e3:8.3f} ms, torch {t * 1e3:8.3f} ms, ratio "
             f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
         )
+        # threads that wait for one another suffer most when other work takes their cores:
+        # each round's ratio is shown with the cores other processes used meanwhile
+        quiet = [
+            r for r, a, b in zip(ratios, others["chainrule"], others["torch"])
+            if a < QUIET and b < QUIET
+        ]  # fmt: skip
+        rounds_note = ", ".join(
+            f"{r:.2f} [{a:.1f}/{b:.1f}]"
+            for r, a, b in zip(ratios, others["chainrule"], others["torch"])
+        )
+        print(f"      rounds: ratio [other processes' cores: chainrule's/torch's]: {rounds_note}")
+        if quiet:
+            print(
+                f"      quiet rounds (< {QUIET} cores): ratio {statistics.median(quiet):.2f} "
+                f"({min(quiet):.2f}-{max(quiet):.2f}) over {len(quiet)}"
+            )
         for fw, note in notes.items():
             print(f"      {fw}: {note}")
 

@@ -244,7 +244,41 @@ def _cases():
             _rms_backward,
             True,
         )
+    # masks that repeat over leading dims (attention's causal mask), a full one, one that
+    # does not repeat as rows (the reference's np.where); numbers as masked_fill passes them
+    causal = np.tril(np.ones((64, 64), bool))[None, None] == 0
+    every_other = np.arange(37 * 70).reshape(37, 70) % 3 == 0
+    for name, shape, mask, value in (
+        ("causal", (6, 4, 64, 64), causal, -np.inf),
+        ("full", (37, 70), every_other, 2.5),
+        ("middle", (6, 4, 64, 64), np.ones((6, 1, 64, 1), bool), 0.0),
+    ):
+        c[f"masked_fill-{name}"] = (
+            "masked_fill",
+            lambda d, s=shape, m=mask, v=value: (_data(s, d), m, np.dtype(d).type(v)),
+            lambda x, m, v: torch.masked_fill(T(x), T(m), float(v)),
+            True,
+        )
+    # stacks large enough for the native kernel's threads (products are sums: torch's and
+    # NumPy's BLAS order them differently, so no nan/inf here and unit-scale values)
+    c["matmul-heads"] = ("matmul", _heads_args, lambda a, b: torch.matmul(T(a), T(b)), False)
+    c["matmul-broadcast"] = (
+        "matmul",
+        lambda d: (
+            _data((16, 9), d, scale=1.0, specials=False),
+            _data((9, 64, 784), d, seed=1, scale=1.0, specials=False).transpose(1, 0, 2),
+        ),
+        lambda a, b: torch.matmul(T(a), T(b)),
+        False,
+    )
     return c
+
+
+def _heads_args(dtype):
+    """Attention's per-head products: q (B, H, T, hs) @ kᵀ, both views of one projection."""
+    qk = _data((8, 64, 2, 4, 32), dtype, scale=1.0, specials=False)
+    q, k = qk[:, :, 0].transpose(0, 2, 1, 3), qk[:, :, 1].transpose(0, 2, 1, 3)
+    return q, k.swapaxes(-1, -2)
 
 
 def _dropout_args(dtype, p):

@@ -121,6 +121,18 @@ def _embedding(dtype, pad):
     return _data((3000, 40), dtype, specials=False), index, 50, pad
 
 
+def _small(shape, dtype, seed=0):
+    """Values of about 0.1: sums of products stay near 1, in the reference's tolerance
+    (BLAS orders a product's sum differently on one and several threads)."""
+    return _data(shape, dtype, seed, specials=False) / 30
+
+
+def _heads(dtype):
+    """Attention's per-head products (B, H, T, hs) @ (B, H, hs, T), views of one array."""
+    qk = _small((8, 64, 2, 4, 32), dtype)
+    return qk[:, :, 0].transpose(0, 2, 1, 3), qk[:, :, 1].transpose(0, 2, 3, 1)
+
+
 # name of a case: (kernel, its args for a dtype)
 CASES = {
     "gelu-none": ("gelu", lambda d: (_data(PW, d), "none")),
@@ -212,6 +224,12 @@ CASES = {
     "layer_norm_backward": ("layer_norm_backward", lambda d: _ln_backward(d, False)),
     "embedding_backward": ("embedding_backward", lambda d: _embedding(d, None)),
     "embedding_backward-pad": ("embedding_backward", lambda d: _embedding(d, 3)),
+    "masked_fill": (
+        "masked_fill",
+        lambda d: (_data((8, 4, 64, 64), d), np.tril(np.ones((64, 64), bool)) == 0, d(-np.inf)),
+    ),
+    "matmul": ("matmul", lambda d: _heads(d)),
+    "matmul-broadcast": ("matmul", lambda d: (_small((32, 144), d), _small((64, 144, 196), d, 1))),
 }
 
 

@@ -71,6 +71,8 @@ PROTOTYPES = {
     "cr_dropout_backward": "const T *g, const uint8_t *keep, T *out, int64_t n, double scale",
     "cr_relu": "const T *x, T *y, int64_t n",
     "cr_relu_backward": "const T *g, const T *y, T *out, int64_t n",
+    "cr_masked_fill": "const T *x, const uint8_t *mask, T *y, int64_t rows, int64_t cols, "
+    "double value",
     # native_loss.h
     "cr_cross_entropy": "const T *x, const int64_t *t, const T *w, T *logp, T *loss, T *wt, "
     "int64_t n, int64_t c, int64_t s, int64_t ignore_index, double smoothing",
@@ -85,6 +87,11 @@ PROTOTYPES = {
     "cr_rms_norm": "const T *x, const T *w, T *y, T *rstd, int64_t rows, int64_t cols, double eps",
     "cr_rms_norm_backward": "const T *g, const T *x, const T *rstd, const T *w, T *dx, T *dw, "
     "int64_t rows, int64_t cols",
+    # native_gemm.h
+    "cr_bmm": "uintptr_t gemm, int ilp64, uintptr_t get_blas_threads, "
+    "uintptr_t set_blas_threads, const T *a, const T *b, T *c, int64_t batch, int nd, "
+    "const int64_t *shape, const int64_t *sa, const int64_t *sb, int64_t m, int64_t n, "
+    "int64_t p, int ta, int64_t lda, int tb, int64_t ldb",
 }
 RETURNS = {"cr_cross_entropy": "int64_t"}  # the rest return void
 
@@ -94,6 +101,10 @@ THREADS_CDEF = """
 int cr_has_openmp(void);
 void cr_set_num_threads(int n);
 int cr_get_num_threads(void);
+void cr_set_forked(void);
+int cr_blas_callback_available(void);
+uintptr_t cr_blas_callback(void);
+int64_t cr_blas_callback_calls(void);
 """
 
 _OMP_TEST = """
@@ -154,7 +165,7 @@ ffibuilder.set_source(
         *OPENMP,
     ],
     extra_link_args=OPENMP,
-    libraries=["m"],
+    libraries=["m"] if os.name == "nt" else ["m", "pthread"],
 )
 
 if __name__ == "__main__":

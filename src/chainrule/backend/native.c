@@ -1,8 +1,9 @@
 /* chainrule's native kernels: plain C loops over contiguous arrays, one float and one
  * double version of each (native_t.h and the concept headers native_pointwise.h,
- * native_loss.h, native_norm.h, native_conv.h, native_pool.h, each included twice below). The NumPy kernels in
- * numpy_kernels.py are the reference; chainrule/backend/native.py calls these through
- * cffi and falls back to the reference for any case not written here.
+ * native_loss.h, native_norm.h, native_conv.h, native_pool.h, native_gemm.h, each
+ * included twice below). The NumPy kernels in numpy_kernels.py are the reference;
+ * chainrule/backend/native.py calls these through cffi and falls back to the reference for
+ * any case not written here.
  *
  * Built with -O3 -fopenmp-simd and no -ffast-math: nan, inf and -0 follow IEEE as in
  * torch. Vector math comes from glibc's libmvec: the `simd` attribute below tells GCC the
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "native_omp.h"
+#include "native_blas.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
     (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
@@ -59,6 +61,7 @@ extern double log1p(double) CR_SIMD_MATH;
 #include "native_norm.h"
 #include "native_conv.h"
 #include "native_pool.h"
+#include "native_gemm.h"
 #undef T
 #undef SFX
 #undef EXP
@@ -84,3 +87,4 @@ extern double log1p(double) CR_SIMD_MATH;
 #include "native_norm.h"
 #include "native_conv.h"
 #include "native_pool.h"
+#include "native_gemm.h"

@@ -6,6 +6,7 @@ was not built; the dispatch table then holds the NumPy kernels only."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,8 @@ try:
 finally:
     if _passive:
         del os.environ["OMP_WAIT_POLICY"]
+
+from chainrule.backend import threads  # noqa: E402 (it loads the extension: after the above)
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _CTYPE = {_F32: "float[]", _F64: "double[]"}
@@ -146,6 +149,97 @@ def _rows_backward(name: str, reference: Callable) -> Callable:
     kernel.__name__ = kernel.__qualname__ = name
     kernel.__doc__ = reference.__doc__
     return kernel
+
+
+_bmm = _fns("cr_bmm")
+_PTR = {_F32: "float *", _F64: "double *"}
+_PAR_GEMM = 1 << 20  # native_omp.h's CR_PAR_GEMM
+
+
+def _ptr(a: np.ndarray) -> Any:
+    """A pointer to a's first element (a may be any strided view)."""
+    return ffi.cast(_PTR[a.dtype], a.__array_interface__["data"][0])
+
+
+_gemm = threads.numpy_gemm()
+_GEMM_FN = {} if _gemm is None else {_F32: _gemm.sgemm, _F64: _gemm.dgemm}
+_INT32_MAX = 2**31 - 1
+
+
+def _blas_layout(s_rows: int, s_cols: int, rows: int, cols: int, size: int) -> tuple | None:
+    """NumPy's matmul's BLAS layout of one (rows, cols) matrix with byte strides (s_rows,
+    s_cols): (CblasNoTrans, lda) when row-major, (CblasTrans, lda) when column-major, None
+    when neither (NumPy copies it first: left to NumPy)."""
+    if s_cols == size and s_rows % size == 0 and s_rows // size >= cols:
+        return 111, s_rows // size
+    if s_rows == size and s_cols % size == 0 and s_cols // size >= rows:
+        return 112, s_cols // size
+    return None
+
+
+def _batch_strides(x: np.ndarray, batch: tuple, size: int) -> list | None:
+    """x's strides (elements) over the broadcast batch dims: 0 where it is broadcast."""
+    lead = len(batch) - (x.ndim - 2)
+    out = [0] * lead
+    for d in range(x.ndim - 2):
+        if x.shape[d] == 1 and batch[lead + d] != 1:
+            out.append(0)
+        elif x.strides[d] % size:
+            return None
+        else:
+            out.append(x.strides[d] // size)
+    return out
+
+
+def matmul(a, b):
+    """A stack of products worth splitting (two or more pairs, CR_PAR_GEMM multiply-adds,
+    more than one thread) with the GEMM NumPy calls, each pair one single-threaded call on
+    one of the kernels' threads; anything else is NumPy's matmul (native_gemm.h)."""
+    if (
+        not _GEMM_FN
+        or type(a) is not np.ndarray
+        or type(b) is not np.ndarray
+        or a.dtype not in _GEMM_FN
+        or b.dtype != a.dtype
+        or a.ndim < 2
+        or b.ndim < 2
+        or (a.ndim == 2 and b.ndim == 2)
+        or lib.cr_get_num_threads() == 1
+    ):
+        return np.matmul(a, b)
+    (m, n), (n2, p) = a.shape[-2:], b.shape[-2:]
+    # NumPy's special cases (a dim of 1: gemv, dot or its own loop; 0: nothing to do) and
+    # its errors stay NumPy's
+    if n != n2 or m < 2 or n < 2 or p < 2:
+        return np.matmul(a, b)
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        return np.matmul(a, b)
+    count = math.prod(batch)
+    if count < 2 or count * m * n * p < _PAR_GEMM:
+        return np.matmul(a, b)
+    size = a.itemsize
+    la = _blas_layout(a.strides[-2], a.strides[-1], m, n, size)
+    lb = _blas_layout(b.strides[-2], b.strides[-1], n, p, size)
+    sa, sb = _batch_strides(a, batch, size), _batch_strides(b, batch, size)
+    if la is None or lb is None or sa is None or sb is None:
+        return np.matmul(a, b)
+    if m == p and la[0] != lb[0] and a.strides[-2:] == b.strides[-1:-3:-1]:
+        # NumPy calls syrk for a pair that is one matrix and its transpose (same address)
+        pa, pb = a.__array_interface__["data"][0], b.__array_interface__["data"][0]
+        if pa == pb or (sa != sb and np.may_share_memory(a, b)):
+            return np.matmul(a, b)
+    if not _gemm.ilp64 and max(m, n, p, la[1], lb[1]) > _INT32_MAX:
+        return np.matmul(a, b)
+    c = np.empty((*batch, m, p), dtype=a.dtype)
+    ct = _CTYPE[a.dtype]
+    _bmm[a.dtype](
+        _GEMM_FN[a.dtype], _gemm.ilp64, _gemm.get_threads, _gemm.set_threads,
+        _ptr(a), _ptr(b), _buf(ct, c),
+        count, len(batch), list(batch), sa, sb, m, n, p, la[0], la[1], lb[0], lb[1],
+    )  # fmt: skip
+    return c
 
 
 _im2col, _col2im = _fns("cr_im2col"), _fns("cr_col2im")
@@ -388,6 +482,55 @@ def dropout_backward(g, keep, p):
     return out
 
 
+_masked_fill = _fns("cr_masked_fill")
+_F32_EXACT = 2**24  # integers up to this are floats of float32 exactly
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _fill_value(value: Any, dtype: np.dtype) -> float | None:
+    """``value`` as the double the C loop casts to ``dtype`` when that cast is NumPy's (no
+    rounding of a finite number: NumPy's casts differ from C's in how they warn and round
+    through double), else None."""
+    if type(value) is float or (
+        isinstance(value, np.floating | np.ndarray) and value.dtype == dtype and not value.ndim
+    ):
+        v = float(value)
+        if dtype == _F32 and math.isfinite(v) and (abs(v) > _F32_MAX or float(np.float32(v)) != v):
+            return None
+        return v
+    if type(value) is int and abs(value) <= _F32_EXACT:
+        return float(value)
+    return None
+
+
+def masked_fill(x, mask, value):
+    v = _fill_value(value, x.dtype) if type(x) is np.ndarray else None
+    if (
+        v is None
+        or not _native(x)
+        or type(mask) is not np.ndarray
+        or mask.dtype != np.bool_
+        or not mask.flags.c_contiguous
+        or mask.ndim > x.ndim
+        or x.size < 4096
+    ):
+        return ref.masked_fill(x, mask, value)
+    # the mask, over x's dims: leading 1s, then x's own trailing dims (it repeats over rows)
+    lead = x.ndim - mask.ndim
+    k = lead
+    while k < x.ndim and mask.shape[k - lead] == 1 and x.shape[k] != 1:
+        k += 1
+    if mask.shape[k - lead :] != x.shape[k:]:
+        return ref.masked_fill(x, mask, value)
+    cols = mask.size
+    ct = _CTYPE[x.dtype]
+    y = np.empty_like(x)
+    _masked_fill[x.dtype](
+        _buf(ct, x), _buf("uint8_t[]", mask.view(np.uint8)), _buf(ct, y), x.size // cols, cols, v
+    )
+    return y
+
+
 # ---------------------------------------------------------------- native_loss.h kernels
 
 _cross_entropy, _cross_entropy_backward = (
@@ -537,6 +680,7 @@ KERNELS.update(
     log_softmax_backward=_rows_backward("log_softmax_backward", ref.log_softmax_backward),
     im2col=im2col,
     col2im=col2im,
+    matmul=matmul,
     max_pool2d=max_pool2d,
     max_pool2d_backward=max_pool2d_backward,
     avg_pool2d=avg_pool2d,
@@ -550,6 +694,7 @@ KERNELS.update(
     softplus_backward=softplus_backward,
     relu=_unary("relu", ref.relu),
     relu_backward=_binary("relu_backward", ref.relu_backward, small=256),
+    masked_fill=masked_fill,
     dropout=dropout,
     dropout_backward=dropout_backward,
     cross_entropy=cross_entropy,

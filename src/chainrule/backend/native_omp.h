@@ -15,12 +15,15 @@
 #endif
 
 static int cr_threads = 1;
+static int cr_forked = 0; /* in a forked child: no OpenMP team (GNU OpenMP would hang) */
 
 /* pointwise loops with vector math (exp, tanh, erf) are worth a team from this many
  * elements; plain arithmetic and copies (memory-bound) from CR_PAR_LIGHT */
 #define CR_PAR_HEAVY ((int64_t)1 << 14)
 #define CR_PAR_LIGHT ((int64_t)1 << 16)
 #define CR_BLOCK ((int64_t)2048) /* a multiple of every vector width */
+/* a stack of matrix products (native_gemm.h) from this many multiply-adds */
+#define CR_PAR_GEMM ((int64_t)1 << 20)
 
 #define CR_PRAGMA(x) _Pragma(#x)
 /* the next `for` split statically over cr_threads threads when `work` is large enough */
@@ -47,3 +50,4 @@ int cr_has_openmp(void) {
 void cr_set_num_threads(int n) { cr_threads = n > 0 ? n : 1; }
 
 int cr_get_num_threads(void) { return cr_threads; }
+

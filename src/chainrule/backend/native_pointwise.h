@@ -90,3 +90,22 @@ CR_KERNEL void SFX(cr_relu_backward)(const T *g, const T *y, T *out, int64_t n) 
         for (int64_t i = lo; i < hi; i++) out[i] = y[i] <= 0 ? (T)0 : g[i];
     }
 }
+
+/* masked_fill: value where the mask is set, x elsewhere (a select: no rounding, nan and -0
+ * kept as they are). x is (rows, cols); the mask (cols,) repeats over the rows (a mask that
+ * broadcasts over leading dims, as attention's causal mask over batch and heads). Split in
+ * (row, CR_BLOCK columns) pieces. */
+CR_KERNEL void SFX(cr_masked_fill)(const T *x, const uint8_t *mask, T *y, int64_t rows,
+                                   int64_t cols, double value) {
+    const T v = (T)value;
+    const int64_t blocks = (cols + CR_BLOCK - 1) / CR_BLOCK;
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_LIGHT)
+    for (int64_t u = 0; u < rows * blocks; u++) {
+        const int64_t r = u / blocks, lo = (u % blocks) * CR_BLOCK;
+        const int64_t hi = CR_MIN(lo + CR_BLOCK, cols);
+        const T *xr = x + r * cols;
+        T *yr = y + r * cols;
+#pragma omp simd
+        for (int64_t c = lo; c < hi; c++) yr[c] = mask[c] ? v : xr[c];
+    }
+}

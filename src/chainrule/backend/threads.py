@@ -53,7 +53,7 @@ def _after_fork_in_child() -> None:
     use one thread too). BLAS handles fork itself."""
     _forked[0] = True
     if _lib is not None:
-        _lib.cr_set_num_threads(1)
+        _lib.cr_set_forked()
 
 
 if _lib is not None and _lib.cr_has_openmp():
@@ -117,6 +117,96 @@ def _blas() -> list[Callable[[int], object]]:
                     _blas_setters.append(fn)
                     break
     return _blas_setters
+
+
+# the GEMMs NumPy's matmul calls, by the names NumPy's builds give them: the integer width
+# is part of the name (the 64_ suffix: ILP64, 64-bit integers), and only such names are
+# used (a BLAS of unknown integer width keeps NumPy's own loop)
+_GEMMS = (("scipy_cblas_{}gemm64_", True), ("cblas_{}gemm64_", True), ("scipy_cblas_{}gemm", False))
+_COUNTS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+           ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+           ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"))  # fmt: skip
+
+
+class Gemm:
+    """The BLAS NumPy's matmul calls, for the native batched product (native_gemm.h):
+    addresses of its cblas sgemm and dgemm (``ilp64``: 64-bit integers) and of its thread
+    count's getter and setter (0 when it has none)."""
+
+    __slots__ = ("sgemm", "dgemm", "ilp64", "get_threads", "set_threads")
+
+    def __init__(self, sgemm: int, dgemm: int, ilp64: bool, get: int, set_: int):
+        self.sgemm, self.dgemm, self.ilp64 = sgemm, dgemm, ilp64
+        self.get_threads, self.set_threads = get, set_
+
+
+def _address(dll: ctypes.CDLL, name: str) -> int:
+    fn = getattr(dll, name, None)
+    return 0 if fn is None else ctypes.cast(fn, ctypes.c_void_p).value or 0
+
+
+def numpy_gemm() -> Gemm | None:
+    """The GEMMs of the BLAS NumPy is linked with, looked up through NumPy's own extension
+    (``dlsym`` on it searches the libraries it links, so the symbols found are the ones its
+    matmul calls); None when none has a name of known integer width."""
+    import numpy as np
+
+    try:
+        dll = ctypes.CDLL(np._core._multiarray_umath.__file__)
+    except (AttributeError, OSError):
+        return None
+    for pattern, ilp64 in _GEMMS:
+        sgemm, dgemm = _address(dll, pattern.format("s")), _address(dll, pattern.format("d"))
+        if sgemm and dgemm:
+            for get, set_ in _COUNTS:
+                if _address(dll, get) and _address(dll, set_):
+                    return Gemm(sgemm, dgemm, ilp64, _address(dll, get), _address(dll, set_))
+            return Gemm(sgemm, dgemm, ilp64, 0, 0)
+    return None
+
+
+_CALLBACK_SETTERS = (
+    "scipy_openblas_set_threads_callback_function64_",
+    "openblas_set_threads_callback_function64_",
+    "scipy_openblas_set_threads_callback_function",
+    "openblas_set_threads_callback_function",
+)
+_pooled = [False]
+
+
+def share_blas_pool(on: bool = True) -> bool:
+    """Run the threaded calls of NumPy's OpenBLAS on the kernels' OpenMP team (native_blas.h:
+    OpenBLAS's own workers busy-wait between calls and take the cores the team needs), or
+    (``on=False``) on OpenBLAS's own threads again. Returns whether OpenBLAS runs on the
+    team: False without native kernels or an OpenBLAS that takes a threads callback
+    (0.3.27 or later). Done at import when ``CHAINRULE_BLAS_POOL=kernels`` (not by
+    default: measured on the shared 2-core machine, W1's quiet rounds were slower with it,
+    each GEMM then waking a sleeping team thread; docs/design.md "Kernels")."""
+    import numpy as np
+
+    if _lib is None or not _lib.cr_blas_callback_available():
+        return False
+    try:
+        dll = ctypes.CDLL(np._core._multiarray_umath.__file__)
+    except (AttributeError, OSError):
+        return False
+    for name in _CALLBACK_SETTERS:
+        setter = getattr(dll, name, None)
+        if setter is not None:
+            setter.argtypes, setter.restype = [ctypes.c_void_p], None
+            setter(int(_lib.cr_blas_callback()) if on else None)
+            _pooled[0] = on
+            return on
+    return False
+
+
+def blas_pool_shared() -> bool:
+    """Whether NumPy's OpenBLAS runs its threaded calls on the kernels' team."""
+    return _pooled[0]
+
+
+if os.environ.get("CHAINRULE_BLAS_POOL", "openblas") == "kernels":
+    share_blas_pool()
 
 
 def set_num_threads(n: int) -> None:

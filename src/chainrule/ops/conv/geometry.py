@@ -73,7 +73,7 @@ def _conv(
     cols = _cols_t(x, geo, oh, ow)
     if _per_sample(g, cols, oh * ow, n):  # a GEMM per sample, written in place as NCHW
         ckk = cols.shape[0]
-        y = np.matmul(w.reshape(o, ckk), cols.reshape(ckk, n, oh * ow).transpose(1, 0, 2))
+        y = K.matmul(w.reshape(o, ckk), cols.reshape(ckk, n, oh * ow).transpose(1, 0, 2))
         if b is not None:
             y += b.reshape(-1, 1)
         return y.reshape(n, o, oh, ow), cols
@@ -122,7 +122,7 @@ def _conv_weight(
         # Σ over samples of gy_n (O, L) @ cols_nᵀ: no (O, N*L) copy of gy; the N partial
         # products (N, O, CKK) are no larger than gy
         cols_n = cols.reshape(ckk, n, oh * ow).transpose(1, 2, 0)  # N, L, CKK (views)
-        return np.matmul(gy.reshape(n, o, oh * ow), cols_n).sum(0).reshape(w_shape)
+        return K.matmul(gy.reshape(n, o, oh * ow), cols_n).sum(0).reshape(w_shape)
     gy_t = _gy_t(gy)  # O, N*L
     if g == 1:
         return (gy_t @ cols.T).reshape(w_shape)

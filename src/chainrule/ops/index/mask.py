@@ -9,6 +9,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make, wrap_dim
+from chainrule.backend import K
 from chainrule.dtypes import c_type_name
 from chainrule.ops.index.core import Index, infer_size
 from chainrule.ops.op import Op, expand, save_index
@@ -24,11 +25,7 @@ class MaskedFill(Op):
 
     def forward(self, x, value, mask, tensor_value):
         self.mask, self.tensor_value = mask, tensor_value
-        shape = np.broadcast_shapes(x.shape, mask.shape)
-        out = np.empty(shape, x.dtype)  # x, then value where the mask is (np.where's values
-        np.copyto(out, x)  # in two plain passes: ~1.5x faster on W6's attention scores)
-        np.copyto(out, value, where=mask, casting="unsafe")
-        return out
+        return K.masked_fill(x, mask, value)
 
     def name(self):
         return f"MaskedFillBackward{1 if self.tensor_value else 0}"

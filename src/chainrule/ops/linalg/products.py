@@ -1,8 +1,9 @@
 """Products: matmul (``@``), mm, bmm, mv, dot, outer, einsum, trace and diagonal.
 
-``matmul`` is one primitive for every shape case: the forward is a single ``np.matmul``
-and each input's gradient is a single matmul (or a broadcast product for vector cases);
-gradients over broadcast batch dims are summed back by the op base (``elementwise``).
+``matmul`` is one primitive for every shape case: the forward is a single ``K.matmul``
+(NumPy's matmul; a large stack split over the native kernels' threads) and each input's
+gradient is a single matmul (or a broadcast product for vector cases); gradients over
+broadcast batch dims are summed back by the op base (``elementwise``).
 Its grad_fn is named as torch's would be for that shape case (MmBackward0, DotBackward0 ...).
 """
 
@@ -13,6 +14,7 @@ import numpy as np
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.backend import K
 from chainrule.creation import eye
 from chainrule.dtypes import c_type_name, kind_of, scalar_type_name
 from chainrule.ops.op import Op
@@ -29,7 +31,7 @@ class Matmul(Op):
         self.na, self.nb, self.a_shape = a.ndim, b.ndim, a.shape
         # mm's backward makes a column-major operand's gradient column-major: which are
         self.col_major = _col_major(a) if a.ndim == 2 else False, b.ndim == 2 and _col_major(b)
-        return np.matmul(a, b)
+        return K.matmul(a, b)
 
     def name(self):
         na, nb = self.na, self.nb
