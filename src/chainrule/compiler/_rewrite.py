@@ -22,6 +22,7 @@ import numpy as np
 
 from chainrule.compiler._fuse import regs_read
 from chainrule.compiler._tracer import EFFECT, KERNEL
+from chainrule.ops.shape.slices import sum_disjoint
 
 __all__ = ["rewrite", "SliceSum"]
 
@@ -34,11 +35,7 @@ class SliceSum:
     layout = None  # a new C-contiguous array, as the sum it stands for
 
     def forward(self, *gs: np.ndarray, shape: tuple, indexes: tuple, covered: bool) -> np.ndarray:
-        dt = gs[0].dtype
-        out = np.empty(shape, dt) if covered else np.zeros(shape, dt)
-        for g, ix in zip(gs, indexes):
-            np.add(g, 0, out=out[ix])
-        return out
+        return sum_disjoint(list(zip(indexes, gs)), shape, gs[0].dtype, covered)
 
 
 def _basic(index: Any) -> bool:

@@ -67,14 +67,28 @@ class SliceGrads(Deferred):
         if spans is None:  # overlapping: the zero-padded arrays, added in the walk's order
             out = None
             for ix, g in pieces:
-                full = np.zeros(shape, dt)
-                full[ix] = g
+                full = padded(g, shape, ix)
                 out = full if out is None else np.add(out, full)
             return _make(out)
-        out = np.empty(shape, dt) if spans else np.zeros(shape, dt)
-        for ix, g in pieces:
-            np.add(g, 0, out=out[ix])
-        return _make(out)
+        return _make(sum_disjoint(pieces, shape, dt, covered=spans))
+
+
+def padded(g: np.ndarray, shape: tuple, index: tuple) -> np.ndarray:
+    """Zeros of ``shape`` with ``g`` at ``index``: a slice's gradient (``SliceAdjoint``)."""
+    out = np.zeros(shape, g.dtype)
+    out[index] = g
+    return out
+
+
+def sum_disjoint(pieces: list, shape: tuple, dtype: np.dtype, covered: bool) -> np.ndarray:
+    """The sum of the zero-padded gradients of slices that do not overlap, ``(index, g)``
+    pieces, in one array: each piece written as ``g + 0`` (that sum's bits: -0 becomes +0),
+    zeros where none lands (none when ``covered``). The plain walk's ``SliceGrads`` and
+    cr.compile's ``SliceSum`` both run it."""
+    out = np.empty(shape, dtype) if covered else np.zeros(shape, dtype)
+    for ix, g in pieces:
+        np.add(g, 0, out=out[ix])
+    return out
 
 
 def _disjoint_spans(shape: tuple, indexes: list) -> bool | None:
@@ -111,9 +125,7 @@ class SliceAdjoint(Op):
 
     def forward(self, g, shape, index):
         self.index = index
-        out = np.zeros(shape, g.dtype)
-        out[index] = g
-        return out
+        return padded(g, shape, index)
 
     def backward(self, gg):
         return Slice.apply(gg, index=self.index, tname="SliceBackward0")
