@@ -49,14 +49,15 @@ class Linear(Op):
             and g._data.dtype in _FAST
         ):  # the plain backward: the same NumPy calls as the ops below, without recording
             ga = g._data  # (x and w are the saved ones: w if x needs a gradient, x if w does)
-            rows = int(np.prod(self.x_shape[:-1]))  # (not -1: a size-0 dim leaves it open)
-            g2 = ga if self.two_d else ga.reshape(rows, ga.shape[-1])  # leading dims folded
+            g2 = ga
+            if not self.two_d:  # leading dims folded (their count, not -1: a size-0 dim)
+                g2 = ga.reshape(int(np.prod(self.x_shape[:-1])), ga.shape[-1])
             if self.needs(0):
                 gx = _make(np.matmul(g2, w._data))
                 if not self.two_d:  # a view back to x's shape, as below
                     gx = gx.reshape(self.x_shape)
             if self.needs(1):  # a view of the product, as below
-                x2 = x._data if self.two_d else x._data.reshape(rows, x._data.shape[-1])
+                x2 = x._data if self.two_d else x._data.reshape(len(g2), x._data.shape[-1])
                 gw = _make(np.matmul(g2.T, x2)).T.T
             if self.bias and self.needs(2):
                 gb = _make(np.sum(ga, axis=tuple(range(ga.ndim - 1))))
