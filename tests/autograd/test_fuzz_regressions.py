@@ -254,6 +254,28 @@ def _view_written_under_no_grad_then_backward(t):
     return (a0.grad,)
 
 
+def _view_of_no_grad_leaf_written_then_leaf_requires_grad(written):
+    def program(t):
+        x1 = t.ones(2, 2, 2).exp()
+        x2 = x1.view(-1)  # made before x1 required grad: no history of its own
+        if written == "view":
+            x2.detach().mul_(1.6)
+        elif written == "base":
+            x1.detach().mul_(1.6)
+        x1.requires_grad = True  # written since made: re-derived from x1 (torch's replay)
+        x2.backward(t.arange(8.0))  # unwritten: no history, so backward raises as torch's
+        return (x1.grad,)
+
+    return program
+
+
+@pytest.mark.parametrize("written", ["view", "base", "neither"])
+def test_a_rederived_view_starts_a_backward(written):
+    """Fuzz seed 310000's finding: the replayed view kept its 'grad from base' mark, so
+    backward from it raised where torch's re-derived view runs."""
+    _same(_view_of_no_grad_leaf_written_then_leaf_requires_grad(written))
+
+
 @pytest.mark.parametrize(
     "program",
     [

@@ -351,6 +351,7 @@ def _replay_view(v: Tensor) -> None:
     base = v._base
     edge = base if base.grad_fn is None else base.grad_fn
     set_history(v, _node(StridedView, (edge,), geo=_Geometry(base._data, v._data)))
+    v._grad_from_base = False  # its own history now: backward may start from it (torch)
 
 
 _tensor_layer.replay_view = _replay_view  # see _tensor.rederive_written_view
