@@ -356,6 +356,43 @@ def test_overlap_issue_example():
     _same(program)
 
 
+# windows torch's overlap check cannot judge (not dense): the kernel adds through memory
+_ALIASED_WINDOWS = [
+    ((3, 4), "[:, 2:3]"),
+    ((3, 4), "[:, ::2]"),
+    ((4, 3), "[::2]"),
+    ((2, 3, 4), "[:, :, 1::2]"),
+    ((2, 3, 4), "[:, 1:2]"),
+    ((3, 4), "[:, 1:]"),
+    ((4, 4), ".t()[:, 1:3]"),
+]
+
+
+@pytest.mark.parametrize(("alpha", "itype"), [(1, "int64"), (2, "int32"), (-0.5, "int64")])
+@pytest.mark.parametrize("idx", [[0, 0, 0], [1, 0], [0, 1, 0], [0]])
+@pytest.mark.parametrize(("shape", "window"), _ALIASED_WINDOWS)
+def test_index_add_through_a_source_sharing_self(shape, window, idx, alpha, itype):
+    """Fuzz seed 320507: ``x.index_add_(d, i, c)`` with x a column of c. torch's kernel adds
+    slice by slice (scatter_add's path: element by element) through the shared memory, so
+    later reads see earlier sums; chainrule added a copy of the source."""
+    for dim in range(len(shape)):
+
+        def program(m, dim=dim):
+            c = m.arange(float(np.prod(shape))).reshape(shape) / 7
+            x = eval("c" + window)  # noqa: S307 - a window from the list above
+            if c.shape[dim] < len(idx) or x.shape[dim - len(shape)] == 0:
+                return [c]
+            src = c.narrow(dim, 0, len(idx))
+            if [n for k, n in enumerate(src.shape) if k != dim] != [
+                n for k, n in enumerate(x.shape) if k != dim
+            ]:
+                return [c]
+            x.index_add_(dim, m.tensor(idx, dtype=getattr(m, itype)), src, alpha=alpha)
+            return [c]
+
+        _same(program)
+
+
 # ------------------------------ #7: sibling views re-derived after a write through one
 
 SIBLING_PROGRAMS = {

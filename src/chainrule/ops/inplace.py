@@ -29,6 +29,7 @@ from chainrule.graph import enable_grad, grad_mode, no_grad
 from chainrule.ops.broadcast import as_tensor_arg
 from chainrule.ops.index.core import BasicIndex, Index
 from chainrule.ops.index.getitem import index_key
+from chainrule.ops.index.select import index_add_aliased
 from chainrule.ops.op import (
     Op,
     _edge,
@@ -707,6 +708,8 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
             raise
         if index_op:  # after the op's own argument checks, as torch's kernels do
             check_overlap(self, tensors, full=True)
+            if name == "index_add":
+                index_add_aliased(self, out, *args, **kwargs)
         if out.grad_fn is None and grad_mode.enabled:
             others = [a for a in args if isinstance(a, Tensor)]
             if _in_graph(self) or any(a._requires_grad for a in others):

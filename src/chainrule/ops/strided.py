@@ -79,20 +79,31 @@ def _bounds(a: np.ndarray) -> tuple[int, int]:
     return lo, hi + a.itemsize
 
 
+def scratch_windows(arrays: tuple[np.ndarray, ...], dtype: Any) -> list[np.ndarray]:
+    """Windows on a new buffer of ``dtype`` laid out like the memory the ``arrays`` (one
+    item size) are windows on: each at its offset, with its shape and strides (counted in
+    items), so the windows overlap where the arrays do."""
+    item = arrays[0].itemsize
+    bounds = [_bounds(a) for a in arrays]
+    lo = min(b[0] for b in bounds)
+    buf = np.empty((max(b[1] for b in bounds) - lo) // item, dtype)
+    return [
+        as_strided(
+            buf[(_address(a) - lo) // item :],
+            a.shape,
+            tuple(st // item * buf.itemsize for st in a.strides),
+        )
+        for a in arrays
+    ]
+
+
 def _positions(base: np.ndarray, view: np.ndarray) -> np.ndarray:
     """The C-order position in ``base`` of each element of ``view``: number the base's
     elements in a buffer laid out like the memory both are windows on, read the view."""
-    item = base.itemsize
-    bounds = _bounds(base), _bounds(view)
-    lo = min(b[0] for b in bounds)
-    buf = np.full((max(b[1] for b in bounds) - lo) // item, -1, np.intp)
-
-    def window(a: np.ndarray) -> np.ndarray:
-        strides = tuple(s // item * buf.itemsize for s in a.strides)
-        return as_strided(buf[(_address(a) - lo) // item :], a.shape, strides)
-
-    window(base)[...] = np.arange(base.size).reshape(base.shape)
-    return window(view).copy()
+    b, v = scratch_windows((base, view), np.intp)
+    v[...] = -1
+    b[...] = np.arange(base.size).reshape(base.shape)
+    return v.copy()
 
 
 class StridedView(Op):

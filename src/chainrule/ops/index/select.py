@@ -22,6 +22,7 @@ from chainrule.ops.index.gather import (
     gather,
 )
 from chainrule.ops.op import Op, expand, save_index
+from chainrule.ops.strided import scratch_windows
 
 # --------------------------------------------------------------------------- index_select
 
@@ -135,9 +136,9 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
         )
     n = x.shape[d] if x.ndim else 1
     if idx.size and (x.ndim <= 1 or x.size) and (idx.min() < 0 or idx.max() >= n):
-        # torch's CPU kernel: an empty self (2-D and up) is not checked; an int64 index on
-        # the first or last dim goes through scatter_add (its message), others "in self"
-        if x.ndim <= 1 or idx.dtype == np.int32 or 0 < d < x.ndim - 1:
+        # torch's CPU kernel: an empty self (2-D and up) is not checked; scatter_add's
+        # message where it goes through scatter_add, "in self" otherwise
+        if not _via_scatter_add(x, idx, d, alpha):
             raise IndexError("index out of range in self")
         _check_range(idx, d, n)
     alpha = _alpha(alpha, x.dtype)
@@ -146,6 +147,55 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
         return index_add(input.reshape(1), 0, i1, source.reshape(1), alpha=alpha)[0]
     out = IndexAdd.apply(input, source, key=(slice(None),) * d + (idx.reshape(-1),), alpha=alpha)
     return _save_if_src(out, index)
+
+
+def _via_scatter_add(x: np.ndarray, idx: np.ndarray, d: int, alpha: Any) -> bool:
+    """Does torch's CPU index_add_ run scatter_add (its index message, its element order)?
+    For an int64 index on the first or last dim of a 2-D or larger self, with alpha 1."""
+    return x.ndim > 1 and idx.dtype == np.int64 and d in (0, x.ndim - 1) and alpha == 1
+
+
+def index_add_aliased(
+    input: Tensor, out: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1
+) -> None:
+    """``input.index_add_(dim, index, source)`` where ``source`` shares input's memory (a
+    view of the same tensor that torch's overlap check cannot judge, as a column of it):
+    torch's CPU kernel adds one source slice at a time into that memory, so a slice read
+    after earlier ones were added sees them. ``out`` (what adding a copy of the source
+    gives; its node saved nothing of it) gets the value that order leaves, worked out on
+    a scratch copy of the memory both are windows on (``write`` then writes it)."""
+    x, s = input._data, source._data
+    if not (x.ndim and x.size and isinstance(source, Tensor) and np.may_share_memory(x, s)):
+        return
+    d, idx = wrap_dim(dim, x.ndim), _data(index).reshape(-1)
+    by_element = _via_scatter_add(x, idx, d, alpha)
+    np.copyto(out._data, _through_memory(x, s, d, idx, _alpha(alpha, x.dtype), by_element))
+
+
+def _through_memory(
+    x: np.ndarray, src: np.ndarray, d: int, idx: np.ndarray, alpha: Any, by_element: bool
+) -> np.ndarray:
+    """The sums on a scratch copy of the memory, one element at a time, in torch's order:
+    each source slice in turn, its elements in iterator order (the dim of least stride
+    fastest), or on scatter_add's path each of those positions in turn, with its ``i`` in
+    order."""
+    xs, ss = scratch_windows((x, src), x.dtype)
+    ss[...], xs[...] = src, x
+    outer = sorted((k for k in range(x.ndim) if k != d), key=lambda k: -abs(x.strides[k]))
+    positions = list(np.ndindex(*(x.shape[k] for k in outer)))
+    pairs = list(enumerate(idx.tolist()))
+    order = (
+        [(p, ij) for p in positions for ij in pairs]
+        if by_element
+        else [(p, ij) for ij in pairs for p in positions]
+    )
+    for pos, (i, j) in order:
+        at = dict(zip(outer, pos))
+        at[d] = j
+        target = tuple(at[k] for k in range(x.ndim))
+        at[d] = i
+        xs[target] += ss[tuple(at[k] for k in range(x.ndim))] * alpha
+    return xs.copy()
 
 
 _CONVERT_NAMES = {"int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t",
