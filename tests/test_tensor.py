@@ -154,6 +154,14 @@ REPR_CASES = [
     lambda m: m.tensor([1e10, 1.0]),
     lambda m: m.tensor([0.0, 0.0]),
     lambda m: m.tensor([2.0], requires_grad=True) * 3,
+    # complex: real parts padded to one width, imaginary parts with their sign and a j
+    lambda m: m.tensor(np.array([0.3 + 0.4j, -0.5 + 0.2j])),
+    lambda m: m.tensor(np.array([1 + 2j, 3.5 - 1j], np.complex64)),
+    lambda m: m.tensor(np.array([1j])),
+    lambda m: m.tensor(np.array([[1e-5 + 1j, 2e3 - 0j], [complex("nan+1j"), 1 - np.inf * 1j]])),
+    lambda m: m.tensor(np.array(2 - 3j)),
+    lambda m: m.tensor(np.arange(30).reshape(3, 10) * (1 + 1j) / 3),
+    lambda m: m.tensor(np.array([-0.0 - 0.0j, 0.0 + 0.0j]), requires_grad=True),
 ]
 
 

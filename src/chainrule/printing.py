@@ -69,6 +69,19 @@ class _Formatter:
         return self._str(v).rjust(self.width)
 
 
+class _ComplexFormatter:
+    """torch's complex elements: the real parts in one format (padded to their width), the
+    imaginary parts in another, unpadded, with their sign and a ``j``."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.real, self.imag = _Formatter(values.real), _Formatter(values.imag)
+        self.width = self.real.width + self.imag.width + 1
+
+    def format(self, v: complex) -> str:
+        imag = (self.imag.format(v.imag) + "j").lstrip()
+        return self.real.format(v.real) + (imag if imag[0] in "+-" else "+" + imag)
+
+
 def _summary_values(a: np.ndarray, summarize: bool) -> np.ndarray:
     """The elements that will be shown (edges only when summarising)."""
     if not summarize or a.ndim == 0:
@@ -81,7 +94,7 @@ def _summary_values(a: np.ndarray, summarize: bool) -> np.ndarray:
     return np.concatenate(parts) if parts else a.ravel()
 
 
-def _body(a: np.ndarray, f: _Formatter, indent: int, summarize: bool) -> str:
+def _body(a: np.ndarray, f: _Formatter | _ComplexFormatter, indent: int, summarize: bool) -> str:
     e = _opts["edgeitems"]
     if a.ndim == 0:
         return f.format(a.item())
@@ -112,10 +125,13 @@ def tensor_repr(t) -> str:
     elif a.size == 0:
         body = "[]"
     else:
-        f = _Formatter(_summary_values(a, summarize))
+        shown = _summary_values(a, summarize)
+        f = _ComplexFormatter(shown) if a.dtype.kind == "c" else _Formatter(shown)
         body = _body(a, f, len(prefix), summarize)
     dt = dtypes.FROM_NP[a.dtype]
-    if dt not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool) or (
+    default = dtypes.get_default_dtype()
+    complex_default = dtypes.complex128 if default is dtypes.float64 else dtypes.complex64
+    if dt not in (default, complex_default, dtypes.int64, dtypes.bool) or (
         a.size == 0 and dt is not dtypes.get_default_dtype()
     ):
         suffixes.append(f"dtype={dt!r}")
