@@ -73,6 +73,7 @@ CASES = [
     Case("sin", lambda m, a: m.sin(a), [S]),
     Case("cos", lambda m, a: m.cos(a), [S]),
     Case("tan", lambda m, a: m.tan(a), [S], domain=(-1.2, 1.2)),
+    Case("conj", lambda m, a: m.conj(a) * a.conj(), [S], note="real: itself"),
     Case("tanh", lambda m, a: m.tanh(a), [S]),
     Case("sigmoid", lambda m, a: m.sigmoid(a), [S], domain=(-6, 6)),
     Case("relu", lambda m, a: m.relu(a), [S]),

@@ -484,7 +484,10 @@ class Op:
         if self._recast is not None:  # saved cast copies read their tensor's current values
             for copy, given in self._recast:
                 copy._data = given._data.astype(copy._data.dtype)
-        grads = self.backward(grad)
+        if grad._data.dtype.kind == "c":  # torch's convention for complex gradients
+            grads = self._complex_rule(grad)
+        else:
+            grads = self.backward(grad)
         if type(grads) is not tuple:
             grads = (grads,)
         if precision.active:
@@ -512,6 +515,23 @@ class Op:
         if not retain_graph:
             self._release()
         return grads
+
+    def _complex_rule(self, grad: Tensor) -> Any:
+        """The rule for a complex gradient: torch's is the conjugate Wirtinger one, ``g *
+        conj(f'(z))`` for an analytic ``f``, where a rule written for real numbers gives
+        ``g * f'(z)``. Every rule is linear in ``g``, so conjugating ``g`` before it and each
+        gradient after gives torch's (``mul``: ``g * conj(b)``, ``matmul``: ``g @ b.mH``; a
+        real input's is then the real part, as torch's)."""
+        from chainrule._engine import Deferred
+        from chainrule.ops.elementwise.unary import conj
+
+        def back(g: Any) -> Any:
+            if g is None:
+                return None
+            return conj(g.value() if isinstance(g, Deferred) else g)
+
+        grads = self.backward(conj(grad))
+        return tuple([back(g) for g in grads]) if type(grads) is tuple else back(grads)
 
     def _run_unwanted(self, retain_graph: bool) -> None:
         """Run with no input wanting a gradient (``backward(inputs=[out])`` runs ``out``'s

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any
 
 import numpy as np
@@ -36,12 +38,23 @@ class ToCopy(Op):
     jvp_rule = "linear"
     save_inputs = False
 
-    def forward(self, x, dtype):
+    def forward(self, x, dtype, warn=True):
         self.in_dtype = dtypes.FROM_NP[x.dtype]
+        if x.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+            if warn and not _warned_complex:  # torch warns once per process
+                _warned_complex.append(True)
+                warnings.warn(_DISCARDS_IMAG, UserWarning, stacklevel=2)
+            x = x.real
         return _layout.preserve(x, dtype)
 
     def backward(self, g):
+        if g._data.dtype.kind == "c" and self.in_dtype.np.kind != "c":
+            return ToCopy.apply(g, dtype=self.in_dtype.np, warn=False)  # the real part
         return g.to(self.in_dtype)
+
+
+_DISCARDS_IMAG = "Casting complex values to real discards the imaginary part"
+_warned_complex: list[bool] = []
 
 
 @op

@@ -34,6 +34,22 @@ class Neg(Op):
         return -g
 
 
+class Conj(Op):
+    """The complex conjugate (a copy: chainrule keeps no conjugate bit); its gradient is the
+    conjugate of the incoming one."""
+
+    formula = "d conj(a) = conj(g)"
+    jvp_rule = "linear"
+    save_inputs = False
+    torch_name = "ConjBackward0"
+
+    def forward(self, x):
+        return np.conj(x)
+
+    def backward(self, g):
+        return conj(g)
+
+
 class Abs(Op):
     formula = "d |a| = g * sign(a)"
     jvp_rule = "diagonal"
@@ -458,6 +474,12 @@ abs = op(
     inplace_function=("abs_",),  # torch has no torch.absolute_
     dunders=("__abs__",),
 )
+@op
+def conj(input: Tensor) -> Tensor:
+    """The complex conjugate; a tensor that is not complex is returned as it is (torch)."""
+    return Conj.apply(input) if input._data.dtype.kind == "c" else input
+
+
 exp = op(_unary(Exp, "exp", to_float=True), inplace=True, inplace_function=True)
 expm1 = op(_unary(Expm1, "expm1", to_float=True), inplace=True, inplace_function=True)
 log = op(_unary(Log, "log", to_float=True), inplace=True, inplace_function=True)

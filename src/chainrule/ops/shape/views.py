@@ -360,6 +360,14 @@ def _last_two(self: Tensor, what: str) -> Tensor:
     return Transpose.apply(self, d0=n - 2, d1=n - 1)
 
 
+def _conjugated(t: Tensor) -> Tensor:
+    if t._data.dtype.kind != "c":
+        return t
+    from chainrule.ops.elementwise.unary import conj
+
+    return conj(t)
+
+
 @tensor_method(name="mT", property=True)
 def _mT(self: Tensor) -> Tensor:
     """The last two dimensions swapped (a view): a batch of matrices, each transposed."""
@@ -367,15 +375,16 @@ def _mT(self: Tensor) -> Tensor:
 
 
 @tensor_method(name="mH", property=True)
-def _mH(self: Tensor) -> Tensor:  # real tensors only: the conjugate is the tensor itself
-    """The conjugate transpose of the last two dimensions (a view; ``mT`` for real tensors)."""
-    return _last_two(self, "tensor.mH")
+def _mH(self: Tensor) -> Tensor:
+    """The conjugate transpose of the last two dimensions (``mT`` for real tensors, a view;
+    for complex ones a copy, where torch's is a view with its conjugate bit set)."""
+    return _conjugated(_last_two(self, "tensor.mH"))
 
 
 @op
 def adjoint(input: Tensor) -> Tensor:
     """The conjugate transpose of the last two dims (the transpose, for real tensors)."""
-    return _last_two(input, "tensor.adjoint()")
+    return _conjugated(_last_two(input, "tensor.adjoint()"))
 
 
 @tensor_method(name="H", property=True)
@@ -387,4 +396,4 @@ def _H(self: Tensor) -> Tensor:
         raise RuntimeError(
             f"tensor.H is only supported on matrices (2-D tensors). Got {n}-D tensor.{more}"
         )
-    return Transpose.apply(self, d0=0, d1=1)
+    return _conjugated(Transpose.apply(self, d0=0, d1=1))

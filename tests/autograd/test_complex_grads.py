@@ -1,0 +1,150 @@
+"""Complex autograd at torch's convention (the conjugate Wirtinger gradient: ``g *
+conj(f'(z))`` for an analytic ``f``; a real input gets the real part): gradients, second
+order, and the conjugating ops, each against torch on the same inputs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+
+_RNG = np.random.default_rng(7)
+Z = _RNG.uniform(0.3, 1.2, (3, 4)) * np.exp(1j * _RNG.uniform(-1.3, 1.3, (3, 4)))
+W = _RNG.uniform(0.3, 1.2, (3, 4)) * np.exp(1j * _RNG.uniform(-1.3, 1.3, (3, 4)))
+R = _RNG.uniform(-1.0, 1.0, (3, 4))
+
+
+def _g(shape):
+    """A fixed complex gradient of ``shape``."""
+    rng = np.random.default_rng(len(shape) * 100 + sum(shape))
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+# (name, f(m, z, w, r)): z, w complex, r real; every one of them requires grad
+CASES = {
+    "add": lambda m, z, w, r: z + w,
+    "sub": lambda m, z, w, r: z - 2 * w,
+    "mul": lambda m, z, w, r: z * w,
+    "div": lambda m, z, w, r: z / w,
+    "real-times-complex": lambda m, z, w, r: r * z,
+    "complex-over-real": lambda m, z, w, r: z / (r + 2),
+    "pow-int": lambda m, z, w, r: z**3,
+    "pow-frac": lambda m, z, w, r: z**2.5,
+    "pow-tensor": lambda m, z, w, r: z**w,
+    "exp": lambda m, z, w, r: m.exp(z),
+    "log": lambda m, z, w, r: m.log(z),
+    "sin": lambda m, z, w, r: m.sin(z),
+    "cos": lambda m, z, w, r: m.cos(z),
+    "tan": lambda m, z, w, r: m.tan(z),
+    "tanh": lambda m, z, w, r: m.tanh(z),
+    "sigmoid": lambda m, z, w, r: m.sigmoid(z),
+    "sqrt": lambda m, z, w, r: m.sqrt(z),
+    "rsqrt": lambda m, z, w, r: m.rsqrt(z),
+    "reciprocal": lambda m, z, w, r: m.reciprocal(z),
+    "square": lambda m, z, w, r: m.square(z),
+    "neg": lambda m, z, w, r: -z,
+    "matmul": lambda m, z, w, r: (z @ w.T) @ w,
+    "matmul-real": lambda m, z, w, r: (z @ r.to(m.complex128).T) @ w,
+    "sum": lambda m, z, w, r: (z * w).sum(0, keepdim=True) * z,
+    "mean": lambda m, z, w, r: (z * w).mean() * w,
+    "prod": lambda m, z, w, r: z.prod(1, keepdim=True) * w,
+    "cumsum": lambda m, z, w, r: m.cumsum(z * w, 1),
+    "views": lambda m, z, w, r: (z.t()[1:3] * w.t()[:2]).reshape(2, 3, 1).expand(2, 3, 4)[0],
+    "index": lambda m, z, w, r: z[[0, 2, 2]] * w[1],
+    "cat": lambda m, z, w, r: m.cat([z[:1], w[1:]]) * z,
+    "where": lambda m, z, w, r: m.where(r > 0, z, w * 2),
+    "to-complex": lambda m, z, w, r: r.to(m.complex128) * z,
+    "abs": lambda m, z, w, r: z.abs().to(m.complex128) * w,
+    "conj": lambda m, z, w, r: m.conj(z) * w,
+    "conj-method": lambda m, z, w, r: z.conj() * z,
+    "mH": lambda m, z, w, r: z.mH @ w,
+    "adjoint": lambda m, z, w, r: m.adjoint(z) @ w,
+    "H": lambda m, z, w, r: z.H @ w,
+}
+
+
+def _run(m, name, create_graph=False):
+    z, w = (m.tensor(a, requires_grad=True) for a in (Z, W))
+    r = m.tensor(R, requires_grad=True)
+    y = CASES[name](m, z, w, r)
+    g = m.tensor(_g(tuple(y.shape)))
+    grads = m.autograd.grad(y, [z, w, r], g, allow_unused=True, create_graph=create_graph)
+    return y, grads
+
+
+def _np(t):
+    return None if t is None else np.array(t.detach().tolist())
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_complex_gradients_as_torch(name):
+    (yt, gt), (yc, gc) = _run(torch, name), _run(cr, name)
+    np.testing.assert_allclose(_np(yc), _np(yt), rtol=1e-10, atol=1e-12)
+    for a, b in zip(gt, gc, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert str(b.dtype).split(".")[-1] == str(a.dtype).split(".")[-1]
+            np.testing.assert_allclose(_np(b), _np(a), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["mul", "div", "exp", "tanh", "matmul", "sqrt", "conj", "mH"])
+def test_complex_second_order_as_torch(name):
+    """The gradient of <gradient, v> (complex v): the conjugations are recorded ops."""
+    v = _RNG.standard_normal((3, 4)) + 1j * _RNG.standard_normal((3, 4))
+    out = []
+    for m in (torch, cr):
+        z, w = (m.tensor(a, requires_grad=True) for a in (Z, W))
+        r = m.tensor(R, requires_grad=True)
+        y = CASES[name](m, z, w, r)
+        g = m.tensor(_g(tuple(y.shape)))
+        (gz,) = m.autograd.grad(y, [z], g, create_graph=True)
+        s = (gz * m.tensor(v)).sum()
+        out.append(m.autograd.grad(s, [z, w], m.tensor(0.5 - 1j), allow_unused=True))
+    for a, b in zip(*out, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(_np(b), _np(a), rtol=1e-9, atol=1e-12)
+
+
+def test_complex_times_real_matmul_is_refused_as_torch():
+    for m in (torch, cr):
+        with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype"):
+            m.tensor(Z) @ m.tensor(R.T)
+
+
+def test_backward_of_a_real_loss_reaches_complex_leaves():
+    grads = []
+    for m in (torch, cr):
+        z = m.tensor(Z, requires_grad=True)
+        loss = (m.exp(z) * m.tensor(W)).abs().sum()
+        loss.backward()
+        grads.append(_np(z.grad))
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["conj"])
+def test_conj_of_a_real_tensor_is_the_tensor(name):
+    x = cr.ones(3, requires_grad=True)
+    assert getattr(cr, name)(x) is x  # torch returns its input for a non-complex dtype
+    z = cr.tensor(Z)
+    np.testing.assert_array_equal(getattr(cr, name)(z).numpy(), np.conj(Z))
+    y = getattr(cr, name)(cr.tensor(Z, requires_grad=True))
+    assert y.grad_fn.name() == getattr(torch, name)(torch.tensor(Z, requires_grad=True)).grad_fn.name()
+
+
+def test_complex_to_real_cast_warns_and_keeps_the_real_part():
+    import chainrule.ops.elementwise.casts as casts
+
+    casts._warned_complex.clear()
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        x = cr.tensor(Z).to(cr.float64)
+        cr.tensor(Z).double()
+    np.testing.assert_array_equal(x.numpy(), Z.real)
+    messages = [str(w.message) for w in got]
+    assert messages == ["Casting complex values to real discards the imaginary part"]  # once
+    assert got[0].category is UserWarning
