@@ -474,6 +474,8 @@ abs = op(
     inplace_function=("abs_",),  # torch has no torch.absolute_
     dunders=("__abs__",),
 )
+
+
 @op
 def conj(input: Tensor) -> Tensor:
     """The complex conjugate; a tensor that is not complex is returned as it is (torch)."""
