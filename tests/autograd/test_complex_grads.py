@@ -116,6 +116,51 @@ def test_complex_times_real_matmul_is_refused_as_torch():
             m.tensor(Z) @ m.tensor(R.T)
 
 
+# real results of complex inputs: (name, f(m, z, w) -> a real scalar)
+REAL_RESULTS = {
+    "var": lambda m, z, w: (m.var(z, 0) * m.tensor([1.0, 2.0, 3.0, 4.0])).sum(),
+    "std": lambda m, z, w: m.std(z, 1, correction=0).sum() + z.std(),
+    "var_mean": lambda m, z, w: m.var_mean(z, 1)[0].sum() + m.var_mean(z)[1].abs(),
+    "vector_norm": lambda m, z, w: m.linalg.vector_norm(z * w),
+    "abs-squared": lambda m, z, w: (z.abs() ** 2 * w.abs()).sum(),
+    "det": lambda m, z, w: m.linalg.det(z[:, :3] @ w[:, :3].mH).abs(),
+    "inv": lambda m, z, w: m.linalg.inv(z[:, :3]).abs().sum(),
+    "einsum": lambda m, z, w: m.einsum("ij,kj->ik", z, w).abs().sum(),
+    "logsumexp": lambda m, z, w: m.logsumexp(z, 0).abs().sum(),
+    "cumprod": lambda m, z, w: m.cumprod(z, 1).abs().sum(),
+    "linear": lambda m, z, w: m.nn.functional.linear(z, w).abs().sum(),
+    "in-place": lambda m, z, w: (z * 1).mul_(w).exp_().abs().sum(),
+}
+
+
+@pytest.mark.parametrize("name", REAL_RESULTS)
+def test_real_results_of_complex_inputs_as_torch(name):
+    out = []
+    for m in (torch, cr):
+        z, w = (m.tensor(a, requires_grad=True) for a in (Z, W))
+        y = REAL_RESULTS[name](m, z, w)
+        y.backward()
+        out.append((y, z.grad, w.grad))
+    (yt, *gt), (yc, *gc) = out
+    assert str(yc.dtype).split(".")[-1] == str(yt.dtype).split(".")[-1] == "float64"
+    np.testing.assert_allclose(yc.item(), yt.item(), rtol=1e-10)
+    for a, b in zip(gt, gc, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(_np(b), _np(a), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_softmax_refuses_complex_as_torch(fn, dim):
+    errors = []
+    for m in (torch, cr):
+        with pytest.raises(NotImplementedError) as e:
+            getattr(m, fn)(m.tensor(Z), dim)
+        errors.append(str(e.value))
+    assert errors[1] == errors[0]
+
+
 def test_backward_of_a_real_loss_reaches_complex_leaves():
     grads = []
     for m in (torch, cr):

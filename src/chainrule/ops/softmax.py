@@ -107,7 +107,7 @@ def _softmax_args(name: str, input: Tensor, dim: Any, dtype: Any) -> tuple[Tenso
         )
         dim = 0 if input._data.ndim in (0, 1, 3) else 1
     last = "lastdim_" if dim in (-1, input._data.ndim - 1) or not input._data.ndim else ""
-    _float_only(input, f"{name}_{last}kernel_impl")
+    _float_only(input, f"{name}_{last}kernel_impl", complex=False)  # torch: no complex
     return input, wrap_dim(dim, input._data.ndim)
 
 

@@ -33,11 +33,14 @@ class Var(Op):
     def forward(self, x, axes, keepdim, dof):
         self.axes, self.keepdim, self.dof = axes, keepdim, dof
         d = x - mean_array(x, axes, True)
-        s = np.sum(d * d, axis=axes, keepdims=keepdim)
+        if d.dtype.kind == "c":  # |d|², real (torch: a complex tensor's variance is real)
+            s = np.sum(d.real * d.real + d.imag * d.imag, axis=axes, keepdims=keepdim)
+        else:
+            s = np.sum(d * d, axis=axes, keepdims=keepdim)
         if dof > 0:
             return s / dof
         with np.errstate(divide="ignore", invalid="ignore"):
-            return s / np.zeros((), dtype=x.dtype)
+            return s / np.zeros((), dtype=s.dtype)
 
     def backward(self, g):
         return self._var_rule(g)
