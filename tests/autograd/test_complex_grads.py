@@ -194,3 +194,36 @@ def test_complex_to_real_cast_warns_and_keeps_the_real_part():
     messages = [str(w.message) for w in got]
     assert messages == ["Casting complex values to real discards the imaginary part"]  # once
     assert got[0].category is UserWarning
+
+
+# forward mode: the tangent of f(z) along t (torch: f'(z) t for an analytic f; for a real
+# result, Re(conj(∂f/∂z) t))
+FORWARD = {
+    "sin": lambda m, a: m.sin(a),
+    "mul": lambda m, a: a * m.tensor(W),
+    "div": lambda m, a: m.tensor(W) / a,
+    "pow": lambda m, a: a**2.5,
+    "matmul": lambda m, a: a @ m.tensor(W).T,
+    "sum": lambda m, a: a.sum(0),
+    "prod": lambda m, a: a.prod(1),
+    "cumprod": lambda m, a: m.cumprod(a, 0),
+    "logsumexp": lambda m, a: m.logsumexp(a, 1),
+    "det": lambda m, a: m.linalg.det(a[:, :3]),
+    "inv": lambda m, a: m.linalg.inv(a[:, :3]),
+    "conj": lambda m, a: m.conj(a) * a,
+    "abs": lambda m, a: a.abs(),
+    "var": lambda m, a: a.var(0),
+}
+
+
+@pytest.mark.parametrize("name", FORWARD)
+def test_complex_forward_mode_as_torch(name):
+    t = _g(Z.shape)
+    out = []
+    for m in (torch, cr):
+        fa = m.autograd.forward_ad
+        with fa.dual_level():
+            y = FORWARD[name](m, fa.make_dual(m.tensor(Z), m.tensor(t)))
+            out.append(fa.unpack_dual(y).tangent)
+    assert str(out[1].dtype).split(".")[-1] == str(out[0].dtype).split(".")[-1]
+    np.testing.assert_allclose(_np(out[1]), _np(out[0]), rtol=1e-9, atol=1e-12)

@@ -161,12 +161,20 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
                 total = _add(total, cls.apply(*args, **params))
         return total
     out_shape = node.out_data.shape
+    to_real = node.out_data.dtype.kind != "c" and any(
+        t is not None and t._data.dtype.kind == "c" for t in tangents
+    )  # a real result of a complex input (abs, var): not analytic
     if rule == "diagonal":  # elementwise (diagonal Jacobians): the backward rule is the jvp
         total = None
         for i, t in enumerate(tangents):
             if t is None:
                 continue
             node._edges = tuple(x if j == i else None for j, x in enumerate(inputs))
+            if to_real:  # torch's: Re(conj(∂y/∂z) t), ∂y/∂z the rule at ones
+                d = node.backward(_make(np.ones(out_shape, node.out_data.dtype)))
+                d = d[i] if type(d) is tuple else d
+                total = _add(total, _real(_conj(d) * t))
+                continue
             g = t if t._data.shape == out_shape else expand(t, out_shape)
             grads = node.backward(g)
             grads = grads if type(grads) is tuple else (grads,)
@@ -176,7 +184,8 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
         (t,) = tangents
         rule = node.backward(_make(np.ones(out_shape, node.out_data.dtype)))
         axes, keepdim = node.reduced_axes()
-        return (rule * t).sum(axes if axes is not None else None, keepdim=keepdim)
+        product = _real(_conj(rule) * t) if to_real else rule * t
+        return product.sum(axes if axes is not None else None, keepdim=keepdim)
     # anything else: J·t = d/du <vjpᵀ(u), t>, the vjp being linear in u
     with enable_grad():
         u = _make(np.zeros(out_shape, node.out_data.dtype))
@@ -194,7 +203,21 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
         # keep the graph when the tangent itself will be differentiated (reverse-over-forward)
         live = [x for x in (*inputs, *tangents) if isinstance(x, Tensor) and x._requires_grad]
         (ju,) = grad([s], [u], allow_unused=True, create_graph=bool(live))
-    return ju
+    # a complex u: grad gives torch's conjugate gradient, conj(d<vjp(u), t>/du)
+    return _conj(ju) if ju is not None and ju._data.dtype.kind == "c" else ju
+
+
+def _conj(t: Tensor) -> Tensor:
+    from chainrule.ops.elementwise.unary import conj
+
+    return conj(t)
+
+
+def _real(t: Tensor) -> Tensor:
+    """The real part of a complex tensor (a recorded cast)."""
+    from chainrule.ops.elementwise.casts import ToCopy
+
+    return ToCopy.apply(t, dtype=t._data.real.dtype, warn=False)
 
 
 # the hooks Op.apply and Op.jvp call while a dual level is open (op.py cannot import this
