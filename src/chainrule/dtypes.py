@@ -215,6 +215,12 @@ def scalar_type_name(x: object) -> str:
     return _NAMES[name][0] if name in _NAMES else name
 
 
+def kernel_missing(kernel: str, x: object) -> NotImplementedError:
+    """torch's error for a dtype a CPU kernel has no loop for (``"lt_cpu" not implemented
+    for 'ComplexDouble'``); ``x``: the dtype, or anything with one."""
+    return NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(x)}'")
+
+
 def tensor_type_name(x: object) -> str:
     """torch's legacy tensor type name of a dtype (FloatTensor, LongTensor, BoolTensor ...)."""
     return scalar_type_name(x) + "Tensor"

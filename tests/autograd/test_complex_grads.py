@@ -227,3 +227,62 @@ def test_complex_forward_mode_as_torch(name):
             out.append(fa.unpack_dual(y).tangent)
     assert str(out[1].dtype).split(".")[-1] == str(out[0].dtype).split(".")[-1]
     np.testing.assert_allclose(_np(out[1]), _np(out[0]), rtol=1e-9, atol=1e-12)
+
+
+# what torch refuses for complex tensors (no order, no rounding, real special functions):
+# the same exception type and text, where NumPy would compute something
+REFUSED = {
+    "lt": lambda m, a: a < a,
+    "le": lambda m, a: a <= 1,
+    "gt-reflected": lambda m, a: 0 > a,
+    "ge": lambda m, a: m.ge(a, a),
+    "max": lambda m, a: a.max(),
+    "max-dim": lambda m, a: a.max(0),
+    "min": lambda m, a: a.min(),
+    "min-dim": lambda m, a: a.min(1),
+    "amax": lambda m, a: a.amax(),
+    "amin": lambda m, a: a.amin(0),
+    "argmax": lambda m, a: a.argmax(),
+    "argmin": lambda m, a: a.argmin(1),
+    "maximum": lambda m, a: m.maximum(a, a),
+    "minimum": lambda m, a: m.minimum(a, a),
+    "max-binary": lambda m, a: m.max(a, a),
+    "sort": lambda m, a: m.sort(a),
+    "argsort": lambda m, a: a.argsort(),
+    "msort": lambda m, a: m.msort(a),
+    "topk": lambda m, a: m.topk(a, 1),
+    "sign": lambda m, a: a.sign(),
+    "floor": lambda m, a: a.floor(),
+    "ceil": lambda m, a: a.ceil(),
+    "trunc": lambda m, a: a.trunc(),
+    "frac": lambda m, a: a.frac(),
+    "round": lambda m, a: a.round(),
+    "round-decimals": lambda m, a: a.round(decimals=1),
+    "erf": lambda m, a: m.erf(a),
+    "erfinv": lambda m, a: m.erfinv(a),
+    "lgamma": lambda m, a: m.lgamma(a),
+    "digamma": lambda m, a: m.digamma(a),
+    "polygamma-0": lambda m, a: m.polygamma(0, a),
+    "polygamma-1": lambda m, a: m.polygamma(1, a),
+    "polygamma-2": lambda m, a: m.polygamma(2, a),
+    "mvlgamma": lambda m, a: m.mvlgamma(a, 1),
+    "xlogy": lambda m, a: m.xlogy(a, a),
+    "xlogy-number": lambda m, a: m.xlogy(a, 2.0),
+    "mse_loss": lambda m, a: m.nn.functional.mse_loss(a, a),
+    "remainder": lambda m, a: a % 2,
+    "floor_divide": lambda m, a: a // 2,
+    "fmod": lambda m, a: m.fmod(a, 2),
+    "clamp": lambda m, a: a.clamp(0, 1),
+    "relu": lambda m, a: a.relu(),
+}
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("name", REFUSED)
+def test_complex_refusals_as_torch(name, dtype):
+    errors = []
+    for m in (torch, cr):
+        with pytest.raises((RuntimeError, NotImplementedError)) as e:
+            REFUSED[name](m, m.tensor(Z[:2, :2], dtype=getattr(m, dtype)))
+        errors.append((e.type, str(e.value).splitlines()[0]))
+    assert errors[1] == errors[0]

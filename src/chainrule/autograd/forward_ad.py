@@ -214,10 +214,9 @@ def _conj(t: Tensor) -> Tensor:
 
 
 def _real(t: Tensor) -> Tensor:
-    """The real part of a complex tensor (a recorded cast)."""
-    from chainrule.ops.elementwise.casts import ToCopy
+    from chainrule.ops.elementwise.casts import real_part
 
-    return ToCopy.apply(t, dtype=t._data.real.dtype, warn=False)
+    return real_part(t)
 
 
 # the hooks Op.apply and Op.jvp call while a dual level is open (op.py cannot import this

@@ -33,11 +33,13 @@ class Comparison:
         return np.asarray(self.ufunc(a, b))
 
 
-def _compare(ufunc: np.ufunc, name: str) -> Callable[[Any, Any], Tensor]:
+def _compare(ufunc: np.ufunc, name: str, ordered: bool = False) -> Callable[[Any, Any], Tensor]:
     kernel = type(f"Compare_{name}", (Comparison,), {"ufunc": ufunc})
 
     def fn(input: Any, other: Any) -> Tensor:
         a, b = _values(input), _values(other)
+        if ordered and (np.iscomplexobj(a) or np.iscomplexobj(b)):  # complex has no order
+            raise dtypes.kernel_missing(f"{name}_cpu", dtypes.result_type(input, other))
         out = np.asarray(ufunc(a, b))
         t = _make(out)
         if trace.tracer is not None:
@@ -51,11 +53,19 @@ def _compare(ufunc: np.ufunc, name: str) -> Callable[[Any, Any], Tensor]:
 
 eq = op(_compare(np.equal, "eq"), inplace=True, dunders=("__eq__",))
 ne = op(_compare(np.not_equal, "ne"), aliases=("not_equal",), inplace=True, dunders=("__ne__",))
-lt = op(_compare(np.less, "lt"), aliases=("less",), inplace=True, dunders=("__lt__",))
-le = op(_compare(np.less_equal, "le"), aliases=("less_equal",), inplace=True, dunders=("__le__",))
-gt = op(_compare(np.greater, "gt"), aliases=("greater",), inplace=True, dunders=("__gt__",))
+lt = op(_compare(np.less, "lt", True), aliases=("less",), inplace=True, dunders=("__lt__",))
+le = op(
+    _compare(np.less_equal, "le", True),
+    aliases=("less_equal",),
+    inplace=True,
+    dunders=("__le__",),
+)
+gt = op(_compare(np.greater, "gt", True), aliases=("greater",), inplace=True, dunders=("__gt__",))
 ge = op(
-    _compare(np.greater_equal, "ge"), aliases=("greater_equal",), inplace=True, dunders=("__ge__",)
+    _compare(np.greater_equal, "ge", True),
+    aliases=("greater_equal",),
+    inplace=True,
+    dunders=("__ge__",),
 )
 logical_and = op(_compare(np.logical_and, "logical_and"), inplace=True)
 logical_or = op(_compare(np.logical_or, "logical_or"), inplace=True)

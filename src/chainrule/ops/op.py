@@ -93,6 +93,9 @@ def _edge(x: Any) -> Any:
     return None
 
 
+# the conj op, set by ops.elementwise.unary (this module cannot import the catalog)
+complex_conj: list[Callable[[Tensor], Tensor]] = []
+
 # forward-mode strategies: an op declares exactly one as ``jvp_rule`` (see ``Op.jvp``)
 JVP_RULES = {
     "linear": "jointly linear: the tangent is the op applied to the input tangents",
@@ -522,13 +525,12 @@ class Op:
         ``g * f'(z)``. Every rule is linear in ``g``, so conjugating ``g`` before it and each
         gradient after gives torch's (``mul``: ``g * conj(b)``, ``matmul``: ``g @ b.mH``; a
         real input's is then the real part, as torch's)."""
-        from chainrule._engine import Deferred
-        from chainrule.ops.elementwise.unary import conj
+        conj = complex_conj[0]
 
         def back(g: Any) -> Any:
             if g is None:
                 return None
-            return conj(g.value() if isinstance(g, Deferred) else g)
+            return conj(g if isinstance(g, Tensor) else g.value())  # (a Deferred: its sum)
 
         grads = self.backward(conj(grad))
         return tuple([back(g) for g in grads]) if type(grads) is tuple else back(grads)

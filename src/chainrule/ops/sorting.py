@@ -47,10 +47,17 @@ def _values(cls: type[Index], input: Tensor, idx: np.ndarray, dim: int, indices:
     return save_index(cls.apply(input, key=_grid(idx, dim)), indices)
 
 
+def _orderable(input: Tensor, what: str) -> Any:
+    """The array of a tensor to order; complex numbers have no order (torch's error)."""
+    if input._data.dtype.kind == "c":
+        raise RuntimeError(f" {what} does not support complex dtypes on CPU")
+    return input._data
+
+
 @op
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
     """``(values, indices)`` sorted along ``dim`` (ties keep their order)."""
-    x = input._data
+    x = _orderable(input, "Sort")
     d = wrap_dim(dim, x.ndim)
     idx = _order(x, d, descending) if x.ndim else np.zeros((), np.int64)
     indices = _make(idx.astype(np.int64))
@@ -60,7 +67,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
 @op
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """The indices that sort ``input`` along ``dim`` (ascending unless ``descending``)."""
-    x = input._data
+    x = _orderable(input, "Sort")
     d = wrap_dim(dim, x.ndim)
     return _make((_order(x, d, descending) if x.ndim else np.zeros((), np.int64)).astype(np.int64))
 
@@ -74,7 +81,7 @@ def msort(input: Tensor) -> Tensor:
 @op
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
     """The ``k`` largest (or smallest) values along ``dim``, with their indices."""
-    x = input._data
+    x = _orderable(input, "topk")
     d = wrap_dim(dim, x.ndim)
     n = x.shape[d] if x.ndim else 1
     if not 0 <= k <= n:

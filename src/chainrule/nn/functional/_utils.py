@@ -58,8 +58,8 @@ def reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
-def check_float(x: Tensor, kernel: str) -> None:
-    if kind_of(x._data.dtype) not in "fc":
+def check_float(x: Tensor, kernel: str, complex: bool = True) -> None:
+    if kind_of(x._data.dtype) not in ("fc" if complex else "f"):
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{type_name(x)}'")
 
 

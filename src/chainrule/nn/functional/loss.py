@@ -95,7 +95,7 @@ def mse_loss(
     weight: Tensor | None = None,
 ) -> Tensor:
     """``(input - target)²``, reduced; with ``weight``, 'mean' is ``sum(w l) / sum(w)``."""
-    check_float(input, "mse_cpu")
+    check_float(input, "mse_cpu", complex=False)
     return _pointwise(
         input,
         target,

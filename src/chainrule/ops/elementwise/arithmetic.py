@@ -17,6 +17,7 @@ from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.dtypes import REDUCED, kind_of
 from chainrule.ops.broadcast import as_tensor_arg, binary
+from chainrule.ops.elementwise.casts import real_part
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, reciprocal, trunc
 from chainrule.ops.op import Op, plain_rule, tensor_overload
@@ -243,7 +244,8 @@ class Pow(Op):
         if self.needs(1):  # a^b log a, and 0 where a == 0 and b >= 0 (torch's convention)
             if not isinstance(a, Tensor):
                 a = _make(np.asarray(a, dtype=b._data.dtype))
-            gb = where((a == 0) & (b >= 0), 0.0, g * self.output * log(a))
+            real_b = b if b._data.dtype.kind != "c" else real_part(b)  # (torch's, for complex)
+            gb = where((a == 0) & (real_b >= 0), 0.0, g * self.output * log(a))
         return ga, gb
 
 
@@ -491,19 +493,28 @@ def pow(input: Any, exponent: Any) -> Tensor:
 @op(inplace=True, dunders=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
 def floor_divide(input: Any, other: Any) -> Tensor:
     """``input // other``: the quotient rounded down (Python's ``//``)."""
+    _real_only("div_floor_cpu", input, other)
     return binary(FloorDivide, input, other)
 
 
 @op(inplace=True, dunders=("__mod__", "__rmod__", "__imod__"))
 def remainder(input: Any, other: Any) -> Tensor:
     """``input % other`` with the sign of ``other`` (Python's ``%``)."""
+    _real_only("remainder_cpu", input, other)
     return tensor_overload(binary(Remainder, input, other), other)
 
 
 @op(inplace=True)
 def fmod(input: Any, other: Any) -> Tensor:
     """The remainder of ``input / other`` with the sign of ``input`` (C's ``fmod``)."""
+    _real_only("fmod_cpu", input, other)
     return tensor_overload(binary(Fmod, input, other), other)
+
+
+def _real_only(kernel: str, input: Any, other: Any) -> None:
+    """Rounding divisions have no complex kernel (torch's error)."""
+    if any(isinstance(x, Tensor) and x._data.dtype.kind == "c" for x in (input, other)):
+        raise dtypes.kernel_missing(kernel, dtypes.result_type(input, other))
 
 
 @op(inplace=True, inplace_function=True)

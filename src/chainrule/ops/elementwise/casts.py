@@ -52,6 +52,11 @@ class ToCopy(Op):
         return g.to(self.in_dtype)
 
 
+def real_part(t: Tensor) -> Tensor:
+    """The real part of a complex tensor: a recorded cast (traced, differentiable), silent."""
+    return ToCopy.apply(t, dtype=t._data.real.dtype, warn=False)
+
+
 _DISCARDS_IMAG = "Casting complex values to real discards the imaginary part"
 _warned_complex: list[bool] = []
 

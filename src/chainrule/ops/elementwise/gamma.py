@@ -134,8 +134,11 @@ def _erfinv(y: np.ndarray) -> np.ndarray:
     return np.where(np.abs(y) > 1, np.nan, x)
 
 
-def _float(t: Tensor) -> Tensor:
-    return t if kind_of(t._data.dtype) in "fc" else t.to(dtypes.get_default_dtype())
+def _float(t: Tensor, kernel: str) -> Tensor:
+    """A real float tensor (integers in the default dtype); complex has no ``kernel``."""
+    if t._data.dtype.kind == "c":
+        raise dtypes.kernel_missing(kernel, t)
+    return t if kind_of(t._data.dtype) == "f" else t.to(dtypes.get_default_dtype())
 
 
 def _out(x: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -235,13 +238,13 @@ class Xlogy(Op):
 @op(inplace=True)
 def lgamma(input: Tensor) -> Tensor:
     """log |Γ(input)| elementwise (inf at the poles 0, -1, -2, ...)."""
-    return Lgamma.apply(_float(input))
+    return Lgamma.apply(_float(input, "lgamma_vml_cpu"))
 
 
 @op(inplace=True)
 def digamma(input: Tensor) -> Tensor:
     """ψ(input), the derivative of lgamma."""
-    return Digamma.apply(_float(input))
+    return Digamma.apply(_float(input, "digamma"))
 
 
 @op(method=False)
@@ -249,7 +252,8 @@ def polygamma(n: int, input: Tensor) -> Tensor:
     """ψ⁽ⁿ⁾(input), the n-th derivative of digamma (``n >= 0``)."""
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
-    return Polygamma.apply(_float(input), n=int(n))
+    kernel = {0: "digamma", 1: "trigamma"}.get(n, "polygamma")
+    return Polygamma.apply(_float(input, kernel), n=int(n))
 
 
 @tensor_method(name="polygamma")
@@ -275,18 +279,20 @@ def mvlgamma(input: Tensor, p: int) -> Tensor:
     p(p-1)/4 log π + Σ_{j<p} lgamma(input - j/2)."""
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
-    return Mvlgamma.apply(_float(input), p=int(p))
+    return Mvlgamma.apply(_float(input, "arange_cpu"), p=int(p))  # torch's kernel name
 
 
 @op(inplace=True)
 def erfinv(input: Tensor) -> Tensor:
     """The inverse of erf on (-1, 1)."""
-    return Erfinv.apply(_float(input))
+    return Erfinv.apply(_float(input, "erfinv_vml_cpu"))
 
 
 @op(inplace=True, inplace_function=True)
 def xlogy(input: Tensor, other: Tensor) -> Tensor:
     """``input * log(other)``, and 0 where ``input`` is 0 (unless ``other`` is nan)."""
+    if any(isinstance(x, Tensor) and x._data.dtype.kind == "c" for x in (input, other)):
+        raise dtypes.kernel_missing("xlogy_cpu", dtypes.result_type(input, other))
     out = binary(Xlogy, input, other, float_result=True)
     if out.grad_fn is not None and not isinstance(input, Tensor):
         out.grad_fn.overload = 1  # torch's node for xlogy(number, tensor)

@@ -126,13 +126,20 @@ class Minimum(Op):
 @op
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """The larger of ``input`` and ``other`` element by element (nan if either is nan)."""
+    _ordered("maximum", input, other)
     return binary(Maximum, input, as_tensor_arg(other))
 
 
 @op
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """The smaller of ``input`` and ``other`` element by element (nan if either is nan)."""
+    _ordered("minimum", input, other)
     return binary(Minimum, input, as_tensor_arg(other))
+
+
+def _ordered(name: str, *operands: Any) -> None:
+    if any(isinstance(x, Tensor) and x._data.dtype.kind == "c" for x in operands):
+        raise RuntimeError(f"{name} not implemented for complex tensors.")
 
 
 class Where(Op):

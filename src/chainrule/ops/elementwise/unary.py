@@ -19,7 +19,7 @@ from chainrule.backend.select import select
 from chainrule.backend.special import _erf, _sigmoid
 from chainrule.dtypes import kind_of
 from chainrule.graph import grad_mode
-from chainrule.ops.op import Op, forward_ad
+from chainrule.ops.op import Op, complex_conj, forward_ad
 
 
 class Neg(Op):
@@ -58,7 +58,7 @@ class Abs(Op):
         return np.abs(x)
 
     def backward(self, g):
-        return g * sign(self.inputs[0])
+        return g * sign_or_phase(self.inputs[0])
 
 
 class Exp(Op):
@@ -382,6 +382,20 @@ class Sign(_ZeroGrad):
         out[np.isnan(out)] = 0
         return out
 
+    def backward(self, g):
+        if g._data.dtype.kind == "c":  # z / |z| is not constant (torch's sgn_backward)
+            raise NotImplementedError(
+                "chainrule does not implement the derivative of sgn (z / |z|) for complex "
+                "inputs, so neither the second derivative of abs or of norms of them"
+            )
+        return super().backward(g)
+
+
+def sign_or_phase(input: Tensor) -> Tensor:
+    """sign, and ``z / |z|`` for a complex ``z`` (torch's sgn; the public sign refuses
+    complex): the factor of abs' and the norms' gradients."""
+    return Sign.apply(input)
+
 
 class Floor(_ZeroGrad):
     def forward(self, x):
@@ -418,8 +432,17 @@ class Frac(Op):
 
 
 def _not_implemented(kernel: str) -> Any:
-    return lambda x: NotImplementedError(
-        f"\"{kernel}\" not implemented for '{dtypes.scalar_type_name(x)}'"
+    return lambda x: dtypes.kernel_missing(kernel, x)
+
+
+def _no_complex(name: str) -> Any:
+    return lambda x: NotImplementedError(f"{name} is not supported for complex inputs")
+
+
+def _no_complex_sign(x: np.ndarray) -> Exception:
+    return NotImplementedError(
+        "Unlike NumPy, torch.sign is not intended to support complex numbers. Please use "
+        "torch.sgn instead."
     )
 
 
@@ -437,19 +460,20 @@ def _bool_relu(x: np.ndarray) -> Exception:
 
 
 def _unary(
-    cls: type[Op], name: str, *, to_float: bool = False, refuse: tuple[str, Any] = ("", None)
+    cls: type[Op], name: str, *, to_float: bool = False, refuse: tuple = ()
 ) -> Callable[[Tensor], Tensor]:
     """The public function of a unary op: ``to_float`` casts integer inputs to the default
-    float dtype (torch does so for transcendental functions); ``refuse`` is (dtype kinds,
-    the error torch raises for them)."""
-    kinds, error = refuse
+    float dtype (torch does so for transcendental functions); ``refuse`` is pairs (dtype
+    kinds, the error torch raises for them)."""
+    refusals = dict(refuse)
 
     def fn(input: Tensor) -> Tensor:
         kind = input._data.dtype.kind
         if kind == "V":  # bfloat16 is a float (kind_of)
             kind = kind_of(input._data.dtype)
-        if kind in kinds:
-            raise error(input._data)
+        for kinds, error in refusals.items():
+            if kind in kinds:
+                raise error(input._data)
         if to_float and kind not in "fc":
             input = input.to(dtypes.get_default_dtype())
         return cls.apply(input)
@@ -461,14 +485,14 @@ def _unary(
 
 # One declaration per op: the function, its method, aliases and in-place form, dtype refusals.
 neg = op(
-    _unary(Neg, "neg", refuse=("b", _bool_neg)),
+    _unary(Neg, "neg", refuse=(("b", _bool_neg),)),
     aliases=("negative",),
     inplace=True,
     inplace_function=True,
     dunders=("__neg__",),
 )
 abs = op(
-    _unary(Abs, "abs", refuse=("b", _not_implemented("abs_cpu"))),
+    _unary(Abs, "abs", refuse=(("b", _not_implemented("abs_cpu")),)),
     aliases=("absolute",),
     inplace=True,
     inplace_function=("abs_",),  # torch has no torch.absolute_
@@ -481,6 +505,8 @@ def conj(input: Tensor) -> Tensor:
     """The complex conjugate; a tensor that is not complex is returned as it is (torch)."""
     return Conj.apply(input) if input._data.dtype.kind == "c" else input
 
+
+complex_conj.append(conj)  # for Op._complex_rule
 
 exp = op(_unary(Exp, "exp", to_float=True), inplace=True, inplace_function=True)
 expm1 = op(_unary(Expm1, "expm1", to_float=True), inplace=True, inplace_function=True)
@@ -508,26 +534,40 @@ sigmoid = op(
     inplace=True,
     inplace_function=("sigmoid_",),  # torch has no nn.functional.sigmoid_
 )
-erf = op(_unary(Erf, "erf", to_float=True), inplace=True, inplace_function=True)
-relu = op(_unary(Relu, "relu", refuse=("bc", _bool_relu)), inplace=True, inplace_function=True)
-sign = op(_unary(Sign, "sign"), inplace=True)
+erf = op(
+    _unary(Erf, "erf", to_float=True, refuse=(("c", _not_implemented("erf_vml_cpu")),)),
+    inplace=True,
+    inplace_function=True,
+)
+relu = op(_unary(Relu, "relu", refuse=(("bc", _bool_relu),)), inplace=True, inplace_function=True)
+sign = op(_unary(Sign, "sign", refuse=(("c", _no_complex_sign),)), inplace=True)
 floor = op(
-    _unary(Floor, "floor", refuse=("b", _not_implemented("floor_vml_cpu"))),
+    _unary(
+        Floor,
+        "floor",
+        refuse=(("b", _not_implemented("floor_vml_cpu")), ("c", _no_complex("floor"))),
+    ),  # fmt: skip
     inplace=True,
     inplace_function=True,
 )
 ceil = op(
-    _unary(Ceil, "ceil", refuse=("b", _not_implemented("ceil_vml_cpu"))),
+    _unary(
+        Ceil, "ceil", refuse=(("b", _not_implemented("ceil_vml_cpu")), ("c", _no_complex("ceil")))
+    ),  # fmt: skip
     inplace=True,
     inplace_function=True,
 )
 trunc = op(
-    _unary(Trunc, "trunc", refuse=("b", _not_implemented("trunc_vml_cpu"))),
+    _unary(
+        Trunc,
+        "trunc",
+        refuse=(("b", _not_implemented("trunc_vml_cpu")), ("c", _no_complex("trunc"))),
+    ),  # fmt: skip
     inplace=True,
     inplace_function=True,
 )
 frac = op(
-    _unary(Frac, "frac", refuse=("biu", _not_implemented("frac_cpu"))),
+    _unary(Frac, "frac", refuse=(("biuc", _not_implemented("frac_cpu")),)),
     inplace=True,
     inplace_function=True,
 )
@@ -536,8 +576,9 @@ frac = op(
 @op(inplace=True, inplace_function=True)
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     """Round to the nearest integer, halves to even, or to ``decimals`` decimal places."""
-    if input._data.dtype == np.bool_:
-        raise _not_implemented("round_vml_cpu")(input._data)
+    if input._data.dtype == np.bool_ or input._data.dtype.kind == "c":
+        kernel = "round_cpu" if decimals and input._data.dtype.kind == "c" else "round_vml_cpu"
+        raise dtypes.kernel_missing(kernel, input)
     return Round.apply(input, decimals=decimals)
 
 

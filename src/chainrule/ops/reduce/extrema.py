@@ -9,6 +9,7 @@ import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make, wrap_dim
+from chainrule.dtypes import kernel_missing
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import maximum, minimum, where
 from chainrule.ops.op import Op, save_index
@@ -82,6 +83,8 @@ def _check_nonempty(name: str, input: Tensor, axes: tuple[int, ...] | None) -> N
 @op
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     """Largest value over ``dim`` (all if empty); ties share the gradient evenly."""
+    if input._data.dtype.kind == "c":
+        raise kernel_missing("max_values_cpu", input)
     axes = axes_of(dim, input._data.ndim)
     _check_nonempty("amax", input, axes)
     return Extremum.apply(input, axes=axes, keepdim=keepdim, largest=True,
@@ -91,6 +94,8 @@ def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
 @op
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     """Smallest value over ``dim`` (all if empty); ties share the gradient evenly."""
+    if input._data.dtype.kind == "c":
+        raise kernel_missing("min_values_cpu", input)
     axes = axes_of(dim, input._data.ndim)
     _check_nonempty("amin", input, axes)
     return Extremum.apply(input, axes=axes, keepdim=keepdim, largest=False,
@@ -141,6 +146,10 @@ def _extreme(name: str, input: Tensor, dim: Any, keepdim: bool, other: Any) -> A
     largest = name == "max"
     if other is not None or isinstance(dim, Tensor):
         return (maximum if largest else minimum)(input, dim if other is None else other)
+    if input._data.dtype.kind == "c":
+        if dim is None:
+            raise kernel_missing(f"{name}_all", input)
+        raise RuntimeError(f"{name}(): does not support complex input")
     if dim is None:
         _check_nonempty(name, input, None)
         return Extremum.apply(input, axes=None, keepdim=False, largest=largest,
@@ -202,8 +211,9 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = N
 def _arg(name: str, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
     fn = np.argmax if name == "argmax" else np.argmin
     x = input._data
-    if x.dtype == np.bool_:
-        raise RuntimeError(f"{name}(): does not support bool input")
+    if x.dtype == np.bool_ or x.dtype.kind == "c":
+        kind = "bool" if x.dtype == np.bool_ else "complex"
+        raise RuntimeError(f"{name}(): does not support {kind} input")
     if dim is None:
         if x.size == 0:
             raise IndexError(

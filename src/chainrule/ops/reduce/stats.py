@@ -14,6 +14,7 @@ from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.dtypes import kind_of
 from chainrule.ops import elementwise as ew
+from chainrule.ops.elementwise.unary import sign_or_phase
 from chainrule.ops.op import Op, expand
 from chainrule.ops.reduce.sums import axes_of, keep_all, mean, mean_array
 
@@ -206,23 +207,23 @@ class Norm(Op):
         if p == 0:
             return expand(g * 0, x._data.shape)
         if p == 1:
-            return ew.sign(x) * g
+            return sign_or_phase(x) * g
         if math.isinf(p):
             a = np.abs(x._data)
             mask = (a == n._data) | np.isnan(a)
             w = (mask / mask.sum(axis=self.axes, keepdims=True)).astype(a.dtype, copy=False)
-            return ew.sign(x) * g * _make(w)
+            return sign_or_phase(x) * g * _make(w)
         # torch's formulas as they are (its double backward is nan where the norm is 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             zero = n == 0
             if p == 2:
                 return g * ew.where(zero, 0.0, x / n)
             if p < 1:
-                scaled = ew.sign(x) * ew.where(x == 0, 0.0, ew.abs(x) ** (p - 1))
+                scaled = sign_or_phase(x) * ew.where(x == 0, 0.0, ew.abs(x) ** (p - 1))
                 return scaled * g * n ** (1 - p)
             scale = ew.where(zero, 0.0, g / n ** (p - 1))
             if p < 2:
-                return ew.sign(x) * ew.abs(x) ** (p - 1) * scale
+                return sign_or_phase(x) * ew.abs(x) ** (p - 1) * scale
             return x * ew.abs(x) ** (p - 2) * scale
 
 

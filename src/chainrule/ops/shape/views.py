@@ -14,7 +14,7 @@ import numpy as np
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.ops.index.core import BasicIndex
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, complex_conj
 
 
 def shape_arg(shape: tuple, keyword: Any = None) -> tuple:
@@ -361,11 +361,7 @@ def _last_two(self: Tensor, what: str) -> Tensor:
 
 
 def _conjugated(t: Tensor) -> Tensor:
-    if t._data.dtype.kind != "c":
-        return t
-    from chainrule.ops.elementwise.unary import conj
-
-    return conj(t)
+    return t if t._data.dtype.kind != "c" else complex_conj[0](t)
 
 
 @tensor_method(name="mT", property=True)
