@@ -128,12 +128,26 @@ def op(
                 kind = "inplace_view" if inplace == "view" else "inplace"
                 _add(METHODS, f"{public}_", Method(fn, kind), "method")
         for dunder in dunders:
-            kind = {"__r": "reflected", "__i": "inplace"}.get(dunder[:3], "method")
+            kind = _dunder_kind(dunder)
             _add(METHODS, dunder, Method(fn, kind), "operator")
         _bind_late(fn)
         return fn
 
     return declare if fn is None else declare(fn)
+
+
+# Python's binary operators: "__r" + one is reflected, "__i" + one in place ("__rshift__"
+# itself is not a reflected "shift")
+_BINARY_DUNDERS = {
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
+    "lshift", "rshift",
+}  # fmt: skip
+
+
+def _dunder_kind(dunder: str) -> str:
+    if dunder[3:-2] in _BINARY_DUNDERS:
+        return {"__r": "reflected", "__i": "inplace"}.get(dunder[:3], "method")
+    return "method"
 
 
 def _inplace_functions(

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from harness import Case, case_id, check_case
 
 import chainrule as cr
@@ -49,6 +50,13 @@ CASES += [
     Case("bitwise_or", lambda m, a, b: m.bitwise_or(a, b), make=ints, grad=False),
     Case("bitwise_xor", lambda m, a, b: a ^ b, make=ints, grad=False),
     Case("bitwise_not", lambda m, a, b: ~a, make=bools, grad=False),
+    Case(
+        "bitwise_left_shift",
+        lambda m, a, b: m.bitwise_left_shift(a, b.abs() % 8),
+        make=ints,
+        grad=False,
+    ),
+    Case("bitwise_right_shift", lambda m, a, b: a >> (b.abs() % 8), make=ints, grad=False),
     Case(
         "bitwise_and",
         lambda m, a, b: (b[0] & a.to(m.int32), a.to(m.int32) | b[1], b[2].to(m.uint8) ^ b),
@@ -113,3 +121,91 @@ def test_bitwise_on_floats_names_the_promoted_dtype(fn, exc, message):
     for m in (torch, cr):
         with pytest.raises(exc, match=message):
             fn(m)
+
+
+# ----------------------------------------------- comparisons in torch's common dtype
+
+_CMP_VALUES = {
+    "int64": [3, 16777217, -2],
+    "int32": [3, 16777217, -2],
+    "uint8": [3, 200, 0],
+    "bool": [True, False, True],
+    "float32": [3.0, 16777216.0, 0.1],
+    "float64": [3.0, 16777217.0, 0.1],
+    "float16": [3.0, 2049.0, 0.1],
+}
+
+
+@pytest.mark.parametrize("dtype", _CMP_VALUES)
+@pytest.mark.parametrize("number", [3.0000001, 16777217.0, 0.1, 3, 16777217, 2**33 + 3, True])
+def test_compare_with_a_number_in_torch_dtype(dtype, number):
+    """An int tensor against a float compares in the default float dtype (3 == 3.0000001);
+    a Python int past an integer dtype's range wraps, as torch casts it."""
+    got = []
+    for m in (torch, cr):
+        t = m.tensor(_CMP_VALUES[dtype], dtype=getattr(m, dtype))
+        got.append([(t == number).tolist(), (t < number).tolist(), (number >= t).tolist()])
+    assert got[1] == got[0]
+
+
+@pytest.mark.parametrize("other", _CMP_VALUES)
+@pytest.mark.parametrize("dtype", _CMP_VALUES)
+@pytest.mark.parametrize("zero_d", [False, True])
+def test_compare_tensors_in_torch_dtype(dtype, other, zero_d):
+    """A 0-d float64 against a float32 tensor compares in float32 (torch's promotion)."""
+    got = []
+    for m in (torch, cr):
+        t = m.tensor(_CMP_VALUES[dtype], dtype=getattr(m, dtype))
+        v = _CMP_VALUES[other]
+        u = m.tensor(v[2] if zero_d else v, dtype=getattr(m, other))
+        got.append([(t == u).tolist(), (t > u).tolist(), (u <= t).tolist()])
+    assert got[1] == got[0]
+
+
+# ----------------------------------------------- shifts
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "int8", "uint8"])
+@pytest.mark.parametrize("counts", [[0, 1, 3], [7, 8, 9], [31, 32, 63], [64, 70, -1]])
+def test_shifts_as_torch(dtype, counts):
+    """torch's shifts: a count out of [0, width) gives 0 (-1 for a negative number shifted
+    right), where C and NumPy leave it undefined."""
+    values = [1, -8, 5] if dtype != "uint8" else [1, 200, 5]
+    got = []
+    for m in (torch, cr):
+        x = m.tensor(values, dtype=getattr(m, dtype))
+        c = m.tensor(counts, dtype=getattr(m, dtype)) if max(counts) < 128 else None
+        row = [(x << counts[1]).tolist(), (x >> counts[2]).tolist()]
+        row += [m.bitwise_left_shift(x, c).tolist(), m.bitwise_right_shift(x, c).tolist()]
+        row += [(3 << x.abs().clamp(max=6)).tolist(), (100 >> x.abs().clamp(max=6)).tolist()]
+        y = x.clone()
+        y <<= 2
+        z = x.clone()
+        z >>= 1
+        row += [y.tolist(), z.tolist(), str(y.dtype).split(".")[-1]]
+        got.append(row)
+    assert got[1] == got[0]
+
+
+@pytest.mark.parametrize("value", [1.5, True])
+def test_shift_refusals_as_torch(value):
+    """Floats have no shift; nor two bools (a bool and a Python int shift as int64)."""
+    errors = []
+    for m in (torch, cr):
+        by = m.tensor([True]) if value is True else 1
+        for fn in (lambda x, by=by: x << by, lambda x, by=by: x >> by):
+            with pytest.raises(NotImplementedError) as e:
+                fn(m.tensor([value]))
+            errors.append(str(e.value))
+        assert (m.tensor([True]) << 1).tolist() == [2]
+    assert errors[2:] == errors[:2]
+
+
+def test_round_decimals_of_an_integer_tensor_is_refused_as_torch():
+    errors = []
+    for m in (torch, cr):
+        assert m.tensor([15]).round().tolist() == [15]
+        with pytest.raises(NotImplementedError) as e:
+            m.tensor([15]).round(decimals=-1)
+        errors.append(str(e.value))
+    assert errors[1] == errors[0]

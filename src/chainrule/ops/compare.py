@@ -33,6 +33,27 @@ class Comparison:
         return np.asarray(self.ufunc(a, b))
 
 
+def _promotes(a: Any, b: Any) -> bool:
+    """Would NumPy compare ``a`` and ``b`` in another dtype than torch? Arrays of two dtypes
+    (a 0-d float64 against a float32 tensor: torch compares in float32), or an integer
+    or bool array against a Python float (torch: the default float dtype)."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.dtype != b.dtype
+    arr, num = (a, b) if isinstance(a, np.ndarray) else (b, a)
+    return (
+        isinstance(arr, np.ndarray) and isinstance(num, float | complex) and arr.dtype.kind in "iub"
+    )
+
+
+def _wrapped(n: int, dt: np.dtype) -> Any:
+    """A Python int as torch casts it to an integer tensor's dtype: out of its range, it
+    wraps around (NumPy 2 would compare the exact value)."""
+    info = np.iinfo(dt)
+    if info.min <= n <= info.max:
+        return n
+    return np.asarray(n & ((1 << (8 * dt.itemsize)) - 1)).astype(np.uint64).astype(dt)
+
+
 def _compare(ufunc: np.ufunc, name: str, ordered: bool = False) -> Callable[[Any, Any], Tensor]:
     kernel = type(f"Compare_{name}", (Comparison,), {"ufunc": ufunc})
 
@@ -40,7 +61,20 @@ def _compare(ufunc: np.ufunc, name: str, ordered: bool = False) -> Callable[[Any
         a, b = _values(input), _values(other)
         if ordered and (np.iscomplexobj(a) or np.iscomplexobj(b)):  # complex has no order
             raise dtypes.kernel_missing(f"{name}_cpu", dtypes.result_type(input, other))
-        out = np.asarray(ufunc(a, b))
+        if _promotes(a, b):  # compared in torch's common dtype, not NumPy's
+            dt = dtypes.result_type(as_tensor_arg(input), as_tensor_arg(other))
+            with np.errstate(over="ignore"):  # (to float16: inf, as torch's cast)
+                a = a.astype(dt, copy=False) if isinstance(a, np.ndarray) else a
+                b = b.astype(dt, copy=False) if isinstance(b, np.ndarray) else b
+        elif type(b) is int and isinstance(a, np.ndarray) and a.dtype.kind in "iu":
+            b = _wrapped(b, a.dtype)
+        elif type(a) is int and isinstance(b, np.ndarray) and b.dtype.kind in "iu":
+            a = _wrapped(a, b.dtype)
+        if getattr(a, "dtype", None) == np.float16 or getattr(b, "dtype", None) == np.float16:
+            with np.errstate(over="ignore"):  # a number past float16's range: inf (torch)
+                out = np.asarray(ufunc(a, b))
+        else:
+            out = np.asarray(ufunc(a, b))
         t = _make(out)
         if trace.tracer is not None:
             trace.tracer.kernel(kernel, kernel(), (a, b), [a, b], {}, out, t)
@@ -103,6 +137,42 @@ bitwise_and = op(
 bitwise_or = op(_bitwise(np.bitwise_or), inplace=True, dunders=("__or__", "__ror__", "__ior__"))
 bitwise_xor = op(
     _bitwise(np.bitwise_xor), inplace=True, dunders=("__xor__", "__rxor__", "__ixor__")
+)
+
+
+def _shift(left: bool) -> Callable[[Any, Any], Tensor]:
+    kernel = "lshift_cpu" if left else "rshift_cpu"
+
+    def fn(input: Any, other: Any) -> Tensor:
+        input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
+        a = input._data if isinstance(input, Tensor) else np.asarray(input)
+        b = other._data if isinstance(other, Tensor) else np.asarray(other)
+        dt = dtypes.result_type(input, other)  # (bool with a Python int: int64)
+        if kind_of(dt) in "fcb":
+            raise dtypes.kernel_missing(kernel, dt)
+        a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
+        # torch: a shift by a negative count or by the width or more gives 0 (-1 for a
+        # negative number shifted right), where C (and NumPy) leave it undefined
+        out_of_range = (b < 0) | (b >= dt.itemsize * 8)
+        counts = np.where(out_of_range, 0, b).astype(dt, copy=False)
+        if left:
+            out = np.where(out_of_range, 0, np.left_shift(a, counts))
+        else:
+            fill = np.where(a < 0, -1, 0) if kind_of(dt) == "i" else 0
+            out = np.where(out_of_range, fill, np.right_shift(a, counts))
+        return _make(np.asarray(out, dtype=dt))
+
+    fn.__name__ = fn.__qualname__ = "bitwise_left_shift" if left else "bitwise_right_shift"
+    way = "left" if left else "right (arithmetic for signed types)"
+    fn.__doc__ = f"``input`` shifted {way} by ``other`` bits (integers); ``<<``/``>>``."
+    return fn
+
+
+bitwise_left_shift = op(
+    _shift(True), inplace=True, dunders=("__lshift__", "__rlshift__", "__ilshift__")
+)
+bitwise_right_shift = op(
+    _shift(False), inplace=True, dunders=("__rshift__", "__rrshift__", "__irshift__")
 )
 
 

@@ -576,8 +576,9 @@ frac = op(
 @op(inplace=True, inplace_function=True)
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     """Round to the nearest integer, halves to even, or to ``decimals`` decimal places."""
-    if input._data.dtype == np.bool_ or input._data.dtype.kind == "c":
-        kernel = "round_cpu" if decimals and input._data.dtype.kind == "c" else "round_vml_cpu"
+    kind = input._data.dtype.kind
+    if kind in "bc" or (decimals and kind in "iu"):  # torch: no such kernel
+        kernel = "round_cpu" if decimals and kind != "b" else "round_vml_cpu"
         raise dtypes.kernel_missing(kernel, input)
     return Round.apply(input, decimals=decimals)
 
