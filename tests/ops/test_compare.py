@@ -209,3 +209,17 @@ def test_round_decimals_of_an_integer_tensor_is_refused_as_torch():
             m.tensor([15]).round(decimals=-1)
         errors.append(str(e.value))
     assert errors[1] == errors[0]
+
+
+@pytest.mark.parametrize("number", [2**40, 2**33 + 1, -300, 2**63 - 1, 2**64 - 1, 2**70, -(2**64)])
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "int8", "int64"])
+def test_a_python_int_past_the_dtype_wraps_as_torch(dtype, number):
+    """torch casts the number to the tensor's dtype (it wraps); past 64 bits it raises."""
+    got = []
+    for m in (torch, cr):
+        x = m.tensor([3, 100], dtype=getattr(m, dtype))
+        try:
+            got.append([(x + number).tolist(), (x * number).tolist(), (number - x).tolist()])
+        except OverflowError:  # (torch's text varies with the dtype and the op)
+            got.append("OverflowError")
+    assert got[1] == got[0]

@@ -54,6 +54,18 @@ def _cast(x: Any, dt: np.dtype) -> Any:
     return x
 
 
+def _number_as(x: Any, dt: np.dtype) -> np.ndarray:
+    """A Python number as an array of ``dt``; an int past an integer dtype's range wraps
+    around, as torch's cast of it (NumPy 2 raises OverflowError)."""
+    if type(x) is int and dt.kind in "iu":
+        info = np.iinfo(dt)
+        if not info.min <= x <= info.max:
+            if not -(2**63) <= x < 2**64:  # past 64 bits: torch raises too
+                raise OverflowError("int too big to convert")
+            return np.asarray(x & ((1 << (8 * dt.itemsize)) - 1), np.uint64).astype(dt)
+    return np.asarray(x, dtype=dt)
+
+
 def broadcast_error(*operands: Any) -> RuntimeError | None:
     """torch's error for shapes that do not broadcast (None if they do). Like torch, the
     shapes are broadcast pairwise from the left, so a size-0 dimension is a real size."""
@@ -122,9 +134,9 @@ def _binary(cls: type[Op], a: Any, b: Any, float_result: bool, params: dict) -> 
         raise TypeError("expected at least one Tensor argument")
     # a Python number with a tensor of a lower category: make it an array of the result dtype
     if not isinstance(a, Tensor):
-        a = np.asarray(a, dtype=dt)
+        a = _number_as(a, dt)
     if not isinstance(b, Tensor):
-        b = np.asarray(b, dtype=dt)
+        b = _number_as(b, dt)
     out = cls.apply(a, b, **params)
     node = out.grad_fn
     if node is not None and node.inputs is not None:
