@@ -303,7 +303,8 @@ INPLACE_ARGS = {
     "threshold_": {"threshold": 0.3, "value": -2.0},
     "rrelu_": {"lower": 0.2, "upper": 0.4},
 }
-POSITIVE = {"log_", "log2_", "log10_", "log1p_", "sqrt_", "rsqrt_"}
+POSITIVE = {"log_", "log2_", "log10_", "log1p_", "sqrt_", "rsqrt_", "acosh_", "arccosh_"}
+NO_INPLACE_DERIVATIVE = {"asinh_", "arcsinh_", "acosh_", "arccosh_", "atanh_", "arctanh_"}
 
 
 def _namespace(lib, space: str):
@@ -325,7 +326,7 @@ def test_in_place_function_is_the_in_place_op(space, name, with_args):
     kwargs = INPLACE_ARGS.get(name, {}) if with_args else {}
     if name.startswith(("clamp", "clip", "xlogy", "threshold")):  # a bound (an operand) is needed
         kwargs = INPLACE_ARGS[name]
-    results = []
+    results, node_names = [], []
     for lib in (torch, cr):
         fn = getattr(_namespace(lib, space), name)
         x = lib.tensor(data)
@@ -335,11 +336,17 @@ def test_in_place_function_is_the_in_place_op(space, name, with_args):
         leaf = lib.tensor(data, requires_grad=True)
         y = leaf * 1.0
         assert fn(y, **kwargs) is y
+        if name in NO_INPLACE_DERIVATIVE:  # torch's node for it has no rule
+            node_names.append(y.grad_fn.name() if lib is cr else type(y.grad_fn).__name__)
+            with pytest.raises(NotImplementedError, match="derivative for 'inplace version"):
+                (y * lib.tensor(data)).sum().backward()
+            y = leaf * lib.tensor(data)  # (the comparison below, on another graph)
         (y * lib.tensor(data)).sum().backward()
         with pytest.raises(RuntimeError) as leaf_error:
             fn(lib.tensor(data, requires_grad=True), **kwargs)
         results.append((x.detach().numpy(), y.grad_fn.name(), leaf.grad, str(leaf_error.value)))
     theirs, ours = results
+    assert node_names[1:] == node_names[:1]  # (AsinhBackward1: torch's in-place node)
     np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12, atol=1e-12)
     assert ours[1] == theirs[1]
     np.testing.assert_allclose(np.asarray(ours[2]), theirs[2].numpy(), rtol=1e-12, atol=1e-12)

@@ -42,6 +42,14 @@ CASES = {
     "tan": lambda m, z, w, r: m.tan(z),
     "tanh": lambda m, z, w, r: m.tanh(z),
     "sigmoid": lambda m, z, w, r: m.sigmoid(z),
+    "asin": lambda m, z, w, r: m.asin(z),
+    "acos": lambda m, z, w, r: m.acos(z),
+    "atan": lambda m, z, w, r: m.atan(z),
+    "sinh": lambda m, z, w, r: m.sinh(z),
+    "cosh": lambda m, z, w, r: m.cosh(z),
+    "asinh": lambda m, z, w, r: m.asinh(z),
+    "acosh": lambda m, z, w, r: m.acosh(z + 2),
+    "atanh": lambda m, z, w, r: m.atanh(z * 0.5),
     "sqrt": lambda m, z, w, r: m.sqrt(z),
     "rsqrt": lambda m, z, w, r: m.rsqrt(z),
     "reciprocal": lambda m, z, w, r: m.reciprocal(z),
@@ -274,6 +282,7 @@ REFUSED = {
     "fmod": lambda m, a: m.fmod(a, 2),
     "clamp": lambda m, a: a.clamp(0, 1),
     "relu": lambda m, a: a.relu(),
+    "atan2": lambda m, a: m.atan2(a, a),
 }
 
 

@@ -669,6 +669,8 @@ def inplace_view_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 # in-place ops whose tensor arguments torch checks for any overlap with self, after the
 # op's own argument checks; and those whose arguments it does not check (masked_fill_'s value)
 _INDEX_OPS = {"scatter", "scatter_add", "index_add"}
+# in-place forms torch records a node for (<Name>Backward1) whose rule raises
+_NO_INPLACE_DERIVATIVE = {"asinh", "acosh", "atanh"}
 _UNCHECKED = {"masked_fill"}
 
 
@@ -710,6 +712,8 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
             check_overlap(self, tensors, full=True)
             if name == "index_add":
                 index_add_aliased(self, out, *args, **kwargs)
+        if out.grad_fn is not None and name in _NO_INPLACE_DERIVATIVE:
+            out.grad_fn.overload = 1  # torch's node for the in-place form (its rule raises)
         if out.grad_fn is None and grad_mode.enabled:
             others = [a for a in args if isinstance(a, Tensor)]
             if _in_graph(self) or any(a._requires_grad for a in others):
