@@ -271,6 +271,29 @@ def _cases():
         lambda a, b: torch.matmul(T(a), T(b)),
         False,
     )
+    # Linear's forward with a bias: x @ wᵀ (w row-major, so its transpose column-major),
+    # an inner dim beyond one BLAS block with a column-major a, and a row-major b; values
+    # of about 1 / sqrt(inner), so the sums stay near 1 (BLAS orders them its own way)
+    for name, (m, n, p), a_t, b_t in (
+        ("linear", (300, 128, 384), False, True),
+        ("deep", (70, 700, 90), True, False),
+    ):
+        c[f"addmm-{name}"] = (
+            "addmm",
+            lambda d, m=m, n=n, p=p, a_t=a_t, b_t=b_t: (
+                _data((p,), d, seed=2, scale=1.0, specials=False),
+                _data((n, m), d, scale=n**-0.5, specials=False).T
+                if a_t
+                else _data((m, n), d, scale=n**-0.5, specials=False),
+                _data((p, n), d, seed=1, scale=1.0, specials=False).T
+                if b_t
+                else _data((n, p), d, seed=1, scale=1.0, specials=False),
+            ),
+            lambda bias, a, b: torch.addmm(
+                T(bias), T(np.ascontiguousarray(a)), T(np.ascontiguousarray(b))
+            ),  # fmt: skip
+            False,
+        )
     return c
 
 

@@ -230,6 +230,12 @@ CASES = {
     ),
     "matmul": ("matmul", lambda d: _heads(d)),
     "matmul-broadcast": ("matmul", lambda d: (_small((32, 144), d), _small((64, 144, 196), d, 1))),
+    # the bias set in on the team (512 x 128 elements); a product this small (2 inner) is
+    # one thread in OpenBLAS, whose threaded GEMM need not give its serial bits
+    "addmm": (
+        "addmm",
+        lambda d: (_small((128,), d, 2), _small((512, 2), d), _small((128, 2), d, 1).T),
+    ),
 }
 
 

@@ -92,6 +92,8 @@ PROTOTYPES = {
     "uintptr_t set_blas_threads, const T *a, const T *b, T *c, int64_t batch, int nd, "
     "const int64_t *shape, const int64_t *sa, const int64_t *sb, int64_t m, int64_t n, "
     "int64_t p, int ta, int64_t lda, int tb, int64_t ldb",
+    "cr_addmm": "uintptr_t gemm, int ilp64, const T *bias, const T *a, const T *b, T *out, "
+    "int64_t m, int64_t n, int64_t p, int ta, int64_t lda, int tb, int64_t ldb",
 }
 RETURNS = {"cr_cross_entropy": "int64_t"}  # the rest return void
 

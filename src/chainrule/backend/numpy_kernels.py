@@ -202,6 +202,14 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b)
 
 
+def addmm(bias: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``bias + a @ b`` (torch's addmm; Linear's forward with a bias): a (m, n), b (n, p),
+    bias (p,) broadcast over the rows. The native kernel adds the bias inside the GEMM."""
+    out = np.matmul(a, b)
+    out += bias
+    return out
+
+
 # --------------------------------------------------------------- convolution and pooling
 # Geometry as plain tuples: kernel (KH, KW), stride, dilation, out_hw (OH, OW), and padding
 # ((top, bottom), (left, right)); x is (N, C, H, W).
@@ -460,7 +468,7 @@ KERNELS = {
         "avg_pool2d", "avg_pool2d_backward",
         "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
         "softplus", "softplus_backward", "dropout", "dropout_backward", "relu",
-        "relu_backward", "masked_fill", "matmul",
+        "relu_backward", "masked_fill", "matmul", "addmm",
     )
 }  # fmt: skip
 

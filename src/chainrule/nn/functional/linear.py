@@ -8,6 +8,7 @@ from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule._trace import state as trace
 from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.backend import K
 from chainrule.dtypes import c_type_name
 from chainrule.graph import grad_mode
 from chainrule.nn.functional._utils import type_name
@@ -31,6 +32,8 @@ class Linear(Op):
     def forward(self, x, w, b):
         self.two_d, self.one_d, self.bias = x.ndim == 2, x.ndim == 1, b is not None
         self.x_shape = x.shape
+        if x.ndim == 2 and b is not None:  # torch's addmm: the bias added inside the GEMM
+            return K.addmm(b, x, w.T)
         if x.ndim == 2 or x.ndim == 1:
             out = x @ w.T
         else:
@@ -139,6 +142,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and bias._data.shape != (w.shape[0],):
         return Linear.apply(input, weight, None) + bias
     if bias is not None and x.ndim != 2:
+        if not x.flags.c_contiguous:  # torch: matmul (x folded by a copy), the bias added
+            return Linear.apply(input, weight, None) + bias
         # torch runs addmm on the rows and views the result back, so the output is a view
         # (detach_ refuses it); without a bias its matmul result is not one
         rows = input.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
