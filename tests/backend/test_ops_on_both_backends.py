@@ -274,6 +274,44 @@ def test_linear_relu_plain_backward_is_the_recorded_ones_bits(
         np.testing.assert_allclose(got.numpy(), ref.numpy(), **tol)
 
 
+BATCHED_PRODUCTS = {  # (a, b) shapes, and whether a is attention's transposed view
+    "heads": ((2, 3, 5, 4), (2, 3, 4, 6), True),
+    "broadcast-a": ((5, 4), (3, 4, 6), False),
+    "broadcast-batch": ((1, 3, 5, 4), (2, 1, 4, 6), False),
+    "stack": ((4, 5, 4), (4, 4, 6), False),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", sorted(BATCHED_PRODUCTS))
+def test_batched_matmul_plain_backward_is_the_recorded_ones_bits(backend_name, dtype, case):
+    """Matmul's batched rule in a plain backward (K.matmul and the views on arrays, nothing
+    recorded) gives the bits, layout and view-ness of the recorded rule (create_graph), and
+    torch's values; gradients summed back over broadcast batch dims as the op's."""
+    sa, sb, heads = BATCHED_PRODUCTS[case]
+    rng = np.random.default_rng(5)
+    aa = rng.standard_normal((sa[0], sa[2], sa[1], sa[3]) if heads else sa).astype(dtype)
+    ba = rng.standard_normal(sb).astype(dtype)
+    grads = []
+    for create_graph in (False, True):
+        a, b = cr.tensor(aa, requires_grad=True), cr.tensor(ba, requires_grad=True)
+        y = (a.transpose(1, 2) if heads else a) @ b
+        g = cr.tensor(np.cos(np.arange(y.numel())).reshape(y.shape).astype(dtype))
+        grads.append(cr.autograd.grad(y, [a, b], g, create_graph=create_graph))
+    for plain, recorded in zip(*grads):
+        assert plain.grad_fn is None
+        views = [getattr(t, "_base", None) is not None for t in (plain, recorded)]
+        assert views[0] == views[1]
+        assert plain.stride() == recorded.stride()
+        np.testing.assert_array_equal(plain.numpy(), recorded.detach().numpy())
+    a, b = torch.tensor(aa, requires_grad=True), torch.tensor(ba, requires_grad=True)
+    y = (a.transpose(1, 2) if heads else a) @ b
+    want = torch.autograd.grad(y, [a, b], torch.tensor(g.numpy()))
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for got, ref in zip(grads[0], want):
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), **tol)
+
+
 LINEAR_LAYOUTS = {
     "rows": lambda x, w: (x, w),
     "x-column-major": lambda x, w: (x.T.copy().T, w),

@@ -13,7 +13,7 @@ from chainrule.dtypes import c_type_name
 from chainrule.graph import grad_mode
 from chainrule.nn.functional._utils import type_name
 from chainrule.ops.linalg.products import matmul
-from chainrule.ops.op import Op, forward_ad
+from chainrule.ops.op import Op, forward_ad, plain_view
 
 _C = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
       "int32": "int"}  # fmt: skip
@@ -58,10 +58,11 @@ class Linear(Op):
             if self.needs(0):
                 gx = _make(np.matmul(g2, w._data))
                 if not self.two_d:  # a view back to x's shape, as below
-                    gx = gx.reshape(self.x_shape)
-            if self.needs(1):  # a view of the product, as below
+                    gx = plain_view(gx, gx._data.reshape(self.x_shape))
+            if self.needs(1):  # a view of the product (`.T.T`), as below
                 x2 = x._data if self.two_d else x._data.reshape(len(g2), x._data.shape[-1])
-                gw = _make(np.matmul(g2.T, x2)).T.T
+                prod = np.matmul(g2.T, x2)
+                gw = plain_view(_make(prod), prod.T.T)
             if self.bias and self.needs(2):
                 gb = _make(np.sum(ga, axis=tuple(range(ga.ndim - 1))))
             return gx, gw, gb
