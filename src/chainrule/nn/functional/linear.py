@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from chainrule._registry import op
@@ -14,6 +16,7 @@ from chainrule.graph import grad_mode
 from chainrule.nn.functional._utils import type_name
 from chainrule.ops.linalg.products import matmul
 from chainrule.ops.op import Op, forward_ad, plain_view
+from chainrule.ops.shape.views import Reshape, View
 
 _C = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
       "int32": "int"}  # fmt: skip
@@ -37,7 +40,7 @@ class Linear(Op):
         if x.ndim == 2 or x.ndim == 1:
             out = x @ w.T
         else:
-            rows = int(np.prod(x.shape[:-1]))  # not -1: a size-0 feature dim leaves it open
+            rows = math.prod(x.shape[:-1])  # not -1: a size-0 feature dim leaves it open
             out = (x.reshape(rows, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
         if b is not None:
             out += b
@@ -54,7 +57,7 @@ class Linear(Op):
             ga = g._data  # (x and w are the saved ones: w if x needs a gradient, x if w does)
             g2 = ga
             if not self.two_d:  # leading dims folded (their count, not -1: a size-0 dim)
-                g2 = ga.reshape(int(np.prod(self.x_shape[:-1])), ga.shape[-1])
+                g2 = ga.reshape(math.prod(self.x_shape[:-1]), ga.shape[-1])
             if self.needs(0):
                 gx = _make(np.matmul(g2, w._data))
                 if not self.two_d:  # a view back to x's shape, as below
@@ -75,7 +78,7 @@ class Linear(Op):
             if x._data.ndim == 1:
                 gw = matmul(g.reshape(-1, 1), x.reshape(1, -1))
             else:
-                rows = int(np.prod(x._data.shape[:-1]))
+                rows = math.prod(x._data.shape[:-1])
                 g2 = g.reshape(rows, g._data.shape[-1])
                 gw = matmul(g2.T, x.reshape(rows, x._data.shape[-1]))
             # torch's is mm's gradient of Wᵀ (column-major: the transpose of a product), then
@@ -128,7 +131,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         out = matmul(input, weight)
         return out if bias is None else out + bias
     if x.shape[-1] != w.shape[1]:
-        rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
+        rows = math.prod(x.shape[:-1]) if x.ndim > 1 else 1
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} and "
             f"{w.shape[1]}x{w.shape[0]})"
@@ -147,8 +150,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             return Linear.apply(input, weight, None) + bias
         # torch runs addmm on the rows and views the result back, so the output is a view
         # (detach_ refuses it); without a bias its matmul result is not one
-        rows = input.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
-        return Linear.apply(rows, weight, bias).view(*x.shape[:-1], w.shape[0])
+        rows = Reshape.apply(input, shape=(math.prod(x.shape[:-1]), x.shape[-1]))
+        return View.apply(Linear.apply(rows, weight, bias), shape=(*x.shape[:-1], w.shape[0]))
     return Linear.apply(input, weight, bias)
 
 
