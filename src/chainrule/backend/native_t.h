@@ -269,11 +269,16 @@ CR_KERNEL void SFX(cr_layer_norm)(const T *x, const T *w, const T *b, T *y, T *m
 
 /* its backward: with xhat = (x - mean) * rstd and u = g [* w],
  * dx = (u - mean(u) - xhat * mean(u * xhat)) * rstd; dw = sum over rows of g * xhat,
- * db = sum of g. dx row by row, then dw and db a column range at a time, each column summed
- * over the rows in order (a range of rows, or of columns, per thread) */
+ * db = sum of g, each column summed over the rows in order. On one thread dw and db are
+ * summed in the rows' pass over g and x; on a team dx is computed row by row (a range of
+ * rows per thread), then dw and db a column range at a time (per thread): the same sums in
+ * the same order, so the same bits, either way. */
 CR_KERNEL void SFX(cr_layer_norm_backward)(const T *g, const T *x, const T *mean,
                                            const T *rstd, const T *w, T *dx, T *dw, T *db,
                                            int64_t rows, int64_t cols) {
+    const int team = cr_threads > 1 && rows * cols >= CR_PAR_HEAVY;
+    if (!team)
+        for (int64_t j = 0; j < cols; j++) dw[j] = db[j] = 0;
     CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t r = 0; r < rows; r++) {
         const T *gr = g + r * cols, *xr = x + r * cols;
@@ -288,13 +293,25 @@ CR_KERNEL void SFX(cr_layer_norm_backward)(const T *g, const T *x, const T *mean
             sux += u * xh;
         }
         T m = su / (T)cols, c = sux / (T)cols;
+        if (team) {
 #pragma omp simd
-        for (int64_t j = 0; j < cols; j++) {
-            T xh = (xr[j] - mu) * rs;
-            T u = w ? gr[j] * w[j] : gr[j];
-            o[j] = (u - m - xh * c) * rs;
+            for (int64_t j = 0; j < cols; j++) {
+                T xh = (xr[j] - mu) * rs;
+                T u = w ? gr[j] * w[j] : gr[j];
+                o[j] = (u - m - xh * c) * rs;
+            }
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) {
+                T xh = (xr[j] - mu) * rs;
+                T u = w ? gr[j] * w[j] : gr[j];
+                o[j] = (u - m - xh * c) * rs;
+                dw[j] += gr[j] * xh;
+                db[j] += gr[j];
+            }
         }
     }
+    if (!team) return;
     CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t lo = 0; lo < cols; lo += 64) {
         int64_t hi = CR_MIN(lo + 64, cols);
