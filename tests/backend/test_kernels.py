@@ -719,20 +719,22 @@ def test_sgd_step(backend_name, dtype, momentum, dampening, nesterov):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("beta1", [0.9, 0.3])  # torch's lerp: either endpoint as the base
-@pytest.mark.parametrize("decoupled", [False, True])
-def test_adam_step(backend_name, dtype, beta1, decoupled):
+@pytest.mark.parametrize("decoupled, weight_decay", [(False, 0), (True, 0), (True, 0.1)])
+def test_adam_step(backend_name, dtype, beta1, decoupled, weight_decay):
+    """One step of torch's Adam/AdamW; AdamW's decay ``p *= 1 - lr * wd`` in the kernel."""
     p, g, m, v = _opt_arrays(dtype)
     v = v * v
     beta2, lr, eps, step = 0.999, 1e-3, 1e-8, 3
     pt = torch.tensor(p, requires_grad=True)
     pt.grad = torch.tensor(g)
     cls = torch.optim.AdamW if decoupled else torch.optim.Adam
-    opt = cls([pt], lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=0)
+    opt = cls([pt], lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
     opt.state[pt] = {"step": torch.tensor(float(step - 1)), "exp_avg": torch.tensor(m),
                      "exp_avg_sq": torch.tensor(v)}  # fmt: skip
     opt.step()
     step_size, bc2 = lr / (1 - beta1**step), (1 - beta2**step) ** 0.5
-    TABLES[backend_name]["adam_step"](p, g, m, v, beta1, beta2, step_size, bc2, eps)
+    TABLES[backend_name]["adam_step"](p, g, m, v, beta1, beta2, step_size, bc2, eps,
+                                      1 - lr * weight_decay)  # fmt: skip
     _check(p, pt.detach(), dtype)
     _check(m, opt.state[pt]["exp_avg"], dtype)
     _check(v, opt.state[pt]["exp_avg_sq"], dtype)
@@ -748,6 +750,7 @@ def test_native_updates_are_the_references_bits(dtype):
         k = TABLES[name]
         k["sgd_step"](p, g, buf, 0.05, 0.9, 0.1, True)
         k["adam_step"](p, g, buf, v * v, 0.9, 0.999, 1e-3 / (1 - 0.9**2), 0.04, 1e-8)
+        k["adam_step"](p, g, buf, v * v, 0.9, 0.999, 1e-3 / (1 - 0.9**3), 0.05, 1e-8, 0.999)
         results[name] = (p, buf)
     for a, b in zip(results["numpy"], results["native"]):
         np.testing.assert_array_equal(a, b)

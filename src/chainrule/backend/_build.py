@@ -61,7 +61,7 @@ PROTOTYPES = {
     "cr_sgd_step": "T *param, const T *g, T *buf, int64_t n, double lr, double momentum, "
     "double dampening, int nesterov",
     "cr_adam_step": "T *param, const T *g, T *exp_avg, T *exp_avg_sq, int64_t n, double beta1, "
-    "double beta2, double step_size, double bc2_sqrt, double eps",
+    "double beta2, double step_size, double bc2_sqrt, double eps, double decay",
     # native_pointwise.h
     "cr_softplus": "const T *x, T *y, int64_t n, double beta, double threshold",
     "cr_softplus_backward": "const T *g, const T *x, T *out, int64_t n, double beta, "

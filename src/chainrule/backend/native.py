@@ -453,14 +453,15 @@ def sgd_step(param, grad, buf, lr, momentum, dampening, nesterov):
     )  # fmt: skip
 
 
-def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqrt, eps):
+def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqrt, eps,
+              decay=1.0):  # fmt: skip
     if not (_writable(param, exp_avg, exp_avg_sq) and _native(param, grad)):
         return ref.adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size,
-                             bc2_sqrt, eps)  # fmt: skip
+                             bc2_sqrt, eps, decay)  # fmt: skip
     ct = _CTYPE[param.dtype]
     _adam_step[param.dtype](
         _buf(ct, param), _buf(ct, grad), _buf(ct, exp_avg), _buf(ct, exp_avg_sq), param.size,
-        beta1, beta2, step_size, bc2_sqrt, eps,
+        beta1, beta2, step_size, bc2_sqrt, eps, decay,
     )  # fmt: skip
 
 

@@ -389,11 +389,11 @@ CR_KERNEL void SFX(cr_sgd_step)(T *param, const T *g, T *buf, int64_t n, double 
  * param += (exp_avg * -step_size) / (sqrt(exp_avg_sq) / bc2_sqrt + eps) */
 CR_KERNEL void SFX(cr_adam_step)(T *param, const T *g, T *exp_avg, T *exp_avg_sq, int64_t n,
                                  double beta1, double beta2, double step_size, double bc2_sqrt,
-                                 double eps) {
+                                 double eps, double decay) {
     double w = 1 - beta1;
     T w_ = (T)w, w1 = (T)(1 - w), b2 = (T)beta2, c2 = (T)(1 - beta2), s = (T)(-step_size);
-    T bc = (T)bc2_sqrt, e = (T)eps;
-    int small = fabs(w) < 0.5;
+    T bc = (T)bc2_sqrt, e = (T)eps, d = (T)decay;
+    int small = fabs(w) < 0.5, decayed = decay != 1;
     CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
     for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
         int64_t hi = CR_MIN(lo + CR_BLOCK, n);
@@ -406,7 +406,8 @@ CR_KERNEL void SFX(cr_adam_step)(T *param, const T *g, T *exp_avg, T *exp_avg_sq
             T v = exp_avg_sq[i] * b2 + (gi * c2) * gi;
             exp_avg_sq[i] = v;
             T denom = (T)sqrt(v) / bc + e;
-            param[i] = param[i] + (m * s) / denom;
+            T p = decayed ? param[i] * d : param[i]; /* AdamW's p.mul_(1 - lr wd) first */
+            param[i] = p + (m * s) / denom;
         }
     }
 }

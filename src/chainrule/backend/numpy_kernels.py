@@ -435,10 +435,14 @@ def sgd_step(param, grad, buf, lr: float, momentum: float, dampening: float, nes
     param -= lr * grad
 
 
-def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqrt, eps):
-    """Adam's moments and update (weight decay and amsgrad are the caller's):
+def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqrt, eps,
+              decay=1.0):  # fmt: skip
+    """Adam's moments and update (L2 weight decay and amsgrad are the caller's):
+    ``param *= decay`` (AdamW's decoupled decay, ``1 - lr * weight_decay``; 1: none),
     ``exp_avg.lerp_(grad, 1 - beta1)``, ``exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) g²``,
     ``param -= step_size * exp_avg / (sqrt(exp_avg_sq) / bc2_sqrt + eps)``."""
+    if decay != 1:
+        param *= decay
     weight = 1 - beta1
     tmp = grad - exp_avg  # torch's lerp: the closer endpoint is the base
     if abs(weight) < 0.5:
