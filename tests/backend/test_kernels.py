@@ -271,6 +271,29 @@ def _cases():
         lambda a, b: torch.matmul(T(a), T(b)),
         False,
     )
+    # Linear's forward with a bias: x @ wᵀ (w row-major, so its transpose column-major),
+    # an inner dim beyond one BLAS block with a column-major a, and a row-major b; values
+    # of about 1 / sqrt(inner), so the sums stay near 1 (BLAS orders them its own way)
+    for name, (m, n, p), a_t, b_t in (
+        ("linear", (300, 128, 384), False, True),
+        ("deep", (70, 700, 90), True, False),
+    ):
+        c[f"addmm-{name}"] = (
+            "addmm",
+            lambda d, m=m, n=n, p=p, a_t=a_t, b_t=b_t: (
+                _data((p,), d, seed=2, scale=1.0, specials=False),
+                _data((n, m), d, scale=n**-0.5, specials=False).T
+                if a_t
+                else _data((m, n), d, scale=n**-0.5, specials=False),
+                _data((p, n), d, seed=1, scale=1.0, specials=False).T
+                if b_t
+                else _data((n, p), d, seed=1, scale=1.0, specials=False),
+            ),
+            lambda bias, a, b: torch.addmm(
+                T(bias), T(np.ascontiguousarray(a)), T(np.ascontiguousarray(b))
+            ),  # fmt: skip
+            False,
+        )
     return c
 
 
@@ -696,20 +719,22 @@ def test_sgd_step(backend_name, dtype, momentum, dampening, nesterov):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("beta1", [0.9, 0.3])  # torch's lerp: either endpoint as the base
-@pytest.mark.parametrize("decoupled", [False, True])
-def test_adam_step(backend_name, dtype, beta1, decoupled):
+@pytest.mark.parametrize("decoupled, weight_decay", [(False, 0), (True, 0), (True, 0.1)])
+def test_adam_step(backend_name, dtype, beta1, decoupled, weight_decay):
+    """One step of torch's Adam/AdamW; AdamW's decay ``p *= 1 - lr * wd`` in the kernel."""
     p, g, m, v = _opt_arrays(dtype)
     v = v * v
     beta2, lr, eps, step = 0.999, 1e-3, 1e-8, 3
     pt = torch.tensor(p, requires_grad=True)
     pt.grad = torch.tensor(g)
     cls = torch.optim.AdamW if decoupled else torch.optim.Adam
-    opt = cls([pt], lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=0)
+    opt = cls([pt], lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
     opt.state[pt] = {"step": torch.tensor(float(step - 1)), "exp_avg": torch.tensor(m),
                      "exp_avg_sq": torch.tensor(v)}  # fmt: skip
     opt.step()
     step_size, bc2 = lr / (1 - beta1**step), (1 - beta2**step) ** 0.5
-    TABLES[backend_name]["adam_step"](p, g, m, v, beta1, beta2, step_size, bc2, eps)
+    TABLES[backend_name]["adam_step"](p, g, m, v, beta1, beta2, step_size, bc2, eps,
+                                      1 - lr * weight_decay)  # fmt: skip
     _check(p, pt.detach(), dtype)
     _check(m, opt.state[pt]["exp_avg"], dtype)
     _check(v, opt.state[pt]["exp_avg_sq"], dtype)
@@ -725,6 +750,7 @@ def test_native_updates_are_the_references_bits(dtype):
         k = TABLES[name]
         k["sgd_step"](p, g, buf, 0.05, 0.9, 0.1, True)
         k["adam_step"](p, g, buf, v * v, 0.9, 0.999, 1e-3 / (1 - 0.9**2), 0.04, 1e-8)
+        k["adam_step"](p, g, buf, v * v, 0.9, 0.999, 1e-3 / (1 - 0.9**3), 0.05, 1e-8, 0.999)
         results[name] = (p, buf)
     for a, b in zip(results["numpy"], results["native"]):
         np.testing.assert_array_equal(a, b)
@@ -777,3 +803,24 @@ def test_max_pool2d_chunks(backend_name, dtype, geo, shape):
     ours = TABLES[backend_name]["max_pool2d"](x, g.k, g.stride, g.pad, g.dilation, out_hw)
     y, i = torch.nn.functional.max_pool2d(T(x), k, s, p, d, ceil_mode=ceil, return_indices=True)
     _check(ours, (y, i), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_native_gelu_tanh_has_no_cancellation(dtype):
+    """The native tanh-form gelu is x * sigmoid(2u) (cr_gelu): the same function as torch's
+    0.5 x (1 + tanh(u)), without that sum's cancellation where tanh(u) is near -1 (x below
+    about -4), where torch's float32 kernel and the NumPy reference lose every digit. Against
+    the logistic form in float64 on the same inputs, over [-12, 12]: a few float32 ulps,
+    amplified only by exp's argument (|2u| up to ~100)."""
+    x = np.linspace(-12, 12, 24001).astype(dtype)
+    g = np.cos(np.arange(x.size)).astype(dtype)
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    u = 0.7978845608028654 * (x64 + 0.044715 * x64**3)
+    s = 1 / (1 + np.exp(-2 * u))
+    want = x64 * s
+    want_grad = g64 * (s + 2 * x64 * s * (1 - s) * 0.7978845608028654 * (1 + 3 * 0.044715 * x64**2))
+    tol = dict(rtol=2e-5, atol=1e-36) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-300)
+    native = TABLES["native"]
+    np.testing.assert_allclose(native["gelu"](x, "tanh"), want, **tol)
+    np.testing.assert_allclose(native["gelu_backward"](g, x, "tanh"), want_grad, rtol=tol["rtol"],
+                               atol=5e-7 if dtype == np.float32 else 1e-15)  # fmt: skip

@@ -274,6 +274,80 @@ def test_linear_relu_plain_backward_is_the_recorded_ones_bits(
         np.testing.assert_allclose(got.numpy(), ref.numpy(), **tol)
 
 
+BATCHED_PRODUCTS = {  # (a, b) shapes, and whether a is attention's transposed view
+    "heads": ((2, 3, 5, 4), (2, 3, 4, 6), True),
+    "broadcast-a": ((5, 4), (3, 4, 6), False),
+    "broadcast-batch": ((1, 3, 5, 4), (2, 1, 4, 6), False),
+    "stack": ((4, 5, 4), (4, 4, 6), False),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", sorted(BATCHED_PRODUCTS))
+def test_batched_matmul_plain_backward_is_the_recorded_ones_bits(backend_name, dtype, case):
+    """Matmul's batched rule in a plain backward (K.matmul and the views on arrays, nothing
+    recorded) gives the bits, layout and view-ness of the recorded rule (create_graph), and
+    torch's values; gradients summed back over broadcast batch dims as the op's."""
+    sa, sb, heads = BATCHED_PRODUCTS[case]
+    rng = np.random.default_rng(5)
+    aa = rng.standard_normal((sa[0], sa[2], sa[1], sa[3]) if heads else sa).astype(dtype)
+    ba = rng.standard_normal(sb).astype(dtype)
+    grads = []
+    for create_graph in (False, True):
+        a, b = cr.tensor(aa, requires_grad=True), cr.tensor(ba, requires_grad=True)
+        y = (a.transpose(1, 2) if heads else a) @ b
+        g = cr.tensor(np.cos(np.arange(y.numel())).reshape(y.shape).astype(dtype))
+        grads.append(cr.autograd.grad(y, [a, b], g, create_graph=create_graph))
+    for plain, recorded in zip(*grads):
+        assert plain.grad_fn is None
+        views = [getattr(t, "_base", None) is not None for t in (plain, recorded)]
+        assert views[0] == views[1]
+        assert plain.stride() == recorded.stride()
+        np.testing.assert_array_equal(plain.numpy(), recorded.detach().numpy())
+    a, b = torch.tensor(aa, requires_grad=True), torch.tensor(ba, requires_grad=True)
+    y = (a.transpose(1, 2) if heads else a) @ b
+    want = torch.autograd.grad(y, [a, b], torch.tensor(g.numpy()))
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for got, ref in zip(grads[0], want):
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), **tol)
+
+
+LINEAR_LAYOUTS = {
+    "rows": lambda x, w: (x, w),
+    "x-column-major": lambda x, w: (x.T.copy().T, w),
+    "w-column-major": lambda x, w: (x, w.T.copy().T),
+    "strided-rows": lambda x, w: (np.repeat(x, 2, axis=0)[::2], w),
+    "one-row": lambda x, w: (x[:1], w),
+    "deep": lambda x, w: (np.tile(x, 20) / 20, np.tile(w, 20)),  # 800 inner: BLAS blocks
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", sorted(LINEAR_LAYOUTS))
+def test_linear_with_bias_forward_matches_torch(backend_name, dtype, layout):
+    """Linear's forward with a bias (the native addmm: the bias set into the result, then
+    one GEMM adding the product), for the layouts BLAS reads as they are, a strided x
+    (NumPy's fallback) and a 3-d x (folded to rows, as torch's addmm on the view): values
+    and gradients as torch's."""
+    rng = np.random.default_rng(4)
+    xa, wa = LINEAR_LAYOUTS[layout](
+        rng.standard_normal((50, 40)).astype(dtype), rng.standard_normal((24, 40)).astype(dtype)
+    )
+    ba, ga = rng.standard_normal(24).astype(dtype), rng.standard_normal((len(xa), 24))
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for shape in (xa.shape, (1, *xa.shape)):
+        x, w, b = (cr.tensor(a, requires_grad=True) for a in (xa.reshape(shape), wa, ba))
+        xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (xa.reshape(shape), wa, ba))
+        y, yt = cr.nn.functional.linear(x, w, b), torch.nn.functional.linear(xt, wt, bt)
+        assert y.grad_fn.name() == yt.grad_fn.name()
+        np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), **tol)
+        g = ga.reshape(*shape[:-1], 24).astype(dtype)
+        got = cr.autograd.grad(y, [x, w, b], cr.tensor(g))
+        want = torch.autograd.grad(yt, [xt, wt, bt], torch.tensor(g))
+        for a, c in zip(got, want):
+            np.testing.assert_allclose(a.numpy(), c.numpy(), **tol)
+
+
 # at least PER_SAMPLE_L output positions: the forward runs one GEMM per sample straight
 # into the NCHW result, and (where C*KH*KW <= positions) the weight gradient sums
 # per-sample products instead of one GEMM of gy's (O, N*L) copy

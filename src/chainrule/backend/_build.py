@@ -61,7 +61,7 @@ PROTOTYPES = {
     "cr_sgd_step": "T *param, const T *g, T *buf, int64_t n, double lr, double momentum, "
     "double dampening, int nesterov",
     "cr_adam_step": "T *param, const T *g, T *exp_avg, T *exp_avg_sq, int64_t n, double beta1, "
-    "double beta2, double step_size, double bc2_sqrt, double eps",
+    "double beta2, double step_size, double bc2_sqrt, double eps, double decay",
     # native_pointwise.h
     "cr_softplus": "const T *x, T *y, int64_t n, double beta, double threshold",
     "cr_softplus_backward": "const T *g, const T *x, T *out, int64_t n, double beta, "
@@ -92,6 +92,8 @@ PROTOTYPES = {
     "uintptr_t set_blas_threads, const T *a, const T *b, T *c, int64_t batch, int nd, "
     "const int64_t *shape, const int64_t *sa, const int64_t *sb, int64_t m, int64_t n, "
     "int64_t p, int ta, int64_t lda, int tb, int64_t ldb",
+    "cr_addmm": "uintptr_t gemm, int ilp64, const T *bias, const T *a, const T *b, T *out, "
+    "int64_t m, int64_t n, int64_t p, int ta, int64_t lda, int tb, int64_t ldb",
 }
 RETURNS = {"cr_cross_entropy": "int64_t"}  # the rest return void
 

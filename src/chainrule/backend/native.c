@@ -7,8 +7,8 @@
  *
  * Built with -O3 -fopenmp-simd and no -ffast-math: nan, inf and -0 follow IEEE as in
  * torch. Vector math comes from glibc's libmvec: the `simd` attribute below tells GCC the
- * vector variants of exp/tanh/erf exist (glibc declares them only under -ffast-math), so a
- * `#pragma omp simd` loop calls e.g. _ZGVdN8v_tanhf, 8 lanes at a time. Nothing
+ * vector variants of exp/erf/log exist (glibc declares them only under -ffast-math), so a
+ * `#pragma omp simd` loop calls e.g. _ZGVdN8v_expf, 8 lanes at a time. Nothing
  * machine-specific is compiled in: on x86-64 each kernel is built twice (baseline SSE2 and
  * AVX2, `target_clones`) and the loader picks the one the CPU runs. Large loops run on
  * several threads when the build has OpenMP (native_omp.h). */
@@ -24,12 +24,10 @@
     (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
 #define CR_SIMD_MATH __attribute__((simd("notinbranch")))
 extern float expf(float) CR_SIMD_MATH;
-extern float tanhf(float) CR_SIMD_MATH;
 extern float erff(float) CR_SIMD_MATH;
 extern float logf(float) CR_SIMD_MATH;
 extern float log1pf(float) CR_SIMD_MATH;
 extern double exp(double) CR_SIMD_MATH;
-extern double tanh(double) CR_SIMD_MATH;
 extern double erf(double) CR_SIMD_MATH;
 extern double log(double) CR_SIMD_MATH;
 extern double log1p(double) CR_SIMD_MATH;
@@ -51,7 +49,6 @@ extern double log1p(double) CR_SIMD_MATH;
 #define EXP expf
 #define EXP_ZERO (-104.0f) /* expf(d) is +0 for every d below this (and for -inf) */
 #define ABS fabsf
-#define TANH tanhf
 #define ERF erff
 #define LOG logf
 #define LOG1P log1pf
@@ -67,7 +64,6 @@ extern double log1p(double) CR_SIMD_MATH;
 #undef EXP
 #undef EXP_ZERO
 #undef ABS
-#undef TANH
 #undef ERF
 #undef LOG
 #undef LOG1P
@@ -77,7 +73,6 @@ extern double log1p(double) CR_SIMD_MATH;
 #define EXP exp
 #define EXP_ZERO (-746.0) /* exp(d) is +0 for every d below this (and for -inf) */
 #define ABS fabs
-#define TANH tanh
 #define ERF erf
 #define LOG log
 #define LOG1P log1p

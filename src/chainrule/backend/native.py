@@ -242,6 +242,43 @@ def matmul(a, b):
     return c
 
 
+_addmm = _fns("cr_addmm")
+
+
+def addmm(bias, a, b):
+    """Two matrices of one float dtype that BLAS reads as they are (NumPy's test: rows or
+    columns contiguous), no dim of 0, a C-contiguous (p,) bias: the bias set into the
+    result, then one GEMM (NumPy's BLAS) adding the product into it (native_gemm.h);
+    anything else is the reference."""
+    if (
+        not _GEMM_FN
+        or type(a) is not np.ndarray
+        or type(b) is not np.ndarray
+        or type(bias) is not np.ndarray
+        or a.dtype not in _GEMM_FN
+        or b.dtype != a.dtype
+        or bias.dtype != a.dtype
+        or a.ndim != 2
+        or b.ndim != 2
+        or not (a.flags.aligned and b.flags.aligned)
+    ):
+        return ref.addmm(bias, a, b)
+    (m, n), (n2, p) = a.shape, b.shape
+    if n != n2 or not (m and n and p) or bias.shape != (p,) or not bias.flags.c_contiguous:
+        return ref.addmm(bias, a, b)
+    size = a.itemsize
+    la = _blas_layout(a.strides[0], a.strides[1], m, n, size)
+    lb = _blas_layout(b.strides[0], b.strides[1], n, p, size)
+    if la is None or lb is None or (not _gemm.ilp64 and max(m, n, p, la[1], lb[1]) > _INT32_MAX):
+        return ref.addmm(bias, a, b)
+    out = np.empty((m, p), dtype=a.dtype)
+    _addmm[a.dtype](
+        _GEMM_FN[a.dtype], _gemm.ilp64, _ptr(bias), _ptr(a), _ptr(b),
+        _buf(_CTYPE[a.dtype], out), m, n, p, la[0], la[1], lb[0], lb[1],
+    )  # fmt: skip
+    return out
+
+
 _im2col, _col2im = _fns("cr_im2col"), _fns("cr_col2im")
 
 
@@ -416,14 +453,15 @@ def sgd_step(param, grad, buf, lr, momentum, dampening, nesterov):
     )  # fmt: skip
 
 
-def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqrt, eps):
+def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqrt, eps,
+              decay=1.0):  # fmt: skip
     if not (_writable(param, exp_avg, exp_avg_sq) and _native(param, grad)):
         return ref.adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size,
-                             bc2_sqrt, eps)  # fmt: skip
+                             bc2_sqrt, eps, decay)  # fmt: skip
     ct = _CTYPE[param.dtype]
     _adam_step[param.dtype](
         _buf(ct, param), _buf(ct, grad), _buf(ct, exp_avg), _buf(ct, exp_avg_sq), param.size,
-        beta1, beta2, step_size, bc2_sqrt, eps,
+        beta1, beta2, step_size, bc2_sqrt, eps, decay,
     )  # fmt: skip
 
 
@@ -681,6 +719,7 @@ KERNELS.update(
     im2col=im2col,
     col2im=col2im,
     matmul=matmul,
+    addmm=addmm,
     max_pool2d=max_pool2d,
     max_pool2d_backward=max_pool2d_backward,
     avg_pool2d=avg_pool2d,

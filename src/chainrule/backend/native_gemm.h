@@ -57,3 +57,22 @@ void SFX(cr_bmm)(uintptr_t gemm, int ilp64, uintptr_t get_blas_threads,
     }
     if (team && get && set && before != 1) set(before);
 }
+
+/* out (m, p) = bias + a @ b, bias (p,) broadcast over the rows: torch's addmm, as its CPU
+ * kernel computes it. Each row of out is set to the bias, then one GEMM with beta = 1 adds
+ * the product into it, so the bias costs no pass of its own over the result (the GEMM
+ * with beta = 0 would zero out first). The bias joins the sum where the BLAS stores its
+ * first block of the product: with one block over the inner dim (n up to the BLAS's
+ * blocking, 256 or more in OpenBLAS) these are the bits of (a @ b) + bias; with more,
+ * they differ within rounding (as torch's addmm from its mm + bias). a and b are laid
+ * out as in cr_bmm (ta, lda, tb, ldb); the GEMM threads as NumPy's matmul would. */
+void SFX(cr_addmm)(uintptr_t gemm, int ilp64, const T *bias, const T *a, const T *b, T *out,
+                   int64_t m, int64_t n, int64_t p, int ta, int64_t lda, int tb, int64_t ldb) {
+    CR_PARALLEL_FOR(m * p, CR_PAR_LIGHT)
+    for (int64_t i = 0; i < m; i++) memcpy(out + i * p, bias, (size_t)p * sizeof(T));
+    if (ilp64)
+        ((SFX(cr_gemm64_fn))gemm)(101, ta, tb, m, p, n, (T)1, a, lda, b, ldb, (T)1, out, p);
+    else
+        ((SFX(cr_gemm32_fn))gemm)(101, ta, tb, (int32_t)m, (int32_t)p, (int32_t)n, (T)1, a,
+                                  (int32_t)lda, b, (int32_t)ldb, (T)1, out, (int32_t)p);
+}

@@ -1,10 +1,14 @@
 /* One element type's kernels: included by native.c with T (float or double), SFX(name)
- * (name_f32 / name_f64) and the math functions EXP, TANH, ERF, LOG defined for it. All
+ * (name_f32 / name_f64) and the math functions EXP, ERF, LOG ... defined for it. All
  * arrays are C-contiguous; `n` counts elements, `rows x cols` is a last-dim layout. */
 
 /* ---------------------------------------------------------------- pointwise activations */
 
-/* gelu: exact x * Phi(x) (tanh_form 0), or 0.5 x (1 + tanh(beta (x + kappa x^3))) */
+/* gelu: exact x * Phi(x) (tanh_form 0), or 0.5 x (1 + tanh(u)), u = beta (x + kappa x^3).
+ * The tanh form is computed as x * sigmoid(2u) (the same function: 0.5 (1 + tanh(u)) =
+ * 1 / (1 + exp(-2u))) with exp of -2|u| only, as cr_sigmoid: libmvec's vector exp is much
+ * cheaper than its tanh (W6's MLP: ~30% of the kernel), and there is no cancellation in
+ * 1 + tanh(u) where tanh(u) is near -1. Within float tolerance of torch's tanh form. */
 CR_KERNEL void SFX(cr_gelu)(const T *x, T *y, int64_t n, int tanh_form) {
     if (tanh_form) {
         CR_PARALLEL_FOR(n, CR_PAR_HEAVY)
@@ -13,8 +17,10 @@ CR_KERNEL void SFX(cr_gelu)(const T *x, T *y, int64_t n, int tanh_form) {
 #pragma omp simd
             for (int64_t i = lo; i < hi; i++) {
                 T v = x[i];
-                T t = TANH((T)CR_BETA * (v + (T)CR_KAPPA * v * v * v));
-                y[i] = (T)0.5 * v * (1 + t);
+                T u = (T)CR_BETA * (v + (T)CR_KAPPA * v * v * v);
+                T e = EXP(-2 * ABS(u));
+                T num = u >= 0 ? (T)1 : e; /* select the numerator: no branch */
+                y[i] = v * (num / (1 + e));
             }
         }
     } else {
@@ -30,7 +36,9 @@ CR_KERNEL void SFX(cr_gelu)(const T *x, T *y, int64_t n, int tanh_form) {
     }
 }
 
-/* g * gelu'(x), recomputed from x */
+/* g * gelu'(x), recomputed from x. The tanh form's 0.5 (1 + t) + 0.5 x (1 - t^2) u' (t =
+ * tanh(u), u' = beta (1 + 3 kappa x^2)) as s + 2 x s (1 - s) u' with s = sigmoid(2u) and
+ * 1 - s = sigmoid(-2u), both from exp(-2|u|) (as cr_gelu: no tanh, no cancellation). */
 CR_KERNEL void SFX(cr_gelu_backward)(const T *g, const T *x, T *out, int64_t n,
                                      int tanh_form) {
     if (tanh_form) {
@@ -40,10 +48,13 @@ CR_KERNEL void SFX(cr_gelu_backward)(const T *g, const T *x, T *out, int64_t n,
 #pragma omp simd
             for (int64_t i = lo; i < hi; i++) {
                 T v = x[i];
-                T t = TANH((T)CR_BETA * (v + (T)CR_KAPPA * v * v * v));
-                T left = (T)0.5 * (1 + t);
-                T right = (T)0.5 * v * (1 - t * t) * (T)CR_BETA * (1 + 3 * (T)CR_KAPPA * v * v);
-                out[i] = g[i] * (left + right);
+                T u = (T)CR_BETA * (v + (T)CR_KAPPA * v * v * v);
+                T e = EXP(-2 * ABS(u));
+                T r = 1 / (1 + e);
+                T s = (u >= 0 ? (T)1 : e) * r;  /* sigmoid(2u) */
+                T sm = (u >= 0 ? e : (T)1) * r; /* 1 - s, without cancellation */
+                T du = (T)CR_BETA * (1 + 3 * (T)CR_KAPPA * v * v);
+                out[i] = g[i] * (s + 2 * v * s * sm * du);
             }
         }
     } else {
@@ -258,11 +269,16 @@ CR_KERNEL void SFX(cr_layer_norm)(const T *x, const T *w, const T *b, T *y, T *m
 
 /* its backward: with xhat = (x - mean) * rstd and u = g [* w],
  * dx = (u - mean(u) - xhat * mean(u * xhat)) * rstd; dw = sum over rows of g * xhat,
- * db = sum of g. dx row by row, then dw and db a column range at a time, each column summed
- * over the rows in order (a range of rows, or of columns, per thread) */
+ * db = sum of g, each column summed over the rows in order. On one thread dw and db are
+ * summed in the rows' pass over g and x; on a team dx is computed row by row (a range of
+ * rows per thread), then dw and db a column range at a time (per thread): the same sums in
+ * the same order, so the same bits, either way. */
 CR_KERNEL void SFX(cr_layer_norm_backward)(const T *g, const T *x, const T *mean,
                                            const T *rstd, const T *w, T *dx, T *dw, T *db,
                                            int64_t rows, int64_t cols) {
+    const int team = cr_threads > 1 && rows * cols >= CR_PAR_HEAVY;
+    if (!team)
+        for (int64_t j = 0; j < cols; j++) dw[j] = db[j] = 0;
     CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t r = 0; r < rows; r++) {
         const T *gr = g + r * cols, *xr = x + r * cols;
@@ -277,13 +293,25 @@ CR_KERNEL void SFX(cr_layer_norm_backward)(const T *g, const T *x, const T *mean
             sux += u * xh;
         }
         T m = su / (T)cols, c = sux / (T)cols;
+        if (team) {
 #pragma omp simd
-        for (int64_t j = 0; j < cols; j++) {
-            T xh = (xr[j] - mu) * rs;
-            T u = w ? gr[j] * w[j] : gr[j];
-            o[j] = (u - m - xh * c) * rs;
+            for (int64_t j = 0; j < cols; j++) {
+                T xh = (xr[j] - mu) * rs;
+                T u = w ? gr[j] * w[j] : gr[j];
+                o[j] = (u - m - xh * c) * rs;
+            }
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) {
+                T xh = (xr[j] - mu) * rs;
+                T u = w ? gr[j] * w[j] : gr[j];
+                o[j] = (u - m - xh * c) * rs;
+                dw[j] += gr[j] * xh;
+                db[j] += gr[j];
+            }
         }
     }
+    if (!team) return;
     CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
     for (int64_t lo = 0; lo < cols; lo += 64) {
         int64_t hi = CR_MIN(lo + 64, cols);
@@ -361,11 +389,11 @@ CR_KERNEL void SFX(cr_sgd_step)(T *param, const T *g, T *buf, int64_t n, double 
  * param += (exp_avg * -step_size) / (sqrt(exp_avg_sq) / bc2_sqrt + eps) */
 CR_KERNEL void SFX(cr_adam_step)(T *param, const T *g, T *exp_avg, T *exp_avg_sq, int64_t n,
                                  double beta1, double beta2, double step_size, double bc2_sqrt,
-                                 double eps) {
+                                 double eps, double decay) {
     double w = 1 - beta1;
     T w_ = (T)w, w1 = (T)(1 - w), b2 = (T)beta2, c2 = (T)(1 - beta2), s = (T)(-step_size);
-    T bc = (T)bc2_sqrt, e = (T)eps;
-    int small = fabs(w) < 0.5;
+    T bc = (T)bc2_sqrt, e = (T)eps, d = (T)decay;
+    int small = fabs(w) < 0.5, decayed = decay != 1;
     CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
     for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
         int64_t hi = CR_MIN(lo + CR_BLOCK, n);
@@ -378,7 +406,8 @@ CR_KERNEL void SFX(cr_adam_step)(T *param, const T *g, T *exp_avg, T *exp_avg_sq
             T v = exp_avg_sq[i] * b2 + (gi * c2) * gi;
             exp_avg_sq[i] = v;
             T denom = (T)sqrt(v) / bc + e;
-            param[i] = param[i] + (m * s) / denom;
+            T p = decayed ? param[i] * d : param[i]; /* AdamW's p.mul_(1 - lr wd) first */
+            param[i] = p + (m * s) / denom;
         }
     }
 }

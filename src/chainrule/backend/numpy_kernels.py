@@ -202,6 +202,14 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b)
 
 
+def addmm(bias: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``bias + a @ b`` (torch's addmm; Linear's forward with a bias): a (m, n), b (n, p),
+    bias (p,) broadcast over the rows. The native kernel adds the bias inside the GEMM."""
+    out = np.matmul(a, b)
+    out += bias
+    return out
+
+
 # --------------------------------------------------------------- convolution and pooling
 # Geometry as plain tuples: kernel (KH, KW), stride, dilation, out_hw (OH, OW), and padding
 # ((top, bottom), (left, right)); x is (N, C, H, W).
@@ -427,10 +435,14 @@ def sgd_step(param, grad, buf, lr: float, momentum: float, dampening: float, nes
     param -= lr * grad
 
 
-def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqrt, eps):
-    """Adam's moments and update (weight decay and amsgrad are the caller's):
+def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqrt, eps,
+              decay=1.0):  # fmt: skip
+    """Adam's moments and update (L2 weight decay and amsgrad are the caller's):
+    ``param *= decay`` (AdamW's decoupled decay, ``1 - lr * weight_decay``; 1: none),
     ``exp_avg.lerp_(grad, 1 - beta1)``, ``exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) g²``,
     ``param -= step_size * exp_avg / (sqrt(exp_avg_sq) / bc2_sqrt + eps)``."""
+    if decay != 1:
+        param *= decay
     weight = 1 - beta1
     tmp = grad - exp_avg  # torch's lerp: the closer endpoint is the base
     if abs(weight) < 0.5:
@@ -460,7 +472,7 @@ KERNELS = {
         "avg_pool2d", "avg_pool2d_backward",
         "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
         "softplus", "softplus_backward", "dropout", "dropout_backward", "relu",
-        "relu_backward", "masked_fill", "matmul",
+        "relu_backward", "masked_fill", "matmul", "addmm",
     )
 }  # fmt: skip
 

@@ -62,7 +62,7 @@ from chainrule.graph import grad_mode
 __all__ = [
     "Op", "SumToSize", "Tied", "tied", "Expand", "expand", "sum_to_size", "unbroadcast_shape",
     "track_view", "forward_ad", "anomaly", "register_view", "live_views", "opmath", "result_of",
-    "plain_rule",
+    "plain_rule", "plain_view",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -819,6 +819,16 @@ def track_view(t: Tensor, inputs: tuple) -> None:
                     t._requires_grad = t._grad_from_base = True
             register_view(base, t)
             return
+
+
+def plain_view(base: Tensor, array: np.ndarray) -> Tensor:
+    """A tensor of ``array``, a view NumPy made of ``base``'s memory, tracked as the view
+    op that would have made it tracks it under no_grad (``track_view``): a plain rule's
+    (``plain_rule``) shortcut past the view op's dispatch (Linear's ``.T.T`` weight
+    gradient, Matmul's gradients viewed back)."""
+    t = _make(array)
+    track_view(t, (base,))
+    return t
 
 
 def register_view(base: Tensor, view: Tensor) -> None:

@@ -19,6 +19,7 @@ from chainrule.optim.optimizer import (
     check_unsupported,
     decayed_grad,
     lerp_,
+    signed_grad,
     step_state,
     zeros_state,
 )
@@ -96,7 +97,13 @@ class Adam(Optimizer):
                         state["max_exp_avg_sq"] = zeros_state(p)
 
                 mutate(state["step"])[...] += 1
-                grad = decayed_grad(p, group, lr)
+                decay = 1.0  # AdamW's p.mul_(1 - lr * weight_decay), done by the kernel below
+                if not amsgrad and group["weight_decay"] != 0 and group["decoupled_weight_decay"]:
+                    decay = 1 - lr * group["weight_decay"]
+                    mutate(p)  # (torch's mul_ counts a version)
+                    grad = signed_grad(p, group["maximize"])
+                else:
+                    grad = decayed_grad(p, group, lr)
 
                 # decay the first and second moment running averages (complex: as real pairs);
                 # versions move as torch's lerp_, mul_ + addcmul_, maximum(out=), addcdiv_
@@ -111,7 +118,7 @@ class Adam(Optimizer):
                 bias_correction2_sqrt = bias_correction2**0.5
                 if not amsgrad:  # the moments and the update in one kernel
                     K.adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size,
-                                bias_correction2_sqrt, eps)  # fmt: skip
+                                bias_correction2_sqrt, eps, decay)  # fmt: skip
                     continue
                 lerp_(exp_avg, grad, 1 - beta1)
                 exp_avg_sq *= beta2

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule._trace import state as trace
 from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.backend import K
 from chainrule.dtypes import c_type_name
 from chainrule.graph import grad_mode
 from chainrule.nn.functional._utils import type_name
 from chainrule.ops.linalg.products import matmul
-from chainrule.ops.op import Op, forward_ad
+from chainrule.ops.op import Op, forward_ad, plain_view
+from chainrule.ops.shape.views import Reshape, View
 
 _C = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
       "int32": "int"}  # fmt: skip
@@ -31,10 +35,12 @@ class Linear(Op):
     def forward(self, x, w, b):
         self.two_d, self.one_d, self.bias = x.ndim == 2, x.ndim == 1, b is not None
         self.x_shape = x.shape
+        if x.ndim == 2 and b is not None:  # torch's addmm: the bias added inside the GEMM
+            return K.addmm(b, x, w.T)
         if x.ndim == 2 or x.ndim == 1:
             out = x @ w.T
         else:
-            rows = int(np.prod(x.shape[:-1]))  # not -1: a size-0 feature dim leaves it open
+            rows = math.prod(x.shape[:-1])  # not -1: a size-0 feature dim leaves it open
             out = (x.reshape(rows, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
         if b is not None:
             out += b
@@ -51,14 +57,15 @@ class Linear(Op):
             ga = g._data  # (x and w are the saved ones: w if x needs a gradient, x if w does)
             g2 = ga
             if not self.two_d:  # leading dims folded (their count, not -1: a size-0 dim)
-                g2 = ga.reshape(int(np.prod(self.x_shape[:-1])), ga.shape[-1])
+                g2 = ga.reshape(math.prod(self.x_shape[:-1]), ga.shape[-1])
             if self.needs(0):
                 gx = _make(np.matmul(g2, w._data))
                 if not self.two_d:  # a view back to x's shape, as below
-                    gx = gx.reshape(self.x_shape)
-            if self.needs(1):  # a view of the product, as below
+                    gx = plain_view(gx, gx._data.reshape(self.x_shape))
+            if self.needs(1):  # a view of the product (`.T.T`), as below
                 x2 = x._data if self.two_d else x._data.reshape(len(g2), x._data.shape[-1])
-                gw = _make(np.matmul(g2.T, x2)).T.T
+                prod = np.matmul(g2.T, x2)
+                gw = plain_view(_make(prod), prod.T.T)
             if self.bias and self.needs(2):
                 gb = _make(np.sum(ga, axis=tuple(range(ga.ndim - 1))))
             return gx, gw, gb
@@ -71,7 +78,7 @@ class Linear(Op):
             if x._data.ndim == 1:
                 gw = matmul(g.reshape(-1, 1), x.reshape(1, -1))
             else:
-                rows = int(np.prod(x._data.shape[:-1]))
+                rows = math.prod(x._data.shape[:-1])
                 g2 = g.reshape(rows, g._data.shape[-1])
                 gw = matmul(g2.T, x.reshape(rows, x._data.shape[-1]))
             # torch's is mm's gradient of Wᵀ (column-major: the transpose of a product), then
@@ -124,7 +131,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         out = matmul(input, weight)
         return out if bias is None else out + bias
     if x.shape[-1] != w.shape[1]:
-        rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
+        rows = math.prod(x.shape[:-1]) if x.ndim > 1 else 1
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} and "
             f"{w.shape[1]}x{w.shape[0]})"
@@ -139,10 +146,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and bias._data.shape != (w.shape[0],):
         return Linear.apply(input, weight, None) + bias
     if bias is not None and x.ndim != 2:
+        if not x.flags.c_contiguous:  # torch: matmul (x folded by a copy), the bias added
+            return Linear.apply(input, weight, None) + bias
         # torch runs addmm on the rows and views the result back, so the output is a view
         # (detach_ refuses it); without a bias its matmul result is not one
-        rows = input.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
-        return Linear.apply(rows, weight, bias).view(*x.shape[:-1], w.shape[0])
+        rows = Reshape.apply(input, shape=(math.prod(x.shape[:-1]), x.shape[-1]))
+        return View.apply(Linear.apply(rows, weight, bias), shape=(*x.shape[:-1], w.shape[0]))
     return Linear.apply(input, weight, bias)
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor, wrap_dim
+from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.backend import K
 from chainrule.creation import eye
 from chainrule.dtypes import c_type_name, kind_of, scalar_type_name
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, plain_rule, plain_view
 
 
 class Matmul(Op):
@@ -77,12 +77,27 @@ class Matmul(Op):
             if self.needs(1):
                 gb = a.unsqueeze(-1) * g.unsqueeze(-2)
             return ga, gb
+        if plain_rule() and g._data.dtype == (a if b is None else b)._data.dtype:
+            return self._bmm_grads_plain(a, b, g._data)
         if self.needs(0):  # bmm of the batches: the gradients are viewed back (summed
             ga = g @ b.mT  # over broadcast batch dims by the base class)
             ga = ga.view(ga._data.shape) if na > 2 else ga
         if self.needs(1):
             gb = a.mT @ g
             gb = gb.view(gb._data.shape)
+        return ga, gb
+
+    def _bmm_grads_plain(self, a: Tensor, b: Tensor, gd: np.ndarray) -> tuple:
+        """The batched case's rule in a plain backward: the kernels and views the ops above
+        run (Matmul's forward: K.matmul, contiguous; View: a view of the product), on
+        arrays, without their dispatch."""
+        ga = gb = None
+        if self.needs(0):
+            p = np.ascontiguousarray(K.matmul(gd, np.swapaxes(b._data, -1, -2)))
+            ga = plain_view(_make(p), p.reshape(p.shape)) if self.na > 2 else _make(p)
+        if self.needs(1):
+            p = np.ascontiguousarray(K.matmul(np.swapaxes(a._data, -1, -2), gd))
+            gb = plain_view(_make(p), p.reshape(p.shape))
         return ga, gb
 
     def _mm_grads(self, a: Tensor, b: Tensor, g: Tensor) -> tuple:

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor, wrap_dim
+from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.ops.index.core import BasicIndex
-from chainrule.ops.op import Op, complex_conj
+from chainrule.ops.op import Op, complex_conj, plain_rule, plain_view
 
 
 def shape_arg(shape: tuple, keyword: Any = None) -> tuple:
@@ -76,6 +76,9 @@ class Reshape(Op):
         return "UnsafeViewBackward0" if self.copied else "ViewBackward0"
 
     def backward(self, g):
+        if plain_rule():  # the reshape on the array, tracked as the op would track it
+            out = g._data.reshape(self.in_shape)
+            return _make(out) if out.base is None else plain_view(g, out)
         return g.reshape(self.in_shape)
 
 
@@ -240,6 +243,9 @@ class Transpose(Op):
         return x.swapaxes(d0, d1) if x.ndim else x.view()  # a 0-d tensor: dims 0 and -1
 
     def backward(self, g):
+        if plain_rule():  # the view on the array, tracked as the op would track it
+            gd = g._data
+            return plain_view(g, gd.swapaxes(self.d0, self.d1) if gd.ndim else gd.view())
         return Transpose.apply(g, d0=self.d0, d1=self.d1)
 
 
