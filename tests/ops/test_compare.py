@@ -223,3 +223,26 @@ def test_a_python_int_past_the_dtype_wraps_as_torch(dtype, number):
         except OverflowError:  # (torch's text varies with the dtype and the op)
             got.append("OverflowError")
     assert got[1] == got[0]
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        lambda m: m.addcmul(m.tensor([1]), m.tensor([3]), m.tensor([5]), value=0.5),
+        lambda m: m.addcmul(m.tensor([1]), m.tensor([3]), m.tensor([5]), value=True),
+        lambda m: m.addcdiv(m.tensor([1.0]), m.tensor([3]), m.tensor([5])),
+        lambda m: m.addcdiv(m.tensor([1]), m.tensor([3.0]), m.tensor([5])),
+        lambda m: m.tensor([1]).addcmul_(m.tensor([1.5]), m.tensor([2.0])),
+        lambda m: m.addcmul(m.ones(3, dtype=m.float32), m.ones(3, dtype=m.float64), m.ones(3)),
+    ],
+)
+def test_addc_dtypes_and_refusals_as_torch(program):
+    """An integer result reads value as an integer; integer addcdiv is refused."""
+    out = []
+    for m in (torch, cr):
+        try:
+            r = program(m)
+            out.append((r.tolist(), str(r.dtype).split(".")[-1]))
+        except RuntimeError as e:
+            out.append(str(e))
+    assert out[1] == out[0]
