@@ -246,3 +246,24 @@ def test_addc_dtypes_and_refusals_as_torch(program):
         except RuntimeError as e:
             out.append(str(e))
     assert out[1] == out[0]
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        lambda m: m.fliplr(m.ones(3)),
+        lambda m: m.flipud(m.tensor(1.0)),
+        lambda m: m.nan_to_num(m.tensor([1, 2])),
+        lambda m: m.nan_to_num(m.tensor([float("nan"), float("inf"), -float("inf")]).half()),
+        lambda m: m.nan_to_num(m.tensor([float("nan"), float("inf")]).bfloat16(), posinf=5.0),
+    ],
+)
+def test_flips_and_nan_to_num_edges_as_torch(program):
+    out = []
+    for m in (torch, cr):
+        try:
+            r = program(m)
+            out.append((r.tolist(), str(r.dtype).split(".")[-1]))
+        except RuntimeError as e:
+            out.append(str(e))
+    assert out[1] == out[0]

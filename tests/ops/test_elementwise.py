@@ -97,6 +97,19 @@ CASES = [
         note="all quadrants",
     ),
     Case("arctan2", lambda m, a, b: m.arctan2(a, b), [S, S], domain=POS),
+    Case("exp2", lambda m, a: m.exp2(a), [S]),
+    Case(
+        "nan_to_num",
+        lambda m, a: m.nan_to_num(a * m.tensor([1.0, float("inf"), -float("inf"), float("nan")])),
+        [S],
+        fd=False,  # (the infinities make the differences inf)
+    ),
+    Case(
+        "nan_to_num",
+        lambda m, a: a.nan_to_num(nan=1.5, posinf=2.0, neginf=-3.0),
+        [S],
+        note="values",
+    ),
     Case("addcmul", lambda m, a, b, c: m.addcmul(a, b, c), [S, (4,), (3, 1)]),
     Case("addcmul", lambda m, a, b, c: a.addcmul(b, c, value=-0.5), [S, S, S], note="value"),
     Case(

@@ -114,6 +114,8 @@ CASES = [
     Case("flip", lambda m, x: m.flip(x, (0, 2)), [M]),
     Case("flip", lambda m, x: x.flip(-1), [M], note="int"),
     Case("flip", lambda m, x: x.flip(0), [()], note="0d"),
+    Case("fliplr", lambda m, x: m.fliplr(x), [M]),
+    Case("flipud", lambda m, x: x.flipud(), [M]),
     Case("roll", lambda m, x: x.roll(2), [()], note="0d"),
     Case("roll", lambda m, x: m.roll(x, 1, 0), [M]),
     Case("roll", lambda m, x: x.roll((1, -5), (2, -2)), [M], note="multi"),

@@ -142,6 +142,37 @@ def _ordered(name: str, *operands: Any) -> None:
         raise RuntimeError(f"{name} not implemented for complex tensors.")
 
 
+class NanToNum(Op):
+    formula = "d nan_to_num(a) = g where a is finite, else 0"
+    jvp_rule = "diagonal"
+    reduced_math = False  # float16's own largest value, not float32's rounded to inf
+
+    def forward(self, x, nan, posinf, neginf):
+        if x.dtype.kind not in "fcV":  # integers and bools: a copy
+            return x.copy()
+        info = dtypes.np_finfo(x.real.dtype)
+        big = info.max if posinf is None else posinf
+        low = info.min if neginf is None else neginf
+        if x.dtype.kind != "V":
+            return np.nan_to_num(x, nan=nan, posinf=big, neginf=low)
+        out = x.copy()  # bfloat16 (np.nan_to_num leaves types it does not know)
+        out[np.isnan(x)], out[x == np.inf], out[x == -np.inf] = nan, big, low
+        return out
+
+    def backward(self, g):
+        x = self.inputs[0]
+        return g * _make(np.isfinite(x._data))
+
+
+@op(inplace=True, inplace_function=True)
+def nan_to_num(
+    input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+) -> Tensor:
+    """nan, inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (by default 0 and
+    the largest and lowest finite values of the dtype); other dtypes are copied."""
+    return NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
+
+
 class Where(Op):
     formula = "d where(c, a, b) = (none), g where c else 0, g where not c else 0"
     jvp_rule = "diagonal"

@@ -61,6 +61,19 @@ class Abs(Op):
         return g * sign_or_phase(self.inputs[0])
 
 
+class Exp2(Op):
+    formula = "d 2**a = g * 2**a * ln 2"
+    jvp_rule = "diagonal"
+    save_inputs, save_output = False, True
+
+    @quiet
+    def forward(self, x):
+        return np.exp2(x)
+
+    def backward(self, g):
+        return g * self.output * math.log(2.0)
+
+
 class Exp(Op):
     formula = "d exp(a) = g * exp(a)"
     jvp_rule = "diagonal"
@@ -510,6 +523,7 @@ complex_conj.append(conj)  # for Op._complex_rule
 
 exp = op(_unary(Exp, "exp", to_float=True), inplace=True, inplace_function=True)
 expm1 = op(_unary(Expm1, "expm1", to_float=True), inplace=True, inplace_function=True)
+exp2 = op(_unary(Exp2, "exp2", to_float=True), inplace=True, inplace_function=True)
 log = op(_unary(Log, "log", to_float=True), inplace=True, inplace_function=True)
 log2 = op(_unary(Log2, "log2", to_float=True), inplace=True, inplace_function=True)
 log10 = op(_unary(Log10, "log10", to_float=True), inplace=True, inplace_function=True)

@@ -308,6 +308,22 @@ def flip(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
     return Flip.apply(input, axes=axes if input._data.ndim else ())
 
 
+@op
+def fliplr(input: Tensor) -> Tensor:
+    """``input`` with its columns (dim 1) in reverse order."""
+    if input._data.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return Flip.apply(input, axes=(1,))
+
+
+@op
+def flipud(input: Tensor) -> Tensor:
+    """``input`` with its rows (dim 0) in reverse order."""
+    if input._data.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return Flip.apply(input, axes=(0,))
+
+
 class Roll(Op):
     formula = "d roll(a, k) = g rolled by -k"
     save_inputs = False
