@@ -98,6 +98,8 @@ CASES = [
     ),
     Case("arctan2", lambda m, a, b: m.arctan2(a, b), [S, S], domain=POS),
     Case("exp2", lambda m, a: m.exp2(a), [S]),
+    Case("deg2rad", lambda m, a: m.deg2rad(a), [S]),
+    Case("rad2deg", lambda m, a: a.rad2deg(), [S]),
     Case(
         "nan_to_num",
         lambda m, a: m.nan_to_num(a * m.tensor([1.0, float("inf"), -float("inf"), float("nan")])),

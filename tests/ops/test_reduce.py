@@ -84,6 +84,14 @@ CASES = [
     Case("cumprod", lambda m, a: m.cumprod(a, 1), make=zeros(0, 4, 13, 21), note="zeros-dim1"),
     Case("cumprod", lambda m, a: m.cumprod(a, 0), make=ints((4,), -3, 3), grad=False, note="int"),
     # amax, amin
+    Case("count_nonzero", lambda m, a: m.count_nonzero(a * (a > 0)), make=spread, grad=False),
+    Case(
+        "count_nonzero",
+        lambda m, a: (a * (a > 0)).count_nonzero(1),
+        make=spread,
+        grad=False,
+        note="dim",
+    ),
     Case("amax", lambda m, a: m.amax(a), make=spread),
     Case("amax", lambda m, a: m.amax(a, 1), make=spread, note="dim"),
     Case("amax", lambda m, a: a.amax((0, -1), keepdim=True), make=spread, note="tuple-keepdim"),

@@ -61,6 +61,26 @@ class Abs(Op):
         return g * sign_or_phase(self.inputs[0])
 
 
+class Deg2Rad(Op):
+    """``a * pi / 180`` (``Rad2Deg``: ``a * 180 / pi``), torch's nodes of their own."""
+
+    formula = "d (a * pi / 180) = g * pi / 180"
+    jvp_rule = "diagonal"
+    save_inputs = False
+    factor = math.pi / 180
+
+    def forward(self, x):
+        return x * np.asarray(self.factor, x.dtype)
+
+    def backward(self, g):
+        return g * self.factor
+
+
+class Rad2Deg(Deg2Rad):
+    formula = "d (a * 180 / pi) = g * 180 / pi"
+    factor = 180 / math.pi
+
+
 class Exp2(Op):
     formula = "d 2**a = g * 2**a * ln 2"
     jvp_rule = "diagonal"
@@ -524,6 +544,8 @@ complex_conj.append(conj)  # for Op._complex_rule
 exp = op(_unary(Exp, "exp", to_float=True), inplace=True, inplace_function=True)
 expm1 = op(_unary(Expm1, "expm1", to_float=True), inplace=True, inplace_function=True)
 exp2 = op(_unary(Exp2, "exp2", to_float=True), inplace=True, inplace_function=True)
+deg2rad = op(_unary(Deg2Rad, "deg2rad", to_float=True), inplace=True, inplace_function=True)
+rad2deg = op(_unary(Rad2Deg, "rad2deg", to_float=True), inplace=True, inplace_function=True)
 log = op(_unary(Log, "log", to_float=True), inplace=True, inplace_function=True)
 log2 = op(_unary(Log2, "log2", to_float=True), inplace=True, inplace_function=True)
 log10 = op(_unary(Log10, "log10", to_float=True), inplace=True, inplace_function=True)

@@ -241,6 +241,13 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
     return _arg("argmin", input, dim, keepdim)
 
 
+@op
+def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
+    """The number of nonzero elements (int64), over ``dim`` (an int or a tuple; all if None)."""
+    axes = None if dim is None else axes_of(dim, input._data.ndim)
+    return _make(np.asarray(np.count_nonzero(input._data, axis=axes), dtype=np.int64))
+
+
 def _logic(fn: Any, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
     x = input._data
     if dim is not None and not isinstance(dim, int | np.integer) and len(dim) == 0:

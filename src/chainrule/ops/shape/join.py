@@ -309,6 +309,37 @@ def flip(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
 
 
 @op
+def diff(
+    input: Tensor,
+    n: int = 1,
+    dim: int = -1,
+    prepend: Tensor | None = None,
+    append: Tensor | None = None,
+) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (``x[1:] - x[:-1]``, n times; ``!=``
+    for bools), after joining ``prepend`` and ``append`` on that dim."""
+    if input._data.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    for extra in (prepend, append):
+        if extra is not None and extra._data.ndim != input._data.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    d = wrap_dim(dim, input._data.ndim)
+    if prepend is not None or append is not None:
+        parts = [t for t in (prepend, input, append) if t is not None]
+        input = cat(parts, d)
+    for _ in range(n):
+        length = input._data.shape[d]
+        if length == 0:
+            break
+        later = slice_dim(input, d, 1, length, "SliceBackward0")
+        earlier = slice_dim(input, d, 0, length - 1, "SliceBackward0")
+        input = later != earlier if input._data.dtype == np.bool_ else later - earlier
+    return input
+
+
+@op
 def fliplr(input: Tensor) -> Tensor:
     """``input`` with its columns (dim 1) in reverse order."""
     if input._data.ndim < 2:
