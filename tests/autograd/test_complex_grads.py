@@ -283,6 +283,8 @@ REFUSED = {
     "clamp": lambda m, a: a.clamp(0, 1),
     "relu": lambda m, a: a.relu(),
     "atan2": lambda m, a: m.atan2(a, a),
+    "fmax": lambda m, a: m.fmax(a, a),
+    "fmin": lambda m, a: m.fmin(a, a),
 }
 
 

@@ -99,6 +99,20 @@ CASES = [
     Case("arctan2", lambda m, a, b: m.arctan2(a, b), [S, S], domain=POS),
     Case("exp2", lambda m, a: m.exp2(a), [S]),
     Case("deg2rad", lambda m, a: m.deg2rad(a), [S]),
+    Case("hypot", lambda m, a, b: m.hypot(a, b), [S, (4,)]),
+    Case("hypot", lambda m, a, b: a.hypot(b), [S, S], note="method"),
+    Case("logaddexp2", lambda m, a, b: m.logaddexp2(a, b), [S, (4,)]),
+    Case("fmax", lambda m, a, b: m.fmax(a, b), [S, (4,)]),
+    Case(
+        "fmax",
+        lambda m, a, b: m.fmax(
+            a, b.masked_fill(m.tensor([False, True, False, True]), float("nan"))
+        ),
+        [S, S],
+        fd=False,
+        note="nan",
+    ),
+    Case("fmin", lambda m, a, b: a.fmin(b), [S, S]),
     Case("rad2deg", lambda m, a: a.rad2deg(), [S]),
     Case(
         "nan_to_num",

@@ -542,6 +542,68 @@ class Logaddexp(Op):
         return ga, gb
 
 
+class Logaddexp2(Op):
+    """``log2(2**a + 2**b)``, computed without overflow."""
+
+    formula = "d logaddexp2(a, b) = g / (1 + 2**(b - a)), g / (1 + 2**(a - b))"
+    jvp_rule = "diagonal"
+    elementwise = True
+
+    @quiet
+    def forward(self, a, b):
+        return np.logaddexp2(a, b)
+
+    @quiet
+    def backward(self, g):
+        a, b = self.inputs
+        ga = g / (1 + 2 ** (b - a)) if self.needs(0) else None
+        gb = g / (1 + 2 ** (a - b)) if self.needs(1) else None
+        return ga, gb
+
+
+class Hypot(Op):
+    """``sqrt(a² + b²)`` without overflow."""
+
+    formula = "d hypot(a, b) = g a / hypot, g b / hypot"
+    jvp_rule = "diagonal"
+    elementwise = True
+    save_output = True
+
+    @quiet
+    def forward(self, a, b):
+        return np.hypot(a, b)
+
+    @quiet
+    def backward(self, g):
+        a, b = self.inputs
+        scale = g / self.output
+        return (scale * a if self.needs(0) else None), (scale * b if self.needs(1) else None)
+
+
+def _two_floats(name: str, input: Any, other: Any) -> None:
+    """torch's argument check (``other`` a Tensor) and its float-only kernel."""
+    if not isinstance(other, Tensor):
+        raise TypeError(
+            f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}"
+        )
+    if kind_of(dtypes.result_type(input, other)) not in "fc":
+        raise _not_implemented(f"{name}_cpu")(dtypes.result_type(input, other))
+
+
+@op(inplace=True, inplace_function=False)
+def hypot(input: Tensor, other: Tensor) -> Tensor:
+    """``sqrt(input² + other²)`` elementwise, without overflow (float dtypes only)."""
+    _two_floats("hypot", input, other)
+    return binary(Hypot, input, other)
+
+
+@op
+def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
+    """``log2(2**input + 2**other)`` elementwise, without overflow (float dtypes only)."""
+    _two_floats("logaddexp2", input, other)
+    return binary(Logaddexp2, input, other)
+
+
 @op
 def logaddexp(input: Tensor, other: Tensor) -> Tensor:
     """``log(exp(input) + exp(other))`` elementwise, without overflow (float dtypes only)."""

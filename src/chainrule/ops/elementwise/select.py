@@ -137,6 +137,45 @@ def minimum(input: Tensor, other: Tensor) -> Tensor:
     return binary(Minimum, input, as_tensor_arg(other))
 
 
+class Fmax(Op):
+    """The larger of a and b, the other one where one is nan (nan only where both are)."""
+
+    formula = "d fmax(a, b) = g where a >= b or b is nan, else to b"
+    jvp_rule = "diagonal"
+    elementwise = True
+    larger = True
+
+    def forward(self, a, b):
+        return np.fmax(a, b) if self.larger else np.fmin(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        a_wins = ((a >= b) if self.larger else (a <= b)) | b.isnan()  # ties go to a (torch)
+        ga = g.masked_fill(~a_wins, 0.0) if self.needs(0) else None
+        gb = g.masked_fill(a_wins, 0.0) if self.needs(1) else None
+        return ga, gb
+
+
+class Fmin(Fmax):
+    formula = "d fmin(a, b) = g where a <= b or b is nan, else to b"
+    larger = False
+
+
+@op
+def fmax(input: Tensor, other: Tensor) -> Tensor:
+    """The larger of ``input`` and ``other`` element by element, ignoring a nan (nan only
+    where both are)."""
+    _ordered("fmax", input, other)
+    return binary(Fmax, input, as_tensor_arg(other))
+
+
+@op
+def fmin(input: Tensor, other: Tensor) -> Tensor:
+    """The smaller of ``input`` and ``other`` element by element, ignoring a nan."""
+    _ordered("fmin", input, other)
+    return binary(Fmin, input, as_tensor_arg(other))
+
+
 def _ordered(name: str, *operands: Any) -> None:
     if any(isinstance(x, Tensor) and x._data.dtype.kind == "c" for x in operands):
         raise RuntimeError(f"{name} not implemented for complex tensors.")
