@@ -57,7 +57,7 @@ from chainrule.dtypes import (
     scalar_type_name,
     tensor_type_name,
 )
-from chainrule.graph import grad_mode
+from chainrule.graph import all_on, grad_mode
 
 __all__ = [
     "Op", "SumToSize", "Tied", "tied", "Expand", "expand", "sum_to_size", "unbroadcast_shape",
@@ -326,7 +326,8 @@ class Op:
         node = cls() if bare else _new(cls)
         live = False  # does any input need a gradient (then the node is recorded)?
         arrays = []
-        if not grad_mode.enabled:  # the fast path: backward passes and no_grad blocks
+        if not all_on.value and not grad_mode.enabled:  # the fast path: backward passes
+            # and no_grad blocks (all_on: no thread has grad mode off, a cheap first read)
             for x in inputs:
                 arrays.append(x._data if isinstance(x, Tensor) else x)
         else:
