@@ -243,3 +243,30 @@ def test_add_and_mul_first_case_is_binarys(name):
             getattr(torch.ones(sa), dunder)(torch.ones(sb))
         assert str(ours.value) == str(theirs.value)
         assert f"non-singleton dimension {at}" in str(ours.value)
+
+
+class _StridedResult(Op):
+    """An elementwise-layout op whose forward returns a strided 1-d view of new memory."""
+
+    layout = "elementwise"
+    save_inputs = False
+
+    def forward(self, x):
+        return np.repeat(x, 2)[::-2]
+
+    def backward(self, g):  # pragma: no cover - not run
+        raise AssertionError
+
+
+@pytest.mark.parametrize("make", ["strided view", "strided input"])
+def test_one_dim_elementwise_results_are_contiguous(make):
+    """Op.apply reads a 1-d result's flags only when it is a view (NumPy makes its own
+    1-d results contiguous): a strided 1-d view still comes out contiguous, as torch's."""
+    x_np = np.arange(6.0, dtype=np.float32)
+    if make == "strided view":
+        out = _StridedResult.apply(cr.tensor(x_np))
+        np.testing.assert_array_equal(out.numpy(), np.repeat(x_np, 2)[::-2])
+    else:
+        out = cr.tensor(x_np)[::2] * cr.tensor(x_np[:3])
+    assert out._data.flags.c_contiguous and out.stride() == (1,)
+    assert out.is_contiguous()
