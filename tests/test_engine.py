@@ -157,6 +157,51 @@ def test_grad_mode_context_decorator_function_and_thread_local():
     assert cr.is_grad_enabled()
 
 
+def test_grad_mode_hint_follows_every_thread():
+    """Op.apply reads ``graph.all_on`` (no thread has grad mode off) before the thread-local
+    mode: another thread's no_grad must not stop this one recording, nor this thread's
+    no_grad be missed, nor the hint stay off once every thread is back on."""
+    from chainrule import graph
+
+    x = cr.ones(2, requires_grad=True)
+    entered, leave, seen = threading.Event(), threading.Event(), {}
+
+    def worker():
+        with cr.no_grad():
+            seen["worker off"] = (x * 2).requires_grad, cr.is_grad_enabled()
+            entered.set()
+            leave.wait()
+        seen["worker on"] = (x * 2).requires_grad, cr.is_grad_enabled()
+
+    assert graph.all_on.value
+    t = threading.Thread(target=worker, daemon=True)
+    t.start()
+    try:
+        assert entered.wait(60)
+        assert not graph.all_on.value  # the worker is in no_grad
+        assert (x * 2).requires_grad and (x + x).requires_grad and cr.is_grad_enabled()
+        with cr.no_grad():  # both threads off
+            assert not (x * 2).requires_grad and not cr.tanh(x).requires_grad
+            assert not cr.is_grad_enabled()
+        assert (x * 2).requires_grad
+        with cr.no_grad():  # this thread off, the worker turns back on meanwhile
+            leave.set()
+            t.join(60)
+            assert not (x * 2).requires_grad
+    finally:
+        leave.set()
+    assert seen == {"worker off": (False, False), "worker on": (True, True)}
+    assert graph.all_on.value and graph.all_on.off == 0
+    cr.set_grad_enabled(False)
+    cr.set_grad_enabled(False)  # (a repeated write counts once)
+    assert not graph.all_on.value and not (x * 2).requires_grad
+    cr.set_grad_enabled(True)
+    assert graph.all_on.value and (x * 2).requires_grad
+    y = (x * x).tanh().sum()
+    y.backward()  # the walk turns grad mode off and back on
+    assert graph.all_on.value
+
+
 def test_grad_fn_next_functions_like_torch():
     a, at = both([1.0, 2.0], requires_grad=True)
     b, bt = both([3.0, 4.0])

@@ -210,3 +210,63 @@ def test_plain_walk_leaves_hooked_nodes_to_the_general_step(kind):
     if ours[1] is not None:
         np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["add", "mul"])
+def test_add_and_mul_first_case_is_binarys(name):
+    """``+`` and ``*`` apply their op straight away for two tensors of one dtype (binary's
+    first case written in): other dtypes still promote as torch, each gradient in its own
+    dtype, and shapes that do not broadcast still raise torch's error."""
+    dunder = {"add": "__add__", "mul": "__mul__"}[name]
+    for da, db in [("float32", "float32"), ("float32", "float64"), ("int64", "float32"),
+                   ("float16", "float32"), ("int32", "int64")]:  # fmt: skip
+        a_np = (rng.standard_normal((2, 3)) * 3).astype(da)
+        b_np = (rng.standard_normal(3) * 3).astype(db)
+        grad = da[0] == "f" and db[0] == "f"
+        a, b = cr.tensor(a_np, requires_grad=grad), cr.tensor(b_np, requires_grad=grad)
+        ta, tb = torch.tensor(a_np, requires_grad=grad), torch.tensor(b_np, requires_grad=grad)
+        for out, tout in [(getattr(cr, name)(a, b), getattr(torch, name)(ta, tb)),
+                          (getattr(a, dunder)(b), getattr(ta, dunder)(tb))]:  # fmt: skip
+            assert str(out.dtype)[10:] == str(tout.dtype)[6:]
+            np.testing.assert_array_equal(out.numpy() if not grad else out.detach().numpy(),
+                                          tout.detach().numpy())  # fmt: skip
+        if grad:
+            out.sum().backward()
+            tout.sum().backward()
+            for x, tx in [(a, ta), (b, tb)]:
+                assert str(x.grad.dtype)[10:] == str(tx.grad.dtype)[6:]
+                np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    for sa, sb, at in [((2,), (3,), 0), ((2, 3), (2,), 1)]:
+        with pytest.raises(RuntimeError) as ours:
+            getattr(cr.ones(sa), dunder)(cr.ones(sb))
+        with pytest.raises(RuntimeError) as theirs:
+            getattr(torch.ones(sa), dunder)(torch.ones(sb))
+        assert str(ours.value) == str(theirs.value)
+        assert f"non-singleton dimension {at}" in str(ours.value)
+
+
+class _StridedResult(Op):
+    """An elementwise-layout op whose forward returns a strided 1-d view of new memory."""
+
+    layout = "elementwise"
+    save_inputs = False
+
+    def forward(self, x):
+        return np.repeat(x, 2)[::-2]
+
+    def backward(self, g):  # pragma: no cover - not run
+        raise AssertionError
+
+
+@pytest.mark.parametrize("make", ["strided view", "strided input"])
+def test_one_dim_elementwise_results_are_contiguous(make):
+    """Op.apply reads a 1-d result's flags only when it is a view (NumPy makes its own
+    1-d results contiguous): a strided 1-d view still comes out contiguous, as torch's."""
+    x_np = np.arange(6.0, dtype=np.float32)
+    if make == "strided view":
+        out = _StridedResult.apply(cr.tensor(x_np))
+        np.testing.assert_array_equal(out.numpy(), np.repeat(x_np, 2)[::-2])
+    else:
+        out = cr.tensor(x_np)[::2] * cr.tensor(x_np[:3])
+    assert out._data.flags.c_contiguous and out.stride() == (1,)
+    assert out.is_contiguous()

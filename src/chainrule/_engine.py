@@ -518,18 +518,10 @@ def run_backward(
     return captured
 
 
-# What sends a node to the general step: its output's tensor hooks, a retained gradient, its
-# pre-hooks and hooks, an output group (split/chunk/unbind). Each is an Op class default
-# (None) that a node overrides only in its own __dict__, so a node whose __dict__ holds none
-# of these names has none of them: one test per node instead of five attribute reads (each
-# a generic lookup, as the engine meets nodes of many classes).
-_HOOKED = frozenset(("_hooks", "_retained", "_prehooks", "_node_hooks", "_siblings"))
-
-
 def _plain_walk(roots: list, seeds: list, step: Any, retain_graph: bool) -> None:
     """``graph.backprop(roots, seeds, _parents, step, first=Tensor)`` for a walk with no
     ``inputs`` and no observer, in the same order, with ``step``'s first case written in:
-    an op node with a gradient and no hooks, retained gradient or output group (``_HOOKED``)
+    an op node with a gradient and no hooks, retained gradient or output group (``_hooked``)
     runs its rule straight away (``step`` would do just that, one frame deeper). Everything
     else (leaves, nodes with hooks ...) goes through ``step``."""
     deps, pending, ready = start(roots, seeds, _parents)
@@ -541,7 +533,7 @@ def _plain_walk(roots: list, seeds: list, step: Any, retain_graph: bool) -> None
         g = pop(id(v), None)
         if isinstance(g, Deferred):  # pieces (a split's): summed now that v runs
             g = g.value()
-        if g is not None and not isinstance(v, Tensor) and _HOOKED.isdisjoint(v.__dict__):
+        if g is not None and not isinstance(v, Tensor) and not v._hooked:
             out = v._run_backward(g, retain_graph)
         elif type(v) is Tensor and g is not None:  # a leaf
             out = ()  # (dropping the last node's gradients, which may hold this one)

@@ -391,6 +391,7 @@ class Tensor(_Methods):
             check_multi_view(self)
         self._retains_grad = weakref.ref(self.grad_fn)
         self.grad_fn._retained = weakref.ref(self)
+        self.grad_fn._hooked = True  # (the plain walk's one test: see Op._hooked)
 
     def detach(self) -> Tensor:
         """A new tensor on the same memory, cut from the graph (it shares the version

@@ -105,10 +105,17 @@ def binary(cls: type[Op], a: Any, b: Any, float_result: bool = False, **params: 
                     return cls.apply(a, b, **params) if params else cls.apply(a, b)
         return _binary(cls, a, b, float_result, params)
     except ValueError:
-        error = broadcast_error(a, b)
-        if error is None:
-            raise
-        raise error from None
+        reraise_broadcast(a, b)
+        raise  # (not reached)
+
+
+def reraise_broadcast(a: Any, b: Any) -> None:
+    """In an ``except ValueError`` around a binary op: raise torch's error if the shapes do
+    not broadcast, else the ValueError itself."""
+    error = broadcast_error(a, b)
+    if error is None:
+        raise  # (called from the except block: re-raises its ValueError)
+    raise error from None
 
 
 def _binary(cls: type[Op], a: Any, b: Any, float_result: bool, params: dict) -> Tensor:

@@ -293,6 +293,7 @@ def set_history(t: Tensor, node: Any) -> None:
         if holder is not None and holder._retained is not None and holder._retained() is t:
             holder._retained = None
         node._retained = weakref.ref(t)
+        node._hooked = True
         t._retains_grad = weakref.ref(node)
 
 

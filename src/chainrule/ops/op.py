@@ -57,7 +57,7 @@ from chainrule.dtypes import (
     scalar_type_name,
     tensor_type_name,
 )
-from chainrule.graph import grad_mode
+from chainrule.graph import all_on, grad_mode
 
 __all__ = [
     "Op", "SumToSize", "Tied", "tied", "Expand", "expand", "sum_to_size", "unbroadcast_shape",
@@ -269,8 +269,12 @@ class Op:
     reduced_scalars = "exact"
 
     _bare = False  # (set per class by __init_subclass__: see Op.apply)
-    # (the next five stay class defaults, set on a node only when it has one: the plain
-    # walk finds a node without any by its __dict__, see _engine._HOOKED)
+    # Set (on the node) with any of the next five, which the plain walk leaves to the
+    # general step: its one test per node, a class default read (~0.2k instructions; a look
+    # at the node's __dict__ made an empty dict per node, ~1k). Never unset: a node whose
+    # hooks are gone takes the general step, which then finds none.
+    _hooked = False
+    # (the next five stay class defaults, set on a node only when it has one)
     _retained: Any = None  # weak reference to the output tensor, set by retain_grad()
     _hooks: dict | None = None  # the output tensor's register_hook hooks
     _prehooks: dict | None = None  # the node's register_prehook hooks
@@ -326,7 +330,8 @@ class Op:
         node = cls() if bare else _new(cls)
         live = False  # does any input need a gradient (then the node is recorded)?
         arrays = []
-        if not grad_mode.enabled:  # the fast path: backward passes and no_grad blocks
+        if not all_on.value and not grad_mode.enabled:  # the fast path: backward passes
+            # and no_grad blocks (all_on: no thread has grad mode off, a cheap first read)
             for x in inputs:
                 arrays.append(x._data if isinstance(x, Tensor) else x)
         else:
@@ -365,9 +370,12 @@ class Op:
         if layout == "contiguous":
             if not out.flags.c_contiguous:
                 out = to_contiguous(out, arrays)
-        elif layout is not None and (out.ndim > 1 or not out.flags.c_contiguous):
-            # (a contiguous result of at most one dim already has torch's layout: its
-            # inputs, which broadcast to it, have at most one dim too)
+        elif layout is not None and (
+            out.ndim > 1 or (out.base is not None and not out.flags.c_contiguous)
+        ):  # (a contiguous result of at most one dim already has torch's layout: its
+            # inputs, which broadcast to it, have at most one dim too; NumPy makes a result
+            # of its own memory (base None) of at most one dim contiguous, so the flags,
+            # ~0.4k instructions, are read only for a view)
             out = elementwise_layout(out, arrays)
         t = _new(Tensor)  # _make(out, node if live else None), written out
         t._data = out
@@ -586,6 +594,7 @@ class Op:
     def _add_hook(self, hook: Any) -> Any:
         if self._hooks is None:
             self._hooks = {}
+            self._hooked = True
         return _Handle(self._hooks, hook)
 
     def _release(self) -> None:
@@ -636,6 +645,7 @@ class Op:
         output tensor's hooks) and may replace the gradient it receives (torch's)."""
         if self._prehooks is None:
             self._prehooks = {}
+            self._hooked = True
         return _Handle(self._prehooks, hook)
 
     def register_hook(self, hook: Any) -> Any:
@@ -643,6 +653,7 @@ class Op:
         and may replace the gradients it passes to its inputs (torch's ``Node`` hook)."""
         if self._node_hooks is None:
             self._node_hooks = {}
+            self._hooked = True
         return _Handle(self._node_hooks, hook)
 
     @property

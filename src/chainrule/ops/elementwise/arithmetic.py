@@ -16,7 +16,7 @@ from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.dtypes import REDUCED, kind_of
-from chainrule.ops.broadcast import as_tensor_arg, binary
+from chainrule.ops.broadcast import as_tensor_arg, binary, reraise_broadcast
 from chainrule.ops.elementwise.casts import real_part
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, reciprocal, trunc
@@ -30,8 +30,9 @@ class Add(Op):
     jvp_rule = "linear"
     elementwise, save_inputs = True, False
 
-    def forward(self, a, b):
-        return a + b
+    # the ufunc itself rather than a method calling it: no Python frame per op (~0.4k
+    # instructions; a ufunc is no descriptor, so node.forward(a, b) is np.add(a, b))
+    forward = np.add
 
     def backward(self, g):
         return g if self.needs(0) else None, g if self.needs(1) else None
@@ -108,8 +109,7 @@ class Mul(Op):
         k = _number(self)
         return f"d(a * {k}) = g * {k}" if k is not None else type(self).formula
 
-    def forward(self, a, b):
-        return a * b
+    forward = np.multiply  # (the ufunc itself, as Add's)
 
     def backward(self, g):
         a, b = self.inputs
@@ -386,6 +386,15 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     so it has that input's shape.
     """
     if alpha == 1:
+        if (  # binary's first case written in: one frame less per `+` (~0.4k instructions)
+            isinstance(input, Tensor)
+            and isinstance(other, Tensor)
+            and input._data.dtype == other._data.dtype
+        ):
+            try:
+                return Add.apply(input, other)
+            except ValueError:
+                reraise_broadcast(input, other)
         return binary(Add, input, other)
     return _scaled(Add, input, other, alpha)
 
@@ -439,6 +448,15 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
 @op(aliases=("multiply",), inplace=True, dunders=("__mul__", "__rmul__", "__imul__"))
 def mul(input: Any, other: Any) -> Tensor:
     """``input * other`` element by element, broadcast (the ``*`` operator); alias ``multiply``."""
+    if (  # binary's first case written in: one frame less per `*` (~0.4k instructions)
+        isinstance(input, Tensor)
+        and isinstance(other, Tensor)
+        and input._data.dtype == other._data.dtype
+    ):
+        try:
+            return Mul.apply(input, other)
+        except ValueError:
+            reraise_broadcast(input, other)
     return binary(Mul, input, other)
 
 

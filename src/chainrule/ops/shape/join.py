@@ -242,6 +242,7 @@ def _multi_output_views(input: Tensor, views: list[Tensor]) -> tuple[Tensor, ...
             group = tuple([weakref.ref(n) for n in nodes])
             for n in nodes:
                 n._siblings = group
+                n._hooked = True  # (the plain walk's one test: see Op._hooked)
     return tuple(views)
 
 
