@@ -93,6 +93,8 @@ def _edge(x: Any) -> Any:
     return None
 
 
+# the complex dtypes (a set lookup: the cheapest test a backward node makes of its gradient)
+_COMPLEX = frozenset(np.dtype(t) for t in (np.complex64, np.complex128, np.clongdouble))
 # the conj op, set by ops.elementwise.unary (this module cannot import the catalog)
 complex_conj: list[Callable[[Tensor], Tensor]] = []
 
@@ -495,7 +497,7 @@ class Op:
         if self._recast is not None:  # saved cast copies read their tensor's current values
             for copy, given in self._recast:
                 copy._data = given._data.astype(copy._data.dtype)
-        if grad._data.dtype.kind == "c":  # torch's convention for complex gradients
+        if grad._data.dtype in _COMPLEX:  # torch's convention for complex gradients
             grads = self._complex_rule(grad)
         else:
             grads = self.backward(grad)
