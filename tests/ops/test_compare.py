@@ -238,6 +238,10 @@ def test_a_python_int_past_the_dtype_wraps_as_torch(dtype, number):
 )
 def test_addc_dtypes_and_refusals_as_torch(program):
     """An integer result reads value as an integer; integer addcdiv is refused."""
+    _same_values_or_error(program)
+
+
+def _same_values_or_error(program):
     out = []
     for m in (torch, cr):
         try:
@@ -271,12 +275,7 @@ def test_addc_dtypes_and_refusals_as_torch(program):
         lambda m: m.nan_to_num(m.tensor([float("nan"), float("inf")]).bfloat16(), posinf=5.0),
     ],
 )
-def test_flips_and_nan_to_num_edges_as_torch(program):
-    out = []
-    for m in (torch, cr):
-        try:
-            r = program(m)
-            out.append((r.tolist(), str(r.dtype).split(".")[-1]))
-        except (RuntimeError, NotImplementedError) as e:
-            out.append(str(e))
-    assert out[1] == out[0]
+def test_new_ops_edges_as_torch(program):
+    """diff, count_nonzero, fmax/fmin, hypot, logaddexp2, flips, nan_to_num: dtypes,
+    edge values and errors."""
+    _same_values_or_error(program)

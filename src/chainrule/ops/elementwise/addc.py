@@ -28,6 +28,7 @@ class Addcmul(Op):
     formula = "d(a + v b c) = g, v g c, v g b"
     jvp_rule = "diagonal"
     elementwise = True
+    saved_for = ((), (2,), (1,))  # torch's: each factor for the other's gradient
 
     def forward(self, a, b, c, value):
         self.value = value
@@ -45,6 +46,7 @@ class Addcdiv(Op):
     formula = "d(a + v b / c) = g, v g / c, -v g b / c²"
     jvp_rule = "diagonal"
     elementwise = True
+    saved_for = ((2,), (2,), (1, 2))  # torch's (tensor2 even for input's gradient)
 
     @quiet
     def forward(self, a, b, c, value):

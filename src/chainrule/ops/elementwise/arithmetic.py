@@ -585,7 +585,7 @@ class Hypot(Op):
     formula = "d hypot(a, b) = g a / hypot, g b / hypot"
     jvp_rule = "diagonal"
     elementwise = True
-    save_output = True
+    saved_for = ((0, "result"), (1, "result"))  # torch's: each input's own, and the result
 
     @quiet
     def forward(self, a, b):
