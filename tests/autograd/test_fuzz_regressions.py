@@ -436,3 +436,37 @@ def _retain_grad_of_a_stale_chunk(t):
 )
 def test_fuzz_findings_of_seeds_40000(program):
     _same(program)
+
+
+# ----------------------------------------------- index_put_ into an expanded tensor in a graph
+
+
+@pytest.mark.parametrize("kind", ["zero-d", "row", "col"])
+def test_index_put_into_an_expanded_view_in_a_graph(kind):
+    """Fuzz seed 340000: torch writes the selected elements' memory (with its deprecation
+    warning) and refuses only at backward; chainrule refused the write itself."""
+
+    def program(t):
+        a0 = t.tensor([1.0, 2.0], requires_grad=True)
+        x0 = a0 * 3
+        if kind == "zero-d":
+            x0 = x0[0] * 1
+        views = {
+            "zero-d": lambda: x0.expand(3),
+            "row": lambda: x0[0].expand(3),
+            "col": lambda: x0[:, None].expand(2, 3),
+        }
+        x1 = views[kind]()
+        idx = t.tensor([0, 1, 0]) if kind != "col" else (t.tensor([0]), t.tensor([0, 1, 0]))
+        with pytest.warns(UserWarning, match="index_put_ on expanded tensors is deprecated"):
+            x1[idx] = -1.3
+        written = x0.detach().clone()
+        try:
+            (x0 * 1).sum().backward()
+        except RuntimeError as e:
+            return (written, str(e))
+        return (written, a0.grad)
+
+    out = [program(torch), program(chainrule)]
+    np.testing.assert_array_equal(np.array(out[1][0].tolist()), np.array(out[0][0].tolist()))
+    assert out[1][1] == out[0][1]

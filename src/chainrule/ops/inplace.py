@@ -539,10 +539,15 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) ->
         _check_inplace(self, root, self[basic] if _view_key(basic, self._data.shape) else None)
     v = value if isinstance(value, Tensor) else np.asarray(value, dtype=self._data.dtype)
     out = IndexPut.apply(self, v, basic=basic, adv=adv)
+    where = None
     if adv is not None:  # torch's index_put_ saves its index tensors (version-checked)
         items = index if type(index) is tuple else (index,)
         out = save_index(out, *[i for i in items if isinstance(i, Tensor)])
-    write(self, out)
+        if _internal_overlap(self._data):  # an expanded tensor: torch writes the selected
+            warnings.warn(_EXPANDED_INDEX_PUT, UserWarning, stacklevel=3)  # elements' memory
+            where = np.zeros(self._data.shape, dtype=bool)
+            where[basic][adv] = True
+    write(self, out, where)
 
 
 _EXPANDED_INDEX_PUT = (
