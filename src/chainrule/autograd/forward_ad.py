@@ -18,7 +18,8 @@ from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.autograd._grad import grad
 from chainrule.dtypes import kind_of
 from chainrule.graph import enable_grad
-from chainrule.ops.op import Op, expand, forward_ad, sum_to_size
+from chainrule.ops.elementwise.casts import real_part
+from chainrule.ops.op import Op, complex_conj, expand, forward_ad, sum_to_size
 
 __all__ = [
     "dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual",
@@ -173,7 +174,7 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
             if to_real:  # torch's: Re(conj(∂y/∂z) t), ∂y/∂z the rule at ones
                 d = node.backward(_make(np.ones(out_shape, node.out_data.dtype)))
                 d = d[i] if type(d) is tuple else d
-                total = _add(total, _real(_conj(d) * t))
+                total = _add(total, real_part(complex_conj[0](d) * t))
                 continue
             g = t if t._data.shape == out_shape else expand(t, out_shape)
             grads = node.backward(g)
@@ -184,7 +185,7 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
         (t,) = tangents
         rule = node.backward(_make(np.ones(out_shape, node.out_data.dtype)))
         axes, keepdim = node.reduced_axes()
-        product = _real(_conj(rule) * t) if to_real else rule * t
+        product = real_part(complex_conj[0](rule) * t) if to_real else rule * t
         return product.sum(axes if axes is not None else None, keepdim=keepdim)
     # anything else: J·t = d/du <vjpᵀ(u), t>, the vjp being linear in u
     with enable_grad():
@@ -204,19 +205,7 @@ def default_jvp(node: Op, tangents: list) -> Tensor | None:
         live = [x for x in (*inputs, *tangents) if isinstance(x, Tensor) and x._requires_grad]
         (ju,) = grad([s], [u], allow_unused=True, create_graph=bool(live))
     # a complex u: grad gives torch's conjugate gradient, conj(d<vjp(u), t>/du)
-    return _conj(ju) if ju is not None and ju._data.dtype.kind == "c" else ju
-
-
-def _conj(t: Tensor) -> Tensor:
-    from chainrule.ops.elementwise.unary import conj
-
-    return conj(t)
-
-
-def _real(t: Tensor) -> Tensor:
-    from chainrule.ops.elementwise.casts import real_part
-
-    return real_part(t)
+    return complex_conj[0](ju) if ju is not None and ju._data.dtype.kind == "c" else ju
 
 
 # the hooks Op.apply and Op.jvp call while a dual level is open (op.py cannot import this

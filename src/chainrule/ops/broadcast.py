@@ -54,7 +54,7 @@ def _cast(x: Any, dt: np.dtype) -> Any:
     return x
 
 
-def _number_as(x: Any, dt: np.dtype) -> np.ndarray:
+def number_as(x: Any, dt: np.dtype) -> np.ndarray:
     """A Python number as an array of ``dt``; an int past an integer dtype's range wraps
     around, as torch's cast of it (NumPy 2 raises OverflowError)."""
     if type(x) is int and dt.kind in "iu":
@@ -64,6 +64,11 @@ def _number_as(x: Any, dt: np.dtype) -> np.ndarray:
                 raise OverflowError("int too big to convert")
             return np.asarray(x & ((1 << (8 * dt.itemsize)) - 1), np.uint64).astype(dt)
     return np.asarray(x, dtype=dt)
+
+
+def has_complex(*operands: Any) -> bool:
+    """Is any of the operands a complex tensor (for the ops torch refuses them)?"""
+    return any(isinstance(x, Tensor) and x._data.dtype.kind == "c" for x in operands)
 
 
 def broadcast_error(*operands: Any) -> RuntimeError | None:
@@ -141,9 +146,9 @@ def _binary(cls: type[Op], a: Any, b: Any, float_result: bool, params: dict) -> 
         raise TypeError("expected at least one Tensor argument")
     # a Python number with a tensor of a lower category: make it an array of the result dtype
     if not isinstance(a, Tensor):
-        a = _number_as(a, dt)
+        a = number_as(a, dt)
     if not isinstance(b, Tensor):
-        b = _number_as(b, dt)
+        b = number_as(b, dt)
     out = cls.apply(a, b, **params)
     node = out.grad_fn
     if node is not None and node.inputs is not None:

@@ -13,7 +13,7 @@ from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
 from chainrule._trace import state as trace
 from chainrule.dtypes import kind_of
-from chainrule.ops.broadcast import as_tensor_arg
+from chainrule.ops.broadcast import as_tensor_arg, number_as
 
 
 def _values(x: Any) -> Any:
@@ -45,15 +45,6 @@ def _promotes(a: Any, b: Any) -> bool:
     )
 
 
-def _wrapped(n: int, dt: np.dtype) -> Any:
-    """A Python int as torch casts it to an integer tensor's dtype: out of its range, it
-    wraps around (NumPy 2 would compare the exact value)."""
-    info = np.iinfo(dt)
-    if info.min <= n <= info.max:
-        return n
-    return np.asarray(n & ((1 << (8 * dt.itemsize)) - 1)).astype(np.uint64).astype(dt)
-
-
 def _compare(ufunc: np.ufunc, name: str, ordered: bool = False) -> Callable[[Any, Any], Tensor]:
     kernel = type(f"Compare_{name}", (Comparison,), {"ufunc": ufunc})
 
@@ -67,9 +58,9 @@ def _compare(ufunc: np.ufunc, name: str, ordered: bool = False) -> Callable[[Any
                 a = a.astype(dt, copy=False) if isinstance(a, np.ndarray) else a
                 b = b.astype(dt, copy=False) if isinstance(b, np.ndarray) else b
         elif type(b) is int and isinstance(a, np.ndarray) and a.dtype.kind in "iu":
-            b = _wrapped(b, a.dtype)
+            b = number_as(b, a.dtype)  # past the dtype's range: wrapped, as torch's cast
         elif type(a) is int and isinstance(b, np.ndarray) and b.dtype.kind in "iu":
-            a = _wrapped(a, b.dtype)
+            a = number_as(a, b.dtype)
         if getattr(a, "dtype", None) == np.float16 or getattr(b, "dtype", None) == np.float16:
             with np.errstate(over="ignore"):  # a number past float16's range: inf (torch)
                 out = np.asarray(ufunc(a, b))

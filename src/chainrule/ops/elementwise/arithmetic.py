@@ -16,7 +16,7 @@ from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
 from chainrule.dtypes import REDUCED, kind_of
-from chainrule.ops.broadcast import as_tensor_arg, binary, reraise_broadcast
+from chainrule.ops.broadcast import as_tensor_arg, binary, has_complex, reraise_broadcast
 from chainrule.ops.elementwise.casts import real_part
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import _not_implemented, exp, floor, log, reciprocal, trunc
@@ -531,7 +531,7 @@ def fmod(input: Any, other: Any) -> Tensor:
 
 def _real_only(kernel: str, input: Any, other: Any) -> None:
     """Rounding divisions have no complex kernel (torch's error)."""
-    if any(isinstance(x, Tensor) and x._data.dtype.kind == "c" for x in (input, other)):
+    if has_complex(input, other):
         raise dtypes.kernel_missing(kernel, dtypes.result_type(input, other))
 
 

@@ -22,7 +22,7 @@ from chainrule._tensor import Tensor
 from chainrule.backend.select import select
 from chainrule.backend.special import _erf
 from chainrule.dtypes import kind_of
-from chainrule.ops.broadcast import binary
+from chainrule.ops.broadcast import binary, has_complex
 from chainrule.ops.elementwise.unary import exp, log
 from chainrule.ops.op import Op
 
@@ -291,7 +291,7 @@ def erfinv(input: Tensor) -> Tensor:
 @op(inplace=True, inplace_function=True)
 def xlogy(input: Tensor, other: Tensor) -> Tensor:
     """``input * log(other)``, and 0 where ``input`` is 0 (unless ``other`` is nan)."""
-    if any(isinstance(x, Tensor) and x._data.dtype.kind == "c" for x in (input, other)):
+    if has_complex(input, other):
         raise dtypes.kernel_missing("xlogy_cpu", dtypes.result_type(input, other))
     out = binary(Xlogy, input, other, float_result=True)
     if out.grad_fn is not None and not isinstance(input, Tensor):

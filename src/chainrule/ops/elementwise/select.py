@@ -12,7 +12,7 @@ from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
 from chainrule.backend.select import select
 from chainrule.dtypes import kind_of
-from chainrule.ops.broadcast import as_tensor_arg, binary, broadcast_error
+from chainrule.ops.broadcast import as_tensor_arg, binary, broadcast_error, has_complex
 from chainrule.ops.elementwise.unary import MaskedScale
 from chainrule.ops.index.mask import nonzero
 from chainrule.ops.op import Op, save_index, tensor_overload
@@ -177,7 +177,7 @@ def fmin(input: Tensor, other: Tensor) -> Tensor:
 
 
 def _ordered(name: str, *operands: Any) -> None:
-    if any(isinstance(x, Tensor) and x._data.dtype.kind == "c" for x in operands):
+    if has_complex(*operands):
         raise RuntimeError(f"{name} not implemented for complex tensors.")
 
 
@@ -199,8 +199,7 @@ class NanToNum(Op):
         return out
 
     def backward(self, g):
-        x = self.inputs[0]
-        return g * _make(np.isfinite(x._data))
+        return g * self.inputs[0].isfinite()
 
 
 @op(inplace=True, inplace_function=True)

@@ -12,7 +12,7 @@ from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op
 from chainrule._tensor import Tensor
-from chainrule.ops.broadcast import binary
+from chainrule.ops.broadcast import binary, has_complex
 from chainrule.ops.elementwise.unary import _unary, reciprocal, rsqrt
 from chainrule.ops.op import Op
 
@@ -169,6 +169,6 @@ cosh = _trig(Cosh, "cosh")
 def atan2(input: Tensor, other: Tensor) -> Tensor:
     """The angle of the point (other, input) elementwise, in (-pi, pi] (broadcasting;
     integer inputs give the default float dtype)."""
-    if any(isinstance(x, Tensor) and x._data.dtype.kind == "c" for x in (input, other)):
+    if has_complex(input, other):
         raise dtypes.kernel_missing("atan2_cpu", dtypes.result_type(input, other))
     return binary(Atan2, input, other, float_result=True)
