@@ -133,7 +133,7 @@ def test_apply_flags_are_the_class_flags():
     assert len(classes) > 100
     for cls in classes:
         live = (cls._bare, cls.layout, cls.saved_for, cls.save_inputs, cls.save_output,
-                cls.elementwise)  # fmt: skip
+                cls.elementwise, cls.fp_quiet)  # fmt: skip
         assert cls._apply_flags == live, cls.__name__
 
 

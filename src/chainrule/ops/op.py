@@ -269,6 +269,12 @@ class Op:
     # is ("exact": mul, div, lerp's weight) or first rounded to their dtype ("round": add,
     # sub, pow, remainder, fmod), as torch's kernel reads it
     reduced_scalars = "exact"
+    # the forward sets no floating-point flag (it only moves or views elements, or its
+    # arithmetic cannot overflow, divide by zero or meet an invalid operand): Op.apply then
+    # skips switching NumPy's warnings off around it (~2k instructions). True for every
+    # dtype, "real" for non-complex inputs only (complex tanh can meet nan+infj). Tested
+    # per class with NumPy's errors raising (tests/test_fp_quiet.py).
+    fp_quiet: bool | str = False
 
     _bare = False  # (set per class by __init_subclass__: see Op.apply)
     # Set (on the node) with any of the next five, which the plain walk leaves to the
@@ -319,7 +325,7 @@ class Op:
         # ~190 instructions each). A class's flags are final once it is made (tested).
         cls._apply_flags = (
             cls._bare, cls.layout, cls.saved_for, cls.save_inputs, cls.save_output,
-            cls.elementwise,
+            cls.elementwise, cls.fp_quiet,
         )  # fmt: skip
 
     @classmethod
@@ -328,7 +334,7 @@ class Op:
         # The hot path of every op (see docs/design.md "Speed"): plain loops rather than
         # comprehensions (each a function call in Python 3.11), _make and the saved-value
         # plan written out here, each rarely-true condition tested once.
-        bare, layout, saved_for, save_inputs, save_output, elementwise = cls._apply_flags
+        bare, layout, saved_for, save_inputs, save_output, elementwise, quiet = cls._apply_flags
         node = cls() if bare else _new(cls)
         live = False  # does any input need a gradient (then the node is recorded)?
         arrays = []
@@ -358,7 +364,11 @@ class Op:
                     edges.append(None)
         if precision.active and cls.reduced_math:  # float16/bfloat16 may be about
             out = _reduced_forward(node, arrays, params)
-        elif fp_state() is FP_IGNORE:  # inside backward (or another quiet op): already silent
+        elif (
+            quiet is True
+            or fp_state() is FP_IGNORE  # inside backward (or another quiet op): silent
+            or (quiet and arrays[0].dtype.kind != "c")
+        ):
             out = node.forward(*arrays, **params) if params else node.forward(*arrays)
         else:
             token = fp_set(FP_IGNORE)  # torch is silent on inf * 0, 0 / 0, overflow ...
@@ -949,6 +959,8 @@ def tied(t: Tensor | None, *others: Tensor | None) -> Tensor | None:
 class Expand(Op):
     """Broadcast to a larger shape without copying (a read-only NumPy view; a writable one
     when the shape does not change, as torch's no-op expand is a view that can be written)."""
+
+    fp_quiet = True  # (see Op.fp_quiet)
 
     layout = None  # a view
 

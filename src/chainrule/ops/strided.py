@@ -109,6 +109,8 @@ def _positions(base: np.ndarray, view: np.ndarray) -> np.ndarray:
 class StridedView(Op):
     """A view's history re-derived from its base's current history."""
 
+    fp_quiet = True  # (see Op.fp_quiet)
+
     layout = None  # the base's own layout
 
     jvp_rule = "linear"

@@ -23,6 +23,7 @@ from chainrule.ops.op import Op, complex_conj, forward_ad
 
 
 class Neg(Op):
+    fp_quiet = True  # (see Op.fp_quiet)
     formula = "d(-a) = -g"
     jvp_rule = "diagonal"
     save_inputs = False
@@ -249,6 +250,7 @@ class Tan(Op):
 
 
 class Tanh(Op):
+    fp_quiet = "real"  # (see Op.fp_quiet)
     formula = "d tanh(a) = g * (1 - tanh(a)²)"
     jvp_rule = "diagonal"
     save_inputs, save_output = False, True
@@ -293,6 +295,8 @@ class SigmoidBackward(Op):
 class Relu(Op):
     """relu'(0) = 0, as in torch; torch's threshold_backward selects ``where(out <= 0, 0, g)``,
     so a nan input passes the gradient and a masked inf or nan gradient is +0."""
+
+    fp_quiet = True  # (see Op.fp_quiet)
 
     formula = "d relu(a) = g where not relu(a) <= 0, else 0"
     jvp_rule = "diagonal"

@@ -73,6 +73,8 @@ _VIEW_BACKWARDS = frozenset(["AliasBackward0", "UnsqueezeBackward0"])
 class BasicIndex(Op):
     """Basic indexing (ints, slices, None) as one NumPy view; named after torch's last step."""
 
+    fp_quiet = True  # (see Op.fp_quiet)
+
     layout = None  # a view
 
     formula = "d a[key] (slice, select, unsqueeze) = g written into zeros of a's shape at key"

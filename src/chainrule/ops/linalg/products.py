@@ -354,6 +354,8 @@ def trace(input: Tensor) -> Tensor:
 class Diagonal(Op):
     """A view of the diagonal (``offset``) of the plane ``dim1, dim2``, moved last."""
 
+    fp_quiet = True  # (see Op.fp_quiet)
+
     layout = None  # a view
 
     save_inputs = False

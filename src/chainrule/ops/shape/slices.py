@@ -13,6 +13,8 @@ from chainrule.ops.op import Op, anomaly, plain_rule
 class Slice(Op):
     """``x[index]`` for basic indices: narrow, select, split, chunk and unbind share it."""
 
+    fp_quiet = True  # (see Op.fp_quiet)
+
     layout = None  # a view
 
     save_inputs = False

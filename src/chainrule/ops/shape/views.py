@@ -61,6 +61,8 @@ def _is_view(y: np.ndarray, x: np.ndarray) -> bool:
 class Reshape(Op):
     """Same elements, new shape: ViewBackward0, or UnsafeViewBackward0 when it had to copy."""
 
+    fp_quiet = True  # (see Op.fp_quiet)
+
     layout = None  # a view, or NumPy's contiguous copy
 
     formula = "d reshape(a) = g reshaped back"
@@ -175,6 +177,8 @@ class Squeeze(Op):
     """Drop size-1 dims: SqueezeBackward0 (all), 1 (one dim), 2 (a tuple of dims); in
     place (``squeeze_``) torch numbers them on, 3 to 5."""
 
+    fp_quiet = True  # (see Op.fp_quiet)
+
     layout = None  # a view
 
     formula = "d squeeze(a) = g reshaped back"
@@ -208,6 +212,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
 
 
 class Unsqueeze(Op):
+    fp_quiet = True  # (see Op.fp_quiet)
     layout = None  # a view
     formula = "d unsqueeze(a, dim) = g squeezed at dim"
     save_inputs = False
@@ -234,6 +239,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 
 class Transpose(Op):
+    fp_quiet = True  # (see Op.fp_quiet)
     layout = None  # a view
     formula = "d aᵀ = gᵀ"
     save_inputs = False
@@ -267,6 +273,7 @@ def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
 
 
 class TOp(Op):
+    fp_quiet = True  # (see Op.fp_quiet)
     layout = None  # a view
     formula = "d a.t() = g.t()"
     save_inputs = False
@@ -290,6 +297,7 @@ def t(input: Tensor) -> Tensor:
 
 
 class Permute(Op):
+    fp_quiet = True  # (see Op.fp_quiet)
     layout = None  # a view
     formula = "d permute(a) = g permuted back"
     save_inputs = False
