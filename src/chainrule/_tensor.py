@@ -520,6 +520,7 @@ class Tensor(_Methods):
             return memo[id(self)]
         new = _new(type(self))
         new._data, new.grad_fn, new._vc = self._data.copy(), None, None
+        new._multi, new._grad_from_base = None, False  # (set on every tensor: see __slots__)
         new._requires_grad = self._requires_grad
         g = getattr(self, "_grad", None)
         if g is not None:

@@ -241,11 +241,20 @@ def test_deepcopy_of_a_module_like_torch(twins):
         assert a.grad is None  # Parameter deepcopy drops the grad, as torch's
     assert [p.grad is None for p in t2.parameters()] == [p.grad is None for p in c2.parameters()]
     assert c2.running is not c.running and c2.running.tolist() == c.running.tolist()
+    c2(cr.ones(2, 3))[0].sum().backward()  # the copies record and backpropagate as torch's
+    t2(torch.ones(2, 3))[0].sum().backward()
+    for a, b in zip(c2.parameters(), t2.parameters()):
+        assert (a.grad is None) == (b.grad is None)
+        if b.grad is not None:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-5, atol=1e-7)
     c2.fc1.weight.detach().numpy()[0, 0] = 123.0
     assert c.fc1.weight[0, 0].item() != 123.0
     x = cr.ones(2, requires_grad=True)
     x.grad = cr.ones(2)
     assert copy.deepcopy(x).grad.tolist() == [1.0, 1.0]  # a plain leaf keeps its grad
+    y = copy.deepcopy(x)
+    (y * 3).sum().backward()
+    assert y.grad.tolist() == [4.0, 4.0] and x.grad.tolist() == [1.0, 1.0]
     same_error(
         lambda: copy.deepcopy(torch.ones(1, requires_grad=True) * 2),
         lambda: copy.deepcopy(cr.ones(1, requires_grad=True) * 2),

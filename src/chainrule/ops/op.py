@@ -351,10 +351,10 @@ class Op:
                     if f is None and not x._requires_grad:
                         edges.append(None)
                         continue
-                    if getattr(x, "_multi", None) is not None:
+                    if x._multi is not None:  # (both slots are set on every tensor)
                         check_multi_view(x)
                         f = x.grad_fn
-                    elif f is None and getattr(x, "_grad_from_base", False):
+                    elif f is None and x._grad_from_base:
                         rederive_written_view(x)  # written since it was made
                         f = x.grad_fn
                     edges.append(x if f is None else f)
