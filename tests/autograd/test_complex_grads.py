@@ -36,6 +36,7 @@ CASES = {
     "pow-frac": lambda m, z, w, r: z**2.5,
     "pow-tensor": lambda m, z, w, r: z**w,
     "exp": lambda m, z, w, r: m.exp(z),
+    "logaddexp": lambda m, z, w, r: m.logaddexp(z, w * 3),
     "log": lambda m, z, w, r: m.log(z),
     "sin": lambda m, z, w, r: m.sin(z),
     "cos": lambda m, z, w, r: m.cos(z),
@@ -297,3 +298,17 @@ def test_complex_refusals_as_torch(name, dtype):
             REFUSED[name](m, m.tensor(Z[:2, :2], dtype=getattr(m, dtype)))
         errors.append((e.type, str(e.value).splitlines()[0]))
     assert errors[1] == errors[0]
+
+
+def test_complex_logaddexp_special_values_as_torch():
+    """NumPy has no complex logaddexp: chainrule's follows torch's on every pair of
+    infinite, nan and finite parts (ties of infinite real parts, nan anywhere)."""
+    parts = (np.inf, -np.inf, np.nan, 0.0, 2.5, -1.0)
+    vals = [complex(x, y) for x in parts for y in (0.0, 1.5, -2.0, np.inf, np.nan)]
+    a = np.array([v for v in vals for _ in vals], np.complex128)
+    b = np.array([w for _ in vals for w in vals], np.complex128)
+    for dt in (np.complex64, np.complex128):
+        ours = cr.logaddexp(cr.tensor(a.astype(dt)), cr.tensor(b.astype(dt))).numpy()
+        theirs = torch.logaddexp(torch.tensor(a.astype(dt)), torch.tensor(b.astype(dt))).numpy()
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, equal_nan=True)

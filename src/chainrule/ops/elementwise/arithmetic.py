@@ -550,6 +550,8 @@ class Logaddexp(Op):
 
     @quiet
     def forward(self, a, b):
+        if np.iscomplexobj(a) or np.iscomplexobj(b):
+            return _complex_logaddexp(a, b)
         return np.logaddexp(a, b)
 
     @quiet
@@ -558,6 +560,26 @@ class Logaddexp(Op):
         ga = g / (1 + exp(b - a)) if self.needs(0) else None
         gb = g / (1 + exp(a - b)) if self.needs(1) else None
         return ga, gb
+
+
+def _complex_logaddexp(a: Any, b: Any) -> np.ndarray:
+    """``log(exp(a) + exp(b))`` of complex numbers (NumPy has no complex logaddexp), as
+    torch's kernel: the larger real part ``m`` factored out, ``m + log1p(exp(n - m))``;
+    equal infinite real parts give ``n`` itself (-inf: the phase is undetermined) or the
+    sum of the exponentials (+inf); a nan anywhere gives nan in both parts."""
+    a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
+    dt = np.result_type(a, b)
+    first = a.real >= b.real  # (a tie keeps b as n, as torch's)
+    m, n = np.where(first, a, b), np.where(first, b, a)
+    with np.errstate(all="ignore"):
+        out = m + np.log1p(np.exp(n - m))
+        tie = np.isinf(n.real) & (n.real == m.real)
+        if tie.any():
+            out = np.where(tie, np.where(n.real < 0, n, np.log(np.exp(m) + np.exp(n))), out)
+        nan = np.isnan(m.real) | np.isnan(m.imag) | np.isnan(n.real) | np.isnan(n.imag)
+        if nan.any():
+            out = np.where(nan, complex(np.nan, np.nan), out)
+    return out.astype(dt, copy=False)
 
 
 class Logaddexp2(Op):
