@@ -122,6 +122,7 @@ class Tensor(_Methods):
         "_hooks",
         "_post_hooks",
         "_fw",
+        "_alias",
         "__weakref__",
     )
     # the slots' types, for type checkers (annotations only: no class attributes)
@@ -141,6 +142,7 @@ class Tensor(_Methods):
     _hooks: dict[int, Any]
     _post_hooks: dict[int, Any]
     _fw: Any
+    _alias: Any  # detach()'s: a weak reference to the graph tensor whose memory it shares
     __array_ufunc__ = None  # make `ndarray * tensor` defer to Tensor.__rmul__
     _edges = ()  # as a vertex of the graph, a leaf has no parents
     __hash__ = object.__hash__  # identity, like torch: `==` is elementwise
@@ -398,6 +400,11 @@ class Tensor(_Methods):
         counter, so an in-place change through it is still caught by backward)."""
         t = _make(self._data)
         t._vc = version_counter(self)
+        alias = getattr(self, "_alias", None)
+        if alias is None:  # a write through t re-derives the views of that memory (torch)
+            base = getattr(self, "_base", None)
+            alias = weakref.ref(self if base is None else base)
+        t._alias = alias
         return t
 
     @property

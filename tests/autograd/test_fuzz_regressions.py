@@ -289,6 +289,47 @@ def test_views_are_rederived_from_the_base_after_a_no_grad_write(program):
     _same(program)
 
 
+def _written_through_detach(through, wanted):
+    """Fuzz seed 351850: a write through ``detach()`` of a graph tensor or of one of its
+    views moves the shared version, so torch re-derives every view of that memory from its
+    base (AsStridedBackward0): a gradient no longer passes through the views it was taken
+    from (``autograd.grad`` of one gives None). chainrule kept the views' old histories."""
+
+    def program(t):
+        a0 = t.ones(4, 2, 3, requires_grad=True)
+        b = a0 * 2 if through != "leaf view" else a0
+        x0 = b.squeeze() if through == "leaf view" else b[1:]
+        x1 = x0.select(-1, 0)
+        src = {"base": b, "view": x0, "view of view": x1, "leaf view": x1}[through]
+        src.detach().zero_()
+        names = tuple(type(v.grad_fn).__name__.startswith(("AsStrided", "StridedView"))
+                      for v in (x0, x1))  # fmt: skip
+        inputs = {"x0": [x0], "x1, a0": [x1, a0], "a0": [a0]}[wanted]
+        grads = t.autograd.grad((x1 * x1 + x1).sum(), inputs, allow_unused=True)
+        return (*grads, t.tensor(names))
+
+    return program
+
+
+@pytest.mark.parametrize("wanted", ["x0", "x1, a0", "a0"])
+@pytest.mark.parametrize("through", ["base", "view", "view of view", "leaf view"])
+def test_views_are_rederived_after_a_write_through_detach(through, wanted):
+    _same(_written_through_detach(through, wanted))
+
+
+def test_a_write_through_data_keeps_the_views_histories():
+    """``.data`` shares no version counter (torch): nothing is re-derived."""
+
+    def program(t):
+        a0 = t.ones(3, 2, requires_grad=True)
+        b = a0 * 2
+        x0 = b[1:]
+        b.data.zero_()
+        return t.autograd.grad((x0 * 3).sum(), [x0, a0])
+
+    _same(program)
+
+
 # ----------------------------------------------- autograd.grad of a hooked non-leaf input
 
 

@@ -253,6 +253,11 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
     if saves_t:  # checked against t's counter, at the version this write gave it
         vc = version_counter(t)
         fn._out_version = (vc, vc[0])
+    alias = getattr(t, "_alias", None)  # written through detach(): torch re-derives the
+    if alias is not None:  # views of that memory too (the version counter is shared)
+        src = alias()
+        if src is not None and src is not root:
+            _rebase_views(src)
     if not recording:
         _rebase_views(root)
         return t
