@@ -317,6 +317,22 @@ def test_views_are_rederived_after_a_write_through_detach(through, wanted):
     _same(_written_through_detach(through, wanted))
 
 
+def test_a_write_through_a_view_of_a_detached_view_rederives():
+    """Fuzz seed 360000: the write went through a view of the detached tensor; the hook on
+    the view's old node no longer runs (torch's re-derived node has none)."""
+
+    def program(t):
+        a0 = t.tensor([[[1.0]]], requires_grad=True)
+        x0 = a0.transpose(1, 2)
+        x1 = x0.detach()
+        x0.register_hook(lambda g: g * 2)
+        x1.unsqueeze(-4).tanh_()
+        x0.sum().backward(inputs=[a0])
+        return (a0.grad,)
+
+    _same(program)
+
+
 def test_a_write_through_data_keeps_the_views_histories():
     """``.data`` shares no version counter (torch): nothing is re-derived."""
 

@@ -253,8 +253,10 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
     if saves_t:  # checked against t's counter, at the version this write gave it
         vc = version_counter(t)
         fn._out_version = (vc, vc[0])
-    alias = getattr(t, "_alias", None)  # written through detach(): torch re-derives the
-    if alias is not None:  # views of that memory too (the version counter is shared)
+    # written through detach() (or a view of a detached tensor): torch re-derives the views
+    # of that memory too (the version counter is shared)
+    alias = getattr(t, "_alias", None) or getattr(root, "_alias", None)
+    if alias is not None:
         src = alias()
         if src is not None and src is not root:
             _rebase_views(src)
