@@ -572,24 +572,30 @@ def test_inplace_view_under_no_grad_is_recorded(op):
         assert torch.equal(got, expected) == (op == "unsqueeze_")
 
 
-def test_hook_on_a_view_written_through_a_detached_alias_is_kept():
-    """A documented departure. A hook registered on a view whose memory is then written
-    through a ``detach()``-ed alias: torch re-derives the view's node from its base when the
-    view is next used (its version moved), and the hook, kept on the old node, never runs.
-    chainrule keeps the view's node and runs the hook the user registered."""
+@pytest.mark.parametrize("through", ["setitem", "in-place op", "view of the alias"])
+def test_hook_on_a_view_written_through_a_detached_alias_is_dropped_as_torch(through):
+    """A hook registered on a view whose memory is then written through a ``detach()``-ed
+    alias: the version moves, so torch re-derives the view's node from its base when the
+    view is next used, and the hook, kept on the old node, never runs. So does chainrule
+    (it was a documented departure, the hook kept, until fuzz seed 360000)."""
 
     def program(m):
         a = m.ones(4, 3, requires_grad=True)
         x = a.expand(-1, 3)
         seen = []
         x.register_hook(lambda g: seen.append(1) or g + 1)
-        x.detach()[::2] = -1.5
+        if through == "setitem":
+            x.detach()[::2] = -1.5
+        elif through == "in-place op":
+            x.detach().mul_(2)
+        else:
+            x.detach()[1:].zero_()
         (g,) = m.autograd.grad(x.sum(), [a])
         return g, seen
 
     (gt, seen_t), (gc, seen_c) = program(torch), program(cr)
     assert seen_t == [] and torch.equal(gt, torch.ones(4, 3))  # torch dropped the hook
-    assert seen_c == [1] and np.array_equal(gc.numpy(), np.full((4, 3), 2.0))
+    assert seen_c == [] and np.array_equal(gc.numpy(), gt.numpy())
 
 
 _EXPANDED_SETITEM = {

@@ -468,21 +468,6 @@ def _view_op_under_no_grad(stmts: Any, cr: Any) -> bool:
     return any("no_grad()" in st.src and _VIEW_INPLACE.search(st.src) for st in stmts)
 
 
-def _hook_dropped_by_view_replay(stmts: Any, cr: Any) -> bool:
-    """A hook on a view whose memory is then written through a ``detach()``-ed alias: torch
-    re-derives the view's node when it is next used and drops the hook; chainrule keeps the
-    view's node and its hook (tests/test_views_semantics.py::
-    test_hook_on_a_view_written_through_a_detached_alias_is_kept). Confirmed by the program
-    matching once its hooks are removed."""
-    aliases = {m.group(1) for st in stmts if (m := _DETACHED.match(st.src))}
-    written = any(re.match(rf"^{a}(\[.*\] = |\.\w+_\()", st.src) for a in aliases for st in stmts)
-    hooks = [st for st in stmts if "register_hook" in st.src]
-    if not (written and hooks):
-        return False
-    rest = [st for st in stmts if st not in hooks and not re.search(r"\bh\d+\b", st.src)]
-    return _run(rest, cr, "float32").category() in (MATCH, FLAGS)
-
-
 _VIEW_OF = re.compile(
     r"^(\w+) = (\w+)(\[|\.(select|diagonal|t|transpose|view|reshape|"
     r"expand|narrow|unsqueeze|squeeze|permute|mT|T)\b)"
@@ -512,7 +497,6 @@ def _in_place_reading_its_own_view(stmts: Any, cr: Any) -> bool:
 # the documented departures from torch: (name, test, the categories it may explain)
 DEPARTURES = (
     ("in-place view op under no_grad", _view_op_under_no_grad, (SILENT, MISSING)),
-    ("hook dropped by torch's view replay", _hook_dropped_by_view_replay, (SILENT,)),
     ("in-place op reading a view of its target", _in_place_reading_its_own_view, (SILENT,)),
 )
 

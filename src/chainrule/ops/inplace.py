@@ -253,13 +253,7 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
     if saves_t:  # checked against t's counter, at the version this write gave it
         vc = version_counter(t)
         fn._out_version = (vc, vc[0])
-    # written through detach() (or a view of a detached tensor): torch re-derives the views
-    # of that memory too (the version counter is shared)
-    alias = getattr(t, "_alias", None) or getattr(root, "_alias", None)
-    if alias is not None:
-        src = alias()
-        if src is not None and src is not root:
-            _rebase_views(src)
+    _rebase_aliased(t, root)
     if not recording:
         _rebase_views(root)
         return t
@@ -353,6 +347,17 @@ def _rebase_views(root: Tensor) -> None:
         ):
             continue
         set_history(v, _node(StridedView, (edge,), geo=_Geometry(root._data, v._data)))
+
+
+def _rebase_aliased(t: Tensor, root: Tensor) -> None:
+    """A write through ``detach()`` (or a view of a detached tensor) moves the version the
+    detached memory shares with its graph tensor: torch re-derives that tensor's views
+    when next used (their hooks stay on the old nodes), as after a write under no_grad."""
+    alias = getattr(t, "_alias", None) or getattr(root, "_alias", None)
+    if alias is not None:
+        src = alias()
+        if src is not None and src is not root:
+            _rebase_views(src)
 
 
 def _replay_view(v: Tensor) -> None:
@@ -531,6 +536,7 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) ->
         mutate(self)
         base = getattr(self, "_base", None)
         _rebase_views(self if base is None else base)
+        _rebase_aliased(self, self if base is None else base)
         return
     if adv is None and _internal_overlap(self._data):  # an expanded tensor: torch writes
         view = self[basic]  # through the view the index makes, refused if it aliases too
