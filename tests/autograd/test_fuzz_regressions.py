@@ -527,3 +527,39 @@ def test_index_put_into_an_expanded_view_in_a_graph(kind):
     out = [program(torch), program(chainrule)]
     np.testing.assert_array_equal(np.array(out[1][0].tolist()), np.array(out[0][0].tolist()))
     assert out[1][1] == out[0][1]
+
+
+@pytest.mark.parametrize("shape, dim", [((1, 1), None), ((3, 1), 1), ((1, 4), 0), ((2, 3), 1)])
+def test_prod_gradient_of_a_one_factor_slice_with_a_zero_is_g_itself(shape, dim):
+    """Fuzz seed 370000 (flags): torch's prod backward of a zero in a one-element slice is
+    the incoming gradient itself, so under create_graph it requires grad only if that does."""
+
+    def program(t):
+        a0 = t.zeros(shape, requires_grad=True)
+        if shape == (2, 3):
+            a0 = t.tensor([[0.0, 2.0, 3.0], [1.0, 0.0, 0.0]], requires_grad=True)
+        g0 = a0 * 1
+        x0 = g0.prod() if dim is None else g0.prod(dim)
+        (g1,) = t.autograd.grad(x0.sum(), [g0], create_graph=True)
+        return g1, t.tensor(g1.requires_grad)
+
+    _same(program)
+
+
+def test_batch_norm_refusing_a_rebased_split_output_leaves_the_running_stats():
+    """Fuzz seed 370000 (state after error): both raise for a split output whose base was
+    written; torch raises before its kernel updates the running statistics."""
+
+    def program(t):
+        a0 = t.ones(2, 3, 4, requires_grad=True)
+        mod = t.nn.BatchNorm1d(3)
+        y0 = a0 * 2
+        (x2,) = y0.split(4, 2)
+        y0.zero_()
+        try:
+            mod(x2)
+        except RuntimeError:
+            pass
+        return mod.running_mean, mod.running_var
+
+    _same(program)

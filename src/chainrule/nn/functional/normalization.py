@@ -11,7 +11,7 @@ import numpy as np
 
 from chainrule._fp import quiet
 from chainrule._registry import op
-from chainrule._tensor import Size, Tensor, _make, mutate
+from chainrule._tensor import Size, Tensor, _make, check_multi_view, mutate
 from chainrule._trace import state as trace
 from chainrule.backend import K
 from chainrule.backend.numpy_norm import mean_keepdims as _mean
@@ -644,6 +644,8 @@ def batch_norm(
         else:
             mu, v, _ = _moments(opmath_array(x), axes)  # in float32 for float16 (torch)
         if running_mean is not None or running_var is not None:
+            if input._multi is not None and grad_mode.enabled:  # torch refuses a rebased
+                check_multi_view(input)  # split output before its kernel updates the stats
             n = int(np.prod(x.shape[:1] + x.shape[2:]))  # values per channel
             m = momentum
             if running_mean is not None:

@@ -188,6 +188,8 @@ def _prod_vjp(x: Tensor, p: Tensor, g: Tensor, axis: int | None) -> Tensor:
     z = x._data == 0
     if not z.any():
         return g * p / x
+    if (x._data.size if axis is None else x._data.shape[axis]) == 1:  # one factor: torch's
+        return expand(g, x._data.shape)  # gradient is g itself, read from neither x nor p
     first = first_true(z, axis)
     xf = sum(where(first, x, 0.0), axis, keepdim=True)  # the zero itself (value 0)
     xf = where(first.any(axis=axis, keepdims=True), xf, 1.0)  # 1 in slices without zeros
