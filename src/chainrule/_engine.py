@@ -476,6 +476,9 @@ def run_backward(
             if t is not None:
                 _retain(t, g)
         if not beyond and not accumulate:  # captured: torch does not run the node
+            if v._siblings is not None:  # but its pre-hooks ran: the other outputs' tensor
+                ran.add(id(v))  # hooks get None (after the walk, as for a node that runs)
+                groups.append(v._siblings)
             return (None,) * len(v._edges)
         if v._prehooks is not None:  # the node's own pre-hooks, once it runs (torch's order)
             g = _prehooks(v, g, obs)

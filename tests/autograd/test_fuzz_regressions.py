@@ -29,7 +29,9 @@ def _same(program):
             assert w is None and g is None, (w, g)
             continue
         assert str(g.dtype).split(".")[-1] == str(w.dtype).split(".")[-1]
-        np.testing.assert_allclose(np.array(g.tolist()), np.array(w.tolist()), rtol=1e-6)
+        np.testing.assert_allclose(
+            np.array(g.tolist()), np.array(w.tolist()), rtol=1e-6, strict=True
+        )  # (strict: shapes too; a (0,) array broadcast against any (1,) one)
 
 
 # ----------------------------------------------- 1. multi-output views after a write
@@ -561,5 +563,25 @@ def test_batch_norm_refusing_a_rebased_split_output_leaves_the_running_stats():
         except RuntimeError:
             pass
         return mod.running_mean, mod.running_var
+
+    _same(program)
+
+
+@pytest.mark.parametrize("raises", [False, True])
+def test_capturing_one_output_of_unbind_runs_the_others_hooks_with_none(raises):
+    """Fuzz seed 370000: autograd.grad of one output of a multi-output node captures it at
+    that node, whose pre-hooks run first: another output's tensor hook gets None (a hook
+    that reads it raises, as torch's)."""
+
+    def program(t):
+        x0 = t.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True) * 1
+        x1, x2 = x0.unbind(1)
+        seen = []
+        if raises:
+            x1.register_hook(lambda g: g.clone().zero_())
+        else:
+            x1.register_hook(lambda g: seen.append(g is None))
+        (g0,) = t.autograd.grad((x2 * x2).sum(), [x2])
+        return g0, t.tensor([len(seen), sum(seen)])
 
     _same(program)
