@@ -145,3 +145,35 @@ def test_no_taking_under_create_graph_or_with_a_hook_after_accumulation(stolen):
     y.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.numpy().copy()))
     (y * 2).sum().backward()
     assert stolen == [] and np.array_equal(seen[0], [2.0, 2.0, 2.0])
+
+
+def test_a_modules_parameters_take_their_gradients(stolen):
+    """Parameters are leaves too (nn.Parameter is a Tensor subclass): an MLP's weights and
+    biases take their first gradients, with torch's values and layout, and an optimizer step
+    and a second backward after zero_grad(set_to_none=False) behave as torch's."""
+    layers = [(8, 6), (6, 4)]
+    mods = []
+    for lib in (cr, torch):
+        mods.append(
+            lib.nn.Sequential(lib.nn.Linear(*layers[0]), lib.nn.ReLU(), lib.nn.Linear(*layers[1]))
+        )
+    with torch.no_grad():
+        for p, tp in zip(mods[0].parameters(), mods[1].parameters()):
+            tp.copy_(torch.from_numpy(p.detach().numpy().copy()))
+    x = rng.standard_normal((5, 8)).astype(np.float32)
+    opts = [lib.optim.SGD(m.parameters(), lr=0.1) for lib, m in zip((cr, torch), mods)]
+    for lib, m in zip((cr, torch), mods):
+        m(lib.tensor(x)).square().sum().backward()
+    assert sorted(stolen) == [(4,), (4, 6), (6,), (6, 8)]
+    for p, tp in zip(mods[0].parameters(), mods[1].parameters()):
+        assert type(p) is cr.nn.Parameter and type(p.grad) is cr.Tensor
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
+        assert p.grad.stride() == tp.grad.stride() and not p.grad.requires_grad
+    for lib, m, opt in zip((cr, torch), mods, opts):
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+        m(lib.tensor(x)).square().sum().backward()
+    assert len(stolen) == 4  # the zeroed gradients are added into, not replaced
+    for p, tp in zip(mods[0].parameters(), mods[1].parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-4, atol=1e-5)

@@ -538,7 +538,7 @@ def _plain_walk(roots: list, seeds: list, step: Any, retain_graph: bool) -> None
             g = g.value()
         if g is not None and not isinstance(v, Tensor) and not v._hooked:
             out = v._run_backward(g, retain_graph)
-        elif type(v) is Tensor and g is not None:  # a leaf
+        elif g is not None and isinstance(v, Tensor):  # a leaf (a Parameter too)
             out = ()  # (dropping the last node's gradients, which may hold this one)
             if getrefcount(g) != 2 or not _steal(v, g):  # 2: `g` here and the call's own
                 step(v, g)
