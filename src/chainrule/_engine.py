@@ -282,6 +282,38 @@ def _steal(t: Tensor, g: Tensor) -> bool:
     return True
 
 
+def _take(t: Tensor, a: np.ndarray) -> None:
+    """cr.compile's replay of a leaf's accumulation (``_accumulate(t, g, False)``) whose
+    gradient array ``a`` no later instruction reads (the replay dropped its register first):
+    ``a`` becomes the first ``.grad`` without a copy when reference counts show nothing
+    else holds its memory, as ``_steal`` decides in an eager walk (C-contiguous, writeable,
+    the leaf's dtype, owning its memory or a whole-array view of an array only it holds;
+    the leaf wanting a gradient, with none yet, no hooks and no view's history). Anything
+    else accumulates as the eager call did (the same values and layout either way)."""
+    if (
+        getrefcount(a) == 3  # the caller's reference, `a` and the call's argument
+        and a.dtype == t._data.dtype
+        and a.flags.c_contiguous
+        and a.flags.writeable
+        and t._requires_grad
+        and getattr(t, "_grad", None) is None
+        and not getattr(t, "_hooks", None)
+        and not getattr(t, "_post_hooks", None)
+        and not getattr(t, "_grad_from_base", False)
+    ):
+        base = a.base
+        if base is None or (
+            type(base) is np.ndarray
+            and base.base is None
+            and base.flags.owndata
+            and base.nbytes == a.nbytes
+            and getrefcount(base) == 3  # a's base, `base` and the call's argument
+        ):
+            t._grad = _make(a)
+            return
+    _accumulate(t, _make(a), False)
+
+
 def _unreached_siblings(groups: list[tuple], ran: set[int], obs: Any) -> None:
     """torch runs a multi-output node (split, chunk, unbind) once, for all its outputs: the
     tensor hooks of an output no gradient reached are called with None then, and may not

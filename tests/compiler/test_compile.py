@@ -317,6 +317,88 @@ def test_training_step_bit_identical(net, make_opt):
     assert step.traces == 1 and program(step) is not None, step.entries[0].reason
 
 
+def test_replay_takes_leaf_gradients_nothing_else_reads(monkeypatch):
+    """A replayed step stores each parameter's first gradient without a copy when no later
+    instruction reads its register (TAKE, `_engine._take`), as an eager walk takes it: the
+    same bits as eager, and no copy made (`_accumulate` not called). Gradients added into
+    existing ones (zero_grad(set_to_none=False)) are added in place, as eagerly."""
+    import chainrule._engine as engine
+    from chainrule.compiler._program import TAKE
+
+    for set_to_none in (True, False):
+        cr.manual_seed(0)
+        model = mlp()
+        twin = copy.deepcopy(model)
+        opt = optim.SGD(model.parameters(), lr=0.05)
+        opt2 = optim.SGD(twin.parameters(), lr=0.05)
+        X, Y = cr.randn(16, 20), cr.randint(0, 5, (16,))
+
+        def step(model, opt, X, Y, set_to_none=set_to_none):
+            opt.zero_grad(set_to_none=set_to_none)
+            loss = F.cross_entropy(model(X), Y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        c = cr.compile(step)
+        c(model, opt, X, Y)  # traced (eager)
+        step(twin, opt2, X, Y)
+        copies: list = []
+        accumulate = engine._accumulate
+
+        def counting(t, g, cg, copies=copies, accumulate=accumulate):
+            copies.append(t.shape)
+            accumulate(t, g, cg)
+
+        monkeypatch.setattr(engine, "_accumulate", counting)
+        for _ in range(3):
+            grads = [p.grad for p in model.parameters()]
+            assert same(c(model, opt, X, Y), step(twin, opt2, X, Y))
+            for p, q, old in zip(model.parameters(), twin.parameters(), grads):
+                assert same(p, q) and same(p.grad, q.grad)
+                assert p.grad.stride() == q.grad.stride() and not p.grad.requires_grad
+                assert (p.grad is old) == (not set_to_none)  # in place when kept
+        monkeypatch.setattr(engine, "_accumulate", accumulate)
+        n = len(list(model.parameters()))
+        assert sum(ins[0] == TAKE for ins in program(c).code) == n
+        # set_to_none: each taken (the eager twin's accumulate calls are counted too);
+        # otherwise every leaf accumulates into its gradient, on both sides
+        assert len(copies) == (0 if set_to_none else 2 * 3 * n)
+
+
+def test_replay_copies_a_gradient_something_else_holds():
+    """One gradient array handed to two leaves (Add passes it on as it is): the replay
+    gives the second leaf the array and the first a copy (its register is read later), so
+    the two .grad never share memory; a kernel after backward reads the taken .grad."""
+    a1, c1 = cr.randn(3, requires_grad=True), cr.randn(3, requires_grad=True)
+    w = cr.tensor([1.0, 2.0, 3.0])
+
+    def step(a, c):
+        a.grad = c.grad = None
+        ((a + c) * w).sum().backward()
+
+    f = cr.compile(step)
+    for _ in range(3):
+        f(a1, c1)
+        assert not np.shares_memory(a1.grad.numpy(), c1.grad.numpy())
+        a1.grad.add_(1.0)
+        assert np.array_equal(c1.grad.numpy(), [1.0, 2.0, 3.0])
+    assert program(f) is not None
+
+    x = cr.randn(4, requires_grad=True)
+
+    def reads_gradient(x):  # a kernel after backward reads the taken .grad
+        x.grad = None
+        (x * w.sum()).sum().backward()
+        return x.grad * 2
+
+    h = cr.compile(reads_gradient)
+    for _ in range(3):
+        got = h(x)
+        assert same(got, x.grad * 2) and not np.shares_memory(got.numpy(), x.grad.numpy())
+    assert program(h) is not None, h.entries[0].reason
+
+
 def test_training_step_matches_torch():
     """The oracle: the replayed steps give torch's losses and weights from the same start."""
     cr.manual_seed(3)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import _engine
 from chainrule._fp import ignore_fp_errors, restore_fp_errors
 from chainrule._layout import elementwise as elementwise_layout
 from chainrule._layout import to_contiguous
@@ -29,6 +30,7 @@ __all__ = ["Program", "CompiledFunctionBackward", "FUSED"]
 
 FUSED = 2  # an instruction: a generated C loop standing for a run of elementwise kernels
 FREE = 3  # an instruction: drop registers (and kernels' nodes) nothing later reads
+TAKE = 4  # an instruction: a leaf's accumulation of a register nothing later reads
 
 # source tags (see _tracer.Tracer.source): where an array or a tensor comes from at replay
 REG, ARG, CAP, CONST, ATTR, GRAD, SEQ, ARGOBJ, CAPOBJ, WRAP, GIN = range(11)
@@ -143,10 +145,17 @@ class Program:
             at.setdefault(i, ([], []))[1].append(n)
         code = []
         for i, ins in enumerate(self.code):
-            code.append(ins)
             if i in at:
                 regs_, nodes_ = at[i]
-                code.append((FREE, tuple(regs_), tuple(nodes_)))
+                k = _taken(ins)
+                if k is not None and k in regs_:  # the gradient's last reader: TAKE
+                    ins = (TAKE, ins[2][0], k)
+                    regs_ = [r for r in regs_ if r != k]
+                code.append(ins)
+                if regs_ or nodes_:
+                    code.append((FREE, tuple(regs_), tuple(nodes_)))
+            else:
+                code.append(ins)
         self.code = code
 
     def run(self, flat: list) -> Any:
@@ -161,6 +170,20 @@ class Program:
                     regs[k] = None
             frame.flat = [x if i in self.live.args else None for i, x in enumerate(flat)]
         return out
+
+
+def _taken(ins: tuple) -> int | None:
+    """The register of a leaf accumulation's gradient (``_accumulate(t, g, False)``, g a
+    kernel's result), or None for any other instruction."""
+    if ins[0] != EFFECT or ins[1] is not _engine._accumulate or ins[3]:
+        return None
+    srcs = ins[2]
+    if len(srcs) != 3 or srcs[2] != (CONST, False):
+        return None
+    g = srcs[1]
+    if g[0] != WRAP or g[1][0] != REG:
+        return None
+    return g[1][1]
 
 
 class _Frame:
@@ -246,6 +269,17 @@ def _exec(code: list, frame: _Frame, attr_nodes: set) -> None:
                     regs[r] = None
                 for n in ins[2]:
                     nodes.pop(n, None)
+            elif kind == TAKE:  # the register goes first: then the array may be taken
+                a = regs[ins[2]]
+                regs[ins[2]] = out = arrays = None  # (the last kernel's result and inputs)
+                if mode is not prev_mode:
+                    grad_mode.enabled = mode = prev_mode
+                restore_fp_errors(token)
+                try:
+                    _engine._take(obj(ins[1]), a)
+                finally:
+                    token = ignore_fp_errors()
+                del a
             else:
                 _, fn, srcs, kwargs = ins
                 if mode is not prev_mode:
