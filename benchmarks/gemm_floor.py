@@ -7,9 +7,22 @@ operand layouts, and timed on their own: with NumPy (the BLAS chainrule calls) a
 torch (its mm/addmm/bmm). In the same interleaved rounds the whole step of each library
 is timed. ``floor = NumPy's products / torch's whole step`` is the ratio chainrule would
 have with a step that is nothing but those products (at NumPy's BLAS speed); a target
-below it cannot be met by anything outside the products. One thread each, CPU time.
+below it cannot be met by anything outside the products. Each library's time outside its
+products (its step less its products timed alone) is printed too, and what chainrule's
+may be for a target ratio (``--target``, 0.9: W1's). One thread each, CPU time.
+
+``--formulations`` times instead each product of the list in every equivalent layout
+(each operand row- or column-major, the result written row- or column-major: the same
+product, a different BLAS call), NumPy's matmul with ``out=``, against chainrule's layout
+as the step has it (``*``): which formulation, if any, is faster. Measured on W1's
+products (OpenBLAS 0.3.31, Haswell kernels, AMD EPYC with AVX2, a core shared with other
+work): every formulation of a product within ~3% of the others at the minimum over
+rounds, no layout consistently ahead, so chainrule keeps torch's layouts (and the floor
+is as listed); the products ran at ~92 GFLOP/s at best, ~94% of the core's measured
+FMA peak (~98 GFLOP/s), so no BLAS could lower the floor by more than a few percent.
 
     python benchmarks/gemm_floor.py [--workloads W1,W6] [--rounds 5] [--repeats 5]
+                                    [--target 0.9] [--formulations]
 """
 
 from __future__ import annotations
@@ -75,6 +88,58 @@ def _torch_like(torch, a):
     return torch.from_numpy(np.ascontiguousarray(np.swapaxes(a, -1, -2))).transpose(-1, -2)
 
 
+def _layouts(spec, rng) -> dict:
+    """Every formulation of one product of the list: label (a, b, result orders: C
+    row-major, F column-major) -> a call computing it into a buffer of that order."""
+    a0, b0 = _operands(spec, rng)
+    if a0.ndim != 2:
+        return {}
+    out = {}
+    for oa in "CF":
+        for ob in "CF":
+            for oc in "CF":
+                a = np.asarray(a0, order=oa).copy(order=oa)
+                b = np.asarray(b0, order=ob).copy(order=ob)
+                c = np.empty((a.shape[0], b.shape[1]), np.float32, order=oc)
+                if oc == "C":
+                    out[oa + ob + oc] = lambda a=a, b=b, c=c: np.matmul(a, b, out=c)
+                else:  # cᵀ = bᵀ aᵀ, written row-major: c column-major
+                    out[oa + ob + oc] = lambda a=a, b=b, c=c: np.matmul(b.T, a.T, out=c.T)
+    return out
+
+
+def _order(a) -> str:
+    return "C" if a.flags.c_contiguous else "F"
+
+
+def formulations(name: str, rounds: int, repeats: int) -> None:
+    """Each product of ``name`` in every layout (see the module docstring)."""
+    rng = np.random.default_rng(0)
+    clock = time.thread_time
+    for spec in products(name):
+        cells = _layouts(spec, rng)
+        if not cells:
+            continue
+        a, b = _operands(spec, rng)
+        current = _order(a) + _order(b) + "C"
+        got: dict[str, list[float]] = {k: [] for k in cells}
+        for fn in cells.values():
+            fn()
+        for _ in range(rounds):
+            for label, fn in cells.items():
+                t = clock()
+                for _ in range(repeats):
+                    fn()
+                got[label].append((clock() - t) / repeats * 1e6)
+        kind, *d = spec
+        print(f"\n{name} {kind} {'x'.join(map(str, d))} (a, b, result order; * = chainrule's)")
+        for label in sorted(got, key=lambda k: min(got[k])):
+            v = got[label]
+            mark = "*" if label == current else " "
+            print(f"  {mark}{label}  min {min(v):9.1f} us   median {statistics.median(v):9.1f} us"
+                  f"   {2.0 * np.prod(d) / min(v) / 1e3:5.1f} GFLOP/s at min")  # fmt: skip
+
+
 def flops(specs) -> float:
     total = 0.0
     for _kind, *d in specs:
@@ -87,7 +152,13 @@ def main() -> None:
     parser.add_argument("--workloads", default="W1,W6")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--target", type=float, default=0.9)
+    parser.add_argument("--formulations", action="store_true")
     args = parser.parse_args()
+    if args.formulations:
+        for name in args.workloads.split(","):
+            formulations(name, args.rounds, args.repeats)
+        return
     import torch
 
     import chainrule as cr
@@ -140,6 +211,12 @@ def main() -> None:
               f"({min(ratios):.2f}-{max(ratios):.2f})")  # fmt: skip
         print(f"  floor: NumPy products / torch step  {statistics.median(floors):.2f}  "
               f"({min(floors):.2f}-{max(floors):.2f})")  # fmt: skip
+        med = {k: statistics.median(v) for k, v in got.items()}
+        print(f"  outside the products: chainrule "
+              f"{med['chainrule step'] - med['NumPy products']:.2f} ms, torch "
+              f"{med['torch step'] - med['torch products']:.2f} ms; a ratio of {args.target} "
+              f"leaves chainrule {args.target * med['torch step'] - med['NumPy products']:.2f}"
+              " ms")  # fmt: skip
 
 
 if __name__ == "__main__":
