@@ -16,10 +16,13 @@ may be for a target ratio (``--target``, 0.9: W1's). One thread each, CPU time.
 product, a different BLAS call), NumPy's matmul with ``out=``, against chainrule's layout
 as the step has it (``*``): which formulation, if any, is faster. Measured on W1's
 products (OpenBLAS 0.3.31, Haswell kernels, AMD EPYC with AVX2, a core shared with other
-work): every formulation of a product within ~3% of the others at the minimum over
-rounds, no layout consistently ahead, so chainrule keeps torch's layouts (and the floor
-is as listed); the products ran at ~92 GFLOP/s at best, ~94% of the core's measured
-FMA peak (~98 GFLOP/s), so no BLAS could lower the floor by more than a few percent.
+work), the formulations of a product spread by 3-12% at the minimum over rounds, but
+which one leads changes from run to run; the one lead that held (the first layer's
+``x Wᵀ`` with ``Wᵀ`` contiguous: 2.6% in the median of 60 interleaved rounds, quartiles
+-6.6% to +2.5%) would need a transposed copy of W every step (~420 µs, against ~60 µs
+saved). So chainrule keeps torch's layouts, and the floor is as listed. The products ran
+at ~92 GFLOP/s at best, ~94% of the core's measured FMA peak (~98 GFLOP/s): no BLAS
+could lower the floor by more than a few percent.
 
     python benchmarks/gemm_floor.py [--workloads W1,W6] [--rounds 5] [--repeats 5]
                                     [--target 0.9] [--formulations]
