@@ -20,6 +20,7 @@ from chainrule.ops import (  # noqa: F401  (importing a family declares its ops)
     inplace,
     linalg,
     reduce,
+    search,
     shape,
     softmax,
     sorting,
