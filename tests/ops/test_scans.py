@@ -1,0 +1,118 @@
+"""Running extremes and log-sum-exp against torch: cummax, cummin (values, indices with
+ties and nans, gradients scattered to the indices), logcumsumexp (stable, gradient)."""
+
+import numpy as np
+import pytest
+import torch
+from harness import Case, case_id, check_case, check_finite_differences
+
+import chainrule as cr
+
+M = (2, 3, 5)
+N, INF = float("nan"), float("inf")
+
+
+def spread(r):
+    return [r.permutation(30).reshape(M) / 4.0 - 3.0]
+
+
+def ties(r):
+    return [np.array([[1.0, 3, 3, 2, 3], [4, 4, 1, 1, 0], [2, 2, 2, 2, 2]])]
+
+
+def nans(r):
+    return [np.array([[1.0, 3, N, 2, N, 5], [N, 0, 1, -1, -1, 2]])]
+
+
+def ints(r):
+    return [r.integers(0, 4, (3, 6))]
+
+
+CASES = [
+    Case("cummax", lambda m, a: m.cummax(a, 2), make=spread),
+    Case("cummax", lambda m, a: a.cummax(0), make=spread, note="dim0"),
+    Case("cummax", lambda m, a: m.cummax(a, -1), make=ties, fd=False, note="ties"),
+    Case("cummax", lambda m, a: m.cummax(a, 1), make=nans, fd=False, note="nan"),
+    Case("cummax", lambda m, a: m.cummax(a, 0), [()], note="0d"),
+    Case("cummax", lambda m, a: m.cummax(a, 0), make=lambda r: [np.zeros((0, 2))], note="empty"),
+    Case("cummax", lambda m, a: m.cummax(a, 1), make=ints, grad=False, note="int"),
+    Case("cummin", lambda m, a: m.cummin(a, 1), make=spread),
+    Case("cummin", lambda m, a: a.cummin(dim=1), make=ties, fd=False, note="ties"),
+    Case("cummin", lambda m, a: m.cummin(a, 1), make=nans, fd=False, note="nan"),
+    Case(
+        "cummin",
+        lambda m, a: m.cummin(a, 0),
+        make=lambda r: [r.uniform(size=5) > 0.5],
+        grad=False,
+        note="bool",
+    ),  # fmt: skip
+    Case("logcumsumexp", lambda m, a: m.logcumsumexp(a, 2), [M]),
+    Case("logcumsumexp", lambda m, a: a.logcumsumexp(0), [M], note="dim0"),
+    Case(
+        "logcumsumexp",
+        lambda m, a: m.logcumsumexp(a, -1),
+        [(3, 4)],
+        domain=(-300.0, 300.0),
+        rtol=1e-5,
+        note="large",
+    ),  # fmt: skip
+    Case("logcumsumexp", lambda m, a: m.logcumsumexp(a, 0), [()], note="0d"),
+    Case(
+        "logcumsumexp",
+        lambda m, a: m.logcumsumexp(a, 0),
+        make=lambda r: [np.array([-INF, -INF, 1.0, 2.0])],
+        fd=False,
+        note="neg-inf",
+    ),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_torch_parity(case, dtype):
+    check_case(case, dtype)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.grad and c.fd], ids=case_id)
+def test_finite_differences(case):
+    check_finite_differences(case)
+
+
+def test_logcumsumexp_is_stable_where_the_naive_formula_overflows():
+    a = np.array([1000.0, 1000.0, -1000.0, 999.0])
+    ours = cr.tensor(a).logcumsumexp(0).numpy()
+    np.testing.assert_allclose(ours, torch.tensor(a).logcumsumexp(0).numpy(), rtol=1e-12)
+    assert np.isfinite(ours).all()
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.log(np.cumsum(np.exp(a)))).all()
+
+
+def _outcome(fn, lib):
+    try:
+        out = fn(lib)
+    except Exception as e:  # noqa: BLE001  (compared with torch's)
+        return type(e).__name__, str(e)
+    outs = out if isinstance(out, tuple) else (out,)
+    return "ok", [(str(o.dtype).split(".")[-1], tuple(o.shape), repr(o.tolist())) for o in outs]
+
+
+ERRORS = {
+    "cummax-complex": lambda m: m.tensor([1 + 1j]).cummax(0),
+    "cummin-complex": lambda m: m.tensor([1 + 1j]).cummin(0),
+    "cummax-range": lambda m: m.ones(3).cummax(1),
+    "logcumsumexp-int": lambda m: m.tensor([1, 3]).logcumsumexp(0),
+    "logcumsumexp-bool": lambda m: m.tensor([True]).logcumsumexp(0),
+    "logcumsumexp-range": lambda m: m.ones(3).logcumsumexp(-2),
+    "logcumsumexp-inf": lambda m: m.tensor([INF, INF, 1.0]).logcumsumexp(0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_errors_and_edges_like_torch(name):
+    assert _outcome(ERRORS[name], cr) == _outcome(ERRORS[name], torch)
+
+
+def test_return_types():
+    r = cr.tensor([1.0, 3.0, 2.0]).cummin(0)
+    assert type(r).__name__ == "cummin" and r._fields == ("values", "indices")
+    assert repr(r).startswith("chainrule.return_types.cummin(\nvalues=")
