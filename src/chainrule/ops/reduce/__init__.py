@@ -1,7 +1,8 @@
 """Reductions over dimensions (dim: None, int, negative or tuple; keepdim), in five files:
-sums.py (sum, mean, prod, cumsum, cumprod), extrema.py (amax, amin, max, min, argmax,
-argmin, all, any), stats.py (var, std, var_mean, std_mean, logsumexp, norm), order.py
-(median, nanmedian, kthvalue, mode) and scans.py (cummax, cummin, logcumsumexp)."""
+sums.py (sum, mean, nansum, nanmean, prod, cumsum, cumprod), extrema.py (amax, amin,
+aminmax, max, min, argmax, argmin, all, any), stats.py (var, std, var_mean, std_mean,
+logsumexp, norm), order.py (median, nanmedian, kthvalue, mode, quantile, nanquantile) and
+scans.py (cummax, cummin, logcumsumexp)."""
 
 from __future__ import annotations
 

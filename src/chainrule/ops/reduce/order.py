@@ -1,4 +1,5 @@
-"""Order statistics: median, nanmedian, kthvalue, mode (values and indices).
+"""Order statistics: median, nanmedian, kthvalue, mode (values and indices), quantile and
+nanquantile.
 
 The values are torch's; so are the indices where several elements share the value picked,
 which torch's kernels leave to their algorithm: median and nanmedian partition with
@@ -299,3 +300,106 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> Any:
     rows = _as_rows(x, d)
     idx = np.array([_mode_row(r.tolist()) for r in rows], dtype=np.int64)
     return _select(ModeSelect, mode_type, input, idx, d, keepdim)
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(name: str, input: Tensor, q: Any, dim: Any, keepdim: bool,
+              interpolation: str) -> Tensor:  # fmt: skip
+    """torch's quantile_compute (its messages say "quantile()" for both): sort along
+    ``dim``, the ranks ``q * (n - 1)`` (of the elements that are not nan, for nanquantile;
+    the last for a slice with a nan, for quantile), and the values at the ranks below and
+    above, interpolated (``lerp``: the gradient goes to those two elements)."""
+    from chainrule.ops.elementwise.select import lerp
+    from chainrule.ops.index.gather import gather
+    from chainrule.ops.sorting import sort
+
+    x = input._data
+    if isinstance(q, Tensor):
+        qa = q._data
+        if qa.ndim > 1:
+            raise RuntimeError("quantile() q must be a scalar or 1D tensor")
+    elif isinstance(q, float | int) and not isinstance(q, bool):
+        if not 0 <= q <= 1:
+            raise RuntimeError(f"quantile() q must be in the range [0, 1] but got {q}")
+        qa = None
+    else:
+        raise TypeError(
+            f"{name}() received an invalid combination of arguments - got "
+            f"({type(q).__name__}), but expected one of:\n"
+            + "".join(
+                f" * ({t} q, int dim = None, bool keepdim = False, *, str interpolation = "
+                '"linear")\n'
+                for t in ("Tensor", "float")
+            )
+        )
+    if x.dtype not in (np.float32, np.float64):
+        raise RuntimeError("quantile() input tensor must be either float or double dtype")
+    if qa is not None and qa.dtype != x.dtype:
+        raise RuntimeError("quantile() q tensor must be same dtype as the input tensor")
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(
+            "quantile() interpolation must be one of linear, lower, higher, midpoint or "
+            f"nearest, but got {interpolation}"
+        )
+    d = None if dim is None else wrap_dim(int(dim), x.ndim)
+    if x.size == 0:
+        raise RuntimeError("quantile() input tensor must be non-empty")
+    if qa is not None and not ((qa >= 0) & (qa <= 1)).all():
+        raise RuntimeError("quantile() q values must be in the range [0, 1]")
+    qs = np.asarray(q, dtype=x.dtype) if qa is None else qa
+    # the sorted slices, each along the last dim
+    if d is None or x.ndim == 0:
+        s = sort(input.reshape(-1)).values
+    else:
+        s = sort(input.movedim(d, -1)).values
+    sd = s._data
+    n = sd.shape[-1]
+    q1 = qs.reshape(-1)
+    if name == "nanquantile":
+        count = (~np.isnan(sd)).sum(-1, keepdims=True)
+        ranks = q1 * (count - 1).astype(x.dtype)
+        ranks = np.where(ranks < 0, np.zeros((), x.dtype), ranks)
+    else:
+        ranks = np.broadcast_to(q1 * np.asarray(n - 1, x.dtype), (*sd.shape[:-1], q1.size))
+        ranks = np.where(np.isnan(sd).any(-1, keepdims=True), np.asarray(n - 1, x.dtype), ranks)
+    if interpolation == "lower":
+        ranks = np.floor(ranks)
+    elif interpolation == "higher":
+        ranks = np.ceil(ranks)
+    elif interpolation == "nearest":
+        ranks = np.round(ranks)  # half to even, as torch's round
+    ranks = np.ascontiguousarray(np.broadcast_to(ranks, (*sd.shape[:-1], q1.size)))
+    below = ranks.astype(np.int64)
+    out = gather(s, -1, _make(below))
+    if interpolation in ("linear", "midpoint"):
+        w = np.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+        above = gather(s, -1, _make(np.ceil(ranks).astype(np.int64)))
+        out = lerp(out, above, _make(w.astype(x.dtype)))
+    # the quantiles' dim (last) to the front, or away for a scalar q
+    out = out.squeeze(-1) if qs.ndim == 0 else out.movedim(-1, 0)
+    if keepdim:
+        lead = 0 if qs.ndim == 0 else 1
+        if d is None or x.ndim == 0:
+            out = out.reshape((*out.shape[:lead], *([1] * x.ndim)))
+        else:
+            out = out.unsqueeze(lead + d)
+    return out
+
+
+@op
+def quantile(input: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,
+             interpolation: str = "linear") -> Tensor:  # fmt: skip
+    """The ``q``-th quantiles (``q`` a number or a 1-D tensor in [0, 1]; a tensor's values
+    come first in the result's shape) over ``dim`` (all elements if None), between the two
+    nearest ranks by ``interpolation``: "linear", "lower", "higher", "midpoint" or
+    "nearest". A slice with a nan gives nan. The gradient goes to the two elements used."""
+    return _quantile("quantile", input, q, dim, keepdim, interpolation)
+
+
+@op
+def nanquantile(input: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,
+                interpolation: str = "linear") -> Tensor:  # fmt: skip
+    """Like ``quantile``, ignoring nans (nan only where a slice is all nan)."""
+    return _quantile("nanquantile", input, q, dim, keepdim, interpolation)
