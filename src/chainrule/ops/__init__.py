@@ -16,6 +16,7 @@ from chainrule.ops import (  # noqa: F401  (importing a family declares its ops)
     compare,
     conv,
     elementwise,
+    histogram,
     index,
     inplace,
     linalg,
