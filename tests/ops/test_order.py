@@ -125,6 +125,19 @@ def test_indices_among_ties_are_torch_s(name):
         np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
 
 
+def test_mode_of_long_slices_and_many_rows_is_torch_s():
+    """Both ways to the index: rows of up to 16 elements or with a mode seen once
+    (vectorized), and longer rows with ties or nans (std::sort re-run)."""
+    rng = np.random.default_rng(11)
+    for n, hi in [(5, 3), (16, 4), (17, 4), (40, 1000), (200, 6), (33, 2)]:
+        a = rng.integers(0, hi, (50, n)).astype(float)
+        a[rng.uniform(size=a.shape) < 0.02] = N
+        for lib_a in (a, a[:, ::-1].copy(), np.round(a / 2)):
+            ours, theirs = cr.tensor(lib_a).mode(1), torch.tensor(lib_a).mode(1)
+            np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+            np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+
+
 def test_gradient_goes_to_the_index_returned():
     a = np.array([[5.0, 1, 5, 1, 0], [2, 2, 2, 7, 7]])
     for name, args in [("median", (1,)), ("kthvalue", (4, 1)), ("mode", (1,))]:

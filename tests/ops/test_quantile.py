@@ -77,6 +77,18 @@ CASES = [
         make=lambda r: [*spread(r), np.array(1)],
         note="q-0d-tensor",
     ),  # fmt: skip
+    Case(
+        "quantile",
+        lambda m, a, q: m.quantile(a, q, dim=1),
+        make=lambda r: [*spread(r), np.array([0.15, 0.4, 0.8])],
+        note="q-grad",
+    ),  # fmt: skip
+    Case(
+        "quantile",
+        lambda m, a, q: m.quantile(a, q, interpolation="midpoint"),
+        make=lambda r: [*spread(r), np.array([0.15, 0.4])],
+        note="q-grad-midpoint",
+    ),
     Case("nanquantile", lambda m, a: m.nanquantile(a, 0.3), make=nans, fd=False),
     Case(
         "nanquantile",
@@ -126,6 +138,22 @@ def test_gradient_goes_to_the_two_elements_interpolated():
     x = cr.tensor([4.0, 1.0, 3.0, 2.0], requires_grad=True)
     x.quantile(0.5).backward()  # rank 1.5: between 2 (index 3) and 3 (index 2)
     assert x.grad.tolist() == [0.0, 0.0, 0.5, 0.5]
+
+
+def test_q_gradient_with_nans_is_torch_s():
+    """q's gradient where slices hold nans (reverse mode; forward mode there is nan in
+    both libraries: a zero tangent times the nan difference of the values)."""
+    a = nans(np.random.default_rng(0))[0]
+    for name in ("quantile", "nanquantile"):
+        grads = []
+        for lib in (cr, torch):
+            q = lib.tensor([0.15, 0.7], dtype=lib.float64, requires_grad=True)
+            y = getattr(lib.tensor(a), name)(q, dim=2)
+            w = lib.tensor(np.random.default_rng(1).standard_normal(tuple(y.shape)))
+            (lib.nan_to_num(y) * w).sum().backward()
+            grads.append(q.grad.numpy())
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+        assert np.isfinite(grads[0]).all()
 
 
 def _outcome(fn, lib):

@@ -298,8 +298,34 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> Any:
         return _select(ModeSelect, mode_type, input, np.zeros(0 if x.size == 0 else 1),
                        d, keepdim)  # fmt: skip
     rows = _as_rows(x, d)
-    idx = np.array([_mode_row(r.tolist()) for r in rows], dtype=np.int64)
+    idx, done = _mode_fast(rows)
+    for r in np.flatnonzero(~done):  # where std::sort's order of equal values shows
+        idx[r] = _mode_row(rows[r].tolist())
     return _select(ModeSelect, mode_type, input, idx, d, keepdim)
+
+
+def _mode_fast(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mode index where no sort's choice shows, and which rows those are: rows
+    without nan whose mode occurs once (the smallest value) or that have at most 16
+    elements (std::sort's insertion sort keeps equal values in order: the last
+    occurrence)."""
+    m, n = rows.shape
+    s = np.sort(rows, axis=1)
+    new = np.ones(s.shape, bool)
+    new[:, 1:] = s[:, 1:] != s[:, :-1]
+    r, c = np.nonzero(new)  # run starts, row by row
+    p = r * n + c
+    end = np.minimum(np.append(p[1:], m * n), (r + 1) * n)
+    length = end - p
+    first = np.flatnonzero(np.append(True, r[1:] != r[:-1]))  # each row's first run
+    most = np.maximum.reduceat(length, first)
+    start = np.where(length == most[r], p, m * n)
+    best = np.minimum.reduceat(start, first)  # the first longest run: the smallest value
+    value = s.reshape(-1)[best][:, None]
+    eq = rows == value
+    last = n - 1 - np.argmax(eq[:, ::-1], axis=1)
+    nan_free = ~np.isnan(rows).any(axis=1) if kind_of(rows.dtype) == "f" else np.ones(m, bool)
+    return last.astype(np.int64), nan_free & ((n <= 16) | (most == 1))
 
 
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -375,8 +401,11 @@ def _quantile(name: str, input: Tensor, q: Any, dim: Any, keepdim: bool,
     out = gather(s, -1, _make(below))
     if interpolation in ("linear", "midpoint"):
         w = np.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+        weight = _make(w.astype(x.dtype))
+        if interpolation == "linear" and isinstance(q, Tensor):
+            weight = _q_weight(name, q, sd, below)  # the same values, differentiable in q
         above = gather(s, -1, _make(np.ceil(ranks).astype(np.int64)))
-        out = lerp(out, above, _make(w.astype(x.dtype)))
+        out = lerp(out, above, weight)
     # the quantiles' dim (last) to the front, or away for a scalar q
     out = out.squeeze(-1) if qs.ndim == 0 else out.movedim(-1, 0)
     if keepdim:
@@ -388,13 +417,30 @@ def _quantile(name: str, input: Tensor, q: Any, dim: Any, keepdim: bool,
     return out
 
 
+def _q_weight(name: str, q: Tensor, sd: np.ndarray, below: np.ndarray) -> Tensor:
+    """The linear weights ``ranks - below`` as ops on ``q``, so ``q`` gets torch's gradient
+    (its ranks are ``q * (n - 1)``, as torch's, before the nan rows' fill)."""
+    from chainrule.ops.elementwise.select import where
+
+    n, dt = sd.shape[-1], sd.dtype
+    if name == "nanquantile":
+        scale = ((~np.isnan(sd)).sum(-1, keepdims=True) - 1).astype(dt)
+        ranks = q.reshape(-1) * _make(scale)
+        ranks = where(_make(ranks._data < 0), 0.0, ranks)
+    else:
+        ranks = q.reshape(-1) * _make(np.asarray(n - 1, dt))
+        ranks = where(_make(np.isnan(sd).any(-1, keepdims=True)), float(n - 1), ranks)
+    return ranks - _make(below.astype(dt))
+
+
 @op
 def quantile(input: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,
              interpolation: str = "linear") -> Tensor:  # fmt: skip
     """The ``q``-th quantiles (``q`` a number or a 1-D tensor in [0, 1]; a tensor's values
     come first in the result's shape) over ``dim`` (all elements if None), between the two
     nearest ranks by ``interpolation``: "linear", "lower", "higher", "midpoint" or
-    "nearest". A slice with a nan gives nan. The gradient goes to the two elements used."""
+    "nearest". A slice with a nan gives nan. The gradient goes to the two elements used
+    (and, with "linear", to a tensor ``q`` through its ranks, as torch's)."""
     return _quantile("quantile", input, q, dim, keepdim, interpolation)
 
 
