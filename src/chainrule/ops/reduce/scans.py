@@ -93,14 +93,18 @@ class Logcumsumexp(Op):
         self.dim, self.reverse = dim, reverse
         if x.ndim == 0 or x.size == 0:
             return x.copy()
+        scan = _complex_scan if x.dtype.kind == "c" else np.logaddexp.accumulate
         if reverse:
-            return np.flip(np.logaddexp.accumulate(np.flip(x, dim), axis=dim), dim)
-        return np.logaddexp.accumulate(x, axis=dim)
+            return np.flip(scan(np.flip(x, dim), axis=dim), dim)
+        return scan(x, axis=dim)
 
     def backward(self, g):
         x, y = self.inputs[0], self.output
         if x._data.ndim == 0:
             return g
+        if g._data.dtype.kind == "c":  # sum_{i>=j} g_i exp(x_j - y_i), in complex logs
+            back = not self.reverse
+            return (Logcumsumexp.apply(g.log() - y, dim=self.dim, reverse=back) + x).exp()
         lowest = float(np_finfo(g._data.dtype).min)
         log_abs = g.abs().log()
         pos = ew.where(g > 0, log_abs, lowest)
@@ -124,12 +128,33 @@ class Logcumsumexp(Op):
         return (pos - y).exp() - (neg - y).exp()
 
 
+def _complex_scan(x: np.ndarray, axis: int) -> np.ndarray:
+    """torch's complex running log-add-exp (``_log_add_exp_helper``, from -inf): ordered by
+    the real parts, ``log1p(exp(lo - hi)) + hi`` (the imaginary part is not wrapped to the
+    principal branch); a nan makes nan + nanj from there on; equal infinite real parts:
+    the -inf one, or ``log(exp(lo) + exp(hi))``."""
+    x = np.moveaxis(x, axis, 0)
+    out = np.empty_like(x)
+    acc = np.full(x.shape[1:], complex(-np.inf, 0.0), x.dtype)
+    with np.errstate(all="ignore"):
+        for i in range(x.shape[0]):
+            a, b = x[i], acc  # torch's helper(element, running): a tie takes the running
+            swap = a.real < b.real
+            lo, hi = np.where(swap, a, b), np.where(swap, b, a)
+            nan = np.isnan(a.real) | np.isnan(a.imag) | np.isnan(b.real) | np.isnan(b.imag)
+            infinite = ~np.isfinite(lo.real) & (lo.real == hi.real)
+            both = np.where(lo.real < 0, lo, np.log(np.exp(lo) + np.exp(hi)))
+            acc = np.where(infinite, both, np.log1p(np.exp(lo - hi)) + hi)
+            acc = np.where(nan, complex("nan+nanj"), acc).astype(x.dtype)
+            out[i] = acc
+    return np.moveaxis(out, 0, axis)
+
+
 @op
 def logcumsumexp(input: Tensor, dim: int) -> Tensor:
-    """``log(cumsum(exp(input), dim))``, computed stably (a running logaddexp)."""
+    """``log(cumsum(exp(input), dim))``, computed stably (a running logaddexp; complex
+    numbers as torch's, the imaginary part not wrapped)."""
     x = input._data
     if kind_of(x.dtype) in "iub":
         raise kernel_missing("logcumsumexp_out_cpu", x)
-    if kind_of(x.dtype) == "c":
-        raise NotImplementedError("logcumsumexp of a complex tensor is not supported yet")
     return Logcumsumexp.apply(input, dim=wrap_dim(dim, x.ndim))
