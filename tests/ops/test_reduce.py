@@ -228,6 +228,40 @@ CASES = [
     Case("any", lambda m, a: m.any(a), make=bools(S), grad=False),
     Case("any", lambda m, a: a.any(-1), [S], grad=False, note="float"),
     Case("any", lambda m, a: m.any(a, 0, True), make=bools(M), grad=False, note="keepdim"),
+    # nansum, nanmean
+    Case("nansum", lambda m, a: m.nansum(a), make=lambda r: [NANS]),
+    Case("nansum", lambda m, a: a.nansum(1), make=lambda r: [NANS], note="dim"),
+    Case("nansum", lambda m, a: m.nansum(a, (0, 2), keepdim=True), [M], note="tuple-keepdim"),
+    Case("nansum", lambda m, a: m.nansum(a, dtype=m.float64), make=lambda r: [NANS], note="dtype"),
+    Case("nansum", lambda m, a: m.nansum(a), [()], note="0d"),
+    Case("nansum", lambda m, a: m.nansum(a, 0), make=ints(S), grad=False, note="int"),
+    Case("nansum", lambda m, a: m.nansum(a), make=bools(S), grad=False, note="bool"),
+    Case("nanmean", lambda m, a: m.nanmean(a), make=lambda r: [NANS]),
+    Case("nanmean", lambda m, a: a.nanmean(1, keepdim=True), make=lambda r: [NANS], note="dim"),
+    Case("nanmean", lambda m, a: m.nanmean(a, 0), make=lambda r: [NANS], note="all-nan-col"),
+    Case("nanmean", lambda m, a: m.nanmean(a, (0, 1)), [M], note="tuple"),
+    Case(
+        "nanmean", lambda m, a: m.nanmean(a, dtype=m.float64), make=lambda r: [NANS], note="dtype"
+    ),  # fmt: skip
+    # aminmax
+    Case("aminmax", lambda m, a: m.aminmax(a), make=spread),
+    Case("aminmax", lambda m, a: a.aminmax(dim=1), make=spread, note="dim"),
+    Case(
+        "aminmax",
+        lambda m, a: m.aminmax(a, dim=-1, keepdim=True),
+        make=ties,
+        fd=False,
+        note="ties-keepdim",
+    ),  # fmt: skip
+    Case(
+        "aminmax", lambda m, a: m.aminmax(a, keepdim=True), make=ties, fd=False, note="ties-all"
+    ),  # fmt: skip
+    Case(
+        "aminmax", lambda m, a: m.aminmax(a, dim=1), make=lambda r: [NANS], fd=False, note="nan"
+    ),  # fmt: skip
+    Case("aminmax", lambda m, a: m.aminmax(a, dim=0, keepdim=True), [()], note="0d"),
+    Case("aminmax", lambda m, a: m.aminmax(a, dim=0), make=ints(S), grad=False, note="int"),
+    Case("aminmax", lambda m, a: m.aminmax(a), make=bools(S), grad=False, note="bool"),
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]
@@ -260,6 +294,14 @@ def test_grad_fn_names(case):
 
 
 # --------------------------------------------------------------------------- the rest
+
+
+def test_aminmax_is_a_named_tuple_min_max():
+    x = cr.tensor([[1.0, 5.0, 5.0], [2.0, -1.0, 2.0]])
+    r, rt = x.aminmax(dim=1), torch.tensor(x.numpy()).aminmax(dim=1)
+    assert r._fields == ("min", "max") and type(r).__name__ == "aminmax"
+    assert r.min.tolist() == rt.min.tolist() and r.max.tolist() == rt.max.tolist()
+    assert repr(r) == repr(rt).replace("torch.", "chainrule.")
 
 
 def test_max_dim_is_a_named_tuple():
@@ -383,6 +425,25 @@ ERRORS = [
     (lambda m: m.sum(m.ones(2, 3), 2), IndexError, "Dimension out of range"),
     (lambda m: m.cumsum(m.ones(2), 1), IndexError, "Dimension out of range"),
     (lambda m: m.amax(m.ones(2, 3), (0, 0)), RuntimeError, "dim 0 appears multiple times"),
+    (lambda m: m.nansum(m.tensor([1j])), RuntimeError, "^nansum on CPU does not support complex"),
+    (
+        lambda m: m.nanmean(m.tensor([1, 2]), dtype=m.float32),
+        RuntimeError,
+        "^nanmean\\(\\): expected input to have floating point or complex dtype but got Long$",
+    ),
+    (
+        lambda m: m.aminmax(m.ones(0)),
+        RuntimeError,
+        "^aminmax\\(\\): cannot compute aminmax over an empty dimension as the operation has "
+        "no identity.$",
+    ),
+    (
+        lambda m: m.aminmax(m.ones(0, 3), dim=0),
+        IndexError,
+        "^aminmax: Expected reduction dim 0 to have non-zero size.$",
+    ),
+    (lambda m: m.aminmax(m.tensor([1j])), NotImplementedError, "aminmax_cpu.*ComplexFloat"),
+    (lambda m: m.aminmax(m.ones(2, 3), dim=(0, 1)), TypeError, "'dim' must be int, not tuple"),
 ]
 
 

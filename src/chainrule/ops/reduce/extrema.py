@@ -1,4 +1,5 @@
-"""Extremes and logic: amax, amin, max, min (values and indices), argmax, argmin, all, any."""
+"""Extremes and logic: amax, amin, aminmax, max, min (values and indices), argmax, argmin,
+all, any."""
 
 from __future__ import annotations
 
@@ -100,6 +101,49 @@ def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     _check_nonempty("amin", input, axes)
     return Extremum.apply(input, axes=axes, keepdim=keepdim, largest=False,
                           torch_name="AminBackward0")  # fmt: skip
+
+
+class AminmaxMax(Extremum):
+    """aminmax's second output: torch's one node gives (min, max); here two nodes, this
+    one naming its output as torch's output 1."""
+
+    output_nr = 1
+
+
+aminmax_type = collections.namedtuple("aminmax", ["min", "max"])
+aminmax_type.__module__ = "chainrule.return_types"
+aminmax_type.__repr__ = lambda self: (  # type: ignore[method-assign]
+    f"chainrule.return_types.aminmax(\nmin={self.min!r},\nmax={self.max!r})"
+)
+
+
+@op
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> Any:
+    """The named tuple ``(min, max)`` over ``dim`` (all elements if None), each as ``amin``
+    and ``amax``: ties share the gradient evenly."""
+    x = input._data
+    if x.dtype.kind == "c":
+        raise kernel_missing("aminmax_cpu", input)
+    if dim is not None and not isinstance(dim, int | np.integer):
+        raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
+    if dim is None:
+        if x.size == 0:
+            raise RuntimeError(
+                "aminmax(): cannot compute aminmax over an empty dimension as the operation "
+                "has no identity."
+            )
+        axes = None
+    else:
+        d = wrap_dim(int(dim), x.ndim)
+        if x.ndim and x.shape[d] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
+        axes = (d,) if x.ndim else None
+    keep = keepdim and (dim is None or x.ndim > 0)
+    lo = Extremum.apply(input, axes=axes, keepdim=keep, largest=False,
+                        torch_name="AminmaxBackward0")  # fmt: skip
+    hi = AminmaxMax.apply(input, axes=axes, keepdim=keep, largest=True,
+                          torch_name="AminmaxBackward0")  # fmt: skip
+    return aminmax_type(lo, hi)
 
 
 class Select(Op):

@@ -1,4 +1,5 @@
-"""Sums and products: sum, mean, prod, cumsum, cumprod (products exact with zeros)."""
+"""Sums and products: sum, mean, nansum, nanmean, prod, cumsum, cumprod (products exact
+with zeros)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
-from chainrule._tensor import Tensor, wrap_dim
+from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.dtypes import kind_of
 from chainrule.ops.broadcast import dims
@@ -137,6 +138,52 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
         )
     axes = axes_of(dim, input._data.ndim)
     return Mean.apply(input, axes=axes, keepdim=keepdim, dim_given=dim is not None)
+
+
+class Nansum(Op):
+    """The sum of the elements that are not nan; the gradient is ``g`` where the input is
+    not nan (times the mask read from the saved input at backward, as torch's)."""
+
+    jvp_rule = "reduction"
+
+    def reduced_axes(self):
+        return self.axes, self.keepdim
+
+    def forward(self, x, axes, keepdim, dtype):
+        self.axes, self.keepdim = axes, keepdim
+        return np.asarray(np.nansum(x, axis=axes, keepdims=keepdim, dtype=dtype))
+
+    def backward(self, g):
+        x = self.inputs[0]
+        g = unreduce(g, self.axes, self.keepdim, x._data.shape)
+        return g * _make(~np.isnan(x._data))
+
+
+@op
+def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Sum over ``dim`` (all if None) counting nans as zero. Integers and bools give int64."""
+    if kind_of(input._data.dtype) == "c":
+        raise RuntimeError("nansum on CPU does not support complex inputs")
+    np_dtype = dtypes.to_np(dtype)
+    if np_dtype is None and kind_of(input._data.dtype) in "iub":
+        np_dtype = np.dtype(np.int64)
+    if np_dtype is not None and np_dtype != input._data.dtype:
+        input = input.to(dtypes.FROM_NP[np_dtype])
+    return Nansum.apply(input, axes=axes_of(dim, input._data.ndim), keepdim=keepdim, dtype=None)
+
+
+@op
+def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Mean over ``dim`` (all if None) of the elements that are not nan (nan where all are):
+    ``nansum`` divided by their count, as torch computes it."""
+    if kind_of(input._data.dtype) not in "fc":
+        raise RuntimeError(
+            "nanmean(): expected input to have floating point or complex dtype but got "
+            f"{dtypes.scalar_type_name(input)}"
+        )
+    axes = axes_of(dim, input._data.ndim)
+    count = np.sum(~np.isnan(input._data), axis=axes, keepdims=keepdim, dtype=np.int64)
+    return nansum(input, dim, keepdim, dtype=dtype) / _make(np.asarray(count))
 
 
 # --------------------------------------------------------------------------- products
