@@ -259,6 +259,14 @@ def _cases():
             lambda x, m, v: torch.masked_fill(T(x), T(m), float(v)),
             True,
         )
+    # over every dim but the last (Linear's bias gradient); nan, inf and -0 among the values
+    for shape in ((37, 70), (6, 9, 130), (11, 1)):
+        c[f"sum_rows-{len(shape)}d-{shape[-1]}"] = (
+            "sum_rows",
+            lambda d, s=shape: (_data(s, d),),
+            lambda x: torch.sum(T(x), dim=tuple(range(x.ndim - 1))),
+            True,
+        )
     # stacks large enough for the native kernel's threads (products are sums: torch's and
     # NumPy's BLAS order them differently, so no nan/inf here and unit-scale values)
     c["matmul-heads"] = ("matmul", _heads_args, lambda a, b: torch.matmul(T(a), T(b)), False)
@@ -824,3 +832,18 @@ def test_native_gelu_tanh_has_no_cancellation(dtype):
     np.testing.assert_allclose(native["gelu"](x, "tanh"), want, **tol)
     np.testing.assert_allclose(native["gelu_backward"](g, x, "tanh"), want_grad, rtol=tol["rtol"],
                                atol=5e-7 if dtype == np.float32 else 1e-15)  # fmt: skip
+
+
+def test_sum_rows_has_numpys_bits():
+    """The native column sums add the rows in NumPy's order from +0: the same bits as
+    ``np.sum`` over the leading dims (so a step's bias gradients do not move with the path)."""
+    rng = np.random.default_rng(12)
+    for trial in range(60):
+        shape = tuple(int(n) for n in rng.integers(1, 30, int(rng.integers(2, 5))))
+        shape = (*shape[:-1], int(rng.integers(2, 300)))
+        dtype = DTYPES[trial % 2]
+        x = (rng.standard_normal(shape) * 10 ** rng.uniform(-4, 4, shape)).astype(dtype)
+        x[rng.random(shape) < 0.1] = -0.0
+        ours = TABLES["native"]["sum_rows"](x)
+        want = np.sum(x, axis=tuple(range(x.ndim - 1)))
+        assert ours.dtype == want.dtype and ours.tobytes() == want.tobytes(), shape

@@ -87,6 +87,8 @@ PROTOTYPES = {
     "cr_rms_norm": "const T *x, const T *w, T *y, T *rstd, int64_t rows, int64_t cols, double eps",
     "cr_rms_norm_backward": "const T *g, const T *x, const T *rstd, const T *w, T *dx, T *dw, "
     "int64_t rows, int64_t cols",
+    # native_reduce.h
+    "cr_sum_rows": "const T *x, T *out, int64_t rows, int64_t cols",
     # native_gemm.h
     "cr_bmm": "uintptr_t gemm, int ilp64, uintptr_t get_blas_threads, "
     "uintptr_t set_blas_threads, const T *a, const T *b, T *c, int64_t batch, int nd, "

@@ -421,6 +421,21 @@ def layer_norm_backward(g, x, mu, rstd, w, k):
     return dx, dw, db
 
 
+_sum_rows = _fns("cr_sum_rows")
+
+
+def sum_rows(x):
+    # 2+ columns: NumPy's reduction of one column is a pairwise sum (other bits); a 0-size
+    # or 1-d array is the reference's
+    if x.ndim < 2 or x.shape[-1] < 2 or not x.size or not _native(x):
+        return ref.sum_rows(x)
+    ct = _CTYPE[x.dtype]
+    cols = x.shape[-1]
+    out = np.empty(cols, x.dtype)
+    _sum_rows[x.dtype](_buf(ct, x), _buf(ct, out), x.size // cols, cols)
+    return out
+
+
 _embedding_backward = _fns("cr_embedding_backward")
 
 
@@ -743,6 +758,7 @@ KERNELS.update(
     batch_norm_backward=batch_norm_backward,
     rms_norm=rms_norm,
     rms_norm_backward=rms_norm_backward,
+    sum_rows=sum_rows,
 )
 for _name, _fn in KERNELS.items():  # the reference's documentation is the kernel's
     _fn.__doc__ = ref.KERNELS[_name].__doc__

@@ -463,6 +463,11 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqr
     param += tmp
 
 
+def sum_rows(x: np.ndarray) -> np.ndarray:
+    """The sum over every dim but the last (Linear's bias gradient): ``np.sum`` over them."""
+    return np.sum(x, axis=tuple(range(x.ndim - 1)))
+
+
 KERNELS = {
     name: globals()[name]
     for name in (
@@ -472,7 +477,7 @@ KERNELS = {
         "avg_pool2d", "avg_pool2d_backward",
         "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
         "softplus", "softplus_backward", "dropout", "dropout_backward", "relu",
-        "relu_backward", "masked_fill", "matmul", "addmm",
+        "relu_backward", "masked_fill", "matmul", "addmm", "sum_rows",
     )
 }  # fmt: skip
 
