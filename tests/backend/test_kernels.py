@@ -259,6 +259,47 @@ def _cases():
             lambda x, m, v: torch.masked_fill(T(x), T(m), float(v)),
             True,
         )
+    # attention's scores in one kernel (cr.compile's rewrite): a causal mask over batch and
+    # heads, a full mask, a mask broadcast in the middle (the composition); scale signs
+    causal = np.tril(np.ones((64, 64), bool))[None, None] == 0
+    for name, shape, mask, scale, fill in (
+        ("causal", (3, 2, 64, 64), causal, 0.17677669529663687, -np.inf),
+        ("full", (5, 7, 33), np.arange(5 * 7 * 33).reshape(5, 7, 33) % 4 == 1, -0.5, -1e4),
+        ("middle", (3, 2, 9, 9), np.ones((3, 1, 9, 1), bool) & (np.arange(9) > 5), 2.0, -np.inf),
+    ):
+        c[f"scaled_masked_softmax-{name}"] = (
+            "scaled_masked_softmax",
+            lambda d, s=shape, m=mask, sc=scale, f=fill: (
+                _data(s, d, specials=False),
+                sc,
+                m,
+                np.dtype(d).type(f),
+                len(s) - 1,
+            ),
+            lambda x, sc, m, f, dim: torch.softmax(
+                torch.masked_fill(T(x) * sc, T(m), float(f)), dim
+            ),
+            True,
+        )
+        c[f"scaled_masked_softmax_backward-{name}"] = (
+            "scaled_masked_softmax_backward",
+            lambda d, s=shape, m=mask, sc=scale, f=fill: (
+                _data(s, d, 1),
+                torch.softmax(
+                    torch.masked_fill(T(_data(s, d, specials=False)), T(m), float(f)), -1
+                ).numpy(),
+                m,
+                sc,
+                len(s) - 1,
+            ),
+            lambda g, y, m, sc, dim: (
+                torch.masked_fill(
+                    aten._softmax_backward_data(T(g), T(y), dim, T(y).dtype), T(m), 0.0
+                )
+                * sc
+            ),
+            True,
+        )
     # over every dim but the last (Linear's bias gradient); nan, inf and -0 among the values
     for shape in ((37, 70), (6, 9, 130), (11, 1)):
         c[f"sum_rows-{len(shape)}d-{shape[-1]}"] = (
@@ -847,3 +888,29 @@ def test_sum_rows_has_numpys_bits():
         ours = TABLES["native"]["sum_rows"](x)
         want = np.sum(x, axis=tuple(range(x.ndim - 1)))
         assert ours.dtype == want.dtype and ours.tobytes() == want.tobytes(), shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scaled_masked_softmax_has_the_three_kernels_bits(dtype):
+    """The fused kernels compute what softmax(masked_fill(x * scale)) and its gradient
+    compute eagerly with the native kernels, bit for bit (cr.compile's rewrite)."""
+    N = TABLES["native"]
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        b, h, t = (*(int(n) for n in rng.integers(1, 5, 2)), int(rng.integers(1, 100)))
+        x = (rng.standard_normal((b, h, t, t)) * 10 ** rng.uniform(-2, 2)).astype(dtype)
+        x.reshape(-1)[:2] = [np.nan, -0.0]
+        causal = (np.tril(np.ones((t, t), bool)) == 0)[None, None]
+        mask = causal if trial % 2 else rng.random(x.shape) < 0.3
+        scale = float(rng.uniform(-2, 2))
+        fill = dtype(-np.inf) if trial % 3 else dtype(-1e4)
+        g = rng.standard_normal(x.shape).astype(dtype)
+        with np.errstate(all="ignore"):
+            y = N["softmax"](N["masked_fill"](np.multiply(x, scale), mask, fill), 3)
+            gx = np.multiply(
+                N["masked_fill"](N["softmax_backward"](g, y, 3), mask, dtype(0)), scale
+            )
+            assert N["scaled_masked_softmax"](x, scale, mask, fill, 3).tobytes() == y.tobytes()
+            assert (
+                N["scaled_masked_softmax_backward"](g, y, mask, scale, 3).tobytes() == gx.tobytes()
+            )

@@ -183,6 +183,18 @@ def softmax_backward(g: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
     return out
 
 
+def scaled_masked_softmax(x: np.ndarray, scale, mask: np.ndarray, value, dim: int) -> np.ndarray:
+    """``softmax(masked_fill(x * scale, mask, value), dim)``: attention's scores, the three
+    kernels cr.compile's rewrite runs as one (their composition here: the same bits)."""
+    return softmax(masked_fill(np.multiply(x, scale), mask, value), dim)
+
+
+def scaled_masked_softmax_backward(g: np.ndarray, y: np.ndarray, mask: np.ndarray, scale,
+                                   dim: int) -> np.ndarray:  # fmt: skip
+    """Its gradient: ``softmax_backward(g, y)`` with 0 where the mask is set, times scale."""
+    return np.multiply(masked_fill(softmax_backward(g, y, dim), mask, y.dtype.type(0)), scale)
+
+
 @quiet
 def log_softmax_backward(g: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
     """``g - exp(y) * sum(g)``, y the log_softmax."""
@@ -478,6 +490,7 @@ KERNELS = {
         "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
         "softplus", "softplus_backward", "dropout", "dropout_backward", "relu",
         "relu_backward", "masked_fill", "matmul", "addmm", "sum_rows",
+        "scaled_masked_softmax", "scaled_masked_softmax_backward",
     )
 }  # fmt: skip
 
