@@ -259,6 +259,55 @@ def _cases():
             lambda x, m, v: torch.masked_fill(T(x), T(m), float(v)),
             True,
         )
+    # attention's scores in one kernel (cr.compile's rewrite): a causal mask over batch and
+    # heads, a full mask, a mask broadcast in the middle (the composition); scale signs
+    causal = np.tril(np.ones((64, 64), bool))[None, None] == 0
+    for name, shape, mask, scale, fill in (
+        ("causal", (3, 2, 64, 64), causal, 0.17677669529663687, -np.inf),
+        ("full", (5, 7, 33), np.arange(5 * 7 * 33).reshape(5, 7, 33) % 4 == 1, -0.5, -1e4),
+        ("middle", (3, 2, 9, 9), np.ones((3, 1, 9, 1), bool) & (np.arange(9) > 5), 2.0, -np.inf),
+    ):
+        c[f"scaled_masked_softmax-{name}"] = (
+            "scaled_masked_softmax",
+            lambda d, s=shape, m=mask, sc=scale, f=fill: (
+                _data(s, d, specials=False),
+                sc,
+                m,
+                np.dtype(d).type(f),
+                len(s) - 1,
+            ),
+            lambda x, sc, m, f, dim: torch.softmax(
+                torch.masked_fill(T(x) * sc, T(m), float(f)), dim
+            ),
+            True,
+        )
+        c[f"scaled_masked_softmax_backward-{name}"] = (
+            "scaled_masked_softmax_backward",
+            lambda d, s=shape, m=mask, sc=scale, f=fill: (
+                _data(s, d, 1),
+                torch.softmax(
+                    torch.masked_fill(T(_data(s, d, specials=False)), T(m), float(f)), -1
+                ).numpy(),
+                m,
+                sc,
+                len(s) - 1,
+            ),
+            lambda g, y, m, sc, dim: (
+                torch.masked_fill(
+                    aten._softmax_backward_data(T(g), T(y), dim, T(y).dtype), T(m), 0.0
+                )
+                * sc
+            ),
+            True,
+        )
+    # over every dim but the last (Linear's bias gradient); nan, inf and -0 among the values
+    for shape in ((37, 70), (6, 9, 130), (11, 1)):
+        c[f"sum_rows-{len(shape)}d-{shape[-1]}"] = (
+            "sum_rows",
+            lambda d, s=shape: (_data(s, d),),
+            lambda x: torch.sum(T(x), dim=tuple(range(x.ndim - 1))),
+            True,
+        )
     # stacks large enough for the native kernel's threads (products are sums: torch's and
     # NumPy's BLAS order them differently, so no nan/inf here and unit-scale values)
     c["matmul-heads"] = ("matmul", _heads_args, lambda a, b: torch.matmul(T(a), T(b)), False)
@@ -824,3 +873,44 @@ def test_native_gelu_tanh_has_no_cancellation(dtype):
     np.testing.assert_allclose(native["gelu"](x, "tanh"), want, **tol)
     np.testing.assert_allclose(native["gelu_backward"](g, x, "tanh"), want_grad, rtol=tol["rtol"],
                                atol=5e-7 if dtype == np.float32 else 1e-15)  # fmt: skip
+
+
+def test_sum_rows_has_numpys_bits():
+    """The native column sums add the rows in NumPy's order from +0: the same bits as
+    ``np.sum`` over the leading dims (so a step's bias gradients do not move with the path)."""
+    rng = np.random.default_rng(12)
+    for trial in range(60):
+        shape = tuple(int(n) for n in rng.integers(1, 30, int(rng.integers(2, 5))))
+        shape = (*shape[:-1], int(rng.integers(2, 300)))
+        dtype = DTYPES[trial % 2]
+        x = (rng.standard_normal(shape) * 10 ** rng.uniform(-4, 4, shape)).astype(dtype)
+        x[rng.random(shape) < 0.1] = -0.0
+        ours = TABLES["native"]["sum_rows"](x)
+        want = np.sum(x, axis=tuple(range(x.ndim - 1)))
+        assert ours.dtype == want.dtype and ours.tobytes() == want.tobytes(), shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scaled_masked_softmax_has_the_three_kernels_bits(dtype):
+    """The fused kernels compute what softmax(masked_fill(x * scale)) and its gradient
+    compute eagerly with the native kernels, bit for bit (cr.compile's rewrite)."""
+    N = TABLES["native"]
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        b, h, t = (*(int(n) for n in rng.integers(1, 5, 2)), int(rng.integers(1, 100)))
+        x = (rng.standard_normal((b, h, t, t)) * 10 ** rng.uniform(-2, 2)).astype(dtype)
+        x.reshape(-1)[:2] = [np.nan, -0.0]
+        causal = (np.tril(np.ones((t, t), bool)) == 0)[None, None]
+        mask = causal if trial % 2 else rng.random(x.shape) < 0.3
+        scale = float(rng.uniform(-2, 2))
+        fill = dtype(-np.inf) if trial % 3 else dtype(-1e4)
+        g = rng.standard_normal(x.shape).astype(dtype)
+        with np.errstate(all="ignore"):
+            y = N["softmax"](N["masked_fill"](np.multiply(x, scale), mask, fill), 3)
+            gx = np.multiply(
+                N["masked_fill"](N["softmax_backward"](g, y, 3), mask, dtype(0)), scale
+            )
+            assert N["scaled_masked_softmax"](x, scale, mask, fill, 3).tobytes() == y.tobytes()
+            assert (
+                N["scaled_masked_softmax_backward"](g, y, mask, scale, 3).tobytes() == gx.tobytes()
+            )

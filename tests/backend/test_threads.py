@@ -228,6 +228,27 @@ CASES = {
         "masked_fill",
         lambda d: (_data((8, 4, 64, 64), d), np.tril(np.ones((64, 64), bool)) == 0, d(-np.inf)),
     ),
+    "sum_rows": ("sum_rows", lambda d: (_data((300, 1000), d),)),
+    "scaled_masked_softmax": (
+        "scaled_masked_softmax",
+        lambda d: (
+            _data((8, 4, 64, 64), d),
+            0.125,
+            np.tril(np.ones((64, 64), bool)) == 0,
+            d(-np.inf),
+            3,
+        ),  # fmt: skip
+    ),
+    "scaled_masked_softmax_backward": (
+        "scaled_masked_softmax_backward",
+        lambda d: (
+            _data((8, 4, 64, 64), d, 1),
+            ref.softmax(_data((8, 4, 64, 64), d), 3),
+            np.tril(np.ones((64, 64), bool)) == 0,
+            0.125,
+            3,
+        ),  # fmt: skip
+    ),
     "matmul": ("matmul", lambda d: _heads(d)),
     "matmul-broadcast": ("matmul", lambda d: (_small((32, 144), d), _small((64, 144, 196), d, 1))),
     # the bias set in on the team (512 x 128 elements); a product this small (2 inner) is

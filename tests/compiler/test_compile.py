@@ -900,6 +900,8 @@ def test_gpt_step_is_captured_and_bit_identical(monkeypatch, caplog):
     assert step.traces == 1 and prog is not None, step.entries[0].reason
     kinds = {ins[1].__name__ for ins in prog.code if ins[0] == 0}
     assert {"LayerNormGrad", "EmbeddingGrad", "Compare_eq"} <= kinds
+    # attention's scale, mask and softmax (and their gradients) one kernel each (_rewrite)
+    assert {"ScaledMaskedSoftmax", "ScaledMaskedSoftmaxBackward"} <= kinds
     assert any(ins[0] == 3 for ins in prog.code)  # FREE instructions
 
 

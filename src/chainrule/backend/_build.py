@@ -39,6 +39,10 @@ PROTOTYPES = {
     "cr_log_softmax": "const T *x, T *y, int64_t rows, int64_t cols",
     "cr_softmax_backward": "const T *g, const T *y, T *out, int64_t rows, int64_t cols",
     "cr_log_softmax_backward": "const T *g, const T *y, T *out, int64_t rows, int64_t cols",
+    "cr_scaled_masked_softmax": "const T *x, const uint8_t *mask, T *y, int64_t rows, "
+    "int64_t cols, int64_t mrows, double scale, double value",
+    "cr_scaled_masked_softmax_backward": "const T *g, const T *y, const uint8_t *mask, T *out, "
+    "int64_t rows, int64_t cols, int64_t mrows, double scale",
     "cr_im2col": "const T *x, T *cols, " + _GEOMETRY,
     "cr_col2im": "const T *cols, T *gx, " + _GEOMETRY,
     "cr_max_pool2d": "const T *x, T *y, int64_t *index, int64_t planes, int64_t h, int64_t w, "
@@ -87,6 +91,8 @@ PROTOTYPES = {
     "cr_rms_norm": "const T *x, const T *w, T *y, T *rstd, int64_t rows, int64_t cols, double eps",
     "cr_rms_norm_backward": "const T *g, const T *x, const T *rstd, const T *w, T *dx, T *dw, "
     "int64_t rows, int64_t cols",
+    # native_reduce.h
+    "cr_sum_rows": "const T *x, T *out, int64_t rows, int64_t cols",
     # native_gemm.h
     "cr_bmm": "uintptr_t gemm, int ilp64, uintptr_t get_blas_threads, "
     "uintptr_t set_blas_threads, const T *a, const T *b, T *c, int64_t batch, int nd, "

@@ -1,6 +1,7 @@
 /* chainrule's native kernels: plain C loops over contiguous arrays, one float and one
  * double version of each (native_t.h and the concept headers native_pointwise.h,
- * native_loss.h, native_norm.h, native_conv.h, native_pool.h, native_gemm.h, each
+ * native_loss.h, native_norm.h, native_conv.h, native_pool.h, native_gemm.h,
+ * native_reduce.h, each
  * included twice below). The NumPy kernels in numpy_kernels.py are the reference;
  * chainrule/backend/native.py calls these through cffi and falls back to the reference for
  * any case not written here.
@@ -59,6 +60,7 @@ extern double log1p(double) CR_SIMD_MATH;
 #include "native_conv.h"
 #include "native_pool.h"
 #include "native_gemm.h"
+#include "native_reduce.h"
 #undef T
 #undef SFX
 #undef EXP
@@ -83,3 +85,4 @@ extern double log1p(double) CR_SIMD_MATH;
 #include "native_conv.h"
 #include "native_pool.h"
 #include "native_gemm.h"
+#include "native_reduce.h"

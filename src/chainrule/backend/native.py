@@ -421,6 +421,21 @@ def layer_norm_backward(g, x, mu, rstd, w, k):
     return dx, dw, db
 
 
+_sum_rows = _fns("cr_sum_rows")
+
+
+def sum_rows(x):
+    # 2+ columns: NumPy's reduction of one column is a pairwise sum (other bits); a 0-size
+    # or 1-d array is the reference's
+    if x.ndim < 2 or x.shape[-1] < 2 or not x.size or not _native(x):
+        return ref.sum_rows(x)
+    ct = _CTYPE[x.dtype]
+    cols = x.shape[-1]
+    out = np.empty(cols, x.dtype)
+    _sum_rows[x.dtype](_buf(ct, x), _buf(ct, out), x.size // cols, cols)
+    return out
+
+
 _embedding_backward = _fns("cr_embedding_backward")
 
 
@@ -567,6 +582,66 @@ def masked_fill(x, mask, value):
         _buf(ct, x), _buf("uint8_t[]", mask.view(np.uint8)), _buf(ct, y), x.size // cols, cols, v
     )
     return y
+
+
+_sm, _sm_backward = _fns("cr_scaled_masked_softmax"), _fns("cr_scaled_masked_softmax_backward")
+_SM_COLS = 1024  # native_t.h's CR_SM_COLS
+
+
+def _mask_rows(x, mask, dim) -> int | None:
+    """How many rows of x's last dim the bool mask spans when it repeats over x's leading
+    dims (the causal mask over batch and heads) or covers x, else None."""
+    if (
+        dim != x.ndim - 1
+        or not 0 < x.shape[-1] <= _SM_COLS
+        or type(mask) is not np.ndarray
+        or mask.dtype != np.bool_
+        or not mask.flags.c_contiguous
+        or not 0 < mask.ndim <= x.ndim
+    ):
+        return None
+    lead = x.ndim - mask.ndim
+    k = lead
+    while k < x.ndim and mask.shape[k - lead] == 1 and x.shape[k] != 1:
+        k += 1
+    if k == x.ndim or mask.shape[k - lead :] != x.shape[k:]:
+        return None
+    return mask.size // x.shape[-1]
+
+
+def _scale_ok(scale, dtype) -> bool:
+    """A Python float NumPy's product casts to ``dtype`` as the C cast does."""
+    return type(scale) is float and (dtype == _F64 or not abs(scale) > _F32_MAX)
+
+
+def scaled_masked_softmax(x, scale, mask, value, dim):
+    v = _fill_value(value, x.dtype) if type(x) is np.ndarray else None
+    rows = None if v is None or not _native(x) else _mask_rows(x, mask, dim)
+    if rows is None or not _scale_ok(scale, x.dtype):  # the native kernels in turn
+        return KERNELS["softmax"](masked_fill(np.multiply(x, scale), mask, value), dim)
+    ct = _CTYPE[x.dtype]
+    y = np.empty_like(x)
+    cols = x.shape[-1]
+    _sm[x.dtype](
+        _buf(ct, x), _buf("uint8_t[]", mask.view(np.uint8)), _buf(ct, y), x.size // cols, cols,
+        rows, scale, v,
+    )  # fmt: skip
+    return y
+
+
+def scaled_masked_softmax_backward(g, y, mask, scale, dim):
+    rows = _mask_rows(y, mask, dim) if _native(y, g) else None
+    if rows is None or not _scale_ok(scale, y.dtype):
+        d = KERNELS["softmax_backward"](g, y, dim)
+        return np.multiply(masked_fill(d, mask, y.dtype.type(0)), scale)
+    ct = _CTYPE[y.dtype]
+    out = np.empty_like(y)
+    cols = y.shape[-1]
+    _sm_backward[y.dtype](
+        _buf(ct, g), _buf(ct, y), _buf("uint8_t[]", mask.view(np.uint8)), _buf(ct, out),
+        y.size // cols, cols, rows, scale,
+    )  # fmt: skip
+    return out
 
 
 # ---------------------------------------------------------------- native_loss.h kernels
@@ -743,6 +818,9 @@ KERNELS.update(
     batch_norm_backward=batch_norm_backward,
     rms_norm=rms_norm,
     rms_norm_backward=rms_norm_backward,
+    sum_rows=sum_rows,
+    scaled_masked_softmax=scaled_masked_softmax,
+    scaled_masked_softmax_backward=scaled_masked_softmax_backward,
 )
 for _name, _fn in KERNELS.items():  # the reference's documentation is the kernel's
     _fn.__doc__ = ref.KERNELS[_name].__doc__

@@ -210,6 +210,59 @@ CR_KERNEL void SFX(cr_softmax_backward)(const T *g, const T *y, T *out, int64_t 
     }
 }
 
+/* Attention's scores: softmax(masked_fill(x * scale, mask, value)) over the last dim in one
+ * pass (cr.compile's rewrite of the three kernels, compiler/_rewrite.py). Each row is
+ * scaled and filled into y (the values masked_fill would have written; the product and
+ * the select in two loops over the row: in one, GCC moves the product under the condition
+ * and leaves the loop scalar), then y's row goes
+ * through cr_softmax's row code (the exps into a scratch row, then divided back into y):
+ * the same instructions on the same values, so the three kernels' bits. The mask (mrows,
+ * cols) repeats over the rows (a causal mask over batch and heads); cols <= CR_SM_COLS. */
+#define CR_SM_COLS 1024
+
+CR_KERNEL void SFX(cr_scaled_masked_softmax)(const T *x, const uint8_t *mask, T *y,
+                                             int64_t rows, int64_t cols, int64_t mrows,
+                                             double scale, double value) {
+    const T sc = (T)scale, v = (T)value;
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_HEAVY)
+    for (int64_t r = 0; r < rows; r++) {
+        const T *xr = x + r * cols;
+        const uint8_t *mr = mask + (r % mrows) * cols;
+        T *yr = y + r * cols;
+        T e[CR_SM_COLS];
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) yr[j] = xr[j] * sc;
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) yr[j] = mr[j] ? v : yr[j];
+        T m = SFX(row_max)(yr, cols);
+        T s = SFX(row_exp_shifted)(yr, m, e, cols);
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) yr[j] = e[j] / s;
+    }
+}
+
+/* its backward: (y * (g - sum(g * y))) with +0 where the mask is set, times scale (the
+ * kernels softmax_backward, masked_fill(0) and the product, in one pass) */
+CR_KERNEL void SFX(cr_scaled_masked_softmax_backward)(const T *g, const T *y,
+                                                      const uint8_t *mask, T *out,
+                                                      int64_t rows, int64_t cols,
+                                                      int64_t mrows, double scale) {
+    const T sc = (T)scale;
+    CR_PARALLEL_FOR(rows * cols, CR_PAR_LIGHT)
+    for (int64_t r = 0; r < rows; r++) {
+        const T *gr = g + r * cols, *yr = y + r * cols;
+        const uint8_t *mr = mask + (r % mrows) * cols;
+        T *o = out + r * cols;
+        T s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < cols; j++) s += gr[j] * yr[j];
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) o[j] = (gr[j] - s) * yr[j];
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) o[j] = (mr[j] ? (T)0 : o[j]) * sc;
+    }
+}
+
 /* g - exp(y) * sum(g), y the log_softmax */
 CR_KERNEL void SFX(cr_log_softmax_backward)(const T *g, const T *y, T *out, int64_t rows,
                                             int64_t cols) {

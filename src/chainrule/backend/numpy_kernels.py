@@ -183,6 +183,18 @@ def softmax_backward(g: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
     return out
 
 
+def scaled_masked_softmax(x: np.ndarray, scale, mask: np.ndarray, value, dim: int) -> np.ndarray:
+    """``softmax(masked_fill(x * scale, mask, value), dim)``: attention's scores, the three
+    kernels cr.compile's rewrite runs as one (their composition here: the same bits)."""
+    return softmax(masked_fill(np.multiply(x, scale), mask, value), dim)
+
+
+def scaled_masked_softmax_backward(g: np.ndarray, y: np.ndarray, mask: np.ndarray, scale,
+                                   dim: int) -> np.ndarray:  # fmt: skip
+    """Its gradient: ``softmax_backward(g, y)`` with 0 where the mask is set, times scale."""
+    return np.multiply(masked_fill(softmax_backward(g, y, dim), mask, y.dtype.type(0)), scale)
+
+
 @quiet
 def log_softmax_backward(g: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
     """``g - exp(y) * sum(g)``, y the log_softmax."""
@@ -463,6 +475,11 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, bc2_sqr
     param += tmp
 
 
+def sum_rows(x: np.ndarray) -> np.ndarray:
+    """The sum over every dim but the last (Linear's bias gradient): ``np.sum`` over them."""
+    return np.sum(x, axis=tuple(range(x.ndim - 1)))
+
+
 KERNELS = {
     name: globals()[name]
     for name in (
@@ -472,7 +489,8 @@ KERNELS = {
         "avg_pool2d", "avg_pool2d_backward",
         "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
         "softplus", "softplus_backward", "dropout", "dropout_backward", "relu",
-        "relu_backward", "masked_fill", "matmul", "addmm",
+        "relu_backward", "masked_fill", "matmul", "addmm", "sum_rows",
+        "scaled_masked_softmax", "scaled_masked_softmax_backward",
     )
 }  # fmt: skip
 

@@ -67,7 +67,7 @@ class Linear(Op):
                 prod = np.matmul(g2.T, x2)
                 gw = plain_view(_make(prod), prod.T.T)
             if self.bias and self.needs(2):
-                gb = _make(np.sum(ga, axis=tuple(range(ga.ndim - 1))))
+                gb = _make(K.sum_rows(ga))
             return gx, gw, gb
         if self.needs(0):
             if self.two_d:

@@ -12,6 +12,7 @@ from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.backend import K
 from chainrule.dtypes import kind_of
 from chainrule.ops.broadcast import dims
 from chainrule.ops.elementwise.select import where
@@ -79,6 +80,9 @@ class Sum(Op):
     def forward(self, x, axes, keepdim, dtype, dim_given):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
         self.in_dtype, self.dim_given = (x.dtype if dtype is not None else None), dim_given
+        lead = axes is not None and x.ndim > 1 and axes == tuple(range(x.ndim - 1))
+        if lead and dtype is None and not keepdim:  # Linear's bias gradient: NumPy's bits
+            return K.sum_rows(x)
         return np.sum(x, axis=axes, keepdims=keepdim, dtype=dtype)
 
     def name(self):
