@@ -21,7 +21,8 @@ __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like",
     "ones_like", "empty_like", "full_like", "arange", "linspace", "eye", "rand", "randn",
     "randint", "rand_like", "randn_like", "randint_like", "randperm", "manual_seed",
-    "seed", "initial_seed", "Generator", "default_generator", "scalar_tensor",
+    "seed", "initial_seed", "Generator", "default_generator", "scalar_tensor", "tril_indices",
+    "triu_indices",
 ]  # fmt: skip
 
 
@@ -392,6 +393,53 @@ def eye(
         raise RuntimeError(f"n must be greater or equal to 0, got {builtins.min(n, m or 0)}")
     np_dtype = dtypes.to_np(dtype) or dtypes.get_default_dtype().np
     return _finish(np.eye(n, m, dtype=np_dtype), requires_grad, constant=True)
+
+
+def _tri_indices(
+    name: str, row: int, col: int, offset: int, dtype: Any, device: Any, layout: Any
+) -> Tensor:
+    check_cpu(device)  # (layout: chainrule's tensors are all strided, torch's default)
+    np_dtype = dtypes.to_np(dtype) if dtype is not None else np.dtype(np.int64)
+    if np_dtype not in (np.dtype(np.int64), np.dtype(np.int32)):
+        kind = dtypes.scalar_type_name(dtypes.FROM_NP[np_dtype])
+        raise NotImplementedError(f"\"{name}\" not implemented for '{kind}'")
+    if row < 0:
+        raise RuntimeError(f"row must be non-negative, got{row}")
+    if col < 0:
+        raise RuntimeError(f"col must be non-negative, got{col}")
+    if name == "triu_indices":
+        rows, cols = np.nonzero(~np.tri(row, col, offset - 1, dtype=bool))
+    else:
+        rows, cols = np.nonzero(np.tri(row, col, offset, dtype=bool))
+    return _finish(np.stack([rows, cols]).astype(np_dtype), False, constant=True)
+
+
+def tril_indices(
+    row: int,
+    col: int,
+    offset: int = 0,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    layout: Any = None,
+) -> Tensor:
+    """The (2, N) coordinates of a ``row x col`` matrix's lower triangle (on or below
+    diagonal ``offset``), row by row; int64 unless ``dtype`` is int32."""
+    return _tri_indices("tril_indices", row, col, offset, dtype, device, layout)
+
+
+def triu_indices(
+    row: int,
+    col: int,
+    offset: int = 0,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    layout: Any = None,
+) -> Tensor:
+    """The (2, N) coordinates of a ``row x col`` matrix's upper triangle (on or above
+    diagonal ``offset``), row by row; int64 unless ``dtype`` is int32."""
+    return _tri_indices("triu_indices", row, col, offset, dtype, device, layout)
 
 
 # --------------------------------------------------------------------------- random

@@ -163,6 +163,71 @@ CASES = [
     Case("tril", lambda m, x: x.tril(-1), [M], note="batched"),
     Case("triu", lambda m, x: m.triu(x, 1), [S]),
     Case("triu", lambda m, x: x.triu(-2), [(2, 4, 3)], note="batched"),
+    Case("meshgrid", lambda m, a, b: m.meshgrid(a, b, indexing="ij"), [(3,), (4,)]),
+    Case("meshgrid", lambda m, a, b: m.meshgrid([a, b], indexing="xy"), [(3,), (4,)], note="xy"),
+    Case(
+        "meshgrid",
+        lambda m, a, b, c: m.meshgrid(a, b, c, indexing="xy"),
+        [(2,), (), (3,)],
+        note="xy-3-0d",
+    ),
+    Case("meshgrid", lambda m, a: m.meshgrid(a, indexing="xy"), [(3,)], note="one"),
+    Case("meshgrid", lambda m, a, b: m.meshgrid(a, b), [(2,), (3,)], note="default"),
+    Case("broadcast_tensors", lambda m, a, b, c: m.broadcast_tensors(a, b, c), [M, (4,), (3, 1)]),
+    Case("broadcast_tensors", lambda m, a, b: m.broadcast_tensors(a, b), [S, S], note="same"),
+    Case(
+        "broadcast_tensors", lambda m, a, b: m.broadcast_tensors(a, b), [(), (2, 0)], note="empty"
+    ),
+    Case(
+        "broadcast_shapes",
+        lambda m, x: x * m.tensor(list(m.broadcast_shapes((2, 1), (1, 3), 3, None, ()))),
+        [()],
+    ),
+    Case("cartesian_prod", lambda m, a, b: m.cartesian_prod(a, b), [(3,), (2,)]),
+    Case(
+        "cartesian_prod", lambda m, a, b, c: m.cartesian_prod(a, b, c), [(2,), (3,), (2,)], note="3"
+    ),
+    Case("cartesian_prod", lambda m, a: m.cartesian_prod(a) * 1, [(3,)], note="one"),
+    Case("block_diag", lambda m, a, b, c: m.block_diag(a, b, c), [S, (2,), ()]),
+    Case("block_diag", lambda m, a, b: m.block_diag(a, b), [(0, 3), (2, 0)], note="empty"),
+    Case(
+        "block_diag",
+        lambda m, a, b: m.block_diag(a, b, m.ones(2, dtype=m.int64)),
+        [S, (2, 2)],
+        note="int-promote",
+    ),
+    Case(
+        "block_diag",
+        lambda m, a, b: m.block_diag(a, b.double()),
+        [(2, 2), (1, 3)],
+        note="mixed-float",
+    ),
+    Case("tensor_split", lambda m, x: m.tensor_split(x, 3, 2), [M]),
+    Case("tensor_split", lambda m, x: x.tensor_split(5, 1), [M], note="more"),
+    Case("tensor_split", lambda m, x: x.tensor_split([3, 1, 7, -1], -1), [M], note="indices"),
+    Case("tensor_split", lambda m, x: x.tensor_split((1,)), [(3,)], note="tuple"),
+    Case(
+        "tensor_split",
+        lambda m, x: x.tensor_split(m.tensor([1, 2]), dim=2),
+        [M],
+        note="tensor-indices",
+    ),
+    Case("tensor_split", lambda m, x: x.tensor_split(m.tensor(2), 1), [M], note="tensor-n"),
+    Case("hsplit", lambda m, x: m.hsplit(x, 3), [M]),
+    Case("hsplit", lambda m, x: x.hsplit([1, 2]), [(4,)], note="1d"),
+    Case("vsplit", lambda m, x: m.vsplit(x, 2), [M]),
+    Case("vsplit", lambda m, x: x.vsplit([2]), [S], note="indices"),
+    Case("dsplit", lambda m, x: m.dsplit(x, 2), [M]),
+    Case("dsplit", lambda m, x: x.dsplit([1, 3]), [M], note="indices"),
+    Case("ravel", lambda m, x: m.ravel(x), [M]),
+    Case("ravel", lambda m, x: x.mT.ravel(), [M], note="copy"),
+    Case("ravel", lambda m, x: x.ravel(), [()], note="0d"),
+    Case("rot90", lambda m, x: m.rot90(x), [M]),
+    Case("rot90", lambda m, x: x.rot90(2, [1, 2]), [M], note="k2"),
+    Case("rot90", lambda m, x: x.rot90(-1, (2, 0)), [M], note="k-1"),
+    Case("rot90", lambda m, x: x.rot90(3, [-1, -2]), [M], note="k3"),
+    Case("rot90", lambda m, x: x.rot90(4), [S], note="k4"),
+    Case("rot90", lambda m, x: x.mT.rot90(1), [M], note="noncontig"),
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]
@@ -214,6 +279,21 @@ NAMES = [
     (lambda m, x: x.narrow(0, 0, 1).squeeze(0), "SqueezeBackward1"),
     (lambda m, x: x.narrow(0, 0, 1).squeeze((0, 1)), "SqueezeBackward2"),
     (lambda m, x: x.narrow(0, 0, 1).squeeze(), "SqueezeBackward0"),
+    (
+        lambda m, x: m.meshgrid(
+            x[0, 0] if m is torch else x.unbind()[0].unbind()[0], x.flatten(), indexing="xy"
+        )[1],
+        "ExpandBackward0",
+    ),  # fmt: skip
+    (lambda m, x: m.broadcast_tensors(x, m.ones(3, 1, 1, 1))[0], "ExpandBackward0"),
+    (lambda m, x: x.tensor_split(2, 1)[1], "SliceBackward0"),
+    (lambda m, x: x.dsplit([1])[1], "SliceBackward0"),
+    (lambda m, x: x.ravel(), "ViewBackward0"),
+    (lambda m, x: x.mT.ravel(), "ViewBackward0"),
+    (lambda m, x: x.rot90(0), "Rot90Backward0"),
+    (lambda m, x: x.rot90(1, (0, 2)), "Rot90Backward0"),
+    (lambda m, x: m.cartesian_prod(x.flatten(), x.flatten()), "StackBackward0"),
+    (lambda m, x: m.block_diag(x.flatten(), x.flatten()), "BlockDiagBackward0"),
 ]
 
 
@@ -360,9 +440,130 @@ ERRORS = [
     lambda m, x: m.hstack(x),
     lambda m, x: m.tensor(2.0).repeat_interleave(2, 0),
     lambda m, x: m.vstack([x, m.ones(5)]),
+    lambda m, x: m.meshgrid(x.flatten(), x.flatten().double(), indexing="ij"),
+    lambda m, x: m.meshgrid(indexing="ij"),
+    lambda m, x: m.meshgrid([], indexing="xy"),
+    lambda m, x: m.meshgrid(x.flatten(), indexing="foo"),
+    lambda m, x: m.broadcast_tensors(x, m.ones(3)),
+    lambda m, x: m.broadcast_tensors(m.ones(2, 1), m.ones(3, 1), m.ones(1)),
+    lambda m, x: m.broadcast_shapes((2, 1), (3,), 4),
+    lambda m, x: m.broadcast_shapes((2,), (3,)),
+    lambda m, x: m.broadcast_shapes((-1,), (3,)),
+    lambda m, x: m.broadcast_shapes(x),
+    lambda m, x: m.tensor_split(x, 0, 1),
+    lambda m, x: x.tensor_split(-1, 1),
+    lambda m, x: m.tensor(1.0).tensor_split(2),
+    lambda m, x: x.tensor_split(m.tensor([[1]]), 2),
+    lambda m, x: x.tensor_split(m.tensor([1.0]), 2),
+    lambda m, x: x.tensor_split(m.tensor([1], dtype=m.int32), 2),
+    lambda m, x: x.tensor_split(2, 3),
+    lambda m, x: x.hsplit(2),
+    lambda m, x: x.hsplit(0),
+    lambda m, x: m.ones(4).hsplit(3),
+    lambda m, x: m.tensor(1.0).hsplit(3),
+    lambda m, x: m.ones(4).vsplit(2),
+    lambda m, x: x.vsplit(3),
+    lambda m, x: x.sum(0).dsplit(2),
+    lambda m, x: x.dsplit(3),
+    lambda m, x: x.rot90(1, [0]),
+    lambda m, x: x.rot90(1, [0, 1, 2]),
+    lambda m, x: m.ones(3).rot90(),
+    lambda m, x: x.rot90(1, [0, 0]),
+    lambda m, x: x.rot90(1, [0, -3]),
+    lambda m, x: x.rot90(1, [0, 3]),
+    lambda m, x: x.rot90(1, [-4, 0]),
+    lambda m, x: m.cartesian_prod(x),
+    lambda m, x: m.cartesian_prod(),
+    lambda m, x: m.cartesian_prod(x.flatten(), x.flatten().double()),
+    lambda m, x: m.block_diag(x),
+    lambda m, x: m.tril_indices(-1, 3),
+    lambda m, x: m.triu_indices(3, -2),
+    lambda m, x: m.tril_indices(3, 3, dtype=m.float32),
+    lambda m, x: m.triu_indices(3, 3, dtype=m.int16),
 ]
 
 
 @pytest.mark.parametrize("i", range(len(ERRORS)))
 def test_errors(i):
     _both(ERRORS[i])
+
+
+# --------------------------------------------------------------------------- new grids
+
+
+def test_meshgrid_warns_without_indexing():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cr.meshgrid(cr.ones(2), cr.ones(3))
+    assert [str(w.message) for w in caught] == [
+        "torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument."
+    ]
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cr.meshgrid(cr.ones(2), cr.ones(3), indexing="ij")
+
+
+def test_meshgrid_refuses_2d_tensors():
+    with pytest.raises(
+        RuntimeError, match="torch.meshgrid: Expected 0D or 1D tensor in the tensor"
+    ):
+        cr.meshgrid(cr.ones(2, 2), indexing="ij")
+
+
+def test_broadcast_tensors_returns_same_shape_inputs_themselves():
+    a, b = cr.ones(2, 3), cr.ones(3)
+    out = cr.broadcast_tensors(a, b)
+    assert out[0] is a and out[1] is not b
+    assert np.shares_memory(out[1].numpy(), b.numpy())
+    assert cr.broadcast_tensors() == ()
+    assert cr.broadcast_shapes() == cr.Size([]) == torch.broadcast_shapes()
+    assert isinstance(cr.broadcast_shapes(2, (3, 1)), cr.Size)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x.tensor_split(2, 1)[0],
+        lambda x: x.hsplit([1])[1],
+        lambda x: x.vsplit(2)[1],
+        lambda x: x.dsplit(2)[0],
+        lambda x: x.ravel(),
+        lambda x: cr.meshgrid(x.flatten(), x.flatten(), indexing="ij")[1],
+        lambda x: cr.broadcast_tensors(x, cr.ones(3, 1, 1, 1))[0],
+    ],
+)
+def test_new_views_share_memory(fn):
+    x = cr.randn(2, 4, 4)
+    assert np.shares_memory(fn(x).numpy(), x.numpy())
+
+
+def test_rot90_and_block_diag_copy():
+    x = cr.randn(3, 3)
+    for k in range(4):
+        assert not np.shares_memory(x.rot90(k).numpy(), x.numpy())
+    assert not np.shares_memory(cr.block_diag(x).numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("k", range(-1, 4))
+def test_rot90_strides_are_torchs(k):
+    a = np.random.default_rng(0).standard_normal((2, 3, 4))
+    for dims in ((0, 1), (1, 2), (2, 0)):
+        ours = cr.tensor(a).rot90(k, dims)
+        theirs = torch.tensor(a).rot90(k, dims)
+        assert ours.stride() == theirs.stride()
+
+
+@pytest.mark.parametrize("name", ["tril_indices", "triu_indices"])
+@pytest.mark.parametrize("row,col", [(3, 4), (4, 3), (0, 3), (3, 0), (1, 1), (5, 5)])
+@pytest.mark.parametrize("offset", [-6, -2, -1, 0, 1, 2, 7])
+def test_tri_indices(name, row, col, offset):
+    ours = getattr(cr, name)(row, col, offset)
+    theirs = getattr(torch, name)(row, col, offset)
+    assert ours.dtype == cr.int64
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert ours.shape == tuple(theirs.shape)
+    small = getattr(cr, name)(row, col, offset, dtype=cr.int32)
+    assert small.dtype == cr.int32 and (small.numpy() == theirs.numpy()).all()

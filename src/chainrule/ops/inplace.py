@@ -579,7 +579,9 @@ def _memory_owner(a: np.ndarray) -> np.ndarray | None:
 
 
 def _internal_overlap(a: np.ndarray) -> bool:
-    return any(n > 1 and st == 0 for n, st in zip(a.shape, a.strides))
+    """Two elements share memory (a stride 0 over a dim of size > 1; an empty tensor has
+    no elements, so none do: torch writes it)."""
+    return a.size > 0 and any(n > 1 and st == 0 for n, st in zip(a.shape, a.strides))
 
 
 def _view_key(basic: tuple, shape: tuple) -> bool:

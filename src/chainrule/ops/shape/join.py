@@ -22,7 +22,7 @@ from chainrule.graph import grad_mode
 from chainrule.ops.broadcast import dims as dims_of
 from chainrule.ops.op import Op, expand
 from chainrule.ops.shape.slices import slice_dim
-from chainrule.ops.shape.views import shape_arg
+from chainrule.ops.shape.views import shape_arg, view
 
 
 def _promoted(tensors: list) -> list:
@@ -309,6 +309,43 @@ def flip(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
     return Flip.apply(input, axes=axes if input._data.ndim else ())
 
 
+class Rot90(Op):
+    formula = "d rot90(a, k) = rot90(g, -k)"
+    layout = None  # laid out as torch's: a flip, then a transpose of it
+    save_inputs = False
+
+    def forward(self, x, k, dims):
+        self.k, self.dims = k, dims
+        d0, d1 = dims
+        if k == 0:  # a contiguous clone
+            return np.array(x, order="C")
+        if k == 2:
+            return np.flip(x, dims).copy(order="K")
+        flipped = np.flip(x, d1 if k == 1 else d0).copy(order="K")
+        return np.swapaxes(flipped, d0, d1)
+
+    def backward(self, g):
+        return Rot90.apply(g, k=(-self.k) % 4, dims=self.dims)
+
+
+@op
+def rot90(input: Tensor, k: int = 1, dims: Any = (0, 1)) -> Tensor:
+    """``input`` rotated by ``k`` quarter turns in the plane of ``dims``, from the first
+    dim's direction towards the second's (a copy)."""
+    dims = [int(d) for d in dims]
+    nd = input._data.ndim
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if nd < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {nd}")
+    axes = (wrap_dim(dims[0], nd), wrap_dim(dims[1], nd))
+    if axes[0] == axes[1]:
+        raise RuntimeError(
+            f"expected rotation dims to be different, but got dim0 = {dims[0]} and dim1 = {dims[1]}"
+        )
+    return Rot90.apply(input, k=int(k) % 4, dims=axes)
+
+
 @op
 def diff(
     input: Tensor,
@@ -467,6 +504,12 @@ def contiguous(input: Tensor, memory_format: Any = _layout.contiguous_format) ->
     if input._data.flags.c_contiguous:
         return input
     return Contiguous.apply(input)
+
+
+@op
+def ravel(input: Tensor) -> Tensor:
+    """``input`` flattened to 1-d: a view when contiguous, else a contiguous copy viewed."""
+    return view(contiguous(input), -1)
 
 
 # The stacking family: each makes its inputs at least n-d, then concatenates (torch's rules).
