@@ -10,6 +10,7 @@ e.g. ``one_hot(tensor, ...)`` in the docs is ``input`` in the binding).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 
@@ -303,6 +304,14 @@ INPLACE_ARGS = {
     "threshold_": {"threshold": 0.3, "value": -2.0},
     "rrelu_": {"lower": 0.2, "upper": 0.4},
 }
+# in-place functions of products: the input's shape, and the tensor operands (made per library)
+_M, _V = (
+    np.random.default_rng(1).uniform(-2, 2, (2, 3, 5)),
+    np.random.default_rng(2).uniform(-2, 2, 5),
+)
+OPERANDS = {
+    "addmv_": ((3,), lambda lib: {"mat": lib.tensor(_M[0]), "vec": lib.tensor(_V)}),
+}
 POSITIVE = {"log_", "log2_", "log10_", "log1p_", "sqrt_", "rsqrt_", "acosh_", "arccosh_"}
 NO_INPLACE_DERIVATIVE = {"asinh_", "arcsinh_", "acosh_", "arccosh_", "atanh_", "arctanh_"}
 
@@ -320,15 +329,20 @@ def test_in_place_function_is_the_in_place_op(space, name, with_args):
     moved by one, torch's history (grad_fn name, gradient) and torch's error for a leaf that
     requires grad."""
     rng = np.random.default_rng(0)
-    data = rng.uniform(-2, 2, (3, 4))
+    shape, operands = OPERANDS.get(name, ((3, 4), None))
+    data = rng.uniform(-2, 2, shape)
     if name in POSITIVE:
         data = np.abs(data) + 0.1
     kwargs = INPLACE_ARGS.get(name, {}) if with_args else {}
     if name.startswith(("clamp", "clip", "xlogy", "threshold")):  # a bound (an operand) is needed
         kwargs = INPLACE_ARGS[name]
+    if operands is not None and with_args:
+        kwargs = {"beta": 0.5, "alpha": -2.0}
     results, node_names = [], []
     for lib in (torch, cr):
         fn = getattr(_namespace(lib, space), name)
+        if operands is not None:
+            fn = functools.partial(fn, **operands(lib))
         x = lib.tensor(data)
         out = fn(x, **kwargs)
         assert out is x

@@ -314,6 +314,124 @@ CASES = [
     ),
     Case("linalg.matmul", lambda m, a, b: m.linalg.matmul(a, b), [(2, 3), (3,)]),
     Case("linalg.diagonal", lambda m, a: m.linalg.diagonal(a, offset=1), [(2, 3, 4)]),
+    # cdist's direct path (CdistBackward0): torch has no double backward for it
+    Case("cdist", lambda m, a, b: m.cdist(a, b), [(3, 4), (5, 4)], order2=False),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, p=1), [(3, 4), (5, 4)], order2=False, note="p1"),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, 0), [(3, 4), (5, 4)], order2=False, note="p0"),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, 0.5), [(3, 2), (2, 2)], order2=False, note="p.5"),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, 1.5), [(3, 2), (2, 2)], order2=False, note="p1.5"),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, 3), [(3, 4), (5, 4)], order2=False, note="p3"),
+    Case(
+        "cdist",
+        lambda m, a, b: m.cdist(a, b, float("inf")),
+        [(3, 4), (5, 4)],
+        order2=False,
+        note="inf",
+    ),
+    Case(
+        "cdist",
+        lambda m, a, b: m.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist"),
+        [(2, 1, 26, 3), (3, 4, 3)],
+        order2=False,
+        note="batch-broadcast",
+    ),
+    Case(
+        "cdist",
+        lambda m, a, b: m.cdist(a, b),
+        make=lambda r: [r.uniform(-2, 2, (3, 4)), np.array([[0.5, 1.0, -1.0, 0.25]] * 2)],
+        order2=False,
+        note="ties",
+    ),
+    Case("cdist", lambda m, a, b: m.cdist(a, b), [(0, 4), (5, 4)], order2=False, note="empty"),
+    Case("cdist", lambda m, a, b: m.cdist(a, b), [(3, 0), (5, 0)], order2=False, note="no-cols"),
+    # the matrix-product path (EuclideanDistBackward0 under a view): second order as torch's
+    Case("cdist", lambda m, a, b: m.cdist(a, b), [(26, 3), (4, 3)], note="mm"),
+    Case(
+        "cdist",
+        lambda m, a, b: m.cdist(a, b, compute_mode="use_mm_for_euclid_dist"),
+        [(3, 3), (4, 3)],
+        note="mm-forced",
+    ),
+    Case(
+        "cdist",
+        lambda m, a, b: m.cdist(a, b, compute_mode="use_mm_for_euclid_dist"),
+        [(2, 3, 3), (4, 3)],
+        note="mm-batch",
+    ),
+    Case("dist", lambda m, a, b: m.dist(a, b), [(3, 4), (4,)]),
+    Case("dist", lambda m, a, b: a.dist(b, 1), [(3, 4), (3, 4)], note="p1"),
+    Case("dist", lambda m, a, b: a.dist(b, 0), [(3, 4), (3, 4)], note="p0", grad=False),
+    Case("dist", lambda m, a, b: a.dist(b, 3.5), [(3, 4), (3, 4)], note="p3.5"),
+    Case("dist", lambda m, a, b: a.dist(b, 0.5), [(5,), (5,)], note="p.5"),
+    Case("dist", lambda m, a, b: a.dist(b, -1), [(5,), (5,)], note="p-1", order2=False),
+    Case("dist", lambda m, a, b: a.dist(b, float("inf")), [(3, 4), ()], note="inf"),
+    Case("dist", lambda m, a, b: a.dist(b, -float("inf")), [(3, 4), ()], note="-inf"),
+    Case("dist", lambda m, a, b: a.dist(b.double()), [(3,), (3,)], note="promote"),
+    Case("cross", lambda m, a, b: m.cross(a, b, dim=1), [(4, 3), (4, 3)]),
+    Case("cross", lambda m, a, b: a.cross(b), [(3, 4), (3, 1)], note="default-dim"),
+    Case("cross", lambda m, a, b: m.cross(a, b, -1), [(2, 1, 3), (1, 4, 3)], note="broadcast"),
+    Case("linalg.cross", lambda m, a, b: m.linalg.cross(a, b), [(4, 3), (1, 3)]),
+    Case("linalg.cross", lambda m, a, b: m.linalg.cross(a, b, dim=0), [(3, 2), (3, 2)], note="dim"),
+    Case("baddbmm", lambda m, c, a, b: m.baddbmm(c, a, b), [(2, 3, 5), (2, 3, 4), (2, 4, 5)]),
+    Case(
+        "baddbmm",
+        lambda m, c, a, b: c.baddbmm(a, b, beta=0.5, alpha=-2),
+        [(3, 1), (2, 3, 4), (2, 4, 5)],
+        note="scaled-broadcast",
+    ),
+    Case(
+        "baddbmm",
+        lambda m, c, a, b: m.baddbmm(c, a, b, beta=0),
+        make=lambda r: [
+            np.full((5,), np.nan),
+            r.uniform(-2, 2, (2, 3, 4)),
+            r.uniform(-2, 2, (2, 4, 5)),
+        ],
+        note="beta0-nan",
+    ),
+    Case("addbmm", lambda m, c, a, b: m.addbmm(c, a, b), [(3, 5), (2, 3, 4), (2, 4, 5)]),
+    Case(
+        "addbmm",
+        lambda m, c, a, b: c.addbmm(a, b, beta=2, alpha=0.25),
+        [(5,), (2, 3, 4), (2, 4, 5)],
+        note="scaled-broadcast",
+    ),
+    Case("addmv", lambda m, c, a, b: m.addmv(c, a, b), [(3,), (3, 4), (4,)]),
+    Case(
+        "addmv",
+        lambda m, c, a, b: c.addmv(a, b, beta=-1, alpha=3),
+        [(1,), (3, 4), (4,)],
+        note="scaled-broadcast",
+    ),
+    Case("addmv", lambda m, c, a, b: m.addmv(c, a, b, alpha=2), [(), (3, 4), (4,)], note="0d"),
+    Case(
+        "addmv",
+        lambda m, c, a, b: m.addmv(c, a, b, beta=0.0),
+        make=lambda r: [np.full((3,), np.inf), r.uniform(-2, 2, (3, 4)), r.uniform(-2, 2, (4,))],
+        note="beta0-inf",
+    ),
+    Case("addr", lambda m, c, a, b: m.addr(c, a, b), [(3, 4), (3,), (4,)]),
+    Case(
+        "addr",
+        lambda m, c, a, b: c.addr(a, b, beta=0.5, alpha=2),
+        [(4,), (3,), (4,)],
+        note="scaled-broadcast",
+    ),
+    # torch's AddrBackward0 refuses mixed dtypes (its addmv): values only
+    Case(
+        "addr",
+        lambda m, c, a, b: m.addr(c, a, b.double()),
+        [(3, 4), (3,), (4,)],
+        note="promote",
+        grad=False,
+    ),
+    Case(
+        "addr",
+        lambda m, c, a, b: m.addr(c, a, b),
+        make=lambda r: [r.uniform(-2, 2, (3, 4)), np.arange(3), r.uniform(-2, 2, (4,))],
+        note="int-vec",
+        grad=False,
+    ),
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]
@@ -367,6 +485,22 @@ NAMES = [
     (lambda m, x: m.tensordot(x, x.permute(1, 2, 0), 2)),
     (lambda m, x: m.inner(x, x)),
     (lambda m, x: m.linalg.vecdot(x, x)),
+    (lambda m, x: m.cdist(x, x)),
+    (lambda m, x: m.cdist(x, x, p=1.5)),
+    (lambda m, x: m.cdist(x, x, compute_mode="use_mm_for_euclid_dist")),
+    (lambda m, x: m.cdist(x.unbind()[0], x.unbind()[1], compute_mode="use_mm_for_euclid_dist")),
+    (
+        lambda m, x: m.cdist(
+            x.unbind()[0], x, compute_mode="use_mm_for_euclid_dist"
+        ).grad_fn.next_functions[0][0]
+    ),  # fmt: skip
+    (lambda m, x: m.dist(x, x.unbind()[0])),
+    (lambda m, x: m.cross(x.narrow(2, 0, 3), x.narrow(2, 1, 3), 2)),
+    (lambda m, x: m.linalg.cross(x.narrow(2, 0, 3), x.narrow(2, 1, 3))),
+    (lambda m, x: m.baddbmm(x, x.narrow(2, 0, 3), x.narrow(1, 0, 3), beta=2)),
+    (lambda m, x: m.addbmm(x.unbind()[0], x.narrow(2, 0, 3), x.narrow(1, 0, 3))),
+    (lambda m, x: m.addmv(x.unbind()[0].sum(1), x.unbind()[0], x.unbind()[1].unbind()[0])),
+    (lambda m, x: m.addr(x.unbind()[0], x.unbind()[0].sum(1), x.unbind()[1].unbind()[0])),
 ]
 
 
@@ -375,6 +509,9 @@ def test_grad_fn_names(i):
     a = np.random.default_rng(0).standard_normal((2, 3, 4))
     t = NAMES[i](torch, torch.tensor(a, requires_grad=True))
     c = NAMES[i](cr, cr.tensor(a, requires_grad=True))
+    if not isinstance(t, torch.Tensor):  # a node: its own name
+        assert c.name() == type(t).__name__
+        return
     assert c.grad_fn.name() == type(t.grad_fn).__name__
 
 
@@ -515,6 +652,79 @@ ERRORS = [
     (lambda m, a: m.linalg.matrix_power(a, 2), [(2, 3, 4)]),
     (lambda m, a: m.linalg.matrix_power(a, 2), [(3,)]),
     (lambda m, a: m.linalg.svdvals(a), [(3, 3)], ["int64"]),
+    (lambda m, a, b: m.cdist(a, b), [(3,), (2, 3)]),
+    (lambda m, a, b: m.cdist(a, b), [(2, 3), (3,)]),
+    (lambda m, a, b: m.cdist(a, b), [(2, 3), (2, 4)]),
+    (lambda m, a, b: m.cdist(a, b, p=-1), [(2, 3), (2, 3)]),
+    (lambda m, a, b: m.cdist(a, b), [(2, 3), (2, 3)], ["int64", "float32"]),
+    (lambda m, a, b: m.cdist(a, b), [(2, 3), (2, 3)], ["float32", "int64"]),
+    (lambda m, a, b: m.cdist(a, b), [(2, 3), (2, 3)], ["float32", "float64"]),
+    (lambda m, a, b: m.cdist(a, b), [(2, 3), (2, 3)], ["float64", "float32"]),
+    (lambda m, a, b: m.cdist(a.half(), b.half()), [(2, 3), (2, 3)]),
+    (lambda m, a, b: m.cdist(a, b, compute_mode="foo"), [(2, 3), (2, 3)]),
+    (lambda m, a, b: m.cdist(a, b), [(2, 2, 3), (3, 2, 3)]),
+    (lambda m, a, b: m.dist(a, b), [(2, 3), (3, 2)]),
+    (lambda m, a, b: m.dist(a, b), [(2, 3), (2, 3)], ["int64", "int64"]),
+    (lambda m, a, b: m.cross(a, b), [(4, 3), (3, 3)]),
+    (lambda m, a, b: m.cross(a, b), [(2, 4), (2, 4)]),
+    (lambda m, a, b: m.linalg.cross(a, b), [(3, 4), (3, 4)]),
+    (lambda m, a, b: m.linalg.cross(a, b), [(4, 3), (3,)]),
+    (lambda m, a, b: m.linalg.cross(a, b), [(4, 3), (2, 3)]),
+    (lambda m, a, b: m.linalg.cross(a, b), [(4, 3), (4, 3)], ["float32", "float64"]),
+    (lambda m, a, b: m.linalg.cross(a, b, dim=2), [(4, 3), (4, 3)]),
+    (lambda m, a, b: m.linalg.cross(a, b), [(), ()]),
+    (lambda m, c, a, b: m.baddbmm(c, a, b), [(2, 3, 6), (2, 3, 4), (2, 4, 5)]),
+    (lambda m, c, a, b: m.baddbmm(c, a, b), [(2, 3, 5), (3, 4), (2, 4, 5)]),
+    (lambda m, c, a, b: m.baddbmm(c, a, b), [(2, 3, 5), (2, 3, 4), (4, 5)]),
+    (lambda m, c, a, b: m.baddbmm(c, a, b), [(5,), (3, 4), (2, 4, 5)]),
+    (lambda m, c, a, b: m.baddbmm(c, a, b), [(5,), (2, 3, 4), (2, 4, 5, 1)]),
+    (lambda m, c, a, b: m.baddbmm(c, a, b), [(2, 3, 5), (2, 3, 4), (3, 4, 5)]),
+    (lambda m, c, a, b: m.baddbmm(c, a, b), [(2, 3, 5), (2, 3, 4), (2, 3, 5)]),
+    (
+        lambda m, c, a, b: m.baddbmm(c, a, b),
+        [(2, 3, 5), (2, 3, 4), (2, 4, 5)],
+        ["float64", "float32", "float32"],
+    ),
+    (
+        lambda m, c, a, b: m.baddbmm(c, a, b),
+        [(2, 3, 5), (2, 3, 4), (2, 4, 5)],
+        ["float32", "float32", "float64"],
+    ),
+    (lambda m, c, a, b: m.addbmm(c, a, b), [(2, 3, 5), (2, 3, 4), (2, 4, 5)]),
+    (lambda m, c, a, b: m.addbmm(c, a, b), [(3, 6), (2, 3, 4), (2, 4, 5)]),
+    (lambda m, c, a, b: m.addbmm(c, a, b), [(5,), (3, 4), (2, 4, 5)]),
+    (lambda m, c, a, b: m.addbmm(c, a, b), [(5,), (2, 3, 4), (4, 5)]),
+    (lambda m, c, a, b: m.addbmm(c, a, b), [(3, 5), (2, 3, 4), (3, 4, 5)]),
+    (lambda m, c, a, b: m.addbmm(c, a, b), [(3, 5), (2, 3, 4), (2, 3, 5)]),
+    (
+        lambda m, c, a, b: m.addbmm(c, a, b),
+        [(3, 5), (2, 3, 4), (2, 4, 5)],
+        ["float32", "float32", "float64"],
+    ),
+    (
+        lambda m, c, a, b: m.addbmm(c, a, b),
+        [(3, 5), (2, 3, 4), (2, 4, 5)],
+        ["float32", "float64", "float32"],
+    ),
+    (lambda m, c, a, b: m.addmv(c, a, b), [(2,), (3, 4), (4,)]),
+    (lambda m, c, a, b: m.addmv(c, a, b), [(3,), (3, 4), (5,)]),
+    (lambda m, c, a, b: m.addmv(c, a, b), [(3,), (4,), (4,)]),
+    (lambda m, c, a, b: m.addmv(c, a, b), [(3, 1), (3, 4), (4,)]),
+    (lambda m, c, a, b: m.addmv(c, a, b), [(3,), (3, 4), (4,)], ["float64", "float32", "float32"]),
+    (lambda m, c, a, b: m.addmv(c, a, b), [(3,), (3, 4), (4,)], ["float32", "float32", "int64"]),
+    (lambda m, c, a, b: m.addr(c, a, b), [(4,), (3,), (5,)]),
+    (lambda m, c, a, b: m.addr(c, a, b), [(3, 4), (3, 1), (4,)]),
+    (lambda m, c, a, b: m.addr(c, a, b), [(3, 4), (3,), (4, 1)]),
+    (
+        lambda m, c, a, b: m.addr(c, a, b, beta=0.5),
+        [(3, 4), (3,), (4,)],
+        ["int64", "int64", "int64"],
+    ),
+    (
+        lambda m, c, a, b: m.addr(c, a, b, alpha=1.5),
+        [(3, 4), (3,), (4,)],
+        ["int64", "int64", "int64"],
+    ),
 ]
 
 
@@ -543,3 +753,92 @@ def test_singular_is_linalg_error():
     with pytest.raises(cr.linalg.LinAlgError, match="input matrix is singular"):
         cr.linalg.inv(cr.ones(3, 3))
     assert issubclass(cr.linalg.LinAlgError, RuntimeError)
+
+
+def test_cross_warns_once_without_dim():
+    import warnings
+
+    from chainrule.ops.linalg import distance
+
+    distance._cross_warned[0] = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cr.cross(cr.ones(3), cr.ones(3))
+        cr.cross(cr.ones(3), cr.ones(3))
+        cr.cross(cr.ones(3), cr.ones(3), dim=0)
+    assert [str(w.message).split("\n")[0] for w in caught] == [
+        "Using torch.cross without specifying the dim arg is deprecated."
+    ]
+
+
+def test_cross_of_integers():
+    a, b = np.arange(6).reshape(2, 3), np.arange(6, 12).reshape(2, 3)
+    ours = cr.linalg.cross(cr.tensor(a), cr.tensor(b))
+    theirs = torch.linalg.cross(torch.tensor(a), torch.tensor(b))
+    assert ours.dtype == cr.int64
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("p", [0, 0.5, 1, 1.5, 2, 3, float("inf")])
+def test_cdist_large_chunks_match_torch(p, monkeypatch):
+    """The direct path forms the pairwise differences a block of rows at a time."""
+    from chainrule.ops.linalg import distance
+
+    monkeypatch.setattr(distance, "_CHUNK", 7)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 9, 3)), rng.standard_normal((4, 3))
+    ours = cr.cdist(cr.tensor(a), cr.tensor(b), p, "donot_use_mm_for_euclid_dist")
+    theirs = torch.cdist(torch.tensor(a), torch.tensor(b), p, "donot_use_mm_for_euclid_dist")
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_dist_p0_gradient_is_zero():
+    """torch's DistBackward0 fails for p = 0 (its norm_backward gives no tensor: "Expected a
+    proper Tensor but got None"); the 0-norm is piecewise constant, its gradient zero."""
+    a = cr.randn(3, 4, requires_grad=True)
+    b = cr.randn(4, requires_grad=True)
+    a.dist(b, 0).backward()
+    assert not a.grad.numpy().any() and not b.grad.numpy().any()
+    assert a.grad.shape == (3, 4) and b.grad.shape == (4,)
+
+
+@pytest.mark.parametrize("beta", [0, 1, 2])
+@pytest.mark.parametrize("alpha", [0, 1, 3])
+def test_add_products_of_integers_and_bools(beta, alpha):
+    rng = np.random.default_rng(0)
+    i = lambda *s: rng.integers(-3, 4, s)  # noqa: E731
+    b = lambda *s: rng.integers(0, 2, s).astype(bool)  # noqa: E731
+    cases = [
+        ("baddbmm", (i(2, 3, 5), i(2, 3, 4), i(2, 4, 5))),
+        ("addbmm", (i(3, 5), i(2, 3, 4), i(2, 4, 5))),
+        ("addmv", (i(3), i(3, 4), i(4))),
+        ("addr", (i(3, 4), i(3), i(4))),
+        ("addr", (b(3, 4), b(3), b(4))),
+    ]
+    for name, arrays in cases:
+        ours = getattr(cr, name)(*map(cr.tensor, arrays), beta=beta, alpha=alpha)
+        theirs = getattr(torch, name)(*map(torch.tensor, arrays), beta=beta, alpha=alpha)
+        assert str(ours.dtype).split(".")[1] == str(theirs.dtype).split(".")[1], name
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=name)
+
+
+def _row(t):  # the first row of the first matrix of a 3-d tensor
+    return t.unbind()[0].unbind(1)[0]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, c, a, b: c.baddbmm_(a, b, beta=2),
+        lambda m, c, a, b: c.sum(0).addbmm_(a, b, alpha=0.5),
+        lambda m, c, a, b: _row(c).addmv_(a.unbind()[0], _row(b), beta=0.5),
+        lambda m, c, a, b: m.addmv_(_row(c), a.unbind()[0], _row(b)),
+        lambda m, c, a, b: a.unbind()[0].addr_(_row(c), _row(b), alpha=-1),
+    ],
+)
+def test_add_products_in_place(call):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in [(2, 3, 5), (2, 3, 4), (2, 4, 5)]]
+    ours = call(cr, *[cr.tensor(a) for a in arrays])
+    theirs = call(torch, *[torch.tensor(a) for a in arrays])
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-10)

@@ -416,6 +416,7 @@ ERRORS = [
     lambda m, x: x.expand_as(m.ones(3, 4)),
     lambda m, x: x.broadcast_to((3, 4)),
     lambda m, x: x.broadcast_to((2, 5, 4)),
+    lambda m, x: x.expand(3, 4, 5),  # two mismatches: torch names the last
     lambda m, x: x.movedim((0, 0), (1, 2)),
     lambda m, x: x.movedim((0, 1), (1,)),
     lambda m, x: m.tensor(1.0).unbind(),

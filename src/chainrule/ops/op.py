@@ -1014,8 +1014,8 @@ def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
         )
     lead = len(shape) - nd
     full = list(shape)
-    for i, s in enumerate(x._data.shape):
-        want = shape[lead + i]
+    for i in range(nd - 1, -1, -1):  # from the last dim, as torch's (its first mismatch)
+        s, want = x._data.shape[i], shape[lead + i]
         if want == -1:
             full[lead + i] = s
         elif s != want and s != 1:

@@ -200,31 +200,37 @@ class Norm(Op):
         return np.sum(a**p, **kw) ** (1 / p)
 
     def backward(self, g):
-        x, p = self.inputs[0], self.p
+        x = self.inputs[0]
         nd = x._data.ndim
         g = keep_all(g, self.axes, self.keepdim, nd)
         n = keep_all(self.output, self.axes, self.keepdim, nd)
-        if p == 0:
-            return expand(g * 0, x._data.shape)
-        if p == 1:
-            return sign_or_phase(x) * g
-        if math.isinf(p):
-            a = np.abs(x._data)
-            mask = (a == n._data) | np.isnan(a)
-            w = (mask / mask.sum(axis=self.axes, keepdims=True)).astype(a.dtype, copy=False)
-            return sign_or_phase(x) * g * _make(w)
-        # torch's formulas as they are (its double backward is nan where the norm is 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zero = n == 0
-            if p == 2:
-                return g * ew.where(zero, 0.0, x / n)
-            if p < 1:
-                scaled = sign_or_phase(x) * ew.where(x == 0, 0.0, ew.abs(x) ** (p - 1))
-                return scaled * g * n ** (1 - p)
-            scale = ew.where(zero, 0.0, g / n ** (p - 1))
-            if p < 2:
-                return sign_or_phase(x) * ew.abs(x) ** (p - 1) * scale
-            return x * ew.abs(x) ** (p - 2) * scale
+        return norm_grad(x, g, n, self.p, self.axes)
+
+
+def norm_grad(x: Tensor, g: Tensor, n: Tensor, p: float, axes: tuple | None) -> Tensor:
+    """torch's norm_backward: the gradient of the p-norm ``n`` of ``x`` over ``axes`` (g and
+    n with those axes kept); subgradients 0 at 0, ties sharing the gradient at inf."""
+    if p == 0:
+        return expand(g * 0, x._data.shape)
+    if p == 1:
+        return sign_or_phase(x) * g
+    if math.isinf(p):
+        a = np.abs(x._data)
+        mask = (a == n._data) | np.isnan(a)
+        w = (mask / mask.sum(axis=axes, keepdims=True)).astype(a.dtype, copy=False)
+        return sign_or_phase(x) * g * _make(w)
+    # torch's formulas as they are (its double backward is nan where the norm is 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zero = n == 0
+        if p == 2:
+            return g * ew.where(zero, 0.0, x / n)
+        if p < 1:
+            scaled = sign_or_phase(x) * ew.where(x == 0, 0.0, ew.abs(x) ** (p - 1))
+            return scaled * g * n ** (1 - p)
+        scale = ew.where(zero, 0.0, g / n ** (p - 1))
+        if p < 2:
+            return sign_or_phase(x) * ew.abs(x) ** (p - 1) * scale
+        return x * ew.abs(x) ** (p - 2) * scale
 
 
 def norm_axes(x: Tensor, p: float, dim: Any) -> tuple[int, ...] | None:

@@ -118,17 +118,16 @@ def broadcast_tensors(*tensors: Any) -> tuple[Tensor, ...]:
 def _broadcast_pair(a: tuple, b: tuple) -> tuple:
     """torch's infer_size: the broadcast of two shapes, its error text when they clash."""
     n = max(len(a), len(b))
-    out = []
-    for i in range(n):
-        d = n - 1 - i
+    out = [1] * n
+    for i in range(n - 1, -1, -1):  # from the last dim, as torch's infer_size
         x = a[len(a) - n + i] if len(a) - n + i >= 0 else 1
         y = b[len(b) - n + i] if len(b) - n + i >= 0 else 1
         if x != y and x != 1 and y != 1:
             raise RuntimeError(
                 f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                f"non-singleton dimension {n - 1 - d}"
+                f"non-singleton dimension {i}"
             )
-        out.append(y if x == 1 else x)
+        out[i] = y if x == 1 else x
     return tuple(out)
 
 
