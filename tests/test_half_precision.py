@@ -610,6 +610,13 @@ AUTOCAST = {
     "gelu": (lambda L, F, a: F.gelu(a), _X),
     "max_pool2d": (lambda L, F, a: F.max_pool2d(a, 2), _IMG),
     "vector_norm": (lambda L, F, a: L.linalg.vector_norm(a), _X),
+    "cdist": (lambda L, F, a, b: L.cdist(a, b), _X, _X),
+    "dist": (lambda L, F, a, b: L.dist(a, b), _X, _X),
+    "cross": (lambda L, F, a, b: L.linalg.cross(a[:, :3], b[:, :3]), _X, _X),
+    "baddbmm": (lambda L, F, a, b: L.baddbmm(a[None], a[None], b.mT[None]), _SQ, _SQ),
+    "addbmm": (lambda L, F, a, b: L.addbmm(a, a[None], b.mT[None]), _SQ, _SQ),
+    "addmv": (lambda L, F, a, b: L.addmv(a[0], a, b[0]), _SQ, _SQ),
+    "addr": (lambda L, F, a, b: L.addr(a, a[0], b[0]), _SQ, _SQ),
 }
 
 
