@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from chainrule import _coverage
 from chainrule.ops.elementwise.gamma import digamma, erfinv, lgamma, mvlgamma, polygamma, xlogy
+from chainrule.ops.elementwise.ratios import logit, sinc
 from chainrule.ops.elementwise.unary import erf, expm1, log1p, sigmoid
 from chainrule.ops.reduce.stats import logsumexp
 from chainrule.ops.softmax import log_softmax, softmax
 
 __all__ = [
     "digamma", "psi", "gammaln", "polygamma", "multigammaln", "erf", "erfinv", "xlogy",
-    "expit", "expm1", "log1p", "logsumexp", "log_softmax", "softmax",
+    "expit", "expm1", "log1p", "logsumexp", "log_softmax", "softmax", "logit", "sinc",
 ]  # fmt: skip
 
 psi = digamma

@@ -345,6 +345,94 @@ CASES = [
     Case("bfloat16", lambda m, a: a.bfloat16().double() * 2, [S], grad=False),
     Case("to", lambda m, a: a.to(m.float64) * 2, [S]),
     Case("type_as", lambda m, a: a.type_as(m.zeros(1, dtype=m.float32)) * 2, [S], fd=False),
+    Case("logit", lambda m, a: m.logit(a), [S], domain=(0.05, 0.95)),
+    Case("logit", lambda m, a: a.logit(eps=0.2), [S], domain=(-0.5, 1.5), note="eps"),
+    Case("logit", lambda m, a: a.logit(0.3), [(20,)], domain=(0.1, 0.9), note="eps-inside"),
+    Case("logit", lambda m, a: m.special.logit(a, -1.0), [S], domain=(0.05, 0.95), note="neg-eps"),
+    Case(
+        "logit",
+        lambda m, a: m.logit(a),
+        make=lambda r: [np.array([-0.5, 0.0, 0.3, 1.0, 1.5])],
+        fd=False,
+        note="outside",
+    ),
+    Case("logit", lambda m, a: m.logit(a), make=lambda r: [np.arange(3)], note="int", grad=False),
+    Case("sinc", lambda m, a: m.sinc(a), [S]),
+    Case(
+        "sinc",
+        lambda m, a: m.special.sinc(a),
+        make=lambda r: [np.array([0.0, 0.5, -1.0, 2.5, 1e-3])],
+        note="zero",
+    ),
+    Case(
+        "sinc",
+        lambda m, a: m.sinc(a),
+        make=lambda r: [np.array([0, 1, -2])],
+        note="int",
+        grad=False,
+    ),
+    Case("copysign", lambda m, a, b: m.copysign(a, b), [S, (4,)]),
+    Case("copysign", lambda m, a: a.copysign(-1.5), [S], note="number"),
+    Case("copysign", lambda m, a, b: a.copysign(b.double()), [S, ()], note="0d-other"),
+    Case(
+        "copysign",
+        lambda m, a, b: m.copysign(a, b),
+        make=lambda r: [np.array([0.0, -0.0, 1.0, -2.0]), np.array([-0.0, 1.0, -1.0, np.nan])],
+        note="zeros",
+        fd=False,  # not differentiable at a = 0 (torch: 0 there)
+    ),
+    Case(
+        "copysign",
+        lambda m, a, b: m.copysign(a, b),
+        make=lambda r: [np.array([1, -2, 3]), np.array([True, False, True])],
+        note="int-bool",
+        grad=False,
+    ),
+    Case(
+        "heaviside",
+        lambda m, a, b: m.heaviside(a, b),
+        make=lambda r: [np.array([-1.0, 0.0, 2.0, np.nan, -0.0]), np.array([0.5])],
+        grad=False,
+    ),
+    Case(
+        "heaviside",
+        lambda m, a, b: a.heaviside(b),
+        make=lambda r: [np.array([[-1, 0, 2]]), np.array([7, 8, 9])],
+        grad=False,
+        note="int",
+    ),
+    Case(
+        "signbit",
+        lambda m, a: m.signbit(a),
+        make=lambda r: [np.array([-0.0, 0.0, -1.0, np.nan, -np.nan, np.inf, -np.inf])],
+        grad=False,
+    ),
+    Case(
+        "signbit",
+        lambda m, a: a.signbit(),
+        make=lambda r: [np.array([-1, 0, 3])],
+        note="int",
+        grad=False,
+    ),
+    Case("float_power", lambda m, a: m.float_power(a, 2), [S], domain=POS),
+    Case("float_power", lambda m, a: a.float_power(2.5), [S], domain=POS, note="float-exp"),
+    Case("float_power", lambda m, a, b: m.float_power(a, b), [S, (4,)], domain=POS, note="tensor"),
+    Case("float_power", lambda m, a: m.float_power(2, a), [S], note="number-base"),
+    Case("float_power_", lambda m, a: (a * 1).double().float_power_(1.5), [S], domain=POS),
+    Case(
+        "float_power_",
+        lambda m, a, b: (a * 1).double().float_power_(b),
+        [S, (4,)],
+        domain=POS,
+        note="tensor",
+    ),
+    Case(
+        "float_power",
+        lambda m, a: m.float_power(a, 3),
+        make=lambda r: [np.arange(4)],
+        note="int",
+        grad=False,
+    ),
 ]
 
 FD_CASES = [c for c in CASES if c.grad and c.fd]
@@ -421,6 +509,18 @@ _BOOLS = [True, False]
         (lambda m: m.tensor(_BOOLS) ** m.tensor(True), NotImplementedError, '"pow" not impl'),
         (lambda m: True ** m.tensor(_BOOLS), NotImplementedError, '"pow" not implemented for'),
         (lambda m: m.logaddexp(m.tensor([1]), m.tensor([2])), NotImplementedError, "'Long'"),
+        (lambda m: m.copysign(m.tensor([1j]), 1.0), NotImplementedError, '"copysign_cpu" not'),
+        (lambda m: m.heaviside(m.tensor([1.0]), 0.5), TypeError, "must be Tensor, not float"),
+        (lambda m: m.heaviside(m.ones(2), m.ones(2).double()), RuntimeError, "different dtypes"),
+        (lambda m: m.heaviside(m.tensor([1j]), m.tensor([1j])), RuntimeError, "for complex"),
+        (lambda m: m.heaviside(m.ones(2), m.ones(3)), RuntimeError, "must match the size"),
+        (lambda m: m.signbit(m.tensor([1j])), NotImplementedError, "signbit is not implemented"),
+        (lambda m: m.ones(2).float_power_(2), RuntimeError, "has dtype Float but the operation"),
+        (
+            lambda m: m.ones(2).double().float_power_(1j),
+            RuntimeError,
+            "has dtype Double but the operation's result requires dtype ComplexDouble",
+        ),
     ],
 )
 def test_integer_and_bool_refusals(fn, exc, message):
@@ -490,7 +590,8 @@ def test_no_numpy_floating_point_warnings(fn):
 
 
 SPECIAL = ["digamma", "psi", "gammaln", "multigammaln", "erfinv", "xlogy", "expit", "erf",
-           "expm1", "log1p", "polygamma", "logsumexp", "softmax", "log_softmax"]  # fmt: skip
+           "expm1", "log1p", "polygamma", "logsumexp", "softmax", "log_softmax", "logit",
+           "sinc"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", SPECIAL)
@@ -506,3 +607,57 @@ def test_torch_special_spellings(name):
     else:
         c, t = c_fn(cr.tensor(x), *args), t_fn(torch.tensor(x), *args)
     np.testing.assert_allclose(c.numpy(), t.numpy(), rtol=1e-10)
+
+
+def test_heaviside_backward_raises_as_torch():
+    for m in (torch, cr):
+        x = m.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+        y = m.heaviside(x, m.tensor([0.5]))
+        assert y.requires_grad
+        with pytest.raises(RuntimeError, match="derivative for aten::heaviside is not implemented"):
+            y.sum().backward()
+    assert cr.heaviside(cr.tensor([1.0]), cr.tensor([0.5])).grad_fn is None
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: x.float_power_(2),
+        lambda m, x: x.float_power_(m.tensor([1.0, 2.0, 0.5])),
+        lambda m, x: x.logit_(0.25),
+        lambda m, x: m.logit_(x),
+        lambda m, x: x.sinc_(),
+        lambda m, x: m.sinc_(x),
+        lambda m, x: x.copysign_(-1.0),
+        lambda m, x: x.copysign_(m.tensor([1.0, -1.0, 0.0]).double()),
+        lambda m, x: x.heaviside_(m.tensor([0.5]).double()),
+    ],
+)
+def test_new_in_place_forms(fn):
+    data = np.array([0.2, 0.5, 0.7])
+    results = []
+    for m in (torch, cr):
+        x = m.tensor(data)
+        out = fn(m, x)
+        assert out is x
+        leaf = m.tensor(data, requires_grad=True)
+        y = leaf * 1.0
+        if "heaviside" not in str(fn.__code__.co_names):
+            fn(m, y).sum().backward()
+            results.append((x.numpy().copy(), leaf.grad.numpy().copy(), y.grad_fn.name()))
+        else:
+            results.append((x.numpy().copy(),))
+    for a, b in zip(*results):
+        if isinstance(a, str):
+            assert a == b
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_float_power_of_complex():
+    a = np.array([1.0, 2.0, -3.0])
+    for exp in (0.5j + 1, 2):
+        ours = cr.float_power(cr.tensor(a).to(cr.complex64), exp)
+        theirs = torch.float_power(torch.tensor(a).to(torch.complex64), exp)
+        assert ours.dtype == cr.complex128
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)

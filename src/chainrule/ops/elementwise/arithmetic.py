@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule._fp import quiet
-from chainrule._registry import op
+from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
 from chainrule.dtypes import REDUCED, kind_of
 from chainrule.ops.broadcast import as_tensor_arg, binary, has_complex, reraise_broadcast
@@ -506,6 +506,46 @@ def pow(input: Any, exponent: Any) -> Tensor:
         if kind_of(input._data.dtype) in "iub":  # only a number exponent; a tensor's gives 0/±1
             raise RuntimeError("Integers to negative integer powers are not allowed.")
     return binary(Pow, input, exponent)
+
+
+def _float_power_dtype(input: Any, exponent: Any) -> Any:
+    complex_ = any(
+        (isinstance(a, Tensor) and kind_of(a._data.dtype) == "c") or isinstance(a, complex)
+        for a in (input, exponent)
+    )
+    return dtypes.complex128 if complex_ else dtypes.float64
+
+
+@op
+def float_power(input: Any, exponent: Any) -> Tensor:
+    """``input ** exponent`` in double precision: both are first converted to float64
+    (complex128 if either is complex), so the result is always that dtype."""
+    dt = _float_power_dtype(input, exponent)
+    np_dt = dtypes.to_np(dt)
+
+    def cast(a: Any) -> Any:
+        if isinstance(a, Tensor):
+            return a if a._data.dtype == np_dt else a.to(dt)
+        return complex(a) if dt is dtypes.complex128 else float(a)
+
+    return pow(cast(input), cast(exponent))
+
+
+@tensor_method(name="float_power_")
+def _float_power_(self: Tensor, exponent: Any) -> Tensor:
+    """``self.pow_(exponent)`` in double precision: ``self`` must already have the result's
+    dtype (float64, or complex128 for a complex exponent)."""
+    dt = _float_power_dtype(self, exponent)
+    if self._data.dtype != dtypes.to_np(dt):
+        raise RuntimeError(
+            f"the base given to float_power_ has dtype {dtypes.scalar_type_name(self)} but the "
+            f"operation's result requires dtype {dtypes.scalar_type_name(dt)}"
+        )
+    if isinstance(exponent, Tensor):
+        exponent = exponent if exponent._data.dtype == self._data.dtype else exponent.to(dt)
+    else:
+        exponent = complex(exponent) if dt is dtypes.complex128 else float(exponent)
+    return self.pow_(exponent)
 
 
 @op(inplace=True, dunders=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
