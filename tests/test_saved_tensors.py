@@ -76,6 +76,9 @@ KNOWN: dict[str, tuple[set, str, str]] = {
         ],
         ({"in", "out"}, MESSAGE, _VIEW_MESSAGE),
     ),
+    # the reverse: torch names the view (ViewAsComplex), chainrule's rebuilt history of the
+    # real tensor written under it is a strided view ("AsStrided")
+    "view_as_complex-32": ({"in"}, MESSAGE, "the view of a base written in place"),
     # torch's composites save copies they make (a broadcast batch expanded and reshaped, an
     # einsum contracted by bmm): writing the input does not reach them
     **dict.fromkeys(

@@ -73,6 +73,13 @@ CASES = {
     "mH": lambda m, z, w, r: z.mH @ w,
     "adjoint": lambda m, z, w, r: m.adjoint(z) @ w,
     "H": lambda m, z, w, r: z.H @ w,
+    "sgn": lambda m, z, w, r: m.sgn(z * w),
+    "sgn-method": lambda m, z, w, r: (z - w).sgn() * z,
+    "view_as_complex": lambda m, z, w, r: m.view_as_complex(m.stack([r, r * 2], -1)) * z,
+    "view_as_real": lambda m, z, w, r: m.view_as_complex(m.view_as_real(z * w) * 3),
+    "complex": lambda m, z, w, r: m.complex(r, r**2) * z,
+    "polar": lambda m, z, w, r: m.polar(r + 2, r * 3) * w + m.polar(z.abs() + 1, m.angle(z * w)),
+    "real-imag": lambda m, z, w, r: m.complex((z * w).real, m.imag(z) * r) * w,
 }
 
 
@@ -100,7 +107,11 @@ def test_complex_gradients_as_torch(name):
             np.testing.assert_allclose(_np(b), _np(a), rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["mul", "div", "exp", "tanh", "matmul", "sqrt", "conj", "mH"])
+@pytest.mark.parametrize(
+    "name",
+    ["mul", "div", "exp", "tanh", "matmul", "sqrt", "conj", "mH", "sgn", "view_as_complex",
+     "view_as_real", "complex", "polar", "real-imag", "abs"],
+)  # fmt: skip
 def test_complex_second_order_as_torch(name):
     """The gradient of <gradient, v> (complex v): the conjugations are recorded ops."""
     v = _RNG.standard_normal((3, 4)) + 1j * _RNG.standard_normal((3, 4))
@@ -139,6 +150,11 @@ REAL_RESULTS = {
     "cumprod": lambda m, z, w: m.cumprod(z, 1).abs().sum(),
     "linear": lambda m, z, w: m.nn.functional.linear(z, w).abs().sum(),
     "in-place": lambda m, z, w: (z * 1).mul_(w).exp_().abs().sum(),
+    "angle": lambda m, z, w: (m.angle(z * w) * m.tensor([1.0, 2.0, 3.0, 4.0])).sum(),
+    "real": lambda m, z, w: (z * w).real.sum() + (z**2).real.prod(),
+    "imag": lambda m, z, w: (m.imag(z * w) ** 2).sum(),
+    "view_as_real": lambda m, z, w: (m.view_as_real(z / w) ** 3).sum(),
+    "sgn-real": lambda m, z, w: m.view_as_real(m.sgn(z) * w).sum(),
 }
 
 
@@ -312,3 +328,28 @@ def test_complex_logaddexp_special_values_as_torch():
         theirs = torch.logaddexp(torch.tensor(a.astype(dt)), torch.tensor(b.astype(dt))).numpy()
         assert ours.dtype == theirs.dtype
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, z, w: m.angle(z * w),
+        lambda m, z, w: m.sgn(z * w),
+        lambda m, z, w: m.view_as_real(z) * 2,
+        lambda m, z, w: m.view_as_complex(m.view_as_real(z).contiguous()) * w,
+        lambda m, z, w: (z * w).real + m.imag(z),
+        lambda m, z, w: m.polar(z.abs(), m.angle(w)),
+        lambda m, z, w: m.complex(z.real, w.imag),
+    ],
+)
+def test_complex_parts_forward_mode_as_torch(fn):
+    """Forward-mode tangents of the complex parts against torch's forward AD."""
+    tz = _g((3, 4))
+    out = []
+    for m in (torch, cr):
+        fw = m.autograd.forward_ad
+        with fw.dual_level():
+            z = fw.make_dual(m.tensor(Z), m.tensor(tz))
+            y = fn(m, z, m.tensor(W))
+            out.append(_np(fw.unpack_dual(y).tangent))
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-9, atol=1e-12)

@@ -418,6 +418,40 @@ CASES = [
     Case("float_power", lambda m, a: a.float_power(2.5), [S], domain=POS, note="float-exp"),
     Case("float_power", lambda m, a, b: m.float_power(a, b), [S, (4,)], domain=POS, note="tensor"),
     Case("float_power", lambda m, a: m.float_power(2, a), [S], note="number-base"),
+    # complex parts, from real inputs through complex tensors and back (complex gradients:
+    # tests/autograd/test_complex_grads.py)
+    Case("complex", lambda m, a, b: m.view_as_real(m.complex(a, b)), [S, (4,)]),
+    Case("view_as_real", lambda m, a, b: m.view_as_real(m.complex(a, b).mT) * 2, [S, S]),
+    Case("view_as_complex", lambda m, a: m.view_as_real(m.view_as_complex(a) ** 2), [(3, 2)]),
+    Case("real", lambda m, a, b: m.real(m.complex(a, b) ** 2) + m.real(a), [S, S]),
+    Case("real", lambda m, a, b: (m.complex(a, b) * m.complex(b, a)).real, [S, S], note="attr"),
+    Case("imag", lambda m, a, b: m.imag(m.complex(a, b) ** 2), [S, S]),
+    Case("imag", lambda m, a, b: (m.complex(a, b) ** 3).imag, [S, S], note="attr"),
+    Case("angle", lambda m, a, b: m.angle(m.complex(a, b)), [S, S]),
+    Case(
+        "angle",
+        lambda m, a: a.angle(),
+        make=lambda r: [np.array([-1.0, 0.0, 2.0, np.nan, -0.0])],
+        fd=False,
+        note="real",
+    ),
+    Case(
+        "angle",
+        lambda m, a: m.angle(a),
+        make=lambda r: [np.array([-2, 0, 3])],
+        note="int",
+        grad=False,
+    ),
+    Case("sgn", lambda m, a, b: m.view_as_real(m.sgn(m.complex(a, b))), [S, S]),
+    Case(
+        "sgn",
+        lambda m, a: a.sgn(),
+        make=lambda r: [np.array([-2.0, 0.0, 3.0])],
+        grad=False,  # torch's gradient is a ZeroTensor: test_sgn_of_reals_has_a_zero_gradient
+        note="real",
+    ),
+    Case("polar", lambda m, a, b: m.view_as_real(m.polar(a, b)), [S, (4,)], domain=POS),
+    Case("polar", lambda m, a, b: m.polar(a, b).real, [S, S], domain=POS, note="real-part"),
     Case("float_power_", lambda m, a: (a * 1).double().float_power_(1.5), [S], domain=POS),
     Case(
         "float_power_",
@@ -515,6 +549,17 @@ _BOOLS = [True, False]
         (lambda m: m.heaviside(m.tensor([1j]), m.tensor([1j])), RuntimeError, "for complex"),
         (lambda m: m.heaviside(m.ones(2), m.ones(3)), RuntimeError, "must match the size"),
         (lambda m: m.signbit(m.tensor([1j])), NotImplementedError, "signbit is not implemented"),
+        (lambda m: m.imag(m.ones(2)), RuntimeError, "imag is not implemented for tensors with non"),
+        (lambda m: m.view_as_real(m.ones(2)), RuntimeError, "view_as_real is only supported for"),
+        (lambda m: m.view_as_complex(m.ones(3)), RuntimeError, "last dimension of size 2$"),
+        (lambda m: m.view_as_complex(m.ones(2, 2).t()), RuntimeError, "last dimension with stride"),
+        (lambda m: m.view_as_complex(m.ones(7)[1:].reshape(3, 2)), RuntimeError, "storage_offset"),
+        (lambda m: m.view_as_complex(m.ones(2, 3)[:, :2]), RuntimeError, "stride divisible by 2"),
+        (lambda m: m.view_as_complex(m.ones(2, 2).long()), RuntimeError, "float and double tens"),
+        (lambda m: m.complex(m.ones(2), m.ones(2).double()), RuntimeError, "for second argument"),
+        (lambda m: m.complex(m.ones(2).long(), m.ones(2).long()), RuntimeError, "Half, Float or"),
+        (lambda m: m.polar(m.ones(2).long(), m.ones(2).long()), RuntimeError, "Half, Float or"),
+        (lambda m: m.complex(m.ones(2), m.ones(3)), RuntimeError, "must match the size"),
         (lambda m: m.ones(2).float_power_(2), RuntimeError, "has dtype Float but the operation"),
         (
             lambda m: m.ones(2).double().float_power_(1j),
@@ -661,3 +706,48 @@ def test_float_power_of_complex():
         theirs = torch.float_power(torch.tensor(a).to(torch.complex64), exp)
         assert ours.dtype == cr.complex128
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def test_complex_parts_are_views():
+    for m in (torch, cr):
+        z = m.tensor([1 + 2j, 3j, -1 - 1j])
+        z.real.mul_(2)
+        m.view_as_real(z)[1, 0] = 5.0
+        z.imag[2] = 4.0
+        assert np.shares_memory(m.view_as_real(z).numpy(), z.numpy())
+        x = m.ones(3, 2, dtype=m.float64)
+        m.view_as_complex(x)[0] = 2 - 3j
+        assert x.numpy().tolist()[0] == [2.0, -3.0]
+        yield_ = z.numpy().copy()
+        if m is torch:
+            want = yield_
+    np.testing.assert_array_equal(yield_, want)
+    x = cr.tensor([1.0, 2.0])
+    assert cr.real(x) is x and x.real is x
+
+
+def test_write_through_real_view_in_a_graph_refuses():
+    """torch rebuilds the complex tensor's history (CopySlices); chainrule refuses at
+    backward rather than computing a wrong gradient (its strided geometry assumes one item
+    size)."""
+    z = cr.tensor([1 + 2j, 3j, -1 - 1j], requires_grad=True)
+    w = z * (1 - 1j)
+    w.real.mul_(3)
+    with pytest.raises(NotImplementedError, match="through a real view"):
+        w.abs().sum().backward()
+    v = z * 1
+    cr.view_as_real(v)[0, 1] = 2.0
+    with pytest.raises(NotImplementedError, match="through a real view"):
+        v.abs().sum().backward()
+    with cr.no_grad():  # no history to rebuild: the write goes through
+        u = z * 1
+        u.imag.zero_()
+    np.testing.assert_array_equal(u.numpy(), [1, 0, -1])
+
+
+def test_sgn_of_reals_has_a_zero_gradient():
+    for m in (torch, cr):
+        x = m.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+        (g,) = m.autograd.grad(m.sgn(x), x, m.tensor([1.0, 2.0, 3.0]))
+        np.testing.assert_array_equal(g.numpy(force=True) if m is torch else g.numpy(), [0, 0, 0])
+        assert m.sgn(x).grad_fn.name() == "SgnBackward0"

@@ -20,10 +20,20 @@ class _Geometry:
     when the base is itself strided (a tensor after ``t_()`` or ``transpose_``), the
     C-order position in the base of each of the view's elements (``index``)."""
 
-    __slots__ = ("shape", "strides", "offset", "base_shape", "index", "overlaps")
+    __slots__ = ("shape", "strides", "offset", "base_shape", "index", "overlaps", "mixed")
 
     def __init__(self, base: np.ndarray, view: np.ndarray) -> None:
         item = base.itemsize
+        self.mixed = view.itemsize != item  # a real view of complex memory, or the reverse
+        if self.mixed:  # (refused when used: see _refuse_mixed)
+            self.shape, self.base_shape, self.index, self.overlaps = (
+                view.shape,
+                base.shape,
+                None,
+                False,
+            )
+            self.strides, self.offset = (), 0
+            return
         self.shape, self.base_shape = view.shape, base.shape
         self.strides = tuple(s // item for s in view.strides)
         self.offset = (_address(view) - _address(base)) // item
@@ -33,18 +43,24 @@ class _Geometry:
 
     def region(self, a: np.ndarray) -> np.ndarray:
         """The view's elements inside a C-ordered base (a writeable view)."""
+        if self.mixed:
+            _refuse_mixed()
         flat = np.ascontiguousarray(a).reshape(-1)
         item = flat.itemsize
         return as_strided(flat[self.offset :], self.shape, tuple(s * item for s in self.strides))
 
     def take(self, a: np.ndarray) -> np.ndarray:
         """A copy of the view's elements of ``a`` (an array of the base's shape)."""
+        if self.mixed:
+            _refuse_mixed()
         if self.index is not None:
             return np.ascontiguousarray(a).reshape(-1)[self.index]
         return self.region(a).copy()
 
     def put(self, out: np.ndarray, values: Any) -> None:
         """Write ``values`` into the view's elements of ``out`` (C-contiguous, base-shaped)."""
+        if self.mixed:
+            _refuse_mixed()
         if self.index is not None:
             out.reshape(-1)[self.index] = values
         else:
@@ -60,6 +76,15 @@ class _Geometry:
         if index is None:
             index = self.region(np.arange(out.size).reshape(out.shape))
         np.add.at(out.reshape(-1), index, values)
+
+
+def _refuse_mixed() -> None:
+    raise NotImplementedError(
+        "chainrule does not yet rebuild the history of a complex tensor written in place "
+        "through a real view of it (real, imag, view_as_real), or of a real tensor written "
+        "through a complex view (view_as_complex), while a gradient is recorded; write a copy, "
+        "or write under torch.no_grad()"
+    )
 
 
 def _address(a: np.ndarray) -> int:

@@ -1,10 +1,10 @@
-"""Elementwise math, in nine files: arithmetic.py (add, sub, mul, div, pow, square,
+"""Elementwise math, in ten files: arithmetic.py (add, sub, mul, div, pow, square,
 floor_divide, remainder, fmod), unary.py (neg, abs, exp/log, sqrt, trig, sigmoid, relu, erf,
 rounding), select.py (clamp, maximum, minimum, where, lerp), casts.py (clone, to) and
 gamma.py (lgamma, digamma, polygamma, mvlgamma, erfinv, xlogy), trig.py (asin ... atanh,
 atan2), addc.py (addcmul, addcdiv), ratios.py (logit, sinc), signs.py (copysign, heaviside,
-signbit); the NumPy kernels of erf
-and the logistic function are in chainrule/backend/special.py."""
+signbit), complexes.py (real, imag, view_as_real/complex, angle, sgn, complex, polar);
+the NumPy kernels of erf and the logistic function are in chainrule/backend/special.py."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from chainrule.ops.elementwise import (  # noqa: F401  (each declares its ops)
     addc,
     arithmetic,
     casts,
+    complexes,
     gamma,
     ratios,
     select,

@@ -418,18 +418,15 @@ class Sign(_ZeroGrad):
         out[np.isnan(out)] = 0
         return out
 
-    def backward(self, g):
-        if g._data.dtype.kind == "c":  # z / |z| is not constant (torch's sgn_backward)
-            raise NotImplementedError(
-                "chainrule does not implement the derivative of sgn (z / |z|) for complex "
-                "inputs, so neither the second derivative of abs or of norms of them"
-            )
-        return super().backward(g)
-
 
 def sign_or_phase(input: Tensor) -> Tensor:
-    """sign, and ``z / |z|`` for a complex ``z`` (torch's sgn; the public sign refuses
-    complex): the factor of abs' and the norms' gradients."""
+    """sign, and ``z / |z|`` for a complex ``z`` (torch's sgn, SgnBackward0, whose own
+    derivative is not zero; the public sign refuses complex): the factor of abs' and the
+    norms' gradients."""
+    if input._data.dtype.kind == "c":
+        from chainrule.ops.elementwise.complexes import Sgn
+
+        return Sgn.apply(input)
     return Sign.apply(input)
 
 
