@@ -32,6 +32,16 @@ def _tensor_list(tensors: tuple) -> list:
     return list(tensors)
 
 
+def _tensors(tensors: tuple) -> list:
+    """Variadic tensors (torch's TensorList binding: a list among them is refused)."""
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}"
+            )
+    return list(tensors)
+
+
 @op(method=False)
 def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
     """Coordinate grids of 0-d or 1-d tensors: the ``i``-th result holds ``tensors[i]``
@@ -108,7 +118,7 @@ def broadcast_shapes(*shapes: Any) -> Size:
 def broadcast_tensors(*tensors: Any) -> tuple[Tensor, ...]:
     """The tensors broadcast to their common shape: each an expanded view, or the tensor
     itself when it already has that shape."""
-    ts = _tensor_list(tensors)
+    ts = _tensors(tensors)
     shape: tuple = ()
     for t in ts:
         shape = _broadcast_pair(shape, t._data.shape)
@@ -135,7 +145,7 @@ def _broadcast_pair(a: tuple, b: tuple) -> tuple:
 def cartesian_prod(*tensors: Any) -> Tensor:
     """The Cartesian product of 1-d tensors: one row per combination (``itertools.product``
     order); one tensor is returned as it is."""
-    ts = _tensor_list(tensors)
+    ts = _tensors(tensors)
     for t in ts:
         if t._data.ndim != 1:
             raise RuntimeError(f"Expect a 1D vector, but got shape {list(t._data.shape)}")
@@ -182,6 +192,7 @@ class BlockDiag(Op):
 def block_diag(*tensors: Any) -> Tensor:
     """A block-diagonal matrix of the tensors (0-d as 1x1, 1-d as one row), zeros elsewhere;
     the result's dtype is the inputs' promoted type."""
+    _tensors(tensors)
     blocks = []
     for i, t in enumerate(tensors):
         nd = t._data.ndim
