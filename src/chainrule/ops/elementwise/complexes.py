@@ -22,7 +22,7 @@ from chainrule.dtypes import kind_of, scalar_type_name
 from chainrule.ops.broadcast import binary
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.elementwise.unary import abs as abs_
-from chainrule.ops.elementwise.unary import conj, cos, sin
+from chainrule.ops.elementwise.unary import complex_sgn, conj, cos, sin
 from chainrule.ops.op import Op
 
 _COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64),
@@ -195,6 +195,9 @@ class Sgn(Op):
         with np.errstate(divide="ignore", invalid="ignore"):
             d = (t - s * real(conj(s) * t)) / a
         return where(a == 0, 0.0, d)
+
+
+complex_sgn.append(Sgn)  # abs' and the norms' factor for complex inputs (sign_or_phase)
 
 
 @op(inplace=True)
