@@ -176,6 +176,19 @@ def check_case(case: Case, dtype: str) -> None:
         assert_close(a, b, grtol * 10, gatol * 10, f"{case_id(case)} {dtype} 2nd-order input {i}")
 
 
+def check_grad_fn_names(case: Case) -> None:
+    """The case's outputs have torch's grad_fn names (and a node exactly where torch's do),
+    with every input requiring grad, in float64."""
+    arrays = inputs_for(case)
+    ours = case.fn(cr, *[to_cr(a, "float64", True) for a in arrays])
+    theirs = case.fn(torch, *[to_torch(a, "float64", True) for a in arrays])
+    ours, theirs = (o if isinstance(o, tuple) else (o,) for o in (ours, theirs))
+    for o, t in zip(ours, theirs, strict=True):
+        assert (o.grad_fn is None) == (t.grad_fn is None)
+        if t.grad_fn is not None:
+            assert o.grad_fn.name() == t.grad_fn.name()
+
+
 def check_jvp(case: Case, arrays: list, ups: list, vjps: Sequence) -> None:
     """Forward mode against reverse mode: <u, J t> must equal <Jᵀu, t> for random t."""
     from chainrule.autograd import forward_ad as fw
