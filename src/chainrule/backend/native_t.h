@@ -195,19 +195,21 @@ CR_KERNEL void SFX(cr_log_softmax)(const T *x, T *y, int64_t rows, int64_t cols)
     }
 }
 
+/* one row of softmax's backward: y * (g - sum(g * y)) */
+static inline void SFX(softmax_backward_row)(const T *gr, const T *yr, T *o, int64_t cols) {
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < cols; j++) s += gr[j] * yr[j];
+#pragma omp simd
+    for (int64_t j = 0; j < cols; j++) o[j] = (gr[j] - s) * yr[j];
+}
+
 /* y * (g - sum(g * y)), y the softmax */
 CR_KERNEL void SFX(cr_softmax_backward)(const T *g, const T *y, T *out, int64_t rows,
                                         int64_t cols) {
     CR_PARALLEL_FOR(rows * cols, CR_PAR_LIGHT)
-    for (int64_t r = 0; r < rows; r++) {
-        const T *gr = g + r * cols, *yr = y + r * cols;
-        T *o = out + r * cols;
-        T s = 0;
-#pragma omp simd reduction(+ : s)
-        for (int64_t j = 0; j < cols; j++) s += gr[j] * yr[j];
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) o[j] = (gr[j] - s) * yr[j];
-    }
+    for (int64_t r = 0; r < rows; r++)
+        SFX(softmax_backward_row)(g + r * cols, y + r * cols, out + r * cols, cols);
 }
 
 /* Attention's scores: softmax(masked_fill(x * scale, mask, value)) over the last dim in one
@@ -250,14 +252,9 @@ CR_KERNEL void SFX(cr_scaled_masked_softmax_backward)(const T *g, const T *y,
     const T sc = (T)scale;
     CR_PARALLEL_FOR(rows * cols, CR_PAR_LIGHT)
     for (int64_t r = 0; r < rows; r++) {
-        const T *gr = g + r * cols, *yr = y + r * cols;
         const uint8_t *mr = mask + (r % mrows) * cols;
         T *o = out + r * cols;
-        T s = 0;
-#pragma omp simd reduction(+ : s)
-        for (int64_t j = 0; j < cols; j++) s += gr[j] * yr[j];
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) o[j] = (gr[j] - s) * yr[j];
+        SFX(softmax_backward_row)(g + r * cols, y + r * cols, o, cols);
 #pragma omp simd
         for (int64_t j = 0; j < cols; j++) o[j] = (mr[j] ? (T)0 : o[j]) * sc;
     }
