@@ -360,6 +360,15 @@ def _siblings_never_reached(v: Any, ran: set[int], reach: set[int], roots: list,
             _none_hooks(s, obs)
 
 
+def _holds_wanted(v: Any, wanted: dict) -> bool:
+    """Is another output of ``v``'s split/chunk/unbind group an input of autograd.grad?"""
+    for ref in v._siblings:
+        s = ref()
+        if s is not None and s is not v and id(s) in wanted:
+            return True
+    return False
+
+
 def _retain(t: Tensor, g: Tensor) -> None:
     """torch's retain_grad hook: ``.grad`` of a non-leaf is a clone of the first gradient,
     then ``grad + new`` (a new tensor each time, recorded under ``create_graph``)."""
@@ -487,6 +496,14 @@ def run_backward(
             # output group of split/chunk/unbind
             return v._run_backward(g, retain_graph)
         if runs is not None and id(v) not in runs and id(v) not in wanted:
+            if v._siblings is not None and _holds_wanted(v, wanted):
+                # torch's one split/unbind node holds a wanted output: its pre-hooks run
+                # (this output's tensor hooks with its gradient, the others' with None)
+                if v._hooks is not None:
+                    g = _run_hooks(v._hooks, g, obs, v)
+                ran.add(id(v))
+                groups.append(v._siblings)
+                return (None,) * len(v._edges)
             if id(v) in root_ids:  # torch still runs a root's tensor hooks (and retain_grad)
                 if v._hooks is not None:
                     g = _run_hooks(v._hooks, g, obs, v)
@@ -612,7 +629,10 @@ def _on_paths(roots: Sequence[Any], wanted: dict[int, Tensor]) -> set[int]:
         if any(p is not None and id(p) in leads for p in v._edges):
             runs.add(id(v))
             leads.add(id(v))
-        elif id(v) in wanted:
+        elif id(v) in wanted or (
+            getattr(v, "_siblings", None) is not None and _holds_wanted(v, wanted)
+        ):  # (another output of torch's one split/unbind node is wanted: the node is
+            # where that output is captured, so the path to it is computed, as torch's)
             leads.add(id(v))
     return runs
 

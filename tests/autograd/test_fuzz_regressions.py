@@ -585,3 +585,26 @@ def test_capturing_one_output_of_unbind_runs_the_others_hooks_with_none(raises):
         return g0, t.tensor([len(seen), sum(seen)])
 
     _same(program)
+
+
+def test_grad_of_an_unreached_unbind_output_runs_the_group_s_hooks():
+    """Fuzz seed 390000: autograd.grad of x0 from a loss on x1 (two outputs of one unbind):
+    torch's one node is where x0 would be captured, so the path to it runs and every
+    output's tensor hook is called (x2's with None: a hook adding to it raises)."""
+
+    def program(t):
+        a0 = t.tensor([[1.0], [2.0], [3.0]], requires_grad=True)
+        x0, x1, x2 = a0.unbind(0)
+        seen = []
+        x0.register_hook(lambda g: seen.append(g is None))
+        x1.register_hook(lambda g: seen.append(g is None))
+        (g0,) = t.autograd.grad((x1 * 2).sum(), [x0], allow_unused=True)
+        x2.register_hook(lambda g: g + 1)
+        try:
+            t.autograd.grad((x1 * 2).sum(), [x0], allow_unused=True)
+            raised = 0
+        except TypeError:
+            raised = 1
+        return t.tensor(sorted(seen)), t.tensor(raised), t.tensor(g0 is None)
+
+    _same(program)
