@@ -608,3 +608,24 @@ def test_grad_of_an_unreached_unbind_output_runs_the_group_s_hooks():
         return t.tensor(sorted(seen)), t.tensor(raised), t.tensor(g0 is None)
 
     _same(program)
+
+
+def test_group_hooks_at_a_capture_point_run_in_walk_order_not_registration_order():
+    """A documented difference (design.md, "One output per node"): torch's one unbind node
+    runs its outputs' tensor hooks in registration order; chainrule's walk runs the reached
+    output's first, then the others' with None. The same hooks run with the same values."""
+
+    def order(t):
+        a0 = t.tensor([[1.0], [2.0], [3.0]], requires_grad=True)
+        x0, x1, x2 = a0.unbind(0)
+        seen = []
+        x2.register_hook(lambda g: seen.append(("x2", g is None)))
+        x0.register_hook(lambda g: seen.append(("x0", g is None)))
+        x1.register_hook(lambda g: seen.append(("x1", g is None)))
+        t.autograd.grad((x1 * 2).sum(), [x0], allow_unused=True)
+        return seen
+
+    theirs, ours = order(torch), order(chainrule)
+    assert theirs == [("x2", True), ("x0", True), ("x1", False)]
+    assert ours == [("x1", False), ("x0", True), ("x2", True)]
+    assert sorted(ours) == sorted(theirs)
