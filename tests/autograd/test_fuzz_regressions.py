@@ -629,3 +629,21 @@ def test_group_hooks_at_a_capture_point_run_in_walk_order_not_registration_order
     assert theirs == [("x2", True), ("x0", True), ("x1", False)]
     assert ours == [("x1", False), ("x0", True), ("x2", True)]
     assert sorted(ours) == sorted(theirs)
+
+
+def test_grad_left_by_a_backward_that_raises_on_a_freed_node_differs_from_torch():
+    """A documented difference (design.md, "One output per node"; fuzz seed 370000): both
+    raise on the freed node; torch's ready queue had already accumulated the other leaf's
+    gradient, chainrule's walk had not."""
+
+    def left(t):
+        a0 = t.ones(2, 3, 1, dtype=t.float64, requires_grad=True)
+        x0 = a0[t.tensor([0, 0, 0])]
+        x0.backward(t.ones(3, 3, 1, dtype=t.float64))
+        a1 = t.ones(3, 3, 1, requires_grad=True)
+        x1 = a1 - x0
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            (x1 * x1).sum().backward()
+        return a1.grad
+
+    assert left(torch) is not None and left(chainrule) is None
