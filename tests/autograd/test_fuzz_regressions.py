@@ -647,3 +647,39 @@ def test_grad_left_by_a_backward_that_raises_on_a_freed_node_differs_from_torch(
         return a1.grad
 
     assert left(torch) is not None and left(chainrule) is None
+
+
+# ----------------------------------------------- gradients that are new tensors, not views
+
+_GRAD_MAKERS = {
+    "take": lambda t, x: x.take(t.tensor([1, -1, 3, 1])),
+    "take_0d": lambda t, x: x[0, 0].take(t.tensor([0, -1, 0])),
+    "repeat": lambda t, x: x.repeat(2, 1),
+    "repeat_ones": lambda t, x: x.repeat(1, 1),
+    "repeat_new_dims": lambda t, x: x.repeat(3, 1, 2),
+    "repeat_zero": lambda t, x: x.repeat(0, 1),
+    "tile": lambda t, x: x.tile(2),
+    "index_select": lambda t, x: x.index_select(1, t.tensor([2, 0])),
+    "gather": lambda t, x: x.gather(1, t.tensor([[0, 1], [2, 2]])),
+    "getitem_adv": lambda t, x: x[t.tensor([1, 0])],
+    "expand": lambda t, x: x[:, :1].expand(2, 5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_GRAD_MAKERS))
+def test_a_gradient_torch_makes_anew_takes_in_place_writes_needing_a_gradient(name):
+    """Fuzz seed 400000: take's gradient was a view of a flat tensor made in backward, so
+    ``g.add_(x)`` with ``x`` requiring a gradient raised "A view was created in no_grad
+    mode"; torch's is a new tensor (put_ into zeros; repeat's a sum), and so is ours."""
+
+    def program(t):
+        x = t.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+        y = _GRAD_MAKERS[name](t, x)
+        w = t.arange(y.numel(), dtype=y.dtype).reshape(y.shape) + 1
+        (g,) = t.autograd.grad((y * w).sum(), x)
+        z = t.ones(2, 3, requires_grad=True)
+        g.add_(z)
+        g.sum().backward()
+        return g.detach(), z.grad
+
+    _same(program)

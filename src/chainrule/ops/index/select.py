@@ -247,8 +247,15 @@ class Take(Op):
         return x.reshape(-1)[index]
 
     def backward(self, g):
-        n = int(np.prod(self.in_shape))
-        return IndexPutAdd.apply(g, key=(self.index,), shape=(n,)).reshape(self.in_shape)
+        shape = self.in_shape
+        n = int(np.prod(shape))
+        if not shape:  # a 0-d input: the flat sum, read back as 0-d
+            return IndexPutAdd.apply(g, key=(self.index,), shape=(n,)).reshape(shape)
+        # torch's take_backward: a new tensor of the input's shape (put_ into zeros), not
+        # a view of a flat one (a view made in backward refuses in-place writes that need
+        # a gradient); each index's coordinates, so the sums run in the same order
+        flat = np.where(self.index < 0, self.index + n, self.index)
+        return IndexPutAdd.apply(g, key=np.unravel_index(flat, shape), shape=shape)
 
 
 @op

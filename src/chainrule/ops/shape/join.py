@@ -259,8 +259,15 @@ class Repeat(Op):
         return np.tile(x.reshape(self.in_shape), reps)
 
     def backward(self, g):
-        inter = [v for r, s in zip(self.reps, self.in_shape) for v in (r, s)]
-        return g.reshape(inter).sum(tuple(range(0, len(inter), 2))).reshape(self.orig)
+        # g split into (repeat, size) pairs, a new leading dim just (repeat,), and summed
+        # over the repeats: a new tensor of the input's shape, as torch's (not a view of
+        # one with the leading dims, which would refuse in-place writes needing a gradient)
+        lead = len(self.reps) - len(self.orig)
+        inter = list(self.reps[:lead])
+        for r, s in zip(self.reps[lead:], self.orig):
+            inter += (r, s)
+        axes = tuple(range(lead)) + tuple(range(lead, len(inter), 2))
+        return g.reshape(inter).sum(axes)
 
 
 @tensor_method
