@@ -388,6 +388,63 @@ class DiagonalAdjoint(Op):
         return Diagonal.apply(gg, offset=self.offset, d1=self.d1, d2=self.d2)
 
 
+class DiagEmbed(DiagonalAdjoint):
+    """``diag_embed``: zeros with the input's last dim laid on a diagonal; the adjoint of
+    ``diagonal`` (its gradient is the diagonal, a view, as torch's)."""
+
+    torch_name = "DiagEmbedBackward0"
+
+
+class DiagonalCopy(Op):
+    """``diag`` of a matrix: its diagonal ``offset`` as a new tensor (torch's diagonal_copy)."""
+
+    save_inputs = False
+    torch_name = "DiagonalBackward0_copy"
+
+    def forward(self, x, offset):
+        self.shape, self.offset = x.shape, offset
+        return np.diagonal(x, offset).copy()
+
+    def backward(self, g):
+        return DiagonalAdjoint.apply(g, shape=self.shape, offset=self.offset, d1=0, d2=1)
+
+
+@op
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """A tensor with one more dim whose ``dim1, dim2`` planes hold ``input``'s last dim on
+    their diagonal ``offset``, zeros elsewhere (the inverse of ``diagonal``)."""
+    shape = input._data.shape
+    n = len(shape) + 1
+    d1, d2 = wrap_dim(dim1, n), wrap_dim(dim2, n)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    offset = int(offset)
+    size = shape[-1] + abs(offset)  # (a 0-d input has no two distinct dims: raised above)
+    out = list(shape[:-1])
+    lo, hi = sorted((d1, d2))
+    out.insert(lo, size)
+    out.insert(hi, size)
+    return DiagEmbed.apply(input, shape=tuple(out), offset=offset, d1=d1, d2=d2)
+
+
+@op
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """A 1-D ``input`` laid on the diagonal ``diagonal`` of a square matrix, or a matrix's
+    diagonal ``diagonal`` as a new 1-D tensor."""
+    ndim = input._data.ndim
+    if ndim == 1:
+        return diag_embed(input, diagonal, 0, 1)
+    if ndim != 2:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {ndim}D")
+    return DiagonalCopy.apply(input, offset=int(diagonal))
+
+
+@op
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
+    """``input`` flattened and laid on the diagonal ``offset`` of a square matrix."""
+    return diag_embed(input.reshape(-1), offset, 0, 1)
+
+
 @op
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal ``offset`` (above the main one if positive) of the ``dim1, dim2`` planes."""
