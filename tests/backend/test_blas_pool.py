@@ -1,9 +1,9 @@
-"""One thread pool (native_blas.h, opt-in: ``CHAINRULE_BLAS_POOL=kernels`` or
-``threads.share_blas_pool()``): NumPy's OpenBLAS runs its threaded calls on the kernels'
-OpenMP team through its threads callback. The work is OpenBLAS's own: the same bits as on
-OpenBLAS's threads, on 2 and 3 threads, for products that thread and ones that do not; it
-still runs where the team cannot (a forked child, threads limited to one, calls from
-several Python threads at once); by default OpenBLAS keeps its own threads."""
+"""One thread pool (native_blas.h; the default, turned off by ``CHAINRULE_BLAS_POOL=openblas``
+or ``threads.share_blas_pool(False)``): NumPy's OpenBLAS runs its threaded calls on the
+kernels' OpenMP team through its threads callback. The work is OpenBLAS's own: the same
+bits as on OpenBLAS's threads, on 2 and 3 threads, for products that thread and ones that
+do not; it still runs where the team cannot (a forked child, threads limited to one, calls
+from several Python threads at once)."""
 
 import multiprocessing
 import os
@@ -144,7 +144,7 @@ print(float(np.abs(c - a.T.astype(np.float64) @ b).max()))
         # a team of one: the other jobs get threads of their own
         ({"CHAINRULE_BLAS_POOL": "kernels", "OMP_THREAD_LIMIT": "1"}, "True True"),
         ({"CHAINRULE_BLAS_POOL": "openblas"}, "False False"),
-        ({}, "False False"),  # the default: OpenBLAS's own threads
+        ({}, "True True"),  # the default: one pool
     ],
 )
 def test_in_a_fresh_process(env, want):

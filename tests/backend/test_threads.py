@@ -432,20 +432,35 @@ def test_the_build_uses_openmp_where_the_compiler_has_it(monkeypatch):
     assert _build.openmp_flags() == []
 
 
-@pytest.mark.parametrize("env", [None, "active"])
-def test_openmp_waits_passively_unless_the_environment_says(env):
-    """libgomp reads OMP_WAIT_POLICY when the extension loads it: passive (no spinning)
-    by default, the user's choice otherwise; the variable is not left in os.environ."""
-    environ = {
-        k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
-    }
+@pytest.mark.parametrize(
+    "env, pool, want",
+    [
+        # one pool (OpenBLAS on the kernels' team, the default): a short spin
+        ({}, "True", "GOMP_SPINCOUNT = '10000'"),
+        # two pools: passive (libgomp's GOMP_SPINCOUNT 0), no spinning against OpenBLAS's
+        ({"CHAINRULE_BLAS_POOL": "openblas"}, "False", "GOMP_SPINCOUNT = '0'"),
+        ({"OMP_WAIT_POLICY": "active"}, "True", "OMP_WAIT_POLICY = 'ACTIVE'"),  # the user's
+        ({"GOMP_SPINCOUNT": "77"}, "True", "GOMP_SPINCOUNT = '77'"),
+    ],
+)
+def test_openmp_wait_policy_follows_the_pools_unless_the_environment_says(env, pool, want):
+    """libgomp reads its wait policy when the extension loads it: a short spin when
+    OpenBLAS runs on the kernels' team, passive when OpenBLAS keeps its own spinning
+    threads, the user's choice otherwise; nothing is left in os.environ."""
+    if not threads.has_openmp():
+        pytest.skip("a serial build: no OpenMP team waits")
+    drop = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "CHAINRULE_BLAS_POOL")
+    environ = {k: v for k, v in os.environ.items() if k not in drop} | env
     environ["OMP_DISPLAY_ENV"] = "verbose"
-    if env:
-        environ["OMP_WAIT_POLICY"] = env
-    code = "import os, chainrule.backend; print(os.environ.get('OMP_WAIT_POLICY'))"
+    code = (
+        "import os, chainrule.backend; from chainrule.backend import threads; "
+        "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'), "
+        "threads.blas_pool_shared())"
+    )
     res = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
                          text=True, check=True, timeout=300)  # fmt: skip
-    assert res.stdout.strip() == str(env)
-    if threads.has_openmp():
-        want = "OMP_WAIT_POLICY = 'ACTIVE'" if env else "GOMP_SPINCOUNT = '0'"
-        assert want in res.stderr
+    left = (env.get("OMP_WAIT_POLICY"), env.get("GOMP_SPINCOUNT"))
+    if threads._callback_setter() is None:  # an OpenBLAS without the callback: two pools
+        pool, want = "False", want if env else "GOMP_SPINCOUNT = '0'"
+    assert res.stdout.split() == [str(left[0]), str(left[1]), pool]
+    assert want in res.stderr

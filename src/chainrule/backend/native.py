@@ -7,7 +7,6 @@ was not built; the dispatch table then holds the NumPy kernels only."""
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,20 +16,9 @@ from chainrule.backend import numpy_kernels as ref
 from chainrule.backend import numpy_loss as ref_loss
 from chainrule.backend import numpy_norm as ref_norm
 
-# GNU OpenMP reads its wait policy once, when loading the extension loads it: passive (a
-# thread waiting for work sleeps at once instead of spinning 300000 rounds, which on a
-# busy machine takes the cores OpenBLAS's threads need), unless the environment chooses;
-# measured in docs/design.md "Kernels". Nothing is left in os.environ.
-_passive = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
-if _passive:
-    os.environ["OMP_WAIT_POLICY"] = "passive"
-try:
-    from chainrule.backend._native import ffi, lib  # type: ignore[import-not-found]
-finally:
-    if _passive:
-        del os.environ["OMP_WAIT_POLICY"]
-
-from chainrule.backend import threads  # noqa: E402 (it loads the extension: after the above)
+# threads.py loads the extension first (it chooses GNU OpenMP's wait policy before)
+from chainrule.backend import threads  # noqa: I001
+from chainrule.backend._native import ffi, lib  # type: ignore[import-not-found]
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _CTYPE = {_F32: "float[]", _F64: "double[]"}

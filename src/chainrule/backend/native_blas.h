@@ -7,9 +7,9 @@
  * measured 4x slower with both pools (OpenBLAS 2 threads, kernels 2) than with either one
  * alone. OpenBLAS (0.3.27 and later) lets its caller run its threaded work instead
  * (openblas_set_threads_callback_function): cr_blas_threads, registered by threads.py,
- * runs the jobs of each call on the kernels' OpenMP team, whose threads sleep between
- * loops (passive waiting), and OpenBLAS's own workers are never woken again. The work and
- * its split are OpenBLAS's own (the same jobs, the same results).
+ * runs the jobs of each call on the kernels' OpenMP team (whose threads spin briefly, then
+ * sleep between loops: threads.py), and OpenBLAS's own workers are never woken again. The
+ * work and its split are OpenBLAS's own (the same jobs, the same results).
  *
  * A threaded OpenBLAS call's jobs wait for one another (each packs a share of an operand
  * the others read), so they must all run at once: one team thread per job. Where the team

@@ -36,10 +36,55 @@ def _default() -> int:
     return cpus
 
 
+_CALLBACK_SETTERS = (
+    "scipy_openblas_set_threads_callback_function64_",
+    "openblas_set_threads_callback_function64_",
+    "scipy_openblas_set_threads_callback_function",
+    "openblas_set_threads_callback_function",
+)
+
+
+def _callback_setter() -> Callable | None:
+    """NumPy's OpenBLAS's threads-callback setter (OpenBLAS 0.3.27 and later), looked up
+    through NumPy's own extension as ``numpy_gemm`` does; None without one."""
+    import numpy as np
+
+    try:
+        dll = ctypes.CDLL(np._core._multiarray_umath.__file__)
+    except (AttributeError, OSError):
+        return None
+    for name in _CALLBACK_SETTERS:
+        setter = getattr(dll, name, None)
+        if setter is not None:
+            setter.argtypes, setter.restype = [ctypes.c_void_p], None
+            return setter
+    return None
+
+
+# One pool by default (native_blas.h, share_blas_pool below): OpenBLAS's threaded calls run
+# on the kernels' OpenMP team unless CHAINRULE_BLAS_POOL=openblas (or OpenBLAS has no
+# callback). GNU OpenMP reads how its idle threads wait once, when loading the extension
+# loads it, so that is chosen here, before: with one pool, a short spin (GOMP_SPINCOUNT
+# 10000, ~0.5 ms) so a GEMM or loop that comes within it starts at once, as OpenBLAS's own
+# spinning workers would; with two pools, passive (sleep at once): a team spinning 300000
+# rounds (libgomp's default) takes the cores OpenBLAS's spinning workers need next. A
+# policy the environment sets stands. Nothing is left in os.environ. Measured in
+# docs/design.md "Kernels".
+_POOL_WANTED = os.environ.get("CHAINRULE_BLAS_POOL", "kernels") == "kernels"
+_wait = {}
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    if _POOL_WANTED and _callback_setter() is not None:
+        _wait = {"GOMP_SPINCOUNT": "10000"}
+    else:
+        _wait = {"OMP_WAIT_POLICY": "passive"}
+os.environ.update(_wait)
 try:
     from chainrule.backend._native import lib as _lib  # type: ignore[import-not-found]
 except ImportError:  # no native kernels: the number still steers BLAS
     _lib = None
+finally:
+    for _var in _wait:
+        del os.environ[_var]
 
 _threads = [_default()]
 _forked = [False]
@@ -165,12 +210,6 @@ def numpy_gemm() -> Gemm | None:
     return None
 
 
-_CALLBACK_SETTERS = (
-    "scipy_openblas_set_threads_callback_function64_",
-    "openblas_set_threads_callback_function64_",
-    "scipy_openblas_set_threads_callback_function",
-    "openblas_set_threads_callback_function",
-)
 _pooled = [False]
 
 
@@ -178,26 +217,17 @@ def share_blas_pool(on: bool = True) -> bool:
     """Run the threaded calls of NumPy's OpenBLAS on the kernels' OpenMP team (native_blas.h:
     OpenBLAS's own workers busy-wait between calls and take the cores the team needs), or
     (``on=False``) on OpenBLAS's own threads again. Returns whether OpenBLAS runs on the
-    team: False without native kernels or an OpenBLAS that takes a threads callback
-    (0.3.27 or later). Done at import when ``CHAINRULE_BLAS_POOL=kernels`` (not by
-    default: measured on the shared 2-core machine, W1's quiet rounds were slower with it,
-    each GEMM then waking a sleeping team thread; docs/design.md "Kernels")."""
-    import numpy as np
-
-    if _lib is None or not _lib.cr_blas_callback_available():
+    team: False without native kernels built with OpenMP or an OpenBLAS that takes a
+    threads callback (0.3.27 or later). Done at import unless
+    ``CHAINRULE_BLAS_POOL=openblas`` (docs/design.md "Kernels")."""
+    if _lib is None or not _lib.cr_blas_callback_available() or not _lib.cr_has_openmp():
         return False
-    try:
-        dll = ctypes.CDLL(np._core._multiarray_umath.__file__)
-    except (AttributeError, OSError):
+    setter = _callback_setter()
+    if setter is None:
         return False
-    for name in _CALLBACK_SETTERS:
-        setter = getattr(dll, name, None)
-        if setter is not None:
-            setter.argtypes, setter.restype = [ctypes.c_void_p], None
-            setter(int(_lib.cr_blas_callback()) if on else None)
-            _pooled[0] = on
-            return on
-    return False
+    setter(int(_lib.cr_blas_callback()) if on else None)
+    _pooled[0] = on
+    return on
 
 
 def blas_pool_shared() -> bool:
@@ -205,7 +235,7 @@ def blas_pool_shared() -> bool:
     return _pooled[0]
 
 
-if os.environ.get("CHAINRULE_BLAS_POOL", "openblas") == "kernels":
+if _POOL_WANTED:
     share_blas_pool()
 
 
