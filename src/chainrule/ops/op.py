@@ -386,16 +386,19 @@ class Op:
         if type(out) is not ndarray:
             out = np.asarray(out)
         # torch's layout of the result (NumPy's follows the inputs')
+        base = out.base  # (read once: a NumPy attribute is a generic lookup, ~0.2k)
         if layout == "contiguous":
             if not out.flags.c_contiguous:
                 out = to_contiguous(out, arrays)
+                base = out.base
         elif layout is not None and (
-            out.ndim > 1 or (out.base is not None and not out.flags.c_contiguous)
+            out.ndim > 1 or (base is not None and not out.flags.c_contiguous)
         ):  # (a contiguous result of at most one dim already has torch's layout: its
             # inputs, which broadcast to it, have at most one dim too; NumPy makes a result
             # of its own memory (base None) of at most one dim contiguous, so the flags,
             # ~0.4k instructions, are read only for a view)
             out = elementwise_layout(out, arrays)
+            base = out.base
         t = _new(Tensor)  # _make(out, node if live else None), written out
         t._data = out
         t._vc = None
@@ -453,7 +456,7 @@ class Op:
         else:
             t.grad_fn = None
             t._requires_grad = False
-        if out.base is not None:
+        if base is not None:
             track_view(t, inputs)
         if forward_ad.level:
             forward_ad.propagate(node, inputs, params, t)
