@@ -313,7 +313,10 @@ class Op:
         # Op.apply makes a node as cls() (cheaper than object.__new__(cls)) unless the class
         # has a constructor of its own
         cls._bare = cls.__init__ is object.__init__ and cls.__new__ is object.__new__
-        cls._look = not isinstance(cls.forward, np.ufunc)
+        # a forward that is a ufunc (Add, Mul, Tanh) is called from the flags, not read off
+        # the node (a generic lookup: nodes of many classes; ~0.15k instructions a W2 op)
+        ufunc = cls.forward if isinstance(cls.forward, np.ufunc) else None
+        cls._look = ufunc is None
         if "saved_for" in cls.__dict__:
             cls._plans = {}  # mask of the inputs that need a gradient -> what to save
         if cls.jvp_rule not in JVP_RULES:
@@ -332,7 +335,7 @@ class Op:
         # ~190 instructions each). A class's flags are final once it is made (tested).
         cls._apply_flags = (
             cls._bare, cls.layout, cls.saved_for, cls.save_inputs, cls.save_output,
-            cls.elementwise, cls.fp_quiet,
+            cls.elementwise, ufunc, cls.fp_quiet,
         )  # fmt: skip
 
     @classmethod
@@ -341,7 +344,9 @@ class Op:
         # The hot path of every op (see docs/design.md "Speed"): plain loops rather than
         # comprehensions (each a function call in Python 3.11), _make and the saved-value
         # plan written out here, each rarely-true condition tested once.
-        bare, layout, saved_for, save_inputs, save_output, elementwise, quiet = cls._apply_flags
+        bare, layout, saved_for, save_inputs, save_output, elementwise, ufunc, quiet = (
+            cls._apply_flags
+        )
         node = cls() if bare else _new(cls)
         live = False  # does any input need a gradient (then the node is recorded)?
         arrays = []
@@ -369,6 +374,7 @@ class Op:
                 else:
                     arrays.append(x)
                     edges.append(None)
+        forward = node.forward if ufunc is None else ufunc
         if precision.active and cls.reduced_math:  # float16/bfloat16 may be about
             out = _reduced_forward(node, arrays, params)
         elif (
@@ -376,11 +382,11 @@ class Op:
             or fp_state() is FP_IGNORE  # inside backward (or another quiet op): silent
             or (quiet and arrays[0].dtype.kind != "c")
         ):
-            out = node.forward(*arrays, **params) if params else node.forward(*arrays)
+            out = forward(*arrays, **params) if params else forward(*arrays)
         else:
             token = fp_set(FP_IGNORE)  # torch is silent on inf * 0, 0 / 0, overflow ...
             try:
-                out = node.forward(*arrays, **params) if params else node.forward(*arrays)
+                out = forward(*arrays, **params) if params else forward(*arrays)
             finally:
                 restore_fp_errors(token)
         if type(out) is not ndarray:
