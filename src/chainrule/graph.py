@@ -217,8 +217,8 @@ def start(roots: Sequence[Any], grads: Sequence[Any], parents_of: Parents) -> tu
     roots ready to step. Returns ``(deps, pending, ready)``, keyed by ``id``."""
     deps: dict[int, int] = {}
     seen = []  # each vertex once, read as it grows (a stack popped empty and refilled at
-    for r in roots:  # each link of a chain has its memory freed and taken again, ~0.2k
-        if id(r) not in deps:  # instructions a W2 op)
+    for r in roots:  # each link of a chain has its memory freed and taken again: ~0.6k
+        if id(r) not in deps:  # instructions a W2 op with the pop calls)
             deps[id(r)] = 0
             seen.append(r)
     for v in seen:
