@@ -330,12 +330,13 @@ class Op:
         stale = JVP_RULES.keys() & cls.__dict__.keys()
         if stale:  # the old per-strategy booleans: declare jvp_rule instead
             raise TypeError(f"{cls.__name__}: set jvp_rule = {sorted(stale)[0]!r}, not a flag")
-        # the class flags Op.apply reads, in one tuple: one class-attribute read per op
-        # instead of six (Python 3.11 does not specialize reading a class's attributes,
-        # ~190 instructions each). A class's flags are final once it is made (tested).
+        # the class flags Op.apply reads (and the saved-value plans), in one tuple: one
+        # class-attribute read per op instead of eight (Python 3.11 does not specialize
+        # reading a class's attributes, ~190 instructions each). A class's flags are final
+        # once it is made (tested).
         cls._apply_flags = (
             cls._bare, cls.layout, cls.saved_for, cls.save_inputs, cls.save_output,
-            cls.elementwise, ufunc, cls.fp_quiet,
+            cls.elementwise, ufunc, getattr(cls, "_plans", None), cls.fp_quiet,
         )  # fmt: skip
 
     @classmethod
@@ -344,7 +345,7 @@ class Op:
         # The hot path of every op (see docs/design.md "Speed"): plain loops rather than
         # comprehensions (each a function call in Python 3.11), _make and the saved-value
         # plan written out here, each rarely-true condition tested once.
-        bare, layout, saved_for, save_inputs, save_output, elementwise, ufunc, quiet = (
+        bare, layout, saved_for, save_inputs, save_output, elementwise, ufunc, plans, quiet = (
             cls._apply_flags
         )
         node = cls() if bare else _new(cls)
@@ -419,9 +420,9 @@ class Op:
                         mask |= bit
                     bit <<= 1
                 n = len(inputs)
-                plan = cls._plans.get((mask, n))
+                plan = plans.get((mask, n))
                 if plan is None:
-                    plan = cls._plans[mask, n] = _plan(saved_for, mask, n)
+                    plan = plans[mask, n] = _plan(saved_for, mask, n)
                 drop, keep_out = plan
                 if drop:  # the tensors torch does not save are None (numbers stay)
                     kept = list(inputs)
