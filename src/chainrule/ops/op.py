@@ -62,7 +62,7 @@ from chainrule.graph import all_on, grad_mode
 __all__ = [
     "Op", "SumToSize", "Tied", "tied", "Expand", "expand", "sum_to_size", "unbroadcast_shape",
     "track_view", "forward_ad", "anomaly", "register_view", "live_views", "opmath", "result_of",
-    "plain_rule", "plain_view",
+    "plain_rule", "plain_view", "needs_both",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -166,6 +166,14 @@ def plain_rule() -> bool:
         and not precision.active
         and fp_state() is FP_IGNORE
     )
+
+
+def needs_both(node: Op) -> tuple[bool, bool]:
+    """``(node.needs(0), node.needs(1))`` for a rule of two inputs, in one plain call: the
+    hot rules (Add, Mul) call it instead of two methods looked up on nodes of many classes
+    (~0.15k instructions a W2 op)."""
+    a, b = node._edges
+    return a is not None, b is not None
 
 
 def opmath(fn: Callable[..., Any]) -> Callable[..., Any]:
