@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import operator
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from sys import getrefcount
@@ -577,6 +578,9 @@ def _plain_walk(roots: list, seeds: list, step: Any, retain_graph: bool) -> None
     runs its rule straight away (``step`` would do just that, one frame deeper). Everything
     else (leaves, nodes with hooks ...) goes through ``step``."""
     deps, pending, ready = start(roots, seeds, _parents)
+    # (a deque keeps its memory when emptied: a list popped empty and refilled at each link
+    # of a chain gives its memory back and takes it again, ~0.35k instructions a W2 op)
+    ready = deque(ready)
     pop = pending.pop
     get = pending.get
     leaves: list[Any] = []

@@ -216,13 +216,13 @@ def start(roots: Sequence[Any], grads: Sequence[Any], parents_of: Parents) -> tu
     ``roots``) each vertex has, the roots' gradients (added where a root repeats), and the
     roots ready to step. Returns ``(deps, pending, ready)``, keyed by ``id``."""
     deps: dict[int, int] = {}
-    stack = []
-    for r in roots:
-        if id(r) not in deps:
+    seen = []  # each vertex once, read as it grows (a stack popped empty and refilled at
+    for r in roots:  # each link of a chain has its memory freed and taken again: ~0.6k
+        if id(r) not in deps:  # instructions a W2 op with the pop calls)
             deps[id(r)] = 0
-            stack.append(r)
-    while stack:
-        for p in parents_of(stack.pop()):
+            seen.append(r)
+    for v in seen:
+        for p in parents_of(v):
             if p is None:
                 continue
             k = id(p)
@@ -230,7 +230,7 @@ def start(roots: Sequence[Any], grads: Sequence[Any], parents_of: Parents) -> tu
                 deps[k] += 1
             else:
                 deps[k] = 1
-                stack.append(p)
+                seen.append(p)
     pending: dict[int, Any] = {}
     for r, g in zip(roots, grads):
         k = id(r)

@@ -129,6 +129,7 @@ def propagate(node: Op, inputs: tuple, params: dict, out: Tensor) -> None:
         _set_tangent(out, tangent)
         if type(node).save_output:  # rules reading self.output see the tangent too
             node.__dict__["_fw"] = tangent
+            node._look = True  # (_release drops it with the saved output)
             _duals.append(weakref.ref(node))
 
 

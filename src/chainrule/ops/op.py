@@ -62,7 +62,7 @@ from chainrule.graph import all_on, grad_mode
 __all__ = [
     "Op", "SumToSize", "Tied", "tied", "Expand", "expand", "sum_to_size", "unbroadcast_shape",
     "track_view", "forward_ad", "anomaly", "register_view", "live_views", "opmath", "result_of",
-    "plain_rule", "plain_view",
+    "plain_rule", "plain_view", "needs_both",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -166,6 +166,14 @@ def plain_rule() -> bool:
         and not precision.active
         and fp_state() is FP_IGNORE
     )
+
+
+def needs_both(node: Op) -> tuple[bool, bool]:
+    """``(node.needs(0), node.needs(1))`` for a rule of two inputs, in one plain call: the
+    hot rules (Add, Mul) call it instead of two methods looked up on nodes of many classes
+    (~0.15k instructions a W2 op)."""
+    a, b = node._edges
+    return a is not None, b is not None
 
 
 def opmath(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -277,6 +285,12 @@ class Op:
     fp_quiet: bool | str = False
 
     _bare = False  # (set per class by __init_subclass__: see Op.apply)
+    # Does _release look for saved tensors and arrays in the node's __dict__? Set per class
+    # by __init_subclass__: not when the forward is a ufunc (Add, Mul, Tanh), which keeps
+    # nothing on the node; the few writers of a tensor onto a node from outside its rule
+    # (save_index, forward AD's tangent, result_of) set it on that node. (Reading __dict__
+    # makes a dict of a node's attributes, dropped with the node: ~0.45k instructions a W2 op.)
+    _look = True
     # Set (on the node) with any of the next five, which the plain walk leaves to the
     # general step: its one test per node, a class default read (~0.2k instructions; a look
     # at the node's __dict__ made an empty dict per node, ~1k). Never unset: a node whose
@@ -307,6 +321,10 @@ class Op:
         # Op.apply makes a node as cls() (cheaper than object.__new__(cls)) unless the class
         # has a constructor of its own
         cls._bare = cls.__init__ is object.__init__ and cls.__new__ is object.__new__
+        # a forward that is a ufunc (Add, Mul, Tanh) is called from the flags, not read off
+        # the node (a generic lookup: nodes of many classes; ~0.15k instructions a W2 op)
+        ufunc = cls.forward if isinstance(cls.forward, np.ufunc) else None
+        cls._look = ufunc is None
         if "saved_for" in cls.__dict__:
             cls._plans = {}  # mask of the inputs that need a gradient -> what to save
         if cls.jvp_rule not in JVP_RULES:
@@ -320,12 +338,13 @@ class Op:
         stale = JVP_RULES.keys() & cls.__dict__.keys()
         if stale:  # the old per-strategy booleans: declare jvp_rule instead
             raise TypeError(f"{cls.__name__}: set jvp_rule = {sorted(stale)[0]!r}, not a flag")
-        # the class flags Op.apply reads, in one tuple: one class-attribute read per op
-        # instead of six (Python 3.11 does not specialize reading a class's attributes,
-        # ~190 instructions each). A class's flags are final once it is made (tested).
+        # the class flags Op.apply reads (and the saved-value plans), in one tuple: one
+        # class-attribute read per op instead of eight (Python 3.11 does not specialize
+        # reading a class's attributes, ~190 instructions each). A class's flags are final
+        # once it is made (tested).
         cls._apply_flags = (
             cls._bare, cls.layout, cls.saved_for, cls.save_inputs, cls.save_output,
-            cls.elementwise, cls.fp_quiet,
+            cls.elementwise, ufunc, getattr(cls, "_plans", None), cls.fp_quiet,
         )  # fmt: skip
 
     @classmethod
@@ -334,7 +353,9 @@ class Op:
         # The hot path of every op (see docs/design.md "Speed"): plain loops rather than
         # comprehensions (each a function call in Python 3.11), _make and the saved-value
         # plan written out here, each rarely-true condition tested once.
-        bare, layout, saved_for, save_inputs, save_output, elementwise, quiet = cls._apply_flags
+        bare, layout, saved_for, save_inputs, save_output, elementwise, ufunc, plans, quiet = (
+            cls._apply_flags
+        )
         node = cls() if bare else _new(cls)
         live = False  # does any input need a gradient (then the node is recorded)?
         arrays = []
@@ -362,6 +383,7 @@ class Op:
                 else:
                     arrays.append(x)
                     edges.append(None)
+        forward = node.forward if ufunc is None else ufunc
         if precision.active and cls.reduced_math:  # float16/bfloat16 may be about
             out = _reduced_forward(node, arrays, params)
         elif (
@@ -369,26 +391,29 @@ class Op:
             or fp_state() is FP_IGNORE  # inside backward (or another quiet op): silent
             or (quiet and arrays[0].dtype.kind != "c")
         ):
-            out = node.forward(*arrays, **params) if params else node.forward(*arrays)
+            out = forward(*arrays, **params) if params else forward(*arrays)
         else:
             token = fp_set(FP_IGNORE)  # torch is silent on inf * 0, 0 / 0, overflow ...
             try:
-                out = node.forward(*arrays, **params) if params else node.forward(*arrays)
+                out = forward(*arrays, **params) if params else forward(*arrays)
             finally:
                 restore_fp_errors(token)
         if type(out) is not ndarray:
             out = np.asarray(out)
         # torch's layout of the result (NumPy's follows the inputs')
+        base = out.base  # (read once: a NumPy attribute is a generic lookup, ~0.2k)
         if layout == "contiguous":
             if not out.flags.c_contiguous:
                 out = to_contiguous(out, arrays)
+                base = out.base
         elif layout is not None and (
-            out.ndim > 1 or (out.base is not None and not out.flags.c_contiguous)
+            out.ndim > 1 or (base is not None and not out.flags.c_contiguous)
         ):  # (a contiguous result of at most one dim already has torch's layout: its
             # inputs, which broadcast to it, have at most one dim too; NumPy makes a result
             # of its own memory (base None) of at most one dim contiguous, so the flags,
             # ~0.4k instructions, are read only for a view)
             out = elementwise_layout(out, arrays)
+            base = out.base
         t = _new(Tensor)  # _make(out, node if live else None), written out
         t._data = out
         t._vc = None
@@ -403,9 +428,9 @@ class Op:
                         mask |= bit
                     bit <<= 1
                 n = len(inputs)
-                plan = cls._plans.get((mask, n))
+                plan = plans.get((mask, n))
                 if plan is None:
-                    plan = cls._plans[mask, n] = _plan(saved_for, mask, n)
+                    plan = plans[mask, n] = _plan(saved_for, mask, n)
                 drop, keep_out = plan
                 if drop:  # the tensors torch does not save are None (numbers stay)
                     kept = list(inputs)
@@ -446,7 +471,7 @@ class Op:
         else:
             t.grad_fn = None
             t._requires_grad = False
-        if out.base is not None:
+        if base is not None:
             track_view(t, inputs)
         if forward_ad.level:
             forward_ad.propagate(node, inputs, params, t)
@@ -618,15 +643,14 @@ class Op:
             self.out_data = None
         elif inputs is not None:
             # a node that saved nothing (its inputs dropped by saved_for) runs again (torch)
-            numbers = self.saves_numbers
-            for x in inputs:
-                if x is not None and (numbers or isinstance(x, Tensor)):
+            for x in inputs:  # (the class flag read only for a number: ~0.1k a W2 op)
+                if x is not None and (isinstance(x, Tensor) or self.saves_numbers):
                     freed = True
                     break
-        if freed:
+        if freed and inputs is not None:
             self.inputs = None
-        d = self.__dict__
-        if d:
+        if self._look:
+            d = self.__dict__
             for k, v in d.items():
                 if isinstance(v, _SAVED_TYPES) or (k == "_saved_ix" and v is not None):
                     d[k] = None
@@ -775,6 +799,7 @@ def save_index(out: Tensor, *tensors: Any) -> Tensor:
     ts = tuple([t for t in tensors if isinstance(t, Tensor)])
     if ts:
         node._saved_ix = ts
+        node._look = True  # (_release drops them)
         if any(t.grad_fn is not None for t in ts):  # non-leaves: detach_() later refused
             node._ix_nonleaf = tuple([t.grad_fn is not None for t in ts])
         if inplace_log.count:  # versions only move after an in-place op has ever run
@@ -791,6 +816,7 @@ def result_of(cls: type, node: Op, out: np.ndarray, **attrs: Any) -> Tensor:
     made = _new(cls)
     made._edges, made._shapes, made.inputs, made.out_data = (node._edges[0],), None, None, out
     made.__dict__.update(attrs)
+    made._look = True  # (_release drops what attrs holds)
     return _make(out, made)
 
 

@@ -222,4 +222,5 @@ def _node(cls: type[Op], edges: tuple, **state: Any) -> Op:
     node = _new(cls)
     node._edges, node.inputs, node.out_data, node._shapes = edges, None, None, None
     node.__dict__.update(state)
+    node._look = True  # (_release drops what state holds)
     return node

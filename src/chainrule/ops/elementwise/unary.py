@@ -499,13 +499,12 @@ def _unary(
     """The public function of a unary op: ``to_float`` casts integer inputs to the default
     float dtype (torch does so for transcendental functions); ``refuse`` is pairs (dtype
     kinds, the error torch raises for them)."""
-    refusals = dict(refuse)
 
     def fn(input: Tensor) -> Tensor:
         kind = input._data.dtype.kind
         if kind == "V":  # bfloat16 is a float (kind_of)
             kind = kind_of(input._data.dtype)
-        for kinds, error in refusals.items():
+        for kinds, error in refuse:  # (the pairs as given: no dict view made per call)
             if kind in kinds:
                 raise error(input._data)
         if to_float and kind not in "fc":
