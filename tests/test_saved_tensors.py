@@ -118,6 +118,14 @@ for _k in ("slogdet-make", "slogdet-batched", "linalg.slogdet-make"):  # the sig
     KNOWN[_k] = ({"data", "outdata", "out"}, ALL, "torch names the node that saved it")
 KNOWN["linalg.solve_triangular-upper-right"] = ({"in", "out"}, MESSAGE, _VIEW_MESSAGE)
 KNOWN["matrix_power-233"] = ({"in", "data"}, ALL, "torch's composite of matmuls saves views")
+# writing in place through unfold's overlapping windows is refused (design.md: torch
+# applies the op once per window element, in its loop's order)
+KNOWN.update(
+    dict.fromkeys(
+        ["unfold-overlapping", "unfold-strided-input"],
+        ({"out", "outdata"}, ALL, "a write through overlapping windows is refused"),
+    )
+)
 
 
 def _outs(o: Any) -> list:

@@ -44,6 +44,8 @@ OPS = {
     "expand(-1,-1)": lambda x: x.expand(-1, -1),
     "expand(4,2,3)": lambda x: x.expand(4, 2, 3),
     "expand_as(x)": lambda x: x.expand_as(x),
+    "unfold(1,2,1)": lambda x: x.unfold(1, 2, 1),
+    "unfold(0,1,1)": lambda x: x.unfold(0, 1, 1),
     "broadcast_to": lambda x: x.broadcast_to((2, 3)),
     "reshape(2,3)": lambda x: x.reshape(2, 3),
     "reshape(-1)": lambda x: x.reshape(-1),
@@ -809,3 +811,42 @@ def test_hook_on_a_view_written_in_place_as_torch(kind, used_before, write):
     gradient: it runs only for what was computed from the view before the write."""
     got = _hooked_view_written(cr, kind, used_before, write)
     assert got == _hooked_view_written(torch, kind, used_before, write)
+
+
+# ------------------------------------------------------------------- unfold's windows
+
+
+def test_writes_through_unfold_windows_and_into_their_base_as_torch():
+    """unfold is a view: a write through windows that do not overlap reaches the base, a
+    single element of overlapping ones too, and windows read after their base was written
+    see the write, with torch's gradients."""
+
+    def program(m):
+        b = m.arange(6.0)
+        b.unfold(0, 2, 2).mul_(10)
+        c = m.arange(6.0)
+        c.unfold(0, 3, 1)[0, 0] = 100
+        a = m.arange(6.0, requires_grad=True)
+        d = a * 1
+        u = d.unfold(0, 3, 1)
+        d[2] = 7.0
+        (g1,) = m.autograd.grad((u * m.arange(12.0).reshape(4, 3)).sum(), a)
+        e = a * 1
+        e.unfold(0, 2, 2).mul_(m.tensor([2.0, 3.0]))
+        (g2,) = m.autograd.grad((e * m.arange(6.0)).sum(), a)
+        return b, c, u, g1, e, g2
+
+    _both(program)
+
+
+def test_an_in_place_op_over_overlapping_unfold_windows_is_refused():
+    """torch runs ``add_`` once per window element (an element in 3 windows gets 3), in its
+    loop's order; chainrule refuses rather than give NumPy's overlap-safe result (design.md
+    "Views whose elements share memory")."""
+    x = torch.arange(6.0)
+    x.unfold(0, 3, 1).add_(1)
+    assert x.tolist() == [1.0, 3.0, 5.0, 6.0, 6.0, 6.0]  # torch's, for the record
+    y = cr.arange(6.0)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        y.unfold(0, 3, 1).add_(1)
+    assert y.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # nothing written

@@ -38,6 +38,7 @@ from chainrule.ops.op import (
     forward_ad,
     live_views,
     save_index,
+    self_overlapping,
     sum_to_size,
 )
 from chainrule.ops.strided import (
@@ -571,17 +572,15 @@ _EXPANDED_INDEX_PUT = (
 
 
 def _memory_owner(a: np.ndarray) -> np.ndarray | None:
-    """The writable array whose memory a read-only view of it (a broadcast) reads, if any."""
+    """The writable array whose memory a read-only view of it (a broadcast, unfold's
+    windows) reads, if any (through NumPy's as_strided holder, which is no array)."""
     owner = a.base
-    while isinstance(owner, np.ndarray) and not owner.flags.writeable:
-        owner = owner.base
-    return owner if isinstance(owner, np.ndarray) else None
+    while owner is not None and not (isinstance(owner, np.ndarray) and owner.flags.writeable):
+        owner = getattr(owner, "base", None)
+    return owner
 
 
-def _internal_overlap(a: np.ndarray) -> bool:
-    """Two elements share memory (a stride 0 over a dim of size > 1; an empty tensor has
-    no elements, so none do: torch writes it)."""
-    return a.size > 0 and any(n > 1 and st == 0 for n, st in zip(a.shape, a.strides))
+_internal_overlap = self_overlapping  # two elements share memory (an expand; unfold's windows)
 
 
 def _view_key(basic: tuple, shape: tuple) -> bool:

@@ -62,7 +62,7 @@ from chainrule.graph import all_on, grad_mode
 __all__ = [
     "Op", "SumToSize", "Tied", "tied", "Expand", "expand", "sum_to_size", "unbroadcast_shape",
     "track_view", "forward_ad", "anomaly", "register_view", "live_views", "opmath", "result_of",
-    "plain_rule", "plain_view", "needs_both",
+    "plain_rule", "plain_view", "needs_both", "self_overlapping",
 ]  # fmt: skip
 
 _new = object.__new__
@@ -909,11 +909,27 @@ class _Window:
         self.__array_interface__, self.owner = face, owner
 
 
+def self_overlapping(a: np.ndarray) -> bool:
+    """Are two of ``a``'s elements one in memory: a stride 0 on a dim of more than one
+    element (an expand), or windows that overlap (``unfold`` with a step below its size)?
+    The dims by stride, each must step past all the smaller ones cover (conservative for
+    strides that interleave, which no view chainrule makes has). An empty array has no
+    elements, so none are."""
+    if a.size == 0:
+        return False
+    reach = a.itemsize
+    for st, n in sorted((abs(st), n) for n, st in zip(a.shape, a.strides) if n > 1):
+        if st < reach:
+            return True
+        reach += st * (n - 1)
+    return False
+
+
 def _writable(view: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """A view NumPy made read-only (a diagonal; anything taken from a broadcast array) that
-    torch lets one write: writable unless two of its elements are one in memory (a stride
-    0 on a dim of more than one element: torch's internal-overlap check)."""
-    if any(n > 1 and st == 0 for n, st in zip(view.shape, view.strides)):
+    torch lets one write: writable unless two of its elements are one in memory (torch's
+    internal-overlap check)."""
+    if self_overlapping(view):
         return view
     return np.asarray(_Window(view, owner))
 

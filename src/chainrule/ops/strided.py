@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from chainrule.ops.op import Op
+from chainrule.ops.op import Op, self_overlapping
 
 _new = object.__new__
 
@@ -38,8 +38,8 @@ class _Geometry:
         self.strides = tuple(s // item for s in view.strides)
         self.offset = (_address(view) - _address(base)) // item
         self.index = None if base.flags.c_contiguous else _positions(base, view)
-        # several of the view's elements on one of the base's (an expand: stride 0)
-        self.overlaps = any(n > 1 and st == 0 for n, st in zip(view.shape, view.strides))
+        # several of the view's elements on one of the base's (an expand; unfold's windows)
+        self.overlaps = self_overlapping(view)
 
     def region(self, a: np.ndarray) -> np.ndarray:
         """The view's elements inside a C-ordered base (a writeable view)."""

@@ -173,6 +173,74 @@ def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
 # --------------------------------------------------------------------------- squeeze
 
 
+class Unfold(Op):
+    """Windows of ``size`` elements every ``step`` along ``dim``, the window a new last dim:
+    a strided view of the input (its windows share elements when ``step < size``)."""
+
+    fp_quiet = True  # (see Op.fp_quiet)
+    layout = None  # a view
+    formula = "d unfold(a) = each window's g added back where the window was read"
+    save_inputs = False
+
+    def forward(self, x, dim, size, step):
+        self.in_shape, self.dim, self.size, self.step = x.shape, dim, size, step
+        return _windows(x, dim, size, step)
+
+    def backward(self, g):
+        return UnfoldAdjoint.apply(
+            g, shape=self.in_shape, dim=self.dim, size=self.size, step=self.step
+        )
+
+
+class UnfoldAdjoint(Op):
+    """The gradient of ``unfold``: zeros with each window's values added where it was read."""
+
+    save_inputs = False
+    torch_name = "UnfoldBackwardBackward0"
+
+    def forward(self, g, shape, dim, size, step):
+        self.dim, self.size, self.step = dim, size, step
+        out = np.zeros(shape, g.dtype)
+        windows = _windows(out, dim, size, step, writeable=True)
+        for k in range(size):  # the k-th element of every window: never one element twice
+            np.add(windows[..., k], g[..., k], out=windows[..., k])
+        return out
+
+    def backward(self, gg):
+        return Unfold.apply(gg, dim=self.dim, size=self.size, step=self.step)
+
+
+def _windows(x: np.ndarray, dim: int, size: int, step: int, writeable: bool = False) -> np.ndarray:
+    """The strided view ``unfold`` returns, read-only (Op.apply makes it writable unless
+    its windows overlap); a 0-d ``x`` reads as one element: ``size`` of it, no windows dim."""
+    if x.ndim == 0:
+        return x.reshape(1)[:size]
+    n = (x.shape[dim] - size) // step + 1
+    shape = (*x.shape[:dim], n, *x.shape[dim + 1 :], size)
+    st = x.strides
+    strides = (*st[:dim], st[dim] * step, *st[dim + 1 :], st[dim])
+    return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=writeable)
+
+
+@tensor_method
+def unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """The windows of ``size`` elements every ``step`` along ``dimension``, the window a new
+    last dim (a view). Writing in place through windows that overlap is refused (torch
+    applies the op once per window element, in its loop's order)."""
+    x = self._data
+    dim = wrap_dim(dimension, x.ndim)
+    length = x.shape[dim] if x.ndim else 1
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if size > length:
+        raise RuntimeError(
+            f"maximum size for tensor at dimension {dim} is {length} but size is {size}"
+        )
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    return Unfold.apply(self, dim=dim, size=int(size), step=int(step))
+
+
 class Squeeze(Op):
     """Drop size-1 dims: SqueezeBackward0 (all), 1 (one dim), 2 (a tuple of dims); in
     place (``squeeze_``) torch numbers them on, 3 to 5."""
