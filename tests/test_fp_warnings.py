@@ -154,6 +154,7 @@ QUIET_CALLS = {
     "transpose": lambda x: x.transpose(0, 1),
     "t": lambda x: x.t(),
     "permute": lambda x: x.permute(1, 0),
+    "unfold": lambda x: x.unfold(1, 2, 1),
     "rederived view": lambda x: _rederived_view(x),
 }
 
