@@ -55,6 +55,8 @@ CASES = [
     Case("dot", lambda m, a, b: m.dot(a, b), [(4,), (4,)]),
     Case("dot", lambda m, a: a.dot(a), [(4,)], note="same"),
     Case("outer", lambda m, a, b: m.outer(a, b), [(3,), (4,)]),
+    Case("ger", lambda m, a, b: m.ger(a, b), [(3,), (4,)]),
+    Case("ger", lambda m, a, b: a.ger(b), [(2,), (3,)], note="method"),
     Case(
         "outer",
         lambda m, a, b: m.outer(a, b),

@@ -316,10 +316,11 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
     return Matmul.apply(input, tensor)
 
 
-@op
+@op(aliases=("ger",))
 @autocast_policy("off")
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
-    """Outer product of two 1-d tensors (torch's composition: a column times a row)."""
+    """Outer product of two 1-d tensors (torch's composition: a column times a row); alias
+    ``ger``."""
     for name, v in (("self", input), ("vec2", vec2)):
         if v._data.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v._data.ndim}-D")
