@@ -850,3 +850,17 @@ def test_an_in_place_op_over_overlapping_unfold_windows_is_refused():
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
         y.unfold(0, 3, 1).add_(1)
     assert y.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # nothing written
+
+
+def test_base_and_is_view_as_torch():
+    """torch's ``_base`` (None on a tensor that is no view) and ``_is_view()``."""
+
+    def program(m):
+        x = m.ones(3)
+        v = x[1:]
+        w = v.view(2)
+        c = x * 2
+        return [x._base is None, x._is_view(), v._base is x, v._is_view(), w._base is x,
+                c._base is None, c.t()._base is c, x.detach()._is_view()]  # fmt: skip
+
+    assert program(cr) == program(torch)

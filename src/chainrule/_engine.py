@@ -265,7 +265,7 @@ def _steal(t: Tensor, g: Tensor) -> bool:
         or getattr(t, "_grad_from_base", False)
     ):
         return False
-    base, owner = a.base, getattr(g, "_base", None)  # a view: its array's and its tensor's
+    base, owner = a.base, getattr(g, "_view_base", None)  # a view: its array's and its tensor's
     if base is not None or owner is not None:
         if (
             type(base) is not np.ndarray

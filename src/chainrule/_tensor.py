@@ -91,19 +91,20 @@ class Tensor(_Methods):
     """
 
     # Only _data, grad_fn, _requires_grad, _vc and _multi are set on every tensor; the rarely
-    # used slots (_grad, _retains_grad, _base, _views, hooks) are read with a default, which
-    # keeps creating a tensor (done millions of times) cheap. (_multi is read by every op
-    # that records, and reading an unset slot costs an AttributeError: ~0.4 us.)
+    # used slots (_grad, _retains_grad, _view_base, _views, hooks) are read with a default,
+    # which keeps creating a tensor (done millions of times) cheap. (_multi is read by every
+    # op that records, and reading an unset slot costs an AttributeError: ~0.4 us.)
     #
     # _vc is the version counter, a one-element list shared by a tensor and its views and
     # made on first need (None means version 0): in-place operations bump it, and backward
-    # refuses saved tensors whose version moved. _base is the tensor whose memory a view
-    # shares; _views (on a base) holds weak references to its views, whose histories are
-    # rebuilt when the base is modified in place. _creation is "no_grad" on a view made
-    # under no_grad (torch's CreationMeta); _grad_from_base marks a view with no history
-    # that requires grad because its base does (torch's), with no .grad of its own;
-    # _view_version is the version such a view was made at (torch's attr_version): if its
-    # memory was written since, it gets a history from its base once the base requires grad.
+    # refuses saved tensors whose version moved. _view_base (torch's _base, a property) is
+    # the tensor whose memory a view shares; _views (on a base) holds weak references to its
+    # views, whose histories are rebuilt when the base is modified in place. _creation is
+    # "no_grad" on a view made under no_grad (torch's CreationMeta); _grad_from_base marks a
+    # view with no history that requires grad because its base does (torch's), with no
+    # .grad of its own; _view_version is the version such a view was made at (torch's
+    # attr_version): if its memory was written since, it gets a history from its base once
+    # the base requires grad.
 
     __slots__ = (
         "_data",
@@ -113,7 +114,7 @@ class Tensor(_Methods):
         "_retains_grad",
         "_acc",
         "_vc",
-        "_base",
+        "_view_base",
         "_views",
         "_multi",
         "_creation",
@@ -133,7 +134,7 @@ class Tensor(_Methods):
     _retains_grad: Any  # retain_grad(): a weak reference to the node that fills .grad
     _acc: Any
     _vc: list[int] | None
-    _base: Tensor | None
+    _view_base: Tensor | None
     _views: Any
     _multi: tuple | None  # a view from split/chunk/unbind: (output number, node name, grad,
     # version when made); a view made under no_grad: (NO_GRAD_VIEW, view node name, ...)
@@ -244,6 +245,16 @@ class Tensor(_Methods):
         return dtypes.FROM_NP[self._data.dtype]
 
     @property
+    def _base(self) -> Tensor | None:
+        """torch's ``Tensor._base``: the tensor whose memory this view shares, None when
+        this tensor is no view."""
+        return getattr(self, "_view_base", None)
+
+    def _is_view(self) -> bool:
+        """torch's ``Tensor._is_view()``: does this tensor share another one's memory?"""
+        return getattr(self, "_view_base", None) is not None
+
+    @property
     def device(self) -> Any:
         """Where the data lives: always ``device(type='cpu')``."""
         return CPU
@@ -318,7 +329,7 @@ class Tensor(_Methods):
             return self
         if requires_grad and kind_of(self._data.dtype) not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
-        base = getattr(self, "_base", None)
+        base = getattr(self, "_view_base", None)
         if not requires_grad and base is not None and base._requires_grad:
             self._requires_grad = self._grad_from_base = True  # a view follows its base
             return self
@@ -402,7 +413,7 @@ class Tensor(_Methods):
         t._vc = version_counter(self)
         alias = getattr(self, "_alias", None)
         if alias is None:  # a write through t re-derives the views of that memory (torch)
-            base = getattr(self, "_base", None)
+            base = getattr(self, "_view_base", None)
             alias = weakref.ref(self if base is None else base)
         t._alias = alias
         return t
@@ -439,7 +450,7 @@ class Tensor(_Methods):
         """Cut this tensor from the graph in place. A leaf stops requiring grad, so a graph
         built before leaves its ``.grad`` alone; a node that saved this (non-leaf) tensor
         refuses to run, as torch's SavedVariable does."""
-        if getattr(self, "_base", None) is not None:
+        if getattr(self, "_view_base", None) is not None:
             raise RuntimeError(_DETACH_VIEW)
         if self.grad_fn is not None:
             inplace_log.count += 1  # turns on the saved-tensor checks (Op._check_versions)
@@ -680,7 +691,7 @@ def check_multi_view(t: Tensor) -> None:
     if multi is None or len(multi) < 4 or multi[3] == version_counter(t)[0]:
         return
     if t.grad_fn is None:
-        base = getattr(t, "_base", None)
+        base = getattr(t, "_view_base", None)
         if not t._requires_grad or (
             base is not None and base.grad_fn is None and not base._requires_grad
         ):  # nothing to re-derive from: a leaf that requires grad on its own
@@ -706,7 +717,7 @@ def version_counter(t: Tensor) -> list:
     """The tensor's version counter, made (and shared with its base) on first need."""
     vc = t._vc
     if vc is None:
-        base = getattr(t, "_base", None)
+        base = getattr(t, "_view_base", None)
         if base is not None:
             vc = version_counter(base)
         else:

@@ -345,7 +345,7 @@ def _output_spec(tracer: Tracer, x: Any, live: Tensor | None = None) -> Any:
             return None
         if s[0] == "grad":
             return ("tensor", encode(s), False)
-        if getattr(x, "_base", None) is not None:
+        if getattr(x, "_view_base", None) is not None:
             tracer.fail("returns a view")
             return None
         if x is live:

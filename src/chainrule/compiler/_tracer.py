@@ -327,7 +327,7 @@ class Tracer:
         for x in held:
             while x is not None and id(x) not in allowed:  # a view keeps its base alive
                 allowed.add(id(x))
-                x = getattr(x, "_base", None)
+                x = getattr(x, "_view_base", None)
         for r in self.made:
             t = r()
             if t is not None and id(t) not in allowed:

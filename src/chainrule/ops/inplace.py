@@ -144,7 +144,7 @@ def _refuse_multi(t: Tensor, args: Any = ()) -> None:
     multi = getattr(t, "_multi", None)
     if multi is None or multi[0] == NO_GRAD_VIEW or not grad_mode.enabled:
         return
-    base = getattr(t, "_base", None)
+    base = getattr(t, "_view_base", None)
     root = t if base is None else base
     if (
         t._requires_grad
@@ -200,7 +200,7 @@ def check_overlap(t: Tensor, args: Any, *, full: bool = False) -> None:
 def _leaf_write(t: Tensor) -> bool:
     """Will ``write`` refuse ``t`` as a leaf (or a view of one) that requires grad? torch's
     autograd checks that before any kernel's check."""
-    base = getattr(t, "_base", None)
+    base = getattr(t, "_view_base", None)
     root = t if base is None else base
     return grad_mode.enabled and root.grad_fn is None and root._requires_grad
 
@@ -219,7 +219,7 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
     expanded tensor, whose elements share memory (fill_, zero_, masked_fill_, index_fill_):
     only those elements are written, so each place gets the value if any of its aliases
     was selected; False for a copy of the tensor into itself (no write, a version bump)."""
-    base = getattr(t, "_base", None)
+    base = getattr(t, "_view_base", None)
     root = t if base is None else base
     recording = grad_mode.enabled and (t._requires_grad or out._requires_grad
                                        or root._requires_grad)  # fmt: skip
@@ -363,7 +363,7 @@ def _rebase_aliased(t: Tensor, root: Tensor) -> None:
 
 def _replay_view(v: Tensor) -> None:
     """A view's history derived from its base's current one (torch's view replay)."""
-    base = v._base
+    base = v._view_base
     edge = base if base.grad_fn is None else base.grad_fn
     set_history(v, _node(StridedView, (edge,), geo=_Geometry(base._data, v._data)))
     v._grad_from_base = False  # its own history now: backward may start from it (torch)
@@ -515,7 +515,7 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) ->
         self._requires_grad or isinstance(value, Tensor) and value._requires_grad
     )
     if not recording:
-        base = getattr(self, "_base", None)
+        base = getattr(self, "_view_base", None)
         if grad_mode.enabled and base is not None and base._requires_grad:
             recording = True  # writing into a view of a graph: rebuild the base's history
     if not recording:
@@ -535,7 +535,7 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) ->
         else:
             data[basic][adv] = v
         mutate(self)
-        base = getattr(self, "_base", None)
+        base = getattr(self, "_view_base", None)
         _rebase_views(self if base is None else base)
         _rebase_aliased(self, self if base is None else base)
         return
@@ -544,7 +544,7 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) ->
         if not _internal_overlap(view._data):
             view.copy_(value)
             return
-    base = getattr(self, "_base", None)
+    base = getattr(self, "_view_base", None)
     root = self if base is None else base
     multi = getattr(self, "_multi", None)
     if (multi is not None and multi[0] != NO_GRAD_VIEW) or (
@@ -629,7 +629,7 @@ def _check_result_type(t: Tensor, args: tuple) -> None:
 
 
 def _in_graph(t: Tensor) -> bool:
-    base = getattr(t, "_base", None)
+    base = getattr(t, "_view_base", None)
     return t._requires_grad or base is not None and base._requires_grad
 
 
@@ -643,7 +643,7 @@ def view_inplace(t: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
     values do not change, its version moves (as in torch), and it stays a view of its base
     if it was one. In a graph, the node is made even under no_grad, so the history keeps
     the tensor's shape (torch keeps the old node there, and a later backward fails)."""
-    base = getattr(t, "_base", None)
+    base = getattr(t, "_view_base", None)
     root = t if base is None else base
     if grad_mode.enabled and (t._requires_grad or root._requires_grad):
         _check_inplace(t, root)  # a leaf, a view of one, an output of split ...

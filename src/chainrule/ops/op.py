@@ -844,12 +844,12 @@ def track_view(t: Tensor, inputs: tuple) -> None:
             np.may_share_memory(out, x._data)
             or (not out.size and (out.base is x._data or out.base is x._data.base))
         ):
-            base = getattr(x, "_base", None)
+            base = getattr(x, "_view_base", None)
             if base is None:
                 base = x
             if not out.flags.writeable and base._data.flags.writeable:
                 t._data = _writable(out, base._data)
-            t._base = base
+            t._view_base = base
             t._vc = version_counter(base)
             multi = getattr(x, "_multi", None)
             if not grad_mode.enabled:
