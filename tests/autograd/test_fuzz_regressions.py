@@ -683,3 +683,30 @@ def test_a_gradient_torch_makes_anew_takes_in_place_writes_needing_a_gradient(na
         return g.detach(), z.grad
 
     _same(program)
+
+
+# ----------------------------------------------- a view written in place with itself as value
+
+
+@pytest.mark.parametrize("write", ["setitem", "copy_", "add_"])
+def test_a_view_written_with_itself_keeps_its_old_node_on_the_value_path(write):
+    """Fuzz seed 431651: ``x1[0:] = x1`` on a view with a tensor hook. torch's CopySlices
+    takes the base's slice in place of the op's *self* edge only; the value (the same
+    tensor) keeps its edge to the view's old node, so the hook runs on that path. chainrule
+    re-pointed every edge to the old node, and the hook was lost."""
+
+    def program(t):
+        a0 = t.ones(2, 3, 4, requires_grad=True)
+        x0 = a0 * 1.8
+        x1 = x0[..., 0]
+        x1.register_hook(lambda g: g + 1)
+        if write == "setitem":
+            x1[0:] = x1
+        elif write == "copy_":
+            x1.copy_(x1)
+        else:
+            x1.add_(x1)
+        x1.sum().backward()
+        return (a0.grad,)
+
+    _same(program)

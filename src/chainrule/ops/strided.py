@@ -210,12 +210,17 @@ class CopySlices(Op):
 
 
 def reroute(node: Op, old: Any, new: Any) -> bool:
-    """Point ``node``'s edges to ``old`` at ``new`` instead (a node just recorded, before
-    anything reads it): whether it had such an edge."""
-    if old not in node._edges:
-        return False
-    node._edges = tuple(new if e is old else e for e in node._edges)
-    return True
+    """Point ``node``'s first edge to ``old`` (the tensor written in place: an in-place op's
+    self) at ``new`` instead (a node just recorded, before anything reads it): whether it
+    had such an edge. Another edge to ``old`` (``x[0:] = x``, ``x.mul_(x)``: the same
+    tensor as the value) stays, as torch's CopySlices keeps the op's other inputs' edges."""
+    edges = list(node._edges)
+    for i, e in enumerate(edges):
+        if e is old:
+            edges[i] = new
+            node._edges = tuple(edges)
+            return True
+    return False
 
 
 def _node(cls: type[Op], edges: tuple, **state: Any) -> Op:
