@@ -710,3 +710,42 @@ def test_a_view_written_with_itself_keeps_its_old_node_on_the_value_path(write):
         return (a0.grad,)
 
     _same(program)
+
+
+# ----------------------------------------------- gradients that alias, or not, as torch's
+
+_ALIAS_OPS = {
+    "min_dim": lambda t, a: a.min(0)[0],
+    "max_dim": lambda t, a: a.max(0)[0],
+    "kthvalue": lambda t, a: a.kthvalue(1, 0)[0],
+    "median_dim": lambda t, a: a.median(0)[0],
+    "mode": lambda t, a: a.mode(0)[0],
+    "cummax": lambda t, a: a.cummax(0)[0],
+    "cummin": lambda t, a: a.cummin(0)[0],
+    "cumprod": lambda t, a: a.cumprod(0),
+    "cumsum": lambda t, a: a.cumsum(0),
+    "logcumsumexp": lambda t, a: a.logcumsumexp(0),
+    "expand": lambda t, a: a.expand(a.shape),
+    "repeat_ones": lambda t, a: a.repeat(*([1] * a.dim())) if a.dim() else a.repeat(()),
+    "tile_one": lambda t, a: a.tile((1,)),
+    "add0": lambda t, a: a + 0,
+    "t": lambda t, a: a.t(),
+}
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 3), (3,)], ids=str)
+@pytest.mark.parametrize("name", sorted(_ALIAS_OPS))
+def test_a_captured_gradient_shares_memory_with_another_exactly_as_torch_s(name, shape):
+    """Fuzz seed 452165: ``autograd.grad`` of ``y = a.min(0)[0]`` (a 0-d) for both y and a:
+    chainrule's gradient of a was y's own tensor, so writing one changed the other; torch
+    scatters into zeros. Where torch's rule returns the gradient itself (cumprod along a
+    dim of size 1, repeat by ones, add) the two do share memory, in both libraries."""
+
+    def program(t):
+        a = t.ones(shape, requires_grad=True)
+        y = _ALIAS_OPS[name](t, a)
+        gy, ga = t.autograd.grad((y * y).sum(), [y, a])
+        ga.add_(7.0)
+        return (gy,)
+
+    _same(program)

@@ -375,6 +375,8 @@ def _both(fn):
 ERRORS = [
     lambda m, x: x.view(-2, 4),
     lambda m, x: x.unfold(3, 1, 1),
+    lambda m, x: x.permute(),
+    lambda m, x: x.repeat(),
     lambda m, x: x.unfold(0, 3, 1),
     lambda m, x: x.unfold(0, -1, 1),
     lambda m, x: x.unfold(0, 1, 0),

@@ -1014,6 +1014,8 @@ class Expand(Op):
         return x.view() if x.shape == shape else np.broadcast_to(x, shape)
 
     def backward(self, grad: Tensor) -> Tensor:
+        if not self.in_shape:  # torch's sum_to a 0-d shape is a sum: a new tensor
+            return grad.sum()
         return sum_to_size(grad, self.in_shape)
 
 

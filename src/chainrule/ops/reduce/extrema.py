@@ -164,8 +164,8 @@ class Select(Op):
         return v if keepdim else np.squeeze(v, dim)
 
     def backward(self, g):
-        if not self.shape:
-            return g
+        if not self.shape:  # torch scatters into zeros: a new tensor, not g itself
+            return g.clone()
         if not grad_mode.enabled:  # a plain backward: scatter in NumPy
             gk = g._data if self.keepdim else np.expand_dims(g._data, self.dim)
             gx = np.zeros(self.shape, gk.dtype)

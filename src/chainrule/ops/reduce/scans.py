@@ -32,8 +32,8 @@ class CumExtreme(Op):
 
     def backward(self, g):
         x = self.inputs[0]
-        if x._data.ndim == 0:
-            return g
+        if x._data.ndim == 0:  # torch scatters into zeros: a new tensor, not g itself
+            return g.clone()
         if x._data.size == 0:
             return x
         return scatter_add(zeros_like(g), self.dim, _make(self.idx), g)

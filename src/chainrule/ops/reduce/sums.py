@@ -343,7 +343,7 @@ class Cumprod(Op):
 
     def backward(self, g):
         x = self.inputs[0]
-        if x._data.ndim == 0:
+        if x._data.ndim == 0 or x._data.shape[self.dim] == 1:  # torch's: g itself
             return g
         return _cumprod_vjp(x, self.output, g, self.dim)
 

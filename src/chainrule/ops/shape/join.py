@@ -263,6 +263,8 @@ class Repeat(Op):
         # over the repeats: a new tensor of the input's shape, as torch's (not a view of
         # one with the leading dims, which would refuse in-place writes needing a gradient)
         lead = len(self.reps) - len(self.orig)
+        if not lead and all(r == 1 for r in self.reps):  # nothing to sum: torch's is g itself
+            return g
         inter = list(self.reps[:lead])
         for r, s in zip(self.reps[lead:], self.orig):
             inter += (r, s)
@@ -273,6 +275,8 @@ class Repeat(Op):
 @tensor_method
 def repeat(input: Tensor, *args: Any, repeats: Any = None) -> Tensor:
     """Tile ``input`` ``repeats[i]`` times along each dim (new leading dims if more sizes)."""
+    if not args and repeats is None:
+        raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
     reps = tuple(int(s) for s in shape_arg(args, repeats))
     shape = input._data.shape
     if len(reps) < len(shape):

@@ -382,6 +382,8 @@ class Permute(Op):
 @op
 def permute(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
     """Reorder the dims: result dim i is input dim ``dims[i]`` (a view)."""
+    if not args and dims is None:
+        raise TypeError('permute() missing 1 required positional arguments: "dims"')
     dims = shape_arg(args, dims)
     try:  # NumPy checks range, repeats and length; torch's text on failure
         return Permute.apply(input, perm=dims)
