@@ -749,3 +749,41 @@ def test_a_captured_gradient_shares_memory_with_another_exactly_as_torch_s(name,
         return (gy,)
 
     _same(program)
+
+
+# ----------------------------------------------- views requiring grad only through their base
+
+
+@pytest.mark.parametrize("made", ["no_grad", "before_requires_grad"])
+@pytest.mark.parametrize("use", ["second_backward", "grad_unused", "grad_of_base", "hook"])
+def test_a_view_requiring_grad_through_its_base_gets_no_gradient_edge(made, use):
+    """Fuzz seed 460000: a view made under no_grad (or before its base required grad)
+    requires grad through its base only; torch gives it no gradient accumulator, so an op
+    on it has no edge there, and a node with no edge wanting a gradient reads no saved
+    value: a second backward through it does not raise. chainrule's edge to the view made
+    the node run and free its saved values."""
+
+    def program(t):
+        if made == "no_grad":
+            a0 = t.tensor([1.0, 2.0, 3.0], requires_grad=True)
+            with t.no_grad():
+                x0 = a0[..., :1]
+        else:
+            a0 = t.tensor([1.0, 2.0, 3.0])
+            x0 = a0[..., :1]
+            a0.requires_grad_()
+        x1 = x0 * x0 + a0
+        if use == "second_backward":
+            x1.sum().backward()
+            x1.sum().backward(t.tensor(-1.5))
+            return a0.grad, x0.grad, t.tensor(float(x1.requires_grad))
+        if use == "grad_unused":
+            return t.autograd.grad(x1.sum(), [x0, a0], allow_unused=True)
+        if use == "grad_of_base":
+            return t.autograd.grad(x1.sum(), [x0])
+        calls = []
+        x0.register_hook(lambda g: calls.append(1))
+        x1.sum().backward()
+        return a0.grad, t.tensor(float(len(calls)))
+
+    _same(program)

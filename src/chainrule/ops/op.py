@@ -378,7 +378,10 @@ class Op:
                     elif f is None and x._grad_from_base:
                         rederive_written_view(x)  # written since it was made
                         f = x.grad_fn
-                    edges.append(x if f is None else f)
+                    if f is None and x._grad_from_base:  # a view requiring grad only as
+                        edges.append(None)  # its base does: torch gives it no gradient
+                    else:  # accumulator, so nothing flows to it (it has no .grad)
+                        edges.append(x if f is None else f)
                     live = True
                 else:
                     arrays.append(x)
@@ -526,6 +529,8 @@ class Op:
 
     def _run_backward(self, grad: Tensor, retain_graph: bool) -> tuple:
         if self._freed:
+            if not any(e is not None for e in self._edges):  # torch's rule reads no saved
+                return (None,) * len(self._edges)  # value when no input wants a gradient
             raise RuntimeError(_FREED)
         if inplace_log.count:
             self._check_versions()
