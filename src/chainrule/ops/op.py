@@ -529,8 +529,9 @@ class Op:
 
     def _run_backward(self, grad: Tensor, retain_graph: bool) -> tuple:
         if self._freed:
-            if not any(e is not None for e in self._edges):  # torch's rule reads no saved
-                return (None,) * len(self._edges)  # value when no input wants a gradient
+            edges = self._edges  # torch's rule reads no saved value when no input wants a
+            if edges and not any(e is not None for e in edges):  # gradient: none to read
+                return (None,) * len(edges)
             raise RuntimeError(_FREED)
         if inplace_log.count:
             self._check_versions()
