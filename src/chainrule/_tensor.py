@@ -296,8 +296,11 @@ class Tensor(_Methods):
         """True for a tensor no recorded operation made (``grad_fn is None``): created by
         the user, or not requiring grad. Only leaves get ``.grad`` from ``backward()``.
         """
-        if getattr(self, "_multi", None) is not None:  # torch reads the history: may refuse
-            check_multi_view(self)
+        multi = getattr(self, "_multi", None)
+        if multi is not None:
+            if multi[0] == NO_GRAD_VIEW or not multi[2]:  # made with no history of its own
+                return  # (torch's C++ is_leaf reads the raw grad_fn, none: a no-op)
+            check_multi_view(self)  # torch reads the history: may refuse
         elif self.grad_fn is None and getattr(self, "_grad_from_base", False):
             rederive_written_view(self)
         return self.grad_fn is None
@@ -400,8 +403,11 @@ class Tensor(_Methods):
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or getattr(self, "_retains_grad", False):
             return
-        if getattr(self, "_multi", None) is not None:  # torch reads the history: may refuse
-            check_multi_view(self)
+        multi = getattr(self, "_multi", None)
+        if multi is not None:
+            if multi[0] == NO_GRAD_VIEW or not multi[2]:  # made with no history of its own
+                return  # (torch's C++ is_leaf reads the raw grad_fn, none: a no-op)
+            check_multi_view(self)  # torch reads the history: may refuse
         self._retains_grad = weakref.ref(self.grad_fn)
         self.grad_fn._retained = weakref.ref(self)
         self.grad_fn._hooked = True  # (the plain walk's one test: see Op._hooked)

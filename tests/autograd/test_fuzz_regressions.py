@@ -787,3 +787,26 @@ def test_a_view_requiring_grad_through_its_base_gets_no_gradient_edge(made, use)
         return a0.grad, t.tensor(float(len(calls)))
 
     _same(program)
+
+
+@pytest.mark.parametrize("made", ["split", "split_no_grad", "index_no_grad"])
+def test_retain_grad_on_a_view_made_without_history_is_a_no_op(made):
+    """Fuzz seed 460000: views of a tensor that did not require grad (split outputs), or
+    made under no_grad, whose base is then written with a gradient: torch's retain_grad
+    reads the raw history (none) and does nothing; using the view then raises in both."""
+
+    def program(t):
+        x0 = 1 / (t.ones(1, 4, 1) * 2 + 0.5)
+        if made == "split":
+            x1, _ = x0.split(2, -2)
+        elif made == "split_no_grad":
+            with t.no_grad():
+                x1, _ = x0.split(2, -2)
+        else:
+            with t.no_grad():
+                x1 = x0[:, 1:]
+        x0.copy_(t.ones(4, 1, requires_grad=True))
+        x1.retain_grad()
+        return (x1.detach(), t.tensor(float(x1.requires_grad)))
+
+    _same(program)
