@@ -296,11 +296,8 @@ class Tensor(_Methods):
         """True for a tensor no recorded operation made (``grad_fn is None``): created by
         the user, or not requiring grad. Only leaves get ``.grad`` from ``backward()``.
         """
-        multi = getattr(self, "_multi", None)
-        if multi is not None:
-            if multi[0] == NO_GRAD_VIEW or not multi[2]:  # made with no history of its own
-                return  # (torch's C++ is_leaf reads the raw grad_fn, none: a no-op)
-            check_multi_view(self)  # torch reads the history: may refuse
+        if getattr(self, "_multi", None) is not None:  # torch reads the history: may refuse
+            check_multi_view(self)
         elif self.grad_fn is None and getattr(self, "_grad_from_base", False):
             rederive_written_view(self)
         return self.grad_fn is None
