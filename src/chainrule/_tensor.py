@@ -121,6 +121,7 @@ class Tensor(_Methods):
         "_grad_from_base",
         "_view_version",
         "_hooks",
+        "_hooks_of",
         "_post_hooks",
         "_fw",
         "_alias",
@@ -430,9 +431,14 @@ class Tensor(_Methods):
         value replaces the gradient."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        hooks = getattr(self, "_hooks_of", None)
+        if hooks is not None:  # torch's: the list made by the first hook, on the node that
+            return _Handle(hooks, hook)  # was grad_fn then, until this tensor is written
         check_multi_view(self)
         if self.grad_fn is not None:
-            return self.grad_fn._add_hook(hook)
+            handle = self.grad_fn._add_hook(hook)
+            self._hooks_of = self.grad_fn._hooks
+            return handle
         hooks = getattr(self, "_hooks", None)
         if hooks is None:
             hooks = self._hooks = {}

@@ -810,3 +810,55 @@ def test_retain_grad_on_a_view_made_without_history_is_a_no_op(made):
         return (x1.detach(), t.tensor(float(x1.requires_grad)))
 
     _same(program)
+
+
+# ----------------------------------------------- hooks registered after a write
+
+
+@pytest.mark.parametrize(
+    "case", ["self_written", "base_written", "view_written", "unbind_base_written"]
+)
+def test_a_hook_registered_after_a_write_goes_where_torch_s_does(case):
+    """Fuzz seed 490000: torch keeps a tensor's hook list on the node its first hook was
+    registered on until the tensor's own history is replaced: a tensor written in place
+    (or a view written through itself) starts a new list on its new node, while a view
+    whose base was written keeps adding to the old list (its history is re-derived lazily),
+    with no view-replay check. chainrule refused the second hook on an unbind output."""
+
+    def program(t):
+        seen = []
+
+        def hook(name):
+            return lambda g: seen.append(t.tensor([float(name)] + g.flatten().tolist()))
+
+        a = t.ones(3, requires_grad=True)
+        if case == "self_written":
+            y = a * 2
+            y.register_hook(hook(1))
+            y.mul_(3)
+            y.register_hook(hook(2))
+            out = y
+        elif case == "view_written":
+            y = (a * 1)[:2]
+            y.register_hook(hook(1))
+            y.mul_(3)
+            y.register_hook(hook(2))
+            out = y * 1
+        elif case == "base_written":
+            x0 = a * 1
+            y = x0[0:2]
+            y.register_hook(hook(1))
+            x0.mul_(3)
+            y.register_hook(hook(2))
+            out = y * 1
+        else:
+            x0 = (t.ones(3, 2, 1) * a.reshape(3, 1, 1))[:, :, 0]
+            y, _ = x0.unbind(1)
+            y.register_hook(hook(1))
+            x0 += x0
+            y.register_hook(hook(2))
+            out = x0
+        out.sum().backward()
+        return (a.grad, *seen)
+
+    _same(program)

@@ -266,6 +266,7 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
         if node is None:  # e.g. zero_() on a tensor that required grad: still derived
             node = _node(StridedFill, (None,), geo=None)
         set_history(t, node)
+        t._hooks_of = None  # a hook registered from now on goes to the new node (torch)
         _refresh_views(t)
         return t
     geo = _Geometry(root._data, t._data)
@@ -279,6 +280,10 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
     root._requires_grad = True
     t._requires_grad = True
     _refresh_views(root)
+    # a hook registered on the written view from now on goes to its new node; one on
+    # another view of the base still goes to the list its first hook made (torch re-derives
+    # those lazily, and keeps the list until then)
+    t._hooks_of = None
     return t
 
 
