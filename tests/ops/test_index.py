@@ -349,6 +349,64 @@ CASES = [
         make=lambda r: [r.uniform(-2, 2, S), np.array([3, 0]), r.uniform(-2, 2, ())],
         note="tensor-value",
     ),  # fmt: skip
+    # index_put (x[indices] = values out of place; accumulate adds, repeats adding up)
+    Case(
+        "index_put",
+        lambda m, x, i, j, v: _sq(m.index_put(x, (i, j), v)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([0, 2, 1]),
+            np.array([3, -1, 0]),
+            r.uniform(-2, 2, (3,)),
+        ],
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, i, v: _sq(x.index_put([i], v, accumulate=True)),
+        make=lambda r: [r.uniform(-2, 2, S), np.array([0, 2, 0, 0]), r.uniform(-2, 2, (4, 4))],
+        note="accumulate",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, i, v: _sq(m.index_put(x, (i,), v, True)),
+        make=lambda r: [r.uniform(-2, 2, M), np.array([1, 1, 0], np.int32), r.uniform(-2, 2, (4,))],
+        note="accumulate-bcast-int32",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, k, v: _sq(x.index_put((k,), v)),
+        make=lambda r: [r.uniform(-2, 2, S), r.uniform(size=S) < 0.5, r.uniform(-2, 2, ())],
+        note="mask",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, k, v: _sq(x.index_put((k,), v, accumulate=True)),
+        make=lambda r: [r.uniform(-2, 2, M), r.uniform(size=(2, 3)) < 0.5, r.uniform(-2, 2, (4,))],
+        note="mask-accumulate",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, i, v: _sq(x.clone().index_put_((i,), v)) + x,
+        make=lambda r: [r.uniform(-2, 2, S), np.array([2, 0]), r.uniform(-2, 2, (2, 4))],
+        note="inplace",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, i, j, v: _sq(x.clone().index_put_((i, j), v, accumulate=True)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[2], [2]]),
+            np.array([1, 1, 3]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="inplace-accumulate",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, i, v: x.index_put((i,), v, accumulate=True),
+        make=lambda r: [r.uniform(-2, 2, S), np.zeros(0, np.int64), r.uniform(-2, 2, (4,))],
+        note="empty",
+    ),  # fmt: skip
     Case("masked_select", lambda m, x, k: _sq(m.masked_select(x, k)), make=_xi(S, _mask(S))),
     Case(
         "masked_select",
@@ -431,6 +489,9 @@ NAMES = [
     lambda x: x.scatter(1, torch_or_np([[0, 1]]), x[:1, :2]),
     lambda x: x.scatter_add(1, torch_or_np([[0, 1]]), x[:1, :2]),
     lambda x: x.index_add(1, torch_or_np([0, 1]), x[:, :2]),
+    lambda x: x.index_put((torch_or_np([0, 1]),), x[0]),
+    lambda x: x.index_put((torch_or_np([0, 0]),), x[0], accumulate=True),
+    lambda x: x.clone().index_put_((torch_or_np([0, 1]),), x[0] * 2),
 ]
 
 
@@ -634,6 +695,23 @@ ERRORS = [
     lambda m, x: m.index_add(x, 1, L(m, [0, 9], "int32"), m.ones(3, 2)),
     lambda m, x: m.index_add(m.zeros(3), 0, L(m, [3]), m.ones(1)),
     lambda m, x: m.index_add(m.tensor(1.0), 0, L(m, [0, 0]), m.ones(2)),
+    # index_put
+    lambda m, x: m.index_put(x, (L(m, [0]),), m.ones(1, dtype=m.float64)),
+    lambda m, x: m.index_put(x, L(m, [0]), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0.0]),), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0], "int16"),), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [5]),), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0]), L(m, [-5])), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0]),), m.ones(3)),
+    lambda m, x: m.index_put(x, (L(m, [0]),) * 3, m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0]),), 1.0),
+    lambda m, x: m.index_put(x, (None,), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [True, False]),), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0, 1]), L(m, [0, 1, 2])), m.ones(1)),
+    lambda m, x: x.index_put_((L(m, [0]),), m.ones(1, dtype=m.float64)),
+    lambda m, x: x.index_put_((L(m, [0, 1]),), x[2]),
+    lambda m, x: m.index_put_(x, (L(m, [0]),), x[0, :4]),
+    lambda m, x: m.index_put(m.tensor(1.0), (L(m, [0]),), m.ones(1)),
     # take / take_along_dim
     lambda m, x: m.take(x, L(m, [12])),
     lambda m, x: m.take(x, L(m, [-13])),
@@ -815,3 +893,34 @@ def test_select_out_of_range_raises_as_torch(shape, dim, index):
             m.ones(*shape).select(dim, index)
         msgs.append(str(e.value))
     assert msgs[0] == msgs[1]
+
+
+def _index_put_inplace(m):
+    """index_put_ through the write path: a view of a graph tensor (CopySlices), a view of a
+    leaf refused, the version, a 0-d index, an expanded tensor (torch's warning)."""
+    a = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    out = []
+    x = m.tensor(a, requires_grad=True)
+    y = x * 1
+    v = y[1:]
+    i, j = m.tensor([0, 1]), m.tensor([2, 2])
+    v.index_put_((i, j), m.tensor([5.0, 6.0], requires_grad=True), accumulate=True)
+    out.append((y.grad_fn.name(), v.grad_fn.name(), y._version, y.tolist()))
+    out.append(m.autograd.grad((y * y).sum(), x)[0].tolist())
+    try:
+        x[0].index_put_((m.tensor([0]),), m.tensor([1.0]))
+    except RuntimeError as e:
+        out.append(str(e).split("\n")[0])
+    y = m.tensor(a) * 1
+    out.append((y.index_put_((m.tensor([0]),), m.tensor([1.0])) is y, y._version))
+    out.append(m.tensor(a).index_put((m.tensor(1),), m.tensor(7.0), True).tolist())
+    e = m.zeros(4).expand(3, 4)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        e.index_put_((m.tensor([0]), m.tensor([1])), m.tensor([1.0]))
+    out.append((e.tolist(), [str(x.message).split(" (Triggered")[0] for x in w]))
+    return out
+
+
+def test_index_put_inplace_as_torch():
+    assert _index_put_inplace(cr) == _index_put_inplace(torch)
