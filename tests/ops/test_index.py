@@ -273,6 +273,36 @@ CASES = [
         make=lambda r: [r.uniform(-2, 2, ()), np.array(0), r.uniform(-2, 2, ())],
         note="0d",
     ),  # fmt: skip
+    # index_copy
+    Case(
+        "index_copy",
+        lambda m, x, i, s: _sq(m.index_copy(x, 1, i, s)),
+        make=lambda r: [r.uniform(-2, 2, S), np.array([3, 0]), r.uniform(-2, 2, (3, 2))],
+    ),  # fmt: skip
+    Case(
+        "index_copy",
+        lambda m, x, i, s: _sq(x.index_copy(-3, i, s)),
+        make=lambda r: [r.uniform(-2, 2, M), np.array(1), r.uniform(-2, 2, (1, 3, 4))],
+        note="0d-index",
+    ),  # fmt: skip
+    Case(
+        "index_copy",
+        lambda m, x, i, s: _sq(x.clone().index_copy_(0, i, s)) * x,
+        make=lambda r: [r.uniform(-2, 2, (4,)), np.array([2]), r.uniform(-2, 2, ())],
+        note="inplace-0d-source",
+    ),  # fmt: skip
+    Case(
+        "index_copy",
+        lambda m, x, i, s: x.index_copy(0, i, s),
+        make=lambda r: [r.uniform(-2, 2, ()), np.array([0]), r.uniform(-2, 2, (1,))],
+        note="0d",
+    ),  # fmt: skip
+    Case(
+        "index_copy",
+        lambda m, x, i, s: x.index_copy(1, i, s),
+        make=lambda r: [r.uniform(-2, 2, S), np.zeros(0, np.int64), r.uniform(-2, 2, (3, 0))],
+        note="empty",
+    ),  # fmt: skip
     # take / take_along_dim
     Case(
         "take",
@@ -492,6 +522,8 @@ NAMES = [
     lambda x: x.index_put((torch_or_np([0, 1]),), x[0]),
     lambda x: x.index_put((torch_or_np([0, 0]),), x[0], accumulate=True),
     lambda x: x.clone().index_put_((torch_or_np([0, 1]),), x[0] * 2),
+    lambda x: x.index_copy(1, torch_or_np([0, 1]), x[:, :2]),
+    lambda x: x.clone().index_copy_(0, torch_or_np([2]), x[:1]),
 ]
 
 
@@ -712,6 +744,21 @@ ERRORS = [
     lambda m, x: x.index_put_((L(m, [0, 1]),), x[2]),
     lambda m, x: m.index_put_(x, (L(m, [0]),), x[0, :4]),
     lambda m, x: m.index_put(m.tensor(1.0), (L(m, [0]),), m.ones(1)),
+    # index_copy
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 0]), m.ones(3, 3)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 5]), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, -1]), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [[0, 1]]), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0.0, 1.0]), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 1], "int32"), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 1]), m.ones(3, 2, dtype=m.float64)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 1]), m.ones(2, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 1]), m.ones(2)),
+    lambda m, x: m.index_copy(x, 2, L(m, [0, 1]), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 0, L(m, [0, 1]), m.tensor(1.0)),
+    lambda m, x: m.index_copy(x, 0, L(m, [0]), m.tensor(1.0)),
+    lambda m, x: m.index_copy(m.zeros(2, 3, 4), 1, L(m, [0]), m.ones(3, 1, 4)),
+    lambda m, x: x.index_copy_(0, L(m, [0, 1]), x[1:]),
     # take / take_along_dim
     lambda m, x: m.take(x, L(m, [12])),
     lambda m, x: m.take(x, L(m, [-13])),
