@@ -437,6 +437,37 @@ CASES = [
         make=lambda r: [r.uniform(-2, 2, S), np.zeros(0, np.int64), r.uniform(-2, 2, (4,))],
         note="empty",
     ),  # fmt: skip
+    Case(
+        "masked_scatter",
+        lambda m, x, k, s: _sq(m.masked_scatter(x, k, s)),
+        make=lambda r: [r.uniform(-2, 2, S), r.uniform(size=S) < 0.5, r.uniform(-2, 2, (4, 4))],
+    ),  # fmt: skip
+    Case(
+        "masked_scatter",
+        lambda m, x, k, s: _sq(x.masked_scatter(k, s)),
+        make=lambda r: [
+            r.uniform(-2, 2, (4,)),
+            r.uniform(size=(3, 4)) < 0.5,
+            r.uniform(-2, 2, (12,)),
+        ],
+        note="bcast-input",
+    ),  # fmt: skip
+    Case(
+        "masked_scatter",
+        lambda m, x, k, s: _sq(x.clone().masked_scatter_(k, s)) * x,
+        make=lambda r: [
+            r.uniform(-2, 2, M),
+            r.uniform(size=(3, 1)) < 0.5,
+            r.uniform(-2, 2, (5, 5)),
+        ],
+        note="inplace-bcast-mask",
+    ),  # fmt: skip
+    Case(
+        "masked_scatter",
+        lambda m, x, k, s: x.masked_scatter(k, s),
+        make=lambda r: [r.uniform(-2, 2, ()), np.array(True), r.uniform(-2, 2, (2,))],
+        note="0d",
+    ),  # fmt: skip
     Case("masked_select", lambda m, x, k: _sq(m.masked_select(x, k)), make=_xi(S, _mask(S))),
     Case(
         "masked_select",
@@ -524,6 +555,8 @@ NAMES = [
     lambda x: x.clone().index_put_((torch_or_np([0, 1]),), x[0] * 2),
     lambda x: x.index_copy(1, torch_or_np([0, 1]), x[:, :2]),
     lambda x: x.clone().index_copy_(0, torch_or_np([2]), x[:1]),
+    lambda x: x.masked_scatter(x > 0, x * 2),
+    lambda x: x.clone().masked_scatter_(x > 0, x * 2),
 ]
 
 
@@ -778,6 +811,12 @@ ERRORS = [
     lambda m, x: m.masked_fill(x, L(m, [1, 0, 1, 0], "int64"), 2.0),
     lambda m, x: m.masked_fill(x, L(m, [1, 0, 1, 0], "float64"), 2.0),
     lambda m, x: m.masked_fill(x, m.ones(5, dtype=m.bool), 2.0),
+    lambda m, x: m.masked_scatter(x, x > 0, m.ones(3)),
+    lambda m, x: m.masked_scatter(x, L(m, [1, 0, 1, 0]), m.ones(12)),
+    lambda m, x: m.masked_scatter(x, L(m, [1, 0, 1, 0]), m.ones(12, dtype=m.float64)),
+    lambda m, x: m.masked_scatter(x, x[:2] > 0, m.ones(12, dtype=m.float64)),
+    lambda m, x: m.masked_scatter(x, x > 0, 1.0),
+    lambda m, x: x.masked_scatter_(x > -9, m.ones(5)),
     lambda m, x: m.masked_select(x, L(m, [1, 0, 1, 0], "int32")),
     lambda m, x: m.masked_select(x, m.ones(5, dtype=m.bool)),
     lambda m, x: m.masked_select(x, m.ones(2, 3, 1, dtype=m.bool)[:, :2]),
@@ -971,3 +1010,14 @@ def _index_put_inplace(m):
 
 def test_index_put_inplace_as_torch():
     assert _index_put_inplace(cr) == _index_put_inplace(torch)
+
+
+def test_masked_scatter_from_its_own_memory_is_refused():
+    """torch's kernel reads the source while it writes self, element by element (no overlap
+    check), so ``x.masked_scatter_(k, x)`` sees its own earlier writes; refused here with
+    the index ops' overlap error (design.md, "Writes")."""
+    x = cr.randn(3, 4)
+    with pytest.raises(RuntimeError, match="refer to a single memory location"):
+        x.masked_scatter_(x > 0, x)
+    with pytest.raises(RuntimeError, match="refer to a single memory location"):
+        x.masked_scatter_(x > 0, x[1:])
