@@ -226,6 +226,138 @@ CASES = [
         grad=False,
         note="reduce-mul",
     ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "sum")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="sum",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "sum", include_self=False)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="sum-exclude-self",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "prod")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="prod",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "prod", include_self=False)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="prod-exclude-self",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "mean")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="mean",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "mean", include_self=False)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="mean-exclude-self",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "amax")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="amax",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "amax", include_self=False)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="amax-exclude-self",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "amin")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="amin",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "amin", include_self=False)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="amin-exclude-self",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(x.clone().scatter_reduce_(0, i, s, "amax")) + x,
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 2, 2, 1], [0, 0, 2, 1]]),
+            r.uniform(-2, 2, (2, 4)),
+        ],
+        note="inplace",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: x.scatter_reduce(0, i, s, "mean", include_self=False),
+        make=lambda r: [r.uniform(-2, 2, ()), np.array([0, 0]), r.uniform(-2, 2, (2,))],
+        note="0d",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: x.scatter_reduce(1, i, s, "prod"),
+        make=lambda r: [r.uniform(-2, 2, S), np.zeros((3, 0), np.int64), r.uniform(-2, 2, (3, 0))],
+        note="empty",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(x.scatter_reduce(-1, i, s, "sum")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[1, 1]], np.int32),
+            r.uniform(-2, 2, (1, 2)),
+        ],
+        note="int32",
+    ),  # fmt: skip
     # index_select / index_add
     Case(
         "index_select",
@@ -557,6 +689,8 @@ NAMES = [
     lambda x: x.clone().index_copy_(0, torch_or_np([2]), x[:1]),
     lambda x: x.masked_scatter(x > 0, x * 2),
     lambda x: x.clone().masked_scatter_(x > 0, x * 2),
+    lambda x: x.scatter_reduce(1, torch_or_np([[0, 0]]), x[:1, :2], "prod"),
+    lambda x: x.clone().scatter_reduce_(1, torch_or_np([[0, 0]]), x[:1, :2], "amin"),
 ]
 
 
@@ -646,6 +780,9 @@ def test_scatter_add_src_larger_than_index():
     case.fn = lambda m, x, i, s: m.scatter(x, 1, i, s) ** 2
     case.make = lambda r: [r.uniform(-2, 2, S), np.array([[0, 2], [1, 3]]), r.uniform(-2, 2, S)]
     check_finite_differences(case)
+    for reduce in ("sum", "prod", "mean", "amax", "amin"):
+        case.fn = lambda m, x, i, s, r=reduce: m.scatter_reduce(x, 1, i, s, r) ** 2
+        check_finite_differences(case)
 
 
 def test_scatter_reduce_has_no_derivative():
@@ -741,6 +878,16 @@ ERRORS = [
     lambda m, x: m.scatter(x, 1, L(m, [[4]]), m.ones(1, 1)),
     lambda m, x: m.scatter(x, 1, L(m, [[0, 1]]), m.ones(1, 2), reduce="foo"),
     lambda m, x: m.scatter(x, 1, L(m, [[0.0]]), m.ones(1, 2)),
+    # scatter_reduce
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0, 1]]), m.ones(1, 2), "foo"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0.0, 1.0]]), m.ones(1, 2), "sum"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0, 5]]), m.ones(1, 2), "prod"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0, 1]]), m.ones(1, 2, dtype=m.float64), "sum"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [0, 1]), m.ones(1, 2), "mean"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0, 1]]), m.ones(1, 1), "amax"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0, 1]]), 1.0, "amin"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0.0, 1.0]]), m.ones(1, 2), "foo"),
+    lambda m, x: x.scatter_reduce_(1, L(m, [[0, 1]]), x[:1], "sum"),
     # index_select / index_add
     lambda m, x: m.index_select(x, 1, L(m, [[0]])),
     lambda m, x: m.index_select(x, 1, L(m, [0.0])),
@@ -1021,3 +1168,31 @@ def test_masked_scatter_from_its_own_memory_is_refused():
         x.masked_scatter_(x > 0, x)
     with pytest.raises(RuntimeError, match="refer to a single memory location"):
         x.masked_scatter_(x > 0, x[1:])
+
+
+def _scatter_prod_zeros(m, src):
+    """scatter_reduce "prod" where src has zeros: the gradient divides by the other factors;
+    two zeros in one place have a gradient but no second derivative (torch's error)."""
+    x = m.tensor([[1.5, -2.0, 0.5]], dtype=m.float64, requires_grad=True)
+    s = m.tensor([src], dtype=m.float64, requires_grad=True)
+    y = x.scatter_reduce(1, m.tensor([[0, 0, 1]]), s, "prod")
+    gx, gs = m.autograd.grad((y * y).sum(), (x, s), create_graph=True)
+    out = [gx.tolist(), gs.tolist(), gs.grad_fn.name()]
+    try:
+        out.append([t.tolist() for t in m.autograd.grad(gs.sum(), (x, s))])
+    except RuntimeError as e:
+        out.append(str(e))
+    return out
+
+
+@pytest.mark.parametrize("src", [[0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [1.0, 0.0, 0.0]])
+def test_scatter_reduce_prod_with_zeros_as_torch(src):
+    assert _scatter_prod_zeros(cr, src) == _scatter_prod_zeros(torch, src)
+
+
+def test_scatter_reduce_integer_mean_rounds_down():
+    for m in (cr, torch):
+        x = m.tensor([1, 2, 3])
+        y = x.scatter_reduce(0, m.tensor([0, 0, 1]), m.tensor([3, 4, -5]), "mean")
+        z = x.scatter_reduce(0, m.tensor([0, 0]), m.tensor([3, 4]), "mean", include_self=False)
+        assert (y.tolist(), z.tolist()) == ([2, -2, 3], [3, 2, 3])

@@ -748,7 +748,10 @@ def inplace_view_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
 # in-place ops whose tensor arguments torch checks for any overlap with self, after the
 # op's own argument checks; and those whose arguments it does not check (masked_fill_'s value)
-_INDEX_OPS = {"scatter", "scatter_add", "index_add", "index_put", "index_copy", "masked_scatter"}
+_INDEX_OPS = {
+    "scatter", "scatter_add", "scatter_reduce", "index_add", "index_put", "index_copy",
+    "masked_scatter",
+}  # fmt: skip
 # in-place forms torch records a node for (<Name>Backward1) whose rule raises
 _NO_INPLACE_DERIVATIVE = {"asinh", "acosh", "atanh"}
 _UNCHECKED = {"masked_fill"}
