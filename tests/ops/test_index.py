@@ -474,6 +474,46 @@ CASES = [
         make=_xi(S, lambda r: np.array([[5, 1]], np.int32)),
         note="int32-flat",
     ),  # fmt: skip
+    # put
+    Case(
+        "put",
+        lambda m, x, i, s: _sq(m.put(x, i, s)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, -11], [5, 11]]),
+            r.uniform(-2, 2, (2, 2)),
+        ],
+    ),  # fmt: skip
+    Case(
+        "put",
+        lambda m, x, i, s: _sq(x.put(i, s, accumulate=True)),
+        make=lambda r: [r.uniform(-2, 2, M), np.array([3, 3, -21, 7]), r.uniform(-2, 2, (4,))],
+        note="accumulate",
+    ),  # fmt: skip
+    Case(
+        "put",
+        lambda m, x, i, s: _sq(x.clone().put_(i, s, True)) * x,
+        make=lambda r: [r.uniform(-2, 2, S), np.array([1, 1, 2]), r.uniform(-2, 2, (3, 1))],
+        note="inplace-accumulate",
+    ),  # fmt: skip
+    Case(
+        "put",
+        lambda m, x, i, s: _sq(x.clone().put_(i, s)) * x,
+        make=lambda r: [r.uniform(-2, 2, S), np.array(4), r.uniform(-2, 2, ())],
+        note="inplace-0d-index",
+    ),  # fmt: skip
+    Case(
+        "put",
+        lambda m, x, i, s: x.put(i, s),
+        make=lambda r: [r.uniform(-2, 2, ()), np.array([-1]), r.uniform(-2, 2, (1,))],
+        note="0d",
+    ),  # fmt: skip
+    Case(
+        "put",
+        lambda m, x, i, s: x.put(i, s, accumulate=True),
+        make=lambda r: [r.uniform(-2, 2, S), np.zeros(0, np.int64), r.uniform(-2, 2, (0,))],
+        note="empty",
+    ),  # fmt: skip
     # masks
     Case("masked_fill", lambda m, x, k: _sq(m.masked_fill(x, k, 2.5)), make=_xi(S, _mask(S))),
     Case(
@@ -691,6 +731,8 @@ NAMES = [
     lambda x: x.clone().masked_scatter_(x > 0, x * 2),
     lambda x: x.scatter_reduce(1, torch_or_np([[0, 0]]), x[:1, :2], "prod"),
     lambda x: x.clone().scatter_reduce_(1, torch_or_np([[0, 0]]), x[:1, :2], "amin"),
+    lambda x: x.put(torch_or_np([0, 5]), x[0, :2]),
+    lambda x: x.clone().put_(torch_or_np([0, 5]), x[0, :2], accumulate=True),
 ]
 
 
@@ -951,6 +993,17 @@ ERRORS = [
     lambda m, x: m.take_along_dim(x, L(m, [[0, 12]])),
     lambda m, x: m.take_along_dim(x, L(m, [[0, -1]])),
     lambda m, x: m.take_along_dim(x, L(m, [[0, 1]]), 2),
+    # put
+    lambda m, x: m.put(x, L(m, [0, 1]), m.ones(3)),
+    lambda m, x: m.put(x, L(m, [0, 12]), m.ones(2)),
+    lambda m, x: m.put(x, L(m, [0, -13]), m.ones(2), True),
+    lambda m, x: m.put(x, L(m, [0.0, 1.0]), m.ones(2, dtype=m.float64)),
+    lambda m, x: m.put(x, L(m, [0, 1], "int32"), m.ones(2)),
+    lambda m, x: m.put(x, L(m, [0, 1]), m.ones(2, dtype=m.float64)),
+    lambda m, x: m.put(x, L(m, [0, 1]), 1.0),
+    lambda m, x: m.put(m.zeros(0), L(m, [0]), m.ones(1)),
+    lambda m, x: m.put(m.zeros(0), L(m, [0, 1]), m.ones(3)),
+    lambda m, x: x.put_(L(m, [0, 1]), x[0, :2]),
     # masks
     lambda m, x: m.masked_fill(x, x > 0, m.tensor([2.0])),
     lambda m, x: m.masked_fill(x, L(m, [1, 0, 1, 0], "int32"), 2.0),

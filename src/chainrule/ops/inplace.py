@@ -750,7 +750,7 @@ def inplace_view_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 # op's own argument checks; and those whose arguments it does not check (masked_fill_'s value)
 _INDEX_OPS = {
     "scatter", "scatter_add", "scatter_reduce", "index_add", "index_put", "index_copy",
-    "masked_scatter",
+    "masked_scatter", "put",
 }  # fmt: skip
 # in-place forms torch records a node for (<Name>Backward1) whose rule raises
 _NO_INPLACE_DERIVATIVE = {"asinh", "acosh", "atanh"}

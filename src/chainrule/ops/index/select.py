@@ -1,5 +1,5 @@
-"""Whole-slice and flat index ops: index_select, index_add, index_copy, take, take_along_dim
-(out-of-place; torch's checks and messages). The helpers are gather.py's.
+"""Whole-slice and flat index ops: index_select, index_add, index_copy, take, take_along_dim,
+put (out-of-place; torch's checks and messages). The helpers are gather.py's.
 """
 
 from __future__ import annotations
@@ -398,3 +398,71 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     if x.ndim == 0:
         return gather(input, 0, idx)
     return save_index(Gather.apply(expand(input, tuple(xs)), key=_grid(idx, d)), indices)
+
+
+# --------------------------------------------------------------------------- put
+
+
+class Put(Op):
+    """``input`` as a flat array with ``source``'s elements written (or, ``accumulate``,
+    added, repeats adding up) at the flat indices; torch's gradients: ``input`` the upstream
+    gradient (with the written places zeroed unless accumulating), ``source`` ``take``."""
+
+    torch_name = "PutBackward0"
+    saved_for = ((), (1,))  # torch saves the source (its shape) when it needs a gradient
+
+    def forward(self, x, src, index, accumulate):
+        self.index, self.accumulate, self.s_shape = index, accumulate, src.shape
+        out = x.copy()
+        flat = out.reshape(-1)
+        if accumulate:
+            np.add.at(flat, index, src.reshape(-1))
+        else:
+            flat[index] = src.reshape(-1)
+        return out
+
+    def backward(self, g):
+        gx = gs = None
+        if self.needs(0):
+            gx = g
+            if not self.accumulate:
+                zero = np.zeros(self.s_shape, g._data.dtype)
+                gx = Put.apply(g, zero, index=self.index, accumulate=False)
+        if self.needs(1):
+            gs = take(g, self.index).reshape(self.s_shape)
+        return gx, gs
+
+
+@op(inplace=True)
+def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """Out-of-place ``put_``: ``input`` treated as 1-D, ``source``'s elements written at the
+    flat indices of a long ``index`` (negative ones count from the end); ``accumulate``
+    adds them instead, repeated indices adding up."""
+    if not isinstance(source, Tensor):
+        raise TypeError(
+            f"put(): argument 'source' (position 3) must be Tensor, not {type(source).__name__}"
+        )
+    x, idx, s = input._data, _data(index), source._data
+    if idx.dtype != np.int64:
+        raise RuntimeError(
+            f"put_(): Expected a long tensor for index, but got {scalar_type_name(idx)}"
+        )
+    if s.dtype != x.dtype:
+        raise RuntimeError(
+            "put_(): self and source expected to have the same dtype, but got self.dtype = "
+            f"{scalar_type_name(x)} and source.dtype = {scalar_type_name(s)}"
+        )
+    if s.size != idx.size:
+        raise IndexError(
+            "put_(): Expected source and index to have the same number of elements, but got "
+            f"source.numel() = {s.size}, index.numel() = {idx.size}"
+        )
+    if idx.size and not x.size:
+        raise IndexError("put_(): Tried to put elements into an empty tensor")
+    flat = idx.reshape(-1)
+    n = x.size
+    if flat.size and (flat.min() < -n or flat.max() >= n):
+        bad = flat[(flat < -n) | (flat >= n)][0]
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
+    out = Put.apply(input, source, index=flat, accumulate=bool(accumulate))
+    return save_index(out, index)
