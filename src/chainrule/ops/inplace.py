@@ -468,7 +468,9 @@ def index_put(
 ) -> Tensor:
     """``input`` with ``values`` (broadcast) written at ``input[indices]`` (a tuple of long,
     int or bool index tensors); with ``accumulate`` added there instead, repeated indices
-    adding up. ``x.index_put_(indices, values)`` is ``x[indices] = values`` with no cast."""
+    adding up. ``x.index_put_(indices, values)`` is ``x[indices] = values`` with no cast.
+    A wrong argument type's TypeError numbers the arguments as torch's function does (its
+    method's count one less, and ``index_put_``'s is named so)."""
     if not isinstance(indices, tuple | list):
         raise TypeError(
             "index_put(): argument 'indices' (position 2) must be tuple of Tensors, not "

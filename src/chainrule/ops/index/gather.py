@@ -379,7 +379,8 @@ def scatter_reduce(
     """Out-of-place ``scatter_reduce_``: ``src`` reduced into ``input`` at the index along
     ``dim`` by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), each place starting
     from its value in ``input`` (``include_self``) or from nothing; integer means round
-    down."""
+    down. A non-tensor ``src`` gets the TypeError of torch's function (its method numbers
+    the arguments one less)."""
     if not isinstance(src, Tensor):
         raise TypeError(
             "scatter_reduce(): argument 'src' (position 4) must be Tensor, not "

@@ -144,9 +144,10 @@ class MaskedScatter(Op):
 @op(inplace=True)
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """``input`` (broadcast with ``mask``) with the elements of ``source``, in order, copied
-    where ``mask`` is True; ``source`` needs at least as many elements as the mask has
-    True values. ``masked_scatter_`` refuses a source sharing self's memory (torch reads
-    it as it writes, seeing its own writes)."""
+    where ``mask`` is True; ``source`` needs at least as many elements as the mask has True
+    values. ``masked_scatter_`` refuses a source sharing self's memory (torch reads it as it
+    writes, seeing its own writes). A non-tensor ``source`` gets the TypeError of torch's
+    function (its method numbers the arguments one less)."""
     if not isinstance(source, Tensor):
         raise TypeError(
             "masked_scatter(): argument 'source' (position 3) must be Tensor, not "

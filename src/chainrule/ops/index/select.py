@@ -436,8 +436,9 @@ class Put(Op):
 @op(inplace=True)
 def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
     """Out-of-place ``put_``: ``input`` treated as 1-D, ``source``'s elements written at the
-    flat indices of a long ``index`` (negative ones count from the end); ``accumulate``
-    adds them instead, repeated indices adding up."""
+    flat indices of a long ``index`` (negative ones count from the end); ``accumulate`` adds
+    them instead, repeated indices adding up. A non-tensor ``source`` gets the TypeError of
+    torch's function (its method numbers the arguments one less)."""
     if not isinstance(source, Tensor):
         raise TypeError(
             f"put(): argument 'source' (position 3) must be Tensor, not {type(source).__name__}"
