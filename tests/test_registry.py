@@ -303,6 +303,7 @@ INPLACE_ARGS = {
     "celu_": {"alpha": 0.5},
     "threshold_": {"threshold": 0.3, "value": -2.0},
     "rrelu_": {"lower": 0.2, "upper": 0.4},
+    "index_put_": {"accumulate": True},
 }
 # in-place functions of products: the input's shape, and the tensor operands (made per library)
 _M, _V = (
@@ -311,6 +312,10 @@ _M, _V = (
 )
 OPERANDS = {
     "addmv_": ((3,), lambda lib: {"mat": lib.tensor(_M[0]), "vec": lib.tensor(_V)}),
+    "index_put_": (
+        (3, 4),
+        lambda lib: {"indices": (lib.tensor([0, 2, 0]),), "values": lib.tensor(_V[:4])},
+    ),
 }
 POSITIVE = {"log_", "log2_", "log10_", "log1p_", "sqrt_", "rsqrt_", "acosh_", "arccosh_"}
 NO_INPLACE_DERIVATIVE = {"asinh_", "arcsinh_", "acosh_", "arccosh_", "atanh_", "arctanh_"}
@@ -336,7 +341,7 @@ def test_in_place_function_is_the_in_place_op(space, name, with_args):
     kwargs = INPLACE_ARGS.get(name, {}) if with_args else {}
     if name.startswith(("clamp", "clip", "xlogy", "threshold")):  # a bound (an operand) is needed
         kwargs = INPLACE_ARGS[name]
-    if operands is not None and with_args:
+    if name == "addmv_" and with_args:
         kwargs = {"beta": 0.5, "alpha": -2.0}
     results, node_names = [], []
     for lib in (torch, cr):

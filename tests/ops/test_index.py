@@ -226,6 +226,138 @@ CASES = [
         grad=False,
         note="reduce-mul",
     ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "sum")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="sum",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "sum", include_self=False)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="sum-exclude-self",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "prod")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="prod",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "prod", include_self=False)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="prod-exclude-self",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "mean")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="mean",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "mean", include_self=False)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="mean-exclude-self",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "amax")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="amax",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "amax", include_self=False)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="amax-exclude-self",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "amin")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="amin",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(m.scatter_reduce(x, 1, i, s, "amin", include_self=False)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 0, 3], [2, 2, 2]]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="amin-exclude-self",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(x.clone().scatter_reduce_(0, i, s, "amax")) + x,
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, 2, 2, 1], [0, 0, 2, 1]]),
+            r.uniform(-2, 2, (2, 4)),
+        ],
+        note="inplace",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: x.scatter_reduce(0, i, s, "mean", include_self=False),
+        make=lambda r: [r.uniform(-2, 2, ()), np.array([0, 0]), r.uniform(-2, 2, (2,))],
+        note="0d",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: x.scatter_reduce(1, i, s, "prod"),
+        make=lambda r: [r.uniform(-2, 2, S), np.zeros((3, 0), np.int64), r.uniform(-2, 2, (3, 0))],
+        note="empty",
+    ),  # fmt: skip
+    Case(
+        "scatter_reduce",
+        lambda m, x, i, s: _sq(x.scatter_reduce(-1, i, s, "sum")),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[1, 1]], np.int32),
+            r.uniform(-2, 2, (1, 2)),
+        ],
+        note="int32",
+    ),  # fmt: skip
     # index_select / index_add
     Case(
         "index_select",
@@ -273,6 +405,36 @@ CASES = [
         make=lambda r: [r.uniform(-2, 2, ()), np.array(0), r.uniform(-2, 2, ())],
         note="0d",
     ),  # fmt: skip
+    # index_copy
+    Case(
+        "index_copy",
+        lambda m, x, i, s: _sq(m.index_copy(x, 1, i, s)),
+        make=lambda r: [r.uniform(-2, 2, S), np.array([3, 0]), r.uniform(-2, 2, (3, 2))],
+    ),  # fmt: skip
+    Case(
+        "index_copy",
+        lambda m, x, i, s: _sq(x.index_copy(-3, i, s)),
+        make=lambda r: [r.uniform(-2, 2, M), np.array(1), r.uniform(-2, 2, (1, 3, 4))],
+        note="0d-index",
+    ),  # fmt: skip
+    Case(
+        "index_copy",
+        lambda m, x, i, s: _sq(x.clone().index_copy_(0, i, s)) * x,
+        make=lambda r: [r.uniform(-2, 2, (4,)), np.array([2]), r.uniform(-2, 2, ())],
+        note="inplace-0d-source",
+    ),  # fmt: skip
+    Case(
+        "index_copy",
+        lambda m, x, i, s: x.index_copy(0, i, s),
+        make=lambda r: [r.uniform(-2, 2, ()), np.array([0]), r.uniform(-2, 2, (1,))],
+        note="0d",
+    ),  # fmt: skip
+    Case(
+        "index_copy",
+        lambda m, x, i, s: x.index_copy(1, i, s),
+        make=lambda r: [r.uniform(-2, 2, S), np.zeros(0, np.int64), r.uniform(-2, 2, (3, 0))],
+        note="empty",
+    ),  # fmt: skip
     # take / take_along_dim
     Case(
         "take",
@@ -312,6 +474,46 @@ CASES = [
         make=_xi(S, lambda r: np.array([[5, 1]], np.int32)),
         note="int32-flat",
     ),  # fmt: skip
+    # put
+    Case(
+        "put",
+        lambda m, x, i, s: _sq(m.put(x, i, s)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[0, -11], [5, 11]]),
+            r.uniform(-2, 2, (2, 2)),
+        ],
+    ),  # fmt: skip
+    Case(
+        "put",
+        lambda m, x, i, s: _sq(x.put(i, s, accumulate=True)),
+        make=lambda r: [r.uniform(-2, 2, M), np.array([3, 3, -21, 7]), r.uniform(-2, 2, (4,))],
+        note="accumulate",
+    ),  # fmt: skip
+    Case(
+        "put",
+        lambda m, x, i, s: _sq(x.clone().put_(i, s, True)) * x,
+        make=lambda r: [r.uniform(-2, 2, S), np.array([1, 1, 2]), r.uniform(-2, 2, (3, 1))],
+        note="inplace-accumulate",
+    ),  # fmt: skip
+    Case(
+        "put",
+        lambda m, x, i, s: _sq(x.clone().put_(i, s)) * x,
+        make=lambda r: [r.uniform(-2, 2, S), np.array(4), r.uniform(-2, 2, ())],
+        note="inplace-0d-index",
+    ),  # fmt: skip
+    Case(
+        "put",
+        lambda m, x, i, s: x.put(i, s),
+        make=lambda r: [r.uniform(-2, 2, ()), np.array([-1]), r.uniform(-2, 2, (1,))],
+        note="0d",
+    ),  # fmt: skip
+    Case(
+        "put",
+        lambda m, x, i, s: x.put(i, s, accumulate=True),
+        make=lambda r: [r.uniform(-2, 2, S), np.zeros(0, np.int64), r.uniform(-2, 2, (0,))],
+        note="empty",
+    ),  # fmt: skip
     # masks
     Case("masked_fill", lambda m, x, k: _sq(m.masked_fill(x, k, 2.5)), make=_xi(S, _mask(S))),
     Case(
@@ -348,6 +550,95 @@ CASES = [
         lambda m, x, i, v: _sq(m.index_fill(x, -1, i, v)),
         make=lambda r: [r.uniform(-2, 2, S), np.array([3, 0]), r.uniform(-2, 2, ())],
         note="tensor-value",
+    ),  # fmt: skip
+    # index_put (x[indices] = values out of place; accumulate adds, repeats adding up)
+    Case(
+        "index_put",
+        lambda m, x, i, j, v: _sq(m.index_put(x, (i, j), v)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([0, 2, 1]),
+            np.array([3, -1, 0]),
+            r.uniform(-2, 2, (3,)),
+        ],
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, i, v: _sq(x.index_put([i], v, accumulate=True)),
+        make=lambda r: [r.uniform(-2, 2, S), np.array([0, 2, 0, 0]), r.uniform(-2, 2, (4, 4))],
+        note="accumulate",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, i, v: _sq(m.index_put(x, (i,), v, True)),
+        make=lambda r: [r.uniform(-2, 2, M), np.array([1, 1, 0], np.int32), r.uniform(-2, 2, (4,))],
+        note="accumulate-bcast-int32",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, k, v: _sq(x.index_put((k,), v)),
+        make=lambda r: [r.uniform(-2, 2, S), r.uniform(size=S) < 0.5, r.uniform(-2, 2, ())],
+        note="mask",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, k, v: _sq(x.index_put((k,), v, accumulate=True)),
+        make=lambda r: [r.uniform(-2, 2, M), r.uniform(size=(2, 3)) < 0.5, r.uniform(-2, 2, (4,))],
+        note="mask-accumulate",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, i, v: _sq(x.clone().index_put_((i,), v)) + x,
+        make=lambda r: [r.uniform(-2, 2, S), np.array([2, 0]), r.uniform(-2, 2, (2, 4))],
+        note="inplace",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, i, j, v: _sq(x.clone().index_put_((i, j), v, accumulate=True)),
+        make=lambda r: [
+            r.uniform(-2, 2, S),
+            np.array([[2], [2]]),
+            np.array([1, 1, 3]),
+            r.uniform(-2, 2, (2, 3)),
+        ],
+        note="inplace-accumulate",
+    ),  # fmt: skip
+    Case(
+        "index_put",
+        lambda m, x, i, v: x.index_put((i,), v, accumulate=True),
+        make=lambda r: [r.uniform(-2, 2, S), np.zeros(0, np.int64), r.uniform(-2, 2, (4,))],
+        note="empty",
+    ),  # fmt: skip
+    Case(
+        "masked_scatter",
+        lambda m, x, k, s: _sq(m.masked_scatter(x, k, s)),
+        make=lambda r: [r.uniform(-2, 2, S), r.uniform(size=S) < 0.5, r.uniform(-2, 2, (4, 4))],
+    ),  # fmt: skip
+    Case(
+        "masked_scatter",
+        lambda m, x, k, s: _sq(x.masked_scatter(k, s)),
+        make=lambda r: [
+            r.uniform(-2, 2, (4,)),
+            r.uniform(size=(3, 4)) < 0.5,
+            r.uniform(-2, 2, (12,)),
+        ],
+        note="bcast-input",
+    ),  # fmt: skip
+    Case(
+        "masked_scatter",
+        lambda m, x, k, s: _sq(x.clone().masked_scatter_(k, s)) * x,
+        make=lambda r: [
+            r.uniform(-2, 2, M),
+            r.uniform(size=(3, 1)) < 0.5,
+            r.uniform(-2, 2, (5, 5)),
+        ],
+        note="inplace-bcast-mask",
+    ),  # fmt: skip
+    Case(
+        "masked_scatter",
+        lambda m, x, k, s: x.masked_scatter(k, s),
+        make=lambda r: [r.uniform(-2, 2, ()), np.array(True), r.uniform(-2, 2, (2,))],
+        note="0d",
     ),  # fmt: skip
     Case("masked_select", lambda m, x, k: _sq(m.masked_select(x, k)), make=_xi(S, _mask(S))),
     Case(
@@ -431,6 +722,17 @@ NAMES = [
     lambda x: x.scatter(1, torch_or_np([[0, 1]]), x[:1, :2]),
     lambda x: x.scatter_add(1, torch_or_np([[0, 1]]), x[:1, :2]),
     lambda x: x.index_add(1, torch_or_np([0, 1]), x[:, :2]),
+    lambda x: x.index_put((torch_or_np([0, 1]),), x[0]),
+    lambda x: x.index_put((torch_or_np([0, 0]),), x[0], accumulate=True),
+    lambda x: x.clone().index_put_((torch_or_np([0, 1]),), x[0] * 2),
+    lambda x: x.index_copy(1, torch_or_np([0, 1]), x[:, :2]),
+    lambda x: x.clone().index_copy_(0, torch_or_np([2]), x[:1]),
+    lambda x: x.masked_scatter(x > 0, x * 2),
+    lambda x: x.clone().masked_scatter_(x > 0, x * 2),
+    lambda x: x.scatter_reduce(1, torch_or_np([[0, 0]]), x[:1, :2], "prod"),
+    lambda x: x.clone().scatter_reduce_(1, torch_or_np([[0, 0]]), x[:1, :2], "amin"),
+    lambda x: x.put(torch_or_np([0, 5]), x[0, :2]),
+    lambda x: x.clone().put_(torch_or_np([0, 5]), x[0, :2], accumulate=True),
 ]
 
 
@@ -520,6 +822,9 @@ def test_scatter_add_src_larger_than_index():
     case.fn = lambda m, x, i, s: m.scatter(x, 1, i, s) ** 2
     case.make = lambda r: [r.uniform(-2, 2, S), np.array([[0, 2], [1, 3]]), r.uniform(-2, 2, S)]
     check_finite_differences(case)
+    for reduce in ("sum", "prod", "mean", "amax", "amin"):
+        case.fn = lambda m, x, i, s, r=reduce: m.scatter_reduce(x, 1, i, s, r) ** 2
+        check_finite_differences(case)
 
 
 def test_scatter_reduce_has_no_derivative():
@@ -615,6 +920,16 @@ ERRORS = [
     lambda m, x: m.scatter(x, 1, L(m, [[4]]), m.ones(1, 1)),
     lambda m, x: m.scatter(x, 1, L(m, [[0, 1]]), m.ones(1, 2), reduce="foo"),
     lambda m, x: m.scatter(x, 1, L(m, [[0.0]]), m.ones(1, 2)),
+    # scatter_reduce
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0, 1]]), m.ones(1, 2), "foo"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0.0, 1.0]]), m.ones(1, 2), "sum"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0, 5]]), m.ones(1, 2), "prod"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0, 1]]), m.ones(1, 2, dtype=m.float64), "sum"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [0, 1]), m.ones(1, 2), "mean"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0, 1]]), m.ones(1, 1), "amax"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0, 1]]), 1.0, "amin"),
+    lambda m, x: m.scatter_reduce(x, 1, L(m, [[0.0, 1.0]]), m.ones(1, 2), "foo"),
+    lambda m, x: x.scatter_reduce_(1, L(m, [[0, 1]]), x[:1], "sum"),
     # index_select / index_add
     lambda m, x: m.index_select(x, 1, L(m, [[0]])),
     lambda m, x: m.index_select(x, 1, L(m, [0.0])),
@@ -634,6 +949,38 @@ ERRORS = [
     lambda m, x: m.index_add(x, 1, L(m, [0, 9], "int32"), m.ones(3, 2)),
     lambda m, x: m.index_add(m.zeros(3), 0, L(m, [3]), m.ones(1)),
     lambda m, x: m.index_add(m.tensor(1.0), 0, L(m, [0, 0]), m.ones(2)),
+    # index_put
+    lambda m, x: m.index_put(x, (L(m, [0]),), m.ones(1, dtype=m.float64)),
+    lambda m, x: m.index_put(x, L(m, [0]), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0.0]),), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0], "int16"),), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [5]),), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0]), L(m, [-5])), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0]),), m.ones(3)),
+    lambda m, x: m.index_put(x, (L(m, [0]),) * 3, m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0]),), 1.0),
+    lambda m, x: m.index_put(x, (None,), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [True, False]),), m.ones(1)),
+    lambda m, x: m.index_put(x, (L(m, [0, 1]), L(m, [0, 1, 2])), m.ones(1)),
+    lambda m, x: x.index_put_((L(m, [0]),), m.ones(1, dtype=m.float64)),
+    lambda m, x: x.index_put_((L(m, [0, 1]),), x[2]),
+    lambda m, x: m.index_put_(x, (L(m, [0]),), x[0, :4]),
+    lambda m, x: m.index_put(m.tensor(1.0), (L(m, [0]),), m.ones(1)),
+    # index_copy
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 0]), m.ones(3, 3)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 5]), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, -1]), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [[0, 1]]), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0.0, 1.0]), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 1], "int32"), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 1]), m.ones(3, 2, dtype=m.float64)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 1]), m.ones(2, 2)),
+    lambda m, x: m.index_copy(x, 1, L(m, [0, 1]), m.ones(2)),
+    lambda m, x: m.index_copy(x, 2, L(m, [0, 1]), m.ones(3, 2)),
+    lambda m, x: m.index_copy(x, 0, L(m, [0, 1]), m.tensor(1.0)),
+    lambda m, x: m.index_copy(x, 0, L(m, [0]), m.tensor(1.0)),
+    lambda m, x: m.index_copy(m.zeros(2, 3, 4), 1, L(m, [0]), m.ones(3, 1, 4)),
+    lambda m, x: x.index_copy_(0, L(m, [0, 1]), x[1:]),
     # take / take_along_dim
     lambda m, x: m.take(x, L(m, [12])),
     lambda m, x: m.take(x, L(m, [-13])),
@@ -646,6 +993,17 @@ ERRORS = [
     lambda m, x: m.take_along_dim(x, L(m, [[0, 12]])),
     lambda m, x: m.take_along_dim(x, L(m, [[0, -1]])),
     lambda m, x: m.take_along_dim(x, L(m, [[0, 1]]), 2),
+    # put
+    lambda m, x: m.put(x, L(m, [0, 1]), m.ones(3)),
+    lambda m, x: m.put(x, L(m, [0, 12]), m.ones(2)),
+    lambda m, x: m.put(x, L(m, [0, -13]), m.ones(2), True),
+    lambda m, x: m.put(x, L(m, [0.0, 1.0]), m.ones(2, dtype=m.float64)),
+    lambda m, x: m.put(x, L(m, [0, 1], "int32"), m.ones(2)),
+    lambda m, x: m.put(x, L(m, [0, 1]), m.ones(2, dtype=m.float64)),
+    lambda m, x: m.put(x, L(m, [0, 1]), 1.0),
+    lambda m, x: m.put(m.zeros(0), L(m, [0]), m.ones(1)),
+    lambda m, x: m.put(m.zeros(0), L(m, [0, 1]), m.ones(3)),
+    lambda m, x: x.put_(L(m, [0, 1]), x[0, :2]),
     # masks
     lambda m, x: m.masked_fill(x, x > 0, m.tensor([2.0])),
     lambda m, x: m.masked_fill(x, L(m, [1, 0, 1, 0], "int32"), 2.0),
@@ -653,6 +1011,12 @@ ERRORS = [
     lambda m, x: m.masked_fill(x, L(m, [1, 0, 1, 0], "int64"), 2.0),
     lambda m, x: m.masked_fill(x, L(m, [1, 0, 1, 0], "float64"), 2.0),
     lambda m, x: m.masked_fill(x, m.ones(5, dtype=m.bool), 2.0),
+    lambda m, x: m.masked_scatter(x, x > 0, m.ones(3)),
+    lambda m, x: m.masked_scatter(x, L(m, [1, 0, 1, 0]), m.ones(12)),
+    lambda m, x: m.masked_scatter(x, L(m, [1, 0, 1, 0]), m.ones(12, dtype=m.float64)),
+    lambda m, x: m.masked_scatter(x, x[:2] > 0, m.ones(12, dtype=m.float64)),
+    lambda m, x: m.masked_scatter(x, x > 0, 1.0),
+    lambda m, x: x.masked_scatter_(x > -9, m.ones(5)),
     lambda m, x: m.masked_select(x, L(m, [1, 0, 1, 0], "int32")),
     lambda m, x: m.masked_select(x, m.ones(5, dtype=m.bool)),
     lambda m, x: m.masked_select(x, m.ones(2, 3, 1, dtype=m.bool)[:, :2]),
@@ -815,3 +1179,73 @@ def test_select_out_of_range_raises_as_torch(shape, dim, index):
             m.ones(*shape).select(dim, index)
         msgs.append(str(e.value))
     assert msgs[0] == msgs[1]
+
+
+def _index_put_inplace(m):
+    """index_put_ through the write path: a view of a graph tensor (CopySlices), a view of a
+    leaf refused, the version, a 0-d index, an expanded tensor (torch's warning)."""
+    a = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    out = []
+    x = m.tensor(a, requires_grad=True)
+    y = x * 1
+    v = y[1:]
+    i, j = m.tensor([0, 1]), m.tensor([2, 2])
+    v.index_put_((i, j), m.tensor([5.0, 6.0], requires_grad=True), accumulate=True)
+    out.append((y.grad_fn.name(), v.grad_fn.name(), y._version, y.tolist()))
+    out.append(m.autograd.grad((y * y).sum(), x)[0].tolist())
+    try:
+        x[0].index_put_((m.tensor([0]),), m.tensor([1.0]))
+    except RuntimeError as e:
+        out.append(str(e).split("\n")[0])
+    y = m.tensor(a) * 1
+    out.append((y.index_put_((m.tensor([0]),), m.tensor([1.0])) is y, y._version))
+    out.append(m.tensor(a).index_put((m.tensor(1),), m.tensor(7.0), True).tolist())
+    e = m.zeros(4).expand(3, 4)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        e.index_put_((m.tensor([0]), m.tensor([1])), m.tensor([1.0]))
+    out.append((e.tolist(), [str(x.message).split(" (Triggered")[0] for x in w]))
+    return out
+
+
+def test_index_put_inplace_as_torch():
+    assert _index_put_inplace(cr) == _index_put_inplace(torch)
+
+
+def test_masked_scatter_from_its_own_memory_is_refused():
+    """torch's kernel reads the source while it writes self, element by element (no overlap
+    check), so ``x.masked_scatter_(k, x)`` sees its own earlier writes; refused here with
+    the index ops' overlap error (design.md, "Writes")."""
+    x = cr.randn(3, 4)
+    with pytest.raises(RuntimeError, match="refer to a single memory location"):
+        x.masked_scatter_(x > 0, x)
+    with pytest.raises(RuntimeError, match="refer to a single memory location"):
+        x.masked_scatter_(x > 0, x[1:])
+
+
+def _scatter_prod_zeros(m, src):
+    """scatter_reduce "prod" where src has zeros: the gradient divides by the other factors;
+    two zeros in one place have a gradient but no second derivative (torch's error)."""
+    x = m.tensor([[1.5, -2.0, 0.5]], dtype=m.float64, requires_grad=True)
+    s = m.tensor([src], dtype=m.float64, requires_grad=True)
+    y = x.scatter_reduce(1, m.tensor([[0, 0, 1]]), s, "prod")
+    gx, gs = m.autograd.grad((y * y).sum(), (x, s), create_graph=True)
+    out = [gx.tolist(), gs.tolist(), gs.grad_fn.name()]
+    try:
+        out.append([t.tolist() for t in m.autograd.grad(gs.sum(), (x, s))])
+    except RuntimeError as e:
+        out.append(str(e))
+    return out
+
+
+@pytest.mark.parametrize("src", [[0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [1.0, 0.0, 0.0]])
+def test_scatter_reduce_prod_with_zeros_as_torch(src):
+    assert _scatter_prod_zeros(cr, src) == _scatter_prod_zeros(torch, src)
+
+
+def test_scatter_reduce_integer_mean_rounds_down():
+    for m in (cr, torch):
+        x = m.tensor([1, 2, 3])
+        y = x.scatter_reduce(0, m.tensor([0, 0, 1]), m.tensor([3, 4, -5]), "mean")
+        z = x.scatter_reduce(0, m.tensor([0, 0]), m.tensor([3, 4]), "mean", include_self=False)
+        assert (y.tolist(), z.tolist()) == ([2, -2, 3], [3, 2, 3])

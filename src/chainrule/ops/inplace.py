@@ -27,7 +27,7 @@ from chainrule._tensor import NO_GRAD_VIEW, Tensor, _make, mutate, version_count
 from chainrule.creation import _rng
 from chainrule.graph import enable_grad, grad_mode, no_grad
 from chainrule.ops.broadcast import as_tensor_arg
-from chainrule.ops.index.core import BasicIndex, Index
+from chainrule.ops.index.core import BasicIndex, Index, add_at
 from chainrule.ops.index.getitem import index_key
 from chainrule.ops.index.select import index_add_aliased
 from chainrule.ops.op import (
@@ -439,18 +439,24 @@ class IndexPut(Op):
         super()._release()
         self._freed = True
 
-    def forward(self, x, v, basic, adv):
+    def forward(self, x, v, basic, adv, accumulate=False):
         self.basic, self.adv, self.v_shape = basic, adv, np.shape(v)
+        self.accumulate = accumulate
         out = x.copy()
         if adv is None:
             out[basic] = v
+        elif accumulate:  # index_put(..., accumulate=True): repeated indices add up
+            region = out[basic]
+            add_at(region, adv, np.broadcast_to(v, region[adv].shape))
         else:
             out[basic][adv] = v
         return out
 
     def backward(self, g):
         gx = gv = None
-        if self.needs(0):
+        if self.needs(0) and self.accumulate:
+            gx = g
+        elif self.needs(0):
             zero = np.zeros((), g._data.dtype)
             gx = IndexPut.apply(g, zero, basic=self.basic, adv=self.adv)
         if self.needs(1):
@@ -459,6 +465,62 @@ class IndexPut(Op):
                 region = Index.apply(region, key=self.adv)
             gv = sum_to_size(region, self.v_shape)
         return gx, gv
+
+
+@op(inplace=True, inplace_function=True)
+def index_put(
+    input: Tensor, indices: tuple[Tensor, ...], values: Tensor, accumulate: bool = False
+) -> Tensor:
+    """``input`` with ``values`` (broadcast) written at ``input[indices]`` (a tuple of long,
+    int or bool index tensors); with ``accumulate`` added there instead, repeated indices
+    adding up. ``x.index_put_(indices, values)`` is ``x[indices] = values`` with no cast.
+    A wrong argument type's TypeError numbers the arguments as torch's function does (its
+    method's count one less, and ``index_put_``'s is named so)."""
+    if not isinstance(indices, tuple | list):
+        raise TypeError(
+            "index_put(): argument 'indices' (position 2) must be tuple of Tensors, not "
+            f"{type(indices).__name__}"
+        )
+    for k, i in enumerate(indices):
+        if not isinstance(i, Tensor):
+            raise TypeError(
+                f"expected Tensor as element {k} in argument 1, but got {type(i).__name__}"
+            )
+    if not isinstance(values, Tensor):
+        raise TypeError(
+            "index_put(): argument 'values' (position 3) must be Tensor, not "
+            f"{type(values).__name__}"
+        )
+    x, v = input._data, values._data
+    if v.dtype != x.dtype:
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{dtypes.scalar_type_name(x)} for the destination and "
+            f"{dtypes.scalar_type_name(v)} for the source."
+        )
+    if not indices:
+        raise RuntimeError("sym_strides() called on an undefined Tensor")
+    for i in indices:
+        if dtypes.kind_of(i._data.dtype) not in "iub":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    n = sum(max(i._data.ndim, 1) if i._data.dtype == np.bool_ else 1 for i in indices)
+    if n > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim} (got {n})")
+    basic, adv, _ = index_key(x, tuple(indices))
+    region = x[basic] if adv is None else x[basic][adv]
+    try:
+        fits = np.broadcast_shapes(v.shape, region.shape) == region.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {list(v.shape)} cannot be broadcast to "
+            f"indexing result of shape {list(region.shape)}"
+        )
+    if adv is None:
+        adv = (Ellipsis,)
+    out = IndexPut.apply(input, values, basic=basic, adv=adv, accumulate=bool(accumulate))
+    return save_index(out, *indices)
 
 
 @tensor_method(name="__setitem__")
@@ -693,7 +755,10 @@ def inplace_view_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
 # in-place ops whose tensor arguments torch checks for any overlap with self, after the
 # op's own argument checks; and those whose arguments it does not check (masked_fill_'s value)
-_INDEX_OPS = {"scatter", "scatter_add", "index_add"}
+_INDEX_OPS = {
+    "scatter", "scatter_add", "scatter_reduce", "index_add", "index_put", "index_copy",
+    "masked_scatter", "put",
+}  # fmt: skip
 # in-place forms torch records a node for (<Name>Backward1) whose rule raises
 _NO_INPLACE_DERIVATIVE = {"asinh", "acosh", "atanh"}
 _UNCHECKED = {"masked_fill"}
@@ -744,7 +809,12 @@ def inplace_method(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
             if _in_graph(self) or any(a._requires_grad for a in others):
                 out = NoGrad.apply(self, *others, value=out._data, name=fn.__name__)
         where = None
-        if name in _FILLS and _internal_overlap(self._data):
+        if name == "index_put" and _internal_overlap(self._data):  # as ``e[idx] = v``
+            where = np.zeros(self._data.shape, dtype=bool)
+            basic, adv, _ = index_key(self._data, tuple(args[0] if args else kwargs["indices"]))
+            where[basic][adv] = True
+            warnings.warn(_EXPANDED_INDEX_PUT, UserWarning, stacklevel=2)
+        elif name in _FILLS and _internal_overlap(self._data):
             where = _FILLS[name](self._data.shape, *args, **kwargs)
             warnings.warn(
                 f"Use of {name}_ on expanded tensors is deprecated. Please clone() the tensor "

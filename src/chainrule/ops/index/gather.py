@@ -1,5 +1,5 @@
-"""Index-tensor ops along a dim: gather, scatter, scatter_add (out-of-place; torch's checks
-and messages), and the helpers select.py shares (``_grid``, ``_check_range``, ...).
+"""Index-tensor ops along a dim: gather, scatter, scatter_add, scatter_reduce (out-of-place;
+torch's checks and messages), and the helpers select.py shares (``_grid``, ``_check_range``, ...).
 
 The reading ops are ``Index`` (see getitem.py) with torch's name and a NumPy key, so their
 backward is the accumulating ``IndexPutAdd`` and their double backward the gather again.
@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor, wrap_dim
+from chainrule._tensor import Tensor, _make, wrap_dim
+from chainrule.dtypes import kind_of
+from chainrule.graph import grad_mode
 from chainrule.ops.index.core import BasicIndexScatter, Index, add_at
 from chainrule.ops.op import Op, save_index
 
@@ -243,4 +245,158 @@ def scatter(
         out = Scatter.apply(input.reshape(1), src, key=(i1,), idx_shape=i1.shape, reduce=reduce)
         return save_index(out, index).reshape(())
     out = Scatter.apply(input, src, key=_grid(idx, d), idx_shape=idx.shape, reduce=reduce)
+    return save_index(out, index)
+
+
+# --------------------------------------------------------------------------- scatter_reduce
+
+_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+_AT = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
+       "amin": np.minimum}  # fmt: skip
+
+
+def _identity(reduce: str, dt: np.dtype) -> Any:
+    """What a place ``include_self=False`` reduces into starts from."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    big = np.inf if kind_of(dt) in "fc" else (True if dt == np.bool_ else np.iinfo(dt).max)
+    if reduce == "amin":
+        return big
+    return -np.inf if kind_of(dt) in "fc" else (False if dt == np.bool_ else np.iinfo(dt).min)
+
+
+class ScatterReduce(Op):
+    """``out = x`` with ``src[i][j]`` reduced into ``out[i][index[i][j]]`` (dim 1) by sum,
+    prod, mean, amax or amin, starting from ``x`` (``include_self``) or from the places'
+    identity. The gradient is torch's ``scatter_reduce_backward``, written with ops so it
+    differentiates again: prod divides by the other factors (a zero factor's by the product
+    of the rest), mean by the counts, amax/amin share the gradient evenly among ties."""
+
+    torch_name = "ScatterReduceBackward0"
+    save_output = True
+
+    def forward(self, x, src, key, index, dim, reduce, include_self):
+        self.key, self.index, self.dim = key, index, dim
+        self.reduce, self.include_self = reduce, include_self
+        self.shapes = (x.shape, src.shape) if not x.ndim or not src.ndim else None
+        if self.shapes:  # a 0-d operand: all as 1-d (torch's scalars as one-element tensors)
+            x, src = x.reshape(-1), src.reshape(-1)
+        out = x.copy()
+        if not include_self:
+            out[key] = _identity(reduce, x.dtype)
+        if reduce in ("sum", "mean"):
+            add_at(out, key, src)
+        else:
+            _AT[reduce].at(out, key, src)
+        if reduce == "mean":
+            count = np.full(x.shape, 1 if include_self else 0, dtype=np.int64)
+            np.add.at(count, key, 1)
+            count[count == 0] = 1
+            if kind_of(x.dtype) in "fc":
+                out = (out / count).astype(x.dtype, copy=False)
+            else:
+                out = np.floor_divide(out, count).astype(x.dtype, copy=False)
+        return out.reshape(self.shapes[0]) if self.shapes else out
+
+    def backward(self, g):
+        x, s = self.inputs
+        res, d, i = self.output, self.dim, _make(self.index)
+        if self.shapes:
+            x, s, res, g = (t.reshape(-1) for t in (x, s, res, g))
+        gx, gs = self._rule(g, x, s, res, d, i)
+        if self.shapes:
+            gx, gs = gx.reshape(self.shapes[0]), gs.reshape(self.shapes[1])
+        return gx if self.needs(0) else None, gs if self.needs(1) else None
+
+    def _rule(self, g, x, s, res, d, i):
+        red = self.reduce
+        if red == "sum":
+            gx, gs = g, gather(g, d, i)
+        elif red == "prod":
+            masked_self = x.masked_fill(x == 0, 1)
+            gx = g * masked_self.scatter_reduce(d, i, s, red, include_self=self.include_self)
+            gx = gx / masked_self
+            src_zero = s == 0
+            zeros = np.zeros(x._data.shape, x._data.dtype)
+            np.add.at(zeros, self.key, src_zero._data)
+            num_zeros = zeros[self.key]
+            single = _make(src_zero._data & (num_zeros == 1))
+            masked_src_result = x.scatter_reduce(
+                d, i, s.masked_fill(single, 1), red, include_self=self.include_self
+            )
+            gs = gather(g * masked_src_result, d, i).where(
+                single, gather(g * res, d, i) / s.masked_fill(src_zero, 1)
+            )
+            if grad_mode.enabled and (num_zeros > 1).any():
+                gs = DelayedError.apply(gs, message=_PROD_DOUBLE_BACKWARD)
+        elif red == "mean":
+            n = np.full(x._data.shape, 1 if self.include_self else 0, x._data.dtype)
+            np.add.at(n, self.key, 1)
+            n[n == 0] = 1
+            gx = g / _make(n)
+            gs = gather(g, d, i) / _make(n[self.key])
+        else:
+            value = gather(res, d, i)
+            self_is, src_is = x == res, s == value
+            n = self_is.to(x.dtype).scatter_add(d, i, src_is.to(x.dtype))
+            share = g / n
+            gx = self_is * share
+            gs = src_is * gather(share, d, i)
+        if not self.include_self:
+            gx = gx.scatter(d, i, 0)
+        return gx, gs
+
+
+_PROD_DOUBLE_BACKWARD = (
+    "scatter_reduce(): Double backward is unsupported for src when >1 zeros in src are "
+    "scattered to the same position in self"
+)
+
+
+class DelayedError(Op):
+    """A gradient that exists but cannot be differentiated again (torch's ``Error`` node):
+    its value passes through, its backward raises ``message``."""
+
+    torch_name = "torch::autograd::Error"
+    save_inputs = False
+    jvp_rule = "linear"
+
+    def forward(self, x, message):
+        self.message = message
+        return x.copy()
+
+    def backward(self, g):
+        raise RuntimeError(self.message)
+
+
+@op(inplace=True)
+def scatter_reduce(
+    input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+    include_self: bool = True,
+) -> Tensor:  # fmt: skip
+    """Out-of-place ``scatter_reduce_``: ``src`` reduced into ``input`` at the index along
+    ``dim`` by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), each place starting
+    from its value in ``input`` (``include_self``) or from nothing; integer means round
+    down. A non-tensor ``src`` gets the TypeError of torch's function (its method numbers
+    the arguments one less)."""
+    if not isinstance(src, Tensor):
+        raise TypeError(
+            "scatter_reduce(): argument 'src' (position 4) must be Tensor, not "
+            f"{type(src).__name__}"
+        )
+    x, idx, s = input._data, _data(index), src._data
+    d = _scatter_checks(x, dim, idx, s)
+    if reduce not in _REDUCTIONS:
+        raise RuntimeError(
+            f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}"
+        )
+    if not x.ndim or not s.ndim or not idx.ndim:  # a 0-d operand: all as 1-d
+        idx = idx.reshape(-1)
+    elif s.shape != idx.shape:  # only the index's corner of src is read
+        src = src[tuple(slice(0, n) for n in idx.shape)]
+    key = _grid(idx, d)
+    out = ScatterReduce.apply(input, src, key=key, index=idx, dim=d, reduce=reduce,
+                              include_self=bool(include_self))  # fmt: skip
     return save_index(out, index)

@@ -1,5 +1,5 @@
-"""Boolean-mask ops: masked_fill (and index_fill, a mask along one dim), masked_select, and
-the index finders nonzero and argwhere."""
+"""Boolean-mask ops: masked_fill (and index_fill, a mask along one dim), masked_scatter,
+masked_select, and the index finders nonzero and argwhere."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.backend import K
-from chainrule.dtypes import c_type_name
-from chainrule.ops.index.core import Index, infer_size
+from chainrule.dtypes import c_type_name, scalar_type_name
+from chainrule.ops.index.core import BasicIndexScatter, Index, infer_size
 from chainrule.ops.op import Op, expand, save_index
 
 
@@ -109,6 +109,70 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
     out = IndexFill.apply(input, np.asarray(value).astype(x.dtype)[()], mask=mask,
                           tensor_value=False)  # fmt: skip
     return save_index(out, index)
+
+
+class MaskedScatter(Op):
+    """``x`` with the leading elements of ``source`` (in order) where the mask is True; the
+    gradient: ``x`` gets it where the mask is False, ``source`` its leading elements get
+    it from the masked places (zeros for the ones left unread)."""
+
+    torch_name = "MaskedScatterBackward0"
+    save_inputs = False
+
+    def forward(self, x, src, mask):
+        self.mask, self.s_shape, self.k = mask, src.shape, int(np.count_nonzero(mask))
+        out = x.copy()
+        out[mask] = src.reshape(-1)[: self.k]
+        return out
+
+    def backward(self, g):
+        gx = gs = None
+        if self.needs(0):
+            zero = g._data.dtype.type(0)
+            gx = MaskedFill.apply(g, zero, mask=self.mask, tensor_value=False)
+        if self.needs(1):
+            gs = Index.apply(g, key=(self.mask,), unique=True)
+            n = int(np.prod(self.s_shape))
+            if n != self.k:
+                gs = BasicIndexScatter.apply(gs, key=(slice(0, self.k),), shape=(n,),
+                                             tname="SliceBackward0")  # fmt: skip
+            if self.s_shape != (n,):
+                gs = gs.reshape(self.s_shape)
+        return gx, gs
+
+
+@op(inplace=True)
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """``input`` (broadcast with ``mask``) with the elements of ``source``, in order, copied
+    where ``mask`` is True; ``source`` needs at least as many elements as the mask has True
+    values. ``masked_scatter_`` refuses a source sharing self's memory (torch reads it as it
+    writes, seeing its own writes). A non-tensor ``source`` gets the TypeError of torch's
+    function (its method numbers the arguments one less)."""
+    if not isinstance(source, Tensor):
+        raise TypeError(
+            "masked_scatter(): argument 'source' (position 3) must be Tensor, not "
+            f"{type(source).__name__}"
+        )
+    x, s = input._data, source._data
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    shape = infer_size(m.shape, x.shape)
+    if s.dtype != x.dtype:
+        raise RuntimeError(
+            "masked_scatter: expected self and source to have same dtypes but got"
+            f"{scalar_type_name(x)} and {scalar_type_name(s)}"
+        )
+    if m.dtype != np.bool_:
+        raise RuntimeError(
+            "masked_scatter_ only supports boolean masks, but got mask with dtype "
+            f"{scalar_type_name(m)}"
+        )
+    if m.shape != shape:
+        m = np.broadcast_to(m, shape)
+    if np.count_nonzero(m) > s.size:
+        raise RuntimeError("Number of elements of source < number of ones in mask")
+    if x.shape != shape:
+        input = expand(input, shape)
+    return save_index(MaskedScatter.apply(input, source, mask=m), mask)
 
 
 class MaskedSelect(Index):

@@ -1,5 +1,5 @@
-"""Whole-slice and flat index ops: index_select, index_add, take, take_along_dim
-(out-of-place; torch's checks and messages). The helpers are gather.py's.
+"""Whole-slice and flat index ops: index_select, index_add, index_copy, take, take_along_dim,
+put (out-of-place; torch's checks and messages). The helpers are gather.py's.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from chainrule.ops.index.gather import (
     _save_if_src,
     gather,
 )
+from chainrule.ops.index.mask import IndexFill
 from chainrule.ops.op import Op, expand, save_index
 from chainrule.ops.strided import scratch_windows
 
@@ -235,6 +236,95 @@ def _alpha(alpha: Any, dt: np.dtype) -> Any:
     return alpha
 
 
+# --------------------------------------------------------------------------- index_copy
+
+
+class IndexCopy(Op):
+    """``out = x`` with the slices of ``source`` copied in at the indices along ``dim``
+    (both at least 1-d inside: ``shape``/``src_shape``); torch's gradients: ``x`` gets the
+    upstream gradient with the copied slices zeroed (index_fill), ``source`` the slices at
+    the indices (index_select, so a repeated index gives each copy its gradient)."""
+
+    torch_name = "IndexCopyBackward0"
+    saved_for = ((), (1,))  # torch saves the source (for its dim) when it needs a gradient
+
+    def forward(self, x, src, key, shape, src_shape):
+        self.key, self.x_shape, self.s_shape, self.shape = key, x.shape, src.shape, shape
+        self.dim = len(key) - 1
+        out = x.reshape(shape).copy()
+        out[key] = src.reshape(src_shape)
+        mask = np.zeros(shape, bool)
+        mask[key] = True
+        self.mask = mask.reshape(x.shape)
+        return out.reshape(x.shape)
+
+    def backward(self, g):
+        gx = gs = None
+        if self.needs(0):
+            zero = g._data.dtype.type(0)
+            gx = IndexFill.apply(g, zero, mask=self.mask, tensor_value=False)
+        if self.needs(1):
+            gr = g if g._data.shape == self.shape else g.reshape(self.shape)
+            gs = IndexSelect.apply(gr, key=self.key, dim=self.dim)
+            if gs._data.shape != self.s_shape:
+                gs = gs.reshape(self.s_shape)
+        return gx, gs
+
+
+@op(inplace=True)
+def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """Out-of-place ``index_copy_``: the slices of ``source`` along ``dim`` copied into
+    ``input`` at the indices of a vector (or 0-d) long ``index``."""
+    x, idx, s = input._data, _data(index), _data(source)
+    d = wrap_dim(dim, x.ndim)
+    if idx.ndim > 1:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {idx.ndim})")
+    n = idx.size
+    if not s.ndim and n != 1:
+        raise IndexError(
+            f"index_copy_(): When source is scalar, index should have one element (got {n})"
+        )
+    if s.ndim != x.ndim and s.ndim and x.ndim:
+        raise IndexError(
+            "index_copy_(): When source and destination are not scalars, their dimensionality "
+            f"must match. Source dimensionality ({s.ndim}), destination dimensionality "
+            f"({x.ndim})"
+        )
+    if idx.dtype != np.int64:
+        raise RuntimeError(
+            f"index_copy_(): Expected a long tensor for index, but got {scalar_type_name(idx)}"
+        )
+    if s.dtype != x.dtype:
+        raise RuntimeError(
+            "index_copy_(): self and source expected to have the same dtype, but got (self) "
+            f"{scalar_type_name(x)} and (source) {scalar_type_name(s)}"
+        )
+    xs = [v for k, v in enumerate(x.shape) if k != d]
+    ss = [v for k, v in enumerate(s.shape) if k != d]
+    if xs != ss:
+        raise RuntimeError(
+            "index_copy_(): Source/destination tensor must have same slice shapes. "
+            f"Destination slice shape: {' '.join(map(str, xs))} at dimension {d} and source "
+            f"slice shape: {' '.join(map(str, ss))} at dimension 0."
+        )
+    if s.ndim and n != s.shape[d]:
+        raise IndexError(
+            f"index_copy_(): Number of indices ({n}) should be equal to source.size(dim) "
+            f"({s.shape[d]})"
+        )
+    shape = x.shape if x.ndim else (1,)
+    flat = idx.reshape(-1)
+    if flat.size and (flat.min() < 0 or flat.max() >= shape[d]):
+        bad = flat[(flat < 0) | (flat >= shape[d])][0]
+        raise IndexError(
+            f"index_copy_(): index {bad} is out of bounds for dimension {d} with size {shape[d]}"
+        )
+    src_shape = tuple(n if k == d else v for k, v in enumerate(shape))
+    key = (slice(None),) * d + (flat,)
+    out = IndexCopy.apply(input, source, key=key, shape=shape, src_shape=src_shape)
+    return save_index(out, index)
+
+
 # --------------------------------------------------------------------------- take
 
 
@@ -308,3 +398,72 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     if x.ndim == 0:
         return gather(input, 0, idx)
     return save_index(Gather.apply(expand(input, tuple(xs)), key=_grid(idx, d)), indices)
+
+
+# --------------------------------------------------------------------------- put
+
+
+class Put(Op):
+    """``input`` as a flat array with ``source``'s elements written (or, ``accumulate``,
+    added, repeats adding up) at the flat indices; torch's gradients: ``input`` the upstream
+    gradient (with the written places zeroed unless accumulating), ``source`` ``take``."""
+
+    torch_name = "PutBackward0"
+    saved_for = ((), (1,))  # torch saves the source (its shape) when it needs a gradient
+
+    def forward(self, x, src, index, accumulate):
+        self.index, self.accumulate, self.s_shape = index, accumulate, src.shape
+        out = x.copy()
+        flat = out.reshape(-1)
+        if accumulate:
+            np.add.at(flat, index, src.reshape(-1))
+        else:
+            flat[index] = src.reshape(-1)
+        return out
+
+    def backward(self, g):
+        gx = gs = None
+        if self.needs(0):
+            gx = g
+            if not self.accumulate:
+                zero = np.zeros(self.s_shape, g._data.dtype)
+                gx = Put.apply(g, zero, index=self.index, accumulate=False)
+        if self.needs(1):
+            gs = take(g, self.index).reshape(self.s_shape)
+        return gx, gs
+
+
+@op(inplace=True)
+def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """Out-of-place ``put_``: ``input`` treated as 1-D, ``source``'s elements written at the
+    flat indices of a long ``index`` (negative ones count from the end); ``accumulate`` adds
+    them instead, repeated indices adding up. A non-tensor ``source`` gets the TypeError of
+    torch's function (its method numbers the arguments one less)."""
+    if not isinstance(source, Tensor):
+        raise TypeError(
+            f"put(): argument 'source' (position 3) must be Tensor, not {type(source).__name__}"
+        )
+    x, idx, s = input._data, _data(index), source._data
+    if idx.dtype != np.int64:
+        raise RuntimeError(
+            f"put_(): Expected a long tensor for index, but got {scalar_type_name(idx)}"
+        )
+    if s.dtype != x.dtype:
+        raise RuntimeError(
+            "put_(): self and source expected to have the same dtype, but got self.dtype = "
+            f"{scalar_type_name(x)} and source.dtype = {scalar_type_name(s)}"
+        )
+    if s.size != idx.size:
+        raise IndexError(
+            "put_(): Expected source and index to have the same number of elements, but got "
+            f"source.numel() = {s.size}, index.numel() = {idx.size}"
+        )
+    if idx.size and not x.size:
+        raise IndexError("put_(): Tried to put elements into an empty tensor")
+    flat = idx.reshape(-1)
+    n = x.size
+    if flat.size and (flat.min() < -n or flat.max() >= n):
+        bad = flat[(flat < -n) | (flat >= n)][0]
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
+    out = Put.apply(input, source, index=flat, accumulate=bool(accumulate))
+    return save_index(out, index)
