@@ -862,3 +862,31 @@ def test_a_hook_registered_after_a_write_goes_where_torch_s_does(case):
         return (a.grad, *seen)
 
     _same(program)
+
+
+@pytest.mark.parametrize("key", ["ellipsis", "full_slice", "part", "copy_view"])
+def test_writing_a_tensor_s_own_elements_into_themselves_writes_nothing(key):
+    """Fuzz seed 490000: ``g[...] = g`` on an expanded gradient (elements sharing memory)
+    raised the overlap error; torch's copy_ of the same elements writes nothing, checks no
+    overlap and moves the version. With a history, the copy is recorded as torch's."""
+
+    def program(t):
+        a1 = t.ones(4, requires_grad=True)
+        (g,) = t.autograd.grad(a1.sum(), [a1])  # an expanded gradient
+        v0 = g._version
+        if key == "ellipsis":
+            g[...] = g
+        elif key == "full_slice":
+            g[:] = g
+        elif key == "part":
+            g[1:3] = g[1:3]
+        else:
+            g[...].copy_(g)
+        a = t.ones(3, requires_grad=True)
+        x = a * 2
+        x[...] = x
+        x[1:] = x[1:]
+        (x * 3).sum().backward()
+        return g, t.tensor(float(g._version - v0)), a.grad, x.detach()
+
+    _same(program)

@@ -575,7 +575,23 @@ def _check_setitem_overlap(region: np.ndarray, adv: Any, index: Any, v: np.ndarr
         raise RuntimeError(_PARTIAL_OVERLAP)
 
 
+def _same_data(a: np.ndarray, b: np.ndarray) -> bool:
+    """Are ``a`` and ``b`` the same elements of the same memory (torch's copy_ then writes
+    nothing: not even an overlap check)?"""
+    return a is b or (
+        a.shape == b.shape
+        and a.strides == b.strides
+        and a.dtype == b.dtype
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
+
+
 def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) -> None:
+    if adv is None and isinstance(value, Tensor) and _same_data(self._data[basic], value._data):
+        # ``x[...] = x``: torch's copy_ (into the view the key makes, if it makes one)
+        # writes nothing, and checks no overlap
+        (self[basic] if _view_key(basic, self._data.shape) else self).copy_(value)
+        return
     if isinstance(value, Tensor) and value._data.dtype != self._data.dtype:
         value = value.to(self.dtype)
     recording = grad_mode.enabled and (
@@ -861,7 +877,7 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     the gradient flows to ``src``.
     """
     _refuse_multi(self, (src,))
-    same = isinstance(src, Tensor) and (src is self or src._data is self._data)
+    same = isinstance(src, Tensor) and (src is self or _same_data(src._data, self._data))
     if not same:
         check_overlap(self, (src,))
     return write(self, Copy.apply(self, as_tensor_arg(src, "src")), where=False if same else None)
