@@ -890,3 +890,30 @@ def test_writing_a_tensor_s_own_elements_into_themselves_writes_nothing(key):
         return g, t.tensor(float(g._version - v0)), a.grad, x.detach()
 
     _same(program)
+
+
+@pytest.mark.parametrize("key", ["ellipsis", "full_slice", "as_written_from_0", "int"])
+def test_a_setitem_torch_does_as_copy_records_a_re_runnable_copy(key):
+    """Fuzz seed 500000: ``c[...] = a`` is torch's ``c.copy_(a)`` (no view: CopyBackwards,
+    which saves nothing, so a second backward through it runs); chainrule recorded a
+    CopySlices-named node that freed itself. ``c[0] = a`` writes through a view (CopySlices)."""
+
+    def program(t):
+        a = t.ones(3, requires_grad=True)
+        c = t.zeros(2, 3)
+        if key == "ellipsis":
+            c[...] = a
+        elif key == "full_slice":
+            c[:] = a * 2
+        elif key == "as_written_from_0":
+            c[0:] = a * 3
+        else:
+            c[0] = a
+        (c * c).sum().backward()
+        try:
+            (g,) = t.autograd.grad(c.sum(), [a])
+        except RuntimeError as e:
+            g = t.tensor([float(len(str(e)))])
+        return a.grad, g, c.detach()
+
+    _same(program)

@@ -587,11 +587,13 @@ def _same_data(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) -> None:
-    if adv is None and isinstance(value, Tensor) and _same_data(self._data[basic], value._data):
-        # ``x[...] = x``: torch's copy_ (into the view the key makes, if it makes one)
-        # writes nothing, and checks no overlap
-        (self[basic] if _view_key(basic, self._data.shape) else self).copy_(value)
-        return
+    if adv is None and isinstance(value, Tensor):
+        if not _view_key(basic, self._data.shape):  # ``x[...] = v``: torch copies into x
+            self.copy_(value)  # itself (CopyBackwards, which saves nothing: re-runnable)
+            return
+        if _same_data(self._data[basic], value._data):  # ``x[1:] = x[1:]``: torch's copy_
+            self[basic].copy_(value)  # into the view writes nothing, checks no overlap
+            return
     if isinstance(value, Tensor) and value._data.dtype != self._data.dtype:
         value = value.to(self.dtype)
     recording = grad_mode.enabled and (
