@@ -896,10 +896,11 @@ def test_writing_a_tensor_s_own_elements_into_themselves_writes_nothing(key):
 def test_a_setitem_torch_does_as_copy_records_a_re_runnable_copy(key):
     """Fuzz seed 500000: ``c[...] = a`` is torch's ``c.copy_(a)`` (no view: CopyBackwards,
     which saves nothing, so a second backward through it runs); chainrule recorded a
-    CopySlices-named node that freed itself. ``c[0] = a`` writes through a view (CopySlices)."""
+    CopySlices-named node that freed itself. ``c[0] = a`` writes through a view (CopySlices).
+    A value of another shape takes the general path (see the test after this one)."""
 
-    def program(t):
-        a = t.ones(3, requires_grad=True)
+    def program(t):  # (a value of c's shape: one torch expands first takes another path)
+        a = t.ones(2, 3, requires_grad=True)
         c = t.zeros(2, 3)
         if key == "ellipsis":
             c[...] = a
@@ -908,12 +909,31 @@ def test_a_setitem_torch_does_as_copy_records_a_re_runnable_copy(key):
         elif key == "as_written_from_0":
             c[0:] = a * 3
         else:
-            c[0] = a
+            c[0] = a[1]
         (c * c).sum().backward()
         try:
             (g,) = t.autograd.grad(c.sum(), [a])
         except RuntimeError as e:
             g = t.tensor([float(len(str(e)))])
         return a.grad, g, c.detach()
+
+    _same(program)
+
+
+@pytest.mark.parametrize("key", ["ellipsis", "from_0", "int"])
+def test_setitem_of_a_broadcast_value_sharing_memory_is_written(key):
+    """Fuzz seed 510000: ``x0[0:] = c0`` with ``x0 = c0[None]``: torch expands the value
+    before its copy_, which then checks no overlap (``x0.copy_(c0)`` itself raises)."""
+
+    def program(t):
+        c0 = t.tensor(2.0)
+        x0 = c0[None]
+        if key == "ellipsis":
+            x0[...] = c0
+        elif key == "from_0":
+            x0[0:] = c0
+        else:
+            x0[0] = c0
+        return (x0, c0)
 
     _same(program)

@@ -588,8 +588,11 @@ def _same_data(a: np.ndarray, b: np.ndarray) -> bool:
 
 def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) -> None:
     if adv is None and isinstance(value, Tensor):
-        if not _view_key(basic, self._data.shape):  # ``x[...] = v``: torch copies into x
-            self.copy_(value)  # itself (CopyBackwards, which saves nothing: re-runnable)
+        if value._data.shape == self._data.shape and not _view_key(basic, self._data.shape):
+            # ``x[...] = v``: torch copies v into x itself (CopyBackwards, which saves
+            # nothing: re-runnable); a v of another shape it expands first, so its copy_
+            # checks no overlap: that stays the general path below
+            self.copy_(value)
             return
         if _same_data(self._data[basic], value._data):  # ``x[1:] = x[1:]``: torch's copy_
             self[basic].copy_(value)  # into the view writes nothing, checks no overlap
