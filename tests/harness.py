@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 import chainrule as cr
@@ -267,3 +268,33 @@ def check_finite_differences(
             f"{case_id(case)}: finite difference {numeric:.8g} != analytic {analytic:.8g} "
             f"along direction {u if n <= 40 else 'random'}"
         )
+
+
+def table_tests(cases: Sequence[Case], grad: bool = True, names: bool = True) -> tuple:
+    """The tests an op table runs on its cases, for the table's module to bind:
+    ``test_torch_parity, test_finite_differences, test_grad_fn_names = table_tests(CASES)``.
+    Values (and gradients, second order) against torch in float32 and float64; with
+    ``grad``, finite differences (forward mode too) for the cases with a gradient; with
+    ``names``, torch's grad_fn names."""
+
+    @pytest.mark.parametrize("dtype", ["float32", "float64"])
+    @pytest.mark.parametrize("case", cases, ids=case_id)
+    def test_torch_parity(case: Case, dtype: str) -> None:
+        check_case(case, dtype)
+
+    tests: tuple = (test_torch_parity,)
+    if grad:
+
+        @pytest.mark.parametrize("case", [c for c in cases if c.grad and c.fd], ids=case_id)
+        def test_finite_differences(case: Case) -> None:
+            check_finite_differences(case)
+
+        tests += (test_finite_differences,)
+    if names:
+
+        @pytest.mark.parametrize("case", [c for c in cases if c.grad], ids=case_id)
+        def test_grad_fn_names(case: Case) -> None:
+            check_grad_fn_names(case)
+
+        tests += (test_grad_fn_names,)
+    return tests

@@ -4,13 +4,7 @@ including torch's choice among ties, gradients to the index returned, errors).""
 import numpy as np
 import pytest
 import torch
-from harness import (
-    Case,
-    case_id,
-    check_case,
-    check_finite_differences,
-    check_grad_fn_names,
-)
+from harness import Case, table_tests
 
 import chainrule as cr
 
@@ -90,20 +84,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_torch_parity(case, dtype):
-    check_case(case, dtype)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.grad and c.fd], ids=case_id)
-def test_finite_differences(case):
-    check_finite_differences(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.grad], ids=case_id)
-def test_grad_fn_names(case):
-    check_grad_fn_names(case)
+test_torch_parity, test_finite_differences, test_grad_fn_names = table_tests(CASES)
 
 
 @pytest.mark.parametrize("name", ["median", "nanmedian", "kthvalue", "mode"])

@@ -4,7 +4,7 @@ five interpolations, nans, gradients (to the two elements interpolated), errors.
 import numpy as np
 import pytest
 import torch
-from harness import Case, case_id, check_case, check_finite_differences
+from harness import Case, table_tests
 
 import chainrule as cr
 
@@ -123,15 +123,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_torch_parity(case, dtype):
-    check_case(case, dtype)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.grad and c.fd], ids=case_id)
-def test_finite_differences(case):
-    check_finite_differences(case)
+test_torch_parity, test_finite_differences = table_tests(CASES, names=False)
 
 
 def test_gradient_goes_to_the_two_elements_interpolated():

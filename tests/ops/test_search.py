@@ -4,7 +4,7 @@ bucketize (values, dtypes, shapes, nan, errors; none has a derivative)."""
 import numpy as np
 import pytest
 import torch
-from harness import Case, case_id, check_case
+from harness import Case, table_tests
 
 import chainrule as cr
 
@@ -281,10 +281,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_torch_parity(case, dtype):
-    check_case(case, dtype)
+(test_torch_parity,) = table_tests(CASES, grad=False, names=False)
 
 
 def _outcome(fn, lib):
