@@ -16,6 +16,7 @@ is set to fewer. At import nothing is changed in BLAS (its own default stands: i
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import os
 from collections.abc import Callable
@@ -44,6 +45,7 @@ _CALLBACK_SETTERS = (
 )
 
 
+@functools.cache
 def _callback_setter() -> Callable | None:
     """NumPy's OpenBLAS's threads-callback setter (OpenBLAS 0.3.27 and later), looked up
     through NumPy's own extension as ``numpy_gemm`` does; None without one."""

@@ -378,10 +378,9 @@ class Op:
                     elif f is None and x._grad_from_base:
                         rederive_written_view(x)  # written since it was made
                         f = x.grad_fn
-                    if f is None and x._grad_from_base:  # a view requiring grad only as
-                        edges.append(None)  # its base does: torch gives it no gradient
-                    else:  # accumulator, so nothing flows to it (it has no .grad)
-                        edges.append(x if f is None else f)
+                    # a view requiring grad only as its base does has no edge: torch gives
+                    # it no gradient accumulator (it has no .grad)
+                    edges.append(f if f is not None else None if x._grad_from_base else x)
                     live = True
                 else:
                     arrays.append(x)
