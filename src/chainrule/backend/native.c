@@ -10,8 +10,9 @@
  * torch. Vector math comes from glibc's libmvec: the `simd` attribute below tells GCC the
  * vector variants of exp/erf/log exist (glibc declares them only under -ffast-math), so a
  * `#pragma omp simd` loop calls e.g. _ZGVdN8v_expf, 8 lanes at a time. Nothing
- * machine-specific is compiled in: on x86-64 each kernel is built twice (baseline SSE2 and
- * AVX2, `target_clones`) and the loader picks the one the CPU runs. Large loops run on
+ * machine-specific is compiled in: on x86-64 each kernel is built three times (baseline
+ * SSE2, AVX2 and AVX-512F, `target_clones`) and the loader picks the widest the CPU runs
+ * (the AVX-512 clone calls libmvec's 16-lane variants, _ZGVeN16v_expf). Large loops run on
  * several threads when the build has OpenMP (native_omp.h). */
 #include <math.h>
 #include <stddef.h>
@@ -35,7 +36,7 @@ extern double log1p(double) CR_SIMD_MATH;
 #endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define CR_KERNEL __attribute__((target_clones("avx2", "default")))
+#define CR_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CR_KERNEL
 #endif
