@@ -190,6 +190,20 @@ def _cases():
     # torch's relu keeps -0 (x < 0 ? 0 : x); chainrule's is maximum(x, 0), +0 there (as the
     # fused relu of cr.compile): zero signs are compared with the reference only
     c["relu"] = ("relu", lambda d: (_pointwise(d)[0],), lambda x: torch.relu(T(x)), False)
+    for uf, tf in ((np.add, torch.add), (np.subtract, torch.sub), (np.multiply, torch.mul),
+                   (np.divide, torch.div)):  # fmt: skip
+        c[f"arith-{uf.__name__}"] = (
+            "arith",
+            lambda d, uf=uf: (uf, *_pointwise(d)),
+            lambda uf, a, b, tf=tf: tf(T(a), T(b)),
+            True,
+        )
+        c[f"arith-{uf.__name__}-number"] = (
+            "arith",
+            lambda d, uf=uf: (uf, _pointwise(d)[0], 0.75),
+            lambda uf, a, b, tf=tf: tf(T(a), b),
+            True,
+        )
     c["relu_backward"] = (
         "relu_backward",
         lambda d: (_data((37, 70), d, seed=2), np.maximum(_pointwise(d)[0], 0)),
@@ -719,7 +733,8 @@ def _check(ours, theirs, dtype, signs=True):
 def test_kernel_matches_torch(backend_name, case, dtype, strided):
     name, args, want, signs = CASES[case]
     args = args(dtype)
-    ours_args = (_strided(args[0]), *args[1:]) if strided else args
+    i = 1 if name == "arith" else 0  # the first array (arith's first argument: the ufunc)
+    ours_args = (*args[:i], _strided(args[i]), *args[i + 1 :]) if strided else args
     with np.errstate(all="ignore"):
         ours = TABLES[backend_name][name](*ours_args[: _KERNEL_ARGS.get(name)])
     _check(ours, want(*args), dtype, signs)

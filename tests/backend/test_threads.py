@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import chainrule as cr
+from chainrule import backend
 from chainrule.backend import TABLES, _build, threads
 from chainrule.backend import numpy_kernels as ref
 from chainrule.backend import numpy_loss as ref_loss
@@ -170,6 +171,10 @@ CASES = {
         lambda d: (_data((16, 16, 20, 21), d, specials=False), POOL_IMAGE, *AVG, False, 0),
     ),
     "relu": ("relu", lambda d: (_data(PW, d),)),
+    "arith-add": ("arith", lambda d: (np.add, _data(PW, d, 1), _data(PW, d))),
+    "arith-subtract": ("arith", lambda d: (np.subtract, _data(PW, d, 1), _data(PW, d))),
+    "arith-multiply-number": ("arith", lambda d: (np.multiply, _data(PW, d), 0.125)),
+    "arith-divide-0d": ("arith", lambda d: (np.divide, _data(PW, d), np.array(3, d))),
     "relu_backward": ("relu_backward", lambda d: (_data(PW, d, 1), _data(PW, d))),
     "softplus": ("softplus", lambda d: (_data(PW, d), 1.5, 20.0)),
     "softplus_backward": (
@@ -288,6 +293,72 @@ def test_kernel_bits_on_any_thread_count(restore_threads, case, dtype):
     assert _bits(results[2]) == _bits(results[1])
     assert _bits(results[3]) == _bits(results[1])
     _close(results[2], want, dtype)
+
+
+ARITH_B = {
+    "same shape": lambda d: _data(PW, d, 2),
+    "0-d": lambda d: np.array(-0.3, d),
+    "float": lambda d: 1 / 3,
+    "int": lambda d: 7,
+    "int beyond float32's exact range": lambda d: 2**24 + 1,
+    "broadcast row": lambda d: _data(PW[-1:], d, 2),
+    "other dtype": lambda d: _data(PW, np.float32 if d == np.float64 else np.float64, 2),
+    "transposed": lambda d: _data(PW[::-1], d, 2).T,
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("b", sorted(ARITH_B))
+@pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply, np.divide, np.maximum])
+def test_arith_gives_the_ufuncs_bits_on_any_thread_count(restore_threads, ufunc, b, dtype):
+    """The threaded add/subtract/multiply/divide is NumPy's ufunc, bit for bit, in every
+    form it takes (and in those it leaves to the ufunc), either operand order."""
+    a = _data(PW, dtype)
+    other = ARITH_B[b](dtype)
+    with np.errstate(all="ignore"):
+        for args in ((a, other), (other, a)):
+            want = ufunc(*args)
+            for n in (1, 2, 3):
+                cr.set_num_threads(n)
+                got = NATIVE["arith"](ufunc, *args)
+                assert got.dtype == want.dtype and got.shape == want.shape
+                assert got.tobytes() == want.tobytes(), (ufunc.__name__, b, n)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_large_arithmetic_goes_to_the_threaded_kernel_only_with_threads(
+    restore_threads, monkeypatch, n_threads
+):
+    """With several kernel threads, a large array's add and the plain backward's products
+    run through K.arith (the threaded kernel); with one, or for a small array, NumPy's
+    ufunc alone. The values are torch's either way."""
+    calls = []
+    real = backend.K.arith
+
+    def spy(ufunc, *arrays):
+        calls.append((ufunc.__name__, arrays[0].size))
+        return real(ufunc, *arrays)
+
+    monkeypatch.setattr(backend.K, "arith", spy)
+    cr.set_num_threads(n_threads)
+    rng = np.random.default_rng(3)
+    big = [rng.standard_normal(PW).astype(np.float32) for _ in range(2)]
+    small = rng.standard_normal(5).astype(np.float32)
+    x, y = (cr.tensor(v, requires_grad=True) for v in big)
+    s = cr.tensor(small, requires_grad=True)
+    out = (x + y) * y
+    (out.sum() + (s * 2.0).sum()).backward()
+    tx, ty = (torch.tensor(v, requires_grad=True) for v in big)
+    ((tx + ty) * ty).sum().backward()
+    np.testing.assert_array_equal(out.detach().numpy(), ((tx + ty) * ty).detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), rtol=1e-6)
+    size = big[0].size
+    if n_threads == 1 or not threads.has_openmp():
+        assert calls == []
+    else:  # forward add and multiply; backward: g * y for x+y's grad, g * (x + y)
+        assert ("add", size) in calls and ("multiply", size) in calls
+        assert all(n == size for _, n in calls)  # never the 5-element tensor's ops
 
 
 def test_every_native_kernel_has_a_thread_case():

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from chainrule.backend import numpy_kernels
 from chainrule.backend.memory import keep_freed_blocks
 
-__all__ = ["K", "TABLES", "active", "native_available", "use"]
+__all__ = ["K", "TABLES", "active", "native_available", "threaded", "use"]
 
 TABLES: dict[str, dict[str, Callable]] = {"numpy": numpy_kernels.KERNELS}
 try:
@@ -48,6 +48,24 @@ def use(name: str) -> None:
 def active() -> str:
     """The name of the active backend."""
     return _active[0]
+
+
+_THREADED: dict[Callable, Callable] = {}
+
+
+def threaded(ufunc: Callable) -> Callable:
+    """``ufunc``'s call through the active table's ``arith`` (the native one runs add,
+    subtract, multiply and divide of a large array on the kernels' threads): what Op.apply
+    calls for an op whose forward is a ufunc when ``threads.PARALLEL`` and the first array
+    is large. One function per ufunc, made once."""
+    f = _THREADED.get(ufunc)
+    if f is None:
+
+        def f(*arrays):
+            return K.arith(ufunc, *arrays)
+
+        _THREADED[ufunc] = f
+    return f
 
 
 def native_available() -> bool:

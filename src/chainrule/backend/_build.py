@@ -73,6 +73,7 @@ PROTOTYPES = {
     "cr_dropout": "const T *x, const uint64_t *r, T *y, uint8_t *keep, int64_t n, double p, "
     "double scale",
     "cr_dropout_backward": "const T *g, const uint8_t *keep, T *out, int64_t n, double scale",
+    "cr_arith": "int op, const T *a, const T *b, T *out, int64_t n, int b_step",
     "cr_relu": "const T *x, T *y, int64_t n",
     "cr_relu_backward": "const T *g, const T *y, T *out, int64_t n",
     "cr_masked_fill": "const T *x, const uint8_t *mask, T *y, int64_t rows, int64_t cols, "

@@ -766,8 +766,47 @@ def rms_norm_backward(g, x, rstd, w, k):
     return dx, dw
 
 
+_arith = _fns("cr_arith")
+_ARITH = {np.add: 0, np.subtract: 1, np.multiply: 2, np.divide: 3}
+_EXACT_INT = 1 << 24  # an int scalar NumPy would cast to float32 without rounding
+
+
+def arith(ufunc: np.ufunc, *arrays: Any) -> np.ndarray:
+    """NumPy's ``ufunc(a, b)`` on the kernels' threads (cr_arith) for add, subtract,
+    multiply and divide of a float32/float64 C-contiguous array and an array of its dtype
+    and shape, a 0-d array of its dtype or a Python number (``b``; ``a`` for add and
+    multiply, which commute); any other call: the ufunc itself."""
+    op = _ARITH.get(ufunc)
+    if op is None or len(arrays) != 2:
+        return ufunc(*arrays)
+    a, b = arrays
+    if type(a) is not np.ndarray and op % 2 == 0:  # 2 + x, 2 * x: x + 2, x * 2
+        a, b = b, a
+    if type(a) is not np.ndarray or a.dtype not in _CTYPE or not a.flags.c_contiguous:
+        return ufunc(*arrays)
+    tb = type(b)
+    if tb is np.ndarray:
+        if b.dtype != a.dtype or not b.flags.c_contiguous:
+            return ufunc(*arrays)
+        if b.shape == a.shape:
+            step = 1
+        elif not b.ndim:
+            step = 0
+        else:
+            return ufunc(*arrays)
+    elif tb is float or (tb is int and -_EXACT_INT <= b <= _EXACT_INT):
+        b, step = np.array(b, a.dtype), 0  # (NumPy's cast of a Python number)
+    else:
+        return ufunc(*arrays)
+    ct = _CTYPE[a.dtype]
+    out = np.empty_like(a)
+    _arith[a.dtype](op, _buf(ct, a), _buf(ct, b), _buf(ct, out), a.size, step)
+    return out
+
+
 KERNELS = dict(ref.KERNELS)  # anything not written natively: the reference
 KERNELS.update(
+    arith=arith,
     gelu=gelu,
     gelu_backward=gelu_backward,
     sigmoid=_unary("sigmoid", ref.sigmoid),

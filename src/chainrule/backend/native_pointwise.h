@@ -109,3 +109,45 @@ CR_KERNEL void SFX(cr_masked_fill)(const T *x, const uint8_t *mask, T *y, int64_
         for (int64_t c = lo; c < hi; c++) yr[c] = mask[c] ? v : xr[c];
     }
 }
+
+/* NumPy's add, subtract, multiply and divide (op 0-3) of two arrays of n elements, or of an
+ * array and one number (b_step 0: b[0] for every element), for a large array on several
+ * threads: NumPy runs a ufunc on one thread, torch its add on all. IEEE arithmetic rounds
+ * each result exactly, so these are NumPy's bits on any thread count. The reference:
+ * numpy_kernels.arith (the ufunc itself). */
+CR_KERNEL void SFX(cr_arith)(int op, const T *a, const T *b, T *out, int64_t n, int b_step) {
+    CR_PARALLEL_FOR(n, CR_PAR_LIGHT)
+    for (int64_t lo = 0; lo < n; lo += CR_BLOCK) {
+        const int64_t hi = CR_MIN(lo + CR_BLOCK, n);
+        if (b_step) {
+            if (op == 0) {
+#pragma omp simd
+                for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
+            } else if (op == 1) {
+#pragma omp simd
+                for (int64_t i = lo; i < hi; i++) out[i] = a[i] - b[i];
+            } else if (op == 2) {
+#pragma omp simd
+                for (int64_t i = lo; i < hi; i++) out[i] = a[i] * b[i];
+            } else {
+#pragma omp simd
+                for (int64_t i = lo; i < hi; i++) out[i] = a[i] / b[i];
+            }
+        } else {
+            const T s = b[0];
+            if (op == 0) {
+#pragma omp simd
+                for (int64_t i = lo; i < hi; i++) out[i] = a[i] + s;
+            } else if (op == 1) {
+#pragma omp simd
+                for (int64_t i = lo; i < hi; i++) out[i] = a[i] - s;
+            } else if (op == 2) {
+#pragma omp simd
+                for (int64_t i = lo; i < hi; i++) out[i] = a[i] * s;
+            } else {
+#pragma omp simd
+                for (int64_t i = lo; i < hi; i++) out[i] = a[i] / s;
+            }
+        }
+    }
+}

@@ -480,6 +480,13 @@ def sum_rows(x: np.ndarray) -> np.ndarray:
     return np.sum(x, axis=tuple(range(x.ndim - 1)))
 
 
+def arith(ufunc: np.ufunc, *arrays) -> np.ndarray:
+    """``ufunc(*arrays)``: an op whose forward is a NumPy ufunc, on a large array while
+    the kernels have several threads (Op.apply's ``parallel`` test). The reference is the
+    ufunc itself; the native twin runs add, subtract, multiply and divide on the threads."""
+    return ufunc(*arrays)
+
+
 KERNELS = {
     name: globals()[name]
     for name in (
@@ -490,7 +497,7 @@ KERNELS = {
         "layer_norm_backward", "embedding_backward", "sgd_step", "adam_step",
         "softplus", "softplus_backward", "dropout", "dropout_backward", "relu",
         "relu_backward", "masked_fill", "matmul", "addmm", "sum_rows",
-        "scaled_masked_softmax", "scaled_masked_softmax_backward",
+        "scaled_masked_softmax", "scaled_masked_softmax_backward", "arith",
     )
 }  # fmt: skip
 

@@ -90,6 +90,15 @@ finally:
 
 _threads = [_default()]
 _forked = [False]
+# whether the native kernels' loops run on several threads (read by Op.apply, which then
+# sends a large array's ufunc to the threaded kernels: backend.threaded)
+PARALLEL = [False]
+
+
+def _parallel() -> None:
+    PARALLEL[0] = _threads[0] > 1 and has_openmp() and not _forked[0]
+
+
 if _lib is not None:
     _lib.cr_set_num_threads(_threads[0])
 
@@ -99,6 +108,7 @@ def _after_fork_in_child() -> None:
     child hangs): there the native kernels run on one thread (torch's DataLoader workers
     use one thread too). BLAS handles fork itself."""
     _forked[0] = True
+    PARALLEL[0] = False
     if _lib is not None:
         _lib.cr_set_forked()
 
@@ -253,6 +263,7 @@ def set_num_threads(n: int) -> None:
     if n <= 0:
         raise RuntimeError("set_num_threads expects a positive integer")
     _threads[0] = int(n)
+    _parallel()
     if _lib is not None and not _forked[0]:
         _lib.cr_set_num_threads(int(n))
     for setter in _blas():
@@ -270,3 +281,6 @@ def has_openmp() -> bool:
     """Whether the native kernels were built with OpenMP (``torch.backends.openmp``'s
     question; False with no native kernels)."""
     return _lib is not None and bool(_lib.cr_has_openmp())
+
+
+_parallel()

@@ -49,6 +49,8 @@ from chainrule._tensor import (
     version_counter,
 )
 from chainrule._trace import state as trace
+from chainrule.backend import threaded
+from chainrule.backend.threads import PARALLEL
 from chainrule.dtypes import (
     FROM_NP,
     REDUCED,
@@ -66,6 +68,7 @@ __all__ = [
 ]  # fmt: skip
 
 _new = object.__new__
+_PAR_ELEMENTS = 1 << 16  # native_omp.h's CR_PAR_LIGHT: a ufunc this large goes to threads
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -386,6 +389,10 @@ class Op:
                     arrays.append(x)
                     edges.append(None)
         forward = node.forward if ufunc is None else ufunc
+        if PARALLEL[0] and ufunc is not None:  # a large array on several threads, as torch
+            a0 = arrays[0]  # (its add runs); NumPy's ufuncs run on one
+            if type(a0) is ndarray and a0.size >= _PAR_ELEMENTS and not params:
+                forward = threaded(ufunc)
         if precision.active and cls.reduced_math:  # float16/bfloat16 may be about
             out = _reduced_forward(node, arrays, params)
         elif (
