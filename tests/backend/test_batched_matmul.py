@@ -4,7 +4,9 @@ NumPy's matmul's bits on one BLAS thread, whatever the layout of the operands (r
 column-major matrices, broadcast and reversed batch dims) and the thread count; what it does
 not take (NumPy's special cases and errors, a matrix times its own transpose, strides BLAS
 cannot read, other dtypes, small stacks, one thread) is NumPy's matmul itself; the BLAS's
-thread count is left as it was; the ops that use it (matmul, conv) match torch."""
+thread count is left as it was; the ops that use it (matmul, conv) match torch. A 2-d
+product with few rows or a short inner dim is split by rows the same way (a Linear's
+gradients with 10 outputs), and matches a float64 product."""
 
 import numpy as np
 import pytest
@@ -134,3 +136,83 @@ def test_attention_and_conv_through_the_kernel_match_torch(restore_threads, thre
         (att.square().sum() + y.square().sum()).backward()
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture
+def row_calls(monkeypatch):
+    """The row-split 2-d product's C calls, counted while it still runs."""
+    seen = []
+    kernels = dict(native._mm_rows_fns)
+
+    def spy(dtype):
+        def call(*args):
+            seen.append(dtype.name)
+            return kernels[dtype](*args)
+
+        return call
+
+    monkeypatch.setattr(native, "_mm_rows_fns", {d: spy(d) for d in kernels})
+    return seen
+
+
+def _small_dim_products(dtype):
+    """(name, a, b): 2-d products with few rows or a short inner dim, in the layouts a
+    Linear's forward and backward hand the BLAS (a transposed operand a view)."""
+    g, x = _x((256, 10), dtype, 1), _x((256, 512), dtype, 2)
+    w = _x((10, 512), dtype, 3)
+    return [
+        ("g @ W (inner dim 10)", g, w),
+        ("gᵀ @ x (10 rows)", g.T, x),
+        ("x @ Wᵀ (inner dim 16)", _x((4096, 16), dtype, 4), _x((512, 16), dtype, 5).T),
+        ("odd rows (7 over the threads)", _x((7, 3000), dtype, 6), _x((3000, 64), dtype, 7)),
+        ("column-major b", _x((300, 24), dtype, 8), _x((200, 24), dtype, 9).T),
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_small_dim_products_split_by_rows_on_the_threads(restore_threads, row_calls, dtype,
+                                                         n_threads):  # fmt: skip
+    """A 2-d product with few rows or a short inner dim runs as one single-threaded GEMM
+    per thread over a range of rows; matmul and addmm (with its bias) give the product."""
+    cr.set_num_threads(n_threads)
+    tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for name, a, b in _small_dim_products(dtype):
+        want = a.astype(np.float64) @ b.astype(np.float64)
+        before = len(row_calls)
+        got = NATIVE(a, b)
+        assert len(row_calls) == before + 1, f"{name}: the row split did not run"
+        assert got.shape == want.shape and got.dtype == dtype and got.flags.c_contiguous
+        np.testing.assert_allclose(got, want, **tol, err_msg=name)
+        bias = _x((b.shape[1],), dtype, 10)
+        got = TABLES["native"]["addmm"](bias, a, b)
+        assert len(row_calls) == before + 2, f"{name}: addmm's row split did not run"
+        np.testing.assert_allclose(got, want + bias, **tol, err_msg=name)
+
+
+def test_other_2d_products_are_numpys(restore_threads, row_calls):
+    """Large products (OpenBLAS threads them itself), one thread, a matrix times its own
+    transpose (NumPy's syrk) and NumPy's special cases stay NumPy's matmul."""
+    cr.set_num_threads(2)
+    h = _x((300, 20))
+    cases = [(_x((300, 300)), _x((300, 300))), (h, h.T), (_x((1, 20)), _x((20, 300))),
+             (_x((300, 20)), _x((20, 1))), (_x((30, 10)), _x((10, 20)))]  # fmt: skip
+    for a, b in cases:
+        assert np.array_equal(NATIVE(a, b), np.matmul(a, b))
+    cr.set_num_threads(1)
+    NATIVE(*_small_dim_products(np.float32)[0][1:])
+    assert row_calls == []
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_a_linear_with_ten_outputs_matches_torch(restore_threads, n_threads):
+    """W1's last layer (512 -> 10 on a batch of 256): forward, and the weight, bias and
+    input gradients through the row-split products, against torch."""
+    cr.set_num_threads(n_threads)
+    x, w, b = _x((256, 512), seed=1), _x((10, 512), seed=2), _x((10,), seed=3)
+    ours = [cr.tensor(v, requires_grad=True) for v in (x, w, b)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (x, w, b)]
+    for lib, (tx, tw, tb) in ((cr, ours), (torch, theirs)):
+        lib.nn.functional.linear(tx, tw, tb).square().sum().backward()
+    for a, c in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a.grad.numpy(), c.grad.numpy(), rtol=1e-4, atol=1e-5)

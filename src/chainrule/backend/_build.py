@@ -101,6 +101,9 @@ PROTOTYPES = {
     "int64_t p, int ta, int64_t lda, int tb, int64_t ldb",
     "cr_addmm": "uintptr_t gemm, int ilp64, const T *bias, const T *a, const T *b, T *out, "
     "int64_t m, int64_t n, int64_t p, int ta, int64_t lda, int tb, int64_t ldb",
+    "cr_mm_rows": "uintptr_t gemm, int ilp64, uintptr_t get_blas_threads, "
+    "uintptr_t set_blas_threads, const T *bias, const T *a, const T *b, T *out, int64_t m, "
+    "int64_t n, int64_t p, int ta, int64_t lda, int tb, int64_t ldb",
 }
 RETURNS = {"cr_cross_entropy": "int64_t"}  # the rest return void
 

@@ -182,7 +182,8 @@ def _batch_strides(x: np.ndarray, batch: tuple, size: int) -> list | None:
 def matmul(a, b):
     """A stack of products worth splitting (two or more pairs, CR_PAR_GEMM multiply-adds,
     more than one thread) with the GEMM NumPy calls, each pair one single-threaded call on
-    one of the kernels' threads; anything else is NumPy's matmul (native_gemm.h)."""
+    one of the kernels' threads; a 2-d product with few rows or a short inner dim split by
+    rows the same way (``_mm_rows``); anything else is NumPy's matmul (native_gemm.h)."""
     if (
         not _GEMM_FN
         or type(a) is not np.ndarray
@@ -191,10 +192,11 @@ def matmul(a, b):
         or b.dtype != a.dtype
         or a.ndim < 2
         or b.ndim < 2
-        or (a.ndim == 2 and b.ndim == 2)
         or lib.cr_get_num_threads() == 1
     ):
         return np.matmul(a, b)
+    if a.ndim == 2 and b.ndim == 2:
+        return _mm_rows(None, a, b)
     (m, n), (n2, p) = a.shape[-2:], b.shape[-2:]
     # NumPy's special cases (a dim of 1: gemv, dot or its own loop; 0: nothing to do) and
     # its errors stay NumPy's
@@ -230,6 +232,46 @@ def matmul(a, b):
     return c
 
 
+_mm_rows_fns = _fns("cr_mm_rows")
+_SMALL_DIM = 32  # a product with fewer rows or a shorter inner dim: split by rows
+
+
+def _mm_rows(bias, a, b):
+    """A 2-d product (``bias + a @ b`` with a bias) with few rows or a short inner dim, on
+    more than one thread: out's rows split over the kernels' team, each range one
+    single-threaded GEMM call (cr_mm_rows). OpenBLAS's own threading of such a product
+    spends most of its time in its threads waiting for one another: (256, 10) @ (10, 512)
+    took 70 µs on 2 threads, 19 µs split by rows (Xeon, 2 cores). Any other product: NumPy's
+    matmul (or the addmm below)."""
+    (m, n), (n2, p) = a.shape, b.shape
+    if (
+        n != n2
+        or m < 2
+        or n < 2
+        or p < 2
+        or min(m, n) > _SMALL_DIM
+        or m * n * p < _PAR_GEMM // 16
+        or b.dtype != a.dtype
+        or not (a.flags.aligned and b.flags.aligned)
+    ):
+        return np.matmul(a, b) if bias is None else None
+    size = a.itemsize
+    la = _blas_layout(a.strides[0], a.strides[1], m, n, size)
+    lb = _blas_layout(b.strides[0], b.strides[1], n, p, size)
+    if la is None or lb is None or (not _gemm.ilp64 and max(m, n, p, la[1], lb[1]) > _INT32_MAX):
+        return np.matmul(a, b) if bias is None else None
+    if m == p and la[0] != lb[0] and a.strides == b.strides[::-1]:  # NumPy's syrk case
+        if a.__array_interface__["data"][0] == b.__array_interface__["data"][0]:
+            return np.matmul(a, b) if bias is None else None
+    out = np.empty((m, p), dtype=a.dtype)
+    _mm_rows_fns[a.dtype](
+        _GEMM_FN[a.dtype], _gemm.ilp64, _gemm.get_threads, _gemm.set_threads,
+        ffi.NULL if bias is None else _ptr(bias), _ptr(a), _ptr(b), _buf(_CTYPE[a.dtype], out),
+        m, n, p, la[0], la[1], lb[0], lb[1],
+    )  # fmt: skip
+    return out
+
+
 _addmm = _fns("cr_addmm")
 
 
@@ -259,6 +301,10 @@ def addmm(bias, a, b):
     lb = _blas_layout(b.strides[0], b.strides[1], n, p, size)
     if la is None or lb is None or (not _gemm.ilp64 and max(m, n, p, la[1], lb[1]) > _INT32_MAX):
         return ref.addmm(bias, a, b)
+    if lib.cr_get_num_threads() > 1 and min(m, n) <= _SMALL_DIM:
+        out = _mm_rows(bias, a, b)
+        if out is not None:
+            return out
     out = np.empty((m, p), dtype=a.dtype)
     _addmm[a.dtype](
         _GEMM_FN[a.dtype], _gemm.ilp64, _ptr(bias), _ptr(a), _ptr(b),

@@ -76,3 +76,47 @@ void SFX(cr_addmm)(uintptr_t gemm, int ilp64, const T *bias, const T *a, const T
         ((SFX(cr_gemm32_fn))gemm)(101, ta, tb, (int32_t)m, (int32_t)p, (int32_t)n, (T)1, a,
                                   (int32_t)lda, b, (int32_t)ldb, (T)1, out, (int32_t)p);
 }
+
+/* out (m, p) = a @ b, or bias + a @ b (bias (p,) broadcast over the rows, as cr_addmm;
+ * NULL: none), with the rows of out split into one range per team thread and each range
+ * one single-threaded GEMM call: no thread waits on another's share of a packed operand
+ * inside the BLAS, as OpenBLAS's own threaded GEMM does at each block. a and b are laid
+ * out as in cr_bmm; the BLAS is set to one thread while the team runs, as there. */
+void SFX(cr_mm_rows)(uintptr_t gemm, int ilp64, uintptr_t get_blas_threads,
+                     uintptr_t set_blas_threads, const T *bias, const T *a, const T *b, T *out,
+                     int64_t m, int64_t n, int64_t p, int ta, int64_t lda, int tb,
+                     int64_t ldb) {
+    int (*get)(void) = (int (*)(void))get_blas_threads;
+    void (*set)(int) = (void (*)(int))set_blas_threads;
+    int before = 1;
+    if (get && set) {
+        before = get();
+        if (before != 1) set(1);
+    }
+    const T beta = bias ? (T)1 : (T)0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(cr_threads) if (cr_threads > 1)
+#endif
+    {
+        int t = 0, nt = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        nt = omp_get_num_threads();
+#endif
+        const int64_t lo = m * t / nt, hi = m * (t + 1) / nt;
+        if (hi > lo) {
+            const T *ar = ta == 111 ? a + lo * lda : a + lo; /* rows lo.. of a */
+            T *o = out + lo * p;
+            if (bias)
+                for (int64_t i = lo; i < hi; i++) memcpy(out + i * p, bias, (size_t)p * sizeof(T));
+            if (ilp64)
+                ((SFX(cr_gemm64_fn))gemm)(101, ta, tb, hi - lo, p, n, (T)1, ar, lda, b, ldb,
+                                          beta, o, p);
+            else
+                ((SFX(cr_gemm32_fn))gemm)(101, ta, tb, (int32_t)(hi - lo), (int32_t)p,
+                                          (int32_t)n, (T)1, ar, (int32_t)lda, b,
+                                          (int32_t)ldb, beta, o, (int32_t)p);
+        }
+    }
+    if (get && set && before != 1) set(before);
+}

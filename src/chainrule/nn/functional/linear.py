@@ -59,12 +59,12 @@ class Linear(Op):
             if not self.two_d:  # leading dims folded (their count, not -1: a size-0 dim)
                 g2 = ga.reshape(math.prod(self.x_shape[:-1]), ga.shape[-1])
             if self.needs(0):
-                gx = _make(np.matmul(g2, w._data))
+                gx = _make(K.matmul(g2, w._data))
                 if not self.two_d:  # a view back to x's shape, as below
                     gx = plain_view(gx, gx._data.reshape(self.x_shape))
             if self.needs(1):  # a view of the product (`.T.T`), as below
                 x2 = x._data if self.two_d else x._data.reshape(len(g2), x._data.shape[-1])
-                prod = np.matmul(g2.T, x2)
+                prod = K.matmul(g2.T, x2)
                 gw = plain_view(_make(prod), prod.T.T)
             if self.bias and self.needs(2):
                 gb = _make(K.sum_rows(ga))
