@@ -1,0 +1,366 @@
+/* Single-threaded float32 GEMM, AVX-512, GotoBLAS/BLIS structure (time-boxed experiment).
+ *
+ * C (m x n, row-major, ldc) = A (m x k) @ B (k x n) [+ C if beta == 1]
+ *   A(i,p) = ta ? a[p*lda + i] : a[i*lda + p]
+ *   B(p,j) = tb ? b[j*ldb + p] : b[p*ldb + j]
+ *
+ * Microkernel: MR rows x NR = 32 columns (2 zmm) of C, 28 accumulators; per k one
+ * row of the packed B panel (2 aligned loads) and MR broadcasts of A (embedded {1to16}).
+ * B is packed per (KC x NC) block into NR-wide panels (transposed B via 16x16
+ * in-register transposes). Row-major A is read in place (MR row streams); transposed
+ * A is packed into MR-wide panels (a contiguous copy per k).
+ * beta == 0: the first k block stores C directly (no zeroing pass).
+ *
+ * Compiled without -march: kernels carry target attributes; sgemm_available() checks
+ * the CPU at runtime.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int64_t i64;
+
+#ifndef MR
+#define MR 14
+#endif
+#define NR 32
+#ifndef KCMAX
+#define KCMAX 256
+#endif
+#ifndef MCMAX
+#define MCMAX 504
+#endif
+#ifndef NCMAX
+#define NCMAX 1024
+#endif
+
+#ifndef CPF_HINT
+#define CPF_HINT _MM_HINT_T0
+#endif
+#define TGT __attribute__((target("avx512f,avx512vl,fma")))
+#define INL __attribute__((always_inline)) inline
+
+int sgemm_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("fma");
+}
+
+/* ---------------------------------------------------------------- microkernel */
+
+/* APACK: a[k*MR + r] (packed); else a[r*lda + k] (row-major in place). */
+static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc,
+                              const float *restrict a, i64 lda, const float *restrict bp,
+                              float *restrict c, i64 ldc, int accum, __mmask16 mlast) {
+    __m512 acc[MR][2];
+#ifndef NO_CPREFETCH
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+        if (r < M) {
+            _mm_prefetch((const char *)(c + r * ldc), CPF_HINT);
+            if (NV > 1) _mm_prefetch((const char *)(c + r * ldc + 16), CPF_HINT);
+        }
+    }
+#endif
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+        if (r < M) {
+            acc[r][0] = _mm512_setzero_ps();
+            if (NV > 1) acc[r][1] = _mm512_setzero_ps();
+        }
+    }
+    if (APACK) {
+#pragma GCC unroll 2
+        for (i64 p = 0; p < kc; p++) {
+            __m512 b0 = _mm512_load_ps(bp);
+            __m512 b1 = NV > 1 ? _mm512_load_ps(bp + 16) : b0;
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; r++) {
+                if (r < M) {
+                    __m512 ar = _mm512_set1_ps(a[r]);
+                    acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+                    if (NV > 1) acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+                }
+            }
+            a += MR;
+            bp += NR;
+        }
+    } else {
+        /* rows r = 3q + s read as aq[s*lda] from 6 base pointers: [aq + lda*4], [aq + lda*8] */
+        const float *aq[6];
+#pragma GCC unroll 6
+        for (int q = 0; q < 6; q++) aq[q] = a + 3 * q * lda;
+#pragma GCC unroll 2
+        for (i64 p = 0; p < kc; p++) {
+            __m512 b0 = _mm512_load_ps(bp);
+            __m512 b1 = NV > 1 ? _mm512_load_ps(bp + 16) : b0;
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; r++) {
+                if (r < M) {
+                    __m512 ar = _mm512_set1_ps(aq[r / 3][(r % 3) * lda + p]);
+                    acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+                    if (NV > 1) acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+                }
+            }
+            bp += NR;
+        }
+    }
+    const __mmask16 m0 = NV > 1 ? (__mmask16)0xffff : mlast;
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+        if (r < M) {
+            float *cr = c + r * ldc;
+            if (NV > 1) {
+                __m512 x0 = acc[r][0], x1 = acc[r][1];
+                if (accum) {
+                    x0 = _mm512_add_ps(x0, _mm512_loadu_ps(cr));
+                    x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(mlast, cr + 16));
+                }
+                _mm512_storeu_ps(cr, x0);
+                _mm512_mask_storeu_ps(cr + 16, mlast, x1);
+            } else {
+                __m512 x0 = acc[r][0];
+                if (accum) x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, cr));
+                _mm512_mask_storeu_ps(cr, m0, x0);
+            }
+        }
+    }
+}
+
+typedef void (*kern_t)(i64, const float *, i64, const float *, float *, i64, int, __mmask16);
+
+#define DEF(M, NV, AP)                                                                       \
+    static TGT void k_##M##_##NV##_##AP(i64 kc, const float *a, i64 lda, const float *bp, \
+                                        float *c, i64 ldc, int accum, __mmask16 ml) {    \
+        kern_body(M, NV, AP, kc, a, lda, bp, c, ldc, accum, ml);                          \
+    }
+#define DEF4(M) DEF(M, 1, 0) DEF(M, 2, 0) DEF(M, 1, 1) DEF(M, 2, 1)
+DEF4(1) DEF4(2) DEF4(3) DEF4(4) DEF4(5) DEF4(6) DEF4(7) DEF4(8)
+#if MR > 8
+DEF4(9) DEF4(10) DEF4(11) DEF4(12)
+#endif
+#if MR > 12
+DEF4(13) DEF4(14)
+#endif
+#if MR > 14
+DEF4(15) DEF4(16)
+#endif
+
+#define ROW(M) {{k_##M##_1_0, k_##M##_1_1}, {k_##M##_2_0, k_##M##_2_1}}
+/* kerns[M-1][NV-1][APACK] */
+static const kern_t kerns[MR][2][2] = {
+    ROW(1), ROW(2), ROW(3), ROW(4), ROW(5), ROW(6), ROW(7), ROW(8),
+#if MR > 8
+    ROW(9), ROW(10), ROW(11), ROW(12),
+#endif
+#if MR > 12
+    ROW(13), ROW(14),
+#endif
+#if MR > 14
+    ROW(15), ROW(16),
+#endif
+};
+
+/* ---------------------------------------------------------------- packing */
+
+static INL TGT void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* t0: a0 b0 a1 b1 | a4 b4 a5 b5 ... ; t1: a2 b2 a3 b3 | ... */
+    for (int i = 0; i < 4; i++) {
+        __m512d x0 = _mm512_castps_pd(t[4 * i]), x1 = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d y0 = _mm512_castps_pd(t[4 * i + 2]), y1 = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, y0)); /* a0 b0 c0 d0 per lane */
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, y0)); /* a1 b1 c1 d1 */
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, y1)); /* a2 .. */
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, y1)); /* a3 .. */
+    }
+    /* r[4i+j] holds, in 128-bit lane L, column (4L + j) of rows 4i..4i+3 */
+    for (int j = 0; j < 4; j++) {
+        __m512 u0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);      /* lanes 0,2 of each */
+        __m512 u1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);      /* lanes 1,3 */
+        __m512 u2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+        __m512 u3 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
+        t[j] = _mm512_shuffle_f32x4(u0, u2, 0x88);      /* lane 0 -> column j */
+        t[8 + j] = _mm512_shuffle_f32x4(u0, u2, 0xdd);  /* lane 2 -> column 8+j */
+        t[4 + j] = _mm512_shuffle_f32x4(u1, u3, 0x88);  /* lane 1 -> column 4+j */
+        t[12 + j] = _mm512_shuffle_f32x4(u1, u3, 0xdd); /* lane 3 -> column 12+j */
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+static TGT void pack_b_rows(i64 kc, i64 nc, const float *b, i64 ldb, float *out) {
+    for (i64 p = 0; p < kc; p++) {
+        const float *src = b + p * ldb;
+        i64 j = 0;
+        for (; j + NR <= nc; j += NR) {
+            _mm512_store_ps(out + j * kc + p * NR, _mm512_loadu_ps(src + j));
+            _mm512_store_ps(out + j * kc + p * NR + 16, _mm512_loadu_ps(src + j + 16));
+        }
+        if (j < nc) {
+            i64 nr = nc - j;
+            __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+            __mmask16 m1 = nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+            _mm512_store_ps(out + j * kc + p * NR, _mm512_maskz_loadu_ps(m0, src + j));
+            _mm512_store_ps(out + j * kc + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + j + 16));
+        }
+    }
+}
+
+/* Pack B(p0:p0+kc, j0:j0+nc) into panels of NR columns: out[panel][p*NR + jj].
+ * Columns beyond nc in the last panel are zero. */
+static TGT void pack_b(int tb, i64 kc, i64 nc, const float *b, i64 ldb, float *out) {
+    if (!tb) {
+        pack_b_rows(kc, nc, b, ldb, out);
+        return;
+    }
+    for (i64 j = 0; j < nc; j += NR) {
+        i64 nr = nc - j < NR ? nc - j : NR;
+        float *o = out + j * kc;
+        if (!tb) {
+            continue; /* packed row by row below */
+        } else {
+            /* B(p, j+jj) = b[(j+jj)*ldb + p]: 16 columns x 16 k at a time */
+            for (int h = 0; h < 2; h++) {
+                i64 jj0 = 16 * h;
+                i64 cnt = nr - jj0; /* columns in this half */
+                if (cnt <= 0) {
+                    for (i64 p = 0; p < kc; p++)
+                        _mm512_store_ps(o + p * NR + jj0, _mm512_setzero_ps());
+                    continue;
+                }
+                if (cnt > 16) cnt = 16;
+                const float *src = b + (j + jj0) * ldb;
+                for (i64 p = 0; p < kc; p += 16) {
+                    i64 pk = kc - p < 16 ? kc - p : 16;
+                    __mmask16 km = pk == 16 ? 0xffff : (__mmask16)((1u << pk) - 1);
+                    __m512 r[16];
+#pragma GCC unroll 16
+                    for (int q = 0; q < 16; q++)
+                        r[q] = q < cnt ? _mm512_maskz_loadu_ps(km, src + q * ldb + p)
+                                       : _mm512_setzero_ps();
+                    transpose16(r);
+                    for (int q = 0; q < pk; q++) _mm512_store_ps(o + (p + q) * NR + jj0, r[q]);
+                }
+            }
+        }
+    }
+}
+
+/* Pack A(i0:i0+mc, p0:p0+kc) into MR panels out[panel][p*MR + r] (MR <= 16).
+ * ta: A(i, p) = a[p*lda + i]: read row p of the stored array once, left to right.
+ * else: A(i, p) = a[i*lda + p]: 16x16 in-register transposes of MR rows x 16 k.
+ * Each k writes 16 floats at p*MR (the next k or panel overwrites the slack). */
+static TGT void pack_a(int ta, i64 mc, i64 kc, const float *a, i64 lda, float *out) {
+    if (ta) {
+        for (i64 p = 0; p < kc; p++) {
+            const float *src = a + p * lda;
+            for (i64 i = 0; i < mc; i += MR) {
+                i64 mr = mc - i < MR ? mc - i : MR;
+                __mmask16 lo = (__mmask16)((1u << mr) - 1);
+                _mm512_mask_storeu_ps(out + i * kc + p * MR, lo, _mm512_maskz_loadu_ps(lo, src + i));
+            }
+        }
+        return;
+    }
+    for (i64 i = 0; i < mc; i += MR) {
+        i64 mr = mc - i < MR ? mc - i : MR;
+        float *o = out + i * kc;
+        const float *src = a + i * lda;
+        for (i64 p = 0; p < kc; p += 16) {
+            i64 pk = kc - p < 16 ? kc - p : 16;
+            __mmask16 km = pk == 16 ? 0xffff : (__mmask16)((1u << pk) - 1);
+            __m512 r[16];
+#pragma GCC unroll 16
+            for (int q = 0; q < 16; q++)
+                r[q] = q < mr ? _mm512_maskz_loadu_ps(km, src + q * lda + p) : _mm512_setzero_ps();
+            transpose16(r);
+            if (pk == 16) {
+#pragma GCC unroll 16
+                for (int q = 0; q < 16; q++) _mm512_storeu_ps(o + (p + q) * MR, r[q]);
+            } else {
+                for (int q = 0; q < pk; q++) _mm512_storeu_ps(o + (p + q) * MR, r[q]);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- driver */
+
+static float *bbuf, *abuf;
+static i64 bcap, acap;
+
+static float *grow(float **buf, i64 *cap, i64 need) {
+    if (need > *cap) {
+        free(*buf);
+        *buf = aligned_alloc(64, (size_t)((need * 4 + 63) / 64 * 64));
+        *cap = need;
+    }
+    return *buf;
+}
+
+static TGT void scale_c(i64 m, i64 n, float beta, float *c, i64 ldc) {
+    for (i64 i = 0; i < m; i++)
+        for (i64 j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+}
+
+static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a, i64 lda,
+                             const float *b, i64 ldb, float beta, float *c, i64 ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || (beta != 0.0f && beta != 1.0f)) {
+        scale_c(m, n, beta, c, ldc);
+        if (k <= 0) return;
+        beta = 1.0f;
+    }
+    i64 nkb = (k + KCMAX - 1) / KCMAX;
+    i64 kcb = (k + nkb - 1) / nkb; /* balanced k blocks */
+    i64 nmb = (m + MCMAX - 1) / MCMAX;
+    i64 mcb = (m + nmb - 1) / nmb;
+    mcb = (mcb + MR - 1) / MR * MR;
+    i64 ncb = n < NCMAX ? n : NCMAX;
+    float *bp = grow(&bbuf, &bcap, kcb * ((ncb + NR - 1) / NR * NR));
+    float *ap = grow(&abuf, &acap, kcb * ((mcb + MR - 1) / MR * MR) + 16);
+
+    for (i64 jc = 0; jc < n; jc += ncb) {
+        i64 nc = n - jc < ncb ? n - jc : ncb;
+        for (i64 pc = 0; pc < k; pc += kcb) {
+            i64 kc = k - pc < kcb ? k - pc : kcb;
+            const float *bsrc = tb ? b + jc * ldb + pc : b + pc * ldb + jc;
+            pack_b(tb, kc, nc, bsrc, ldb, bp);
+            int accum = pc > 0 || beta != 0.0f;
+            for (i64 ic = 0; ic < m; ic += mcb) {
+                i64 mc = m - ic < mcb ? m - ic : mcb;
+                pack_a(ta, mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ap);
+                for (i64 jr = 0; jr < nc; jr += NR) {
+                    i64 nr = nc - jr < NR ? nc - jr : NR;
+                    int nv = nr > 16 ? 2 : 1;
+                    i64 rem = nr - 16 * (nv - 1);
+                    __mmask16 ml = rem == 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
+                    const float *bpan = bp + jr * kc;
+                    float *cc = c + ic * ldc + jc + jr;
+                    for (i64 ir = 0; ir < mc; ir += MR) {
+                        i64 mr = mc - ir < MR ? mc - ir : MR;
+                        kerns[mr - 1][nv - 1][1](kc, ap + ir * kc, 0, bpan, cc + ir * ldc, ldc,
+                                                 accum, ml);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void sgemm(int ta, int tb, i64 m, i64 n, i64 k, const float *a, i64 lda, const float *b,
+           i64 ldb, float beta, float *c, i64 ldc) {
+    sgemm_avx512(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
+
+void sgemm_batched(i64 batch, int ta, int tb, i64 m, i64 n, i64 k, const float *a, i64 lda,
+                   i64 sa, const float *b, i64 ldb, i64 sb, float beta, float *c, i64 ldc,
+                   i64 sc) {
+    for (i64 i = 0; i < batch; i++)
+        sgemm_avx512(ta, tb, m, n, k, a + i * sa, lda, b + i * sb, ldb, beta, c + i * sc, ldc);
+}
