@@ -35,6 +35,15 @@ typedef int64_t i64;
 #define NCMAX 1024
 #endif
 
+#ifndef ADIRECT
+#define ADIRECT 1
+#endif
+#ifndef PF_ON
+#define PF_ON 1
+#endif
+#ifndef PF_SLACK
+#define PF_SLACK 2
+#endif
 #ifndef CPF_HINT
 #define CPF_HINT _MM_HINT_T0
 #endif
@@ -291,6 +300,7 @@ static TGT void pack_a(int ta, i64 mc, i64 kc, const float *a, i64 lda, float *o
 
 /* ---------------------------------------------------------------- driver */
 
+int sgemm_mode; /* profiling: 1 skips the kernels, 2 skips the packing */
 static float *bbuf, *abuf;
 static i64 bcap, acap;
 
@@ -306,6 +316,40 @@ static float *grow(float **buf, i64 *cap, i64 need) {
 static TGT void scale_c(i64 m, i64 n, float beta, float *c, i64 ldc) {
     for (i64 i = 0; i < m; i++)
         for (i64 j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+}
+
+/* Software prefetch (to L2) of the source of the next block to pack, spread over the
+ * microkernel calls of the current block: the packing then reads from L2, and the
+ * memory traffic overlaps the FMAs. A region: `rows` rows of `bytes` bytes, `stride` apart. */
+typedef struct { const char *base; i64 rows, bytes, stride; } region;
+typedef struct { region r[2]; int nr, cur; i64 row, off; } pf_cursor;
+
+static void pf_add(pf_cursor *q, const float *base, i64 rows, i64 bytes, i64 stride) {
+    region g = {(const char *)base, rows, bytes, stride};
+    q->r[q->nr++] = g;
+}
+
+static inline void pf_step(pf_cursor *q, i64 lines) {
+    while (lines > 0 && q->cur < q->nr) {
+        region *g = &q->r[q->cur];
+        const char *p = g->base + q->row * g->stride + q->off;
+        _mm_prefetch(p, _MM_HINT_T1);
+        lines--;
+        q->off += 64;
+        if (q->off >= g->bytes + ((uintptr_t)(g->base + q->row * g->stride) & 63)) {
+            q->off = 0;
+            if (++q->row >= g->rows) {
+                q->row = 0;
+                q->cur++;
+            }
+        }
+    }
+}
+
+static inline i64 pf_lines(const pf_cursor *q) {
+    i64 t = 0;
+    for (int i = 0; i < q->nr; i++) t += q->r[i].rows * ((q->r[i].bytes + 63) / 64 + 1);
+    return t;
 }
 
 static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a, i64 lda,
@@ -330,12 +374,32 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
         for (i64 pc = 0; pc < k; pc += kcb) {
             i64 kc = k - pc < kcb ? k - pc : kcb;
             const float *bsrc = tb ? b + jc * ldb + pc : b + pc * ldb + jc;
-            pack_b(tb, kc, nc, bsrc, ldb, bp);
+            if (sgemm_mode != 2) pack_b(tb, kc, nc, bsrc, ldb, bp);
             int accum = pc > 0 || beta != 0.0f;
             for (i64 ic = 0; ic < m; ic += mcb) {
                 i64 mc = m - ic < mcb ? m - ic : mcb;
-                pack_a(ta, mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ap);
-                for (i64 jr = 0; jr < nc; jr += NR) {
+                if (sgemm_mode != 2 && (ta || !ADIRECT)) pack_a(ta, mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ap);
+                /* the next block's sources: A(ic+mcb..), or B and A(0..) of the next k block */
+                pf_cursor q = {0};
+                i64 ic2 = ic + mcb, pc2 = pc, jc2 = jc;
+                if (ic2 >= m) {
+                    ic2 = 0;
+                    pc2 = pc + kcb;
+                    if (pc2 >= k) { pc2 = 0; jc2 = jc + ncb; }
+                }
+                if (jc2 < n && !(ic2 == ic && pc2 == pc)) {
+                    i64 mc2 = m - ic2 < mcb ? m - ic2 : mcb, kc2 = k - pc2 < kcb ? k - pc2 : kcb;
+                    i64 nc2 = n - jc2 < ncb ? n - jc2 : ncb;
+                    if (ic2 == 0) {
+                        if (tb) pf_add(&q, b + jc2 * ldb + pc2, nc2, kc2 * 4, ldb * 4);
+                        else pf_add(&q, b + pc2 * ldb + jc2, kc2, nc2 * 4, ldb * 4);
+                    }
+                    if (ta) pf_add(&q, a + pc2 * lda + ic2, kc2, mc2 * 4, lda * 4);
+                    else pf_add(&q, a + ic2 * lda + pc2, mc2, kc2 * 4, lda * 4);
+                }
+                i64 calls = ((mc + MR - 1) / MR) * ((nc + NR - 1) / NR);
+                i64 per_call = (pf_lines(&q) + calls - 1) / calls + PF_SLACK;
+                for (i64 jr = 0; jr < nc && sgemm_mode != 1; jr += NR) {
                     i64 nr = nc - jr < NR ? nc - jr : NR;
                     int nv = nr > 16 ? 2 : 1;
                     i64 rem = nr - 16 * (nv - 1);
@@ -344,8 +408,13 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
                     float *cc = c + ic * ldc + jc + jr;
                     for (i64 ir = 0; ir < mc; ir += MR) {
                         i64 mr = mc - ir < MR ? mc - ir : MR;
-                        kerns[mr - 1][nv - 1][1](kc, ap + ir * kc, 0, bpan, cc + ir * ldc, ldc,
-                                                 accum, ml);
+                        if (PF_ON) pf_step(&q, per_call);
+                        if (ta || !ADIRECT)
+                            kerns[mr - 1][nv - 1][1](kc, ap + ir * kc, 0, bpan, cc + ir * ldc,
+                                                     ldc, accum, ml);
+                        else
+                            kerns[mr - 1][nv - 1][0](kc, a + (ic + ir) * lda + pc, lda, bpan,
+                                                     cc + ir * ldc, ldc, accum, ml);
                     }
                 }
             }
@@ -363,4 +432,11 @@ void sgemm_batched(i64 batch, int ta, int tb, i64 m, i64 n, i64 k, const float *
                    i64 sc) {
     for (i64 i = 0; i < batch; i++)
         sgemm_avx512(ta, tb, m, n, k, a + i * sa, lda, b + i * sb, ldb, beta, c + i * sc, ldc);
+}
+
+/* Microkernel ceiling: `reps` calls of the full MR x NR kernel on L1-resident packed panels
+ * (kc x MR of A, kc x NR of B) accumulating into one C tile. */
+void kernel_ceiling(i64 reps, i64 kc, float *scratch /* >= kc*(MR+NR) + MR*NR floats, 64B aligned */) {
+    float *ap = scratch, *bp = scratch + kc * MR, *c = bp + kc * NR;
+    for (i64 i = 0; i < reps; i++) kerns[MR - 1][1][1](kc, ap, 0, bp, c, NR, 1, 0xffff);
 }
