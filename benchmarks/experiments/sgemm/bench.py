@@ -74,17 +74,24 @@ def main():
                     for _ in range(args.repeats):
                         fn()
                     got[label].append((clock() - t) / args.repeats * 1e6)
+        # the whole list in order, each product timed where it stands (its operands
+        # evicted by the products before it, as in a step); per shape: times per round
         seq = {k: [] for k in rows[0][1]}
+        seq_shape = {k: [[] for _ in rows] for k in rows[0][1]}
         for rnd in range(args.rounds):
             labels = list(seq)
             r = rnd % len(labels)
             for label in labels[r:] + labels[:r]:
                 fns = [cells[label] for _s, cells, _g in rows]
-                t = clock()
+                ts = [0.0] * len(fns)
                 for _ in range(args.repeats):
-                    for fn in fns:
+                    for i, fn in enumerate(fns):
+                        t = clock()
                         fn()
-                seq[label].append((clock() - t) / args.repeats * 1e3)
+                        ts[i] += clock() - t
+                for i, x in enumerate(ts):
+                    seq_shape[label][i].append(x / args.repeats * 1e6)
+                seq[label].append(sum(ts) / args.repeats * 1e3)
         print(f"\n{name}: GFLOP/s at best (median) | time ratio at best (median): "
               "mine/torch mine/numpy")
         tot = {k: [0.0, 0.0] for k in ("mine", "numpy", "torch", *variants)}
@@ -107,6 +114,14 @@ def main():
               f"{tot['mine'][1] / tot['torch'][1]:.3f} (median);  mine/numpy "
               f"{tot['mine'][0] / tot['numpy'][0]:.3f} (best) "
               f"{tot['mine'][1] / tot['numpy'][1]:.3f} (median)")
+        print("  in sequence, per shape: GFLOP/s at the median over rounds; mine/torch, mine/numpy")
+        for i, (spec, _c, _g) in enumerate(rows):
+            kind, *d = spec
+            fl = 2.0 * np.prod(d)
+            med = {k: statistics.median(v[i]) for k, v in seq_shape.items()}
+            print(f"    {kind:5s} {'x'.join(map(str, d)):16s} " + "  ".join(
+                f"{k} {fl / v / 1e3:6.1f}" for k, v in med.items())
+                + f"   {med['mine'] / med['torch']:.3f}  {med['mine'] / med['numpy']:.3f}")
         print("  whole list in sequence (ms, best / median): " + "  ".join(
             f"{k} {min(v):.3f} / {statistics.median(v):.3f}" for k, v in seq.items()))
         print("  whole list: " + "  ".join(

@@ -38,6 +38,15 @@ typedef int64_t i64;
 #ifndef ADIRECT
 #define ADIRECT 1
 #endif
+#ifndef IROUTER_K
+#define IROUTER_K 1000000000
+#endif
+#ifndef LAZYB
+#define LAZYB 0
+#endif
+#ifndef GEOM
+#define GEOM 0
+#endif
 #ifndef PF_ON
 #define PF_ON 1
 #endif
@@ -352,6 +361,17 @@ static inline i64 pf_lines(const pf_cursor *q) {
     return t;
 }
 
+/* Rows of the row block starting at ic: mcb, or (GEOM) doubling from GEOM*MR rows so
+ * that the first block, whose operands cannot be prefetched, is small. */
+static inline i64 block_rows(i64 ic, i64 m, i64 mcb) {
+    i64 r = mcb;
+    if (GEOM) {
+        r = ic < GEOM * MR ? GEOM * MR : ic;
+        if (r > mcb) r = mcb;
+    }
+    return m - ic < r ? m - ic : r;
+}
+
 static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a, i64 lda,
                              const float *b, i64 ldb, float beta, float *c, i64 ldc) {
     if (m <= 0 || n <= 0) return;
@@ -369,26 +389,28 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
     float *bp = grow(&bbuf, &bcap, kcb * ((ncb + NR - 1) / NR * NR));
     float *ap = grow(&abuf, &acap, kcb * ((mcb + MR - 1) / MR * MR) + 16);
 
+#define MC_AT(ic) block_rows(ic, m, mcb)
     for (i64 jc = 0; jc < n; jc += ncb) {
         i64 nc = n - jc < ncb ? n - jc : ncb;
         for (i64 pc = 0; pc < k; pc += kcb) {
             i64 kc = k - pc < kcb ? k - pc : kcb;
             const float *bsrc = tb ? b + jc * ldb + pc : b + pc * ldb + jc;
-            if (sgemm_mode != 2) pack_b(tb, kc, nc, bsrc, ldb, bp);
+            if (sgemm_mode != 2 && !LAZYB) pack_b(tb, kc, nc, bsrc, ldb, bp);
             int accum = pc > 0 || beta != 0.0f;
-            for (i64 ic = 0; ic < m; ic += mcb) {
-                i64 mc = m - ic < mcb ? m - ic : mcb;
-                if (sgemm_mode != 2 && (ta || !ADIRECT)) pack_a(ta, mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ap);
-                /* the next block's sources: A(ic+mcb..), or B and A(0..) of the next k block */
+            for (i64 ic = 0; ic < m; ic += MC_AT(ic)) {
+                i64 mc = MC_AT(ic);
+                if (sgemm_mode != 2 && (ta || !ADIRECT))
+                    pack_a(ta, mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ap);
+                /* the next block's sources: A(ic+mc..), or B and A(0..) of the next k block */
                 pf_cursor q = {0};
-                i64 ic2 = ic + mcb, pc2 = pc, jc2 = jc;
+                i64 ic2 = ic + mc, pc2 = pc, jc2 = jc;
                 if (ic2 >= m) {
                     ic2 = 0;
                     pc2 = pc + kcb;
                     if (pc2 >= k) { pc2 = 0; jc2 = jc + ncb; }
                 }
                 if (jc2 < n && !(ic2 == ic && pc2 == pc)) {
-                    i64 mc2 = m - ic2 < mcb ? m - ic2 : mcb, kc2 = k - pc2 < kcb ? k - pc2 : kcb;
+                    i64 mc2 = MC_AT(ic2), kc2 = k - pc2 < kcb ? k - pc2 : kcb;
                     i64 nc2 = n - jc2 < ncb ? n - jc2 : ncb;
                     if (ic2 == 0) {
                         if (tb) pf_add(&q, b + jc2 * ldb + pc2, nc2, kc2 * 4, ldb * 4);
@@ -397,8 +419,31 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
                     if (ta) pf_add(&q, a + pc2 * lda + ic2, kc2, mc2 * 4, lda * 4);
                     else pf_add(&q, a + ic2 * lda + pc2, mc2, kc2 * 4, lda * 4);
                 }
-                i64 calls = ((mc + MR - 1) / MR) * ((nc + NR - 1) / NR);
+                i64 calls_jr = (mc + MR - 1) / MR;
+                i64 calls = calls_jr * ((nc + NR - 1) / NR);
                 i64 per_call = (pf_lines(&q) + calls - 1) / calls + PF_SLACK;
+                if (kc <= IROUTER_K && !LAZYB && sgemm_mode != 1) {
+                    /* small k: each A micro-panel against every B panel, C written row
+                     * block by row block */
+                    for (i64 ir = 0; ir < mc; ir += MR) {
+                        i64 mr = mc - ir < MR ? mc - ir : MR;
+                        if (PF_ON) pf_step(&q, per_call * ((nc + NR - 1) / NR));
+                        for (i64 jr = 0; jr < nc; jr += NR) {
+                            i64 nr = nc - jr < NR ? nc - jr : NR;
+                            int nv = nr > 16 ? 2 : 1;
+                            i64 rem = nr - 16 * (nv - 1);
+                            __mmask16 ml = rem == 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
+                            float *cc = c + (ic + ir) * ldc + jc + jr;
+                            if (ta || !ADIRECT)
+                                kerns[mr - 1][nv - 1][1](kc, ap + ir * kc, 0, bp + jr * kc, cc,
+                                                         ldc, accum, ml);
+                            else
+                                kerns[mr - 1][nv - 1][0](kc, a + (ic + ir) * lda + pc, lda,
+                                                         bp + jr * kc, cc, ldc, accum, ml);
+                        }
+                    }
+                    continue;
+                }
                 for (i64 jr = 0; jr < nc && sgemm_mode != 1; jr += NR) {
                     i64 nr = nc - jr < NR ? nc - jr : NR;
                     int nv = nr > 16 ? 2 : 1;
@@ -406,9 +451,24 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
                     __mmask16 ml = rem == 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
                     const float *bpan = bp + jr * kc;
                     float *cc = c + ic * ldc + jc + jr;
+                    /* lazy B: the first row block packs each B panel just before its use,
+                     * prefetching the next panel's source over this panel's calls */
+                    pf_cursor qb = {0};
+                    i64 per_call_b = 0;
+                    if (LAZYB && ic == 0) {
+                        pack_b(tb, kc, nr, tb ? bsrc + jr * ldb : bsrc + jr, ldb, bp + jr * kc);
+                        i64 j2 = jr + NR;
+                        if (j2 < nc) {
+                            i64 nr2 = nc - j2 < NR ? nc - j2 : NR;
+                            if (tb) pf_add(&qb, bsrc + j2 * ldb, nr2, kc * 4, ldb * 4);
+                            else pf_add(&qb, bsrc + j2, kc, nr2 * 4, ldb * 4);
+                            per_call_b = (pf_lines(&qb) + calls_jr - 1) / calls_jr + 1;
+                        }
+                    }
                     for (i64 ir = 0; ir < mc; ir += MR) {
                         i64 mr = mc - ir < MR ? mc - ir : MR;
                         if (PF_ON) pf_step(&q, per_call);
+                        if (per_call_b) pf_step(&qb, per_call_b);
                         if (ta || !ADIRECT)
                             kerns[mr - 1][nv - 1][1](kc, ap + ir * kc, 0, bpan, cc + ir * ldc,
                                                      ldc, accum, ml);
