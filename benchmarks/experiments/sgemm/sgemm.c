@@ -38,6 +38,12 @@ typedef int64_t i64;
 #ifndef ADIRECT
 #define ADIRECT 1
 #endif
+#ifndef BDIRECT
+#define BDIRECT 0
+#endif
+#ifndef TADIRECT
+#define TADIRECT 0
+#endif
 #ifndef IROUTER_K
 #define IROUTER_K 1000000000
 #endif
@@ -48,7 +54,7 @@ typedef int64_t i64;
 #define GEOM 0
 #endif
 #ifndef PF_ON
-#define PF_ON 1
+#define PF_ON 0
 #endif
 #ifndef PF_SLACK
 #define PF_SLACK 2
@@ -70,7 +76,11 @@ int sgemm_available(void) {
 /* APACK: a[k*MR + r] (packed); else a[r*lda + k] (row-major in place). */
 static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc,
                               const float *restrict a, i64 lda, const float *restrict bp,
-                              float *restrict c, i64 ldc, int accum, __mmask16 mlast) {
+                              i64 ldb, float *restrict c, i64 ldc, int accum, __mmask16 mlast) {
+    /* B rows ldb apart: NR for a packed panel (zero-padded), or B in place; loads masked
+     * by the panel's width. APACK: A(r, p) = a[p*lda + r] (lda = MR packed, or transposed
+     * A in place); else A(r, p) = a[r*lda + p]. */
+    const __mmask16 mb0 = NV > 1 ? (__mmask16)0xffff : mlast;
     __m512 acc[MR][2];
 #ifndef NO_CPREFETCH
 #pragma GCC unroll 16
@@ -88,42 +98,44 @@ static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc
             if (NV > 1) acc[r][1] = _mm512_setzero_ps();
         }
     }
-    if (APACK) {
-#pragma GCC unroll 2
-        for (i64 p = 0; p < kc; p++) {
-            __m512 b0 = _mm512_load_ps(bp);
-            __m512 b1 = NV > 1 ? _mm512_load_ps(bp + 16) : b0;
-#pragma GCC unroll 16
-            for (int r = 0; r < MR; r++) {
-                if (r < M) {
-                    __m512 ar = _mm512_set1_ps(a[r]);
-                    acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-                    if (NV > 1) acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-                }
-            }
-            a += MR;
-            bp += NR;
-        }
-    } else {
-        /* rows r = 3q + s read as aq[s*lda] from 6 base pointers: [aq + lda*4], [aq + lda*8] */
-        const float *aq[6];
-#pragma GCC unroll 6
-        for (int q = 0; q < 6; q++) aq[q] = a + 3 * q * lda;
-#pragma GCC unroll 2
-        for (i64 p = 0; p < kc; p++) {
-            __m512 b0 = _mm512_load_ps(bp);
-            __m512 b1 = NV > 1 ? _mm512_load_ps(bp + 16) : b0;
-#pragma GCC unroll 16
-            for (int r = 0; r < MR; r++) {
-                if (r < M) {
-                    __m512 ar = _mm512_set1_ps(aq[r / 3][(r % 3) * lda + p]);
-                    acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-                    if (NV > 1) acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-                }
-            }
-            bp += NR;
-        }
+#define KLOOP(LOAD0, LOAD1)                                                             \
+    if (APACK) {                                                                        \
+        _Pragma("GCC unroll 2") for (i64 p = 0; p < kc; p++) {                          \
+            __m512 b0 = LOAD0;                                                          \
+            __m512 b1 = NV > 1 ? LOAD1 : b0;                                            \
+            _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) {                     \
+                if (r < M) {                                                            \
+                    __m512 ar = _mm512_set1_ps(a[r]);                                   \
+                    acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);                     \
+                    if (NV > 1) acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);         \
+                }                                                                       \
+            }                                                                           \
+            a += lda;                                                                   \
+            bp += ldb;                                                                  \
+        }                                                                               \
+    } else {                                                                            \
+        /* rows r = 3q + s read as aq[s*lda]: 6 base pointers, [aq + lda*4], [aq + lda*8] */ \
+        const float *aq[6];                                                             \
+        _Pragma("GCC unroll 6") for (int q = 0; q < 6; q++) aq[q] = a + 3 * q * lda;    \
+        _Pragma("GCC unroll 2") for (i64 p = 0; p < kc; p++) {                          \
+            __m512 b0 = LOAD0;                                                          \
+            __m512 b1 = NV > 1 ? LOAD1 : b0;                                            \
+            _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) {                     \
+                if (r < M) {                                                            \
+                    __m512 ar = _mm512_set1_ps(aq[r / 3][(r % 3) * lda + p]);           \
+                    acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);                     \
+                    if (NV > 1) acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);         \
+                }                                                                       \
+            }                                                                           \
+            bp += ldb;                                                                  \
+        }                                                                               \
     }
+    if (NV > 1 && mlast == 0xffff) {
+        KLOOP(_mm512_loadu_ps(bp), _mm512_loadu_ps(bp + 16))
+    } else {
+        KLOOP(_mm512_maskz_loadu_ps(mb0, bp), _mm512_maskz_loadu_ps(mlast, bp + 16))
+    }
+#undef KLOOP
     const __mmask16 m0 = NV > 1 ? (__mmask16)0xffff : mlast;
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) {
@@ -146,12 +158,13 @@ static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc
     }
 }
 
-typedef void (*kern_t)(i64, const float *, i64, const float *, float *, i64, int, __mmask16);
+typedef void (*kern_t)(i64, const float *, i64, const float *, i64, float *, i64, int, __mmask16);
 
 #define DEF(M, NV, AP)                                                                       \
     static TGT void k_##M##_##NV##_##AP(i64 kc, const float *a, i64 lda, const float *bp, \
-                                        float *c, i64 ldc, int accum, __mmask16 ml) {    \
-        kern_body(M, NV, AP, kc, a, lda, bp, c, ldc, accum, ml);                          \
+                                        i64 ldb, float *c, i64 ldc, int accum,            \
+                                        __mmask16 ml) {                                   \
+        kern_body(M, NV, AP, kc, a, lda, bp, ldb, c, ldc, accum, ml);                     \
     }
 #define DEF4(M) DEF(M, 1, 0) DEF(M, 2, 0) DEF(M, 1, 1) DEF(M, 2, 1)
 DEF4(1) DEF4(2) DEF4(3) DEF4(4) DEF4(5) DEF4(6) DEF4(7) DEF4(8)
@@ -389,92 +402,72 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
     float *bp = grow(&bbuf, &bcap, kcb * ((ncb + NR - 1) / NR * NR));
     float *ap = grow(&abuf, &acap, kcb * ((mcb + MR - 1) / MR * MR) + 16);
 
-#define MC_AT(ic) block_rows(ic, m, mcb)
+    const int bdirect = !tb && BDIRECT, adirect = ta ? TADIRECT : ADIRECT;
     for (i64 jc = 0; jc < n; jc += ncb) {
         i64 nc = n - jc < ncb ? n - jc : ncb;
         for (i64 pc = 0; pc < k; pc += kcb) {
             i64 kc = k - pc < kcb ? k - pc : kcb;
             const float *bsrc = tb ? b + jc * ldb + pc : b + pc * ldb + jc;
-            if (sgemm_mode != 2 && !LAZYB) pack_b(tb, kc, nc, bsrc, ldb, bp);
+            if (sgemm_mode != 2 && !bdirect) pack_b(tb, kc, nc, bsrc, ldb, bp);
+            const float *bbase = bdirect ? bsrc : bp;
+            const i64 bstride = bdirect ? ldb : NR;
             int accum = pc > 0 || beta != 0.0f;
-            for (i64 ic = 0; ic < m; ic += MC_AT(ic)) {
-                i64 mc = MC_AT(ic);
-                if (sgemm_mode != 2 && (ta || !ADIRECT))
+            for (i64 ic = 0; ic < m; ic += mcb) {
+                i64 mc = m - ic < mcb ? m - ic : mcb;
+                if (sgemm_mode != 2 && !adirect)
                     pack_a(ta, mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ap);
-                /* the next block's sources: A(ic+mc..), or B and A(0..) of the next k block */
+                /* the next block's sources (PF_ON): A(ic+mc..), or B and A(0..) of the
+                 * next k block, prefetched to L2 over this block's calls */
                 pf_cursor q = {0};
-                i64 ic2 = ic + mc, pc2 = pc, jc2 = jc;
-                if (ic2 >= m) {
-                    ic2 = 0;
-                    pc2 = pc + kcb;
-                    if (pc2 >= k) { pc2 = 0; jc2 = jc + ncb; }
-                }
-                if (jc2 < n && !(ic2 == ic && pc2 == pc)) {
-                    i64 mc2 = MC_AT(ic2), kc2 = k - pc2 < kcb ? k - pc2 : kcb;
-                    i64 nc2 = n - jc2 < ncb ? n - jc2 : ncb;
-                    if (ic2 == 0) {
-                        if (tb) pf_add(&q, b + jc2 * ldb + pc2, nc2, kc2 * 4, ldb * 4);
-                        else pf_add(&q, b + pc2 * ldb + jc2, kc2, nc2 * 4, ldb * 4);
+                i64 per_call = 0;
+                if (PF_ON) {
+                    i64 ic2 = ic + mc, pc2 = pc, jc2 = jc;
+                    if (ic2 >= m) {
+                        ic2 = 0;
+                        pc2 = pc + kcb;
+                        if (pc2 >= k) { pc2 = 0; jc2 = jc + ncb; }
                     }
-                    if (ta) pf_add(&q, a + pc2 * lda + ic2, kc2, mc2 * 4, lda * 4);
-                    else pf_add(&q, a + ic2 * lda + pc2, mc2, kc2 * 4, lda * 4);
-                }
-                i64 calls_jr = (mc + MR - 1) / MR;
-                i64 calls = calls_jr * ((nc + NR - 1) / NR);
-                i64 per_call = (pf_lines(&q) + calls - 1) / calls + PF_SLACK;
-                if (kc <= IROUTER_K && !LAZYB && sgemm_mode != 1) {
-                    /* small k: each A micro-panel against every B panel, C written row
-                     * block by row block */
-                    for (i64 ir = 0; ir < mc; ir += MR) {
-                        i64 mr = mc - ir < MR ? mc - ir : MR;
-                        if (PF_ON) pf_step(&q, per_call * ((nc + NR - 1) / NR));
-                        for (i64 jr = 0; jr < nc; jr += NR) {
-                            i64 nr = nc - jr < NR ? nc - jr : NR;
-                            int nv = nr > 16 ? 2 : 1;
-                            i64 rem = nr - 16 * (nv - 1);
-                            __mmask16 ml = rem == 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
-                            float *cc = c + (ic + ir) * ldc + jc + jr;
-                            if (ta || !ADIRECT)
-                                kerns[mr - 1][nv - 1][1](kc, ap + ir * kc, 0, bp + jr * kc, cc,
-                                                         ldc, accum, ml);
-                            else
-                                kerns[mr - 1][nv - 1][0](kc, a + (ic + ir) * lda + pc, lda,
-                                                         bp + jr * kc, cc, ldc, accum, ml);
+                    if (jc2 < n && !(ic2 == ic && pc2 == pc)) {
+                        i64 mc2 = m - ic2 < mcb ? m - ic2 : mcb, kc2 = k - pc2 < kcb ? k - pc2 : kcb;
+                        i64 nc2 = n - jc2 < ncb ? n - jc2 : ncb;
+                        if (ic2 == 0) {
+                            if (tb) pf_add(&q, b + jc2 * ldb + pc2, nc2, kc2 * 4, ldb * 4);
+                            else pf_add(&q, b + pc2 * ldb + jc2, kc2, nc2 * 4, ldb * 4);
                         }
+                        if (ta) pf_add(&q, a + pc2 * lda + ic2, kc2, mc2 * 4, lda * 4);
+                        else pf_add(&q, a + ic2 * lda + pc2, mc2, kc2 * 4, lda * 4);
                     }
-                    continue;
+                    i64 calls = ((mc + MR - 1) / MR) * ((nc + NR - 1) / NR);
+                    per_call = (pf_lines(&q) + calls - 1) / calls + PF_SLACK;
                 }
-                for (i64 jr = 0; jr < nc && sgemm_mode != 1; jr += NR) {
-                    i64 nr = nc - jr < NR ? nc - jr : NR;
-                    int nv = nr > 16 ? 2 : 1;
-                    i64 rem = nr - 16 * (nv - 1);
-                    __mmask16 ml = rem == 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
-                    const float *bpan = bp + jr * kc;
-                    float *cc = c + ic * ldc + jc + jr;
-                    /* lazy B: the first row block packs each B panel just before its use,
-                     * prefetching the next panel's source over this panel's calls */
-                    pf_cursor qb = {0};
-                    i64 per_call_b = 0;
-                    if (LAZYB && ic == 0) {
-                        pack_b(tb, kc, nr, tb ? bsrc + jr * ldb : bsrc + jr, ldb, bp + jr * kc);
-                        i64 j2 = jr + NR;
-                        if (j2 < nc) {
-                            i64 nr2 = nc - j2 < NR ? nc - j2 : NR;
-                            if (tb) pf_add(&qb, bsrc + j2 * ldb, nr2, kc * 4, ldb * 4);
-                            else pf_add(&qb, bsrc + j2, kc, nr2 * 4, ldb * 4);
-                            per_call_b = (pf_lines(&qb) + calls_jr - 1) / calls_jr + 1;
-                        }
+                if (sgemm_mode == 1) continue;
+                /* each A micro-panel against every B panel: C written row block by row block */
+                for (i64 ir = 0; ir < mc; ir += MR) {
+                    i64 mr = mc - ir < MR ? mc - ir : MR;
+                    const float *apan;
+                    i64 astride;
+                    int apack = 1;
+                    if (!adirect) {
+                        apan = ap + ir * kc;
+                        astride = MR;
+                    } else if (ta) {
+                        apan = a + pc * lda + ic + ir;
+                        astride = lda;
+                    } else {
+                        apan = a + (ic + ir) * lda + pc;
+                        astride = lda;
+                        apack = 0;
                     }
-                    for (i64 ir = 0; ir < mc; ir += MR) {
-                        i64 mr = mc - ir < MR ? mc - ir : MR;
+                    float *crow = c + (ic + ir) * ldc + jc;
+                    for (i64 jr = 0; jr < nc; jr += NR) {
+                        i64 nr = nc - jr < NR ? nc - jr : NR;
+                        int nv = nr > 16 ? 2 : 1;
+                        i64 rem = nr - 16 * (nv - 1);
+                        __mmask16 ml = rem == 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
                         if (PF_ON) pf_step(&q, per_call);
-                        if (per_call_b) pf_step(&qb, per_call_b);
-                        if (ta || !ADIRECT)
-                            kerns[mr - 1][nv - 1][1](kc, ap + ir * kc, 0, bpan, cc + ir * ldc,
-                                                     ldc, accum, ml);
-                        else
-                            kerns[mr - 1][nv - 1][0](kc, a + (ic + ir) * lda + pc, lda, bpan,
-                                                     cc + ir * ldc, ldc, accum, ml);
+                        kerns[mr - 1][nv - 1][apack](kc, apan, astride,
+                                                     bbase + (bdirect ? jr : jr * kc), bstride,
+                                                     crow + jr, ldc, accum, ml);
                     }
                 }
             }
@@ -498,5 +491,5 @@ void sgemm_batched(i64 batch, int ta, int tb, i64 m, i64 n, i64 k, const float *
  * (kc x MR of A, kc x NR of B) accumulating into one C tile. */
 void kernel_ceiling(i64 reps, i64 kc, float *scratch /* >= kc*(MR+NR) + MR*NR floats, 64B aligned */) {
     float *ap = scratch, *bp = scratch + kc * MR, *c = bp + kc * NR;
-    for (i64 i = 0; i < reps; i++) kerns[MR - 1][1][1](kc, ap, 0, bp, c, NR, 1, 0xffff);
+    for (i64 i = 0; i < reps; i++) kerns[MR - 1][1][1](kc, ap, MR, bp, NR, c, NR, 1, 0xffff);
 }
