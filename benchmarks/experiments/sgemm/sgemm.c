@@ -38,6 +38,12 @@ typedef int64_t i64;
 #ifndef ADIRECT
 #define ADIRECT 1
 #endif
+#ifndef KPF
+#define KPF 1
+#endif
+#ifndef BDIRECT_M
+#define BDIRECT_M (2 * MR) /* B read in place when it serves few rows */
+#endif
 #ifndef BDIRECT
 #define BDIRECT 0
 #endif
@@ -54,10 +60,13 @@ typedef int64_t i64;
 #define GEOM 0
 #endif
 #ifndef PF_ON
-#define PF_ON 0
+#define PF_ON 1
 #endif
 #ifndef PF_SLACK
 #define PF_SLACK 2
+#endif
+#ifndef CPF_MINK
+#define CPF_MINK 0
 #endif
 #ifndef CPF_HINT
 #define CPF_HINT _MM_HINT_T0
@@ -73,10 +82,21 @@ int sgemm_available(void) {
 
 /* ---------------------------------------------------------------- microkernel */
 
+/* In-kernel prefetch (KPF): n lines to L2, one per k iteration, from row `row` at byte
+ * `off`, rows `bytes` long (whole lines) and `stride` apart. */
+typedef struct { const char *row; i64 off, bytes, stride, n; } pfjob;
+
+
 /* APACK: a[k*MR + r] (packed); else a[r*lda + k] (row-major in place). */
 static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc,
                               const float *restrict a, i64 lda, const float *restrict bp,
-                              i64 ldb, float *restrict c, i64 ldc, int accum, __mmask16 mlast) {
+                              i64 ldb, float *restrict c, i64 ldc, int accum, __mmask16 mlast,
+                              const pfjob *pj) {
+    const char *pfrow = 0;
+    i64 pfoff = 0, pfbytes = 0, pfstride = 0, pfn = 0;
+    if (KPF && APACK && pj) {
+        pfrow = pj->row; pfoff = pj->off; pfbytes = pj->bytes; pfstride = pj->stride; pfn = pj->n;
+    }
     /* B rows ldb apart: NR for a packed panel (zero-padded), or B in place; loads masked
      * by the panel's width. APACK: A(r, p) = a[p*lda + r] (lda = MR packed, or transposed
      * A in place); else A(r, p) = a[r*lda + p]. */
@@ -85,7 +105,7 @@ static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc
 #ifndef NO_CPREFETCH
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) {
-        if (r < M) {
+        if (r < M && kc >= CPF_MINK) {
             _mm_prefetch((const char *)(c + r * ldc), CPF_HINT);
             if (NV > 1) _mm_prefetch((const char *)(c + r * ldc + 16), CPF_HINT);
         }
@@ -112,6 +132,12 @@ static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc
             }                                                                           \
             a += lda;                                                                   \
             bp += ldb;                                                                  \
+            if (KPF && pfn > 0) {                                                       \
+                _mm_prefetch(pfrow + pfoff, _MM_HINT_T1);                               \
+                pfoff += 64;                                                            \
+                if (pfoff >= pfbytes) { pfoff = 0; pfrow += pfstride; }                 \
+                pfn--;                                                                  \
+            }                                                                           \
         }                                                                               \
     } else {                                                                            \
         /* rows r = 3q + s read as aq[s*lda]: 6 base pointers, [aq + lda*4], [aq + lda*8] */ \
@@ -158,13 +184,14 @@ static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc
     }
 }
 
-typedef void (*kern_t)(i64, const float *, i64, const float *, i64, float *, i64, int, __mmask16);
+typedef void (*kern_t)(i64, const float *, i64, const float *, i64, float *, i64, int, __mmask16,
+                       const pfjob *);
 
 #define DEF(M, NV, AP)                                                                       \
     static TGT void k_##M##_##NV##_##AP(i64 kc, const float *a, i64 lda, const float *bp, \
                                         i64 ldb, float *c, i64 ldc, int accum,            \
-                                        __mmask16 ml) {                                   \
-        kern_body(M, NV, AP, kc, a, lda, bp, ldb, c, ldc, accum, ml);                     \
+                                        __mmask16 ml, const pfjob *pj) {                  \
+        kern_body(M, NV, AP, kc, a, lda, bp, ldb, c, ldc, accum, ml, pj);                 \
     }
 #define DEF4(M) DEF(M, 1, 0) DEF(M, 2, 0) DEF(M, 1, 1) DEF(M, 2, 1)
 DEF4(1) DEF4(2) DEF4(3) DEF4(4) DEF4(5) DEF4(6) DEF4(7) DEF4(8)
@@ -368,6 +395,28 @@ static inline void pf_step(pf_cursor *q, i64 lines) {
     }
 }
 
+/* The next `lines` lines of the cursor (within one region) as a job for the kernel. */
+static inline void pf_job(pf_cursor *q, i64 lines, pfjob *j) {
+    j->n = 0;
+    if (q->cur >= q->nr) return;
+    region *g = &q->r[q->cur];
+    i64 mis = (i64)((uintptr_t)g->base & 63); /* rows share the misalignment iff stride % 64 == 0 */
+    i64 rowb = ((g->bytes + mis + 63) / 64 + (g->stride % 64 != 0)) * 64;
+    i64 nl = rowb / 64;
+    i64 idx = q->row * nl + q->off / 64;
+    i64 left = g->rows * nl - idx;
+    i64 n = lines < left ? lines : left;
+    j->row = g->base - mis + q->row * g->stride;
+    j->off = q->off;
+    j->bytes = rowb;
+    j->stride = g->stride;
+    j->n = n;
+    idx += n;
+    q->row = idx / nl;
+    q->off = (idx % nl) * 64;
+    if (q->row >= g->rows) { q->row = 0; q->off = 0; q->cur++; }
+}
+
 static inline i64 pf_lines(const pf_cursor *q) {
     i64 t = 0;
     for (int i = 0; i < q->nr; i++) t += q->r[i].rows * ((q->r[i].bytes + 63) / 64 + 1);
@@ -402,7 +451,7 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
     float *bp = grow(&bbuf, &bcap, kcb * ((ncb + NR - 1) / NR * NR));
     float *ap = grow(&abuf, &acap, kcb * ((mcb + MR - 1) / MR * MR) + 16);
 
-    const int bdirect = !tb && BDIRECT, adirect = ta ? TADIRECT : ADIRECT;
+    const int bdirect = !tb && (BDIRECT || m <= BDIRECT_M), adirect = ta ? TADIRECT : ADIRECT;
     for (i64 jc = 0; jc < n; jc += ncb) {
         i64 nc = n - jc < ncb ? n - jc : ncb;
         for (i64 pc = 0; pc < k; pc += kcb) {
@@ -464,10 +513,18 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
                         int nv = nr > 16 ? 2 : 1;
                         i64 rem = nr - 16 * (nv - 1);
                         __mmask16 ml = rem == 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
-                        if (PF_ON) pf_step(&q, per_call);
+                        pfjob job;
+                        job.n = 0;
+                        if (PF_ON) {
+                            if (KPF) {
+                                if (apack) pf_job(&q, per_call, &job);
+                            } else {
+                                pf_step(&q, per_call);
+                            }
+                        }
                         kerns[mr - 1][nv - 1][apack](kc, apan, astride,
                                                      bbase + (bdirect ? jr : jr * kc), bstride,
-                                                     crow + jr, ldc, accum, ml);
+                                                     crow + jr, ldc, accum, ml, &job);
                     }
                 }
             }
@@ -491,5 +548,5 @@ void sgemm_batched(i64 batch, int ta, int tb, i64 m, i64 n, i64 k, const float *
  * (kc x MR of A, kc x NR of B) accumulating into one C tile. */
 void kernel_ceiling(i64 reps, i64 kc, float *scratch /* >= kc*(MR+NR) + MR*NR floats, 64B aligned */) {
     float *ap = scratch, *bp = scratch + kc * MR, *c = bp + kc * NR;
-    for (i64 i = 0; i < reps; i++) kerns[MR - 1][1][1](kc, ap, MR, bp, NR, c, NR, 1, 0xffff);
+    for (i64 i = 0; i < reps; i++) kerns[MR - 1][1][1](kc, ap, MR, bp, NR, c, NR, 1, 0xffff, 0);
 }
