@@ -38,6 +38,9 @@ typedef int64_t i64;
 #ifndef ADIRECT
 #define ADIRECT 1
 #endif
+#ifndef BATCH_PF
+#define BATCH_PF 0
+#endif
 #ifndef KPF
 #define KPF 1
 #endif
@@ -371,7 +374,7 @@ static TGT void scale_c(i64 m, i64 n, float beta, float *c, i64 ldc) {
  * microkernel calls of the current block: the packing then reads from L2, and the
  * memory traffic overlaps the FMAs. A region: `rows` rows of `bytes` bytes, `stride` apart. */
 typedef struct { const char *base; i64 rows, bytes, stride; } region;
-typedef struct { region r[2]; int nr, cur; i64 row, off; } pf_cursor;
+typedef struct { region r[4]; int nr, cur; i64 row, off; } pf_cursor;
 
 static void pf_add(pf_cursor *q, const float *base, i64 rows, i64 bytes, i64 stride) {
     region g = {(const char *)base, rows, bytes, stride};
@@ -434,8 +437,12 @@ static inline i64 block_rows(i64 ic, i64 m, i64 mcb) {
     return m - ic < r ? m - ic : r;
 }
 
+/* na, nb: the next product's operands (batched calls; NULL if none), prefetched during
+ * this product's last block; apack: pack A even when it could be read in place (so that
+ * the kernels, which prefetch, are the packed-A ones). */
 static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a, i64 lda,
-                             const float *b, i64 ldb, float beta, float *c, i64 ldc) {
+                             const float *b, i64 ldb, float beta, float *c, i64 ldc,
+                             const float *na, const float *nb, int apack_force) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || (beta != 0.0f && beta != 1.0f)) {
         scale_c(m, n, beta, c, ldc);
@@ -451,7 +458,7 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
     float *bp = grow(&bbuf, &bcap, kcb * ((ncb + NR - 1) / NR * NR));
     float *ap = grow(&abuf, &acap, kcb * ((mcb + MR - 1) / MR * MR) + 16);
 
-    const int bdirect = !tb && (BDIRECT || m <= BDIRECT_M), adirect = ta ? TADIRECT : ADIRECT;
+    const int bdirect = !tb && (BDIRECT || m <= BDIRECT_M), adirect = apack_force ? 0 : ta ? TADIRECT : ADIRECT;
     for (i64 jc = 0; jc < n; jc += ncb) {
         i64 nc = n - jc < ncb ? n - jc : ncb;
         for (i64 pc = 0; pc < k; pc += kcb) {
@@ -471,20 +478,22 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
                 i64 per_call = 0;
                 if (PF_ON) {
                     i64 ic2 = ic + mc, pc2 = pc, jc2 = jc;
+                    const float *a2 = a, *b2 = b;
                     if (ic2 >= m) {
                         ic2 = 0;
                         pc2 = pc + kcb;
                         if (pc2 >= k) { pc2 = 0; jc2 = jc + ncb; }
                     }
-                    if (jc2 < n && !(ic2 == ic && pc2 == pc)) {
+                    if (jc2 >= n && na) { jc2 = 0; a2 = na; b2 = nb; }
+                    if (jc2 < n && !(ic2 == ic && pc2 == pc && a2 == a)) {
                         i64 mc2 = m - ic2 < mcb ? m - ic2 : mcb, kc2 = k - pc2 < kcb ? k - pc2 : kcb;
                         i64 nc2 = n - jc2 < ncb ? n - jc2 : ncb;
                         if (ic2 == 0) {
-                            if (tb) pf_add(&q, b + jc2 * ldb + pc2, nc2, kc2 * 4, ldb * 4);
-                            else pf_add(&q, b + pc2 * ldb + jc2, kc2, nc2 * 4, ldb * 4);
+                            if (tb) pf_add(&q, b2 + jc2 * ldb + pc2, nc2, kc2 * 4, ldb * 4);
+                            else pf_add(&q, b2 + pc2 * ldb + jc2, kc2, nc2 * 4, ldb * 4);
                         }
-                        if (ta) pf_add(&q, a + pc2 * lda + ic2, kc2, mc2 * 4, lda * 4);
-                        else pf_add(&q, a + ic2 * lda + pc2, mc2, kc2 * 4, lda * 4);
+                        if (ta) pf_add(&q, a2 + pc2 * lda + ic2, kc2, mc2 * 4, lda * 4);
+                        else pf_add(&q, a2 + ic2 * lda + pc2, mc2, kc2 * 4, lda * 4);
                     }
                     i64 calls = ((mc + MR - 1) / MR) * ((nc + NR - 1) / NR);
                     per_call = (pf_lines(&q) + calls - 1) / calls + PF_SLACK;
@@ -534,14 +543,17 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
 
 void sgemm(int ta, int tb, i64 m, i64 n, i64 k, const float *a, i64 lda, const float *b,
            i64 ldb, float beta, float *c, i64 ldc) {
-    sgemm_avx512(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    sgemm_avx512(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, 0, 0, 0);
 }
 
 void sgemm_batched(i64 batch, int ta, int tb, i64 m, i64 n, i64 k, const float *a, i64 lda,
                    i64 sa, const float *b, i64 ldb, i64 sb, float beta, float *c, i64 ldc,
                    i64 sc) {
-    for (i64 i = 0; i < batch; i++)
-        sgemm_avx512(ta, tb, m, n, k, a + i * sa, lda, b + i * sb, ldb, beta, c + i * sc, ldc);
+    for (i64 i = 0; i < batch; i++) {
+        int more = BATCH_PF && i + 1 < batch;
+        sgemm_avx512(ta, tb, m, n, k, a + i * sa, lda, b + i * sb, ldb, beta, c + i * sc, ldc,
+                     more ? a + (i + 1) * sa : 0, more ? b + (i + 1) * sb : 0, BATCH_PF);
+    }
 }
 
 /* Microkernel ceiling: `reps` calls of the full MR x NR kernel on L1-resident packed panels
