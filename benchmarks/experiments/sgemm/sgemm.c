@@ -38,6 +38,12 @@ typedef int64_t i64;
 #ifndef ADIRECT
 #define ADIRECT 1
 #endif
+#ifndef BPFD
+#define BPFD 0 /* B rows ahead prefetched to L1 in the kernel (0: none) */
+#endif
+#ifndef APF
+#define APF 1 /* 1: next A micro-panel to L1, 2: to L2 */
+#endif
 #ifndef BATCH_PF
 #define BATCH_PF 0
 #endif
@@ -121,9 +127,13 @@ static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc
             if (NV > 1) acc[r][1] = _mm512_setzero_ps();
         }
     }
-#define KLOOP(LOAD0, LOAD1)                                                             \
+#define KLOOP(LOAD0, LOAD1, BPF)                                                           \
     if (APACK) {                                                                        \
         _Pragma("GCC unroll 2") for (i64 p = 0; p < kc; p++) {                          \
+            if (BPF) {                                                                  \
+                _mm_prefetch((const char *)(bp + BPFD * ldb), _MM_HINT_T0);             \
+                _mm_prefetch((const char *)(bp + BPFD * ldb + 16), _MM_HINT_T0);        \
+            }                                                                           \
             __m512 b0 = LOAD0;                                                          \
             __m512 b1 = NV > 1 ? LOAD1 : b0;                                            \
             _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) {                     \
@@ -147,6 +157,10 @@ static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc
         const float *aq[6];                                                             \
         _Pragma("GCC unroll 6") for (int q = 0; q < 6; q++) aq[q] = a + 3 * q * lda;    \
         _Pragma("GCC unroll 2") for (i64 p = 0; p < kc; p++) {                          \
+            if (BPF) {                                                                  \
+                _mm_prefetch((const char *)(bp + BPFD * ldb), _MM_HINT_T0);             \
+                _mm_prefetch((const char *)(bp + BPFD * ldb + 16), _MM_HINT_T0);        \
+            }                                                                           \
             __m512 b0 = LOAD0;                                                          \
             __m512 b1 = NV > 1 ? LOAD1 : b0;                                            \
             _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) {                     \
@@ -160,9 +174,9 @@ static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc
         }                                                                               \
     }
     if (NV > 1 && mlast == 0xffff) {
-        KLOOP(_mm512_loadu_ps(bp), _mm512_loadu_ps(bp + 16))
+        KLOOP(_mm512_loadu_ps(bp), _mm512_loadu_ps(bp + 16), BPFD > 0)
     } else {
-        KLOOP(_mm512_maskz_loadu_ps(mb0, bp), _mm512_maskz_loadu_ps(mlast, bp + 16))
+        KLOOP(_mm512_maskz_loadu_ps(mb0, bp), _mm512_maskz_loadu_ps(mlast, bp + 16), 0)
     }
 #undef KLOOP
     const __mmask16 m0 = NV > 1 ? (__mmask16)0xffff : mlast;
@@ -398,6 +412,24 @@ static inline void pf_step(pf_cursor *q, i64 lines) {
     }
 }
 
+static inline void pf_step_hint(pf_cursor *q, i64 lines, int hint) {
+    while (lines > 0 && q->cur < q->nr) {
+        region *g = &q->r[q->cur];
+        const char *p = g->base + q->row * g->stride + q->off;
+        if (hint == 1) _mm_prefetch(p, _MM_HINT_T0);
+        else _mm_prefetch(p, _MM_HINT_T1);
+        lines--;
+        q->off += 64;
+        if (q->off >= g->bytes + ((uintptr_t)(g->base + q->row * g->stride) & 63)) {
+            q->off = 0;
+            if (++q->row >= g->rows) {
+                q->row = 0;
+                q->cur++;
+            }
+        }
+    }
+}
+
 /* The next `lines` lines of the cursor (within one region) as a job for the kernel. */
 static inline void pf_job(pf_cursor *q, i64 lines, pfjob *j) {
     j->n = 0;
@@ -517,11 +549,20 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
                         apack = 0;
                     }
                     float *crow = c + (ic + ir) * ldc + jc;
+                    pf_cursor qa = {0};
+                    i64 per_call_a = 0;
+                    if (APF && adirect && !ta && ir + MR < mc) {
+                        i64 mr2 = mc - ir - MR < MR ? mc - ir - MR : MR;
+                        pf_add(&qa, apan + MR * lda, mr2, kc * 4, lda * 4);
+                        i64 ncalls = (nc + NR - 1) / NR;
+                        per_call_a = (pf_lines(&qa) + ncalls - 1) / ncalls;
+                    }
                     for (i64 jr = 0; jr < nc; jr += NR) {
                         i64 nr = nc - jr < NR ? nc - jr : NR;
                         int nv = nr > 16 ? 2 : 1;
                         i64 rem = nr - 16 * (nv - 1);
                         __mmask16 ml = rem == 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
+                        if (per_call_a) pf_step_hint(&qa, per_call_a, APF);
                         pfjob job;
                         job.n = 0;
                         if (PF_ON) {
