@@ -38,6 +38,12 @@ typedef int64_t i64;
 #ifndef ADIRECT
 #define ADIRECT 1
 #endif
+#ifndef KCFULL_MAX
+#define KCFULL_MAX 512
+#endif
+#ifndef KCFULL_BYTES
+#define KCFULL_BYTES (512 * 1024)
+#endif
 #ifndef BPFD
 #define BPFD 0 /* B rows ahead prefetched to L1 in the kernel (0: none) */
 #endif
@@ -482,6 +488,8 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
         beta = 1.0f;
     }
     i64 nkb = (k + KCMAX - 1) / KCMAX;
+    /* one k block when the whole packed B is small enough to stay in L2: no C re-reads */
+    if (k <= KCFULL_MAX && k * ((n + NR - 1) / NR * NR) * 4 <= KCFULL_BYTES) nkb = 1;
     i64 kcb = (k + nkb - 1) / nkb; /* balanced k blocks */
     i64 nmb = (m + MCMAX - 1) / MCMAX;
     i64 mcb = (m + nmb - 1) / nmb;
