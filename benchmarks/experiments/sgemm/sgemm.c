@@ -103,13 +103,13 @@ typedef struct { const char *row; i64 off, bytes, stride, n; } pfjob;
 
 
 /* APACK: a[k*MR + r] (packed); else a[r*lda + k] (row-major in place). */
-static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc,
+static INL TGT void kern_body(const int M, const int NV, const int APACK, const int PFK, i64 kc,
                               const float *restrict a, i64 lda, const float *restrict bp,
                               i64 ldb, float *restrict c, i64 ldc, int accum, __mmask16 mlast,
                               const pfjob *pj) {
     const char *pfrow = 0;
     i64 pfoff = 0, pfbytes = 0, pfstride = 0, pfn = 0;
-    if (KPF && APACK && pj) {
+    if (PFK && pj) {
         pfrow = pj->row; pfoff = pj->off; pfbytes = pj->bytes; pfstride = pj->stride; pfn = pj->n;
     }
     /* B rows ldb apart: NR for a packed panel (zero-padded), or B in place; loads masked
@@ -151,9 +151,10 @@ static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc
             }                                                                           \
             a += lda;                                                                   \
             bp += ldb;                                                                  \
-            if (KPF && pfn > 0) {                                                       \
+            if (PFK && pfn > 0) {                                                       \
                 _mm_prefetch(pfrow + pfoff, _MM_HINT_T1);                               \
-                pfoff += 64;                                                            \
+                _mm_prefetch(pfrow + pfoff + 64, _MM_HINT_T1);                          \
+                pfoff += 128;                                                           \
                 if (pfoff >= pfbytes) { pfoff = 0; pfrow += pfstride; }                 \
                 pfn--;                                                                  \
             }                                                                           \
@@ -177,6 +178,13 @@ static INL TGT void kern_body(const int M, const int NV, const int APACK, i64 kc
                 }                                                                       \
             }                                                                           \
             bp += ldb;                                                                  \
+            if (PFK && pfn > 0) {                                                       \
+                _mm_prefetch(pfrow + pfoff, _MM_HINT_T1);                               \
+                _mm_prefetch(pfrow + pfoff + 64, _MM_HINT_T1);                          \
+                pfoff += 128;                                                           \
+                if (pfoff >= pfbytes) { pfoff = 0; pfrow += pfstride; }                 \
+                pfn--;                                                                  \
+            }                                                                           \
         }                                                                               \
     }
     if (NV > 1 && mlast == 0xffff) {
@@ -214,9 +222,15 @@ typedef void (*kern_t)(i64, const float *, i64, const float *, i64, float *, i64
     static TGT void k_##M##_##NV##_##AP(i64 kc, const float *a, i64 lda, const float *bp, \
                                         i64 ldb, float *c, i64 ldc, int accum,            \
                                         __mmask16 ml, const pfjob *pj) {                  \
-        kern_body(M, NV, AP, kc, a, lda, bp, ldb, c, ldc, accum, ml, pj);                 \
+        kern_body(M, NV, AP, AP ? KPF : 0, kc, a, lda, bp, ldb, c, ldc, accum, ml, pj);   \
     }
-#define DEF4(M) DEF(M, 1, 0) DEF(M, 2, 0) DEF(M, 1, 1) DEF(M, 2, 1)
+#define DEFPF(M, NV)                                                                   \
+    static TGT void kp_##M##_##NV(i64 kc, const float *a, i64 lda, const float *bp, i64 ldb, \
+                                  float *c, i64 ldc, int accum, __mmask16 ml,             \
+                                  const pfjob *pj) {                                      \
+        kern_body(M, NV, 0, 1, kc, a, lda, bp, ldb, c, ldc, accum, ml, pj);               \
+    }
+#define DEF4(M) DEF(M, 1, 0) DEF(M, 2, 0) DEF(M, 1, 1) DEF(M, 2, 1) DEFPF(M, 1) DEFPF(M, 2)
 DEF4(1) DEF4(2) DEF4(3) DEF4(4) DEF4(5) DEF4(6) DEF4(7) DEF4(8)
 #if MR > 8
 DEF4(9) DEF4(10) DEF4(11) DEF4(12)
@@ -228,9 +242,10 @@ DEF4(13) DEF4(14)
 DEF4(15) DEF4(16)
 #endif
 
-#define ROW(M) {{k_##M##_1_0, k_##M##_1_1}, {k_##M##_2_0, k_##M##_2_1}}
+#define ROW(M) {{k_##M##_1_0, k_##M##_1_1, kp_##M##_1}, {k_##M##_2_0, k_##M##_2_1, kp_##M##_2}}
 /* kerns[M-1][NV-1][APACK] */
-static const kern_t kerns[MR][2][2] = {
+/* [2]: row-major A kernels that prefetch (pfjob) */
+static const kern_t kerns[MR][2][3] = {
     ROW(1), ROW(2), ROW(3), ROW(4), ROW(5), ROW(6), ROW(7), ROW(8),
 #if MR > 8
     ROW(9), ROW(10), ROW(11), ROW(12),
@@ -442,9 +457,10 @@ static inline void pf_job(pf_cursor *q, i64 lines, pfjob *j) {
     if (q->cur >= q->nr) return;
     region *g = &q->r[q->cur];
     i64 mis = (i64)((uintptr_t)g->base & 63); /* rows share the misalignment iff stride % 64 == 0 */
-    i64 rowb = ((g->bytes + mis + 63) / 64 + (g->stride % 64 != 0)) * 64;
-    i64 nl = rowb / 64;
-    i64 idx = q->row * nl + q->off / 64;
+    i64 rowb = ((g->bytes + mis + 127 + (g->stride % 64 != 0) * 64) / 128) * 128;
+    i64 nl = rowb / 128; /* units of two lines */
+    i64 idx = q->row * nl + q->off / 128;
+    lines = (lines + 1) / 2;
     i64 left = g->rows * nl - idx;
     i64 n = lines < left ? lines : left;
     j->row = g->base - mis + q->row * g->stride;
@@ -454,7 +470,7 @@ static inline void pf_job(pf_cursor *q, i64 lines, pfjob *j) {
     j->n = n;
     idx += n;
     q->row = idx / nl;
-    q->off = (idx % nl) * 64;
+    q->off = (idx % nl) * 128;
     if (q->row >= g->rows) { q->row = 0; q->off = 0; q->cur++; }
 }
 
@@ -504,7 +520,8 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
         for (i64 pc = 0; pc < k; pc += kcb) {
             i64 kc = k - pc < kcb ? k - pc : kcb;
             const float *bsrc = tb ? b + jc * ldb + pc : b + pc * ldb + jc;
-            if (sgemm_mode != 2 && !bdirect) pack_b(tb, kc, nc, bsrc, ldb, bp);
+            const int lazy = LAZYB && KPF && !bdirect && sgemm_mode == 0;
+            if (sgemm_mode != 2 && !bdirect && !lazy) pack_b(tb, kc, nc, bsrc, ldb, bp);
             const float *bbase = bdirect ? bsrc : bp;
             const i64 bstride = bdirect ? ldb : NR;
             int accum = pc > 0 || beta != 0.0f;
@@ -573,14 +590,35 @@ static TGT void sgemm_avx512(int ta, int tb, i64 m, i64 n, i64 k, const float *a
                         if (per_call_a) pf_step_hint(&qa, per_call_a, APF);
                         pfjob job;
                         job.n = 0;
-                        if (PF_ON) {
+                        if (lazy && ic == 0 && ir == 0) {
+                            /* first micro-panel: pack B panel jr now, prefetching the next
+                             * panel's source over this call (2 lines a k step) */
+                            pack_b(tb, kc, nr, tb ? bsrc + jr * ldb : bsrc + jr, ldb, bp + jr * kc);
+                            i64 j2 = jr + NR;
+                            if (j2 < nc) {
+                                i64 nr2 = nc - j2 < NR ? nc - j2 : NR;
+                                if (!tb) {
+                                    job.row = (const char *)(bsrc + j2);
+                                    job.off = 0;
+                                    job.bytes = 128;
+                                    job.stride = ldb * 4;
+                                    job.n = kc;
+                                } else {
+                                    job.row = (const char *)(bsrc + j2 * ldb);
+                                    job.off = 0;
+                                    job.bytes = (kc * 4 + 127) / 128 * 128;
+                                    job.stride = ldb * 4;
+                                    job.n = nr2 * (job.bytes / 128);
+                                }
+                            }
+                        } else if (PF_ON) {
                             if (KPF) {
                                 if (apack) pf_job(&q, per_call, &job);
                             } else {
                                 pf_step(&q, per_call);
                             }
                         }
-                        kerns[mr - 1][nv - 1][apack](kc, apan, astride,
+                        kerns[mr - 1][nv - 1][apack ? 1 : job.n ? 2 : 0](kc, apan, astride,
                                                      bbase + (bdirect ? jr : jr * kc), bstride,
                                                      crow + jr, ldc, accum, ml, &job);
                     }
