@@ -1,15 +1,28 @@
-/* Single-threaded float32 GEMM, AVX-512, GotoBLAS/BLIS structure (time-boxed experiment).
+/* Single-threaded float32 GEMM, AVX-512, GotoBLAS/BLIS structure (time-boxed experiment:
+ * can a hand-written kernel beat MKL by >= 8% on chainrule's W1/W6 products? See
+ * RESULTS.md; measured: no, about even).
  *
  * C (m x n, row-major, ldc) = A (m x k) @ B (k x n) [+ C if beta == 1]
  *   A(i,p) = ta ? a[p*lda + i] : a[i*lda + p]
  *   B(p,j) = tb ? b[j*ldb + p] : b[p*ldb + j]
+ * beta 0 stores C directly on the first k block (no zeroing pass); beta 1 accumulates.
  *
- * Microkernel: MR rows x NR = 32 columns (2 zmm) of C, 28 accumulators; per k one
- * row of the packed B panel (2 aligned loads) and MR broadcasts of A (embedded {1to16}).
- * B is packed per (KC x NC) block into NR-wide panels (transposed B via 16x16
- * in-register transposes). Row-major A is read in place (MR row streams); transposed
- * A is packed into MR-wide panels (a contiguous copy per k).
- * beta == 0: the first k block stores C directly (no zeroing pass).
+ * Microkernel: MR = 14 rows x NR = 32 columns (2 zmm) of C in 28 accumulators; per k
+ * step 2 loads of a B row and 14 broadcasts of A (vbroadcastss + 2 vfmadd231ps), no
+ * spills. Alone in L1 it runs at ~200 GFLOP/s (~98% of the measured FMA peak).
+ * Blocking: k in blocks of <= KCMAX (256), balanced; a single block when k <= 512 and
+ * the whole packed B fits in 512 KiB; rows in blocks of <= MCMAX (504); columns <= NCMAX.
+ * Packing: B into NR-wide zero-padded panels (row copies, or 16x16 in-register
+ * transposes for a transposed B), except when m <= 2 MR (B read in place). Row-major A
+ * is read in place (6 base pointers); a transposed A is packed into MR-wide panels.
+ * Loop order inside a block: each A micro-panel against every B panel (C written row
+ * block by row block). Prefetch: the C tile at kernel entry; the next A micro-panel
+ * (row-major A) over the current one's calls; the next block's sources in the
+ * packed-A kernels (one or two lines a k step, to L2).
+ * Edges: mr < MR by kernels instantiated for every row count, the last column panel
+ * by masked loads and stores.
+ * Compile-time options (-D) kept for the record, each measured in bench.py --variant:
+ * ADIRECT, TADIRECT, BDIRECT, LAZYB, BATCH_PF, BPFD, APF, KPF, PF_ON, KCFULL_*.
  *
  * Compiled without -march: kernels carry target attributes; sgemm_available() checks
  * the CPU at runtime.
@@ -65,14 +78,8 @@ typedef int64_t i64;
 #ifndef TADIRECT
 #define TADIRECT 0
 #endif
-#ifndef IROUTER_K
-#define IROUTER_K 1000000000
-#endif
 #ifndef LAZYB
 #define LAZYB 0
-#endif
-#ifndef GEOM
-#define GEOM 0
 #endif
 #ifndef PF_ON
 #define PF_ON 1
@@ -478,17 +485,6 @@ static inline i64 pf_lines(const pf_cursor *q) {
     i64 t = 0;
     for (int i = 0; i < q->nr; i++) t += q->r[i].rows * ((q->r[i].bytes + 63) / 64 + 1);
     return t;
-}
-
-/* Rows of the row block starting at ic: mcb, or (GEOM) doubling from GEOM*MR rows so
- * that the first block, whose operands cannot be prefetched, is small. */
-static inline i64 block_rows(i64 ic, i64 m, i64 mcb) {
-    i64 r = mcb;
-    if (GEOM) {
-        r = ic < GEOM * MR ? GEOM * MR : ic;
-        if (r > mcb) r = mcb;
-    }
-    return m - ic < r ? m - ic : r;
 }
 
 /* na, nb: the next product's operands (batched calls; NULL if none), prefetched during
