@@ -60,3 +60,30 @@ def matmul_fn(lib, a, b, out=None, beta=0.0):
     args = (ta, tb, m, n, k, a.ctypes.data, lda, b.ctypes.data, ldb, beta, c.ctypes.data, n)
     f = lib.sgemm
     return (lambda keep=(a, b, c): f(*args)), c
+
+
+def matmul_alloc_fn(lib, a, b):
+    """Like matmul_fn, but a new output array each call (as np.matmul and torch.matmul)."""
+    if a.ndim == 3:
+        bt, m, k = a.shape
+        n = b.shape[2]
+        f = lib.sgemm_batched
+        pa, pb = a.ctypes.data, b.ctypes.data
+
+        def run(keep=(a, b)):
+            c = np.empty((bt, m, n), np.float32)
+            f(bt, 0, 0, m, n, k, pa, k, m * k, pb, n, k * n, 0.0, c.ctypes.data, n, m * n)
+            return c
+        return run
+    m, k = a.shape
+    n = b.shape[1]
+    ta, lda = _layout(a)
+    tb, ldb = _layout(b)
+    f = lib.sgemm
+    pa, pb = a.ctypes.data, b.ctypes.data
+
+    def run(keep=(a, b)):
+        c = np.empty((m, n), np.float32)
+        f(ta, tb, m, n, k, pa, lda, pb, ldb, 0.0, c.ctypes.data, n)
+        return c
+    return run

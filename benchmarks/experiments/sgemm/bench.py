@@ -23,7 +23,7 @@ import torch  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", ".."))
-from _lib import load, matmul_fn  # noqa: E402
+from _lib import load, matmul_alloc_fn, matmul_fn  # noqa: E402
 from gemm_floor import _operands, _torch_like, products  # noqa: E402
 
 torch.set_num_threads(1)
@@ -37,6 +37,8 @@ def main():
     p.add_argument("--define", nargs="*", default=[])
     p.add_argument("--variant", action="append", default=[],
                    help="extra build to time alongside, as NAME:DEF1,DEF2 (e.g. kc192:KCMAX=192)")
+    p.add_argument("--alloc", action="store_true",
+                   help="also time mine with a new output array each call (mine_alloc)")
     p.add_argument("--only", default="", help="substring of the kind to keep (e.g. x@Wt)")
     args = p.parse_args()
     lib = load(os.path.join(HERE, "libsgemm_bench.so") if args.define else None, args.define)
@@ -56,6 +58,8 @@ def main():
             mine, _ = matmul_fn(lib, a, b)
             cells = {"mine": mine, "numpy": lambda a=a, b=b: np.matmul(a, b),
                      "torch": lambda a=ta, b=tb: torch.matmul(a, b)}
+            if args.alloc:
+                cells["mine_alloc"] = matmul_alloc_fn(lib, a, b)
             for vname, vlib in variants.items():
                 cells[vname] = matmul_fn(vlib, a, b)[0]
             rows.append((spec, cells, {k: [] for k in cells}))
@@ -94,7 +98,7 @@ def main():
                 seq[label].append(sum(ts) / args.repeats * 1e3)
         print(f"\n{name}: GFLOP/s at best (median) | time ratio at best (median): "
               "mine/torch mine/numpy")
-        tot = {k: [0.0, 0.0] for k in ("mine", "numpy", "torch", *variants)}
+        tot = {k: [0.0, 0.0] for k in rows[0][1]}
         for spec, _cells, got in rows:
             kind, *d = spec
             fl = 2.0 * np.prod(d)
@@ -128,7 +132,7 @@ def main():
             f"{k}/torch {min(v) / min(seq['torch']):.3f} / "
             f"{statistics.median(v) / statistics.median(seq['torch']):.3f}"
             for k, v in seq.items() if k != "torch"))
-        for vname in variants:
+        for vname in [k for k in tot if k not in ("mine", "numpy", "torch")]:
             print(f"  {vname}/torch {tot[vname][0] / tot['torch'][0]:.3f} (best) "
                   f"{tot[vname][1] / tot['torch'][1]:.3f} (median)")
 
