@@ -1,4 +1,5 @@
 """ctypes loader for sgemm.c (built on first import into this directory)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -24,8 +25,24 @@ def load(path=None, defines=()):
     i64, ptr, i = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
     lib.sgemm.argtypes = [i, i, i64, i64, i64, ptr, i64, ptr, i64, ctypes.c_float, ptr, i64]
     lib.sgemm.restype = None
-    lib.sgemm_batched.argtypes = [i64, i, i, i64, i64, i64, ptr, i64, i64, ptr, i64, i64,
-                                  ctypes.c_float, ptr, i64, i64]
+    lib.sgemm_batched.argtypes = [
+        i64,
+        i,
+        i,
+        i64,
+        i64,
+        i64,
+        ptr,
+        i64,
+        i64,
+        ptr,
+        i64,
+        i64,
+        ctypes.c_float,
+        ptr,
+        i64,
+        i64,
+    ]
     lib.sgemm_batched.restype = None
     lib.sgemm_available.restype = ctypes.c_int
     assert lib.sgemm_available()
@@ -48,8 +65,24 @@ def matmul_fn(lib, a, b, out=None, beta=0.0):
         n = b.shape[2]
         assert a.flags.c_contiguous and b.flags.c_contiguous
         c = np.empty((bt, m, n), np.float32) if out is None else out
-        args = (bt, 0, 0, m, n, k, a.ctypes.data, k, m * k, b.ctypes.data, n, k * n, beta,
-                c.ctypes.data, n, m * n)
+        args = (
+            bt,
+            0,
+            0,
+            m,
+            n,
+            k,
+            a.ctypes.data,
+            k,
+            m * k,
+            b.ctypes.data,
+            n,
+            k * n,
+            beta,
+            c.ctypes.data,
+            n,
+            m * n,
+        )
         f = lib.sgemm_batched
         return (lambda keep=(a, b, c): f(*args)), c
     m, k = a.shape
@@ -74,6 +107,7 @@ def matmul_alloc_fn(lib, a, b):
             c = np.empty((bt, m, n), np.float32)
             f(bt, 0, 0, m, n, k, pa, k, m * k, pb, n, k * n, 0.0, c.ctypes.data, n, m * n)
             return c
+
         return run
     m, k = a.shape
     n = b.shape[1]
@@ -86,4 +120,5 @@ def matmul_alloc_fn(lib, a, b):
         c = np.empty((m, n), np.float32)
         f(ta, tb, m, n, k, pa, lda, pb, ldb, 0.0, c.ctypes.data, n)
         return c
+
     return run

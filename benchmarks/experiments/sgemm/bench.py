@@ -6,6 +6,7 @@ of times yours/torch and yours/numpy (< 1: yours faster). Totals: sums over the 
 
     python bench.py [--workloads W1,W6] [--rounds 15] [--repeats 5] [--define MR=12 ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,18 +36,27 @@ def main():
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--define", nargs="*", default=[])
-    p.add_argument("--variant", action="append", default=[],
-                   help="extra build to time alongside, as NAME:DEF1,DEF2 (e.g. kc192:KCMAX=192)")
-    p.add_argument("--alloc", action="store_true",
-                   help="also time mine with a new output array each call (mine_alloc)")
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="extra build to time alongside, as NAME:DEF1,DEF2 (e.g. kc192:KCMAX=192)",
+    )
+    p.add_argument(
+        "--alloc",
+        action="store_true",
+        help="also time mine with a new output array each call (mine_alloc)",
+    )
     p.add_argument("--only", default="", help="substring of the kind to keep (e.g. x@Wt)")
     args = p.parse_args()
     lib = load(os.path.join(HERE, "libsgemm_bench.so") if args.define else None, args.define)
     variants = {}
     for v in args.variant:
         vname, _, defs = v.partition(":")
-        variants[vname] = load(os.path.join(HERE, f"libsgemm_{vname}.so"),
-                               [d for d in defs.split(",") if d] or ["VARIANT"])
+        variants[vname] = load(
+            os.path.join(HERE, f"libsgemm_{vname}.so"),
+            [d for d in defs.split(",") if d] or ["VARIANT"],
+        )
     clock = time.thread_time
     rng = np.random.default_rng(0)
     for name in args.workloads.split(","):
@@ -56,8 +66,11 @@ def main():
             a, b = _operands(spec, rng)
             ta, tb = _torch_like(torch, a), _torch_like(torch, b)
             mine, _ = matmul_fn(lib, a, b)
-            cells = {"mine": mine, "numpy": lambda a=a, b=b: np.matmul(a, b),
-                     "torch": lambda a=ta, b=tb: torch.matmul(a, b)}
+            cells = {
+                "mine": mine,
+                "numpy": lambda a=a, b=b: np.matmul(a, b),
+                "torch": lambda a=ta, b=tb: torch.matmul(a, b),
+            }
             if args.alloc:
                 cells["mine_alloc"] = matmul_alloc_fn(lib, a, b)
             for vname, vlib in variants.items():
@@ -96,8 +109,10 @@ def main():
                 for i, x in enumerate(ts):
                     seq_shape[label][i].append(x / args.repeats * 1e6)
                 seq[label].append(sum(ts) / args.repeats * 1e3)
-        print(f"\n{name}: GFLOP/s at best (median) | time ratio at best (median): "
-              "mine/torch mine/numpy")
+        print(
+            f"\n{name}: GFLOP/s at best (median) | time ratio at best (median): "
+            "mine/torch mine/numpy"
+        )
         tot = {k: [0.0, 0.0] for k in rows[0][1]}
         for spec, _cells, got in rows:
             kind, *d = spec
@@ -107,34 +122,53 @@ def main():
             for k in tot:
                 tot[k][0] += best[k]
                 tot[k][1] += med[k]
-            gf = "  ".join(f"{k} {fl / best[k] / 1e3:6.1f} ({fl / med[k] / 1e3:6.1f})"
-                           for k in ("mine", "numpy", "torch"))
-            print(f"  {kind:5s} {'x'.join(map(str, d)):16s} {gf}   "
-                  f"{best['mine'] / best['torch']:.3f} ({med['mine'] / med['torch']:.3f})  "
-                  f"{best['mine'] / best['numpy']:.3f} ({med['mine'] / med['numpy']:.3f})")
-        print(f"  total (sum of best / sum of medians, ms): " + "  ".join(
-            f"{k} {v[0] / 1e3:.3f} / {v[1] / 1e3:.3f}" for k, v in tot.items()))
-        print(f"  mine/torch {tot['mine'][0] / tot['torch'][0]:.3f} (best) "
-              f"{tot['mine'][1] / tot['torch'][1]:.3f} (median);  mine/numpy "
-              f"{tot['mine'][0] / tot['numpy'][0]:.3f} (best) "
-              f"{tot['mine'][1] / tot['numpy'][1]:.3f} (median)")
+            gf = "  ".join(
+                f"{k} {fl / best[k] / 1e3:6.1f} ({fl / med[k] / 1e3:6.1f})"
+                for k in ("mine", "numpy", "torch")
+            )
+            print(
+                f"  {kind:5s} {'x'.join(map(str, d)):16s} {gf}   "
+                f"{best['mine'] / best['torch']:.3f} ({med['mine'] / med['torch']:.3f})  "
+                f"{best['mine'] / best['numpy']:.3f} ({med['mine'] / med['numpy']:.3f})"
+            )
+        print(
+            "  total (sum of best / sum of medians, ms): "
+            + "  ".join(f"{k} {v[0] / 1e3:.3f} / {v[1] / 1e3:.3f}" for k, v in tot.items())
+        )
+        print(
+            f"  mine/torch {tot['mine'][0] / tot['torch'][0]:.3f} (best) "
+            f"{tot['mine'][1] / tot['torch'][1]:.3f} (median);  mine/numpy "
+            f"{tot['mine'][0] / tot['numpy'][0]:.3f} (best) "
+            f"{tot['mine'][1] / tot['numpy'][1]:.3f} (median)"
+        )
         print("  in sequence, per shape: GFLOP/s at the median over rounds; mine/torch, mine/numpy")
         for i, (spec, _c, _g) in enumerate(rows):
             kind, *d = spec
             fl = 2.0 * np.prod(d)
             med = {k: statistics.median(v[i]) for k, v in seq_shape.items()}
-            print(f"    {kind:5s} {'x'.join(map(str, d)):16s} " + "  ".join(
-                f"{k} {fl / v / 1e3:6.1f}" for k, v in med.items())
-                + f"   {med['mine'] / med['torch']:.3f}  {med['mine'] / med['numpy']:.3f}")
-        print("  whole list in sequence (ms, best / median): " + "  ".join(
-            f"{k} {min(v):.3f} / {statistics.median(v):.3f}" for k, v in seq.items()))
-        print("  whole list: " + "  ".join(
-            f"{k}/torch {min(v) / min(seq['torch']):.3f} / "
-            f"{statistics.median(v) / statistics.median(seq['torch']):.3f}"
-            for k, v in seq.items() if k != "torch"))
+            print(
+                f"    {kind:5s} {'x'.join(map(str, d)):16s} "
+                + "  ".join(f"{k} {fl / v / 1e3:6.1f}" for k, v in med.items())
+                + f"   {med['mine'] / med['torch']:.3f}  {med['mine'] / med['numpy']:.3f}"
+            )
+        print(
+            "  whole list in sequence (ms, best / median): "
+            + "  ".join(f"{k} {min(v):.3f} / {statistics.median(v):.3f}" for k, v in seq.items())
+        )
+        print(
+            "  whole list: "
+            + "  ".join(
+                f"{k}/torch {min(v) / min(seq['torch']):.3f} / "
+                f"{statistics.median(v) / statistics.median(seq['torch']):.3f}"
+                for k, v in seq.items()
+                if k != "torch"
+            )
+        )
         for vname in [k for k in tot if k not in ("mine", "numpy", "torch")]:
-            print(f"  {vname}/torch {tot[vname][0] / tot['torch'][0]:.3f} (best) "
-                  f"{tot[vname][1] / tot['torch'][1]:.3f} (median)")
+            print(
+                f"  {vname}/torch {tot[vname][0] / tot['torch'][0]:.3f} (best) "
+                f"{tot[vname][1] / tot['torch'][1]:.3f} (median)"
+            )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Correctness of sgemm.c against a float64 np.matmul reference."""
+
 import itertools
 import os
 import sys
@@ -40,8 +41,17 @@ def main():
         for ta, tb, beta in itertools.product((0, 1), (0, 1), (0.0, 1.0)):
             worst = max(worst, check(m, n, k, ta, tb, beta))
             count += 1
-    big = [(256, 512, 784), (256, 10, 512), (2048, 65, 128), (512, 784, 256), (65, 128, 2048),
-           (300, 1100, 600), (10, 512, 256), (256, 512, 10), (1030, 70, 530)]
+    big = [
+        (256, 512, 784),
+        (256, 10, 512),
+        (2048, 65, 128),
+        (512, 784, 256),
+        (65, 128, 2048),
+        (300, 1100, 600),
+        (10, 512, 256),
+        (256, 512, 10),
+        (1030, 70, 530),
+    ]
     for m, n, k in big:
         for ta, tb, beta in itertools.product((0, 1), (0, 1), (0.0, 1.0)):
             worst = max(worst, check(m, n, k, ta, tb, beta))
