@@ -271,3 +271,32 @@ def test_loop_output_read_broadcast_by_a_later_loop():
     for _ in range(2):
         assert same(comp(x, b), f(x, b))
     assert fused(comp) == 2
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda x, y: ((x + y) * (x + y)).sum(),  # a product of two fused intermediates
+        lambda x, y: (lambda z: (z * z).sum())((x + y) * y - y / 3.0),
+        lambda x, y: (lambda z: (z * z).sum())(x - y),
+    ],
+)
+def test_a_fused_value_the_later_backward_reads_is_kept(loss):
+    """A compiled call whose graph is left for the caller's backward: the intermediates
+    a fused loop computes and that backward reads (Mul saves its operands) are stored by
+    the loop; they were dropped, and the second call's backward read None."""
+    import torch
+    rng = np.random.default_rng(5)
+    xv, yv = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    x, y = cr.tensor(xv, requires_grad=True), cr.tensor(yv)
+    cf = cr.compile(loss)
+    for _ in range(3):  # the trace, then replays
+        x.grad = None
+        out = cf(x, y)
+        out.backward()
+    assert fused(cf) >= 1
+    tx = torch.tensor(xv, requires_grad=True)
+    want = loss(tx, torch.tensor(yv))
+    want.backward()
+    np.testing.assert_allclose(out.item(), want.item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -283,6 +283,8 @@ def _fuse(program: Any) -> int:
             readers.setdefault(r, set()).add(i)
     outs: set = set()
     _outputs_read(program.outputs, outs)
+    if program.live is not None:  # what a live graph's backward reads (saved values) too:
+        outs |= program.live.reads  # stored by the loop, as a result is
     for r in outs:
         readers.setdefault(r, set()).add(-1)
     fused_at = {i: n for n, run in enumerate(runs) for i in run}
