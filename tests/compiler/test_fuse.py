@@ -286,6 +286,7 @@ def test_a_fused_value_the_later_backward_reads_is_kept(loss):
     a fused loop computes and that backward reads (Mul saves its operands) are stored by
     the loop; they were dropped, and the second call's backward read None."""
     import torch
+
     rng = np.random.default_rng(5)
     xv, yv = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
     x, y = cr.tensor(xv, requires_grad=True), cr.tensor(yv)
