@@ -301,3 +301,29 @@ def test_a_fused_value_the_later_backward_reads_is_kept(loss):
     want.backward()
     np.testing.assert_allclose(out.item(), want.item(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_a_loop_of_values_nothing_reads_runs_without_a_scratch_buffer():
+    """Two fusable ops whose results nothing reads make a loop that stores nothing, in a
+    program with no other loop: its replay had no scratch buffer to pass and raised."""
+    rng = np.random.default_rng(13)
+    x = cr.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    y = cr.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+
+    def f(x, y):
+        v2 = x.t().contiguous().t()
+        x * x.mean(dim=0)  # noqa: B018 (unused: the dead values the loop computes)
+        y - x  # noqa: B018
+        return (v2 - x).sum() + (v2 * 2).sum()
+
+    cf = cr.compile(f)
+    for _ in range(3):
+        x.grad = None
+        out = cf(x, y)
+        out.backward()
+    assert fused(cf) == 1
+    x.grad = None
+    want = f(x, y)
+    want.backward()
+    assert out.item() == want.item()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 2.0))

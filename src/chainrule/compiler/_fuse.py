@@ -437,7 +437,8 @@ def _build_run(code: list, meta: dict, run: list, plan: list, slot_of: dict, sto
                 )
             ptrs.append(from_buffer("unsigned char[]" if t == "unsigned char" else cptr, a))
         ones = [float(np.asarray(get(s)).reshape(-1)[0]) for s in one_srcs]
-        fn(from_buffer("char[]", scratch), *ptrs, *ones)
+        # (a program whose loops store nothing has no scratch: a loop of dead values)
+        fn(ffi.NULL if scratch is None else from_buffer("char[]", scratch), *ptrs, *ones)
         for k, off in exports:
             regs[k] = scratch[off : off + nbytes].view(dt).reshape(shape)
 
