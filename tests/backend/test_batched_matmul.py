@@ -25,11 +25,11 @@ def restore_threads():
     cr.set_num_threads(before)
 
 
-@pytest.fixture
-def calls(monkeypatch):
-    """The C kernel's calls (dtype names), counted while it still runs."""
+def _spy(monkeypatch, table: str) -> list:
+    """The calls (dtype names) of the C kernels in native's ``table`` (dtype -> function),
+    counted while they still run."""
     seen = []
-    kernels = dict(native._bmm)
+    kernels = dict(getattr(native, table))
 
     def spy(dtype):
         def call(*args):
@@ -38,8 +38,14 @@ def calls(monkeypatch):
 
         return call
 
-    monkeypatch.setattr(native, "_bmm", {d: spy(d) for d in kernels})
+    monkeypatch.setattr(native, table, {d: spy(d) for d in kernels})
     return seen
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """The batched product's C calls."""
+    return _spy(monkeypatch, "_bmm")
 
 
 def _x(shape, dtype=np.float32, seed=0):
@@ -140,19 +146,8 @@ def test_attention_and_conv_through_the_kernel_match_torch(restore_threads, thre
 
 @pytest.fixture
 def row_calls(monkeypatch):
-    """The row-split 2-d product's C calls, counted while it still runs."""
-    seen = []
-    kernels = dict(native._mm_rows_fns)
-
-    def spy(dtype):
-        def call(*args):
-            seen.append(dtype.name)
-            return kernels[dtype](*args)
-
-        return call
-
-    monkeypatch.setattr(native, "_mm_rows_fns", {d: spy(d) for d in kernels})
-    return seen
+    """The row-split 2-d product's C calls."""
+    return _spy(monkeypatch, "_mm_rows_fns")
 
 
 def _small_dim_products(dtype):
