@@ -183,6 +183,19 @@ class Div(Op):
         return ga, gb
 
 
+class MulScalar(Mul):
+    """``tensor * number`` where torch's composites call its ``mul.Scalar`` (trapezoid ...):
+    MulBackward1 (Python's ``*`` is ``mul.Tensor``, MulBackward0)."""
+
+    torch_name = "MulBackward1"
+
+
+class DivScalar(Div):
+    """``tensor / number`` where torch's composites call its ``div.Scalar``: DivBackward1."""
+
+    torch_name = "DivBackward1"
+
+
 class Pow(Op):
     """``a ** b``: PowBackward0 for a number exponent, 1 for a tensor, 2 for a number base."""
 

@@ -1,16 +1,20 @@
-"""Composite products: tensordot, inner, kron, vecdot, multi_dot and matrix_power."""
+"""Composite products: tensordot, inner, kron, vecdot, multi_dot (chain_matmul) and
+matrix_power."""
 
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 from typing import Any
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, wrap_dim
 from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.creation import eye
+from chainrule.dtypes import c_type_name
 from chainrule.ops.linalg.decomp import _square, inv
-from chainrule.ops.linalg.products import matmul
+from chainrule.ops.linalg.products import matmul, mm
 
 
 @op(method=False)
@@ -80,25 +84,113 @@ def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     return (x * y).sum(dim)
 
 
+def _chain_order(sizes: list[int]) -> list[list[int]]:
+    """torch's matrix_chain_order: the split of each sub-chain that costs the fewest scalar
+    multiplications (CLRS's dynamic program; ties keep the first split)."""
+    n = len(sizes) - 1
+    m = [[0] * n for _ in range(n)]
+    s = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            m[i][j] = sys.maxsize
+            for k in range(i, j):
+                q = m[i][k] + m[k + 1][j] + sizes[i] * sizes[k + 1] * sizes[j + 1]
+                if q < m[i][j]:
+                    m[i][j], s[i][j] = q, k
+    return s
+
+
+def _chain(ts: list[Tensor], order: list[list[int]], i: int, j: int) -> Tensor:
+    if i == j:
+        return ts[i]
+    k = order[i][j]
+    return mm(_chain(ts, order, i, k), _chain(ts, order, k + 1, j))
+
+
 @op(namespace="linalg", method=False)
 @autocast_policy("lower_precision_fp")
 def multi_dot(tensors: Any) -> Tensor:
-    """A chain of matrix products; the first and last may be vectors."""
-    ts = list(tensors)
-    if len(ts) < 2:
-        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(ts)}")
-    first, last = ts[0]._data.ndim, ts[-1]._data.ndim
-    if first not in (1, 2):
+    """A chain of matrix products in the cheapest order (torch's); the first and last may be
+    vectors."""
+    given = list(tensors)
+    n = len(given)
+    if n < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {n}")
+    ts = list(given)
+    out_shape: list[int] = []
+    first, last = given[0]._data.ndim, given[-1]._data.ndim
+    if first == 1:
+        ts[0] = given[0].unsqueeze(0)
+    elif first == 2:
+        out_shape.append(given[0]._data.shape[0])
+    else:
         raise RuntimeError(f"multi_dot(): the first tensor must be 1D or 2D but got {first}D")
-    if last not in (1, 2):
+    if last == 1:
+        ts[-1] = given[-1].unsqueeze(-1)
+    elif last == 2:
+        out_shape.append(given[-1]._data.shape[1])
+    else:
         raise RuntimeError(f"multi_dot(): the last tensor must be 1D or 2D but got {last}D")
-    for i, t in enumerate(ts[1:-1], 1):
+    for i, t in enumerate(given[1:-1], 1):
         if t._data.ndim != 2:
             raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {t._data.ndim}D")
-    out = ts[0]
-    for t in ts[1:]:
-        out = matmul(out, t)
-    return out
+    dtype = ts[0]._data.dtype
+    for i in range(1, n):
+        if ts[i]._data.dtype != dtype:
+            raise RuntimeError(
+                "multi_dot(): all tensors must have be the same dtype but tensor 0 is "
+                f"{c_type_name(dtype)} and tensor {i} {c_type_name(ts[i]._data.dtype)}"
+            )
+        if ts[i - 1]._data.shape[-1] != ts[i]._data.shape[0]:
+            raise RuntimeError(
+                f"multi_dot(): tensors {i - 1} and {i} with shapes "
+                f"{list(given[i - 1]._data.shape)} and {list(given[i]._data.shape)} cannot be "
+                "multiplied"
+            )
+    if n == 2:
+        result = mm(ts[0], ts[1])
+    elif n == 3:  # (a x b), (b x c), (c x d): the cheaper of the two orders
+        a, b = ts[0]._data.shape
+        c, d = ts[2]._data.shape
+        if (a * c) * (b + d) > (b * d) * (a + c):
+            result = mm(ts[0], mm(ts[1], ts[2]))
+        else:
+            result = mm(mm(ts[0], ts[1]), ts[2])
+    else:
+        sizes = [t._data.shape[0] for t in ts] + [ts[-1]._data.shape[1]]
+        result = _chain(ts, _chain_order(sizes), 0, n - 1)
+    return result.view(out_shape)
+
+
+_chain_matmul_warned = [False]
+
+
+@op(method=False)
+def chain_matmul(*matrices: Tensor) -> Tensor:
+    """The product of 2-D ``matrices`` (deprecated: ``linalg.multi_dot`` takes a list), with
+    torch's once-per-process deprecation warning."""
+    if not _chain_matmul_warned[0]:
+        _chain_matmul_warned[0] = True
+        warnings.warn(
+            "torch.chain_matmul is deprecated and will be removed in a future PyTorch release. "
+            "Use torch.linalg.multi_dot instead, which accepts a list of two or more tensors "
+            "rather than multiple parameters.",
+            UserWarning,
+            stacklevel=2,
+        )
+    for i, m in enumerate(matrices):
+        if not isinstance(m, Tensor):
+            raise TypeError(
+                f"expected Tensor as element {i} in argument 0, but got {type(m).__name__}"
+            )
+        if m._data.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m._data.ndim}, expected 2 instead.")
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    if len(matrices) == 1:
+        return matrices[0].clone()
+    return multi_dot(matrices)
 
 
 @op(namespace=("", "linalg"))
