@@ -92,8 +92,6 @@ KNOWN: dict[str, tuple[set, str, str]] = {
             "einsum-ellipsis-broadcast",
             "kron-23x32",
             "kron-mixed-ndim",
-            "linalg.multi_dot-3x34x4",
-            "linalg.multi_dot-four",
             "conv2d-depthwise-same-even-kernel",
         ],
         ({"in", "data", "out", "outdata"}, ALL, "torch saves a copy made inside a composite"),
