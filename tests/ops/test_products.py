@@ -1,6 +1,7 @@
 """Products and their statistics beside tests/ops/test_linalg.py's table: vdot,
-chain_matmul and multi_dot's order of products, cov and corrcoef, against torch (values,
-gradients, second order, finite differences, grad_fn names), then errors and warnings."""
+chain_matmul and multi_dot's order of products, bilinear, cov and corrcoef, against torch
+(values, gradients, second order, finite differences, grad_fn names), then errors and
+warnings."""
 
 import warnings
 
@@ -58,6 +59,14 @@ CASES = [
         lambda m, a, b, c: m.linalg.multi_dot([a, b, c]),
         [(4,), (4, 3), (3, 2)],
         note="vector-first",
+    ),
+    Case("bilinear", lambda m, *a: m.bilinear(*a), [(4, 3), (4, 2), (5, 3, 2), (5,)]),
+    Case("bilinear", lambda m, *a: m.bilinear(*a), [(3,), (2,), (5, 3, 2)], note="1d-nobias"),
+    Case(
+        "bilinear",
+        lambda m, *a: m.nn.functional.bilinear(*a),
+        [(2, 4, 3), (2, 4, 2), (5, 3, 2), (5,)],
+        note="functional-3d",
     ),
     Case("cov", lambda m, a: m.cov(a), [(3, 5)]),
     Case("cov", lambda m, a: a.cov(correction=0), [(2, 4)], note="correction0"),

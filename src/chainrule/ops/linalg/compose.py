@@ -1,5 +1,5 @@
-"""Composite products: tensordot, inner, kron, vecdot, multi_dot (chain_matmul) and
-matrix_power."""
+"""Composite products: tensordot, inner, kron, bilinear, vecdot, multi_dot (chain_matmul)
+and matrix_power."""
 
 from __future__ import annotations
 
@@ -75,6 +75,47 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
     a = input.reshape([v for s in sa for v in (s, 1)])
     b = other.reshape([v for s in sb for v in (1, s)])
     return (a * b).reshape([x * y for x, y in zip(sa, sb)])
+
+
+@op(namespace=("", "nn.functional"), method=False)
+@autocast_policy("off")
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y_o = x1ᵀ W_o x2 + b_o``: a composition (one matmul, one product, one sum)."""
+    a, b, w = input1._data, input2._data, weight._data
+    if not (a.dtype == b.dtype == w.dtype and (bias is None or bias._data.dtype == a.dtype)):
+        got = f"input1: {c_type_name(input1)}, input2: {c_type_name(input2)}, weight: "
+        got += c_type_name(weight) + ("" if bias is None else f", bias: {c_type_name(bias)}")
+        raise RuntimeError(f"All tensors must have the same dtype, got {got}")
+    if a.ndim != b.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {a.ndim} and {b.ndim}")
+    for i in range(a.ndim - 1):
+        if a.shape[i] != b.shape[i]:
+            raise RuntimeError(
+                f"bilinear(): input batch dimensions do not match at dim {i}: got {a.shape[i]} and "
+                f"{b.shape[i]}"
+            )
+    if a.shape[-1] != w.shape[1]:
+        raise RuntimeError(
+            f"bilinear(): input1 size does not match weight size: got {a.shape[-1]} but "
+            f"expected {w.shape[1]}"
+        )
+    if b.shape[-1] != w.shape[2]:
+        raise RuntimeError(
+            f"bilinear(): input2 size does not match weight size: got {b.shape[-1]} but "
+            f"expected {w.shape[2]}"
+        )
+    if bias is not None and bias._data.shape[0] != w.shape[0]:
+        raise RuntimeError(
+            f"bilinear(): bias size does not match weight size: got {bias._data.shape[0]} but "
+            f"expected {w.shape[0]}"
+        )
+    o, i, j = w.shape
+    lead = a.shape[:-1]
+    x1 = input1.reshape(-1, i)
+    x2 = input2.reshape(-1, 1, j)
+    t = matmul(x1, weight.permute(1, 0, 2).reshape(i, o * j)).reshape(-1, o, j)
+    out = (t * x2).sum(-1).reshape(*lead, o)
+    return out if bias is None else out + bias
 
 
 @op(namespace="linalg", method=False)
