@@ -92,8 +92,6 @@ KNOWN: dict[str, tuple[set, str, str]] = {
             "einsum-ellipsis-broadcast",
             "kron-23x32",
             "kron-mixed-ndim",
-            "linalg.multi_dot-3x34x4",
-            "linalg.multi_dot-four",
             "conv2d-depthwise-same-even-kernel",
         ],
         ({"in", "data", "out", "outdata"}, ALL, "torch saves a copy made inside a composite"),
@@ -113,6 +111,12 @@ KNOWN: dict[str, tuple[set, str, str]] = {
     # the bias is added by its own node: with only the bias requiring grad, the transposed
     # convolution records no node, so input and weight are not saved (torch's one node does)
     "conv_transpose2d-make": ({"in"}, ALL, "bias added by a separate node"),
+    # torch's bilinear is one _trilinear kernel that saves the three inputs; chainrule's
+    # composition (a matmul, a product, a sum) saves the reshaped views it makes
+    **dict.fromkeys(
+        ["bilinear-43x42x532x5", "bilinear-1d-nobias", "bilinear-functional-3d"],
+        ({"in", "data"}, ALL, "bilinear: a composition where torch has one kernel"),
+    ),
 }
 for _k in ("slogdet-make", "slogdet-batched", "linalg.slogdet-make"):  # the sign, written:
     KNOWN[_k] = ({"data", "outdata", "out"}, ALL, "torch names the node that saved it")

@@ -211,6 +211,12 @@ CASES = [
         note="p1-inf-special",
     ),
     Case("norm", lambda m, a: m.norm(a, INF, 1), [(0, 3)], note="inf-no-rows"),
+    Case("renorm", lambda m, a: m.renorm(a, 2, 0, 1.0), [S]),
+    Case("renorm", lambda m, a: a.renorm(1, 1, 2.0), [S], note="p1-dim1"),
+    Case("renorm", lambda m, a: m.renorm(a, 3, -2, 1.5), [M], note="p3-3d"),
+    Case("renorm", lambda m, a: m.renorm(a, INF, 0, 0.8), [S], note="inf", fd=False),
+    Case("renorm", lambda m, a: m.renorm(a, 2, 1, 100.0), [S], note="none-scaled"),
+    Case("renorm", lambda m, a: m.renorm(a.t(), 2.5, 0, 1), [S], note="non-contiguous"),
     # all, any
     Case("all", lambda m, a: m.all(a), make=bools(S), grad=False),
     Case("all", lambda m, a: a.all(1, keepdim=True), make=bools(S), grad=False, note="dim"),
@@ -444,6 +450,29 @@ ERRORS = [
     ),
     (lambda m: m.aminmax(m.tensor([1j])), NotImplementedError, "aminmax_cpu.*ComplexFloat"),
     (lambda m: m.aminmax(m.ones(2, 3), dim=(0, 1)), TypeError, "'dim' must be int, not tuple"),
+    (lambda m: m.renorm(m.ones(2, 2), 0, 0, 1.0), RuntimeError, "^renorm: non-positive-norm"),
+    (lambda m: m.renorm(m.ones(2, 2), 2j, 0, 1.0), RuntimeError, "^renorm: p must be real"),
+    (lambda m: m.renorm(m.ones(2, 2), 2, 0, 1j), RuntimeError, "^renorm: maxnorm must be real"),
+    (
+        lambda m: m.renorm(m.ones(2, 2), 2, 0, -1.5),
+        RuntimeError,
+        "^renorm: expected maxnorm to be >= 0 but got -1.5$",
+    ),
+    (
+        lambda m: m.renorm(m.ones(3), 2, 0, 1.0),
+        RuntimeError,
+        "^renorm: input needs at least 2 dimensions, got 1 dimensions$",
+    ),
+    (
+        lambda m: m.renorm(m.ones(2, 2), 2, 2, 1.0),
+        IndexError,
+        "^Dimension out of range \\(expected to be in range of \\[-2, 1\\], but got 2\\)$",
+    ),
+    (
+        lambda m: m.renorm(m.ones(2, 2, dtype=m.int64), 2, 0, 1.0),
+        RuntimeError,
+        "^linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long$",
+    ),
 ]
 
 

@@ -144,3 +144,110 @@ def test_complex_logcumsumexp_special_values_are_torch_s():
         ours = cr.tensor(xs).logcumsumexp(0).numpy()
         theirs = torch.tensor(xs).logcumsumexp(0).numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, equal_nan=True)
+
+
+# --------------------------------------------------------------------------- trapezoid
+
+
+def samples(r):  # y (3, 5) and increasing sample points x (5,)
+    return [r.uniform(-2, 2, (3, 5)), np.sort(r.uniform(-2, 2, 5))]
+
+
+INTEGRALS = [
+    Case("trapezoid", lambda m, y: m.trapezoid(y), [(3, 5)]),
+    Case("trapezoid", lambda m, y: m.trapezoid(y, dx=0.5, dim=0), [(3, 5)], note="dx-dim0"),
+    Case("trapezoid", lambda m, y: m.trapezoid(y, dx=2), [(4,)], note="int-dx"),
+    Case("trapezoid", lambda m, y, x: m.trapezoid(y, x), make=samples, note="x"),
+    Case("trapezoid", lambda m, y, x: m.trapezoid(y, x.t(), dim=0), [(4, 2), (2, 4)], note="x-nd"),
+    Case("trapezoid", lambda m, y, x: m.trapezoid(y, x), [(2, 3, 4), (3, 4)], note="x-padded"),
+    Case(
+        "trapezoid",
+        lambda m, y: m.trapezoid(y),
+        make=lambda r: [r.integers(0, 5, (2, 3))],
+        grad=False,
+        note="int",
+    ),
+    Case("trapezoid", lambda m, y: m.trapezoid(y), [(3, 1)], note="one-sample"),
+    Case("trapz", lambda m, y: m.trapz(y, dx=1.5), [(3, 5)]),
+    Case("trapz", lambda m, y, x: m.trapz(y, x, dim=-1), make=samples, note="x"),
+    Case("cumulative_trapezoid", lambda m, y: m.cumulative_trapezoid(y), [(3, 5)]),
+    Case(
+        "cumulative_trapezoid",
+        lambda m, y: m.cumulative_trapezoid(y, dx=0.25, dim=0),
+        [(3, 5)],
+        note="dx-dim0",
+    ),
+    Case(
+        "cumulative_trapezoid",
+        lambda m, y, x: m.cumulative_trapezoid(y, x),
+        make=samples,
+        note="x",
+    ),
+    Case(
+        "cumulative_trapezoid",
+        lambda m, y, x: m.cumulative_trapezoid(y, x, dim=1),
+        [(2, 3, 4), (2, 3, 1)],
+        note="x-nd",
+    ),
+    Case(
+        "cumulative_trapezoid",
+        lambda m, y, x: m.cumulative_trapezoid(y, x),
+        make=lambda r: [r.integers(0, 5, (2, 3)), r.integers(0, 5, (3,))],
+        grad=False,
+        note="int",
+    ),
+]
+CASES += INTEGRALS
+
+(
+    test_integral_torch_parity,
+    test_integral_finite_differences,
+    test_integral_grad_fn_names,
+) = table_tests(INTEGRALS)
+
+
+def test_trapezoid_of_no_samples_is_zeros_without_a_graph():
+    for lib in (torch, cr):
+        y = lib.zeros(3, 0, requires_grad=True)
+        for out in (lib.trapezoid(y), lib.trapezoid(y, lib.zeros(0))):
+            assert tuple(out.shape) == (3,) and not out.requires_grad
+            assert float(out.abs().sum()) == 0.0
+        assert tuple(lib.cumulative_trapezoid(y).shape) == (3, 0)
+
+
+INTEGRAL_ERRORS = [
+    lambda m: m.trapezoid(m.ones(3, 4), m.ones(4), dx=1.0),
+    lambda m: m.trapezoid(m.ones(3, 4), 2),
+    lambda m: m.trapezoid(m.ones(3, 4), dx="a"),
+    lambda m: m.trapz(m.ones(3, 4), m.ones(4), dx=1.0),
+    lambda m: m.trapz(m.ones(3, 4), dx=1j),
+    lambda m: m.cumulative_trapezoid(m.ones(3, 4), 2.5),
+    lambda m: m.trapezoid(m.ones(3, 4), m.ones(3)),
+    lambda m: m.cumulative_trapezoid(m.ones(3, 4), m.ones(3)),
+    lambda m: m.trapezoid(m.ones(3, 4), dx=1j),
+    lambda m: m.trapezoid(m.ones(3, 4), dx=True),
+    lambda m: m.cumulative_trapezoid(m.ones(3, 4), dx=True),
+    lambda m: m.trapezoid(m.ones(3, 4) > 0),
+    lambda m: m.trapezoid(m.ones(3, 4), m.ones(4) > 0),
+    lambda m: m.cumulative_trapezoid(m.ones(3, 4) > 0),
+    lambda m: m.cumulative_trapezoid(m.ones(3, 4) > 0, m.ones(4)),
+    lambda m: m.trapezoid(m.ones(3, 4), dim=2),
+    lambda m: m.trapezoid(m.tensor(1.0)),
+    lambda m: m.trapezoid(m.tensor(1.0), m.tensor([1.0])),
+    lambda m: m.cumulative_trapezoid(m.tensor(1.0)),
+    lambda m: m.trapezoid(m.ones(3, 4), m.ones(5, 4)),
+    lambda m: m.cumulative_trapezoid(m.ones(3, 4), m.ones(5, 4)),
+    lambda m: m.trapezoid(m.tensor(1.0), m.ones(2, 2)),
+    lambda m: m.cumulative_trapezoid(m.tensor(1.0), m.ones(2, 2)),
+    lambda m: m.cumulative_trapezoid(m.tensor(1.0), m.ones(2)),
+    lambda m: m.trapezoid(m.tensor(1.0), dim=0),
+]
+
+
+@pytest.mark.parametrize("i", range(len(INTEGRAL_ERRORS)))
+def test_integral_errors_match_torch(i):
+    with pytest.raises(Exception) as theirs:
+        INTEGRAL_ERRORS[i](torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        INTEGRAL_ERRORS[i](cr)
+    assert str(ours.value) == str(theirs.value)

@@ -1,4 +1,5 @@
-"""Comparisons, predicates and logic: boolean results, never differentiable."""
+"""Comparisons, predicates and logic: boolean results, never differentiable; the integer
+functions beside the bitwise ones (gcd, lcm)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
 from chainrule._trace import state as trace
 from chainrule.dtypes import kind_of
-from chainrule.ops.broadcast import as_tensor_arg, number_as
+from chainrule.ops.broadcast import as_tensor_arg, broadcast_error, number_as
 
 
 def _values(x: Any) -> Any:
@@ -248,3 +249,41 @@ def allclose(
 ) -> bool:
     """Whether ``isclose(input, other, rtol, atol, equal_nan)`` holds everywhere (a Python bool)."""
     return bool(np.allclose(input._data, _values(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+# --------------------------------------------------------------------------- gcd, lcm
+
+
+def _integer_pair(name: str, input: Tensor, other: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Both operands as arrays of their promoted integer dtype (torch's checks first)."""
+    if not isinstance(other, Tensor):
+        raise TypeError(
+            f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}"
+        )
+    dt = dtypes.result_type(input, other)
+    if kind_of(dt) in "fcb":
+        raise dtypes.kernel_missing(f"{name}_cpu", dt)
+    a, b = input._data.astype(dt, copy=False), other._data.astype(dt, copy=False)
+    error = broadcast_error(input, other)
+    if error is not None:
+        raise error
+    return a, b
+
+
+@op(inplace=True, inplace_function=True)
+def gcd(input: Tensor, other: Tensor) -> Tensor:
+    """The greatest common divisor of integer tensors, elementwise (broadcast); non-negative,
+    ``gcd(0, 0) = 0``."""
+    a, b = _integer_pair("gcd", input, other)
+    return _make(np.asarray(np.gcd(a, b)))
+
+
+@op(inplace=True, inplace_function=True)
+def lcm(input: Tensor, other: Tensor) -> Tensor:
+    """The least common multiple of integer tensors, elementwise (broadcast): ``|a / gcd *
+    b|``, 0 where either is 0 (wrapping around on overflow, as torch's)."""
+    a, b = _integer_pair("lcm", input, other)
+    g = np.gcd(a, b)
+    with np.errstate(all="ignore"):
+        out = np.abs((a // np.where(g == 0, 1, g)) * b)
+    return _make(np.asarray(np.where(g == 0, 0, out).astype(g.dtype, copy=False)))

@@ -1,4 +1,5 @@
-"""linear (a primitive: one matmul forward, one matmul per input backward) and bilinear."""
+"""linear (a primitive: one matmul forward, one matmul per input backward); bilinear is
+declared with the products (ops/linalg/compose.py), as torch has it at the top level too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from chainrule._tensor import Tensor, _make
 from chainrule._trace import state as trace
 from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.backend import K
-from chainrule.dtypes import c_type_name
 from chainrule.graph import grad_mode
 from chainrule.nn.functional._utils import type_name
 from chainrule.ops.linalg.products import matmul
@@ -153,44 +153,3 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         rows = Reshape.apply(input, shape=(math.prod(x.shape[:-1]), x.shape[-1]))
         return View.apply(Linear.apply(rows, weight, bias), shape=(*x.shape[:-1], w.shape[0]))
     return Linear.apply(input, weight, bias)
-
-
-@op(namespace="nn.functional", method=False)
-@autocast_policy("off")
-def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``y_o = x1ᵀ W_o x2 + b_o``: a composition (one matmul, one product, one sum)."""
-    a, b, w = input1._data, input2._data, weight._data
-    if not (a.dtype == b.dtype == w.dtype and (bias is None or bias._data.dtype == a.dtype)):
-        got = f"input1: {c_type_name(input1)}, input2: {c_type_name(input2)}, weight: "
-        got += c_type_name(weight) + ("" if bias is None else f", bias: {c_type_name(bias)}")
-        raise RuntimeError(f"All tensors must have the same dtype, got {got}")
-    if a.ndim != b.ndim:
-        raise RuntimeError(f"bilinear(): input dimensions do not match: got {a.ndim} and {b.ndim}")
-    for i in range(a.ndim - 1):
-        if a.shape[i] != b.shape[i]:
-            raise RuntimeError(
-                f"bilinear(): input batch dimensions do not match at dim {i}: got {a.shape[i]} and "
-                f"{b.shape[i]}"
-            )
-    if a.shape[-1] != w.shape[1]:
-        raise RuntimeError(
-            f"bilinear(): input1 size does not match weight size: got {a.shape[-1]} but "
-            f"expected {w.shape[1]}"
-        )
-    if b.shape[-1] != w.shape[2]:
-        raise RuntimeError(
-            f"bilinear(): input2 size does not match weight size: got {b.shape[-1]} but "
-            f"expected {w.shape[2]}"
-        )
-    if bias is not None and bias._data.shape[0] != w.shape[0]:
-        raise RuntimeError(
-            f"bilinear(): bias size does not match weight size: got {bias._data.shape[0]} but "
-            f"expected {w.shape[0]}"
-        )
-    o, i, j = w.shape
-    lead = a.shape[:-1]
-    x1 = input1.reshape(-1, i)
-    x2 = input2.reshape(-1, 1, j)
-    t = matmul(x1, weight.permute(1, 0, 2).reshape(i, o * j)).reshape(-1, o, j)
-    out = (t * x2).sum(-1).reshape(*lead, o)
-    return out if bias is None else out + bias

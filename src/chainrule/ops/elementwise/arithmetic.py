@@ -1,5 +1,5 @@
 """Elementwise arithmetic: add, sub, mul, div (and rounding modes), pow, square,
-floor_divide, remainder, fmod.
+floor_divide, remainder, fmod; a float's bits (nextafter, ldexp, frexp).
 
 Each rule is a line of the derivative table: ``d(a*b) = g*b, g*a``. Broadcasting and type
 promotion are handled by ``broadcast.binary`` and the ``elementwise`` flag, never here.
@@ -7,6 +7,7 @@ promotion are handled by ``broadcast.binary`` and the ``elementwise`` flag, neve
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 import numpy as np
@@ -181,6 +182,19 @@ class Div(Op):
         # torch's order (div_tensor_other_backward): the graph of the gradient saves ``a``
         gb = -g * ((a / b) / b) if self.needs(1) else None
         return ga, gb
+
+
+class MulScalar(Mul):
+    """``tensor * number`` where torch's composites call its ``mul.Scalar`` (trapezoid ...):
+    MulBackward1 (Python's ``*`` is ``mul.Tensor``, MulBackward0)."""
+
+    torch_name = "MulBackward1"
+
+
+class DivScalar(Div):
+    """``tensor / number`` where torch's composites call its ``div.Scalar``: DivBackward1."""
+
+    torch_name = "DivBackward1"
 
 
 class Pow(Op):
@@ -704,3 +718,112 @@ def logaddexp(input: Tensor, other: Tensor) -> Tensor:
     if kind_of(dtypes.result_type(input, other)) not in "fc":
         raise _not_implemented("logaddexp_cpu")(input._data)
     return binary(Logaddexp, input, other)
+
+
+# --------------------------------------------------------------------------- float bits
+
+
+class Nextafter(Op):
+    """The next float after ``a`` towards ``b``: torch's gradient is ``g`` for ``a`` and
+    zero for ``b``."""
+
+    formula = "d nextafter(a, b) = g, 0"
+    elementwise = True
+    saved_for = ((0, 1), ())  # torch's: both for a's gradient (its formula uses neither)
+
+    def forward(self, a, b):
+        return np.nextafter(a, b)
+
+    def backward(self, g):
+        return g if self.needs(0) else None, g * 0 if self.needs(1) else None
+
+
+@op(inplace=True)
+def nextafter(input: Tensor, other: Tensor) -> Tensor:
+    """The next representable float after ``input`` towards ``other``, elementwise."""
+    _two_floats("nextafter", input, other)
+    return binary(Nextafter, input, other)
+
+
+class Ldexp(Op):
+    """``a * 2**b``: vjp ``g 2**b``, ``g result ln 2`` (torch's: it saves b and the result).
+    An integer ``b`` stays integer, as in torch, whose ``g * pow(2, b)`` is then an integer
+    power: 0 where ``b < 0``."""
+
+    formula = "d(a * 2**b) = g * 2**b, g * a * 2**b * ln 2"
+    elementwise = True
+    saved_for = ((1, "result"), ("result",))
+
+    @quiet
+    def forward(self, a, b):
+        return a * np.exp2(b.astype(a.dtype) if kind_of(b.dtype) != "f" else b)
+
+    @quiet
+    def backward(self, g):
+        _, b = self.inputs
+        ga = gb = None
+        if self.needs(0):
+            if kind_of(b._data.dtype) != "f":  # torch's integer power of 2: 0 for b < 0
+                bd = b._data
+                scale = np.where(bd < 0, 0, np.exp2(np.maximum(bd, 0))).astype(g._data.dtype)
+                ga = g * _make(scale)
+            else:
+                ga = g * 2.0**b
+        if self.needs(1):
+            gb = g * self.output * float(np.log(2.0))
+        return ga, gb
+
+
+@op(inplace=True, inplace_function=True)
+def ldexp(input: Tensor, other: Tensor) -> Tensor:
+    """``input * 2**other``, elementwise (broadcast; integers give the default float)."""
+    if not isinstance(other, Tensor):
+        raise TypeError(
+            f"ldexp(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}"
+        )
+    if kind_of(other._data.dtype) in "iub" and kind_of(input._data.dtype) in "fc":
+        try:  # the exponent stays integer (see Ldexp)
+            return Ldexp.apply(input, other)
+        except ValueError:
+            reraise_broadcast(input, other)
+    if kind_of(other._data.dtype) in "iub" and kind_of(input._data.dtype) in "iub":
+        return ldexp(input.to(dtypes.get_default_dtype()), other)
+    return binary(Ldexp, input, other, float_result=True)
+
+
+class Frexp(Op):
+    """The mantissa of ``frexp`` (the exponent is an integer tensor beside it): vjp
+    ``g / 2**exponent``."""
+
+    formula = "d mantissa(x) = g / 2**exponent(x)"
+    save_inputs = False
+
+    def forward(self, x):
+        mantissa, self.exponent = np.frexp(x)
+        return mantissa
+
+    def backward(self, g):
+        return g / _make(np.exp2(self.exponent).astype(g._data.dtype))
+
+
+def _frexp_type() -> type:
+    cls = collections.namedtuple("frexp", ["mantissa", "exponent"])
+    cls.__module__ = "chainrule.return_types"
+    cls.__qualname__ = "frexp"
+    cls.__repr__ = lambda self: (
+        f"chainrule.return_types.frexp(\nmantissa={self.mantissa!r},\nexponent={self.exponent!r})"
+    )
+    return cls
+
+
+frexp_type = _frexp_type()
+
+
+@op
+def frexp(input: Tensor) -> Any:
+    """``(mantissa, exponent)`` with ``input = mantissa * 2**exponent``, ``|mantissa|`` in
+    [0.5, 1) (0, inf and nan keep their value, exponent 0); the exponent is int32."""
+    if kind_of(input._data.dtype) != "f":
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    exponent = np.frexp(input._data)[1].astype(np.int32)
+    return frexp_type(Frexp.apply(input), _make(np.asarray(exponent)))

@@ -1,5 +1,6 @@
 """Linear algebra (a sub-package): products, einsum, decomp (inv, det ...), norms, compose,
-distance (cdist, dist, cross), addprod (baddbmm, addbmm, addmv, addr).
+covariance (cov, corrcoef), distance (cdist, dist, cross), addprod (baddbmm, addbmm, addmv,
+addr).
 
 ``chainrule.linalg`` (src/chainrule/linalg.py) exposes decomp's functions under torch.linalg's
 names; the top-level names here are torch's (matmul, mm, bmm, dot, det, inverse, slogdet ...).
@@ -11,6 +12,7 @@ from chainrule._registry import export_package
 from chainrule.ops.linalg import (  # noqa: F401  (each declares its ops)
     addprod,
     compose,
+    covariance,
     decomp,
     distance,
     einsum,

@@ -1,4 +1,4 @@
-"""Products: matmul (``@``), mm, bmm, mv, dot, outer, einsum, trace and diagonal.
+"""Products: matmul (``@``), mm, bmm, mv, dot, vdot, outer, einsum, trace and diagonal.
 
 ``matmul`` is one primitive for every shape case: the forward is a single ``K.matmul``
 (NumPy's matmul; a large stack split over the native kernels' threads) and each input's
@@ -314,6 +314,40 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
     if input._data.dtype != tensor._data.dtype:
         _check_dtypes(input, tensor)
     return Matmul.apply(input, tensor)
+
+
+class Vdot(Op):
+    """``sum(conj(a) * b)`` of two vectors (a 0-d result); vjp: ``conj(g) b``, ``g a``."""
+
+    formula = "d vdot(a, b) = conj(g) * b, g * a"
+    torch_name = "VdotBackward0"
+    saved_for = ((1,), (0,))  # torch's: other for self's gradient, self for other's
+
+    def forward(self, a, b):
+        return np.asarray(np.vdot(a, b), dtype=np.result_type(a, b))
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = g.conj() * b if self.needs(0) else None
+        gb = g * a if self.needs(1) else None
+        return ga, gb
+
+
+@op
+@autocast_policy("off")
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """The inner product of two 1-d tensors, the first conjugated (a 0-d result)."""
+    if input._data.ndim != 1 or other._data.ndim != 1:
+        raise RuntimeError(
+            f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors"
+        )
+    if input._data.shape != other._data.shape:
+        raise _dot_error(input._data.shape[0], other._data.shape[0])
+    if input._data.dtype != other._data.dtype:
+        _check_dtypes(input, other)
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError("\"dot\" not implemented for 'Bool'")
+    return Vdot.apply(input, other)
 
 
 @op(aliases=("ger",))

@@ -1,4 +1,4 @@
-"""Statistics and norms: var, std, var_mean, std_mean, logsumexp, norm."""
+"""Statistics and norms: var, std, var_mean, std_mean, logsumexp, norm, renorm."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule._fp import quiet
 from chainrule._registry import op
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.dtypes import kind_of
 from chainrule.ops import elementwise as ew
 from chainrule.ops.elementwise.unary import sign_or_phase
@@ -290,3 +290,70 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
         )
     p = float(p)
     return Norm.apply(input, axes=norm_axes(input, p, dim), keepdim=keepdim, p=p)
+
+
+# --------------------------------------------------------------------------- renorm
+
+
+def _vector_norm(x: np.ndarray, p: float, axes: tuple[int, ...]) -> np.ndarray:
+    a = np.abs(x)
+    if math.isinf(p):
+        return a.max(axis=axes, keepdims=True)
+    if p == 1:
+        return a.sum(axis=axes, keepdims=True)
+    if p == 2:
+        return np.sqrt((a * a).sum(axis=axes, keepdims=True))
+    return ((a**p).sum(axis=axes, keepdims=True)) ** (1.0 / p)
+
+
+class Renorm(Op):
+    """Each slice along ``dim`` scaled to p-norm ``maxnorm`` where its norm exceeds it:
+    ``x * where(norm > maxnorm, maxnorm / (norm + 1e-7), 1)``; torch's renorm_backward
+    (the norm's gradient through the scale, none where the slice was kept)."""
+
+    formula = "d renorm(x) = f g - f / (norm + 1e-7) * d norm(<x, g>), f = maxnorm / (norm + 1e-7)"
+
+    @quiet
+    def forward(self, x, p, dim, maxnorm):
+        self.p, self.maxnorm = p, maxnorm
+        self.axes = tuple(i for i in range(x.ndim) if i != dim)
+        norm = _vector_norm(x, p, self.axes)
+        eps = np.asarray(1e-7, dtype=norm.dtype)
+        factor = np.where(norm > maxnorm, maxnorm / (norm + eps), np.ones((), norm.dtype))
+        return x * factor.astype(norm.dtype, copy=False)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        axes, maxnorm = self.axes, self.maxnorm
+        norm = x.norm(self.p, axes, keepdim=True)
+        grad_output = (x.conj() * g).sum(axes, keepdim=True)
+        if grad_output.is_complex():
+            grad_output = grad_output.real
+        nb = norm_grad(x, grad_output, norm, self.p, axes)
+        invnorm = (norm + 1e-7).reciprocal()
+        factor = invnorm * maxnorm
+        return ew.where(norm > maxnorm, factor * g - (factor * invnorm) * nb, g)
+
+
+@op(inplace=True)
+def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
+    """``input`` with each sub-tensor along ``dim`` whose ``p``-norm exceeds ``maxnorm``
+    scaled down to norm ``maxnorm`` (the others unchanged)."""
+    if isinstance(p, complex):
+        raise RuntimeError("renorm: p must be real-valued")
+    if not p > 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if isinstance(maxnorm, complex):
+        raise RuntimeError("renorm: maxnorm must be real-valued")
+    if not maxnorm >= 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {float(maxnorm):g}")
+    ndim = input._data.ndim
+    if ndim <= 1:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {ndim} dimensions")
+    dim = wrap_dim(dim, ndim)
+    if kind_of(input._data.dtype) not in "fc":
+        raise RuntimeError(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+            f"{dtypes.scalar_type_name(input._data.dtype)}"
+        )
+    return Renorm.apply(input, p=float(p), dim=dim, maxnorm=float(maxnorm))

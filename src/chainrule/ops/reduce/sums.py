@@ -1,5 +1,5 @@
 """Sums and products: sum, mean, nansum, nanmean, prod, cumsum, cumprod (products exact
-with zeros)."""
+with zeros); the trapezoidal rule (trapezoid, cumulative_trapezoid)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.amp.autocast_mode import autocast_policy
 from chainrule.backend import K
 from chainrule.dtypes import kind_of
-from chainrule.ops.broadcast import dims
+from chainrule.ops.broadcast import binary, dims
+from chainrule.ops.elementwise.arithmetic import DivScalar, MulScalar
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.inplace import write
 from chainrule.ops.op import Op, expand
@@ -377,3 +378,128 @@ def cumprod_(self: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     """In place: the result keeps self's dtype."""
     _check_scan_inplace("cumprod", self, dtype)
     return write(self, cumprod(self, dim))
+
+
+# --------------------------------------------------------------------------- trapezoid
+
+_TRAPZ_SIGNATURES = {
+    "trapezoid": " * (Tensor y, Tensor x, *, int dim = -1)\n"
+    " * (Tensor y, *, Number dx = 1, int dim = -1)\n",
+    "trapz": " * (Tensor y, *, float dx = 1, int dim = -1)\n"
+    " * (Tensor y, Tensor x, *, int dim = -1)\n",
+}
+
+
+def _type_word(v: Any) -> str:
+    return "Tensor" if isinstance(v, Tensor) else type(v).__name__
+
+
+def _integration_args(name: str, y: Tensor, x: Any, dx: Any) -> Any:
+    """torch's binding of ``(y, x)`` or ``(y, *, dx)``: the spacing, a tensor, a number or
+    None (1); a TypeError with torch's words for any other combination."""
+    bad = x is not None and (dx is not None or not isinstance(x, Tensor))
+    if dx is not None and not bad:
+        if isinstance(dx, Tensor) and dx._data.ndim == 0:
+            dx = dx.item()
+        bad = not isinstance(dx, int | float | complex)
+        if name == "trapz" and isinstance(dx, complex):
+            bad = True
+    if bad:
+        got = ", ".join(
+            [_type_word(y)]
+            + ([_type_word(x)] if x is not None else [])
+            + ([f"dx={_type_word(dx)}"] if dx is not None else [])
+        )
+        raise TypeError(
+            f"{name}() received an invalid combination of arguments - got ({got}), but "
+            f"expected one of:\n{_TRAPZ_SIGNATURES.get(name, _TRAPZ_SIGNATURES['trapezoid'])}"
+        )
+    return x if x is not None else (1 if dx is None else dx)
+
+
+def _slice(t: Tensor, dim: int, start: int | None, stop: int | None) -> Tensor:
+    return t[(slice(None),) * dim + (slice(start, stop),)]
+
+
+def _spacing(name: str, y: Tensor, x: Tensor, dim: int) -> Tensor:
+    """``x``'s differences along ``dim``, laid out to broadcast against ``y``'s."""
+    if y._data.dtype == np.bool_ or x._data.dtype == np.bool_:
+        raise RuntimeError(
+            f"{name}: received a bool input for `x` or `y`, but bool is not supported"
+        )
+    if x._data.ndim == 1:
+        if x._data.shape[0] != y._data.shape[dim]:
+            raise RuntimeError(f"{name}: There must be one `x` value for each sample point")
+        sizes = [1] * y._data.ndim
+        sizes[dim] = x._data.shape[0]
+        x = x.view(sizes)
+    elif x._data.ndim < y._data.ndim:
+        x = x.view((1,) * (y._data.ndim - x._data.ndim) + x._data.shape)
+    return _slice(x, dim, 1, None) - _slice(x, dim, 0, -1)
+
+
+def _check_dx(name: str, y: Tensor, dx: Any) -> None:
+    if y._data.dtype == np.bool_:
+        raise RuntimeError(f"{name}: received a bool input for `y`, but bool is not supported")
+    if isinstance(dx, complex | bool):
+        raise RuntimeError(f"{name}: Currently, we only support dx as a real number.")
+
+
+def _wrap_dim(y: Tensor, dim: int) -> int:
+    if y._data.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return wrap_dim(dim, y._data.ndim)
+
+
+def _trapezoid(name: str, y: Tensor, x: Any, dx: Any, dim: int) -> Tensor:
+    spacing = _integration_args(name, y, x, dx)
+    if isinstance(spacing, Tensor) and y._data.ndim == 0:  # torch wraps dim to 0 here
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    dim = _wrap_dim(y, dim)
+    if y._data.shape[dim] == 0:  # no samples: zeros (NumPy's answer), without a graph
+        shape = y._data.shape[:dim] + y._data.shape[dim + 1 :]
+        return _make(np.zeros(shape, dtype=y._data.dtype))
+    if isinstance(spacing, Tensor):
+        d = _spacing("trapezoid", y, spacing, dim)
+        s = (_slice(y, dim, 1, None) + _slice(y, dim, 0, -1)) * d
+        return binary(DivScalar, s.sum(dim), 2.0, float_result=True)
+    _check_dx("trapezoid", y, spacing)
+    ends = binary(MulScalar, y.select(dim, 0) + y.select(dim, -1), 0.5)
+    return binary(MulScalar, y.sum(dim) - ends, float(spacing))
+
+
+@op(method=False)
+def trapezoid(y: Tensor, x: Tensor | None = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """The trapezoidal rule's integral of ``y`` along ``dim``: sample points ``x`` (1-D, or
+    broadcasting with ``y``), or a constant spacing ``dx`` (1 by default)."""
+    return _trapezoid("trapezoid", y, x, dx, dim)
+
+
+@op(method=False)
+def trapz(y: Tensor, x: Tensor | None = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """``trapezoid`` by its older name."""
+    return _trapezoid("trapz", y, x, dx, dim)
+
+
+@op(method=False)
+def cumulative_trapezoid(y: Tensor, x: Tensor | None = None, *, dx: Any = None,
+                         dim: int = -1) -> Tensor:  # fmt: skip
+    """The running trapezoidal integral of ``y`` along ``dim`` (one value fewer than the
+    samples): sample points ``x`` or a constant spacing ``dx``, as ``trapezoid``."""
+    name = "cumulative_trapezoid"
+    spacing = _integration_args(name, y, x, dx)
+    if isinstance(spacing, Tensor):
+        if y._data.ndim == 0:  # torch wraps dim to 0, then reads x's length or slices y
+            if spacing._data.ndim == 1:
+                raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+            raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+        dim = wrap_dim(dim, y._data.ndim)
+        d = _spacing(name, y, spacing, dim)
+        s = cumsum((_slice(y, dim, 1, None) + _slice(y, dim, 0, -1)) * d, dim)
+        return binary(DivScalar, s, 2.0, float_result=True)
+    _check_dx(name, y, spacing)
+    if y._data.ndim == 0:
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+    dim = wrap_dim(dim, y._data.ndim)
+    pairs = _slice(y, dim, 1, None) + _slice(y, dim, 0, -1)
+    return cumsum(binary(MulScalar, pairs, float(spacing) / 2.0), dim)

@@ -1,5 +1,5 @@
-"""Grids and broadcasts: meshgrid, broadcast_tensors, broadcast_shapes, cartesian_prod and
-block_diag.
+"""Grids and broadcasts: meshgrid, broadcast_tensors, broadcast_shapes, cartesian_prod,
+combinations and block_diag.
 
 All but block_diag are torch's composites (views and expands, a stack), so their nodes are
 the ones torch records (ExpandBackward0, StackBackward0); block_diag is one node,
@@ -153,6 +153,28 @@ def cartesian_prod(*tensors: Any) -> Tensor:
         return ts[0]
     grids = meshgrid(*ts, indexing="ij")
     return stack([g.flatten() for g in grids], 1)
+
+
+@op(method=False)
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """The length-``r`` combinations of a 1-d tensor's elements, one per row
+    (``itertools.combinations`` order; ``with_replacement``: as
+    ``combinations_with_replacement``); torch's composite: a meshgrid, masked_select of the
+    index-ordered entries, a stack, so gradients flow back as through indexing."""
+    shape = input._data.shape
+    if len(shape) != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return _make(np.empty((0,), dtype=input._data.dtype))
+    grids = meshgrid(*([input] * r), indexing="ij")
+    index = np.meshgrid(*([np.arange(shape[0])] * r), indexing="ij")
+    mask = np.ones(index[0].shape, dtype=bool)
+    for a, b in zip(index, index[1:]):
+        mask &= (a <= b) if with_replacement else (a < b)
+    keep = _make(mask)
+    return stack([g.masked_select(keep) for g in grids], 1)
 
 
 class BlockDiag(Op):
