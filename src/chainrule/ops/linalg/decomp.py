@@ -22,6 +22,7 @@ from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.op import Op, _modified_message, save_index
 from chainrule.ops.reduce.sums import prod
+from chainrule.ops.shape.join import cat
 
 
 class LinAlgError(RuntimeError):
@@ -410,43 +411,60 @@ def solve_triangular(
 
 
 class SvdPart(Op):
-    """One factor (U, S or Vh) of the reduced SVD, computed once for all three. Saved as
-    torch's LinalgSvdBackward0: the factors (this node's own, version-checked, is its output
+    """One factor (U, S or Vh) of the SVD, computed once for all three. Saved as torch's
+    LinalgSvdBackward0: the factors (this node's own, version-checked, is its output
     ``output_nr``), never A; building a graph of the gradient, the factors are recomputed
-    from A (kept aside, refused if written since)."""
+    from A (kept aside, refused if written since). With ``full`` (full_matrices), the
+    columns of U and rows of Vh past min(m, n) get no gradient (torch's narrow)."""
 
     torch_name = "LinalgSvdBackward0"
     saved_for = (("result",),)
 
-    def forward(self, A, part, usv):
-        self.part, self.usv, self.output_nr = part, usv, part
-        return usv[part]
+    def forward(self, A, part, values, full=False):
+        self.part, self.usv, self.output_nr, self.full = part, values, part, full
+        return values[part]
 
     def backward(self, g):
+        k = self.usv[1].shape[-1]
         if grad_mode.enabled:  # building a graph of the gradient: U, S, Vh depend on A
-            d = self.__dict__
-            A = d.get("source")
-            if A is None:  # a forward-mode node: it has its inputs
-                A = self.inputs[0]
-            elif A._vc is not None and A._vc[0] != d["source_version"]:
-                vc, version = A._vc, d["source_version"]
-                raise RuntimeError(_modified_message(A._data, A.grad_fn, vc[0], version))
-            U, S, Vh = _svd(A)
+            U, S, Vh = _svd(_source(self))
         else:
             U, S, Vh = (_make(a) for a in self.usv)
+            if self.full:
+                U, Vh = _make(self.usv[0][..., :k]), _make(self.usv[2][..., :k, :])
+        if self.full and self.part != 1:
+            g = g.narrow(-1, 0, k) if self.part == 0 else g.narrow(-2, 0, k)
         grads = [None, None, None]
         grads[self.part] = g
         return _svd_backward(U, S, Vh, *grads)
 
 
-def _svd(A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    usv = tuple(np.linalg.svd(A._data, full_matrices=False))
-    parts = tuple(SvdPart.apply(A, part=i, usv=usv) for i in range(3))
+def _source(node: Op) -> Tensor:
+    """The input of a multi-output decomposition's node, for a rule that builds a graph of
+    the gradient (the factors are recomputed from it): refused if written since."""
+    d = node.__dict__
+    A = d.get("source")
+    if A is None:  # a forward-mode node: it has its inputs
+        return node.inputs[0]
+    if A._vc is not None and A._vc[0] != d["source_version"]:
+        vc, version = A._vc, d["source_version"]
+        raise RuntimeError(_modified_message(A._data, A.grad_fn, vc[0], version))
+    return A
+
+
+def _parts(cls: type, A: Tensor, values: tuple, **kw: Any) -> tuple:
+    """The outputs of one decomposition of A, a ``cls`` node each (see SvdPart)."""
+    parts = tuple(cls.apply(A, part=i, values=values, **kw) for i in range(len(values)))
     for p in parts:
         if p.grad_fn is not None:
             p.grad_fn.source = A  # not saved: see SvdPart
             p.grad_fn.source_version = A._vc[0] if A._vc else 0
     return parts
+
+
+def _svd(A: Tensor, full: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    usv = tuple(np.linalg.svd(A._data, full_matrices=full))
+    return _parts(SvdPart, A, usv, full=full)
 
 
 def _svd_backward(U: Tensor, S: Tensor, Vh: Tensor, gU: Any, gS: Any, gVh: Any) -> Tensor:
@@ -495,3 +513,357 @@ def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
     if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
         return _make(np.linalg.svd(A._data, compute_uv=False))
     return _svd(A)[1]
+
+
+def _return_type(name: str, fields: list[str]) -> Any:
+    """A named tuple like ``torch.return_types.<name>``."""
+    cls = collections.namedtuple(name, fields)  # type: ignore[misc]
+    cls.__module__ = "chainrule.return_types"
+    cls.__qualname__ = name
+    cls.__repr__ = lambda self: (  # type: ignore[method-assign]
+        f"chainrule.return_types.{name}(\n"
+        + ",\n".join(f"{f}={getattr(self, f)!r}" for f in fields)
+        + ")"
+    )
+    return cls
+
+
+_linalg_svd_type = _return_type("linalg_svd", ["U", "S", "Vh"])
+_svd_type = _return_type("svd", ["U", "S", "V"])
+
+
+def _svd_checks(A: Tensor, ndim_message: str) -> None:
+    if A._data.ndim < 2:
+        raise RuntimeError(ndim_message)
+    if kind_of(A._data.dtype) not in "fc":
+        raise RuntimeError(
+            "linalg.svd: Expected a floating point or complex tensor as input. "
+            f"Got {scalar_type_name(A._data)}"
+        )
+    _no_reduced(A, "linalg_svd_cpu", kernel=True)
+
+
+@op(name="svd", namespace="linalg", method=False)
+@autocast_policy("fp32")
+def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> Any:
+    """``(U, S, Vh)`` with ``A = U diag(S) Vh``, S descending; U and Vh square if
+    ``full_matrices`` (their columns/rows past min(m, n) then get no gradient, as in torch).
+    ``driver`` is a cuSOLVER choice, ignored on the CPU (as by torch)."""
+    _svd_checks(A, "linalg.svd: The input tensor A must have at least 2 dimensions.")
+    return _linalg_svd_type(*_svd(A, full_matrices))
+
+
+@op
+@autocast_policy("fp32")
+def svd(input: Tensor, some: bool = True, compute_uv: bool = True) -> Any:
+    """``(U, S, V)`` with ``input = U diag(S) Vᵀ`` (V, not Vh: ``linalg.svd``'s Vh
+    transposed); full U and V unless ``some``. Without ``compute_uv``, U and V are zeros
+    (square, m by m and n by n)."""
+    x = input._data
+    _svd_checks(
+        input,
+        f"linalg.svd: input should have at least 2 dimensions, but has {x.ndim} dimensions instead",
+    )
+    if not compute_uv:
+        m, n = x.shape[-2:]
+        zeros = lambda k: _make(np.zeros(x.shape[:-2] + (k, k), x.dtype))  # noqa: E731
+        return _svd_type(zeros(m), svdvals(input), zeros(n))
+    U, S, Vh = _svd(input, not some)
+    return _svd_type(U, S, Vh.mT)
+
+
+# --------------------------------------------------------------------------- eigh
+
+
+class EighPart(Op):
+    """The eigenvalues (ascending) or eigenvectors of a symmetric matrix, computed once for
+    both, as SvdPart. torch's rule (linalg_eig_backward, hermitian): with E_ij = λ_j - λ_i,
+    dA = V (diag(gλ) + skew(Vᵀ gV) / E) Vᵀ."""
+
+    formula = "dA = V (diag(gλ) + skew(Vᵀ gV) / (λⱼ - λᵢ)) Vᵀ"
+    torch_name = "LinalgEighBackward0"
+    saved_for = (("result",),)
+
+    def forward(self, A, part, values, uplo):
+        self.part, self.lv, self.output_nr, self.uplo = part, values, part, uplo
+        return values[part]
+
+    def backward(self, g):
+        if grad_mode.enabled:
+            L, V = _eigh(_source(self), self.uplo)
+        else:
+            L, V = (_make(a) for a in self.lv)
+        if self.part == 0:
+            return (V * g.unsqueeze(-2)) @ V.mT
+        VhgV = V.mT @ g
+        E = L.unsqueeze(-2) - L.unsqueeze(-1) + _eye_like(V)
+        return V @ ((0.5 * (VhgV - VhgV.mT)) / E) @ V.mT
+
+
+def _eigh(A: Tensor, uplo: str) -> tuple[Tensor, Tensor]:
+    return _parts(EighPart, A, tuple(np.linalg.eigh(A._data, UPLO=uplo)), uplo=uplo)
+
+
+def _eigh_checks(A: Tensor, UPLO: str) -> str:
+    _square("eigh", A, floating=False)
+    if len(UPLO) != 1 or UPLO.upper() not in "LU":
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    if kind_of(A._data.dtype) not in "fc" or A._data.dtype in REDUCED:
+        raise NotImplementedError(
+            f"\"linalg_eigh_cpu\" not implemented for '{scalar_type_name(A)}'"
+        )
+    return UPLO.upper()
+
+
+_eigh_type = _return_type("linalg_eigh", ["eigenvalues", "eigenvectors"])
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def eigh(A: Tensor, UPLO: str = "L") -> Any:
+    """``(eigenvalues, eigenvectors)`` of each symmetric matrix in ``A`` (its lower triangle
+    is read, the upper with ``UPLO="U"``), eigenvalues ascending: A = V diag(λ) Vᵀ."""
+    return _eigh_type(*_eigh(A, _eigh_checks(A, UPLO)))
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
+    """The eigenvalues (ascending) of each symmetric matrix in ``A`` (``UPLO`` as in
+    ``eigh``)."""
+    uplo = _eigh_checks(A, UPLO)
+    if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
+        return _make(np.linalg.eigvalsh(A._data, UPLO=uplo))
+    return _eigh(A, uplo)[0]
+
+
+# --------------------------------------------------------------------------- qr
+
+
+class QrPart(Op):
+    """Q or R of the QR decomposition, computed once for both, as SvdPart. torch's rule,
+    for m >= n: with M = R gRᵀ - gQᵀ Q, dA = (gQ + Q copyltu(M)) R⁻ᵀ; for m < n, A = [X | Y]
+    splits into the square X = Q R₁ and Y = Q R₂."""
+
+    formula = "dA = (gQ + Q copyltu(R gRᵀ - gQᵀ Q)) R⁻ᵀ"
+    torch_name = "LinalgQrBackward0"
+    saved_for = (("result",),)
+
+    def forward(self, A, part, values, mode):
+        self.part, self.qr, self.output_nr, self.mode = part, values, part, mode
+        self.m, self.n = A.shape[-2:]
+        return values[part]
+
+    def backward(self, g):
+        if self.mode == "r":
+            raise RuntimeError(
+                "The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+                "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
+                "through linalg.qr."
+            )
+        if self.mode == "complete" and self.m > self.n:
+            raise RuntimeError(
+                "The QR decomposition is not differentiable when mode='complete' and nrows > ncols."
+            )
+        if grad_mode.enabled:
+            Q, R = _qr(_source(self), self.mode)
+        else:
+            Q, R = (_make(a) for a in self.qr)
+        gQ, gR = (g, None) if self.part == 0 else (None, g)
+        m, n = self.m, self.n
+        if m >= n:
+            return _qr_backward(Q, R, gQ, gR)
+        R1, R2 = R.narrow(-1, 0, m), R.narrow(-1, m, n - m)
+        if gR is None:
+            gX = _qr_backward(Q, R1, gQ, None)
+            return cat([gX, _make(np.zeros(gX._data.shape[:-1] + (n - m,), gX._data.dtype))], -1)
+        gR2 = gR.narrow(-1, m, n - m)
+        gX = _qr_backward(Q, R1, (Q @ R2) @ gR2.mT, gR.narrow(-1, 0, m))
+        return cat([gX, Q @ gR2], -1)
+
+
+def _qr_backward(Q: Tensor, R: Tensor, gQ: Any, gR: Any) -> Tensor:
+    """A = QR with R square and invertible: dA = (gQ + Q copyltu(M)) R⁻ᵀ."""
+    M = R @ gR.mT if gR is not None else None
+    if gQ is not None:
+        M = -(gQ.mT @ Q) if M is None else M - gQ.mT @ Q
+    assert M is not None
+    b = Q @ (M.tril() + M.tril(-1).mT)
+    if gQ is not None:
+        b = b + gQ
+    return solve_triangular(R.mT, b, upper=False, left=False)
+
+
+def _qr(A: Tensor, mode: str) -> tuple[Tensor, Tensor]:
+    a = A._data
+    if mode == "r":
+        values = (np.zeros((0,), a.dtype), np.linalg.qr(a, mode="r"))
+    else:
+        values = tuple(np.linalg.qr(a, mode=mode))
+    return _parts(QrPart, A, values, mode=mode)
+
+
+_qr_types = {name: _return_type(name, ["Q", "R"]) for name in ("linalg_qr", "qr")}
+
+
+def _qr_checks(A: Tensor, mode: str) -> None:
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(
+            f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
+            "'r', or 'complete'"
+        )
+    if kind_of(A._data.dtype) not in "fc":
+        raise RuntimeError(
+            "linalg.qr: Expected a floating point or complex tensor as input. "
+            f"Got {scalar_type_name(A._data)}"
+        )
+    _no_reduced(A, "geqrf_cpu", kernel=True)
+
+
+@op(name="qr", namespace="linalg", method=False)
+@autocast_policy("fp32")
+def linalg_qr(A: Tensor, mode: str = "reduced") -> Any:
+    """``(Q, R)`` with ``A = Q R``, Q orthonormal columns, R upper-triangular: Q m by k and
+    R k by n with k = min(m, n) (``"reduced"``), Q m by m (``"complete"``), or only R (Q
+    empty, ``"r"``: not differentiable, as in torch)."""
+    _qr_checks(A, mode)
+    return _qr_types["linalg_qr"](*_qr(A, mode))
+
+
+@op
+@autocast_policy("fp32")
+def qr(input: Tensor, some: bool = True) -> Any:
+    """``(Q, R)`` of ``input`` (``linalg.qr`` in mode ``"reduced"``, ``"complete"`` unless
+    ``some``)."""
+    mode = "reduced" if some else "complete"
+    _qr_checks(input, mode)
+    return _qr_types["qr"](*_qr(input, mode))
+
+
+# --------------------------------------------------------------------------- pinv, rank
+
+
+def _tolerances(A: np.ndarray, atol: Any, rtol: Any) -> tuple[np.ndarray, np.ndarray]:
+    """torch's get_atol_rtol: atol 0 by default; rtol eps * max(m, n) unless atol > 0 is
+    given (then 0), as float64 arrays shaped to broadcast over the batch (trailing 1)."""
+
+    def arr(t: Any) -> np.ndarray:
+        return np.asarray(t._data if isinstance(t, Tensor) else t, np.float64)
+
+    a = arr(0.0 if atol is None else atol)
+    if rtol is not None:
+        r = arr(rtol)
+    else:
+        default = np.finfo(A.dtype).eps * max(A.shape[-2:])
+        r = np.asarray(default) if atol is None else np.where(a > 0, 0.0, default)
+    return a[..., None], r[..., None]
+
+
+def _cutoff(s: np.ndarray, biggest: np.ndarray, atol: np.ndarray, rtol: np.ndarray) -> np.ndarray:
+    return s > np.maximum(atol, rtol * biggest)
+
+
+class Pinv(Op):
+    """The pseudo-inverse P of A (by SVD, or by eigh when hermitian), singular values
+    at most max(atol, rtol σ₁) cut. torch's rule (pinv_backward, for a full-rank A), on
+    A and P."""
+
+    formula = "dA = -Pᵀ g Pᵀ + (I - A P)ᵀ ... (torch's pinv_backward, P = A⁺)"
+    save_inputs, save_output = True, True
+    torch_name = "LinalgPinvBackward0"
+
+    def forward(self, A, atol, rtol, hermitian):
+        m, n = A.shape[-2:]
+        if A.size == 0:
+            shape = np.broadcast_shapes(A.shape[:-2], atol.shape[:-1], rtol.shape[:-1])
+            return np.zeros(shape + (n, m), A.dtype)
+        if hermitian:
+            w, V = np.linalg.eigh(A)
+            aw = np.abs(w)
+            keep = _cutoff(aw, aw.max(-1, keepdims=True), atol, rtol)
+            with np.errstate(divide="ignore"):
+                inv = np.where(keep, 1 / w, 0).astype(A.dtype)
+            return (V * inv[..., None, :]) @ np.swapaxes(V, -1, -2)
+        U, S, Vh = np.linalg.svd(A, full_matrices=False)
+        keep = _cutoff(S, S[..., :1], atol, rtol)
+        with np.errstate(divide="ignore"):
+            inv = np.where(keep, 1 / S, 0).astype(A.dtype)
+        return (np.swapaxes(Vh, -1, -2) * inv[..., None, :]) @ np.swapaxes(U, -1, -2)
+
+    def backward(self, g):
+        A, P = self.inputs[0], self.output
+        m, n = A._data.shape[-2:]
+        Ph, gh = P.mT, g.mT
+        if m <= n:
+            K = gh @ P
+            KPh = K @ Ph
+            return -(P @ K).mT + KPh - (A @ P) @ KPh + (Ph @ P) @ (gh - K @ A)
+        K = P @ gh
+        PhK = Ph @ K
+        return -(K @ P).mT + (gh - A @ K) @ P @ Ph + PhK - PhK @ P @ A
+
+
+def _pinv_checks(A: Tensor) -> None:
+    x = A._data
+    if x.ndim < 2 or kind_of(x.dtype) not in "fc" or x.dtype in REDUCED:
+        raise RuntimeError(
+            f"linalg.pinv({scalar_type_name(x)}{{[{', '.join(map(str, x.shape))}]}}): expected a "
+            "tensor with 2 or more dimensions of float, double, cfloat or cdouble types"
+        )
+
+
+@op(namespace="linalg", method=False)
+def pinv(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: bool = False) -> Tensor:
+    """The (Moore-Penrose) pseudo-inverse of each matrix in ``A``: singular values (absolute
+    eigenvalues if ``hermitian``) at most max(``atol``, ``rtol`` σ₁) are treated as zero;
+    ``rtol`` defaults to eps max(m, n), or to 0 when an ``atol`` > 0 is given."""
+    _pinv_checks(A)
+    if hermitian:
+        _square("eigh", A, floating=False)
+    at, rt = _tolerances(A._data, atol, rtol)
+    return Pinv.apply(A, atol=at, rtol=rt, hermitian=hermitian)
+
+
+@op
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
+    """The pseudo-inverse of each matrix in ``input``: singular values at most ``rcond``
+    times the largest are treated as zero (``linalg.pinv`` with ``rtol=rcond``)."""
+    return pinv(input, rtol=rcond)
+
+
+@op(namespace="linalg", method=False)
+def matrix_rank(
+    A: Tensor,
+    tol: float | None = None,
+    *,
+    atol: Any = None,
+    rtol: Any = None,
+    hermitian: bool = False,
+) -> Tensor:
+    """The number of singular values (absolute eigenvalues if ``hermitian``) of each matrix
+    in ``A`` above max(``atol``, ``rtol`` σ₁), tolerances as in ``pinv`` (``tol``: torch's
+    older positional form, an ``atol`` with ``rtol`` 0), as int64."""
+    x = A._data
+    if x.ndim < 2:
+        raise RuntimeError(
+            "torch.linalg.matrix_rank: The input tensor input must have at least 2 dimensions."
+        )
+    if kind_of(x.dtype) not in "fc" or x.dtype in REDUCED:
+        raise RuntimeError("This function doesn't handle types other than float and double")
+    if tol is not None:
+        atol, rtol = tol, 0.0
+    if hermitian:
+        _square("eigh", A, floating=False)
+    at, rt = _tolerances(x, atol, rtol)
+    if x.size == 0:
+        shape = np.broadcast_shapes(x.shape[:-2], at.shape[:-1], rt.shape[:-1])
+        return _make(np.zeros(shape, np.int64))
+    if hermitian:
+        s = np.abs(np.linalg.eigvalsh(x))
+        biggest = s.max(-1, keepdims=True)
+    else:
+        s = np.linalg.svd(x, compute_uv=False)
+        biggest = s[..., :1]
+    return _make(_cutoff(s, biggest, at, rt).sum(-1).astype(np.int64))
