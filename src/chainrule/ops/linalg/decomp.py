@@ -641,9 +641,8 @@ def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
 
 
 class QrPart(Op):
-    """Q or R of the QR decomposition, computed once for both, as SvdPart. torch's rule,
-    for m >= n: with M = R gRᵀ - gQᵀ Q, dA = (gQ + Q copyltu(M)) R⁻ᵀ; for m < n, A = [X | Y]
-    splits into the square X = Q R₁ and Y = Q R₂."""
+    """Q or R of the QR decomposition, computed once for both, as SvdPart; torch's rule
+    (``_qr_backward``)."""
 
     formula = "dA = (gQ + Q copyltu(R gRᵀ - gQᵀ Q)) R⁻ᵀ"
     torch_name = "LinalgQrBackward0"
@@ -670,28 +669,28 @@ class QrPart(Op):
         else:
             Q, R = (_make(a) for a in self.qr)
         gQ, gR = (g, None) if self.part == 0 else (None, g)
-        m, n = self.m, self.n
-        if m >= n:
-            return _qr_backward(Q, R, gQ, gR)
-        R1, R2 = R.narrow(-1, 0, m), R.narrow(-1, m, n - m)
-        if gR is None:
-            gX = _qr_backward(Q, R1, gQ, None)
-            return cat([gX, _make(np.zeros(gX._data.shape[:-1] + (n - m,), gX._data.dtype))], -1)
-        gR2 = gR.narrow(-1, m, n - m)
-        gX = _qr_backward(Q, R1, (Q @ R2) @ gR2.mT, gR.narrow(-1, 0, m))
-        return cat([gX, Q @ gR2], -1)
+        return _qr_backward(Q, R, gQ, gR)
 
 
 def _qr_backward(Q: Tensor, R: Tensor, gQ: Any, gR: Any) -> Tensor:
-    """A = QR with R square and invertible: dA = (gQ + Q copyltu(M)) R⁻ᵀ."""
+    """torch's linalg_qr_backward (real): with M = R gRᵀ - gQᵀ Q, for m >= n
+    dA = (gQ + Q copyltu(M)) R⁻ᵀ; for m < n, with R₁ R's leading square,
+    dA = [Q tril(M - Mᵀ) R₁⁻ᵀ | 0] + Q gR."""
+    m, n = Q._data.shape[-2], R._data.shape[-1]
     M = R @ gR.mT if gR is not None else None
     if gQ is not None:
         M = -(gQ.mT @ Q) if M is None else M - gQ.mT @ Q
     assert M is not None
-    b = Q @ (M.tril() + M.tril(-1).mT)
-    if gQ is not None:
-        b = b + gQ
-    return solve_triangular(R.mT, b, upper=False, left=False)
+    if m >= n:
+        b = Q @ (M.tril() + M.tril(-1).mT)
+        if gQ is not None:
+            b = b + gQ
+        return solve_triangular(R.mT, b, upper=False, left=False)
+    b = Q @ (M - M.mT).tril()
+    gA = solve_triangular(R.narrow(-1, 0, m).mT, b, upper=False, left=False)
+    zeros = _make(np.zeros(gA._data.shape[:-1] + (n - m,), gA._data.dtype))
+    gA = cat([gA, zeros], -1)
+    return gA + Q @ gR if gR is not None else gA
 
 
 def _qr(A: Tensor, mode: str) -> tuple[Tensor, Tensor]:
