@@ -1175,6 +1175,27 @@ def test_cross_warns_once_without_dim():
     ]
 
 
+def test_qr_warns_once():
+    import warnings
+
+    from chainrule.ops.linalg import decomp
+
+    decomp._qr_warned[0] = False
+    a = np.eye(3)
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        cr.qr(cr.tensor(a))
+        cr.tensor(a).qr()
+        cr.linalg.qr(cr.tensor(a))
+    # torch's (TORCH_WARN_ONCE: already spent if torch.qr ran in this process)
+    assert [str(w.message) for w in ours] == [
+        "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future "
+        "PyTorch release.\nThe boolean parameter 'some' has been replaced with a string "
+        "parameter 'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced with\n"
+        "Q, R = torch.linalg.qr(A, 'reduced' if some else 'complete')"
+    ]
+
+
 def test_cross_of_integers():
     a, b = np.arange(6).reshape(2, 3), np.arange(6, 12).reshape(2, 3)
     ours = cr.linalg.cross(cr.tensor(a), cr.tensor(b))

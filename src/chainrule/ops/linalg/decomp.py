@@ -10,13 +10,14 @@ formula for singular ``det``, as here when the determinant is exactly zero.)
 from __future__ import annotations
 
 import collections
+import warnings
 from typing import Any
 
 import numpy as np
 
 from chainrule._registry import op
 from chainrule._tensor import Tensor, _make
-from chainrule.amp.autocast_mode import autocast_policy
+from chainrule.amp.autocast_mode import autocast_policy, cast_for
 from chainrule.dtypes import REDUCED, kind_of, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
@@ -731,11 +732,24 @@ def linalg_qr(A: Tensor, mode: str = "reduced") -> Any:
     return _qr_types["linalg_qr"](*_qr(A, mode))
 
 
+_qr_warned = [False]
+
+
 @op
 @autocast_policy("fp32")
 def qr(input: Tensor, some: bool = True) -> Any:
     """``(Q, R)`` of ``input`` (``linalg.qr`` in mode ``"reduced"``, ``"complete"`` unless
-    ``some``)."""
+    ``some``), with torch's (once per process) deprecation warning."""
+    if not _qr_warned[0]:
+        _qr_warned[0] = True
+        warnings.warn(
+            "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future "
+            "PyTorch release.\nThe boolean parameter 'some' has been replaced with a string "
+            "parameter 'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced with\n"
+            "Q, R = torch.linalg.qr(A, 'reduced' if some else 'complete')",
+            UserWarning,
+            stacklevel=2,
+        )
     mode = "reduced" if some else "complete"
     _qr_checks(input, mode)
     return _qr_types["qr"](*_qr(input, mode))
@@ -822,10 +836,12 @@ def pinv(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: bool = Fal
     if hermitian:
         _square("eigh", A, floating=False)
     at, rt = _tolerances(A._data, atol, rtol)
-    return Pinv.apply(A, atol=at, rtol=rt, hermitian=hermitian)
+    # torch's kernel ends with a matmul, on autocast's lower-precision list
+    return cast_for("lower_precision_fp", Pinv.apply(A, atol=at, rtol=rt, hermitian=hermitian))
 
 
 @op
+@autocast_policy("fp32")
 def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     """The pseudo-inverse of each matrix in ``input``: singular values at most ``rcond``
     times the largest are treated as zero (``linalg.pinv`` with ``rtol=rcond``)."""
@@ -833,6 +849,7 @@ def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
 
 
 @op(namespace="linalg", method=False)
+@autocast_policy("fp32")
 def matrix_rank(
     A: Tensor,
     tol: float | None = None,
