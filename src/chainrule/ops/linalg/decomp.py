@@ -463,8 +463,30 @@ def _parts(cls: type, A: Tensor, values: tuple, **kw: Any) -> tuple:
     return parts
 
 
+def _lapack(fn: Any, a: np.ndarray, **kw: Any) -> Any:
+    """NumPy's svd/eigh/eigvalsh, its convergence failure raised as torch's LinAlgError
+    (which batch element: the first with a non-finite value; eigh's LAPACK error code is
+    given as n - 1, what torch reports for a matrix of nans)."""
+    try:
+        return fn(a, **kw)
+    except np.linalg.LinAlgError:
+        flat = a.reshape(-1, *a.shape[-2:])
+        bad = next((i for i in range(len(flat)) if not np.isfinite(flat[i]).all()), 0)
+        where = f"(Batch element {bad}): " if a.ndim > 2 else ""
+        if fn is np.linalg.svd:
+            raise LinAlgError(
+                f"linalg.svd: {where}The algorithm failed to converge because the input matrix "
+                "contained non-finite values."
+            ) from None
+        raise LinAlgError(
+            f"linalg.eigh: {where}The algorithm failed to converge because the input matrix is "
+            "ill-conditioned or has too many repeated eigenvalues (error code: "
+            f"{a.shape[-1] - 1})."
+        ) from None
+
+
 def _svd(A: Tensor, full: bool = False) -> tuple[Tensor, Tensor, Tensor]:
-    usv = tuple(np.linalg.svd(A._data, full_matrices=full))
+    usv = tuple(_lapack(np.linalg.svd, A._data, full_matrices=full))
     return _parts(SvdPart, A, usv, full=full)
 
 
@@ -512,7 +534,7 @@ def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
         )
     _no_reduced(A, "linalg_svd_cpu", kernel=True)
     if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
-        return _make(np.linalg.svd(A._data, compute_uv=False))
+        return _make(_lapack(np.linalg.svd, A._data, compute_uv=False))
     return _svd(A)[1]
 
 
@@ -602,7 +624,7 @@ class EighPart(Op):
 
 
 def _eigh(A: Tensor, uplo: str) -> tuple[Tensor, Tensor]:
-    return _parts(EighPart, A, tuple(np.linalg.eigh(A._data, UPLO=uplo)), uplo=uplo)
+    return _parts(EighPart, A, tuple(_lapack(np.linalg.eigh, A._data, UPLO=uplo)), uplo=uplo)
 
 
 def _eigh_checks(A: Tensor, UPLO: str) -> str:
@@ -634,7 +656,7 @@ def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
     ``eigh``)."""
     uplo = _eigh_checks(A, UPLO)
     if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
-        return _make(np.linalg.eigvalsh(A._data, UPLO=uplo))
+        return _make(_lapack(np.linalg.eigvalsh, A._data, UPLO=uplo))
     return _eigh(A, uplo)[0]
 
 
@@ -793,13 +815,13 @@ class Pinv(Op):
             shape = np.broadcast_shapes(A.shape[:-2], atol.shape[:-1], rtol.shape[:-1])
             return np.zeros(shape + (n, m), A.dtype)
         if hermitian:
-            w, V = np.linalg.eigh(A)
+            w, V = _lapack(np.linalg.eigh, A)
             aw = np.abs(w)
             keep = _cutoff(aw, aw.max(-1, keepdims=True), atol, rtol)
             with np.errstate(divide="ignore"):
                 inv = np.where(keep, 1 / w, 0).astype(A.dtype)
             return (V * inv[..., None, :]) @ np.swapaxes(V, -1, -2)
-        U, S, Vh = np.linalg.svd(A, full_matrices=False)
+        U, S, Vh = _lapack(np.linalg.svd, A, full_matrices=False)
         keep = _cutoff(S, S[..., :1], atol, rtol)
         with np.errstate(divide="ignore"):
             inv = np.where(keep, 1 / S, 0).astype(A.dtype)
@@ -877,9 +899,9 @@ def matrix_rank(
         shape = np.broadcast_shapes(x.shape[:-2], at.shape[:-1], rt.shape[:-1])
         return _make(np.zeros(shape, np.int64))
     if hermitian:
-        s = np.abs(np.linalg.eigvalsh(x))
+        s = np.abs(_lapack(np.linalg.eigvalsh, x))
         biggest = s.max(-1, keepdims=True)
     else:
-        s = np.linalg.svd(x, compute_uv=False)
+        s = _lapack(np.linalg.svd, x, compute_uv=False)
         biggest = s[..., :1]
     return _make(_cutoff(s, biggest, at, rt).sum(-1).astype(np.int64))
