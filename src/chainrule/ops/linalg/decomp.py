@@ -466,7 +466,7 @@ def _parts(cls: type, A: Tensor, values: tuple, **kw: Any) -> tuple:
 def _lapack(fn: Any, a: np.ndarray, **kw: Any) -> Any:
     """NumPy's svd/eigh/eigvalsh, its convergence failure raised as torch's LinAlgError
     (which batch element: the first with a non-finite value; eigh's LAPACK error code is
-    given as n - 1, what torch reports for a matrix of nans)."""
+    given as n - 1, what torch reports for one matrix of nans; in a batch it may differ)."""
     try:
         return fn(a, **kw)
     except np.linalg.LinAlgError:
