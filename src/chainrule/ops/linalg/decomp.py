@@ -905,3 +905,56 @@ def matrix_rank(
         s = _lapack(np.linalg.svd, x, compute_uv=False)
         biggest = s[..., :1]
     return _make(_cutoff(s, biggest, at, rt).sum(-1).astype(np.int64))
+
+
+# --------------------------------------------------------------------------- matrix_exp
+
+
+def _expm(a: np.ndarray) -> np.ndarray:
+    """exp of each square matrix: scaling and squaring around a degree-18 Taylor sum (the
+    scaled matrix has 1-norm at most 1/2), in float64 at least."""
+    x = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+    n = x.shape[-1]
+    if x.size == 0:
+        return x.astype(a.dtype)
+    norm = float(np.abs(x).sum(-2).max()) if np.isfinite(x).all() else 0.0
+    s = max(0, int(np.ceil(np.log2(norm / 0.5)))) if norm > 0.5 else 0
+    x = x / 2.0**s
+    eye = np.eye(n, dtype=x.dtype)
+    e = eye + x / 18
+    for k in range(17, 0, -1):
+        e = eye + (x @ e) / k
+    for _ in range(s):
+        e = e @ e
+    return e.astype(a.dtype)
+
+
+class MatrixExp(Op):
+    """exp(A) = Σ Aᵏ/k!; torch's rule: the gradient is the upper-right block of the
+    exponential of [[Aᵀ, g], [0, Aᵀ]]."""
+
+    formula = "d exp(A) = exp([[Aᵀ, g], [0, Aᵀ]])[:n, n:]"
+    torch_name = "LinalgMatrixExpBackward0"
+
+    def forward(self, A):
+        return _expm(A)
+
+    def backward(self, g):
+        A = self.inputs[0].mT
+        n = A._data.shape[-1]
+        zeros = _make(np.zeros(A._data.shape, A._data.dtype))
+        block = cat([cat([A, g], -1), cat([zeros, A], -1)], -2)
+        return MatrixExp.apply(block).narrow(-2, 0, n).narrow(-1, n, n)
+
+
+@op(namespace="linalg", method=False)
+def matrix_exp(A: Tensor) -> Tensor:
+    """The matrix exponential of each square matrix in ``A``."""
+    _square("matrix_exp", A)
+    return MatrixExp.apply(A)
+
+
+@op(name="matrix_exp")
+def matrix_exp_fn(input: Tensor) -> Tensor:
+    """The matrix exponential of each square matrix in ``input`` (``linalg.matrix_exp``)."""
+    return matrix_exp(input)
