@@ -1,5 +1,6 @@
-"""Matrix functions: inv, det, slogdet, solve, cholesky, solve_triangular and svdvals (the
-norms are in norms.py).
+"""Matrix functions: inv, det, slogdet, solve, cholesky, solve_triangular; the
+decompositions svd/svdvals, eigh/eigvalsh, qr; pinv, matrix_rank, lstsq, matrix_exp (the
+norms and cond are in norms.py).
 
 Rules are torch's for non-singular matrices: d inv = -Aᵀ⁻¹ G Aᵀ⁻¹, d det = G det A⁻ᵀ,
 d logabsdet = G A⁻ᵀ, and for X = A⁻¹B: dB = A⁻ᵀG, dA = -dB Xᵀ. (torch switches to an SVD
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor, _make
+from chainrule._tensor import Tensor, _make, version_counter
 from chainrule.amp.autocast_mode import autocast_policy, cast_for
 from chainrule.dtypes import REDUCED, kind_of, scalar_type_name
 from chainrule.graph import grad_mode
@@ -828,16 +829,20 @@ class Pinv(Op):
         return (np.swapaxes(Vh, -1, -2) * inv[..., None, :]) @ np.swapaxes(U, -1, -2)
 
     def backward(self, g):
-        A, P = self.inputs[0], self.output
-        m, n = A._data.shape[-2:]
-        Ph, gh = P.mT, g.mT
-        if m <= n:
-            K = gh @ P
-            KPh = K @ Ph
-            return -(P @ K).mT + KPh - (A @ P) @ KPh + (Ph @ P) @ (gh - K @ A)
-        K = P @ gh
-        PhK = Ph @ K
-        return -(K @ P).mT + (gh - A @ K) @ P @ Ph + PhK - PhK @ P @ A
+        return _pinv_backward(g, self.output, self.inputs[0])
+
+
+def _pinv_backward(g: Tensor, P: Tensor, A: Tensor) -> Tensor:
+    """torch's pinv_backward: the gradient of P = A⁺ (its derivative where A's rank holds)."""
+    m, n = A._data.shape[-2:]
+    Ph, gh = P.mT, g.mT
+    if m <= n:
+        K = gh @ P
+        KPh = K @ Ph
+        return -(P @ K).mT + KPh - (A @ P) @ KPh + (Ph @ P) @ (gh - K @ A)
+    K = P @ gh
+    PhK = Ph @ K
+    return -(K @ P).mT + (gh - A @ K) @ P @ Ph + PhK - PhK @ P @ A
 
 
 def _pinv_checks(A: Tensor) -> None:
@@ -958,3 +963,151 @@ def matrix_exp(A: Tensor) -> Tensor:
 def matrix_exp_fn(input: Tensor) -> Tensor:
     """The matrix exponential of each square matrix in ``input`` (``linalg.matrix_exp``)."""
     return matrix_exp(input)
+
+
+# --------------------------------------------------------------------------- lstsq
+
+
+class LstsqSolution(Op):
+    """lstsq's solution X (its residuals are a sibling node, as SvdPart's factors); saved
+    as torch's LinalgLstsqBackward0: A, B and X. torch's rule (linalg_lstsq_backward), through
+    the pseudo-inverse: dB = A⁺ᵀ g, dA the pseudo-inverse's gradient for g Bᵀ."""
+
+    formula = "dB = A⁺ᵀ g, dA = pinv_backward(g Bᵀ)"
+    elementwise = True  # batch dims of A and B broadcast
+    torch_name = "LinalgLstsqBackward0"
+    saved_for = ((0, 1, "result"), (0, 1, "result"))
+
+    def forward(self, A, B, values, vector):
+        self.vector = vector
+        return values[0]
+
+    def backward(self, g):
+        A, B = self.inputs
+        if self.vector:
+            g, B = g.unsqueeze(-1), B.unsqueeze(-1)
+        P = pinv(A)
+        gA = _pinv_backward(g @ B.mT, P, A) if self.needs(0) else None
+        gB = None
+        if self.needs(1):
+            gB = P.mT @ g
+            gB = gB.squeeze(-1) if self.vector else gB
+        return gA, gB
+
+
+class LstsqResiduals(Op):
+    """lstsq's squared residuals r = ‖A X - B‖² (rows summed) at the solution X (which
+    torch's node saves: written in place, backward raises torch's error):
+    dA = 2 (A X - B) diag(g) Xᵀ, dB = -2 (A X - B) diag(g)."""
+
+    formula = "dA = 2 (A X - B) diag(g) Xᵀ, dB = -2 (A X - B) diag(g)"
+    elementwise = True
+    torch_name = "LinalgLstsqBackward0"
+    saved_for = ((0, 1), (0, 1))
+
+    def forward(self, A, B, values, vector):
+        self.vector, self.output_nr = vector, 1
+        return values[1]
+
+    def backward(self, g):
+        if g._data.size == 0:  # no residuals (a driver or shape without)
+            return None, None
+        A, B = self.inputs
+        sol = self.__dict__.get("solution_version")
+        if sol is not None and sol[0][0] != sol[1]:  # torch's node saved the solution
+            vc, version = sol
+            raise RuntimeError(
+                _modified_message(self.solution, "LinalgLstsqBackward0", vc[0], version)
+            )
+        if self.vector:
+            B = B.unsqueeze(-1)
+        if grad_mode.enabled:  # differentiable: the solution from A and B, X = A⁺B
+            X = pinv(A) @ B
+        else:
+            X = _make(self.solution)
+            X = X.unsqueeze(-1) if self.vector else X
+        Rg = (A @ X - B) * (2 * g.unsqueeze(-2))
+        gA = Rg @ X.mT if self.needs(0) else None
+        gB = None
+        if self.needs(1):
+            gB = -Rg.squeeze(-1) if self.vector else -Rg
+        return gA, gB
+
+
+_lstsq_type = _return_type("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+@op(namespace="linalg", method=False)
+def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> Any:
+    """``(solution, residuals, rank, singular_values)``: X minimizing ‖A X - B‖ (the
+    minimum-norm one if A is rank-deficient), singular values at most ``rcond`` σ₁ (default
+    eps max(m, n)) cut. As torch's CPU drivers: ``rank`` unless ``driver="gels"``, the
+    ``singular_values`` for ``"gelsd"``/``"gelss"``, the squared ``residuals`` when m > n,
+    A full-rank and the driver is not ``"gelsy"`` (the default)."""
+    a, b = A._data, B._data
+    if a.ndim < 2:
+        raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
+    if b.ndim < 1:
+        raise RuntimeError("torch.linalg.lstsq: other must have at least 1 dimension.")
+    if not 0 <= a.ndim - b.ndim <= 1:
+        raise RuntimeError(
+            "torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
+            "(input.dim() - other.dim()) <= 1"
+        )
+    if a.dtype != b.dtype:
+        raise RuntimeError(
+            "torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
+            f"input's dtype {scalar_type_name(a)} and other's dtype {scalar_type_name(b)}"
+        )
+    if kind_of(a.dtype) != "f" or a.dtype in REDUCED:
+        raise RuntimeError("This function doesn't handle types other than float and double")
+    vector = b.ndim == a.ndim - 1
+    bm = b[..., None] if vector else b
+    if bm.shape[-2] != a.shape[-2]:
+        raise RuntimeError(
+            f"torch.linalg.lstsq: input.size(-2) should match other.size({-1 if vector else -2})"
+        )
+    drivers = ("gels", "gelsy", "gelsd", "gelss")
+    driver = "gelsy" if driver is None else driver
+    if driver not in drivers:
+        raise RuntimeError(
+            "torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)"
+        )
+    ba, bb = a.shape[:-2], bm.shape[:-2]
+    for i in range(1, min(len(ba), len(bb)) + 1):
+        if ba[-i] != bb[-i] and 1 not in (ba[-i], bb[-i]):
+            raise RuntimeError(
+                f"The size of tensor a ({ba[-i]}) must match the size of tensor b ({bb[-i]}) at "
+                f"non-singleton dimension {max(len(ba), len(bb)) - i}"
+            )
+    m, n = a.shape[-2:]
+    batch = np.broadcast_shapes(a.shape[:-2], bm.shape[:-2])
+    af = np.broadcast_to(a, batch + a.shape[-2:]).reshape(-1, m, n)
+    bf = np.broadcast_to(bm, batch + bm.shape[-2:]).reshape(-1, m, bm.shape[-1])
+    cut = np.finfo(a.dtype).eps * max(m, n) if rcond is None else rcond
+    X = np.zeros((len(af), n, bm.shape[-1]), a.dtype)
+    ranks = np.zeros(len(af), np.int64)
+    svals = np.zeros((len(af), min(m, n)), a.dtype)
+    for i in range(len(af)):
+        x, _, r, sv = np.linalg.lstsq(af[i], bf[i], rcond=cut)
+        X[i], ranks[i], svals[i] = x, r, sv
+    X = X.reshape(batch + (n, bm.shape[-1]))
+    full = bool((ranks == min(m, n)).all()) if driver != "gels" else True
+    if m > n and driver != "gelsy" and full:
+        res = ((np.broadcast_to(a, batch + (m, n)) @ X - bm) ** 2).sum(-2).astype(a.dtype)
+    else:
+        res = np.zeros((0,), a.dtype)
+    if vector:
+        X = X[..., 0]
+    parts = (X, res)
+    sol = LstsqSolution.apply(A, B, values=parts, vector=vector)
+    resid = LstsqResiduals.apply(A, B, values=parts, vector=vector)
+    if resid.grad_fn is not None:  # what it reads of the solution: its values, and version
+        resid.grad_fn.solution = X
+        vc = version_counter(sol)
+        resid.grad_fn.solution_version = (vc, vc[0])
+    rank = ranks.reshape(batch) if driver != "gels" else np.zeros((0,), np.int64)
+    sv = svals.reshape(batch + (min(m, n),)) if driver in ("gelsd", "gelss") else None
+    return _lstsq_type(
+        sol, resid, _make(rank), _make(sv if sv is not None else np.zeros((0,), a.dtype))
+    )
