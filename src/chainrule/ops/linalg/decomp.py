@@ -525,15 +525,8 @@ def _svd_backward(U: Tensor, S: Tensor, Vh: Tensor, gU: Any, gS: Any, gVh: Any) 
 @autocast_policy("fp32")
 def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
     """The singular values of each matrix in ``A``, in descending order. (``driver`` picks a
-    cuSOLVER method in torch, on CUDA only: on the CPU torch ignores it, and so do we.)"""
-    if A._data.ndim < 2:
-        raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
-    if kind_of(A._data.dtype) not in "fc":
-        raise RuntimeError(
-            "linalg.svd: Expected a floating point or complex tensor as input. "
-            f"Got {scalar_type_name(A._data)}"
-        )
-    _no_reduced(A, "linalg_svd_cpu", kernel=True)
+    cuSOLVER method in torch, on CUDA only: on the CPU torch refuses it, as here.)"""
+    _svd_checks(A, "linalg.svd: The input tensor A must have at least 2 dimensions.", driver)
     if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
         return _make(_lapack(np.linalg.svd, A._data, compute_uv=False))
     return _svd(A)[1]
@@ -556,13 +549,18 @@ _linalg_svd_type = _return_type("linalg_svd", ["U", "S", "Vh"])
 _svd_type = _return_type("svd", ["U", "S", "V"])
 
 
-def _svd_checks(A: Tensor, ndim_message: str) -> None:
+def _svd_checks(A: Tensor, ndim_message: str, driver: str | None = None) -> None:
     if A._data.ndim < 2:
         raise RuntimeError(ndim_message)
     if kind_of(A._data.dtype) not in "fc":
         raise RuntimeError(
             "linalg.svd: Expected a floating point or complex tensor as input. "
             f"Got {scalar_type_name(A._data)}"
+        )
+    if driver is not None:
+        raise RuntimeError(
+            "torch.linalg.svd: keyword argument `driver=` is only supported on CUDA inputs with "
+            "cuSOLVER backend."
         )
     _no_reduced(A, "linalg_svd_cpu", kernel=True)
 
@@ -572,8 +570,8 @@ def _svd_checks(A: Tensor, ndim_message: str) -> None:
 def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> Any:
     """``(U, S, Vh)`` with ``A = U diag(S) Vh``, S descending; U and Vh square if
     ``full_matrices`` (their columns/rows past min(m, n) then get no gradient, as in torch).
-    ``driver`` is a cuSOLVER choice, ignored on the CPU (as by torch)."""
-    _svd_checks(A, "linalg.svd: The input tensor A must have at least 2 dimensions.")
+    ``driver`` is a cuSOLVER choice: on the CPU torch refuses it, as here."""
+    _svd_checks(A, "linalg.svd: The input tensor A must have at least 2 dimensions.", driver)
     return _linalg_svd_type(*_svd(A, full_matrices))
 
 
