@@ -407,6 +407,13 @@ CASES = [
         note="hermitian",
     ),
     Case("linalg.pinv", lambda m, a: m.linalg.pinv(a, atol=1e-3), [(3, 3)], note="atol"),
+    Case(
+        "linalg.pinv",
+        lambda m, a: m.linalg.pinv(a + a.mT, 0.2, True),
+        make=lambda r: [np.diag([3.0, 2.0, 0.1]) + 0.01 * r.uniform(-1, 1, (3, 3))],
+        fd=False,
+        note="rcond-hermitian",
+    ),
     # rank-deficient: the cut singular values make pinv discontinuous (no finite
     # differences); torch's rule (and this) is the formula on A and its pseudo-inverse
     Case(

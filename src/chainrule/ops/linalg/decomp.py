@@ -853,10 +853,25 @@ def _pinv_checks(A: Tensor) -> None:
 
 
 @op(namespace="linalg", method=False)
-def pinv(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: bool = False) -> Tensor:
+def pinv(
+    A: Tensor,
+    rcond: Any = None,
+    hermitian: bool = False,
+    *,
+    atol: Any = None,
+    rtol: Any = None,
+) -> Tensor:
     """The (Moore-Penrose) pseudo-inverse of each matrix in ``A``: singular values (absolute
     eigenvalues if ``hermitian``) at most max(``atol``, ``rtol`` σ₁) are treated as zero;
-    ``rtol`` defaults to eps max(m, n), or to 0 when an ``atol`` > 0 is given."""
+    ``rtol`` defaults to eps max(m, n), or to 0 when an ``atol`` > 0 is given. (torch's
+    older form: a positional ``rcond``, the ``rtol``.)"""
+    if rcond is not None:
+        if atol is not None or rtol is not None:
+            raise TypeError(
+                "linalg_pinv() received an invalid combination of arguments: rcond with "
+                "atol or rtol"
+            )
+        rtol = rcond
     _pinv_checks(A)
     if hermitian:
         _square("eigh", A, floating=False)
