@@ -22,6 +22,51 @@ def _spd(r, *shape):
     return b @ np.swapaxes(b, -1, -2) + np.eye(shape[-1])
 
 
+def _sym(r, *shape):
+    """Symmetric matrices with well-separated eigenvalues."""
+    b = r.uniform(-1, 1, shape)
+    n = shape[-1]
+    return b + np.swapaxes(b, -1, -2) + np.diag(np.arange(n) * 1.5)
+
+
+def _low_rank(r, *shape):
+    """Rank-2 matrices (a pseudo-inverse cuts their other singular values)."""
+    return r.uniform(-1, 1, (*shape[:-1], 2)) @ r.uniform(-1, 1, (*shape[:-2], 2, shape[-1]))
+
+
+def _usv(U, S, Vh):
+    """Singular vectors are defined up to a sign per pair (LAPACKs differ): fix it by U's
+    first row, so values and gradients can be compared (the sign is piecewise constant)."""
+    s = U.narrow(-2, 0, 1).sign()
+    return U * s, S, Vh * s.mT
+
+
+def _usV(U, S, V):  # torch.svd's V: the columns
+    s = U.narrow(-2, 0, 1).sign()
+    return U * s, S, V * s
+
+
+def _lv(L, V):
+    s = V.narrow(-2, 0, 1).sign()
+    return L, V * s
+
+
+def _qr(Q, R):
+    d = R.diagonal(0, -2, -1).sign()
+    return Q * d.unsqueeze(-2), R * d.unsqueeze(-1)
+
+
+def _full(U, S, V, rows=True):
+    """Full U and Vh (or V): the first min(m, n) singular vectors, signs aside, and the
+    projectors on the span of the others (those are any basis of it, LAPACKs differ; torch's
+    gradient ignores them)."""
+    k = S.shape[-1]
+    Ue, Ve = U.narrow(-1, k, U.shape[-1] - k), V.narrow(-2 if rows else -1, k, V.shape[-1] - k)
+    Vk = V.narrow(-2, 0, k) if rows else V.narrow(-1, 0, k)
+    PV = Ve.mT @ Ve if rows else Ve @ Ve.mT
+    return U.narrow(-1, 0, k).abs(), S, Vk.abs(), Ue @ Ue.mT, PV
+
+
 MM = lambda m, a, b: a @ b  # noqa: E731
 
 CASES = [
@@ -285,6 +330,202 @@ CASES = [
     Case("linalg.svdvals", lambda m, a: m.linalg.svdvals(a), [(3, 4)]),
     Case("linalg.svdvals", lambda m, a: m.linalg.svdvals(a), [(2, 4, 3)], note="batched-tall"),
     Case("linalg.svdvals", lambda m, a: m.linalg.svdvals(a), [(3, 3)], note="square"),
+    Case("linalg.svd", lambda m, a: _usv(*m.linalg.svd(a, full_matrices=False)), [(4, 3)]),
+    Case(
+        "linalg.svd", lambda m, a: _usv(*m.linalg.svd(a, False)), [(2, 3, 4)], note="batched-wide"
+    ),
+    Case("linalg.svd", lambda m, a: _usv(*m.linalg.svd(a)), [(3, 3)], note="full-square"),
+    # fd=False: U's columns (Vh's rows) past min(m, n) are any basis of the rest, moved
+    # arbitrarily by a perturbation; torch's gradient ignores them (as this)
+    Case("linalg.svd", lambda m, a: _full(*m.linalg.svd(a)), [(4, 3)], fd=False, note="full-tall"),
+    Case(
+        "linalg.svd", lambda m, a: _full(*m.linalg.svd(a)), [(2, 2, 5)], fd=False, note="full-wide"
+    ),
+    Case("linalg.svd", lambda m, a: m.linalg.svd(a).S, [(3, 2)], note="S-only"),
+    Case("svd", lambda m, a: _usV(*m.svd(a)), [(4, 3)]),
+    Case("svd", lambda m, a: _usV(*a.svd()), [(2, 3, 4)], note="method-wide"),
+    Case(
+        "svd", lambda m, a: _full(*a.svd(some=False), rows=False), [(3, 5)], fd=False, note="full"
+    ),
+    # (U and V are then zeros: test_svd_without_uv)
+    Case("svd", lambda m, a: m.svd(a, compute_uv=False).S, [(4, 3)], note="no-uv"),
+    Case("linalg.eigh", lambda m, a: _lv(*m.linalg.eigh(a + a.mT)), make=lambda r: [_sym(r, 4, 4)]),
+    Case(
+        "linalg.eigh",
+        lambda m, a: _lv(*m.linalg.eigh(a + a.mT, UPLO="U")),
+        [(2, 3, 3)],
+        note="batched-upper",
+    ),
+    # fd=False: eigh reads one triangle, while torch's (and this) gradient is the symmetric
+    # one, for perturbations that keep A symmetric (as cholesky); torch parity checks it
+    Case(
+        "linalg.eigh",
+        lambda m, a: _lv(*m.linalg.eigh(a)),
+        make=lambda r: [_sym(r, 3, 3) + np.triu(r.uniform(-1, 1, (3, 3)), 1)],
+        fd=False,
+        note="asymmetric",
+    ),
+    Case(
+        "linalg.eigvalsh",
+        lambda m, a: m.linalg.eigvalsh(a + a.mT),
+        make=lambda r: [_sym(r, 2, 4, 4)],
+    ),
+    Case(
+        "linalg.eigvalsh",
+        lambda m, a: m.linalg.eigvalsh(a, UPLO="u"),
+        [(3, 3)],
+        fd=False,
+        note="upper",
+    ),
+    Case("linalg.qr", lambda m, a: _qr(*m.linalg.qr(a)), [(4, 3)]),
+    Case("linalg.qr", lambda m, a: _qr(*m.linalg.qr(a)), [(2, 3, 5)], note="wide"),
+    Case("linalg.qr", lambda m, a: _qr(*m.linalg.qr(a, "complete")), [(2, 3, 3)], note="complete"),
+    Case(
+        "linalg.qr",
+        lambda m, a: _qr(*m.linalg.qr(a, mode="complete")),
+        [(2, 4)],
+        note="complete-wide",
+    ),
+    Case("linalg.qr", lambda m, a: m.linalg.qr(a).R, [(4, 2)], note="R-only"),
+    Case("linalg.qr", lambda m, a: m.linalg.qr(a).Q, [(3, 4)], note="Q-only-wide"),
+    Case("linalg.qr", lambda m, a: m.linalg.qr(a, "r"), [(4, 3)], grad=False, note="r"),
+    Case(
+        "linalg.qr",
+        lambda m, a: m.linalg.qr(a, "complete"),
+        [(4, 3)],
+        grad=False,
+        note="complete-tall",
+    ),
+    Case("qr", lambda m, a: _qr(*m.qr(a)), [(4, 3)]),
+    Case("qr", lambda m, a: _qr(*a.qr(some=False)), [(2, 3, 4)], note="method-complete"),
+    Case("linalg.pinv", lambda m, a: m.linalg.pinv(a), [(4, 3)]),
+    Case("linalg.pinv", lambda m, a: m.linalg.pinv(a), [(2, 3, 5)], note="wide"),
+    Case(
+        "linalg.pinv",
+        lambda m, a: m.linalg.pinv(a + a.mT, hermitian=True),
+        make=lambda r: [_sym(r, 3, 3)],
+        note="hermitian",
+    ),
+    Case("linalg.pinv", lambda m, a: m.linalg.pinv(a, atol=1e-3), [(3, 3)], note="atol"),
+    Case(
+        "linalg.pinv",
+        lambda m, a: m.linalg.pinv(a + a.mT, 0.2, True),
+        make=lambda r: [np.diag([3.0, 2.0, 0.1]) + 0.01 * r.uniform(-1, 1, (3, 3))],
+        fd=False,
+        note="rcond-hermitian",
+    ),
+    # rank-deficient: the cut singular values make pinv discontinuous (no finite
+    # differences); torch's rule (and this) is the formula on A and its pseudo-inverse
+    Case(
+        "linalg.pinv",
+        lambda m, a: m.linalg.pinv(a),
+        make=lambda r: [_low_rank(r, 4, 3)],
+        fd=False,
+        note="low-rank",
+    ),
+    Case(
+        "linalg.pinv",
+        lambda m, a: m.linalg.pinv(a, rtol=0.5),
+        make=lambda r: [np.diag([3.0, 2.0, 1.0]) + 0.1 * r.uniform(-1, 1, (3, 3))],
+        fd=False,
+        note="rtol-cut",
+    ),
+    Case("pinverse", lambda m, a: m.pinverse(a), [(3, 4)]),
+    Case("pinverse", lambda m, a: a.pinverse(rcond=1e-3), [(2, 4, 3)], note="method"),
+    Case("linalg.matrix_rank", lambda m, a: m.linalg.matrix_rank(a), [(4, 3)], grad=False),
+    Case(
+        "linalg.matrix_rank",
+        lambda m, a: m.linalg.matrix_rank(a),
+        make=lambda r: [np.stack([_low_rank(r, 4, 4), r.uniform(-1, 1, (4, 4))])],
+        grad=False,
+        note="low-rank",
+    ),
+    Case(
+        "linalg.matrix_rank",
+        lambda m, a: m.linalg.matrix_rank(a, hermitian=True),
+        make=lambda r: [_low_rank(r, 4, 4) + _low_rank(r, 4, 4).T],
+        grad=False,
+        note="hermitian",
+    ),
+    Case(
+        "linalg.matrix_rank",
+        lambda m, a: m.linalg.matrix_rank(a, atol=1.0, rtol=0.1),
+        make=lambda r: [np.diag([5.0, 2.0, 0.6, 0.2])],
+        grad=False,
+        note="tolerances",
+    ),
+    Case(
+        "linalg.matrix_rank",
+        lambda m, a: m.linalg.matrix_rank(a, 0.5),
+        make=lambda r: [np.diag([5.0, 2.0, 0.6, 0.2])],
+        grad=False,
+        note="tol",
+    ),
+    Case("linalg.cond", lambda m, a: m.linalg.cond(a), make=lambda r: [_well(r, 3, 3)]),
+    Case("linalg.cond", lambda m, a: m.linalg.cond(a, -2), [(2, 4, 3)], note="-2-tall"),
+    Case(
+        "linalg.cond",
+        lambda m, a: m.linalg.cond(a, "nuc"),
+        make=lambda r: [_well(r, 3, 3)],
+        note="nuc",
+    ),
+    # torch fills the inverse in place (singular matrices: inf), so its gradient raises
+    # (test_cond_gradient_raises_as_torch): values only
+    Case("linalg.cond", lambda m, a: m.linalg.cond(a, "fro"), [(2, 3, 3)], grad=False, note="fro"),
+    Case("linalg.cond", lambda m, a: m.linalg.cond(a, 1), [(3, 3)], grad=False, note="1"),
+    Case(
+        "linalg.cond",
+        lambda m, a: m.linalg.cond(a, -math.inf),
+        [(3, 3)],
+        grad=False,
+        note="-inf",
+    ),
+    Case(
+        "linalg.cond",
+        lambda m, a: m.linalg.cond(a, math.inf),
+        make=lambda r: [np.stack([np.array([[1.0, 2.0], [2.0, 4.0]]), np.eye(2)])],
+        grad=False,
+        note="singular",
+    ),
+    Case("linalg.matrix_exp", lambda m, a: m.linalg.matrix_exp(a), [(3, 3)], domain=(-0.5, 0.5)),
+    Case("linalg.matrix_exp", lambda m, a: m.linalg.matrix_exp(a), [(2, 4, 4)], note="scaled"),
+    Case("linalg.matrix_exp", lambda m, a: m.linalg.matrix_exp(a), [(1, 1)], note="1x1"),
+    Case("matrix_exp", lambda m, a: m.matrix_exp(a), [(3, 3)]),
+    Case("matrix_exp", lambda m, a: a.matrix_exp(), [(2, 2, 2)], note="method"),
+    Case("linalg.lstsq", lambda m, a, b: m.linalg.lstsq(a, b).solution, [(4, 3), (4, 2)]),
+    Case("linalg.lstsq", lambda m, a, b: m.linalg.lstsq(a, b)[0], [(3, 5), (3, 2)], note="wide"),
+    Case(
+        "linalg.lstsq",
+        lambda m, a, b: m.linalg.lstsq(a, b, driver="gelsd")[:2],
+        [(2, 5, 3), (1, 5, 2)],
+        note="gelsd-batched",
+    ),
+    Case(
+        "linalg.lstsq",
+        lambda m, a, b: m.linalg.lstsq(a, b, driver="gels").solution,
+        [(4, 3), (4,)],
+        note="gels-vector",
+    ),
+    Case(
+        "linalg.lstsq",
+        lambda m, a, b: m.linalg.lstsq(a, b, driver="gelsd")[:2],
+        [(4, 3), (4,)],
+        note="residuals-vector",
+    ),
+    Case(
+        "linalg.lstsq",
+        lambda m, a, b: m.linalg.lstsq(a, b, 1e-3, driver="gelss"),
+        [(4, 3), (4, 2)],
+        grad=False,
+        note="gelss-all",
+    ),
+    Case(
+        "linalg.lstsq",
+        lambda m, a, b: m.linalg.lstsq(a, b),
+        make=lambda r: [_low_rank(r, 2, 4, 3), r.uniform(-1, 1, (2, 4, 2))],
+        grad=False,
+        note="rank-deficient",
+    ),
     Case("tensordot", lambda m, a, b: m.tensordot(a, b), [(2, 3, 4), (3, 4, 5)]),
     Case(
         "tensordot",
@@ -497,6 +738,27 @@ NAMES = [
     (lambda m, x: m.linalg.norm(x.unbind()[0], 2)),
     (lambda m, x: m.linalg.norm(x.unbind()[0], "nuc")),
     (lambda m, x: m.linalg.svdvals(x)),
+    (lambda m, x: m.linalg.svd(x).U),
+    (lambda m, x: m.linalg.svd(x, full_matrices=False).Vh),
+    (lambda m, x: m.svd(x).V),
+    (lambda m, x: m.svd(x, compute_uv=False).S),
+    (lambda m, x: x.svd()[0]),
+    (lambda m, x: m.linalg.eigh(x.narrow(2, 0, 3)).eigenvalues),
+    (lambda m, x: m.linalg.eigh(x.narrow(2, 0, 3)).eigenvectors),
+    (lambda m, x: m.linalg.eigvalsh(x.narrow(2, 0, 3))),
+    (lambda m, x: m.linalg.qr(x).Q),
+    (lambda m, x: m.linalg.qr(x, "r").R),
+    (lambda m, x: x.qr(some=False)[1]),
+    (lambda m, x: m.linalg.pinv(x)),
+    (lambda m, x: m.pinverse(x)),
+    (lambda m, x: m.linalg.cond(x)),
+    (lambda m, x: m.linalg.lstsq(x, x).solution),
+    (lambda m, x: m.linalg.lstsq(x, x, driver="gelsd").residuals),
+    (lambda m, x: m.linalg.matrix_exp(x.narrow(2, 0, 3))),
+    (lambda m, x: x.narrow(2, 0, 3).matrix_exp()),
+    (lambda m, x: m.linalg.cond(x.narrow(2, 0, 3), "nuc")),
+    (lambda m, x: m.linalg.cond(x.narrow(2, 0, 3), "fro")),
+    (lambda m, x: m.linalg.cond(x.narrow(2, 0, 3), -1)),
     (lambda m, x: m.tensordot(x, x.permute(1, 2, 0), 2)),
     (lambda m, x: m.inner(x, x)),
     (lambda m, x: m.linalg.vecdot(x, x)),
@@ -538,6 +800,129 @@ def test_slogdet_named_tuple():
         c.logabsdet.numpy(), t.logabsdet.numpy()
     )
     assert type(cr.slogdet(cr.tensor(a))).__name__ == type(torch.slogdet(torch.tensor(a))).__name__
+
+
+def _pair(fn, a):
+    """fn's result in chainrule and torch, on the same float64 array."""
+    return fn(cr, cr.tensor(a)), fn(torch, torch.tensor(a))
+
+
+@pytest.mark.parametrize(
+    "fn, fields",
+    [
+        (lambda m, a: m.linalg.svd(a), ["U", "S", "Vh"]),
+        (lambda m, a: m.svd(a), ["U", "S", "V"]),
+        (lambda m, a: a.svd(some=False), ["U", "S", "V"]),
+        (lambda m, a: m.linalg.eigh(a), ["eigenvalues", "eigenvectors"]),
+        (lambda m, a: m.linalg.qr(a), ["Q", "R"]),
+        (lambda m, a: m.qr(a), ["Q", "R"]),
+        (lambda m, a: a.qr(), ["Q", "R"]),
+    ],
+)
+def test_decomposition_named_tuples(fn, fields):
+    a = np.random.default_rng(0).standard_normal((3, 3))
+    c, t = _pair(fn, a)
+    assert type(c).__name__ == type(t).__name__
+    assert list(c._fields) == fields
+    for f in fields:
+        assert getattr(c, f).shape == tuple(getattr(t, f).shape)
+    assert repr(c).startswith(f"chainrule.return_types.{type(t).__name__}(\n{fields[0]}=")
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (2, 3, 4), (0, 3), (3, 0)])
+@pytest.mark.parametrize("full", [True, False])
+def test_svd_factors(shape, full):
+    """The factors reconstruct A, are orthonormal and have torch's shapes."""
+    a = np.random.default_rng(0).standard_normal(shape)
+    (U, S, Vh), (tU, tS, tVh) = _pair(lambda m, x: m.linalg.svd(x, full_matrices=full), a)
+    assert (U.shape, S.shape, Vh.shape) == (tU.shape, tS.shape, tVh.shape)
+    k = S.shape[-1]
+    u, s, vh = U.numpy()[..., :k], S.numpy(), Vh.numpy()[..., :k, :]
+    np.testing.assert_allclose((u * s[..., None, :]) @ vh, a, atol=1e-12)
+    np.testing.assert_allclose(s, tS.numpy(), rtol=1e-12)
+    for Q in (U.numpy(), np.swapaxes(Vh.numpy(), -1, -2)):
+        eye = np.broadcast_to(np.eye(Q.shape[-1]), Q.shape[:-2] + (Q.shape[-1],) * 2)
+        np.testing.assert_allclose(np.swapaxes(Q, -1, -2) @ Q, eye, atol=1e-12)
+
+
+def test_svd_without_uv():
+    a = np.random.default_rng(0).standard_normal((2, 4, 3)).astype(np.float32)
+    c, t = _pair(lambda m, x: m.svd(x, compute_uv=False), a)
+    for f in ("U", "V"):
+        assert getattr(c, f).shape == getattr(t, f).shape and not getattr(c, f).numpy().any()
+        assert getattr(c, f).dtype == cr.float32 and getattr(c, f).grad_fn is None
+    np.testing.assert_allclose(c.S.numpy(), t.S.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["reduced", "complete", "r"])
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (2, 3, 3), (0, 3)])
+def test_qr_factors(shape, mode):
+    a = np.random.default_rng(0).standard_normal(shape)
+    (Q, R), (tQ, tR) = _pair(lambda m, x: m.linalg.qr(x, mode), a)
+    assert (Q.shape, R.shape) == (tQ.shape, tR.shape)
+    np.testing.assert_allclose(np.abs(R.numpy()), np.abs(tR.numpy()), atol=1e-12)
+    if mode != "r":
+        np.testing.assert_allclose(Q.numpy() @ R.numpy(), a, atol=1e-12)
+
+
+@pytest.mark.parametrize("UPLO", ["L", "U"])
+def test_eigh_reads_one_triangle(UPLO):
+    a = np.random.default_rng(0).standard_normal((2, 4, 4))
+    (L, V), (tL, _) = _pair(lambda m, x: m.linalg.eigh(x, UPLO), a)
+    np.testing.assert_allclose(L.numpy(), tL.numpy(), rtol=1e-12)
+    tri = np.tril(a) if UPLO == "L" else np.triu(a)
+    sym = tri + np.swapaxes(tri, -1, -2) - tri * np.eye(4)
+    v, lam = V.numpy(), L.numpy()
+    np.testing.assert_allclose(sym @ v, v * lam[..., None, :], atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, a: m.linalg.pinv(a, atol=m.tensor([0.0, 1.0, 10.0]).double()),
+        lambda m, a: m.linalg.pinv(a, rtol=m.tensor([[0.0], [0.5]]).double()),
+        lambda m, a: m.linalg.pinv(a, atol=0.5, rtol=0.1),
+        lambda m, a: m.linalg.pinv(a, atol=-1.0),
+        lambda m, a: m.linalg.matrix_rank(a, atol=m.tensor([0.0, 1.0, 10.0]).double()),
+        lambda m, a: m.linalg.matrix_rank(a, rtol=m.tensor([[0.0], [0.5]]).double()),
+        lambda m, a: m.linalg.pinv(a.narrow(-1, 0, 0)),
+        lambda m, a: m.linalg.matrix_rank(a.narrow(-2, 0, 0)),
+        lambda m, a: m.linalg.cond(a.narrow(-1, 0, 0)),
+        lambda m, a: m.linalg.cond(a.narrow(-1, 0, 0).narrow(-2, 0, 0), 1),
+        lambda m, a: m.linalg.eigvalsh(a.narrow(-1, 0, 0).narrow(-2, 0, 0)),
+    ],
+)
+def test_tolerances_and_empty_matrices(fn):
+    """atol/rtol tensors broadcast against the batch, an atol > 0 drops the default rtol."""
+    a = np.diag([4.0, 2.0, 0.5])[None] * np.array([1.0, 3.0, 0.1])[:, None, None]
+    c, t = _pair(fn, a)
+    assert c.shape == tuple(t.shape) and str(c.dtype)[-5:] == str(t.dtype)[-5:]
+    np.testing.assert_allclose(c.numpy(), t.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("p", ["fro", 1, -1, math.inf, -math.inf])
+def test_cond_gradient_raises_as_torch(p):
+    """torch's cond fills the inverse in place (inf where singular): backward through it
+    raises, for the inverse's saved output was written; chainrule does the same."""
+    a = np.random.default_rng(0).standard_normal((3, 3))
+    errors = []
+    for m in (torch, cr):
+        x = m.tensor(a, requires_grad=True)
+        with pytest.raises(RuntimeError) as err:
+            m.linalg.cond(x, p).backward()
+        errors.append(str(err.value).replace("chainrule", "torch"))
+    assert errors[1] == errors[0].split("\nException raised from")[0]
+
+
+def test_svd_full_matrices_gradient_ignores_the_extra_columns():
+    a = np.random.default_rng(0).standard_normal((5, 3))
+    grads = []
+    for m in (torch, cr):
+        x = m.tensor(a, requires_grad=True)
+        U, S, Vh = m.linalg.svd(x)
+        (U.narrow(-1, 3, 2).sum() + S.sum()).backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-12)
 
 
 def test_matmul_forward_is_one_matmul_and_views_are_not_copied():
@@ -667,6 +1052,75 @@ ERRORS = [
     (lambda m, a: m.linalg.matrix_power(a, 2), [(2, 3, 4)]),
     (lambda m, a: m.linalg.matrix_power(a, 2), [(3,)]),
     (lambda m, a: m.linalg.svdvals(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.svd(a), [(3,)]),
+    (lambda m, a: m.linalg.svd(a, driver="gesvd"), [(3, 3)]),
+    (lambda m, a: m.linalg.svd(a, driver="gesvd"), [(3,)]),
+    (lambda m, a: m.linalg.svdvals(a, driver="gesvd"), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.svdvals(a.half(), driver="gesvd"), [(3, 3)]),
+    (lambda m, a: m.linalg.svd(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.svd(a.half()), [(3, 3)]),
+    (lambda m, a: m.svd(a), [(3,)]),
+    (lambda m, a: a.svd(), [(3, 3)], ["int64"]),
+    (lambda m, a: m.svd(a.half(), compute_uv=False), [(3, 3)]),
+    (lambda m, a: m.linalg.eigh(a), [(3, 4)]),
+    (lambda m, a: m.linalg.svd(a / 0 * 0), [(3, 3)]),
+    (lambda m, a: m.linalg.svdvals(m.stack([a, a / 0 * 0])), [(4, 3)], None, [True]),
+    (lambda m, a: m.linalg.pinv(a.log()), [(2, 3, 3)]),
+    (lambda m, a: m.linalg.eigh(a / 0 * 0), [(3, 3)]),
+    (lambda m, a: m.linalg.eigh(a), [(3,)]),
+    (lambda m, a: m.linalg.eigh(a, UPLO="X"), [(3,)]),
+    (lambda m, a: m.linalg.eigh(a, UPLO="X"), [(3, 3)]),
+    (lambda m, a: m.linalg.eigh(a, UPLO="LU"), [(3, 3)]),
+    (lambda m, a: m.linalg.eigh(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.eigh(a.half()), [(3, 3)]),
+    (lambda m, a: m.linalg.eigvalsh(a), [(2, 3, 4)]),
+    (lambda m, a: m.linalg.eigvalsh(a, UPLO="x"), [(3, 3)]),
+    (lambda m, a: m.linalg.eigvalsh(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.qr(a), [(3,)]),
+    (lambda m, a: m.linalg.qr(a, mode="x"), [(3, 3)]),
+    (lambda m, a: m.linalg.qr(a, mode="x"), [(3,)]),
+    (lambda m, a: m.linalg.qr(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.qr(a.half()), [(3, 3)]),
+    (lambda m, a: m.qr(a), [(3,)]),
+    (lambda m, a: a.qr(), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.qr(a, mode="r").R.sum().backward(), [(4, 3)], None, [True]),
+    (lambda m, a: m.linalg.qr(a, mode="r").Q.sum().backward(), [(4, 3)], None, [True]),
+    (lambda m, a: m.linalg.qr(a, mode="complete").Q.sum().backward(), [(4, 3)], None, [True]),
+    (lambda m, a: m.qr(a, some=False).R.sum().backward(), [(2, 4, 3)], None, [True]),
+    (lambda m, a: m.linalg.pinv(a), [(3,)]),
+    (lambda m, a: m.linalg.pinv(a), [(2, 3)], ["int64"]),
+    (lambda m, a: m.linalg.pinv(a.half()), [(2, 3)]),
+    (lambda m, a: m.linalg.pinv(a, hermitian=True), [(3, 4)]),
+    (lambda m, a: m.pinverse(a), [(2,)]),
+    (lambda m, a: a.pinverse(), [(2, 2)], ["int64"]),
+    (lambda m, a: m.linalg.matrix_rank(a), [(3,)]),
+    (lambda m, a: m.linalg.matrix_rank(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.matrix_rank(a.half()), [(3, 3)]),
+    (lambda m, a: m.linalg.matrix_rank(a, hermitian=True), [(2, 3)]),
+    (lambda m, a: m.linalg.cond(a), [(3,)]),
+    (lambda m, a, b: m.linalg.lstsq(a, b), [(4, 3), (2, 4, 2)]),
+    (lambda m, a, b: m.linalg.lstsq(a, b), [(4,), (4,)], ["float32", "int64"]),
+    (lambda m, a, b: m.linalg.lstsq(a, b), [(4, 3), (4,)], ["int64", "float64"]),
+    (lambda m, a, b: m.linalg.lstsq(a.half(), b.half()), [(4, 3), (4,)]),
+    (lambda m, a, b: m.linalg.lstsq(a, b, driver="foo"), [(4, 3), (5,)]),
+    (lambda m, a, b: m.linalg.lstsq(a, b, driver="foo"), [(4, 3), (4,)]),
+    (lambda m, a, b: m.linalg.lstsq(a, b), [(4, 3), (5, 2)]),
+    (lambda m, a, b: m.linalg.lstsq(a, b), [(4, 3), ()]),
+    (lambda m, a, b: m.linalg.lstsq(a, b), [(2, 4, 3), (3, 4, 2)]),
+    (lambda m, a: m.linalg.matrix_exp(a), [(3, 4)]),
+    (lambda m, a: m.linalg.matrix_exp(a), [(3,)]),
+    (lambda m, a: m.matrix_exp(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.cond(a, "fro"), [(3,)]),
+    (lambda m, a: m.linalg.cond(a, 3), [(3, 3)]),
+    (lambda m, a: m.linalg.cond(a, "foo"), [(3, 3)]),
+    (lambda m, a: m.linalg.cond(a, 1), [(3, 4)]),
+    (lambda m, a: m.linalg.cond(a, 1.0), [(3, 4)]),
+    (lambda m, a: m.linalg.cond(a, -math.inf), [(3, 4)]),
+    (lambda m, a: m.linalg.cond(a, "fro"), [(0, 3)]),
+    (lambda m, a: m.linalg.cond(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.cond(a, 1), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.cond(a.half(), "fro"), [(3, 3)]),
+    (lambda m, a: m.linalg.cond(a.half()), [(3, 3)]),
     (lambda m, a, b: m.cdist(a, b), [(3,), (2, 3)]),
     (lambda m, a, b: m.cdist(a, b), [(2, 3), (3,)]),
     (lambda m, a, b: m.cdist(a, b), [(2, 3), (2, 4)]),
@@ -788,6 +1242,27 @@ def test_cross_warns_once_without_dim():
         cr.cross(cr.ones(3), cr.ones(3), dim=0)
     assert [str(w.message).split("\n")[0] for w in caught] == [
         "Using torch.cross without specifying the dim arg is deprecated."
+    ]
+
+
+def test_qr_warns_once():
+    import warnings
+
+    from chainrule.ops.linalg import decomp
+
+    decomp._qr_warned[0] = False
+    a = np.eye(3)
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        cr.qr(cr.tensor(a))
+        cr.tensor(a).qr()
+        cr.linalg.qr(cr.tensor(a))
+    # torch's (TORCH_WARN_ONCE: already spent if torch.qr ran in this process)
+    assert [str(w.message) for w in ours] == [
+        "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future "
+        "PyTorch release.\nThe boolean parameter 'some' has been replaced with a string "
+        "parameter 'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced with\n"
+        "Q, R = torch.linalg.qr(A, 'reduced' if some else 'complete')"
     ]
 
 

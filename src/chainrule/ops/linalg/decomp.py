@@ -1,5 +1,6 @@
-"""Matrix functions: inv, det, slogdet, solve, cholesky, solve_triangular and svdvals (the
-norms are in norms.py).
+"""Matrix functions: inv, det, slogdet, solve, cholesky, solve_triangular; the
+decompositions svd/svdvals, eigh/eigvalsh, qr; pinv, matrix_rank, lstsq, matrix_exp (the
+norms and cond are in norms.py).
 
 Rules are torch's for non-singular matrices: d inv = -Aᵀ⁻¹ G Aᵀ⁻¹, d det = G det A⁻ᵀ,
 d logabsdet = G A⁻ᵀ, and for X = A⁻¹B: dB = A⁻ᵀG, dA = -dB Xᵀ. (torch switches to an SVD
@@ -10,18 +11,20 @@ formula for singular ``det``, as here when the determinant is exactly zero.)
 from __future__ import annotations
 
 import collections
+import warnings
 from typing import Any
 
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor, _make
-from chainrule.amp.autocast_mode import autocast_policy
+from chainrule._tensor import Tensor, _make, version_counter
+from chainrule.amp.autocast_mode import autocast_policy, cast_for
 from chainrule.dtypes import REDUCED, kind_of, scalar_type_name
 from chainrule.graph import grad_mode
 from chainrule.ops.elementwise.select import where
 from chainrule.ops.op import Op, _modified_message, save_index
 from chainrule.ops.reduce.sums import prod
+from chainrule.ops.shape.join import cat
 
 
 class LinAlgError(RuntimeError):
@@ -410,43 +413,82 @@ def solve_triangular(
 
 
 class SvdPart(Op):
-    """One factor (U, S or Vh) of the reduced SVD, computed once for all three. Saved as
-    torch's LinalgSvdBackward0: the factors (this node's own, version-checked, is its output
+    """One factor (U, S or Vh) of the SVD, computed once for all three. Saved as torch's
+    LinalgSvdBackward0: the factors (this node's own, version-checked, is its output
     ``output_nr``), never A; building a graph of the gradient, the factors are recomputed
-    from A (kept aside, refused if written since)."""
+    from A (kept aside, refused if written since). With ``full`` (full_matrices), the
+    columns of U and rows of Vh past min(m, n) get no gradient (torch's narrow)."""
 
     torch_name = "LinalgSvdBackward0"
     saved_for = (("result",),)
 
-    def forward(self, A, part, usv):
-        self.part, self.usv, self.output_nr = part, usv, part
-        return usv[part]
+    def forward(self, A, part, values, full=False):
+        self.part, self.usv, self.output_nr, self.full = part, values, part, full
+        return values[part]
 
     def backward(self, g):
+        k = self.usv[1].shape[-1]
         if grad_mode.enabled:  # building a graph of the gradient: U, S, Vh depend on A
-            d = self.__dict__
-            A = d.get("source")
-            if A is None:  # a forward-mode node: it has its inputs
-                A = self.inputs[0]
-            elif A._vc is not None and A._vc[0] != d["source_version"]:
-                vc, version = A._vc, d["source_version"]
-                raise RuntimeError(_modified_message(A._data, A.grad_fn, vc[0], version))
-            U, S, Vh = _svd(A)
+            U, S, Vh = _svd(_source(self))
         else:
             U, S, Vh = (_make(a) for a in self.usv)
+            if self.full:
+                U, Vh = _make(self.usv[0][..., :k]), _make(self.usv[2][..., :k, :])
+        if self.full and self.part != 1:
+            g = g.narrow(-1, 0, k) if self.part == 0 else g.narrow(-2, 0, k)
         grads = [None, None, None]
         grads[self.part] = g
         return _svd_backward(U, S, Vh, *grads)
 
 
-def _svd(A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    usv = tuple(np.linalg.svd(A._data, full_matrices=False))
-    parts = tuple(SvdPart.apply(A, part=i, usv=usv) for i in range(3))
+def _source(node: Op) -> Tensor:
+    """The input of a multi-output decomposition's node, for a rule that builds a graph of
+    the gradient (the factors are recomputed from it): refused if written since."""
+    d = node.__dict__
+    A = d.get("source")
+    if A is None:  # a forward-mode node: it has its inputs
+        return node.inputs[0]
+    if A._vc is not None and A._vc[0] != d["source_version"]:
+        vc, version = A._vc, d["source_version"]
+        raise RuntimeError(_modified_message(A._data, A.grad_fn, vc[0], version))
+    return A
+
+
+def _parts(cls: type, A: Tensor, values: tuple, **kw: Any) -> tuple:
+    """The outputs of one decomposition of A, a ``cls`` node each (see SvdPart)."""
+    parts = tuple(cls.apply(A, part=i, values=values, **kw) for i in range(len(values)))
     for p in parts:
         if p.grad_fn is not None:
             p.grad_fn.source = A  # not saved: see SvdPart
             p.grad_fn.source_version = A._vc[0] if A._vc else 0
     return parts
+
+
+def _lapack(fn: Any, a: np.ndarray, **kw: Any) -> Any:
+    """NumPy's svd/eigh/eigvalsh, its convergence failure raised as torch's LinAlgError
+    (which batch element: the first with a non-finite value; eigh's LAPACK error code is
+    given as n - 1, what torch reports for one matrix of nans; in a batch it may differ)."""
+    try:
+        return fn(a, **kw)
+    except np.linalg.LinAlgError:
+        flat = a.reshape(-1, *a.shape[-2:])
+        bad = next((i for i in range(len(flat)) if not np.isfinite(flat[i]).all()), 0)
+        where = f"(Batch element {bad}): " if a.ndim > 2 else ""
+        if fn is np.linalg.svd:
+            raise LinAlgError(
+                f"linalg.svd: {where}The algorithm failed to converge because the input matrix "
+                "contained non-finite values."
+            ) from None
+        raise LinAlgError(
+            f"linalg.eigh: {where}The algorithm failed to converge because the input matrix is "
+            "ill-conditioned or has too many repeated eigenvalues (error code: "
+            f"{a.shape[-1] - 1})."
+        ) from None
+
+
+def _svd(A: Tensor, full: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    usv = tuple(_lapack(np.linalg.svd, A._data, full_matrices=full))
+    return _parts(SvdPart, A, usv, full=full)
 
 
 def _svd_backward(U: Tensor, S: Tensor, Vh: Tensor, gU: Any, gS: Any, gVh: Any) -> Tensor:
@@ -483,15 +525,602 @@ def _svd_backward(U: Tensor, S: Tensor, Vh: Tensor, gU: Any, gS: Any, gVh: Any) 
 @autocast_policy("fp32")
 def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
     """The singular values of each matrix in ``A``, in descending order. (``driver`` picks a
-    cuSOLVER method in torch, on CUDA only: on the CPU torch ignores it, and so do we.)"""
+    cuSOLVER method in torch, on CUDA only: on the CPU torch refuses it, as here.)"""
+    _svd_checks(A, "linalg.svd: The input tensor A must have at least 2 dimensions.", driver)
+    if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
+        return _make(_lapack(np.linalg.svd, A._data, compute_uv=False))
+    return _svd(A)[1]
+
+
+def _return_type(name: str, fields: list[str]) -> Any:
+    """A named tuple like ``torch.return_types.<name>``."""
+    cls = collections.namedtuple(name, fields)  # type: ignore[misc]
+    cls.__module__ = "chainrule.return_types"
+    cls.__qualname__ = name
+    cls.__repr__ = lambda self: (  # type: ignore[method-assign]
+        f"chainrule.return_types.{name}(\n"
+        + ",\n".join(f"{f}={getattr(self, f)!r}" for f in fields)
+        + ")"
+    )
+    return cls
+
+
+_linalg_svd_type = _return_type("linalg_svd", ["U", "S", "Vh"])
+_svd_type = _return_type("svd", ["U", "S", "V"])
+
+
+def _svd_checks(A: Tensor, ndim_message: str, driver: str | None = None) -> None:
     if A._data.ndim < 2:
-        raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError(ndim_message)
     if kind_of(A._data.dtype) not in "fc":
         raise RuntimeError(
             "linalg.svd: Expected a floating point or complex tensor as input. "
             f"Got {scalar_type_name(A._data)}"
         )
+    if driver is not None:
+        raise RuntimeError(
+            "torch.linalg.svd: keyword argument `driver=` is only supported on CUDA inputs with "
+            "cuSOLVER backend."
+        )
     _no_reduced(A, "linalg_svd_cpu", kernel=True)
+
+
+@op(name="svd", namespace="linalg", method=False)
+@autocast_policy("fp32")
+def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> Any:
+    """``(U, S, Vh)`` with ``A = U diag(S) Vh``, S descending; U and Vh square if
+    ``full_matrices`` (their columns/rows past min(m, n) then get no gradient, as in torch).
+    ``driver`` is a cuSOLVER choice: on the CPU torch refuses it, as here."""
+    _svd_checks(A, "linalg.svd: The input tensor A must have at least 2 dimensions.", driver)
+    return _linalg_svd_type(*_svd(A, full_matrices))
+
+
+@op
+@autocast_policy("fp32")
+def svd(input: Tensor, some: bool = True, compute_uv: bool = True) -> Any:
+    """``(U, S, V)`` with ``input = U diag(S) Vᵀ`` (V, not Vh: ``linalg.svd``'s Vh
+    transposed); full U and V unless ``some``. Without ``compute_uv``, U and V are zeros
+    (square, m by m and n by n)."""
+    x = input._data
+    _svd_checks(
+        input,
+        f"linalg.svd: input should have at least 2 dimensions, but has {x.ndim} dimensions instead",
+    )
+    if not compute_uv:
+        m, n = x.shape[-2:]
+        zeros = lambda k: _make(np.zeros(x.shape[:-2] + (k, k), x.dtype))  # noqa: E731
+        return _svd_type(zeros(m), svdvals(input), zeros(n))
+    U, S, Vh = _svd(input, not some)
+    return _svd_type(U, S, Vh.mT)
+
+
+# --------------------------------------------------------------------------- eigh
+
+
+class EighPart(Op):
+    """The eigenvalues (ascending) or eigenvectors of a symmetric matrix, computed once for
+    both, as SvdPart. torch's rule (linalg_eig_backward, hermitian): with E_ij = λ_j - λ_i,
+    dA = V (diag(gλ) + skew(Vᵀ gV) / E) Vᵀ."""
+
+    formula = "dA = V (diag(gλ) + skew(Vᵀ gV) / (λⱼ - λᵢ)) Vᵀ"
+    torch_name = "LinalgEighBackward0"
+    saved_for = (("result",),)
+
+    def forward(self, A, part, values, uplo):
+        self.part, self.lv, self.output_nr, self.uplo = part, values, part, uplo
+        return values[part]
+
+    def backward(self, g):
+        if grad_mode.enabled:
+            L, V = _eigh(_source(self), self.uplo)
+        else:
+            L, V = (_make(a) for a in self.lv)
+        if self.part == 0:
+            return (V * g.unsqueeze(-2)) @ V.mT
+        VhgV = V.mT @ g
+        E = L.unsqueeze(-2) - L.unsqueeze(-1) + _eye_like(V)
+        return V @ ((0.5 * (VhgV - VhgV.mT)) / E) @ V.mT
+
+
+def _eigh(A: Tensor, uplo: str) -> tuple[Tensor, Tensor]:
+    return _parts(EighPart, A, tuple(_lapack(np.linalg.eigh, A._data, UPLO=uplo)), uplo=uplo)
+
+
+def _eigh_checks(A: Tensor, UPLO: str) -> str:
+    _square("eigh", A, floating=False)
+    if len(UPLO) != 1 or UPLO.upper() not in "LU":
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    if kind_of(A._data.dtype) not in "fc" or A._data.dtype in REDUCED:
+        raise NotImplementedError(
+            f"\"linalg_eigh_cpu\" not implemented for '{scalar_type_name(A)}'"
+        )
+    return UPLO.upper()
+
+
+_eigh_type = _return_type("linalg_eigh", ["eigenvalues", "eigenvectors"])
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def eigh(A: Tensor, UPLO: str = "L") -> Any:
+    """``(eigenvalues, eigenvectors)`` of each symmetric matrix in ``A`` (its lower triangle
+    is read, the upper with ``UPLO="U"``), eigenvalues ascending: A = V diag(λ) Vᵀ."""
+    return _eigh_type(*_eigh(A, _eigh_checks(A, UPLO)))
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
+    """The eigenvalues (ascending) of each symmetric matrix in ``A`` (``UPLO`` as in
+    ``eigh``)."""
+    uplo = _eigh_checks(A, UPLO)
     if not A._requires_grad and getattr(A, "_fw", None) is None:  # no derivative needed
-        return _make(np.linalg.svd(A._data, compute_uv=False))
-    return _svd(A)[1]
+        return _make(_lapack(np.linalg.eigvalsh, A._data, UPLO=uplo))
+    return _eigh(A, uplo)[0]
+
+
+# --------------------------------------------------------------------------- qr
+
+
+class QrPart(Op):
+    """Q or R of the QR decomposition, computed once for both, as SvdPart; torch's rule
+    (``_qr_backward``)."""
+
+    formula = "dA = (gQ + Q copyltu(R gRᵀ - gQᵀ Q)) R⁻ᵀ"
+    torch_name = "LinalgQrBackward0"
+    saved_for = (("result",),)
+
+    def forward(self, A, part, values, mode):
+        self.part, self.qr, self.output_nr, self.mode = part, values, part, mode
+        self.m, self.n = A.shape[-2:]
+        return values[part]
+
+    def backward(self, g):
+        if self.mode == "r":
+            raise RuntimeError(
+                "The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+                "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
+                "through linalg.qr."
+            )
+        if self.mode == "complete" and self.m > self.n:
+            raise RuntimeError(
+                "The QR decomposition is not differentiable when mode='complete' and nrows > ncols."
+            )
+        if grad_mode.enabled:
+            Q, R = _qr(_source(self), self.mode)
+        else:
+            Q, R = (_make(a) for a in self.qr)
+        gQ, gR = (g, None) if self.part == 0 else (None, g)
+        return _qr_backward(Q, R, gQ, gR)
+
+
+def _qr_backward(Q: Tensor, R: Tensor, gQ: Any, gR: Any) -> Tensor:
+    """torch's linalg_qr_backward (real): with M = R gRᵀ - gQᵀ Q, for m >= n
+    dA = (gQ + Q copyltu(M)) R⁻ᵀ; for m < n, with R₁ R's leading square,
+    dA = [Q tril(M - Mᵀ) R₁⁻ᵀ | 0] + Q gR."""
+    m, n = Q._data.shape[-2], R._data.shape[-1]
+    M = R @ gR.mT if gR is not None else None
+    if gQ is not None:
+        M = -(gQ.mT @ Q) if M is None else M - gQ.mT @ Q
+    assert M is not None
+    if m >= n:
+        b = Q @ (M.tril() + M.tril(-1).mT)
+        if gQ is not None:
+            b = b + gQ
+        return solve_triangular(R.mT, b, upper=False, left=False)
+    b = Q @ (M - M.mT).tril()
+    gA = solve_triangular(R.narrow(-1, 0, m).mT, b, upper=False, left=False)
+    zeros = _make(np.zeros(gA._data.shape[:-1] + (n - m,), gA._data.dtype))
+    gA = cat([gA, zeros], -1)
+    return gA + Q @ gR if gR is not None else gA
+
+
+def _qr(A: Tensor, mode: str) -> tuple[Tensor, Tensor]:
+    a = A._data
+    if mode == "r":
+        values = (np.zeros((0,), a.dtype), np.linalg.qr(a, mode="r"))
+    else:
+        values = tuple(np.linalg.qr(a, mode=mode))
+    return _parts(QrPart, A, values, mode=mode)
+
+
+_qr_types = {name: _return_type(name, ["Q", "R"]) for name in ("linalg_qr", "qr")}
+
+
+def _qr_checks(A: Tensor, mode: str) -> None:
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(
+            f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
+            "'r', or 'complete'"
+        )
+    if kind_of(A._data.dtype) not in "fc":
+        raise RuntimeError(
+            "linalg.qr: Expected a floating point or complex tensor as input. "
+            f"Got {scalar_type_name(A._data)}"
+        )
+    _no_reduced(A, "geqrf_cpu", kernel=True)
+
+
+@op(name="qr", namespace="linalg", method=False)
+@autocast_policy("fp32")
+def linalg_qr(A: Tensor, mode: str = "reduced") -> Any:
+    """``(Q, R)`` with ``A = Q R``, Q orthonormal columns, R upper-triangular: Q m by k and
+    R k by n with k = min(m, n) (``"reduced"``), Q m by m (``"complete"``), or only R (Q
+    empty, ``"r"``: not differentiable, as in torch)."""
+    _qr_checks(A, mode)
+    return _qr_types["linalg_qr"](*_qr(A, mode))
+
+
+_qr_warned = [False]
+
+
+@op
+@autocast_policy("fp32")
+def qr(input: Tensor, some: bool = True) -> Any:
+    """``(Q, R)`` of ``input`` (``linalg.qr`` in mode ``"reduced"``, ``"complete"`` unless
+    ``some``), with torch's (once per process) deprecation warning."""
+    if not _qr_warned[0]:
+        _qr_warned[0] = True
+        warnings.warn(
+            "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future "
+            "PyTorch release.\nThe boolean parameter 'some' has been replaced with a string "
+            "parameter 'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced with\n"
+            "Q, R = torch.linalg.qr(A, 'reduced' if some else 'complete')",
+            UserWarning,
+            stacklevel=2,
+        )
+    mode = "reduced" if some else "complete"
+    _qr_checks(input, mode)
+    return _qr_types["qr"](*_qr(input, mode))
+
+
+# --------------------------------------------------------------------------- pinv, rank
+
+
+def _tolerances(A: np.ndarray, atol: Any, rtol: Any) -> tuple[np.ndarray, np.ndarray]:
+    """torch's get_atol_rtol: atol 0 by default; rtol eps * max(m, n) unless atol > 0 is
+    given (then 0), as float64 arrays shaped to broadcast over the batch (trailing 1)."""
+
+    def arr(t: Any) -> np.ndarray:
+        return np.asarray(t._data if isinstance(t, Tensor) else t, np.float64)
+
+    a = arr(0.0 if atol is None else atol)
+    if rtol is not None:
+        r = arr(rtol)
+    else:
+        default = np.finfo(A.dtype).eps * max(A.shape[-2:])
+        r = np.asarray(default) if atol is None else np.where(a > 0, 0.0, default)
+    return a[..., None], r[..., None]
+
+
+def _cutoff(s: np.ndarray, biggest: np.ndarray, atol: np.ndarray, rtol: np.ndarray) -> np.ndarray:
+    return s > np.maximum(atol, rtol * biggest)
+
+
+class Pinv(Op):
+    """The pseudo-inverse P of A (by SVD, or by eigh when hermitian), singular values
+    at most max(atol, rtol σ₁) cut. torch's rule (pinv_backward, for a full-rank A), on
+    A and P."""
+
+    formula = "dA = -Pᵀ g Pᵀ + (I - A P)ᵀ ... (torch's pinv_backward, P = A⁺)"
+    save_inputs, save_output = True, True
+    torch_name = "LinalgPinvBackward0"
+
+    def forward(self, A, atol, rtol, hermitian):
+        m, n = A.shape[-2:]
+        if A.size == 0:
+            shape = np.broadcast_shapes(A.shape[:-2], atol.shape[:-1], rtol.shape[:-1])
+            return np.zeros(shape + (n, m), A.dtype)
+        if hermitian:
+            w, V = _lapack(np.linalg.eigh, A)
+            aw = np.abs(w)
+            keep = _cutoff(aw, aw.max(-1, keepdims=True), atol, rtol)
+            with np.errstate(divide="ignore"):
+                inv = np.where(keep, 1 / w, 0).astype(A.dtype)
+            return (V * inv[..., None, :]) @ np.swapaxes(V, -1, -2)
+        U, S, Vh = _lapack(np.linalg.svd, A, full_matrices=False)
+        keep = _cutoff(S, S[..., :1], atol, rtol)
+        with np.errstate(divide="ignore"):
+            inv = np.where(keep, 1 / S, 0).astype(A.dtype)
+        return (np.swapaxes(Vh, -1, -2) * inv[..., None, :]) @ np.swapaxes(U, -1, -2)
+
+    def backward(self, g):
+        return _pinv_backward(g, self.output, self.inputs[0])
+
+
+def _pinv_backward(g: Tensor, P: Tensor, A: Tensor) -> Tensor:
+    """torch's pinv_backward: the gradient of P = A⁺ (its derivative where A's rank holds)."""
+    m, n = A._data.shape[-2:]
+    Ph, gh = P.mT, g.mT
+    if m <= n:
+        K = gh @ P
+        KPh = K @ Ph
+        return -(P @ K).mT + KPh - (A @ P) @ KPh + (Ph @ P) @ (gh - K @ A)
+    K = P @ gh
+    PhK = Ph @ K
+    return -(K @ P).mT + (gh - A @ K) @ P @ Ph + PhK - PhK @ P @ A
+
+
+def _pinv_checks(A: Tensor) -> None:
+    x = A._data
+    if x.ndim < 2 or kind_of(x.dtype) not in "fc" or x.dtype in REDUCED:
+        raise RuntimeError(
+            f"linalg.pinv({scalar_type_name(x)}{{[{', '.join(map(str, x.shape))}]}}): expected a "
+            "tensor with 2 or more dimensions of float, double, cfloat or cdouble types"
+        )
+
+
+@op(namespace="linalg", method=False)
+def pinv(
+    A: Tensor,
+    rcond: Any = None,
+    hermitian: bool = False,
+    *,
+    atol: Any = None,
+    rtol: Any = None,
+) -> Tensor:
+    """The (Moore-Penrose) pseudo-inverse of each matrix in ``A``: singular values (absolute
+    eigenvalues if ``hermitian``) at most max(``atol``, ``rtol`` σ₁) are treated as zero;
+    ``rtol`` defaults to eps max(m, n), or to 0 when an ``atol`` > 0 is given. (torch's
+    older form: a positional ``rcond``, the ``rtol``.)"""
+    if rcond is not None:
+        if atol is not None or rtol is not None:
+            raise TypeError(
+                "linalg_pinv() received an invalid combination of arguments: rcond with "
+                "atol or rtol"
+            )
+        rtol = rcond
+    _pinv_checks(A)
+    if hermitian:
+        _square("eigh", A, floating=False)
+    at, rt = _tolerances(A._data, atol, rtol)
+    # torch's kernel ends with a matmul, on autocast's lower-precision list
+    return cast_for("lower_precision_fp", Pinv.apply(A, atol=at, rtol=rt, hermitian=hermitian))
+
+
+@op
+@autocast_policy("fp32")
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
+    """The pseudo-inverse of each matrix in ``input``: singular values at most ``rcond``
+    times the largest are treated as zero (``linalg.pinv`` with ``rtol=rcond``)."""
+    return pinv(input, rtol=rcond)
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def matrix_rank(
+    A: Tensor,
+    tol: float | None = None,
+    *,
+    atol: Any = None,
+    rtol: Any = None,
+    hermitian: bool = False,
+) -> Tensor:
+    """The number of singular values (absolute eigenvalues if ``hermitian``) of each matrix
+    in ``A`` above max(``atol``, ``rtol`` σ₁), tolerances as in ``pinv`` (``tol``: torch's
+    older positional form, an ``atol`` with ``rtol`` 0), as int64."""
+    x = A._data
+    if x.ndim < 2:
+        raise RuntimeError(
+            "torch.linalg.matrix_rank: The input tensor input must have at least 2 dimensions."
+        )
+    if kind_of(x.dtype) not in "fc" or x.dtype in REDUCED:
+        raise RuntimeError("This function doesn't handle types other than float and double")
+    if tol is not None:
+        atol, rtol = tol, 0.0
+    if hermitian:
+        _square("eigh", A, floating=False)
+    at, rt = _tolerances(x, atol, rtol)
+    if x.size == 0:
+        shape = np.broadcast_shapes(x.shape[:-2], at.shape[:-1], rt.shape[:-1])
+        return _make(np.zeros(shape, np.int64))
+    if hermitian:
+        s = np.abs(_lapack(np.linalg.eigvalsh, x))
+        biggest = s.max(-1, keepdims=True)
+    else:
+        s = _lapack(np.linalg.svd, x, compute_uv=False)
+        biggest = s[..., :1]
+    return _make(_cutoff(s, biggest, at, rt).sum(-1).astype(np.int64))
+
+
+# --------------------------------------------------------------------------- matrix_exp
+
+
+def _expm(a: np.ndarray) -> np.ndarray:
+    """exp of each square matrix: scaling and squaring around a degree-18 Taylor sum (the
+    scaled matrix has 1-norm at most 1/2), in float64 at least."""
+    x = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+    n = x.shape[-1]
+    if x.size == 0:
+        return x.astype(a.dtype)
+    norm = float(np.abs(x).sum(-2).max()) if np.isfinite(x).all() else 0.0
+    s = max(0, int(np.ceil(np.log2(norm / 0.5)))) if norm > 0.5 else 0
+    x = x / 2.0**s
+    eye = np.eye(n, dtype=x.dtype)
+    e = eye + x / 18
+    for k in range(17, 0, -1):
+        e = eye + (x @ e) / k
+    for _ in range(s):
+        e = e @ e
+    return e.astype(a.dtype)
+
+
+class MatrixExp(Op):
+    """exp(A) = Σ Aᵏ/k!; torch's rule: the gradient is the upper-right block of the
+    exponential of [[Aᵀ, g], [0, Aᵀ]]."""
+
+    formula = "d exp(A) = exp([[Aᵀ, g], [0, Aᵀ]])[:n, n:]"
+    torch_name = "LinalgMatrixExpBackward0"
+
+    def forward(self, A):
+        return _expm(A)
+
+    def backward(self, g):
+        A = self.inputs[0].mT
+        n = A._data.shape[-1]
+        zeros = _make(np.zeros(A._data.shape, A._data.dtype))
+        block = cat([cat([A, g], -1), cat([zeros, A], -1)], -2)
+        return MatrixExp.apply(block).narrow(-2, 0, n).narrow(-1, n, n)
+
+
+@op(namespace="linalg", method=False)
+def matrix_exp(A: Tensor) -> Tensor:
+    """The matrix exponential of each square matrix in ``A``."""
+    _square("matrix_exp", A)
+    return MatrixExp.apply(A)
+
+
+@op(name="matrix_exp")
+def matrix_exp_fn(input: Tensor) -> Tensor:
+    """The matrix exponential of each square matrix in ``input`` (``linalg.matrix_exp``)."""
+    return matrix_exp(input)
+
+
+# --------------------------------------------------------------------------- lstsq
+
+
+class LstsqSolution(Op):
+    """lstsq's solution X (its residuals are a sibling node, as SvdPart's factors); saved
+    as torch's LinalgLstsqBackward0: A, B and X. torch's rule (linalg_lstsq_backward), through
+    the pseudo-inverse: dB = A⁺ᵀ g, dA the pseudo-inverse's gradient for g Bᵀ."""
+
+    formula = "dB = A⁺ᵀ g, dA = pinv_backward(g Bᵀ)"
+    elementwise = True  # batch dims of A and B broadcast
+    torch_name = "LinalgLstsqBackward0"
+    saved_for = ((0, 1, "result"), (0, 1, "result"))
+
+    def forward(self, A, B, values, vector):
+        self.vector = vector
+        return values[0]
+
+    def backward(self, g):
+        A, B = self.inputs
+        if self.vector:
+            g, B = g.unsqueeze(-1), B.unsqueeze(-1)
+        P = pinv(A)
+        gA = _pinv_backward(g @ B.mT, P, A) if self.needs(0) else None
+        gB = None
+        if self.needs(1):
+            gB = P.mT @ g
+            gB = gB.squeeze(-1) if self.vector else gB
+        return gA, gB
+
+
+class LstsqResiduals(Op):
+    """lstsq's squared residuals r = ‖A X - B‖² (rows summed) at the solution X (which
+    torch's node saves: written in place, backward raises torch's error):
+    dA = 2 (A X - B) diag(g) Xᵀ, dB = -2 (A X - B) diag(g)."""
+
+    formula = "dA = 2 (A X - B) diag(g) Xᵀ, dB = -2 (A X - B) diag(g)"
+    elementwise = True
+    torch_name = "LinalgLstsqBackward0"
+    saved_for = ((0, 1), (0, 1))
+
+    def forward(self, A, B, values, vector):
+        self.vector, self.output_nr = vector, 1
+        return values[1]
+
+    def backward(self, g):
+        if g._data.size == 0:  # no residuals (a driver or shape without)
+            return None, None
+        A, B = self.inputs
+        sol = self.__dict__.get("solution_version")
+        if sol is not None and sol[0][0] != sol[1]:  # torch's node saved the solution
+            vc, version = sol
+            raise RuntimeError(
+                _modified_message(self.solution, "LinalgLstsqBackward0", vc[0], version)
+            )
+        if self.vector:
+            B = B.unsqueeze(-1)
+        if grad_mode.enabled:  # differentiable: the solution from A and B, X = A⁺B
+            X = pinv(A) @ B
+        else:
+            X = _make(self.solution)
+            X = X.unsqueeze(-1) if self.vector else X
+        Rg = (A @ X - B) * (2 * g.unsqueeze(-2))
+        gA = Rg @ X.mT if self.needs(0) else None
+        gB = None
+        if self.needs(1):
+            gB = -Rg.squeeze(-1) if self.vector else -Rg
+        return gA, gB
+
+
+_lstsq_type = _return_type("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+@op(namespace="linalg", method=False)
+def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> Any:
+    """``(solution, residuals, rank, singular_values)``: X minimizing ‖A X - B‖ (the
+    minimum-norm one if A is rank-deficient), singular values at most ``rcond`` σ₁ (default
+    eps max(m, n)) cut. As torch's CPU drivers: ``rank`` unless ``driver="gels"``, the
+    ``singular_values`` for ``"gelsd"``/``"gelss"``, the squared ``residuals`` when m > n,
+    A full-rank and the driver is not ``"gelsy"`` (the default)."""
+    a, b = A._data, B._data
+    if a.ndim < 2:
+        raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
+    if b.ndim < 1:
+        raise RuntimeError("torch.linalg.lstsq: other must have at least 1 dimension.")
+    if not 0 <= a.ndim - b.ndim <= 1:
+        raise RuntimeError(
+            "torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
+            "(input.dim() - other.dim()) <= 1"
+        )
+    if a.dtype != b.dtype:
+        raise RuntimeError(
+            "torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
+            f"input's dtype {scalar_type_name(a)} and other's dtype {scalar_type_name(b)}"
+        )
+    if kind_of(a.dtype) != "f" or a.dtype in REDUCED:
+        raise RuntimeError("This function doesn't handle types other than float and double")
+    vector = b.ndim == a.ndim - 1
+    bm = b[..., None] if vector else b
+    if bm.shape[-2] != a.shape[-2]:
+        raise RuntimeError(
+            f"torch.linalg.lstsq: input.size(-2) should match other.size({-1 if vector else -2})"
+        )
+    drivers = ("gels", "gelsy", "gelsd", "gelss")
+    driver = "gelsy" if driver is None else driver
+    if driver not in drivers:
+        raise RuntimeError(
+            "torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)"
+        )
+    ba, bb = a.shape[:-2], bm.shape[:-2]
+    for i in range(1, min(len(ba), len(bb)) + 1):
+        if ba[-i] != bb[-i] and 1 not in (ba[-i], bb[-i]):
+            raise RuntimeError(
+                f"The size of tensor a ({ba[-i]}) must match the size of tensor b ({bb[-i]}) at "
+                f"non-singleton dimension {max(len(ba), len(bb)) - i}"
+            )
+    m, n = a.shape[-2:]
+    batch = np.broadcast_shapes(a.shape[:-2], bm.shape[:-2])
+    af = np.broadcast_to(a, batch + a.shape[-2:]).reshape(-1, m, n)
+    bf = np.broadcast_to(bm, batch + bm.shape[-2:]).reshape(-1, m, bm.shape[-1])
+    cut = np.finfo(a.dtype).eps * max(m, n) if rcond is None else rcond
+    X = np.zeros((len(af), n, bm.shape[-1]), a.dtype)
+    ranks = np.zeros(len(af), np.int64)
+    svals = np.zeros((len(af), min(m, n)), a.dtype)
+    for i in range(len(af)):
+        x, _, r, sv = np.linalg.lstsq(af[i], bf[i], rcond=cut)
+        X[i], ranks[i], svals[i] = x, r, sv
+    X = X.reshape(batch + (n, bm.shape[-1]))
+    full = bool((ranks == min(m, n)).all()) if driver != "gels" else True
+    if m > n and driver != "gelsy" and full:
+        res = ((np.broadcast_to(a, batch + (m, n)) @ X - bm) ** 2).sum(-2).astype(a.dtype)
+    else:
+        res = np.zeros((0,), a.dtype)
+    if vector:
+        X = X[..., 0]
+    parts = (X, res)
+    sol = LstsqSolution.apply(A, B, values=parts, vector=vector)
+    resid = LstsqResiduals.apply(A, B, values=parts, vector=vector)
+    if resid.grad_fn is not None:  # what it reads of the solution: its values, and version
+        resid.grad_fn.solution = X
+        vc = version_counter(sol)
+        resid.grad_fn.solution_version = (vc, vc[0])
+    rank = ranks.reshape(batch) if driver != "gels" else np.zeros((0,), np.int64)
+    sv = svals.reshape(batch + (min(m, n),)) if driver in ("gelsd", "gelss") else None
+    return _lstsq_type(
+        sol, resid, _make(rank), _make(sv if sv is not None else np.zeros((0,), a.dtype))
+    )

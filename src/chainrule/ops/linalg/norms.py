@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from chainrule._registry import op
-from chainrule._tensor import Tensor, wrap_dim
+from chainrule._tensor import Tensor, _make, wrap_dim
 from chainrule.dtypes import REDUCED, kind_of, scalar_type_name
-from chainrule.ops.linalg.decomp import svdvals
+from chainrule.ops.elementwise.select import nan_to_num, where
+from chainrule.ops.linalg.decomp import inv, svdvals
 from chainrule.ops.reduce.extrema import amax, amin
 from chainrule.ops.reduce.stats import Norm, check_matrix_norm_args, norm_axes
 from chainrule.ops.reduce.sums import sum as sum_
@@ -108,3 +109,73 @@ def norm(
     if len(dim) == 1:
         return vector_norm(A, ord, dim, keepdim, dtype=dtype)
     return matrix_norm(A, ord, dim, keepdim, dtype=dtype)
+
+
+@op(namespace="linalg", method=False)
+def cond(A: Tensor, p: Any = None) -> Tensor:
+    """The condition number of each matrix in ``A`` for the norm ``p``: σ₁/σₙ (None, 2; -2:
+    σₙ/σ₁, any shape) or ‖A‖ ‖A⁻¹‖ for a square A ('fro', 'nuc', 1, -1, inf, -inf; inf for
+    a singular matrix)."""
+    x = A._data
+    if isinstance(p, str):
+        if x.ndim < 2:
+            raise RuntimeError(
+                f"linalg.cond(ord={p}): The input tensor A must have at least 2 dimensions."
+            )
+        _cond_square(A, p)
+        if p not in ("fro", "nuc"):
+            raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    else:
+        if x.ndim < 2:
+            raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
+        if p is not None and p not in (1, -1, 2, -2, math.inf, -math.inf):
+            raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    if x.size == 0:
+        dt = x.dtype if kind_of(x.dtype) in "fc" else np.dtype(np.float32)
+        return _make(np.zeros(x.shape[:-2], np.finfo(dt).dtype))
+    if p is None or p in (2, -2):
+        s = svdvals(A)
+        k = s._data.shape[-1]
+        big, small = s.narrow(-1, 0, 1), s.narrow(-1, k - 1, 1)
+        return (small / big if p == -2 else big / small).squeeze(-1)
+    if p == "nuc":  # torch's: the norms from the singular values directly
+        s = svdvals(A)
+        return s.sum(-1) * s.reciprocal().sum(-1)
+    if not isinstance(p, str):
+        _cond_square(A, p)
+    Ainv = _inv_or_inf(A)
+    out = matrix_norm(A, p) * matrix_norm(Ainv, p)
+    return nan_to_num(out, math.inf, math.inf, -math.inf)  # 0 * inf: inf, as NumPy
+
+
+def _cond_square(A: Tensor, p: Any) -> None:
+    x = A._data
+    name = p if isinstance(p, str) else str(p) if isinstance(p, int) else f"{p:f}"
+    if x.ndim < 2:
+        raise RuntimeError(
+            f"linalg.cond(ord={name}): The input tensor A must have at least 2 dimensions."
+        )
+    if x.shape[-1] != x.shape[-2]:
+        raise RuntimeError(
+            f"linalg.cond(ord={name}): A must be batches of square matrices, but they are "
+            f"{x.shape[-2]} by {x.shape[-1]} matrices"
+        )
+
+
+def _inv_or_inf(A: Tensor) -> Tensor:
+    """torch's linalg_inv_ex, then its singular matrices' inverses filled with inf in place:
+    as in torch, that write makes the inverse's saved output stale, so a gradient through
+    it raises "modified by an inplace operation"."""
+    x = A._data
+    singular = np.zeros(x.shape[:-2], bool)
+    if kind_of(x.dtype) in "fc" and x.dtype not in REDUCED:
+        flat = singular.reshape(-1)
+        for i, a in enumerate(x.reshape(-1, *x.shape[-2:])):
+            try:
+                np.linalg.inv(a)
+            except np.linalg.LinAlgError:
+                flat[i] = True
+    mask = _make(singular[..., None, None])
+    if singular.any():
+        A = where(mask, _make(np.eye(x.shape[-1], dtype=x.dtype)), A)
+    return inv(A).masked_fill_(mask, math.inf)
