@@ -619,7 +619,7 @@ class _InplaceLog:
 inplace_log = _InplaceLog()
 
 
-def mutate(t: Tensor, values: Any = None, *, times: int = 1) -> np.ndarray:
+def mutate(t: Tensor, values: Any = None, *, times: int = 1, rebase: bool = True) -> np.ndarray:
     """Write ``t``'s values in place: the one way to change a tensor's storage from outside
     the tensor core (optimizers, ``nn.init``, ``load_state_dict``, gradient clipping, running
     statistics), and the version bump of the in-place ops themselves.
@@ -632,7 +632,13 @@ def mutate(t: Tensor, values: Any = None, *, times: int = 1) -> np.ndarray:
     (BatchNorm's running statistics). With ``values`` (an array or a number), they are copied
     in, broadcast and cast like ``copy_``; a read-only array (a broadcast view) is replaced
     by one of its own. Returns ``t``'s array, for further in-place NumPy updates, which must
-    follow at once (before anything reads ``t``)."""
+    follow at once (before anything reads ``t``).
+
+    As torch's in-place op under no_grad, a counted write also re-derives the views of
+    ``t``'s memory that have a history (``rebase_views``): an optimizer's step on a
+    parameter gives a view taken of it before a new history from the parameter, so
+    ``autograd.grad`` of the old view then gives None, as torch's. The in-place ops, which
+    do that themselves, pass ``rebase=False``."""
     if _trace.tracer is not None:  # cr.compile is tracing: a write it must see
         _trace.tracer.write(t)
     if times:
@@ -641,6 +647,8 @@ def mutate(t: Tensor, values: Any = None, *, times: int = 1) -> np.ndarray:
         if vc is None:
             vc = version_counter(t)
         vc[0] += times
+        if rebase:
+            rebase_views(t)
     data = t._data
     if values is not None:
         if data.flags.writeable:
@@ -683,6 +691,12 @@ def rederive_written_view(v: Tensor) -> None:
         and getattr(v, "_creation", None) is None
     ):
         replay_view(v)
+
+
+def rebase_views(t: Tensor) -> None:
+    """After a write to ``t`` outside the graph: its memory's views re-derived from their
+    base (torch's view replay). The op layer (``ops.inplace``) sets this when it is
+    imported; until then there are no views with a history to re-derive."""
 
 
 def replay_view(v: Tensor) -> None:

@@ -250,7 +250,7 @@ def write(t: Tensor, out: Tensor, where: Any = None) -> Tensor:
     saves_t = fn is not None and fn.out_data is out._data and out._data.dtype == t._data.dtype
     if saves_t:
         fn.out_data = t._data  # the node's saved output now lives in t, as in torch
-    mutate(t)
+    mutate(t, rebase=False)
     if saves_t:  # checked against t's counter, at the version this write gave it
         vc = version_counter(t)
         fn._out_version = (vc, vc[0])
@@ -375,6 +375,18 @@ def _replay_view(v: Tensor) -> None:
 
 
 _tensor_layer.replay_view = _replay_view  # see _tensor.rederive_written_view
+
+
+def _rebase_written(t: Tensor) -> None:
+    """A write to ``t`` from outside the op catalog (``mutate``: optimizers, init,
+    load_state_dict ...), which torch makes as an in-place op under no_grad."""
+    base = getattr(t, "_view_base", None)
+    root = t if base is None else base
+    _rebase_aliased(t, root)
+    _rebase_views(root)
+
+
+_tensor_layer.rebase_views = _rebase_written  # see _tensor.mutate
 
 
 class NoGradViewRebased(StridedView):
@@ -622,7 +634,7 @@ def _setitem(self: Tensor, basic: Any, adv: Any, value: Any, index: Any = ()) ->
             data[basic] = v
         else:
             data[basic][adv] = v
-        mutate(self)
+        mutate(self, rebase=False)
         base = getattr(self, "_view_base", None)
         _rebase_views(self if base is None else base)
         _rebase_aliased(self, self if base is None else base)
@@ -750,7 +762,7 @@ def view_inplace(t: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
     t._data = out._data
     if forward_ad.level and getattr(t, "_fw", None) is not None:
         forward_ad.set_tangent(t, getattr(out, "_fw", None))
-    mutate(t)
+    mutate(t, rebase=False)
     return t
 
 
