@@ -305,15 +305,21 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 @autocast_policy("off")
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Inner product of two 1-d tensors (a 0-d result)."""
-    if input._data.ndim != 1 or tensor._data.ndim != 1:
-        raise RuntimeError(
-            f"1D tensors expected, but got {input._data.ndim}D and {tensor._data.ndim}D tensors"
-        )
-    if input._data.shape != tensor._data.shape:
-        raise _dot_error(input._data.shape[0], tensor._data.shape[0])
-    if input._data.dtype != tensor._data.dtype:
-        _check_dtypes(input, tensor)
+    _check_vectors(input, tensor)
     return Matmul.apply(input, tensor)
+
+
+def _check_vectors(input: Tensor, other: Tensor) -> None:
+    """dot's and vdot's checks (torch's order and messages): both 1-d, of one length and
+    one dtype."""
+    if input._data.ndim != 1 or other._data.ndim != 1:
+        raise RuntimeError(
+            f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors"
+        )
+    if input._data.shape != other._data.shape:
+        raise _dot_error(input._data.shape[0], other._data.shape[0])
+    if input._data.dtype != other._data.dtype:
+        _check_dtypes(input, other)
 
 
 class Vdot(Op):
@@ -337,14 +343,7 @@ class Vdot(Op):
 @autocast_policy("off")
 def vdot(input: Tensor, other: Tensor) -> Tensor:
     """The inner product of two 1-d tensors, the first conjugated (a 0-d result)."""
-    if input._data.ndim != 1 or other._data.ndim != 1:
-        raise RuntimeError(
-            f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors"
-        )
-    if input._data.shape != other._data.shape:
-        raise _dot_error(input._data.shape[0], other._data.shape[0])
-    if input._data.dtype != other._data.dtype:
-        _check_dtypes(input, other)
+    _check_vectors(input, other)
     if input._data.dtype == np.bool_:
         raise NotImplementedError("\"dot\" not implemented for 'Bool'")
     return Vdot.apply(input, other)
