@@ -3,8 +3,10 @@
 Default mode: one process, one thread each (torch.set_num_threads(1), one BLAS thread), the
 frameworks timed in interleaved rounds so both share the machine's noise; chainrule runs
 with its native kernels and again on the NumPy reference kernels (``backend.use``) in the
-same rounds. Each cell is the median step time of a round; a ratio is chainrule / torch
-eager within a round, printed as the median over rounds and its range.
+same rounds. Each round starts one contender later than the one before (no contender is
+always first, or always after torch.compile). Each cell is the median step time of a
+round; a ratio is chainrule / torch eager within a round, printed as the median over
+rounds and its range.
 
     python benchmarks/bench.py [--workloads W1,W2,W5,W6] [--rounds 5] [--repeats 10]
                                [--compiled] [--multicore] [--clock cpu]
@@ -98,8 +100,8 @@ def run_one_process(names, rounds, repeats, compiled) -> None:
             step()
             step()
         times = {label: [] for label, _, _ in cols}
-        for _ in range(rounds):
-            for label, (step, per), prepare in cols:
+        for r in range(rounds):  # each round starts one contender later: no fixed order
+            for label, (step, per), prepare in cols[r % len(cols) :] + cols[: r % len(cols)]:
                 prepare()
                 times[label].append(_median_time(step, repeats) / per)
         scale = 1e6 if UNITS[name] == "us/op" else 1e3
