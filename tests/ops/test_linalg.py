@@ -208,6 +208,43 @@ CASES = [
         note="batched-upper",
     ),
     Case(
+        "linalg.cholesky_ex",
+        lambda m, a: m.linalg.cholesky_ex(a),
+        make=lambda r: [_spd(r, 4, 4)],
+        fd=False,
+    ),
+    Case(
+        "linalg.cholesky_ex",
+        lambda m, a: m.linalg.cholesky_ex(a, upper=True),
+        make=lambda r: [_spd(r, 2, 3, 3)],
+        fd=False,
+        note="batched-upper",
+    ),
+    Case("linalg.inv_ex", lambda m, a: m.linalg.inv_ex(a), make=lambda r: [_well(r, 3, 3)]),
+    Case(
+        "linalg.inv_ex",
+        lambda m, a: m.linalg.inv_ex(a, check_errors=True),
+        make=lambda r: [_well(r, 2, 2, 2)],
+        note="batched-check",
+    ),
+    Case(
+        "linalg.solve_ex",
+        lambda m, a, b: m.linalg.solve_ex(a, b),
+        make=lambda r: [_well(r, 3, 3), r.uniform(-1, 1, (3,))],
+    ),
+    Case(
+        "linalg.solve_ex",
+        lambda m, a, b: m.linalg.solve_ex(a, b, check_errors=True),
+        make=lambda r: [_well(r, 2, 3, 3), r.uniform(-1, 1, (4, 1, 3, 2))],
+        note="broadcast-batch-check",
+    ),
+    Case(
+        "linalg.solve_ex",
+        lambda m, a, b: m.linalg.solve_ex(a, b, left=False),
+        make=lambda r: [_well(r, 2, 3, 3), r.uniform(-1, 1, (2, 4, 3))],
+        note="right",
+    ),
+    Case(
         "linalg.solve_triangular",
         lambda m, a, b: m.linalg.solve_triangular(a, b, upper=False),
         make=lambda r: [_well(r, 3, 3), r.uniform(-1, 1, (3, 2))],
@@ -729,6 +766,11 @@ NAMES = [
     (lambda m, x: x.diagonal()),
     (lambda m, x: m.linalg.inv(x.narrow(2, 0, 3) + 3 * m.eye(3))),
     (lambda m, x: m.linalg.det(x.narrow(2, 0, 3))),
+    (lambda m, x: m.linalg.inv_ex(x.narrow(2, 0, 3) + 3 * m.eye(3)).inverse),
+    (lambda m, x: m.linalg.cholesky_ex(x.narrow(2, 0, 3) @ x.narrow(2, 0, 3).mT + m.eye(3)).L),
+    (lambda m, x: m.linalg.cholesky_ex(x.narrow(2, 0, 3).mT @ x.narrow(2, 0, 3), upper=True).L),
+    (lambda m, x: m.linalg.cholesky(x.narrow(2, 0, 3).mT @ x.narrow(2, 0, 3), upper=True)),
+    (lambda m, x: m.linalg.solve_ex(x.narrow(2, 0, 3) + 3 * m.eye(3), x).result),
     (lambda m, x: m.linalg.slogdet(x.narrow(2, 0, 3))[1]),
     (lambda m, x: m.linalg.slogdet(x.narrow(2, 0, 3))[0]),
     (lambda m, x: m.linalg.solve(x.narrow(2, 0, 3) + 3 * m.eye(3), x.narrow(2, 0, 1).squeeze(-1))),
@@ -800,6 +842,56 @@ def test_slogdet_named_tuple():
         c.logabsdet.numpy(), t.logabsdet.numpy()
     )
     assert type(cr.slogdet(cr.tensor(a))).__name__ == type(torch.slogdet(torch.tensor(a))).__name__
+
+
+_NOT_PD = [
+    np.diag([1.0, 1.0, -1.0]),
+    np.array([[4.0, 2, 1, 0], [2, 1, 3, 0], [1, 3, 2, 1], [0, 0, 1, 5]]),
+    np.array([[4.0, 2, 1, 0], [2, 5, 3, 0], [1, 3, 0.5, 1], [0, 0, 1, 5]]),
+    np.array([[4.0, 2, 1, 0], [2, 5, 3, 0], [1, 3, 2, 1], [0, 0, 1, -5]]),
+]
+
+
+@pytest.mark.parametrize("i", range(len(_NOT_PD)))
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_ex_not_positive_definite(i, upper):
+    """No error: info is the order of the failing leading minor, per matrix, and L is
+    LAPACK's partial factor (the columns before it factored, its pivot's reduced value)."""
+    a = np.stack([_NOT_PD[i], np.eye(4)[: len(_NOT_PD[i]), : len(_NOT_PD[i])]])
+    c, t = _pair(lambda m, x: m.linalg.cholesky_ex(x, upper=upper), a)
+    assert type(c).__name__ == type(t).__name__ == "linalg_cholesky_ex"
+    assert list(c._fields) == ["L", "info"]
+    assert c.info.dtype == cr.int32 and c.info.tolist() == t.info.tolist()
+    assert t.info.tolist()[0] > 0 and t.info.tolist()[1] == 0
+    np.testing.assert_allclose(c.L.numpy(), t.L.numpy(), rtol=1e-12, atol=1e-12)
+    one = _pair(lambda m, x: m.linalg.cholesky_ex(x[0] if m is torch else x.unbind()[0]), a)
+    assert one[0].info.shape == () and one[0].info.item() == one[1].info.item()
+
+
+@pytest.mark.parametrize("left", [True, False])
+def test_singular_ex_info(left):
+    """inv_ex and solve_ex: no error for a singular matrix; info (int32, per matrix of A) is
+    the first zero pivot of its LU factorization; the other matrices' results are torch's."""
+    a = np.stack(
+        [
+            np.eye(3) * 2,
+            np.ones((3, 3)),
+            np.array([[1.0, 2, 3], [2, 4, 6], [1, 0, 1]]),
+            np.array([[0.0, 0, 0], [1, 1, 0], [0, 0, 1]]),  # Aᵀ's first pivot is the zero
+        ]
+    )
+    b = np.arange(9.0).reshape(3, 3)
+    for fn in (
+        lambda m, x: m.linalg.inv_ex(x),
+        lambda m, x: m.linalg.solve_ex(x, m.tensor(b, dtype=x.dtype), left=left),
+    ):
+        c, t = _pair(fn, a)
+        assert type(c).__name__ == type(t).__name__
+        assert list(c._fields) == [next(iter(c._asdict())), "info"]
+        assert hasattr(t, c._fields[0])
+        assert c.info.dtype == cr.int32 and c.info.tolist() == t.info.tolist() == [0, 2, 3, 2]
+        np.testing.assert_allclose(c[0].numpy()[0], t[0].numpy()[0], rtol=1e-12)
+        assert np.isnan(c[0].numpy()[1:]).all()
 
 
 def _pair(fn, a):
@@ -1010,6 +1102,33 @@ ERRORS = [
     (lambda m, a: m.linalg.cholesky(a - 5 * m.eye(3)), [(3, 3)]),
     (lambda m, a: m.linalg.cholesky(m.stack([m.eye(3), a - 5 * m.eye(3)])), [(3, 3)]),
     (lambda m, a, b: m.linalg.solve_triangular(a, b, upper=True), [(2, 2), (3, 2)]),
+    (lambda m, a: m.linalg.cholesky_ex(a), [(2, 3)]),
+    (lambda m, a: m.linalg.cholesky_ex(a), [(3,)]),
+    (lambda m, a: m.linalg.cholesky_ex(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.cholesky_ex(a.half()), [(3, 3)]),
+    (lambda m, a: m.linalg.cholesky_ex(a - 5 * m.eye(3), check_errors=True), [(3, 3)]),
+    (
+        lambda m, a: m.linalg.cholesky_ex(m.stack([m.eye(3), a - 5 * m.eye(3)]), check_errors=True),
+        [(3, 3)],
+    ),
+    (lambda m, a: m.linalg.inv_ex(a), [(2, 3)]),
+    (lambda m, a: m.linalg.inv_ex(a), [(3,)]),
+    (lambda m, a: m.linalg.inv_ex(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.inv_ex(a.half()), [(3, 3)]),
+    (lambda m, a: m.linalg.inv_ex(a * 0 + 1, check_errors=True), [(3, 3)]),
+    (lambda m, a: m.linalg.inv_ex(m.stack([m.eye(3), a * 0 + 1]), check_errors=True), [(3, 3)]),
+    (lambda m, a, b: m.linalg.solve_ex(a, b), [(2, 3), (2,)]),
+    (lambda m, a, b: m.linalg.solve_ex(a, b), [(3, 3), (4,)]),
+    (lambda m, a, b: m.linalg.solve_ex(a, b), [(3, 3), (3,)], ["float32", "float64"]),
+    (lambda m, a, b: m.linalg.solve_ex(a.half(), b.half()), [(3, 3), (3,)]),
+    (lambda m, a, b: m.linalg.solve_ex(a, b, left=False), [(3, 3), (3,)]),
+    (lambda m, a, b: m.linalg.solve(a, b, left=False), [(2, 3, 3), (2, 3)]),
+    (lambda m, a, b: m.linalg.solve(a, b, left=False), [(1, 1), (1,)]),
+    (lambda m, a, b: m.linalg.solve_ex(a * 0 + 1, b, check_errors=True), [(3, 3), (3,)]),
+    (
+        lambda m, a, b: m.linalg.solve_ex(m.stack([m.eye(3), a * 0 + 1]), b, check_errors=True),
+        [(3, 3), (3,)],
+    ),
     (lambda m, a: m.linalg.inv(a), [(2, 3)]),
     (lambda m, a: m.linalg.inv(a), [(3,)]),
     (lambda m, a: m.linalg.inv(a), [(3, 3)], ["int64"]),

@@ -1,4 +1,5 @@
-"""Matrix functions: inv, det, slogdet, solve, cholesky, solve_triangular; the
+"""Matrix functions: inv, det, slogdet, solve, cholesky, solve_triangular (and the _ex forms
+of cholesky, inv and solve, which report failures in ``info``); the
 decompositions svd/svdvals, eigh/eigvalsh, qr; pinv, matrix_rank, lstsq, matrix_exp (the
 norms and cond are in norms.py).
 
@@ -89,15 +90,42 @@ def _singular(A: np.ndarray) -> LinAlgError:
 # --------------------------------------------------------------------------- inv, det
 
 
+def _per_matrix(fn: Any, shape: tuple, *arrays: np.ndarray) -> np.ndarray:
+    """``fn`` on each matrix of ``arrays`` (their batch dims broadcast), each result of
+    ``shape``: nan where it fails on a singular matrix (an ``_ex`` function's result, where
+    torch's holds inf/nan)."""
+    batch = np.broadcast_shapes(*(x.shape[:-2] for x in arrays))
+    flat = [np.broadcast_to(x, batch + x.shape[-2:]).reshape(-1, *x.shape[-2:]) for x in arrays]
+    out = np.full((len(flat[0]), *shape), np.nan, np.result_type(*arrays))
+    for i, mats in enumerate(zip(*flat, strict=True)):
+        try:
+            out[i] = fn(*mats)
+        except np.linalg.LinAlgError:
+            pass
+    return out.reshape(batch + shape)
+
+
+def _info(A: np.ndarray, code: Any) -> np.ndarray:
+    """LAPACK's info per matrix of ``A`` (int32, of shape A's batch): 0, or ``code(a)`` for
+    each matrix ``a`` whose factorization fails."""
+    flat = A.reshape(-1, *A.shape[-2:])
+    info = np.zeros(len(flat), np.int32)
+    for i, a in enumerate(flat):
+        info[i] = code(a)
+    return info.reshape(A.shape[:-2])
+
+
 class Inv(Op):
     formula = "d A⁻¹ = -A⁻ᵀ @ g @ A⁻ᵀ"
     save_inputs, save_output = False, True
     torch_name = "LinalgInvExBackward0"
 
-    def forward(self, A):
+    def forward(self, A, ex=False):
         try:
             return np.linalg.inv(A)
         except np.linalg.LinAlgError:
+            if ex:  # inv_ex: the singular matrices' inverses are nan (torch's are inf/nan)
+                return _per_matrix(np.linalg.inv, A.shape[-2:], A)
             raise _singular(A) from None
 
     def backward(self, g):
@@ -236,7 +264,7 @@ class Solve(Op):
     saved_for = ((0, "result"), (0, "result"))  # A and X, never B (torch's)
     torch_name = "LinalgSolveExBackward0"
 
-    def forward(self, A, B, vector):
+    def forward(self, A, B, vector, ex=False):
         self.vector = vector
         self.lu = np.array(A)  # torch's node saves the LU factors: A as it was
         try:
@@ -244,6 +272,11 @@ class Solve(Op):
                 return np.linalg.solve(A, B[..., None])[..., 0]
             return np.linalg.solve(A, B)
         except np.linalg.LinAlgError:
+            if ex:  # solve_ex: nan for the singular matrices (torch's hold inf/nan)
+                if vector:
+                    X = _per_matrix(np.linalg.solve, B.shape[-1:] + (1,), A, B[..., None])
+                    return X[..., 0]
+                return _per_matrix(np.linalg.solve, B.shape[-2:], A, B)
             raise LinAlgError(
                 "torch.linalg.solve: The solver failed because the input matrix is singular."
             ) from None
@@ -262,6 +295,10 @@ class Solve(Op):
 @autocast_policy("fp32")
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """X with ``A X = B`` (``X A = B`` if not ``left``); B a (batch of) vector(s) or matrices."""
+    return _solve(A, B, left)
+
+
+def _solve(A: Tensor, B: Tensor, left: bool, ex: bool = False) -> Tensor:
     _square("solve", A)
     a, b = A._data, B._data
     if a.dtype != b.dtype:
@@ -270,9 +307,19 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
             f"{scalar_type_name(a)} and B of type {scalar_type_name(b)} instead"
         )
     _no_reduced(A, "lu_cpu", kernel=True)
-    if not left:
-        return solve(A.mT, B.mT).mT
     vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    if not left:
+        if vector and a.shape[-1] == 1:
+            raise RuntimeError(
+                "linalg.solve: Vector broadcasting of the left hand side is not supported for "
+                "left=False. In this case linalg.solve is equivalent to B / A.squeeze(-1)"
+            )
+        if vector:
+            raise RuntimeError(
+                "linalg.solve: Incompatible shapes of A and B for the equation XA = B "
+                f"({a.shape[-2]}x{a.shape[-1]} and {b.shape[-1]}x1)"
+            )
+        return _solve(A.mT, B.mT, True, ex).mT
     rows, cols = (b.shape[-1], 1) if vector else b.shape[-2:] if b.ndim > 1 else (b.shape[0], 1)
     if rows != a.shape[-1] or b.ndim == 0:
         raise RuntimeError(
@@ -286,7 +333,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
                 f"The size of tensor a ({bb[-i]}) must match the size of tensor b ({ba[-i]}) at "
                 f"non-singleton dimension {max(len(ba), len(bb)) - i}"
             )
-    return Solve.apply(A, B, vector=vector)
+    return Solve.apply(A, B, vector=vector, ex=ex)
 
 
 # --------------------------------------------------------------------------- cholesky
@@ -302,6 +349,25 @@ def _leading_minor(a: np.ndarray) -> int:
     return a.shape[-1]
 
 
+def _potf2(a: np.ndarray) -> np.ndarray:
+    """LAPACK's unblocked Cholesky (potf2, lower) of a matrix that is not positive-definite:
+    the columns before the failing pivot factored, that pivot's reduced value on the
+    diagonal, the rest as in ``a``'s lower triangle (what torch's ``cholesky_ex`` returns)."""
+    try:
+        return np.linalg.cholesky(a)
+    except np.linalg.LinAlgError:
+        pass
+    L = np.tril(a)
+    for j in range(a.shape[-1]):
+        ajj = (L[j, j] - L[j, :j] @ L[j, :j].conj()).real
+        if not ajj > 0:
+            L[j, j] = ajj
+            break
+        L[j, j] = ajj = np.sqrt(ajj)
+        L[j + 1 :, j] = (L[j + 1 :, j] - L[j + 1 :, :j] @ L[j, :j].conj()) / ajj
+    return L
+
+
 class Cholesky(Op):
     """A = L Lᴴ, L lower-triangular; torch's rule: with P = Φ(Lᴴ g) (the lower triangle,
     diagonal halved), dA = sym(L⁻ᴴ P L⁻¹)."""
@@ -310,25 +376,32 @@ class Cholesky(Op):
     save_inputs, save_output = False, True
     torch_name = "LinalgCholeskyExBackward0"
 
-    def forward(self, A):
+    def forward(self, A, upper=False, ex=False):
+        self.upper = upper
         try:
-            return np.linalg.cholesky(A)
+            L = np.linalg.cholesky(A)
         except np.linalg.LinAlgError:
-            flat = A.reshape(-1, *A.shape[-2:])
-            for i, a in enumerate(flat):
-                try:
-                    np.linalg.cholesky(a)
-                except np.linalg.LinAlgError:
-                    where = f"(Batch element {i}): " if A.ndim > 2 else ""
-                    raise LinAlgError(
-                        f"linalg.cholesky: {where}The factorization could not be completed "
-                        "because the input is not positive-definite (the leading minor of "
-                        f"order {_leading_minor(a)} is not positive-definite)."
-                    ) from None
-            raise
+            if not ex:
+                self._fail(A)
+            L = _per_matrix(_potf2, A.shape[-2:], A)  # cholesky_ex: LAPACK's partial factor
+        return np.swapaxes(L, -1, -2).conj() if upper else L
+
+    def _fail(self, A):
+        """torch's error for the first matrix that is not positive-definite."""
+        for i, a in enumerate(A.reshape(-1, *A.shape[-2:])):
+            k = _chol_info(a)
+            if k:
+                where = f"(Batch element {i}): " if A.ndim > 2 else ""
+                raise LinAlgError(
+                    f"linalg.cholesky: {where}The factorization could not be completed "
+                    "because the input is not positive-definite (the leading minor of "
+                    f"order {k} is not positive-definite)."
+                )
 
     def backward(self, g):
         L = self.output
+        if self.upper:  # the factor was returned as U = Lᴴ
+            L, g = L.mT, g.mT
         eye = _eye_like(L)
         P = (L.mT @ g).tril() * (1 - 0.5 * eye)
         Linv = solve_triangular(L, eye, upper=False)
@@ -348,8 +421,7 @@ def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """L with ``A = L Lᴴ`` for each symmetric positive-definite matrix (Lᴴ if ``upper``)."""
     _square("cholesky", A)
     _no_reduced(A, "cholesky_cpu", kernel=True)
-    L = Cholesky.apply(A)
-    return L.mT if upper else L
+    return Cholesky.apply(A, upper=upper)
 
 
 class SolveTriangular(Op):
@@ -1124,3 +1196,96 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     return _lstsq_type(
         sol, resid, _make(rank), _make(sv if sv is not None else np.zeros((0,), a.dtype))
     )
+
+
+# --------------------------------------------------------------------------- the _ex variants
+
+_cholesky_ex_type = _return_type("linalg_cholesky_ex", ["L", "info"])
+_inv_ex_type = _return_type("linalg_inv_ex", ["inverse", "info"])
+_solve_ex_type = _return_type("linalg_solve_ex", ["result", "info"])
+
+
+def _check_info(info: np.ndarray, message: Any) -> None:
+    """``check_errors``: raise for the first matrix whose info is not 0 (``message(i, k)``
+    of its batch index, or None unbatched, and its info)."""
+    bad = np.flatnonzero(info)
+    if bad.size:
+        i = int(bad[0])
+        where = f"(Batch element {i}): " if info.ndim else ""
+        raise LinAlgError(message(where, int(info.reshape(-1)[i])))
+
+
+def _chol_info(a: np.ndarray) -> int:
+    try:
+        np.linalg.cholesky(a)
+        return 0
+    except np.linalg.LinAlgError:
+        return _leading_minor(a)
+
+
+def _lu_info(a: np.ndarray) -> int:
+    try:
+        np.linalg.inv(a)
+        return 0
+    except np.linalg.LinAlgError:
+        return _zero_pivot(a)
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False) -> Any:
+    """``(L, info)``: ``linalg.cholesky`` without raising for a matrix that is not
+    positive-definite (unless ``check_errors``); ``info`` (int32, one per matrix) is 0, or
+    the order of the first leading minor that is not positive-definite."""
+    _square("cholesky", A)
+    _no_reduced(A, "cholesky_cpu", kernel=True)
+    info = _info(A._data, _chol_info)
+    if check_errors:
+        _check_info(
+            info,
+            lambda where, k: (
+                f"linalg.cholesky_ex: {where}The factorization could not be completed because "
+                f"the input is not positive-definite (the leading minor of order {k} is not "
+                "positive-definite)."
+            ),
+        )
+    return _cholesky_ex_type(Cholesky.apply(A, upper=upper, ex=True), _make(info))
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def inv_ex(A: Tensor, *, check_errors: bool = False) -> Any:
+    """``(inverse, info)``: ``linalg.inv`` without raising for a singular matrix (unless
+    ``check_errors``); ``info`` (int32, one per matrix) is 0, or the 1-based index of the
+    first zero pivot of its LU factorization (the singular matrices' inverses are nan)."""
+    _square("inv", A)
+    _no_reduced(A, "linalg.inv")
+    info = _info(A._data, _lu_info)
+    if check_errors:
+        _check_info(
+            info,
+            lambda where, k: (
+                f"linalg.inv_ex: {where}The diagonal element {k} is zero, the inversion could "
+                "not be completed because the input matrix is singular."
+            ),
+        )
+    return _inv_ex_type(Inv.apply(A, ex=True), _make(info))
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False) -> Any:
+    """``(result, info)``: ``linalg.solve`` without raising for a singular ``A`` (unless
+    ``check_errors``); ``info`` (int32, one per matrix of A) is 0, or the 1-based index of
+    the first zero pivot of its LU factorization (the singular systems' results are nan)."""
+    X = _solve(A, B, left, ex=True)
+    info = _info(A._data, _lu_info)  # (torch factors A itself when not left, as here)
+    if check_errors:
+        _check_info(
+            info,
+            lambda where, k: (
+                f"torch.linalg.solve_ex: {where}The solver failed because the input matrix is "
+                "singular."
+            ),
+        )
+    return _solve_ex_type(X, _make(info))
