@@ -22,6 +22,11 @@ def _spd(r, *shape):
     return b @ np.swapaxes(b, -1, -2) + np.eye(shape[-1])
 
 
+def _chol(r, *shape):
+    """Cholesky factors of well-conditioned matrices."""
+    return np.linalg.cholesky(_spd(r, *shape) + np.eye(shape[-1]))
+
+
 def _sym(r, *shape):
     """Symmetric matrices with well-separated eigenvalues."""
     b = r.uniform(-1, 1, shape)
@@ -219,6 +224,49 @@ CASES = [
         make=lambda r: [_spd(r, 2, 3, 3)],
         fd=False,
         note="batched-upper",
+    ),
+    Case("cholesky", lambda m, a: m.cholesky(a), make=lambda r: [_spd(r, 3, 3)], fd=False),
+    Case(
+        "cholesky",
+        lambda m, a: a.cholesky(upper=True),
+        make=lambda r: [_spd(r, 2, 3, 3)],
+        fd=False,
+        note="method-batched-upper",
+    ),
+    # fd=False: cholesky_solve and cholesky_inverse read only the factor's triangle, while
+    # torch's (and this) gradient for it is a full matrix; torch parity checks it
+    Case(
+        "cholesky_solve",
+        lambda m, b, l: m.cholesky_solve(b, l),
+        make=lambda r: [r.uniform(-1, 1, (3, 2)), _chol(r, 3, 3)],
+        fd=False,
+    ),
+    Case(
+        "cholesky_solve",
+        lambda m, b, l: b.cholesky_solve(l, upper=True),
+        make=lambda r: [r.uniform(-1, 1, (4, 1, 3, 2)), _chol(r, 2, 3, 3).swapaxes(-1, -2)],
+        fd=False,
+        note="method-upper-broadcast",
+    ),
+    Case(
+        "cholesky_solve",
+        lambda m, b, l: m.cholesky_solve(b, l),
+        make=lambda r: [r.uniform(-1, 1, (2, 3, 1)), r.uniform(-1, 1, (3, 3)) + 2 * np.eye(3)],
+        fd=False,
+        note="full-factor",
+    ),
+    Case(
+        "cholesky_inverse",
+        lambda m, l: m.cholesky_inverse(l),
+        make=lambda r: [_chol(r, 3, 3)],
+        fd=False,
+    ),
+    Case(
+        "cholesky_inverse",
+        lambda m, l: l.cholesky_inverse(True),
+        make=lambda r: [r.uniform(-1, 1, (2, 3, 3)) + 2 * np.eye(3)],
+        fd=False,
+        note="method-upper-full",
     ),
     Case("linalg.inv_ex", lambda m, a: m.linalg.inv_ex(a), make=lambda r: [_well(r, 3, 3)]),
     Case(
@@ -771,6 +819,9 @@ NAMES = [
     (lambda m, x: m.linalg.cholesky_ex(x.narrow(2, 0, 3).mT @ x.narrow(2, 0, 3), upper=True).L),
     (lambda m, x: m.linalg.cholesky(x.narrow(2, 0, 3).mT @ x.narrow(2, 0, 3), upper=True)),
     (lambda m, x: m.linalg.solve_ex(x.narrow(2, 0, 3) + 3 * m.eye(3), x).result),
+    (lambda m, x: m.cholesky(x.narrow(2, 0, 3).mT @ x.narrow(2, 0, 3) + m.eye(3))),
+    (lambda m, x: m.cholesky_solve(x, x.narrow(2, 0, 3) + 3 * m.eye(3))),
+    (lambda m, x: x.narrow(2, 0, 3).cholesky_inverse(upper=True)),
     (lambda m, x: m.linalg.slogdet(x.narrow(2, 0, 3))[1]),
     (lambda m, x: m.linalg.slogdet(x.narrow(2, 0, 3))[0]),
     (lambda m, x: m.linalg.solve(x.narrow(2, 0, 3) + 3 * m.eye(3), x.narrow(2, 0, 1).squeeze(-1))),
@@ -1111,6 +1162,26 @@ ERRORS = [
         lambda m, a: m.linalg.cholesky_ex(m.stack([m.eye(3), a - 5 * m.eye(3)]), check_errors=True),
         [(3, 3)],
     ),
+    (lambda m, a: m.cholesky(a), [(2, 3)]),
+    (lambda m, a: m.cholesky(a), [(3,)]),
+    (lambda m, a: m.cholesky(a - 5 * m.eye(3)), [(3, 3)]),
+    (lambda m, a: m.cholesky(m.stack([m.eye(3), a - 5 * m.eye(3)]), upper=True), [(3, 3)]),
+    (lambda m, a: m.cholesky(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.cholesky(a.half()), [(3, 3)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(3,), (3, 3)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(3, 2), (3,)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(3, 2), (3, 3)], ["float32", "float64"]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(4, 2), (3, 3)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(3, 2), (2, 3)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(2, 3, 2), (4, 3, 3)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(3, 2), (3, 3)], ["int64", "int64"]),
+    (lambda m, b, l: m.cholesky_solve(b.half(), l.half()), [(3, 2), (3, 3)]),
+    (lambda m, a: m.cholesky_inverse(a), [(3,)]),
+    (lambda m, a: m.cholesky_inverse(a), [(2, 3)]),
+    (lambda m, a: m.cholesky_inverse(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.cholesky_inverse(a.half()), [(3, 3)]),
+    (lambda m, a: m.cholesky_inverse(a.tril(-1)), [(3, 3)]),
+    (lambda m, a: m.cholesky_inverse(m.stack([m.eye(3), a.triu(1)]), True), [(3, 3)]),
     (lambda m, a: m.linalg.inv_ex(a), [(2, 3)]),
     (lambda m, a: m.linalg.inv_ex(a), [(3,)]),
     (lambda m, a: m.linalg.inv_ex(a), [(3, 3)], ["int64"]),
@@ -1383,6 +1454,36 @@ def test_qr_warns_once():
         "parameter 'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced with\n"
         "Q, R = torch.linalg.qr(A, 'reduced' if some else 'complete')"
     ]
+
+
+def test_cholesky_warns_once():
+    import warnings
+
+    from chainrule.ops.linalg import decomp
+
+    decomp._cholesky_warned[0] = False
+    a = np.eye(3)
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        cr.cholesky(cr.tensor(a))
+        cr.tensor(a).cholesky(upper=True)
+        cr.linalg.cholesky(cr.tensor(a))
+    # torch's (TORCH_WARN_ONCE), without its "(Triggered internally at ...)" suffix
+    assert [(w.category, str(w.message)) for w in ours] == [
+        (
+            UserWarning,
+            "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed "
+            "in a future PyTorch release.\nL = torch.cholesky(A)\nshould be replaced with\n"
+            "L = torch.linalg.cholesky(A)\nand\nU = torch.cholesky(A, upper=True)\nshould be "
+            "replaced with\nU = torch.linalg.cholesky(A).mH\nThis transform will produce "
+            "equivalent results for all valid (symmetric positive definite) inputs.",
+        )
+    ]
+
+
+def test_cholesky_solve_singular_factor_is_nan():
+    c, t = _pair(lambda m, x: m.cholesky_solve(m.ones(2, 1, dtype=x.dtype), x), np.zeros((2, 2)))
+    assert np.isnan(t.numpy()).all() and np.isnan(c.numpy()).all()
 
 
 def test_cross_of_integers():

@@ -32,13 +32,13 @@ class LinAlgError(RuntimeError):
     """A matrix was singular (torch.linalg.LinAlgError, a RuntimeError)."""
 
 
-def _square(name: str, A: Tensor, floating: bool = True) -> None:
+def _square(name: str, A: Tensor, floating: bool = True, prefix: str = "linalg.") -> None:
     x = A._data
     if x.ndim < 2:
-        raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError(f"{prefix}{name}: The input tensor A must have at least 2 dimensions.")
     if x.shape[-1] != x.shape[-2]:
         raise RuntimeError(
-            f"linalg.{name}: A must be batches of square matrices, but they are "
+            f"{prefix}{name}: A must be batches of square matrices, but they are "
             f"{x.shape[-2]} by {x.shape[-1]} matrices"
         )
     if floating and kind_of(x.dtype) not in "fc":
@@ -375,6 +375,7 @@ class Cholesky(Op):
     formula = "d chol(A) = sym(L⁻ᵀ Φ(Lᵀ g) L⁻¹)"
     save_inputs, save_output = False, True
     torch_name = "LinalgCholeskyExBackward0"
+    prefix = "linalg.cholesky"  # of its error
 
     def forward(self, A, upper=False, ex=False):
         self.upper = upper
@@ -393,7 +394,7 @@ class Cholesky(Op):
             if k:
                 where = f"(Batch element {i}): " if A.ndim > 2 else ""
                 raise LinAlgError(
-                    f"linalg.cholesky: {where}The factorization could not be completed "
+                    f"{self.prefix}: {where}The factorization could not be completed "
                     "because the input is not positive-definite (the leading minor of "
                     f"order {k} is not positive-definite)."
                 )
@@ -422,6 +423,159 @@ def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     _square("cholesky", A)
     _no_reduced(A, "cholesky_cpu", kernel=True)
     return Cholesky.apply(A, upper=upper)
+
+
+class CholeskyOld(Cholesky):
+    """``torch.cholesky`` (deprecated): the same factor, torch's other node."""
+
+    torch_name = "CholeskyBackward0"
+    prefix = "cholesky"
+
+
+def _kernel_dtype(A: Tensor, kernel: str) -> None:
+    """torch's ops with no linalg check refuse other dtypes than float32/64 (and complex)
+    by kernel: ``"cholesky_cpu" not implemented for 'Long'``."""
+    x = A._data
+    if kind_of(x.dtype) not in "fc" or x.dtype in REDUCED:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(x)}'")
+
+
+_cholesky_warned = [False]
+
+
+@op(name="cholesky")
+@autocast_policy("fp32")
+def cholesky_fn(input: Tensor, upper: bool = False) -> Tensor:
+    """The Cholesky factor of each symmetric positive-definite matrix in ``input``: L, or
+    U = Lᴴ if ``upper`` (deprecated for ``linalg.cholesky``: torch's once-per-process
+    warning)."""
+    if not _cholesky_warned[0]:
+        _cholesky_warned[0] = True
+        warnings.warn(
+            "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be "
+            "removed in a future PyTorch release.\nL = torch.cholesky(A)\nshould be replaced "
+            "with\nL = torch.linalg.cholesky(A)\nand\nU = torch.cholesky(A, upper=True)\n"
+            "should be replaced with\nU = torch.linalg.cholesky(A).mH\nThis transform will "
+            "produce equivalent results for all valid (symmetric positive definite) inputs.",
+            UserWarning,
+            stacklevel=2,
+        )
+    _square("cholesky", input, floating=False, prefix="")
+    _kernel_dtype(input, "cholesky_cpu")
+    return CholeskyOld.apply(input, upper=bool(upper))
+
+
+def _tri(L: np.ndarray, upper: bool) -> np.ndarray:
+    """The lower factor L that ``L`` (lower, or U = Lᴴ if ``upper``) stands for: only its
+    triangle is read, as LAPACK's."""
+    return np.swapaxes(np.triu(L), -1, -2).conj() if upper else np.tril(L)
+
+
+class CholeskySolve(Op):
+    """X = (L Lᴴ)⁻¹ B; torch's rule: dB = cholesky_solve(g, L), and with
+    C = dB Xᴴ + X dBᴴ, dL = -C L (-U C if upper; not kept to a triangle, as torch's)."""
+
+    formula = "X = (L Lᵀ)⁻¹B: dB = (L Lᵀ)⁻¹ g, dL = -(dB Xᵀ + X dBᵀ) L"
+    elementwise = True  # batch dims of B and L broadcast
+    saved_for = ((0, 1, "result"), (0, 1, "result"))  # (torch's: B, L and X)
+
+    def forward(self, B, L, upper):
+        self.upper = upper
+        Lo = _tri(L, upper)
+        batch = np.broadcast_shapes(B.shape[:-2], L.shape[:-2])
+        with np.errstate(all="ignore"):
+            try:
+                Y = np.linalg.solve(Lo, B)
+                return np.linalg.solve(np.swapaxes(Lo, -1, -2).conj(), Y)
+            except np.linalg.LinAlgError:  # a zero on L's diagonal: nan (as torch's kernel)
+                return np.full(batch + B.shape[-2:], np.nan, np.result_type(B, L))
+
+    def backward(self, g):
+        _, L = self.inputs
+        gB = CholeskySolve.apply(g, L, upper=self.upper)
+        gL = None
+        if self.needs(1):
+            C = gB @ self.output.mT.conj()
+            C = C + C.mT.conj()
+            gL = -(L @ C) if self.upper else -(C @ L)
+        return gB if self.needs(0) else None, gL
+
+
+@op
+@autocast_policy("fp32")
+def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor:
+    """X with ``A X = input`` given ``input2``, the Cholesky factor of A (lower, or upper if
+    ``upper``: only its triangle is read); batch dims broadcast."""
+    b, u = input._data, input2._data
+    for name, x in (("b", b), ("u", u)):
+        if x.ndim < 2:
+            raise RuntimeError(
+                f"{name} should have at least 2 dimensions, but has {x.ndim} dimensions instead"
+            )
+    if b.dtype != u.dtype:
+        raise RuntimeError(
+            "Expected b and A to have the same dtype, but found b of type "
+            f"{scalar_type_name(b)} and A of type {scalar_type_name(u)} instead."
+        )
+    if u.shape[-1] != u.shape[-2]:
+        raise RuntimeError(
+            f"A must be batches of square matrices, but they are {u.shape[-2]} by "
+            f"{u.shape[-1]} matrices"
+        )
+    if b.shape[-2] != u.shape[-1]:
+        raise RuntimeError(
+            f"Incompatible matrix sizes for cholesky_solve: each A matrix is {u.shape[-1]} by "
+            f"{u.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}"
+        )
+    bb, bu = b.shape[:-2], u.shape[:-2]
+    for i in range(1, min(len(bb), len(bu)) + 1):
+        if bb[-i] != bu[-i] and 1 not in (bb[-i], bu[-i]):
+            raise RuntimeError(
+                f"The size of tensor a ({bb[-i]}) must match the size of tensor b ({bu[-i]}) at "
+                f"non-singleton dimension {max(len(bb), len(bu)) - i}"
+            )
+    _kernel_dtype(input, "cholesky_solve_cpu")
+    return CholeskySolve.apply(input, input2, upper=bool(upper))
+
+
+class CholeskyInverse(Op):
+    """(L Lᴴ)⁻¹ from the factor L; torch's rule: with C = Y (g + gᴴ) Y, dL = -C L (-U C if
+    upper)."""
+
+    formula = "Y = (L Lᵀ)⁻¹: dL = -Y (g + gᵀ) Y L"
+    saved_for = ((0, "result"),)  # (torch's: L and the inverse)
+
+    def forward(self, L, upper):
+        self.upper = upper
+        Lo = _tri(L, upper)
+        n = L.shape[-1]
+        flat = Lo.reshape(-1, n, n)
+        for i, m in enumerate(flat):
+            zero = np.flatnonzero(np.diagonal(m) == 0)
+            if zero.size:
+                where = f"(Batch element {i}): " if L.ndim > 2 else ""
+                raise LinAlgError(
+                    f"cholesky_inverse: {where}The diagonal element {zero[0] + 1} is zero, the "
+                    "inversion could not be completed because the input matrix is singular."
+                )
+        Linv = np.linalg.inv(Lo)
+        return np.swapaxes(Linv, -1, -2).conj() @ Linv
+
+    def backward(self, g):
+        (L,) = self.inputs
+        Y = self.output
+        C = Y @ (g + g.mT.conj()) @ Y
+        return -(L @ C) if self.upper else -(C @ L)
+
+
+@op
+@autocast_policy("fp32")
+def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:
+    """The inverse of A = L Lᴴ given its Cholesky factor ``input`` (lower, or U with
+    A = Uᴴ U if ``upper``: only its triangle is read)."""
+    _square("cholesky_inverse", input, floating=False, prefix="")
+    _kernel_dtype(input, "cholesky_inverse_out_cpu")
+    return CholeskyInverse.apply(input, upper=bool(upper))
 
 
 class SolveTriangular(Op):
