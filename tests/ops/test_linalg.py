@@ -268,6 +268,29 @@ CASES = [
         fd=False,
         note="method-upper-full",
     ),
+    Case(
+        "triangular_solve",
+        lambda m, b, a: m.triangular_solve(b, a),
+        make=lambda r: [r.uniform(-1, 1, (3, 2)), _well(r, 3, 3)],
+    ),
+    Case(
+        "triangular_solve",
+        lambda m, b, a: b.triangular_solve(a, False, True),
+        make=lambda r: [r.uniform(-1, 1, (4, 1, 3, 2)), _well(r, 2, 3, 3)],
+        note="method-lower-transpose-broadcast",
+    ),
+    Case(
+        "triangular_solve",
+        lambda m, b, a: m.triangular_solve(b, a, transpose=True, unitriangular=True).solution,
+        make=lambda r: [r.uniform(-1, 1, (2, 3, 1)), _well(r, 3, 3)],
+        note="unit-transpose",
+    ),
+    Case(
+        "triangular_solve",
+        lambda m, b, a: m.triangular_solve(b, a, upper=False, unitriangular=True),
+        make=lambda r: [r.uniform(-1, 1, (3, 3)), _well(r, 2, 3, 3)],
+        note="lower-unit-batched",
+    ),
     Case("linalg.inv_ex", lambda m, a: m.linalg.inv_ex(a), make=lambda r: [_well(r, 3, 3)]),
     Case(
         "linalg.inv_ex",
@@ -820,6 +843,8 @@ NAMES = [
     (lambda m, x: m.linalg.cholesky(x.narrow(2, 0, 3).mT @ x.narrow(2, 0, 3), upper=True)),
     (lambda m, x: m.linalg.solve_ex(x.narrow(2, 0, 3) + 3 * m.eye(3), x).result),
     (lambda m, x: m.cholesky(x.narrow(2, 0, 3).mT @ x.narrow(2, 0, 3) + m.eye(3))),
+    (lambda m, x: m.triangular_solve(x, x.narrow(2, 0, 3) + 3 * m.eye(3)).solution),
+    (lambda m, x: m.triangular_solve(x, x.narrow(2, 0, 3), False, True).cloned_coefficient),
     (lambda m, x: m.cholesky_solve(x, x.narrow(2, 0, 3) + 3 * m.eye(3))),
     (lambda m, x: x.narrow(2, 0, 3).cholesky_inverse(upper=True)),
     (lambda m, x: m.linalg.slogdet(x.narrow(2, 0, 3))[1]),
@@ -1162,6 +1187,14 @@ ERRORS = [
         lambda m, a: m.linalg.cholesky_ex(m.stack([m.eye(3), a - 5 * m.eye(3)]), check_errors=True),
         [(3, 3)],
     ),
+    (lambda m, b, a: m.triangular_solve(b, a), [(3,), (3, 3)]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(3, 2), (3,)]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(3, 2), (2, 3)]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(4, 2), (3, 3)]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(3, 2), (3, 3)], ["float32", "float64"]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(2, 3, 2), (4, 3, 3)]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(3, 2), (3, 3)], ["int64", "int64"]),
+    (lambda m, b, a: m.triangular_solve(b.half(), a.half()), [(3, 2), (3, 3)]),
     (lambda m, a: m.cholesky(a), [(2, 3)]),
     (lambda m, a: m.cholesky(a), [(3,)]),
     (lambda m, a: m.cholesky(a - 5 * m.eye(3)), [(3, 3)]),
@@ -1479,6 +1512,40 @@ def test_cholesky_warns_once():
             "equivalent results for all valid (symmetric positive definite) inputs.",
         )
     ]
+
+
+def test_triangular_solve_warns_once():
+    import warnings
+
+    from chainrule.ops.linalg import decomp
+
+    decomp._triangular_solve_warned[0] = False
+    a, b = np.eye(3), np.ones((3, 1))
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        cr.triangular_solve(cr.tensor(b), cr.tensor(a))
+        cr.tensor(b).triangular_solve(cr.tensor(a))
+    # torch's (TORCH_WARN_ONCE, its missing space kept), without "(Triggered internally ...)"
+    assert [(w.category, str(w.message)) for w in ours] == [
+        (
+            UserWarning,
+            "torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangularand "
+            "will be removed in a future PyTorch release.\ntorch.linalg.solve_triangular has "
+            "its arguments reversed and does not return a copy of one of the inputs.\n"
+            "X = torch.triangular_solve(B, A).solution\nshould be replaced with\n"
+            "X = torch.linalg.solve_triangular(A, B).",
+        )
+    ]
+
+
+def test_triangular_solve_named_tuple():
+    a, b = np.random.default_rng(0).uniform(-1, 1, (2, 2, 3, 3)), np.ones((3, 2))
+    c, t = _pair(lambda m, x: m.triangular_solve(m.tensor(b, dtype=x.dtype), x), a)
+    assert type(c).__name__ == type(t).__name__ == "triangular_solve"
+    assert list(c._fields) == ["solution", "cloned_coefficient"]
+    assert c.cloned_coefficient.shape == t.cloned_coefficient.shape == (2, 2, 3, 3)
+    np.testing.assert_array_equal(c.cloned_coefficient.numpy(), a)
+    assert repr(c).startswith("chainrule.return_types.triangular_solve(\nsolution=")
 
 
 def test_cholesky_solve_singular_factor_is_nan():

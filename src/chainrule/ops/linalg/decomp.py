@@ -1,7 +1,7 @@
 """Matrix functions: inv, det, slogdet, solve, cholesky, solve_triangular (and the _ex forms
-of cholesky, inv and solve, which report failures in ``info``); the
-decompositions svd/svdvals, eigh/eigvalsh, qr; pinv, matrix_rank, lstsq, matrix_exp (the
-norms and cond are in norms.py).
+of cholesky, inv and solve, which report failures in ``info``); torch's older cholesky,
+cholesky_solve, cholesky_inverse and triangular_solve; the decompositions svd/svdvals,
+eigh/eigvalsh, qr; pinv, matrix_rank, lstsq, matrix_exp (the norms and cond are in norms.py).
 
 Rules are torch's for non-singular matrices: d inv = -Aᵀ⁻¹ G Aᵀ⁻¹, d det = G det A⁻ᵀ,
 d logabsdet = G A⁻ᵀ, and for X = A⁻¹B: dB = A⁻ᵀG, dA = -dB Xᵀ. (torch switches to an SVD
@@ -1443,3 +1443,130 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = Fa
             ),
         )
     return _solve_ex_type(X, _make(info))
+
+
+# --------------------------------------------------------------------------- triangular_solve
+
+
+class TriangularSolve(Op):
+    """``torch.triangular_solve``'s solution: X with T X = b (Tᵀ X = b if ``transpose``), T
+    A's triangle; torch's rule: db = the solve with the other transposition, and dA =
+    -db Xᵀ (-X dbᵀ if ``transpose``) kept to A's triangle."""
+
+    formula = "X = T⁻¹b: db = T⁻ᵀ g, dA = tri(-db Xᵀ)"
+    elementwise = True  # batch dims of b and A broadcast
+    saved_for = ((0, 1, "result"), (0, 1, "result"))  # (torch's: b, A and X)
+    torch_name = "TriangularSolveBackward0"
+
+    def forward(self, B, A, upper, transpose, unitriangular):
+        self.upper, self.transpose, self.unitriangular = upper, transpose, unitriangular
+        T = np.triu(A) if upper else np.tril(A)
+        if unitriangular:
+            idx = np.arange(T.shape[-1])
+            T = T.copy()
+            T[..., idx, idx] = 1
+        if transpose:
+            T = np.swapaxes(T, -1, -2)
+        with np.errstate(all="ignore"):
+            try:
+                return np.linalg.solve(T, B)
+            except np.linalg.LinAlgError:  # a zero on the diagonal: nan (torch's: inf/nan)
+                shape = np.broadcast_shapes(T.shape[:-2], B.shape[:-2]) + B.shape[-2:]
+                return np.full(shape, np.nan, np.result_type(B, A))
+
+    def backward(self, g):
+        _, A = self.inputs
+        gB = TriangularSolve.apply(
+            g,
+            A,
+            upper=self.upper,
+            transpose=not self.transpose,
+            unitriangular=self.unitriangular,
+        )
+        gA = None
+        if self.needs(1):
+            X = self.output
+            gA = -(X @ gB.mT) if self.transpose else -(gB @ X.mT)
+            unit = int(self.unitriangular)
+            gA = gA.triu(unit) if self.upper else gA.tril(-unit)
+        return gB if self.needs(0) else None, gA
+
+
+class TriangularSolveCoefficient(Op):
+    """``torch.triangular_solve``'s ``cloned_coefficient``: A, broadcast to the batch, copied
+    (torch's same node: its gradient goes to A as it is)."""
+
+    save_inputs = False
+    elementwise = True  # the gradient is summed back over the broadcast batch dims
+    torch_name = "TriangularSolveBackward0"
+
+    def forward(self, A, shape):
+        return np.broadcast_to(A, shape).copy()
+
+    def backward(self, g):
+        return g
+
+
+_triangular_solve_type = _return_type("triangular_solve", ["solution", "cloned_coefficient"])
+_triangular_solve_warned = [False]
+
+
+@op
+@autocast_policy("fp32")
+def triangular_solve(
+    input: Tensor,
+    A: Tensor,
+    upper: bool = True,
+    transpose: bool = False,
+    unitriangular: bool = False,
+) -> Any:
+    """``(solution, cloned_coefficient)``: X with ``T X = input`` (``Tᵀ X = input`` if
+    ``transpose``), T the ``upper`` (or lower) triangle of ``A``, ones on its diagonal if
+    ``unitriangular``; and a copy of A broadcast to the batch (deprecated for
+    ``linalg.solve_triangular``: torch's once-per-process warning)."""
+    if not _triangular_solve_warned[0]:
+        _triangular_solve_warned[0] = True
+        warnings.warn(
+            "torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangular"
+            "and will be removed in a future PyTorch release.\ntorch.linalg.solve_triangular "
+            "has its arguments reversed and does not return a copy of one of the inputs.\n"
+            "X = torch.triangular_solve(B, A).solution\nshould be replaced with\n"
+            "X = torch.linalg.solve_triangular(A, B).",
+            UserWarning,
+            stacklevel=2,
+        )
+    b, a = input._data, A._data
+    for name, x in (("b", b), ("A", a)):
+        if x.ndim < 2:
+            raise RuntimeError(
+                f"torch.triangular_solve: Expected {name} to have at least 2 dimensions, but "
+                f"it has {x.ndim} dimensions instead"
+            )
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(
+            f"A must be batches of square matrices, but they are {a.shape[-2]} by "
+            f"{a.shape[-1]} matrices"
+        )
+    if b.shape[-2] != a.shape[-1]:
+        raise RuntimeError(
+            f"Incompatible matrix sizes for triangular_solve: each A matrix is {a.shape[-1]} "
+            f"by {a.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}"
+        )
+    if b.dtype != a.dtype:
+        raise RuntimeError(
+            "Expected b and A to have the same dtype, but found b of type "
+            f"{scalar_type_name(b)} and A of type {scalar_type_name(a)} instead."
+        )
+    bb, ba = b.shape[:-2], a.shape[:-2]
+    for i in range(1, min(len(bb), len(ba)) + 1):
+        if bb[-i] != ba[-i] and 1 not in (bb[-i], ba[-i]):
+            raise RuntimeError(
+                f"The size of tensor a ({bb[-i]}) must match the size of tensor b ({ba[-i]}) at "
+                f"non-singleton dimension {max(len(bb), len(ba)) - i}"
+            )
+    _kernel_dtype(input, "triangular_solve_cpu")
+    X = TriangularSolve.apply(
+        input, A, upper=bool(upper), transpose=bool(transpose), unitriangular=bool(unitriangular)
+    )
+    M = TriangularSolveCoefficient.apply(A, shape=np.broadcast_shapes(bb, ba) + a.shape[-2:])
+    return _triangular_solve_type(X, M)
