@@ -108,6 +108,7 @@ KNOWN: dict[str, tuple[set, str, str]] = {
         ({"data", "outdata"}, ALL, _FORWARD_VALUES),
     ),
     "linalg.solve-right": ({"data", "in", "out"}, ALL, _VIEW_MESSAGE + "; " + _FORWARD_VALUES),
+    "linalg.solve_ex-right": ({"data", "in", "out"}, ALL, _VIEW_MESSAGE + "; " + _FORWARD_VALUES),
     # the bias is added by its own node: with only the bias requiring grad, the transposed
     # convolution records no node, so input and weight are not saved (torch's one node does)
     "conv_transpose2d-make": ({"in"}, ALL, "bias added by a separate node"),

@@ -22,6 +22,11 @@ def _spd(r, *shape):
     return b @ np.swapaxes(b, -1, -2) + np.eye(shape[-1])
 
 
+def _chol(r, *shape):
+    """Cholesky factors of well-conditioned matrices."""
+    return np.linalg.cholesky(_spd(r, *shape) + np.eye(shape[-1]))
+
+
 def _sym(r, *shape):
     """Symmetric matrices with well-separated eigenvalues."""
     b = r.uniform(-1, 1, shape)
@@ -206,6 +211,109 @@ CASES = [
         make=lambda r: [_spd(r, 2, 3, 3)],
         fd=False,
         note="batched-upper",
+    ),
+    Case(
+        "linalg.cholesky_ex",
+        lambda m, a: m.linalg.cholesky_ex(a),
+        make=lambda r: [_spd(r, 4, 4)],
+        fd=False,
+    ),
+    Case(
+        "linalg.cholesky_ex",
+        lambda m, a: m.linalg.cholesky_ex(a, upper=True),
+        make=lambda r: [_spd(r, 2, 3, 3)],
+        fd=False,
+        note="batched-upper",
+    ),
+    Case("cholesky", lambda m, a: m.cholesky(a), make=lambda r: [_spd(r, 3, 3)], fd=False),
+    Case(
+        "cholesky",
+        lambda m, a: a.cholesky(upper=True),
+        make=lambda r: [_spd(r, 2, 3, 3)],
+        fd=False,
+        note="method-batched-upper",
+    ),
+    # fd=False: cholesky_solve and cholesky_inverse read only the factor's triangle, while
+    # torch's (and this) gradient for it is a full matrix; torch parity checks it
+    Case(
+        "cholesky_solve",
+        lambda m, b, l: m.cholesky_solve(b, l),
+        make=lambda r: [r.uniform(-1, 1, (3, 2)), _chol(r, 3, 3)],
+        fd=False,
+    ),
+    Case(
+        "cholesky_solve",
+        lambda m, b, l: b.cholesky_solve(l, upper=True),
+        make=lambda r: [r.uniform(-1, 1, (4, 1, 3, 2)), _chol(r, 2, 3, 3).swapaxes(-1, -2)],
+        fd=False,
+        note="method-upper-broadcast",
+    ),
+    Case(
+        "cholesky_solve",
+        lambda m, b, l: m.cholesky_solve(b, l),
+        make=lambda r: [r.uniform(-1, 1, (2, 3, 1)), r.uniform(-1, 1, (3, 3)) + 2 * np.eye(3)],
+        fd=False,
+        note="full-factor",
+    ),
+    Case(
+        "cholesky_inverse",
+        lambda m, l: m.cholesky_inverse(l),
+        make=lambda r: [_chol(r, 3, 3)],
+        fd=False,
+    ),
+    Case(
+        "cholesky_inverse",
+        lambda m, l: l.cholesky_inverse(True),
+        make=lambda r: [r.uniform(-1, 1, (2, 3, 3)) + 2 * np.eye(3)],
+        fd=False,
+        note="method-upper-full",
+    ),
+    Case(
+        "triangular_solve",
+        lambda m, b, a: m.triangular_solve(b, a),
+        make=lambda r: [r.uniform(-1, 1, (3, 2)), _well(r, 3, 3)],
+    ),
+    Case(
+        "triangular_solve",
+        lambda m, b, a: b.triangular_solve(a, False, True),
+        make=lambda r: [r.uniform(-1, 1, (4, 1, 3, 2)), _well(r, 2, 3, 3)],
+        note="method-lower-transpose-broadcast",
+    ),
+    Case(
+        "triangular_solve",
+        lambda m, b, a: m.triangular_solve(b, a, transpose=True, unitriangular=True).solution,
+        make=lambda r: [r.uniform(-1, 1, (2, 3, 1)), _well(r, 3, 3)],
+        note="unit-transpose",
+    ),
+    Case(
+        "triangular_solve",
+        lambda m, b, a: m.triangular_solve(b, a, upper=False, unitriangular=True),
+        make=lambda r: [r.uniform(-1, 1, (3, 3)), _well(r, 2, 3, 3)],
+        note="lower-unit-batched",
+    ),
+    Case("linalg.inv_ex", lambda m, a: m.linalg.inv_ex(a), make=lambda r: [_well(r, 3, 3)]),
+    Case(
+        "linalg.inv_ex",
+        lambda m, a: m.linalg.inv_ex(a, check_errors=True),
+        make=lambda r: [_well(r, 2, 2, 2)],
+        note="batched-check",
+    ),
+    Case(
+        "linalg.solve_ex",
+        lambda m, a, b: m.linalg.solve_ex(a, b),
+        make=lambda r: [_well(r, 3, 3), r.uniform(-1, 1, (3,))],
+    ),
+    Case(
+        "linalg.solve_ex",
+        lambda m, a, b: m.linalg.solve_ex(a, b, check_errors=True),
+        make=lambda r: [_well(r, 2, 3, 3), r.uniform(-1, 1, (4, 1, 3, 2))],
+        note="broadcast-batch-check",
+    ),
+    Case(
+        "linalg.solve_ex",
+        lambda m, a, b: m.linalg.solve_ex(a, b, left=False),
+        make=lambda r: [_well(r, 2, 3, 3), r.uniform(-1, 1, (2, 4, 3))],
+        note="right",
     ),
     Case(
         "linalg.solve_triangular",
@@ -729,6 +837,16 @@ NAMES = [
     (lambda m, x: x.diagonal()),
     (lambda m, x: m.linalg.inv(x.narrow(2, 0, 3) + 3 * m.eye(3))),
     (lambda m, x: m.linalg.det(x.narrow(2, 0, 3))),
+    (lambda m, x: m.linalg.inv_ex(x.narrow(2, 0, 3) + 3 * m.eye(3)).inverse),
+    (lambda m, x: m.linalg.cholesky_ex(x.narrow(2, 0, 3) @ x.narrow(2, 0, 3).mT + m.eye(3)).L),
+    (lambda m, x: m.linalg.cholesky_ex(x.narrow(2, 0, 3).mT @ x.narrow(2, 0, 3), upper=True).L),
+    (lambda m, x: m.linalg.cholesky(x.narrow(2, 0, 3).mT @ x.narrow(2, 0, 3), upper=True)),
+    (lambda m, x: m.linalg.solve_ex(x.narrow(2, 0, 3) + 3 * m.eye(3), x).result),
+    (lambda m, x: m.cholesky(x.narrow(2, 0, 3).mT @ x.narrow(2, 0, 3) + m.eye(3))),
+    (lambda m, x: m.triangular_solve(x, x.narrow(2, 0, 3) + 3 * m.eye(3)).solution),
+    (lambda m, x: m.triangular_solve(x, x.narrow(2, 0, 3), False, True).cloned_coefficient),
+    (lambda m, x: m.cholesky_solve(x, x.narrow(2, 0, 3) + 3 * m.eye(3))),
+    (lambda m, x: x.narrow(2, 0, 3).cholesky_inverse(upper=True)),
     (lambda m, x: m.linalg.slogdet(x.narrow(2, 0, 3))[1]),
     (lambda m, x: m.linalg.slogdet(x.narrow(2, 0, 3))[0]),
     (lambda m, x: m.linalg.solve(x.narrow(2, 0, 3) + 3 * m.eye(3), x.narrow(2, 0, 1).squeeze(-1))),
@@ -800,6 +918,56 @@ def test_slogdet_named_tuple():
         c.logabsdet.numpy(), t.logabsdet.numpy()
     )
     assert type(cr.slogdet(cr.tensor(a))).__name__ == type(torch.slogdet(torch.tensor(a))).__name__
+
+
+_NOT_PD = [
+    np.diag([1.0, 1.0, -1.0]),
+    np.array([[4.0, 2, 1, 0], [2, 1, 3, 0], [1, 3, 2, 1], [0, 0, 1, 5]]),
+    np.array([[4.0, 2, 1, 0], [2, 5, 3, 0], [1, 3, 0.5, 1], [0, 0, 1, 5]]),
+    np.array([[4.0, 2, 1, 0], [2, 5, 3, 0], [1, 3, 2, 1], [0, 0, 1, -5]]),
+]
+
+
+@pytest.mark.parametrize("i", range(len(_NOT_PD)))
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_ex_not_positive_definite(i, upper):
+    """No error: info is the order of the failing leading minor, per matrix, and L is
+    LAPACK's partial factor (the columns before it factored, its pivot's reduced value)."""
+    a = np.stack([_NOT_PD[i], np.eye(4)[: len(_NOT_PD[i]), : len(_NOT_PD[i])]])
+    c, t = _pair(lambda m, x: m.linalg.cholesky_ex(x, upper=upper), a)
+    assert type(c).__name__ == type(t).__name__ == "linalg_cholesky_ex"
+    assert list(c._fields) == ["L", "info"]
+    assert c.info.dtype == cr.int32 and c.info.tolist() == t.info.tolist()
+    assert t.info.tolist()[0] > 0 and t.info.tolist()[1] == 0
+    np.testing.assert_allclose(c.L.numpy(), t.L.numpy(), rtol=1e-12, atol=1e-12)
+    one = _pair(lambda m, x: m.linalg.cholesky_ex(x[0] if m is torch else x.unbind()[0]), a)
+    assert one[0].info.shape == () and one[0].info.item() == one[1].info.item()
+
+
+@pytest.mark.parametrize("left", [True, False])
+def test_singular_ex_info(left):
+    """inv_ex and solve_ex: no error for a singular matrix; info (int32, per matrix of A) is
+    the first zero pivot of its LU factorization; the other matrices' results are torch's."""
+    a = np.stack(
+        [
+            np.eye(3) * 2,
+            np.ones((3, 3)),
+            np.array([[1.0, 2, 3], [2, 4, 6], [1, 0, 1]]),
+            np.array([[0.0, 0, 0], [1, 1, 0], [0, 0, 1]]),  # Aᵀ's first pivot is the zero
+        ]
+    )
+    b = np.arange(9.0).reshape(3, 3)
+    for fn in (
+        lambda m, x: m.linalg.inv_ex(x),
+        lambda m, x: m.linalg.solve_ex(x, m.tensor(b, dtype=x.dtype), left=left),
+    ):
+        c, t = _pair(fn, a)
+        assert type(c).__name__ == type(t).__name__
+        assert list(c._fields) == [next(iter(c._asdict())), "info"]
+        assert hasattr(t, c._fields[0])
+        assert c.info.dtype == cr.int32 and c.info.tolist() == t.info.tolist() == [0, 2, 3, 2]
+        np.testing.assert_allclose(c[0].numpy()[0], t[0].numpy()[0], rtol=1e-12)
+        assert np.isnan(c[0].numpy()[1:]).all()
 
 
 def _pair(fn, a):
@@ -1010,6 +1178,61 @@ ERRORS = [
     (lambda m, a: m.linalg.cholesky(a - 5 * m.eye(3)), [(3, 3)]),
     (lambda m, a: m.linalg.cholesky(m.stack([m.eye(3), a - 5 * m.eye(3)])), [(3, 3)]),
     (lambda m, a, b: m.linalg.solve_triangular(a, b, upper=True), [(2, 2), (3, 2)]),
+    (lambda m, a: m.linalg.cholesky_ex(a), [(2, 3)]),
+    (lambda m, a: m.linalg.cholesky_ex(a), [(3,)]),
+    (lambda m, a: m.linalg.cholesky_ex(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.cholesky_ex(a.half()), [(3, 3)]),
+    (lambda m, a: m.linalg.cholesky_ex(a - 5 * m.eye(3), check_errors=True), [(3, 3)]),
+    (
+        lambda m, a: m.linalg.cholesky_ex(m.stack([m.eye(3), a - 5 * m.eye(3)]), check_errors=True),
+        [(3, 3)],
+    ),
+    (lambda m, b, a: m.triangular_solve(b, a), [(3,), (3, 3)]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(3, 2), (3,)]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(3, 2), (2, 3)]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(4, 2), (3, 3)]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(3, 2), (3, 3)], ["float32", "float64"]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(2, 3, 2), (4, 3, 3)]),
+    (lambda m, b, a: m.triangular_solve(b, a), [(3, 2), (3, 3)], ["int64", "int64"]),
+    (lambda m, b, a: m.triangular_solve(b.half(), a.half()), [(3, 2), (3, 3)]),
+    (lambda m, a: m.cholesky(a), [(2, 3)]),
+    (lambda m, a: m.cholesky(a), [(3,)]),
+    (lambda m, a: m.cholesky(a - 5 * m.eye(3)), [(3, 3)]),
+    (lambda m, a: m.cholesky(m.stack([m.eye(3), a - 5 * m.eye(3)]), upper=True), [(3, 3)]),
+    (lambda m, a: m.cholesky(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.cholesky(a.half()), [(3, 3)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(3,), (3, 3)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(3, 2), (3,)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(3, 2), (3, 3)], ["float32", "float64"]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(4, 2), (3, 3)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(3, 2), (2, 3)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(2, 3, 2), (4, 3, 3)]),
+    (lambda m, b, l: m.cholesky_solve(b, l), [(3, 2), (3, 3)], ["int64", "int64"]),
+    (lambda m, b, l: m.cholesky_solve(b.half(), l.half()), [(3, 2), (3, 3)]),
+    (lambda m, a: m.cholesky_inverse(a), [(3,)]),
+    (lambda m, a: m.cholesky_inverse(a), [(2, 3)]),
+    (lambda m, a: m.cholesky_inverse(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.cholesky_inverse(a.half()), [(3, 3)]),
+    (lambda m, a: m.cholesky_inverse(a.tril(-1)), [(3, 3)]),
+    (lambda m, a: m.cholesky_inverse(m.stack([m.eye(3), a.triu(1)]), True), [(3, 3)]),
+    (lambda m, a: m.linalg.inv_ex(a), [(2, 3)]),
+    (lambda m, a: m.linalg.inv_ex(a), [(3,)]),
+    (lambda m, a: m.linalg.inv_ex(a), [(3, 3)], ["int64"]),
+    (lambda m, a: m.linalg.inv_ex(a.half()), [(3, 3)]),
+    (lambda m, a: m.linalg.inv_ex(a * 0 + 1, check_errors=True), [(3, 3)]),
+    (lambda m, a: m.linalg.inv_ex(m.stack([m.eye(3), a * 0 + 1]), check_errors=True), [(3, 3)]),
+    (lambda m, a, b: m.linalg.solve_ex(a, b), [(2, 3), (2,)]),
+    (lambda m, a, b: m.linalg.solve_ex(a, b), [(3, 3), (4,)]),
+    (lambda m, a, b: m.linalg.solve_ex(a, b), [(3, 3), (3,)], ["float32", "float64"]),
+    (lambda m, a, b: m.linalg.solve_ex(a.half(), b.half()), [(3, 3), (3,)]),
+    (lambda m, a, b: m.linalg.solve_ex(a, b, left=False), [(3, 3), (3,)]),
+    (lambda m, a, b: m.linalg.solve(a, b, left=False), [(2, 3, 3), (2, 3)]),
+    (lambda m, a, b: m.linalg.solve(a, b, left=False), [(1, 1), (1,)]),
+    (lambda m, a, b: m.linalg.solve_ex(a * 0 + 1, b, check_errors=True), [(3, 3), (3,)]),
+    (
+        lambda m, a, b: m.linalg.solve_ex(m.stack([m.eye(3), a * 0 + 1]), b, check_errors=True),
+        [(3, 3), (3,)],
+    ),
     (lambda m, a: m.linalg.inv(a), [(2, 3)]),
     (lambda m, a: m.linalg.inv(a), [(3,)]),
     (lambda m, a: m.linalg.inv(a), [(3, 3)], ["int64"]),
@@ -1264,6 +1487,70 @@ def test_qr_warns_once():
         "parameter 'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced with\n"
         "Q, R = torch.linalg.qr(A, 'reduced' if some else 'complete')"
     ]
+
+
+def test_cholesky_warns_once():
+    import warnings
+
+    from chainrule.ops.linalg import decomp
+
+    decomp._cholesky_warned[0] = False
+    a = np.eye(3)
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        cr.cholesky(cr.tensor(a))
+        cr.tensor(a).cholesky(upper=True)
+        cr.linalg.cholesky(cr.tensor(a))
+    # torch's (TORCH_WARN_ONCE), without its "(Triggered internally at ...)" suffix
+    assert [(w.category, str(w.message)) for w in ours] == [
+        (
+            UserWarning,
+            "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed "
+            "in a future PyTorch release.\nL = torch.cholesky(A)\nshould be replaced with\n"
+            "L = torch.linalg.cholesky(A)\nand\nU = torch.cholesky(A, upper=True)\nshould be "
+            "replaced with\nU = torch.linalg.cholesky(A).mH\nThis transform will produce "
+            "equivalent results for all valid (symmetric positive definite) inputs.",
+        )
+    ]
+
+
+def test_triangular_solve_warns_once():
+    import warnings
+
+    from chainrule.ops.linalg import decomp
+
+    decomp._triangular_solve_warned[0] = False
+    a, b = np.eye(3), np.ones((3, 1))
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        cr.triangular_solve(cr.tensor(b), cr.tensor(a))
+        cr.tensor(b).triangular_solve(cr.tensor(a))
+    # torch's (TORCH_WARN_ONCE, its missing space kept), without "(Triggered internally ...)"
+    assert [(w.category, str(w.message)) for w in ours] == [
+        (
+            UserWarning,
+            "torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangularand "
+            "will be removed in a future PyTorch release.\ntorch.linalg.solve_triangular has "
+            "its arguments reversed and does not return a copy of one of the inputs.\n"
+            "X = torch.triangular_solve(B, A).solution\nshould be replaced with\n"
+            "X = torch.linalg.solve_triangular(A, B).",
+        )
+    ]
+
+
+def test_triangular_solve_named_tuple():
+    a, b = np.random.default_rng(0).uniform(-1, 1, (2, 2, 3, 3)), np.ones((3, 2))
+    c, t = _pair(lambda m, x: m.triangular_solve(m.tensor(b, dtype=x.dtype), x), a)
+    assert type(c).__name__ == type(t).__name__ == "triangular_solve"
+    assert list(c._fields) == ["solution", "cloned_coefficient"]
+    assert c.cloned_coefficient.shape == t.cloned_coefficient.shape == (2, 2, 3, 3)
+    np.testing.assert_array_equal(c.cloned_coefficient.numpy(), a)
+    assert repr(c).startswith("chainrule.return_types.triangular_solve(\nsolution=")
+
+
+def test_cholesky_solve_singular_factor_is_nan():
+    c, t = _pair(lambda m, x: m.cholesky_solve(m.ones(2, 1, dtype=x.dtype), x), np.zeros((2, 2)))
+    assert np.isnan(t.numpy()).all() and np.isnan(c.numpy()).all()
 
 
 def test_cross_of_integers():

@@ -1,6 +1,7 @@
-"""Matrix functions: inv, det, slogdet, solve, cholesky, solve_triangular; the
-decompositions svd/svdvals, eigh/eigvalsh, qr; pinv, matrix_rank, lstsq, matrix_exp (the
-norms and cond are in norms.py).
+"""Matrix functions: inv, det, slogdet, solve, cholesky, solve_triangular (and the _ex forms
+of cholesky, inv and solve, which report failures in ``info``); torch's older cholesky,
+cholesky_solve, cholesky_inverse and triangular_solve; the decompositions svd/svdvals,
+eigh/eigvalsh, qr; pinv, matrix_rank, lstsq, matrix_exp (the norms and cond are in norms.py).
 
 Rules are torch's for non-singular matrices: d inv = -Aᵀ⁻¹ G Aᵀ⁻¹, d det = G det A⁻ᵀ,
 d logabsdet = G A⁻ᵀ, and for X = A⁻¹B: dB = A⁻ᵀG, dA = -dB Xᵀ. (torch switches to an SVD
@@ -31,13 +32,13 @@ class LinAlgError(RuntimeError):
     """A matrix was singular (torch.linalg.LinAlgError, a RuntimeError)."""
 
 
-def _square(name: str, A: Tensor, floating: bool = True) -> None:
+def _square(name: str, A: Tensor, floating: bool = True, prefix: str = "linalg.") -> None:
     x = A._data
     if x.ndim < 2:
-        raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError(f"{prefix}{name}: The input tensor A must have at least 2 dimensions.")
     if x.shape[-1] != x.shape[-2]:
         raise RuntimeError(
-            f"linalg.{name}: A must be batches of square matrices, but they are "
+            f"{prefix}{name}: A must be batches of square matrices, but they are "
             f"{x.shape[-2]} by {x.shape[-1]} matrices"
         )
     if floating and kind_of(x.dtype) not in "fc":
@@ -89,15 +90,42 @@ def _singular(A: np.ndarray) -> LinAlgError:
 # --------------------------------------------------------------------------- inv, det
 
 
+def _per_matrix(fn: Any, shape: tuple, *arrays: np.ndarray) -> np.ndarray:
+    """``fn`` on each matrix of ``arrays`` (their batch dims broadcast), each result of
+    ``shape``: nan where it fails on a singular matrix (an ``_ex`` function's result, where
+    torch's holds inf/nan)."""
+    batch = np.broadcast_shapes(*(x.shape[:-2] for x in arrays))
+    flat = [np.broadcast_to(x, batch + x.shape[-2:]).reshape(-1, *x.shape[-2:]) for x in arrays]
+    out = np.full((len(flat[0]), *shape), np.nan, np.result_type(*arrays))
+    for i, mats in enumerate(zip(*flat, strict=True)):
+        try:
+            out[i] = fn(*mats)
+        except np.linalg.LinAlgError:
+            pass
+    return out.reshape(batch + shape)
+
+
+def _info(A: np.ndarray, code: Any) -> np.ndarray:
+    """LAPACK's info per matrix of ``A`` (int32, of shape A's batch): 0, or ``code(a)`` for
+    each matrix ``a`` whose factorization fails."""
+    flat = A.reshape(-1, *A.shape[-2:])
+    info = np.zeros(len(flat), np.int32)
+    for i, a in enumerate(flat):
+        info[i] = code(a)
+    return info.reshape(A.shape[:-2])
+
+
 class Inv(Op):
     formula = "d A⁻¹ = -A⁻ᵀ @ g @ A⁻ᵀ"
     save_inputs, save_output = False, True
     torch_name = "LinalgInvExBackward0"
 
-    def forward(self, A):
+    def forward(self, A, ex=False):
         try:
             return np.linalg.inv(A)
         except np.linalg.LinAlgError:
+            if ex:  # inv_ex: the singular matrices' inverses are nan (torch's are inf/nan)
+                return _per_matrix(np.linalg.inv, A.shape[-2:], A)
             raise _singular(A) from None
 
     def backward(self, g):
@@ -236,7 +264,7 @@ class Solve(Op):
     saved_for = ((0, "result"), (0, "result"))  # A and X, never B (torch's)
     torch_name = "LinalgSolveExBackward0"
 
-    def forward(self, A, B, vector):
+    def forward(self, A, B, vector, ex=False):
         self.vector = vector
         self.lu = np.array(A)  # torch's node saves the LU factors: A as it was
         try:
@@ -244,6 +272,11 @@ class Solve(Op):
                 return np.linalg.solve(A, B[..., None])[..., 0]
             return np.linalg.solve(A, B)
         except np.linalg.LinAlgError:
+            if ex:  # solve_ex: nan for the singular matrices (torch's hold inf/nan)
+                if vector:
+                    X = _per_matrix(np.linalg.solve, B.shape[-1:] + (1,), A, B[..., None])
+                    return X[..., 0]
+                return _per_matrix(np.linalg.solve, B.shape[-2:], A, B)
             raise LinAlgError(
                 "torch.linalg.solve: The solver failed because the input matrix is singular."
             ) from None
@@ -262,6 +295,10 @@ class Solve(Op):
 @autocast_policy("fp32")
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """X with ``A X = B`` (``X A = B`` if not ``left``); B a (batch of) vector(s) or matrices."""
+    return _solve(A, B, left)
+
+
+def _solve(A: Tensor, B: Tensor, left: bool, ex: bool = False) -> Tensor:
     _square("solve", A)
     a, b = A._data, B._data
     if a.dtype != b.dtype:
@@ -270,9 +307,19 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
             f"{scalar_type_name(a)} and B of type {scalar_type_name(b)} instead"
         )
     _no_reduced(A, "lu_cpu", kernel=True)
-    if not left:
-        return solve(A.mT, B.mT).mT
     vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    if not left:
+        if vector and a.shape[-1] == 1:
+            raise RuntimeError(
+                "linalg.solve: Vector broadcasting of the left hand side is not supported for "
+                "left=False. In this case linalg.solve is equivalent to B / A.squeeze(-1)"
+            )
+        if vector:
+            raise RuntimeError(
+                "linalg.solve: Incompatible shapes of A and B for the equation XA = B "
+                f"({a.shape[-2]}x{a.shape[-1]} and {b.shape[-1]}x1)"
+            )
+        return _solve(A.mT, B.mT, True, ex).mT
     rows, cols = (b.shape[-1], 1) if vector else b.shape[-2:] if b.ndim > 1 else (b.shape[0], 1)
     if rows != a.shape[-1] or b.ndim == 0:
         raise RuntimeError(
@@ -286,7 +333,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
                 f"The size of tensor a ({bb[-i]}) must match the size of tensor b ({ba[-i]}) at "
                 f"non-singleton dimension {max(len(ba), len(bb)) - i}"
             )
-    return Solve.apply(A, B, vector=vector)
+    return Solve.apply(A, B, vector=vector, ex=ex)
 
 
 # --------------------------------------------------------------------------- cholesky
@@ -302,6 +349,25 @@ def _leading_minor(a: np.ndarray) -> int:
     return a.shape[-1]
 
 
+def _potf2(a: np.ndarray) -> np.ndarray:
+    """LAPACK's unblocked Cholesky (potf2, lower) of a matrix that is not positive-definite:
+    the columns before the failing pivot factored, that pivot's reduced value on the
+    diagonal, the rest as in ``a``'s lower triangle (what torch's ``cholesky_ex`` returns)."""
+    try:
+        return np.linalg.cholesky(a)
+    except np.linalg.LinAlgError:
+        pass
+    L = np.tril(a)
+    for j in range(a.shape[-1]):
+        ajj = (L[j, j] - L[j, :j] @ L[j, :j].conj()).real
+        if not ajj > 0:
+            L[j, j] = ajj
+            break
+        L[j, j] = ajj = np.sqrt(ajj)
+        L[j + 1 :, j] = (L[j + 1 :, j] - L[j + 1 :, :j] @ L[j, :j].conj()) / ajj
+    return L
+
+
 class Cholesky(Op):
     """A = L Lᴴ, L lower-triangular; torch's rule: with P = Φ(Lᴴ g) (the lower triangle,
     diagonal halved), dA = sym(L⁻ᴴ P L⁻¹)."""
@@ -309,26 +375,34 @@ class Cholesky(Op):
     formula = "d chol(A) = sym(L⁻ᵀ Φ(Lᵀ g) L⁻¹)"
     save_inputs, save_output = False, True
     torch_name = "LinalgCholeskyExBackward0"
+    prefix = "linalg.cholesky"  # of its error
 
-    def forward(self, A):
+    def forward(self, A, upper=False, ex=False):
+        self.upper = upper
         try:
-            return np.linalg.cholesky(A)
+            L = np.linalg.cholesky(A)
         except np.linalg.LinAlgError:
-            flat = A.reshape(-1, *A.shape[-2:])
-            for i, a in enumerate(flat):
-                try:
-                    np.linalg.cholesky(a)
-                except np.linalg.LinAlgError:
-                    where = f"(Batch element {i}): " if A.ndim > 2 else ""
-                    raise LinAlgError(
-                        f"linalg.cholesky: {where}The factorization could not be completed "
-                        "because the input is not positive-definite (the leading minor of "
-                        f"order {_leading_minor(a)} is not positive-definite)."
-                    ) from None
-            raise
+            if not ex:
+                self._fail(A)
+            L = _per_matrix(_potf2, A.shape[-2:], A)  # cholesky_ex: LAPACK's partial factor
+        return np.swapaxes(L, -1, -2).conj() if upper else L
+
+    def _fail(self, A):
+        """torch's error for the first matrix that is not positive-definite."""
+        for i, a in enumerate(A.reshape(-1, *A.shape[-2:])):
+            k = _chol_info(a)
+            if k:
+                where = f"(Batch element {i}): " if A.ndim > 2 else ""
+                raise LinAlgError(
+                    f"{self.prefix}: {where}The factorization could not be completed "
+                    "because the input is not positive-definite (the leading minor of "
+                    f"order {k} is not positive-definite)."
+                )
 
     def backward(self, g):
         L = self.output
+        if self.upper:  # the factor was returned as U = Lᴴ
+            L, g = L.mT, g.mT
         eye = _eye_like(L)
         P = (L.mT @ g).tril() * (1 - 0.5 * eye)
         Linv = solve_triangular(L, eye, upper=False)
@@ -348,8 +422,160 @@ def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """L with ``A = L Lᴴ`` for each symmetric positive-definite matrix (Lᴴ if ``upper``)."""
     _square("cholesky", A)
     _no_reduced(A, "cholesky_cpu", kernel=True)
-    L = Cholesky.apply(A)
-    return L.mT if upper else L
+    return Cholesky.apply(A, upper=upper)
+
+
+class CholeskyOld(Cholesky):
+    """``torch.cholesky`` (deprecated): the same factor, torch's other node."""
+
+    torch_name = "CholeskyBackward0"
+    prefix = "cholesky"
+
+
+def _kernel_dtype(A: Tensor, kernel: str) -> None:
+    """torch's ops with no linalg check refuse other dtypes than float32/64 (and complex)
+    by kernel: ``"cholesky_cpu" not implemented for 'Long'``."""
+    x = A._data
+    if kind_of(x.dtype) not in "fc" or x.dtype in REDUCED:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(x)}'")
+
+
+_cholesky_warned = [False]
+
+
+@op(name="cholesky")
+@autocast_policy("fp32")
+def cholesky_fn(input: Tensor, upper: bool = False) -> Tensor:
+    """The Cholesky factor of each symmetric positive-definite matrix in ``input``: L, or
+    U = Lᴴ if ``upper`` (deprecated for ``linalg.cholesky``: torch's once-per-process
+    warning)."""
+    if not _cholesky_warned[0]:
+        _cholesky_warned[0] = True
+        warnings.warn(
+            "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be "
+            "removed in a future PyTorch release.\nL = torch.cholesky(A)\nshould be replaced "
+            "with\nL = torch.linalg.cholesky(A)\nand\nU = torch.cholesky(A, upper=True)\n"
+            "should be replaced with\nU = torch.linalg.cholesky(A).mH\nThis transform will "
+            "produce equivalent results for all valid (symmetric positive definite) inputs.",
+            UserWarning,
+            stacklevel=2,
+        )
+    _square("cholesky", input, floating=False, prefix="")
+    _kernel_dtype(input, "cholesky_cpu")
+    return CholeskyOld.apply(input, upper=bool(upper))
+
+
+def _tri(L: np.ndarray, upper: bool) -> np.ndarray:
+    """The lower factor L that ``L`` (lower, or U = Lᴴ if ``upper``) stands for: only its
+    triangle is read, as LAPACK's."""
+    return np.swapaxes(np.triu(L), -1, -2).conj() if upper else np.tril(L)
+
+
+class CholeskySolve(Op):
+    """X = (L Lᴴ)⁻¹ B; torch's rule: dB = cholesky_solve(g, L), and with
+    C = dB Xᴴ + X dBᴴ, dL = -C L (-U C if upper; not kept to a triangle, as torch's)."""
+
+    formula = "X = (L Lᵀ)⁻¹B: dB = (L Lᵀ)⁻¹ g, dL = -(dB Xᵀ + X dBᵀ) L"
+    elementwise = True  # batch dims of B and L broadcast
+    saved_for = ((0, 1, "result"), (0, 1, "result"))  # (torch's: B, L and X)
+
+    def forward(self, B, L, upper):
+        self.upper = upper
+        Lo = _tri(L, upper)
+        batch = np.broadcast_shapes(B.shape[:-2], L.shape[:-2])
+        with np.errstate(all="ignore"):
+            try:
+                Y = np.linalg.solve(Lo, B)
+                return np.linalg.solve(np.swapaxes(Lo, -1, -2).conj(), Y)
+            except np.linalg.LinAlgError:  # a zero on L's diagonal: nan (as torch's kernel)
+                return np.full(batch + B.shape[-2:], np.nan, np.result_type(B, L))
+
+    def backward(self, g):
+        _, L = self.inputs
+        gB = CholeskySolve.apply(g, L, upper=self.upper)
+        gL = None
+        if self.needs(1):
+            C = gB @ self.output.mT.conj()
+            C = C + C.mT.conj()
+            gL = -(L @ C) if self.upper else -(C @ L)
+        return gB if self.needs(0) else None, gL
+
+
+@op
+@autocast_policy("fp32")
+def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor:
+    """X with ``A X = input`` given ``input2``, the Cholesky factor of A (lower, or upper if
+    ``upper``: only its triangle is read); batch dims broadcast."""
+    b, u = input._data, input2._data
+    for name, x in (("b", b), ("u", u)):
+        if x.ndim < 2:
+            raise RuntimeError(
+                f"{name} should have at least 2 dimensions, but has {x.ndim} dimensions instead"
+            )
+    if b.dtype != u.dtype:
+        raise RuntimeError(
+            "Expected b and A to have the same dtype, but found b of type "
+            f"{scalar_type_name(b)} and A of type {scalar_type_name(u)} instead."
+        )
+    if u.shape[-1] != u.shape[-2]:
+        raise RuntimeError(
+            f"A must be batches of square matrices, but they are {u.shape[-2]} by "
+            f"{u.shape[-1]} matrices"
+        )
+    if b.shape[-2] != u.shape[-1]:
+        raise RuntimeError(
+            f"Incompatible matrix sizes for cholesky_solve: each A matrix is {u.shape[-1]} by "
+            f"{u.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}"
+        )
+    bb, bu = b.shape[:-2], u.shape[:-2]
+    for i in range(1, min(len(bb), len(bu)) + 1):
+        if bb[-i] != bu[-i] and 1 not in (bb[-i], bu[-i]):
+            raise RuntimeError(
+                f"The size of tensor a ({bb[-i]}) must match the size of tensor b ({bu[-i]}) at "
+                f"non-singleton dimension {max(len(bb), len(bu)) - i}"
+            )
+    _kernel_dtype(input, "cholesky_solve_cpu")
+    return CholeskySolve.apply(input, input2, upper=bool(upper))
+
+
+class CholeskyInverse(Op):
+    """(L Lᴴ)⁻¹ from the factor L; torch's rule: with C = Y (g + gᴴ) Y, dL = -C L (-U C if
+    upper)."""
+
+    formula = "Y = (L Lᵀ)⁻¹: dL = -Y (g + gᵀ) Y L"
+    saved_for = ((0, "result"),)  # (torch's: L and the inverse)
+
+    def forward(self, L, upper):
+        self.upper = upper
+        Lo = _tri(L, upper)
+        n = L.shape[-1]
+        flat = Lo.reshape(-1, n, n)
+        for i, m in enumerate(flat):
+            zero = np.flatnonzero(np.diagonal(m) == 0)
+            if zero.size:
+                where = f"(Batch element {i}): " if L.ndim > 2 else ""
+                raise LinAlgError(
+                    f"cholesky_inverse: {where}The diagonal element {zero[0] + 1} is zero, the "
+                    "inversion could not be completed because the input matrix is singular."
+                )
+        Linv = np.linalg.inv(Lo)
+        return np.swapaxes(Linv, -1, -2).conj() @ Linv
+
+    def backward(self, g):
+        (L,) = self.inputs
+        Y = self.output
+        C = Y @ (g + g.mT.conj()) @ Y
+        return -(L @ C) if self.upper else -(C @ L)
+
+
+@op
+@autocast_policy("fp32")
+def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:
+    """The inverse of A = L Lᴴ given its Cholesky factor ``input`` (lower, or U with
+    A = Uᴴ U if ``upper``: only its triangle is read)."""
+    _square("cholesky_inverse", input, floating=False, prefix="")
+    _kernel_dtype(input, "cholesky_inverse_out_cpu")
+    return CholeskyInverse.apply(input, upper=bool(upper))
 
 
 class SolveTriangular(Op):
@@ -1124,3 +1350,223 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     return _lstsq_type(
         sol, resid, _make(rank), _make(sv if sv is not None else np.zeros((0,), a.dtype))
     )
+
+
+# --------------------------------------------------------------------------- the _ex variants
+
+_cholesky_ex_type = _return_type("linalg_cholesky_ex", ["L", "info"])
+_inv_ex_type = _return_type("linalg_inv_ex", ["inverse", "info"])
+_solve_ex_type = _return_type("linalg_solve_ex", ["result", "info"])
+
+
+def _check_info(info: np.ndarray, message: Any) -> None:
+    """``check_errors``: raise for the first matrix whose info is not 0 (``message(i, k)``
+    of its batch index, or None unbatched, and its info)."""
+    bad = np.flatnonzero(info)
+    if bad.size:
+        i = int(bad[0])
+        where = f"(Batch element {i}): " if info.ndim else ""
+        raise LinAlgError(message(where, int(info.reshape(-1)[i])))
+
+
+def _chol_info(a: np.ndarray) -> int:
+    try:
+        np.linalg.cholesky(a)
+        return 0
+    except np.linalg.LinAlgError:
+        return _leading_minor(a)
+
+
+def _lu_info(a: np.ndarray) -> int:
+    try:
+        np.linalg.inv(a)
+        return 0
+    except np.linalg.LinAlgError:
+        return _zero_pivot(a)
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False) -> Any:
+    """``(L, info)``: ``linalg.cholesky`` without raising for a matrix that is not
+    positive-definite (unless ``check_errors``); ``info`` (int32, one per matrix) is 0, or
+    the order of the first leading minor that is not positive-definite."""
+    _square("cholesky", A)
+    _no_reduced(A, "cholesky_cpu", kernel=True)
+    info = _info(A._data, _chol_info)
+    if check_errors:
+        _check_info(
+            info,
+            lambda where, k: (
+                f"linalg.cholesky_ex: {where}The factorization could not be completed because "
+                f"the input is not positive-definite (the leading minor of order {k} is not "
+                "positive-definite)."
+            ),
+        )
+    return _cholesky_ex_type(Cholesky.apply(A, upper=upper, ex=True), _make(info))
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def inv_ex(A: Tensor, *, check_errors: bool = False) -> Any:
+    """``(inverse, info)``: ``linalg.inv`` without raising for a singular matrix (unless
+    ``check_errors``); ``info`` (int32, one per matrix) is 0, or the 1-based index of the
+    first zero pivot of its LU factorization (the singular matrices' inverses are nan)."""
+    _square("inv", A)
+    _no_reduced(A, "linalg.inv")
+    info = _info(A._data, _lu_info)
+    if check_errors:
+        _check_info(
+            info,
+            lambda where, k: (
+                f"linalg.inv_ex: {where}The diagonal element {k} is zero, the inversion could "
+                "not be completed because the input matrix is singular."
+            ),
+        )
+    return _inv_ex_type(Inv.apply(A, ex=True), _make(info))
+
+
+@op(namespace="linalg", method=False)
+@autocast_policy("fp32")
+def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False) -> Any:
+    """``(result, info)``: ``linalg.solve`` without raising for a singular ``A`` (unless
+    ``check_errors``); ``info`` (int32, one per matrix of A) is 0, or the 1-based index of
+    the first zero pivot of its LU factorization (the singular systems' results are nan)."""
+    X = _solve(A, B, left, ex=True)
+    info = _info(A._data, _lu_info)  # (torch factors A itself when not left, as here)
+    if check_errors:
+        _check_info(
+            info,
+            lambda where, k: (
+                f"torch.linalg.solve_ex: {where}The solver failed because the input matrix is "
+                "singular."
+            ),
+        )
+    return _solve_ex_type(X, _make(info))
+
+
+# --------------------------------------------------------------------------- triangular_solve
+
+
+class TriangularSolve(Op):
+    """``torch.triangular_solve``'s solution: X with T X = b (Tᵀ X = b if ``transpose``), T
+    A's triangle; torch's rule: db = the solve with the other transposition, and dA =
+    -db Xᵀ (-X dbᵀ if ``transpose``) kept to A's triangle."""
+
+    formula = "X = T⁻¹b: db = T⁻ᵀ g, dA = tri(-db Xᵀ)"
+    elementwise = True  # batch dims of b and A broadcast
+    saved_for = ((0, 1, "result"), (0, 1, "result"))  # (torch's: b, A and X)
+    torch_name = "TriangularSolveBackward0"
+
+    def forward(self, B, A, upper, transpose, unitriangular):
+        self.upper, self.transpose, self.unitriangular = upper, transpose, unitriangular
+        T = np.triu(A) if upper else np.tril(A)
+        if unitriangular:
+            idx = np.arange(T.shape[-1])
+            T = T.copy()
+            T[..., idx, idx] = 1
+        if transpose:
+            T = np.swapaxes(T, -1, -2)
+        with np.errstate(all="ignore"):
+            try:
+                return np.linalg.solve(T, B)
+            except np.linalg.LinAlgError:  # a zero on the diagonal: nan (torch's: inf/nan)
+                shape = np.broadcast_shapes(T.shape[:-2], B.shape[:-2]) + B.shape[-2:]
+                return np.full(shape, np.nan, np.result_type(B, A))
+
+    def backward(self, g):
+        _, A = self.inputs
+        gB = TriangularSolve.apply(
+            g,
+            A,
+            upper=self.upper,
+            transpose=not self.transpose,
+            unitriangular=self.unitriangular,
+        )
+        gA = None
+        if self.needs(1):
+            X = self.output
+            gA = -(X @ gB.mT) if self.transpose else -(gB @ X.mT)
+            unit = int(self.unitriangular)
+            gA = gA.triu(unit) if self.upper else gA.tril(-unit)
+        return gB if self.needs(0) else None, gA
+
+
+class TriangularSolveCoefficient(Op):
+    """``torch.triangular_solve``'s ``cloned_coefficient``: A, broadcast to the batch, copied
+    (torch's same node: its gradient goes to A as it is)."""
+
+    save_inputs = False
+    elementwise = True  # the gradient is summed back over the broadcast batch dims
+    torch_name = "TriangularSolveBackward0"
+
+    def forward(self, A, shape):
+        return np.broadcast_to(A, shape).copy()
+
+    def backward(self, g):
+        return g
+
+
+_triangular_solve_type = _return_type("triangular_solve", ["solution", "cloned_coefficient"])
+_triangular_solve_warned = [False]
+
+
+@op
+@autocast_policy("fp32")
+def triangular_solve(
+    input: Tensor,
+    A: Tensor,
+    upper: bool = True,
+    transpose: bool = False,
+    unitriangular: bool = False,
+) -> Any:
+    """``(solution, cloned_coefficient)``: X with ``T X = input`` (``Tᵀ X = input`` if
+    ``transpose``), T the ``upper`` (or lower) triangle of ``A``, ones on its diagonal if
+    ``unitriangular``; and a copy of A broadcast to the batch (deprecated for
+    ``linalg.solve_triangular``: torch's once-per-process warning)."""
+    if not _triangular_solve_warned[0]:
+        _triangular_solve_warned[0] = True
+        warnings.warn(
+            "torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangular"
+            "and will be removed in a future PyTorch release.\ntorch.linalg.solve_triangular "
+            "has its arguments reversed and does not return a copy of one of the inputs.\n"
+            "X = torch.triangular_solve(B, A).solution\nshould be replaced with\n"
+            "X = torch.linalg.solve_triangular(A, B).",
+            UserWarning,
+            stacklevel=2,
+        )
+    b, a = input._data, A._data
+    for name, x in (("b", b), ("A", a)):
+        if x.ndim < 2:
+            raise RuntimeError(
+                f"torch.triangular_solve: Expected {name} to have at least 2 dimensions, but "
+                f"it has {x.ndim} dimensions instead"
+            )
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(
+            f"A must be batches of square matrices, but they are {a.shape[-2]} by "
+            f"{a.shape[-1]} matrices"
+        )
+    if b.shape[-2] != a.shape[-1]:
+        raise RuntimeError(
+            f"Incompatible matrix sizes for triangular_solve: each A matrix is {a.shape[-1]} "
+            f"by {a.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}"
+        )
+    if b.dtype != a.dtype:
+        raise RuntimeError(
+            "Expected b and A to have the same dtype, but found b of type "
+            f"{scalar_type_name(b)} and A of type {scalar_type_name(a)} instead."
+        )
+    bb, ba = b.shape[:-2], a.shape[:-2]
+    for i in range(1, min(len(bb), len(ba)) + 1):
+        if bb[-i] != ba[-i] and 1 not in (bb[-i], ba[-i]):
+            raise RuntimeError(
+                f"The size of tensor a ({bb[-i]}) must match the size of tensor b ({ba[-i]}) at "
+                f"non-singleton dimension {max(len(bb), len(ba)) - i}"
+            )
+    _kernel_dtype(input, "triangular_solve_cpu")
+    X = TriangularSolve.apply(
+        input, A, upper=bool(upper), transpose=bool(transpose), unitriangular=bool(unitriangular)
+    )
+    M = TriangularSolveCoefficient.apply(A, shape=np.broadcast_shapes(bb, ba) + a.shape[-2:])
+    return _triangular_solve_type(X, M)
