@@ -196,7 +196,8 @@ def matmul(a, b):
     ):
         return np.matmul(a, b)
     if a.ndim == 2 and b.ndim == 2:
-        return _mm_rows(None, a, b)
+        out = _mm_rows(None, a, b)
+        return np.matmul(a, b) if out is None else out
     (m, n), (n2, p) = a.shape[-2:], b.shape[-2:]
     # NumPy's special cases (a dim of 1: gemv, dot or its own loop; 0: nothing to do) and
     # its errors stay NumPy's
@@ -241,8 +242,8 @@ def _mm_rows(bias, a, b):
     more than one thread: out's rows split over the kernels' team, each range one
     single-threaded GEMM call (cr_mm_rows). OpenBLAS's own threading of such a product
     spends most of its time in its threads waiting for one another: (256, 10) @ (10, 512)
-    took 70 µs on 2 threads, 19 µs split by rows (Xeon, 2 cores). Any other product: NumPy's
-    matmul (or the addmm below)."""
+    took 70 µs on 2 threads, 19 µs split by rows (Xeon, 2 cores). None for any other
+    product (the caller's NumPy matmul or addmm computes it)."""
     (m, n), (n2, p) = a.shape, b.shape
     if (
         n != n2
@@ -254,15 +255,15 @@ def _mm_rows(bias, a, b):
         or b.dtype != a.dtype
         or not (a.flags.aligned and b.flags.aligned)
     ):
-        return np.matmul(a, b) if bias is None else None
+        return None
     size = a.itemsize
     la = _blas_layout(a.strides[0], a.strides[1], m, n, size)
     lb = _blas_layout(b.strides[0], b.strides[1], n, p, size)
     if la is None or lb is None or (not _gemm.ilp64 and max(m, n, p, la[1], lb[1]) > _INT32_MAX):
-        return np.matmul(a, b) if bias is None else None
+        return None
     if m == p and la[0] != lb[0] and a.strides == b.strides[::-1]:  # NumPy's syrk case
         if a.__array_interface__["data"][0] == b.__array_interface__["data"][0]:
-            return np.matmul(a, b) if bias is None else None
+            return None
     out = np.empty((m, p), dtype=a.dtype)
     _mm_rows_fns[a.dtype](
         _GEMM_FN[a.dtype], _gemm.ilp64, _gemm.get_threads, _gemm.set_threads,
@@ -301,7 +302,7 @@ def addmm(bias, a, b):
     lb = _blas_layout(b.strides[0], b.strides[1], n, p, size)
     if la is None or lb is None or (not _gemm.ilp64 and max(m, n, p, la[1], lb[1]) > _INT32_MAX):
         return ref.addmm(bias, a, b)
-    if lib.cr_get_num_threads() > 1 and min(m, n) <= _SMALL_DIM:
+    if lib.cr_get_num_threads() > 1:
         out = _mm_rows(bias, a, b)
         if out is not None:
             return out

@@ -93,6 +93,7 @@ _forked = [False]
 # whether the native kernels' loops run on several threads (read by Op.apply, which then
 # sends a large array's ufunc to the threaded kernels: backend.threaded)
 PARALLEL = [False]
+PAR_ELEMENTS = 1 << 16  # native_omp.h's CR_PAR_LIGHT: from this size a ufunc goes to threads
 
 
 def _parallel() -> None:

@@ -50,7 +50,7 @@ from chainrule._tensor import (
 )
 from chainrule._trace import state as trace
 from chainrule.backend import threaded
-from chainrule.backend.threads import PARALLEL
+from chainrule.backend.threads import PAR_ELEMENTS, PARALLEL
 from chainrule.dtypes import (
     FROM_NP,
     REDUCED,
@@ -68,7 +68,6 @@ __all__ = [
 ]  # fmt: skip
 
 _new = object.__new__
-_PAR_ELEMENTS = 1 << 16  # native_omp.h's CR_PAR_LIGHT: a ufunc this large goes to threads
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -391,7 +390,7 @@ class Op:
         forward = node.forward if ufunc is None else ufunc
         if PARALLEL[0] and ufunc is not None:  # a large array on several threads, as torch
             a0 = arrays[0]  # (its add runs); NumPy's ufuncs run on one
-            if type(a0) is ndarray and a0.size >= _PAR_ELEMENTS and not params:
+            if type(a0) is ndarray and a0.size >= PAR_ELEMENTS and not params:
                 forward = threaded(ufunc)
         if precision.active and cls.reduced_math:  # float16/bfloat16 may be about
             out = _reduced_forward(node, arrays, params)

@@ -21,7 +21,7 @@ from chainrule._fp import quiet
 from chainrule._registry import op, tensor_method
 from chainrule._tensor import Tensor, _make
 from chainrule.backend import K
-from chainrule.backend.threads import PARALLEL
+from chainrule.backend.threads import PAR_ELEMENTS, PARALLEL
 from chainrule.dtypes import REDUCED, kind_of
 from chainrule.ops.broadcast import as_tensor_arg, binary, has_complex, reraise_broadcast
 from chainrule.ops.elementwise.casts import real_part
@@ -128,9 +128,6 @@ class Mul(Op):
         return g * b if wa else None, g * a if wb else None
 
 
-_PAR = 1 << 16  # (Op.apply's threshold for a ufunc on the kernels' threads)
-
-
 def _product(g: Tensor, gd: np.ndarray, x: Any) -> Tensor:
     """``g * x`` in a plain backward (``plain_rule``): ``Mul``'s forward on the arrays,
     without the op's dispatch, when that is all the op would do: ``x`` a number or a
@@ -144,13 +141,13 @@ def _product(g: Tensor, gd: np.ndarray, x: Any) -> Tensor:
             and xd.flags.c_contiguous
             and gd.flags.c_contiguous
         ):
-            if PARALLEL[0] and gd.size >= _PAR:  # on the kernels' threads (Op.apply's test)
+            if PARALLEL[0] and gd.size >= PAR_ELEMENTS:  # on the kernels' threads (Op.apply's test)
                 out = K.arith(multiply, gd, xd)
             else:
                 out = multiply(gd, xd)
             return _make(out if type(out) is ndarray else np.asarray(out))
     elif (type(x) is float or type(x) is int) and gd.dtype.kind in "fc" and gd.flags.c_contiguous:
-        if PARALLEL[0] and gd.size >= _PAR:
+        if PARALLEL[0] and gd.size >= PAR_ELEMENTS:
             out = K.arith(multiply, gd, x)
         else:
             out = multiply(gd, x)

@@ -48,6 +48,21 @@ def _square(name: str, A: Tensor, floating: bool = True, prefix: str = "linalg."
         )
 
 
+def _square_system(name: str, a: np.ndarray, b: np.ndarray) -> None:
+    """torch's checks (and messages) of a system ``A X = b`` by a triangular factor: A
+    square, b's rows as many as A's."""
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(
+            f"A must be batches of square matrices, but they are {a.shape[-2]} by "
+            f"{a.shape[-1]} matrices"
+        )
+    if b.shape[-2] != a.shape[-1]:
+        raise RuntimeError(
+            f"Incompatible matrix sizes for {name}: each A matrix is {a.shape[-1]} by "
+            f"{a.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}"
+        )
+
+
 def _no_reduced(A: Tensor, name: str, kernel: bool = False) -> None:
     """torch's LAPACK-backed ops refuse float16/bfloat16: by name (``"linalg.inv: Low
     precision dtypes not supported"``) or, where no check comes first, by kernel
@@ -517,16 +532,7 @@ def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor
             "Expected b and A to have the same dtype, but found b of type "
             f"{scalar_type_name(b)} and A of type {scalar_type_name(u)} instead."
         )
-    if u.shape[-1] != u.shape[-2]:
-        raise RuntimeError(
-            f"A must be batches of square matrices, but they are {u.shape[-2]} by "
-            f"{u.shape[-1]} matrices"
-        )
-    if b.shape[-2] != u.shape[-1]:
-        raise RuntimeError(
-            f"Incompatible matrix sizes for cholesky_solve: each A matrix is {u.shape[-1]} by "
-            f"{u.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}"
-        )
+    _square_system("cholesky_solve", u, b)
     bb, bu = b.shape[:-2], u.shape[:-2]
     for i in range(1, min(len(bb), len(bu)) + 1):
         if bb[-i] != bu[-i] and 1 not in (bb[-i], bu[-i]):
@@ -1542,16 +1548,7 @@ def triangular_solve(
                 f"torch.triangular_solve: Expected {name} to have at least 2 dimensions, but "
                 f"it has {x.ndim} dimensions instead"
             )
-    if a.shape[-1] != a.shape[-2]:
-        raise RuntimeError(
-            f"A must be batches of square matrices, but they are {a.shape[-2]} by "
-            f"{a.shape[-1]} matrices"
-        )
-    if b.shape[-2] != a.shape[-1]:
-        raise RuntimeError(
-            f"Incompatible matrix sizes for triangular_solve: each A matrix is {a.shape[-1]} "
-            f"by {a.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}"
-        )
+    _square_system("triangular_solve", a, b)
     if b.dtype != a.dtype:
         raise RuntimeError(
             "Expected b and A to have the same dtype, but found b of type "
